@@ -1,0 +1,823 @@
+//! The one way the importer talks to GitLab: typed operations over GitLab REST v4, page by page, with retries,
+//! rate-limit handling and a request budget shared by every task that uses the same token.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{Stream, TryStreamExt};
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, HeaderMap};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::address::{GitLabAddress, GuardedResolver, NetworkPolicy};
+use super::budget::{RateLimitHeaders, RequestBudget};
+use super::error::GitLabError;
+use super::model::{Branch, Commit, Group, Project, TokenInfo};
+use crate::secret::SecretString;
+
+/// GitLab's largest page.
+pub const MAX_PER_PAGE: u32 = 100;
+
+/// A hard ceiling on pages per listing: far beyond any real organisation or history at 100 a page, it only stops
+/// a server that keeps advertising a next page forever.
+const MAX_PAGES: u32 = 1_000_000;
+
+/// Error bodies are read only this far: enough for GitLab's JSON message, never a whole HTML page.
+const MAX_ERROR_BODY: usize = 4 * 1024;
+
+/// Timeouts of the HTTP client. GitLab.com cuts requests at 60 s; a slow commit page can take many seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub read: Duration,
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            read: Duration::from_secs(30),
+            total: Duration::from_secs(75),
+        }
+    }
+}
+
+/// How hard the client tries before it gives a failure back to its caller.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts per request for transient faults (5xx, timeouts, resets, truncated bodies).
+    pub max_attempts: u32,
+    /// First backoff; doubles per attempt, with jitter, up to `max_delay`.
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// 429 answers waited out per request before giving up with [`GitLabError::RateLimited`].
+    pub max_rate_limit_waits: u32,
+    /// The longest single 429 wait; a longer `Retry-After` is given back to the caller instead.
+    pub max_rate_limit_wait: Duration,
+    /// Attempts with stats before a page is fetched without them (GitLab's stats can time out into a 500).
+    pub stats_attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+            max_rate_limit_waits: 10,
+            max_rate_limit_wait: Duration::from_secs(120),
+            stats_attempts: 3,
+        }
+    }
+}
+
+/// Builds and keeps the process's HTTP clients: one for public CAs, one per private CA bundle. Built once per
+/// process and reused across invocations, so connections and TLS sessions are reused too.
+#[derive(Debug)]
+pub struct HttpClients {
+    policy: NetworkPolicy,
+    timeouts: Timeouts,
+    default: reqwest::Client,
+    with_private_ca: Mutex<HashMap<u64, reqwest::Client>>,
+}
+
+impl HttpClients {
+    pub fn new(policy: NetworkPolicy, timeouts: Timeouts) -> Result<Self, GitLabError> {
+        Ok(HttpClients {
+            policy,
+            timeouts,
+            default: build_http_client(policy, timeouts, None)?,
+            with_private_ca: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn policy(&self) -> NetworkPolicy {
+        self.policy
+    }
+
+    /// The client for a connection: the shared one, or one that also trusts the connection's PEM CA bundle.
+    pub fn for_ca_bundle(&self, ca_bundle: Option<&str>) -> Result<reqwest::Client, GitLabError> {
+        let Some(pem) = ca_bundle.filter(|pem| !pem.trim().is_empty()) else {
+            return Ok(self.default.clone());
+        };
+        // A fixed-key hash: the same bundle maps to the same client for the life of the process.
+        let mut hasher = std::hash::DefaultHasher::new();
+        hasher.write(pem.as_bytes());
+        let key = hasher.finish();
+        let mut cache = self
+            .with_private_ca
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = cache.get(&key) {
+            return Ok(client.clone());
+        }
+        let client = build_http_client(self.policy, self.timeouts, Some(pem))?;
+        cache.insert(key, client.clone());
+        Ok(client)
+    }
+}
+
+fn build_http_client(
+    policy: NetworkPolicy,
+    timeouts: Timeouts,
+    ca_bundle: Option<&str>,
+) -> Result<reqwest::Client, GitLabError> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("gitlab-commit-importer/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(timeouts.connect)
+        .read_timeout(timeouts.read)
+        .timeout(timeouts.total)
+        .gzip(true)
+        // A redirect could lead to an address the resolver never saw (an IP literal): GitLab's API needs none.
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(GuardedResolver { policy }))
+        .https_only(policy == NetworkPolicy::PublicOnly);
+    if let Some(pem) = ca_bundle {
+        let certificates = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|_| {
+            GitLabError::Connection {
+                detail: "ca_bundle is not a valid PEM certificate bundle".into(),
+            }
+        })?;
+        if certificates.is_empty() {
+            return Err(GitLabError::Connection {
+                detail: "ca_bundle holds no certificate".into(),
+            });
+        }
+        builder = builder.tls_certs_merge(certificates);
+    }
+    builder.build().map_err(|e| GitLabError::Connection {
+        detail: format!("cannot build the HTTP client: {e}"),
+    })
+}
+
+/// Counters of one client, for logs, metrics and benchmarks.
+#[derive(Debug, Default)]
+pub struct ClientCounters {
+    requests: AtomicU64,
+    retries: AtomicU64,
+    rate_limited: AtomicU64,
+    stats_fallbacks: AtomicU64,
+}
+
+/// A snapshot of [`ClientCounters`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    pub requests: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+    pub stats_fallbacks: u64,
+}
+
+impl ClientCounters {
+    pub fn snapshot(&self) -> ClientStats {
+        ClientStats {
+            requests: self.requests.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            stats_fallbacks: self.stats_fallbacks.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A project as GitLab's `:id` accepts it: numeric id or full path (URL-encoded when sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectRef {
+    Id(u64),
+    Path(String),
+}
+
+impl ProjectRef {
+    fn segment(&self) -> String {
+        match self {
+            ProjectRef::Id(id) => id.to_string(),
+            ProjectRef::Path(path) => path.clone(),
+        }
+    }
+}
+
+impl From<u64> for ProjectRef {
+    fn from(id: u64) -> Self {
+        ProjectRef::Id(id)
+    }
+}
+
+/// `order` of the commits listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CommitOrder {
+    /// Reverse chronological (git's default).
+    #[default]
+    Default,
+    /// `--topo-order`.
+    Topo,
+}
+
+/// What to list from `GET /projects/:id/repository/commits`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitQuery {
+    /// A branch, tag, sha or revision range `a..b`; the default branch when `None`.
+    pub ref_name: Option<String>,
+    pub first_parent: bool,
+    pub with_stats: bool,
+    pub trailers: bool,
+    pub order: CommitOrder,
+    pub per_page: u32,
+}
+
+impl CommitQuery {
+    /// All of a ref's history with stats and trailers, 100 a page.
+    pub fn history(ref_name: impl Into<String>) -> Self {
+        CommitQuery {
+            ref_name: Some(ref_name.into()),
+            first_parent: false,
+            with_stats: true,
+            trailers: true,
+            order: CommitOrder::Default,
+            per_page: MAX_PER_PAGE,
+        }
+    }
+}
+
+/// One page of commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitPage {
+    pub commits: Vec<Commit>,
+    /// The next page number GitLab advertised, if any.
+    pub next_page: Option<u32>,
+    /// Stats were asked for but GitLab failed to compute them: the page was fetched without.
+    pub stats_missing: bool,
+}
+
+/// A decoded page of any listing.
+#[derive(Debug)]
+struct Page<T> {
+    items: T,
+    next_page: Option<u32>,
+}
+
+/// A GitLab API client for one token.
+#[derive(Debug, Clone)]
+pub struct GitLabClient {
+    http: reqwest::Client,
+    address: GitLabAddress,
+    token: SecretString,
+    budget: Arc<RequestBudget>,
+    retry: RetryPolicy,
+    counters: Arc<ClientCounters>,
+}
+
+impl GitLabClient {
+    pub fn new(
+        http: reqwest::Client,
+        address: GitLabAddress,
+        token: SecretString,
+        budget: Arc<RequestBudget>,
+        retry: RetryPolicy,
+    ) -> Self {
+        GitLabClient {
+            http,
+            address,
+            token,
+            budget,
+            retry,
+            counters: Arc::default(),
+        }
+    }
+
+    pub fn address(&self) -> &GitLabAddress {
+        &self.address
+    }
+
+    pub fn stats(&self) -> ClientStats {
+        self.counters.snapshot()
+    }
+
+    /// `GET /personal_access_tokens/self`: the token's scopes, state and expiry.
+    pub async fn token_self(&self) -> Result<TokenInfo, GitLabError> {
+        let url = self.endpoint(&["personal_access_tokens", "self"], &[]);
+        Ok(self.get_json(url, self.retry).await?.items)
+    }
+
+    /// `GET /groups?min_access_level=..`, every page.
+    pub fn groups(
+        &self,
+        min_access_level: u32,
+    ) -> impl Stream<Item = Result<Vec<Group>, GitLabError>> + '_ {
+        let query = vec![("min_access_level", min_access_level.to_string())];
+        self.paginate(vec!["groups".into()], query)
+    }
+
+    /// `GET /groups/:id/projects` with `include_subgroups`, never the capped `projects` array of `GET /groups/:id`.
+    pub fn group_projects(
+        &self,
+        group_id: u64,
+        include_subgroups: bool,
+        archived: Option<bool>,
+    ) -> impl Stream<Item = Result<Vec<Project>, GitLabError>> + '_ {
+        let mut query = vec![("include_subgroups", include_subgroups.to_string())];
+        if let Some(archived) = archived {
+            query.push(("archived", archived.to_string()));
+        }
+        self.paginate(
+            vec!["groups".into(), group_id.to_string(), "projects".into()],
+            query,
+        )
+    }
+
+    /// `GET /projects?membership=true&min_access_level=..`: what the token reaches directly.
+    pub fn member_projects(
+        &self,
+        min_access_level: u32,
+    ) -> impl Stream<Item = Result<Vec<Project>, GitLabError>> + '_ {
+        let query = vec![
+            ("membership", "true".to_owned()),
+            ("min_access_level", min_access_level.to_string()),
+        ];
+        self.paginate(vec!["projects".into()], query)
+    }
+
+    /// The first page only (of `per_page` items) of groups or member projects: a bounded reachability probe.
+    pub async fn first_groups(
+        &self,
+        min_access_level: u32,
+        per_page: u32,
+    ) -> Result<Vec<Group>, GitLabError> {
+        let query = [
+            ("min_access_level", min_access_level.to_string()),
+            ("per_page", per_page.to_string()),
+        ];
+        let url = self.endpoint(&["groups"], &query);
+        Ok(self.get_json(url, self.retry).await?.items)
+    }
+
+    /// See [`GitLabClient::first_groups`].
+    pub async fn first_member_projects(
+        &self,
+        min_access_level: u32,
+        per_page: u32,
+    ) -> Result<Vec<Project>, GitLabError> {
+        let query = [
+            ("membership", "true".to_owned()),
+            ("min_access_level", min_access_level.to_string()),
+            ("simple", "true".to_owned()),
+            ("per_page", per_page.to_string()),
+        ];
+        let url = self.endpoint(&["projects"], &query);
+        Ok(self.get_json(url, self.retry).await?.items)
+    }
+
+    /// `GET /projects/:id`.
+    pub async fn project(&self, project: &ProjectRef) -> Result<Project, GitLabError> {
+        let url = self.endpoint(&["projects", &project.segment()], &[]);
+        Ok(self.get_json(url, self.retry).await?.items)
+    }
+
+    /// `GET /projects/:id/repository/branches/:branch`.
+    pub async fn branch(&self, project: &ProjectRef, branch: &str) -> Result<Branch, GitLabError> {
+        let id = project.segment();
+        let url = self.endpoint(&["projects", &id, "repository", "branches", branch], &[]);
+        Ok(self.get_json(url, self.retry).await?.items)
+    }
+
+    /// `GET /projects/:id/repository/merge_base?refs[]=a&refs[]=b`; `None` when the two share no history.
+    pub async fn merge_base(
+        &self,
+        project: &ProjectRef,
+        a: &str,
+        b: &str,
+    ) -> Result<Option<Commit>, GitLabError> {
+        let id = project.segment();
+        let query = [("refs[]", a.to_owned()), ("refs[]", b.to_owned())];
+        let url = self.endpoint(&["projects", &id, "repository", "merge_base"], &query);
+        match self.get_json(url, self.retry).await {
+            Ok(page) => Ok(Some(page.items)),
+            Err(GitLabError::NotFound { message }) if message.contains("Merge Base") => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// One page of `GET /projects/:id/repository/commits`. With stats, a page whose stats keep failing with a
+    /// server error is fetched again without them and marked `stats_missing`, rather than failing the sync.
+    pub async fn commits_page(
+        &self,
+        project: &ProjectRef,
+        query: &CommitQuery,
+        page: u32,
+    ) -> Result<CommitPage, GitLabError> {
+        let url = |with_stats: bool| {
+            let mut params = vec![
+                ("per_page", query.per_page.clamp(1, MAX_PER_PAGE).to_string()),
+                ("page", page.to_string()),
+            ];
+            if let Some(ref_name) = &query.ref_name {
+                params.push(("ref_name", ref_name.clone()));
+            }
+            if query.first_parent {
+                params.push(("first_parent", "true".into()));
+            }
+            if query.order == CommitOrder::Topo {
+                params.push(("order", "topo".into()));
+            }
+            if query.trailers {
+                params.push(("trailers", "true".into()));
+            }
+            if with_stats {
+                params.push(("with_stats", "true".into()));
+            }
+            let id = project.segment();
+            self.endpoint(&["projects", &id, "repository", "commits"], &params)
+        };
+        if query.with_stats {
+            let policy = RetryPolicy {
+                max_attempts: self.retry.stats_attempts,
+                ..self.retry
+            };
+            match self.get_json::<Vec<Commit>>(url(true), policy).await {
+                Ok(page) => {
+                    return Ok(CommitPage {
+                        commits: page.items,
+                        next_page: page.next_page,
+                        stats_missing: false,
+                    });
+                }
+                Err(GitLabError::Transient {
+                    status: Some(500..=599),
+                    ..
+                }) => {
+                    self.counters.stats_fallbacks.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        page,
+                        "GitLab failed to compute commit stats; fetching the page without them"
+                    );
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        let page = self.get_json::<Vec<Commit>>(url(false), self.retry).await?;
+        Ok(CommitPage {
+            commits: page.items,
+            next_page: page.next_page,
+            stats_missing: query.with_stats,
+        })
+    }
+
+    /// Every page of a commit listing, in GitLab's order, one page at a time (never the whole history in memory).
+    pub fn commits<'a>(
+        &'a self,
+        project: &'a ProjectRef,
+        query: &'a CommitQuery,
+    ) -> impl Stream<Item = Result<CommitPage, GitLabError>> + 'a {
+        futures::stream::try_unfold(Some(1_u32), move |page| async move {
+            let Some(page) = page else { return Ok(None) };
+            let fetched = self.commits_page(project, query, page).await?;
+            let next = next_page_after(page, fetched.next_page, fetched.commits.is_empty());
+            Ok(Some((fetched, next)))
+        })
+    }
+
+    /// Every page of an offset-paginated listing, following `X-Next-Page` (or `Link rel="next"`).
+    fn paginate<T: DeserializeOwned>(
+        &self,
+        segments: Vec<String>,
+        query: Vec<(&'static str, String)>,
+    ) -> impl Stream<Item = Result<Vec<T>, GitLabError>> + '_ {
+        futures::stream::try_unfold(Some(1_u32), move |page| {
+            let segments = segments.clone();
+            let mut query = query.clone();
+            async move {
+                let Some(page) = page else { return Ok(None) };
+                query.push(("per_page", MAX_PER_PAGE.to_string()));
+                query.push(("page", page.to_string()));
+                let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+                let url = self.endpoint(&segments, &query);
+                let fetched = self.get_json::<Vec<T>>(url, self.retry).await?;
+                let next = next_page_after(page, fetched.next_page, fetched.items.is_empty());
+                Ok(Some((fetched.items, next)))
+            }
+        })
+        .try_filter(|items| futures::future::ready(!items.is_empty()))
+    }
+
+    /// `api_root` + path segments (each percent-encoded, so `group/project` and `feature/x` stay one segment).
+    fn endpoint(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
+        let mut url = self.address.api_root().clone();
+        url.path_segments_mut()
+            .expect("an http(s) URL has path segments")
+            .pop_if_empty()
+            .extend(segments);
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        url
+    }
+
+    /// GET and decode JSON, with the retry policy: transient faults back off and retry, 429s wait as GitLab asks
+    /// (and pause every task on this token), everything else is classified and returned.
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        policy: RetryPolicy,
+    ) -> Result<Page<T>, GitLabError> {
+        let mut transient_failures = 0_u32;
+        let mut rate_limit_waits = 0_u32;
+        loop {
+            self.budget.acquire().await;
+            self.counters.requests.fetch_add(1, Ordering::Relaxed);
+            let failure = match self.attempt::<T>(&url).await {
+                Ok(page) => return Ok(page),
+                Err(failure) => failure,
+            };
+            match failure {
+                Attempt::RateLimited(wait) => {
+                    self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    rate_limit_waits += 1;
+                    if rate_limit_waits > policy.max_rate_limit_waits
+                        || wait > policy.max_rate_limit_wait
+                    {
+                        return Err(GitLabError::RateLimited { retry_after: wait });
+                    }
+                    tracing::info!(
+                        wait_ms = wait.as_millis() as u64,
+                        "GitLab rate limit reached; waiting"
+                    );
+                    self.budget.pause_for(wait);
+                }
+                Attempt::Transient { detail, status } => {
+                    transient_failures += 1;
+                    if transient_failures >= policy.max_attempts {
+                        return Err(GitLabError::Transient { detail, status });
+                    }
+                    let delay = backoff(policy, transient_failures);
+                    tracing::debug!(
+                        attempt = transient_failures,
+                        delay_ms = delay.as_millis() as u64,
+                        detail = %detail,
+                        "transient GitLab failure; retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+                Attempt::Final(error) => return Err(error),
+            }
+            self.counters.retries.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    async fn attempt<T: DeserializeOwned>(&self, url: &Url) -> Result<Page<T>, Attempt> {
+        let response = self
+            .http
+            .get(url.clone())
+            .header("PRIVATE-TOKEN", self.token.expose())
+            .header(ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| classify_send_error(&e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let rate_limit = RateLimitHeaders::from_headers(&headers);
+        self.budget.observe(&rate_limit);
+
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(Attempt::RateLimited(
+                rate_limit.wait_after_429(Duration::from_secs(60)),
+            ));
+        }
+        if status.is_server_error() {
+            return Err(Attempt::Transient {
+                detail: format!("HTTP {}", status.as_u16()),
+                status: Some(status.as_u16()),
+            });
+        }
+        if !status.is_success() {
+            let body = read_error_body(response).await;
+            return Err(Attempt::Final(classify_status(status, &body)));
+        }
+        let body = response.bytes().await.map_err(|e| Attempt::Transient {
+            detail: format!("response body cut short: {}", describe(&e)),
+            status: None,
+        })?;
+        let items = serde_json::from_slice(&body).map_err(|e| Attempt::Transient {
+            detail: format!("invalid JSON from GitLab: {e}"),
+            status: None,
+        })?;
+        Ok(Page {
+            items,
+            next_page: next_page_header(&headers),
+        })
+    }
+}
+
+/// The outcome of one failed attempt, before the retry policy decides.
+enum Attempt {
+    RateLimited(Duration),
+    Transient { detail: String, status: Option<u16> },
+    Final(GitLabError),
+}
+
+/// The next page to ask for, or `None` to stop. A page that came back empty ends the listing; so does a server
+/// that advertises a page at or before the current one (a loop) or beyond the ceiling.
+fn next_page_after(current: u32, advertised: Option<u32>, empty: bool) -> Option<u32> {
+    if empty {
+        return None;
+    }
+    advertised.filter(|next| *next > current && *next <= MAX_PAGES)
+}
+
+/// `X-Next-Page`, or else the `page` of `Link rel="next"`. Only the number is used: the client never follows a
+/// URL the server hands it, so a hostile `Link` cannot redirect the token elsewhere.
+fn next_page_header(headers: &HeaderMap) -> Option<u32> {
+    if let Some(value) = headers.get("x-next-page").and_then(|v| v.to_str().ok()) {
+        return value.trim().parse().ok();
+    }
+    let link = headers.get("link")?.to_str().ok()?;
+    link.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        if !params.split(';').any(|p| p.trim() == r#"rel="next""#) {
+            return None;
+        }
+        let target = target.trim().trim_start_matches('<').trim_end_matches('>');
+        let url = Url::parse(target).ok()?;
+        url.query_pairs()
+            .find(|(k, _)| k == "page")
+            .and_then(|(_, v)| v.parse().ok())
+    })
+}
+
+/// Exponential backoff with equal jitter: half the step fixed, half random, so retries of many tasks spread out.
+fn backoff(policy: RetryPolicy, failures: u32) -> Duration {
+    let step = policy
+        .base_delay
+        .saturating_mul(1_u32 << failures.saturating_sub(1).min(16))
+        .min(policy.max_delay);
+    let random = RandomState::new().build_hasher().finish();
+    let fraction = (random >> 11) as f64 / (1_u64 << 53) as f64;
+    step / 2 + (step / 2).mul_f64(fraction)
+}
+
+/// A send error is transient unless the address was refused or the certificate cannot be trusted: neither
+/// fixes itself by retrying. The source chain is inspected because reqwest wraps the cause.
+fn classify_send_error(error: &reqwest::Error) -> Attempt {
+    let detail = describe(error);
+    let mut source: Option<&dyn std::error::Error> = Some(error);
+    while let Some(cause) = source {
+        if cause
+            .downcast_ref::<super::address::AddressError>()
+            .is_some()
+        {
+            return Attempt::Final(GitLabError::Connection {
+                detail: "the GitLab host resolves to an address that is not allowed".into(),
+            });
+        }
+        source = cause.source();
+    }
+    if detail.contains("certificate") || detail.contains("UnknownIssuer") {
+        return Attempt::Final(GitLabError::Connection {
+            detail: format!("TLS certificate not trusted: {detail}"),
+        });
+    }
+    Attempt::Transient {
+        detail,
+        status: None,
+    }
+}
+
+/// A reqwest error with its causes, without the URL (it never carries the token, but stays short this way).
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = if error.is_timeout() {
+        "timed out".to_owned()
+    } else if error.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        "request failed".to_owned()
+    };
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+async fn read_error_body(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= MAX_ERROR_BODY {
+            body.truncate(MAX_ERROR_BODY);
+            break;
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+/// GitLab's error bodies: `{"message": ".."}`, or OAuth-style `{"error": "..", "error_description": ".."}`.
+fn classify_status(status: StatusCode, body: &str) -> GitLabError {
+    let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    let text = |key: &str| json.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+    let message = text("message")
+        .or_else(|| text("error_description"))
+        .or_else(|| text("error"))
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+    match status {
+        StatusCode::UNAUTHORIZED => GitLabError::Unauthorized { message },
+        StatusCode::FORBIDDEN if text("error").as_deref() == Some("insufficient_scope") => {
+            GitLabError::InsufficientScope {
+                required: text("scope").unwrap_or_else(|| "api read_api".into()),
+            }
+        }
+        StatusCode::FORBIDDEN => GitLabError::Forbidden { message },
+        StatusCode::NOT_FOUND => GitLabError::NotFound { message },
+        _ => GitLabError::Rejected {
+            status: status.as_u16(),
+            message,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_page_comes_from_the_header_or_the_link() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-next-page", "3".parse().unwrap());
+        assert_eq!(next_page_header(&headers), Some(3));
+        headers.insert("x-next-page", "".parse().unwrap());
+        assert_eq!(next_page_header(&headers), None);
+
+        let mut linked = HeaderMap::new();
+        linked.insert(
+            "link",
+            r#"<https://gitlab.example.com/api/v4/groups?page=1&per_page=100>; rel="prev", <https://gitlab.example.com/api/v4/groups?page=3&per_page=100>; rel="next", <https://gitlab.example.com/api/v4/groups?page=1&per_page=100>; rel="first""#
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(next_page_header(&linked), Some(3));
+    }
+
+    #[test]
+    fn listings_stop_on_empty_pages_and_loops() {
+        assert_eq!(next_page_after(1, Some(2), false), Some(2));
+        assert_eq!(next_page_after(2, Some(3), true), None);
+        assert_eq!(next_page_after(4, Some(4), false), None);
+        assert_eq!(next_page_after(4, Some(1), false), None);
+        assert_eq!(next_page_after(4, None, false), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_bounded() {
+        let policy = RetryPolicy::default();
+        for failures in 1..40 {
+            let delay = backoff(policy, failures);
+            assert!(delay <= policy.max_delay, "{failures}: {delay:?}");
+            let step = policy
+                .base_delay
+                .saturating_mul(1 << (failures - 1).min(16))
+                .min(policy.max_delay);
+            assert!(delay >= step / 2, "{failures}: {delay:?}");
+        }
+    }
+
+    #[test]
+    fn classifies_gitlab_error_bodies() {
+        let scope = classify_status(
+            StatusCode::FORBIDDEN,
+            r#"{"error":"insufficient_scope","error_description":"The request requires higher privileges than provided by the access token.","scope":"api read_api"}"#,
+        );
+        assert_eq!(
+            scope,
+            GitLabError::InsufficientScope {
+                required: "api read_api".into()
+            }
+        );
+        let expired = classify_status(
+            StatusCode::UNAUTHORIZED,
+            r#"{"error":"invalid_token","error_description":"Token has expired."}"#,
+        );
+        assert_eq!(
+            expired,
+            GitLabError::Unauthorized {
+                message: "Token has expired.".into()
+            }
+        );
+        assert_eq!(
+            classify_status(StatusCode::NOT_FOUND, r#"{"message":"404 Project Not Found"}"#),
+            GitLabError::NotFound {
+                message: "404 Project Not Found".into()
+            }
+        );
+        assert_eq!(
+            classify_status(StatusCode::BAD_REQUEST, "not json"),
+            GitLabError::Rejected {
+                status: 400,
+                message: "Bad Request".into()
+            }
+        );
+    }
+}

@@ -1,0 +1,57 @@
+//! What can go wrong talking to GitLab, classified the way callers decide: the token's fault, the project's,
+//! the caller's request, or a passing fault on GitLab's side or the network's.
+
+use std::time::Duration;
+
+/// A GitLab request that failed after the client's own retries. Messages never contain the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GitLabError {
+    /// 401: unknown, expired or revoked token.
+    #[error("GitLab rejected the token (401): {message}")]
+    Unauthorized { message: String },
+    /// 403 with `insufficient_scope`: the token lacks `read_api`/`api`.
+    #[error("the token lacks a required scope ({required})")]
+    InsufficientScope { required: String },
+    /// Any other 403: no access to this resource.
+    #[error("GitLab refused access (403): {message}")]
+    Forbidden { message: String },
+    /// 404, with GitLab's message (`404 Project Not Found`, `404 Repository Not Found`, ...).
+    #[error("GitLab answered 404: {message}")]
+    NotFound { message: String },
+    /// 429 that outlasted the client's waiting budget.
+    #[error("GitLab rate limit still exceeded; retry after {retry_after:?}")]
+    RateLimited { retry_after: Duration },
+    /// 5xx, timeouts, connection resets, truncated or invalid bodies: retried, and still failing.
+    #[error("GitLab is unavailable: {detail}")]
+    Transient { detail: String, status: Option<u16> },
+    /// Other 4xx: our request was wrong for this GitLab.
+    #[error("GitLab refused the request ({status}): {message}")]
+    Rejected { status: u16, message: String },
+    /// The address is refused by the network policy, or the TLS/connection setup is impossible.
+    #[error("cannot connect to GitLab: {detail}")]
+    Connection { detail: String },
+}
+
+impl GitLabError {
+    /// Worth trying again later (SQS redelivery): GitLab or the network may recover on its own.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            GitLabError::Transient { .. } | GitLabError::RateLimited { .. }
+        )
+    }
+
+    /// A short stable code for logs, metrics and stored "last error" fields.
+    pub fn code(&self) -> &'static str {
+        match self {
+            GitLabError::Unauthorized { .. } => "unauthorized",
+            GitLabError::InsufficientScope { .. } => "insufficient_scope",
+            GitLabError::Forbidden { .. } => "forbidden",
+            GitLabError::NotFound { .. } => "not_found",
+            GitLabError::RateLimited { .. } => "rate_limited",
+            GitLabError::Transient { .. } => "gitlab_unavailable",
+            GitLabError::Rejected { .. } => "rejected",
+            GitLabError::Connection { .. } => "connection_failed",
+        }
+    }
+}

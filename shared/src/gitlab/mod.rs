@@ -1,0 +1,16 @@
+//! The GitLab REST v4 client: addresses and the network guard, the request budget, typed errors and entities.
+
+pub mod address;
+pub mod budget;
+pub mod client;
+pub mod error;
+pub mod model;
+
+pub use address::{AddressError, GitLabAddress, NetworkPolicy};
+pub use budget::RequestBudget;
+pub use client::{
+    ClientStats, CommitOrder, CommitPage, CommitQuery, GitLabClient, HttpClients, ProjectRef,
+    RetryPolicy, Timeouts,
+};
+pub use error::GitLabError;
+pub use model::{Branch, Commit, CommitStats, Group, Project, TokenInfo};

@@ -1,0 +1,5 @@
+//! Integration tests: real HTTP to the GitLab simulator, the real AWS SDK to the moto server on loopback.
+//! One test binary for the whole workspace keeps link time down on small machines.
+
+mod aws_stand_in;
+mod simulator;

@@ -1,0 +1,8 @@
+//! Test support shared by every test of the workspace (one place, not copied per test file):
+//! - [`gitlab_sim`]: an HTTP server speaking GitLab REST v4, backed by real git repositories;
+//! - [`git_fixture`]: builds those repositories with the git CLI and answers the `git rev-list` oracle;
+//! - [`aws_local`]: the local AWS stand-in (moto server) with the tables and queues of `template.yaml`.
+
+pub mod aws_local;
+pub mod git_fixture;
+pub mod gitlab_sim;
