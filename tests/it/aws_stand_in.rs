@@ -43,7 +43,10 @@ async fn creates_every_table_and_queue_the_template_declares() {
         .attributes
         .unwrap();
     let redrive = &attributes[&aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy];
-    assert!(redrive.contains(&aws.queue("SyncDeadLetterQueue").arn), "{redrive}");
+    assert!(
+        redrive.contains(&aws.queue("SyncDeadLetterQueue").arn),
+        "{redrive}"
+    );
     assert_eq!(
         attributes[&aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout],
         "5400"
@@ -66,7 +69,9 @@ async fn table_write_and_read_with_a_condition() {
             .send()
     };
     put_once().await.expect("first conditional put");
-    let second = put_once().await.expect_err("second put must fail its condition");
+    let second = put_once()
+        .await
+        .expect_err("second put must fail its condition");
     assert!(
         second
             .as_service_error()
@@ -108,7 +113,10 @@ async fn table_write_and_read_with_a_condition() {
             let put = PutRequest::builder()
                 .item("project_key", s("c1#42"))
                 .item("sha", s(&format!("{i:040x}")))
-                .item("committed_at", s(&format!("2024-01-{:02}T00:00:00Z", i + 1)))
+                .item(
+                    "committed_at",
+                    s(&format!("2024-01-{:02}T00:00:00Z", i + 1)),
+                )
                 .build()
                 .unwrap();
             WriteRequest::builder().put_request(put).build()
@@ -226,7 +234,9 @@ async fn queue_send_receive_delete_in_batches() {
         assert!(deleted.failed().is_empty());
     }
     bodies.sort();
-    let mut expected: Vec<_> = (0..10).map(|i| format!(r#"{{"project_id":{i}}}"#)).collect();
+    let mut expected: Vec<_> = (0..10)
+        .map(|i| format!(r#"{{"project_id":{i}}}"#))
+        .collect();
     expected.sort();
     assert_eq!(bodies, expected);
     aws.teardown().await;
@@ -279,6 +289,9 @@ async fn secret_create_read_delete() {
         "scheduled for deletion, not gone at once"
     );
     let read_after = aws.secrets.get_secret_value().secret_id(&arn).send().await;
-    assert!(read_after.is_err(), "a secret scheduled for deletion cannot be read");
+    assert!(
+        read_after.is_err(),
+        "a secret scheduled for deletion cannot be read"
+    );
     aws.teardown().await;
 }

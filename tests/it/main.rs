@@ -2,4 +2,5 @@
 //! One test binary for the whole workspace keeps link time down on small machines.
 
 mod aws_stand_in;
+mod gitlab_client;
 mod simulator;

@@ -161,10 +161,11 @@ impl AwsStandIn {
     }
 
     async fn create_table(&self, name: &str, properties: &Value) -> Result<(), StandInError> {
-        let create_error = |source: Box<dyn std::error::Error + Send + Sync>| StandInError::Create {
-            resource: name.to_owned(),
-            source,
-        };
+        let create_error =
+            |source: Box<dyn std::error::Error + Send + Sync>| StandInError::Create {
+                resource: name.to_owned(),
+                source,
+            };
         let mut request = self
             .dynamodb
             .create_table()
@@ -208,10 +209,11 @@ impl AwsStandIn {
         name: &str,
         properties: &Value,
     ) -> Result<DeclaredQueue, StandInError> {
-        let create_error = |source: Box<dyn std::error::Error + Send + Sync>| StandInError::Create {
-            resource: name.to_owned(),
-            source,
-        };
+        let create_error =
+            |source: Box<dyn std::error::Error + Send + Sync>| StandInError::Create {
+                resource: name.to_owned(),
+                source,
+            };
         let mut request = self.sqs.create_queue().queue_name(name);
         if let Some(timeout) = scalar(&properties["VisibilityTimeout"]) {
             request = request.attributes(QueueAttributeName::VisibilityTimeout, timeout);

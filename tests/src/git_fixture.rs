@@ -28,13 +28,20 @@ pub fn git_command(repo: &Path) -> Command {
         .env("GIT_PAGER", "cat")
         .env("GIT_OPTIONAL_LOCKS", "0")
         .env("LC_ALL", "C")
-        .args(["-c", "core.quotepath=off", "-c", "safe.directory=*", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "core.quotepath=off",
+            "-c",
+            "safe.directory=*",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .arg("-C")
         .arg(repo);
     cmd
 }
 
-fn check(args: &[&str], out: Output) -> String {
+fn check(args: &[&str], out: &Output) -> String {
     assert!(
         out.status.success(),
         "git {} failed ({}): {}",
@@ -119,8 +126,14 @@ pub struct GitRepo {
 
 impl GitRepo {
     pub fn init(default_branch: &str) -> GitRepo {
-        let dir = tempfile::Builder::new().prefix("gitrepo-").tempdir().expect("create temp dir");
-        let repo = GitRepo { path: dir.path().to_path_buf(), _dir: Some(dir) };
+        let dir = tempfile::Builder::new()
+            .prefix("gitrepo-")
+            .tempdir()
+            .expect("create temp dir");
+        let repo = GitRepo {
+            path: dir.path().to_path_buf(),
+            _dir: Some(dir),
+        };
         repo.git(&["init", "-q", "-b", default_branch]);
         repo
     }
@@ -128,7 +141,10 @@ impl GitRepo {
     /// Initializes (or reuses) a repository at `path`, which is not removed afterwards.
     pub fn init_at(path: &Path, default_branch: &str) -> GitRepo {
         std::fs::create_dir_all(path).expect("create repo dir");
-        let repo = GitRepo { path: path.to_path_buf(), _dir: None };
+        let repo = GitRepo {
+            path: path.to_path_buf(),
+            _dir: None,
+        };
         repo.git(&["init", "-q", "-b", default_branch]);
         repo
     }
@@ -139,25 +155,37 @@ impl GitRepo {
 
     /// Runs any git command; panics with stderr on failure.
     pub fn git(&self, args: &[&str]) -> String {
-        let out = git_command(&self.path).args(args).output().expect("spawn git");
-        check(args, out)
+        let out = git_command(&self.path)
+            .args(args)
+            .output()
+            .expect("spawn git");
+        check(args, &out)
     }
 
-    fn git_with_env(&self, args: &[&str], env: &[(&str, String)], stdin: Option<&[u8]>) -> String {
+    fn git_with_env(
+        &self,
+        args: &[&str],
+        env: &[(&str, String)],
+        stdin: Option<Vec<u8>>,
+    ) -> String {
         let mut cmd = git_command(&self.path);
-        cmd.args(args).envs(env.iter().map(|(k, v)| (*k, v.as_str())));
-        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        cmd.args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn git");
         if let Some(input) = stdin {
             let mut pipe = child.stdin.take().expect("stdin");
             // A thread, so a large input cannot deadlock against git's output.
-            let input = input.to_vec();
             std::thread::spawn(move || {
                 let _ = pipe.write_all(&input);
             });
         }
-        check(args, child.wait_with_output().expect("wait for git"))
+        check(args, &child.wait_with_output().expect("wait for git"))
     }
 
     fn identity_env(c: &CommitSpec) -> Vec<(&'static str, String)> {
@@ -167,7 +195,10 @@ impl GitRepo {
             ("GIT_AUTHOR_DATE", format!("@{} {}", c.author_date, c.tz)),
             ("GIT_COMMITTER_NAME", c.committer_name.clone()),
             ("GIT_COMMITTER_EMAIL", c.committer_email.clone()),
-            ("GIT_COMMITTER_DATE", format!("@{} {}", c.committer_date, c.tz)),
+            (
+                "GIT_COMMITTER_DATE",
+                format!("@{} {}", c.committer_date, c.tz),
+            ),
         ]
     }
 
@@ -188,8 +219,17 @@ impl GitRepo {
             std::fs::write(&full, content).expect("write file");
         }
         self.git(&["add", "-A"]);
-        let args = ["commit", "-q", "--allow-empty", "--allow-empty-message", "--no-verify", "--cleanup=verbatim", "-F", "-"];
-        self.git_with_env(&args, &Self::identity_env(&c), Some(c.message.as_bytes()));
+        let args = [
+            "commit",
+            "-q",
+            "--allow-empty",
+            "--allow-empty-message",
+            "--no-verify",
+            "--cleanup=verbatim",
+            "-F",
+            "-",
+        ];
+        self.git_with_env(&args, &Self::identity_env(&c), Some(c.message.into_bytes()));
         self.head()
     }
 
@@ -242,15 +282,42 @@ impl GitRepo {
     /// mainline step is a two-commit side branch plus a `--no-ff`-style merge, so first-parent
     /// history differs from full history. `commits` counts every commit, side and merge included.
     /// Committer dates rise by one minute per commit.
-    pub fn fast_import_history(&self, branch: &str, commits: usize, merge_every: Option<usize>) -> String {
+    pub fn fast_import_history(
+        &self,
+        branch: &str,
+        commits: usize,
+        merge_every: Option<usize>,
+    ) -> String {
         let branch_ref = format!("refs/heads/{branch}");
-        let tip = self.try_git(&["rev-parse", "-q", "--verify", &format!("{branch_ref}^{{commit}}")]);
+        let tip = self.try_git(&[
+            "rev-parse",
+            "-q",
+            "--verify",
+            &format!("{branch_ref}^{{commit}}"),
+        ]);
         let start = match &tip {
-            Some(sha) => self.git(&["log", "-1", "--format=%ct", sha.as_str()]).trim().parse::<i64>().unwrap_or(0) + 60,
+            Some(sha) => {
+                self.git(&["log", "-1", "--format=%ct", sha.as_str()])
+                    .trim()
+                    .parse::<i64>()
+                    .unwrap_or(0)
+                    + 60
+            }
             None => GENERATED_EPOCH,
         };
-        let stream = fast_import_stream(&branch_ref, tip.as_deref(), start, commits, merge_every.filter(|n| *n > 0));
-        self.git_with_env(&["fast-import", "--quiet", "--done"], &[], Some(stream.as_bytes()));
+        let stream = fast_import_stream(
+            &branch_ref,
+            tip.as_deref(),
+            start,
+            commits,
+            merge_every.filter(|n| *n > 0),
+        );
+        self.git_with_env(
+            &["fast-import", "--quiet", "--done"],
+            &[],
+            Some(stream.into_bytes()),
+        );
+        self.try_git(&["update-ref", "-d", SIDE_REF]);
         // Keep the work tree in step when the imported branch is checked out.
         if self.try_git(&["symbolic-ref", "-q", "HEAD"]).as_deref() == Some(branch_ref.as_str()) {
             self.git(&["reset", "-q", "--hard"]);
@@ -262,12 +329,25 @@ impl GitRepo {
 
     /// Trimmed stdout, or `None` when git fails.
     fn try_git(&self, args: &[&str]) -> Option<String> {
-        let out = git_command(&self.path).args(args).stderr(Stdio::null()).output().ok()?;
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        let out = git_command(&self.path)
+            .args(args)
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
 }
 
+/// The ref side commits are written to during an import, deleted afterwards.
+const SIDE_REF: &str = "refs/fast-import/side";
+
 /// The `git fast-import` stream behind [`GitRepo::fast_import_history`].
+///
+/// Side commits go to one long-lived side line, so neither line ever switches its base: a `from`
+/// that changes a branch's tree makes fast-import re-read trees through delta chains, which
+/// doubled the import time.
 fn fast_import_stream(
     branch_ref: &str,
     tip: Option<&str>,
@@ -275,20 +355,25 @@ fn fast_import_stream(
     commits: usize,
     merge_every: Option<usize>,
 ) -> String {
-    struct Emitter<'a> {
+    struct Emitter {
         out: String,
-        branch_ref: &'a str,
         n: usize,
         start: i64,
     }
-    impl Emitter<'_> {
-        /// Writes one commit and returns its mark.
-        fn commit(&mut self, message: &str, from: Option<&str>, merge: Option<usize>, files: &[(String, String)]) -> usize {
+    impl Emitter {
+        /// Writes one commit to `git_ref` and returns its mark.
+        fn commit(
+            &mut self,
+            git_ref: &str,
+            message: &str,
+            (from, merge): (Option<&str>, Option<usize>),
+            (path, content): (&str, &str),
+        ) -> String {
             self.n += 1;
             let ts = self.start + 60 * (self.n as i64 - 1);
             let who = self.n % 7;
             let o = &mut self.out;
-            let _ = writeln!(o, "commit {}\nmark :{}", self.branch_ref, self.n);
+            let _ = writeln!(o, "commit {git_ref}\nmark :{}", self.n);
             let _ = writeln!(o, "author Dev {who} <dev{who}@example.com> {ts} +0000");
             let _ = writeln!(o, "committer Dev {who} <dev{who}@example.com> {ts} +0000");
             let _ = write!(o, "data {}\n{message}\n", message.len());
@@ -298,36 +383,65 @@ fn fast_import_stream(
             if let Some(m) = merge {
                 let _ = writeln!(o, "merge :{m}");
             }
-            for (path, content) in files {
-                let _ = write!(o, "M 100644 inline {path}\ndata {}\n{content}\n", content.len());
-            }
-            self.n
+            let _ = write!(
+                o,
+                "M 100644 inline {path}\ndata {}\n{content}\n",
+                content.len()
+            );
+            format!(":{}", self.n)
         }
     }
 
-    let mut e = Emitter { out: String::with_capacity(commits * 200), branch_ref, n: 0, start };
+    let mut e = Emitter {
+        out: String::with_capacity(commits * 200),
+        n: 0,
+        start,
+    };
     let mut prev: Option<String> = tip.map(str::to_owned);
+    let mut side: Option<String> = None;
     let mut step = 0usize;
     let mut merges = 0usize;
     while e.n < commits {
         step += 1;
-        let merge_now =
-            merge_every.is_some_and(|m| step % m == 0) && prev.is_some() && commits - e.n >= 3;
+        let merge_now = merge_every.is_some_and(|m| step.is_multiple_of(m))
+            && prev.is_some()
+            && commits - e.n >= 3;
         if merge_now {
             merges += 1;
-            let side_file = format!("side/b{}.txt", merges % 8);
-            let c1 = format!("side {merges} 1\n");
-            let c2 = format!("side {merges} 2\n");
-            let s1 = e.commit(&format!("Side work {merges}.1"), prev.as_deref(), None, &[(side_file.clone(), c1)]);
-            let s2 = e.commit(&format!("Side work {merges}.2"), Some(&format!(":{s1}")), None, &[(side_file.clone(), c2.clone())]);
+            let file = format!("side/b{}.txt", merges % 8);
+            let (c1, c2) = (format!("side {merges} 1\n"), format!("side {merges} 2\n"));
+            // The side line forks from the mainline once, then continues on its own.
+            let fork = if side.is_none() {
+                prev.as_deref()
+            } else {
+                None
+            };
+            e.commit(
+                SIDE_REF,
+                &format!("Side work {merges}.1"),
+                (fork, None),
+                (&file, &c1),
+            );
+            let s2 = e.commit(
+                SIDE_REF,
+                &format!("Side work {merges}.2"),
+                (None, None),
+                (&file, &c2),
+            );
+            let mark = s2[1..].parse().ok();
             let msg = format!("Merge branch 'side-{merges}'");
-            let m = e.commit(&msg, prev.as_deref(), Some(s2), &[(side_file, c2)]);
-            prev = Some(format!(":{m}"));
+            prev = Some(e.commit(branch_ref, &msg, (prev.as_deref(), mark), (&file, &c2)));
+            side = Some(s2);
         } else {
             let n = e.n + 1;
-            let file = (format!("src/f{}.txt", n % 16), format!("commit {n}\n"));
-            let m = e.commit(&format!("Commit {n}\n\nGenerated change {n}."), prev.as_deref(), None, &[file]);
-            prev = Some(format!(":{m}"));
+            let file = format!("src/f{}.txt", n % 16);
+            let msg = format!("Commit {n}\n\nGenerated change {n}.");
+            prev = Some(e.commit(
+                branch_ref,
+                &msg,
+                (prev.as_deref(), None),
+                (&file, &format!("commit {n}\n")),
+            ));
         }
     }
     e.out.push_str("done\n");
@@ -349,5 +463,12 @@ mod tests {
         let next = repo.commit(CommitSpec::new("after import", 1_700_000_000));
         assert_eq!(repo.rev_list(&["main"]).len(), 41);
         assert_eq!(repo.rev_list(&["-1", "main"]), vec![next]);
+        // A second import continues the branch; the temporary side line leaves no ref behind.
+        repo.fast_import_history("main", 10, Some(3));
+        assert_eq!(repo.rev_list(&["main"]).len(), 51);
+        assert_eq!(
+            repo.git(&["for-each-ref", "--format=%(refname)"]),
+            "refs/heads/main\n"
+        );
     }
 }

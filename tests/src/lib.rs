@@ -1,8 +1,12 @@
 //! Test support shared by every test of the workspace (one place, not copied per test file):
 //! - [`gitlab_sim`]: an HTTP server speaking GitLab REST v4, backed by real git repositories;
 //! - [`git_fixture`]: builds those repositories with the git CLI and answers the `git rev-list` oracle;
-//! - [`aws_local`]: the local AWS stand-in (moto server) with the tables and queues of `template.yaml`.
+//! - [`aws_local`]: the local AWS stand-in (moto server) with the tables and queues of `template.yaml`;
+//! - [`tls_front`]: a TLS front with a private CA, for self-managed GitLab behind one;
+//! - [`clients`]: GitLab clients pointed at the simulator.
 
 pub mod aws_local;
+pub mod clients;
 pub mod git_fixture;
 pub mod gitlab_sim;
+pub mod tls_front;

@@ -217,7 +217,11 @@ mod tests {
             "  https://gitlab.com/  ",
         ] {
             let address = public(input).unwrap();
-            assert_eq!(address.web_root().as_str(), "https://gitlab.com/", "{input}");
+            assert_eq!(
+                address.web_root().as_str(),
+                "https://gitlab.com/",
+                "{input}"
+            );
             assert_eq!(
                 address.api_root().as_str(),
                 "https://gitlab.com/api/v4/",
@@ -255,7 +259,9 @@ mod tests {
             Err(AddressError::QueryOrFragment)
         );
         assert_eq!(public("not a url"), Err(AddressError::Malformed));
-        assert!(GitLabAddress::parse("http://127.0.0.1:8080/", NetworkPolicy::AllowPrivate).is_ok());
+        assert!(
+            GitLabAddress::parse("http://127.0.0.1:8080/", NetworkPolicy::AllowPrivate).is_ok()
+        );
     }
 
     #[test]

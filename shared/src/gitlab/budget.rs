@@ -83,7 +83,9 @@ impl RequestBudget {
         if until_reset.is_zero() {
             return;
         }
-        let limit = headers.limit.unwrap_or(u64::from(GITLAB_COM_REQUESTS_PER_MINUTE));
+        let limit = headers
+            .limit
+            .unwrap_or(u64::from(GITLAB_COM_REQUESTS_PER_MINUTE));
         let low = ((limit as f64) * LOW_REMAINING_FRACTION).ceil() as u64;
         if remaining == 0 {
             self.pause_for(until_reset);
@@ -182,7 +184,11 @@ mod tests {
             budget.acquire().await;
         }
         // About 2 s per request (10 s / 5 remaining), bursts allowed at the start.
-        assert!(start.elapsed() >= Duration::from_secs(1), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[test]

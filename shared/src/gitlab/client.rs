@@ -128,7 +128,10 @@ fn build_http_client(
     ca_bundle: Option<&str>,
 ) -> Result<reqwest::Client, GitLabError> {
     let mut builder = reqwest::Client::builder()
-        .user_agent(concat!("gitlab-commit-importer/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!(
+            "gitlab-commit-importer/",
+            env!("CARGO_PKG_VERSION")
+        ))
         .connect_timeout(timeouts.connect)
         .read_timeout(timeouts.read)
         .timeout(timeouts.total)
@@ -410,7 +413,10 @@ impl GitLabClient {
     ) -> Result<CommitPage, GitLabError> {
         let url = |with_stats: bool| {
             let mut params = vec![
-                ("per_page", query.per_page.clamp(1, MAX_PER_PAGE).to_string()),
+                (
+                    "per_page",
+                    query.per_page.clamp(1, MAX_PER_PAGE).to_string(),
+                ),
                 ("page", page.to_string()),
             ];
             if let Some(ref_name) = &query.ref_name {
@@ -448,7 +454,9 @@ impl GitLabClient {
                     status: Some(500..=599),
                     ..
                 }) => {
-                    self.counters.stats_fallbacks.fetch_add(1, Ordering::Relaxed);
+                    self.counters
+                        .stats_fallbacks
+                        .fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(
                         page,
                         "GitLab failed to compute commit stats; fetching the page without them"
@@ -807,7 +815,10 @@ mod tests {
             }
         );
         assert_eq!(
-            classify_status(StatusCode::NOT_FOUND, r#"{"message":"404 Project Not Found"}"#),
+            classify_status(
+                StatusCode::NOT_FOUND,
+                r#"{"message":"404 Project Not Found"}"#
+            ),
             GitLabError::NotFound {
                 message: "404 Project Not Found".into()
             }

@@ -11,23 +11,29 @@ use super::world::{Namespace, TokenSpec, World};
 
 const API_TIME: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-const HTTP_DATE: &[FormatItem<'static>] =
-    format_description!("[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT");
+const HTTP_DATE: &[FormatItem<'static>] = format_description!(
+    "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+);
 
 /// Rails' JSON timestamps: UTC with milliseconds, `2020-07-23T14:31:47.729Z`.
 pub(crate) fn api_time(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC).format(API_TIME).unwrap_or_default()
+    t.to_offset(time::UtcOffset::UTC)
+        .format(API_TIME)
+        .unwrap_or_default()
 }
 
 pub(crate) fn http_date(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC).format(HTTP_DATE).unwrap_or_default()
+    t.to_offset(time::UtcOffset::UTC)
+        .format(HTTP_DATE)
+        .unwrap_or_default()
 }
 
 /// Git's strict ISO date (`%aI`) as GitLab prints commit dates: `2021-09-20T11:50:22.000+03:00`,
-/// keeping the commit's own offset.
+/// keeping the commit's own offset (`+00:00`, where newer git prints `Z`).
 pub(crate) fn commit_time(git_iso: &str) -> String {
-    match git_iso.get(..19) {
-        Some(head) if git_iso.len() > 19 => format!("{head}.000{}", &git_iso[19..]),
+    match (git_iso.get(..19), git_iso.get(19..)) {
+        (Some(head), Some("Z")) => format!("{head}.000+00:00"),
+        (Some(head), Some(offset)) if !offset.is_empty() => format!("{head}.000{offset}"),
         _ => git_iso.to_owned(),
     }
 }
@@ -44,7 +50,10 @@ pub(crate) fn commit_title(message: &str) -> String {
     }
     // Rails' `truncate(81, separator: ' ', omission: '...')`.
     let room = 81 - 3;
-    let stop = chars[..=room].iter().rposition(|c| *c == ' ').unwrap_or(room);
+    let stop = chars[..=room]
+        .iter()
+        .rposition(|c| *c == ' ')
+        .unwrap_or(room);
     let mut title: String = chars[..stop].iter().collect();
     title.push_str("...");
     title
@@ -86,7 +95,9 @@ impl CommitEntity {
         if with_trailers {
             for (key, value) in c.trailers {
                 trailers.insert(key.clone(), Value::String(value.clone()));
-                let all = extended.entry(key).or_insert_with(|| Value::Array(Vec::new()));
+                let all = extended
+                    .entry(key)
+                    .or_insert_with(|| Value::Array(Vec::new()));
                 if let Value::Array(values) = all {
                     values.push(Value::String(value));
                 }
@@ -109,7 +120,11 @@ impl CommitEntity {
             committed_date: committed,
             trailers,
             extended_trailers: extended,
-            stats: c.stats.map(|(additions, deletions)| Stats { additions, deletions, total: additions + deletions }),
+            stats: c.stats.map(|(additions, deletions)| Stats {
+                additions,
+                deletions,
+                total: additions + deletions,
+            }),
         }
     }
 }
@@ -198,7 +213,11 @@ pub(crate) fn project_web_url(w: &World, id: u64, base: &str) -> String {
 pub(crate) fn project(w: &World, id: u64, base: &str, simple: bool) -> Value {
     let p = &w.projects[&id];
     let path_with_namespace = w.project_full_path(id);
-    let host = base.trim_start_matches("http://").trim_end_matches('/');
+    let host = base
+        .trim_start_matches("http://")
+        .split([':', '/'])
+        .next()
+        .unwrap_or_default();
     let mut v = json!({
         "id": id,
         "description": p.description,
@@ -220,11 +239,16 @@ pub(crate) fn project(w: &World, id: u64, base: &str, simple: bool) -> Value {
         "last_activity_at": api_time(p.last_activity_at),
         "namespace": namespace(w, p.namespace, base),
     });
-    if !simple
-        && let Value::Object(fields) = &mut v
-    {
-        let empty = p.repo.as_deref().is_none_or(|r| !super::git::has_branches(r));
-        let level = if p.repository_enabled { "enabled" } else { "disabled" };
+    if !simple && let Value::Object(fields) = &mut v {
+        let empty = p
+            .repo
+            .as_deref()
+            .is_none_or(|r| !super::git::has_branches(r));
+        let level = if p.repository_enabled {
+            "enabled"
+        } else {
+            "disabled"
+        };
         fields.insert("visibility".into(), json!("private"));
         fields.insert("archived".into(), json!(p.archived));
         fields.insert("empty_repo".into(), json!(empty));
@@ -236,7 +260,13 @@ pub(crate) fn project(w: &World, id: u64, base: &str, simple: bool) -> Value {
 }
 
 /// `GET /projects/:id/repository/branches/:branch`.
-pub(crate) fn branch(name: &str, commit: CommitEntity, is_default: bool, access: u32, project_url: &str) -> Value {
+pub(crate) fn branch(
+    name: &str,
+    commit: &CommitEntity,
+    is_default: bool,
+    access: u32,
+    project_url: &str,
+) -> Value {
     // GitLab protects the default branch by default: only maintainers push to it.
     let can_push = access >= super::world::access::MAINTAINER
         || (!is_default && access >= super::world::access::DEVELOPER);
@@ -259,7 +289,14 @@ mod tests {
 
     #[test]
     fn commit_dates_keep_their_offset() {
-        assert_eq!(commit_time("2021-09-20T11:50:22+03:00"), "2021-09-20T11:50:22.000+03:00");
+        assert_eq!(
+            commit_time("2021-09-20T11:50:22+03:00"),
+            "2021-09-20T11:50:22.000+03:00"
+        );
+        assert_eq!(
+            commit_time("2021-09-20T11:50:22Z"),
+            "2021-09-20T11:50:22.000+00:00"
+        );
     }
 
     #[test]

@@ -58,7 +58,11 @@ pub struct RateLimit {
 
 impl RateLimit {
     pub fn new(requests_per_period: u32, period: Duration) -> Self {
-        Self { requests_per_period, period, name: "throttle_authenticated_api".to_owned() }
+        Self {
+            requests_per_period,
+            period,
+            name: "throttle_authenticated_api".to_owned(),
+        }
     }
 
     /// GitLab.com's authenticated API limit: 2,000 requests a minute per user.
@@ -75,7 +79,7 @@ pub(crate) struct RateInfo {
     observed: u32,
     /// Unix time (ms) at which the window ends.
     reset_at_ms: u128,
-    now_ms: u128,
+    retry_after_secs: u64,
 }
 
 impl RateInfo {
@@ -83,16 +87,12 @@ impl RateInfo {
         self.observed > self.limit
     }
 
-    fn retry_after_secs(&self) -> u64 {
-        let ms = self.reset_at_ms.saturating_sub(self.now_ms);
-        u64::try_from(ms.div_ceil(1000)).unwrap_or(u64::MAX).max(1)
-    }
-
     pub(crate) fn apply(&self, headers: &mut HeaderMap) {
         let reset_secs = u64::try_from(self.reset_at_ms.div_ceil(1000)).unwrap_or(u64::MAX);
-        let reset_time = time::OffsetDateTime::from_unix_timestamp(i64::try_from(reset_secs).unwrap_or(0))
-            .map(|t| super::entities::http_date(t))
-            .unwrap_or_default();
+        let reset_time =
+            time::OffsetDateTime::from_unix_timestamp(i64::try_from(reset_secs).unwrap_or(0))
+                .map(super::entities::http_date)
+                .unwrap_or_default();
         let remaining = self.limit.saturating_sub(self.observed);
         for (name, value) in [
             ("ratelimit-name", self.name.clone()),
@@ -112,14 +112,21 @@ impl RateInfo {
     pub(crate) fn too_many_requests(&self) -> Response {
         let mut resp = (StatusCode::TOO_MANY_REQUESTS, "Retry later\n").into_response();
         self.apply(resp.headers_mut());
-        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(self.retry_after_secs()));
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(self.retry_after_secs),
+        );
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         resp
     }
 }
 
 fn now_ms() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
 }
 
 /// Mutable fault/limiter state, behind one lock in the simulator.
@@ -186,7 +193,9 @@ impl FaultState {
         }
         edge += m.rate_limited;
         if roll < edge {
-            return Some(Fault::RateLimited { retry_after_secs: 1 });
+            return Some(Fault::RateLimited {
+                retry_after_secs: 1,
+            });
         }
         edge += m.reset;
         if roll < edge {
@@ -207,12 +216,17 @@ impl FaultState {
             *entry = (window, 0);
         }
         entry.1 = entry.1.saturating_add(1);
+        let reset_at_ms = (window + 1) * period;
+        // Seconds until the window ends, as Rack::Attack reports it (at least 1).
+        let retry_after_secs = u64::try_from((reset_at_ms - now).div_ceil(1000))
+            .unwrap_or(u64::MAX)
+            .max(1);
         Some(RateInfo {
             name: limit.name.clone(),
             limit: limit.requests_per_period,
             observed: entry.1,
-            reset_at_ms: (window + 1) * period,
-            now_ms: now,
+            reset_at_ms,
+            retry_after_secs,
         })
     }
 
@@ -225,7 +239,7 @@ impl FaultState {
             limit: limit.requests_per_period,
             observed: limit.requests_per_period.saturating_add(1),
             reset_at_ms: now + u128::from(retry_after_secs) * 1000,
-            now_ms: now,
+            retry_after_secs,
         }
     }
 }
@@ -241,13 +255,19 @@ pub(crate) fn server_error(code: u16) -> Response {
 /// stream then fails, which makes hyper drop the connection mid-message.
 pub(crate) async fn truncate(resp: Response) -> Response {
     let (mut parts, body) = resp.into_parts();
-    let full = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let full = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
     let half = full.slice(..full.len() / 2);
-    let chunks = futures::stream::iter([Ok::<Bytes, std::io::Error>(half)]).chain(futures::stream::once(async {
-        // Give hyper a moment to flush the first half before the failure closes the socket.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        Err(std::io::Error::other("simulated truncation"))
-    }));
-    parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(full.len()));
+    let chunks = futures::stream::iter([Ok::<Bytes, std::io::Error>(half)]).chain(
+        futures::stream::once(async {
+            // Give hyper a moment to flush the first half before the failure closes the socket.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Err(std::io::Error::other("simulated truncation"))
+        }),
+    );
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(full.len()));
     Response::from_parts(parts, Body::from_stream(chunks))
 }

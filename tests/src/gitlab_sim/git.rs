@@ -117,7 +117,9 @@ impl ShaList {
 
     fn slice(&self, skip: usize, limit: usize) -> Vec<&str> {
         let end = (skip + limit).min(self.len());
-        (skip.min(end)..end).map(|i| &self.hex[i * self.width..(i + 1) * self.width]).collect()
+        (skip.min(end)..end)
+            .map(|i| &self.hex[i * self.width..(i + 1) * self.width])
+            .collect()
     }
 }
 
@@ -133,7 +135,10 @@ impl Git {
     async fn run(&self, repo: &Path, args: &[String]) -> Result<Output, GitError> {
         let mut cmd = tokio::process::Command::from(git_command(repo));
         // Paths are literal, as Gitaly passes them: no `:(exclude)` magic from a query string.
-        cmd.env("GIT_LITERAL_PATHSPECS", "1").args(args).stdin(Stdio::null()).kill_on_drop(true);
+        cmd.env("GIT_LITERAL_PATHSPECS", "1")
+            .args(args)
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
         Ok(cmd.output().await?)
     }
 
@@ -149,7 +154,11 @@ impl Git {
     }
 
     /// `git rev-parse <rev> --`: the revisions a ref, sha or range stands for; `None` if unknown.
-    pub(crate) async fn resolve(&self, repo: &Path, rev: &str) -> Result<Option<Vec<String>>, GitError> {
+    pub(crate) async fn resolve(
+        &self,
+        repo: &Path,
+        rev: &str,
+    ) -> Result<Option<Vec<String>>, GitError> {
         let out = self.run(repo, &strings(&["rev-parse", rev, "--"])).await?;
         if !out.status.success() {
             return Ok(None);
@@ -171,18 +180,29 @@ impl Git {
         limit: usize,
         stats: bool,
     ) -> Result<Vec<RawCommit>, GitError> {
-        let key = CacheKey { repo: repo.to_path_buf(), walk: walk.clone() };
+        let key = CacheKey {
+            repo: repo.to_path_buf(),
+            walk: walk.clone(),
+        };
         let cached = self.peek(&key);
         if cached.is_none() && skip < DIRECT_SKIP_LIMIT {
             if walk.path.is_none() {
                 // One process: walk and format together.
-                let mut args = strings(&["log", &format!("--skip={skip}"), &format!("--max-count={limit}")]);
+                let mut args = strings(&[
+                    "log",
+                    &format!("--skip={skip}"),
+                    &format!("--max-count={limit}"),
+                ]);
                 args.extend(walk.args());
                 return self.show(repo, args, stats).await;
             }
             // With a path, git may rewrite parents while simplifying; take the shas from the walk
             // and the commits themselves from their objects, as Gitaly does.
-            let mut args = strings(&["rev-list", &format!("--skip={skip}"), &format!("--max-count={limit}")]);
+            let mut args = strings(&[
+                "rev-list",
+                &format!("--skip={skip}"),
+                &format!("--max-count={limit}"),
+            ]);
             args.extend(walk.args());
             let list = ShaList::parse(&self.run_ok(repo, &args).await?);
             return self.show_shas(repo, &list.slice(0, limit), stats).await;
@@ -195,7 +215,12 @@ impl Git {
     }
 
     /// Details of the given commits, in the given order.
-    pub(crate) async fn show_shas(&self, repo: &Path, shas: &[&str], stats: bool) -> Result<Vec<RawCommit>, GitError> {
+    pub(crate) async fn show_shas(
+        &self,
+        repo: &Path,
+        shas: &[&str],
+        stats: bool,
+    ) -> Result<Vec<RawCommit>, GitError> {
         if shas.is_empty() {
             return Ok(Vec::new());
         }
@@ -206,20 +231,36 @@ impl Git {
     }
 
     /// Runs a `git log` variant with the entity format (and numstat for stats) and parses it.
-    async fn show(&self, repo: &Path, mut args: Vec<String>, stats: bool) -> Result<Vec<RawCommit>, GitError> {
+    async fn show(
+        &self,
+        repo: &Path,
+        mut args: Vec<String>,
+        stats: bool,
+    ) -> Result<Vec<RawCommit>, GitError> {
         let mut opts = strings(&["--no-color", "--no-mailmap", "--no-notes", FORMAT]);
         if stats {
             // Against the first parent; a root commit against the empty tree; binary files count 0.
-            opts.extend(strings(&["--numstat", "--no-renames", "--root", "--diff-merges=first-parent"]));
+            opts.extend(strings(&[
+                "--numstat",
+                "--no-renames",
+                "--root",
+                "--diff-merges=first-parent",
+            ]));
         }
         args.splice(1..1, opts);
         parse_log(&self.run_ok(repo, &args).await?, stats)
     }
 
     /// The commit a branch points at, or `None` if there is no such branch.
-    pub(crate) async fn branch_head(&self, repo: &Path, branch: &str) -> Result<Option<RawCommit>, GitError> {
+    pub(crate) async fn branch_head(
+        &self,
+        repo: &Path,
+        branch: &str,
+    ) -> Result<Option<RawCommit>, GitError> {
         let rev = format!("refs/heads/{branch}^{{commit}}");
-        let out = self.run(repo, &strings(&["rev-parse", "-q", "--verify", &rev])).await?;
+        let out = self
+            .run(repo, &strings(&["rev-parse", "-q", "--verify", &rev]))
+            .await?;
         if !out.status.success() {
             return Ok(None);
         }
@@ -228,13 +269,26 @@ impl Git {
     }
 
     /// The commit `rev` names, as a sha; `None` if unknown.
-    pub(crate) async fn commit_sha(&self, repo: &Path, rev: &str) -> Result<Option<String>, GitError> {
+    pub(crate) async fn commit_sha(
+        &self,
+        repo: &Path,
+        rev: &str,
+    ) -> Result<Option<String>, GitError> {
         let spec = format!("{rev}^{{commit}}");
-        let out = self.run(repo, &strings(&["rev-parse", "-q", "--verify", &spec])).await?;
-        Ok(out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned()))
+        let out = self
+            .run(repo, &strings(&["rev-parse", "-q", "--verify", &spec]))
+            .await?;
+        Ok(out
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned()))
     }
 
-    pub(crate) async fn merge_base(&self, repo: &Path, shas: &[String]) -> Result<Option<RawCommit>, GitError> {
+    pub(crate) async fn merge_base(
+        &self,
+        repo: &Path,
+        shas: &[String],
+    ) -> Result<Option<RawCommit>, GitError> {
         let mut args = strings(&["merge-base"]);
         args.extend(shas.iter().cloned());
         let out = self.run(repo, &args).await?;
@@ -297,10 +351,13 @@ fn parse_log(out: &[u8], with_stats: bool) -> Result<Vec<RawCommit>, GitError> {
         return Ok(Vec::new());
     }
     let parts: Vec<&[u8]> = out.split(|b| *b == 0).collect();
-    if !parts[0].is_empty() || (parts.len() - 1) % FIELDS != 0 {
+    if !parts[0].is_empty() || !(parts.len() - 1).is_multiple_of(FIELDS) {
         return Err(GitError::Parse("commit records are misaligned"));
     }
-    Ok(parts[1..].chunks_exact(FIELDS).map(|f| parse_record(f, with_stats)).collect())
+    Ok(parts[1..]
+        .chunks_exact(FIELDS)
+        .map(|f| parse_record(f, with_stats))
+        .collect())
 }
 
 fn parse_record(f: &[&[u8]], with_stats: bool) -> RawCommit {
@@ -326,33 +383,56 @@ fn parse_record(f: &[&[u8]], with_stats: bool) -> RawCommit {
 
 /// Sums `--numstat` lines; binary files (`-\t-\tpath`) count 0.
 fn numstat(block: &[u8]) -> (u64, u64) {
-    String::from_utf8_lossy(block).lines().fold((0, 0), |(add, del), line| {
-        let mut cols = line.splitn(3, '\t');
-        match (cols.next(), cols.next(), cols.next()) {
-            (Some(a), Some(d), Some(_)) => (add + a.parse::<u64>().unwrap_or(0), del + d.parse::<u64>().unwrap_or(0)),
-            _ => (add, del),
-        }
-    })
+    String::from_utf8_lossy(block)
+        .lines()
+        .fold((0, 0), |(add, del), line| {
+            let mut cols = line.splitn(3, '\t');
+            match (cols.next(), cols.next(), cols.next()) {
+                (Some(a), Some(d), Some(_)) => (
+                    add + a.parse::<u64>().unwrap_or(0),
+                    del + d.parse::<u64>().unwrap_or(0),
+                ),
+                _ => (add, del),
+            }
+        })
 }
 
 /// Whether the repository has any branch: `empty_repo` is "no branches". Read from the ref store
 /// directly, because project lists ask this for every project on a page.
 pub(crate) fn has_branches(repo: &Path) -> bool {
     let dot_git = repo.join(".git");
-    let git_dir = if dot_git.is_dir() { dot_git } else { repo.to_path_buf() };
+    let git_dir = if dot_git.is_dir() {
+        dot_git
+    } else {
+        repo.to_path_buf()
+    };
     if git_dir.join("reftable").is_dir() {
-        let out = git_command(repo).args(["for-each-ref", "--count=1", "refs/heads/"]).output();
+        let out = git_command(repo)
+            .args(["for-each-ref", "--count=1", "refs/heads/"])
+            .output();
         return out.is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
     }
     fn any_file(dir: &Path) -> bool {
-        std::fs::read_dir(dir).into_iter().flatten().flatten().any(|e| {
-            let path = e.path();
-            if path.is_dir() { any_file(&path) } else { !path.to_string_lossy().ends_with(".lock") }
-        })
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                let path = e.path();
+                if path.is_dir() {
+                    any_file(&path)
+                } else {
+                    !path.to_string_lossy().ends_with(".lock")
+                }
+            })
     }
     any_file(&git_dir.join("refs/heads"))
-        || std::fs::read_to_string(git_dir.join("packed-refs"))
-            .is_ok_and(|p| p.lines().any(|l| l.split_once(' ').is_some_and(|(_, r)| r.starts_with("refs/heads/"))))
+        || std::fs::read_to_string(git_dir.join("packed-refs")).is_ok_and(|p| {
+            p.lines().any(|l| {
+                l.split_once(' ')
+                    .is_some_and(|(_, r)| r.starts_with("refs/heads/"))
+            })
+        })
 }
 
 #[cfg(test)]

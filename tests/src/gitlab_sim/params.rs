@@ -24,14 +24,22 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
         let query = parts.uri.query().unwrap_or_default();
-        Ok(Self { pairs: url::form_urlencoded::parse(query.as_bytes()).into_owned().collect() })
+        Ok(Self {
+            pairs: url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+        })
     }
 }
 
 impl Params {
     /// The last value wins, as in Rack.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A present, non-empty value.
@@ -40,7 +48,11 @@ impl Params {
     }
 
     pub(crate) fn all(&self, key: &str) -> Vec<&str> {
-        self.pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     pub(crate) fn bool(&self, key: &str) -> Result<Option<bool>, ApiError> {
@@ -57,19 +69,26 @@ impl Params {
     }
 
     pub(crate) fn uint(&self, key: &str) -> Result<Option<u64>, ApiError> {
-        self.text(key).map(|v| v.trim().parse::<u64>().map_err(|_| ApiError::invalid(key))).transpose()
+        self.text(key)
+            .map(|v| v.trim().parse::<u64>().map_err(|_| ApiError::invalid(key)))
+            .transpose()
     }
 
     /// An ISO 8601 time (`2021-01-01T00:00:00Z`, with offset, or a bare date) as unix seconds.
     pub(crate) fn time(&self, key: &str) -> Result<Option<i64>, ApiError> {
         use time::format_description::well_known::{Iso8601, Rfc3339};
-        let Some(v) = self.text(key) else { return Ok(None) };
+        let Some(v) = self.text(key) else {
+            return Ok(None);
+        };
         let parsed = time::OffsetDateTime::parse(v, &Rfc3339)
             .or_else(|_| time::OffsetDateTime::parse(v, &Iso8601::DEFAULT))
             .map(time::OffsetDateTime::unix_timestamp)
             .or_else(|_| {
-                time::Date::parse(v, &time::macros::format_description!("[year]-[month]-[day]"))
-                    .map(|d| d.midnight().assume_utc().unix_timestamp())
+                time::Date::parse(
+                    v,
+                    &time::macros::format_description!("[year]-[month]-[day]"),
+                )
+                .map(|d| d.midnight().assume_utc().unix_timestamp())
             });
         parsed.map(Some).map_err(|_| ApiError::invalid(key))
     }
@@ -100,12 +119,23 @@ impl Page {
         let start = self.offset().min(items.len());
         let end = (start + self.per_page).min(items.len());
         let total = items.len();
-        let headers = self.headers(base, uri, end < total, (total <= MAX_COUNTED).then_some(total));
+        let headers = self.headers(
+            base,
+            uri,
+            end < total,
+            (total <= MAX_COUNTED).then_some(total),
+        );
         (items[start..end].to_vec(), headers)
     }
 
     /// `X-Page`, `X-Per-Page`, `X-Next-Page`, `X-Prev-Page`, `Link`, and the totals when known.
-    pub(crate) fn headers(&self, base: &str, uri: &Uri, has_next: bool, total: Option<usize>) -> HeaderMap {
+    pub(crate) fn headers(
+        &self,
+        base: &str,
+        uri: &Uri,
+        has_next: bool,
+        total: Option<usize>,
+    ) -> HeaderMap {
         let mut h = HeaderMap::new();
         let next = has_next.then_some(self.page + 1);
         let prev = (self.page > 1).then_some(self.page - 1);
@@ -125,7 +155,12 @@ impl Page {
             put("x-total-pages", l.to_string());
         }
         let mut links = Vec::new();
-        for (rel, page) in [("prev", prev), ("next", next), ("first", Some(1)), ("last", last)] {
+        for (rel, page) in [
+            ("prev", prev),
+            ("next", next),
+            ("first", Some(1)),
+            ("last", last),
+        ] {
             if let Some(page) = page {
                 links.push(format!("<{}>; rel=\"{rel}\"", page_url(base, uri, page)));
             }
@@ -146,5 +181,10 @@ fn page_url(base: &str, uri: &Uri, page: usize) -> String {
         .collect();
     pairs.push(format!("page={page}"));
     pairs.sort_by(|a, b| a.split('=').next().cmp(&b.split('=').next()));
-    format!("{}{}?{}", base.trim_end_matches('/'), uri.path(), pairs.join("&"))
+    format!(
+        "{}{}?{}",
+        base.trim_end_matches('/'),
+        uri.path(),
+        pairs.join("&")
+    )
 }

@@ -110,7 +110,12 @@ pub struct ProjectSpec {
 }
 
 impl ProjectSpec {
-    pub fn new(namespace: Namespace, path: &str, repo: Option<&Path>, default_branch: &str) -> Self {
+    pub fn new(
+        namespace: Namespace,
+        path: &str,
+        repo: Option<&Path>,
+        default_branch: &str,
+    ) -> Self {
         Self {
             namespace,
             path: path.to_owned(),
@@ -161,13 +166,20 @@ impl World {
 
     pub fn add_user(&mut self, username: &str) -> u64 {
         self.last_user += 1;
-        let user = User { username: username.to_owned(), name: username.to_owned() };
+        let user = User {
+            username: username.to_owned(),
+            name: username.to_owned(),
+        };
         self.users.insert(self.last_user, user);
         self.last_user
     }
 
     pub fn add_token(&mut self, spec: TokenSpec) -> u64 {
-        assert!(self.users.contains_key(&spec.user_id), "token for unknown user {}", spec.user_id);
+        assert!(
+            self.users.contains_key(&spec.user_id),
+            "token for unknown user {}",
+            spec.user_id
+        );
         self.last_token += 1;
         self.tokens.insert(self.last_token, spec);
         self.last_token
@@ -210,21 +222,28 @@ impl World {
     }
 
     pub fn project_mut(&mut self, id: u64) -> &mut ProjectSpec {
-        self.projects.get_mut(&id).unwrap_or_else(|| panic!("unknown project {id}"))
+        self.projects
+            .get_mut(&id)
+            .unwrap_or_else(|| panic!("unknown project {id}"))
     }
 
     pub fn group_mut(&mut self, id: u64) -> &mut GroupSpec {
-        self.groups.get_mut(&id).unwrap_or_else(|| panic!("unknown group {id}"))
+        self.groups
+            .get_mut(&id)
+            .unwrap_or_else(|| panic!("unknown group {id}"))
     }
 
     pub fn remove_project(&mut self, id: u64) {
         self.projects.remove(&id);
         self.shares.remove(&id);
-        self.members.retain(|(_, m), _| *m != Membership::Project(id));
+        self.members
+            .retain(|(_, m), _| *m != Membership::Project(id));
     }
 
     pub fn token_mut(&mut self, id: u64) -> &mut TokenSpec {
-        self.tokens.get_mut(&id).unwrap_or_else(|| panic!("unknown token {id}"))
+        self.tokens
+            .get_mut(&id)
+            .unwrap_or_else(|| panic!("unknown token {id}"))
     }
 
     // ---- derived names -------------------------------------------------------------------
@@ -252,7 +271,11 @@ impl World {
     }
 
     fn joined_ancestors(&self, id: u64, sep: &str, part: impl Fn(&GroupSpec) -> &str) -> String {
-        let mut parts: Vec<&str> = self.group_ancestors(id).iter().map(|g| part(&self.groups[g])).collect();
+        let mut parts: Vec<&str> = self
+            .group_ancestors(id)
+            .iter()
+            .map(|g| part(&self.groups[g]))
+            .collect();
         parts.reverse();
         parts.join(sep)
     }
@@ -260,14 +283,22 @@ impl World {
     pub fn namespace_full_path(&self, ns: Namespace) -> String {
         match ns {
             Namespace::Group(g) => self.group_full_path(g),
-            Namespace::User(u) => self.users.get(&u).map(|u| u.username.clone()).unwrap_or_default(),
+            Namespace::User(u) => self
+                .users
+                .get(&u)
+                .map(|u| u.username.clone())
+                .unwrap_or_default(),
         }
     }
 
     pub fn namespace_full_name(&self, ns: Namespace) -> String {
         match ns {
             Namespace::Group(g) => self.group_full_name(g),
-            Namespace::User(u) => self.users.get(&u).map(|u| u.name.clone()).unwrap_or_default(),
+            Namespace::User(u) => self
+                .users
+                .get(&u)
+                .map(|u| u.name.clone())
+                .unwrap_or_default(),
         }
     }
 
@@ -298,14 +329,20 @@ impl World {
         if let Ok(id) = key.parse::<u64>() {
             return self.groups.contains_key(&id).then_some(id);
         }
-        self.groups.keys().copied().find(|g| self.group_full_path(*g).eq_ignore_ascii_case(key))
+        self.groups
+            .keys()
+            .copied()
+            .find(|g| self.group_full_path(*g).eq_ignore_ascii_case(key))
     }
 
     pub fn find_project(&self, key: &str) -> Option<u64> {
         if let Ok(id) = key.parse::<u64>() {
             return self.projects.contains_key(&id).then_some(id);
         }
-        self.projects.keys().copied().find(|p| self.project_full_path(*p).eq_ignore_ascii_case(key))
+        self.projects
+            .keys()
+            .copied()
+            .find(|p| self.project_full_path(*p).eq_ignore_ascii_case(key))
     }
 
     // ---- access ---------------------------------------------------------------------------
@@ -322,7 +359,10 @@ impl World {
     /// personal namespace, or a share into a group the user belongs to (capped at the share's level).
     pub fn project_access(&self, user: u64, project: u64) -> Option<u32> {
         let p = self.projects.get(&project)?;
-        let direct = self.members.get(&(user, Membership::Project(project))).copied();
+        let direct = self
+            .members
+            .get(&(user, Membership::Project(project)))
+            .copied();
         let inherited = match p.namespace {
             Namespace::Group(g) => self.group_access(user, g),
             Namespace::User(owner) => (owner == user).then_some(access::OWNER),
@@ -337,23 +377,23 @@ impl World {
         [direct, inherited, shared].into_iter().flatten().max()
     }
 
-    /// Groups the user can see: those with effective access, namespaces of projects they reach,
-    /// and all ancestors of both (GitLab shows a member of a subgroup the parents' names).
-    pub fn visible_groups(&self, user: u64) -> BTreeSet<u64> {
-        let mut seeds: Vec<u64> =
-            self.groups.keys().copied().filter(|g| self.group_access(user, *g).is_some()).collect();
-        for (pid, p) in &self.projects {
-            if let Namespace::Group(g) = p.namespace
-                && self.project_access(user, *pid).is_some()
-            {
-                seeds.push(g);
-            }
-        }
-        seeds.into_iter().flat_map(|g| self.group_ancestors(g)).collect()
+    /// What `GET /groups` lists: groups with effective access and their ancestors (a member of a
+    /// subgroup sees the parents' names).
+    pub fn listed_groups(&self, user: u64) -> BTreeSet<u64> {
+        self.groups
+            .keys()
+            .copied()
+            .filter(|g| self.group_access(user, *g).is_some())
+            .flat_map(|g| self.group_ancestors(g))
+            .collect()
     }
 
+    /// Whether `GET /groups/:id` answers: listed, or holding (at any depth) a project the user reaches.
     pub fn group_visible(&self, user: u64, group: u64) -> bool {
-        self.group_access(user, group).is_some() || self.visible_groups(user).contains(&group)
+        self.listed_groups(user).contains(&group) || self.projects.iter().any(|(pid, p)| {
+            matches!(p.namespace, Namespace::Group(g) if self.group_ancestors(g).contains(&group))
+                && self.project_access(user, *pid).is_some()
+        })
     }
 }
 
@@ -369,7 +409,12 @@ mod tests {
         let sub = w.add_group("sub", Some(top));
         let other = w.add_group("other", None);
         let p = w.add_project(ProjectSpec::new(Namespace::Group(sub), "app", None, "main"));
-        let q = w.add_project(ProjectSpec::new(Namespace::Group(other), "lib", None, "main"));
+        let q = w.add_project(ProjectSpec::new(
+            Namespace::Group(other),
+            "lib",
+            None,
+            "main",
+        ));
         w.add_member(alice, Membership::Group(top), access::MAINTAINER);
         w.share_project(q, sub, access::REPORTER);
 
@@ -378,7 +423,8 @@ mod tests {
         assert_eq!(w.find_project("TOP/sub/app"), Some(p));
         assert_eq!(w.project_access(alice, p), Some(access::MAINTAINER));
         assert_eq!(w.project_access(alice, q), Some(access::REPORTER));
-        // `other` becomes visible because a project in it is reachable.
-        assert_eq!(w.visible_groups(alice), BTreeSet::from([top, sub, other]));
+        assert_eq!(w.listed_groups(alice), BTreeSet::from([top, sub]));
+        // `other` is not listed, but readable because a project in it is reachable.
+        assert!(w.group_visible(alice, other));
     }
 }

@@ -1,0 +1,139 @@
+//! A GitLab REST v4 simulator on 127.0.0.1, backed by real git repositories.
+//!
+//! Tests describe users, tokens, groups and projects in a [`World`], point projects at repositories
+//! built with [`crate::git_fixture`], and talk to [`Simulator::base_url`] over real HTTP. Commits
+//! come from `git log`, so history semantics are git's own. Latency, 5xx, 429, connection resets
+//! and truncated bodies can be injected per route ([`Simulator::fail_next`]) or at random
+//! ([`FaultMix`]), and a real per-user rate limiter can be switched on ([`RateLimit`]).
+
+mod api;
+mod entities;
+mod faults;
+mod git;
+mod params;
+pub mod routes;
+mod server;
+mod state;
+mod world;
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use faults::{Fault, FaultMix, RateLimit};
+pub use world::{GroupSpec, Membership, Namespace, ProjectSpec, TokenSpec, User, World, access};
+
+use state::Shared;
+
+/// A running simulator. Stops with [`Simulator::shutdown`], or on drop.
+#[derive(Debug)]
+pub struct Simulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Simulator {
+    /// Binds `127.0.0.1:0` and starts serving `world`.
+    pub async fn start(world: World) -> std::io::Result<Simulator> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(world, format!("http://{addr}/")));
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(server::serve(
+            listener,
+            api::router(shared.clone()),
+            stopped,
+        ));
+        Ok(Simulator {
+            shared,
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The instance URL, `http://127.0.0.1:PORT/` (without `api/v4`).
+    pub fn base_url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// `http://127.0.0.1:PORT/api/v4`
+    pub fn api_url(&self) -> String {
+        format!("{}api/v4", self.shared.base_url)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Reads or changes the world while running. Pushing commits needs no call: it is just git.
+    pub fn with_world<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
+        f(&mut self.shared.world())
+    }
+
+    /// Delays every API response by `d`.
+    pub fn set_latency(&self, d: Duration) {
+        self.shared.faults().latency = d;
+    }
+
+    /// Random faults per API request; the RNG restarts from `mix.seed`.
+    pub fn set_fault_mix(&self, mix: FaultMix) {
+        self.shared.faults().set_mix(mix);
+    }
+
+    /// The next `n` requests to `route` (a [`routes`] key, or `"*"` for any) get `fault`.
+    pub fn fail_next(&self, route: &str, n: u32, fault: Fault) {
+        self.shared.faults().queue(route, n, fault);
+    }
+
+    /// Switches the per-user fixed-window limiter on or off.
+    pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
+        self.shared.faults().set_limit(limit);
+    }
+
+    /// Requests that reached `route` (counted on arrival, faults included); `"*"` is the total.
+    pub fn request_count(&self, route: &str) -> u64 {
+        if route == routes::ANY {
+            return self.total_requests();
+        }
+        self.shared.counts().get(route).copied().unwrap_or(0)
+    }
+
+    pub fn request_counts(&self) -> BTreeMap<String, u64> {
+        self.shared.counts()
+    }
+
+    pub fn total_requests(&self) -> u64 {
+        self.shared.counts().values().sum()
+    }
+
+    pub fn reset_counts(&self) {
+        self.shared.reset_counts();
+    }
+
+    /// Stops accepting, closes every connection and waits until the port is released.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        // Aborting the accept loop drops its listener and its set of connection tasks.
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
