@@ -407,32 +407,29 @@ pub(crate) fn has_branches(repo: &Path) -> bool {
         repo.to_path_buf()
     };
     if git_dir.join("reftable").is_dir() {
+        // The binary ref format: ask git.
         let out = git_command(repo)
             .args(["for-each-ref", "--count=1", "refs/heads/"])
             .output();
         return out.is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
     }
-    fn any_file(dir: &Path) -> bool {
-        std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|e| {
-                let path = e.path();
-                if path.is_dir() {
-                    any_file(&path)
-                } else {
-                    !path.to_string_lossy().ends_with(".lock")
-                }
-            })
-    }
-    any_file(&git_dir.join("refs/heads"))
-        || std::fs::read_to_string(git_dir.join("packed-refs")).is_ok_and(|p| {
-            p.lines().any(|l| {
-                l.split_once(' ')
-                    .is_some_and(|(_, r)| r.starts_with("refs/heads/"))
-            })
+    let packed = std::fs::read_to_string(git_dir.join("packed-refs")).unwrap_or_default();
+    has_loose_ref(&git_dir.join("refs/heads"))
+        || packed.lines().any(|l| {
+            l.split_once(' ')
+                .is_some_and(|(_, r)| r.starts_with("refs/heads/"))
         })
+}
+
+fn has_loose_ref(dir: &Path) -> bool {
+    let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+    entries.map(|e| e.path()).any(|path| {
+        if path.is_dir() {
+            has_loose_ref(&path)
+        } else {
+            path.extension().is_none_or(|x| x != "lock")
+        }
+    })
 }
 
 #[cfg(test)]
