@@ -1,5 +1,7 @@
 //! The GitLab commit importer's library: the GitLab client, the domain (verification, discovery, sync
 //! planning), the ports it needs, and the AWS adapters behind them. The Lambda functions only wire these up.
 
+pub mod config;
 pub mod gitlab;
 pub mod secret;
+pub mod telemetry;

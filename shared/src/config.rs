@@ -1,0 +1,155 @@
+//! Typed configuration, read once from the environment at start-up (the SAM template sets these variables).
+
+use crate::gitlab::{GitLabAddress, NetworkPolicy};
+
+/// Everything the functions need from their environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// DynamoDB table of connections, credential metadata and per-project sync state.
+    pub state_table: String,
+    /// DynamoDB table of commits, keyed by (connection#project, sha).
+    pub commits_table: String,
+    /// SQS queue of per-project sync messages.
+    pub sync_queue_url: String,
+    /// Secrets Manager name prefix of the stored GitLab tokens (ends with `/`).
+    pub secret_name_prefix: String,
+    /// The GitLab a credential uses when its settings name none.
+    pub default_gitlab_base_url: String,
+    /// Public addresses only in AWS; the local run allows loopback and plain http (`GITLAB_ALLOW_PRIVATE_NETWORK`).
+    pub network_policy: NetworkPolicy,
+    /// Requests per minute one GitLab token may spend, unless a credential sets its own.
+    pub default_requests_per_minute: u32,
+}
+
+/// A variable is missing or unusable. Start-up fails with this message; nothing runs half-configured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required but not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
+        let allow_private = match lookup("GITLAB_ALLOW_PRIVATE_NETWORK").as_deref() {
+            None | Some("" | "false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "GITLAB_ALLOW_PRIVATE_NETWORK",
+                    reason: format!("expected true or false, found {other:?}"),
+                });
+            }
+        };
+        let network_policy = if allow_private {
+            NetworkPolicy::AllowPrivate
+        } else {
+            NetworkPolicy::PublicOnly
+        };
+        let default_gitlab_base_url = lookup("DEFAULT_GITLAB_BASE_URL")
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| "https://gitlab.com/".to_owned());
+        GitLabAddress::parse(&default_gitlab_base_url, network_policy).map_err(|e| {
+            ConfigError::Invalid {
+                name: "DEFAULT_GITLAB_BASE_URL",
+                reason: e.to_string(),
+            }
+        })?;
+        let secret_name_prefix = required("SECRET_NAME_PREFIX")?;
+        if !secret_name_prefix.ends_with('/') {
+            return Err(ConfigError::Invalid {
+                name: "SECRET_NAME_PREFIX",
+                reason: "must end with '/'".into(),
+            });
+        }
+        let default_requests_per_minute = match lookup("GITLAB_REQUESTS_PER_MINUTE") {
+            None => crate::gitlab::budget::GITLAB_COM_REQUESTS_PER_MINUTE,
+            Some(value) => value
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "GITLAB_REQUESTS_PER_MINUTE",
+                    reason: format!("expected a positive whole number, found {value:?}"),
+                })?,
+        };
+        Ok(Config {
+            state_table: required("STATE_TABLE")?,
+            commits_table: required("COMMITS_TABLE")?,
+            sync_queue_url: required("SYNC_QUEUE_URL")?,
+            secret_name_prefix,
+            default_gitlab_base_url,
+            network_policy,
+            default_requests_per_minute,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        ("STATE_TABLE", "state"),
+        ("COMMITS_TABLE", "commits"),
+        ("SYNC_QUEUE_URL", "http://127.0.0.1:1/q"),
+        ("SECRET_NAME_PREFIX", "gitlab-importer/"),
+    ];
+
+    #[test]
+    fn reads_a_complete_environment_with_safe_defaults() {
+        let config = Config::from_lookup(lookup(BASE)).unwrap();
+        assert_eq!(config.state_table, "state");
+        assert_eq!(config.default_gitlab_base_url, "https://gitlab.com/");
+        assert_eq!(config.network_policy, NetworkPolicy::PublicOnly);
+        assert_eq!(config.default_requests_per_minute, 2_000);
+    }
+
+    #[test]
+    fn names_the_variable_that_is_missing_or_wrong() {
+        assert_eq!(
+            Config::from_lookup(lookup(&BASE[1..])),
+            Err(ConfigError::Missing("STATE_TABLE"))
+        );
+        let mut bad = BASE.to_vec();
+        bad.push(("GITLAB_REQUESTS_PER_MINUTE", "lots"));
+        assert!(matches!(
+            Config::from_lookup(lookup(&bad)),
+            Err(ConfigError::Invalid {
+                name: "GITLAB_REQUESTS_PER_MINUTE",
+                ..
+            })
+        ));
+        let mut private_default = BASE.to_vec();
+        private_default.push(("DEFAULT_GITLAB_BASE_URL", "https://169.254.169.254/"));
+        assert!(matches!(
+            Config::from_lookup(lookup(&private_default)),
+            Err(ConfigError::Invalid {
+                name: "DEFAULT_GITLAB_BASE_URL",
+                ..
+            })
+        ));
+    }
+}
