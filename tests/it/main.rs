@@ -4,3 +4,4 @@
 mod aws_stand_in;
 mod gitlab_client;
 mod simulator;
+mod sync;

@@ -247,8 +247,19 @@ impl GitRepo {
 
     /// `git merge --no-ff` of `branch` into the current branch; returns the merge commit.
     pub fn merge(&self, branch: &str, message: &str, date: i64) -> String {
+        self.merge_with(&[], branch, message, date)
+    }
+
+    /// Merges a branch with no common history (a second root), like `--allow-unrelated-histories`.
+    pub fn merge_unrelated(&self, branch: &str, message: &str, date: i64) -> String {
+        self.merge_with(&["--allow-unrelated-histories"], branch, message, date)
+    }
+
+    fn merge_with(&self, extra: &[&str], branch: &str, message: &str, date: i64) -> String {
         let spec = CommitSpec::new(message, date);
-        let args = ["merge", "-q", "--no-ff", "--no-edit", "-m", message, branch];
+        let mut args = vec!["merge", "-q", "--no-ff", "--no-edit"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["-m", message, branch]);
         self.git_with_env(&args, &Self::identity_env(&spec), None);
         self.head()
     }

@@ -3,10 +3,12 @@
 //! - [`git_fixture`]: builds those repositories with the git CLI and answers the `git rev-list` oracle;
 //! - [`aws_local`]: the local AWS stand-in (moto server) with the tables and queues of `template.yaml`;
 //! - [`tls_front`]: a TLS front with a private CA, for self-managed GitLab behind one;
-//! - [`clients`]: GitLab clients pointed at the simulator.
+//! - [`clients`]: GitLab clients pointed at the simulator;
+//! - [`memory_stores`]: in-memory fakes of the sync's storage ports.
 
 pub mod aws_local;
 pub mod clients;
 pub mod git_fixture;
 pub mod gitlab_sim;
+pub mod memory_stores;
 pub mod tls_front;

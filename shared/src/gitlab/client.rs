@@ -228,6 +228,8 @@ pub struct CommitQuery {
     pub with_stats: bool,
     pub trailers: bool,
     pub order: CommitOrder,
+    /// Only commits whose committer date is at or before this instant (`until`, git's `--before`).
+    pub until: Option<time::OffsetDateTime>,
     pub per_page: u32,
 }
 
@@ -240,6 +242,7 @@ impl CommitQuery {
             with_stats: true,
             trailers: true,
             order: CommitOrder::Default,
+            until: None,
             per_page: MAX_PER_PAGE,
         }
     }
@@ -427,6 +430,9 @@ impl GitLabClient {
             }
             if query.order == CommitOrder::Topo {
                 params.push(("order", "topo".into()));
+            }
+            if let Some(until) = query.until {
+                params.push(("until", crate::sync::model::utc(until)));
             }
             if query.trailers {
                 params.push(("trailers", "true".into()));

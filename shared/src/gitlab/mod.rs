@@ -13,4 +13,4 @@ pub use client::{
     RetryPolicy, Timeouts,
 };
 pub use error::GitLabError;
-pub use model::{Branch, Commit, CommitStats, Group, Project, TokenInfo};
+pub use model::{Branch, BranchCommit, Commit, CommitStats, Group, Project, TokenInfo};

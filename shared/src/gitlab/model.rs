@@ -70,10 +70,12 @@ pub struct Branch {
     pub default: bool,
 }
 
-/// The head commit embedded in a branch; only its sha matters for planning.
+/// The head commit embedded in a branch: its sha and committer date are what sync planning needs.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct BranchCommit {
     pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub committed_date: OffsetDateTime,
 }
 
 /// One commit as `GET /projects/:id/repository/commits` returns it. Dates keep the commit's own UTC offset.

@@ -1,0 +1,9 @@
+//! The sync of one project's default branch into the commits table.
+
+pub mod importer;
+pub mod model;
+pub mod ports;
+
+pub use importer::{ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncReport, SyncTarget};
+pub use model::{CommitRecord, ProjectKey, ProjectOrigin, SyncState};
+pub use ports::{CommitStore, StoreError, SyncStateStore};

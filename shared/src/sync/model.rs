@@ -1,0 +1,130 @@
+//! What the sync stores: one record per (connection, project, sha), and the project's sync state.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::gitlab::Commit;
+
+/// Identifies one project of one connection; the commits table's partition key is `<connection>#<project>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProjectKey {
+    pub connection_id: String,
+    pub project_id: u64,
+}
+
+impl ProjectKey {
+    pub fn new(connection_id: impl Into<String>, project_id: u64) -> Self {
+        ProjectKey {
+            connection_id: connection_id.into(),
+            project_id,
+        }
+    }
+
+    pub fn partition(&self) -> String {
+        format!("{}#{}", self.connection_id, self.project_id)
+    }
+}
+
+/// One imported commit, as stored. Every field GitLab returns, plus where it came from and when it was imported.
+/// Dates keep the commit's own UTC offset; `committed_at` is the UTC form that the time-range index sorts on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitRecord {
+    pub project_key: String,
+    pub sha: String,
+    pub committed_at: String,
+    pub short_id: String,
+    pub parent_ids: Vec<String>,
+    pub title: String,
+    pub message: String,
+    pub author_name: String,
+    pub author_email: String,
+    pub authored_date: String,
+    pub committer_name: String,
+    pub committer_email: String,
+    pub committed_date: String,
+    pub trailers: BTreeMap<String, String>,
+    pub extended_trailers: BTreeMap<String, Vec<String>>,
+    pub web_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additions: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletions: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_changes: Option<u64>,
+    /// GitLab could not compute stats for this commit's page; a later re-import may fill them.
+    #[serde(default)]
+    pub stats_missing: bool,
+    pub project_path: String,
+    pub default_branch: String,
+    pub imported_at: String,
+    /// Set when the commit left the default branch (force-push, default branch changed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_at: Option<String>,
+}
+
+/// Where a project's commits come from, for the record's provenance fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectOrigin {
+    pub key: ProjectKey,
+    pub path_with_namespace: String,
+    pub default_branch: String,
+}
+
+impl CommitRecord {
+    pub fn from_gitlab(
+        commit: Commit,
+        origin: &ProjectOrigin,
+        stats_missing: bool,
+        imported_at: OffsetDateTime,
+    ) -> Self {
+        let stats = commit.stats;
+        CommitRecord {
+            project_key: origin.key.partition(),
+            committed_at: utc(commit.committed_date),
+            authored_date: rfc3339(commit.authored_date),
+            committed_date: rfc3339(commit.committed_date),
+            sha: commit.id,
+            short_id: commit.short_id,
+            parent_ids: commit.parent_ids,
+            title: commit.title,
+            message: commit.message,
+            author_name: commit.author_name,
+            author_email: commit.author_email,
+            committer_name: commit.committer_name,
+            committer_email: commit.committer_email,
+            trailers: commit.trailers,
+            extended_trailers: commit.extended_trailers,
+            web_url: commit.web_url,
+            additions: stats.map(|s| s.additions),
+            deletions: stats.map(|s| s.deletions),
+            total_changes: stats.map(|s| s.total),
+            stats_missing: stats_missing || stats.is_none(),
+            project_path: origin.path_with_namespace.clone(),
+            default_branch: origin.default_branch.clone(),
+            imported_at: utc(imported_at),
+            removed_at: None,
+        }
+    }
+}
+
+/// RFC 3339 with the original offset.
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+/// RFC 3339 in UTC, which sorts lexicographically in time order.
+pub fn utc(at: OffsetDateTime) -> String {
+    rfc3339(at.to_offset(time::UtcOffset::UTC))
+}
+
+/// A project's sync state, read before and written after each sync.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SyncState {
+    /// The head whose whole history is imported.
+    pub last_head: Option<String>,
+    /// The default branch `last_head` belongs to.
+    pub default_branch: Option<String>,
+}

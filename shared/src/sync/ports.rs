@@ -1,0 +1,47 @@
+//! What the sync needs from storage, as small traits: the AWS adapters implement them over DynamoDB, tests over
+//! memory.
+
+use std::future::Future;
+
+use time::OffsetDateTime;
+
+use super::model::{CommitRecord, ProjectKey, SyncState};
+
+/// Storage failed; always our side's fault, and worth a retry through SQS redelivery.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("storage unavailable: {0}")]
+pub struct StoreError(pub String);
+
+/// The commits table. Writes are idempotent: a record is keyed by (project, sha), so a redelivered message or a
+/// window fetched twice writes the same item again.
+pub trait CommitStore: Send + Sync {
+    fn put(
+        &self,
+        records: Vec<CommitRecord>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Marks commits that left the default branch; they stay in the table with `removed_at`.
+    fn mark_removed(
+        &self,
+        project: &ProjectKey,
+        shas: Vec<String>,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Per-project sync state.
+pub trait SyncStateStore: Send + Sync {
+    fn load(
+        &self,
+        project: &ProjectKey,
+    ) -> impl Future<Output = Result<SyncState, StoreError>> + Send;
+
+    /// Replaces the state only if `last_head` still equals `expected` (a conditional write): of two deliveries of
+    /// one message, one advances the head and the other learns it lost (`Ok(false)`).
+    fn advance(
+        &self,
+        project: &ProjectKey,
+        expected: Option<&str>,
+        next: &SyncState,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}

@@ -1,0 +1,292 @@
+//! The sync of one project against the GitLab simulator over real HTTP, with in-memory stores; every scenario is
+//! checked against git's own answer (`git rev-list`).
+
+use shared::gitlab::{GitLabClient, GitLabError, ProjectRef};
+use shared::sync::{ProjectKey, ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncTarget};
+use testkit::clients::client;
+use testkit::git_fixture::{CommitSpec, GitRepo};
+use testkit::gitlab_sim::{
+    FaultMix, Membership, Namespace, ProjectSpec, Simulator, TokenSpec, World, access,
+};
+use testkit::memory_stores::{MemoryCommitStore, MemoryStateStore};
+
+const TOKEN: &str = "glpat-sync-test-token";
+const EPOCH: i64 = 1_600_000_000;
+
+struct Fixture {
+    sim: Simulator,
+    repo: GitRepo,
+    project_id: u64,
+    gitlab: GitLabClient,
+    commits: MemoryCommitStore,
+    state: MemoryStateStore,
+}
+
+impl Fixture {
+    async fn new(repo: GitRepo) -> Fixture {
+        let mut world = World::new();
+        let user = world.add_user("importer");
+        world.add_token(TokenSpec::new(TOKEN, user, &["read_api"]));
+        let group = world.add_group("acme", None);
+        world.add_member(user, Membership::Group(group), access::DEVELOPER);
+        let project_id = world.add_project(ProjectSpec::new(
+            Namespace::Group(group),
+            "app",
+            Some(repo.path()),
+            "main",
+        ));
+        let sim = Simulator::start(world).await.expect("simulator");
+        let gitlab = client(&sim.base_url(), TOKEN);
+        Fixture {
+            sim,
+            repo,
+            project_id,
+            gitlab,
+            commits: MemoryCommitStore::default(),
+            state: MemoryStateStore::default(),
+        }
+    }
+
+    fn key(&self) -> ProjectKey {
+        ProjectKey::new("conn-1", self.project_id)
+    }
+
+    fn target(&self, default_branch: &str) -> SyncTarget {
+        SyncTarget {
+            key: self.key(),
+            project: ProjectRef::Id(self.project_id),
+            path_with_namespace: "acme/app".into(),
+            default_branch: default_branch.into(),
+        }
+    }
+
+    async fn sync(&self, default_branch: &str) -> Result<SyncOutcome, SyncError> {
+        ProjectSync {
+            gitlab: &self.gitlab,
+            commits: &self.commits,
+            state: &self.state,
+            options: SyncOptions::default(),
+        }
+        .run(&self.target(default_branch))
+        .await
+    }
+
+    /// The table's live commits equal git's history of `branch`, as a set (each once: keys are unique).
+    fn assert_matches_git(&self, branch: &str) {
+        let mut oracle = self.repo.rev_list(&[branch]);
+        oracle.sort();
+        assert_eq!(self.commits.live_shas(&self.key()), oracle);
+    }
+}
+
+fn imported(outcome: SyncOutcome) -> shared::sync::SyncReport {
+    match outcome {
+        SyncOutcome::Imported(report) => report,
+        other => panic!("expected an import, got {other:?}"),
+    }
+}
+
+/// A repository with `n` fast-imported commits (merges every 10th) and its work tree checked out.
+fn history(n: usize) -> GitRepo {
+    let repo = GitRepo::init("main");
+    repo.fast_import_history("main", n, Some(10));
+    repo.reset_hard("main");
+    repo
+}
+
+#[tokio::test]
+async fn first_import_then_unchanged_then_new_commits() {
+    let f = Fixture::new(history(3_000)).await;
+    let report = imported(f.sync("main").await.unwrap());
+    assert!(
+        report.windows > 1,
+        "a large history is cut into windows: {report:?}"
+    );
+    f.assert_matches_git("main");
+    // Windows partition the history: no commit fetched twice.
+    assert_eq!(report.commits_written, 3_000);
+
+    // Unchanged: exactly one GitLab request (the branch head) and no writes at all.
+    f.sim.reset_counts();
+    let (puts, state_writes) = (f.commits.put_calls(), f.state.writes());
+    assert_eq!(f.sync("main").await.unwrap(), SyncOutcome::Unchanged);
+    assert_eq!(f.sim.total_requests(), 1);
+    assert_eq!(
+        (f.commits.put_calls(), f.state.writes()),
+        (puts, state_writes)
+    );
+
+    // New commits: only those are fetched.
+    f.repo.fast_import_history("main", 40, None);
+    let report = imported(f.sync("main").await.unwrap());
+    assert_eq!(report.commits_written, 40);
+    f.assert_matches_git("main");
+    f.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_merge_of_commits_dated_before_the_last_sync_is_imported() {
+    let f = Fixture::new(history(200)).await;
+    imported(f.sync("main").await.unwrap());
+    // A branch made long ago, with commits dated before the first sync, merged only now.
+    let old_base = f.repo.rev_list(&["--first-parent", "main"])[150].clone();
+    f.repo.checkout_new("feature", &old_base);
+    let mut feature = Vec::new();
+    for i in 0..5 {
+        feature.push(
+            f.repo
+                .commit(CommitSpec::new(&format!("old work {i}"), EPOCH + 100 + i)),
+        );
+    }
+    f.repo.checkout("main");
+    f.repo
+        .merge("feature", "Merge old feature", EPOCH + 1_000_000);
+    let report = imported(f.sync("main").await.unwrap());
+    assert_eq!(
+        report.commits_written, 6,
+        "five old-dated commits and the merge"
+    );
+    f.assert_matches_git("main");
+    let live = f.commits.live_shas(&f.key());
+    assert!(feature.iter().all(|sha| live.contains(sha)));
+    f.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_force_push_marks_what_left_and_imports_what_came() {
+    let f = Fixture::new(history(120)).await;
+    imported(f.sync("main").await.unwrap());
+    let before = f.repo.rev_list(&["main"]);
+    let rewind_to = f.repo.rev_list(&["--first-parent", "main"])[5].clone();
+    f.repo.reset_hard(&rewind_to);
+    for i in 0..3 {
+        f.repo.commit(CommitSpec::new(
+            &format!("rewritten {i}"),
+            EPOCH + 10_000_000 + i,
+        ));
+    }
+    let report = imported(f.sync("main").await.unwrap());
+    let after = f.repo.rev_list(&["main"]);
+    let mut left: Vec<String> = before
+        .into_iter()
+        .filter(|sha| !after.contains(sha))
+        .collect();
+    left.sort();
+    assert!(!left.is_empty());
+    assert_eq!(f.commits.removed_shas(&f.key()), left);
+    assert_eq!(report.commits_removed, left.len());
+    f.assert_matches_git("main");
+    f.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_renamed_default_branch_is_followed() {
+    let f = Fixture::new(history(50)).await;
+    imported(f.sync("main").await.unwrap());
+    f.repo.rename_branch("main", "trunk");
+    f.repo
+        .commit(CommitSpec::new("on trunk", EPOCH + 9_000_000));
+    let id = f.project_id;
+    f.sim
+        .with_world(|w| w.project_mut(id).default_branch = "trunk".into());
+    // The scheduler's message still says "main": the worker finds the new default branch itself.
+    let report = imported(f.sync("main").await.unwrap());
+    assert_eq!(report.default_branch, "trunk");
+    assert_eq!(report.commits_written, 1);
+    f.assert_matches_git("trunk");
+    f.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_empty_repository_imports_nothing_and_a_missing_one_is_an_error() {
+    let f = Fixture::new(GitRepo::init("main")).await;
+    assert_eq!(f.sync("main").await.unwrap(), SyncOutcome::EmptyRepository);
+    assert_eq!(f.commits.put_calls(), 0);
+    let id = f.project_id;
+    f.sim.with_world(|w| w.project_mut(id).repo = None);
+    let error = f.sync("main").await.unwrap_err();
+    assert!(
+        matches!(error, SyncError::GitLab(GitLabError::NotFound { .. })),
+        "{error:?}"
+    );
+    f.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_roots_non_ascii_trailers_and_stats_are_kept() {
+    let repo = GitRepo::init("main");
+    repo.commit(
+        CommitSpec::new(
+            "Première version\n\nCorps du message\nsur plusieurs lignes.\n\nCo-authored-by: Zoë Ångström <zoe@example.com>\nCo-authored-by: 李雷 <li@example.com>\n",
+            EPOCH,
+        )
+        .author("Jürgen Groß", "jurgen@example.com")
+        .tz("+0300")
+        .file("src/main.rs", "fn main() {}\n"),
+    );
+    repo.orphan("other");
+    repo.commit(CommitSpec::new("second root", EPOCH + 10).file("b.txt", "b\n"));
+    repo.checkout("main");
+    repo.merge_unrelated("other", "join roots", EPOCH + 20);
+    let f = Fixture::new(repo).await;
+    imported(f.sync("main").await.unwrap());
+    f.assert_matches_git("main");
+    let records = f.commits.project(&f.key());
+    let roots: Vec<_> = records
+        .values()
+        .filter(|r| r.parent_ids.is_empty())
+        .collect();
+    assert_eq!(roots.len(), 2);
+    let first = records
+        .values()
+        .find(|r| r.title == "Première version")
+        .expect("non-ASCII title");
+    assert_eq!(first.author_name, "Jürgen Groß");
+    assert!(first.message.contains("sur plusieurs lignes."));
+    assert_eq!(first.extended_trailers["Co-authored-by"].len(), 2);
+    assert!(
+        first.authored_date.ends_with("+03:00"),
+        "{}",
+        first.authored_date
+    );
+    assert_eq!(
+        (first.additions, first.deletions, first.total_changes),
+        (Some(1), Some(0), Some(1))
+    );
+    assert!(!first.stats_missing);
+    f.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_under_the_fault_mix_equals_git() {
+    let f = Fixture::new(history(4_000)).await;
+    f.sim.set_fault_mix(FaultMix {
+        server_error: 0.10,
+        rate_limited: 0.05,
+        reset: 0.01,
+        truncated: 0.01,
+        seed: 7,
+    });
+    imported(f.sync("main").await.unwrap());
+    f.assert_matches_git("main");
+    f.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_message_twice_at_once_ends_in_one_state() {
+    let f = Fixture::new(history(1_500)).await;
+    let (a, b) = tokio::join!(f.sync("main"), f.sync("main"));
+    let outcomes = [a, b];
+    let won = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(SyncOutcome::Imported(_))))
+        .count();
+    let superseded = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(SyncError::Superseded)))
+        .count();
+    assert_eq!((won, superseded), (1, 1), "{outcomes:?}");
+    f.assert_matches_git("main");
+    assert_eq!(f.sync("main").await.unwrap(), SyncOutcome::Unchanged);
+    f.sim.shutdown().await;
+}

@@ -1,0 +1,119 @@
+//! In-memory fakes of the sync's storage ports, for tests of the sync against the GitLab simulator.
+//! They keep AWS's semantics that matter: keyed, idempotent puts and a conditional head update.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use shared::sync::{CommitRecord, CommitStore, ProjectKey, StoreError, SyncState, SyncStateStore};
+use time::OffsetDateTime;
+
+/// Commits keyed by (project partition, sha), like the commits table.
+#[derive(Debug, Default)]
+pub struct MemoryCommitStore {
+    records: Mutex<BTreeMap<(String, String), CommitRecord>>,
+    put_calls: Mutex<u64>,
+}
+
+impl MemoryCommitStore {
+    /// Every record of a project, by sha.
+    pub fn project(&self, key: &ProjectKey) -> BTreeMap<String, CommitRecord> {
+        let partition = key.partition();
+        self.records
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((p, _), _)| *p == partition)
+            .map(|((_, sha), record)| (sha.clone(), record.clone()))
+            .collect()
+    }
+
+    /// Shas of a project that are on the default branch now (not marked removed), sorted.
+    pub fn live_shas(&self, key: &ProjectKey) -> Vec<String> {
+        self.project(key)
+            .into_values()
+            .filter(|r| r.removed_at.is_none())
+            .map(|r| r.sha)
+            .collect()
+    }
+
+    /// Shas marked removed, sorted.
+    pub fn removed_shas(&self, key: &ProjectKey) -> Vec<String> {
+        self.project(key)
+            .into_values()
+            .filter(|r| r.removed_at.is_some())
+            .map(|r| r.sha)
+            .collect()
+    }
+
+    pub fn put_calls(&self) -> u64 {
+        *self.put_calls.lock().unwrap()
+    }
+}
+
+impl CommitStore for MemoryCommitStore {
+    async fn put(&self, records: Vec<CommitRecord>) -> Result<(), StoreError> {
+        *self.put_calls.lock().unwrap() += 1;
+        let mut stored = self.records.lock().unwrap();
+        for record in records {
+            stored.insert((record.project_key.clone(), record.sha.clone()), record);
+        }
+        Ok(())
+    }
+
+    async fn mark_removed(
+        &self,
+        project: &ProjectKey,
+        shas: Vec<String>,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let partition = project.partition();
+        let mut stored = self.records.lock().unwrap();
+        for sha in shas {
+            if let Some(record) = stored.get_mut(&(partition.clone(), sha)) {
+                record.removed_at = Some(shared::sync::model::utc(at));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Sync state per project, with the conditional update of the state table.
+#[derive(Debug, Default)]
+pub struct MemoryStateStore {
+    states: Mutex<BTreeMap<ProjectKey, SyncState>>,
+    writes: Mutex<u64>,
+}
+
+impl MemoryStateStore {
+    pub fn writes(&self) -> u64 {
+        *self.writes.lock().unwrap()
+    }
+}
+
+impl SyncStateStore for MemoryStateStore {
+    async fn load(&self, project: &ProjectKey) -> Result<SyncState, StoreError> {
+        Ok(self
+            .states
+            .lock()
+            .unwrap()
+            .get(project)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn advance(
+        &self,
+        project: &ProjectKey,
+        expected: Option<&str>,
+        next: &SyncState,
+    ) -> Result<bool, StoreError> {
+        let mut states = self.states.lock().unwrap();
+        let current = states.entry(project.clone()).or_default();
+        if current.last_head.as_deref() != expected {
+            return Ok(false);
+        }
+        *current = next.clone();
+        *self.writes.lock().unwrap() += 1;
+        Ok(true)
+    }
+}
