@@ -2,7 +2,7 @@
 //! rate-limit handling and a request budget shared by every task that uses the same token.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher, RandomState};
+use std::hash::Hasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,6 +17,7 @@ use super::address::{GitLabAddress, GuardedResolver, NetworkPolicy};
 use super::budget::{RateLimitHeaders, RequestBudget};
 use super::error::GitLabError;
 use super::model::{Branch, Commit, Group, Project, TokenInfo};
+use crate::backoff::jittered;
 use crate::secret::SecretString;
 
 /// GitLab's largest page.
@@ -566,7 +567,7 @@ impl GitLabClient {
                     if transient_failures >= policy.max_attempts {
                         return Err(GitLabError::Transient { detail, status });
                     }
-                    let delay = backoff(policy, transient_failures);
+                    let delay = jittered(policy.base_delay, policy.max_delay, transient_failures);
                     tracing::debug!(
                         attempt = transient_failures,
                         delay_ms = delay.as_millis() as u64,
@@ -659,17 +660,6 @@ fn next_page_header(headers: &HeaderMap) -> Option<u32> {
             .find(|(k, _)| k == "page")
             .and_then(|(_, v)| v.parse().ok())
     })
-}
-
-/// Exponential backoff with equal jitter: half the step fixed, half random, so retries of many tasks spread out.
-fn backoff(policy: RetryPolicy, failures: u32) -> Duration {
-    let step = policy
-        .base_delay
-        .saturating_mul(1_u32 << failures.saturating_sub(1).min(16))
-        .min(policy.max_delay);
-    let random = RandomState::new().build_hasher().finish();
-    let fraction = (random >> 11) as f64 / (1_u64 << 53) as f64;
-    step / 2 + (step / 2).mul_f64(fraction)
 }
 
 /// A send error is transient unless the address was refused or the certificate cannot be trusted: neither
@@ -782,20 +772,6 @@ mod tests {
         assert_eq!(next_page_after(4, Some(4), false), None);
         assert_eq!(next_page_after(4, Some(1), false), None);
         assert_eq!(next_page_after(4, None, false), None);
-    }
-
-    #[test]
-    fn backoff_grows_and_stays_bounded() {
-        let policy = RetryPolicy::default();
-        for failures in 1..40 {
-            let delay = backoff(policy, failures);
-            assert!(delay <= policy.max_delay, "{failures}: {delay:?}");
-            let step = policy
-                .base_delay
-                .saturating_mul(1 << (failures - 1).min(16))
-                .min(policy.max_delay);
-            assert!(delay >= step / 2, "{failures}: {delay:?}");
-        }
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub struct CommitRecord {
     pub parent_ids: Vec<String>,
     pub title: String,
     pub message: String,
+    /// The message was longer than [`MAX_MESSAGE_BYTES`] and is stored cut (DynamoDB items hold 400 KB at most).
+    #[serde(default)]
+    pub message_truncated: bool,
     pub author_name: String,
     pub author_email: String,
     pub authored_date: String,
@@ -81,6 +84,7 @@ impl CommitRecord {
         imported_at: OffsetDateTime,
     ) -> Self {
         let stats = commit.stats;
+        let (message, message_truncated) = cap_message(commit.message);
         CommitRecord {
             project_key: origin.key.partition(),
             committed_at: utc(commit.committed_date),
@@ -90,7 +94,8 @@ impl CommitRecord {
             short_id: commit.short_id,
             parent_ids: commit.parent_ids,
             title: commit.title,
-            message: commit.message,
+            message,
+            message_truncated,
             author_name: commit.author_name,
             author_email: commit.author_email,
             committer_name: commit.committer_name,
@@ -110,6 +115,21 @@ impl CommitRecord {
     }
 }
 
+/// The longest commit message stored whole; longer ones are cut at a character boundary and flagged.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+fn cap_message(mut message: String) -> (String, bool) {
+    if message.len() <= MAX_MESSAGE_BYTES {
+        return (message, false);
+    }
+    let mut cut = MAX_MESSAGE_BYTES;
+    while !message.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    message.truncate(cut);
+    (message, true)
+}
+
 /// RFC 3339 with the original offset.
 fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
@@ -127,4 +147,27 @@ pub struct SyncState {
     pub last_head: Option<String>,
     /// The default branch `last_head` belongs to.
     pub default_branch: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_messages_are_cut_at_a_character_boundary() {
+        let (short, cut) = cap_message("fix".into());
+        assert_eq!((short.as_str(), cut), ("fix", false));
+        let long = "é".repeat(MAX_MESSAGE_BYTES); // two bytes each
+        let (capped, cut) = cap_message(long);
+        assert!(cut);
+        assert!(capped.len() <= MAX_MESSAGE_BYTES);
+        assert!(capped.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn utc_strings_sort_in_time_order() {
+        let a = time::macros::datetime!(2021-09-20 11:50:22 +03:00);
+        let b = time::macros::datetime!(2021-09-20 09:00:00 +00:00);
+        assert!(utc(a) < utc(b), "{} {}", utc(a), utc(b));
+    }
 }

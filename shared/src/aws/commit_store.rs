@@ -1,0 +1,152 @@
+//! The [`CommitStore`] port on the DynamoDB commits table: `project_key` (`<connection>#<project>`) and `sha` are
+//! the key, so every write is idempotent. Items are written with `BatchWriteItem` within AWS's limit of 25 per
+//! call; `UnprocessedItems` are retried with jittered backoff, a bounded number of times.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use futures::{StreamExt, TryStreamExt};
+use time::OffsetDateTime;
+
+use crate::backoff::jittered;
+use crate::sync::model::{CommitRecord, ProjectKey, utc};
+use crate::sync::ports::{CommitStore, StoreError};
+
+/// AWS rejects a `BatchWriteItem` with more than 25 requests (moto accepts more: the limit is ours to keep).
+pub const MAX_BATCH_WRITE: usize = 25;
+
+/// Calls per batch before unprocessed items become an error (and the SQS message is retried).
+const MAX_BATCH_ATTEMPTS: u32 = 8;
+
+/// Concurrent `UpdateItem` calls when marking removed commits.
+const MARK_CONCURRENCY: usize = 8;
+
+#[derive(Debug)]
+pub struct DynamoCommitStore {
+    client: Client,
+    table: String,
+    write_calls: AtomicU64,
+}
+
+impl DynamoCommitStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoCommitStore {
+            client,
+            table: table.into(),
+            write_calls: AtomicU64::new(0),
+        }
+    }
+
+    /// DynamoDB write calls made so far (`BatchWriteItem` and `UpdateItem`), for metrics and benchmarks.
+    pub fn write_calls(&self) -> u64 {
+        self.write_calls.load(Ordering::Relaxed)
+    }
+
+    async fn write_batch(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for attempt in 1..=MAX_BATCH_ATTEMPTS {
+            self.write_calls.fetch_add(1, Ordering::Relaxed);
+            let output = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, requests)
+                .send()
+                .await
+                .map_err(|e| StoreError(format!("BatchWriteItem: {}", DisplayErrorContext(&e))))?;
+            requests = output
+                .unprocessed_items
+                .and_then(|mut unprocessed| unprocessed.remove(&self.table))
+                .unwrap_or_default();
+            if requests.is_empty() {
+                return Ok(());
+            }
+            tokio::time::sleep(jittered(
+                Duration::from_millis(50),
+                Duration::from_secs(5),
+                attempt,
+            ))
+            .await;
+        }
+        Err(StoreError(format!(
+            "BatchWriteItem: {} items still unprocessed after {MAX_BATCH_ATTEMPTS} attempts",
+            requests.len()
+        )))
+    }
+}
+
+impl CommitStore for DynamoCommitStore {
+    async fn put(&self, records: Vec<CommitRecord>) -> Result<(), StoreError> {
+        // One batch may not name a key twice: keep the last record per sha.
+        let mut unique: HashMap<(String, String), CommitRecord> = HashMap::new();
+        for record in records {
+            unique.insert((record.project_key.clone(), record.sha.clone()), record);
+        }
+        let requests = unique
+            .into_values()
+            .map(|record| {
+                let item = serde_dynamo::to_item(&record)
+                    .map_err(|e| StoreError(format!("encoding commit {}: {e}", record.sha)))?;
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(|e| StoreError(e.to_string()))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut requests = requests.into_iter().peekable();
+        while requests.peek().is_some() {
+            let batch: Vec<WriteRequest> = requests.by_ref().take(MAX_BATCH_WRITE).collect();
+            self.write_batch(batch).await?;
+        }
+        Ok(())
+    }
+
+    async fn mark_removed(
+        &self,
+        project: &ProjectKey,
+        shas: Vec<String>,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let partition = project.partition();
+        let removed_at = utc(at);
+        futures::stream::iter(shas)
+            .map(|sha| {
+                let (partition, removed_at) = (partition.clone(), removed_at.clone());
+                async move {
+                    self.write_calls.fetch_add(1, Ordering::Relaxed);
+                    let result = self
+                        .client
+                        .update_item()
+                        .table_name(&self.table)
+                        .key("project_key", AttributeValue::S(partition))
+                        .key("sha", AttributeValue::S(sha))
+                        .update_expression("SET removed_at = :at")
+                        // A commit that left before it was ever imported has nothing to mark.
+                        .condition_expression("attribute_exists(sha)")
+                        .expression_attribute_values(":at", AttributeValue::S(removed_at))
+                        .send()
+                        .await;
+                    match result {
+                        Ok(_) => Ok(()),
+                        Err(e)
+                            if e.as_service_error()
+                                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                        {
+                            Ok(())
+                        }
+                        Err(e) => Err(StoreError(format!(
+                            "UpdateItem: {}",
+                            DisplayErrorContext(&e)
+                        ))),
+                    }
+                }
+            })
+            .buffer_unordered(MARK_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+}
