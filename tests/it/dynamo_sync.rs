@@ -114,6 +114,7 @@ async fn the_head_moves_only_from_the_head_that_was_read() {
     let first = SyncState {
         last_head: Some("a".repeat(40)),
         default_branch: Some("main".into()),
+        job: None,
     };
     assert!(store.advance(&key, None, &first).await.unwrap());
     assert!(
@@ -173,7 +174,7 @@ async fn a_whole_import_lands_in_the_table_equal_to_git() {
         options: SyncOptions::default(),
     };
     assert!(matches!(
-        sync.run(&target).await.unwrap(),
+        sync.run(&target, None).await.unwrap(),
         SyncOutcome::Imported(_)
     ));
     let stored: BTreeSet<String> = table_commits(&aws, &target.key)
@@ -186,7 +187,10 @@ async fn a_whole_import_lands_in_the_table_equal_to_git() {
 
     let calls = commits.write_calls();
     sim.reset_counts();
-    assert_eq!(sync.run(&target).await.unwrap(), SyncOutcome::Unchanged);
+    assert_eq!(
+        sync.run(&target, None).await.unwrap(),
+        SyncOutcome::Unchanged
+    );
     assert_eq!(sim.total_requests(), 1);
     assert_eq!(
         commits.write_calls(),

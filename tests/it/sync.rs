@@ -1,6 +1,8 @@
 //! The sync of one project against the GitLab simulator over real HTTP, with in-memory stores; every scenario is
 //! checked against git's own answer (`git rev-list`).
 
+use std::time::Duration;
+
 use shared::gitlab::{GitLabClient, GitLabError, ProjectRef};
 use shared::sync::{ProjectKey, ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncTarget};
 use testkit::clients::client;
@@ -9,6 +11,7 @@ use testkit::gitlab_sim::{
     FaultMix, Membership, Namespace, ProjectSpec, Simulator, TokenSpec, World, access,
 };
 use testkit::memory_stores::{MemoryCommitStore, MemoryStateStore};
+use tokio::time::Instant;
 
 const TOKEN: &str = "glpat-sync-test-token";
 const EPOCH: i64 = 1_600_000_000;
@@ -61,13 +64,21 @@ impl Fixture {
     }
 
     async fn sync(&self, default_branch: &str) -> Result<SyncOutcome, SyncError> {
+        self.sync_until(default_branch, None).await
+    }
+
+    async fn sync_until(
+        &self,
+        default_branch: &str,
+        deadline: Option<Instant>,
+    ) -> Result<SyncOutcome, SyncError> {
         ProjectSync {
             gitlab: &self.gitlab,
             commits: &self.commits,
             state: &self.state,
             options: SyncOptions::default(),
         }
-        .run(&self.target(default_branch))
+        .run(&self.target(default_branch), deadline)
         .await
     }
 
@@ -288,5 +299,73 @@ async fn the_same_message_twice_at_once_ends_in_one_state() {
     assert_eq!((won, superseded), (1, 1), "{outcomes:?}");
     f.assert_matches_git("main");
     assert_eq!(f.sync("main").await.unwrap(), SyncOutcome::Unchanged);
+    f.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_deadline_finishes_a_100k_backfill_through_continuations() {
+    let f = Fixture::new(history(100_000)).await;
+    let (mut continuations, mut written) = (0, 0);
+    // Bounded: each round imports at least one window.
+    for _ in 0..200 {
+        match f
+            .sync_until("main", Some(Instant::now() + Duration::from_millis(300)))
+            .await
+            .unwrap()
+        {
+            SyncOutcome::Continue(report) => {
+                continuations += 1;
+                written += report.commits_written;
+            }
+            SyncOutcome::Imported(report) => {
+                written += report.commits_written;
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        continuations >= 2,
+        "the deadline cut the import: {continuations}"
+    );
+    assert_eq!(
+        written, 100_000,
+        "every commit written exactly once across continuations"
+    );
+    f.assert_matches_git("main");
+    assert_eq!(
+        f.state.state(&f.key()).job,
+        None,
+        "the checkpoint is cleared at the end"
+    );
+    f.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_window_and_redelivered_loses_nothing() {
+    let f = Fixture::new(history(20_000)).await;
+    // The first delivery dies after some writes: its future is dropped mid-window, like a crashed Lambda.
+    let killed = tokio::select! {
+        outcome = f.sync("main") => Some(outcome),
+        () = async {
+            // Killed once some windows are checkpointed and others are in flight.
+            while f.state.state(&f.key()).job.is_none_or(|job| job.done.len() < 3) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        } => None,
+    };
+    assert!(
+        killed.is_none(),
+        "the first delivery must be cut short for this test to mean anything"
+    );
+    let checkpoint = f.state.state(&f.key()).job.expect("a checkpoint was saved");
+    assert!(checkpoint.done.len() < checkpoint.windows.len());
+    // The redelivery resumes from the checkpoint and ends with exactly git's history.
+    let report = imported(f.sync("main").await.unwrap());
+    assert!(
+        report.commits_written < 20_000,
+        "finished windows are not fetched again"
+    );
+    f.assert_matches_git("main");
     f.sim.shutdown().await;
 }

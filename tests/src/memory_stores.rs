@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use shared::sync::{CommitRecord, CommitStore, ProjectKey, StoreError, SyncState, SyncStateStore};
+use shared::sync::{
+    CommitRecord, CommitStore, ProjectKey, StoreError, SyncJob, SyncState, SyncStateStore,
+};
 use time::OffsetDateTime;
 
 /// Commits keyed by (project partition, sha), like the commits table.
@@ -90,6 +92,34 @@ impl MemoryStateStore {
     }
 }
 
+impl MemoryStateStore {
+    /// The conditional write of the state table: applies `change` only while `last_head` is `expected`.
+    fn update_if(
+        &self,
+        project: &ProjectKey,
+        expected: Option<&str>,
+        change: impl FnOnce(&mut SyncState),
+    ) -> Result<bool, StoreError> {
+        let mut states = self.states.lock().unwrap();
+        let current = states.entry(project.clone()).or_default();
+        if current.last_head.as_deref() != expected {
+            return Ok(false);
+        }
+        change(current);
+        *self.writes.lock().unwrap() += 1;
+        Ok(true)
+    }
+
+    pub fn state(&self, project: &ProjectKey) -> SyncState {
+        self.states
+            .lock()
+            .unwrap()
+            .get(project)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
 impl SyncStateStore for MemoryStateStore {
     async fn load(&self, project: &ProjectKey) -> Result<SyncState, StoreError> {
         Ok(self
@@ -101,19 +131,25 @@ impl SyncStateStore for MemoryStateStore {
             .unwrap_or_default())
     }
 
+    async fn save_job(
+        &self,
+        project: &ProjectKey,
+        expected: Option<&str>,
+        job: &SyncJob,
+    ) -> Result<bool, StoreError> {
+        self.update_if(project, expected, |state| state.job = Some(job.clone()))
+    }
+
     async fn advance(
         &self,
         project: &ProjectKey,
         expected: Option<&str>,
         next: &SyncState,
     ) -> Result<bool, StoreError> {
-        let mut states = self.states.lock().unwrap();
-        let current = states.entry(project.clone()).or_default();
-        if current.last_head.as_deref() != expected {
-            return Ok(false);
-        }
-        *current = next.clone();
-        *self.writes.lock().unwrap() += 1;
-        Ok(true)
+        self.update_if(project, expected, |state| {
+            state.last_head.clone_from(&next.last_head);
+            state.default_branch.clone_from(&next.default_branch);
+            state.job = None;
+        })
     }
 }

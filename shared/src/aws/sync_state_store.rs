@@ -1,13 +1,15 @@
 //! The [`SyncStateStore`] port on the DynamoDB state table: a project's item is `pk = CONN#<connection>`,
-//! `sk = PROJ#<project>`. The sync owns `last_head`, `default_branch` and `synced_at` and updates only those, so
-//! the scheduler's project metadata in the same item is never overwritten.
+//! `sk = PROJ#<project>`. The sync owns `last_head`, `default_branch`, `synced_at` and `job` (the checkpoint of a
+//! large import, as JSON) and updates only those, so the scheduler's project metadata in the same item is never
+//! overwritten. Every write is conditional on the `last_head` the sync read.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
-use crate::sync::model::{ProjectKey, SyncState, utc};
+use crate::sync::model::{ProjectKey, SyncJob, SyncState, utc};
 use crate::sync::ports::{StoreError, SyncStateStore};
 
 #[derive(Debug, Clone)]
@@ -49,7 +51,7 @@ impl SyncStateStore for DynamoSyncStateStore {
             .key(pk, pk_value)
             .key(sk, sk_value)
             .consistent_read(true)
-            .projection_expression("last_head, default_branch")
+            .projection_expression("last_head, default_branch, job")
             .send()
             .await
             .map_err(|e| StoreError(format!("GetItem: {}", DisplayErrorContext(&e))))?
@@ -59,10 +61,29 @@ impl SyncStateStore for DynamoSyncStateStore {
             Some(AttributeValue::S(value)) => Some(value.clone()),
             _ => None,
         };
+        let job = text("job")
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|e| StoreError(format!("unreadable sync checkpoint: {e}")))?;
         Ok(SyncState {
             last_head: text("last_head"),
             default_branch: text("default_branch"),
+            job,
         })
+    }
+
+    async fn save_job(
+        &self,
+        project: &ProjectKey,
+        expected: Option<&str>,
+        job: &SyncJob,
+    ) -> Result<bool, StoreError> {
+        let json = serde_json::to_string(job).map_err(|e| StoreError(e.to_string()))?;
+        let update = self
+            .update(project, expected)
+            .update_expression("SET job = :job")
+            .expression_attribute_values(":job", AttributeValue::S(json));
+        conditional(update.send().await)
     }
 
     async fn advance(
@@ -71,14 +92,11 @@ impl SyncStateStore for DynamoSyncStateStore {
         expected: Option<&str>,
         next: &SyncState,
     ) -> Result<bool, StoreError> {
-        let [(pk, pk_value), (sk, sk_value)] = project_key(project);
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(pk, pk_value)
-            .key(sk, sk_value)
-            .update_expression("SET last_head = :head, default_branch = :branch, synced_at = :now")
+        let update = self
+            .update(project, expected)
+            .update_expression(
+                "SET last_head = :head, default_branch = :branch, synced_at = :now REMOVE job",
+            )
             .expression_attribute_values(
                 ":head",
                 AttributeValue::S(next.last_head.clone().unwrap_or_default()),
@@ -88,24 +106,40 @@ impl SyncStateStore for DynamoSyncStateStore {
                 AttributeValue::S(next.default_branch.clone().unwrap_or_default()),
             )
             .expression_attribute_values(":now", AttributeValue::S(utc(OffsetDateTime::now_utc())));
-        update = match expected {
+        conditional(update.send().await)
+    }
+}
+
+impl DynamoSyncStateStore {
+    /// An `UpdateItem` of the project's item, conditional on `last_head` being `expected`.
+    fn update(&self, project: &ProjectKey, expected: Option<&str>) -> UpdateItemFluentBuilder {
+        let [(pk, pk_value), (sk, sk_value)] = project_key(project);
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(pk, pk_value)
+            .key(sk, sk_value);
+        match expected {
             None => update.condition_expression("attribute_not_exists(last_head)"),
             Some(head) => update
                 .condition_expression("last_head = :expected")
                 .expression_attribute_values(":expected", AttributeValue::S(head.to_owned())),
-        };
-        match update.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(StoreError(format!(
-                "UpdateItem: {}",
-                DisplayErrorContext(&e)
-            ))),
         }
+    }
+}
+
+/// A failed condition is an answer (`false`: someone else moved the head), not an error.
+fn conditional<T, E>(result: Result<T, SdkError<E>>) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) => Err(StoreError(format!(
+            "UpdateItem: {}",
+            DisplayErrorContext(&e)
+        ))),
     }
 }

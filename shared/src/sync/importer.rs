@@ -10,8 +10,9 @@
 
 use futures::{StreamExt, TryStreamExt};
 use time::{Duration, OffsetDateTime};
+use tokio::time::Instant;
 
-use super::model::{CommitRecord, ProjectKey, ProjectOrigin, SyncState};
+use super::model::{CommitRecord, ProjectKey, ProjectOrigin, SyncJob, SyncState};
 use super::ports::{CommitStore, StoreError, SyncStateStore};
 use crate::gitlab::{BranchCommit, CommitPage, CommitQuery, GitLabClient, GitLabError, ProjectRef};
 
@@ -50,6 +51,8 @@ pub enum SyncOutcome {
     /// The repository has no commits: nothing to import, not an error.
     EmptyRepository,
     Imported(SyncReport),
+    /// Work remains (the deadline came, or the branch moved meanwhile): send a continuation message.
+    Continue(SyncReport),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -84,46 +87,104 @@ pub struct ProjectSync<'a, C, S> {
 }
 
 impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
-    pub async fn run(&self, target: &SyncTarget) -> Result<SyncOutcome, SyncError> {
+    /// Brings the project's commits up to its default branch head. With a `deadline`, no new window starts after
+    /// it; the windows done so far are checkpointed and the outcome is [`SyncOutcome::Continue`].
+    pub async fn run(
+        &self,
+        target: &SyncTarget,
+        deadline: Option<Instant>,
+    ) -> Result<SyncOutcome, SyncError> {
         let state = self.state.load(&target.key).await?;
         let Some((branch_name, head)) = self.resolve_head(target).await? else {
             return Ok(SyncOutcome::EmptyRepository);
         };
-        if state.last_head.as_deref() == Some(head.id.as_str())
+        if state.job.is_none()
+            && state.last_head.as_deref() == Some(head.id.as_str())
             && state.default_branch.as_deref() == Some(branch_name.as_str())
         {
             return Ok(SyncOutcome::Unchanged);
         }
-        let origin = ProjectOrigin {
-            key: target.key.clone(),
-            path_with_namespace: target.path_with_namespace.clone(),
-            default_branch: branch_name.clone(),
-        };
         let mut report = SyncReport {
             head: head.id.clone(),
             default_branch: branch_name.clone(),
             ..SyncReport::default()
         };
-
-        let base = match state.last_head.as_deref() {
-            None => None,
-            Some(last) => {
-                self.base_after_history_change(target, last, &head.id, &mut report)
+        let expected = state.last_head.as_deref();
+        let mut job = match state.job.clone() {
+            // A checkpointed import resumes with its own target; a newer head is the next round's business.
+            Some(job) => job,
+            None => {
+                let base = match expected {
+                    None => None,
+                    Some(last) => {
+                        self.base_after_history_change(target, last, &head.id, &mut report)
+                            .await?
+                    }
+                };
+                let origin = self.origin(target, &branch_name);
+                let Some(windows) = self
+                    .small_range_or_windows(target, &origin, &head, base.as_deref(), &mut report)
                     .await?
+                else {
+                    return self
+                        .finish(target, expected, &head.id, &branch_name, report)
+                        .await;
+                };
+                let job = SyncJob {
+                    head: head.id.clone(),
+                    default_branch: branch_name.clone(),
+                    windows,
+                    done: Vec::new(),
+                };
+                if !self.state.save_job(&target.key, expected, &job).await? {
+                    return Err(SyncError::Superseded);
+                }
+                job
             }
         };
-        self.import_range(target, &origin, &head, base.as_deref(), &mut report)
+        report.head.clone_from(&job.head);
+        report.default_branch.clone_from(&job.default_branch);
+        report.windows = job.windows.len();
+        let origin = self.origin(target, &job.default_branch);
+        self.import_windows(target, &origin, expected, &mut job, deadline, &mut report)
             .await?;
+        if job.done.len() < job.windows.len() {
+            return Ok(SyncOutcome::Continue(report));
+        }
+        let behind = job.head != head.id;
+        let outcome = self
+            .finish(target, expected, &job.head, &job.default_branch, report)
+            .await?;
+        match outcome {
+            // The branch moved while the job ran: another round imports the rest.
+            SyncOutcome::Imported(report) if behind => Ok(SyncOutcome::Continue(report)),
+            other => Ok(other),
+        }
+    }
 
+    fn origin(&self, target: &SyncTarget, branch: &str) -> ProjectOrigin {
+        ProjectOrigin {
+            key: target.key.clone(),
+            path_with_namespace: target.path_with_namespace.clone(),
+            default_branch: branch.to_owned(),
+        }
+    }
+
+    /// The head is fully imported: move `last_head` to it, conditionally.
+    async fn finish(
+        &self,
+        target: &SyncTarget,
+        expected: Option<&str>,
+        head: &str,
+        branch: &str,
+        report: SyncReport,
+    ) -> Result<SyncOutcome, SyncError> {
         let next = SyncState {
-            last_head: Some(head.id.clone()),
-            default_branch: Some(branch_name),
+            last_head: Some(head.to_owned()),
+            default_branch: Some(branch.to_owned()),
+            job: None,
         };
-        if !self
-            .state
-            .advance(&target.key, state.last_head.as_deref(), &next)
-            .await?
-        {
+        if !self.state.advance(&target.key, expected, &next).await? {
             return Err(SyncError::Superseded);
         }
         Ok(SyncOutcome::Imported(report))
@@ -204,34 +265,62 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         Ok(merge_base)
     }
 
-    /// Imports `base..head` (or all of `head` without a base): one page when the range is small, otherwise
-    /// concurrent windows along the first-parent spine.
-    async fn import_range(
+    /// Imports `base..head` (or all of `head` without a base) at once when it fits one page (`None`), or returns
+    /// the windows to import it by.
+    async fn small_range_or_windows(
         &self,
         target: &SyncTarget,
         origin: &ProjectOrigin,
         head: &BranchCommit,
         base: Option<&str>,
         report: &mut SyncReport,
-    ) -> Result<(), SyncError> {
-        let range = range(base, &head.id);
+    ) -> Result<Option<Vec<String>>, SyncError> {
         let first = self
             .gitlab
-            .commits_page(&target.project, &CommitQuery::history(range.clone()), 1)
+            .commits_page(
+                &target.project,
+                &CommitQuery::history(range(base, &head.id)),
+                1,
+            )
             .await?;
         if first.next_page.is_none() {
             report.windows = 1;
             report.commits_written = self.write_page(origin, first).await?;
-            return Ok(());
+            return Ok(None);
         }
-        let windows = self.plan_windows(target, head, base).await?;
-        report.windows = windows.len();
-        let written: Vec<usize> = futures::stream::iter(windows)
-            .map(|window| self.import_window(target, origin, window))
-            .buffer_unordered(self.options.concurrency.max(1))
-            .try_collect()
-            .await?;
-        report.commits_written = written.into_iter().sum();
+        Ok(Some(self.plan_windows(target, head, base).await?))
+    }
+
+    /// Imports the job's pending windows concurrently, checkpointing each finished window. Stops starting new
+    /// windows once `deadline` has passed.
+    async fn import_windows(
+        &self,
+        target: &SyncTarget,
+        origin: &ProjectOrigin,
+        expected: Option<&str>,
+        job: &mut SyncJob,
+        deadline: Option<Instant>,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        let pending = job
+            .pending()
+            .into_iter()
+            .take_while(|_| deadline.is_none_or(|d| Instant::now() < d));
+        let mut finished = std::pin::pin!(
+            futures::stream::iter(pending)
+                .map(|(index, window)| async move {
+                    let written = self.import_window(target, origin, window).await?;
+                    Ok::<_, SyncError>((index, written))
+                })
+                .buffer_unordered(self.options.concurrency.max(1))
+        );
+        while let Some((index, written)) = finished.try_next().await? {
+            report.commits_written += written;
+            job.done.push(index);
+            if !self.state.save_job(&target.key, expected, job).await? {
+                return Err(SyncError::Superseded);
+            }
+        }
         Ok(())
     }
 

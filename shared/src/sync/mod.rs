@@ -5,5 +5,5 @@ pub mod model;
 pub mod ports;
 
 pub use importer::{ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncReport, SyncTarget};
-pub use model::{CommitRecord, ProjectKey, ProjectOrigin, SyncState};
+pub use model::{CommitRecord, ProjectKey, ProjectOrigin, SyncJob, SyncState};
 pub use ports::{CommitStore, StoreError, SyncStateStore};

@@ -147,6 +147,30 @@ pub struct SyncState {
     pub last_head: Option<String>,
     /// The default branch `last_head` belongs to.
     pub default_branch: Option<String>,
+    /// An import in progress: a continuation (or a redelivered message) resumes it.
+    pub job: Option<SyncJob>,
+}
+
+/// The checkpoint of a large import: its target, its windows, and which windows are fully written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncJob {
+    pub head: String,
+    pub default_branch: String,
+    /// Revision ranges that partition `last_head..head`.
+    pub windows: Vec<String>,
+    /// Indexes into `windows` whose every commit is written.
+    pub done: Vec<usize>,
+}
+
+impl SyncJob {
+    pub fn pending(&self) -> Vec<(usize, String)> {
+        self.windows
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.done.contains(i))
+            .map(|(i, w)| (i, w.clone()))
+            .collect()
+    }
 }
 
 #[cfg(test)]

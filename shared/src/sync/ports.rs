@@ -5,7 +5,7 @@ use std::future::Future;
 
 use time::OffsetDateTime;
 
-use super::model::{CommitRecord, ProjectKey, SyncState};
+use super::model::{CommitRecord, ProjectKey, SyncJob, SyncState};
 
 /// Storage failed; always our side's fault, and worth a retry through SQS redelivery.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,8 +36,17 @@ pub trait SyncStateStore: Send + Sync {
         project: &ProjectKey,
     ) -> impl Future<Output = Result<SyncState, StoreError>> + Send;
 
-    /// Replaces the state only if `last_head` still equals `expected` (a conditional write): of two deliveries of
-    /// one message, one advances the head and the other learns it lost (`Ok(false)`).
+    /// Saves an import's checkpoint, if `last_head` still equals `expected`.
+    fn save_job(
+        &self,
+        project: &ProjectKey,
+        expected: Option<&str>,
+        job: &SyncJob,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Sets `last_head` and `default_branch` and clears the job, only if `last_head` still equals `expected` (a
+    /// conditional write): of two deliveries of one message, one advances the head and the other learns it lost
+    /// (`Ok(false)`).
     fn advance(
         &self,
         project: &ProjectKey,
