@@ -1,7 +1,11 @@
 //! The GitLab commit importer's library: the GitLab client, the domain (verification, discovery, sync
 //! planning), the ports it needs, and the AWS adapters behind them. The Lambda functions only wire these up.
 
+pub mod aws;
+pub mod backoff;
 pub mod config;
+pub mod credentials;
 pub mod gitlab;
 pub mod secret;
+pub mod sync;
 pub mod telemetry;

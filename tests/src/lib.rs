@@ -4,9 +4,11 @@
 //! - [`aws_local`]: the local AWS stand-in (moto server) with the tables and queues of `template.yaml`;
 //! - [`tls_front`]: a TLS front with a private CA, for self-managed GitLab behind one;
 //! - [`clients`]: GitLab clients pointed at the simulator;
-//! - [`memory_stores`]: in-memory fakes of the sync's storage ports.
+//! - [`memory_stores`]: in-memory fakes of the sync's storage ports;
+//! - [`bench_support`]: a simulator child process and /proc measurements for the benchmarks.
 
 pub mod aws_local;
+pub mod bench_support;
 pub mod clients;
 pub mod git_fixture;
 pub mod gitlab_sim;

@@ -29,7 +29,7 @@ impl Default for SyncOptions {
     fn default() -> Self {
         SyncOptions {
             anchors: 48,
-            concurrency: 8,
+            concurrency: 16,
         }
     }
 }
@@ -334,23 +334,7 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
     ) -> Result<Vec<String>, SyncError> {
         let spine = range(base, &head.id);
         let newest = head.committed_date;
-        // Doubling probes: 1 day, 2 days, 4 days ... back, never before 1970 (git reads earlier instants as no
-        // limit). The last probe that still finds a spine commit brackets the oldest spine date.
-        let doubling: Vec<OffsetDateTime> = (0..16)
-            .map(|k| newest - Duration::days(1 << k))
-            .take_while(|at| *at > OffsetDateTime::UNIX_EPOCH + Duration::days(1))
-            .collect();
-        let found = self.spine_anchors(target, &spine, &doubling).await?;
-        let oldest_bracket = found
-            .iter()
-            .zip(&doubling)
-            .take_while(|(anchor, _)| anchor.is_some())
-            .map(|(_, at)| *at)
-            .last()
-            .map_or(newest - Duration::days(1), |at| {
-                (at - (newest - at)).max(OffsetDateTime::UNIX_EPOCH + Duration::days(1))
-            });
-
+        let oldest_bracket = self.oldest_spine_bracket(target, &spine, newest).await?;
         let count = self.options.anchors.max(1) as i32;
         let step = (newest - oldest_bracket) / count;
         let instants: Vec<OffsetDateTime> = (1..=count).map(|i| newest - step * i).collect();
@@ -367,6 +351,45 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         }
         windows.push(range(base, &upper));
         Ok(windows)
+    }
+
+    /// An instant at or before the oldest spine commit's date, close to it: doubling probes back from the head
+    /// (1, 2, 4 ... days) until one finds nothing, then three halvings of the last interval. Sequential, so that
+    /// only one or two probes walk the whole spine; never before 1970 (git reads earlier instants as no limit).
+    async fn oldest_spine_bracket(
+        &self,
+        target: &SyncTarget,
+        spine: &str,
+        newest: OffsetDateTime,
+    ) -> Result<OffsetDateTime, SyncError> {
+        let floor = OffsetDateTime::UNIX_EPOCH + Duration::days(1);
+        let probe = |at: OffsetDateTime| async move {
+            let found = self.spine_anchors(target, spine, &[at]).await?;
+            Ok::<_, SyncError>(found.into_iter().next().flatten().is_some())
+        };
+        // The oldest spine date lies in (older, newer].
+        let (mut older, mut newer) = (newest - Duration::days(1), newest);
+        for k in 0..16 {
+            let at = (newest - Duration::days(1 << k)).max(floor);
+            if !probe(at).await? {
+                older = at;
+                break;
+            }
+            newer = at;
+            older = floor;
+            if at == floor {
+                return Ok(floor);
+            }
+        }
+        for _ in 0..3 {
+            let middle = older + (newer - older) / 2;
+            if probe(middle).await? {
+                newer = middle;
+            } else {
+                older = middle;
+            }
+        }
+        Ok(older)
     }
 
     /// For each instant, the first spine commit of `spine` at or before it (`None` when there is none).

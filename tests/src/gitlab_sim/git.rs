@@ -4,7 +4,7 @@
 //! walk's full order (one `git rev-list` per distinct walk, keyed by the *resolved* refs so pushes
 //! invalidate it), so paging through 100k commits is not quadratic.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,6 +20,8 @@ const FIELDS: usize = 11;
 /// Offsets below this are walked directly; cheaper than a full `rev-list` of a big history.
 const DIRECT_SKIP_LIMIT: usize = 1000;
 const CACHE_ENTRIES: usize = 8;
+/// Remembered resolutions of sha-only revisions (small strings; cleared when full).
+const RESOLVED_ENTRIES: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum GitError {
@@ -129,6 +131,8 @@ type Slot = Arc<OnceCell<Arc<ShaList>>>;
 pub(crate) struct Git {
     /// Most recently used first.
     cache: Mutex<VecDeque<(CacheKey, Slot)>>,
+    /// `(repo, rev)` to what `rev-parse` said, for sha-only revisions.
+    resolved: Mutex<HashMap<(PathBuf, String), Vec<String>>>,
 }
 
 impl Git {
@@ -154,11 +158,24 @@ impl Git {
     }
 
     /// `git rev-parse <rev> --`: the revisions a ref, sha or range stands for; `None` if unknown.
+    /// A rev made only of full shas (`a`, `a..b`) names immutable objects, so its answer is remembered: paging
+    /// through a range costs one `rev-parse`, as Gitaly resolves revisions without a process of its own.
     pub(crate) async fn resolve(
         &self,
         repo: &Path,
         rev: &str,
     ) -> Result<Option<Vec<String>>, GitError> {
+        let immutable = rev.split("..").all(|part| part.len() == 40 && is_hex(part));
+        let memo_key = (repo.to_path_buf(), rev.to_owned());
+        if immutable
+            && let Some(revs) = self
+                .resolved
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&memo_key)
+        {
+            return Ok(Some(revs.clone()));
+        }
         let out = self.run(repo, &strings(&["rev-parse", rev, "--"])).await?;
         if !out.status.success() {
             return Ok(None);
@@ -168,7 +185,17 @@ impl Git {
             .filter(|l| is_hex(l.trim_start_matches('^')))
             .map(str::to_owned)
             .collect();
-        Ok((!revs.is_empty()).then_some(revs))
+        if revs.is_empty() {
+            return Ok(None);
+        }
+        if immutable {
+            let mut memo = self.resolved.lock().unwrap_or_else(PoisonError::into_inner);
+            if memo.len() >= RESOLVED_ENTRIES {
+                memo.clear();
+            }
+            memo.insert(memo_key, revs.clone());
+        }
+        Ok(Some(revs))
     }
 
     /// One page of `git log` for `walk`.

@@ -1,0 +1,234 @@
+//! The [`CredentialStore`] port on the DynamoDB state table. Layout (shared with the scheduler and worker):
+//! - connection: `pk = CONN#<connection_id>`, `sk = CONNECTION`, `entity = connection`, `created_at`;
+//! - credential: `pk = CONN#<connection_id>`, `sk = CRED#<credential_id>`, `entity = credential`, and the
+//!   fields of [`CredentialRecord`] (serde_dynamo). The API writes only its own fields on update, so the
+//!   `last_sync` summary written by the worker is never overwritten.
+//!
+//! SDK types stay in this file.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::credentials::model::{ConnectionId, CredentialId, CredentialRecord};
+use crate::credentials::ports::{CredentialStore, StoreError};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The sort key of a connection's own item.
+pub const CONNECTION_SK: &str = "CONNECTION";
+
+/// Fields the credentials API owns and rewrites on update and delete.
+const API_OWNED_FIELDS: &[&str] = &[
+    "label",
+    "settings",
+    "token_fingerprint",
+    "status",
+    "updated_at",
+    "disabled_at",
+    "deleted_at",
+    "expiration_date",
+    "token_expires_at",
+    "last_verified_at",
+    "version",
+];
+
+pub fn connection_pk(connection: &ConnectionId) -> String {
+    format!("CONN#{connection}")
+}
+
+pub fn credential_sk(id: &CredentialId) -> String {
+    format!("CRED#{id}")
+}
+
+/// The state table behind the [`CredentialStore`] port.
+#[derive(Debug, Clone)]
+pub struct DynamoCredentialStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoCredentialStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoCredentialStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn key(connection: &ConnectionId, sk: String) -> Item {
+        HashMap::from([
+            (
+                "pk".to_owned(),
+                AttributeValue::S(connection_pk(connection)),
+            ),
+            ("sk".to_owned(), AttributeValue::S(sk)),
+        ])
+    }
+}
+
+fn unavailable<E>(operation: &'static str, error: &SdkError<E>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    if error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException") {
+        return StoreError::Conflict;
+    }
+    StoreError::Unavailable {
+        operation,
+        detail: DisplayErrorContext(error).to_string(),
+    }
+}
+
+fn to_item(record: &CredentialRecord) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(record).map_err(|e| StoreError::Unavailable {
+        operation: "serialize credential",
+        detail: e.to_string(),
+    })?;
+    item.extend(DynamoCredentialStore::key(
+        &record.connection_id,
+        credential_sk(&record.credential_id),
+    ));
+    item.insert("entity".into(), AttributeValue::S("credential".into()));
+    Ok(item)
+}
+
+fn from_item(item: Item) -> Result<CredentialRecord, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Unavailable {
+        operation: "deserialize credential",
+        detail: e.to_string(),
+    })
+}
+
+impl CredentialStore for DynamoCredentialStore {
+    async fn ensure_connection(
+        &self,
+        connection: &ConnectionId,
+        created_at: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(connection, CONNECTION_SK.into())))
+            .update_expression(
+                "SET created_at = if_not_exists(created_at, :now), entity = :entity, connection_id = :id",
+            )
+            .expression_attribute_values(":now", AttributeValue::S(created_at.to_owned()))
+            .expression_attribute_values(":entity", AttributeValue::S("connection".into()))
+            .expression_attribute_values(":id", AttributeValue::S(connection.to_string()))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| unavailable("UpdateItem connection", &e))
+    }
+
+    async fn connection_exists(&self, connection: &ConnectionId) -> Result<bool, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(connection, CONNECTION_SK.into())))
+            .consistent_read(true)
+            .projection_expression("pk")
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem connection", &e))?;
+        Ok(output.item.is_some())
+    }
+
+    async fn insert(&self, record: &CredentialRecord) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(record)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| unavailable("PutItem credential", &e))
+    }
+
+    async fn replace(
+        &self,
+        record: &CredentialRecord,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let item = to_item(record)?;
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(
+                &record.connection_id,
+                credential_sk(&record.credential_id),
+            )))
+            .condition_expression("attribute_exists(pk) AND #f_version = :expected")
+            .expression_attribute_values(
+                ":expected",
+                AttributeValue::N(expected_version.to_string()),
+            );
+        let mut sets = Vec::new();
+        for field in API_OWNED_FIELDS {
+            let value = item
+                .get(*field)
+                .cloned()
+                .unwrap_or(AttributeValue::Null(true));
+            sets.push(format!("#f_{field} = :v_{field}"));
+            request = request
+                .expression_attribute_names(format!("#f_{field}"), *field)
+                .expression_attribute_values(format!(":v_{field}"), value);
+        }
+        request
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| unavailable("UpdateItem credential", &e))
+    }
+
+    async fn get(
+        &self,
+        connection: &ConnectionId,
+        id: &CredentialId,
+    ) -> Result<Option<CredentialRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(connection, credential_sk(id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem credential", &e))?;
+        output.item.map(from_item).transpose()
+    }
+
+    async fn list(&self, connection: &ConnectionId) -> Result<Vec<CredentialRecord>, StoreError> {
+        let mut records = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :cred)")
+                .expression_attribute_values(":pk", AttributeValue::S(connection_pk(connection)))
+                .expression_attribute_values(":cred", AttributeValue::S("CRED#".into()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("Query credentials", &e))?;
+            for item in output.items.unwrap_or_default() {
+                records.push(from_item(item)?);
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        Ok(records)
+    }
+}

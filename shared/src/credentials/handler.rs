@@ -1,0 +1,425 @@
+//! The `credentials-api` Lambda handler: API Gateway v2 (HTTP API) requests in, `{"ok":...}` replies out.
+//!
+//! Order of checks: authorisation, route, method, connection id, body size and encoding, fields, then the use
+//! case. Every outcome is a JSON reply with a fitting status; nothing a caller sends leads to a 500.
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::{Value, json};
+
+use super::model::{ConnectionId, CredentialId};
+use super::ports::{CredentialStore, SecretVault};
+use super::request::{self, Rejection};
+use super::service::{Credentials, CredentialsError};
+use super::verify::{Verifier, VerifyError};
+
+/// Every error code the API answers with, and its HTTP status (`openapi.yaml` lists the same, checked by tests).
+pub const ERROR_CODES: &[(&str, u16)] = &[
+    ("invalid_json", 400),
+    ("invalid_request", 400),
+    ("missing_token", 400),
+    ("invalid_expiration_date", 400),
+    ("invalid_settings", 400),
+    ("not_authed", 401),
+    ("invalid_credentials", 401),
+    ("invalid_permissions", 403),
+    ("unknown_route", 404),
+    ("connection_not_found", 404),
+    ("credential_not_found", 404),
+    ("method_not_allowed", 405),
+    ("credential_deleted", 409),
+    ("conflict", 409),
+    ("body_too_large", 413),
+    ("unsupported_media_type", 415),
+    ("no_resources", 422),
+    ("gitlab_unreachable", 502),
+    ("service_unavailable", 503),
+];
+
+/// Everything the handler needs, built once per process.
+#[derive(Debug)]
+pub struct CredentialsApi<S, V, G> {
+    pub credentials: Credentials<S, V, G>,
+    /// Accept requests without an IAM authorizer in the request context (local runs only).
+    pub allow_unauthenticated: bool,
+}
+
+/// The API's methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Create,
+    Update,
+    Info,
+    List,
+    Delete,
+}
+
+impl Route {
+    /// Every method name with its HTTP method and whether it takes an id path segment.
+    pub const ALL: [(Route, &'static str, &'static str, bool); 5] = [
+        (Route::Create, "credentials.create", "POST", false),
+        (Route::Update, "credentials.update", "POST", false),
+        (Route::Info, "credentials.info", "GET", true),
+        (Route::List, "credentials.list", "GET", false),
+        (Route::Delete, "credentials.delete", "POST", false),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(route, ..)| *route == self)
+            .map_or("", |(_, name, ..)| name)
+    }
+
+    fn method(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(route, ..)| *route == self)
+            .map_or("", |(_, _, method, _)| method)
+    }
+}
+
+/// The Lambda entry point. Never fails: every outcome is a reply.
+pub async fn handler<S, V, G>(
+    api: &CredentialsApi<S, V, G>,
+    req: Request,
+) -> Result<Response<Body>, lambda_http::Error>
+where
+    S: CredentialStore,
+    V: SecretVault,
+    G: Verifier,
+{
+    let (reply, code, route, connection) = match respond(api, &req).await {
+        Ok((reply, route, connection)) => (reply, None, route, connection),
+        Err((rejection, route, connection)) => (
+            error_reply(&rejection),
+            Some(rejection.code),
+            route,
+            connection,
+        ),
+    };
+    let status = reply.status().as_u16();
+    let route = route.map_or("unknown", Route::name);
+    let connection = connection.as_ref().map_or("", ConnectionId::as_str);
+    let error = code.unwrap_or("");
+    if status >= 500 {
+        tracing::warn!(
+            route,
+            connection_id = connection,
+            status,
+            error,
+            "request failed"
+        );
+    } else {
+        tracing::info!(
+            route,
+            connection_id = connection,
+            status,
+            error,
+            "request handled"
+        );
+    }
+    Ok(reply)
+}
+
+type Outcome = (Response<Body>, Option<Route>, Option<ConnectionId>);
+type Failure = (Rejection, Option<Route>, Option<ConnectionId>);
+
+async fn respond<S, V, G>(api: &CredentialsApi<S, V, G>, req: &Request) -> Result<Outcome, Failure>
+where
+    S: CredentialStore,
+    V: SecretVault,
+    G: Verifier,
+{
+    if !api.allow_unauthenticated && !is_iam_authorised(req) {
+        return Err((
+            Rejection::new(
+                401,
+                "not_authed",
+                "the request carries no IAM authorisation; sign it with AWS SigV4",
+            ),
+            None,
+            None,
+        ));
+    }
+    let path = if req.raw_http_path().is_empty() {
+        req.uri().path()
+    } else {
+        req.raw_http_path()
+    };
+    let Some((route, connection, path_id)) = match_route(path) else {
+        return Err((
+            Rejection::new(
+                404,
+                "unknown_route",
+                "no such method; use /connections/{connection_id}/credentials.create, .update, .info/{id}, .list or .delete",
+            ),
+            None,
+            None,
+        ));
+    };
+    if req.method().as_str() != route.method() {
+        let mut rejection = Rejection::new(
+            405,
+            "method_not_allowed",
+            format!("{} only accepts {}", route.name(), route.method()),
+        );
+        rejection.message.push('.');
+        let mut reply = error_reply(&rejection);
+        reply
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(route.method()));
+        return Ok((reply, Some(route), None));
+    }
+    let fail = |rejection: Rejection, connection: Option<ConnectionId>| {
+        (rejection, Some(route), connection)
+    };
+    let Some(connection) = ConnectionId::parse(connection) else {
+        return Err(fail(
+            Rejection::new(404, "connection_not_found", "no connection has this id"),
+            None,
+        ));
+    };
+    let service = &api.credentials;
+    let today = time::OffsetDateTime::now_utc().date();
+    let conn = Some(connection.clone());
+    let result = match route {
+        Route::Info => {
+            let id = CredentialId::parse(path_id.unwrap_or_default()).ok_or_else(|| {
+                fail(
+                    Rejection::new(404, "credential_not_found", "no credential has this id"),
+                    conn.clone(),
+                )
+            })?;
+            service
+                .info(&connection, &id)
+                .await
+                .map(|r| (200, json!({"ok": true, "credential": r.view(today)})))
+        }
+        Route::List => {
+            let include_deleted = req
+                .query_string_parameters_ref()
+                .and_then(|q| q.first("include_deleted"))
+                .is_some_and(|v| v == "true" || v == "1");
+            service
+                .list(&connection, include_deleted)
+                .await
+                .map(|records| {
+                    let views: Vec<_> = records.iter().map(|r| r.view(today)).collect();
+                    (200, json!({"ok": true, "credentials": views}))
+                })
+        }
+        Route::Create | Route::Update | Route::Delete => {
+            let content_type = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok());
+            let kind = request::body_kind(content_type).map_err(|r| fail(r, conn.clone()))?;
+            let map = request::parse_body(kind, req.body().as_ref())
+                .map_err(|r| fail(r, conn.clone()))?;
+            match route {
+                Route::Create => {
+                    let input = request::create_input(&map).map_err(|r| fail(r, conn.clone()))?;
+                    service
+                        .create(&connection, input)
+                        .await
+                        .map(|r| (201, json!({"ok": true, "credential": r.view(today)})))
+                }
+                Route::Update => {
+                    let input = request::update_input(&map).map_err(|r| fail(r, conn.clone()))?;
+                    service
+                        .update(&connection, input)
+                        .await
+                        .map(|r| (200, json!({"ok": true, "credential": r.view(today)})))
+                }
+                _ => {
+                    let id = request::delete_input(&map).map_err(|r| fail(r, conn.clone()))?;
+                    service
+                        .delete(&connection, &id)
+                        .await
+                        .map(|r| (200, json!({"ok": true, "credential": r.view(today)})))
+                }
+            }
+        }
+    };
+    match result {
+        Ok((status, body)) => Ok((json_reply(status, &body), Some(route), conn)),
+        Err(error) => Err(fail(rejection_of(&error, &connection), conn.clone())),
+    }
+}
+
+/// An IAM authorizer in the API Gateway v2 request context: API Gateway checked a SigV4 signature.
+fn is_iam_authorised(req: &Request) -> bool {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.iam.as_ref())
+            .is_some_and(|iam| {
+                iam.user_arn.as_deref().is_some_and(|s| !s.is_empty())
+                    || iam.caller_id.as_deref().is_some_and(|s| !s.is_empty())
+                    || iam.access_key.as_deref().is_some_and(|s| !s.is_empty())
+            }),
+        _ => false,
+    }
+}
+
+/// `[/<stage>]/connections/<connection>/<method>[/<id>]` -> route, connection and path id.
+pub fn match_route(path: &str) -> Option<(Route, &str, Option<&str>)> {
+    let mut segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+    if segments.get(1) == Some(&"connections") && segments.first() != Some(&"connections") {
+        segments.remove(0);
+    }
+    match segments.as_slice() {
+        ["connections", connection, method] => Route::ALL
+            .iter()
+            .find(|(_, name, _, takes_id)| name == method && !takes_id)
+            .map(|(route, ..)| (*route, *connection, None)),
+        ["connections", connection, method, id] => Route::ALL
+            .iter()
+            .find(|(_, name, _, takes_id)| name == method && *takes_id)
+            .map(|(route, ..)| (*route, *connection, Some(*id))),
+        _ => None,
+    }
+}
+
+/// A domain failure as the caller hears it. Our own failures get a generic message; details go to the log.
+fn rejection_of(error: &CredentialsError, connection: &ConnectionId) -> Rejection {
+    match error {
+        CredentialsError::Verification(verify) => match verify {
+            VerifyError::InvalidSettings(message) => {
+                Rejection::new(400, "invalid_settings", message.clone())
+            }
+            VerifyError::InvalidCredentials(message) => {
+                Rejection::new(401, "invalid_credentials", message.clone())
+            }
+            VerifyError::InvalidPermissions(message) => {
+                Rejection::new(403, "invalid_permissions", message.clone())
+            }
+            VerifyError::NoResources => Rejection::new(422, "no_resources", verify.to_string()),
+            VerifyError::Unreachable { detail } => {
+                tracing::warn!(connection_id = %connection, detail = %detail, "GitLab unreachable during verification");
+                Rejection::new(
+                    502,
+                    "gitlab_unreachable",
+                    "GitLab could not be reached or answered with an error; the token was not judged. Try again later",
+                )
+            }
+        },
+        CredentialsError::ConnectionNotFound => {
+            Rejection::new(404, "connection_not_found", "no connection has this id")
+        }
+        CredentialsError::CredentialNotFound => Rejection::new(
+            404,
+            "credential_not_found",
+            "this connection has no credential with this id",
+        ),
+        CredentialsError::CredentialDeleted => Rejection::new(
+            409,
+            "credential_deleted",
+            "this credential is deleted and cannot be changed",
+        ),
+        CredentialsError::Conflict => Rejection::new(
+            409,
+            "conflict",
+            "the credential was changed by another request at the same time; read it and try again",
+        ),
+        CredentialsError::Store(_) | CredentialsError::Vault(_) => {
+            tracing::error!(connection_id = %connection, error = %error, "storage failure");
+            Rejection::new(
+                503,
+                "service_unavailable",
+                "credentials cannot be stored or read right now; try again shortly",
+            )
+        }
+    }
+}
+
+fn error_reply(rejection: &Rejection) -> Response<Body> {
+    let mut message = rejection.message.clone();
+    if !message.ends_with('.') {
+        message.push('.');
+    }
+    json_reply(
+        rejection.status,
+        &json!({"ok": false, "error": rejection.code, "message": message}),
+    )
+}
+
+fn json_reply(status: u16, body: &Value) -> Response<Body> {
+    let mut reply = Response::new(Body::Text(body.to_string()));
+    *reply.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    reply.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `Rejection::new(<status>, "<code>"` in the module's sources, as written.
+    fn rejections_in_source() -> Vec<(String, u16)> {
+        let sources = [include_str!("handler.rs"), include_str!("request.rs")];
+        let mut found = Vec::new();
+        for source in sources {
+            for part in source.split("Rejection::new(").skip(1) {
+                let compact: String = part.chars().filter(|c| !c.is_whitespace()).collect();
+                let Some((status, rest)) = compact.split_once(',') else {
+                    continue;
+                };
+                let (Ok(status), Some(rest)) = (status.parse::<u16>(), rest.strip_prefix('"'))
+                else {
+                    continue;
+                };
+                if let Some((code, _)) = rest.split_once('"') {
+                    found.push((code.to_owned(), status));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_error_the_sources_produce_is_listed_with_its_status() {
+        let found = rejections_in_source();
+        assert!(found.len() > 15, "{found:?}");
+        for (code, status) in &found {
+            assert!(
+                ERROR_CODES.contains(&(code.as_str(), *status)),
+                "{code} ({status}) is not in ERROR_CODES"
+            );
+        }
+        for (code, status) in ERROR_CODES {
+            assert!(
+                found.iter().any(|(c, s)| c == code && s == status),
+                "{code} ({status}) is listed but never produced"
+            );
+        }
+    }
+
+    #[test]
+    fn routes_match_with_or_without_a_stage() {
+        assert_eq!(
+            match_route("/connections/acme/credentials.info/cred_1"),
+            Some((Route::Info, "acme", Some("cred_1")))
+        );
+        assert_eq!(
+            match_route("/prod/connections/acme/credentials.list"),
+            Some((Route::List, "acme", None))
+        );
+        for path in [
+            "",
+            "/",
+            "/connections/acme/credentials.info",
+            "/connections/acme/credentials.list/x",
+            "/a/b/connections/acme/credentials.list",
+            "/connections/acme/credentials.create/",
+        ] {
+            assert_eq!(match_route(path), None, "{path}");
+        }
+    }
+}

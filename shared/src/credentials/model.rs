@@ -1,0 +1,284 @@
+//! What the credentials API stores and shows: identifiers with a checked shape, the stored record (metadata
+//! only; the token lives in the secret vault), and the view a caller sees.
+
+use std::fmt;
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// The only credential type this importer knows.
+pub const CREDENTIAL_TYPE: &str = "gitlab";
+
+/// A connection id as it appears in the path: `^[A-Za-z0-9_-]{1,64}$`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConnectionId(String);
+
+impl ConnectionId {
+    pub fn parse(value: &str) -> Option<Self> {
+        is_identifier(value).then(|| ConnectionId(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A credential id: `cred_` and 26 lowercase base-32 characters when we make it; any identifier shape when parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CredentialId(String);
+
+impl CredentialId {
+    pub fn parse(value: &str) -> Option<Self> {
+        is_identifier(value).then(|| CredentialId(value.to_owned()))
+    }
+
+    /// A fresh, unguessable id (128 random bits from the OS-seeded hasher keys, the clock and a counter).
+    pub fn generate() -> Self {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
+        let mut bits: u128 = 0;
+        for half in 0..2_u64 {
+            let mut hasher = RandomState::new().build_hasher();
+            hasher.write_u64(half);
+            hasher.write_i128(nanos);
+            hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+            bits = (bits << 64) | u128::from(hasher.finish());
+        }
+        const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+        let mut id = String::from("cred_");
+        for i in 0..26 {
+            id.push(char::from(ALPHABET[((bits >> (i * 5)) & 31) as usize]));
+        }
+        CredentialId(id)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CredentialId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn is_identifier(value: &str) -> bool {
+    (1..=64).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Where a credential stands. The API only ever stores `active` (a failed verification stores nothing); the
+/// scheduler and worker record the others when GitLab later refuses the token. `expired` is also derived at
+/// read time from the expiration date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialStatus {
+    Active,
+    InvalidCredentials,
+    InvalidPermissions,
+    NoResources,
+    Expired,
+}
+
+/// The non-secret settings of a GitLab credential, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSettings {
+    /// The base URL as validated (the instance's web root, ending in `/`).
+    pub base_url: String,
+    /// A PEM bundle of extra CA certificates for self-managed GitLab (public data, not a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<String>,
+    /// This credential's own GitLab request budget; the deployment default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute: Option<u32>,
+}
+
+/// The stored metadata of one credential (one DynamoDB item, `pk = CONN#<connection>`, `sk = CRED#<id>`).
+/// Never holds the token: `secret_name` points at it in the vault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialRecord {
+    pub connection_id: ConnectionId,
+    pub credential_id: CredentialId,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub label: Option<String>,
+    pub settings: StoredSettings,
+    pub secret_name: String,
+    pub token_fingerprint: String,
+    pub status: CredentialStatus,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub disabled_at: Option<String>,
+    #[serde(default)]
+    pub deleted_at: Option<String>,
+    /// `YYYY-MM-DD` given by the caller.
+    #[serde(default)]
+    pub expiration_date: Option<String>,
+    /// `YYYY-MM-DD` GitLab reported for the token at the last verification.
+    #[serde(default)]
+    pub token_expires_at: Option<String>,
+    #[serde(default)]
+    pub last_verified_at: Option<String>,
+    /// Filled by the scheduler and the sync worker; absent until the first sync.
+    #[serde(default)]
+    pub last_sync: Option<LastSync>,
+    /// Optimistic concurrency: every write increments it and is conditional on the value read.
+    pub version: u64,
+}
+
+/// The last sync's summary, written by the scheduler / worker.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LastSync {
+    #[serde(default)]
+    pub projects: Option<u64>,
+    #[serde(default)]
+    pub commits: Option<u64>,
+    #[serde(default)]
+    pub last_success_at: Option<String>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+impl CredentialRecord {
+    /// The status a caller sees: the stored one, or `expired` once an expiration date has passed.
+    pub fn effective_status(&self, today: time::Date) -> CredentialStatus {
+        let passed = |date: &Option<String>| {
+            date.as_deref()
+                .and_then(parse_date)
+                .is_some_and(|d| d < today)
+        };
+        if self.status == CredentialStatus::Active
+            && (passed(&self.expiration_date) || passed(&self.token_expires_at))
+        {
+            CredentialStatus::Expired
+        } else {
+            self.status
+        }
+    }
+
+    /// What info and list return: metadata, status, fingerprint; never the token.
+    pub fn view(&self, today: time::Date) -> CredentialView {
+        CredentialView {
+            id: self.credential_id.clone(),
+            kind: self.kind.clone(),
+            label: self.label.clone(),
+            settings: SettingsView {
+                base_url: self.settings.base_url.clone(),
+                ca_bundle: self.settings.ca_bundle.as_deref().map(|pem| CaBundleView {
+                    certificates: pem.matches("-----BEGIN CERTIFICATE-----").count(),
+                    fingerprint: crate::secret::SecretString::new(pem).fingerprint(),
+                }),
+                requests_per_minute: self.settings.requests_per_minute,
+            },
+            created_at: self.created_at.clone(),
+            updated_at: self.updated_at.clone(),
+            disabled_at: self.disabled_at.clone(),
+            deleted_at: self.deleted_at.clone(),
+            expiration_date: self.expiration_date.clone(),
+            status: self.effective_status(today),
+            last_verified_at: self.last_verified_at.clone(),
+            token_fingerprint: self.token_fingerprint.clone(),
+            token_expires_at: self.token_expires_at.clone(),
+            last_sync: self.last_sync.clone(),
+        }
+    }
+}
+
+/// A credential as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CredentialView {
+    pub id: CredentialId,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub label: Option<String>,
+    pub settings: SettingsView,
+    pub created_at: String,
+    pub updated_at: String,
+    pub disabled_at: Option<String>,
+    pub deleted_at: Option<String>,
+    pub expiration_date: Option<String>,
+    pub status: CredentialStatus,
+    pub last_verified_at: Option<String>,
+    pub token_fingerprint: String,
+    pub token_expires_at: Option<String>,
+    pub last_sync: Option<LastSync>,
+}
+
+/// Settings as shown: the CA bundle is summarised, not echoed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SettingsView {
+    pub base_url: String,
+    pub ca_bundle: Option<CaBundleView>,
+    pub requests_per_minute: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaBundleView {
+    pub certificates: usize,
+    pub fingerprint: String,
+}
+
+/// Now, as stored (RFC 3339, UTC, whole seconds).
+pub fn timestamp(now: OffsetDateTime) -> String {
+    now.replace_nanosecond(0)
+        .unwrap_or(now)
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+/// `YYYY-MM-DD`, strictly.
+pub fn parse_date(value: &str) -> Option<time::Date> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    if value.len() != 10 {
+        return None;
+    }
+    time::Date::parse(value, &format).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_have_a_checked_shape() {
+        assert!(ConnectionId::parse("acme-prod_1").is_some());
+        for bad in ["", "a/b", "..", "a b", "é", &"x".repeat(65), "a%2Fb"] {
+            assert!(ConnectionId::parse(bad).is_none(), "{bad:?}");
+        }
+        let a = CredentialId::generate();
+        let b = CredentialId::generate();
+        assert_ne!(a, b);
+        assert_eq!(a.as_str().len(), 31);
+        assert!(CredentialId::parse(a.as_str()).is_some());
+    }
+
+    #[test]
+    fn dates_parse_strictly() {
+        assert!(parse_date("2030-01-31").is_some());
+        for bad in [
+            "2030-02-30",
+            "2030-1-31",
+            "31.01.2030",
+            "2030-01-31T00:00:00Z",
+            "",
+        ] {
+            assert!(parse_date(bad).is_none(), "{bad:?}");
+        }
+    }
+}

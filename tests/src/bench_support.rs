@@ -1,0 +1,146 @@
+//! What the benchmarks share: a GitLab simulator in a child process (so the figures are the measured process's
+//! alone) and the process's own CPU time and peak RSS, read from /proc.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+use crate::git_fixture::GitRepo;
+use crate::gitlab_sim::{Membership, Namespace, ProjectSpec, Simulator, TokenSpec, World, access};
+
+pub type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// The token of the benchmark simulator's only user.
+pub const BENCH_TOKEN: &str = "glpat-benchmark-token";
+/// The id of the benchmark simulator's only project.
+pub const BENCH_PROJECT: u64 = 1;
+
+/// The argument that turns a benchmark binary into its own simulator child.
+pub const SERVE_FLAG: &str = "--serve";
+
+/// In the child: a simulator with one project `acme/big` of `commits` commits on `main` (a merge every 20th);
+/// prints `READY <base_url>`, then obeys `latency <ms>` lines and stops at end of input.
+pub async fn serve(commits: usize) -> BenchResult<()> {
+    let repo = GitRepo::init("main");
+    repo.fast_import_history("main", commits, Some(20));
+    let mut world = World::new();
+    let user = world.add_user("bench");
+    world.add_token(TokenSpec::new(BENCH_TOKEN, user, &["read_api"]));
+    let group = world.add_group("acme", None);
+    world.add_member(user, Membership::Group(group), access::DEVELOPER);
+    let project = world.add_project(ProjectSpec::new(
+        Namespace::Group(group),
+        "big",
+        Some(repo.path()),
+        "main",
+    ));
+    assert_eq!(project, BENCH_PROJECT);
+    let sim = Simulator::start(world).await?;
+    println!("READY {}", sim.base_url());
+    std::io::stdout().flush()?;
+    let mut lines =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(tokio::io::stdin()));
+    while let Some(line) = lines.next_line().await? {
+        if let Some(ms) = line.strip_prefix("latency ") {
+            sim.set_latency(Duration::from_millis(ms.trim().parse()?));
+            println!("OK");
+            std::io::stdout().flush()?;
+        }
+    }
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// The parent's handle on the simulator child. Killed on drop.
+#[derive(Debug)]
+pub struct SimulatorProcess {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    pub base_url: String,
+}
+
+impl SimulatorProcess {
+    /// Re-executes the current binary with [`SERVE_FLAG`] and waits until its simulator is up.
+    pub fn spawn(commits: usize) -> BenchResult<Self> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .args([SERVE_FLAG, &commits.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdin = child.stdin.take();
+        let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        let mut line = String::new();
+        stdout.read_line(&mut line)?;
+        let base_url = line
+            .strip_prefix("READY ")
+            .ok_or_else(|| format!("simulator did not start: {line:?}"))?
+            .trim()
+            .to_owned();
+        Ok(SimulatorProcess {
+            child,
+            stdin,
+            stdout,
+            base_url,
+        })
+    }
+
+    pub fn set_latency(&mut self, latency: Duration) -> BenchResult<()> {
+        let stdin = self.stdin.as_mut().ok_or("simulator stdin closed")?;
+        writeln!(stdin, "latency {}", latency.as_millis())?;
+        stdin.flush()?;
+        let mut reply = String::new();
+        self.stdout.read_line(&mut reply)?;
+        if reply.trim() != "OK" {
+            return Err(format!("simulator answered {reply:?}").into());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SimulatorProcess {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// User + system CPU seconds of this process (/proc/self/stat, clock ticks of 1/100 s).
+pub fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The command name is in parentheses and may hold spaces: count fields after it. utime and stime are
+    // fields 14 and 15 of the line, indexes 11 and 12 counted from the state field.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Peak resident set size of this process since the last [`reset_peak_rss`], in MiB (VmHWM).
+pub fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// Resets the peak RSS to the current RSS, so each run reports its own peak.
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// A multi-threaded runtime of two workers, like a Lambda with two vCPUs' worth of threads.
+pub fn runtime() -> BenchResult<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}

@@ -1,0 +1,224 @@
+//! Benchmark of the sync worker: a first import (backfill) of a large default branch, windowed as the worker
+//! does it, against a plain sequential page-by-page baseline, at 0 ms and 20 ms simulated GitLab latency.
+//! Prints wall time, commits/s, GitLab requests, DynamoDB write calls, CPU seconds and peak RSS of this process.
+//!
+//! The simulator runs in a child process. With `AWS_ENDPOINT_URL` set (run it under `scripts/with-moto`), commits
+//! go to DynamoDB on the moto server through the real adapters; without it, to a store that counts the
+//! `BatchWriteItem` calls the real adapter would make and keeps nothing, so the figures are the worker's alone.
+//! Run: `cargo run --profile profiling -p testkit --bin bench-sync -- [COMMITS] [WINDOW_CONCURRENCY]`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use shared::aws::commit_store::{DynamoCommitStore, MAX_BATCH_WRITE};
+use shared::gitlab::{CommitQuery, GitLabClient, ProjectRef};
+use shared::sync::{
+    CommitRecord, CommitStore, ProjectKey, ProjectOrigin, ProjectSync, StoreError, SyncOptions,
+    SyncOutcome, SyncTarget,
+};
+use testkit::aws_local::AwsStandIn;
+use testkit::bench_support::{
+    BENCH_PROJECT, BENCH_TOKEN, BenchResult, SERVE_FLAG, SimulatorProcess, cpu_seconds,
+    peak_rss_mib, reset_peak_rss, runtime, serve,
+};
+use testkit::memory_stores::MemoryStateStore;
+use time::OffsetDateTime;
+
+fn main() -> BenchResult<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let runtime = runtime()?;
+    if args.get(1).map(String::as_str) == Some(SERVE_FLAG) {
+        let commits = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(100_000);
+        return runtime.block_on(serve(commits));
+    }
+    let commits: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000);
+    let options = SyncOptions {
+        concurrency: args
+            .get(2)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(SyncOptions::default().concurrency),
+        ..SyncOptions::default()
+    };
+    let mut server = SimulatorProcess::spawn(commits)?;
+    let aws = match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(_) => Some(runtime.block_on(AwsStandIn::provision())?),
+        Err(_) => None,
+    };
+    println!(
+        "Sync benchmark: first import of {commits} commits (with stats and trailers), {} windows at once; store: {}",
+        options.concurrency,
+        if aws.is_some() {
+            "DynamoDB on moto"
+        } else {
+            "counting (no storage)"
+        }
+    );
+    println!(
+        "{:>9} {:>10} {:>9} {:>10} {:>9} {:>9} {:>9} {:>12}",
+        "latency", "mode", "wall s", "commits/s", "requests", "db writes", "CPU s", "peak RSS MiB"
+    );
+    for latency_ms in [0_u64, 20] {
+        server.set_latency(Duration::from_millis(latency_ms))?;
+        let mut throughputs = Vec::new();
+        for mode in [Mode::Windowed, Mode::Baseline] {
+            let gitlab = testkit::clients::client(&server.base_url, BENCH_TOKEN);
+            let key = ProjectKey::new(format!("bench-{latency_ms}-{mode:?}"), BENCH_PROJECT);
+            let store = match &aws {
+                Some(aws) => Store::Dynamo(DynamoCommitStore::new(
+                    aws.dynamodb.clone(),
+                    aws.table("CommitsTable"),
+                )),
+                None => Store::Counting(CountingStore::default()),
+            };
+            reset_peak_rss();
+            let cpu_before = cpu_seconds();
+            let started = Instant::now();
+            let written = runtime.block_on(mode.run(&gitlab, &store, key, options))?;
+            let wall = started.elapsed().as_secs_f64();
+            let cpu = cpu_seconds() - cpu_before;
+            assert_eq!(
+                written, commits,
+                "{mode:?} must write every commit exactly once"
+            );
+            throughputs.push(written as f64 / wall);
+            println!(
+                "{:>7}ms {:>10} {:>9.2} {:>10.0} {:>9} {:>9} {:>9.2} {:>12.1}",
+                latency_ms,
+                format!("{mode:?}").to_lowercase(),
+                wall,
+                written as f64 / wall,
+                gitlab.stats().requests,
+                store.write_calls(),
+                cpu,
+                peak_rss_mib()
+            );
+        }
+        println!(
+            "{:>7}ms windowed / baseline throughput: {:.1}x",
+            latency_ms,
+            throughputs[0] / throughputs[1]
+        );
+    }
+    if let Some(aws) = aws {
+        runtime.block_on(aws.teardown());
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    /// The worker's import: concurrent windows along the first-parent spine.
+    Windowed,
+    /// What importers without windows do: one page after another with growing offsets.
+    Baseline,
+}
+
+impl Mode {
+    async fn run(
+        self,
+        gitlab: &GitLabClient,
+        store: &Store,
+        key: ProjectKey,
+        options: SyncOptions,
+    ) -> BenchResult<usize> {
+        let target = SyncTarget {
+            key,
+            project: ProjectRef::Id(BENCH_PROJECT),
+            path_with_namespace: "acme/big".into(),
+            default_branch: "main".into(),
+        };
+        match self {
+            Mode::Windowed => {
+                let state = MemoryStateStore::default();
+                let sync = ProjectSync {
+                    gitlab,
+                    commits: store,
+                    state: &state,
+                    options,
+                };
+                match sync.run(&target, None).await? {
+                    SyncOutcome::Imported(report) => Ok(report.commits_written),
+                    other => Err(format!("unexpected outcome {other:?}").into()),
+                }
+            }
+            Mode::Baseline => {
+                let origin = ProjectOrigin {
+                    key: target.key.clone(),
+                    path_with_namespace: target.path_with_namespace.clone(),
+                    default_branch: target.default_branch.clone(),
+                };
+                let query = CommitQuery::history("main");
+                let mut pages = std::pin::pin!(gitlab.commits(&target.project, &query));
+                let mut written = 0;
+                while let Some(page) = pages.try_next().await? {
+                    let now = OffsetDateTime::now_utc();
+                    let records: Vec<_> = page
+                        .commits
+                        .into_iter()
+                        .map(|c| CommitRecord::from_gitlab(c, &origin, page.stats_missing, now))
+                        .collect();
+                    written += records.len();
+                    store.put(records).await?;
+                }
+                Ok(written)
+            }
+        }
+    }
+}
+
+/// The real DynamoDB adapter, or a store that only counts the calls it would make.
+enum Store {
+    Dynamo(DynamoCommitStore),
+    Counting(CountingStore),
+}
+
+impl Store {
+    fn write_calls(&self) -> u64 {
+        match self {
+            Store::Dynamo(store) => store.write_calls(),
+            Store::Counting(store) => store.batch_calls.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl CommitStore for Store {
+    async fn put(&self, records: Vec<CommitRecord>) -> Result<(), StoreError> {
+        match self {
+            Store::Dynamo(store) => store.put(records).await,
+            Store::Counting(store) => {
+                // Encode as the adapter does, so the CPU figure includes serialisation.
+                for record in &records {
+                    let item: serde_dynamo::Item =
+                        serde_dynamo::to_item(record).map_err(|e| StoreError(e.to_string()))?;
+                    std::hint::black_box(item);
+                }
+                let calls = records.len().div_ceil(MAX_BATCH_WRITE) as u64;
+                store.batch_calls.fetch_add(calls, Ordering::Relaxed);
+                Ok(())
+            }
+        }
+    }
+
+    async fn mark_removed(
+        &self,
+        project: &ProjectKey,
+        shas: Vec<String>,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        match self {
+            Store::Dynamo(store) => store.mark_removed(project, shas, at).await,
+            Store::Counting(store) => {
+                store
+                    .batch_calls
+                    .fetch_add(shas.len() as u64, Ordering::Relaxed);
+                Ok(())
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct CountingStore {
+    batch_calls: AtomicU64,
+}
