@@ -7,3 +7,4 @@ mod dynamo_sync;
 mod gitlab_client;
 mod simulator;
 mod sync;
+mod sync_worker;

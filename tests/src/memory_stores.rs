@@ -84,6 +84,7 @@ impl CommitStore for MemoryCommitStore {
 pub struct MemoryStateStore {
     states: Mutex<BTreeMap<ProjectKey, SyncState>>,
     writes: Mutex<u64>,
+    inaccessible: Mutex<BTreeMap<ProjectKey, String>>,
 }
 
 impl MemoryStateStore {
@@ -129,6 +130,14 @@ impl SyncStateStore for MemoryStateStore {
             .get(project)
             .cloned()
             .unwrap_or_default())
+    }
+
+    async fn mark_inaccessible(&self, project: &ProjectKey, code: &str) -> Result<(), StoreError> {
+        self.inaccessible
+            .lock()
+            .unwrap()
+            .insert(project.clone(), code.to_owned());
+        Ok(())
     }
 
     async fn save_job(

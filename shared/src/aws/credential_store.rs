@@ -12,8 +12,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::credentials::model::{ConnectionId, CredentialId, CredentialRecord};
-use crate::credentials::ports::{CredentialStore, StoreError};
+use crate::credentials::model::{ConnectionId, CredentialId, CredentialRecord, CredentialStatus};
+use crate::credentials::ports::{CredentialStatusStore, CredentialStore, StoreError};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -230,5 +230,45 @@ impl CredentialStore for DynamoCredentialStore {
             }
         }
         Ok(records)
+    }
+}
+
+impl CredentialStatusStore for DynamoCredentialStore {
+    /// Sets only `status` and `status_changed_at`, and only on a credential that exists: a deleted item is not
+    /// brought back, and the API's `version` stays as it is.
+    async fn mark_status(
+        &self,
+        connection: &ConnectionId,
+        id: &CredentialId,
+        status: CredentialStatus,
+    ) -> Result<(), StoreError> {
+        let status =
+            serde_dynamo::to_attribute_value::<_, AttributeValue>(status).map_err(|e| {
+                StoreError::Unavailable {
+                    operation: "encode status",
+                    detail: e.to_string(),
+                }
+            })?;
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(connection, credential_sk(id))))
+            .update_expression("SET #status = :status, status_changed_at = :now")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", status)
+            .expression_attribute_values(":now", AttributeValue::S(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Deleted meanwhile: nothing to mark.
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(()),
+            Err(e) => Err(unavailable("UpdateItem credential status", &e)),
+        }
     }
 }

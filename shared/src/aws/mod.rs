@@ -3,4 +3,5 @@
 pub mod commit_store;
 pub mod credential_store;
 pub mod secrets;
+pub mod sync_queue;
 pub mod sync_state_store;

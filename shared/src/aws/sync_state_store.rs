@@ -72,6 +72,22 @@ impl SyncStateStore for DynamoSyncStateStore {
         })
     }
 
+    async fn mark_inaccessible(&self, project: &ProjectKey, code: &str) -> Result<(), StoreError> {
+        let [(pk, pk_value), (sk, sk_value)] = project_key(project);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(pk, pk_value)
+            .key(sk, sk_value)
+            .update_expression("SET access_error = :code, access_error_at = :now")
+            .expression_attribute_values(":code", AttributeValue::S(code.to_owned()))
+            .expression_attribute_values(":now", AttributeValue::S(utc(OffsetDateTime::now_utc())))
+            .send()
+            .await
+            .map_err(|e| StoreError(format!("UpdateItem: {}", DisplayErrorContext(&e))))?;
+        Ok(())
+    }
+
     async fn save_job(
         &self,
         project: &ProjectKey,
@@ -95,7 +111,8 @@ impl SyncStateStore for DynamoSyncStateStore {
         let update = self
             .update(project, expected)
             .update_expression(
-                "SET last_head = :head, default_branch = :branch, synced_at = :now REMOVE job",
+                "SET last_head = :head, default_branch = :branch, synced_at = :now \
+                 REMOVE job, access_error, access_error_at",
             )
             .expression_attribute_values(
                 ":head",

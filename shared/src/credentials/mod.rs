@@ -17,6 +17,6 @@ pub mod verify;
 
 pub use handler::{CredentialsApi, Route, handler};
 pub use model::{ConnectionId, CredentialId, CredentialRecord, CredentialStatus};
-pub use ports::{CredentialStore, SecretVault, StoreError, VaultError};
+pub use ports::{CredentialStatusStore, CredentialStore, SecretVault, StoreError, VaultError};
 pub use service::{CreateInput, Credentials, CredentialsError, UpdateInput};
 pub use verify::{GitLabVerifier, Verified, Verifier, VerifyError};

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use super::model::{ConnectionId, CredentialId, CredentialRecord};
+use super::model::{ConnectionId, CredentialId, CredentialRecord, CredentialStatus};
 use crate::secret::SecretString;
 
 /// A failure of our own storage (never the caller's fault). `detail` is for logs only, never for replies.
@@ -71,6 +71,17 @@ pub trait CredentialStore: Send + Sync {
         &self,
         connection: &ConnectionId,
     ) -> impl Future<Output = Result<Vec<CredentialRecord>, StoreError>> + Send;
+}
+
+/// What the sync side records on a credential when GitLab refuses its token: its syncs stop until the
+/// credential is updated (the update re-verifies it and sets `active` again).
+pub trait CredentialStatusStore: Send + Sync {
+    fn mark_status(
+        &self,
+        connection: &ConnectionId,
+        id: &CredentialId,
+        status: CredentialStatus,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Where tokens live: one secret per credential.

@@ -14,7 +14,9 @@ use tokio::time::Instant;
 
 use super::model::{CommitRecord, ProjectKey, ProjectOrigin, SyncJob, SyncState};
 use super::ports::{CommitStore, StoreError, SyncStateStore};
-use crate::gitlab::{BranchCommit, CommitPage, CommitQuery, GitLabClient, GitLabError, ProjectRef};
+use crate::gitlab::{
+    BranchCommit, CommitPage, CommitQuery, GitLabClient, GitLabError, ProjectRef, RetryPolicy,
+};
 
 /// Tuning of one project sync.
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +25,8 @@ pub struct SyncOptions {
     pub anchors: usize,
     /// Concurrent GitLab requests of one sync (probes and windows).
     pub concurrency: usize,
+    /// How the GitLab client retries each request of the sync.
+    pub retry: RetryPolicy,
 }
 
 impl Default for SyncOptions {
@@ -30,6 +34,7 @@ impl Default for SyncOptions {
         SyncOptions {
             anchors: 48,
             concurrency: 16,
+            retry: RetryPolicy::default(),
         }
     }
 }

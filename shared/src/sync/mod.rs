@@ -3,7 +3,9 @@
 pub mod importer;
 pub mod model;
 pub mod ports;
+pub mod worker;
 
 pub use importer::{ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncReport, SyncTarget};
 pub use model::{CommitRecord, ProjectKey, ProjectOrigin, SyncJob, SyncState};
 pub use ports::{CommitStore, StoreError, SyncStateStore};
+pub use worker::{RecordOutcome, SyncMessage, SyncQueue, SyncWorker};

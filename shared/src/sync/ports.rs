@@ -44,6 +44,14 @@ pub trait SyncStateStore: Send + Sync {
         job: &SyncJob,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Records that GitLab hides the project from this token (`forbidden`, `not_found`); a later successful sync
+    /// clears the mark.
+    fn mark_inaccessible(
+        &self,
+        project: &ProjectKey,
+        code: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Sets `last_head` and `default_branch` and clears the job, only if `last_head` still equals `expected` (a
     /// conditional write): of two deliveries of one message, one advances the head and the other learns it lost
     /// (`Ok(false)`).

@@ -1,0 +1,409 @@
+//! The sync worker's handling of one SQS batch: each record is one project's sync, parsed and run on its own.
+//! A bad record or a transient failure is reported as that record's batch item failure (SQS redelivers it and,
+//! in the end, dead-letters it); a token GitLab refuses marks the credential and stops, without a retry storm; a
+//! project GitLab hides is marked and skipped; a sync cut by the deadline is continued through a new message.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use lambda_runtime::LambdaEvent;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use super::importer::{ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncReport, SyncTarget};
+use super::model::ProjectKey;
+use super::ports::{CommitStore, StoreError, SyncStateStore};
+use crate::credentials::{
+    ConnectionId, CredentialId, CredentialRecord, CredentialStatus, CredentialStatusStore,
+    CredentialStore, SecretVault,
+};
+use crate::gitlab::{
+    GitLabAddress, GitLabClient, GitLabError, HttpClients, ProjectRef, RequestBudget,
+};
+
+/// One project to sync: the body of a sync queue message (the scheduler's, or a continuation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncMessage {
+    pub connection_id: String,
+    pub credential_id: String,
+    pub project_id: u64,
+    pub path_with_namespace: String,
+    pub default_branch: String,
+}
+
+/// Where continuation messages go.
+pub trait SyncQueue: Send + Sync {
+    fn enqueue(
+        &self,
+        message: &SyncMessage,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Time kept back from the Lambda deadline: windows already running finish and the checkpoint is written.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
+
+/// How one record ended; everything but `Retry` deletes the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordOutcome {
+    Synced(SyncOutcome),
+    Continued(SyncReport),
+    /// Nothing to do for this credential or project (deleted, disabled, marked invalid, hidden).
+    Skipped(&'static str),
+    /// Transient trouble (GitLab, AWS): SQS redelivers the message.
+    Retry(String),
+}
+
+/// Everything the worker needs, built once per process.
+#[derive(Debug)]
+pub struct SyncWorker<K, V, C, S, Q> {
+    pub credentials: K,
+    pub vault: V,
+    pub commits: C,
+    pub state: S,
+    pub queue: Q,
+    pub http: Arc<HttpClients>,
+    pub default_requests_per_minute: u32,
+    pub options: SyncOptions,
+    /// One budget per credential for the life of the process: every sync on a token shares GitLab's limit.
+    budgets: Mutex<HashMap<String, Arc<RequestBudget>>>,
+}
+
+impl<K, V, C, S, Q> SyncWorker<K, V, C, S, Q>
+where
+    K: CredentialStore + CredentialStatusStore,
+    V: SecretVault,
+    C: CommitStore,
+    S: SyncStateStore,
+    Q: SyncQueue,
+{
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        credentials: K,
+        vault: V,
+        commits: C,
+        state: S,
+        queue: Q,
+        http: Arc<HttpClients>,
+        default_requests_per_minute: u32,
+        options: SyncOptions,
+    ) -> Self {
+        SyncWorker {
+            credentials,
+            vault,
+            commits,
+            state,
+            queue,
+            http,
+            default_requests_per_minute,
+            options,
+            budgets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The Lambda handler: records one after another, each with the invocation's deadline.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<SqsEvent>,
+    ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+        let deadline = deadline_of(event.context.deadline);
+        let mut response = SqsBatchResponse::default();
+        for record in event.payload.records {
+            let id = record.message_id.clone().unwrap_or_default();
+            let outcome = match record
+                .body
+                .as_deref()
+                .map(serde_json::from_str::<SyncMessage>)
+            {
+                Some(Ok(message)) => self.process(&message, deadline).await,
+                Some(Err(error)) => {
+                    RecordOutcome::Retry(format!("malformed sync message: {error}"))
+                }
+                None => RecordOutcome::Retry("sync message without a body".into()),
+            };
+            if let RecordOutcome::Retry(reason) = &outcome {
+                tracing::warn!(message_id = %id, reason = %reason, "sync message will be retried");
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+            }
+        }
+        Ok(response)
+    }
+
+    /// One project's sync, with the logging and metrics of its outcome.
+    pub async fn process(&self, message: &SyncMessage, deadline: Option<Instant>) -> RecordOutcome {
+        let span = tracing::info_span!(
+            "sync",
+            connection_id = %message.connection_id,
+            project_id = message.project_id
+        );
+        let _entered = span.enter();
+        let started = std::time::Instant::now();
+        let (outcome, stats) = self.sync(message, deadline).await;
+        let (commits, windows) = match &outcome {
+            RecordOutcome::Synced(SyncOutcome::Imported(r)) | RecordOutcome::Continued(r) => {
+                (r.commits_written, r.windows)
+            }
+            _ => (0, 0),
+        };
+        let result = match &outcome {
+            RecordOutcome::Synced(SyncOutcome::Unchanged) => "unchanged",
+            RecordOutcome::Synced(SyncOutcome::EmptyRepository) => "empty_repository",
+            RecordOutcome::Synced(SyncOutcome::Imported(_)) => "imported",
+            RecordOutcome::Synced(SyncOutcome::Continue(_)) | RecordOutcome::Continued(_) => {
+                "continued"
+            }
+            RecordOutcome::Skipped(reason) => reason,
+            RecordOutcome::Retry(_) => "retry",
+        };
+        let duration_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(
+            result,
+            commits,
+            windows,
+            requests = stats.requests,
+            retries = stats.retries,
+            rate_limited = stats.rate_limited,
+            duration_ms,
+            "sync finished"
+        );
+        println!(
+            "{}",
+            embedded_metrics(&message.connection_id, commits, &stats, duration_ms)
+        );
+        outcome
+    }
+
+    async fn sync(
+        &self,
+        message: &SyncMessage,
+        deadline: Option<Instant>,
+    ) -> (RecordOutcome, crate::gitlab::ClientStats) {
+        let no_requests = crate::gitlab::ClientStats::default();
+        let (Some(connection), Some(credential_id)) = (
+            ConnectionId::parse(&message.connection_id),
+            CredentialId::parse(&message.credential_id),
+        ) else {
+            return (RecordOutcome::Skipped("unknown_credential"), no_requests);
+        };
+        let record = match self.credentials.get(&connection, &credential_id).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return (RecordOutcome::Skipped("unknown_credential"), no_requests),
+            Err(error) => return (RecordOutcome::Retry(error.to_string()), no_requests),
+        };
+        if let Some(reason) = not_live(&record) {
+            return (RecordOutcome::Skipped(reason), no_requests);
+        }
+        let gitlab = match self.client_for(&record).await {
+            Ok(client) => client,
+            Err(outcome) => return (outcome, no_requests),
+        };
+        let target = SyncTarget {
+            key: ProjectKey::new(&message.connection_id, message.project_id),
+            project: ProjectRef::Id(message.project_id),
+            path_with_namespace: message.path_with_namespace.clone(),
+            default_branch: message.default_branch.clone(),
+        };
+        let sync = ProjectSync {
+            gitlab: &gitlab,
+            commits: &self.commits,
+            state: &self.state,
+            options: self.options,
+        };
+        let outcome = match sync.run(&target, deadline).await {
+            Ok(SyncOutcome::Continue(report)) => match self.queue.enqueue(message).await {
+                Ok(()) => RecordOutcome::Continued(report),
+                // The checkpoint is saved: a redelivery of this message resumes it.
+                Err(error) => RecordOutcome::Retry(error.to_string()),
+            },
+            Ok(outcome) => RecordOutcome::Synced(outcome),
+            Err(SyncError::Superseded) => RecordOutcome::Skipped("superseded"),
+            Err(SyncError::Store(error)) => RecordOutcome::Retry(error.to_string()),
+            Err(SyncError::GitLab(error)) => self.gitlab_refused(&record, &target, error).await,
+        };
+        (outcome, gitlab.stats())
+    }
+
+    /// Decides what a GitLab error means for the credential, the project, or the message.
+    async fn gitlab_refused(
+        &self,
+        record: &CredentialRecord,
+        target: &SyncTarget,
+        error: GitLabError,
+    ) -> RecordOutcome {
+        let credential_status = match &error {
+            GitLabError::Unauthorized { .. } => Some(CredentialStatus::InvalidCredentials),
+            GitLabError::InsufficientScope { .. } => Some(CredentialStatus::InvalidPermissions),
+            _ => None,
+        };
+        if let Some(status) = credential_status {
+            tracing::warn!(
+                code = error.code(),
+                "GitLab refused the token; its syncs stop until it is updated"
+            );
+            return match self
+                .credentials
+                .mark_status(&record.connection_id, &record.credential_id, status)
+                .await
+            {
+                Ok(()) => RecordOutcome::Skipped("credential_refused"),
+                Err(store) => RecordOutcome::Retry(store.to_string()),
+            };
+        }
+        match error {
+            GitLabError::Forbidden { .. } | GitLabError::NotFound { .. } => {
+                tracing::warn!(code = error.code(), "project is not accessible; skipped");
+                match self
+                    .state
+                    .mark_inaccessible(&target.key, error.code())
+                    .await
+                {
+                    Ok(()) => RecordOutcome::Skipped("project_inaccessible"),
+                    Err(store) => RecordOutcome::Retry(store.to_string()),
+                }
+            }
+            other => RecordOutcome::Retry(other.to_string()),
+        }
+    }
+
+    /// A GitLab client for the credential: its token from the vault, its base URL and CA bundle, and the budget
+    /// the process keeps for it.
+    async fn client_for(&self, record: &CredentialRecord) -> Result<GitLabClient, RecordOutcome> {
+        let address = GitLabAddress::parse(&record.settings.base_url, self.http.policy())
+            .map_err(|_| RecordOutcome::Skipped("invalid_settings"))?;
+        let http = self
+            .http
+            .for_ca_bundle(record.settings.ca_bundle.as_deref())
+            .map_err(|_| RecordOutcome::Skipped("invalid_settings"))?;
+        let token = self
+            .vault
+            .read(&record.secret_name)
+            .await
+            .map_err(|e| RecordOutcome::Retry(e.to_string()))?;
+        let budget = {
+            let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
+            budgets
+                .entry(record.credential_id.as_str().to_owned())
+                .or_insert_with(|| {
+                    let per_minute = record
+                        .settings
+                        .requests_per_minute
+                        .unwrap_or(self.default_requests_per_minute);
+                    Arc::new(RequestBudget::per_minute(per_minute, 20))
+                })
+                .clone()
+        };
+        Ok(GitLabClient::new(
+            http,
+            address,
+            token,
+            budget,
+            self.options.retry,
+        ))
+    }
+}
+
+/// Why a credential must not sync, if it must not.
+fn not_live(record: &CredentialRecord) -> Option<&'static str> {
+    if record.deleted_at.is_some() {
+        return Some("credential_deleted");
+    }
+    if record.disabled_at.is_some() {
+        return Some("credential_disabled");
+    }
+    match record.effective_status(OffsetDateTime::now_utc().date()) {
+        CredentialStatus::Active => None,
+        _ => Some("credential_not_active"),
+    }
+}
+
+/// The invocation's deadline (ms since the epoch) as an instant, less the margin; `None` if it is unset.
+fn deadline_of(deadline_ms: u64) -> Option<Instant> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let now_ms = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    let left = Duration::from_millis(u64::try_from(i128::from(deadline_ms) - now_ms).unwrap_or(0));
+    Some(Instant::now() + left.saturating_sub(DEADLINE_MARGIN))
+}
+
+/// One CloudWatch embedded-metric-format line per sync (printed to stdout, where Lambda's log agent reads it).
+fn embedded_metrics(
+    connection_id: &str,
+    commits: usize,
+    stats: &crate::gitlab::ClientStats,
+    duration_ms: u64,
+) -> String {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": OffsetDateTime::now_utc().unix_timestamp() * 1000,
+            "CloudWatchMetrics": [{
+                "Namespace": "GitLabCommitImporter",
+                "Dimensions": [["ConnectionId"]],
+                "Metrics": [
+                    {"Name": "CommitsImported", "Unit": "Count"},
+                    {"Name": "GitLabRequests", "Unit": "Count"},
+                    {"Name": "GitLabRetries", "Unit": "Count"},
+                    {"Name": "GitLabRateLimited", "Unit": "Count"},
+                    {"Name": "SyncDuration", "Unit": "Milliseconds"}
+                ]
+            }]
+        },
+        "ConnectionId": connection_id,
+        "CommitsImported": commits,
+        "GitLabRequests": stats.requests,
+        "GitLabRetries": stats.retries,
+        "GitLabRateLimited": stats.rate_limited,
+        "SyncDuration": duration_ms
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_must_have_every_field_and_no_other() {
+        let ok = r#"{"connection_id":"c1","credential_id":"k1","project_id":7,"path_with_namespace":"g/p","default_branch":"main"}"#;
+        assert_eq!(
+            serde_json::from_str::<SyncMessage>(ok).unwrap().project_id,
+            7
+        );
+        assert!(serde_json::from_str::<SyncMessage>(r#"{"connection_id":"c1"}"#).is_err());
+        let extra = ok.replace('}', r#","token":"x"}"#);
+        assert!(serde_json::from_str::<SyncMessage>(&extra).is_err());
+    }
+
+    #[test]
+    fn the_metrics_line_is_embedded_metric_format() {
+        let stats = crate::gitlab::ClientStats {
+            requests: 12,
+            ..Default::default()
+        };
+        let line: serde_json::Value =
+            serde_json::from_str(&embedded_metrics("c1", 250, &stats, 900)).unwrap();
+        assert_eq!(line["CommitsImported"], 250);
+        assert_eq!(line["GitLabRequests"], 12);
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
+            "ConnectionId"
+        );
+    }
+
+    #[test]
+    fn the_deadline_keeps_a_margin() {
+        assert_eq!(deadline_of(0), None);
+        let in_five_minutes = (OffsetDateTime::now_utc().unix_timestamp() as u64 + 300) * 1000;
+        let deadline = deadline_of(in_five_minutes).unwrap();
+        let left = deadline - Instant::now();
+        assert!(
+            left > Duration::from_secs(230) && left <= Duration::from_secs(240),
+            "{left:?}"
+        );
+    }
+}

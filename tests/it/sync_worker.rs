@@ -1,0 +1,375 @@
+//! The sync worker's SQS handler end to end: a credential created through the credentials service, the moto
+//! server's tables, secrets and queue through the real SDK, and the GitLab simulator over real HTTP.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::Value;
+use shared::aws::commit_store::DynamoCommitStore;
+use shared::aws::credential_store::DynamoCredentialStore;
+use shared::aws::secrets::SecretsManagerVault;
+use shared::aws::sync_queue::SqsSyncQueue;
+use shared::aws::sync_state_store::DynamoSyncStateStore;
+use shared::credentials::{
+    ConnectionId, CreateInput, CredentialStatus, CredentialStore, Credentials, GitLabVerifier,
+};
+use shared::secret::SecretString;
+use shared::sync::{ProjectKey, SyncOptions, SyncWorker};
+use testkit::aws_local::AwsStandIn;
+use testkit::clients::{fast_retry, local_http};
+use testkit::git_fixture::GitRepo;
+use testkit::gitlab_sim::{
+    Fault, Membership, Namespace, ProjectSpec, Simulator, TokenSpec, World, access,
+};
+
+const TOKEN: &str = "glpat-sync-worker-token";
+const CONNECTION: &str = "acme-gitlab";
+
+type Worker = SyncWorker<
+    DynamoCredentialStore,
+    SecretsManagerVault,
+    DynamoCommitStore,
+    DynamoSyncStateStore,
+    SqsSyncQueue,
+>;
+
+static NEXT_PREFIX: AtomicU32 = AtomicU32::new(0);
+
+struct Env {
+    aws: AwsStandIn,
+    sim: Simulator,
+    repo: GitRepo,
+    project: u64,
+    hidden: u64,
+    token_id: u64,
+    credential_id: String,
+    worker: Worker,
+}
+
+async fn env(commits: usize) -> Env {
+    let aws = AwsStandIn::provision().await.expect("stand-in");
+    let repo = GitRepo::init("main");
+    repo.fast_import_history("main", commits, Some(10));
+    let mut world = World::new();
+    let user = world.add_user("importer");
+    let token_id = world.add_token(TokenSpec::new(TOKEN, user, &["read_api"]));
+    let group = world.add_group("acme", None);
+    world.add_member(user, Membership::Group(group), access::DEVELOPER);
+    let project = world.add_project(ProjectSpec::new(
+        Namespace::Group(group),
+        "app",
+        Some(repo.path()),
+        "main",
+    ));
+    let hidden = world.add_project(ProjectSpec::new(
+        Namespace::Group(group),
+        "no-repository",
+        None,
+        "main",
+    ));
+    let sim = Simulator::start(world).await.expect("simulator");
+
+    // The credential comes in the way users bring it: verified against GitLab, token into Secrets Manager.
+    let http = Arc::new(local_http());
+    let table = aws.table("StateTable").to_owned();
+    let prefix = format!(
+        "it-sync-worker-{}-{}/",
+        std::process::id(),
+        NEXT_PREFIX.fetch_add(1, Ordering::Relaxed)
+    );
+    let credentials = Credentials {
+        store: DynamoCredentialStore::new(aws.dynamodb.clone(), &table),
+        vault: SecretsManagerVault::new(aws.secrets.clone()),
+        verifier: GitLabVerifier::new(http.clone(), 1_000_000),
+        secret_name_prefix: prefix,
+        default_base_url: sim.base_url(),
+    };
+    let record = credentials
+        .create(
+            &ConnectionId::parse(CONNECTION).unwrap(),
+            CreateInput {
+                label: Some("test".into()),
+                base_url: Some(sim.base_url()),
+                ca_bundle: None,
+                requests_per_minute: None,
+                api_token: SecretString::new(TOKEN),
+                expiration_date: None,
+            },
+        )
+        .await
+        .expect("credential created");
+
+    let worker = SyncWorker::new(
+        DynamoCredentialStore::new(aws.dynamodb.clone(), &table),
+        SecretsManagerVault::new(aws.secrets.clone()),
+        DynamoCommitStore::new(aws.dynamodb.clone(), aws.table("CommitsTable")),
+        DynamoSyncStateStore::new(aws.dynamodb.clone(), &table),
+        SqsSyncQueue::new(aws.sqs.clone(), &aws.queue("SyncQueue").url),
+        http,
+        1_000_000,
+        SyncOptions {
+            retry: fast_retry(),
+            ..SyncOptions::default()
+        },
+    );
+    Env {
+        aws,
+        sim,
+        repo,
+        project,
+        hidden,
+        token_id,
+        credential_id: record.credential_id.as_str().to_owned(),
+        worker,
+    }
+}
+
+impl Env {
+    /// `events/sqs-sync.json`, with its first record pointed at `projects` (one record each) and its malformed
+    /// second record kept when `keep_malformed`.
+    fn event(&self, projects: &[u64], keep_malformed: bool) -> SqsEvent {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/sqs-sync.json"),
+        )
+        .unwrap();
+        let mut event: Value = serde_json::from_str(&text).unwrap();
+        let records = event["Records"].as_array_mut().unwrap();
+        let template = records[0].clone();
+        let malformed = records[1].clone();
+        records.clear();
+        for (i, project) in projects.iter().enumerate() {
+            let mut record = template.clone();
+            record["messageId"] = Value::from(format!("message-{project}"));
+            let mut body: Value = serde_json::from_str(record["body"].as_str().unwrap()).unwrap();
+            body["credential_id"] = Value::from(self.credential_id.clone());
+            body["project_id"] = Value::from(*project);
+            body["path_with_namespace"] = Value::from(format!("acme/p{i}"));
+            record["body"] = Value::from(body.to_string());
+            records.push(record);
+        }
+        if keep_malformed {
+            records.push(malformed);
+        }
+        serde_json::from_value(event).unwrap()
+    }
+
+    /// Runs the handler as Lambda would, with `time_left` before the invocation's deadline.
+    async fn handle(&self, event: SqsEvent, time_left: Duration) -> Vec<String> {
+        let mut context = Context::default();
+        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        context.deadline = u64::try_from(now_ms).unwrap() + time_left.as_millis() as u64;
+        let response = self
+            .worker
+            .handle(LambdaEvent::new(event, context))
+            .await
+            .unwrap();
+        response
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect()
+    }
+
+    async fn stored_shas(&self, project: u64) -> BTreeSet<String> {
+        let key = ProjectKey::new(CONNECTION, project);
+        let mut shas = BTreeSet::new();
+        let mut start = None;
+        for _ in 0..1_000 {
+            let page = self
+                .aws
+                .dynamodb
+                .query()
+                .table_name(self.aws.table("CommitsTable"))
+                .key_condition_expression("project_key = :p")
+                .expression_attribute_values(":p", AttributeValue::S(key.partition()))
+                .projection_expression("sha")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
+            shas.extend(
+                page.items()
+                    .iter()
+                    .filter_map(|item| item.get("sha")?.as_s().ok().cloned()),
+            );
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        shas
+    }
+
+    fn oracle(&self) -> BTreeSet<String> {
+        self.repo.rev_list(&["main"]).into_iter().collect()
+    }
+
+    async fn project_item(
+        &self,
+        project: u64,
+    ) -> std::collections::HashMap<String, AttributeValue> {
+        self.aws
+            .dynamodb
+            .get_item()
+            .table_name(self.aws.table("StateTable"))
+            .key("pk", AttributeValue::S(format!("CONN#{CONNECTION}")))
+            .key("sk", AttributeValue::S(format!("PROJ#{project}")))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap_or_default()
+    }
+
+    async fn received_messages(&self) -> Vec<aws_sdk_sqs::types::Message> {
+        let url = &self.aws.queue("SyncQueue").url;
+        let received = self
+            .aws
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        for message in &received {
+            self.aws
+                .sqs
+                .delete_message()
+                .queue_url(url)
+                .receipt_handle(message.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+        received
+    }
+
+    async fn stop(self) {
+        self.sim.shutdown().await;
+        self.aws.teardown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_imports_its_project_and_fails_only_the_malformed_record() {
+    let env = env(1_200).await;
+    let failures = env
+        .handle(env.event(&[env.project], true), Duration::from_secs(900))
+        .await;
+    assert_eq!(failures, ["5b0cbf56-7e1f-4b8c-9d3e-5f3c0f6a1a02"]);
+    assert_eq!(env.stored_shas(env.project).await, env.oracle());
+    let item = env.project_item(env.project).await;
+    assert_eq!(
+        item["last_head"].as_s().unwrap(),
+        &env.repo.rev_list(&["main"])[0]
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_cut_by_the_deadline_continues_through_the_queue() {
+    let env = env(30_000).await;
+    // 60 s of margin are kept back from the deadline: this leaves the worker a few hundred milliseconds.
+    let short = Duration::from_secs(60) + Duration::from_millis(300);
+    assert!(
+        env.handle(env.event(&[env.project], false), short)
+            .await
+            .is_empty()
+    );
+    let mut continuations = 0;
+    // Bounded: every round imports at least one window.
+    for _ in 0..100 {
+        let messages = env.received_messages().await;
+        if messages.is_empty() {
+            break;
+        }
+        continuations += messages.len();
+        let event: SqsEvent = serde_json::from_value(serde_json::json!({
+            "Records": messages.iter().map(|m| serde_json::json!({
+                "messageId": m.message_id(),
+                "body": m.body(),
+                "eventSource": "aws:sqs"
+            })).collect::<Vec<_>>()
+        }))
+        .unwrap();
+        assert!(env.handle(event, short).await.is_empty());
+    }
+    assert!(continuations >= 1, "the deadline cut the first run");
+    assert_eq!(env.stored_shas(env.project).await, env.oracle());
+    assert!(!env.project_item(env.project).await.contains_key("job"));
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_token_marks_the_credential_and_stops_its_syncs() {
+    let env = env(50).await;
+    let token_id = env.token_id;
+    env.sim.with_world(|w| w.token_mut(token_id).revoked = true);
+    let failures = env
+        .handle(env.event(&[env.project], false), Duration::from_secs(900))
+        .await;
+    assert!(
+        failures.is_empty(),
+        "a refused token is not retried: {failures:?}"
+    );
+    let store = DynamoCredentialStore::new(env.aws.dynamodb.clone(), env.aws.table("StateTable"));
+    let record = store
+        .get(
+            &ConnectionId::parse(CONNECTION).unwrap(),
+            &shared::credentials::CredentialId::parse(&env.credential_id).unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.status, CredentialStatus::InvalidCredentials);
+
+    // The next message for that credential costs GitLab nothing.
+    env.sim.reset_counts();
+    assert!(
+        env.handle(env.event(&[env.project], false), Duration::from_secs(900))
+            .await
+            .is_empty()
+    );
+    assert_eq!(env.sim.total_requests(), 0);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_hidden_project_is_marked_and_the_others_go_on() {
+    let env = env(80).await;
+    let failures = env
+        .handle(
+            env.event(&[env.hidden, env.project], false),
+            Duration::from_secs(900),
+        )
+        .await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(
+        env.project_item(env.hidden).await["access_error"]
+            .as_s()
+            .unwrap(),
+        "not_found"
+    );
+    assert_eq!(env.stored_shas(env.project).await, env.oracle());
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_gitlab_that_keeps_failing_leaves_the_record_to_sqs() {
+    let env = env(20).await;
+    env.sim.fail_next("*", 1_000, Fault::ServerError(503));
+    let failures = env
+        .handle(env.event(&[env.project], false), Duration::from_secs(900))
+        .await;
+    assert_eq!(failures, [format!("message-{}", env.project)]);
+    assert!(env.stored_shas(env.project).await.is_empty());
+    env.stop().await;
+}
