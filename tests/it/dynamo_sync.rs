@@ -14,9 +14,7 @@ use shared::sync::{
 use testkit::aws_local::AwsStandIn;
 use testkit::clients::client;
 use testkit::git_fixture::GitRepo;
-use testkit::gitlab_sim::{
-    Membership, Namespace, ProjectSpec, Simulator, TokenSpec, World, access,
-};
+use testkit::gitlab_sim::{OneProject, Simulator, World};
 
 const TOKEN: &str = "glpat-dynamo-sync-token";
 
@@ -146,17 +144,11 @@ async fn a_whole_import_lands_in_the_table_equal_to_git() {
     let aws = AwsStandIn::provision().await.unwrap();
     let repo = GitRepo::init("main");
     repo.fast_import_history("main", 1_500, Some(10));
-    let mut world = World::new();
-    let user = world.add_user("importer");
-    world.add_token(TokenSpec::new(TOKEN, user, &["read_api"]));
-    let group = world.add_group("acme", None);
-    world.add_member(user, Membership::Group(group), access::DEVELOPER);
-    let project_id = world.add_project(ProjectSpec::new(
-        Namespace::Group(group),
-        "app",
-        Some(repo.path()),
-        "main",
-    ));
+    let OneProject {
+        world,
+        project: project_id,
+        ..
+    } = World::one_project(TOKEN, Some(repo.path()));
     let sim = Simulator::start(world).await.unwrap();
     let gitlab = client(&sim.base_url(), TOKEN);
     let commits = DynamoCommitStore::new(aws.dynamodb.clone(), aws.table("CommitsTable"));

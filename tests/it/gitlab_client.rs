@@ -13,7 +13,8 @@ use shared::gitlab::{
 use testkit::clients::{client, client_with, fast_retry, local_http};
 use testkit::git_fixture::GitRepo;
 use testkit::gitlab_sim::{
-    Fault, FaultMix, Membership, Namespace, ProjectSpec, RateLimit, Simulator, TokenSpec, World,
+    Fault, FaultMix, Membership, Namespace, OneProject, ProjectSpec, RateLimit, Simulator,
+    TokenSpec, World,
 };
 use testkit::tls_front::TlsFront;
 
@@ -37,22 +38,17 @@ struct Fixture {
 async fn fixture(commits: usize) -> Fixture {
     let repo = GitRepo::init("main");
     repo.fast_import_history("main", commits, Some(10));
-    let mut world = World::new();
-    let user = world.add_user("importer");
-    world.add_token(TokenSpec::new(TOKEN, user, &["read_api"]));
+    let OneProject {
+        mut world,
+        user,
+        group,
+        project,
+    } = World::one_project(TOKEN, Some(repo.path()));
     let yesterday = time::OffsetDateTime::now_utc().date() - time::Duration::days(1);
     world.add_token(TokenSpec::new(EXPIRED, user, &["read_api"]).with_expiry(yesterday));
     let revoked = world.add_token(TokenSpec::new(REVOKED, user, &["read_api"]));
     world.token_mut(revoked).revoked = true;
     world.add_token(TokenSpec::new(NO_SCOPE, user, &["read_repository"]));
-    let group = world.add_group("acme", None);
-    world.add_member(user, Membership::Group(group), 30);
-    let project = world.add_project(ProjectSpec::new(
-        Namespace::Group(group),
-        "app",
-        Some(repo.path()),
-        "main",
-    ));
     let no_repo = world.add_project(ProjectSpec::new(
         Namespace::Group(group),
         "no-repo",

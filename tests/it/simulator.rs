@@ -17,18 +17,8 @@ const TOKEN: &str = "glpat-simulator-test-0001";
 
 /// A user with a read_api token, developer in group `acme`, which holds project `app` on `repo`.
 fn world_with(repo: Option<&GitRepo>) -> (World, u64, u64) {
-    let mut w = World::new();
-    let user = w.add_user("importer");
-    w.add_token(TokenSpec::new(TOKEN, user, &["read_api"]));
-    let acme = w.add_group("acme", None);
-    w.add_member(user, Membership::Group(acme), access::DEVELOPER);
-    let app = w.add_project(ProjectSpec::new(
-        Namespace::Group(acme),
-        "app",
-        repo.map(GitRepo::path),
-        "main",
-    ));
-    (w, user, app)
+    let one = World::one_project(TOKEN, repo.map(GitRepo::path));
+    (one.world, one.user, one.project)
 }
 
 async fn start(repo: &GitRepo) -> (Simulator, u64) {

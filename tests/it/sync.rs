@@ -7,9 +7,7 @@ use shared::gitlab::{GitLabClient, GitLabError, ProjectRef};
 use shared::sync::{ProjectKey, ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncTarget};
 use testkit::clients::client;
 use testkit::git_fixture::{CommitSpec, GitRepo};
-use testkit::gitlab_sim::{
-    FaultMix, Membership, Namespace, ProjectSpec, Simulator, TokenSpec, World, access,
-};
+use testkit::gitlab_sim::{FaultMix, OneProject, Simulator, World};
 use testkit::memory_stores::{MemoryCommitStore, MemoryStateStore};
 use tokio::time::Instant;
 
@@ -27,17 +25,8 @@ struct Fixture {
 
 impl Fixture {
     async fn new(repo: GitRepo) -> Fixture {
-        let mut world = World::new();
-        let user = world.add_user("importer");
-        world.add_token(TokenSpec::new(TOKEN, user, &["read_api"]));
-        let group = world.add_group("acme", None);
-        world.add_member(user, Membership::Group(group), access::DEVELOPER);
-        let project_id = world.add_project(ProjectSpec::new(
-            Namespace::Group(group),
-            "app",
-            Some(repo.path()),
-            "main",
-        ));
+        let OneProject { world, project, .. } = World::one_project(TOKEN, Some(repo.path()));
+        let project_id = project;
         let sim = Simulator::start(world).await.expect("simulator");
         let gitlab = client(&sim.base_url(), TOKEN);
         Fixture {

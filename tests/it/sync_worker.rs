@@ -23,9 +23,7 @@ use shared::sync::{ProjectKey, SyncOptions, SyncWorker};
 use testkit::aws_local::AwsStandIn;
 use testkit::clients::{fast_retry, local_http};
 use testkit::git_fixture::GitRepo;
-use testkit::gitlab_sim::{
-    Fault, Membership, Namespace, ProjectSpec, Simulator, TokenSpec, World, access,
-};
+use testkit::gitlab_sim::{Fault, Namespace, OneProject, ProjectSpec, Simulator, World};
 
 const TOKEN: &str = "glpat-sync-worker-token";
 const CONNECTION: &str = "acme-gitlab";
@@ -55,17 +53,18 @@ async fn env(commits: usize) -> Env {
     let aws = AwsStandIn::provision().await.expect("stand-in");
     let repo = GitRepo::init("main");
     repo.fast_import_history("main", commits, Some(10));
-    let mut world = World::new();
-    let user = world.add_user("importer");
-    let token_id = world.add_token(TokenSpec::new(TOKEN, user, &["read_api"]));
-    let group = world.add_group("acme", None);
-    world.add_member(user, Membership::Group(group), access::DEVELOPER);
-    let project = world.add_project(ProjectSpec::new(
-        Namespace::Group(group),
-        "app",
-        Some(repo.path()),
-        "main",
-    ));
+    let OneProject {
+        mut world,
+        user,
+        group,
+        project,
+    } = World::one_project(TOKEN, Some(repo.path()));
+    let token_id = *world
+        .tokens
+        .iter()
+        .find(|(_, t)| t.value == TOKEN && t.user_id == user)
+        .unwrap()
+        .0;
     let hidden = world.add_project(ProjectSpec::new(
         Namespace::Group(group),
         "no-repository",

@@ -6,7 +6,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use crate::git_fixture::GitRepo;
-use crate::gitlab_sim::{Membership, Namespace, ProjectSpec, Simulator, TokenSpec, World, access};
+use crate::gitlab_sim::{OneProject, Simulator, World};
 
 pub type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -18,22 +18,12 @@ pub const BENCH_PROJECT: u64 = 1;
 /// The argument that turns a benchmark binary into its own simulator child.
 pub const SERVE_FLAG: &str = "--serve";
 
-/// In the child: a simulator with one project `acme/big` of `commits` commits on `main` (a merge every 20th);
+/// In the child: a simulator with one project `acme/app` of `commits` commits on `main` (a merge every 20th);
 /// prints `READY <base_url>`, then obeys `latency <ms>` lines and stops at end of input.
 pub async fn serve(commits: usize) -> BenchResult<()> {
     let repo = GitRepo::init("main");
     repo.fast_import_history("main", commits, Some(20));
-    let mut world = World::new();
-    let user = world.add_user("bench");
-    world.add_token(TokenSpec::new(BENCH_TOKEN, user, &["read_api"]));
-    let group = world.add_group("acme", None);
-    world.add_member(user, Membership::Group(group), access::DEVELOPER);
-    let project = world.add_project(ProjectSpec::new(
-        Namespace::Group(group),
-        "big",
-        Some(repo.path()),
-        "main",
-    ));
+    let OneProject { world, project, .. } = World::one_project(BENCH_TOKEN, Some(repo.path()));
     assert_eq!(project, BENCH_PROJECT);
     let sim = Simulator::start(world).await?;
     println!("READY {}", sim.base_url());

@@ -125,7 +125,7 @@ impl Mode {
         let target = SyncTarget {
             key,
             project: ProjectRef::Id(BENCH_PROJECT),
-            path_with_namespace: "acme/big".into(),
+            path_with_namespace: "acme/app".into(),
             default_branch: "main".into(),
         };
         match self {

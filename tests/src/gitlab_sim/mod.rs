@@ -26,7 +26,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use faults::{Fault, FaultMix, RateLimit};
-pub use world::{GroupSpec, Membership, Namespace, ProjectSpec, TokenSpec, User, World, access};
+pub use world::{
+    GroupSpec, Membership, Namespace, OneProject, ProjectSpec, TokenSpec, User, World, access,
+};
 
 use state::Shared;
 

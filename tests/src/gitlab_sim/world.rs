@@ -428,3 +428,35 @@ mod tests {
         assert!(w.group_visible(alice, other));
     }
 }
+
+/// The world most tests start from: user `importer` with a `read_api` token, Developer in group `acme`, which
+/// holds project `acme/app` on `repo` (default branch `main`). Tests add what else they need.
+#[derive(Debug, Clone)]
+pub struct OneProject {
+    pub world: World,
+    pub user: u64,
+    pub group: u64,
+    pub project: u64,
+}
+
+impl World {
+    pub fn one_project(token: &str, repo: Option<&Path>) -> OneProject {
+        let mut world = World::new();
+        let user = world.add_user("importer");
+        world.add_token(TokenSpec::new(token, user, &["read_api"]));
+        let group = world.add_group("acme", None);
+        world.add_member(user, Membership::Group(group), access::DEVELOPER);
+        let project = world.add_project(ProjectSpec::new(
+            Namespace::Group(group),
+            "app",
+            repo,
+            "main",
+        ));
+        OneProject {
+            world,
+            user,
+            group,
+            project,
+        }
+    }
+}
