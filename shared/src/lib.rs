@@ -6,6 +6,7 @@ pub mod backoff;
 pub mod config;
 pub mod credentials;
 pub mod gitlab;
+pub mod scheduler;
 pub mod secret;
 pub mod sync;
 pub mod telemetry;

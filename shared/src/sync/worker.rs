@@ -12,6 +12,7 @@ use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::importer::{ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncReport, SyncTarget};
 use super::model::ProjectKey;
@@ -141,9 +142,9 @@ where
             connection_id = %message.connection_id,
             project_id = message.project_id
         );
-        let _entered = span.enter();
         let started = std::time::Instant::now();
-        let (outcome, stats) = self.sync(message, deadline).await;
+        let (outcome, stats) = self.sync(message, deadline).instrument(span.clone()).await;
+        let _entered = span.enter();
         let (commits, windows) = match &outcome {
             RecordOutcome::Synced(SyncOutcome::Imported(r)) | RecordOutcome::Continued(r) => {
                 (r.commits_written, r.windows)
