@@ -5,6 +5,7 @@ mod aws_stand_in;
 mod credentials_api;
 mod dynamo_sync;
 mod gitlab_client;
+mod scheduler;
 mod simulator;
 mod sync;
 mod sync_worker;

@@ -1,8 +1,11 @@
-//! The [`SyncQueue`] port on SQS: a continuation is the same sync message sent again.
+//! The [`SyncQueue`] port on SQS (a continuation is the same sync message sent again), and the scheduler's
+//! [`BatchQueue`] port (`SendMessageBatch`, ten messages a call).
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
+use crate::scheduler::ports::{BatchEntry, BatchQueue, FailedEntry};
 use crate::sync::ports::StoreError;
 use crate::sync::worker::{SyncMessage, SyncQueue};
 
@@ -32,5 +35,61 @@ impl SyncQueue for SqsSyncQueue {
             .await
             .map_err(|e| StoreError(format!("SendMessage: {}", DisplayErrorContext(&e))))?;
         Ok(())
+    }
+}
+
+impl BatchQueue for SqsSyncQueue {
+    /// `SendMessageBatch`: `Ok` with the entries SQS refused (and any it did not answer for), `Err` when the call
+    /// itself failed.
+    async fn send_batch(&self, entries: &[BatchEntry<'_>]) -> Result<Vec<FailedEntry>, StoreError> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        if entries.len() > Self::MAX_BATCH {
+            return Err(StoreError(format!(
+                "SendMessageBatch takes at most {} entries, not {}",
+                Self::MAX_BATCH,
+                entries.len()
+            )));
+        }
+        let mut request = self.client.send_message_batch().queue_url(&self.queue_url);
+        for entry in entries {
+            let body =
+                serde_json::to_string(entry.message).map_err(|e| StoreError(e.to_string()))?;
+            request = request.entries(
+                SendMessageBatchRequestEntry::builder()
+                    .id(entry.id)
+                    .message_body(body)
+                    .build()
+                    .map_err(|e| StoreError(e.to_string()))?,
+            );
+        }
+        let output = request
+            .send()
+            .await
+            .map_err(|e| StoreError(format!("SendMessageBatch: {}", DisplayErrorContext(&e))))?;
+        let mut failed: Vec<FailedEntry> = output
+            .failed
+            .into_iter()
+            .map(|f| FailedEntry {
+                id: f.id,
+                code: f.code,
+                sender_fault: f.sender_fault,
+            })
+            .collect();
+        // An entry in neither list is not known to be sent: treat it as failed (a retry may duplicate it, which
+        // the worker tolerates; losing it would not be noticed).
+        for entry in entries {
+            let answered = output.successful.iter().any(|s| s.id == entry.id)
+                || failed.iter().any(|f| f.id == entry.id);
+            if !answered {
+                failed.push(FailedEntry {
+                    id: entry.id.to_owned(),
+                    code: "NoReply".into(),
+                    sender_fault: false,
+                });
+            }
+        }
+        Ok(failed)
     }
 }

@@ -1,0 +1,131 @@
+//! Which projects a token reaches: its groups (Developer or more, all pages), the projects of the top-most of them
+//! with their subgroups (all pages, shared projects included), and the projects it is a member of, de-duplicated
+//! by project id.
+//!
+//! Only top-most visible groups are asked for their projects: a subgroup's projects are already in its parent's
+//! `include_subgroups=true` listing, so asking again would only repeat pages.
+
+use std::collections::{BTreeMap, HashSet};
+
+use futures::{StreamExt, TryStreamExt};
+
+use crate::gitlab::{GitLabClient, GitLabError, Group, Project};
+
+/// GitLab's Developer role: the least a token needs to read a repository.
+pub const DEVELOPER: u32 = 30;
+
+/// What one token's discovery found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Discovery {
+    /// Every distinct project, by id.
+    pub projects: BTreeMap<u64, Project>,
+    /// Groups listed, and of those, the ones whose projects were listed.
+    pub groups: usize,
+    pub top_groups: usize,
+    /// False when a group vanished or was refused between listing it and listing its projects: the result may
+    /// miss projects, so nothing may be concluded to be gone.
+    pub complete: bool,
+}
+
+/// Runs discovery with up to `concurrency` group listings at once. Any failure of the group or member listing is
+/// the token's or GitLab's and fails the whole discovery.
+pub async fn discover(gitlab: &GitLabClient, concurrency: usize) -> Result<Discovery, GitLabError> {
+    let groups: Vec<Group> = gitlab.groups(DEVELOPER).try_concat().await?;
+    let tops = top_most(&groups);
+    let members = gitlab.member_projects(DEVELOPER).try_concat();
+    let per_group = futures::stream::iter(tops.iter().copied())
+        .map(|group| async move {
+            match gitlab.group_projects(group, true, None).try_concat().await {
+                Ok(projects) => Ok(Some(projects)),
+                // Deleted or moved since it was listed: the rest of the discovery stands, but is incomplete.
+                Err(GitLabError::NotFound { .. } | GitLabError::Forbidden { .. }) => {
+                    tracing::warn!(group_id = group, "group vanished during discovery");
+                    Ok(None)
+                }
+                Err(other) => Err(other),
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<Vec<Option<Vec<Project>>>>();
+    let (members, per_group) = futures::try_join!(members, per_group)?;
+    let complete = per_group.iter().all(Option::is_some);
+    let lists = per_group.into_iter().flatten().chain([members]);
+    Ok(Discovery {
+        projects: merge(lists),
+        groups: groups.len(),
+        top_groups: tops.len(),
+        complete,
+    })
+}
+
+/// The ids of the groups whose parent is not itself listed, in listing order.
+pub fn top_most(groups: &[Group]) -> Vec<u64> {
+    let listed: HashSet<u64> = groups.iter().map(|g| g.id).collect();
+    let mut seen = HashSet::new();
+    groups
+        .iter()
+        .filter(|g| g.parent_id.is_none_or(|p| !listed.contains(&p)))
+        .filter(|g| seen.insert(g.id))
+        .map(|g| g.id)
+        .collect()
+}
+
+/// De-duplicates by project id; the first listing of a project wins.
+pub fn merge(lists: impl IntoIterator<Item = Vec<Project>>) -> BTreeMap<u64, Project> {
+    let mut projects = BTreeMap::new();
+    for project in lists.into_iter().flatten() {
+        projects.entry(project.id).or_insert(project);
+    }
+    projects
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(id: u64, parent: Option<u64>) -> Group {
+        Group {
+            id,
+            full_path: format!("g{id}"),
+            parent_id: parent,
+            web_url: String::new(),
+        }
+    }
+
+    fn project(id: u64, path: &str) -> Project {
+        Project {
+            id,
+            path_with_namespace: path.to_owned(),
+            default_branch: Some("main".into()),
+            empty_repo: Some(false),
+            archived: Some(false),
+            web_url: String::new(),
+            last_activity_at: None,
+        }
+    }
+
+    #[test]
+    fn only_groups_without_a_listed_parent_are_asked_for_projects() {
+        // 1 > 2 > 3 (nested), 5 is a subgroup of an unlisted 4, 6 stands alone.
+        let groups = [
+            group(3, Some(2)),
+            group(1, None),
+            group(2, Some(1)),
+            group(5, Some(4)),
+            group(6, None),
+            group(6, None),
+        ];
+        assert_eq!(top_most(&groups), vec![1, 5, 6]);
+    }
+
+    #[test]
+    fn a_project_listed_twice_is_kept_once() {
+        let merged = merge([
+            vec![project(1, "a/one"), project(2, "a/shared")],
+            vec![project(2, "b/shared-again"), project(3, "b/three")],
+            vec![],
+        ]);
+        assert_eq!(merged.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(merged[&2].path_with_namespace, "a/shared");
+    }
+}

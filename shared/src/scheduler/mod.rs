@@ -1,0 +1,21 @@
+//! The scheduler: on each schedule tick, discovers every project a live credential reaches and fans out one sync
+//! message per eligible project.
+//!
+//! - [`model`]: what discovery finds and what a tick reports;
+//! - [`ports`]: the [`ProjectStore`] (project metadata, leases, connections) and the [`BatchQueue`] traits (AWS
+//!   adapters in `crate::aws`);
+//! - [`discovery`]: groups, their projects with subgroups, and member projects, de-duplicated;
+//! - [`fanout`]: `SendMessageBatch`-sized sends with bounded retries of failed entries;
+//! - [`service`]: one tick over every connection, and the Lambda handler.
+
+pub mod discovery;
+pub mod fanout;
+pub mod model;
+pub mod ports;
+pub mod service;
+
+pub use discovery::{Discovery, discover};
+pub use fanout::{FanOut, SendPolicy, send_all};
+pub use model::{ConnectionReport, DiscoveredProject, TickReport, tick_key};
+pub use ports::{BatchEntry, BatchQueue, EnqueueClaim, FailedEntry, KnownProject, ProjectStore};
+pub use service::{Scheduler, SchedulerOptions};

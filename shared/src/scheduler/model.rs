@@ -1,0 +1,141 @@
+//! What discovery finds and what one tick reports.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::gitlab::Project;
+
+/// A project as the scheduler records it on its state-table item (the scheduler's own attributes only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveredProject {
+    pub project_id: u64,
+    pub path_with_namespace: String,
+    pub web_url: String,
+    /// GitLab's default branch (never null on GitLab, even for an empty repository).
+    pub default_branch: String,
+    pub archived: bool,
+    pub empty_repo: bool,
+    pub last_activity_at: Option<String>,
+    /// The credential whose discovery found it first (credentials of a connection in id order).
+    pub credential_id: String,
+}
+
+impl DiscoveredProject {
+    pub fn from_gitlab(project: &Project, credential_id: &str) -> Self {
+        DiscoveredProject {
+            project_id: project.id,
+            path_with_namespace: project.path_with_namespace.clone(),
+            web_url: project.web_url.clone(),
+            default_branch: project.default_branch.clone().unwrap_or_default(),
+            archived: project.archived.unwrap_or(false),
+            // `simple` entities leave it out; GitLab never does for the full entity we ask for.
+            empty_repo: project.empty_repo.unwrap_or(false),
+            last_activity_at: project.last_activity_at.map(crate::sync::model::utc),
+            credential_id: credential_id.to_owned(),
+        }
+    }
+
+    /// Worth a sync message: a repository with a branch to import.
+    pub fn has_history(&self) -> bool {
+        !self.empty_repo && !self.default_branch.is_empty()
+    }
+}
+
+/// One connection's part of a tick.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ConnectionReport {
+    pub connection_id: String,
+    /// Live credentials whose discovery ran (succeeded or not).
+    pub credentials: usize,
+    /// Distinct projects found by the credentials that succeeded.
+    pub discovered: usize,
+    pub enqueued: usize,
+    /// Empty repositories: recorded, not enqueued.
+    pub empty: usize,
+    /// Projects with a sync message still in flight (their enqueue lease holds).
+    pub in_flight: usize,
+    /// Archived projects not enqueued: history fully imported (or a message still in flight).
+    pub archived_done: usize,
+    /// Projects no longer visible, marked `gone_at` this tick.
+    pub gone: usize,
+    /// Messages that could not be sent after every retry; their leases are released for the next tick.
+    pub not_sent: usize,
+    pub gitlab_requests: u64,
+    pub sqs_calls: u64,
+    /// Project item writes (metadata with or without a lease, gone marks); unchanged items are not written.
+    pub writes: usize,
+    /// Error codes (`credential_id: code`) of credentials or steps that failed.
+    pub errors: Vec<String>,
+}
+
+/// What one invocation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TickReport {
+    /// The tick's identity (the event's scheduled `time`, else its `id`), when the event carries one.
+    pub tick: Option<String>,
+    /// This tick was already handled (a second delivery): nothing was done.
+    pub duplicate: bool,
+    pub connections: Vec<ConnectionReport>,
+}
+
+impl TickReport {
+    pub fn enqueued(&self) -> usize {
+        self.connections.iter().map(|c| c.enqueued).sum()
+    }
+
+    pub fn not_sent(&self) -> usize {
+        self.connections.iter().map(|c| c.not_sent).sum()
+    }
+}
+
+/// The identity of a schedule tick: two deliveries of one tick carry the same scheduled `time` (EventBridge
+/// rules) or the same `id`; either is accepted, `time` first. Events without either have none.
+pub fn tick_key(event: &serde_json::Value) -> Option<String> {
+    ["time", "id"].iter().find_map(|field| {
+        event
+            .get(*field)
+            .and_then(serde_json::Value::as_str)
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.len() <= 200)
+            .map(|v| format!("{field}:{v}"))
+    })
+}
+
+/// Epoch seconds, as the leases store them.
+pub fn epoch(at: OffsetDateTime) -> i64 {
+    at.unix_timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tick_is_named_by_its_scheduled_time_then_its_id() {
+        let event = serde_json::json!({"id": "e1", "time": "2026-11-24T22:00:00Z", "detail": {}});
+        assert_eq!(
+            tick_key(&event).as_deref(),
+            Some("time:2026-11-24T22:00:00Z")
+        );
+        let event = serde_json::json!({"id": "e1"});
+        assert_eq!(tick_key(&event).as_deref(), Some("id:e1"));
+        assert_eq!(tick_key(&serde_json::json!({})), None);
+        assert_eq!(tick_key(&serde_json::json!({"time": " "})), None);
+    }
+
+    #[test]
+    fn an_empty_repository_has_no_history_to_sync() {
+        let project: Project = serde_json::from_value(serde_json::json!({
+            "id": 7, "path_with_namespace": "g/p", "default_branch": "main", "empty_repo": true,
+            "archived": false, "web_url": "https://gitlab.example.com/g/p",
+            "last_activity_at": "2026-01-02T03:04:05.000+01:00"
+        }))
+        .unwrap();
+        let found = DiscoveredProject::from_gitlab(&project, "cred_1");
+        assert!(!found.has_history());
+        assert_eq!(
+            found.last_activity_at.as_deref(),
+            Some("2026-01-02T02:04:05Z")
+        );
+    }
+}

@@ -1,0 +1,583 @@
+//! One schedule tick: every connection (a bounded number at once), every live credential of it, discovery,
+//! metadata and enqueue leases, the fan-out, and the "gone" marks. One connection's failure (a refused token,
+//! GitLab down, a timeout) is reported in its part of the tick and never stops the others.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use lambda_runtime::LambdaEvent;
+use time::OffsetDateTime;
+use tracing::Instrument;
+
+use super::discovery::discover;
+use super::fanout::{SendPolicy, send_all};
+use super::model::{ConnectionReport, DiscoveredProject, TickReport, epoch, tick_key};
+use super::ports::{BatchQueue, EnqueueClaim, KnownProject, ProjectStore};
+use crate::credentials::{
+    ConnectionId, CredentialRecord, CredentialStatus, CredentialStatusStore, CredentialStore,
+    SecretVault,
+};
+use crate::gitlab::{
+    GitLabAddress, GitLabClient, GitLabError, HttpClients, RequestBudget, RetryPolicy,
+};
+use crate::sync::model::utc;
+use crate::sync::worker::SyncMessage;
+
+/// Tuning of a tick.
+#[derive(Debug, Clone, Copy)]
+pub struct SchedulerOptions {
+    /// Connections discovered at once.
+    pub connection_concurrency: usize,
+    /// Group project listings at once, per credential.
+    pub group_concurrency: usize,
+    /// Project item writes at once, per connection.
+    pub write_concurrency: usize,
+    /// How long a sent message keeps its project from being enqueued again (it should outlast the time a
+    /// message waits and runs; a shorter schedule interval than this skips projects still in flight).
+    pub enqueue_lease: Duration,
+    /// How long a tick's lease keeps a second delivery of it away while the first still runs (the function's
+    /// timeout); a finished tick stays finished.
+    pub tick_lease: Duration,
+    /// One credential's discovery gives up after this long.
+    pub discovery_timeout: Duration,
+    pub retry: RetryPolicy,
+    pub send: SendPolicy,
+}
+
+impl Default for SchedulerOptions {
+    fn default() -> Self {
+        SchedulerOptions {
+            connection_concurrency: 4,
+            group_concurrency: 4,
+            write_concurrency: 16,
+            enqueue_lease: Duration::from_secs(50 * 60),
+            tick_lease: Duration::from_secs(15 * 60),
+            discovery_timeout: Duration::from_secs(8 * 60),
+            retry: RetryPolicy::default(),
+            send: SendPolicy::default(),
+        }
+    }
+}
+
+/// Everything a tick needs, built once per process.
+#[derive(Debug)]
+pub struct Scheduler<P, K, V, Q> {
+    pub projects: P,
+    pub credentials: K,
+    pub vault: V,
+    pub queue: Q,
+    pub http: Arc<HttpClients>,
+    pub default_requests_per_minute: u32,
+    pub options: SchedulerOptions,
+    /// One budget per credential for the life of the process.
+    budgets: Mutex<HashMap<String, Arc<RequestBudget>>>,
+}
+
+/// Why one credential's discovery produced nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum CredentialFailure {
+    #[error("invalid_settings")]
+    Settings,
+    #[error("secret_unavailable: {0}")]
+    Secret(String),
+    #[error("{}", .0.code())]
+    GitLab(GitLabError),
+    #[error("discovery_timeout")]
+    Timeout,
+}
+
+impl<P, K, V, Q> Scheduler<P, K, V, Q>
+where
+    P: ProjectStore,
+    K: CredentialStore + CredentialStatusStore,
+    V: SecretVault,
+    Q: BatchQueue,
+{
+    pub fn new(
+        projects: P,
+        credentials: K,
+        vault: V,
+        queue: Q,
+        http: Arc<HttpClients>,
+        default_requests_per_minute: u32,
+        options: SchedulerOptions,
+    ) -> Self {
+        Scheduler {
+            projects,
+            credentials,
+            vault,
+            queue,
+            http,
+            default_requests_per_minute,
+            options,
+            budgets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The Lambda handler: an EventBridge schedule event (any JSON; its `time`/`id` name the tick).
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<serde_json::Value>,
+    ) -> Result<TickReport, lambda_runtime::Error> {
+        let tick = tick_key(&event.payload);
+        let report = self.tick(tick.as_deref()).await?;
+        tracing::info!(
+            tick = report.tick.as_deref().unwrap_or("-"),
+            duplicate = report.duplicate,
+            connections = report.connections.len(),
+            enqueued = report.enqueued(),
+            not_sent = report.not_sent(),
+            "tick finished"
+        );
+        Ok(report)
+    }
+
+    /// One tick. Fails only when the connections cannot be listed or the tick lease cannot be read; a failed
+    /// connection is reported in the result instead.
+    pub async fn tick(&self, tick: Option<&str>) -> Result<TickReport, crate::sync::StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let mut report = TickReport {
+            tick: tick.map(str::to_owned),
+            ..TickReport::default()
+        };
+        if let Some(tick) = tick {
+            let until = epoch(now) + self.options.tick_lease.as_secs() as i64;
+            if !self.projects.claim_tick(tick, epoch(now), until).await? {
+                tracing::info!(tick, "tick already handled; this delivery does nothing");
+                report.duplicate = true;
+                return Ok(report);
+            }
+        }
+        let connections = self.projects.connections().await?;
+        report.connections = futures::stream::iter(connections)
+            .map(|connection| self.connection(connection, now))
+            .buffer_unordered(self.options.connection_concurrency.max(1))
+            .collect()
+            .await;
+        report
+            .connections
+            .sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
+        if let Some(tick) = tick {
+            self.projects
+                .complete_tick(tick, epoch(OffsetDateTime::now_utc()))
+                .await?;
+        }
+        Ok(report)
+    }
+
+    /// One connection: discovery by each live credential, then records, messages and gone marks.
+    async fn connection(&self, connection: ConnectionId, now: OffsetDateTime) -> ConnectionReport {
+        let span = tracing::info_span!("connection", connection_id = %connection);
+        self.connection_in_span(connection, now)
+            .instrument(span)
+            .await
+    }
+
+    async fn connection_in_span(
+        &self,
+        connection: ConnectionId,
+        now: OffsetDateTime,
+    ) -> ConnectionReport {
+        let mut report = ConnectionReport {
+            connection_id: connection.to_string(),
+            ..ConnectionReport::default()
+        };
+        let mut records = match self.credentials.list(&connection).await {
+            Ok(records) => records,
+            Err(error) => {
+                report.errors.push(format!("credentials: {error}"));
+                return report;
+            }
+        };
+        records.retain(|r| is_live(r, now.date()));
+        records.sort_by(|a, b| a.credential_id.cmp(&b.credential_id));
+        report.credentials = records.len();
+        if records.is_empty() {
+            return report;
+        }
+
+        // Discovery, credential by credential (they usually share one GitLab user's rate limit).
+        let mut found: BTreeMap<u64, DiscoveredProject> = BTreeMap::new();
+        let mut complete = true;
+        for record in &records {
+            match self.discover_with(record, &mut report).await {
+                Ok((discovery, whole)) => {
+                    complete &= whole;
+                    for (id, project) in discovery {
+                        found.entry(id).or_insert(project);
+                    }
+                }
+                Err(failure) => {
+                    complete = false;
+                    tracing::warn!(credential_id = %record.credential_id, error = %failure, "discovery failed");
+                    report
+                        .errors
+                        .push(format!("{}: {failure}", record.credential_id));
+                    self.refused(record, &failure, &mut report).await;
+                }
+            }
+        }
+        report.discovered = found.len();
+        if found.is_empty() && !complete {
+            return report;
+        }
+
+        // What the table holds, read once: unchanged items are not written again, vanished ones are found.
+        let known: HashMap<u64, KnownProject> =
+            match self.projects.known_projects(&connection).await {
+                Ok(known) => known.into_iter().map(|k| (k.project_id, k)).collect(),
+                Err(error) => {
+                    report.errors.push(format!("store: {error}"));
+                    return report;
+                }
+            };
+
+        // Metadata, and in the same write the enqueue lease of each project that should be synced.
+        let seen_at = utc(now);
+        let until = epoch(now) + self.options.enqueue_lease.as_secs() as i64;
+        let steps: Vec<(&DiscoveredProject, Step)> = found
+            .values()
+            .map(|project| {
+                (
+                    project,
+                    plan(project, known.get(&project.project_id), epoch(now)),
+                )
+            })
+            .collect();
+        let writes: Vec<(u64, Result<bool, crate::sync::StoreError>)> =
+            futures::stream::iter(&steps)
+                .filter_map(|(project, step)| async move {
+                    let claim = match step {
+                        Step::Claim => Some(EnqueueClaim {
+                            now: epoch(now),
+                            until,
+                            unless_imported: project.archived,
+                        }),
+                        Step::Refresh(_) => None,
+                        Step::Keep(_) => return None,
+                    };
+                    Some((*project, claim))
+                })
+                .map(|(project, claim)| {
+                    let seen_at = &seen_at;
+                    let connection = &connection;
+                    async move {
+                        let taken = self
+                            .projects
+                            .record(connection, project, seen_at, claim)
+                            .await;
+                        (project.project_id, taken)
+                    }
+                })
+                .buffer_unordered(self.options.write_concurrency.max(1))
+                .collect()
+                .await;
+        report.writes = writes.len();
+        let mut messages = Vec::new();
+        let mut store_errors = 0;
+        let taken: HashMap<u64, Result<bool, crate::sync::StoreError>> =
+            writes.into_iter().collect();
+        for (project, step) in &steps {
+            let project_id = project.project_id;
+            let hold = match (step, taken.get(&project_id)) {
+                (_, Some(Err(error))) => {
+                    store_errors += 1;
+                    tracing::warn!(project_id, error = %error, "project item not written");
+                    continue;
+                }
+                (Step::Claim, Some(Ok(true))) => {
+                    messages.push(SyncMessage {
+                        connection_id: connection.to_string(),
+                        credential_id: project.credential_id.clone(),
+                        project_id,
+                        path_with_namespace: project.path_with_namespace.clone(),
+                        default_branch: project.default_branch.clone(),
+                    });
+                    continue;
+                }
+                // Lost the lease to a concurrent tick, or the sync finished an archive meanwhile.
+                (Step::Claim, _) if project.archived => Hold::ArchivedDone,
+                (Step::Claim, _) => Hold::InFlight,
+                (Step::Refresh(hold) | Step::Keep(hold), _) => *hold,
+            };
+            match hold {
+                Hold::Empty => report.empty += 1,
+                Hold::InFlight => report.in_flight += 1,
+                Hold::ArchivedDone => report.archived_done += 1,
+            }
+        }
+        if store_errors > 0 {
+            report
+                .errors
+                .push(format!("store: {store_errors} project items not written"));
+        }
+        // The fan-out; whatever could not be sent gives its lease back so that the next tick tries again.
+        messages.sort_by_key(|m| m.project_id);
+        let fanout = send_all(&self.queue, &messages, self.options.send).await;
+        report.sqs_calls = fanout.calls;
+        report.enqueued = fanout.sent;
+        report.not_sent = fanout.failed.len();
+        for (index, reason) in &fanout.failed {
+            let project_id = messages[*index].project_id;
+            tracing::error!(project_id, reason = %reason, "sync message not sent; lease released for the next tick");
+            if let Err(error) = self.projects.release(&connection, project_id, until).await {
+                tracing::error!(project_id, error = %error, "lease not released; the project waits for it to lapse");
+            }
+        }
+        if !fanout.failed.is_empty() {
+            report
+                .errors
+                .push(format!("queue: {} messages not sent", fanout.failed.len()));
+        }
+
+        // Gone: only when every live credential's discovery was complete, so a failure never looks like loss.
+        if complete {
+            self.mark_gone(&connection, &found, known.values(), &seen_at, &mut report)
+                .await;
+        }
+        tracing::info!(
+            discovered = report.discovered,
+            enqueued = report.enqueued,
+            gone = report.gone,
+            gitlab_requests = report.gitlab_requests,
+            sqs_calls = report.sqs_calls,
+            "connection scheduled"
+        );
+        report
+    }
+
+    async fn mark_gone(
+        &self,
+        connection: &ConnectionId,
+        found: &BTreeMap<u64, DiscoveredProject>,
+        known: impl Iterator<Item = &KnownProject>,
+        at: &str,
+        report: &mut ConnectionReport,
+    ) {
+        for project in known {
+            if project.gone || found.contains_key(&project.project_id) {
+                continue;
+            }
+            match self
+                .projects
+                .mark_gone(connection, project.project_id, at)
+                .await
+            {
+                Ok(()) => {
+                    report.gone += 1;
+                    report.writes += 1;
+                }
+                Err(error) => report.errors.push(format!("store: {error}")),
+            }
+        }
+    }
+
+    /// One credential's discovery, with its token, budget and time limit.
+    async fn discover_with(
+        &self,
+        record: &CredentialRecord,
+        report: &mut ConnectionReport,
+    ) -> Result<(BTreeMap<u64, DiscoveredProject>, bool), CredentialFailure> {
+        let gitlab = self.client_for(record).await?;
+        let outcome = tokio::time::timeout(
+            self.options.discovery_timeout,
+            discover(&gitlab, self.options.group_concurrency),
+        )
+        .await;
+        report.gitlab_requests += gitlab.stats().requests;
+        let discovery = outcome
+            .map_err(|_| CredentialFailure::Timeout)?
+            .map_err(CredentialFailure::GitLab)?;
+        let credential = record.credential_id.as_str();
+        let projects = discovery
+            .projects
+            .iter()
+            .map(|(id, p)| (*id, DiscoveredProject::from_gitlab(p, credential)))
+            .collect();
+        Ok((projects, discovery.complete))
+    }
+
+    /// A refused token stops its syncs: 401 `invalid_credentials`, a missing scope `invalid_permissions`.
+    async fn refused(
+        &self,
+        record: &CredentialRecord,
+        failure: &CredentialFailure,
+        report: &mut ConnectionReport,
+    ) {
+        let status = match failure {
+            CredentialFailure::GitLab(GitLabError::Unauthorized { .. }) => {
+                CredentialStatus::InvalidCredentials
+            }
+            CredentialFailure::GitLab(GitLabError::InsufficientScope { .. }) => {
+                CredentialStatus::InvalidPermissions
+            }
+            _ => return,
+        };
+        if let Err(error) = self
+            .credentials
+            .mark_status(&record.connection_id, &record.credential_id, status)
+            .await
+        {
+            report.errors.push(format!("credentials: {error}"));
+        }
+    }
+
+    async fn client_for(
+        &self,
+        record: &CredentialRecord,
+    ) -> Result<GitLabClient, CredentialFailure> {
+        let address = GitLabAddress::parse(&record.settings.base_url, self.http.policy())
+            .map_err(|_| CredentialFailure::Settings)?;
+        let http = self
+            .http
+            .for_ca_bundle(record.settings.ca_bundle.as_deref())
+            .map_err(|_| CredentialFailure::Settings)?;
+        let token = self
+            .vault
+            .read(&record.secret_name)
+            .await
+            .map_err(|e| CredentialFailure::Secret(e.to_string()))?;
+        let budget = {
+            let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
+            budgets
+                .entry(record.credential_id.as_str().to_owned())
+                .or_insert_with(|| {
+                    let per_minute = record
+                        .settings
+                        .requests_per_minute
+                        .unwrap_or(self.default_requests_per_minute);
+                    Arc::new(RequestBudget::per_minute(per_minute, 20))
+                })
+                .clone()
+        };
+        Ok(GitLabClient::new(
+            http,
+            address,
+            token,
+            budget,
+            self.options.retry,
+        ))
+    }
+}
+
+/// Why a discovered project gets no message this tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// An empty repository (or no default branch): nothing to import.
+    Empty,
+    /// An earlier message's lease still holds.
+    InFlight,
+    /// Archived, and its history is fully imported.
+    ArchivedDone,
+}
+
+/// What a tick does with one discovered project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Write the metadata and take the enqueue lease (conditionally): a message if it is taken.
+    Claim,
+    /// Write the metadata only.
+    Refresh(Hold),
+    /// Write nothing: the item already holds exactly this metadata.
+    Keep(Hold),
+}
+
+/// Decides a project's step from what discovery found and what its item holds (`now` in epoch seconds).
+pub fn plan(project: &DiscoveredProject, known: Option<&KnownProject>, now: i64) -> Step {
+    let lease_holds = known
+        .and_then(|k| k.lease_until)
+        .is_some_and(|until| until >= now);
+    let hold = if !project.has_history() {
+        Hold::Empty
+    } else if project.archived && known.is_some_and(|k| k.imported) {
+        Hold::ArchivedDone
+    } else if lease_holds {
+        Hold::InFlight
+    } else {
+        return Step::Claim;
+    };
+    let unchanged = known.is_some_and(|k| !k.gone && k.recorded.as_ref() == Some(project));
+    if unchanged {
+        Step::Keep(hold)
+    } else {
+        Step::Refresh(hold)
+    }
+}
+
+/// A credential the scheduler uses: not deleted, not disabled, and active (not refused, not expired).
+pub fn is_live(record: &CredentialRecord, today: time::Date) -> bool {
+    record.deleted_at.is_none()
+        && record.disabled_at.is_none()
+        && record.effective_status(today) == CredentialStatus::Active
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(archived: bool, empty: bool) -> DiscoveredProject {
+        DiscoveredProject {
+            project_id: 7,
+            path_with_namespace: "g/p".into(),
+            web_url: "https://gitlab.example.com/g/p".into(),
+            default_branch: "main".into(),
+            archived,
+            empty_repo: empty,
+            last_activity_at: Some("2026-01-01T00:00:00Z".into()),
+            credential_id: "cred_1".into(),
+        }
+    }
+
+    fn known(
+        project: &DiscoveredProject,
+        lease_until: Option<i64>,
+        imported: bool,
+    ) -> KnownProject {
+        KnownProject {
+            project_id: project.project_id,
+            gone: false,
+            lease_until,
+            imported,
+            recorded: Some(project.clone()),
+        }
+    }
+
+    #[test]
+    fn a_new_or_lapsed_project_is_claimed() {
+        let p = project(false, false);
+        assert_eq!(plan(&p, None, 100), Step::Claim);
+        assert_eq!(plan(&p, Some(&known(&p, Some(99), true)), 100), Step::Claim);
+        // An archived project not yet imported is synced once.
+        let a = project(true, false);
+        assert_eq!(plan(&a, Some(&known(&a, None, false)), 100), Step::Claim);
+    }
+
+    #[test]
+    fn held_projects_are_written_only_when_their_metadata_changed() {
+        let p = project(false, false);
+        let held = known(&p, Some(100), false);
+        assert_eq!(plan(&p, Some(&held), 100), Step::Keep(Hold::InFlight));
+        let mut renamed = p.clone();
+        renamed.path_with_namespace = "g/renamed".into();
+        assert_eq!(
+            plan(&renamed, Some(&held), 100),
+            Step::Refresh(Hold::InFlight)
+        );
+        let gone = KnownProject { gone: true, ..held };
+        assert_eq!(plan(&p, Some(&gone), 100), Step::Refresh(Hold::InFlight));
+
+        let a = project(true, false);
+        assert_eq!(
+            plan(&a, Some(&known(&a, None, true)), 100),
+            Step::Keep(Hold::ArchivedDone)
+        );
+        let e = project(false, true);
+        assert_eq!(plan(&e, None, 100), Step::Refresh(Hold::Empty));
+        assert_eq!(
+            plan(&e, Some(&known(&e, None, false)), 100),
+            Step::Keep(Hold::Empty)
+        );
+    }
+}

@@ -1,0 +1,704 @@
+//! The scheduler end to end: credentials created through the credentials service, the moto server's state table,
+//! secrets and sync queue through the real SDK, and the GitLab simulator over real HTTP.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_runtime::{Context, LambdaEvent};
+use shared::aws::credential_store::DynamoCredentialStore;
+use shared::aws::project_store::DynamoProjectStore;
+use shared::aws::secrets::SecretsManagerVault;
+use shared::aws::sync_queue::SqsSyncQueue;
+use shared::credentials::{
+    ConnectionId, CreateInput, CredentialId, CredentialStatus, CredentialStore, Credentials,
+    GitLabVerifier,
+};
+use shared::gitlab::HttpClients;
+use shared::scheduler::{
+    BatchEntry, BatchQueue, FailedEntry, Scheduler, SchedulerOptions, SendPolicy, TickReport,
+};
+use shared::secret::SecretString;
+use shared::sync::{StoreError, SyncMessage};
+use testkit::aws_local::AwsStandIn;
+use testkit::clients::{fast_retry, local_http};
+use testkit::git_fixture::GitRepo;
+use testkit::gitlab_sim::{
+    Fault, Membership, Namespace, ProjectSpec, Simulator, TokenSpec, World, access, routes,
+};
+
+static NEXT_PREFIX: AtomicU32 = AtomicU32::new(0);
+
+type Tick<Q> = Scheduler<DynamoProjectStore, DynamoCredentialStore, SecretsManagerVault, Q>;
+
+/// The AWS side of a test and the way credentials come in.
+struct Env {
+    aws: AwsStandIn,
+    http: Arc<HttpClients>,
+    prefix: String,
+}
+
+impl Env {
+    async fn new() -> Env {
+        Env {
+            aws: AwsStandIn::provision().await.expect("stand-in"),
+            http: Arc::new(local_http()),
+            prefix: format!(
+                "it-scheduler-{}-{}/",
+                std::process::id(),
+                NEXT_PREFIX.fetch_add(1, Ordering::Relaxed)
+            ),
+        }
+    }
+
+    fn table(&self) -> String {
+        self.aws.table("StateTable").to_owned()
+    }
+
+    /// A credential created the way users bring it: verified against GitLab, token into Secrets Manager.
+    async fn connect(&self, connection: &str, sim: &Simulator, token: &str) -> String {
+        let credentials = Credentials {
+            store: DynamoCredentialStore::new(self.aws.dynamodb.clone(), self.table()),
+            vault: SecretsManagerVault::new(self.aws.secrets.clone()),
+            verifier: GitLabVerifier::new(self.http.clone(), 1_000_000),
+            secret_name_prefix: self.prefix.clone(),
+            default_base_url: sim.base_url(),
+        };
+        credentials
+            .create(
+                &ConnectionId::parse(connection).unwrap(),
+                CreateInput {
+                    label: None,
+                    base_url: Some(sim.base_url()),
+                    ca_bundle: None,
+                    requests_per_minute: None,
+                    api_token: SecretString::new(token),
+                    expiration_date: None,
+                },
+            )
+            .await
+            .expect("credential created")
+            .credential_id
+            .as_str()
+            .to_owned()
+    }
+
+    fn sqs(&self) -> SqsSyncQueue {
+        SqsSyncQueue::new(self.aws.sqs.clone(), &self.aws.queue("SyncQueue").url)
+    }
+
+    fn scheduler<Q: BatchQueue>(&self, queue: Q, options: SchedulerOptions) -> Tick<Q> {
+        Scheduler::new(
+            DynamoProjectStore::new(self.aws.dynamodb.clone(), self.table()),
+            DynamoCredentialStore::new(self.aws.dynamodb.clone(), self.table()),
+            SecretsManagerVault::new(self.aws.secrets.clone()),
+            queue,
+            self.http.clone(),
+            1_000_000,
+            options,
+        )
+    }
+
+    /// Every message on the sync queue, deleted as it is read.
+    async fn drain(&self) -> Vec<SyncMessage> {
+        let url = &self.aws.queue("SyncQueue").url;
+        let mut all = Vec::new();
+        loop {
+            let received = self
+                .aws
+                .sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap()
+                .messages
+                .unwrap_or_default();
+            if received.is_empty() {
+                return all;
+            }
+            for message in received {
+                all.push(serde_json::from_str(message.body().unwrap()).unwrap());
+                self.aws
+                    .sqs
+                    .delete_message()
+                    .queue_url(url)
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    async fn project_item(
+        &self,
+        connection: &str,
+        project: u64,
+    ) -> HashMap<String, AttributeValue> {
+        self.aws
+            .dynamodb
+            .get_item()
+            .table_name(self.table())
+            .key("pk", AttributeValue::S(format!("CONN#{connection}")))
+            .key("sk", AttributeValue::S(format!("PROJ#{project}")))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap_or_default()
+    }
+
+    async fn credential_status(&self, connection: &str, id: &str) -> CredentialStatus {
+        DynamoCredentialStore::new(self.aws.dynamodb.clone(), self.table())
+            .get(
+                &ConnectionId::parse(connection).unwrap(),
+                &CredentialId::parse(id).unwrap(),
+            )
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+    }
+}
+
+fn options() -> SchedulerOptions {
+    SchedulerOptions {
+        retry: fast_retry(),
+        send: SendPolicy {
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(20),
+            ..SendPolicy::default()
+        },
+        ..SchedulerOptions::default()
+    }
+}
+
+/// `events/eventbridge-schedule.json`, with its scheduled time replaced when `time` is given.
+fn schedule_event(time: Option<&str>) -> LambdaEvent<serde_json::Value> {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../events/eventbridge-schedule.json"),
+    )
+    .unwrap();
+    let mut event: serde_json::Value = serde_json::from_str(&text).unwrap();
+    if let Some(time) = time {
+        event["time"] = serde_json::Value::from(time);
+        event["id"] = serde_json::Value::from(format!("event-{time}"));
+    }
+    LambdaEvent::new(event, Context::default())
+}
+
+fn text(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Some(value.clone()),
+        _ => None,
+    }
+}
+
+fn ids(messages: &[SyncMessage]) -> Vec<u64> {
+    let mut ids: Vec<u64> = messages.iter().map(|m| m.project_id).collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// What the simulator itself says the user can sync: projects it reaches with at least Developer access and a
+/// repository with a branch.
+fn eligible(sim: &Simulator, user: u64, repo: &std::path::Path) -> Vec<u64> {
+    sim.with_world(|w| {
+        w.projects
+            .iter()
+            .filter(|(id, p)| {
+                w.project_access(user, **id)
+                    .is_some_and(|a| a >= access::DEVELOPER)
+                    && p.repo.as_deref() == Some(repo)
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    })
+}
+
+const TOKEN: &str = "glpat-scheduler-token";
+
+/// The organisation of the issue: three levels of nested subgroups, a group with 250 projects, a project shared
+/// into two groups, an archived project, an empty repository, and a project the user is a direct member of.
+struct Organisation {
+    user: u64,
+    shared_project: u64,
+    archived: u64,
+    empty: u64,
+    deep: u64,
+}
+
+fn organisation(world: &mut World, repo: &std::path::Path) -> Organisation {
+    let user = world.add_user("importer");
+    world.add_token(TokenSpec::new(TOKEN, user, &["read_api"]));
+    let with_repo = |ns, path: &str| ProjectSpec::new(ns, path, Some(repo), "main");
+
+    let top = world.add_group("platform", None);
+    let level1 = world.add_group("backend", Some(top));
+    let level2 = world.add_group("services", Some(level1));
+    let level3 = world.add_group("billing", Some(level2));
+    world.add_member(user, Membership::Group(top), access::DEVELOPER);
+    for (group, name) in [
+        (top, "portal"),
+        (level1, "api"),
+        (level2, "auth"),
+        (level3, "ledger"),
+    ] {
+        world.add_project(with_repo(Namespace::Group(group), name));
+    }
+    let deep = world.add_project(with_repo(Namespace::Group(level3), "invoices"));
+    let archived = world.add_project(with_repo(Namespace::Group(level1), "legacy").archived());
+    let empty = world.add_project(ProjectSpec::new(
+        Namespace::Group(level2),
+        "empty",
+        None,
+        "main",
+    ));
+
+    let big = world.add_group("monorepo-farm", None);
+    world.add_member(user, Membership::Group(big), access::MAINTAINER);
+    for i in 0..250 {
+        world.add_project(with_repo(Namespace::Group(big), &format!("svc-{i:03}")));
+    }
+
+    // A project outside the user's groups, shared into two of them.
+    let outside = world.add_group("partners", None);
+    let shared_project = world.add_project(with_repo(Namespace::Group(outside), "sdk"));
+    world.share_project(shared_project, top, access::DEVELOPER);
+    world.share_project(shared_project, big, access::DEVELOPER);
+    // Not reachable at all.
+    world.add_project(with_repo(Namespace::Group(outside), "secret"));
+
+    // A project the user is a direct member of, in a group the user does not belong to.
+    let elsewhere = world.add_group("contractors", None);
+    let direct = world.add_project(with_repo(Namespace::Group(elsewhere), "tooling"));
+    world.add_member(user, Membership::Project(direct), access::DEVELOPER);
+    // The user's own namespace.
+    world.add_project(with_repo(Namespace::User(user), "dotfiles"));
+    Organisation {
+        user,
+        shared_project,
+        archived,
+        empty,
+        deep,
+    }
+}
+
+fn repo() -> GitRepo {
+    let repo = GitRepo::init("main");
+    repo.fast_import_history("main", 3, None);
+    repo
+}
+
+#[tokio::test]
+async fn one_message_per_eligible_project_checked_against_the_simulator() {
+    let env = Env::new().await;
+    let repo = repo();
+    let mut world = World::new();
+    let org = organisation(&mut world, repo.path());
+    let sim = Simulator::start(world).await.unwrap();
+    let credential = env.connect("acme", &sim, TOKEN).await;
+    sim.reset_counts();
+
+    let scheduler = env.scheduler(env.sqs(), options());
+    let report = scheduler.handle(schedule_event(None)).await.unwrap();
+    let messages = env.drain().await;
+
+    let expected = eligible(&sim, org.user, repo.path());
+    assert_eq!(
+        expected.len(),
+        4 + 1 + 1 + 250 + 1 + 1 + 1,
+        "the fixture itself"
+    );
+    assert_eq!(
+        ids(&messages),
+        expected,
+        "exactly one message per eligible project"
+    );
+    assert!(ids(&messages).contains(&org.shared_project));
+    assert!(ids(&messages).contains(&org.deep));
+    assert!(
+        ids(&messages).contains(&org.archived),
+        "archived, not yet imported"
+    );
+    assert!(!ids(&messages).contains(&org.empty));
+    let by_id: BTreeMap<u64, &SyncMessage> = messages.iter().map(|m| (m.project_id, m)).collect();
+    let deep = by_id[&org.deep];
+    assert_eq!(deep.connection_id, "acme");
+    assert_eq!(deep.credential_id, credential);
+    assert_eq!(
+        deep.path_with_namespace,
+        "platform/backend/services/billing/invoices"
+    );
+    assert_eq!(deep.default_branch, "main");
+
+    let part = &report.connections[0];
+    assert_eq!(
+        part.discovered,
+        expected.len() + 1,
+        "the empty repository is discovered too"
+    );
+    assert_eq!(
+        (part.enqueued, part.empty, part.not_sent),
+        (expected.len(), 1, 0)
+    );
+    assert!(part.errors.is_empty(), "{:?}", part.errors);
+    assert_eq!(part.sqs_calls, expected.len().div_ceil(10) as u64);
+
+    // Requests close to the number of pages: one page of groups, the two top-most groups' projects (1 and 3 pages;
+    // subgroups are never asked again; 7 and 251 projects), and 3 pages of member projects (259).
+    assert_eq!(sim.request_count(routes::GROUPS), 1);
+    assert_eq!(sim.request_count(routes::GROUP_PROJECTS), 1 + 3);
+    assert_eq!(sim.request_count(routes::PROJECTS), 3);
+    assert_eq!(sim.total_requests(), 8);
+    assert_eq!(part.gitlab_requests, 8);
+
+    // The metadata is on the project items, in the scheduler's own attributes.
+    let item = env.project_item("acme", org.deep).await;
+    assert_eq!(
+        text(&item, "path_with_namespace").as_deref(),
+        Some("platform/backend/services/billing/invoices")
+    );
+    assert_eq!(
+        text(&item, "gitlab_default_branch").as_deref(),
+        Some("main")
+    );
+    assert_eq!(
+        text(&item, "credential_id").as_deref(),
+        Some(credential.as_str())
+    );
+    assert!(
+        text(&item, "web_url")
+            .unwrap()
+            .ends_with("/platform/backend/services/billing/invoices")
+    );
+    assert!(text(&item, "last_activity_at").is_some() && text(&item, "seen_at").is_some());
+    assert!(!item.contains_key("last_head") && !item.contains_key("default_branch"));
+    let archived = env.project_item("acme", org.archived).await;
+    assert_eq!(archived.get("archived"), Some(&AttributeValue::Bool(true)));
+    let empty = env.project_item("acme", org.empty).await;
+    assert_eq!(empty.get("empty_repo"), Some(&AttributeValue::Bool(true)));
+    assert!(!empty.contains_key("enqueued_at"));
+    env.aws.teardown().await;
+}
+
+#[tokio::test]
+async fn a_tick_delivered_twice_sends_nothing_more() {
+    let env = Env::new().await;
+    let repo = repo();
+    let mut world = World::new();
+    let org = organisation(&mut world, repo.path());
+    let sim = Simulator::start(world).await.unwrap();
+    env.connect("acme", &sim, TOKEN).await;
+    let expected = eligible(&sim, org.user, repo.path());
+
+    let scheduler = env.scheduler(env.sqs(), options());
+    let first = scheduler.handle(schedule_event(None)).await.unwrap();
+    sim.reset_counts();
+    // EventBridge delivers the same tick again (at least once), even concurrently.
+    let (second, third) = tokio::join!(
+        scheduler.handle(schedule_event(None)),
+        scheduler.handle(schedule_event(None))
+    );
+    assert_eq!(first.enqueued(), expected.len());
+    assert!(second.unwrap().duplicate && third.unwrap().duplicate);
+    assert_eq!(
+        sim.total_requests(),
+        0,
+        "a duplicate does not even ask GitLab"
+    );
+
+    // The next tick comes while the messages are still in flight: nothing is enqueued twice.
+    let next: TickReport = scheduler
+        .handle(schedule_event(Some("2026-11-24T22:05:00Z")))
+        .await
+        .unwrap();
+    assert!(!next.duplicate);
+    assert_eq!(next.enqueued(), 0);
+    assert_eq!(
+        next.connections[0].writes, 0,
+        "nothing changed: nothing written"
+    );
+    assert_eq!(
+        next.connections[0].in_flight + next.connections[0].archived_done,
+        expected.len()
+    );
+    assert_eq!(
+        ids(&env.drain().await),
+        expected,
+        "one message each, over three deliveries and two ticks"
+    );
+    env.aws.teardown().await;
+}
+
+/// One connection's token is revoked, another's GitLab answers 503 to everything, a third's is too slow, a
+/// fourth is fine.
+#[tokio::test]
+async fn a_revoked_token_and_a_failing_gitlab_do_not_stop_the_others() {
+    let env = Env::new().await;
+    let repo = repo();
+    let mut world = World::new();
+    let org = organisation(&mut world, repo.path());
+    let revoked_user = world.add_user("former-employee");
+    let revoked_token =
+        world.add_token(TokenSpec::new("glpat-revoked", revoked_user, &["read_api"]));
+    let own = world.add_group("former", None);
+    world.add_member(revoked_user, Membership::Group(own), access::OWNER);
+    world.add_project(ProjectSpec::new(
+        Namespace::Group(own),
+        "x",
+        Some(repo.path()),
+        "main",
+    ));
+    let sim = Simulator::start(world).await.unwrap();
+
+    let mut down_world = World::new();
+    let down_user = down_world.add_user("down");
+    down_world.add_token(TokenSpec::new("glpat-down", down_user, &["read_api"]));
+    let down_group = down_world.add_group("down", None);
+    down_world.add_member(down_user, Membership::Group(down_group), access::DEVELOPER);
+    down_world.add_project(ProjectSpec::new(
+        Namespace::Group(down_group),
+        "p",
+        Some(repo.path()),
+        "main",
+    ));
+    let down = Simulator::start(down_world.clone()).await.unwrap();
+    let slow = Simulator::start(down_world).await.unwrap();
+
+    env.connect("acme", &sim, TOKEN).await;
+    let revoked = env.connect("gone-corp", &sim, "glpat-revoked").await;
+    env.connect("down-corp", &down, "glpat-down").await;
+    env.connect("slow-corp", &slow, "glpat-down").await;
+    sim.with_world(|w| w.token_mut(revoked_token).revoked = true);
+    down.fail_next(routes::ANY, 10_000, Fault::ServerError(503));
+    slow.set_latency(Duration::from_secs(5));
+
+    let scheduler = env.scheduler(
+        env.sqs(),
+        SchedulerOptions {
+            discovery_timeout: Duration::from_secs(2),
+            ..options()
+        },
+    );
+    let report = scheduler
+        .handle(schedule_event(Some("2026-11-24T23:00:00Z")))
+        .await
+        .unwrap();
+    let by_name: BTreeMap<&str, _> = report
+        .connections
+        .iter()
+        .map(|c| (c.connection_id.as_str(), c))
+        .collect();
+    let expected = eligible(&sim, org.user, repo.path());
+    assert_eq!(by_name["acme"].enqueued, expected.len());
+    assert_eq!(by_name["gone-corp"].enqueued, 0);
+    assert_eq!(
+        by_name["gone-corp"].errors.len(),
+        1,
+        "{:?}",
+        by_name["gone-corp"].errors
+    );
+    assert!(by_name["gone-corp"].errors[0].ends_with("unauthorized"));
+    assert_eq!(by_name["down-corp"].enqueued, 0);
+    assert!(
+        by_name["down-corp"].errors[0].ends_with("gitlab_unavailable"),
+        "{:?}",
+        by_name["down-corp"].errors
+    );
+    assert_eq!(by_name["slow-corp"].enqueued, 0);
+    assert!(
+        by_name["slow-corp"].errors[0].ends_with("discovery_timeout"),
+        "{:?}",
+        by_name["slow-corp"].errors
+    );
+    let messages = env.drain().await;
+    assert_eq!(ids(&messages), expected);
+    assert!(messages.iter().all(|m| m.connection_id == "acme"));
+    assert_eq!(
+        env.credential_status("gone-corp", &revoked).await,
+        CredentialStatus::InvalidCredentials
+    );
+
+    // Its syncs stop: the next tick does not use the refused token at all.
+    sim.reset_counts();
+    let next = scheduler
+        .handle(schedule_event(Some("2026-11-24T23:05:00Z")))
+        .await
+        .unwrap();
+    let gone_corp = next
+        .connections
+        .iter()
+        .find(|c| c.connection_id == "gone-corp")
+        .unwrap();
+    assert_eq!((gone_corp.credentials, gone_corp.gitlab_requests), (0, 0));
+    env.aws.teardown().await;
+}
+
+/// Fails chosen entries (by project id) a number of times before letting them through.
+struct FlakyQueue<Q> {
+    inner: Q,
+    failures_left: Mutex<HashMap<u64, u32>>,
+    calls: AtomicU32,
+}
+
+impl<Q: BatchQueue> BatchQueue for FlakyQueue<Q> {
+    async fn send_batch(&self, entries: &[BatchEntry<'_>]) -> Result<Vec<FailedEntry>, StoreError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let mut pass = Vec::new();
+        let mut failed = Vec::new();
+        {
+            let mut left = self.failures_left.lock().unwrap();
+            for entry in entries {
+                match left.get_mut(&entry.message.project_id) {
+                    Some(n) if *n > 0 => {
+                        *n -= 1;
+                        failed.push(FailedEntry {
+                            id: entry.id.to_owned(),
+                            code: "InternalError".into(),
+                            sender_fault: false,
+                        });
+                    }
+                    _ => pass.push(*entry),
+                }
+            }
+        }
+        failed.extend(self.inner.send_batch(&pass).await?);
+        Ok(failed)
+    }
+}
+
+#[tokio::test]
+async fn send_message_batch_partial_failures_are_retried_and_what_never_went_is_retried_next_tick()
+{
+    let env = Env::new().await;
+    let repo = repo();
+    let mut world = World::new();
+    let org = organisation(&mut world, repo.path());
+    let sim = Simulator::start(world).await.unwrap();
+    env.connect("acme", &sim, TOKEN).await;
+    let expected = eligible(&sim, org.user, repo.path());
+
+    // Every third project fails once; one project fails more often than the retries allow.
+    let mut failures: HashMap<u64, u32> = expected.iter().step_by(3).map(|id| (*id, 1)).collect();
+    let stubborn = expected[1];
+    failures.insert(stubborn, 100);
+    let queue = FlakyQueue {
+        inner: env.sqs(),
+        failures_left: Mutex::new(failures),
+        calls: AtomicU32::new(0),
+    };
+    let scheduler = env.scheduler(queue, options());
+    let report = scheduler
+        .handle(schedule_event(Some("2026-11-24T22:00:00Z")))
+        .await
+        .unwrap();
+    let part = &report.connections[0];
+    assert_eq!((part.enqueued, part.not_sent), (expected.len() - 1, 1));
+    assert!(
+        part.errors
+            .iter()
+            .any(|e| e.contains("1 messages not sent"))
+    );
+    let first: Vec<u64> = ids(&env.drain().await);
+    let unique: HashSet<u64> = first.iter().copied().collect();
+    assert_eq!(unique.len(), first.len(), "no duplicates from retries");
+    let missing: Vec<u64> = expected
+        .iter()
+        .copied()
+        .filter(|id| !unique.contains(id))
+        .collect();
+    assert_eq!(
+        missing,
+        vec![stubborn],
+        "only the stubborn one is missing, and it is reported"
+    );
+
+    // Its lease was given back: the next tick sends it, and only it.
+    scheduler.queue.failures_left.lock().unwrap().clear();
+    let next = scheduler
+        .handle(schedule_event(Some("2026-11-24T22:05:00Z")))
+        .await
+        .unwrap();
+    assert_eq!(next.enqueued(), 1);
+    assert_eq!(ids(&env.drain().await), vec![stubborn]);
+    env.aws.teardown().await;
+}
+
+#[tokio::test]
+async fn vanished_projects_are_marked_gone_and_imported_archives_are_not_enqueued_again() {
+    let env = Env::new().await;
+    let repo = repo();
+    let mut world = World::new();
+    let org = organisation(&mut world, repo.path());
+    let sim = Simulator::start(world).await.unwrap();
+    env.connect("acme", &sim, TOKEN).await;
+    let expected = eligible(&sim, org.user, repo.path());
+    // Leases that lapse at once, so that every tick may enqueue again.
+    let scheduler = env.scheduler(
+        env.sqs(),
+        SchedulerOptions {
+            enqueue_lease: Duration::ZERO,
+            ..options()
+        },
+    );
+    scheduler
+        .handle(schedule_event(Some("2026-11-24T22:00:00Z")))
+        .await
+        .unwrap();
+    assert_eq!(ids(&env.drain().await), expected);
+
+    // The sync imported the archived project's history (the worker's attributes), and one project was deleted.
+    env.aws
+        .dynamodb
+        .update_item()
+        .table_name(env.table())
+        .key("pk", AttributeValue::S("CONN#acme".into()))
+        .key("sk", AttributeValue::S(format!("PROJ#{}", org.archived)))
+        .update_expression("SET last_head = :head, default_branch = :branch")
+        .expression_attribute_values(":head", AttributeValue::S("a".repeat(40)))
+        .expression_attribute_values(":branch", AttributeValue::S("main".into()))
+        .send()
+        .await
+        .unwrap();
+    sim.with_world(|w| w.remove_project(org.deep));
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+
+    let report = scheduler
+        .handle(schedule_event(Some("2026-11-24T22:05:00Z")))
+        .await
+        .unwrap();
+    let part = &report.connections[0];
+    assert_eq!((part.gone, part.archived_done), (1, 1));
+    let again: Vec<u64> = expected
+        .iter()
+        .copied()
+        .filter(|id| *id != org.archived && *id != org.deep)
+        .collect();
+    assert_eq!(ids(&env.drain().await), again);
+    let gone = env.project_item("acme", org.deep).await;
+    assert!(text(&gone, "gone_at").is_some(), "marked, not deleted");
+    assert_eq!(
+        text(&gone, "path_with_namespace").as_deref(),
+        Some("platform/backend/services/billing/invoices")
+    );
+    let archived = env.project_item("acme", org.archived).await;
+    assert_eq!(
+        text(&archived, "last_head"),
+        Some("a".repeat(40)),
+        "the sync's attributes are untouched"
+    );
+
+    // Gone marks are not repeated.
+    let report = scheduler
+        .handle(schedule_event(Some("2026-11-24T22:10:00Z")))
+        .await
+        .unwrap();
+    assert_eq!(report.connections[0].gone, 0);
+    env.aws.teardown().await;
+}

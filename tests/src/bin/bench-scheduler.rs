@@ -1,0 +1,386 @@
+//! Benchmark of one scheduler tick: 10,000 projects in 50 groups (each with a nested subgroup), one connection.
+//! Prints GitLab requests (per route, against the number of pages a listing needs), `SendMessageBatch` calls,
+//! DynamoDB writes and wall time of a first tick (everything enqueued) and of a second tick right after it
+//! (everything still in flight and unchanged: discovery and one read of the project items, nothing written or
+//! sent).
+//!
+//! Needs the moto server (project items, leases and secrets go through the real adapters; the queue too with
+//! `--sqs-moto`, see [`CountingQueue`]):
+//! `scripts/with-moto cargo run --profile profiling -p testkit --bin bench-scheduler -- [PROJECTS] [GROUPS] [WRITE_CONCURRENCY] [--sqs-moto] [--memory-store]`.
+//! The simulator runs in this process on its own runtime.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use shared::aws::credential_store::DynamoCredentialStore;
+use shared::aws::project_store::DynamoProjectStore;
+use shared::aws::secrets::SecretsManagerVault;
+use shared::aws::sync_queue::SqsSyncQueue;
+use shared::credentials::{ConnectionId, CreateInput, Credentials, GitLabVerifier};
+use shared::scheduler::{
+    BatchEntry, BatchQueue, DiscoveredProject, EnqueueClaim, FailedEntry, KnownProject,
+    ProjectStore, Scheduler, SchedulerOptions, TickReport,
+};
+use shared::secret::SecretString;
+use shared::sync::StoreError;
+use testkit::aws_local::AwsStandIn;
+use testkit::bench_support::{BENCH_TOKEN, BenchResult, cpu_seconds, runtime};
+use testkit::clients::local_http;
+use testkit::git_fixture::GitRepo;
+use testkit::gitlab_sim::{
+    Membership, Namespace, ProjectSpec, Simulator, TokenSpec, World, access, routes,
+};
+
+/// Counts `SendMessageBatch` calls and messages; sends them through the SQS adapter to moto, or (by default)
+/// only checks and serialises them: moto's `SendMessageBatch` slows down with every message already in the queue
+/// (about 85 ms a call on an empty queue, 230 ms after 1,000 messages), which would measure moto, not the scheduler.
+struct CountingQueue {
+    inner: Option<SqsSyncQueue>,
+    calls: AtomicU64,
+    messages: AtomicU64,
+}
+
+impl BatchQueue for CountingQueue {
+    async fn send_batch(&self, entries: &[BatchEntry<'_>]) -> Result<Vec<FailedEntry>, StoreError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if let Some(inner) = &self.inner {
+            let failed = inner.send_batch(entries).await?;
+            self.messages
+                .fetch_add((entries.len() - failed.len()) as u64, Ordering::Relaxed);
+            return Ok(failed);
+        }
+        assert!(entries.len() <= Self::MAX_BATCH);
+        for entry in entries {
+            serde_json::to_string(entry.message).map_err(|e| StoreError(e.to_string()))?;
+        }
+        self.messages
+            .fetch_add(entries.len() as u64, Ordering::Relaxed);
+        Ok(Vec::new())
+    }
+}
+
+/// The project store in memory (with DynamoDB's lease semantics), to time the scheduler without moto's
+/// UpdateItem cost (about 8 ms each on moto, whatever the concurrency; its server is single-threaded).
+#[derive(Default)]
+struct MemoryProjects {
+    ticks: Mutex<HashMap<String, (i64, bool)>>,
+    items: Mutex<HashMap<u64, KnownProject>>,
+    writes: AtomicU64,
+}
+
+impl ProjectStore for MemoryProjects {
+    async fn connections(&self) -> Result<Vec<ConnectionId>, StoreError> {
+        Ok(vec![
+            ConnectionId::parse("bench").ok_or_else(|| StoreError("id".into()))?,
+        ])
+    }
+
+    async fn claim_tick(&self, tick: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+        let mut ticks = self.ticks.lock().unwrap_or_else(|e| e.into_inner());
+        match ticks.get(tick) {
+            Some((lease, done)) if *done || *lease >= now => Ok(false),
+            _ => {
+                ticks.insert(tick.to_owned(), (until, false));
+                Ok(true)
+            }
+        }
+    }
+
+    async fn complete_tick(&self, tick: &str, _now: i64) -> Result<(), StoreError> {
+        let mut ticks = self.ticks.lock().unwrap_or_else(|e| e.into_inner());
+        ticks.entry(tick.to_owned()).or_insert((0, true)).1 = true;
+        Ok(())
+    }
+
+    async fn record(
+        &self,
+        _connection: &ConnectionId,
+        project: &DiscoveredProject,
+        _seen_at: &str,
+        claim: Option<EnqueueClaim>,
+    ) -> Result<bool, StoreError> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        let item = items.entry(project.project_id).or_insert(KnownProject {
+            project_id: project.project_id,
+            gone: false,
+            lease_until: None,
+            imported: false,
+            recorded: None,
+        });
+        item.recorded = Some(project.clone());
+        item.gone = false;
+        let Some(claim) = claim else { return Ok(false) };
+        let free = item.lease_until.is_none_or(|u| u < claim.now)
+            && !(claim.unless_imported && item.imported);
+        if free {
+            item.lease_until = Some(claim.until);
+        }
+        Ok(free)
+    }
+
+    async fn release(
+        &self,
+        _: &ConnectionId,
+        project_id: u64,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(item) = items
+            .get_mut(&project_id)
+            .filter(|i| i.lease_until == Some(until))
+        {
+            item.lease_until = None;
+        }
+        Ok(())
+    }
+
+    async fn known_projects(&self, _: &ConnectionId) -> Result<Vec<KnownProject>, StoreError> {
+        let items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(items.values().cloned().collect())
+    }
+
+    async fn mark_gone(
+        &self,
+        _: &ConnectionId,
+        project_id: u64,
+        _at: &str,
+    ) -> Result<(), StoreError> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(item) = items.get_mut(&project_id) {
+            item.gone = true;
+        }
+        Ok(())
+    }
+}
+
+/// DynamoDB on moto, or [`MemoryProjects`].
+enum Projects {
+    Dynamo(DynamoProjectStore),
+    Memory(MemoryProjects),
+}
+
+impl ProjectStore for Projects {
+    async fn connections(&self) -> Result<Vec<ConnectionId>, StoreError> {
+        match self {
+            Projects::Dynamo(s) => s.connections().await,
+            Projects::Memory(s) => s.connections().await,
+        }
+    }
+
+    async fn claim_tick(&self, tick: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+        match self {
+            Projects::Dynamo(s) => s.claim_tick(tick, now, until).await,
+            Projects::Memory(s) => s.claim_tick(tick, now, until).await,
+        }
+    }
+
+    async fn complete_tick(&self, tick: &str, now: i64) -> Result<(), StoreError> {
+        match self {
+            Projects::Dynamo(s) => s.complete_tick(tick, now).await,
+            Projects::Memory(s) => s.complete_tick(tick, now).await,
+        }
+    }
+
+    async fn record(
+        &self,
+        connection: &ConnectionId,
+        project: &DiscoveredProject,
+        seen_at: &str,
+        claim: Option<EnqueueClaim>,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Projects::Dynamo(s) => s.record(connection, project, seen_at, claim).await,
+            Projects::Memory(s) => s.record(connection, project, seen_at, claim).await,
+        }
+    }
+
+    async fn release(
+        &self,
+        connection: &ConnectionId,
+        project_id: u64,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        match self {
+            Projects::Dynamo(s) => s.release(connection, project_id, until).await,
+            Projects::Memory(s) => s.release(connection, project_id, until).await,
+        }
+    }
+
+    async fn known_projects(
+        &self,
+        connection: &ConnectionId,
+    ) -> Result<Vec<KnownProject>, StoreError> {
+        match self {
+            Projects::Dynamo(s) => s.known_projects(connection).await,
+            Projects::Memory(s) => s.known_projects(connection).await,
+        }
+    }
+
+    async fn mark_gone(
+        &self,
+        connection: &ConnectionId,
+        project_id: u64,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        match self {
+            Projects::Dynamo(s) => s.mark_gone(connection, project_id, at).await,
+            Projects::Memory(s) => s.mark_gone(connection, project_id, at).await,
+        }
+    }
+}
+
+fn organisation(projects: usize, groups: usize, repo: &std::path::Path) -> World {
+    let mut world = World::new();
+    let user = world.add_user("importer");
+    world.add_token(TokenSpec::new(BENCH_TOKEN, user, &["read_api"]));
+    let per_group = projects / groups;
+    for g in 0..groups {
+        let top = world.add_group(&format!("group-{g:02}"), None);
+        let sub = world.add_group("team", Some(top));
+        world.add_member(user, Membership::Group(top), access::DEVELOPER);
+        for p in 0..per_group {
+            let namespace = Namespace::Group(if p % 2 == 0 { top } else { sub });
+            world.add_project(ProjectSpec::new(
+                namespace,
+                &format!("project-{p:04}"),
+                Some(repo),
+                "main",
+            ));
+        }
+    }
+    world
+}
+
+fn main() -> BenchResult<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let projects: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000);
+    let groups: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(50);
+    let sqs_on_moto = args.iter().any(|a| a == "--sqs-moto");
+    let memory_store = args.iter().any(|a| a == "--memory-store");
+    let write_concurrency: usize = args
+        .get(3)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(SchedulerOptions::default().write_concurrency);
+    if std::env::var("AWS_ENDPOINT_URL").is_err() {
+        return Err(
+            "run under scripts/with-moto (the tick writes to DynamoDB and SQS on moto)".into(),
+        );
+    }
+    let repo = GitRepo::init("main");
+    repo.fast_import_history("main", 3, None);
+    let sim_runtime = runtime()?;
+    let sim = sim_runtime.block_on(Simulator::start(organisation(
+        projects,
+        groups,
+        repo.path(),
+    )))?;
+    let runtime = runtime()?;
+    let aws = runtime.block_on(AwsStandIn::provision())?;
+    let table = aws.table("StateTable").to_owned();
+    let http = Arc::new(local_http());
+    let credentials = Credentials {
+        store: DynamoCredentialStore::new(aws.dynamodb.clone(), &table),
+        vault: SecretsManagerVault::new(aws.secrets.clone()),
+        verifier: GitLabVerifier::new(http.clone(), 1_000_000),
+        secret_name_prefix: format!("bench-scheduler-{}/", std::process::id()),
+        default_base_url: sim.base_url(),
+    };
+    runtime.block_on(credentials.create(
+        &ConnectionId::parse("bench").ok_or("connection id")?,
+        CreateInput {
+            label: None,
+            base_url: Some(sim.base_url()),
+            ca_bundle: None,
+            requests_per_minute: None,
+            api_token: SecretString::new(BENCH_TOKEN),
+            expiration_date: None,
+        },
+    ))?;
+    let scheduler = Scheduler::new(
+        if memory_store {
+            Projects::Memory(MemoryProjects::default())
+        } else {
+            Projects::Dynamo(DynamoProjectStore::new(aws.dynamodb.clone(), &table))
+        },
+        DynamoCredentialStore::new(aws.dynamodb.clone(), &table),
+        SecretsManagerVault::new(aws.secrets.clone()),
+        CountingQueue {
+            inner: sqs_on_moto
+                .then(|| SqsSyncQueue::new(aws.sqs.clone(), &aws.queue("SyncQueue").url)),
+            calls: AtomicU64::new(0),
+            messages: AtomicU64::new(0),
+        },
+        http,
+        // GitLab.com's 2,000 requests a minute, as in production.
+        2_000,
+        SchedulerOptions {
+            write_concurrency,
+            ..SchedulerOptions::default()
+        },
+    );
+    let per_page = 100;
+    let per_group = projects / groups;
+    let pages = |items: usize| items.div_ceil(per_page).max(1);
+    let expected_pages = pages(groups * 2) + groups * pages(per_group) + pages(projects);
+    println!(
+        "Scheduler benchmark: {projects} projects in {groups} groups (each with a subgroup), one connection, {write_concurrency} item writes at once; \
+         GitLab simulator in process, project items {}, SQS {}",
+        if memory_store {
+            "in memory"
+        } else {
+            "in DynamoDB on moto"
+        },
+        if sqs_on_moto {
+            "on moto"
+        } else {
+            "counted (batches checked and serialised, not sent)"
+        }
+    );
+    println!(
+        "{:>6} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>8}",
+        "tick",
+        "wall s",
+        "projects",
+        "enqueued",
+        "requests",
+        "pages",
+        "sqs calls",
+        "db writes",
+        "CPU s"
+    );
+    for (tick, key) in [("first", "bench-tick-1"), ("second", "bench-tick-2")] {
+        sim.reset_counts();
+        scheduler.queue.calls.store(0, Ordering::Relaxed);
+        scheduler.queue.messages.store(0, Ordering::Relaxed);
+        let cpu_before = cpu_seconds();
+        let started = Instant::now();
+        let report: TickReport = runtime.block_on(scheduler.tick(Some(key)))?;
+        let wall = started.elapsed().as_secs_f64();
+        let cpu = cpu_seconds() - cpu_before;
+        let part = report
+            .connections
+            .first()
+            .ok_or("no connection in the report")?;
+        assert!(part.errors.is_empty(), "{:?}", part.errors);
+        let requests = sim.total_requests();
+        let sqs_calls = scheduler.queue.calls.load(Ordering::Relaxed);
+        // Project item writes (unchanged items are skipped), plus the tick lease taken and completed.
+        let db_writes = part.writes + 2;
+        println!(
+            "{tick:>6} {wall:>9.1} {:>9} {:>9} {requests:>10} {expected_pages:>10} {sqs_calls:>9} {db_writes:>9} {cpu:>8.1}",
+            part.discovered, part.enqueued
+        );
+        println!(
+            "         requests by route: groups {}, group projects {}, member projects {}",
+            sim.request_count(routes::GROUPS),
+            sim.request_count(routes::GROUP_PROJECTS),
+            sim.request_count(routes::PROJECTS)
+        );
+    }
+    runtime.block_on(aws.teardown());
+    Ok(())
+}
