@@ -12,13 +12,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::keys::{CONNECTION_SK, CREDENTIAL_SK_PREFIX, connection_pk, credential_sk};
 use crate::credentials::model::{ConnectionId, CredentialId, CredentialRecord, CredentialStatus};
 use crate::credentials::ports::{CredentialStatusStore, CredentialStore, StoreError};
 
 type Item = HashMap<String, AttributeValue>;
-
-/// The sort key of a connection's own item.
-pub const CONNECTION_SK: &str = "CONNECTION";
 
 /// Fields the credentials API owns and rewrites on update and delete.
 const API_OWNED_FIELDS: &[&str] = &[
@@ -34,14 +32,6 @@ const API_OWNED_FIELDS: &[&str] = &[
     "last_verified_at",
     "version",
 ];
-
-pub fn connection_pk(connection: &ConnectionId) -> String {
-    format!("CONN#{connection}")
-}
-
-pub fn credential_sk(id: &CredentialId) -> String {
-    format!("CRED#{id}")
-}
 
 /// The state table behind the [`CredentialStore`] port.
 #[derive(Debug, Clone)]
@@ -62,7 +52,7 @@ impl DynamoCredentialStore {
         HashMap::from([
             (
                 "pk".to_owned(),
-                AttributeValue::S(connection_pk(connection)),
+                AttributeValue::S(connection_pk(connection.as_str())),
             ),
             ("sk".to_owned(), AttributeValue::S(sk)),
         ])
@@ -89,7 +79,7 @@ fn to_item(record: &CredentialRecord) -> Result<Item, StoreError> {
     })?;
     item.extend(DynamoCredentialStore::key(
         &record.connection_id,
-        credential_sk(&record.credential_id),
+        credential_sk(record.credential_id.as_str()),
     ));
     item.insert("entity".into(), AttributeValue::S("credential".into()));
     Ok(item)
@@ -162,7 +152,7 @@ impl CredentialStore for DynamoCredentialStore {
             .table_name(&self.table)
             .set_key(Some(Self::key(
                 &record.connection_id,
-                credential_sk(&record.credential_id),
+                credential_sk(record.credential_id.as_str()),
             )))
             .condition_expression("attribute_exists(pk) AND #f_version = :expected")
             .expression_attribute_values(
@@ -197,7 +187,7 @@ impl CredentialStore for DynamoCredentialStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(connection, credential_sk(id))))
+            .set_key(Some(Self::key(connection, credential_sk(id.as_str()))))
             .consistent_read(true)
             .send()
             .await
@@ -214,8 +204,14 @@ impl CredentialStore for DynamoCredentialStore {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :cred)")
-                .expression_attribute_values(":pk", AttributeValue::S(connection_pk(connection)))
-                .expression_attribute_values(":cred", AttributeValue::S("CRED#".into()))
+                .expression_attribute_values(
+                    ":pk",
+                    AttributeValue::S(connection_pk(connection.as_str())),
+                )
+                .expression_attribute_values(
+                    ":cred",
+                    AttributeValue::S(CREDENTIAL_SK_PREFIX.into()),
+                )
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
@@ -256,7 +252,7 @@ impl CredentialStatusStore for DynamoCredentialStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(connection, credential_sk(id))))
+            .set_key(Some(Self::key(connection, credential_sk(id.as_str()))))
             .update_expression("SET #status = :status, status_changed_at = :now")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#status", "status")

@@ -2,6 +2,7 @@
 
 pub mod commit_store;
 pub mod credential_store;
+pub mod keys;
 pub mod project_store;
 pub mod secrets;
 pub mod sync_queue;

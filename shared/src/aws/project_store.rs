@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::credential_store::{CONNECTION_SK, connection_pk};
+use super::keys::{CONNECTION_SK, PROJECT_SK_PREFIX, connection_pk, project_sk};
 use crate::credentials::ConnectionId;
 use crate::scheduler::model::DiscoveredProject;
 use crate::scheduler::ports::{EnqueueClaim, KnownProject, ProjectStore};
@@ -50,7 +50,7 @@ fn known_project(item: &Item) -> Option<KnownProject> {
         Some(AttributeValue::Bool(value)) => Some(*value),
         _ => None,
     };
-    let project_id = text("sk")?.strip_prefix("PROJ#")?.parse().ok()?;
+    let project_id = text("sk")?.strip_prefix(PROJECT_SK_PREFIX)?.parse().ok()?;
     let recorded = (|| {
         Some(DiscoveredProject {
             project_id,
@@ -96,12 +96,9 @@ impl DynamoProjectStore {
         HashMap::from([
             (
                 "pk".to_owned(),
-                AttributeValue::S(connection_pk(connection)),
+                AttributeValue::S(connection_pk(connection.as_str())),
             ),
-            (
-                "sk".to_owned(),
-                AttributeValue::S(format!("PROJ#{project_id}")),
-            ),
+            ("sk".to_owned(), AttributeValue::S(project_sk(project_id))),
         ])
     }
 
@@ -322,8 +319,11 @@ impl ProjectStore for DynamoProjectStore {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :proj)")
-                .expression_attribute_values(":pk", AttributeValue::S(connection_pk(connection)))
-                .expression_attribute_values(":proj", AttributeValue::S("PROJ#".into()))
+                .expression_attribute_values(
+                    ":pk",
+                    AttributeValue::S(connection_pk(connection.as_str())),
+                )
+                .expression_attribute_values(":proj", AttributeValue::S(PROJECT_SK_PREFIX.into()))
                 .projection_expression(KNOWN_ATTRIBUTES.join(", "))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)

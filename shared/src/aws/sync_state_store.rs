@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
+use super::keys::{connection_pk, project_sk};
 use crate::sync::model::{ProjectKey, SyncJob, SyncState, utc};
 use crate::sync::ports::{StoreError, SyncStateStore};
 
@@ -32,12 +33,9 @@ pub fn project_key(project: &ProjectKey) -> [(&'static str, AttributeValue); 2] 
     [
         (
             "pk",
-            AttributeValue::S(format!("CONN#{}", project.connection_id)),
+            AttributeValue::S(connection_pk(&project.connection_id)),
         ),
-        (
-            "sk",
-            AttributeValue::S(format!("PROJ#{}", project.project_id)),
-        ),
+        ("sk", AttributeValue::S(project_sk(project.project_id))),
     ]
 }
 
