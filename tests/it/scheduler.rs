@@ -14,7 +14,7 @@ use shared::aws::secrets::SecretsManagerVault;
 use shared::aws::sync_queue::SqsSyncQueue;
 use shared::credentials::{
     ConnectionId, CreateInput, CredentialId, CredentialStatus, CredentialStore, Credentials,
-    GitLabVerifier,
+    GitLabConnector, GitLabVerifier,
 };
 use shared::gitlab::HttpClients;
 use shared::scheduler::{
@@ -95,8 +95,7 @@ impl Env {
             DynamoCredentialStore::new(self.aws.dynamodb.clone(), self.table()),
             SecretsManagerVault::new(self.aws.secrets.clone()),
             queue,
-            self.http.clone(),
-            1_000_000,
+            GitLabConnector::new(self.http.clone(), 1_000_000),
             options,
         )
     }

@@ -16,7 +16,8 @@ use shared::aws::secrets::SecretsManagerVault;
 use shared::aws::sync_queue::SqsSyncQueue;
 use shared::aws::sync_state_store::DynamoSyncStateStore;
 use shared::credentials::{
-    ConnectionId, CreateInput, CredentialStatus, CredentialStore, Credentials, GitLabVerifier,
+    ConnectionId, CreateInput, CredentialStatus, CredentialStore, Credentials, GitLabConnector,
+    GitLabVerifier,
 };
 use shared::secret::SecretString;
 use shared::sync::{ProjectKey, SyncOptions, SyncWorker};
@@ -109,8 +110,7 @@ async fn env(commits: usize) -> Env {
         DynamoCommitStore::new(aws.dynamodb.clone(), aws.table("CommitsTable")),
         DynamoSyncStateStore::new(aws.dynamodb.clone(), &table),
         SqsSyncQueue::new(aws.sqs.clone(), &aws.queue("SyncQueue").url),
-        http,
-        1_000_000,
+        GitLabConnector::new(http, 1_000_000),
         SyncOptions {
             retry: fast_retry(),
             ..SyncOptions::default()

@@ -10,6 +10,7 @@ use shared::aws::project_store::DynamoProjectStore;
 use shared::aws::secrets::SecretsManagerVault;
 use shared::aws::sync_queue::SqsSyncQueue;
 use shared::config::Config;
+use shared::credentials::GitLabConnector;
 use shared::gitlab::{HttpClients, Timeouts};
 use shared::scheduler::{Scheduler, SchedulerOptions};
 
@@ -27,11 +28,13 @@ async fn main() -> Result<(), Error> {
             aws_sdk_sqs::Client::new(&aws),
             config.sync_queue_url.clone(),
         ),
-        Arc::new(HttpClients::new(
-            config.network_policy,
-            Timeouts::default(),
-        )?),
-        config.default_requests_per_minute,
+        GitLabConnector::new(
+            Arc::new(HttpClients::new(
+                config.network_policy,
+                Timeouts::default(),
+            )?),
+            config.default_requests_per_minute,
+        ),
         SchedulerOptions::default(),
     );
     lambda_runtime::run(service_fn(|event| scheduler.handle(event))).await

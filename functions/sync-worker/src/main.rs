@@ -10,6 +10,7 @@ use shared::aws::secrets::SecretsManagerVault;
 use shared::aws::sync_queue::SqsSyncQueue;
 use shared::aws::sync_state_store::DynamoSyncStateStore;
 use shared::config::Config;
+use shared::credentials::GitLabConnector;
 use shared::gitlab::{HttpClients, Timeouts};
 use shared::sync::{SyncOptions, SyncWorker};
 
@@ -28,11 +29,13 @@ async fn main() -> Result<(), Error> {
             aws_sdk_sqs::Client::new(&aws),
             config.sync_queue_url.clone(),
         ),
-        Arc::new(HttpClients::new(
-            config.network_policy,
-            Timeouts::default(),
-        )?),
-        config.default_requests_per_minute,
+        GitLabConnector::new(
+            Arc::new(HttpClients::new(
+                config.network_policy,
+                Timeouts::default(),
+            )?),
+            config.default_requests_per_minute,
+        ),
         SyncOptions::default(),
     );
     lambda_runtime::run(service_fn(|event| worker.handle(event))).await

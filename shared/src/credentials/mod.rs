@@ -6,8 +6,10 @@
 //! - [`verify`]: the bounded GitLab verification;
 //! - [`service`]: the use cases;
 //! - [`request`]: body parsing and field checks;
-//! - [`handler`]: routing, authorisation and replies.
+//! - [`handler`]: routing, authorisation and replies;
+//! - [`connect`]: a stored credential turned into a GitLab client (for the scheduler and the worker).
 
+pub mod connect;
 pub mod handler;
 pub mod model;
 pub mod ports;
@@ -15,6 +17,7 @@ pub mod request;
 pub mod service;
 pub mod verify;
 
+pub use connect::{ConnectError, GitLabConnector};
 pub use handler::{CredentialsApi, Route, handler};
 pub use model::{ConnectionId, CredentialId, CredentialRecord, CredentialStatus};
 pub use ports::{CredentialStatusStore, CredentialStore, SecretVault, StoreError, VaultError};

@@ -3,7 +3,6 @@
 //! GitLab down, a timeout) is reported in its part of the tick and never stops the others.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -16,12 +15,10 @@ use super::fanout::{SendPolicy, send_all};
 use super::model::{ConnectionReport, DiscoveredProject, TickReport, epoch, tick_key};
 use super::ports::{BatchQueue, EnqueueClaim, KnownProject, ProjectStore};
 use crate::credentials::{
-    ConnectionId, CredentialRecord, CredentialStatus, CredentialStatusStore, CredentialStore,
-    SecretVault,
+    ConnectError, ConnectionId, CredentialRecord, CredentialStatus, CredentialStatusStore,
+    CredentialStore, GitLabConnector, SecretVault,
 };
-use crate::gitlab::{
-    GitLabAddress, GitLabClient, GitLabError, HttpClients, RequestBudget, RetryPolicy,
-};
+use crate::gitlab::{GitLabError, RetryPolicy};
 use crate::sync::model::utc;
 use crate::sync::worker::SyncMessage;
 
@@ -68,20 +65,15 @@ pub struct Scheduler<P, K, V, Q> {
     pub credentials: K,
     pub vault: V,
     pub queue: Q,
-    pub http: Arc<HttpClients>,
-    pub default_requests_per_minute: u32,
+    pub connector: GitLabConnector,
     pub options: SchedulerOptions,
-    /// One budget per credential for the life of the process.
-    budgets: Mutex<HashMap<String, Arc<RequestBudget>>>,
 }
 
 /// Why one credential's discovery produced nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 enum CredentialFailure {
-    #[error("invalid_settings")]
-    Settings,
-    #[error("secret_unavailable: {0}")]
-    Secret(String),
+    #[error(transparent)]
+    Connect(ConnectError),
     #[error("{}", .0.code())]
     GitLab(GitLabError),
     #[error("discovery_timeout")]
@@ -100,8 +92,7 @@ where
         credentials: K,
         vault: V,
         queue: Q,
-        http: Arc<HttpClients>,
-        default_requests_per_minute: u32,
+        connector: GitLabConnector,
         options: SchedulerOptions,
     ) -> Self {
         Scheduler {
@@ -109,10 +100,8 @@ where
             credentials,
             vault,
             queue,
-            http,
-            default_requests_per_minute,
+            connector,
             options,
-            budgets: Mutex::new(HashMap::new()),
         }
     }
 
@@ -380,7 +369,11 @@ where
         record: &CredentialRecord,
         report: &mut ConnectionReport,
     ) -> Result<(BTreeMap<u64, DiscoveredProject>, bool), CredentialFailure> {
-        let gitlab = self.client_for(record).await?;
+        let gitlab = self
+            .connector
+            .client_for(&self.vault, record, self.options.retry)
+            .await
+            .map_err(CredentialFailure::Connect)?;
         let outcome = tokio::time::timeout(
             self.options.discovery_timeout,
             discover(&gitlab, self.options.group_concurrency),
@@ -422,43 +415,6 @@ where
         {
             report.errors.push(format!("credentials: {error}"));
         }
-    }
-
-    async fn client_for(
-        &self,
-        record: &CredentialRecord,
-    ) -> Result<GitLabClient, CredentialFailure> {
-        let address = GitLabAddress::parse(&record.settings.base_url, self.http.policy())
-            .map_err(|_| CredentialFailure::Settings)?;
-        let http = self
-            .http
-            .for_ca_bundle(record.settings.ca_bundle.as_deref())
-            .map_err(|_| CredentialFailure::Settings)?;
-        let token = self
-            .vault
-            .read(&record.secret_name)
-            .await
-            .map_err(|e| CredentialFailure::Secret(e.to_string()))?;
-        let budget = {
-            let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
-            budgets
-                .entry(record.credential_id.as_str().to_owned())
-                .or_insert_with(|| {
-                    let per_minute = record
-                        .settings
-                        .requests_per_minute
-                        .unwrap_or(self.default_requests_per_minute);
-                    Arc::new(RequestBudget::per_minute(per_minute, 20))
-                })
-                .clone()
-        };
-        Ok(GitLabClient::new(
-            http,
-            address,
-            token,
-            budget,
-            self.options.retry,
-        ))
     }
 }
 

@@ -3,8 +3,6 @@
 //! in the end, dead-letters it); a token GitLab refuses marks the credential and stops, without a retry storm; a
 //! project GitLab hides is marked and skipped; a sync cut by the deadline is continued through a new message.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
@@ -18,12 +16,10 @@ use super::importer::{ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncRepo
 use super::model::ProjectKey;
 use super::ports::{CommitStore, StoreError, SyncStateStore};
 use crate::credentials::{
-    ConnectionId, CredentialId, CredentialRecord, CredentialStatus, CredentialStatusStore,
-    CredentialStore, SecretVault,
+    ConnectError, ConnectionId, CredentialId, CredentialRecord, CredentialStatus,
+    CredentialStatusStore, CredentialStore, GitLabConnector, SecretVault,
 };
-use crate::gitlab::{
-    GitLabAddress, GitLabClient, GitLabError, HttpClients, ProjectRef, RequestBudget,
-};
+use crate::gitlab::{GitLabError, ProjectRef};
 
 /// One project to sync: the body of a sync queue message (the scheduler's, or a continuation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,11 +62,8 @@ pub struct SyncWorker<K, V, C, S, Q> {
     pub commits: C,
     pub state: S,
     pub queue: Q,
-    pub http: Arc<HttpClients>,
-    pub default_requests_per_minute: u32,
+    pub connector: GitLabConnector,
     pub options: SyncOptions,
-    /// One budget per credential for the life of the process: every sync on a token shares GitLab's limit.
-    budgets: Mutex<HashMap<String, Arc<RequestBudget>>>,
 }
 
 impl<K, V, C, S, Q> SyncWorker<K, V, C, S, Q>
@@ -81,15 +74,13 @@ where
     S: SyncStateStore,
     Q: SyncQueue,
 {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         credentials: K,
         vault: V,
         commits: C,
         state: S,
         queue: Q,
-        http: Arc<HttpClients>,
-        default_requests_per_minute: u32,
+        connector: GitLabConnector,
         options: SyncOptions,
     ) -> Self {
         SyncWorker {
@@ -98,10 +89,8 @@ where
             commits,
             state,
             queue,
-            http,
-            default_requests_per_minute,
+            connector,
             options,
-            budgets: Mutex::new(HashMap::new()),
         }
     }
 
@@ -199,9 +188,18 @@ where
         if let Some(reason) = not_live(&record) {
             return (RecordOutcome::Skipped(reason), no_requests);
         }
-        let gitlab = match self.client_for(&record).await {
+        let gitlab = match self
+            .connector
+            .client_for(&self.vault, &record, self.options.retry)
+            .await
+        {
             Ok(client) => client,
-            Err(outcome) => return (outcome, no_requests),
+            Err(ConnectError::Settings) => {
+                return (RecordOutcome::Skipped("invalid_settings"), no_requests);
+            }
+            Err(error @ ConnectError::Secret(_)) => {
+                return (RecordOutcome::Retry(error.to_string()), no_requests);
+            }
         };
         let target = SyncTarget {
             key: ProjectKey::new(&message.connection_id, message.project_id),
@@ -269,42 +267,6 @@ where
             }
             other => RecordOutcome::Retry(other.to_string()),
         }
-    }
-
-    /// A GitLab client for the credential: its token from the vault, its base URL and CA bundle, and the budget
-    /// the process keeps for it.
-    async fn client_for(&self, record: &CredentialRecord) -> Result<GitLabClient, RecordOutcome> {
-        let address = GitLabAddress::parse(&record.settings.base_url, self.http.policy())
-            .map_err(|_| RecordOutcome::Skipped("invalid_settings"))?;
-        let http = self
-            .http
-            .for_ca_bundle(record.settings.ca_bundle.as_deref())
-            .map_err(|_| RecordOutcome::Skipped("invalid_settings"))?;
-        let token = self
-            .vault
-            .read(&record.secret_name)
-            .await
-            .map_err(|e| RecordOutcome::Retry(e.to_string()))?;
-        let budget = {
-            let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
-            budgets
-                .entry(record.credential_id.as_str().to_owned())
-                .or_insert_with(|| {
-                    let per_minute = record
-                        .settings
-                        .requests_per_minute
-                        .unwrap_or(self.default_requests_per_minute);
-                    Arc::new(RequestBudget::per_minute(per_minute, 20))
-                })
-                .clone()
-        };
-        Ok(GitLabClient::new(
-            http,
-            address,
-            token,
-            budget,
-            self.options.retry,
-        ))
     }
 }
 

@@ -18,7 +18,9 @@ use shared::aws::credential_store::DynamoCredentialStore;
 use shared::aws::project_store::DynamoProjectStore;
 use shared::aws::secrets::SecretsManagerVault;
 use shared::aws::sync_queue::SqsSyncQueue;
-use shared::credentials::{ConnectionId, CreateInput, Credentials, GitLabVerifier};
+use shared::credentials::{
+    ConnectionId, CreateInput, Credentials, GitLabConnector, GitLabVerifier,
+};
 use shared::scheduler::{
     BatchEntry, BatchQueue, DiscoveredProject, EnqueueClaim, FailedEntry, KnownProject,
     ProjectStore, Scheduler, SchedulerOptions, TickReport,
@@ -314,9 +316,8 @@ fn main() -> BenchResult<()> {
             calls: AtomicU64::new(0),
             messages: AtomicU64::new(0),
         },
-        http,
         // GitLab.com's 2,000 requests a minute, as in production.
-        2_000,
+        GitLabConnector::new(http, 2_000),
         SchedulerOptions {
             write_concurrency,
             ..SchedulerOptions::default()

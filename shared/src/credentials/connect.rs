@@ -1,0 +1,74 @@
+//! Turns a stored credential into a GitLab client: its base URL and CA bundle, its token from the vault, and the
+//! request budget the process keeps for it, so every task of the process that uses one token shares GitLab's
+//! per-user limit. Used by the scheduler and the sync worker alike.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::model::CredentialRecord;
+use super::ports::SecretVault;
+use crate::gitlab::{GitLabAddress, GitLabClient, HttpClients, RequestBudget, RetryPolicy};
+
+/// Requests one token may send back to back before its steady pace applies.
+const BUDGET_BURST: u32 = 20;
+
+/// Why no client could be made for a credential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectError {
+    /// The stored base URL or CA bundle is refused (the credential must be updated).
+    #[error("invalid_settings")]
+    Settings,
+    /// The vault could not be read (worth a retry).
+    #[error("secret_unavailable: {0}")]
+    Secret(String),
+}
+
+/// Built once per process.
+#[derive(Debug)]
+pub struct GitLabConnector {
+    http: Arc<HttpClients>,
+    default_requests_per_minute: u32,
+    budgets: Mutex<HashMap<String, Arc<RequestBudget>>>,
+}
+
+impl GitLabConnector {
+    pub fn new(http: Arc<HttpClients>, default_requests_per_minute: u32) -> Self {
+        GitLabConnector {
+            http,
+            default_requests_per_minute,
+            budgets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn client_for<V: SecretVault>(
+        &self,
+        vault: &V,
+        record: &CredentialRecord,
+        retry: RetryPolicy,
+    ) -> Result<GitLabClient, ConnectError> {
+        let address = GitLabAddress::parse(&record.settings.base_url, self.http.policy())
+            .map_err(|_| ConnectError::Settings)?;
+        let http = self
+            .http
+            .for_ca_bundle(record.settings.ca_bundle.as_deref())
+            .map_err(|_| ConnectError::Settings)?;
+        let token = vault
+            .read(&record.secret_name)
+            .await
+            .map_err(|e| ConnectError::Secret(e.to_string()))?;
+        let budget = {
+            let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
+            budgets
+                .entry(record.credential_id.as_str().to_owned())
+                .or_insert_with(|| {
+                    let per_minute = record
+                        .settings
+                        .requests_per_minute
+                        .unwrap_or(self.default_requests_per_minute);
+                    Arc::new(RequestBudget::per_minute(per_minute, BUDGET_BURST))
+                })
+                .clone()
+        };
+        Ok(GitLabClient::new(http, address, token, budget, retry))
+    }
+}
