@@ -358,3 +358,26 @@ async fn a_worker_killed_mid_window_and_redelivered_loses_nothing() {
     f.assert_matches_git("main");
     f.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_run_with_no_time_left_still_makes_progress() {
+    let f = Fixture::new(history(3_000)).await;
+    let mut written = 0;
+    // Bounded: one window per run at the least, and a 3,000-commit history has about fifty.
+    for round in 0..200 {
+        match f.sync_until("main", Some(Instant::now())).await.unwrap() {
+            SyncOutcome::Continue(report) => {
+                assert!(report.commits_written > 0, "round {round} made no progress");
+                written += report.commits_written;
+            }
+            SyncOutcome::Imported(report) => {
+                written += report.commits_written;
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(written, 3_000);
+    f.assert_matches_git("main");
+    f.sim.shutdown().await;
+}

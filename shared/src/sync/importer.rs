@@ -297,7 +297,7 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
     }
 
     /// Imports the job's pending windows concurrently, checkpointing each finished window. Stops starting new
-    /// windows once `deadline` has passed.
+    /// windows once `deadline` has passed (after the first).
     async fn import_windows(
         &self,
         target: &SyncTarget,
@@ -307,10 +307,13 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         deadline: Option<Instant>,
         report: &mut SyncReport,
     ) -> Result<(), SyncError> {
+        // The first window always starts, so every run makes progress however little time it was given.
         let pending = job
             .pending()
             .into_iter()
-            .take_while(|_| deadline.is_none_or(|d| Instant::now() < d));
+            .enumerate()
+            .take_while(|(started, _)| *started == 0 || deadline.is_none_or(|d| Instant::now() < d))
+            .map(|(_, window)| window);
         let mut finished = std::pin::pin!(
             futures::stream::iter(pending)
                 .map(|(index, window)| async move {
