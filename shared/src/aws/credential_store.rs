@@ -12,7 +12,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::keys::{CONNECTION_SK, CREDENTIAL_SK_PREFIX, connection_pk, credential_sk};
+use super::keys::{
+    CONNECTION_SK, CREDENTIAL_SK_PREFIX, connection_items, connection_pk, credential_sk,
+};
 use crate::credentials::model::{ConnectionId, CredentialId, CredentialRecord, CredentialStatus};
 use crate::credentials::ports::{CredentialStatusStore, CredentialStore, StoreError};
 
@@ -196,36 +198,18 @@ impl CredentialStore for DynamoCredentialStore {
     }
 
     async fn list(&self, connection: &ConnectionId) -> Result<Vec<CredentialRecord>, StoreError> {
-        let mut records = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :cred)")
-                .expression_attribute_values(
-                    ":pk",
-                    AttributeValue::S(connection_pk(connection.as_str())),
-                )
-                .expression_attribute_values(
-                    ":cred",
-                    AttributeValue::S(CREDENTIAL_SK_PREFIX.into()),
-                )
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable("Query credentials", &e))?;
-            for item in output.items.unwrap_or_default() {
-                records.push(from_item(item)?);
-            }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
-            }
-        }
-        Ok(records)
+        connection_items(
+            &self.client,
+            &self.table,
+            connection.as_str(),
+            CREDENTIAL_SK_PREFIX,
+            None,
+        )
+        .await
+        .map_err(|e| unavailable("Query credentials", &e))?
+        .into_iter()
+        .map(from_item)
+        .collect()
     }
 }
 

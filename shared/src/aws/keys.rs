@@ -1,7 +1,15 @@
-//! The state table's key layout, in one place for every adapter that shares the table:
+//! The state table's key layout, and the one query by key prefix, in one place for every adapter that shares
+//! the table:
 //! - connection: `pk = CONN#<connection>`, `sk = CONNECTION`;
 //! - credential: `pk = CONN#<connection>`, `sk = CRED#<credential>`;
 //! - project (scheduler metadata and sync state on one item): `pk = CONN#<connection>`, `sk = PROJ#<project>`.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::query::QueryError;
+use aws_sdk_dynamodb::types::AttributeValue;
 
 pub const CONNECTION_SK: &str = "CONNECTION";
 pub const CREDENTIAL_SK_PREFIX: &str = "CRED#";
@@ -17,4 +25,35 @@ pub fn credential_sk(credential_id: &str) -> String {
 
 pub fn project_sk(project_id: u64) -> String {
     format!("{PROJECT_SK_PREFIX}{project_id}")
+}
+
+/// Every item of a connection whose sort key starts with `prefix` (all pages, consistent reads), with only the
+/// `projection` attributes when given.
+pub async fn connection_items(
+    client: &Client,
+    table: &str,
+    connection_id: &str,
+    prefix: &str,
+    projection: Option<String>,
+) -> Result<Vec<HashMap<String, AttributeValue>>, SdkError<QueryError>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let output = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(connection_pk(connection_id)))
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+            .set_projection_expression(projection.clone())
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await?;
+        items.extend(output.items.unwrap_or_default());
+        match output.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return Ok(items),
+        }
+    }
 }

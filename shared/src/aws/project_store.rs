@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::keys::{CONNECTION_SK, PROJECT_SK_PREFIX, connection_pk, project_sk};
+use super::keys::{CONNECTION_SK, PROJECT_SK_PREFIX, connection_items, connection_pk, project_sk};
 use crate::credentials::ConnectionId;
 use crate::scheduler::model::DiscoveredProject;
 use crate::scheduler::ports::{EnqueueClaim, KnownProject, ProjectStore};
@@ -311,38 +311,16 @@ impl ProjectStore for DynamoProjectStore {
         &self,
         connection: &ConnectionId,
     ) -> Result<Vec<KnownProject>, StoreError> {
-        let mut known = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :proj)")
-                .expression_attribute_values(
-                    ":pk",
-                    AttributeValue::S(connection_pk(connection.as_str())),
-                )
-                .expression_attribute_values(":proj", AttributeValue::S(PROJECT_SK_PREFIX.into()))
-                .projection_expression(KNOWN_ATTRIBUTES.join(", "))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable("Query projects", &e))?;
-            known.extend(
-                output
-                    .items
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(known_project),
-            );
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
-            }
-        }
-        Ok(known)
+        let items = connection_items(
+            &self.client,
+            &self.table,
+            connection.as_str(),
+            PROJECT_SK_PREFIX,
+            Some(KNOWN_ATTRIBUTES.join(", ")),
+        )
+        .await
+        .map_err(|e| unavailable("Query projects", &e))?;
+        Ok(items.iter().filter_map(known_project).collect())
     }
 
     async fn mark_gone(
