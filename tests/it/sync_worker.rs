@@ -226,29 +226,7 @@ impl Env {
     }
 
     async fn received_messages(&self) -> Vec<aws_sdk_sqs::types::Message> {
-        let url = &self.aws.queue("SyncQueue").url;
-        let received = self
-            .aws
-            .sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
-        for message in &received {
-            self.aws
-                .sqs
-                .delete_message()
-                .queue_url(url)
-                .receipt_handle(message.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-        received
+        self.aws.take_messages("SyncQueue").await
     }
 
     async fn stop(self) {

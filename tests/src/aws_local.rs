@@ -142,6 +142,46 @@ impl AwsStandIn {
             .unwrap_or_else(|| panic!("template.yaml declares no queue {logical_id}"))
     }
 
+    /// Receives up to ten messages from one of this test's queues and deletes them, as a consumer that handled
+    /// them would. An empty result means the queue had nothing visible.
+    pub async fn take_messages(&self, logical_id: &str) -> Vec<aws_sdk_sqs::types::Message> {
+        let url = &self.queue(logical_id).url;
+        let messages = self
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("ReceiveMessage on {logical_id}: {e:?}"))
+            .messages
+            .unwrap_or_default();
+        if messages.is_empty() {
+            return messages;
+        }
+        let deletes = messages
+            .iter()
+            .enumerate()
+            .map(|(i, message)| {
+                aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .set_receipt_handle(message.receipt_handle.clone())
+                    .build()
+                    .expect("id and receipt handle are set")
+            })
+            .collect();
+        let deleted = self
+            .sqs
+            .delete_message_batch()
+            .queue_url(url)
+            .set_entries(Some(deletes))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DeleteMessageBatch on {logical_id}: {e:?}"));
+        assert!(deleted.failed().is_empty(), "{:?}", deleted.failed());
+        messages
+    }
+
     /// Logical ids of every table and queue created, for assertions about the template itself.
     pub fn declared(&self) -> (Vec<&str>, Vec<&str>) {
         (

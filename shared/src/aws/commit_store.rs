@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::{StreamExt, TryStreamExt};
 use time::OffsetDateTime;
 
+use super::condition_failed;
 use crate::backoff::jittered;
 use crate::sync::model::{CommitRecord, ProjectKey, utc};
 use crate::sync::ports::{CommitStore, StoreError};
@@ -131,12 +132,7 @@ impl CommitStore for DynamoCommitStore {
                         .await;
                     match result {
                         Ok(_) => Ok(()),
-                        Err(e)
-                            if e.as_service_error()
-                                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                        {
-                            Ok(())
-                        }
+                        Err(e) if condition_failed(&e) => Ok(()),
                         Err(e) => Err(StoreError(format!(
                             "UpdateItem: {}",
                             DisplayErrorContext(&e)

@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::condition_failed;
 use super::keys::{
     CONNECTION_SK, CREDENTIAL_SK_PREFIX, connection_items, connection_pk, credential_sk,
 };
@@ -65,7 +66,7 @@ fn unavailable<E>(operation: &'static str, error: &SdkError<E>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    if error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException") {
+    if condition_failed(error) {
         return StoreError::Conflict;
     }
     StoreError::Unavailable {
@@ -247,7 +248,7 @@ impl CredentialStatusStore for DynamoCredentialStore {
         match result {
             Ok(_) => Ok(()),
             // Deleted meanwhile: nothing to mark.
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(unavailable("UpdateItem credential status", &e)),
         }
     }

@@ -17,6 +17,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::condition_failed;
 use super::keys::{CONNECTION_SK, PROJECT_SK_PREFIX, connection_items, connection_pk, project_sk};
 use crate::credentials::ConnectionId;
 use crate::scheduler::model::DiscoveredProject;
@@ -182,10 +183,6 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     StoreError(format!("{operation}: {}", DisplayErrorContext(error)))
-}
-
-fn condition_failed<E: ProvideErrorMetadata>(error: &SdkError<E>) -> bool {
-    error.code() == Some("ConditionalCheckFailedException")
 }
 
 impl ProjectStore for DynamoProjectStore {

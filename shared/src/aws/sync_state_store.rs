@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
+use super::condition_failed;
 use super::keys::{connection_pk, project_sk};
 use crate::sync::model::{ProjectKey, SyncJob, SyncState, utc};
 use crate::sync::ports::{StoreError, SyncStateStore};
@@ -151,7 +152,7 @@ where
 {
     match result {
         Ok(_) => Ok(true),
-        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) if condition_failed(&e) => Ok(false),
         Err(e) => Err(StoreError(format!(
             "UpdateItem: {}",
             DisplayErrorContext(&e)
