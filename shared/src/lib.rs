@@ -1,6 +1,7 @@
 //! The GitLab commit importer's library: the GitLab client, the domain (verification, discovery, sync
 //! planning), the ports it needs, and the AWS adapters behind them. The Lambda functions only wire these up.
 
+pub mod app;
 pub mod aws;
 pub mod backoff;
 pub mod config;

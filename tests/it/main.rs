@@ -4,6 +4,7 @@
 mod aws_stand_in;
 mod credentials_api;
 mod dynamo_sync;
+mod end_to_end;
 mod gitlab_client;
 mod scheduler;
 mod simulator;

@@ -83,13 +83,18 @@ pub fn template_path() -> PathBuf {
 impl AwsStandIn {
     /// Creates private copies of every DynamoDB table and SQS queue in `template.yaml`.
     pub async fn provision() -> Result<Self, StandInError> {
-        let config = sdk_config().await?;
-        let template = Template::load(&template_path())?;
         let prefix = format!(
             "t{}-{}",
             std::process::id(),
             NEXT_STAND_IN.fetch_add(1, Ordering::Relaxed)
         );
+        Self::provision_named(&prefix).await
+    }
+
+    /// Creates every DynamoDB table and SQS queue in `template.yaml`, named `<prefix>-<logical id>`.
+    pub async fn provision_named(prefix: &str) -> Result<Self, StandInError> {
+        let config = sdk_config().await?;
+        let template = Template::load(&template_path())?;
         let mut stand_in = AwsStandIn {
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             sqs: aws_sdk_sqs::Client::new(&config),

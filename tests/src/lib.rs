@@ -5,12 +5,16 @@
 //! - [`tls_front`]: a TLS front with a private CA, for self-managed GitLab behind one;
 //! - [`clients`]: GitLab clients pointed at the simulator;
 //! - [`memory_stores`]: in-memory fakes of the sync's storage ports;
+//! - [`demo`]: the demo GitLab of the local run and the end-to-end test;
+//! - [`local_run`]: the whole pipeline in one process against the stand-in, as the README's main command runs it;
 //! - [`bench_support`]: a simulator child process and /proc measurements for the benchmarks.
 
 pub mod aws_local;
 pub mod bench_support;
 pub mod clients;
+pub mod demo;
 pub mod git_fixture;
 pub mod gitlab_sim;
+pub mod local_run;
 pub mod memory_stores;
 pub mod tls_front;

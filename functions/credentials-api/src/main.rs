@@ -1,14 +1,9 @@
 //! The credentials API Lambda: API Gateway HTTP API (IAM auth) -> `shared::credentials::handler`.
-//! Everything is built once per process; each invocation only runs the handler.
-
-use std::sync::Arc;
+//! Everything is built once per process (`shared::app`); each invocation only runs the handler.
 
 use lambda_http::{Error, service_fn};
-use shared::aws::credential_store::DynamoCredentialStore;
-use shared::aws::secrets::SecretsManagerVault;
 use shared::config::Config;
-use shared::credentials::{Credentials, CredentialsApi, GitLabVerifier, handler};
-use shared::gitlab::{HttpClients, Timeouts};
+use shared::credentials::handler;
 
 /// Local runs only: accept requests that API Gateway's IAM authorizer did not sign off.
 const ALLOW_UNAUTHENTICATED: &str = "CREDENTIALS_API_ALLOW_UNAUTHENTICATED";
@@ -27,22 +22,6 @@ async fn main() -> Result<(), Error> {
         }
     };
     let aws = aws_config::load_from_env().await;
-    let http = Arc::new(HttpClients::new(
-        config.network_policy,
-        Timeouts::default(),
-    )?);
-    let api = CredentialsApi {
-        credentials: Credentials {
-            store: DynamoCredentialStore::new(
-                aws_sdk_dynamodb::Client::new(&aws),
-                config.state_table.clone(),
-            ),
-            vault: SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(&aws)),
-            verifier: GitLabVerifier::new(http, config.default_requests_per_minute),
-            secret_name_prefix: config.secret_name_prefix.clone(),
-            default_base_url: config.default_gitlab_base_url.clone(),
-        },
-        allow_unauthenticated,
-    };
+    let api = shared::app::credentials_function(&config, &aws, allow_unauthenticated)?;
     lambda_http::run(service_fn(|req| handler(&api, req))).await
 }

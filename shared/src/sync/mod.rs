@@ -8,4 +8,4 @@ pub mod worker;
 pub use importer::{ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncReport, SyncTarget};
 pub use model::{CommitRecord, ProjectKey, ProjectOrigin, SyncJob, SyncState};
 pub use ports::{CommitStore, StoreError, SyncStateStore};
-pub use worker::{RecordOutcome, SyncMessage, SyncQueue, SyncWorker};
+pub use worker::{RecordOutcome, RecordReport, SyncMessage, SyncQueue, SyncWorker};

@@ -54,6 +54,60 @@ pub enum RecordOutcome {
     Retry(String),
 }
 
+/// What one record did and what it cost.
+#[derive(Debug, Clone)]
+pub struct RecordReport {
+    /// The sync message, when the record carried a readable one.
+    pub message: Option<SyncMessage>,
+    pub outcome: RecordOutcome,
+    pub stats: crate::gitlab::ClientStats,
+    pub duration: Duration,
+}
+
+impl RecordReport {
+    fn unread(reason: String) -> Self {
+        RecordReport {
+            message: None,
+            outcome: RecordOutcome::Retry(reason),
+            stats: crate::gitlab::ClientStats::default(),
+            duration: Duration::ZERO,
+        }
+    }
+
+    /// Commits written by this record's sync.
+    pub fn commits(&self) -> usize {
+        match &self.outcome {
+            RecordOutcome::Synced(SyncOutcome::Imported(r)) | RecordOutcome::Continued(r) => {
+                r.commits_written
+            }
+            _ => 0,
+        }
+    }
+
+    fn windows(&self) -> usize {
+        match &self.outcome {
+            RecordOutcome::Synced(SyncOutcome::Imported(r)) | RecordOutcome::Continued(r) => {
+                r.windows
+            }
+            _ => 0,
+        }
+    }
+
+    /// The outcome in one word, as the log line and the local run's progress show it.
+    pub fn result(&self) -> &'static str {
+        match &self.outcome {
+            RecordOutcome::Synced(SyncOutcome::Unchanged) => "unchanged",
+            RecordOutcome::Synced(SyncOutcome::EmptyRepository) => "empty_repository",
+            RecordOutcome::Synced(SyncOutcome::Imported(_)) => "imported",
+            RecordOutcome::Synced(SyncOutcome::Continue(_)) | RecordOutcome::Continued(_) => {
+                "continued"
+            }
+            RecordOutcome::Skipped(reason) => reason,
+            RecordOutcome::Retry(_) => "retry",
+        }
+    }
+}
+
 /// Everything the worker needs, built once per process.
 #[derive(Debug)]
 pub struct SyncWorker<K, V, C, S, Q> {
@@ -64,6 +118,9 @@ pub struct SyncWorker<K, V, C, S, Q> {
     pub queue: Q,
     pub connector: GitLabConnector,
     pub options: SyncOptions,
+    /// One CloudWatch embedded-metric-format line per sync on stdout (where Lambda's log agent reads it); the
+    /// local run turns it off and prints its own progress instead.
+    pub embedded_metrics: bool,
 }
 
 impl<K, V, C, S, Q> SyncWorker<K, V, C, S, Q>
@@ -91,6 +148,7 @@ where
             queue,
             connector,
             options,
+            embedded_metrics: true,
         }
     }
 
@@ -99,73 +157,82 @@ where
         &self,
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+        Ok(self.handle_batch(event).await.0)
+    }
+
+    /// The handler's work, with what each record did (the local run shows it as progress).
+    pub async fn handle_batch(
+        &self,
+        event: LambdaEvent<SqsEvent>,
+    ) -> (SqsBatchResponse, Vec<RecordReport>) {
         let deadline = deadline_of(event.context.deadline);
         let mut response = SqsBatchResponse::default();
+        let mut reports = Vec::with_capacity(event.payload.records.len());
         for record in event.payload.records {
             let id = record.message_id.clone().unwrap_or_default();
-            let outcome = match record
+            let report = match record
                 .body
                 .as_deref()
                 .map(serde_json::from_str::<SyncMessage>)
             {
-                Some(Ok(message)) => self.process(&message, deadline).await,
+                Some(Ok(message)) => self.process(message, deadline).await,
                 Some(Err(error)) => {
-                    RecordOutcome::Retry(format!("malformed sync message: {error}"))
+                    RecordReport::unread(format!("malformed sync message: {error}"))
                 }
-                None => RecordOutcome::Retry("sync message without a body".into()),
+                None => RecordReport::unread("sync message without a body".into()),
             };
-            if let RecordOutcome::Retry(reason) = &outcome {
+            if let RecordOutcome::Retry(reason) = &report.outcome {
                 tracing::warn!(message_id = %id, reason = %reason, "sync message will be retried");
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = id;
                 response.batch_item_failures.push(failure);
             }
+            reports.push(report);
         }
-        Ok(response)
+        (response, reports)
     }
 
     /// One project's sync, with the logging and metrics of its outcome.
-    pub async fn process(&self, message: &SyncMessage, deadline: Option<Instant>) -> RecordOutcome {
+    pub async fn process(&self, message: SyncMessage, deadline: Option<Instant>) -> RecordReport {
         let span = tracing::info_span!(
             "sync",
             connection_id = %message.connection_id,
             project_id = message.project_id
         );
         let started = std::time::Instant::now();
-        let (outcome, stats) = self.sync(message, deadline).instrument(span.clone()).await;
+        let (outcome, stats) = self.sync(&message, deadline).instrument(span.clone()).await;
         let _entered = span.enter();
-        let (commits, windows) = match &outcome {
-            RecordOutcome::Synced(SyncOutcome::Imported(r)) | RecordOutcome::Continued(r) => {
-                (r.commits_written, r.windows)
-            }
-            _ => (0, 0),
+        let report = RecordReport {
+            message: Some(message),
+            outcome,
+            stats,
+            duration: started.elapsed(),
         };
-        let result = match &outcome {
-            RecordOutcome::Synced(SyncOutcome::Unchanged) => "unchanged",
-            RecordOutcome::Synced(SyncOutcome::EmptyRepository) => "empty_repository",
-            RecordOutcome::Synced(SyncOutcome::Imported(_)) => "imported",
-            RecordOutcome::Synced(SyncOutcome::Continue(_)) | RecordOutcome::Continued(_) => {
-                "continued"
-            }
-            RecordOutcome::Skipped(reason) => reason,
-            RecordOutcome::Retry(_) => "retry",
-        };
-        let duration_ms = started.elapsed().as_millis() as u64;
+        let message = report.message.as_ref().expect("set above");
+        let duration_ms = report.duration.as_millis() as u64;
         tracing::info!(
-            result,
-            commits,
-            windows,
+            result = report.result(),
+            project = %message.path_with_namespace,
+            commits = report.commits(),
+            windows = report.windows(),
             requests = stats.requests,
             retries = stats.retries,
             rate_limited = stats.rate_limited,
             duration_ms,
             "sync finished"
         );
-        println!(
-            "{}",
-            embedded_metrics(&message.connection_id, commits, &stats, duration_ms)
-        );
-        outcome
+        if self.embedded_metrics {
+            println!(
+                "{}",
+                embedded_metrics(
+                    &message.connection_id,
+                    report.commits(),
+                    &stats,
+                    duration_ms
+                )
+            );
+        }
+        report
     }
 
     async fn sync(

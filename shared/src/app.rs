@@ -1,0 +1,104 @@
+//! The production wiring of each function: its domain service behind the AWS adapters, built from the typed
+//! configuration and an AWS SDK configuration. The Lambda mains and the local run both build their functions
+//! here, so the local run exercises exactly what is deployed.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+
+use crate::aws::commit_store::DynamoCommitStore;
+use crate::aws::credential_store::DynamoCredentialStore;
+use crate::aws::project_store::DynamoProjectStore;
+use crate::aws::secrets::SecretsManagerVault;
+use crate::aws::sync_queue::SqsSyncQueue;
+use crate::aws::sync_state_store::DynamoSyncStateStore;
+use crate::config::Config;
+use crate::credentials::{Credentials, CredentialsApi, GitLabConnector, GitLabVerifier};
+use crate::gitlab::{GitLabError, HttpClients, Timeouts};
+use crate::scheduler::{Scheduler, SchedulerOptions};
+use crate::sync::{SyncOptions, SyncWorker};
+
+/// The credentials API function.
+pub type CredentialsFunction =
+    CredentialsApi<DynamoCredentialStore, SecretsManagerVault, GitLabVerifier>;
+
+/// The scheduler function.
+pub type SchedulerFunction =
+    Scheduler<DynamoProjectStore, DynamoCredentialStore, SecretsManagerVault, SqsSyncQueue>;
+
+/// The sync worker function.
+pub type SyncWorkerFunction = SyncWorker<
+    DynamoCredentialStore,
+    SecretsManagerVault,
+    DynamoCommitStore,
+    DynamoSyncStateStore,
+    SqsSyncQueue,
+>;
+
+/// The HTTP clients every GitLab request of one function goes through (network guard, timeouts, TLS roots).
+fn gitlab_http(config: &Config) -> Result<Arc<HttpClients>, GitLabError> {
+    Ok(Arc::new(HttpClients::new(
+        config.network_policy,
+        Timeouts::default(),
+    )?))
+}
+
+fn credential_store(config: &Config, dynamodb: &aws_sdk_dynamodb::Client) -> DynamoCredentialStore {
+    DynamoCredentialStore::new(dynamodb.clone(), config.state_table.clone())
+}
+
+fn sync_queue(config: &Config, aws: &SdkConfig) -> SqsSyncQueue {
+    SqsSyncQueue::new(aws_sdk_sqs::Client::new(aws), config.sync_queue_url.clone())
+}
+
+/// `allow_unauthenticated` is for local runs only: requests that API Gateway's IAM authorizer did not sign off
+/// are accepted.
+pub fn credentials_function(
+    config: &Config,
+    aws: &SdkConfig,
+    allow_unauthenticated: bool,
+) -> Result<CredentialsFunction, GitLabError> {
+    Ok(CredentialsApi {
+        credentials: Credentials {
+            store: credential_store(config, &aws_sdk_dynamodb::Client::new(aws)),
+            vault: SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(aws)),
+            verifier: GitLabVerifier::new(gitlab_http(config)?, config.default_requests_per_minute),
+            secret_name_prefix: config.secret_name_prefix.clone(),
+            default_base_url: config.default_gitlab_base_url.clone(),
+        },
+        allow_unauthenticated,
+    })
+}
+
+pub fn scheduler_function(
+    config: &Config,
+    aws: &SdkConfig,
+    options: SchedulerOptions,
+) -> Result<SchedulerFunction, GitLabError> {
+    let dynamodb = aws_sdk_dynamodb::Client::new(aws);
+    Ok(Scheduler::new(
+        DynamoProjectStore::new(dynamodb.clone(), config.state_table.clone()),
+        credential_store(config, &dynamodb),
+        SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(aws)),
+        sync_queue(config, aws),
+        GitLabConnector::new(gitlab_http(config)?, config.default_requests_per_minute),
+        options,
+    ))
+}
+
+pub fn sync_worker_function(
+    config: &Config,
+    aws: &SdkConfig,
+    options: SyncOptions,
+) -> Result<SyncWorkerFunction, GitLabError> {
+    let dynamodb = aws_sdk_dynamodb::Client::new(aws);
+    Ok(SyncWorker::new(
+        credential_store(config, &dynamodb),
+        SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(aws)),
+        DynamoCommitStore::new(dynamodb.clone(), config.commits_table.clone()),
+        DynamoSyncStateStore::new(dynamodb, config.state_table.clone()),
+        sync_queue(config, aws),
+        GitLabConnector::new(gitlab_http(config)?, config.default_requests_per_minute),
+        options,
+    ))
+}

@@ -1,0 +1,147 @@
+//! The whole pipeline, as the local run drives it: credentials API -> scheduler -> SQS -> sync worker ->
+//! DynamoDB, on moto and the demo GitLab. The table must equal git's truth for every project; after GitLab
+//! moves on (new commits and a merge of a branch with committer dates older than the first sync), the second
+//! pass must import exactly the new commits, and an unchanged project must cost one GitLab request.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use testkit::demo::{DEMO_TOKEN, Demo, differences_from_git};
+use testkit::gitlab_sim::Simulator;
+use testkit::local_run::{GitLabTarget, LocalRun, PassSummary};
+
+/// Every string attribute of every item of a table, for the token scan.
+async fn all_text(run: &LocalRun, logical_id: &str) -> String {
+    let mut text = String::new();
+    let mut start = None;
+    for _ in 0..10_000 {
+        let page = run
+            .aws
+            .dynamodb
+            .scan()
+            .table_name(run.aws.table(logical_id))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            for value in item.values() {
+                if let AttributeValue::S(s) = value {
+                    text.push_str(s);
+                    text.push('\n');
+                }
+            }
+        }
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    text
+}
+
+fn synced(pass: &PassSummary, path: &str) -> Vec<(&'static str, usize, u64)> {
+    pass.records
+        .iter()
+        .filter(|r| {
+            r.message
+                .as_ref()
+                .is_some_and(|m| m.path_with_namespace == path)
+        })
+        .map(|r| (r.result(), r.commits(), r.stats.requests))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pipeline_imports_git_truth_then_exactly_the_new_commits() {
+    let (mut demo, world) = Demo::build(3_000);
+    let sim = Simulator::start(world).await.unwrap();
+    let prefix = format!("e2e{}", std::process::id());
+    let target = GitLabTarget {
+        base_url: sim.base_url(),
+        requests_per_minute: 60_000,
+    };
+    let run = LocalRun::prepare(&prefix, &target, false).await.unwrap();
+    let credential = run.create_credential(DEMO_TOKEN, "e2e").await.unwrap();
+    assert_eq!(credential["status"], "active", "{credential}");
+
+    // Pass 1: every visible project with history, once; the table equals git for all of them.
+    let first = run.pass().await.unwrap();
+    let expected: Vec<&str> = demo
+        .expected()
+        .map(|p| p.path_with_namespace.as_str())
+        .collect();
+    assert_eq!(first.enqueued, expected.len(), "{first:?}");
+    let truth_total: usize = demo.expected().map(|p| p.truth().len()).sum();
+    assert_eq!(first.commits_written, truth_total);
+    assert_eq!(first.results.get("imported"), Some(&expected.len()));
+    assert_eq!(
+        differences_from_git(&demo, &sim, &run).await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(run.dead_letters().await.unwrap(), 0);
+    let imported_first: BTreeSet<String> = {
+        let mut all = BTreeSet::new();
+        for p in demo.expected() {
+            let id = sim
+                .with_world(|w| w.find_project(&p.path_with_namespace))
+                .unwrap();
+            all.extend(run.commits_of(id).await.unwrap().into_keys());
+        }
+        all
+    };
+
+    // GitLab moves on; the second pass imports exactly the new commits, old-dated merge included.
+    let new = demo.advance(200);
+    let api = demo.project("acme/platform/api");
+    let old_dated = api
+        .repo
+        .git(&["log", "--format=%H %ct", "main", "-12"])
+        .lines()
+        .filter(|line| {
+            line.split(' ')
+                .nth(1)
+                .and_then(|t| t.parse::<i64>().ok())
+                .unwrap()
+                < time::OffsetDateTime::now_utc().unix_timestamp() - 30 * 86_400
+        })
+        .count();
+    assert!(
+        old_dated >= 3,
+        "the merged branch carries old committer dates"
+    );
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let second = run.pass().await.unwrap();
+    assert_eq!(second.commits_written, new.len(), "{second:?}");
+    assert_eq!(
+        differences_from_git(&demo, &sim, &run).await.unwrap(),
+        Vec::<String>::new()
+    );
+    let mut imported_second = BTreeSet::new();
+    for p in demo.expected() {
+        let id = sim
+            .with_world(|w| w.find_project(&p.path_with_namespace))
+            .unwrap();
+        imported_second.extend(run.commits_of(id).await.unwrap().into_keys());
+    }
+    let added: BTreeSet<String> = imported_second
+        .difference(&imported_first)
+        .cloned()
+        .collect();
+    assert_eq!(added, new.iter().cloned().collect::<BTreeSet<_>>());
+
+    // Unchanged projects: one GitLab request each, nothing written; the archived one is not enqueued again.
+    for path in ["acme/platform/infra/terraform", "partners/sdk"] {
+        assert_eq!(synced(&second, path), vec![("unchanged", 0, 1)], "{path}");
+    }
+    assert!(synced(&second, "acme/platform/legacy").is_empty());
+    assert_eq!(run.dead_letters().await.unwrap(), 0);
+
+    // The token is in Secrets Manager only.
+    for table in ["StateTable", "CommitsTable"] {
+        assert!(!all_text(&run, table).await.contains(DEMO_TOKEN), "{table}");
+    }
+    run.aws.teardown().await;
+    sim.shutdown().await;
+}

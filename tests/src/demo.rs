@@ -1,0 +1,308 @@
+//! The demo GitLab: a few groups with nested subgroups and projects with histories that look like real ones
+//! (merges, several authors, non-ASCII names, multi-line messages with trailers, a second root commit, an empty
+//! repository, an archived project, a project shared into another group, a group the token cannot see), for the
+//! local run, the end-to-end test and the `gitlab-sim` binary.
+//!
+//! [`Demo::advance`] moves GitLab on as a team would between two syncs: new commits, and a merge of a branch
+//! whose commits carry committer dates older than the previous sync.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::git_fixture::{CommitSpec, GitRepo};
+use crate::gitlab_sim::{Membership, Namespace, ProjectSpec, Simulator, TokenSpec, World, access};
+use crate::local_run::{LocalRun, LocalRunError};
+
+/// The token of the demo user (Developer in `acme`, so in its subgroups and the project shared into them).
+pub const DEMO_TOKEN: &str = "glpat-simulator-demo-token";
+
+/// 2024-03-01T09:00:00Z: the demo's hand-written history starts here.
+const START: i64 = 1_709_283_600;
+const DAY: i64 = 86_400;
+
+/// One demo project and its repository.
+#[derive(Debug)]
+pub struct DemoProject {
+    pub path_with_namespace: String,
+    pub default_branch: String,
+    /// False when the token cannot see the project or its repository is empty: nothing to import.
+    pub expected: bool,
+    pub repo: GitRepo,
+}
+
+impl DemoProject {
+    /// Git's own answer: every commit reachable from the default branch.
+    pub fn truth(&self) -> Vec<String> {
+        if !self.expected {
+            return Vec::new();
+        }
+        self.repo.rev_list(&[&self.default_branch])
+    }
+}
+
+/// The demo world and its repositories (temporary directories, removed on drop).
+#[derive(Debug)]
+pub struct Demo {
+    pub projects: Vec<DemoProject>,
+    rounds: u32,
+}
+
+impl Demo {
+    /// `monolith_commits` sizes the biggest project (generated through `git fast-import`, a merge every tenth
+    /// step); the others have a few hundred commits each. The world goes to [`crate::gitlab_sim::Simulator::start`].
+    pub fn build(monolith_commits: usize) -> (Demo, World) {
+        let mut w = World::new();
+        let demo = w.add_user("demo");
+        w.add_token(TokenSpec::new(DEMO_TOKEN, demo, &["read_api"]));
+        let outsider = w.add_user("outsider");
+        let acme = w.add_group("acme", None);
+        let platform = w.add_group("platform", Some(acme));
+        let infra = w.add_group("infra", Some(platform));
+        let partners = w.add_group("partners", None);
+        let finance = w.add_group("finance", None);
+        w.add_member(demo, Membership::Group(acme), access::DEVELOPER);
+        w.add_member(outsider, Membership::Group(finance), access::MAINTAINER);
+
+        let mut projects = Vec::new();
+        let mut add = |w: &mut World, namespace, path: &str, repo: GitRepo, archived: bool| {
+            let mut spec = ProjectSpec::new(namespace, path, Some(repo.path()), "main");
+            if archived {
+                spec = spec.archived();
+            }
+            let id = w.add_project(spec);
+            let visible = !matches!(namespace, Namespace::Group(g) if g == finance);
+            let expected = visible && has_commits(repo.path());
+            projects.push(DemoProject {
+                path_with_namespace: w.project_full_path(id),
+                default_branch: "main".into(),
+                expected,
+                repo,
+            });
+            id
+        };
+
+        let monolith = GitRepo::init("main");
+        monolith.fast_import_history("main", monolith_commits, Some(10));
+        add(&mut w, Namespace::Group(acme), "monolith", monolith, false);
+
+        add(
+            &mut w,
+            Namespace::Group(platform),
+            "api",
+            team_history(120, 0),
+            false,
+        );
+        add(
+            &mut w,
+            Namespace::Group(infra),
+            "terraform",
+            team_history(80, 3),
+            false,
+        );
+        add(
+            &mut w,
+            Namespace::Group(infra),
+            "new-service",
+            GitRepo::init("main"),
+            false,
+        );
+        add(
+            &mut w,
+            Namespace::Group(platform),
+            "legacy",
+            team_history(60, 5),
+            true,
+        );
+        let sdk_repo = team_history(40, 1);
+        // A second root: an imported history merged in, as when two repositories are combined.
+        sdk_repo.orphan("imported");
+        sdk_repo.commit(
+            CommitSpec::new("Import the old SDK repository", START - 400 * DAY)
+                .author("Zoë Ångström", "zoe@example.com")
+                .file("legacy/README.md", "old sdk\n"),
+        );
+        sdk_repo.checkout("main");
+        sdk_repo.merge_unrelated("imported", "Merge the old SDK history", START + 50 * DAY);
+        let sdk = add(&mut w, Namespace::Group(partners), "sdk", sdk_repo, false);
+        w.share_project(sdk, platform, access::DEVELOPER);
+        add(
+            &mut w,
+            Namespace::Group(finance),
+            "ledger",
+            team_history(30, 2),
+            false,
+        );
+
+        (
+            Demo {
+                projects,
+                rounds: 0,
+            },
+            w,
+        )
+    }
+
+    /// The projects the demo token should import, with git's truth for each.
+    pub fn expected(&self) -> impl Iterator<Item = &DemoProject> {
+        self.projects.iter().filter(|p| p.expected)
+    }
+
+    pub fn project(&self, path_with_namespace: &str) -> &DemoProject {
+        self.projects
+            .iter()
+            .find(|p| p.path_with_namespace == path_with_namespace)
+            .unwrap_or_else(|| panic!("no demo project {path_with_namespace}"))
+    }
+
+    /// GitLab moves on: `acme/platform/api` gets a merge of a feature branch whose commits are dated before
+    /// anything imported so far plus two fresh commits; `acme/monolith` gets `monolith_commits` more. Returns
+    /// the shas that are new on the default branches.
+    pub fn advance(&mut self, monolith_commits: usize) -> Vec<String> {
+        self.rounds += 1;
+        let round = self.rounds;
+        let mut new = Vec::new();
+
+        let api = &self.project("acme/platform/api").repo;
+        let before: Vec<String> = api.rev_list(&["main"]);
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let branch = format!("feature/old-work-{round}");
+        api.checkout_new(&branch, "main~30");
+        for i in 0..3 {
+            // Committed long ago on a branch nobody merged until now: a `since` watermark would miss these.
+            api.commit(
+                CommitSpec::new(
+                    &format!(
+                        "Old work {round}.{i}: retry uploads\n\nKept on a branch for months.\n\nCo-authored-by: Jürgen Groß <juergen@example.com>"
+                    ),
+                    START - (90 - i) * DAY,
+                )
+                .author("Siobhán Ó Briain", "siobhan@example.com")
+                .file(&format!("src/upload_{round}_{i}.rs"), "// retry\n"),
+            );
+        }
+        api.checkout("main");
+        api.merge(&branch, &format!("Merge branch '{branch}'"), now - 60);
+        for i in 0..2 {
+            api.commit(
+                CommitSpec::new(&format!("Release 1.{round}.{i}"), now - 30 + i)
+                    .author("Ana Lima", "ana@example.com"),
+            );
+        }
+        let after = api.rev_list(&["main"]);
+        new.extend(after.into_iter().filter(|sha| !before.contains(sha)));
+
+        let monolith = &self.project("acme/monolith").repo;
+        let before_head = monolith.head();
+        monolith.fast_import_history("main", monolith_commits, Some(10));
+        new.extend(monolith.rev_list(&["main", &format!("^{before_head}")]));
+        new
+    }
+}
+
+/// A small team's history: `commits` commits by five people across two years, a feature branch merged every
+/// dozen commits, messages with bodies and `Co-authored-by` trailers. `seed` varies names and files.
+fn team_history(commits: usize, seed: usize) -> GitRepo {
+    const PEOPLE: [(&str, &str); 5] = [
+        ("Ana Lima", "ana@example.com"),
+        ("Jürgen Groß", "juergen@example.com"),
+        ("Siobhán Ó Briain", "siobhan@example.com"),
+        ("李雷", "lei@example.com"),
+        ("Olúwadámilọ́lá Adé", "dami@example.com"),
+    ];
+    const VERBS: [&str; 6] = ["Add", "Fix", "Refactor", "Document", "Speed up", "Test"];
+    const THINGS: [&str; 6] = [
+        "the login flow",
+        "retry on 429",
+        "the CSV export",
+        "pagination",
+        "the settings page",
+        "time zones in reports",
+    ];
+    let repo = GitRepo::init("main");
+    let mut at = START + seed as i64 * 3_600;
+    let mut n = 0;
+    while n < commits {
+        let (name, email) = PEOPLE[(n + seed) % PEOPLE.len()];
+        let (pair, pair_email) = PEOPLE[(n + seed + 2) % PEOPLE.len()];
+        let title = format!(
+            "{} {}",
+            VERBS[(n + seed) % VERBS.len()],
+            THINGS[(n / 2 + seed) % THINGS.len()]
+        );
+        at += 5 * 3_600;
+        if n % 12 == 11 && n + 3 <= commits {
+            // A feature branch of two commits, merged with a merge commit.
+            let branch = format!("feature/{n}");
+            repo.checkout_new(&branch, "main");
+            for step in 0..2 {
+                repo.commit(
+                    CommitSpec::new(&format!("{title} (part {})", step + 1), at + step)
+                        .author(name, email)
+                        .file(&format!("src/feature_{n}.txt"), &format!("{step}\n")),
+                );
+            }
+            repo.checkout("main");
+            repo.merge(
+                &branch,
+                &format!("Merge branch '{branch}' into 'main'"),
+                at + 60,
+            );
+            n += 3;
+            continue;
+        }
+        let message = format!(
+            "{title}\n\nWhy: users asked for it in issue #{}.\nHow: small, reviewed change.\n\nCo-authored-by: {pair} <{pair_email}>",
+            100 + n
+        );
+        repo.commit(
+            CommitSpec::new(&message, at)
+                .author(name, email)
+                .tz(if n % 3 == 0 { "+0200" } else { "-0500" })
+                .file(&format!("src/module_{}.txt", n % 9), &format!("{n}\n")),
+        );
+        n += 1;
+    }
+    repo
+}
+
+/// Compares the commits table with git for every demo project: each project the token can see holds exactly
+/// `git rev-list <default branch>` (none marked removed), every other holds nothing. Returns the differences.
+pub async fn differences_from_git(
+    demo: &Demo,
+    sim: &Simulator,
+    run: &LocalRun,
+) -> Result<Vec<String>, LocalRunError> {
+    let mut differences = Vec::new();
+    for project in &demo.projects {
+        let path = &project.path_with_namespace;
+        let id = sim
+            .with_world(|w| w.find_project(path))
+            .unwrap_or_else(|| panic!("the simulator has no {path}"));
+        let stored = run.commits_of(id).await?;
+        let live: BTreeSet<&str> = stored
+            .iter()
+            .filter(|(_, c)| c.removed_at.is_none())
+            .map(|(sha, _)| sha.as_str())
+            .collect();
+        let truth = project.truth();
+        let truth: BTreeSet<&str> = truth.iter().map(String::as_str).collect();
+        if live != truth {
+            differences.push(format!(
+                "{path}: {} stored, {} in git, {} missing, {} extra",
+                live.len(),
+                truth.len(),
+                truth.difference(&live).count(),
+                live.difference(&truth).count()
+            ));
+        }
+    }
+    Ok(differences)
+}
+
+/// True when `path` holds a repository with at least one commit.
+pub fn has_commits(path: &Path) -> bool {
+    crate::git_fixture::git_command(path)
+        .args(["rev-parse", "-q", "--verify", "HEAD^{commit}"])
+        .output()
+        .is_ok_and(|out| out.status.success())
+}

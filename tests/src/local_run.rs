@@ -1,0 +1,501 @@
+//! The local run: the whole pipeline in one process, built by `shared::app` exactly as the Lambda mains build
+//! it, against the local AWS stand-in: the template's tables and queues are created, a credential goes in
+//! through the credentials API handler, the scheduler handler fires one tick, and the sync queue is drained
+//! through the worker handler the way the SQS event source does it (batches of ten, a few concurrent
+//! invocations, partial batch failures redelivered, the dead-letter queue after `maxReceiveCount` deliveries).
+//!
+//! Two liberties, both because a local run compresses an hour into seconds: a failed message becomes visible
+//! again after [`REDELIVERY_DELAY`] instead of the queue's visibility timeout, and the scheduler's enqueue lease
+//! lasts one second instead of most of a schedule period, so a second pass right after the first enqueues again.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{AttributeValue, Select};
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
+};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
+use shared::app::{CredentialsFunction, SchedulerFunction, SyncWorkerFunction};
+use shared::config::Config;
+use shared::scheduler::SchedulerOptions;
+use shared::sync::{RecordOutcome, RecordReport, SyncOptions};
+
+use crate::aws_local::{AwsStandIn, StandInError};
+
+/// How soon a message whose record failed is delivered again (the deployed queue waits its visibility timeout).
+pub const REDELIVERY_DELAY: Duration = Duration::from_secs(2);
+
+/// The worker's Lambda timeout in `template.yaml`: each batch gets this deadline.
+const WORKER_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// Concurrent worker invocations while draining (the template's `SyncMaxConcurrency` default).
+const CONCURRENT_INVOCATIONS: usize = 5;
+
+/// The drain stops after this long even if messages are left, so a run can never hang.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30 * 60);
+
+/// The connection the local run creates its credential in.
+pub const CONNECTION: &str = "local-demo";
+
+/// Something the local run needs failed: the message says what, never with a token in it.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalRunError {
+    #[error(transparent)]
+    StandIn(#[from] StandInError),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("credentials.create answered {status}: {body}")]
+    CredentialRefused { status: u16, body: String },
+    #[error("{step}: {message}")]
+    Aws { step: &'static str, message: String },
+    #[error("the scheduler failed: {0}")]
+    Scheduler(String),
+    #[error("the sync queue still held messages after {0:?}")]
+    DrainTimeout(Duration),
+}
+
+fn aws_failure<E: std::error::Error>(step: &'static str) -> impl Fn(E) -> LocalRunError {
+    move |error| LocalRunError::Aws {
+        step,
+        message: aws_sdk_sqs::error::DisplayErrorContext(&error).to_string(),
+    }
+}
+
+/// Where the commits come from.
+#[derive(Debug, Clone)]
+pub struct GitLabTarget {
+    pub base_url: String,
+    /// Requests per minute the token may spend (GitLab.com allows 2,000 for authenticated API calls).
+    pub requests_per_minute: u32,
+}
+
+/// One pass: a scheduler tick and the drain of everything it enqueued.
+#[derive(Debug, Clone, Default)]
+pub struct PassSummary {
+    pub discovered: usize,
+    pub enqueued: usize,
+    pub empty: usize,
+    /// Sync records by result word (`imported`, `unchanged`, `continued`, `retry`, ...).
+    pub results: BTreeMap<&'static str, usize>,
+    pub commits_written: usize,
+    pub scheduler_requests: u64,
+    pub sync_requests: u64,
+    pub invocations: usize,
+    pub deliveries: usize,
+    /// Every record the worker ran, in the order they finished.
+    pub records: Vec<RecordReport>,
+    pub elapsed: Duration,
+}
+
+impl PassSummary {
+    fn add(&mut self, report: RecordReport) {
+        *self.results.entry(report.result()).or_default() += 1;
+        self.commits_written += report.commits();
+        self.sync_requests += report.stats.requests;
+        self.deliveries += 1;
+        self.records.push(report);
+    }
+}
+
+/// The pipeline, wired as deployed, against the stand-in's copies of the template's resources.
+#[derive(Debug)]
+pub struct LocalRun {
+    pub aws: AwsStandIn,
+    pub config: Config,
+    api: CredentialsFunction,
+    scheduler: SchedulerFunction,
+    worker: SyncWorkerFunction,
+    /// Progress lines on stderr.
+    pub verbose: bool,
+}
+
+impl LocalRun {
+    /// Creates the template's tables and queues named `<prefix>-<logical id>` and builds the three functions.
+    pub async fn prepare(
+        prefix: &str,
+        gitlab: &GitLabTarget,
+        verbose: bool,
+    ) -> Result<LocalRun, LocalRunError> {
+        let aws = AwsStandIn::provision_named(prefix).await?;
+        let loopback = url::Url::parse(&gitlab.base_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .is_some_and(|host| matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]"));
+        let variables = BTreeMap::from([
+            ("STATE_TABLE", aws.table("StateTable").to_owned()),
+            ("COMMITS_TABLE", aws.table("CommitsTable").to_owned()),
+            ("SYNC_QUEUE_URL", aws.queue("SyncQueue").url.clone()),
+            ("SECRET_NAME_PREFIX", format!("gitlab-importer/{prefix}/")),
+            ("DEFAULT_GITLAB_BASE_URL", gitlab.base_url.clone()),
+            // Only a GitLab on loopback (the simulator) may be private or plain http.
+            ("GITLAB_ALLOW_PRIVATE_NETWORK", loopback.to_string()),
+            (
+                "GITLAB_REQUESTS_PER_MINUTE",
+                gitlab.requests_per_minute.to_string(),
+            ),
+        ]);
+        let config = Config::from_lookup(|name| variables.get(name).cloned())
+            .map_err(|e| LocalRunError::Config(e.to_string()))?;
+        let built = |e: shared::gitlab::GitLabError| LocalRunError::Config(e.to_string());
+        let api = shared::app::credentials_function(&config, &aws.config, false).map_err(built)?;
+        let scheduler = shared::app::scheduler_function(
+            &config,
+            &aws.config,
+            SchedulerOptions {
+                enqueue_lease: Duration::from_secs(1),
+                ..SchedulerOptions::default()
+            },
+        )
+        .map_err(built)?;
+        let mut worker =
+            shared::app::sync_worker_function(&config, &aws.config, SyncOptions::default())
+                .map_err(built)?;
+        worker.embedded_metrics = false;
+        Ok(LocalRun {
+            aws,
+            config,
+            api,
+            scheduler,
+            worker,
+            verbose,
+        })
+    }
+
+    fn say(&self, line: impl AsRef<str>) {
+        if self.verbose {
+            eprintln!("{}", line.as_ref());
+        }
+    }
+
+    /// `credentials.create` through the API handler, with an API Gateway v2 event signed off by IAM (the
+    /// sample in `events/`). Returns the credential as the API shows it (never with its token).
+    pub async fn create_credential(
+        &self,
+        token: &str,
+        label: &str,
+    ) -> Result<Value, LocalRunError> {
+        let mut event: Value =
+            serde_json::from_str(include_str!("../../events/apigw-credentials-create.json"))
+                .expect("the sample event is JSON");
+        let path = format!("/connections/{CONNECTION}/credentials.create");
+        event["rawPath"] = path.clone().into();
+        event["requestContext"]["http"]["path"] = path.into();
+        event["pathParameters"]["connection_id"] = CONNECTION.into();
+        let body = json!({
+            "label": label,
+            "settings": {"base_url": self.config.default_gitlab_base_url},
+            "secrets": {"api_token": token},
+        })
+        .to_string();
+        event["headers"]["content-length"] = body.len().to_string().into();
+        event["body"] = body.into();
+        let request =
+            lambda_http::request::from_str(&event.to_string()).expect("an API Gateway v2 event");
+        let reply = shared::credentials::handler(&self.api, request)
+            .await
+            .expect("the credentials handler never fails");
+        let status = reply.status().as_u16();
+        let body: Value = serde_json::from_slice(reply.body().as_ref()).unwrap_or(Value::Null);
+        if status != 201 {
+            return Err(LocalRunError::CredentialRefused {
+                status,
+                body: body.to_string(),
+            });
+        }
+        Ok(body["credential"].clone())
+    }
+
+    /// One scheduler tick (the event EventBridge Scheduler sends, see `template.yaml`), then the drain.
+    pub async fn pass(&self) -> Result<PassSummary, LocalRunError> {
+        let started = Instant::now();
+        let now = time::OffsetDateTime::now_utc();
+        let tick = json!({
+            "time": now.format(&time::format_description::well_known::Rfc3339).expect("formats"),
+            "id": format!("local-{}", now.unix_timestamp_nanos()),
+        });
+        let report = self
+            .scheduler
+            .handle(LambdaEvent::new(tick, Context::default()))
+            .await
+            .map_err(|e| LocalRunError::Scheduler(e.to_string()))?;
+        let mut summary = PassSummary::default();
+        for connection in &report.connections {
+            summary.discovered += connection.discovered;
+            summary.enqueued += connection.enqueued;
+            summary.empty += connection.empty;
+            summary.scheduler_requests += connection.gitlab_requests;
+            for error in &connection.errors {
+                self.say(format!(
+                    "  scheduler: {}: {error}",
+                    connection.connection_id
+                ));
+            }
+        }
+        self.say(format!(
+            "  scheduler: {} projects found, {} sync messages sent, {} empty, {} GitLab requests",
+            summary.discovered, summary.enqueued, summary.empty, summary.scheduler_requests
+        ));
+        let invocations =
+            futures::future::join_all((0..CONCURRENT_INVOCATIONS).map(|_| self.poll())).await;
+        for result in invocations {
+            let (invoked, reports) = result?;
+            summary.invocations += invoked;
+            for report in reports {
+                summary.add(report);
+            }
+        }
+        summary.elapsed = started.elapsed();
+        Ok(summary)
+    }
+
+    /// One concurrent "event source poller": receive a batch, invoke the worker, delete what succeeded and let
+    /// the failures come back; until the queue has nothing visible and nothing in flight.
+    async fn poll(&self) -> Result<(usize, Vec<RecordReport>), LocalRunError> {
+        let queue = self.aws.queue("SyncQueue");
+        let started = Instant::now();
+        let mut reports = Vec::new();
+        let mut invocations = 0;
+        while started.elapsed() < DRAIN_LIMIT {
+            let received = self
+                .aws
+                .sqs
+                .receive_message()
+                .queue_url(&queue.url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .send()
+                .await
+                .map_err(aws_failure("ReceiveMessage"))?;
+            let messages = received.messages.unwrap_or_default();
+            if messages.is_empty() {
+                if self.queue_is_settled(&queue.url).await? {
+                    return Ok((invocations, reports));
+                }
+                continue;
+            }
+            let records: Vec<Value> = messages
+                .iter()
+                .map(|m| {
+                    let attributes: BTreeMap<String, String> = m
+                        .attributes()
+                        .map(|a| {
+                            a.iter()
+                                .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    json!({
+                        "messageId": m.message_id(),
+                        "receiptHandle": m.receipt_handle(),
+                        "body": m.body(),
+                        "attributes": attributes,
+                        "messageAttributes": {},
+                        "md5OfBody": m.md5_of_body(),
+                        "eventSource": "aws:sqs",
+                        "eventSourceARN": queue.arn,
+                        "awsRegion": self.aws.config.region().map(|r| r.to_string()),
+                    })
+                })
+                .collect();
+            let event = serde_json::from_value(json!({ "Records": records }))
+                .expect("an SQS event of the worker's kind");
+            let mut context = Context::default();
+            let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+            context.deadline =
+                u64::try_from(now_ms).unwrap_or(0) + WORKER_TIMEOUT.as_millis() as u64;
+            let (response, batch) = self
+                .worker
+                .handle_batch(LambdaEvent::new(event, context))
+                .await;
+            invocations += 1;
+            let failed: Vec<&str> = response
+                .batch_item_failures
+                .iter()
+                .map(|f| f.item_identifier.as_str())
+                .collect();
+            for report in &batch {
+                self.progress(report);
+            }
+            reports.extend(batch);
+            let (retry, done): (Vec<_>, Vec<_>) = messages
+                .iter()
+                .partition(|m| failed.contains(&m.message_id().unwrap_or_default()));
+            self.delete(&queue.url, &done).await?;
+            for message in retry {
+                self.aws
+                    .sqs
+                    .change_message_visibility()
+                    .queue_url(&queue.url)
+                    .set_receipt_handle(message.receipt_handle.clone())
+                    .visibility_timeout(REDELIVERY_DELAY.as_secs() as i32)
+                    .send()
+                    .await
+                    .map_err(aws_failure("ChangeMessageVisibility"))?;
+            }
+        }
+        Err(LocalRunError::DrainTimeout(DRAIN_LIMIT))
+    }
+
+    fn progress(&self, report: &RecordReport) {
+        let project = report
+            .message
+            .as_ref()
+            .map_or("(unreadable message)", |m| m.path_with_namespace.as_str());
+        let detail = match &report.outcome {
+            RecordOutcome::Retry(reason) => format!(": {reason}"),
+            _ => String::new(),
+        };
+        self.say(format!(
+            "  sync {project}: {} ({} commits, {} GitLab requests, {:.1} s){detail}",
+            report.result(),
+            report.commits(),
+            report.stats.requests,
+            report.duration.as_secs_f64()
+        ));
+    }
+
+    async fn delete(
+        &self,
+        queue_url: &str,
+        messages: &[&aws_sdk_sqs::types::Message],
+    ) -> Result<(), LocalRunError> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let entries = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .set_receipt_handle(m.receipt_handle.clone())
+                    .build()
+                    .expect("id and receipt handle are set")
+            })
+            .collect();
+        self.aws
+            .sqs
+            .delete_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(aws_failure("DeleteMessageBatch"))?;
+        Ok(())
+    }
+
+    /// Nothing visible and nothing in flight (another invocation may still be working and enqueue more).
+    async fn queue_is_settled(&self, queue_url: &str) -> Result<bool, LocalRunError> {
+        let counts = self.queue_counts(queue_url).await?;
+        Ok(counts == (0, 0))
+    }
+
+    /// (visible, in flight) messages of a queue.
+    async fn queue_counts(&self, queue_url: &str) -> Result<(u64, u64), LocalRunError> {
+        let attributes = self
+            .aws
+            .sqs
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .map_err(aws_failure("GetQueueAttributes"))?
+            .attributes
+            .unwrap_or_default();
+        let count = |name: &QueueAttributeName| {
+            attributes
+                .get(name)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        Ok((
+            count(&QueueAttributeName::ApproximateNumberOfMessages),
+            count(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        ))
+    }
+
+    /// Messages in the dead-letter queue.
+    pub async fn dead_letters(&self) -> Result<u64, LocalRunError> {
+        let url = self.aws.queue("SyncDeadLetterQueue").url.clone();
+        let (visible, in_flight) = self.queue_counts(&url).await?;
+        Ok(visible + in_flight)
+    }
+
+    /// Items in a table (a counting Scan: fine for a local run's sizes).
+    pub async fn count_items(&self, logical_id: &str) -> Result<u64, LocalRunError> {
+        let mut total = 0u64;
+        let mut start: Option<std::collections::HashMap<String, AttributeValue>> = None;
+        // Bounded: each page covers up to 1 MB of items.
+        for _ in 0..100_000 {
+            let page = self
+                .aws
+                .dynamodb
+                .scan()
+                .table_name(self.aws.table(logical_id))
+                .select(Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(aws_failure("Scan"))?;
+            total += page.count as u64;
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Every stored commit of one project of the local run's connection, by sha.
+    pub async fn commits_of(
+        &self,
+        project_id: u64,
+    ) -> Result<BTreeMap<String, StoredCommit>, LocalRunError> {
+        let key = shared::sync::ProjectKey::new(CONNECTION, project_id).partition();
+        let mut found = BTreeMap::new();
+        let mut start = None;
+        // Bounded: each page covers up to 1 MB of items.
+        for _ in 0..100_000 {
+            let page = self
+                .aws
+                .dynamodb
+                .query()
+                .table_name(self.aws.table("CommitsTable"))
+                .key_condition_expression("project_key = :p")
+                .expression_attribute_values(":p", AttributeValue::S(key.clone()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(aws_failure("Query"))?;
+            for item in page.items() {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+                if let Some(sha) = text("sha") {
+                    found.insert(
+                        sha,
+                        StoredCommit {
+                            removed_at: text("removed_at"),
+                            imported_at: text("imported_at").unwrap_or_default(),
+                        },
+                    );
+                }
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// What the local run reads back of a stored commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCommit {
+    pub removed_at: Option<String>,
+    pub imported_at: String,
+}
