@@ -10,3 +10,4 @@ mod scheduler;
 mod simulator;
 mod sync;
 mod sync_worker;
+mod template;

@@ -270,8 +270,9 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         Ok(merge_base)
     }
 
-    /// Imports `base..head` (or all of `head` without a base) at once when it fits one page (`None`), or returns
-    /// the windows to import it by.
+    /// Imports `base..head` (or all of `head` without a base) page by page when it ends within
+    /// [`SEQUENTIAL_PAGES`] pages (`None`), or returns the windows to import it by. Most incremental syncs end
+    /// here in a page or two; probing for windows pays off only for ranges longer than that.
     async fn small_range_or_windows(
         &self,
         target: &SyncTarget,
@@ -280,20 +281,31 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         base: Option<&str>,
         report: &mut SyncReport,
     ) -> Result<Option<Vec<String>>, SyncError> {
-        let first = self
-            .gitlab
-            .commits_page(
-                &target.project,
-                &CommitQuery::history(range(base, &head.id)),
-                1,
-            )
-            .await?;
-        if first.next_page.is_none() {
-            report.windows = 1;
-            report.commits_written = self.write_page(origin, first).await?;
-            return Ok(None);
+        let query = CommitQuery::history(range(base, &head.id));
+        // Held back until the range is known to end here, so that a large range's windows write each commit once.
+        let mut pages = Vec::new();
+        let mut page_number = 1;
+        loop {
+            let page = self
+                .gitlab
+                .commits_page(&target.project, &query, page_number)
+                .await?;
+            let next = page.next_page;
+            pages.push(page);
+            match next {
+                None => break,
+                Some(_) if pages.len() >= SEQUENTIAL_PAGES => {
+                    let sample = RangeSample::of(&pages, head);
+                    return Ok(Some(self.plan_windows(target, head, base, sample).await?));
+                }
+                Some(next) => page_number = next,
+            }
         }
-        Ok(Some(self.plan_windows(target, head, base).await?))
+        report.windows = 1;
+        for page in pages {
+            report.commits_written += self.write_page(origin, page).await?;
+        }
+        Ok(None)
     }
 
     /// Imports the job's pending windows concurrently, checkpointing each finished window. Stops starting new
@@ -333,17 +345,18 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
     }
 
     /// The windows of `base..head`: spine anchors at evenly spaced instants between the oldest spine commit's
-    /// date (bracketed by doubling probes) and the head's date.
+    /// date (bracketed by doubling probes) and the head's date; as many as the range's estimated size needs.
     async fn plan_windows(
         &self,
         target: &SyncTarget,
         head: &BranchCommit,
         base: Option<&str>,
+        sample: RangeSample,
     ) -> Result<Vec<String>, SyncError> {
         let spine = range(base, &head.id);
         let newest = head.committed_date;
         let oldest_bracket = self.oldest_spine_bracket(target, &spine, newest).await?;
-        let count = self.options.anchors.max(1) as i32;
+        let count = sample.anchors_for(newest - oldest_bracket, self.options.anchors) as i32;
         let step = (newest - oldest_bracket) / count;
         let instants: Vec<OffsetDateTime> = (1..=count).map(|i| newest - step * i).collect();
         let anchors = self.spine_anchors(target, &spine, &instants).await?;
@@ -464,6 +477,43 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
     }
 }
 
+/// Pages of a range read in order before deciding to cut it into windows.
+pub const SEQUENTIAL_PAGES: usize = 5;
+
+/// Commits a window should hold at least: fewer make the anchor probes cost more than they save.
+const COMMITS_PER_WINDOW: f64 = 1_000.0;
+
+/// What the first pages of a range tell about its size: how many commits span how much time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct RangeSample {
+    commits: usize,
+    span: Duration,
+}
+
+impl RangeSample {
+    fn of(pages: &[CommitPage], head: &BranchCommit) -> Self {
+        let commits = pages.iter().map(|p| p.commits.len()).sum();
+        let oldest = pages
+            .iter()
+            .flat_map(|p| &p.commits)
+            .map(|c| c.committed_date)
+            .min()
+            .unwrap_or(head.committed_date);
+        RangeSample {
+            commits,
+            span: head.committed_date - oldest,
+        }
+    }
+
+    /// Anchors for a range whose spine spans `span`: its commits estimated at the sample's rate, one window per
+    /// [`COMMITS_PER_WINDOW`], between 1 and `max`. A wrong estimate costs requests, never commits.
+    fn anchors_for(&self, span: Duration, max: usize) -> usize {
+        let rate = self.commits as f64 / self.span.as_seconds_f64().max(1.0);
+        let estimate = (rate * span.as_seconds_f64()).max(self.commits as f64);
+        ((estimate / COMMITS_PER_WINDOW) as usize).clamp(1, max.max(1))
+    }
+}
+
 /// `base..head`, or `head` alone for a whole history.
 fn range(base: Option<&str>, head: &str) -> String {
     base.map_or_else(|| head.to_owned(), |base| format!("{base}..{head}"))
@@ -472,6 +522,25 @@ fn range(base: Option<&str>, head: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn anchors_follow_the_estimated_size_of_the_range() {
+        let sample = RangeSample {
+            commits: 500,
+            span: Duration::days(5),
+        };
+        // 100 commits a day: ten days is ~1,000 commits, one window's worth; a year is capped.
+        assert_eq!(sample.anchors_for(Duration::days(10), 48), 1);
+        assert_eq!(sample.anchors_for(Duration::days(100), 48), 10);
+        assert_eq!(sample.anchors_for(Duration::days(365), 48), 36);
+        assert_eq!(sample.anchors_for(Duration::days(3650), 48), 48);
+        // Commits all at one instant (imports): the sample's own size stands.
+        let burst = RangeSample {
+            commits: 500,
+            span: Duration::ZERO,
+        };
+        assert_eq!(burst.anchors_for(Duration::ZERO, 48), 1);
+    }
 
     #[test]
     fn a_range_without_base_is_the_whole_history() {

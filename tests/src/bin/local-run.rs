@@ -25,7 +25,7 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         gitlab_url: None,
-        monolith_commits: 10_000,
+        monolith_commits: 5_000,
     };
     let mut given = std::env::args().skip(1);
     while let Some(flag) = given.next() {
@@ -96,10 +96,14 @@ async fn run(args: Args) -> Result<bool, LocalRunError> {
         }
         None => {
             eprintln!(
-                "building the demo GitLab: 4 groups (3 levels), 8 projects, {} + ~300 commits of history...",
+                "building the demo GitLab: 5 groups (3 levels deep), 7 projects, {} + ~300 commits of history...",
                 args.monolith_commits
             );
             let (demo, world) = Demo::build(args.monolith_commits);
+            eprintln!(
+                "demo GitLab built in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
             let sim = Simulator::start(world)
                 .await
                 .map_err(|e| LocalRunError::Config(format!("starting the simulator: {e}")))?;
@@ -116,6 +120,10 @@ async fn run(args: Args) -> Result<bool, LocalRunError> {
         target.base_url
     );
     let run = LocalRun::prepare(&prefix, &target, true).await?;
+    eprintln!(
+        "tables and queues of template.yaml created ({:.1} s in)",
+        started.elapsed().as_secs_f64()
+    );
     let token = match &source {
         Source::Demo(..) => DEMO_TOKEN,
         Source::Real { token } => token.as_str(),

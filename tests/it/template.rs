@@ -1,0 +1,220 @@
+//! `template.yaml` as deployed: the SAM translator's own expansion (`scripts/expand-template`) must give every
+//! function a role whose DynamoDB and Secrets Manager permissions name the stack's own tables and secret prefix,
+//! never `*`; and every sample event in `events/` must be of the shape its trigger delivers.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The CloudFormation that SAM deploys for `template`.
+fn expand(template: &Path) -> Value {
+    let out = Command::new(root().join("scripts/expand-template"))
+        .arg(template)
+        .output()
+        .expect("run scripts/expand-template (scripts/bootstrap creates .venv-sam)");
+    assert!(
+        out.status.success(),
+        "expand-template: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("expanded template JSON")
+}
+
+/// AWS managed policies SAM attaches for logs, X-Ray and the SQS event source: none touches tables or secrets.
+const MANAGED_POLICIES_ALLOWED: [&str; 3] = [
+    "service-role/AWSLambdaBasicExecutionRole",
+    "AWSXrayWriteOnlyAccess",
+    "service-role/AWSLambdaSQSQueueExecutionRole",
+];
+
+fn as_list(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Array(items) => items.iter().collect(),
+        Value::Null => Vec::new(),
+        other => vec![other],
+    }
+}
+
+/// What each role may do to tables and secrets that it should not, plus how many statements were checked.
+fn policy_findings(cloudformation: &Value) -> (Vec<String>, usize) {
+    let mut findings = Vec::new();
+    let mut checked = 0;
+    let resources = cloudformation["Resources"].as_object().expect("Resources");
+    for (role, resource) in resources {
+        if resource["Type"] != "AWS::IAM::Role" {
+            continue;
+        }
+        for arn in as_list(&resource["Properties"]["ManagedPolicyArns"]) {
+            let text = arn.to_string();
+            if !MANAGED_POLICIES_ALLOWED
+                .iter()
+                .any(|allowed| text.contains(&format!(":policy/{allowed}\"")))
+            {
+                findings.push(format!("{role}: managed policy {text}"));
+            }
+        }
+        for policy in as_list(&resource["Properties"]["Policies"]) {
+            for statement in as_list(&policy["PolicyDocument"]["Statement"]) {
+                checked += 1;
+                let actions: Vec<&str> = as_list(&statement["Action"])
+                    .into_iter()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let data_plane = |service: &str| {
+                    actions
+                        .iter()
+                        .any(|a| *a == "*" || a.starts_with(&format!("{service}:")))
+                };
+                let (tables, secrets) = (data_plane("dynamodb"), data_plane("secretsmanager"));
+                if !tables && !secrets {
+                    continue;
+                }
+                for target in as_list(&statement["Resource"]) {
+                    let text = target.to_string();
+                    let own_table = text.contains(r#"{"Ref":"StateTable"}"#)
+                        || text.contains(r#"{"Ref":"CommitsTable"}"#);
+                    let own_secrets = text.contains(":secret:${SecretNamePrefix}");
+                    let fine = match (tables, secrets) {
+                        (true, false) => own_table,
+                        (false, true) => own_secrets,
+                        _ => false,
+                    };
+                    if target == "*" || !fine {
+                        findings.push(format!("{role}: {actions:?} on {text}"));
+                    }
+                }
+            }
+        }
+    }
+    (findings, checked)
+}
+
+#[test]
+fn no_role_may_touch_tables_or_secrets_beyond_the_stacks_own() {
+    let cloudformation = expand(&root().join("template.yaml"));
+    let (findings, checked) = policy_findings(&cloudformation);
+    assert_eq!(findings, Vec::<String>::new());
+    // Each function's role is there and was read: tables and secrets for all three, the queue for two.
+    for role in [
+        "CredentialsApiFunctionRole",
+        "SchedulerFunctionRole",
+        "SyncWorkerFunctionRole",
+    ] {
+        assert_eq!(cloudformation["Resources"][role]["Type"], "AWS::IAM::Role");
+    }
+    assert!(checked >= 9, "only {checked} statements checked");
+}
+
+#[test]
+fn a_wildcard_on_a_table_or_a_secret_is_caught() {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let wide_open = text.replacen(
+        "      Policies:\n",
+        "      Policies:\n        - Statement:\n            - Effect: Allow\n              Action: dynamodb:GetItem\n              Resource: \"*\"\n        - Statement:\n            - Effect: Allow\n              Action: secretsmanager:GetSecretValue\n              Resource: !Sub arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*\n        - AmazonDynamoDBFullAccess\n",
+        1,
+    );
+    assert_ne!(wide_open, text, "the template has a Policies list to widen");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("template.yaml");
+    std::fs::write(&path, wide_open).unwrap();
+    let (findings, _) = policy_findings(&expand(&path));
+    assert_eq!(findings.len(), 3, "{findings:#?}");
+    assert!(
+        findings.iter().any(|f| f.contains("\"*\"")),
+        "{findings:#?}"
+    );
+    assert!(
+        findings.iter().any(|f| f.contains("secret:*")),
+        "{findings:#?}"
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.contains("AmazonDynamoDBFullAccess")),
+        "{findings:#?}"
+    );
+}
+
+#[test]
+fn the_queue_waits_six_worker_timeouts_and_reports_partial_failures() {
+    let cloudformation = expand(&root().join("template.yaml"));
+    let resources = &cloudformation["Resources"];
+    let worker_timeout = resources["SyncWorkerFunction"]["Properties"]["Timeout"]
+        .as_u64()
+        .unwrap();
+    let visibility = resources["SyncQueue"]["Properties"]["VisibilityTimeout"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        visibility >= 6 * worker_timeout,
+        "{visibility} < 6 x {worker_timeout}"
+    );
+    let mapping = resources
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|r| r["Type"] == "AWS::Lambda::EventSourceMapping")
+        .expect("the SQS trigger");
+    assert_eq!(
+        mapping["Properties"]["FunctionResponseTypes"],
+        serde_json::json!(["ReportBatchItemFailures"])
+    );
+    assert!(mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"].is_object());
+}
+
+/// The schedule's `Input` with EventBridge Scheduler's placeholders filled in, as the scheduler receives it.
+#[test]
+fn the_schedule_sample_is_what_the_schedule_delivers() {
+    let cloudformation = expand(&root().join("template.yaml"));
+    let schedule = cloudformation["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|r| r["Type"] == "AWS::Scheduler::Schedule")
+        .expect("the schedule");
+    let input = schedule["Properties"]["Target"]["Input"].as_str().unwrap();
+    let delivered: Value = serde_json::from_str(
+        &input
+            .replace("<aws.scheduler.scheduled-time>", "2026-11-24T22:00:00Z")
+            .replace("<aws.scheduler.execution-id>", "3c8d2f4e"),
+    )
+    .unwrap();
+    let sample: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("events/eventbridge-schedule.json")).unwrap(),
+    )
+    .unwrap();
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&delivered), keys(&sample));
+    assert_eq!(
+        shared::scheduler::tick_key(&sample).as_deref(),
+        Some("time:2026-11-24T22:00:00Z")
+    );
+}
+
+/// Every sample event parses as its trigger's event type (the handler tests then run each one).
+#[test]
+fn every_sample_event_has_its_triggers_shape() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(root().join("events")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        if name.starts_with("apigw-") {
+            lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        } else if name.starts_with("sqs-") {
+            serde_json::from_str::<aws_lambda_events::event::sqs::SqsEvent>(&text)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        } else if name.starts_with("eventbridge-") {
+            serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        } else {
+            panic!("{name}: no trigger known for this sample");
+        }
+        seen += 1;
+    }
+    assert!(seen >= 7, "{seen} samples");
+}
