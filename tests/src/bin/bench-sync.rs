@@ -1,6 +1,8 @@
 //! Benchmark of the sync worker: a first import (backfill) of a large default branch, windowed as the worker
 //! does it, against a plain sequential page-by-page baseline, at 0 ms and 20 ms simulated GitLab latency.
-//! Prints wall time, commits/s, GitLab requests, DynamoDB write calls, CPU seconds and peak RSS of this process.
+//! Prints wall time, commits/s, GitLab requests, DynamoDB write calls, CPU seconds (also per 100,000 commits) and
+//! peak RSS of this process, which is the worker alone: the simulator is a child process and moto another one, and
+//! CPU and RSS are read from this process's own /proc entries (its threads included, its children not).
 //!
 //! The simulator runs in a child process. With `AWS_ENDPOINT_URL` set (run it under `scripts/with-moto`), commits
 //! go to DynamoDB on the moto server through the real adapters; without it, to a store that counts the
@@ -55,8 +57,16 @@ fn main() -> BenchResult<()> {
         }
     );
     println!(
-        "{:>9} {:>10} {:>9} {:>10} {:>9} {:>9} {:>9} {:>12}",
-        "latency", "mode", "wall s", "commits/s", "requests", "db writes", "CPU s", "peak RSS MiB"
+        "{:>9} {:>10} {:>9} {:>10} {:>9} {:>9} {:>9} {:>11} {:>12}",
+        "latency",
+        "mode",
+        "wall s",
+        "commits/s",
+        "requests",
+        "db writes",
+        "CPU s",
+        "CPU s/100k",
+        "peak RSS MiB"
     );
     for latency_ms in [0_u64, 20] {
         server.set_latency(Duration::from_millis(latency_ms))?;
@@ -83,7 +93,7 @@ fn main() -> BenchResult<()> {
             );
             throughputs.push(written as f64 / wall);
             println!(
-                "{:>7}ms {:>10} {:>9.2} {:>10.0} {:>9} {:>9} {:>9.2} {:>12.1}",
+                "{:>7}ms {:>10} {:>9.2} {:>10.0} {:>9} {:>9} {:>9.2} {:>11.2} {:>12.1}",
                 latency_ms,
                 format!("{mode:?}").to_lowercase(),
                 wall,
@@ -91,6 +101,7 @@ fn main() -> BenchResult<()> {
                 gitlab.stats().requests,
                 store.write_calls(),
                 cpu,
+                cpu * 100_000.0 / written as f64,
                 peak_rss_mib()
             );
         }
@@ -187,7 +198,8 @@ impl CommitStore for Store {
         match self {
             Store::Dynamo(store) => store.put(records).await,
             Store::Counting(store) => {
-                // Encode as the adapter does, so the CPU figure includes serialisation.
+                // Encode each item through serde_dynamo (the adapter builds the same items directly, which costs
+                // less), so the CPU figure includes serialisation.
                 for record in &records {
                     let item: serde_dynamo::Item =
                         serde_dynamo::to_item(record).map_err(|e| StoreError(e.to_string()))?;
