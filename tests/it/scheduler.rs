@@ -898,3 +898,151 @@ async fn the_store_writes_at_most_25_records_a_call() {
     assert_eq!(known[0].recorded.as_ref(), Some(&projects[0]));
     env.aws.teardown().await;
 }
+
+/// The project store on moto, with one batch of records failing as a whole and one record left unprocessed.
+struct FlakyProjects {
+    inner: DynamoProjectStore,
+    /// The batch holding this project fails (once).
+    fail_batch_of: Mutex<Option<u64>>,
+    /// This project's record stays unprocessed (once).
+    leave_out: Mutex<Option<u64>>,
+}
+
+impl ProjectStore for FlakyProjects {
+    async fn connections(&self) -> Result<Vec<ConnectionId>, StoreError> {
+        self.inner.connections().await
+    }
+
+    async fn claim_tick(&self, tick: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+        self.inner.claim_tick(tick, now, until).await
+    }
+
+    async fn complete_tick(&self, tick: &str, now: i64) -> Result<(), StoreError> {
+        self.inner.complete_tick(tick, now).await
+    }
+
+    async fn lock_connection(
+        &self,
+        connection: &ConnectionId,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .lock_connection(connection, holder, now, until)
+            .await
+    }
+
+    async fn unlock_connection(
+        &self,
+        connection: &ConnectionId,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        self.inner.unlock_connection(connection, holder).await
+    }
+
+    async fn write(
+        &self,
+        connection: &ConnectionId,
+        records: &[ProjectRecord<'_>],
+    ) -> Result<Vec<u64>, StoreError> {
+        let holds =
+            |id: Option<u64>| id.filter(|id| records.iter().any(|r| r.project.project_id == *id));
+        if holds(*self.fail_batch_of.lock().unwrap()).is_some() {
+            *self.fail_batch_of.lock().unwrap() = None;
+            return Err(StoreError("BatchWriteItem: service unavailable".into()));
+        }
+        let Some(left_out) = holds(*self.leave_out.lock().unwrap()) else {
+            return self.inner.write(connection, records).await;
+        };
+        *self.leave_out.lock().unwrap() = None;
+        let rest: Vec<ProjectRecord<'_>> = records
+            .iter()
+            .copied()
+            .filter(|r| r.project.project_id != left_out)
+            .collect();
+        let mut unwritten = self.inner.write(connection, &rest).await?;
+        unwritten.push(left_out);
+        Ok(unwritten)
+    }
+
+    async fn release(
+        &self,
+        connection: &ConnectionId,
+        project_id: u64,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        self.inner.release(connection, project_id, until).await
+    }
+
+    async fn known_projects(
+        &self,
+        connection: &ConnectionId,
+    ) -> Result<Vec<shared::scheduler::KnownProject>, StoreError> {
+        self.inner.known_projects(connection).await
+    }
+
+    async fn mark_gone(
+        &self,
+        connection: &ConnectionId,
+        project_id: u64,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        self.inner.mark_gone(connection, project_id, at).await
+    }
+}
+
+/// Records that could not be written get no message (their lease may not be there), are reported, and the next
+/// tick sends them.
+#[tokio::test]
+async fn records_not_written_are_reported_and_sent_by_the_next_tick() {
+    let env = Env::new().await;
+    let repo = repo();
+    let mut world = World::new();
+    let org = organisation(&mut world, repo.path());
+    let sim = Simulator::start(world).await.unwrap();
+    env.connect("acme", &sim, TOKEN).await;
+    let expected = eligible(&sim, org.user, repo.path());
+    // The first batch (records go in project id order) fails; the last project's record is left out.
+    let failing = expected[0];
+    let left_out = expected[expected.len() - 1];
+    let scheduler = Scheduler::new(
+        FlakyProjects {
+            inner: env.projects(),
+            fail_batch_of: Mutex::new(Some(failing)),
+            leave_out: Mutex::new(Some(left_out)),
+        },
+        DynamoCredentialStore::new(env.aws.dynamodb.clone(), env.table()),
+        SecretsManagerVault::new(env.aws.secrets.clone()),
+        env.sqs(),
+        GitLabConnector::new(env.http.clone(), 1_000_000),
+        options(),
+    );
+    let report = scheduler
+        .handle(schedule_event(Some("2026-11-24T22:00:00Z")))
+        .await
+        .unwrap();
+    let part = &report.connections[0];
+    let sent = ids(&env.drain().await);
+    assert!(!sent.contains(&failing) && !sent.contains(&left_out));
+    // 26 records not written; the empty repository's may be one of them (it gets no message anyway).
+    let missing = expected.len() - sent.len();
+    assert!((25..=26).contains(&missing), "{missing}");
+    assert_eq!(part.enqueued, sent.len());
+    assert_eq!(
+        part.errors,
+        vec!["store: 26 project items not written".to_owned()]
+    );
+
+    let next = scheduler
+        .handle(schedule_event(Some("2026-11-24T22:05:00Z")))
+        .await
+        .unwrap();
+    assert!(next.connections[0].errors.is_empty());
+    let again = ids(&env.drain().await);
+    assert_eq!(again.len(), missing, "exactly the ones not written before");
+    let mut all: Vec<u64> = sent.into_iter().chain(again).collect();
+    all.sort_unstable();
+    assert_eq!(all, expected);
+    env.aws.teardown().await;
+}
