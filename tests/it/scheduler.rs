@@ -18,7 +18,8 @@ use shared::credentials::{
 };
 use shared::gitlab::HttpClients;
 use shared::scheduler::{
-    BatchEntry, BatchQueue, FailedEntry, Scheduler, SchedulerOptions, SendPolicy, TickReport,
+    BatchEntry, BatchQueue, DiscoveredProject, EnqueueLease, FailedEntry, ProjectRecord,
+    ProjectStore, Scheduler, SchedulerOptions, SendPolicy, TickReport,
 };
 use shared::secret::SecretString;
 use shared::sync::{StoreError, SyncMessage};
@@ -118,22 +119,39 @@ impl Env {
         panic!("the sync queue never ran empty");
     }
 
-    async fn project_item(
+    /// The scheduler's item of a project (metadata, lease, gone mark).
+    async fn schedule_item(
         &self,
         connection: &str,
         project: u64,
     ) -> HashMap<String, AttributeValue> {
+        self.item(&format!("CONN#{connection}"), &format!("SCHED#{project}"))
+            .await
+    }
+
+    /// The sync's item of a project.
+    async fn sync_item(&self, connection: &str, project: u64) -> HashMap<String, AttributeValue> {
+        self.item(&format!("CONN#{connection}"), &format!("PROJ#{project}"))
+            .await
+    }
+
+    async fn item(&self, pk: &str, sk: &str) -> HashMap<String, AttributeValue> {
         self.aws
             .dynamodb
             .get_item()
             .table_name(self.table())
-            .key("pk", AttributeValue::S(format!("CONN#{connection}")))
-            .key("sk", AttributeValue::S(format!("PROJ#{project}")))
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .consistent_read(true)
             .send()
             .await
             .unwrap()
             .item
             .unwrap_or_default()
+    }
+
+    fn projects(&self) -> DynamoProjectStore {
+        DynamoProjectStore::new(self.aws.dynamodb.clone(), self.table())
     }
 
     async fn credential_status(&self, connection: &str, id: &str) -> CredentialStatus {
@@ -342,8 +360,8 @@ async fn one_message_per_eligible_project_checked_against_the_simulator() {
     assert_eq!(sim.total_requests(), 8);
     assert_eq!(part.gitlab_requests, 8);
 
-    // The metadata is on the project items, in the scheduler's own attributes.
-    let item = env.project_item("acme", org.deep).await;
+    // The metadata is on the scheduler's own item of each project; the sync's item is not written.
+    let item = env.schedule_item("acme", org.deep).await;
     assert_eq!(
         text(&item, "path_with_namespace").as_deref(),
         Some("platform/backend/services/billing/invoices")
@@ -363,9 +381,10 @@ async fn one_message_per_eligible_project_checked_against_the_simulator() {
     );
     assert!(text(&item, "last_activity_at").is_some() && text(&item, "seen_at").is_some());
     assert!(!item.contains_key("last_head") && !item.contains_key("default_branch"));
-    let archived = env.project_item("acme", org.archived).await;
+    assert!(env.sync_item("acme", org.deep).await.is_empty());
+    let archived = env.schedule_item("acme", org.archived).await;
     assert_eq!(archived.get("archived"), Some(&AttributeValue::Bool(true)));
-    let empty = env.project_item("acme", org.empty).await;
+    let empty = env.schedule_item("acme", org.empty).await;
     assert_eq!(empty.get("empty_repo"), Some(&AttributeValue::Bool(true)));
     assert!(!empty.contains_key("enqueued_at"));
     env.aws.teardown().await;
@@ -665,17 +684,25 @@ async fn vanished_projects_are_marked_gone_and_imported_archives_are_not_enqueue
         .filter(|id| *id != org.archived && *id != org.deep)
         .collect();
     assert_eq!(ids(&env.drain().await), again);
-    let gone = env.project_item("acme", org.deep).await;
+    let gone = env.schedule_item("acme", org.deep).await;
     assert!(text(&gone, "gone_at").is_some(), "marked, not deleted");
     assert_eq!(
         text(&gone, "path_with_namespace").as_deref(),
         Some("platform/backend/services/billing/invoices")
     );
-    let archived = env.project_item("acme", org.archived).await;
+    let archived = env.sync_item("acme", org.archived).await;
     assert_eq!(
         text(&archived, "last_head"),
         Some("a".repeat(40)),
         "the sync's attributes are untouched"
+    );
+    assert_eq!(
+        archived
+            .keys()
+            .filter(|k| !["pk", "sk"].contains(&k.as_str()))
+            .count(),
+        2,
+        "the scheduler wrote nothing on the sync's item: {archived:?}"
     );
 
     // Gone marks are not repeated.
@@ -684,5 +711,338 @@ async fn vanished_projects_are_marked_gone_and_imported_archives_are_not_enqueue
         .await
         .unwrap();
     assert_eq!(report.connections[0].gone, 0);
+    env.aws.teardown().await;
+}
+
+/// Two different ticks overlap (the schedule fired again while the first still runs): each project is sent once.
+#[tokio::test]
+async fn two_overlapping_ticks_send_each_project_once() {
+    let env = Env::new().await;
+    let repo = repo();
+    let mut world = World::new();
+    let org = organisation(&mut world, repo.path());
+    let sim = Simulator::start(world).await.unwrap();
+    env.connect("acme", &sim, TOKEN).await;
+    let expected = eligible(&sim, org.user, repo.path());
+
+    // Two invocations (two Lambda instances), each with its own store client.
+    let first = env.scheduler(env.sqs(), options());
+    let second = env.scheduler(env.sqs(), options());
+    let (a, b) = tokio::join!(
+        first.handle(schedule_event(Some("2026-11-24T22:00:00Z"))),
+        second.handle(schedule_event(Some("2026-11-24T22:05:00Z")))
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(!a.duplicate && !b.duplicate, "two different ticks");
+    assert_eq!(a.enqueued() + b.enqueued(), expected.len(), "{a:?}\n{b:?}");
+    let messages = env.drain().await;
+    assert_eq!(
+        ids(&messages),
+        expected,
+        "each eligible project exactly once"
+    );
+    for part in a.connections.iter().chain(&b.connections) {
+        assert!(part.errors.is_empty(), "{:?}", part.errors);
+    }
+    env.aws.teardown().await;
+}
+
+/// While another tick holds a connection's scheduling lock, a tick leaves the connection to it; leases of earlier
+/// messages that still hold keep their projects out, and a metadata refresh keeps those leases.
+#[tokio::test]
+async fn a_locked_connection_is_left_to_its_tick_and_held_leases_are_kept() {
+    let env = Env::new().await;
+    let repo = repo();
+    let mut world = World::new();
+    let org = organisation(&mut world, repo.path());
+    let sim = Simulator::start(world).await.unwrap();
+    env.connect("acme", &sim, TOKEN).await;
+    let expected = eligible(&sim, org.user, repo.path());
+    let acme = ConnectionId::parse("acme").unwrap();
+    let store = env.projects();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+
+    // Another tick holds the lock: nothing is written or sent.
+    assert!(
+        store
+            .lock_connection(&acme, "other", now, now + 600)
+            .await
+            .unwrap()
+    );
+    let scheduler = env.scheduler(env.sqs(), options());
+    let report = scheduler
+        .handle(schedule_event(Some("2026-11-24T22:00:00Z")))
+        .await
+        .unwrap();
+    let part = &report.connections[0];
+    assert!(part.busy && part.errors.is_empty(), "{part:?}");
+    assert_eq!((part.enqueued, part.writes), (0, 0));
+    assert!(env.drain().await.is_empty());
+    assert!(env.schedule_item("acme", org.deep).await.is_empty());
+    // Only its holder gives a lock back.
+    store
+        .unlock_connection(&acme, "not-the-holder")
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .lock_connection(&acme, "third", now, now + 600)
+            .await
+            .unwrap()
+    );
+
+    // That tick took the leases of three projects (with metadata it has since seen change), then finished.
+    let held: Vec<u64> = vec![expected[0], org.deep, expected[expected.len() - 1]];
+    let lease = EnqueueLease {
+        enqueued_at: "2026-11-24T21:59:00Z".into(),
+        until: now + 3_600,
+    };
+    let stale: Vec<DiscoveredProject> = held
+        .iter()
+        .map(|id| DiscoveredProject {
+            project_id: *id,
+            path_with_namespace: format!("old/path-{id}"),
+            web_url: format!("https://gitlab.example.com/old/path-{id}"),
+            default_branch: "main".into(),
+            archived: false,
+            empty_repo: false,
+            last_activity_at: None,
+            credential_id: "cred_old".into(),
+        })
+        .collect();
+    let records: Vec<ProjectRecord<'_>> = stale
+        .iter()
+        .map(|project| ProjectRecord {
+            project,
+            seen_at: "2026-11-24T21:59:00Z",
+            lease: Some(&lease),
+        })
+        .collect();
+    assert_eq!(
+        store.write(&acme, &records).await.unwrap(),
+        Vec::<u64>::new()
+    );
+    store.unlock_connection(&acme, "other").await.unwrap();
+
+    let report = scheduler
+        .handle(schedule_event(Some("2026-11-24T22:05:00Z")))
+        .await
+        .unwrap();
+    let part = &report.connections[0];
+    assert!(!part.busy && part.errors.is_empty(), "{part:?}");
+    assert_eq!((part.enqueued, part.in_flight), (expected.len() - 3, 3));
+    let others: Vec<u64> = expected
+        .iter()
+        .copied()
+        .filter(|id| !held.contains(id))
+        .collect();
+    assert_eq!(
+        ids(&env.drain().await),
+        others,
+        "exactly the others are sent"
+    );
+    let deep = env.schedule_item("acme", org.deep).await;
+    assert_eq!(
+        text(&deep, "path_with_namespace").as_deref(),
+        Some("platform/backend/services/billing/invoices"),
+        "the metadata is refreshed"
+    );
+    assert_eq!(
+        deep.get("enqueue_lease_until"),
+        Some(&AttributeValue::N((now + 3_600).to_string())),
+        "and the lease kept"
+    );
+    assert_eq!(
+        text(&deep, "enqueued_at").as_deref(),
+        Some("2026-11-24T21:59:00Z")
+    );
+    // The tick gave its lock back.
+    let lock = env.item("CONN#acme", "SCHEDULING").await;
+    assert!(!lock.contains_key("lock_until"), "{lock:?}");
+    env.aws.teardown().await;
+}
+
+/// `BatchWriteItem` takes 25 requests at most (moto accepts more; AWS does not).
+#[tokio::test]
+async fn the_store_writes_at_most_25_records_a_call() {
+    let env = Env::new().await;
+    let acme = ConnectionId::parse("acme").unwrap();
+    let projects: Vec<DiscoveredProject> = (1..=26)
+        .map(|id| DiscoveredProject {
+            project_id: id,
+            path_with_namespace: format!("g/p{id}"),
+            web_url: format!("https://gitlab.example.com/g/p{id}"),
+            default_branch: "main".into(),
+            archived: false,
+            empty_repo: false,
+            last_activity_at: None,
+            credential_id: "cred_1".into(),
+        })
+        .collect();
+    let records: Vec<ProjectRecord<'_>> = projects
+        .iter()
+        .map(|project| ProjectRecord {
+            project,
+            seen_at: "2026-11-24T22:00:00Z",
+            lease: None,
+        })
+        .collect();
+    let store = env.projects();
+    assert!(store.write(&acme, &records).await.is_err());
+    assert_eq!(
+        store.write(&acme, &records[..25]).await.unwrap(),
+        Vec::<u64>::new()
+    );
+    let known = store.known_projects(&acme).await.unwrap();
+    assert_eq!(known.len(), 25);
+    assert_eq!(known[0].recorded.as_ref(), Some(&projects[0]));
+    env.aws.teardown().await;
+}
+
+/// The project store on moto, with one batch of records failing as a whole and one record left unprocessed.
+struct FlakyProjects {
+    inner: DynamoProjectStore,
+    /// The batch holding this project fails (once).
+    fail_batch_of: Mutex<Option<u64>>,
+    /// This project's record stays unprocessed (once).
+    leave_out: Mutex<Option<u64>>,
+}
+
+impl ProjectStore for FlakyProjects {
+    async fn connections(&self) -> Result<Vec<ConnectionId>, StoreError> {
+        self.inner.connections().await
+    }
+
+    async fn claim_tick(&self, tick: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+        self.inner.claim_tick(tick, now, until).await
+    }
+
+    async fn complete_tick(&self, tick: &str, now: i64) -> Result<(), StoreError> {
+        self.inner.complete_tick(tick, now).await
+    }
+
+    async fn lock_connection(
+        &self,
+        connection: &ConnectionId,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .lock_connection(connection, holder, now, until)
+            .await
+    }
+
+    async fn unlock_connection(
+        &self,
+        connection: &ConnectionId,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        self.inner.unlock_connection(connection, holder).await
+    }
+
+    async fn write(
+        &self,
+        connection: &ConnectionId,
+        records: &[ProjectRecord<'_>],
+    ) -> Result<Vec<u64>, StoreError> {
+        let holds =
+            |id: Option<u64>| id.filter(|id| records.iter().any(|r| r.project.project_id == *id));
+        if holds(*self.fail_batch_of.lock().unwrap()).is_some() {
+            *self.fail_batch_of.lock().unwrap() = None;
+            return Err(StoreError("BatchWriteItem: service unavailable".into()));
+        }
+        let Some(left_out) = holds(*self.leave_out.lock().unwrap()) else {
+            return self.inner.write(connection, records).await;
+        };
+        *self.leave_out.lock().unwrap() = None;
+        let rest: Vec<ProjectRecord<'_>> = records
+            .iter()
+            .copied()
+            .filter(|r| r.project.project_id != left_out)
+            .collect();
+        let mut unwritten = self.inner.write(connection, &rest).await?;
+        unwritten.push(left_out);
+        Ok(unwritten)
+    }
+
+    async fn release(
+        &self,
+        connection: &ConnectionId,
+        project_id: u64,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        self.inner.release(connection, project_id, until).await
+    }
+
+    async fn known_projects(
+        &self,
+        connection: &ConnectionId,
+    ) -> Result<Vec<shared::scheduler::KnownProject>, StoreError> {
+        self.inner.known_projects(connection).await
+    }
+
+    async fn mark_gone(
+        &self,
+        connection: &ConnectionId,
+        project_id: u64,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        self.inner.mark_gone(connection, project_id, at).await
+    }
+}
+
+/// Records that could not be written get no message (their lease may not be there), are reported, and the next
+/// tick sends them.
+#[tokio::test]
+async fn records_not_written_are_reported_and_sent_by_the_next_tick() {
+    let env = Env::new().await;
+    let repo = repo();
+    let mut world = World::new();
+    let org = organisation(&mut world, repo.path());
+    let sim = Simulator::start(world).await.unwrap();
+    env.connect("acme", &sim, TOKEN).await;
+    let expected = eligible(&sim, org.user, repo.path());
+    // The first batch (records go in project id order) fails; the last project's record is left out.
+    let failing = expected[0];
+    let left_out = expected[expected.len() - 1];
+    let scheduler = Scheduler::new(
+        FlakyProjects {
+            inner: env.projects(),
+            fail_batch_of: Mutex::new(Some(failing)),
+            leave_out: Mutex::new(Some(left_out)),
+        },
+        DynamoCredentialStore::new(env.aws.dynamodb.clone(), env.table()),
+        SecretsManagerVault::new(env.aws.secrets.clone()),
+        env.sqs(),
+        GitLabConnector::new(env.http.clone(), 1_000_000),
+        options(),
+    );
+    let report = scheduler
+        .handle(schedule_event(Some("2026-11-24T22:00:00Z")))
+        .await
+        .unwrap();
+    let part = &report.connections[0];
+    let sent = ids(&env.drain().await);
+    assert!(!sent.contains(&failing) && !sent.contains(&left_out));
+    // 26 records not written; the empty repository's may be one of them (it gets no message anyway).
+    let missing = expected.len() - sent.len();
+    assert!((25..=26).contains(&missing), "{missing}");
+    assert_eq!(part.enqueued, sent.len());
+    assert_eq!(
+        part.errors,
+        vec!["store: 26 project items not written".to_owned()]
+    );
+
+    let next = scheduler
+        .handle(schedule_event(Some("2026-11-24T22:05:00Z")))
+        .await
+        .unwrap();
+    assert!(next.connections[0].errors.is_empty());
+    let again = ids(&env.drain().await);
+    assert_eq!(again.len(), missing, "exactly the ones not written before");
+    let mut all: Vec<u64> = sent.into_iter().chain(again).collect();
+    all.sort_unstable();
+    assert_eq!(all, expected);
     env.aws.teardown().await;
 }

@@ -2,7 +2,10 @@
 //! the table:
 //! - connection: `pk = CONN#<connection>`, `sk = CONNECTION`;
 //! - credential: `pk = CONN#<connection>`, `sk = CRED#<credential>`;
-//! - project (scheduler metadata and sync state on one item): `pk = CONN#<connection>`, `sk = PROJ#<project>`.
+//! - project (the sync's state): `pk = CONN#<connection>`, `sk = PROJ#<project>`;
+//! - project schedule (the scheduler's metadata and enqueue lease): `pk = CONN#<connection>`,
+//!   `sk = SCHED#<project>`;
+//! - the scheduler's lock of a connection: `pk = CONN#<connection>`, `sk = SCHEDULING`.
 
 use std::collections::HashMap;
 
@@ -14,6 +17,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 pub const CONNECTION_SK: &str = "CONNECTION";
 pub const CREDENTIAL_SK_PREFIX: &str = "CRED#";
 pub const PROJECT_SK_PREFIX: &str = "PROJ#";
+pub const SCHEDULE_SK_PREFIX: &str = "SCHED#";
+pub const SCHEDULING_SK: &str = "SCHEDULING";
 
 pub fn connection_pk(connection_id: &str) -> String {
     format!("CONN#{connection_id}")
@@ -25,6 +30,10 @@ pub fn credential_sk(credential_id: &str) -> String {
 
 pub fn project_sk(project_id: u64) -> String {
     format!("{PROJECT_SK_PREFIX}{project_id}")
+}
+
+pub fn schedule_sk(project_id: u64) -> String {
+    format!("{SCHEDULE_SK_PREFIX}{project_id}")
 }
 
 /// Every item of a connection whose sort key starts with `prefix` (all pages, consistent reads), with only the

@@ -1,47 +1,61 @@
 //! The scheduler's [`ProjectStore`] port on the DynamoDB state table.
 //!
-//! - project: `pk = CONN#<connection>`, `sk = PROJ#<project_id>` (the item the sync's state lives on). The
-//!   scheduler writes only its own attributes, with `UpdateItem SET`: `entity`, `path_with_namespace`, `web_url`,
-//!   `gitlab_default_branch`, `archived`, `empty_repo`, `last_activity_at`, `seen_at`, `credential_id`,
-//!   `enqueued_at`, `enqueue_lease_until` (epoch seconds), and `gone_at` (set when the project is no longer
-//!   visible; removed when it is seen again). It reads `last_head` and `job` in a condition, never writes them.
+//! - project schedule: `pk = CONN#<connection>`, `sk = SCHED#<project_id>`, the scheduler's own item per project:
+//!   `entity`, `path_with_namespace`, `web_url`, `gitlab_default_branch`, `archived`, `empty_repo`,
+//!   `last_activity_at`, `seen_at`, `credential_id`, `enqueued_at`, `enqueue_lease_until` (epoch seconds), and
+//!   `gone_at` (set when the project is no longer visible; cleared when it is seen again).
+//! - project: `pk = CONN#<connection>`, `sk = PROJ#<project_id>`, the sync's item: the scheduler only reads
+//!   `last_head` and `job` of it (an archived project whose history is imported is not enqueued again) and never
+//!   writes it, so nothing the scheduler does can race the sync's conditional writes.
+//! - scheduling lock: `pk = CONN#<connection>`, `sk = SCHEDULING`, with `lock_holder` and `lock_until`: the tick
+//!   holding it is the only writer of the connection's schedule items, so they are written whole with
+//!   `BatchWriteItem` (25 a call) instead of one conditional `UpdateItem` each. On moto that is what makes a tick of
+//!   10,000 projects fast: every call costs about 8 ms there whatever it carries (the server is GIL-bound), and its
+//!   `TransactWriteItems` and PartiQL copy or convert the whole table for every item, so they are slower still.
 //! - tick lease: `pk = SCHEDULER`, `sk = TICK#<tick>`, with `lease_until`, `completed_at` and `expires_at`
 //!   (epoch seconds, for a TTL).
 //! - connections: the credentials API's `sk = CONNECTION` items, found with a filtered `Scan` (keys only).
 //!
+//! Cost on DynamoDB, per tick and connection: two lock writes, one query of the schedule items and one of the
+//! project items (strongly consistent), and 1 WCU per project written (a schedule item is well under 1 KB; the
+//! items unchanged and still leased are not written): the same WCUs as one `UpdateItem` per project, in 1/25 of
+//! the requests. A transaction per 100 projects would cost 2 WCUs per project.
+//!
 //! SDK types stay in this file.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 
 use super::condition_failed;
-use super::keys::{CONNECTION_SK, PROJECT_SK_PREFIX, connection_items, connection_pk, project_sk};
+use super::keys::{
+    CONNECTION_SK, PROJECT_SK_PREFIX, SCHEDULE_SK_PREFIX, SCHEDULING_SK, connection_items,
+    connection_pk, schedule_sk,
+};
+use crate::backoff::jittered;
 use crate::credentials::ConnectionId;
 use crate::scheduler::model::DiscoveredProject;
-use crate::scheduler::ports::{EnqueueClaim, KnownProject, ProjectStore};
+use crate::scheduler::ports::{KnownProject, ProjectRecord, ProjectStore};
 use crate::sync::StoreError;
 
 type Item = HashMap<String, AttributeValue>;
 
-/// What a tick reads of a project item (none of them is a DynamoDB reserved word).
-const KNOWN_ATTRIBUTES: &[&str] = &[
-    "sk",
-    "gone_at",
-    "enqueue_lease_until",
-    "last_head",
-    "job",
-    "path_with_namespace",
-    "web_url",
-    "gitlab_default_branch",
-    "archived",
-    "empty_repo",
-    "last_activity_at",
-    "credential_id",
-];
+/// What a tick reads of the sync's project item.
+const SYNC_ATTRIBUTES: &str = "sk, last_head, job";
 
+/// `BatchWriteItem` attempts for items DynamoDB leaves unprocessed (throttling) before they count as not written.
+const MAX_BATCH_ATTEMPTS: u32 = 8;
+
+fn project_id(item: &Item, prefix: &str) -> Option<u64> {
+    match item.get("sk") {
+        Some(AttributeValue::S(sk)) => sk.strip_prefix(prefix)?.parse().ok(),
+        _ => None,
+    }
+}
+
+/// A schedule item as the tick left it (`imported` is filled in from the sync's item).
 fn known_project(item: &Item) -> Option<KnownProject> {
     let text = |name: &str| match item.get(name) {
         Some(AttributeValue::S(value)) => Some(value.clone()),
@@ -51,7 +65,7 @@ fn known_project(item: &Item) -> Option<KnownProject> {
         Some(AttributeValue::Bool(value)) => Some(*value),
         _ => None,
     };
-    let project_id = text("sk")?.strip_prefix(PROJECT_SK_PREFIX)?.parse().ok()?;
+    let project_id = project_id(item, SCHEDULE_SK_PREFIX)?;
     let recorded = (|| {
         Some(DiscoveredProject {
             project_id,
@@ -71,9 +85,51 @@ fn known_project(item: &Item) -> Option<KnownProject> {
             Some(AttributeValue::N(n)) => n.parse().ok(),
             _ => None,
         },
-        imported: item.contains_key("last_head") && !item.contains_key("job"),
+        enqueued_at: text("enqueued_at"),
+        imported: false,
         recorded,
     })
+}
+
+/// The whole schedule item of a record.
+fn schedule_item(connection: &ConnectionId, record: &ProjectRecord<'_>) -> Item {
+    let project = record.project;
+    let s = |value: &str| AttributeValue::S(value.to_owned());
+    let mut item = HashMap::from([
+        ("pk".to_owned(), s(&connection_pk(connection.as_str()))),
+        ("sk".to_owned(), s(&schedule_sk(project.project_id))),
+        ("entity".to_owned(), s("project_schedule")),
+        (
+            "path_with_namespace".to_owned(),
+            s(&project.path_with_namespace),
+        ),
+        ("web_url".to_owned(), s(&project.web_url)),
+        (
+            "gitlab_default_branch".to_owned(),
+            s(&project.default_branch),
+        ),
+        (
+            "archived".to_owned(),
+            AttributeValue::Bool(project.archived),
+        ),
+        (
+            "empty_repo".to_owned(),
+            AttributeValue::Bool(project.empty_repo),
+        ),
+        ("seen_at".to_owned(), s(record.seen_at)),
+        ("credential_id".to_owned(), s(&project.credential_id)),
+    ]);
+    if let Some(activity) = &project.last_activity_at {
+        item.insert("last_activity_at".to_owned(), s(activity));
+    }
+    if let Some(lease) = record.lease {
+        item.insert("enqueued_at".to_owned(), s(&lease.enqueued_at));
+        item.insert(
+            "enqueue_lease_until".to_owned(),
+            AttributeValue::N(lease.until.to_string()),
+        );
+    }
+    item
 }
 
 /// Tick items are kept this long (for the table's TTL, if enabled on `expires_at`).
@@ -93,16 +149,6 @@ impl DynamoProjectStore {
         }
     }
 
-    fn project_key(connection: &ConnectionId, project_id: u64) -> Item {
-        HashMap::from([
-            (
-                "pk".to_owned(),
-                AttributeValue::S(connection_pk(connection.as_str())),
-            ),
-            ("sk".to_owned(), AttributeValue::S(project_sk(project_id))),
-        ])
-    }
-
     fn tick_key(tick: &str) -> Item {
         HashMap::from([
             ("pk".to_owned(), AttributeValue::S("SCHEDULER".into())),
@@ -110,71 +156,24 @@ impl DynamoProjectStore {
         ])
     }
 
-    /// The metadata update, with or without the lease.
-    async fn update_project(
-        &self,
-        connection: &ConnectionId,
-        project: &DiscoveredProject,
-        seen_at: &str,
-        claim: Option<EnqueueClaim>,
-    ) -> Result<(), SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError>> {
-        let mut values: Vec<(&str, AttributeValue)> = vec![
-            (":entity", AttributeValue::S("project".into())),
+    fn schedule_key(connection: &ConnectionId, project_id: u64) -> Item {
+        HashMap::from([
             (
-                ":path",
-                AttributeValue::S(project.path_with_namespace.clone()),
+                "pk".to_owned(),
+                AttributeValue::S(connection_pk(connection.as_str())),
             ),
-            (":web", AttributeValue::S(project.web_url.clone())),
-            (":branch", AttributeValue::S(project.default_branch.clone())),
-            (":archived", AttributeValue::Bool(project.archived)),
-            (":empty", AttributeValue::Bool(project.empty_repo)),
-            (":seen", AttributeValue::S(seen_at.to_owned())),
-            (":cred", AttributeValue::S(project.credential_id.clone())),
-        ];
-        let mut sets = vec![
-            "entity = :entity",
-            "path_with_namespace = :path",
-            "web_url = :web",
-            "gitlab_default_branch = :branch",
-            "archived = :archived",
-            "empty_repo = :empty",
-            "seen_at = :seen",
-            "credential_id = :cred",
-        ];
-        if let Some(activity) = &project.last_activity_at {
-            sets.push("last_activity_at = :activity");
-            values.push((":activity", AttributeValue::S(activity.clone())));
-        }
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::project_key(connection, project.project_id)));
-        if let Some(claim) = claim {
-            sets.push("enqueued_at = :seen");
-            sets.push("enqueue_lease_until = :until");
-            values.push((":until", AttributeValue::N(claim.until.to_string())));
-            values.push((":now", AttributeValue::N(claim.now.to_string())));
-            let mut condition =
-                "(attribute_not_exists(enqueue_lease_until) OR enqueue_lease_until < :now)"
-                    .to_owned();
-            if claim.unless_imported {
-                condition
-                    .push_str(" AND (attribute_not_exists(#last_head) OR attribute_exists(#job))");
-                request = request
-                    .expression_attribute_names("#last_head", "last_head")
-                    .expression_attribute_names("#job", "job");
-            }
-            request = request.condition_expression(condition);
-        }
-        for (name, value) in values {
-            request = request.expression_attribute_values(name, value);
-        }
-        request
-            .update_expression(format!("SET {} REMOVE gone_at", sets.join(", ")))
-            .send()
-            .await
-            .map(drop)
+            ("sk".to_owned(), AttributeValue::S(schedule_sk(project_id))),
+        ])
+    }
+
+    fn lock_key(connection: &ConnectionId) -> Item {
+        HashMap::from([
+            (
+                "pk".to_owned(),
+                AttributeValue::S(connection_pk(connection.as_str())),
+            ),
+            ("sk".to_owned(), AttributeValue::S(SCHEDULING_SK.into())),
+        ])
     }
 }
 
@@ -258,26 +257,107 @@ impl ProjectStore for DynamoProjectStore {
             .map_err(|e| unavailable("UpdateItem tick", &e))
     }
 
-    async fn record(
+    async fn lock_connection(
         &self,
         connection: &ConnectionId,
-        project: &DiscoveredProject,
-        seen_at: &str,
-        claim: Option<EnqueueClaim>,
+        holder: &str,
+        now: i64,
+        until: i64,
     ) -> Result<bool, StoreError> {
-        match self
-            .update_project(connection, project, seen_at, claim)
-            .await
-        {
-            Ok(()) => Ok(claim.is_some()),
-            // The lease holds (or the archived project is imported): record the metadata alone.
-            Err(e) if claim.is_some() && condition_failed(&e) => self
-                .update_project(connection, project, seen_at, None)
-                .await
-                .map(|()| false)
-                .map_err(|e| unavailable("UpdateItem project", &e)),
-            Err(e) => Err(unavailable("UpdateItem project", &e)),
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::lock_key(connection)))
+            .update_expression("SET entity = :entity, lock_holder = :holder, lock_until = :until")
+            .condition_expression("attribute_not_exists(lock_until) OR lock_until < :now")
+            .expression_attribute_values(":entity", AttributeValue::S("scheduling_lock".into()))
+            .expression_attribute_values(":holder", AttributeValue::S(holder.to_owned()))
+            .expression_attribute_values(":until", AttributeValue::N(until.to_string()))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(unavailable("UpdateItem scheduling lock", &e)),
         }
+    }
+
+    async fn unlock_connection(
+        &self,
+        connection: &ConnectionId,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::lock_key(connection)))
+            .update_expression("REMOVE lock_holder, lock_until")
+            .condition_expression("lock_holder = :holder")
+            .expression_attribute_values(":holder", AttributeValue::S(holder.to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Lapsed and taken by another tick: not ours to give back.
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(unavailable("UpdateItem scheduling lock", &e)),
+        }
+    }
+
+    async fn write(
+        &self,
+        connection: &ConnectionId,
+        records: &[ProjectRecord<'_>],
+    ) -> Result<Vec<u64>, StoreError> {
+        if records.len() > Self::MAX_WRITE_BATCH {
+            return Err(StoreError(format!(
+                "BatchWriteItem: {} records, at most {} a call",
+                records.len(),
+                Self::MAX_WRITE_BATCH
+            )));
+        }
+        let mut requests: Vec<WriteRequest> = records
+            .iter()
+            .map(|record| {
+                let put = PutRequest::builder()
+                    .set_item(Some(schedule_item(connection, record)))
+                    .build()
+                    .map_err(|e| StoreError(format!("schedule item: {e}")))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<_, StoreError>>()?;
+        for attempt in 1..=MAX_BATCH_ATTEMPTS {
+            if requests.is_empty() {
+                return Ok(Vec::new());
+            }
+            if attempt > 1 {
+                tokio::time::sleep(jittered(
+                    std::time::Duration::from_millis(50),
+                    std::time::Duration::from_secs(2),
+                    attempt - 1,
+                ))
+                .await;
+            }
+            let output = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, requests)
+                .send()
+                .await
+                .map_err(|e| unavailable("BatchWriteItem schedule", &e))?;
+            requests = output
+                .unprocessed_items
+                .and_then(|mut unprocessed| unprocessed.remove(&self.table))
+                .unwrap_or_default();
+        }
+        Ok(requests
+            .iter()
+            .filter_map(|r| r.put_request.as_ref())
+            .filter_map(|put| project_id(&put.item, SCHEDULE_SK_PREFIX))
+            .collect())
     }
 
     async fn release(
@@ -290,7 +370,7 @@ impl ProjectStore for DynamoProjectStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::project_key(connection, project_id)))
+            .set_key(Some(Self::schedule_key(connection, project_id)))
             .update_expression("REMOVE enqueue_lease_until, enqueued_at")
             .condition_expression("enqueue_lease_until = :until")
             .expression_attribute_values(":until", AttributeValue::N(until.to_string()))
@@ -308,16 +388,47 @@ impl ProjectStore for DynamoProjectStore {
         &self,
         connection: &ConnectionId,
     ) -> Result<Vec<KnownProject>, StoreError> {
-        let items = connection_items(
-            &self.client,
-            &self.table,
-            connection.as_str(),
-            PROJECT_SK_PREFIX,
-            Some(KNOWN_ATTRIBUTES.join(", ")),
+        let (schedules, syncs) = futures::try_join!(
+            connection_items(
+                &self.client,
+                &self.table,
+                connection.as_str(),
+                SCHEDULE_SK_PREFIX,
+                None,
+            ),
+            connection_items(
+                &self.client,
+                &self.table,
+                connection.as_str(),
+                PROJECT_SK_PREFIX,
+                Some(SYNC_ATTRIBUTES.to_owned()),
+            ),
         )
-        .await
         .map_err(|e| unavailable("Query projects", &e))?;
-        Ok(items.iter().filter_map(known_project).collect())
+        let mut known: BTreeMap<u64, KnownProject> = schedules
+            .iter()
+            .filter_map(known_project)
+            .map(|k| (k.project_id, k))
+            .collect();
+        for item in &syncs {
+            let Some(project_id) = project_id(item, PROJECT_SK_PREFIX) else {
+                continue;
+            };
+            // The history is fully imported: a head, and no unfinished job.
+            let imported = item.contains_key("last_head") && !item.contains_key("job");
+            known
+                .entry(project_id)
+                .or_insert(KnownProject {
+                    project_id,
+                    gone: false,
+                    lease_until: None,
+                    enqueued_at: None,
+                    imported: false,
+                    recorded: None,
+                })
+                .imported = imported;
+        }
+        Ok(known.into_values().collect())
     }
 
     async fn mark_gone(
@@ -330,7 +441,7 @@ impl ProjectStore for DynamoProjectStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::project_key(connection, project_id)))
+            .set_key(Some(Self::schedule_key(connection, project_id)))
             .update_expression("SET gone_at = :at")
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(gone_at)")
             .expression_attribute_values(":at", AttributeValue::S(at.to_owned()))

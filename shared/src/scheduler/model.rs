@@ -47,6 +47,8 @@ pub struct ConnectionReport {
     pub connection_id: String,
     /// Live credentials whose discovery ran (succeeded or not).
     pub credentials: usize,
+    /// Another tick held the connection's scheduling lock: this one discovered but left the rest to it.
+    pub busy: bool,
     /// Distinct projects found by the credentials that succeeded.
     pub discovered: usize,
     pub enqueued: usize,
@@ -64,6 +66,8 @@ pub struct ConnectionReport {
     pub sqs_calls: u64,
     /// Project item writes (metadata with or without a lease, gone marks); unchanged items are not written.
     pub writes: usize,
+    /// Write requests to the store (lock, batches of records, lease releases, gone marks).
+    pub write_calls: u64,
     /// Error codes (`credential_id: code`) of credentials or steps that failed.
     pub errors: Vec<String>,
 }

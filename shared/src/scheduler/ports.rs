@@ -8,18 +8,25 @@ use crate::credentials::ConnectionId;
 use crate::sync::StoreError;
 use crate::sync::worker::SyncMessage;
 
-/// The enqueue lease a project's metadata write tries to take: a project is enqueued only if no lease of an
-/// earlier message still holds, so a tick delivered twice (or two ticks close together) never sends a second
-/// message while one is in flight.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EnqueueClaim {
-    /// Now, in epoch seconds: a lease that ends before this has lapsed.
-    pub now: i64,
-    /// Until when this claim holds, in epoch seconds.
+/// A project's enqueue lease: a project is enqueued only if no lease of an earlier message still holds, so two
+/// ticks close together never send a second message while one is in flight. Leases are read and written only
+/// while the tick holds the connection's scheduling lock ([`ProjectStore::lock_connection`]), so a lease read at
+/// the start of a connection's turn is still the item's lease when it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnqueueLease {
+    /// When the message was enqueued (RFC 3339).
+    pub enqueued_at: String,
+    /// Until when the lease holds, in epoch seconds.
     pub until: i64,
-    /// Archived project: take the lease only if its history is not fully imported yet (no `last_head`, or an
-    /// unfinished `job`).
-    pub unless_imported: bool,
+}
+
+/// The scheduler's whole record of one project, as a tick writes it (it replaces the previous one).
+#[derive(Debug, Clone, Copy)]
+pub struct ProjectRecord<'a> {
+    pub project: &'a DiscoveredProject,
+    pub seen_at: &'a str,
+    /// The lease to keep (an earlier message's, still holding) or to take (this tick's message).
+    pub lease: Option<&'a EnqueueLease>,
 }
 
 /// A project item of a connection as the scheduler last left it (read once per tick, so that unchanged items
@@ -30,6 +37,8 @@ pub struct KnownProject {
     pub gone: bool,
     /// The enqueue lease, epoch seconds.
     pub lease_until: Option<i64>,
+    /// When the lease was taken.
+    pub enqueued_at: Option<String>,
     /// The sync's state says the history is fully imported (`last_head` set, no unfinished `job`).
     pub imported: bool,
     /// The scheduler's metadata, when every attribute of it is present.
@@ -56,17 +65,38 @@ pub trait ProjectStore: Send + Sync {
         now: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Writes the scheduler's metadata of a project (only its own attributes; clears `gone_at`) and, with a
-    /// claim, takes the project's enqueue lease in the same write. `Ok(true)` when the lease was taken.
-    fn record(
+    /// [`ProjectStore::write`]'s limit (`BatchWriteItem`'s).
+    const MAX_WRITE_BATCH: usize = 25;
+
+    /// Takes the connection's scheduling lock for `holder` until `until` (epoch seconds): `false` if another tick
+    /// holds it. While held, only the holder reads and writes the connection's scheduler records, so they need no
+    /// per-item conditions; `until` must outlast the holder's invocation (the function's timeout).
+    fn lock_connection(
         &self,
         connection: &ConnectionId,
-        project: &DiscoveredProject,
-        seen_at: &str,
-        claim: Option<EnqueueClaim>,
+        holder: &str,
+        now: i64,
+        until: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Gives back a lease taken by [`ProjectStore::record`] whose message could not be sent (only if it is still
+    /// Gives the lock back (only if `holder` still holds it).
+    fn unlock_connection(
+        &self,
+        connection: &ConnectionId,
+        holder: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Writes up to [`ProjectStore::MAX_WRITE_BATCH`] scheduler records (metadata, `seen_at`, lease; any gone mark
+    /// is cleared), each replacing the previous one, never touching the sync's state. Only under the connection's
+    /// lock. `Ok` lists the project ids that could not be written (after retries); `Err` means none is known
+    /// to be written.
+    fn write(
+        &self,
+        connection: &ConnectionId,
+        records: &[ProjectRecord<'_>],
+    ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send;
+
+    /// Gives back a lease taken by [`ProjectStore::write`] whose message could not be sent (only if it is still
     /// the same lease).
     fn release(
         &self,

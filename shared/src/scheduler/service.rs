@@ -2,7 +2,7 @@
 //! metadata and enqueue leases, the fan-out, and the "gone" marks. One connection's failure (a refused token,
 //! GitLab down, a timeout) is reported in its part of the tick and never stops the others.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -13,7 +13,7 @@ use tracing::Instrument;
 use super::discovery::discover;
 use super::fanout::{SendPolicy, send_all};
 use super::model::{ConnectionReport, DiscoveredProject, TickReport, epoch, tick_key};
-use super::ports::{BatchQueue, EnqueueClaim, KnownProject, ProjectStore};
+use super::ports::{BatchQueue, EnqueueLease, KnownProject, ProjectRecord, ProjectStore};
 use crate::credentials::{
     ConnectError, ConnectionId, CredentialRecord, CredentialStatus, CredentialStatusStore,
     CredentialStore, GitLabConnector, SecretVault,
@@ -213,19 +213,75 @@ where
             return report;
         }
 
-        // What the table holds, read once: unchanged items are not written again, vanished ones are found.
-        let known: HashMap<u64, KnownProject> =
-            match self.projects.known_projects(&connection).await {
-                Ok(known) => known.into_iter().map(|k| (k.project_id, k)).collect(),
-                Err(error) => {
-                    report.errors.push(format!("store: {error}"));
-                    return report;
-                }
-            };
+        // The connection's scheduling lock: while a tick holds it, no other tick reads or writes the connection's
+        // schedule items, so what is read below is still true when it is written. It outlasts this invocation
+        // (the tick lease is the function's timeout), so a crashed tick only delays the next one.
+        let holder = lock_holder();
+        let locked_at = epoch(OffsetDateTime::now_utc());
+        let lock_until = locked_at + self.options.tick_lease.as_secs() as i64;
+        report.write_calls += 1;
+        match self
+            .projects
+            .lock_connection(&connection, &holder, locked_at, lock_until)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(
+                    "another tick is scheduling this connection; it is left to that tick"
+                );
+                report.busy = true;
+                return report;
+            }
+            Err(error) => {
+                report.errors.push(format!("store: {error}"));
+                return report;
+            }
+        }
+        self.schedule(&connection, &found, complete, now, &mut report)
+            .await;
+        report.write_calls += 1;
+        if let Err(error) = self.projects.unlock_connection(&connection, &holder).await {
+            tracing::warn!(error = %error, "scheduling lock not given back; it lapses by itself");
+            report.errors.push(format!("store: {error}"));
+        }
+        tracing::info!(
+            discovered = report.discovered,
+            enqueued = report.enqueued,
+            gone = report.gone,
+            gitlab_requests = report.gitlab_requests,
+            sqs_calls = report.sqs_calls,
+            "connection scheduled"
+        );
+        report
+    }
 
-        // Metadata, and in the same write the enqueue lease of each project that should be synced.
+    /// Records, leases, messages and gone marks of one connection, under its scheduling lock.
+    async fn schedule(
+        &self,
+        connection: &ConnectionId,
+        found: &BTreeMap<u64, DiscoveredProject>,
+        complete: bool,
+        now: OffsetDateTime,
+        report: &mut ConnectionReport,
+    ) {
+        // What the table holds, read once: unchanged items are not written again, vanished ones are found.
+        let known: HashMap<u64, KnownProject> = match self.projects.known_projects(connection).await
+        {
+            Ok(known) => known.into_iter().map(|k| (k.project_id, k)).collect(),
+            Err(error) => {
+                report.errors.push(format!("store: {error}"));
+                return;
+            }
+        };
+
+        // Each project's whole record: metadata, and the lease this tick takes (or the one it keeps).
         let seen_at = utc(now);
         let until = epoch(now) + self.options.enqueue_lease.as_secs() as i64;
+        let taken = EnqueueLease {
+            enqueued_at: seen_at.clone(),
+            until,
+        };
         let steps: Vec<(&DiscoveredProject, Step)> = found
             .values()
             .map(|project| {
@@ -235,48 +291,59 @@ where
                 )
             })
             .collect();
-        let writes: Vec<(u64, Result<bool, crate::sync::StoreError>)> =
-            futures::stream::iter(&steps)
-                .filter_map(|(project, step)| async move {
-                    let claim = match step {
-                        Step::Claim => Some(EnqueueClaim {
-                            now: epoch(now),
-                            until,
-                            unless_imported: project.archived,
-                        }),
-                        Step::Refresh(_) => None,
-                        Step::Keep(_) => return None,
-                    };
-                    Some((*project, claim))
+        let kept: HashMap<u64, EnqueueLease> = known
+            .values()
+            .filter_map(|k| {
+                Some((
+                    k.project_id,
+                    EnqueueLease {
+                        enqueued_at: k.enqueued_at.clone().unwrap_or_else(|| seen_at.clone()),
+                        until: k.lease_until?,
+                    },
+                ))
+            })
+            .collect();
+        let records: Vec<ProjectRecord<'_>> = steps
+            .iter()
+            .filter_map(|(project, step)| {
+                let lease = match step {
+                    Step::Claim => Some(&taken),
+                    Step::Refresh(_) => kept.get(&project.project_id),
+                    Step::Keep(_) => return None,
+                };
+                Some(ProjectRecord {
+                    project,
+                    seen_at: &seen_at,
+                    lease,
                 })
-                .map(|(project, claim)| {
-                    let seen_at = &seen_at;
-                    let connection = &connection;
-                    async move {
-                        let taken = self
-                            .projects
-                            .record(connection, project, seen_at, claim)
-                            .await;
-                        (project.project_id, taken)
+            })
+            .collect();
+        // Not written: nothing is sent for it (its lease may or may not be taken; it lapses by itself).
+        let unwritten_by_batch: Vec<Vec<u64>> =
+            futures::stream::iter(records.chunks(P::MAX_WRITE_BATCH.max(1)))
+                .map(|chunk| async move {
+                    match self.projects.write(connection, chunk).await {
+                        Ok(unwritten) => unwritten,
+                        Err(error) => {
+                            tracing::warn!(error = %error, count = chunk.len(), "project records not written");
+                            chunk.iter().map(|r| r.project.project_id).collect()
+                        }
                     }
                 })
                 .buffer_unordered(self.options.write_concurrency.max(1))
                 .collect()
                 .await;
-        report.writes = writes.len();
+        report.writes = records.len();
+        report.write_calls += unwritten_by_batch.len() as u64;
+        let unwritten: HashSet<u64> = unwritten_by_batch.into_iter().flatten().collect();
+        let store_errors = unwritten.len();
+
         let mut messages = Vec::new();
-        let mut store_errors = 0;
-        let taken: HashMap<u64, Result<bool, crate::sync::StoreError>> =
-            writes.into_iter().collect();
         for (project, step) in &steps {
             let project_id = project.project_id;
-            let hold = match (step, taken.get(&project_id)) {
-                (_, Some(Err(error))) => {
-                    store_errors += 1;
-                    tracing::warn!(project_id, error = %error, "project item not written");
-                    continue;
-                }
-                (Step::Claim, Some(Ok(true))) => {
+            let hold = match step {
+                _ if unwritten.contains(&project_id) => continue,
+                Step::Claim => {
                     messages.push(SyncMessage {
                         connection_id: connection.to_string(),
                         credential_id: project.credential_id.clone(),
@@ -286,10 +353,7 @@ where
                     });
                     continue;
                 }
-                // Lost the lease to a concurrent tick, or the sync finished an archive meanwhile.
-                (Step::Claim, _) if project.archived => Hold::ArchivedDone,
-                (Step::Claim, _) => Hold::InFlight,
-                (Step::Refresh(hold) | Step::Keep(hold), _) => *hold,
+                Step::Refresh(hold) | Step::Keep(hold) => *hold,
             };
             match hold {
                 Hold::Empty => report.empty += 1,
@@ -311,7 +375,8 @@ where
         for (index, reason) in &fanout.failed {
             let project_id = messages[*index].project_id;
             tracing::error!(project_id, reason = %reason, "sync message not sent; lease released for the next tick");
-            if let Err(error) = self.projects.release(&connection, project_id, until).await {
+            report.write_calls += 1;
+            if let Err(error) = self.projects.release(connection, project_id, until).await {
                 tracing::error!(project_id, error = %error, "lease not released; the project waits for it to lapse");
             }
         }
@@ -323,18 +388,9 @@ where
 
         // Gone: only when every live credential's discovery was complete, so a failure never looks like loss.
         if complete {
-            self.mark_gone(&connection, &found, known.values(), &seen_at, &mut report)
+            self.mark_gone(connection, found, known.values(), &seen_at, report)
                 .await;
         }
-        tracing::info!(
-            discovered = report.discovered,
-            enqueued = report.enqueued,
-            gone = report.gone,
-            gitlab_requests = report.gitlab_requests,
-            sqs_calls = report.sqs_calls,
-            "connection scheduled"
-        );
-        report
     }
 
     async fn mark_gone(
@@ -346,7 +402,9 @@ where
         report: &mut ConnectionReport,
     ) {
         for project in known {
-            if project.gone || found.contains_key(&project.project_id) {
+            // Only the scheduler's own records are marked (a sync item alone has none).
+            if project.gone || project.recorded.is_none() || found.contains_key(&project.project_id)
+            {
                 continue;
             }
             match self
@@ -357,6 +415,7 @@ where
                 Ok(()) => {
                     report.gone += 1;
                     report.writes += 1;
+                    report.write_calls += 1;
                 }
                 Err(error) => report.errors.push(format!("store: {error}")),
             }
@@ -432,7 +491,7 @@ pub enum Hold {
 /// What a tick does with one discovered project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// Write the metadata and take the enqueue lease (conditionally): a message if it is taken.
+    /// Write the metadata and take the enqueue lease: a message once it is written.
     Claim,
     /// Write the metadata only.
     Refresh(Hold),
@@ -460,6 +519,17 @@ pub fn plan(project: &DiscoveredProject, known: Option<&KnownProject>, now: i64)
     } else {
         Step::Refresh(hold)
     }
+}
+
+/// A name for one tick's hold of a connection's lock, unique across invocations: the time to the nanosecond and
+/// 64 random bits.
+fn lock_holder() -> String {
+    use std::hash::{BuildHasher, Hasher, RandomState};
+    let random = RandomState::new().build_hasher().finish();
+    format!(
+        "{}-{random:016x}",
+        OffsetDateTime::now_utc().unix_timestamp_nanos()
+    )
 }
 
 /// A credential the scheduler uses: not deleted, not disabled, and active (not refused, not expired).
@@ -495,6 +565,7 @@ mod tests {
             project_id: project.project_id,
             gone: false,
             lease_until,
+            enqueued_at: lease_until.map(|_| "2026-01-01T00:00:00Z".into()),
             imported,
             recorded: Some(project.clone()),
         }

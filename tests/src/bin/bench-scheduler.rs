@@ -1,8 +1,8 @@
 //! Benchmark of one scheduler tick: 10,000 projects in 50 groups (each with a nested subgroup), one connection.
 //! Prints GitLab requests (per route, against the number of pages a listing needs), `SendMessageBatch` calls,
-//! DynamoDB writes and wall time of a first tick (everything enqueued) and of a second tick right after it
-//! (everything still in flight and unchanged: discovery and one read of the project items, nothing written or
-//! sent).
+//! DynamoDB item writes and write requests, and wall time of a first tick (everything enqueued) and of a second
+//! tick right after it (everything still in flight and unchanged: discovery and one read of the project items,
+//! nothing written or sent).
 //!
 //! Needs the moto server (project items, leases and secrets go through the real adapters; the queue too with
 //! `--sqs-moto`, see [`CountingQueue`]):
@@ -22,8 +22,8 @@ use shared::credentials::{
     ConnectionId, CreateInput, Credentials, GitLabConnector, GitLabVerifier,
 };
 use shared::scheduler::{
-    BatchEntry, BatchQueue, DiscoveredProject, EnqueueClaim, FailedEntry, KnownProject,
-    ProjectStore, Scheduler, SchedulerOptions, TickReport,
+    BatchEntry, BatchQueue, FailedEntry, KnownProject, ProjectRecord, ProjectStore, Scheduler,
+    SchedulerOptions, TickReport,
 };
 use shared::secret::SecretString;
 use shared::sync::StoreError;
@@ -63,12 +63,13 @@ impl BatchQueue for CountingQueue {
     }
 }
 
-/// The project store in memory (with DynamoDB's lease semantics), to time the scheduler without moto's
-/// UpdateItem cost (about 8 ms each on moto, whatever the concurrency; its server is single-threaded).
+/// The project store in memory (with the lock's semantics), to time the scheduler without moto's cost per call
+/// (about 8 ms for an `UpdateItem`, whatever the concurrency: its server is GIL-bound).
 #[derive(Default)]
 struct MemoryProjects {
     ticks: Mutex<HashMap<String, (i64, bool)>>,
     items: Mutex<HashMap<u64, KnownProject>>,
+    lock: Mutex<Option<(String, i64)>>,
     writes: AtomicU64,
 }
 
@@ -96,31 +97,55 @@ impl ProjectStore for MemoryProjects {
         Ok(())
     }
 
-    async fn record(
+    async fn lock_connection(
+        &self,
+        _: &ConnectionId,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let mut lock = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        match &*lock {
+            Some((_, held_until)) if *held_until >= now => Ok(false),
+            _ => {
+                *lock = Some((holder.to_owned(), until));
+                Ok(true)
+            }
+        }
+    }
+
+    async fn unlock_connection(&self, _: &ConnectionId, holder: &str) -> Result<(), StoreError> {
+        let mut lock = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        if lock.as_ref().is_some_and(|(h, _)| h == holder) {
+            *lock = None;
+        }
+        Ok(())
+    }
+
+    async fn write(
         &self,
         _connection: &ConnectionId,
-        project: &DiscoveredProject,
-        _seen_at: &str,
-        claim: Option<EnqueueClaim>,
-    ) -> Result<bool, StoreError> {
-        self.writes.fetch_add(1, Ordering::Relaxed);
+        records: &[ProjectRecord<'_>],
+    ) -> Result<Vec<u64>, StoreError> {
+        assert!(records.len() <= Self::MAX_WRITE_BATCH);
+        self.writes
+            .fetch_add(records.len() as u64, Ordering::Relaxed);
         let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
-        let item = items.entry(project.project_id).or_insert(KnownProject {
-            project_id: project.project_id,
-            gone: false,
-            lease_until: None,
-            imported: false,
-            recorded: None,
-        });
-        item.recorded = Some(project.clone());
-        item.gone = false;
-        let Some(claim) = claim else { return Ok(false) };
-        let free = item.lease_until.is_none_or(|u| u < claim.now)
-            && !(claim.unless_imported && item.imported);
-        if free {
-            item.lease_until = Some(claim.until);
+        for record in records {
+            let project = record.project;
+            items.insert(
+                project.project_id,
+                KnownProject {
+                    project_id: project.project_id,
+                    gone: false,
+                    lease_until: record.lease.map(|l| l.until),
+                    enqueued_at: record.lease.map(|l| l.enqueued_at.clone()),
+                    imported: false,
+                    recorded: Some(project.clone()),
+                },
+            );
         }
-        Ok(free)
+        Ok(Vec::new())
     }
 
     async fn release(
@@ -187,16 +212,38 @@ impl ProjectStore for Projects {
         }
     }
 
-    async fn record(
+    async fn lock_connection(
         &self,
         connection: &ConnectionId,
-        project: &DiscoveredProject,
-        seen_at: &str,
-        claim: Option<EnqueueClaim>,
+        holder: &str,
+        now: i64,
+        until: i64,
     ) -> Result<bool, StoreError> {
         match self {
-            Projects::Dynamo(s) => s.record(connection, project, seen_at, claim).await,
-            Projects::Memory(s) => s.record(connection, project, seen_at, claim).await,
+            Projects::Dynamo(s) => s.lock_connection(connection, holder, now, until).await,
+            Projects::Memory(s) => s.lock_connection(connection, holder, now, until).await,
+        }
+    }
+
+    async fn unlock_connection(
+        &self,
+        connection: &ConnectionId,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        match self {
+            Projects::Dynamo(s) => s.unlock_connection(connection, holder).await,
+            Projects::Memory(s) => s.unlock_connection(connection, holder).await,
+        }
+    }
+
+    async fn write(
+        &self,
+        connection: &ConnectionId,
+        records: &[ProjectRecord<'_>],
+    ) -> Result<Vec<u64>, StoreError> {
+        match self {
+            Projects::Dynamo(s) => s.write(connection, records).await,
+            Projects::Memory(s) => s.write(connection, records).await,
         }
     }
 
@@ -342,7 +389,7 @@ fn main() -> BenchResult<()> {
         }
     );
     println!(
-        "{:>6} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>8}",
+        "{:>6} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>9} {:>8}",
         "tick",
         "wall s",
         "projects",
@@ -351,6 +398,7 @@ fn main() -> BenchResult<()> {
         "pages",
         "sqs calls",
         "db writes",
+        "db calls",
         "CPU s"
     );
     for (tick, key) in [("first", "bench-tick-1"), ("second", "bench-tick-2")] {
@@ -371,8 +419,10 @@ fn main() -> BenchResult<()> {
         let sqs_calls = scheduler.queue.calls.load(Ordering::Relaxed);
         // Project item writes (unchanged items are skipped), plus the tick lease taken and completed.
         let db_writes = part.writes + 2;
+        // Write requests: the lock, batches of 25 records, releases and gone marks, plus the tick lease's two.
+        let db_calls = part.write_calls + 2;
         println!(
-            "{tick:>6} {wall:>9.1} {:>9} {:>9} {requests:>10} {expected_pages:>10} {sqs_calls:>9} {db_writes:>9} {cpu:>8.1}",
+            "{tick:>6} {wall:>9.1} {:>9} {:>9} {requests:>10} {expected_pages:>10} {sqs_calls:>9} {db_writes:>9} {db_calls:>9} {cpu:>8.1}",
             part.discovered, part.enqueued
         );
         println!(
