@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use shared::aws::commit_store::{DynamoCommitStore, MAX_BATCH_WRITE};
 use shared::aws::sync_state_store::DynamoSyncStateStore;
 use shared::gitlab::ProjectRef;
@@ -20,30 +19,11 @@ const TOKEN: &str = "glpat-dynamo-sync-token";
 
 /// Every item of one project in the commits table: (sha, removed_at).
 async fn table_commits(aws: &AwsStandIn, key: &ProjectKey) -> Vec<(String, Option<String>)> {
-    let mut found = Vec::new();
-    let mut start = None;
-    // Bounded: a page holds up to 1 MB; no test table is anywhere near 1,000 pages.
-    for _ in 0..1_000 {
-        let page = aws
-            .dynamodb
-            .query()
-            .table_name(aws.table("CommitsTable"))
-            .key_condition_expression("project_key = :p")
-            .expression_attribute_values(":p", AttributeValue::S(key.partition()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        for item in page.items() {
-            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-            found.push((text("sha").unwrap(), text("removed_at")));
-        }
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            break;
-        }
-    }
-    found
+    aws.stored_commits(key)
+        .await
+        .into_iter()
+        .map(|(sha, commit)| (sha, commit.removed_at))
+        .collect()
 }
 
 fn record(key: &ProjectKey, sha: &str) -> CommitRecord {

@@ -7,9 +7,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use shared::sync::ProjectKey;
 use testkit::demo::{DEMO_TOKEN, Demo, differences_from_git};
 use testkit::gitlab_sim::Simulator;
-use testkit::local_run::{GitLabTarget, LocalRun, PassSummary};
+use testkit::local_run::{CONNECTION, GitLabTarget, LocalRun, PassSummary};
 
 /// Every string attribute of every item of a table, for the token scan.
 async fn all_text(run: &LocalRun, logical_id: &str) -> String {
@@ -39,6 +40,10 @@ async fn all_text(run: &LocalRun, logical_id: &str) -> String {
         }
     }
     text
+}
+
+fn key(project_id: u64) -> ProjectKey {
+    ProjectKey::new(CONNECTION, project_id)
 }
 
 fn synced(pass: &PassSummary, path: &str) -> Vec<(&'static str, usize, u64)> {
@@ -77,7 +82,7 @@ async fn the_pipeline_imports_git_truth_then_exactly_the_new_commits() {
     assert_eq!(first.commits_written, truth_total);
     assert_eq!(first.results.get("imported"), Some(&expected.len()));
     assert_eq!(
-        differences_from_git(&demo, &sim, &run).await.unwrap(),
+        differences_from_git(&demo, &sim, &run).await,
         Vec::<String>::new()
     );
     assert_eq!(run.dead_letters().await.unwrap(), 0);
@@ -87,7 +92,7 @@ async fn the_pipeline_imports_git_truth_then_exactly_the_new_commits() {
             let id = sim
                 .with_world(|w| w.find_project(&p.path_with_namespace))
                 .unwrap();
-            all.extend(run.commits_of(id).await.unwrap().into_keys());
+            all.extend(run.aws.stored_commits(&key(id)).await.into_keys());
         }
         all
     };
@@ -115,7 +120,7 @@ async fn the_pipeline_imports_git_truth_then_exactly_the_new_commits() {
     let second = run.pass().await.unwrap();
     assert_eq!(second.commits_written, new.len(), "{second:?}");
     assert_eq!(
-        differences_from_git(&demo, &sim, &run).await.unwrap(),
+        differences_from_git(&demo, &sim, &run).await,
         Vec::<String>::new()
     );
     let mut imported_second = BTreeSet::new();
@@ -123,7 +128,7 @@ async fn the_pipeline_imports_git_truth_then_exactly_the_new_commits() {
         let id = sim
             .with_world(|w| w.find_project(&p.path_with_namespace))
             .unwrap();
-        imported_second.extend(run.commits_of(id).await.unwrap().into_keys());
+        imported_second.extend(run.aws.stored_commits(&key(id)).await.into_keys());
     }
     let added: BTreeSet<String> = imported_second
         .difference(&imported_first)

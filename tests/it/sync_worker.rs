@@ -176,32 +176,7 @@ impl Env {
 
     async fn stored_shas(&self, project: u64) -> BTreeSet<String> {
         let key = ProjectKey::new(CONNECTION, project);
-        let mut shas = BTreeSet::new();
-        let mut start = None;
-        for _ in 0..1_000 {
-            let page = self
-                .aws
-                .dynamodb
-                .query()
-                .table_name(self.aws.table("CommitsTable"))
-                .key_condition_expression("project_key = :p")
-                .expression_attribute_values(":p", AttributeValue::S(key.partition()))
-                .projection_expression("sha")
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .unwrap();
-            shas.extend(
-                page.items()
-                    .iter()
-                    .filter_map(|item| item.get("sha")?.as_s().ok().cloned()),
-            );
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
-        shas
+        self.aws.stored_commits(&key).await.into_keys().collect()
     }
 
     fn oracle(&self) -> BTreeSet<String> {

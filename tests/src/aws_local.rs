@@ -42,6 +42,13 @@ pub struct DeclaredQueue {
     pub arn: String,
 }
 
+/// What tests read back of a stored commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCommit {
+    pub removed_at: Option<String>,
+    pub imported_at: String,
+}
+
 /// AWS SDK clients pointed at the moto server, plus this test's own copies of the template's resources.
 #[derive(Debug)]
 pub struct AwsStandIn {
@@ -185,6 +192,48 @@ impl AwsStandIn {
             .unwrap_or_else(|e| panic!("DeleteMessageBatch on {logical_id}: {e:?}"));
         assert!(deleted.failed().is_empty(), "{:?}", deleted.failed());
         messages
+    }
+
+    /// Every item of one project in this stand-in's commits table, by sha: what tests and the local run compare
+    /// with git.
+    pub async fn stored_commits(
+        &self,
+        key: &shared::sync::ProjectKey,
+    ) -> BTreeMap<String, StoredCommit> {
+        let mut found = BTreeMap::new();
+        let mut start = None;
+        // Bounded: each page covers up to 1 MB of items.
+        for _ in 0..100_000 {
+            let page = self
+                .dynamodb
+                .query()
+                .table_name(self.table("CommitsTable"))
+                .key_condition_expression("project_key = :p")
+                .expression_attribute_values(
+                    ":p",
+                    aws_sdk_dynamodb::types::AttributeValue::S(key.partition()),
+                )
+                .projection_expression("sha, removed_at, imported_at")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("Query of the commits table: {e:?}"));
+            for item in page.items() {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+                if let Some(sha) = text("sha") {
+                    let commit = StoredCommit {
+                        removed_at: text("removed_at"),
+                        imported_at: text("imported_at").unwrap_or_default(),
+                    };
+                    found.insert(sha, commit);
+                }
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        found
     }
 
     /// Logical ids of every table and queue created, for assertions about the template itself.

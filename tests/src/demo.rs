@@ -11,7 +11,7 @@ use std::path::Path;
 
 use crate::git_fixture::{CommitSpec, GitRepo};
 use crate::gitlab_sim::{Membership, Namespace, ProjectSpec, Simulator, TokenSpec, World, access};
-use crate::local_run::{LocalRun, LocalRunError};
+use crate::local_run::{CONNECTION, LocalRun};
 
 /// The token of the demo user (Developer in `acme`, so in its subgroups and the project shared into them).
 pub const DEMO_TOKEN: &str = "glpat-simulator-demo-token";
@@ -267,18 +267,15 @@ fn team_history(commits: usize, seed: usize) -> GitRepo {
 
 /// Compares the commits table with git for every demo project: each project the token can see holds exactly
 /// `git rev-list <default branch>` (none marked removed), every other holds nothing. Returns the differences.
-pub async fn differences_from_git(
-    demo: &Demo,
-    sim: &Simulator,
-    run: &LocalRun,
-) -> Result<Vec<String>, LocalRunError> {
+pub async fn differences_from_git(demo: &Demo, sim: &Simulator, run: &LocalRun) -> Vec<String> {
     let mut differences = Vec::new();
     for project in &demo.projects {
         let path = &project.path_with_namespace;
         let id = sim
             .with_world(|w| w.find_project(path))
             .unwrap_or_else(|| panic!("the simulator has no {path}"));
-        let stored = run.commits_of(id).await?;
+        let key = shared::sync::ProjectKey::new(CONNECTION, id);
+        let stored = run.aws.stored_commits(&key).await;
         let live: BTreeSet<&str> = stored
             .iter()
             .filter(|(_, c)| c.removed_at.is_none())
@@ -296,7 +293,7 @@ pub async fn differences_from_git(
             ));
         }
     }
-    Ok(differences)
+    differences
 }
 
 /// True when `path` holds a repository with at least one commit.

@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
 };
@@ -439,53 +438,4 @@ impl LocalRun {
             .map_err(aws_failure("DescribeTable"))?;
         Ok(table.table.and_then(|t| t.item_count).unwrap_or(0))
     }
-
-    /// Every stored commit of one project of the local run's connection, by sha.
-    pub async fn commits_of(
-        &self,
-        project_id: u64,
-    ) -> Result<BTreeMap<String, StoredCommit>, LocalRunError> {
-        let key = shared::sync::ProjectKey::new(CONNECTION, project_id).partition();
-        let mut found = BTreeMap::new();
-        let mut start = None;
-        // Bounded: each page covers up to 1 MB of items.
-        for _ in 0..100_000 {
-            let page = self
-                .aws
-                .dynamodb
-                .query()
-                .table_name(self.aws.table("CommitsTable"))
-                .key_condition_expression("project_key = :p")
-                .expression_attribute_values(":p", AttributeValue::S(key.clone()))
-                .projection_expression("sha, removed_at, imported_at")
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(aws_failure("Query"))?;
-            for item in page.items() {
-                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-                if let Some(sha) = text("sha") {
-                    found.insert(
-                        sha,
-                        StoredCommit {
-                            removed_at: text("removed_at"),
-                            imported_at: text("imported_at").unwrap_or_default(),
-                        },
-                    );
-                }
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
-        Ok(found)
-    }
-}
-
-/// What the local run reads back of a stored commit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredCommit {
-    pub removed_at: Option<String>,
-    pub imported_at: String,
 }

@@ -162,7 +162,7 @@ async fn run(args: Args) -> Result<bool, LocalRunError> {
     println!("  commits table: {commits} items; dead-letter queue: {dead} messages");
     let mut ok = dead == 0;
     if let Source::Demo(demo, sim) = &source {
-        let differences = differences_from_git(demo, sim, &run).await?;
+        let differences = differences_from_git(demo, sim, &run).await;
         if differences.is_empty() {
             println!(
                 "  checked: the commits table equals `git rev-list` for every one of the {} demo projects",
