@@ -175,6 +175,32 @@ impl DynamoProjectStore {
             ("sk".to_owned(), AttributeValue::S(SCHEDULING_SK.into())),
         ])
     }
+    /// Removes a lock or lease only while `owner` still holds it; one that lapsed and was taken by another tick
+    /// is not ours to give back, and is left alone.
+    async fn give_back(
+        &self,
+        key: Item,
+        remove: &str,
+        (owner, value): (&str, AttributeValue),
+        operation: &str,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(remove)
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", owner)
+            .expression_attribute_values(":owner", value)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(unavailable(operation, &e)),
+        }
+    }
 }
 
 fn unavailable<E>(operation: &str, error: &SdkError<E>) -> StoreError
@@ -289,22 +315,13 @@ impl ProjectStore for DynamoProjectStore {
         connection: &ConnectionId,
         holder: &str,
     ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::lock_key(connection)))
-            .update_expression("REMOVE lock_holder, lock_until")
-            .condition_expression("lock_holder = :holder")
-            .expression_attribute_values(":holder", AttributeValue::S(holder.to_owned()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Lapsed and taken by another tick: not ours to give back.
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(unavailable("UpdateItem scheduling lock", &e)),
-        }
+        self.give_back(
+            Self::lock_key(connection),
+            "REMOVE lock_holder, lock_until",
+            ("lock_holder", AttributeValue::S(holder.to_owned())),
+            "UpdateItem scheduling lock",
+        )
+        .await
     }
 
     async fn write(
@@ -366,22 +383,13 @@ impl ProjectStore for DynamoProjectStore {
         project_id: u64,
         until: i64,
     ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::schedule_key(connection, project_id)))
-            .update_expression("REMOVE enqueue_lease_until, enqueued_at")
-            .condition_expression("enqueue_lease_until = :until")
-            .expression_attribute_values(":until", AttributeValue::N(until.to_string()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Someone else's lease now: not ours to give back.
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(unavailable("UpdateItem project lease", &e)),
-        }
+        self.give_back(
+            Self::schedule_key(connection, project_id),
+            "REMOVE enqueue_lease_until, enqueued_at",
+            ("enqueue_lease_until", AttributeValue::N(until.to_string())),
+            "UpdateItem project lease",
+        )
+        .await
     }
 
     async fn known_projects(
