@@ -52,10 +52,16 @@ async fn batches_stay_within_aws_limits_and_rewrites_are_harmless() {
         3,
         "60 items in batches of at most {MAX_BATCH_WRITE}"
     );
-    // A duplicate inside one call and a full rewrite: still 60 items, each once.
+    // A duplicate inside one call and a full rewrite: still 60 items, each once, the later duplicate kept.
     let mut again = records.clone();
-    again.push(records[0].clone());
+    let mut later = records[0].clone();
+    later.imported_at = "2024-03-01T00:00:00Z".into();
+    again.push(later);
     store.put(again).await.unwrap();
+    assert_eq!(
+        aws.stored_commits(&key).await[&records[0].sha].imported_at,
+        "2024-03-01T00:00:00Z"
+    );
     let stored = table_commits(&aws, &key).await;
     assert_eq!(stored.len(), 60);
     assert_eq!(

@@ -18,15 +18,19 @@ pub const BENCH_PROJECT: u64 = 1;
 /// The argument that turns a benchmark binary into its own simulator child.
 pub const SERVE_FLAG: &str = "--serve";
 
-/// In the child: a simulator with one project `acme/app` of `commits` commits on `main` (a merge every 20th);
-/// prints `READY <base_url>`, then obeys `latency <ms>` lines and stops at end of input.
+/// In the child: a simulator with one project `acme/app` of `commits` commits on `main` (a merge every 20th)
+/// and a [`write_sink`]; prints `READY <simulator base_url> <sink url>`, then obeys `latency <ms>` lines and stops
+/// at end of input.
 pub async fn serve(commits: usize) -> BenchResult<()> {
     let repo = GitRepo::init("main");
     repo.fast_import_history("main", commits, Some(20));
     let OneProject { world, project, .. } = World::one_project(BENCH_TOKEN, Some(repo.path()));
     assert_eq!(project, BENCH_PROJECT);
     let sim = Simulator::start(world).await?;
-    println!("READY {}", sim.base_url());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let sink_url = format!("http://{}", listener.local_addr()?);
+    let sink = tokio::spawn(async move { axum::serve(listener, write_sink()).await });
+    println!("READY {} {sink_url}", sim.base_url());
     std::io::stdout().flush()?;
     let mut lines =
         tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(tokio::io::stdin()));
@@ -37,8 +41,25 @@ pub async fn serve(commits: usize) -> BenchResult<()> {
             std::io::stdout().flush()?;
         }
     }
+    sink.abort();
     sim.shutdown().await;
     Ok(())
+}
+
+/// A DynamoDB endpoint that answers every request with "all items processed" and keeps nothing, as fast as
+/// loopback allows and on kept-alive connections, like DynamoDB's own. Only for measuring what the real adapter
+/// and the AWS SDK cost the worker in CPU without a slow stand-in in the way; correctness is tested on moto.
+fn write_sink() -> axum::Router {
+    // Reading the whole body lets the connection be reused for the next request.
+    axum::Router::new().fallback(|_request: axum::body::Bytes| async {
+        (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/x-amz-json-1.0",
+            )],
+            r#"{"UnprocessedItems":{}}"#,
+        )
+    })
 }
 
 /// The parent's handle on the simulator child. Killed on drop.
@@ -48,6 +69,8 @@ pub struct SimulatorProcess {
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
     pub base_url: String,
+    /// The [`write_sink`]'s endpoint URL.
+    pub sink_url: String,
 }
 
 impl SimulatorProcess {
@@ -62,16 +85,16 @@ impl SimulatorProcess {
         let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
         let mut line = String::new();
         stdout.read_line(&mut line)?;
-        let base_url = line
+        let (base_url, sink_url) = line
             .strip_prefix("READY ")
-            .ok_or_else(|| format!("simulator did not start: {line:?}"))?
-            .trim()
-            .to_owned();
+            .and_then(|urls| urls.trim().split_once(' '))
+            .ok_or_else(|| format!("simulator did not start: {line:?}"))?;
         Ok(SimulatorProcess {
+            base_url: base_url.to_owned(),
+            sink_url: sink_url.to_owned(),
             child,
             stdin,
             stdout,
-            base_url,
         })
     }
 
@@ -127,8 +150,16 @@ pub fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-/// A multi-threaded runtime of two workers, like a Lambda with two vCPUs' worth of threads.
-pub fn runtime() -> BenchResult<tokio::runtime::Runtime> {
+/// The runtime the measured code runs on: single-threaded, as in the Lambda functions' mains.
+pub fn function_runtime() -> BenchResult<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// A runtime of two worker threads for servers that must answer while the measured code runs on its own
+/// runtime (the in-process simulator of the scheduler benchmark, the simulator child).
+pub fn server_runtime() -> BenchResult<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -8,7 +8,8 @@ use shared::credentials::handler;
 /// Local runs only: accept requests that API Gateway's IAM authorizer did not sign off.
 const ALLOW_UNAUTHENTICATED: &str = "CREDENTIALS_API_ALLOW_UNAUTHENTICATED";
 
-#[tokio::main]
+// One thread: at the template's memory size a Lambda has less than one vCPU, and more threads only add wake-ups.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = Config::from_env()?;

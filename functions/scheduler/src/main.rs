@@ -6,7 +6,8 @@ use lambda_runtime::{Error, service_fn};
 use shared::config::Config;
 use shared::scheduler::SchedulerOptions;
 
-#[tokio::main]
+// One thread: at the template's memory size a Lambda has less than one vCPU, and more threads only add wake-ups.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = Config::from_env()?;

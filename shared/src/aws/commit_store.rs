@@ -2,7 +2,7 @@
 //! the key, so every write is idempotent. Items are written with `BatchWriteItem` within AWS's limit of 25 per
 //! call; `UnprocessedItems` are retried with jittered backoff, a bounded number of times.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -22,6 +22,9 @@ pub const MAX_BATCH_WRITE: usize = 25;
 
 /// Calls per batch before unprocessed items become an error (and the SQS message is retried).
 const MAX_BATCH_ATTEMPTS: u32 = 8;
+
+/// Concurrent `BatchWriteItem` calls of one `put` (a GitLab page of 100 commits is four batches).
+const BATCH_CONCURRENCY: usize = 4;
 
 /// Concurrent `UpdateItem` calls when marking removed commits.
 const MARK_CONCURRENCY: usize = 8;
@@ -80,13 +83,17 @@ impl DynamoCommitStore {
 
 impl CommitStore for DynamoCommitStore {
     async fn put(&self, records: Vec<CommitRecord>) -> Result<(), StoreError> {
-        // One batch may not name a key twice: keep the last record per sha.
-        let mut unique: HashMap<(String, String), CommitRecord> = HashMap::new();
-        for record in records {
-            unique.insert((record.project_key.clone(), record.sha.clone()), record);
-        }
-        let requests = unique
-            .into_values()
+        // One batch may not name a key twice: keep the last record per key.
+        let mut seen = HashSet::new();
+        let last: Vec<bool> = records
+            .iter()
+            .rev()
+            .map(|r| seen.insert((r.project_key.as_str(), r.sha.as_str())))
+            .collect();
+        let requests = records
+            .into_iter()
+            .zip(last.into_iter().rev())
+            .filter_map(|(record, is_last)| is_last.then_some(record))
             .map(|record| {
                 let item = serde_dynamo::to_item(&record)
                     .map_err(|e| StoreError(format!("encoding commit {}: {e}", record.sha)))?;
@@ -98,10 +105,16 @@ impl CommitStore for DynamoCommitStore {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let mut requests = requests.into_iter().peekable();
+        let mut batches = Vec::new();
         while requests.peek().is_some() {
-            let batch: Vec<WriteRequest> = requests.by_ref().take(MAX_BATCH_WRITE).collect();
-            self.write_batch(batch).await?;
+            batches.push(requests.by_ref().take(MAX_BATCH_WRITE).collect::<Vec<_>>());
         }
+        // A page's batches at once: the page costs one round trip to DynamoDB instead of four.
+        futures::stream::iter(batches)
+            .map(|batch| self.write_batch(batch))
+            .buffer_unordered(BATCH_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
         Ok(())
     }
 

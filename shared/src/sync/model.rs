@@ -40,7 +40,7 @@ pub struct CommitRecord {
     pub title: String,
     pub message: String,
     /// The message was longer than [`MAX_MESSAGE_BYTES`] and is stored cut (DynamoDB items hold 400 KB at most).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub message_truncated: bool,
     pub author_name: String,
     pub author_email: String,
@@ -48,7 +48,9 @@ pub struct CommitRecord {
     pub committer_name: String,
     pub committer_email: String,
     pub committed_date: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub trailers: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extended_trailers: BTreeMap<String, Vec<String>>,
     pub web_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58,7 +60,7 @@ pub struct CommitRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_changes: Option<u64>,
     /// GitLab could not compute stats for this commit's page; a later re-import may fill them.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stats_missing: bool,
     pub project_path: String,
     pub default_branch: String,
@@ -186,6 +188,74 @@ mod tests {
         assert!(cut);
         assert!(capped.len() <= MAX_MESSAGE_BYTES);
         assert!(capped.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn items_leave_out_empty_trailers_and_false_flags_and_read_back_whole() {
+        let date = time::macros::datetime!(2024-05-06 07:08:09 +02:00);
+        let commit = Commit {
+            id: "a".repeat(40),
+            short_id: "a".repeat(8),
+            parent_ids: vec![],
+            title: "t".into(),
+            message: "t\n".into(),
+            author_name: "a".into(),
+            author_email: "a@example.com".into(),
+            authored_date: date,
+            committer_name: "c".into(),
+            committer_email: "c@example.com".into(),
+            committed_date: date,
+            trailers: BTreeMap::new(),
+            extended_trailers: BTreeMap::new(),
+            web_url: String::new(),
+            stats: Some(crate::gitlab::CommitStats {
+                additions: 1,
+                deletions: 2,
+                total: 3,
+            }),
+        };
+        let origin = ProjectOrigin {
+            key: ProjectKey::new("c", 1),
+            path_with_namespace: "g/p".into(),
+            default_branch: "main".into(),
+        };
+        let plain = CommitRecord::from_gitlab(commit.clone(), &origin, false, date);
+        let item: serde_dynamo::Item = serde_dynamo::to_item(&plain).unwrap();
+        for absent in [
+            "trailers",
+            "extended_trailers",
+            "message_truncated",
+            "stats_missing",
+            "removed_at",
+        ] {
+            assert!(!item.contains_key(absent), "{absent} stored");
+        }
+        assert_eq!(
+            serde_dynamo::from_item::<_, CommitRecord>(item).unwrap(),
+            plain
+        );
+
+        let trailer = "Co-authored-by".to_owned();
+        let coauthor = "B <b@example.com>".to_owned();
+        let rich = CommitRecord::from_gitlab(
+            Commit {
+                trailers: BTreeMap::from([(trailer.clone(), coauthor.clone())]),
+                extended_trailers: BTreeMap::from([(trailer, vec![coauthor])]),
+                stats: None,
+                ..commit
+            },
+            &origin,
+            false,
+            date,
+        );
+        let item: serde_dynamo::Item = serde_dynamo::to_item(&rich).unwrap();
+        for present in ["trailers", "extended_trailers", "stats_missing"] {
+            assert!(item.contains_key(present), "{present} missing");
+        }
+        assert_eq!(
+            serde_dynamo::from_item::<_, CommitRecord>(item).unwrap(),
+            rich
+        );
     }
 
     #[test]

@@ -10,16 +10,16 @@ use futures::TryStreamExt;
 use shared::gitlab::{CommitQuery, ProjectRef};
 use testkit::bench_support::{
     BENCH_PROJECT, BENCH_TOKEN, BenchResult, SERVE_FLAG, SimulatorProcess, cpu_seconds,
-    peak_rss_mib, reset_peak_rss, runtime, serve,
+    function_runtime, peak_rss_mib, reset_peak_rss, serve, server_runtime,
 };
 
 fn main() -> BenchResult<()> {
     let args: Vec<String> = std::env::args().collect();
-    let runtime = runtime()?;
     if args.get(1).map(String::as_str) == Some(SERVE_FLAG) {
         let commits = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(100_000);
-        return runtime.block_on(serve(commits));
+        return server_runtime()?.block_on(serve(commits));
     }
+    let runtime = function_runtime()?;
     let commits: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000);
     let mut server = SimulatorProcess::spawn(commits)?;
     println!(

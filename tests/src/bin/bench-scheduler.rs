@@ -28,7 +28,9 @@ use shared::scheduler::{
 use shared::secret::SecretString;
 use shared::sync::StoreError;
 use testkit::aws_local::AwsStandIn;
-use testkit::bench_support::{BENCH_TOKEN, BenchResult, cpu_seconds, runtime};
+use testkit::bench_support::{
+    BENCH_TOKEN, BenchResult, cpu_seconds, function_runtime, server_runtime,
+};
 use testkit::clients::local_http;
 use testkit::git_fixture::GitRepo;
 use testkit::gitlab_sim::{
@@ -321,13 +323,13 @@ fn main() -> BenchResult<()> {
     }
     let repo = GitRepo::init("main");
     repo.fast_import_history("main", 3, None);
-    let sim_runtime = runtime()?;
+    let sim_runtime = server_runtime()?;
     let sim = sim_runtime.block_on(Simulator::start(organisation(
         projects,
         groups,
         repo.path(),
     )))?;
-    let runtime = runtime()?;
+    let runtime = function_runtime()?;
     let aws = runtime.block_on(AwsStandIn::provision())?;
     let table = aws.table("StateTable").to_owned();
     let http = Arc::new(local_http());

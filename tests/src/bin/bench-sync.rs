@@ -2,11 +2,13 @@
 //! does it, against a plain sequential page-by-page baseline, at 0 ms and 20 ms simulated GitLab latency.
 //! Prints wall time, commits/s, GitLab requests, DynamoDB write calls, CPU seconds (also per 100,000 commits) and
 //! peak RSS of this process, which is the worker alone: the simulator is a child process and moto another one, and
-//! CPU and RSS are read from this process's own /proc entries (its threads included, its children not).
+//! CPU and RSS are read from this process's own /proc entries (its threads included, its children not). The
+//! worker runs on a single-threaded runtime, as in the Lambda function.
 //!
-//! The simulator runs in a child process. With `AWS_ENDPOINT_URL` set (run it under `scripts/with-moto`), commits
-//! go to DynamoDB on the moto server through the real adapters; without it, to a store that counts the
-//! `BatchWriteItem` calls the real adapter would make and keeps nothing, so the figures are the worker's alone.
+//! Without `AWS_ENDPOINT_URL`, each case runs twice: with a store that encodes every item as the adapter does and
+//! counts the `BatchWriteItem` calls it would make (the worker's own CPU), and through the real adapter and AWS SDK
+//! into a write sink in the simulator child (the worker's CPU with the SDK's share, without a slow stand-in). With
+//! `AWS_ENDPOINT_URL` set (run it under `scripts/with-moto`), commits go to DynamoDB on the moto server.
 //! Run: `cargo run --profile profiling -p testkit --bin bench-sync -- [COMMITS] [WINDOW_CONCURRENCY]`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,18 +24,18 @@ use shared::sync::{
 use testkit::aws_local::AwsStandIn;
 use testkit::bench_support::{
     BENCH_PROJECT, BENCH_TOKEN, BenchResult, SERVE_FLAG, SimulatorProcess, cpu_seconds,
-    peak_rss_mib, reset_peak_rss, runtime, serve,
+    function_runtime, peak_rss_mib, reset_peak_rss, serve, server_runtime,
 };
 use testkit::memory_stores::MemoryStateStore;
 use time::OffsetDateTime;
 
 fn main() -> BenchResult<()> {
     let args: Vec<String> = std::env::args().collect();
-    let runtime = runtime()?;
     if args.get(1).map(String::as_str) == Some(SERVE_FLAG) {
         let commits = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(100_000);
-        return runtime.block_on(serve(commits));
+        return server_runtime()?.block_on(serve(commits));
     }
+    let runtime = function_runtime()?;
     let commits: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000);
     let options = SyncOptions {
         concurrency: args
@@ -43,22 +45,24 @@ fn main() -> BenchResult<()> {
         ..SyncOptions::default()
     };
     let mut server = SimulatorProcess::spawn(commits)?;
-    let aws = match std::env::var("AWS_ENDPOINT_URL") {
+    let moto = match std::env::var("AWS_ENDPOINT_URL") {
         Ok(_) => Some(runtime.block_on(AwsStandIn::provision())?),
         Err(_) => None,
     };
+    let sink = match moto {
+        Some(_) => None,
+        None => Some(aws_sdk_dynamodb::Client::new(
+            &runtime.block_on(sink_sdk_config(&server.sink_url)),
+        )),
+    };
     println!(
-        "Sync benchmark: first import of {commits} commits (with stats and trailers), {} windows at once; store: {}",
-        options.concurrency,
-        if aws.is_some() {
-            "DynamoDB on moto"
-        } else {
-            "counting (no storage)"
-        }
+        "Sync benchmark: first import of {commits} commits (with stats and trailers), {} windows at once",
+        options.concurrency
     );
     println!(
-        "{:>9} {:>10} {:>9} {:>10} {:>9} {:>9} {:>9} {:>11} {:>12}",
+        "{:>9} {:>8} {:>10} {:>9} {:>10} {:>9} {:>9} {:>9} {:>11} {:>12}",
         "latency",
+        "store",
         "mode",
         "wall s",
         "commits/s",
@@ -68,53 +72,88 @@ fn main() -> BenchResult<()> {
         "CPU s/100k",
         "peak RSS MiB"
     );
+    let kinds: &[StoreKind] = if moto.is_some() {
+        &[StoreKind::Moto]
+    } else {
+        &[StoreKind::Counting, StoreKind::Sink]
+    };
     for latency_ms in [0_u64, 20] {
         server.set_latency(Duration::from_millis(latency_ms))?;
-        let mut throughputs = Vec::new();
-        for mode in [Mode::Windowed, Mode::Baseline] {
-            let gitlab = testkit::clients::client(&server.base_url, BENCH_TOKEN);
-            let key = ProjectKey::new(format!("bench-{latency_ms}-{mode:?}"), BENCH_PROJECT);
-            let store = match &aws {
-                Some(aws) => Store::Dynamo(DynamoCommitStore::new(
-                    aws.dynamodb.clone(),
-                    aws.table("CommitsTable"),
-                )),
-                None => Store::Counting(CountingStore::default()),
-            };
-            reset_peak_rss();
-            let cpu_before = cpu_seconds();
-            let started = Instant::now();
-            let written = runtime.block_on(mode.run(&gitlab, &store, key, options))?;
-            let wall = started.elapsed().as_secs_f64();
-            let cpu = cpu_seconds() - cpu_before;
-            assert_eq!(
-                written, commits,
-                "{mode:?} must write every commit exactly once"
-            );
-            throughputs.push(written as f64 / wall);
+        for &kind in kinds {
+            let mut throughputs = Vec::new();
+            for mode in [Mode::Windowed, Mode::Baseline] {
+                let gitlab = testkit::clients::client(&server.base_url, BENCH_TOKEN);
+                let key = ProjectKey::new(format!("bench-{latency_ms}-{mode:?}"), BENCH_PROJECT);
+                let store = match (kind, &moto, &sink) {
+                    (StoreKind::Moto, Some(aws), _) => Store::Dynamo(DynamoCommitStore::new(
+                        aws.dynamodb.clone(),
+                        aws.table("CommitsTable"),
+                    )),
+                    (StoreKind::Sink, _, Some(client)) => {
+                        Store::Dynamo(DynamoCommitStore::new(client.clone(), "commits"))
+                    }
+                    _ => Store::Counting(CountingStore::default()),
+                };
+                reset_peak_rss();
+                let cpu_before = cpu_seconds();
+                let started = Instant::now();
+                let written = runtime.block_on(mode.run(&gitlab, &store, key, options))?;
+                let wall = started.elapsed().as_secs_f64();
+                let cpu = cpu_seconds() - cpu_before;
+                assert_eq!(
+                    written, commits,
+                    "{mode:?} must write every commit exactly once"
+                );
+                throughputs.push(written as f64 / wall);
+                println!(
+                    "{:>7}ms {:>8} {:>10} {:>9.2} {:>10.0} {:>9} {:>9} {:>9.2} {:>11.2} {:>12.1}",
+                    latency_ms,
+                    format!("{kind:?}").to_lowercase(),
+                    format!("{mode:?}").to_lowercase(),
+                    wall,
+                    written as f64 / wall,
+                    gitlab.stats().requests,
+                    store.write_calls(),
+                    cpu,
+                    cpu * 100_000.0 / written as f64,
+                    peak_rss_mib()
+                );
+            }
             println!(
-                "{:>7}ms {:>10} {:>9.2} {:>10.0} {:>9} {:>9} {:>9.2} {:>11.2} {:>12.1}",
+                "{:>7}ms {:>8} windowed / baseline throughput: {:.1}x",
                 latency_ms,
-                format!("{mode:?}").to_lowercase(),
-                wall,
-                written as f64 / wall,
-                gitlab.stats().requests,
-                store.write_calls(),
-                cpu,
-                cpu * 100_000.0 / written as f64,
-                peak_rss_mib()
+                format!("{kind:?}").to_lowercase(),
+                throughputs[0] / throughputs[1]
             );
         }
-        println!(
-            "{:>7}ms windowed / baseline throughput: {:.1}x",
-            latency_ms,
-            throughputs[0] / throughputs[1]
-        );
     }
-    if let Some(aws) = aws {
+    if let Some(aws) = moto {
         runtime.block_on(aws.teardown());
     }
     Ok(())
+}
+
+/// Where the benchmark's commits go.
+#[derive(Debug, Clone, Copy)]
+enum StoreKind {
+    /// Encoded as the adapter encodes them, then dropped: the worker's own CPU without the AWS SDK.
+    Counting,
+    /// The real adapter and AWS SDK, sending every `BatchWriteItem` to the simulator child's write sink.
+    Sink,
+    /// The real adapter and AWS SDK against DynamoDB on moto (`AWS_ENDPOINT_URL`).
+    Moto,
+}
+
+/// An AWS SDK configuration that reaches the write sink only (loopback, dummy credentials).
+async fn sink_sdk_config(sink_url: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(sink_url)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "bench", "bench", None, None, "bench",
+        ))
+        .load()
+        .await
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -178,7 +217,7 @@ impl Mode {
     }
 }
 
-/// The real DynamoDB adapter, or a store that only counts the calls it would make.
+/// The real DynamoDB adapter (on moto or the write sink), or a store that only counts the calls it would make.
 enum Store {
     Dynamo(DynamoCommitStore),
     Counting(CountingStore),
@@ -198,8 +237,7 @@ impl CommitStore for Store {
         match self {
             Store::Dynamo(store) => store.put(records).await,
             Store::Counting(store) => {
-                // Encode each item through serde_dynamo (the adapter builds the same items directly, which costs
-                // less), so the CPU figure includes serialisation.
+                // Encode each item through serde_dynamo as the adapter does, so the figure includes it.
                 for record in &records {
                     let item: serde_dynamo::Item =
                         serde_dynamo::to_item(record).map_err(|e| StoreError(e.to_string()))?;
