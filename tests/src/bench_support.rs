@@ -27,9 +27,7 @@ pub async fn serve(commits: usize) -> BenchResult<()> {
     let OneProject { world, project, .. } = World::one_project(BENCH_TOKEN, Some(repo.path()));
     assert_eq!(project, BENCH_PROJECT);
     let sim = Simulator::start(world).await?;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    let sink_url = format!("http://{}", listener.local_addr()?);
-    let sink = tokio::spawn(async move { axum::serve(listener, write_sink()).await });
+    let sink_url = spawn_write_sink()?;
     println!("READY {} {sink_url}", sim.base_url());
     std::io::stdout().flush()?;
     let mut lines =
@@ -41,9 +39,26 @@ pub async fn serve(commits: usize) -> BenchResult<()> {
             std::io::stdout().flush()?;
         }
     }
-    sink.abort();
     sim.shutdown().await;
     Ok(())
+}
+
+/// Starts a [`write_sink`] on a thread and runtime of its own, so that the simulator's work never delays its
+/// answers; it ends with the process. Returns its URL.
+fn spawn_write_sink() -> BenchResult<String> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    listener.set_nonblocking(true)?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::spawn(move || {
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            axum::serve(listener, write_sink()).await
+        })
+    });
+    Ok(url)
 }
 
 /// A DynamoDB endpoint that answers every request with "all items processed" and keeps nothing, as fast as
