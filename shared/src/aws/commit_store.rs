@@ -12,16 +12,12 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::{StreamExt, TryStreamExt};
 use time::OffsetDateTime;
 
-use super::condition_failed;
-use crate::backoff::jittered;
+use super::{MAX_BATCH_ATTEMPTS, batch_write, condition_failed};
 use crate::sync::model::{CommitRecord, ProjectKey, utc};
 use crate::sync::ports::{CommitStore, StoreError};
 
 /// AWS rejects a `BatchWriteItem` with more than 25 requests (moto accepts more: the limit is ours to keep).
 pub const MAX_BATCH_WRITE: usize = 25;
-
-/// Calls per batch before unprocessed items become an error (and the SQS message is retried).
-const MAX_BATCH_ATTEMPTS: u32 = 8;
 
 /// Concurrent `BatchWriteItem` calls of one `put` (a GitLab page of 100 commits is four batches).
 const BATCH_CONCURRENCY: usize = 4;
@@ -50,33 +46,24 @@ impl DynamoCommitStore {
         self.write_calls.load(Ordering::Relaxed)
     }
 
-    async fn write_batch(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
-        for attempt in 1..=MAX_BATCH_ATTEMPTS {
-            self.write_calls.fetch_add(1, Ordering::Relaxed);
-            let output = self
-                .client
-                .batch_write_item()
-                .request_items(&self.table, requests)
-                .send()
-                .await
-                .map_err(|e| StoreError(format!("BatchWriteItem: {}", DisplayErrorContext(&e))))?;
-            requests = output
-                .unprocessed_items
-                .and_then(|mut unprocessed| unprocessed.remove(&self.table))
-                .unwrap_or_default();
-            if requests.is_empty() {
-                return Ok(());
-            }
-            tokio::time::sleep(jittered(
-                Duration::from_millis(50),
-                Duration::from_secs(5),
-                attempt,
-            ))
-            .await;
+    async fn write_batch(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        let unprocessed = batch_write(
+            &self.client,
+            &self.table,
+            requests,
+            Duration::from_secs(5),
+            || {
+                self.write_calls.fetch_add(1, Ordering::Relaxed);
+            },
+        )
+        .await
+        .map_err(|e| StoreError(format!("BatchWriteItem: {}", DisplayErrorContext(&e))))?;
+        if unprocessed.is_empty() {
+            return Ok(());
         }
         Err(StoreError(format!(
             "BatchWriteItem: {} items still unprocessed after {MAX_BATCH_ATTEMPTS} attempts",
-            requests.len()
+            unprocessed.len()
         )))
     }
 }

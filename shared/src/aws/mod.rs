@@ -8,9 +8,51 @@ pub mod secrets;
 pub mod sync_queue;
 pub mod sync_state_store;
 
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemError;
+use aws_sdk_dynamodb::types::WriteRequest;
+
+use crate::backoff::jittered;
+
+/// `BatchWriteItem` calls for one batch (the first and the retries of what DynamoDB left unprocessed, i.e.
+/// throttling) before the rest counts as not written.
+pub(crate) const MAX_BATCH_ATTEMPTS: u32 = 8;
 
 /// A conditional write whose condition did not hold: an answer (someone else got there first), not a failure.
 pub(crate) fn condition_failed<E: ProvideErrorMetadata>(error: &SdkError<E>) -> bool {
     error.code() == Some("ConditionalCheckFailedException")
+}
+
+/// Writes `requests` (at most 25) to `table` with `BatchWriteItem`, sending `UnprocessedItems` again after a jittered
+/// backoff of at most `max_delay`, in at most [`MAX_BATCH_ATTEMPTS`] calls; `on_call` runs before each call.
+/// Returns what is still unprocessed after the last call (empty when everything was written).
+pub(crate) async fn batch_write(
+    client: &Client,
+    table: &str,
+    mut requests: Vec<WriteRequest>,
+    max_delay: Duration,
+    on_call: impl Fn(),
+) -> Result<Vec<WriteRequest>, SdkError<BatchWriteItemError>> {
+    for attempt in 1..=MAX_BATCH_ATTEMPTS {
+        if requests.is_empty() {
+            break;
+        }
+        if attempt > 1 {
+            tokio::time::sleep(jittered(Duration::from_millis(50), max_delay, attempt - 1)).await;
+        }
+        on_call();
+        let output = client
+            .batch_write_item()
+            .request_items(table, requests)
+            .send()
+            .await?;
+        requests = output
+            .unprocessed_items
+            .and_then(|mut unprocessed| unprocessed.remove(table))
+            .unwrap_or_default();
+    }
+    Ok(requests)
 }

@@ -29,12 +29,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 
-use super::condition_failed;
 use super::keys::{
     CONNECTION_SK, PROJECT_SK_PREFIX, SCHEDULE_SK_PREFIX, SCHEDULING_SK, connection_items,
     connection_pk, schedule_sk,
 };
-use crate::backoff::jittered;
+use super::{batch_write, condition_failed};
 use crate::credentials::ConnectionId;
 use crate::scheduler::model::DiscoveredProject;
 use crate::scheduler::ports::{KnownProject, ProjectRecord, ProjectStore};
@@ -44,9 +43,6 @@ type Item = HashMap<String, AttributeValue>;
 
 /// What a tick reads of the sync's project item.
 const SYNC_ATTRIBUTES: &str = "sk, last_head, job";
-
-/// `BatchWriteItem` attempts for items DynamoDB leaves unprocessed (throttling) before they count as not written.
-const MAX_BATCH_ATTEMPTS: u32 = 8;
 
 fn project_id(item: &Item, prefix: &str) -> Option<u64> {
     match item.get("sk") {
@@ -336,7 +332,7 @@ impl ProjectStore for DynamoProjectStore {
                 Self::MAX_WRITE_BATCH
             )));
         }
-        let mut requests: Vec<WriteRequest> = records
+        let requests: Vec<WriteRequest> = records
             .iter()
             .map(|record| {
                 let put = PutRequest::builder()
@@ -346,31 +342,16 @@ impl ProjectStore for DynamoProjectStore {
                 Ok(WriteRequest::builder().put_request(put).build())
             })
             .collect::<Result<_, StoreError>>()?;
-        for attempt in 1..=MAX_BATCH_ATTEMPTS {
-            if requests.is_empty() {
-                return Ok(Vec::new());
-            }
-            if attempt > 1 {
-                tokio::time::sleep(jittered(
-                    std::time::Duration::from_millis(50),
-                    std::time::Duration::from_secs(2),
-                    attempt - 1,
-                ))
-                .await;
-            }
-            let output = self
-                .client
-                .batch_write_item()
-                .request_items(&self.table, requests)
-                .send()
-                .await
-                .map_err(|e| unavailable("BatchWriteItem schedule", &e))?;
-            requests = output
-                .unprocessed_items
-                .and_then(|mut unprocessed| unprocessed.remove(&self.table))
-                .unwrap_or_default();
-        }
-        Ok(requests
+        let unprocessed = batch_write(
+            &self.client,
+            &self.table,
+            requests,
+            std::time::Duration::from_secs(2),
+            || {},
+        )
+        .await
+        .map_err(|e| unavailable("BatchWriteItem schedule", &e))?;
+        Ok(unprocessed
             .iter()
             .filter_map(|r| r.put_request.as_ref())
             .filter_map(|put| project_id(&put.item, SCHEDULE_SK_PREFIX))
