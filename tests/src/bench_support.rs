@@ -16,12 +16,24 @@ pub const BENCH_TOKEN: &str = "glpat-benchmark-token";
 pub const BENCH_PROJECT: u64 = 1;
 
 /// The argument that turns a benchmark binary into its own simulator child.
-pub const SERVE_FLAG: &str = "--serve";
+const SERVE_FLAG: &str = "--serve";
+
+/// Benchmarks re-execute themselves as their simulator child. With [`SERVE_FLAG`] first, this process is that
+/// child: it serves until the parent closes its input, and `None` is returned. Otherwise it returns the number of
+/// commits asked for (first argument, default 100,000).
+pub fn serve_as_child_or_commits(args: &[String]) -> BenchResult<Option<usize>> {
+    let commits = |at: usize| args.get(at).and_then(|n| n.parse().ok()).unwrap_or(100_000);
+    if args.get(1).map(String::as_str) == Some(SERVE_FLAG) {
+        server_runtime()?.block_on(serve(commits(2)))?;
+        return Ok(None);
+    }
+    Ok(Some(commits(1)))
+}
 
 /// In the child: a simulator with one project `acme/app` of `commits` commits on `main` (a merge every 20th)
 /// and a [`write_sink`]; prints `READY <simulator base_url> <sink url>`, then obeys `latency <ms>` lines and stops
 /// at end of input.
-pub async fn serve(commits: usize) -> BenchResult<()> {
+async fn serve(commits: usize) -> BenchResult<()> {
     let repo = GitRepo::init("main");
     repo.fast_import_history("main", commits, Some(20));
     let OneProject { world, project, .. } = World::one_project(BENCH_TOKEN, Some(repo.path()));

@@ -23,20 +23,18 @@ use shared::sync::{
 };
 use testkit::aws_local::AwsStandIn;
 use testkit::bench_support::{
-    BENCH_PROJECT, BENCH_TOKEN, BenchResult, SERVE_FLAG, SimulatorProcess, cpu_seconds,
-    function_runtime, peak_rss_mib, reset_peak_rss, serve, server_runtime,
+    BENCH_PROJECT, BENCH_TOKEN, BenchResult, SimulatorProcess, cpu_seconds, function_runtime,
+    peak_rss_mib, reset_peak_rss, serve_as_child_or_commits,
 };
 use testkit::memory_stores::MemoryStateStore;
 use time::OffsetDateTime;
 
 fn main() -> BenchResult<()> {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some(SERVE_FLAG) {
-        let commits = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(100_000);
-        return server_runtime()?.block_on(serve(commits));
-    }
+    let Some(commits) = serve_as_child_or_commits(&args)? else {
+        return Ok(());
+    };
     let runtime = function_runtime()?;
-    let commits: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000);
     let options = SyncOptions {
         concurrency: args
             .get(2)
