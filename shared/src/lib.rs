@@ -8,6 +8,7 @@ pub mod config;
 pub mod credentials;
 pub mod gitlab;
 pub mod scheduler;
+pub mod scope;
 pub mod secret;
 pub mod sync;
 pub mod telemetry;

@@ -615,8 +615,13 @@ async fn a_gitlab_that_is_down_answers_5xx_or_fails_tls_is_unreachable_not_bad_c
 struct FailingWrites(DynamoCredentialStore);
 
 impl CredentialStore for FailingWrites {
-    async fn ensure_connection(&self, c: &ConnectionId, at: &str) -> Result<(), StoreError> {
-        self.0.ensure_connection(c, at).await
+    async fn bind_connection(
+        &self,
+        c: &ConnectionId,
+        base_url: &str,
+        at: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.0.bind_connection(c, base_url, at).await
     }
     async fn connection_exists(&self, c: &ConnectionId) -> Result<bool, StoreError> {
         self.0.connection_exists(c).await
@@ -995,8 +1000,13 @@ async fn a_failed_update_leaves_the_credential_untouched() {
 struct RacingWrites(DynamoCredentialStore, aws_sdk_dynamodb::Client, String);
 
 impl CredentialStore for RacingWrites {
-    async fn ensure_connection(&self, c: &ConnectionId, at: &str) -> Result<(), StoreError> {
-        self.0.ensure_connection(c, at).await
+    async fn bind_connection(
+        &self,
+        c: &ConnectionId,
+        base_url: &str,
+        at: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.0.bind_connection(c, base_url, at).await
     }
     async fn connection_exists(&self, c: &ConnectionId) -> Result<bool, StoreError> {
         self.0.connection_exists(c).await

@@ -99,6 +99,7 @@ async fn the_head_moves_only_from_the_head_that_was_read() {
         last_head: Some("a".repeat(40)),
         default_branch: Some("main".into()),
         job: None,
+        access_error: None,
     };
     assert!(store.advance(&key, None, &first).await.unwrap());
     assert!(

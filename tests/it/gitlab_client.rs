@@ -393,7 +393,7 @@ async fn group_listings_follow_every_page() {
     assert_eq!(ids.len(), 250);
     assert_eq!(sim.request_count("GET /groups/:id/projects"), 3);
     let groups: Vec<_> = gitlab
-        .groups(30)
+        .groups()
         .try_collect::<Vec<_>>()
         .await
         .unwrap()

@@ -19,7 +19,7 @@ use shared::credentials::{
 use shared::gitlab::HttpClients;
 use shared::scheduler::{
     BatchEntry, BatchQueue, DiscoveredProject, EnqueueLease, FailedEntry, ProjectRecord,
-    ProjectStore, Scheduler, SchedulerOptions, SendPolicy, TickReport,
+    ProjectStatus, ProjectStore, Scheduler, SchedulerOptions, SendPolicy, TickReport,
 };
 use shared::secret::SecretString;
 use shared::sync::{StoreError, SyncMessage};
@@ -75,6 +75,8 @@ impl Env {
                     base_url: Some(sim.base_url()),
                     ca_bundle: None,
                     requests_per_minute: None,
+                    include: Vec::new(),
+                    exclude: Vec::new(),
                     api_token: SecretString::new(token),
                     expiration_date: None,
                 },
@@ -808,6 +810,7 @@ async fn a_locked_connection_is_left_to_its_tick_and_held_leases_are_kept() {
             empty_repo: false,
             last_activity_at: None,
             credential_id: "cred_old".into(),
+            excluded: false,
         })
         .collect();
     let records: Vec<ProjectRecord<'_>> = stale
@@ -816,6 +819,7 @@ async fn a_locked_connection_is_left_to_its_tick_and_held_leases_are_kept() {
             project,
             seen_at: "2026-11-24T21:59:00Z",
             lease: Some(&lease),
+            status: ProjectStatus::Active,
         })
         .collect();
     assert_eq!(
@@ -877,6 +881,7 @@ async fn the_store_writes_at_most_25_records_a_call() {
             empty_repo: false,
             last_activity_at: None,
             credential_id: "cred_1".into(),
+            excluded: false,
         })
         .collect();
     let records: Vec<ProjectRecord<'_>> = projects
@@ -885,6 +890,7 @@ async fn the_store_writes_at_most_25_records_a_call() {
             project,
             seen_at: "2026-11-24T22:00:00Z",
             lease: None,
+            status: ProjectStatus::Active,
         })
         .collect();
     let store = env.projects();

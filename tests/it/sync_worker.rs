@@ -97,6 +97,8 @@ async fn env(commits: usize) -> Env {
                 base_url: Some(sim.base_url()),
                 ca_bundle: None,
                 requests_per_minute: None,
+                include: Vec::new(),
+                exclude: Vec::new(),
                 api_token: SecretString::new(TOKEN),
                 expiration_date: None,
             },

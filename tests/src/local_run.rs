@@ -344,7 +344,7 @@ impl LocalRun {
             .as_ref()
             .map_or("(unreadable message)", |m| m.path_with_namespace.as_str());
         let detail = match &report.outcome {
-            RecordOutcome::Retry(reason) => format!(": {reason}"),
+            RecordOutcome::Retry { reason, .. } => format!(": {reason}"),
             _ => String::new(),
         };
         self.say(format!(

@@ -123,13 +123,15 @@ impl MemoryStateStore {
 
 impl SyncStateStore for MemoryStateStore {
     async fn load(&self, project: &ProjectKey) -> Result<SyncState, StoreError> {
-        Ok(self
+        let mut state = self
             .states
             .lock()
             .unwrap()
             .get(project)
             .cloned()
-            .unwrap_or_default())
+            .unwrap_or_default();
+        state.access_error = self.inaccessible.lock().unwrap().get(project).cloned();
+        Ok(state)
     }
 
     async fn mark_inaccessible(&self, project: &ProjectKey, code: &str) -> Result<(), StoreError> {
@@ -137,6 +139,11 @@ impl SyncStateStore for MemoryStateStore {
             .lock()
             .unwrap()
             .insert(project.clone(), code.to_owned());
+        Ok(())
+    }
+
+    async fn clear_inaccessible(&self, project: &ProjectKey) -> Result<(), StoreError> {
+        self.inaccessible.lock().unwrap().remove(project);
         Ok(())
     }
 
@@ -155,10 +162,14 @@ impl SyncStateStore for MemoryStateStore {
         expected: Option<&str>,
         next: &SyncState,
     ) -> Result<bool, StoreError> {
-        self.update_if(project, expected, |state| {
+        let advanced = self.update_if(project, expected, |state| {
             state.last_head.clone_from(&next.last_head);
             state.default_branch.clone_from(&next.default_branch);
             state.job = None;
-        })
+        })?;
+        if advanced {
+            self.inaccessible.lock().unwrap().remove(project);
+        }
+        Ok(advanced)
     }
 }

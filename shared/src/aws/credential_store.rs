@@ -1,8 +1,9 @@
 //! The [`CredentialStore`] port on the DynamoDB state table. Layout (shared with the scheduler and worker):
-//! - connection: `pk = CONN#<connection_id>`, `sk = CONNECTION`, `entity = connection`, `created_at`;
+//! - connection: `pk = CONN#<connection_id>`, `sk = CONNECTION`, `entity = connection`, `created_at`, and
+//!   `base_url`, the one GitLab instance the connection imports from (set by its first credential);
 //! - credential: `pk = CONN#<connection_id>`, `sk = CRED#<credential_id>`, `entity = credential`, and the
-//!   fields of [`CredentialRecord`] (serde_dynamo). The API writes only its own fields on update, so the
-//!   `last_sync` summary written by the worker is never overwritten.
+//!   fields of [`CredentialRecord`] (serde_dynamo). The API writes only its own fields on update, so the sync
+//!   summary (`last_sync_*` attributes, written by the scheduler and the worker) is never overwritten.
 //!
 //! SDK types stay in this file.
 
@@ -10,13 +11,17 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::condition_failed;
 use super::keys::{
     CONNECTION_SK, CREDENTIAL_SK_PREFIX, connection_items, connection_pk, credential_sk,
 };
-use crate::credentials::model::{ConnectionId, CredentialId, CredentialRecord, CredentialStatus};
+use crate::credentials::model::{
+    ConnectionId, CredentialId, CredentialRecord, CredentialStatus, DiscoverySummary, LastSync,
+    SyncTally,
+};
 use crate::credentials::ports::{CredentialStatusStore, CredentialStore, StoreError};
 
 type Item = HashMap<String, AttributeValue>;
@@ -89,32 +94,94 @@ fn to_item(record: &CredentialRecord) -> Result<Item, StoreError> {
 }
 
 fn from_item(item: Item) -> Result<CredentialRecord, StoreError> {
-    serde_dynamo::from_item(item).map_err(|e| StoreError::Unavailable {
-        operation: "deserialize credential",
-        detail: e.to_string(),
-    })
+    let last_sync = last_sync(&item);
+    let mut record: CredentialRecord =
+        serde_dynamo::from_item(item).map_err(|e| StoreError::Unavailable {
+            operation: "deserialize credential",
+            detail: e.to_string(),
+        })?;
+    record.last_sync = last_sync;
+    Ok(record)
+}
+
+/// The sync summary's attributes of a credential item (top-level, so that `ADD` can count on them before they
+/// exist); `None` before the first tick.
+mod summary {
+    pub const PROJECTS: &str = "last_sync_projects";
+    pub const STATUSES: &str = "last_sync_project_statuses";
+    pub const DISCOVERED_AT: &str = "last_sync_discovered_at";
+    pub const COMMITS: &str = "last_sync_commits";
+    pub const SUCCESS_AT: &str = "last_sync_success_at";
+    pub const ERROR: &str = "last_sync_error";
+    pub const ERROR_AT: &str = "last_sync_error_at";
+}
+
+fn last_sync(item: &Item) -> Option<LastSync> {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    let number = |value: &AttributeValue| value.as_n().ok().and_then(|n| n.parse::<u64>().ok());
+    let last = LastSync {
+        projects: item.get(summary::PROJECTS).and_then(number),
+        project_statuses: item
+            .get(summary::STATUSES)
+            .and_then(|v| v.as_m().ok())
+            .map(|statuses| {
+                statuses
+                    .iter()
+                    .filter_map(|(status, count)| Some((status.clone(), number(count)?)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        discovered_at: text(summary::DISCOVERED_AT),
+        commits: item.get(summary::COMMITS).and_then(number),
+        last_success_at: text(summary::SUCCESS_AT),
+        last_error: text(summary::ERROR),
+        last_error_at: text(summary::ERROR_AT),
+    };
+    (last != LastSync::default()).then_some(last)
 }
 
 impl CredentialStore for DynamoCredentialStore {
-    async fn ensure_connection(
+    async fn bind_connection(
         &self,
         connection: &ConnectionId,
+        base_url: &str,
         created_at: &str,
-    ) -> Result<(), StoreError> {
-        self.client
+    ) -> Result<Option<String>, StoreError> {
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(connection, CONNECTION_SK.into())))
             .update_expression(
-                "SET created_at = if_not_exists(created_at, :now), entity = :entity, connection_id = :id",
+                "SET created_at = if_not_exists(created_at, :now), entity = :entity, connection_id = :id, \
+                 base_url = :base_url",
             )
+            .condition_expression("attribute_not_exists(base_url) OR base_url = :base_url")
             .expression_attribute_values(":now", AttributeValue::S(created_at.to_owned()))
             .expression_attribute_values(":entity", AttributeValue::S("connection".into()))
             .expression_attribute_values(":id", AttributeValue::S(connection.to_string()))
+            .expression_attribute_values(":base_url", AttributeValue::S(base_url.to_owned()))
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
             .send()
-            .await
-            .map(drop)
-            .map_err(|e| unavailable("UpdateItem connection", &e))
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(error) if condition_failed(&error) => {
+                let bound = error
+                    .as_service_error()
+                    .and_then(|e| match e {
+                        UpdateItemError::ConditionalCheckFailedException(failed) => {
+                            failed.item.as_ref()?.get("base_url")?.as_s().ok().cloned()
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| "another instance".to_owned());
+                Ok(Some(bound))
+            }
+            Err(error) => Err(unavailable("UpdateItem connection", &error)),
+        }
     }
 
     async fn connection_exists(&self, connection: &ConnectionId) -> Result<bool, StoreError> {
@@ -250,6 +317,91 @@ impl CredentialStatusStore for DynamoCredentialStore {
             // Deleted meanwhile: nothing to mark.
             Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(unavailable("UpdateItem credential status", &e)),
+        }
+    }
+
+    async fn record_discovery(
+        &self,
+        connection: &ConnectionId,
+        id: &CredentialId,
+        found: &DiscoverySummary,
+    ) -> Result<(), StoreError> {
+        let update = match found {
+            DiscoverySummary::Found { statuses, at } => {
+                let total: u64 = statuses.values().sum();
+                let counts = statuses
+                    .iter()
+                    .map(|(status, n)| ((*status).to_owned(), AttributeValue::N(n.to_string())))
+                    .collect();
+                vec![
+                    (summary::PROJECTS, AttributeValue::N(total.to_string())),
+                    (summary::STATUSES, AttributeValue::M(counts)),
+                    (summary::DISCOVERED_AT, AttributeValue::S(at.clone())),
+                ]
+            }
+            DiscoverySummary::Failed { code, at } => vec![
+                (summary::ERROR, AttributeValue::S(code.clone())),
+                (summary::ERROR_AT, AttributeValue::S(at.clone())),
+            ],
+        };
+        self.update_summary(connection, id, update, None).await
+    }
+
+    async fn record_syncs(
+        &self,
+        connection: &ConnectionId,
+        id: &CredentialId,
+        tally: &SyncTally,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        let mut sets = Vec::new();
+        if tally.succeeded > 0 {
+            sets.push((summary::SUCCESS_AT, AttributeValue::S(at.to_owned())));
+        }
+        if let Some(code) = &tally.last_error {
+            sets.push((summary::ERROR, AttributeValue::S(code.clone())));
+            sets.push((summary::ERROR_AT, AttributeValue::S(at.to_owned())));
+        }
+        self.update_summary(connection, id, sets, Some(tally.commits))
+            .await
+    }
+}
+
+impl DynamoCredentialStore {
+    /// One `UpdateItem` of summary attributes: `SET` each of `sets`, `ADD` `commits` (also when zero, so the
+    /// figure exists after the first sync), only on a credential that exists.
+    async fn update_summary(
+        &self,
+        connection: &ConnectionId,
+        id: &CredentialId,
+        sets: Vec<(&'static str, AttributeValue)>,
+        commits: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(connection, credential_sk(id.as_str()))))
+            .condition_expression("attribute_exists(pk)");
+        let mut expression = String::new();
+        for (index, (name, value)) in sets.into_iter().enumerate() {
+            expression.push_str(if index == 0 { "SET " } else { ", " });
+            expression.push_str(&format!("{name} = :s{index}"));
+            request = request.expression_attribute_values(format!(":s{index}"), value);
+        }
+        if let Some(commits) = commits {
+            expression.push_str(&format!(" ADD {} :commits", summary::COMMITS));
+            request = request
+                .expression_attribute_values(":commits", AttributeValue::N(commits.to_string()));
+        }
+        if expression.is_empty() {
+            return Ok(());
+        }
+        match request.update_expression(expression).send().await {
+            Ok(_) => Ok(()),
+            // Deleted meanwhile: no summary for it.
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(unavailable("UpdateItem credential sync summary", &e)),
         }
     }
 }

@@ -2,11 +2,13 @@
 //!
 //! - project schedule: `pk = CONN#<connection>`, `sk = SCHED#<project_id>`, the scheduler's own item per project:
 //!   `entity`, `path_with_namespace`, `web_url`, `gitlab_default_branch`, `archived`, `empty_repo`,
-//!   `last_activity_at`, `seen_at`, `credential_id`, `enqueued_at`, `enqueue_lease_until` (epoch seconds), and
-//!   `gone_at` (set when the project is no longer visible; cleared when it is seen again).
+//!   `last_activity_at`, `seen_at`, `credential_id`, `status` (`active`, `excluded`, `empty`, `archived`,
+//!   `forbidden`, `not_found`), `excluded` (true when the credential's patterns leave it out), `enqueued_at`,
+//!   `enqueue_lease_until` (epoch seconds), and `gone_at` (set when the project is no longer visible; cleared
+//!   when it is seen again).
 //! - project: `pk = CONN#<connection>`, `sk = PROJ#<project_id>`, the sync's item: the scheduler only reads
-//!   `last_head` and `job` of it (an archived project whose history is imported is not enqueued again) and never
-//!   writes it, so nothing the scheduler does can race the sync's conditional writes.
+//!   `last_head`, `job` and `access_error(_at)` of it (an archived project whose history is imported is not
+//!   enqueued again; one GitLab refused waits for its retry) and never writes it, so nothing the scheduler does can race the sync's conditional writes.
 //! - scheduling lock: `pk = CONN#<connection>`, `sk = SCHEDULING`, with `lock_holder` and `lock_until`: the tick
 //!   holding it is the only writer of the connection's schedule items, so they are written whole with
 //!   `BatchWriteItem` (25 a call) instead of one conditional `UpdateItem` each. On moto that is what makes a tick of
@@ -35,14 +37,14 @@ use super::keys::{
 };
 use super::{batch_write, condition_failed};
 use crate::credentials::ConnectionId;
-use crate::scheduler::model::DiscoveredProject;
-use crate::scheduler::ports::{KnownProject, ProjectRecord, ProjectStore};
+use crate::scheduler::model::{DiscoveredProject, ProjectStatus};
+use crate::scheduler::ports::{AccessRefusal, KnownProject, ProjectRecord, ProjectStore};
 use crate::sync::StoreError;
 
 type Item = HashMap<String, AttributeValue>;
 
 /// What a tick reads of the sync's project item.
-const SYNC_ATTRIBUTES: &str = "sk, last_head, job";
+const SYNC_ATTRIBUTES: &str = "sk, last_head, job, access_error, access_error_at";
 
 fn project_id(item: &Item, prefix: &str) -> Option<u64> {
     match item.get("sk") {
@@ -72,6 +74,7 @@ fn known_project(item: &Item) -> Option<KnownProject> {
             empty_repo: flag("empty_repo")?,
             last_activity_at: text("last_activity_at"),
             credential_id: text("credential_id")?,
+            excluded: flag("excluded").unwrap_or(false),
         })
     })();
     Some(KnownProject {
@@ -83,7 +86,24 @@ fn known_project(item: &Item) -> Option<KnownProject> {
         },
         enqueued_at: text("enqueued_at"),
         imported: false,
+        refused: None,
         recorded,
+        status: text("status").as_deref().and_then(ProjectStatus::parse),
+    })
+}
+
+/// The sync's last refusal of the project, when its item records one with a readable time.
+fn refusal(item: &Item) -> Option<AccessRefusal> {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+    let status = ProjectStatus::parse(text("access_error")?)?;
+    let at = time::OffsetDateTime::parse(
+        text("access_error_at")?,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .ok()?;
+    Some(AccessRefusal {
+        status,
+        at: at.unix_timestamp(),
     })
 }
 
@@ -114,7 +134,11 @@ fn schedule_item(connection: &ConnectionId, record: &ProjectRecord<'_>) -> Item 
         ),
         ("seen_at".to_owned(), s(record.seen_at)),
         ("credential_id".to_owned(), s(&project.credential_id)),
+        ("status".to_owned(), s(record.status.as_str())),
     ]);
+    if project.excluded {
+        item.insert("excluded".to_owned(), AttributeValue::Bool(true));
+    }
     if let Some(activity) = &project.last_activity_at {
         item.insert("last_activity_at".to_owned(), s(activity));
     }
@@ -405,17 +429,18 @@ impl ProjectStore for DynamoProjectStore {
             };
             // The history is fully imported: a head, and no unfinished job.
             let imported = item.contains_key("last_head") && !item.contains_key("job");
-            known
-                .entry(project_id)
-                .or_insert(KnownProject {
-                    project_id,
-                    gone: false,
-                    lease_until: None,
-                    enqueued_at: None,
-                    imported: false,
-                    recorded: None,
-                })
-                .imported = imported;
+            let project = known.entry(project_id).or_insert(KnownProject {
+                project_id,
+                gone: false,
+                lease_until: None,
+                enqueued_at: None,
+                imported: false,
+                refused: None,
+                recorded: None,
+                status: None,
+            });
+            project.imported = imported;
+            project.refused = refusal(item);
         }
         Ok(known.into_values().collect())
     }

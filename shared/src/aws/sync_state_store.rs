@@ -1,6 +1,6 @@
 //! The [`SyncStateStore`] port on the DynamoDB state table: a project's item is `pk = CONN#<connection>`,
-//! `sk = PROJ#<project>`. The sync owns `last_head`, `default_branch`, `synced_at` and `job` (the checkpoint of a
-//! large import, as JSON) and updates only those, so the scheduler's project metadata in the same item is never
+//! `sk = PROJ#<project>`. The sync owns `last_head`, `default_branch`, `synced_at`, `job` (the checkpoint of a
+//! large import, as JSON) and `access_error`/`access_error_at` (GitLab's last refusal) and updates only those, so the scheduler's project metadata in the same item is never
 //! overwritten. Every write is conditional on the `last_head` the sync read.
 
 use aws_sdk_dynamodb::Client;
@@ -50,7 +50,7 @@ impl SyncStateStore for DynamoSyncStateStore {
             .key(pk, pk_value)
             .key(sk, sk_value)
             .consistent_read(true)
-            .projection_expression("last_head, default_branch, job")
+            .projection_expression("last_head, default_branch, job, access_error")
             .send()
             .await
             .map_err(|e| StoreError(format!("GetItem: {}", DisplayErrorContext(&e))))?
@@ -68,6 +68,7 @@ impl SyncStateStore for DynamoSyncStateStore {
             last_head: text("last_head"),
             default_branch: text("default_branch"),
             job,
+            access_error: text("access_error"),
         })
     }
 
@@ -81,6 +82,20 @@ impl SyncStateStore for DynamoSyncStateStore {
             .update_expression("SET access_error = :code, access_error_at = :now")
             .expression_attribute_values(":code", AttributeValue::S(code.to_owned()))
             .expression_attribute_values(":now", AttributeValue::S(utc(OffsetDateTime::now_utc())))
+            .send()
+            .await
+            .map_err(|e| StoreError(format!("UpdateItem: {}", DisplayErrorContext(&e))))?;
+        Ok(())
+    }
+
+    async fn clear_inaccessible(&self, project: &ProjectKey) -> Result<(), StoreError> {
+        let [(pk, pk_value), (sk, sk_value)] = project_key(project);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(pk, pk_value)
+            .key(sk, sk_value)
+            .update_expression("REMOVE access_error, access_error_at")
             .send()
             .await
             .map_err(|e| StoreError(format!("UpdateItem: {}", DisplayErrorContext(&e))))?;

@@ -30,6 +30,7 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("method_not_allowed", 405),
     ("credential_deleted", 409),
     ("conflict", 409),
+    ("instance_mismatch", 409),
     ("body_too_large", 413),
     ("unsupported_media_type", 415),
     ("no_resources", 422),
@@ -324,6 +325,14 @@ fn rejection_of(error: &CredentialsError, connection: &ConnectionId) -> Rejectio
             409,
             "conflict",
             "the credential was changed by another request at the same time; read it and try again",
+        ),
+        CredentialsError::OtherInstance { bound } => Rejection::new(
+            409,
+            "instance_mismatch",
+            format!(
+                "connection {connection} imports from the GitLab instance {bound}; a connection is one GitLab \
+                 instance, so connect another instance under a connection of its own"
+            ),
         ),
         CredentialsError::Store(_) | CredentialsError::Vault(_) => {
             tracing::error!(connection_id = %connection, error = %error, "storage failure");

@@ -1,6 +1,7 @@
 //! What the credentials API stores and shows: identifiers with a checked shape, the stored record (metadata
 //! only; the token lives in the secret vault), and the view a caller sees.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -105,6 +106,19 @@ pub struct StoredSettings {
     /// This credential's own GitLab request budget; the deployment default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests_per_minute: Option<u32>,
+    /// Path patterns of the projects to import (empty: every project) and to leave out ([`crate::scope`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+}
+
+impl StoredSettings {
+    /// The compiled scope; patterns were checked when they were stored, so one that no longer compiles (a stored
+    /// item edited by hand) leaves the credential's scope at "nothing", never at "everything".
+    pub fn scope(&self) -> Result<crate::scope::ProjectScope, crate::scope::ScopeError> {
+        crate::scope::ProjectScope::new(&self.include, &self.exclude)
+    }
 }
 
 /// The stored metadata of one credential (one DynamoDB item, `pk = CONN#<connection>`, `sk = CRED#<id>`).
@@ -135,24 +149,65 @@ pub struct CredentialRecord {
     pub token_expires_at: Option<String>,
     #[serde(default)]
     pub last_verified_at: Option<String>,
-    /// Filled by the scheduler and the sync worker; absent until the first sync.
-    #[serde(default)]
+    /// Filled by the scheduler and the sync worker; absent until the first tick. Stored as attributes of their
+    /// own (see the credential store), never written by the API.
+    #[serde(skip)]
     pub last_sync: Option<LastSync>,
     /// Optimistic concurrency: every write increments it and is conditional on the value read.
     pub version: u64,
 }
 
-/// The last sync's summary, written by the scheduler / worker.
+/// The sync summary of a credential, as `info` and `list` show it. The scheduler sets the project figures once a
+/// tick; the worker adds to `commits` and sets the times once per batch. Both write only their own attributes with
+/// atomic updates (`SET`, `ADD`), never read-modify-write, so neither a tick of 10,000 projects nor concurrent
+/// batches contend.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct LastSync {
-    #[serde(default)]
+    /// Projects the last tick found for this credential (those another credential of the connection found
+    /// first are counted there).
     pub projects: Option<u64>,
+    /// Those projects by status (`active`, `excluded`, `empty`, `archived`, `forbidden`, `not_found`): how many
+    /// are held back and why.
     #[serde(default)]
+    pub project_statuses: BTreeMap<String, u64>,
+    /// When that tick ran.
+    pub discovered_at: Option<String>,
+    /// Commits written by this credential's syncs since it was created.
     pub commits: Option<u64>,
-    #[serde(default)]
+    /// The last time a sync of one of its projects completed (imported, unchanged or empty).
     pub last_success_at: Option<String>,
-    #[serde(default)]
+    /// The last error code of a tick or a sync (`forbidden`, `not_found`, `gitlab_unavailable`, ...), and when.
     pub last_error: Option<String>,
+    pub last_error_at: Option<String>,
+}
+
+/// What one tick found for a credential: its projects by status, or why its discovery failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiscoverySummary {
+    Found {
+        statuses: BTreeMap<&'static str, u64>,
+        at: String,
+    },
+    Failed {
+        code: String,
+        at: String,
+    },
+}
+
+/// What one batch of syncs did for a credential.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncTally {
+    /// Syncs that completed (imported, unchanged, empty, continued) and the commits they wrote.
+    pub succeeded: u64,
+    pub commits: u64,
+    /// The last error code of the batch, if any.
+    pub last_error: Option<String>,
+}
+
+impl SyncTally {
+    pub fn is_empty(&self) -> bool {
+        self.succeeded == 0 && self.commits == 0 && self.last_error.is_none()
+    }
 }
 
 impl CredentialRecord {
@@ -185,6 +240,8 @@ impl CredentialRecord {
                     fingerprint: crate::secret::SecretString::new(pem).fingerprint(),
                 }),
                 requests_per_minute: self.settings.requests_per_minute,
+                include: self.settings.include.clone(),
+                exclude: self.settings.exclude.clone(),
             },
             created_at: self.created_at.clone(),
             updated_at: self.updated_at.clone(),
@@ -226,6 +283,8 @@ pub struct SettingsView {
     pub base_url: String,
     pub ca_bundle: Option<CaBundleView>,
     pub requests_per_minute: Option<u32>,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -3,7 +3,9 @@
 
 use std::future::Future;
 
-use super::model::{ConnectionId, CredentialId, CredentialRecord, CredentialStatus};
+use super::model::{
+    ConnectionId, CredentialId, CredentialRecord, CredentialStatus, DiscoverySummary, SyncTally,
+};
 use crate::secret::SecretString;
 
 /// A failure of our own storage (never the caller's fault). `detail` is for logs only, never for replies.
@@ -35,12 +37,17 @@ pub enum VaultError {
 
 /// Credential metadata and the connections they belong to.
 pub trait CredentialStore: Send + Sync {
-    /// Records that the connection exists (idempotent; keeps the first `created_at`).
-    fn ensure_connection(
+    /// Records that the connection exists and imports from the GitLab instance `base_url` (idempotent; keeps the
+    /// first `created_at`). A connection is one instance for its whole life, because its project ids, state items
+    /// and commit partitions are GitLab's project ids, which repeat across instances: `Ok(Some(bound))` when it is
+    /// already bound to another instance (nothing is written), decided by one conditional write so two creates
+    /// racing for two instances cannot both win.
+    fn bind_connection(
         &self,
         connection: &ConnectionId,
+        base_url: &str,
         created_at: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 
     fn connection_exists(
         &self,
@@ -73,14 +80,31 @@ pub trait CredentialStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<CredentialRecord>, StoreError>> + Send;
 }
 
-/// What the sync side records on a credential when GitLab refuses its token: its syncs stop until the
-/// credential is updated (the update re-verifies it and sets `active` again).
+/// What the sync side records on a credential: a refusal of its token (its syncs stop until the credential is
+/// updated, which re-verifies it and sets `active` again), and the sync summary `info` and `list` show.
 pub trait CredentialStatusStore: Send + Sync {
     fn mark_status(
         &self,
         connection: &ConnectionId,
         id: &CredentialId,
         status: CredentialStatus,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The scheduler's figures of one tick (one write per credential and tick).
+    fn record_discovery(
+        &self,
+        connection: &ConnectionId,
+        id: &CredentialId,
+        summary: &DiscoverySummary,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The worker's figures of one batch (one atomic write per credential and batch).
+    fn record_syncs(
+        &self,
+        connection: &ConnectionId,
+        id: &CredentialId,
+        tally: &SyncTally,
+        at: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 

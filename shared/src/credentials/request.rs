@@ -232,11 +232,48 @@ fn expiration_date(map: &Map<String, Value>) -> Result<Patch<String>, Rejection>
     }
 }
 
-/// The settings fields: `base_url`, `ca_bundle`, `requests_per_minute`.
+/// The settings fields: `base_url`, `ca_bundle`, `requests_per_minute`, `include`, `exclude` (all kept when
+/// `settings` is absent).
+#[derive(Default)]
 struct SettingsFields {
     base_url: Option<String>,
     ca_bundle: Patch<String>,
     requests_per_minute: Patch<u32>,
+    include: Patch<Vec<String>>,
+    exclude: Patch<Vec<String>>,
+}
+
+/// `include`/`exclude`: a list of path patterns (JSON array, or one pattern per line in a form field); absent ->
+/// `Keep`, `null` or empty -> `Clear`. Each pattern is checked here, so a bad one is refused before anything is
+/// verified or stored, with the pattern named.
+fn patterns(
+    settings: &Map<String, Value>,
+    list: &'static str,
+) -> Result<Patch<Vec<String>>, Rejection> {
+    let must_be = || Rejection::invalid_settings(format!("{list} must be a list of path patterns"));
+    let patterns: Vec<String> = match settings.get(list) {
+        None => return Ok(Patch::Keep),
+        Some(Value::Null) => return Ok(Patch::Clear),
+        Some(Value::String(lines)) => lines
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().map(|p| p.trim().to_owned()))
+            .collect::<Option<_>>()
+            .ok_or_else(must_be)?,
+        Some(_) => return Err(must_be()),
+    };
+    crate::scope::validate(list, &patterns)
+        .map_err(|e| Rejection::invalid_settings(e.to_string()))?;
+    Ok(if patterns.is_empty() {
+        Patch::Clear
+    } else {
+        Patch::Set(patterns)
+    })
 }
 
 fn settings(map: &Map<String, Value>) -> Result<Option<SettingsFields>, Rejection> {
@@ -245,7 +282,13 @@ fn settings(map: &Map<String, Value>) -> Result<Option<SettingsFields>, Rejectio
     };
     only_fields(
         settings,
-        &["base_url", "ca_bundle", "requests_per_minute"],
+        &[
+            "base_url",
+            "ca_bundle",
+            "requests_per_minute",
+            "include",
+            "exclude",
+        ],
         Rejection::invalid_settings,
         "settings",
     )?;
@@ -295,6 +338,8 @@ fn settings(map: &Map<String, Value>) -> Result<Option<SettingsFields>, Rejectio
         base_url,
         ca_bundle,
         requests_per_minute,
+        include: patterns(settings, "include")?,
+        exclude: patterns(settings, "exclude")?,
     }))
 }
 
@@ -363,19 +408,14 @@ pub fn create_input(map: &Map<String, Value>) -> Result<CreateInput, Rejection> 
             "secrets.api_token is required and must not be empty",
         )
     })?;
-    let (base_url, ca_bundle, requests_per_minute) = match settings {
-        None => (None, None, None),
-        Some(s) => (
-            s.base_url,
-            s.ca_bundle.apply_to_none(),
-            s.requests_per_minute.apply_to_none(),
-        ),
-    };
+    let settings = settings.unwrap_or_default();
     Ok(CreateInput {
         label: label(map)?.apply_to_none(),
-        base_url,
-        ca_bundle,
-        requests_per_minute,
+        base_url: settings.base_url,
+        ca_bundle: settings.ca_bundle.apply_to_none(),
+        requests_per_minute: settings.requests_per_minute.apply_to_none(),
+        include: settings.include.apply_to_none().unwrap_or_default(),
+        exclude: settings.exclude.apply_to_none().unwrap_or_default(),
         api_token,
         expiration_date: expiration_date(map)?.apply_to_none(),
     })
@@ -391,16 +431,15 @@ pub fn update_input(map: &Map<String, Value>) -> Result<UpdateInput, Rejection> 
     let id = credential_id(map)?;
     let settings = settings(map)?;
     let api_token = api_token(map)?;
-    let (base_url, ca_bundle, requests_per_minute) = match settings {
-        None => (None, Patch::Keep, Patch::Keep),
-        Some(s) => (s.base_url, s.ca_bundle, s.requests_per_minute),
-    };
+    let settings = settings.unwrap_or_default();
     Ok(UpdateInput {
         id,
         label: label(map)?,
-        base_url,
-        ca_bundle,
-        requests_per_minute,
+        base_url: settings.base_url,
+        ca_bundle: settings.ca_bundle,
+        requests_per_minute: settings.requests_per_minute,
+        include: settings.include,
+        exclude: settings.exclude,
         api_token,
         expiration_date: expiration_date(map)?,
     })

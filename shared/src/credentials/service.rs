@@ -21,6 +21,9 @@ pub struct CreateInput {
     pub base_url: Option<String>,
     pub ca_bundle: Option<String>,
     pub requests_per_minute: Option<u32>,
+    /// Path patterns of the projects to import (empty: all) and to leave out; checked by the request parser.
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
     pub api_token: SecretString,
     pub expiration_date: Option<String>,
 }
@@ -52,6 +55,8 @@ pub struct UpdateInput {
     pub base_url: Option<String>,
     pub ca_bundle: Patch<String>,
     pub requests_per_minute: Patch<u32>,
+    pub include: Patch<Vec<String>>,
+    pub exclude: Patch<Vec<String>>,
     /// `None`: keep the stored token.
     pub api_token: Option<SecretString>,
     pub expiration_date: Patch<String>,
@@ -70,6 +75,9 @@ pub enum CredentialsError {
     CredentialDeleted,
     #[error("credential changed concurrently")]
     Conflict,
+    /// The connection imports from another GitLab instance (`bound`); one connection is one instance.
+    #[error("the connection is bound to the GitLab instance {bound}")]
+    OtherInstance { bound: String },
     #[error("credential store: {0}")]
     Store(StoreError),
     #[error("secret vault: {0}")]
@@ -115,6 +123,8 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
                 .unwrap_or_else(|| self.default_base_url.clone()),
             ca_bundle: input.ca_bundle,
             requests_per_minute: input.requests_per_minute,
+            include: input.include,
+            exclude: input.exclude,
         };
         let verified = self.verifier.verify(&settings, &input.api_token).await?;
         let settings = StoredSettings {
@@ -125,7 +135,7 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
         let now = timestamp(OffsetDateTime::now_utc());
         let id = CredentialId::generate();
         let secret_name = self.secret_name(connection, &id);
-        self.store.ensure_connection(connection, &now).await?;
+        self.bind(connection, &settings.base_url, &now).await?;
         self.vault
             .create(
                 &secret_name,
@@ -200,10 +210,19 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
             requests_per_minute: input
                 .requests_per_minute
                 .apply(current.settings.requests_per_minute),
+            include: input
+                .include
+                .apply(Some(current.settings.include.clone()))
+                .unwrap_or_default(),
+            exclude: input
+                .exclude
+                .apply(Some(current.settings.exclude.clone()))
+                .unwrap_or_default(),
         };
         let verified = self.verifier.verify(&settings, token).await?;
 
         let now = timestamp(OffsetDateTime::now_utc());
+        self.bind(connection, &verified.base_url, &now).await?;
         let updated = CredentialRecord {
             label: input.label.apply(current.label.clone()),
             settings: StoredSettings {
@@ -298,6 +317,23 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
         }
     }
 
+    /// Binds the connection to the instance, or refuses another one.
+    async fn bind(
+        &self,
+        connection: &ConnectionId,
+        base_url: &str,
+        now: &str,
+    ) -> Result<(), CredentialsError> {
+        match self
+            .store
+            .bind_connection(connection, base_url, now)
+            .await?
+        {
+            None => Ok(()),
+            Some(bound) => Err(CredentialsError::OtherInstance { bound }),
+        }
+    }
+
     async fn existing(
         &self,
         connection: &ConnectionId,
@@ -325,6 +361,7 @@ mod tests {
 
     #[derive(Default)]
     struct MemoryStore {
+        /// connection -> the instance it is bound to
         connections: Mutex<BTreeMap<ConnectionId, String>>,
         records: Mutex<BTreeMap<(ConnectionId, CredentialId), CredentialRecord>>,
         fail_writes: bool,
@@ -333,12 +370,17 @@ mod tests {
     }
 
     impl CredentialStore for MemoryStore {
-        async fn ensure_connection(&self, c: &ConnectionId, at: &str) -> Result<(), StoreError> {
+        async fn bind_connection(
+            &self,
+            c: &ConnectionId,
+            base_url: &str,
+            _at: &str,
+        ) -> Result<Option<String>, StoreError> {
             let mut connections = self.connections.lock().unwrap();
-            connections
+            let bound = connections
                 .entry(c.clone())
-                .or_insert_with(|| at.to_owned());
-            Ok(())
+                .or_insert_with(|| base_url.to_owned());
+            Ok((bound != base_url).then(|| bound.clone()))
         }
         async fn connection_exists(&self, c: &ConnectionId) -> Result<bool, StoreError> {
             Ok(self.connections.lock().unwrap().contains_key(c))
@@ -489,6 +531,8 @@ mod tests {
             base_url: None,
             ca_bundle: None,
             requests_per_minute: None,
+            include: Vec::new(),
+            exclude: Vec::new(),
             api_token: SecretString::new(token),
             expiration_date: None,
         }
@@ -501,6 +545,8 @@ mod tests {
             base_url: None,
             ca_bundle: Patch::Keep,
             requests_per_minute: Patch::Keep,
+            include: Patch::Keep,
+            exclude: Patch::Keep,
             api_token: None,
             expiration_date: Patch::Keep,
         }

@@ -12,9 +12,6 @@ use crate::gitlab::{
 };
 use crate::secret::SecretString;
 
-/// GitLab's Developer role: the least access that lets the importer read repositories.
-pub const DEVELOPER_ACCESS: u32 = 30;
-
 /// What a successful verification learned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
@@ -33,7 +30,9 @@ pub enum VerifyError {
     InvalidCredentials(String),
     #[error("{0}")]
     InvalidPermissions(String),
-    #[error("the token reaches no group or project with at least the Developer role")]
+    #[error(
+        "the token can read no project's repository (it needs at least the Reporter role in a group or project)"
+    )]
     NoResources,
     /// GitLab down, a TLS failure, 5xx, timeouts, rate limits: not the token's fault. `detail` is for logs.
     #[error("GitLab could not be reached: {detail}")]
@@ -142,15 +141,9 @@ impl GitLabVerifier {
                 "the token needs the read_api or api scope".into(),
             ));
         }
-        let groups = client
-            .first_groups(DEVELOPER_ACCESS, 1)
-            .await
-            .map_err(classify)?;
+        let groups = client.first_groups(1).await.map_err(classify)?;
         if groups.is_empty() {
-            let projects = client
-                .first_member_projects(DEVELOPER_ACCESS, 1)
-                .await
-                .map_err(classify)?;
+            let projects = client.first_member_projects(1).await.map_err(classify)?;
             if projects.is_empty() {
                 return Err(VerifyError::NoResources);
             }

@@ -23,6 +23,11 @@ use crate::secret::SecretString;
 /// GitLab's largest page.
 pub const MAX_PER_PAGE: u32 = 100;
 
+/// The least role whose holder can read a private project's repository: Reporter (20). Every listing that
+/// decides what is imported asks for it (`min_access_level`), so discovery and verification agree on "readable";
+/// a Guest (10) gets 403 on the commits API, and asking for Developer (30) would silently skip Reporter projects.
+pub const READ_REPOSITORY_ACCESS: u32 = 20;
+
 /// A hard ceiling on pages per listing: far beyond any real organisation or history at 100 a page, it only stops
 /// a server that keeps advertising a next page forever.
 const MAX_PAGES: u32 = 1_000_000;
@@ -309,23 +314,24 @@ impl GitLabClient {
         Ok(self.get_json(url, self.retry).await?.items)
     }
 
-    /// `GET /groups?min_access_level=..`, every page.
-    pub fn groups(
-        &self,
-        min_access_level: u32,
-    ) -> impl Stream<Item = Result<Vec<Group>, GitLabError>> + '_ {
-        let query = vec![("min_access_level", min_access_level.to_string())];
+    /// `GET /groups?min_access_level=20`, every page: the groups whose repositories the token can read.
+    pub fn groups(&self) -> impl Stream<Item = Result<Vec<Group>, GitLabError>> + '_ {
+        let query = vec![("min_access_level", READ_REPOSITORY_ACCESS.to_string())];
         self.paginate(vec!["groups".into()], query)
     }
 
-    /// `GET /groups/:id/projects` with `include_subgroups`, never the capped `projects` array of `GET /groups/:id`.
+    /// `GET /groups/:id/projects?min_access_level=20` with `include_subgroups`, never the capped `projects` array
+    /// of `GET /groups/:id`.
     pub fn group_projects(
         &self,
         group_id: u64,
         include_subgroups: bool,
         archived: Option<bool>,
     ) -> impl Stream<Item = Result<Vec<Project>, GitLabError>> + '_ {
-        let mut query = vec![("include_subgroups", include_subgroups.to_string())];
+        let mut query = vec![
+            ("include_subgroups", include_subgroups.to_string()),
+            ("min_access_level", READ_REPOSITORY_ACCESS.to_string()),
+        ];
         if let Some(archived) = archived {
             query.push(("archived", archived.to_string()));
         }
@@ -335,26 +341,20 @@ impl GitLabClient {
         )
     }
 
-    /// `GET /projects?membership=true&min_access_level=..`: what the token reaches directly.
-    pub fn member_projects(
-        &self,
-        min_access_level: u32,
-    ) -> impl Stream<Item = Result<Vec<Project>, GitLabError>> + '_ {
+    /// `GET /projects?membership=true&min_access_level=20`: what the token reaches directly.
+    pub fn member_projects(&self) -> impl Stream<Item = Result<Vec<Project>, GitLabError>> + '_ {
         let query = vec![
             ("membership", "true".to_owned()),
-            ("min_access_level", min_access_level.to_string()),
+            ("min_access_level", READ_REPOSITORY_ACCESS.to_string()),
         ];
         self.paginate(vec!["projects".into()], query)
     }
 
-    /// The first page only (of `per_page` items) of groups or member projects: a bounded reachability probe.
-    pub async fn first_groups(
-        &self,
-        min_access_level: u32,
-        per_page: u32,
-    ) -> Result<Vec<Group>, GitLabError> {
+    /// The first page only (of `per_page` items) of readable groups or member projects: a bounded reachability
+    /// probe at the same access level as discovery.
+    pub async fn first_groups(&self, per_page: u32) -> Result<Vec<Group>, GitLabError> {
         let query = [
-            ("min_access_level", min_access_level.to_string()),
+            ("min_access_level", READ_REPOSITORY_ACCESS.to_string()),
             ("per_page", per_page.to_string()),
         ];
         let url = self.endpoint(&["groups"], &query);
@@ -362,14 +362,10 @@ impl GitLabClient {
     }
 
     /// See [`GitLabClient::first_groups`].
-    pub async fn first_member_projects(
-        &self,
-        min_access_level: u32,
-        per_page: u32,
-    ) -> Result<Vec<Project>, GitLabError> {
+    pub async fn first_member_projects(&self, per_page: u32) -> Result<Vec<Project>, GitLabError> {
         let query = [
             ("membership", "true".to_owned()),
-            ("min_access_level", min_access_level.to_string()),
+            ("min_access_level", READ_REPOSITORY_ACCESS.to_string()),
             ("simple", "true".to_owned()),
             ("per_page", per_page.to_string()),
         ];

@@ -10,7 +10,7 @@ pub use address::{AddressError, GitLabAddress, NetworkPolicy};
 pub use budget::RequestBudget;
 pub use client::{
     ClientStats, CommitOrder, CommitPage, CommitQuery, GitLabClient, HttpClients, ProjectRef,
-    RetryPolicy, Timeouts,
+    READ_REPOSITORY_ACCESS, RetryPolicy, Timeouts,
 };
 pub use error::GitLabError;
 pub use model::{Branch, BranchCommit, Commit, CommitStats, Group, Project, TokenInfo};

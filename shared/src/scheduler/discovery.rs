@@ -1,6 +1,6 @@
-//! Which projects a token reaches: its groups (Developer or more, all pages), the projects of the top-most of them
-//! with their subgroups (all pages, shared projects included), and the projects it is a member of, de-duplicated
-//! by project id.
+//! Which projects a token can read: its groups, the projects of the top-most of them with their subgroups (shared
+//! projects included) and the projects it is a member of, each listing at every page and at the access level that
+//! reads a repository ([`crate::gitlab::READ_REPOSITORY_ACCESS`], Reporter), de-duplicated by project id.
 //!
 //! Only top-most visible groups are asked for their projects: a subgroup's projects are already in its parent's
 //! `include_subgroups=true` listing, so asking again would only repeat pages.
@@ -10,9 +10,6 @@ use std::collections::{BTreeMap, HashSet};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::gitlab::{GitLabClient, GitLabError, Group, Project};
-
-/// GitLab's Developer role: the least a token needs to read a repository.
-pub const DEVELOPER: u32 = 30;
 
 /// What one token's discovery found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,9 +27,9 @@ pub struct Discovery {
 /// Runs discovery with up to `concurrency` group listings at once. Any failure of the group or member listing is
 /// the token's or GitLab's and fails the whole discovery.
 pub async fn discover(gitlab: &GitLabClient, concurrency: usize) -> Result<Discovery, GitLabError> {
-    let groups: Vec<Group> = gitlab.groups(DEVELOPER).try_concat().await?;
+    let groups: Vec<Group> = gitlab.groups().try_concat().await?;
     let tops = top_most(&groups);
-    let members = gitlab.member_projects(DEVELOPER).try_concat();
+    let members = gitlab.member_projects().try_concat();
     let per_group = futures::stream::iter(tops.iter().copied())
         .map(|group| async move {
             match gitlab.group_projects(group, true, None).try_concat().await {

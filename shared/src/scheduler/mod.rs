@@ -16,8 +16,9 @@ pub mod service;
 
 pub use discovery::{Discovery, discover};
 pub use fanout::{FanOut, SendPolicy, send_all};
-pub use model::{ConnectionReport, DiscoveredProject, TickReport, tick_key};
+pub use model::{ConnectionReport, DiscoveredProject, ProjectStatus, TickReport, tick_key};
 pub use ports::{
-    BatchEntry, BatchQueue, EnqueueLease, FailedEntry, KnownProject, ProjectRecord, ProjectStore,
+    AccessRefusal, BatchEntry, BatchQueue, EnqueueLease, FailedEntry, KnownProject, ProjectRecord,
+    ProjectStore,
 };
 pub use service::{Scheduler, SchedulerOptions};

@@ -16,12 +16,15 @@ pub struct DiscoveredProject {
     pub archived: bool,
     pub empty_repo: bool,
     pub last_activity_at: Option<String>,
-    /// The credential whose discovery found it first (credentials of a connection in id order).
+    /// The credential whose discovery found it first (credentials of a connection in id order), preferring one
+    /// whose scope includes it.
     pub credential_id: String,
+    /// That credential's `include`/`exclude` patterns leave it out: recorded, never enqueued, its commits kept.
+    pub excluded: bool,
 }
 
 impl DiscoveredProject {
-    pub fn from_gitlab(project: &Project, credential_id: &str) -> Self {
+    pub fn from_gitlab(project: &Project, credential_id: &str, excluded: bool) -> Self {
         DiscoveredProject {
             project_id: project.id,
             path_with_namespace: project.path_with_namespace.clone(),
@@ -32,12 +35,56 @@ impl DiscoveredProject {
             empty_repo: project.empty_repo.unwrap_or(false),
             last_activity_at: project.last_activity_at.map(crate::sync::model::utc),
             credential_id: credential_id.to_owned(),
+            excluded,
         }
     }
 
     /// Worth a sync message: a repository with a branch to import.
     pub fn has_history(&self) -> bool {
         !self.empty_repo && !self.default_branch.is_empty()
+    }
+}
+
+/// Where a project stands, as its schedule item's `status` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ProjectStatus {
+    /// Enqueued every tick (a message in flight included).
+    Active,
+    /// Left out by the credential's `include`/`exclude` patterns; its imported commits are kept.
+    Excluded,
+    /// No commits to import.
+    Empty,
+    /// Archived, and its history is fully imported.
+    Archived,
+    /// Its repository answered 403 (or 404) to the credential: retried after a while, not every tick.
+    Forbidden,
+    NotFound,
+}
+
+impl ProjectStatus {
+    pub const ALL: [ProjectStatus; 6] = [
+        ProjectStatus::Active,
+        ProjectStatus::Excluded,
+        ProjectStatus::Empty,
+        ProjectStatus::Archived,
+        ProjectStatus::Forbidden,
+        ProjectStatus::NotFound,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProjectStatus::Active => "active",
+            ProjectStatus::Excluded => "excluded",
+            ProjectStatus::Empty => "empty",
+            ProjectStatus::Archived => "archived",
+            ProjectStatus::Forbidden => "forbidden",
+            ProjectStatus::NotFound => "not_found",
+        }
+    }
+
+    /// The status of a stored word (a status, or the sync's `access_error` code, which uses the same words).
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == word)
     }
 }
 
@@ -58,6 +105,10 @@ pub struct ConnectionReport {
     pub in_flight: usize,
     /// Archived projects not enqueued: history fully imported (or a message still in flight).
     pub archived_done: usize,
+    /// Left out by a credential's `include`/`exclude` patterns.
+    pub excluded: usize,
+    /// Refused by GitLab at their last sync (403/404), not due for a retry yet.
+    pub inaccessible: usize,
     /// Projects no longer visible, marked `gone_at` this tick.
     pub gone: usize,
     /// Messages that could not be sent after every retry; their leases are released for the next tick.
@@ -135,7 +186,7 @@ mod tests {
             "last_activity_at": "2026-01-02T03:04:05.000+01:00"
         }))
         .unwrap();
-        let found = DiscoveredProject::from_gitlab(&project, "cred_1");
+        let found = DiscoveredProject::from_gitlab(&project, "cred_1", false);
         assert!(!found.has_history());
         assert_eq!(
             found.last_activity_at.as_deref(),

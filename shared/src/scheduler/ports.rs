@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use super::model::DiscoveredProject;
+use super::model::{DiscoveredProject, ProjectStatus};
 use crate::credentials::ConnectionId;
 use crate::sync::StoreError;
 use crate::sync::worker::SyncMessage;
@@ -27,6 +27,15 @@ pub struct ProjectRecord<'a> {
     pub seen_at: &'a str,
     /// The lease to keep (an earlier message's, still holding) or to take (this tick's message).
     pub lease: Option<&'a EnqueueLease>,
+    pub status: ProjectStatus,
+}
+
+/// The sync's last refusal of a project (its item's `access_error` and `access_error_at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessRefusal {
+    pub status: ProjectStatus,
+    /// Epoch seconds.
+    pub at: i64,
 }
 
 /// A project item of a connection as the scheduler last left it (read once per tick, so that unchanged items
@@ -41,8 +50,12 @@ pub struct KnownProject {
     pub enqueued_at: Option<String>,
     /// The sync's state says the history is fully imported (`last_head` set, no unfinished `job`).
     pub imported: bool,
+    /// The sync's state says GitLab refused the project's repository, and when.
+    pub refused: Option<AccessRefusal>,
     /// The scheduler's metadata, when every attribute of it is present.
     pub recorded: Option<DiscoveredProject>,
+    /// The status the scheduler last recorded.
+    pub status: Option<ProjectStatus>,
 }
 
 /// Project metadata, leases and the list of connections, in the state table.

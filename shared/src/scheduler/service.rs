@@ -12,8 +12,11 @@ use tracing::Instrument;
 
 use super::discovery::discover;
 use super::fanout::{SendPolicy, send_all};
-use super::model::{ConnectionReport, DiscoveredProject, TickReport, epoch, tick_key};
+use super::model::{
+    ConnectionReport, DiscoveredProject, ProjectStatus, TickReport, epoch, tick_key,
+};
 use super::ports::{BatchQueue, EnqueueLease, KnownProject, ProjectRecord, ProjectStore};
+use crate::credentials::model::DiscoverySummary;
 use crate::credentials::{
     ConnectError, ConnectionId, CredentialRecord, CredentialStatus, CredentialStatusStore,
     CredentialStore, GitLabConnector, SecretVault,
@@ -39,6 +42,9 @@ pub struct SchedulerOptions {
     pub tick_lease: Duration,
     /// One credential's discovery gives up after this long.
     pub discovery_timeout: Duration,
+    /// A project whose repository GitLab refused (403/404) is tried again this long after the refusal, not every
+    /// tick: access may be granted later, but a daily retry costs one request, not one per tick.
+    pub inaccessible_retry: Duration,
     pub retry: RetryPolicy,
     pub send: SendPolicy,
 }
@@ -52,6 +58,7 @@ impl Default for SchedulerOptions {
             enqueue_lease: Duration::from_secs(50 * 60),
             tick_lease: Duration::from_secs(15 * 60),
             discovery_timeout: Duration::from_secs(8 * 60),
+            inaccessible_retry: Duration::from_secs(24 * 3600),
             retry: RetryPolicy::default(),
             send: SendPolicy::default(),
         }
@@ -78,6 +85,26 @@ enum CredentialFailure {
     GitLab(GitLabError),
     #[error("discovery_timeout")]
     Timeout,
+    /// Stored patterns that no longer compile (an item edited by hand): nothing is imported, never everything.
+    #[error("invalid_settings")]
+    Scope,
+    /// The credential names another GitLab instance than the connection's.
+    #[error("instance_mismatch")]
+    OtherInstance,
+}
+
+impl CredentialFailure {
+    /// The code the credential's sync summary shows.
+    fn code(&self) -> &'static str {
+        match self {
+            CredentialFailure::Connect(ConnectError::Settings) => "invalid_settings",
+            CredentialFailure::Connect(ConnectError::Secret(_)) => "secret_unavailable",
+            CredentialFailure::GitLab(error) => error.code(),
+            CredentialFailure::Timeout => "discovery_timeout",
+            CredentialFailure::Scope => "invalid_settings",
+            CredentialFailure::OtherInstance => "instance_mismatch",
+        }
+    }
 }
 
 impl<P, K, V, Q> Scheduler<P, K, V, Q>
@@ -180,6 +207,7 @@ where
                 return report;
             }
         };
+        let instance = connection_instance(&records);
         records.retain(|r| is_live(r, now.date()));
         records.sort_by(|a, b| a.credential_id.cmp(&b.credential_id));
         report.credentials = records.len();
@@ -190,12 +218,20 @@ where
         // Discovery, credential by credential (they usually share one GitLab user's rate limit).
         let mut found: BTreeMap<u64, DiscoveredProject> = BTreeMap::new();
         let mut complete = true;
+        let mut failures = Vec::new();
         for record in &records {
-            match self.discover_with(record, &mut report).await {
+            let discovered = if instance.as_ref() == Some(&record.settings.base_url) {
+                self.discover_with(record, &mut report).await
+            } else {
+                // Project ids repeat across instances: another instance's projects would share this connection's
+                // keys. The API refuses such a credential; one stored before it did is left out here.
+                Err(CredentialFailure::OtherInstance)
+            };
+            match discovered {
                 Ok((discovery, whole)) => {
                     complete &= whole;
                     for (id, project) in discovery {
-                        found.entry(id).or_insert(project);
+                        merge_found(&mut found, id, project);
                     }
                 }
                 Err(failure) => {
@@ -205,10 +241,23 @@ where
                         .errors
                         .push(format!("{}: {failure}", record.credential_id));
                     self.refused(record, &failure, &mut report).await;
+                    failures.push((record, failure.code()));
                 }
             }
         }
         report.discovered = found.len();
+        let at = utc(now);
+        let failed: HashSet<&str> = failures
+            .iter()
+            .map(|(record, _)| record.credential_id.as_str())
+            .collect();
+        for (record, code) in &failures {
+            let failed = DiscoverySummary::Failed {
+                code: (*code).to_owned(),
+                at: at.clone(),
+            };
+            self.summarize(record, &failed, &mut report).await;
+        }
         if found.is_empty() && !complete {
             return report;
         }
@@ -238,12 +287,30 @@ where
                 return report;
             }
         }
-        self.schedule(&connection, &found, complete, now, &mut report)
+        let statuses = self
+            .schedule(&connection, &found, complete, now, &mut report)
             .await;
         report.write_calls += 1;
         if let Err(error) = self.projects.unlock_connection(&connection, &holder).await {
             tracing::warn!(error = %error, "scheduling lock not given back; it lapses by itself");
             report.errors.push(format!("store: {error}"));
+        }
+        // Each credential's figures of this tick, one write each (a credential that found nothing shows zero).
+        let Some(statuses) = statuses else {
+            return report;
+        };
+        for record in &records {
+            if failed.contains(record.credential_id.as_str()) {
+                continue;
+            }
+            let found = DiscoverySummary::Found {
+                statuses: statuses
+                    .get(record.credential_id.as_str())
+                    .cloned()
+                    .unwrap_or_default(),
+                at: at.clone(),
+            };
+            self.summarize(record, &found, &mut report).await;
         }
         tracing::info!(
             discovered = report.discovered,
@@ -256,7 +323,8 @@ where
         report
     }
 
-    /// Records, leases, messages and gone marks of one connection, under its scheduling lock.
+    /// Records, leases, messages and gone marks of one connection, under its scheduling lock. Returns each
+    /// credential's projects by status, unless the connection's items could not be read.
     async fn schedule(
         &self,
         connection: &ConnectionId,
@@ -264,14 +332,14 @@ where
         complete: bool,
         now: OffsetDateTime,
         report: &mut ConnectionReport,
-    ) {
+    ) -> Option<BTreeMap<String, BTreeMap<&'static str, u64>>> {
         // What the table holds, read once: unchanged items are not written again, vanished ones are found.
         let known: HashMap<u64, KnownProject> = match self.projects.known_projects(connection).await
         {
             Ok(known) => known.into_iter().map(|k| (k.project_id, k)).collect(),
             Err(error) => {
                 report.errors.push(format!("store: {error}"));
-                return;
+                return None;
             }
         };
 
@@ -282,15 +350,24 @@ where
             enqueued_at: seen_at.clone(),
             until,
         };
+        let retry = self.options.inaccessible_retry.as_secs() as i64;
         let steps: Vec<(&DiscoveredProject, Step)> = found
             .values()
             .map(|project| {
                 (
                     project,
-                    plan(project, known.get(&project.project_id), epoch(now)),
+                    plan(project, known.get(&project.project_id), epoch(now), retry),
                 )
             })
             .collect();
+        let mut statuses: BTreeMap<String, BTreeMap<&'static str, u64>> = BTreeMap::new();
+        for (project, step) in &steps {
+            *statuses
+                .entry(project.credential_id.clone())
+                .or_default()
+                .entry(step.status().as_str())
+                .or_default() += 1;
+        }
         let kept: HashMap<u64, EnqueueLease> = known
             .values()
             .filter_map(|k| {
@@ -315,6 +392,7 @@ where
                     project,
                     seen_at: &seen_at,
                     lease,
+                    status: step.status(),
                 })
             })
             .collect();
@@ -359,6 +437,8 @@ where
                 Hold::Empty => report.empty += 1,
                 Hold::InFlight => report.in_flight += 1,
                 Hold::ArchivedDone => report.archived_done += 1,
+                Hold::Excluded => report.excluded += 1,
+                Hold::Refused(_) => report.inaccessible += 1,
             }
         }
         if store_errors > 0 {
@@ -390,6 +470,25 @@ where
         if complete {
             self.mark_gone(connection, found, known.values(), &seen_at, report)
                 .await;
+        }
+        Some(statuses)
+    }
+
+    /// Writes one credential's sync summary of this tick; a failure is reported, never fatal.
+    async fn summarize(
+        &self,
+        record: &CredentialRecord,
+        summary: &DiscoverySummary,
+        report: &mut ConnectionReport,
+    ) {
+        report.write_calls += 1;
+        if let Err(error) = self
+            .credentials
+            .record_discovery(&record.connection_id, &record.credential_id, summary)
+            .await
+        {
+            tracing::warn!(credential_id = %record.credential_id, error = %error, "sync summary not written");
+            report.errors.push(format!("credentials: {error}"));
         }
     }
 
@@ -428,6 +527,10 @@ where
         record: &CredentialRecord,
         report: &mut ConnectionReport,
     ) -> Result<(BTreeMap<u64, DiscoveredProject>, bool), CredentialFailure> {
+        let scope = record
+            .settings
+            .scope()
+            .map_err(|_| CredentialFailure::Scope)?;
         let gitlab = self
             .connector
             .client_for(&self.vault, record, self.options.retry)
@@ -446,7 +549,10 @@ where
         let projects = discovery
             .projects
             .iter()
-            .map(|(id, p)| (*id, DiscoveredProject::from_gitlab(p, credential)))
+            .map(|(id, p)| {
+                let excluded = !scope.admits(&p.path_with_namespace);
+                (*id, DiscoveredProject::from_gitlab(p, credential, excluded))
+            })
             .collect();
         Ok((projects, discovery.complete))
     }
@@ -480,8 +586,12 @@ where
 /// Why a discovered project gets no message this tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hold {
+    /// The credential's patterns leave it out.
+    Excluded,
     /// An empty repository (or no default branch): nothing to import.
     Empty,
+    /// GitLab refused its repository (the status says how) less than the retry period ago.
+    Refused(ProjectStatus),
     /// An earlier message's lease still holds.
     InFlight,
     /// Archived, and its history is fully imported.
@@ -499,13 +609,44 @@ pub enum Step {
     Keep(Hold),
 }
 
-/// Decides a project's step from what discovery found and what its item holds (`now` in epoch seconds).
-pub fn plan(project: &DiscoveredProject, known: Option<&KnownProject>, now: i64) -> Step {
+impl Step {
+    /// The status the project's record shows.
+    pub fn status(self) -> ProjectStatus {
+        match self {
+            Step::Claim | Step::Refresh(Hold::InFlight) | Step::Keep(Hold::InFlight) => {
+                ProjectStatus::Active
+            }
+            Step::Refresh(hold) | Step::Keep(hold) => match hold {
+                Hold::Excluded => ProjectStatus::Excluded,
+                Hold::Empty => ProjectStatus::Empty,
+                Hold::Refused(status) => status,
+                Hold::ArchivedDone => ProjectStatus::Archived,
+                Hold::InFlight => ProjectStatus::Active,
+            },
+        }
+    }
+}
+
+/// Decides a project's step from what discovery found and what its item holds (`now` in epoch seconds; a refused
+/// project is claimed again `retry` seconds after the refusal).
+pub fn plan(
+    project: &DiscoveredProject,
+    known: Option<&KnownProject>,
+    now: i64,
+    retry: i64,
+) -> Step {
     let lease_holds = known
         .and_then(|k| k.lease_until)
         .is_some_and(|until| until >= now);
-    let hold = if !project.has_history() {
+    let refused = known
+        .and_then(|k| k.refused)
+        .filter(|refusal| refusal.at.saturating_add(retry) > now);
+    let hold = if project.excluded {
+        Hold::Excluded
+    } else if !project.has_history() {
         Hold::Empty
+    } else if let Some(refusal) = refused {
+        Hold::Refused(refusal.status)
     } else if project.archived && known.is_some_and(|k| k.imported) {
         Hold::ArchivedDone
     } else if lease_holds {
@@ -513,11 +654,31 @@ pub fn plan(project: &DiscoveredProject, known: Option<&KnownProject>, now: i64)
     } else {
         return Step::Claim;
     };
-    let unchanged = known.is_some_and(|k| !k.gone && k.recorded.as_ref() == Some(project));
-    if unchanged {
-        Step::Keep(hold)
-    } else {
-        Step::Refresh(hold)
+    let step = Step::Keep(hold);
+    let unchanged = known.is_some_and(|k| {
+        !k.gone && k.recorded.as_ref() == Some(project) && k.status == Some(step.status())
+    });
+    if unchanged { step } else { Step::Refresh(hold) }
+}
+
+/// A connection's GitLab instance: that of its oldest credential, deleted ones included (their commits are
+/// still in the connection's partitions). The API binds a connection to one instance; this guards data stored
+/// before it did.
+fn connection_instance(records: &[CredentialRecord]) -> Option<String> {
+    records
+        .iter()
+        .min_by(|a, b| (&a.created_at, &a.credential_id).cmp(&(&b.created_at, &b.credential_id)))
+        .map(|r| r.settings.base_url.clone())
+}
+
+/// Keeps the first credential's finding of a project, unless its patterns exclude the project and a later
+/// credential's include it: a project is left out only when every credential that found it leaves it out.
+fn merge_found(found: &mut BTreeMap<u64, DiscoveredProject>, id: u64, project: DiscoveredProject) {
+    match found.get(&id) {
+        Some(first) if !(first.excluded && !project.excluded) => {}
+        _ => {
+            found.insert(id, project);
+        }
     }
 }
 
@@ -542,6 +703,10 @@ pub fn is_live(record: &CredentialRecord, today: time::Date) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scheduler::ports::AccessRefusal;
+
+    /// A day, the default retry of a refused project.
+    const RETRY: i64 = 86_400;
 
     fn project(archived: bool, empty: bool) -> DiscoveredProject {
         DiscoveredProject {
@@ -553,13 +718,16 @@ mod tests {
             empty_repo: empty,
             last_activity_at: Some("2026-01-01T00:00:00Z".into()),
             credential_id: "cred_1".into(),
+            excluded: false,
         }
     }
 
+    /// The item a tick left for `project`, recorded with `status`.
     fn known(
         project: &DiscoveredProject,
         lease_until: Option<i64>,
         imported: bool,
+        status: ProjectStatus,
     ) -> KnownProject {
         KnownProject {
             project_id: project.project_id,
@@ -567,44 +735,143 @@ mod tests {
             lease_until,
             enqueued_at: lease_until.map(|_| "2026-01-01T00:00:00Z".into()),
             imported,
+            refused: None,
             recorded: Some(project.clone()),
+            status: Some(status),
         }
     }
 
     #[test]
     fn a_new_or_lapsed_project_is_claimed() {
         let p = project(false, false);
-        assert_eq!(plan(&p, None, 100), Step::Claim);
-        assert_eq!(plan(&p, Some(&known(&p, Some(99), true)), 100), Step::Claim);
+        assert_eq!(plan(&p, None, 100, RETRY), Step::Claim);
+        let lapsed = known(&p, Some(99), true, ProjectStatus::Active);
+        assert_eq!(plan(&p, Some(&lapsed), 100, RETRY), Step::Claim);
         // An archived project not yet imported is synced once.
         let a = project(true, false);
-        assert_eq!(plan(&a, Some(&known(&a, None, false)), 100), Step::Claim);
+        let unimported = known(&a, None, false, ProjectStatus::Active);
+        assert_eq!(plan(&a, Some(&unimported), 100, RETRY), Step::Claim);
     }
 
     #[test]
-    fn held_projects_are_written_only_when_their_metadata_changed() {
+    fn held_projects_are_written_only_when_their_metadata_or_status_changed() {
         let p = project(false, false);
-        let held = known(&p, Some(100), false);
-        assert_eq!(plan(&p, Some(&held), 100), Step::Keep(Hold::InFlight));
+        let held = known(&p, Some(100), false, ProjectStatus::Active);
+        assert_eq!(
+            plan(&p, Some(&held), 100, RETRY),
+            Step::Keep(Hold::InFlight)
+        );
         let mut renamed = p.clone();
         renamed.path_with_namespace = "g/renamed".into();
         assert_eq!(
-            plan(&renamed, Some(&held), 100),
+            plan(&renamed, Some(&held), 100, RETRY),
             Step::Refresh(Hold::InFlight)
         );
-        let gone = KnownProject { gone: true, ..held };
-        assert_eq!(plan(&p, Some(&gone), 100), Step::Refresh(Hold::InFlight));
+        let gone = KnownProject {
+            gone: true,
+            ..held.clone()
+        };
+        assert_eq!(
+            plan(&p, Some(&gone), 100, RETRY),
+            Step::Refresh(Hold::InFlight)
+        );
+        let was_forbidden = KnownProject {
+            status: Some(ProjectStatus::Forbidden),
+            ..held
+        };
+        assert_eq!(
+            plan(&p, Some(&was_forbidden), 100, RETRY),
+            Step::Refresh(Hold::InFlight),
+            "a status that changed is written"
+        );
 
         let a = project(true, false);
+        let done = known(&a, None, true, ProjectStatus::Archived);
         assert_eq!(
-            plan(&a, Some(&known(&a, None, true)), 100),
+            plan(&a, Some(&done), 100, RETRY),
             Step::Keep(Hold::ArchivedDone)
         );
         let e = project(false, true);
-        assert_eq!(plan(&e, None, 100), Step::Refresh(Hold::Empty));
+        assert_eq!(plan(&e, None, 100, RETRY), Step::Refresh(Hold::Empty));
+        let empty = known(&e, None, false, ProjectStatus::Empty);
+        assert_eq!(plan(&e, Some(&empty), 100, RETRY), Step::Keep(Hold::Empty));
+    }
+
+    #[test]
+    fn a_refused_project_waits_for_its_retry_then_is_claimed_once() {
+        let p = project(false, false);
+        let refused_at = 1_000;
+        let item = KnownProject {
+            refused: Some(AccessRefusal {
+                status: ProjectStatus::Forbidden,
+                at: refused_at,
+            }),
+            ..known(&p, None, true, ProjectStatus::Active)
+        };
+        let next_tick = refused_at + 3_600;
+        let step = plan(&p, Some(&item), next_tick, RETRY);
+        assert_eq!(step, Step::Refresh(Hold::Refused(ProjectStatus::Forbidden)));
+        assert_eq!(step.status(), ProjectStatus::Forbidden);
+        let recorded = KnownProject {
+            status: Some(ProjectStatus::Forbidden),
+            ..item.clone()
+        };
         assert_eq!(
-            plan(&e, Some(&known(&e, None, false)), 100),
-            Step::Keep(Hold::Empty)
+            plan(&p, Some(&recorded), next_tick + 3_600, RETRY),
+            Step::Keep(Hold::Refused(ProjectStatus::Forbidden)),
+            "held ticks write nothing"
         );
+        assert_eq!(
+            plan(&p, Some(&recorded), refused_at + RETRY, RETRY),
+            Step::Claim,
+            "a day later it is tried again"
+        );
+        let never_overflows = KnownProject {
+            refused: Some(AccessRefusal {
+                status: ProjectStatus::NotFound,
+                at: i64::MAX,
+            }),
+            ..item
+        };
+        assert_eq!(
+            plan(&p, Some(&never_overflows), 0, i64::MAX),
+            Step::Refresh(Hold::Refused(ProjectStatus::NotFound))
+        );
+    }
+
+    #[test]
+    fn an_excluded_project_is_recorded_and_never_claimed() {
+        let mut p = project(false, false);
+        p.excluded = true;
+        let step = plan(&p, None, 100, RETRY);
+        assert_eq!(step, Step::Refresh(Hold::Excluded));
+        assert_eq!(step.status(), ProjectStatus::Excluded);
+        let imported = known(&p, None, true, ProjectStatus::Excluded);
+        assert_eq!(
+            plan(&p, Some(&imported), 100, RETRY),
+            Step::Keep(Hold::Excluded)
+        );
+    }
+
+    #[test]
+    fn a_project_is_left_out_only_if_every_credential_that_found_it_leaves_it_out() {
+        let mut found = BTreeMap::new();
+        let mut by_first = project(false, false);
+        by_first.excluded = true;
+        let mut by_second = project(false, false);
+        by_second.credential_id = "cred_2".into();
+        merge_found(&mut found, 7, by_first.clone());
+        merge_found(&mut found, 7, by_second.clone());
+        assert_eq!(found[&7], by_second);
+        let mut by_third = project(false, false);
+        by_third.credential_id = "cred_3".into();
+        merge_found(&mut found, 7, by_third);
+        assert_eq!(found[&7], by_second, "the first that includes it keeps it");
+        let mut only_excluded = BTreeMap::new();
+        merge_found(&mut only_excluded, 7, by_first.clone());
+        let mut also_excluded = by_second;
+        also_excluded.excluded = true;
+        merge_found(&mut only_excluded, 7, also_excluded);
+        assert_eq!(only_excluded[&7], by_first);
     }
 }

@@ -92,6 +92,18 @@ pub struct ProjectSync<'a, C, S> {
 }
 
 impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
+    /// GitLab answered for a project marked inaccessible: the mark goes (an import clears it when it advances).
+    async fn readable_again(
+        &self,
+        target: &SyncTarget,
+        state: &SyncState,
+    ) -> Result<(), StoreError> {
+        if state.access_error.is_some() {
+            self.state.clear_inaccessible(&target.key).await?;
+        }
+        Ok(())
+    }
+
     /// Brings the project's commits up to its default branch head. With a `deadline`, no new window starts after
     /// it; the windows done so far are checkpointed and the outcome is [`SyncOutcome::Continue`].
     pub async fn run(
@@ -101,12 +113,14 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
     ) -> Result<SyncOutcome, SyncError> {
         let state = self.state.load(&target.key).await?;
         let Some((branch_name, head)) = self.resolve_head(target).await? else {
+            self.readable_again(target, &state).await?;
             return Ok(SyncOutcome::EmptyRepository);
         };
         if state.job.is_none()
             && state.last_head.as_deref() == Some(head.id.as_str())
             && state.default_branch.as_deref() == Some(branch_name.as_str())
         {
+            self.readable_again(target, &state).await?;
             return Ok(SyncOutcome::Unchanged);
         }
         let mut report = SyncReport {
@@ -188,6 +202,7 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
             last_head: Some(head.to_owned()),
             default_branch: Some(branch.to_owned()),
             job: None,
+            access_error: None,
         };
         if !self.state.advance(&target.key, expected, &next).await? {
             return Err(SyncError::Superseded);

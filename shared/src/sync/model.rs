@@ -151,6 +151,10 @@ pub struct SyncState {
     pub default_branch: Option<String>,
     /// An import in progress: a continuation (or a redelivered message) resumes it.
     pub job: Option<SyncJob>,
+    /// GitLab refused this project's repository at the last attempt (`forbidden`, `not_found`); the next sync
+    /// that reads it clears the mark.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_error: Option<String>,
 }
 
 /// The checkpoint of a large import: its target, its windows, and which windows are fully written.

@@ -44,12 +44,19 @@ pub trait SyncStateStore: Send + Sync {
         job: &SyncJob,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Records that GitLab hides the project from this token (`forbidden`, `not_found`); a later successful sync
-    /// clears the mark.
+    /// Records that GitLab hides the project from this token (`forbidden`, `not_found`) and when; the scheduler
+    /// retries such a project only after a while. A later successful sync clears the mark.
     fn mark_inaccessible(
         &self,
         project: &ProjectKey,
         code: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Clears the mark of [`SyncStateStore::mark_inaccessible`] after a sync that read the project (one whose
+    /// head moved clears it in [`SyncStateStore::advance`]).
+    fn clear_inaccessible(
+        &self,
+        project: &ProjectKey,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Sets `last_head` and `default_branch` and clears the job, only if `last_head` still equals `expected` (a

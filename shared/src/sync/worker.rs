@@ -3,6 +3,7 @@
 //! in the end, dead-letters it); a token GitLab refuses marks the credential and stops, without a retry storm; a
 //! project GitLab hides is marked and skipped; a sync cut by the deadline is continued through a new message.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
@@ -13,8 +14,9 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::importer::{ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncReport, SyncTarget};
-use super::model::ProjectKey;
+use super::model::{ProjectKey, utc};
 use super::ports::{CommitStore, StoreError, SyncStateStore};
+use crate::credentials::model::SyncTally;
 use crate::credentials::{
     ConnectError, ConnectionId, CredentialId, CredentialRecord, CredentialStatus,
     CredentialStatusStore, CredentialStore, GitLabConnector, SecretVault,
@@ -48,11 +50,34 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
 pub enum RecordOutcome {
     Synced(SyncOutcome),
     Continued(SyncReport),
-    /// Nothing to do for this credential or project (deleted, disabled, marked invalid, hidden).
+    /// Nothing to do for this credential or project (deleted, disabled, marked invalid, hidden): the reason, and
+    /// for a refusal the code its credential's summary shows (`forbidden`, `not_found`, `invalid_credentials`).
     Skipped(&'static str),
-    /// Transient trouble (GitLab, AWS): SQS redelivers the message.
-    Retry(String),
+    /// Transient trouble (GitLab, AWS): SQS redelivers the message. `code` names the kind (GitLab's error code,
+    /// `storage_unavailable`, ...), `reason` the detail for the log.
+    Retry {
+        code: &'static str,
+        reason: String,
+    },
 }
+
+impl RecordOutcome {
+    fn retry(code: &'static str, reason: impl ToString) -> Self {
+        RecordOutcome::Retry {
+            code,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Skip reasons that are a failure of the credential or project, and so its summary's `last_error`.
+const REFUSALS: [&str; 5] = [
+    "forbidden",
+    "not_found",
+    "invalid_credentials",
+    "invalid_permissions",
+    "invalid_settings",
+];
 
 /// What one record did and what it cost.
 #[derive(Debug, Clone)]
@@ -68,7 +93,7 @@ impl RecordReport {
     fn unread(reason: String) -> Self {
         RecordReport {
             message: None,
-            outcome: RecordOutcome::Retry(reason),
+            outcome: RecordOutcome::retry("malformed_message", reason),
             stats: crate::gitlab::ClientStats::default(),
             duration: Duration::ZERO,
         }
@@ -103,7 +128,16 @@ impl RecordReport {
                 "continued"
             }
             RecordOutcome::Skipped(reason) => reason,
-            RecordOutcome::Retry(_) => "retry",
+            RecordOutcome::Retry { .. } => "retry",
+        }
+    }
+
+    /// The error this record adds to its credential's sync summary, if it failed.
+    pub fn error_code(&self) -> Option<&'static str> {
+        match &self.outcome {
+            RecordOutcome::Skipped(reason) => REFUSALS.into_iter().find(|r| r == reason),
+            RecordOutcome::Retry { code, .. } => Some(code),
+            RecordOutcome::Synced(_) | RecordOutcome::Continued(_) => None,
         }
     }
 }
@@ -181,15 +215,54 @@ where
                 }
                 None => RecordReport::unread("sync message without a body".into()),
             };
-            if let RecordOutcome::Retry(reason) = &report.outcome {
-                tracing::warn!(message_id = %id, reason = %reason, "sync message will be retried");
+            if let RecordOutcome::Retry { code, reason } = &report.outcome {
+                tracing::warn!(message_id = %id, code, reason = %reason, "sync message will be retried");
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = id;
                 response.batch_item_failures.push(failure);
             }
             reports.push(report);
         }
+        self.record_summaries(&reports).await;
         (response, reports)
+    }
+
+    /// Each credential's figures of this batch: one atomic write per credential, not per record. A failure is
+    /// only logged: the syncs themselves are done, and the figures are a summary.
+    async fn record_summaries(&self, reports: &[RecordReport]) {
+        let mut tallies: BTreeMap<(&str, &str), SyncTally> = BTreeMap::new();
+        for report in reports {
+            let Some(message) = &report.message else {
+                continue;
+            };
+            let tally = tallies
+                .entry((&message.connection_id, &message.credential_id))
+                .or_default();
+            tally.succeeded += u64::from(matches!(report.outcome, RecordOutcome::Synced(_)));
+            tally.commits += report.commits() as u64;
+            if let Some(code) = report.error_code() {
+                tally.last_error = Some(code.to_owned());
+            }
+        }
+        let at = utc(OffsetDateTime::now_utc());
+        for ((connection, credential), tally) in tallies {
+            let (Some(connection), Some(credential)) = (
+                ConnectionId::parse(connection),
+                CredentialId::parse(credential),
+            ) else {
+                continue;
+            };
+            if tally.is_empty() {
+                continue;
+            }
+            if let Err(error) = self
+                .credentials
+                .record_syncs(&connection, &credential, &tally, &at)
+                .await
+            {
+                tracing::warn!(credential_id = %credential, error = %error, "sync summary not written");
+            }
+        }
     }
 
     /// One project's sync, with the logging and metrics of its outcome.
@@ -250,7 +323,12 @@ where
         let record = match self.credentials.get(&connection, &credential_id).await {
             Ok(Some(record)) => record,
             Ok(None) => return (RecordOutcome::Skipped("unknown_credential"), no_requests),
-            Err(error) => return (RecordOutcome::Retry(error.to_string()), no_requests),
+            Err(error) => {
+                return (
+                    RecordOutcome::retry("storage_unavailable", error),
+                    no_requests,
+                );
+            }
         };
         if let Some(reason) = not_live(&record) {
             return (RecordOutcome::Skipped(reason), no_requests);
@@ -265,7 +343,10 @@ where
                 return (RecordOutcome::Skipped("invalid_settings"), no_requests);
             }
             Err(error @ ConnectError::Secret(_)) => {
-                return (RecordOutcome::Retry(error.to_string()), no_requests);
+                return (
+                    RecordOutcome::retry("secret_unavailable", error),
+                    no_requests,
+                );
             }
         };
         let target = SyncTarget {
@@ -284,11 +365,11 @@ where
             Ok(SyncOutcome::Continue(report)) => match self.queue.enqueue(message).await {
                 Ok(()) => RecordOutcome::Continued(report),
                 // The checkpoint is saved: a redelivery of this message resumes it.
-                Err(error) => RecordOutcome::Retry(error.to_string()),
+                Err(error) => RecordOutcome::retry("queue_unavailable", error),
             },
             Ok(outcome) => RecordOutcome::Synced(outcome),
             Err(SyncError::Superseded) => RecordOutcome::Skipped("superseded"),
-            Err(SyncError::Store(error)) => RecordOutcome::Retry(error.to_string()),
+            Err(SyncError::Store(error)) => RecordOutcome::retry("storage_unavailable", error),
             Err(SyncError::GitLab(error)) => self.gitlab_refused(&record, &target, error).await,
         };
         (outcome, gitlab.stats())
@@ -316,8 +397,8 @@ where
                 .mark_status(&record.connection_id, &record.credential_id, status)
                 .await
             {
-                Ok(()) => RecordOutcome::Skipped("credential_refused"),
-                Err(store) => RecordOutcome::Retry(store.to_string()),
+                Ok(()) => RecordOutcome::Skipped(status_code(status)),
+                Err(store) => RecordOutcome::retry("storage_unavailable", store),
             };
         }
         match error {
@@ -328,12 +409,20 @@ where
                     .mark_inaccessible(&target.key, error.code())
                     .await
                 {
-                    Ok(()) => RecordOutcome::Skipped("project_inaccessible"),
-                    Err(store) => RecordOutcome::Retry(store.to_string()),
+                    Ok(()) => RecordOutcome::Skipped(error.code()),
+                    Err(store) => RecordOutcome::retry("storage_unavailable", store),
                 }
             }
-            other => RecordOutcome::Retry(other.to_string()),
+            other => RecordOutcome::retry(other.code(), other),
         }
+    }
+}
+
+/// A refused credential's status as its summary's error code.
+fn status_code(status: CredentialStatus) -> &'static str {
+    match status {
+        CredentialStatus::InvalidPermissions => "invalid_permissions",
+        _ => "invalid_credentials",
     }
 }
 

@@ -143,7 +143,9 @@ impl ProjectStore for MemoryProjects {
                     lease_until: record.lease.map(|l| l.until),
                     enqueued_at: record.lease.map(|l| l.enqueued_at.clone()),
                     imported: false,
+                    refused: None,
                     recorded: Some(project.clone()),
+                    status: Some(record.status),
                 },
             );
         }
@@ -347,6 +349,8 @@ fn main() -> BenchResult<()> {
             base_url: Some(sim.base_url()),
             ca_bundle: None,
             requests_per_minute: None,
+            include: Vec::new(),
+            exclude: Vec::new(),
             api_token: SecretString::new(BENCH_TOKEN),
             expiration_date: None,
         },
