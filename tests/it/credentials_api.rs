@@ -12,10 +12,10 @@ use lambda_http::{Request, RequestExt};
 use serde_json::{Value, json};
 use shared::aws::credential_store::DynamoCredentialStore;
 use shared::aws::secrets::SecretsManagerVault;
-use shared::credentials::model::CredentialRecord;
+use shared::credentials::model::{CredentialRecord, DiscoverySummary, SyncTally};
 use shared::credentials::{
-    ConnectionId, CredentialId, CredentialStore, Credentials, CredentialsApi, GitLabVerifier,
-    StoreError, handler,
+    ConnectionId, CredentialId, CredentialStatusStore, CredentialStore, Credentials,
+    CredentialsApi, GitLabVerifier, StoreError, handler,
 };
 use shared::gitlab::{HttpClients, NetworkPolicy, RetryPolicy, Timeouts};
 use shared::secret::SecretString;
@@ -34,7 +34,9 @@ const NO_SCOPE: &str = "glpat-credapi-no-api-scope-006";
 const EXPIRED: &str = "glpat-credapi-expired-token-07";
 const REVOKED: &str = "glpat-credapi-revoked-token-08";
 const UNKNOWN: &str = "glpat-credapi-unknown-token-09";
+const REPORTER: &str = "glpat-credapi-reporter-only-010";
 const ALL_TOKENS: &[&str] = &[
+    REPORTER,
     GOOD,
     ROTATED,
     PROJECTS_ONLY,
@@ -87,6 +89,10 @@ fn world() -> World {
     let guest = world.add_user("guest");
     world.add_token(TokenSpec::new(GUEST, guest, &["read_api"]));
     world.add_member(guest, Membership::Group(group), access::GUEST);
+    // A Reporter reads code: verification must accept it (Developer is what DX asks for, not what reading needs).
+    let reporter = world.add_user("reporter");
+    world.add_token(TokenSpec::new(REPORTER, reporter, &["read_api"]));
+    world.add_member(reporter, Membership::Group(group), access::REPORTER);
     world
 }
 
@@ -472,6 +478,164 @@ async fn a_token_that_fails_verification_stores_nothing() {
 }
 
 #[tokio::test]
+async fn a_reporter_token_is_accepted_because_reporters_read_code() {
+    let env = env().await;
+    let credential = create(&env, REPORTER).await;
+    assert_eq!(credential["status"], "active");
+    assert_eq!(
+        env.sim.request_count(routes::GROUPS),
+        1,
+        "one page of groups at min_access_level=20 found the group"
+    );
+}
+
+#[tokio::test]
+async fn include_and_exclude_patterns_are_checked_kept_and_cleared() {
+    let env = env().await;
+    for (settings, named) in [
+        (json!({"include": ["acme/[platform"]}), "acme/[platform"),
+        (json!({"exclude": ["ok/*", "acme/a**"]}), "acme/a**"),
+        (json!({"include": ["/acme"]}), "/acme"),
+        (json!({"include": "acme/**\nbad {"}), "bad {"),
+        (json!({"exclude": [7]}), "exclude must be a list"),
+        (json!({"include": {"a": 1}}), "include must be a list"),
+    ] {
+        let mut body = create_body(&env, GOOD);
+        body["settings"]
+            .as_object_mut()
+            .unwrap()
+            .extend(settings.as_object().unwrap().clone());
+        let (status, reply) = send(&env.api, post("credentials.create", &body)).await;
+        assert_eq!(
+            (status, reply["error"].as_str()),
+            (400, Some("invalid_settings")),
+            "{settings}: {reply}"
+        );
+        assert!(
+            reply["message"].as_str().unwrap().contains(named),
+            "{reply}"
+        );
+    }
+    assert_eq!(stored(&env).await, (Vec::new(), BTreeMap::new()));
+    assert_eq!(
+        env.sim.total_requests(),
+        0,
+        "refused before GitLab is asked"
+    );
+
+    let mut body = create_body(&env, GOOD);
+    body["settings"]["include"] = json!(["acme/**", "partners/sdk"]);
+    body["settings"]["exclude"] = json!(["acme/*/sandbox"]);
+    let (status, reply) = send(&env.api, post("credentials.create", &body)).await;
+    assert_eq!(status, 201, "{reply}");
+    let id = reply["credential"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        reply["credential"]["settings"]["include"],
+        json!(["acme/**", "partners/sdk"])
+    );
+    assert_eq!(
+        reply["credential"]["settings"]["exclude"],
+        json!(["acme/*/sandbox"])
+    );
+    // Omitted: kept; a bad one on update: refused, nothing changes; null: cleared.
+    let (_, kept) = send(
+        &env.api,
+        post("credentials.update", &json!({"id": id, "label": "x"})),
+    )
+    .await;
+    assert_eq!(
+        kept["credential"]["settings"]["include"],
+        json!(["acme/**", "partners/sdk"])
+    );
+    let (status, reply) = send(
+        &env.api,
+        post(
+            "credentials.update",
+            &json!({"id": id, "settings": {"exclude": ["{a,"]}}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (400, Some("invalid_settings"))
+    );
+    let (_, info) = send(&env.api, get(&format!("credentials.info/{id}"))).await;
+    assert_eq!(
+        info["credential"]["settings"]["exclude"],
+        json!(["acme/*/sandbox"])
+    );
+    let (_, cleared) = send(
+        &env.api,
+        post(
+            "credentials.update",
+            &json!({"id": id, "settings": {"include": null, "exclude": []}}),
+        ),
+    )
+    .await;
+    assert_eq!(cleared["credential"]["settings"]["include"], json!([]));
+    assert_eq!(cleared["credential"]["settings"]["exclude"], json!([]));
+}
+
+#[tokio::test]
+async fn a_connection_is_one_gitlab_instance() {
+    // A second GitLab with the same project ids: its projects would share this connection's keys.
+    let env = env().await;
+    let other = Simulator::start(world()).await.unwrap();
+    let first = create(&env, GOOD).await;
+    let mut body = create_body(&env, GOOD);
+    body["settings"]["base_url"] = json!(other.base_url());
+    let (status, reply) = send(&env.api, post("credentials.create", &body)).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (409, Some("instance_mismatch")),
+        "{reply}"
+    );
+    assert!(
+        reply["message"]
+            .as_str()
+            .unwrap()
+            .contains(&env.sim.base_url()),
+        "names the connection's instance: {reply}"
+    );
+    let id = first["id"].as_str().unwrap();
+    let (status, reply) = send(
+        &env.api,
+        post(
+            "credentials.update",
+            &json!({"id": id, "settings": {"base_url": other.base_url()}}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (409, Some("instance_mismatch"))
+    );
+    let (_, info) = send(&env.api, get(&format!("credentials.info/{id}"))).await;
+    assert_eq!(
+        info["credential"]["settings"]["base_url"],
+        env.sim.base_url()
+    );
+    // Only the first credential and its secret exist; the same instance in another form is the same instance.
+    let (_, list) = send(&env.api, get("credentials.list")).await;
+    assert_eq!(list["credentials"].as_array().unwrap().len(), 1);
+    assert_eq!(secrets(&env).await.len(), 1);
+    let mut same = create_body(&env, GOOD);
+    same["settings"]["base_url"] = json!(format!("{}api/v4", env.sim.base_url()));
+    let (status, reply) = send(&env.api, post("credentials.create", &same)).await;
+    assert_eq!(status, 201, "{reply}");
+    // Another connection may use the other instance.
+    let elsewhere = request(
+        "POST",
+        "/connections/acme-other/credentials.create",
+        Some("application/json"),
+        Some(body.to_string()),
+    );
+    let (status, reply) = send(&env.api, elsewhere).await;
+    assert_eq!(status, 201, "{reply}");
+    other.shutdown().await;
+}
+
+#[tokio::test]
 async fn settings_the_network_guard_refuses_are_invalid_settings() {
     let env = env().await;
     let public = api_for(
@@ -772,29 +936,36 @@ async fn info_and_list_show_metadata_status_and_sync_summary_never_the_token() {
     assert!(ids.contains(&first["id"]) && ids.contains(&second["id"]));
     assert!(!reply.to_string().contains(GOOD) && !reply.to_string().contains(PROJECTS_ONLY));
 
-    // The worker fills the sync summary; a past expiration date shows as expired.
+    // The scheduler and the worker fill the sync summary through the store's own writes; counts add up.
+    let store = DynamoCredentialStore::new(env.aws.dynamodb.clone(), env.aws.table("StateTable"));
+    let connection = ConnectionId::parse(CONN).unwrap();
+    let credential = CredentialId::parse(first_id).unwrap();
+    let found = DiscoverySummary::Found {
+        statuses: [("active", 10), ("forbidden", 2)].into(),
+        at: "2026-11-24T20:00:00Z".into(),
+    };
+    store
+        .record_discovery(&connection, &credential, &found)
+        .await
+        .unwrap();
+    for (commits, error) in [(3_000, None), (456, Some("forbidden"))] {
+        let tally = SyncTally {
+            succeeded: 4,
+            commits,
+            last_error: error.map(str::to_owned),
+        };
+        store
+            .record_syncs(&connection, &credential, &tally, "2026-11-24T20:05:00Z")
+            .await
+            .unwrap();
+    }
     env.aws
         .dynamodb
         .update_item()
         .table_name(env.aws.table("StateTable"))
         .key("pk", AttributeValue::S(format!("CONN#{CONN}")))
         .key("sk", AttributeValue::S(format!("CRED#{first_id}")))
-        .update_expression("SET last_sync = :s, expiration_date = :d")
-        .expression_attribute_values(
-            ":s",
-            AttributeValue::M(
-                [
-                    ("projects".to_owned(), AttributeValue::N("12".into())),
-                    ("commits".to_owned(), AttributeValue::N("3456".into())),
-                    (
-                        "last_success_at".to_owned(),
-                        AttributeValue::S("2026-11-24T20:00:00Z".into()),
-                    ),
-                    ("last_error".to_owned(), AttributeValue::Null(true)),
-                ]
-                .into(),
-            ),
-        )
+        .update_expression("SET expiration_date = :d")
         .expression_attribute_values(":d", AttributeValue::S("2001-01-01".into()))
         .send()
         .await
@@ -803,8 +974,36 @@ async fn info_and_list_show_metadata_status_and_sync_summary_never_the_token() {
     assert_eq!(reply["credential"]["status"], "expired");
     assert_eq!(
         reply["credential"]["last_sync"],
-        json!({"projects": 12, "commits": 3456, "last_success_at": "2026-11-24T20:00:00Z", "last_error": null})
+        json!({
+            "projects": 12,
+            "project_statuses": {"active": 10, "forbidden": 2},
+            "discovered_at": "2026-11-24T20:00:00Z",
+            "commits": 3456,
+            "last_success_at": "2026-11-24T20:05:00Z",
+            "last_error": "forbidden",
+            "last_error_at": "2026-11-24T20:05:00Z"
+        })
     );
+    // An update by the API leaves the summary alone.
+    let (status, updated) = send(
+        &env.api,
+        post(
+            "credentials.update",
+            &json!({"id": first_id, "label": "renamed", "expiration_date": null}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["credential"]["last_sync"]["commits"], 3456);
+    let (_, second_info) = send(
+        &env.api,
+        get(&format!(
+            "credentials.info/{}",
+            second["id"].as_str().unwrap()
+        )),
+    )
+    .await;
+    assert_eq!(second_info["credential"]["last_sync"], Value::Null);
 }
 
 #[tokio::test]

@@ -1,7 +1,10 @@
 //! The whole pipeline, as the local run drives it: credentials API -> scheduler -> SQS -> sync worker ->
-//! DynamoDB, on moto and the demo GitLab. The table must equal git's truth for every project; after GitLab
-//! moves on (new commits and a merge of a branch with committer dates older than the first sync), the second
-//! pass must import exactly the new commits, and an unchanged project must cost one GitLab request.
+//! DynamoDB, on moto and the demo GitLab, whose token is Developer in one group, only Reporter in another, a
+//! member of a nested subgroup only, Guest on a shared project, and sees a project whose repository answers 403.
+//! The table must equal git's truth for exactly the projects the token can read; after GitLab moves on (new
+//! commits and a merge of a branch with committer dates older than the first sync), the second pass must import
+//! exactly the new commits, an unchanged project must cost one GitLab request, the refused project none, and
+//! `credentials.info` must show the passes' figures.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -10,7 +13,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use shared::sync::ProjectKey;
 use testkit::demo::{DEMO_TOKEN, Demo, differences_from_git};
 use testkit::gitlab_sim::Simulator;
-use testkit::local_run::{CONNECTION, GitLabTarget, LocalRun, PassSummary};
+use testkit::gitlab_sim::routes;
+use testkit::local_run::{CONNECTION, GitLabTarget, LocalRun, PassSummary, last_sync_differences};
 
 /// Every string attribute of every item of a table, for the token scan.
 async fn all_text(run: &LocalRun, logical_id: &str) -> String {
@@ -42,6 +46,10 @@ async fn all_text(run: &LocalRun, logical_id: &str) -> String {
     text
 }
 
+fn json_count(n: usize) -> serde_json::Value {
+    serde_json::Value::from(n)
+}
+
 fn key(project_id: u64) -> ProjectKey {
     ProjectKey::new(CONNECTION, project_id)
 }
@@ -71,16 +79,43 @@ async fn the_pipeline_imports_git_truth_then_exactly_the_new_commits() {
     let credential = run.create_credential(DEMO_TOKEN, "e2e").await.unwrap();
     assert_eq!(credential["status"], "active", "{credential}");
 
-    // Pass 1: every visible project with history, once; the table equals git for all of them.
+    // Pass 1: every readable project with history, once (the Reporter group's and the nested subgroup's
+    // included); the table equals git for all of them. The refused one is tried and recorded `forbidden`.
     let first = run.pass().await.unwrap();
     let expected: Vec<&str> = demo
         .expected()
         .map(|p| p.path_with_namespace.as_str())
         .collect();
-    assert_eq!(first.enqueued, expected.len(), "{first:?}");
+    for path in ["partners/docs", "research/ml/vision/models"] {
+        assert!(expected.contains(&path), "{path} is readable");
+    }
+    let refused: Vec<&str> = demo
+        .refused()
+        .map(|p| p.path_with_namespace.as_str())
+        .collect();
+    assert_eq!(refused, ["acme/platform/compliance"]);
+    assert_eq!(first.enqueued, expected.len() + refused.len(), "{first:?}");
     let truth_total: usize = demo.expected().map(|p| p.truth().len()).sum();
     assert_eq!(first.commits_written, truth_total);
     assert_eq!(first.results.get("imported"), Some(&expected.len()));
+    assert_eq!(first.results.get("forbidden"), Some(&refused.len()));
+    let compliance = sim
+        .with_world(|w| w.find_project("acme/platform/compliance"))
+        .unwrap();
+    let recorded = run
+        .aws
+        .state_item(&format!("CONN#{CONNECTION}"), &format!("PROJ#{compliance}"))
+        .await;
+    assert_eq!(
+        recorded["access_error"],
+        AttributeValue::S("forbidden".into())
+    );
+    // The Guest-only project is never listed at Reporter, so nothing is ever asked of it.
+    let budget = sim
+        .with_world(|w| w.find_project("finance/budget"))
+        .unwrap();
+    assert!(synced(&first, "finance/budget").is_empty());
+    assert!(run.aws.stored_commits(&key(budget)).await.is_empty());
     assert_eq!(
         differences_from_git(&demo, &sim, &run).await,
         Vec::<String>::new()
@@ -136,12 +171,46 @@ async fn the_pipeline_imports_git_truth_then_exactly_the_new_commits() {
         .collect();
     assert_eq!(added, new.iter().cloned().collect::<BTreeSet<_>>());
 
-    // Unchanged projects: one GitLab request each, nothing written; the archived one is not enqueued again.
-    for path in ["acme/platform/infra/terraform", "partners/sdk"] {
+    // Unchanged projects: one GitLab request each, nothing written; the archived one is not enqueued again, and
+    // the refused one waits for its daily retry: no message, no request.
+    for path in [
+        "acme/platform/infra/terraform",
+        "partners/sdk",
+        "partners/docs",
+        "research/ml/vision/models",
+    ] {
         assert_eq!(synced(&second, path), vec![("unchanged", 0, 1)], "{path}");
     }
     assert!(synced(&second, "acme/platform/legacy").is_empty());
+    assert!(synced(&second, "acme/platform/compliance").is_empty());
+    assert_eq!(second.inaccessible, 1);
     assert_eq!(run.dead_letters().await.unwrap(), 0);
+    let schedule = run
+        .aws
+        .state_item(
+            &format!("CONN#{CONNECTION}"),
+            &format!("SCHED#{compliance}"),
+        )
+        .await;
+    assert_eq!(schedule["status"], AttributeValue::S("forbidden".into()));
+
+    // credentials.info shows what the passes did.
+    let info = run
+        .credential_info(credential["id"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        last_sync_differences(&info["last_sync"], &[&first, &second]),
+        Vec::<String>::new(),
+        "{}",
+        info["last_sync"]
+    );
+    assert_eq!(info["last_sync"]["last_error"], "forbidden");
+    assert_eq!(info["last_sync"]["project_statuses"]["forbidden"], 1);
+    assert_eq!(
+        info["last_sync"]["commits"],
+        json_count(truth_total + new.len())
+    );
+    assert!(sim.request_count(routes::GROUPS) >= 2);
 
     // The token is in Secrets Manager only.
     for table in ["StateTable", "CommitsTable"] {

@@ -138,18 +138,7 @@ impl Env {
     }
 
     async fn item(&self, pk: &str, sk: &str) -> HashMap<String, AttributeValue> {
-        self.aws
-            .dynamodb
-            .get_item()
-            .table_name(self.table())
-            .key("pk", AttributeValue::S(pk.to_owned()))
-            .key("sk", AttributeValue::S(sk.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .unwrap()
-            .item
-            .unwrap_or_default()
+        self.aws.state_item(pk, sk).await
     }
 
     fn projects(&self) -> DynamoProjectStore {

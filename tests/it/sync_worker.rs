@@ -190,16 +190,8 @@ impl Env {
         project: u64,
     ) -> std::collections::HashMap<String, AttributeValue> {
         self.aws
-            .dynamodb
-            .get_item()
-            .table_name(self.aws.table("StateTable"))
-            .key("pk", AttributeValue::S(format!("CONN#{CONNECTION}")))
-            .key("sk", AttributeValue::S(format!("PROJ#{project}")))
-            .send()
+            .state_item(&format!("CONN#{CONNECTION}"), &format!("PROJ#{project}"))
             .await
-            .unwrap()
-            .item
-            .unwrap_or_default()
     }
 
     async fn received_messages(&self) -> Vec<aws_sdk_sqs::types::Message> {

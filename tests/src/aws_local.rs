@@ -4,7 +4,7 @@
 //! Reading the template instead of repeating its key schemas keeps tests and deployment in step: a table or index
 //! added to the template is created here too.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -192,6 +192,26 @@ impl AwsStandIn {
             .unwrap_or_else(|e| panic!("DeleteMessageBatch on {logical_id}: {e:?}"));
         assert!(deleted.failed().is_empty(), "{:?}", deleted.failed());
         messages
+    }
+
+    /// One item of this stand-in's state table (strongly consistent; empty when there is none).
+    pub async fn state_item(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        self.dynamodb
+            .get_item()
+            .table_name(self.table("StateTable"))
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetItem on the state table: {e:?}"))
+            .item
+            .unwrap_or_default()
     }
 
     /// Every item of one project in this stand-in's commits table, by sha: what tests and the local run compare

@@ -1,6 +1,8 @@
 //! The demo GitLab: a few groups with nested subgroups and projects with histories that look like real ones
 //! (merges, several authors, non-ASCII names, multi-line messages with trailers, a second root commit, an empty
-//! repository, an archived project, a project shared into another group, a group the token cannot see), for the
+//! repository, an archived project, a project shared into another group, a group the token cannot see), and the
+//! token's roles as they come in real organisations: Developer in one group, only Reporter in another, a member of
+//! a nested subgroup only, Guest on a project shared with it, and a project whose repository answers 403. For the
 //! local run, the end-to-end test and the `gitlab-sim` binary.
 //!
 //! [`Demo::advance`] moves GitLab on as a team would between two syncs: new commits, and a merge of a branch
@@ -13,7 +15,8 @@ use crate::git_fixture::{CommitSpec, GitRepo};
 use crate::gitlab_sim::{Membership, Namespace, ProjectSpec, Simulator, TokenSpec, World, access};
 use crate::local_run::{CONNECTION, LocalRun};
 
-/// The token of the demo user (Developer in `acme`, so in its subgroups and the project shared into them).
+/// The token of the demo user: Developer in `acme` (so in its subgroups and the project shared into them),
+/// Reporter in `partners`, a member of `research/ml/vision` only, Guest on `finance/budget`.
 pub const DEMO_TOKEN: &str = "glpat-simulator-demo-token";
 
 /// 2024-03-01T09:00:00Z: the demo's hand-written history starts here.
@@ -25,8 +28,11 @@ const DAY: i64 = 86_400;
 pub struct DemoProject {
     pub path_with_namespace: String,
     pub default_branch: String,
-    /// False when the token cannot see the project or its repository is empty: nothing to import.
+    /// The token reads the project's repository (Reporter or more) and it has commits: it is imported.
     pub expected: bool,
+    /// The token sees the project at Reporter or more but its repository answers 403: discovered and tried,
+    /// recorded `forbidden`, nothing imported.
+    pub refused: bool,
     pub repo: GitRepo,
 }
 
@@ -38,6 +44,17 @@ impl DemoProject {
         }
         self.repo.rev_list(&[&self.default_branch])
     }
+}
+
+/// What the demo token can do with a project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Readable,
+    Archived,
+    /// Listed at Reporter or more, but the repository answers 403.
+    RepositoryRefused,
+    /// Not visible, or visible below Reporter: never listed.
+    Unreadable,
 }
 
 /// The demo world and its repositories (temporary directories, removed on drop).
@@ -59,23 +76,31 @@ impl Demo {
         let platform = w.add_group("platform", Some(acme));
         let infra = w.add_group("infra", Some(platform));
         let partners = w.add_group("partners", None);
+        let research = w.add_group("research", None);
+        let ml = w.add_group("ml", Some(research));
+        let vision = w.add_group("vision", Some(ml));
         let finance = w.add_group("finance", None);
         w.add_member(demo, Membership::Group(acme), access::DEVELOPER);
+        w.add_member(demo, Membership::Group(partners), access::REPORTER);
+        w.add_member(demo, Membership::Group(vision), access::DEVELOPER);
         w.add_member(outsider, Membership::Group(finance), access::MAINTAINER);
+        w.add_member(outsider, Membership::Group(research), access::OWNER);
 
         let mut projects = Vec::new();
-        let mut add = |w: &mut World, namespace, path: &str, repo: GitRepo, archived: bool| {
+        let mut add = |w: &mut World, namespace, path: &str, repo: GitRepo, kind: Kind| {
             let mut spec = ProjectSpec::new(namespace, path, Some(repo.path()), "main");
-            if archived {
-                spec = spec.archived();
+            match kind {
+                Kind::Archived => spec = spec.archived(),
+                Kind::RepositoryRefused => spec.repository_enabled = false,
+                Kind::Readable | Kind::Unreadable => {}
             }
             let id = w.add_project(spec);
-            let visible = !matches!(namespace, Namespace::Group(g) if g == finance);
-            let expected = visible && has_commits(repo.path());
+            let readable = matches!(kind, Kind::Readable | Kind::Archived);
             projects.push(DemoProject {
                 path_with_namespace: w.project_full_path(id),
                 default_branch: "main".into(),
-                expected,
+                expected: readable && has_commits(repo.path()),
+                refused: kind == Kind::RepositoryRefused,
                 repo,
             });
             id
@@ -83,35 +108,50 @@ impl Demo {
 
         let monolith = GitRepo::init("main");
         monolith.fast_import_history("main", monolith_commits, Some(10));
-        add(&mut w, Namespace::Group(acme), "monolith", monolith, false);
+        add(
+            &mut w,
+            Namespace::Group(acme),
+            "monolith",
+            monolith,
+            Kind::Readable,
+        );
 
         add(
             &mut w,
             Namespace::Group(platform),
             "api",
             team_history(120, 0),
-            false,
+            Kind::Readable,
         );
         add(
             &mut w,
             Namespace::Group(infra),
             "terraform",
             team_history(80, 3),
-            false,
+            Kind::Readable,
         );
         add(
             &mut w,
             Namespace::Group(infra),
             "new-service",
             GitRepo::init("main"),
-            false,
+            Kind::Readable,
         );
         add(
             &mut w,
             Namespace::Group(platform),
             "legacy",
             team_history(60, 5),
-            true,
+            Kind::Archived,
+        );
+        // Listed to a Developer, but its repository is closed to the token (403 on the repository routes, as
+        // when a repository is restricted or SSO is enforced): tried once, recorded `forbidden`, retried daily.
+        add(
+            &mut w,
+            Namespace::Group(platform),
+            "compliance",
+            team_history(25, 7),
+            Kind::RepositoryRefused,
         );
         let sdk_repo = team_history(40, 1);
         // A second root: an imported history merged in, as when two repositories are combined.
@@ -123,15 +163,54 @@ impl Demo {
         );
         sdk_repo.checkout("main");
         sdk_repo.merge_unrelated("imported", "Merge the old SDK history", START + 50 * DAY);
-        let sdk = add(&mut w, Namespace::Group(partners), "sdk", sdk_repo, false);
+        let sdk = add(
+            &mut w,
+            Namespace::Group(partners),
+            "sdk",
+            sdk_repo,
+            Kind::Readable,
+        );
         w.share_project(sdk, platform, access::DEVELOPER);
+        // Only a Reporter here: enough to read code, so imported.
+        add(
+            &mut w,
+            Namespace::Group(partners),
+            "docs",
+            team_history(50, 4),
+            Kind::Readable,
+        );
+        // A member of the nested subgroup only: its projects are imported, its parents' are not visible.
+        add(
+            &mut w,
+            Namespace::Group(vision),
+            "models",
+            team_history(70, 6),
+            Kind::Readable,
+        );
+        add(
+            &mut w,
+            Namespace::Group(ml),
+            "notebooks",
+            team_history(15, 8),
+            Kind::Unreadable,
+        );
         add(
             &mut w,
             Namespace::Group(finance),
             "ledger",
             team_history(30, 2),
-            false,
+            Kind::Unreadable,
         );
+        // Shared with acme at Guest: the token sees the project but cannot read its code, so discovery (at
+        // Reporter) never lists it and no request is ever spent on it.
+        let budget = add(
+            &mut w,
+            Namespace::Group(finance),
+            "budget",
+            team_history(20, 9),
+            Kind::Unreadable,
+        );
+        w.share_project(budget, acme, access::GUEST);
 
         (
             Demo {
@@ -145,6 +224,11 @@ impl Demo {
     /// The projects the demo token should import, with git's truth for each.
     pub fn expected(&self) -> impl Iterator<Item = &DemoProject> {
         self.projects.iter().filter(|p| p.expected)
+    }
+
+    /// The projects discovered and tried whose repository GitLab refuses.
+    pub fn refused(&self) -> impl Iterator<Item = &DemoProject> {
+        self.projects.iter().filter(|p| p.refused)
     }
 
     pub fn project(&self, path_with_namespace: &str) -> &DemoProject {

@@ -62,6 +62,59 @@ fn aws_failure<E: std::error::Error>(step: &'static str) -> impl Fn(E) -> LocalR
     }
 }
 
+/// How a credential's `last_sync` (as `credentials.info` shows it) differs from what the run's passes did, the
+/// credential being the connection's only one: projects and their statuses as the last tick found them,
+/// commits as every pass wrote them, a success time once anything synced, and a last error that a sync of the
+/// run produced. Empty when they agree.
+pub fn last_sync_differences(last_sync: &Value, passes: &[&PassSummary]) -> Vec<String> {
+    let mut differences = Vec::new();
+    let Some(last) = passes.last() else {
+        return differences;
+    };
+    let mut expect = |field: &str, want: Value| {
+        if last_sync[field] != want {
+            differences.push(format!(
+                "last_sync.{field} is {}, the run says {want}",
+                last_sync[field]
+            ));
+        }
+    };
+    expect("projects", json!(last.discovered));
+    let commits: usize = passes.iter().map(|p| p.commits_written).sum();
+    expect("commits", json!(commits));
+    let statuses = &last_sync["project_statuses"];
+    let counted = |status: &str| statuses[status].as_u64().unwrap_or(0) as usize;
+    let held = counted("forbidden") + counted("not_found");
+    if held != last.inaccessible {
+        differences.push(format!(
+            "last_sync.project_statuses holds {held} refused projects, the last tick held {}",
+            last.inaccessible
+        ));
+    }
+    if counted("excluded") != last.excluded || counted("empty") != last.empty {
+        differences.push(format!(
+            "last_sync.project_statuses is {statuses}, the last tick had {} excluded and {} empty",
+            last.excluded, last.empty
+        ));
+    }
+    let errors: Vec<&str> = passes
+        .iter()
+        .flat_map(|p| &p.records)
+        .filter_map(RecordReport::error_code)
+        .collect();
+    match last_sync["last_error"].as_str() {
+        None if errors.is_empty() => {}
+        Some(code) if errors.contains(&code) => {}
+        other => differences.push(format!(
+            "last_sync.last_error is {other:?}, the syncs failed with {errors:?}"
+        )),
+    }
+    if commits > 0 && last_sync["last_success_at"].as_str().is_none() {
+        differences.push("last_sync.last_success_at is missing".into());
+    }
+    differences
+}
+
 /// Where the commits come from.
 #[derive(Debug, Clone)]
 pub struct GitLabTarget {
@@ -76,6 +129,10 @@ pub struct PassSummary {
     pub discovered: usize,
     pub enqueued: usize,
     pub empty: usize,
+    /// Held this tick because GitLab refused their repository at an earlier sync (403/404).
+    pub inaccessible: usize,
+    /// Left out by the credential's include/exclude patterns.
+    pub excluded: usize,
     /// Sync records by result word (`imported`, `unchanged`, `continued`, `retry`, ...).
     pub results: BTreeMap<&'static str, usize>,
     pub commits_written: usize,
@@ -175,21 +232,57 @@ impl LocalRun {
         token: &str,
         label: &str,
     ) -> Result<Value, LocalRunError> {
-        let mut event: Value =
-            serde_json::from_str(include_str!("../../events/apigw-credentials-create.json"))
-                .expect("the sample event is JSON");
-        let path = format!("/connections/{CONNECTION}/credentials.create");
-        event["rawPath"] = path.clone().into();
-        event["requestContext"]["http"]["path"] = path.into();
-        event["pathParameters"]["connection_id"] = CONNECTION.into();
         let body = json!({
             "label": label,
             "settings": {"base_url": self.config.default_gitlab_base_url},
             "secrets": {"api_token": token},
-        })
-        .to_string();
-        event["headers"]["content-length"] = body.len().to_string().into();
-        event["body"] = body.into();
+        });
+        let (status, reply) = self
+            .call_api("POST", "credentials.create", Some(body))
+            .await;
+        if status != 201 {
+            return Err(LocalRunError::CredentialRefused {
+                status,
+                body: reply.to_string(),
+            });
+        }
+        Ok(reply["credential"].clone())
+    }
+
+    /// `credentials.info/<id>` through the API handler: the credential with its sync summary.
+    pub async fn credential_info(&self, id: &str) -> Value {
+        let (_, reply) = self
+            .call_api("GET", &format!("credentials.info/{id}"), None)
+            .await;
+        reply["credential"].clone()
+    }
+
+    /// One API call through the handler, as API Gateway delivers it with an IAM identity (the sample event in
+    /// `events/`, re-aimed): the reply's status and JSON body.
+    async fn call_api(&self, method: &str, route: &str, body: Option<Value>) -> (u16, Value) {
+        let mut event: Value =
+            serde_json::from_str(include_str!("../../events/apigw-credentials-create.json"))
+                .expect("the sample event is JSON");
+        let path = format!("/connections/{CONNECTION}/{route}");
+        event["rawPath"] = path.clone().into();
+        event["requestContext"]["http"]["path"] = path.into();
+        event["requestContext"]["http"]["method"] = method.into();
+        event["pathParameters"]["connection_id"] = CONNECTION.into();
+        event["pathParameters"]["proxy"] = route.into();
+        match body {
+            Some(body) => {
+                let body = body.to_string();
+                event["headers"]["content-length"] = body.len().to_string().into();
+                event["body"] = body.into();
+            }
+            None => {
+                if let Some(headers) = event["headers"].as_object_mut() {
+                    headers.remove("content-length");
+                    headers.remove("content-type");
+                }
+                event["body"] = Value::Null;
+            }
+        }
         let request =
             lambda_http::request::from_str(&event.to_string()).expect("an API Gateway v2 event");
         let reply = shared::credentials::handler(&self.api, request)
@@ -197,13 +290,7 @@ impl LocalRun {
             .expect("the credentials handler never fails");
         let status = reply.status().as_u16();
         let body: Value = serde_json::from_slice(reply.body().as_ref()).unwrap_or(Value::Null);
-        if status != 201 {
-            return Err(LocalRunError::CredentialRefused {
-                status,
-                body: body.to_string(),
-            });
-        }
-        Ok(body["credential"].clone())
+        (status, body)
     }
 
     /// One scheduler tick (the event EventBridge Scheduler sends, see `template.yaml`), then the drain.
@@ -224,6 +311,8 @@ impl LocalRun {
             summary.discovered += connection.discovered;
             summary.enqueued += connection.enqueued;
             summary.empty += connection.empty;
+            summary.inaccessible += connection.inaccessible;
+            summary.excluded += connection.excluded;
             summary.scheduler_requests += connection.gitlab_requests;
             for error in &connection.errors {
                 self.say(format!(

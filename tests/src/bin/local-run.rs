@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use testkit::demo::{DEMO_TOKEN, Demo, differences_from_git};
 use testkit::gitlab_sim::Simulator;
-use testkit::local_run::{GitLabTarget, LocalRun, LocalRunError, PassSummary};
+use testkit::local_run::{
+    GitLabTarget, LocalRun, LocalRunError, PassSummary, last_sync_differences,
+};
 
 struct Args {
     gitlab_url: Option<String>,
@@ -96,7 +98,7 @@ async fn run(args: Args) -> Result<bool, LocalRunError> {
         }
         None => {
             eprintln!(
-                "building the demo GitLab: 5 groups (3 levels deep), 7 projects, {} + ~300 commits of history...",
+                "building the demo GitLab: 8 groups (3 levels deep), 12 projects, {} + ~500 commits of history...",
                 args.monolith_commits
             );
             let (demo, world) = Demo::build(args.monolith_commits);
@@ -155,12 +157,27 @@ async fn run(args: Args) -> Result<bool, LocalRunError> {
 
     let commits = run.count_items("CommitsTable").await?;
     let dead = run.dead_letters().await?;
+    let info = run
+        .credential_info(credential["id"].as_str().unwrap_or_default())
+        .await;
     println!("\nsummary");
     for line in &lines {
         println!("  {line}");
     }
     println!("  commits table: {commits} items; dead-letter queue: {dead} messages");
+    println!("  credentials.info last_sync: {}", info["last_sync"]);
     let mut ok = dead == 0;
+    let differences = last_sync_differences(&info["last_sync"], &[&first, &second]);
+    if differences.is_empty() {
+        println!(
+            "  checked: last_sync agrees with both passes (projects, statuses, commits, last error)"
+        );
+    } else {
+        ok = false;
+        for difference in differences {
+            println!("  MISMATCH {difference}");
+        }
+    }
     if let Source::Demo(demo, sim) = &source {
         let differences = differences_from_git(demo, sim, &run).await;
         if differences.is_empty() {
@@ -198,10 +215,11 @@ fn summary_line(label: &str, pass: &PassSummary) -> String {
         .map(|(result, n)| format!("{n} {result}"))
         .collect();
     format!(
-        "{label}: {} projects found, {} enqueued; syncs: {}; {} commits written; GitLab requests: {} \
-         (scheduler {}, sync {}); {} worker invocations; {:.1} s",
+        "{label}: {} projects found, {} enqueued, {} held as refused by GitLab; syncs: {}; {} commits \
+         written; GitLab requests: {} (scheduler {}, sync {}); {} worker invocations; {:.1} s",
         pass.discovered,
         pass.enqueued,
+        pass.inaccessible,
         results.join(", "),
         pass.commits_written,
         pass.scheduler_requests + pass.sync_requests,
