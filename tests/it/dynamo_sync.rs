@@ -176,6 +176,31 @@ async fn a_whole_import_lands_in_the_table_equal_to_git() {
         calls,
         "no writes for an unchanged project"
     );
+
+    // A refusal recorded earlier (GitLab answered 403 once) goes at the next sync that reads the project, even
+    // an unchanged one, so the scheduler stops holding it.
+    state
+        .mark_inaccessible(&target.key, "forbidden")
+        .await
+        .unwrap();
+    assert_eq!(
+        state
+            .load(&target.key)
+            .await
+            .unwrap()
+            .access_error
+            .as_deref(),
+        Some("forbidden")
+    );
+    assert_eq!(
+        sync.run(&target, None).await.unwrap(),
+        SyncOutcome::Unchanged
+    );
+    assert_eq!(state.load(&target.key).await.unwrap().access_error, None);
+    let item = aws
+        .state_item("CONN#c1", &format!("PROJ#{project_id}"))
+        .await;
+    assert!(!item.contains_key("access_error_at"), "{item:?}");
     sim.shutdown().await;
     aws.teardown().await;
 }

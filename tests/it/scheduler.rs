@@ -12,6 +12,7 @@ use shared::aws::credential_store::DynamoCredentialStore;
 use shared::aws::project_store::DynamoProjectStore;
 use shared::aws::secrets::SecretsManagerVault;
 use shared::aws::sync_queue::SqsSyncQueue;
+use shared::aws::sync_state_store::DynamoSyncStateStore;
 use shared::credentials::{
     ConnectionId, CreateInput, CredentialId, CredentialStatus, CredentialStore, Credentials,
     GitLabConnector, GitLabVerifier,
@@ -22,7 +23,7 @@ use shared::scheduler::{
     ProjectStatus, ProjectStore, Scheduler, SchedulerOptions, SendPolicy, TickReport,
 };
 use shared::secret::SecretString;
-use shared::sync::{StoreError, SyncMessage};
+use shared::sync::{ProjectKey, StoreError, SyncMessage, SyncStateStore};
 use testkit::aws_local::AwsStandIn;
 use testkit::clients::{fast_retry, local_http};
 use testkit::git_fixture::GitRepo;
@@ -60,6 +61,18 @@ impl Env {
 
     /// A credential created the way users bring it: verified against GitLab, token into Secrets Manager.
     async fn connect(&self, connection: &str, sim: &Simulator, token: &str) -> String {
+        self.connect_scoped(connection, sim, token, &[], &[]).await
+    }
+
+    /// [`Env::connect`] with include/exclude patterns.
+    async fn connect_scoped(
+        &self,
+        connection: &str,
+        sim: &Simulator,
+        token: &str,
+        include: &[&str],
+        exclude: &[&str],
+    ) -> String {
         let credentials = Credentials {
             store: DynamoCredentialStore::new(self.aws.dynamodb.clone(), self.table()),
             vault: SecretsManagerVault::new(self.aws.secrets.clone()),
@@ -75,8 +88,8 @@ impl Env {
                     base_url: Some(sim.base_url()),
                     ca_bundle: None,
                     requests_per_minute: None,
-                    include: Vec::new(),
-                    exclude: Vec::new(),
+                    include: include.iter().map(|p| (*p).to_owned()).collect(),
+                    exclude: exclude.iter().map(|p| (*p).to_owned()).collect(),
                     api_token: SecretString::new(token),
                     expiration_date: None,
                 },
@@ -198,15 +211,15 @@ fn ids(messages: &[SyncMessage]) -> Vec<u64> {
     ids
 }
 
-/// What the simulator itself says the user can sync: projects it reaches with at least Developer access and a
-/// repository with a branch.
+/// What the simulator itself says the user can sync: projects it reaches with at least Reporter access (what
+/// reading a repository needs) and a repository with a branch.
 fn eligible(sim: &Simulator, user: u64, repo: &std::path::Path) -> Vec<u64> {
     sim.with_world(|w| {
         w.projects
             .iter()
             .filter(|(id, p)| {
                 w.project_access(user, **id)
-                    .is_some_and(|a| a >= access::DEVELOPER)
+                    .is_some_and(|a| a >= access::REPORTER)
                     && p.repo.as_deref() == Some(repo)
             })
             .map(|(id, _)| *id)
@@ -217,7 +230,8 @@ fn eligible(sim: &Simulator, user: u64, repo: &std::path::Path) -> Vec<u64> {
 const TOKEN: &str = "glpat-scheduler-token";
 
 /// The organisation of the issue: three levels of nested subgroups, a group with 250 projects, a project shared
-/// into two groups, an archived project, an empty repository, and a project the user is a direct member of.
+/// into two groups, an archived project, an empty repository, a project the user is a direct member of, a group
+/// where the user is only a Reporter, and a project shared with the user's group at Guest.
 struct Organisation {
     user: u64,
     shared_project: u64,
@@ -273,6 +287,13 @@ fn organisation(world: &mut World, repo: &std::path::Path) -> Organisation {
     world.add_member(user, Membership::Project(direct), access::DEVELOPER);
     // The user's own namespace.
     world.add_project(with_repo(Namespace::User(user), "dotfiles"));
+    // Only a Reporter here: enough to read code.
+    let docs = world.add_group("docs", None);
+    world.add_member(user, Membership::Group(docs), access::REPORTER);
+    world.add_project(with_repo(Namespace::Group(docs), "handbook"));
+    // Shared with the user's group at Guest: visible, not readable, never listed at Reporter.
+    let guest_only = world.add_project(with_repo(Namespace::Group(outside), "roadmap"));
+    world.share_project(guest_only, top, access::GUEST);
     Organisation {
         user,
         shared_project,
@@ -305,7 +326,7 @@ async fn one_message_per_eligible_project_checked_against_the_simulator() {
     let expected = eligible(&sim, org.user, repo.path());
     assert_eq!(
         expected.len(),
-        4 + 1 + 1 + 250 + 1 + 1 + 1,
+        4 + 1 + 1 + 250 + 1 + 1 + 1 + 1,
         "the fixture itself"
     );
     assert_eq!(
@@ -343,13 +364,13 @@ async fn one_message_per_eligible_project_checked_against_the_simulator() {
     assert!(part.errors.is_empty(), "{:?}", part.errors);
     assert_eq!(part.sqs_calls, expected.len().div_ceil(10) as u64);
 
-    // Requests close to the number of pages: one page of groups, the two top-most groups' projects (1 and 3 pages;
-    // subgroups are never asked again; 7 and 251 projects), and 3 pages of member projects (259).
+    // Requests close to the number of pages: one page of groups, the three top-most groups' projects (1, 3 and 1
+    // pages; subgroups are never asked again; 7, 251 and 1 projects), and 3 pages of member projects (260).
     assert_eq!(sim.request_count(routes::GROUPS), 1);
-    assert_eq!(sim.request_count(routes::GROUP_PROJECTS), 1 + 3);
+    assert_eq!(sim.request_count(routes::GROUP_PROJECTS), 1 + 3 + 1);
     assert_eq!(sim.request_count(routes::PROJECTS), 3);
-    assert_eq!(sim.total_requests(), 8);
-    assert_eq!(part.gitlab_requests, 8);
+    assert_eq!(sim.total_requests(), 9);
+    assert_eq!(part.gitlab_requests, 9);
 
     // The metadata is on the scheduler's own item of each project; the sync's item is not written.
     let item = env.schedule_item("acme", org.deep).await;
@@ -1039,5 +1060,238 @@ async fn records_not_written_are_reported_and_sent_by_the_next_tick() {
     let mut all: Vec<u64> = sent.into_iter().chain(again).collect();
     all.sort_unstable();
     assert_eq!(all, expected);
+    env.aws.teardown().await;
+}
+
+/// Include/exclude patterns: exactly the projects they admit are enqueued; the others are recorded `excluded`,
+/// and the credential's summary counts them.
+#[tokio::test]
+async fn include_and_exclude_patterns_decide_exactly_what_is_enqueued() {
+    let env = Env::new().await;
+    let repo = repo();
+    let mut world = World::new();
+    let org = organisation(&mut world, repo.path());
+    let sim = Simulator::start(world).await.unwrap();
+    let credential = env
+        .connect_scoped(
+            "acme",
+            &sim,
+            TOKEN,
+            &["platform/**", "monorepo-farm/svc-00?", "Docs/*"],
+            &["platform/backend/services/**", "**/svc-003"],
+        )
+        .await;
+    let report = env
+        .scheduler(env.sqs(), options())
+        .handle(schedule_event(None))
+        .await
+        .unwrap();
+    let messages = env.drain().await;
+
+    // The same rule written out by hand, over the simulator's own paths.
+    let admitted = |path: &str| {
+        let included = path.starts_with("platform/")
+            || (path.starts_with("monorepo-farm/svc-00")
+                && path.len() == "monorepo-farm/svc-000".len())
+            || path.starts_with("docs/");
+        let excluded = path.starts_with("platform/backend/services/") || path.ends_with("/svc-003");
+        included && !excluded
+    };
+    let paths: BTreeMap<u64, String> = sim.with_world(|w| {
+        w.projects
+            .keys()
+            .map(|id| (*id, w.project_full_path(*id)))
+            .collect()
+    });
+    let eligible = eligible(&sim, org.user, repo.path());
+    let expected: Vec<u64> = eligible
+        .iter()
+        .copied()
+        .filter(|id| admitted(&paths[id]))
+        .collect();
+    assert_eq!(
+        expected.len(),
+        3 + 9 + 1,
+        "portal, backend/api, legacy; svc-000..009 but 003; handbook"
+    );
+    assert_eq!(ids(&messages), expected);
+
+    let part = &report.connections[0];
+    // The empty repository sits under platform/backend/services too: excluded comes before empty.
+    assert_eq!(part.excluded, eligible.len() - expected.len() + 1);
+    assert_eq!(part.empty, 0);
+    let deep = env.schedule_item("acme", org.deep).await;
+    assert_eq!(text(&deep, "status").as_deref(), Some("excluded"));
+    assert_eq!(deep.get("excluded"), Some(&AttributeValue::Bool(true)));
+    assert!(!deep.contains_key("enqueued_at"));
+    let portal = paths
+        .iter()
+        .find(|(_, p)| *p == "platform/portal")
+        .unwrap()
+        .0;
+    assert_eq!(
+        text(&env.schedule_item("acme", *portal).await, "status").as_deref(),
+        Some("active")
+    );
+    let info = DynamoCredentialStore::new(env.aws.dynamodb.clone(), env.table())
+        .get(
+            &ConnectionId::parse("acme").unwrap(),
+            &CredentialId::parse(&credential).unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let last = info.last_sync.expect("the tick wrote the summary");
+    assert_eq!(last.projects, Some(part.discovered as u64));
+    assert_eq!(last.project_statuses["excluded"], part.excluded as u64);
+    assert_eq!(last.project_statuses["active"], expected.len() as u64);
+    env.aws.teardown().await;
+}
+
+/// A project whose repository GitLab refused is held (no message, so no request) until its retry period has
+/// passed since the refusal, then tried once more; its record says why it is held.
+#[tokio::test]
+async fn a_refused_project_is_held_then_retried_after_its_period() {
+    let env = Env::new().await;
+    let repo = repo();
+    let mut world = World::new();
+    let org = organisation(&mut world, repo.path());
+    let sim = Simulator::start(world).await.unwrap();
+    let credential = env.connect("acme", &sim, TOKEN).await;
+    let expected = eligible(&sim, org.user, repo.path());
+    let scheduler = env.scheduler(
+        env.sqs(),
+        SchedulerOptions {
+            enqueue_lease: Duration::ZERO,
+            inaccessible_retry: Duration::from_secs(3),
+            ..options()
+        },
+    );
+    scheduler
+        .handle(schedule_event(Some("2026-11-24T22:00:00Z")))
+        .await
+        .unwrap();
+    assert_eq!(ids(&env.drain().await), expected);
+
+    // The worker met 403 on one project and 404 on another (its own store call, as in the sync worker).
+    let state = DynamoSyncStateStore::new(env.aws.dynamodb.clone(), env.table());
+    state
+        .mark_inaccessible(&ProjectKey::new("acme", org.deep), "forbidden")
+        .await
+        .unwrap();
+    state
+        .mark_inaccessible(&ProjectKey::new("acme", org.shared_project), "not_found")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+
+    let report = scheduler
+        .handle(schedule_event(Some("2026-11-24T22:05:00Z")))
+        .await
+        .unwrap();
+    let held: Vec<u64> = expected
+        .iter()
+        .copied()
+        .filter(|id| *id != org.deep && *id != org.shared_project)
+        .collect();
+    assert_eq!(
+        ids(&env.drain().await),
+        held,
+        "no message for the refused two"
+    );
+    assert_eq!(report.connections[0].inaccessible, 2);
+    assert_eq!(
+        text(&env.schedule_item("acme", org.deep).await, "status").as_deref(),
+        Some("forbidden")
+    );
+    assert_eq!(
+        text(
+            &env.schedule_item("acme", org.shared_project).await,
+            "status"
+        )
+        .as_deref(),
+        Some("not_found")
+    );
+    let summary = DynamoCredentialStore::new(env.aws.dynamodb.clone(), env.table())
+        .get(
+            &ConnectionId::parse("acme").unwrap(),
+            &CredentialId::parse(&credential).unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .last_sync
+        .unwrap();
+    assert_eq!(summary.project_statuses["forbidden"], 1);
+    assert_eq!(summary.project_statuses["not_found"], 1);
+
+    // Once the period since the refusal has passed, each is tried again, once.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    scheduler
+        .handle(schedule_event(Some("2026-11-24T22:10:00Z")))
+        .await
+        .unwrap();
+    assert_eq!(ids(&env.drain().await), expected);
+    env.aws.teardown().await;
+}
+
+/// Two GitLabs with the same project ids: a credential stored for the second one before the API bound
+/// connections to one instance is left out by the scheduler, so nothing of the two mixes.
+#[tokio::test]
+async fn a_credential_of_another_instance_never_shares_the_connections_keys() {
+    let env = Env::new().await;
+    let repo = repo();
+    let (mut first_world, mut second_world) = (World::new(), World::new());
+    organisation(&mut first_world, repo.path());
+    let org = organisation(&mut second_world, repo.path());
+    let first = Simulator::start(first_world).await.unwrap();
+    let second = Simulator::start(second_world).await.unwrap();
+    let credential = env.connect("acme", &first, TOKEN).await;
+
+    // As stored by an older version: the same connection, the other instance.
+    let store = DynamoCredentialStore::new(env.aws.dynamodb.clone(), env.table());
+    let connection = ConnectionId::parse("acme").unwrap();
+    let mut stray = store
+        .get(&connection, &CredentialId::parse(&credential).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    stray.credential_id = CredentialId::parse("cred_0000000000000000000000000a").unwrap();
+    stray.created_at = "2099-01-01T00:00:00Z".into();
+    stray.settings.base_url = second.base_url();
+    store.insert(&stray).await.unwrap();
+
+    let report = env
+        .scheduler(env.sqs(), options())
+        .handle(schedule_event(None))
+        .await
+        .unwrap();
+    let messages = env.drain().await;
+    assert_eq!(ids(&messages), eligible(&first, org.user, repo.path()));
+    assert!(messages.iter().all(|m| m.credential_id == credential));
+    assert_eq!(
+        second.total_requests(),
+        0,
+        "the other instance is never asked"
+    );
+    assert!(
+        report.connections[0]
+            .errors
+            .iter()
+            .any(|e| e.contains("instance_mismatch")),
+        "{:?}",
+        report.connections[0].errors
+    );
+    let stray = store
+        .get(&connection, &stray.credential_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stray.last_sync.unwrap().last_error.as_deref(),
+        Some("instance_mismatch")
+    );
+    first.shutdown().await;
+    second.shutdown().await;
     env.aws.teardown().await;
 }

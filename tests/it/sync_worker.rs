@@ -185,6 +185,20 @@ impl Env {
         self.repo.rev_list(&["main"]).into_iter().collect()
     }
 
+    /// The credential's sync summary as the API would show it.
+    async fn last_sync(&self) -> shared::credentials::model::LastSync {
+        DynamoCredentialStore::new(self.aws.dynamodb.clone(), self.aws.table("StateTable"))
+            .get(
+                &ConnectionId::parse(CONNECTION).unwrap(),
+                &shared::credentials::CredentialId::parse(&self.credential_id).unwrap(),
+            )
+            .await
+            .unwrap()
+            .unwrap()
+            .last_sync
+            .expect("the batch wrote a summary")
+    }
+
     async fn project_item(
         &self,
         project: u64,
@@ -305,6 +319,11 @@ async fn a_hidden_project_is_marked_and_the_others_go_on() {
         "not_found"
     );
     assert_eq!(env.stored_shas(env.project).await, env.oracle());
+    // One write for the batch: the commits of the good project, and the error of the hidden one.
+    let last = env.last_sync().await;
+    assert_eq!(last.last_error.as_deref(), Some("not_found"));
+    assert_eq!(last.commits, Some(env.oracle().len() as u64));
+    assert!(last.last_success_at.is_some() && last.last_error_at.is_some());
     env.stop().await;
 }
 
@@ -317,5 +336,14 @@ async fn a_gitlab_that_keeps_failing_leaves_the_record_to_sqs() {
         .await;
     assert_eq!(failures, [format!("message-{}", env.project)]);
     assert!(env.stored_shas(env.project).await.is_empty());
+    let last = env.last_sync().await;
+    assert_eq!(
+        (
+            last.last_error.as_deref(),
+            last.commits,
+            last.last_success_at
+        ),
+        (Some("gitlab_unavailable"), Some(0), None)
+    );
     env.stop().await;
 }

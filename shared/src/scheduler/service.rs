@@ -674,11 +674,11 @@ fn connection_instance(records: &[CredentialRecord]) -> Option<String> {
 /// Keeps the first credential's finding of a project, unless its patterns exclude the project and a later
 /// credential's include it: a project is left out only when every credential that found it leaves it out.
 fn merge_found(found: &mut BTreeMap<u64, DiscoveredProject>, id: u64, project: DiscoveredProject) {
-    match found.get(&id) {
-        Some(first) if !(first.excluded && !project.excluded) => {}
-        _ => {
-            found.insert(id, project);
-        }
+    let replaces = found
+        .get(&id)
+        .is_none_or(|first| first.excluded && !project.excluded);
+    if replaces {
+        found.insert(id, project);
     }
 }
 

@@ -62,11 +62,8 @@ pub enum RecordOutcome {
 }
 
 impl RecordOutcome {
-    fn retry(code: &'static str, reason: impl ToString) -> Self {
-        RecordOutcome::Retry {
-            code,
-            reason: reason.to_string(),
-        }
+    fn retry(code: &'static str, reason: String) -> Self {
+        RecordOutcome::Retry { code, reason }
     }
 }
 
@@ -325,7 +322,7 @@ where
             Ok(None) => return (RecordOutcome::Skipped("unknown_credential"), no_requests),
             Err(error) => {
                 return (
-                    RecordOutcome::retry("storage_unavailable", error),
+                    RecordOutcome::retry("storage_unavailable", error.to_string()),
                     no_requests,
                 );
             }
@@ -344,7 +341,7 @@ where
             }
             Err(error @ ConnectError::Secret(_)) => {
                 return (
-                    RecordOutcome::retry("secret_unavailable", error),
+                    RecordOutcome::retry("secret_unavailable", error.to_string()),
                     no_requests,
                 );
             }
@@ -365,11 +362,13 @@ where
             Ok(SyncOutcome::Continue(report)) => match self.queue.enqueue(message).await {
                 Ok(()) => RecordOutcome::Continued(report),
                 // The checkpoint is saved: a redelivery of this message resumes it.
-                Err(error) => RecordOutcome::retry("queue_unavailable", error),
+                Err(error) => RecordOutcome::retry("queue_unavailable", error.to_string()),
             },
             Ok(outcome) => RecordOutcome::Synced(outcome),
             Err(SyncError::Superseded) => RecordOutcome::Skipped("superseded"),
-            Err(SyncError::Store(error)) => RecordOutcome::retry("storage_unavailable", error),
+            Err(SyncError::Store(error)) => {
+                RecordOutcome::retry("storage_unavailable", error.to_string())
+            }
             Err(SyncError::GitLab(error)) => self.gitlab_refused(&record, &target, error).await,
         };
         (outcome, gitlab.stats())
@@ -398,7 +397,7 @@ where
                 .await
             {
                 Ok(()) => RecordOutcome::Skipped(status_code(status)),
-                Err(store) => RecordOutcome::retry("storage_unavailable", store),
+                Err(store) => RecordOutcome::retry("storage_unavailable", store.to_string()),
             };
         }
         match error {
@@ -410,10 +409,10 @@ where
                     .await
                 {
                     Ok(()) => RecordOutcome::Skipped(error.code()),
-                    Err(store) => RecordOutcome::retry("storage_unavailable", store),
+                    Err(store) => RecordOutcome::retry("storage_unavailable", store.to_string()),
                 }
             }
-            other => RecordOutcome::retry(other.code(), other),
+            other => RecordOutcome::retry(other.code(), other.to_string()),
         }
     }
 }
