@@ -16,7 +16,7 @@ use super::model::{
     ConnectionReport, DiscoveredProject, ProjectStatus, TickReport, epoch, tick_key,
 };
 use super::ports::{BatchQueue, EnqueueLease, KnownProject, ProjectRecord, ProjectStore};
-use crate::credentials::model::DiscoverySummary;
+use crate::credentials::model::{DiscoverySummary, timestamp};
 use crate::credentials::{
     ConnectError, ConnectionId, CredentialRecord, CredentialStatus, CredentialStatusStore,
     CredentialStore, GitLabConnector, SecretVault,
@@ -246,7 +246,7 @@ where
             }
         }
         report.discovered = found.len();
-        let at = utc(now);
+        let at = timestamp(now);
         let failed: HashSet<&str> = failures
             .iter()
             .map(|(record, _)| record.credential_id.as_str())

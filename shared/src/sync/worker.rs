@@ -14,9 +14,9 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::importer::{ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncReport, SyncTarget};
-use super::model::{ProjectKey, utc};
+use super::model::ProjectKey;
 use super::ports::{CommitStore, StoreError, SyncStateStore};
-use crate::credentials::model::SyncTally;
+use crate::credentials::model::{SyncTally, timestamp};
 use crate::credentials::{
     ConnectError, ConnectionId, CredentialId, CredentialRecord, CredentialStatus,
     CredentialStatusStore, CredentialStore, GitLabConnector, SecretVault,
@@ -241,7 +241,7 @@ where
                 tally.last_error = Some(code.to_owned());
             }
         }
-        let at = utc(OffsetDateTime::now_utc());
+        let at = timestamp(OffsetDateTime::now_utc());
         for ((connection, credential), tally) in tallies {
             let (Some(connection), Some(credential)) = (
                 ConnectionId::parse(connection),
