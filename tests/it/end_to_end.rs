@@ -212,6 +212,45 @@ async fn the_pipeline_imports_git_truth_then_exactly_the_new_commits() {
     );
     assert!(sim.request_count(routes::GROUPS) >= 2);
 
+    // Pass 3: the credential now excludes the partners group. Its projects are not enqueued, their commits stay,
+    // and their records and the summary say `excluded`.
+    let (status, updated) = run
+        .call_api(
+            "POST",
+            "credentials.update",
+            Some(serde_json::json!({
+                "id": credential["id"],
+                "settings": {"exclude": ["partners/**"]},
+            })),
+        )
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let third = run.pass().await.unwrap();
+    assert_eq!(third.excluded, 2, "{third:?}");
+    for path in ["partners/sdk", "partners/docs"] {
+        assert!(synced(&third, path).is_empty(), "{path} is not enqueued");
+        let id = sim.with_world(|w| w.find_project(path)).unwrap();
+        let record = run
+            .aws
+            .state_item(&format!("CONN#{CONNECTION}"), &format!("SCHED#{id}"))
+            .await;
+        assert_eq!(record["status"], AttributeValue::S("excluded".into()));
+    }
+    assert_eq!(
+        differences_from_git(&demo, &sim, &run).await,
+        Vec::<String>::new(),
+        "the excluded projects keep their commits"
+    );
+    let info = run
+        .credential_info(credential["id"].as_str().unwrap())
+        .await;
+    assert_eq!(info["last_sync"]["project_statuses"]["excluded"], 2);
+    assert_eq!(
+        last_sync_differences(&info["last_sync"], &[&first, &second, &third]),
+        Vec::<String>::new()
+    );
+
     // The token is in Secrets Manager only.
     for table in ["StateTable", "CommitsTable"] {
         assert!(!all_text(&run, table).await.contains(DEMO_TOKEN), "{table}");

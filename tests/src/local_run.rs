@@ -259,7 +259,7 @@ impl LocalRun {
 
     /// One API call through the handler, as API Gateway delivers it with an IAM identity (the sample event in
     /// `events/`, re-aimed): the reply's status and JSON body.
-    async fn call_api(&self, method: &str, route: &str, body: Option<Value>) -> (u16, Value) {
+    pub async fn call_api(&self, method: &str, route: &str, body: Option<Value>) -> (u16, Value) {
         let mut event: Value =
             serde_json::from_str(include_str!("../../events/apigw-credentials-create.json"))
                 .expect("the sample event is JSON");
