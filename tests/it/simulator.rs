@@ -1203,3 +1203,119 @@ async fn shutdown_and_drop_release_the_port() {
     drop(sim);
     assert_closed(kept_alive).await;
 }
+
+#[tokio::test]
+async fn hostile_answers_are_what_they_claim_to_be() {
+    use testkit::gitlab_sim::Hostile;
+    let repo = GitRepo::init("main");
+    repo.fast_import_history("main", 5, None);
+    let (sim, app) = start(&repo).await;
+    let commits = format!("projects/{app}/repository/commits?per_page=100");
+    let url = format!("{}/{commits}", sim.api_url());
+    // No automatic decompression: the wire form is what is checked.
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+
+    // A gzip bomb: small on the wire, `inflated` bytes of a JSON array once decoded.
+    let inflated = 8 << 20;
+    sim.fail_next(
+        routes::COMMITS,
+        1,
+        Fault::Hostile(Hostile::GzipBomb { inflated }),
+    );
+    let resp = raw
+        .get(&url)
+        .header("PRIVATE-TOKEN", TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+    let wire = resp.bytes().await.unwrap();
+    assert!(wire.len() < 64 << 10, "{} bytes on the wire", wire.len());
+    let mut decoded = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&wire[..]), &mut decoded).unwrap();
+    assert_eq!(decoded.len(), inflated);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&decoded).unwrap(),
+        json!([])
+    );
+
+    // A huge body: exactly that many bytes of valid JSON.
+    sim.fail_next(
+        routes::COMMITS,
+        1,
+        Fault::Hostile(Hostile::Huge { bytes: 3 << 20 }),
+    );
+    let body = raw
+        .get(&url)
+        .header("PRIVATE-TOKEN", TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(body.len(), 3 << 20);
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), json!([]));
+
+    // Headers of any value, a body of any kind, a redirect, a rewrite, a drip.
+    sim.fail_next(
+        routes::COMMITS,
+        1,
+        Fault::Hostile(Hostile::Headers(vec![(
+            "ratelimit-reset".into(),
+            u64::MAX.to_string(),
+        )])),
+    );
+    let r = get(&sim, &commits).await;
+    assert_eq!(r.header("ratelimit-reset"), Some("18446744073709551615"));
+    assert_eq!(r.ids().len(), 5);
+    sim.fail_next(
+        routes::COMMITS,
+        1,
+        Fault::Hostile(Hostile::Body {
+            status: 200,
+            content_type: "text/html".into(),
+            body: "<html>sign in</html>".into(),
+        }),
+    );
+    let r = get(&sim, &commits).await;
+    assert_eq!(
+        (r.status, r.body),
+        (StatusCode::OK, json!("<html>sign in</html>"))
+    );
+    sim.fail_next(
+        routes::COMMITS,
+        1,
+        Fault::Hostile(Hostile::Redirect("http://169.254.169.254/latest".into())),
+    );
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = no_redirects
+        .get(&url)
+        .header("PRIVATE-TOKEN", TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    assert_eq!(resp.headers()["location"], "http://169.254.169.254/latest");
+    let empty: testkit::gitlab_sim::Rewrite = std::sync::Arc::new(|_| json!([]));
+    sim.fail_next(routes::COMMITS, 1, Fault::Hostile(Hostile::Rewrite(empty)));
+    assert_eq!(get(&sim, &commits).await.body, json!([]));
+    sim.fail_next(
+        routes::COMMITS,
+        1,
+        Fault::Hostile(Hostile::Drip {
+            every: Duration::from_millis(1),
+        }),
+    );
+    let started = Instant::now();
+    let r = get(&sim, &commits).await;
+    assert_eq!(r.ids().len(), 5);
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "a byte at a time"
+    );
+    sim.shutdown().await;
+}

@@ -1,6 +1,7 @@
 //! Fault injection and rate limiting: what can go wrong between an importer and GitLab.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
@@ -13,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 /// One injected failure.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
     /// A JSON error with this status (500, 502, 503...).
     ServerError(u16),
@@ -25,6 +26,211 @@ pub enum Fault {
     Truncated,
     /// Extra delay, then the normal response.
     Latency(Duration),
+    /// What a broken or hostile GitLab answers instead (see [`Hostile`]).
+    Hostile(Hostile),
+}
+
+/// Rewrites the JSON of a real answer (the commits page of another range, commits with huge trailers, ...).
+pub type Rewrite = Arc<dyn Fn(serde_json::Value) -> serde_json::Value + Send + Sync>;
+
+/// Answers of a broken or hostile GitLab. Each is one answer to one request of the route it is queued for.
+#[derive(Clone)]
+pub enum Hostile {
+    /// The real answer, with these headers added or replaced (`RateLimit-Reset: 18446744073709551615`,
+    /// `X-Next-Page` pointing back, ...).
+    Headers(Vec<(String, String)>),
+    /// 429 with exactly these headers (`Retry-After`, `RateLimit-*` of any value) and a plain-text body.
+    TooManyRequests(Vec<(String, String)>),
+    /// This status, content type and body instead of the real answer (HTML with a 200, invalid UTF-8 or JSON, a
+    /// valid but empty array, ...).
+    Body {
+        status: u16,
+        content_type: String,
+        body: Bytes,
+    },
+    /// A 200 `Content-Encoding: gzip` body that inflates to `inflated` bytes of a valid JSON array (`[`, then
+    /// spaces, then `]`): a few hundred KiB on the wire.
+    GzipBomb { inflated: usize },
+    /// A 200 of `bytes` bytes of valid JSON (an empty array padded with spaces), streamed without being held.
+    Huge { bytes: usize },
+    /// The real answer, one byte every `every`.
+    Drip { every: Duration },
+    /// A redirect (302) to `location`.
+    Redirect(String),
+    /// The real answer with its JSON rewritten.
+    Rewrite(Rewrite),
+}
+
+impl std::fmt::Debug for Hostile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Hostile::Headers(h) => f.debug_tuple("Headers").field(h).finish(),
+            Hostile::TooManyRequests(h) => f.debug_tuple("TooManyRequests").field(h).finish(),
+            Hostile::Body { status, body, .. } => f
+                .debug_struct("Body")
+                .field("status", status)
+                .field("bytes", &body.len())
+                .finish(),
+            Hostile::GzipBomb { inflated } => f
+                .debug_struct("GzipBomb")
+                .field("inflated", inflated)
+                .finish(),
+            Hostile::Huge { bytes } => f.debug_struct("Huge").field("bytes", bytes).finish(),
+            Hostile::Drip { every } => f.debug_struct("Drip").field("every", every).finish(),
+            Hostile::Redirect(to) => f.debug_tuple("Redirect").field(to).finish(),
+            Hostile::Rewrite(_) => f.write_str("Rewrite(..)"),
+        }
+    }
+}
+
+impl PartialEq for Hostile {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Hostile::Rewrite(a), Hostile::Rewrite(b)) => Arc::ptr_eq(a, b),
+            (a, b) => format!("{a:?}") == format!("{b:?}"),
+        }
+    }
+}
+
+impl Hostile {
+    /// Answers that replace the real one: the handler never runs.
+    pub(crate) fn instead(&self) -> Option<Response> {
+        let with_headers = |status: StatusCode, headers: &[(String, String)], body: Body| {
+            let mut resp = Response::new(body);
+            *resp.status_mut() = status;
+            for (name, value) in headers {
+                if let (Ok(name), Ok(value)) = (
+                    header::HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(value),
+                ) {
+                    resp.headers_mut().insert(name, value);
+                }
+            }
+            resp
+        };
+        match self {
+            Hostile::TooManyRequests(headers) => Some(with_headers(
+                StatusCode::TOO_MANY_REQUESTS,
+                headers,
+                Body::from("Retry later\n"),
+            )),
+            Hostile::Body {
+                status,
+                content_type,
+                body,
+            } => Some(with_headers(
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::OK),
+                &[("content-type".into(), content_type.clone())],
+                Body::from(body.clone()),
+            )),
+            Hostile::GzipBomb { inflated } => Some(with_headers(
+                StatusCode::OK,
+                &[
+                    ("content-type".into(), "application/json".into()),
+                    ("content-encoding".into(), "gzip".into()),
+                ],
+                Body::from(gzip_bomb(*inflated)),
+            )),
+            Hostile::Huge { bytes } => Some(with_headers(
+                StatusCode::OK,
+                &[
+                    ("content-type".into(), "application/json".into()),
+                    ("content-length".into(), bytes.max(&2).to_string()),
+                ],
+                Body::from_stream(padded_empty_array(*bytes)),
+            )),
+            Hostile::Redirect(location) => Some(with_headers(
+                StatusCode::FOUND,
+                &[("location".into(), location.clone())],
+                Body::empty(),
+            )),
+            Hostile::Headers(_) | Hostile::Drip { .. } | Hostile::Rewrite(_) => None,
+        }
+    }
+
+    /// Answers that alter the real one.
+    pub(crate) async fn alter(&self, resp: Response) -> Response {
+        match self {
+            Hostile::Headers(headers) => {
+                let mut resp = resp;
+                for (name, value) in headers {
+                    if let (Ok(name), Ok(value)) = (
+                        header::HeaderName::from_bytes(name.as_bytes()),
+                        HeaderValue::from_str(value),
+                    ) {
+                        resp.headers_mut().insert(name, value);
+                    }
+                }
+                resp
+            }
+            Hostile::Drip { every } => {
+                let every = *every;
+                let (mut parts, body) = resp.into_parts();
+                let full = axum::body::to_bytes(body, usize::MAX)
+                    .await
+                    .unwrap_or_default();
+                parts.headers.remove(header::CONTENT_LENGTH);
+                let bytes = (0..full.len()).map(move |i| full.slice(i..=i));
+                let chunks = futures::stream::iter(bytes).then(move |byte| async move {
+                    tokio::time::sleep(every).await;
+                    Ok::<Bytes, std::io::Error>(byte)
+                });
+                Response::from_parts(parts, Body::from_stream(chunks))
+            }
+            Hostile::Rewrite(rewrite) => {
+                let (mut parts, body) = resp.into_parts();
+                let full = axum::body::to_bytes(body, usize::MAX)
+                    .await
+                    .unwrap_or_default();
+                let json: serde_json::Value =
+                    serde_json::from_slice(&full).unwrap_or(serde_json::Value::Null);
+                let rewritten = serde_json::to_vec(&rewrite(json)).unwrap_or_default();
+                parts.headers.remove(header::CONTENT_LENGTH);
+                Response::from_parts(parts, Body::from(rewritten))
+            }
+            _ => resp,
+        }
+    }
+}
+
+/// `[`, spaces, `]` gzip-compressed: `inflated` bytes once decoded (at least 2).
+fn gzip_bomb(inflated: usize) -> Bytes {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let spaces = vec![b' '; 1 << 16];
+    let mut left = inflated.saturating_sub(2);
+    let mut write = |bytes: &[u8]| encoder.write_all(bytes).expect("writes to memory");
+    write(b"[");
+    while left > 0 {
+        let n = left.min(spaces.len());
+        write(&spaces[..n]);
+        left -= n;
+    }
+    write(b"]");
+    Bytes::from(encoder.finish().expect("writes to memory"))
+}
+
+/// `[`, spaces, `]`: `bytes` bytes (at least 2) in 64 KiB chunks, made as they are sent.
+fn padded_empty_array(
+    bytes: usize,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
+    const CHUNK: usize = 1 << 16;
+    let spaces = Bytes::from(vec![b' '; CHUNK]);
+    let middle = bytes.saturating_sub(2);
+    let chunks = middle.div_ceil(CHUNK);
+    futures::stream::iter(
+        std::iter::once(Bytes::from_static(b"["))
+            .chain((0..chunks).map(move |i| {
+                let n = if i + 1 == chunks && middle % CHUNK != 0 {
+                    middle % CHUNK
+                } else {
+                    CHUNK
+                };
+                spaces.slice(..n)
+            }))
+            .chain(std::iter::once(Bytes::from_static(b"]")))
+            .map(Ok),
+    )
 }
 
 /// Per-request fault probabilities, drawn from a seeded RNG so a run can be replayed.

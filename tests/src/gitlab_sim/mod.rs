@@ -25,7 +25,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use faults::{Fault, FaultMix, RateLimit};
+pub use faults::{Fault, FaultMix, Hostile, RateLimit, Rewrite};
 pub use world::{
     GroupSpec, Membership, Namespace, OneProject, ProjectSpec, TokenSpec, User, World, access,
 };

@@ -140,6 +140,11 @@ async fn gate(State(gate): State<Gate>, req: Request, next: Next) -> Response {
         }
         Some(Fault::Truncated) => truncate = true,
         Some(Fault::Latency(d)) => tokio::time::sleep(d).await,
+        Some(Fault::Hostile(ref hostile)) => {
+            if let Some(answer) = hostile.instead() {
+                return answer;
+            }
+        }
     }
     // Rack::Attack keys its authenticated throttle by user; anonymous requests pass.
     let user = auth::token_from_request(&req)
@@ -157,6 +162,9 @@ async fn gate(State(gate): State<Gate>, req: Request, next: Next) -> Response {
     }
     if truncate {
         resp = faults::truncate(resp).await;
+    }
+    if let Some(Fault::Hostile(hostile)) = fault {
+        resp = hostile.alter(resp).await;
     }
     resp
 }
