@@ -221,7 +221,7 @@ fn padded_empty_array(
     futures::stream::iter(
         std::iter::once(Bytes::from_static(b"["))
             .chain((0..chunks).map(move |i| {
-                let n = if i + 1 == chunks && middle % CHUNK != 0 {
+                let n = if i + 1 == chunks && !middle.is_multiple_of(CHUNK) {
                     middle % CHUNK
                 } else {
                     CHUNK
