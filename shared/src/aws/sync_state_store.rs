@@ -73,33 +73,19 @@ impl SyncStateStore for DynamoSyncStateStore {
     }
 
     async fn mark_inaccessible(&self, project: &ProjectKey, code: &str) -> Result<(), StoreError> {
-        let [(pk, pk_value), (sk, sk_value)] = project_key(project);
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key(pk, pk_value)
-            .key(sk, sk_value)
+        let update = self
+            .unconditional(project)
             .update_expression("SET access_error = :code, access_error_at = :now")
             .expression_attribute_values(":code", AttributeValue::S(code.to_owned()))
-            .expression_attribute_values(":now", AttributeValue::S(utc(OffsetDateTime::now_utc())))
-            .send()
-            .await
-            .map_err(|e| StoreError(format!("UpdateItem: {}", DisplayErrorContext(&e))))?;
-        Ok(())
+            .expression_attribute_values(":now", AttributeValue::S(utc(OffsetDateTime::now_utc())));
+        send(update).await
     }
 
     async fn clear_inaccessible(&self, project: &ProjectKey) -> Result<(), StoreError> {
-        let [(pk, pk_value), (sk, sk_value)] = project_key(project);
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key(pk, pk_value)
-            .key(sk, sk_value)
-            .update_expression("REMOVE access_error, access_error_at")
-            .send()
-            .await
-            .map_err(|e| StoreError(format!("UpdateItem: {}", DisplayErrorContext(&e))))?;
-        Ok(())
+        let update = self
+            .unconditional(project)
+            .update_expression("REMOVE access_error, access_error_at");
+        send(update).await
     }
 
     async fn save_job(
@@ -142,15 +128,19 @@ impl SyncStateStore for DynamoSyncStateStore {
 }
 
 impl DynamoSyncStateStore {
-    /// An `UpdateItem` of the project's item, conditional on `last_head` being `expected`.
-    fn update(&self, project: &ProjectKey, expected: Option<&str>) -> UpdateItemFluentBuilder {
+    /// An `UpdateItem` of the project's item.
+    fn unconditional(&self, project: &ProjectKey) -> UpdateItemFluentBuilder {
         let [(pk, pk_value), (sk, sk_value)] = project_key(project);
-        let update = self
-            .client
+        self.client
             .update_item()
             .table_name(&self.table)
             .key(pk, pk_value)
-            .key(sk, sk_value);
+            .key(sk, sk_value)
+    }
+
+    /// An `UpdateItem` of the project's item, conditional on `last_head` being `expected`.
+    fn update(&self, project: &ProjectKey, expected: Option<&str>) -> UpdateItemFluentBuilder {
+        let update = self.unconditional(project);
         match expected {
             None => update.condition_expression("attribute_not_exists(last_head)"),
             Some(head) => update
@@ -158,6 +148,15 @@ impl DynamoSyncStateStore {
                 .expression_attribute_values(":expected", AttributeValue::S(head.to_owned())),
         }
     }
+}
+
+/// Sends an unconditional update.
+async fn send(update: UpdateItemFluentBuilder) -> Result<(), StoreError> {
+    update
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| StoreError(format!("UpdateItem: {}", DisplayErrorContext(&e))))
 }
 
 /// A failed condition is an answer (`false`: someone else moved the head), not an error.

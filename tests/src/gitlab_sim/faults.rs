@@ -98,14 +98,7 @@ impl Hostile {
         let with_headers = |status: StatusCode, headers: &[(String, String)], body: Body| {
             let mut resp = Response::new(body);
             *resp.status_mut() = status;
-            for (name, value) in headers {
-                if let (Ok(name), Ok(value)) = (
-                    header::HeaderName::from_bytes(name.as_bytes()),
-                    HeaderValue::from_str(value),
-                ) {
-                    resp.headers_mut().insert(name, value);
-                }
-            }
+            insert_headers(resp.headers_mut(), headers);
             resp
         };
         match self {
@@ -153,14 +146,7 @@ impl Hostile {
         match self {
             Hostile::Headers(headers) => {
                 let mut resp = resp;
-                for (name, value) in headers {
-                    if let (Ok(name), Ok(value)) = (
-                        header::HeaderName::from_bytes(name.as_bytes()),
-                        HeaderValue::from_str(value),
-                    ) {
-                        resp.headers_mut().insert(name, value);
-                    }
-                }
+                insert_headers(resp.headers_mut(), headers);
                 resp
             }
             Hostile::Drip { every } => {
@@ -189,6 +175,18 @@ impl Hostile {
                 Response::from_parts(parts, Body::from(rewritten))
             }
             _ => resp,
+        }
+    }
+}
+
+/// Adds or replaces each header that is a valid HTTP header (the simulator sends what a test asks, nothing else).
+fn insert_headers(headers: &mut HeaderMap, pairs: &[(String, String)]) {
+    for (name, value) in pairs {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.insert(name, value);
         }
     }
 }
