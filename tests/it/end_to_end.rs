@@ -14,7 +14,9 @@ use shared::sync::ProjectKey;
 use testkit::demo::{DEMO_TOKEN, Demo, differences_from_git};
 use testkit::gitlab_sim::Simulator;
 use testkit::gitlab_sim::routes;
-use testkit::local_run::{CONNECTION, GitLabTarget, LocalRun, PassSummary, last_sync_differences};
+use testkit::local_run::{
+    CONNECTION, GitLabTarget, LocalRun, PassSummary, Tuning, last_sync_differences,
+};
 
 /// Every string attribute of every item of a table, for the token scan.
 async fn all_text(run: &LocalRun, logical_id: &str) -> String {
@@ -75,8 +77,13 @@ async fn the_pipeline_imports_git_truth_then_exactly_the_new_commits() {
         base_url: sim.base_url(),
         requests_per_minute: 60_000,
     };
-    let run = LocalRun::prepare(&prefix, &target, false).await.unwrap();
-    let credential = run.create_credential(DEMO_TOKEN, "e2e").await.unwrap();
+    let run = LocalRun::prepare(&prefix, &target, false, Tuning::default())
+        .await
+        .unwrap();
+    let credential = run
+        .create_credential(CONNECTION, &target.base_url, DEMO_TOKEN, "e2e")
+        .await
+        .unwrap();
     assert_eq!(credential["status"], "active", "{credential}");
 
     // Pass 1: every readable project with history, once (the Reporter group's and the nested subgroup's
@@ -196,7 +203,7 @@ async fn the_pipeline_imports_git_truth_then_exactly_the_new_commits() {
 
     // credentials.info shows what the passes did.
     let info = run
-        .credential_info(credential["id"].as_str().unwrap())
+        .credential_info(CONNECTION, credential["id"].as_str().unwrap())
         .await;
     assert_eq!(
         last_sync_differences(&info["last_sync"], &[&first, &second]),
@@ -216,6 +223,7 @@ async fn the_pipeline_imports_git_truth_then_exactly_the_new_commits() {
     // and their records and the summary say `excluded`.
     let (status, updated) = run
         .call_api(
+            CONNECTION,
             "POST",
             "credentials.update",
             Some(serde_json::json!({
@@ -243,7 +251,7 @@ async fn the_pipeline_imports_git_truth_then_exactly_the_new_commits() {
         "the excluded projects keep their commits"
     );
     let info = run
-        .credential_info(credential["id"].as_str().unwrap())
+        .credential_info(CONNECTION, credential["id"].as_str().unwrap())
         .await;
     assert_eq!(info["last_sync"]["project_statuses"]["excluded"], 2);
     assert_eq!(

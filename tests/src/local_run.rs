@@ -155,6 +155,26 @@ impl PassSummary {
     }
 }
 
+/// The functions' tuning for a run: what the local run uses by default (a one-second enqueue lease, see the
+/// module's note), or a test's own (shorter retries, say).
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    pub scheduler: SchedulerOptions,
+    pub sync: SyncOptions,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            scheduler: SchedulerOptions {
+                enqueue_lease: Duration::from_secs(1),
+                ..SchedulerOptions::default()
+            },
+            sync: SyncOptions::default(),
+        }
+    }
+}
+
 /// The pipeline, wired as deployed, against the stand-in's copies of the template's resources.
 #[derive(Debug)]
 pub struct LocalRun {
@@ -173,6 +193,7 @@ impl LocalRun {
         prefix: &str,
         gitlab: &GitLabTarget,
         verbose: bool,
+        tuning: Tuning,
     ) -> Result<LocalRun, LocalRunError> {
         let aws = AwsStandIn::provision_named(prefix).await?;
         let loopback = url::Url::parse(&gitlab.base_url)
@@ -196,18 +217,10 @@ impl LocalRun {
             .map_err(|e| LocalRunError::Config(e.to_string()))?;
         let built = |e: shared::gitlab::GitLabError| LocalRunError::Config(e.to_string());
         let api = shared::app::credentials_function(&config, &aws.config, false).map_err(built)?;
-        let scheduler = shared::app::scheduler_function(
-            &config,
-            &aws.config,
-            SchedulerOptions {
-                enqueue_lease: Duration::from_secs(1),
-                ..SchedulerOptions::default()
-            },
-        )
-        .map_err(built)?;
+        let scheduler = shared::app::scheduler_function(&config, &aws.config, tuning.scheduler)
+            .map_err(built)?;
         let mut worker =
-            shared::app::sync_worker_function(&config, &aws.config, SyncOptions::default())
-                .map_err(built)?;
+            shared::app::sync_worker_function(&config, &aws.config, tuning.sync).map_err(built)?;
         worker.embedded_metrics = false;
         Ok(LocalRun {
             aws,
@@ -225,20 +238,23 @@ impl LocalRun {
         }
     }
 
-    /// `credentials.create` through the API handler, with an API Gateway v2 event signed off by IAM (the
-    /// sample in `events/`). Returns the credential as the API shows it (never with its token).
+    /// `credentials.create` in `connection` for the GitLab at `base_url`, through the API handler, with an API
+    /// Gateway v2 event signed off by IAM (the sample in `events/`). Returns the credential as the API shows it
+    /// (never with its token).
     pub async fn create_credential(
         &self,
+        connection: &str,
+        base_url: &str,
         token: &str,
         label: &str,
     ) -> Result<Value, LocalRunError> {
         let body = json!({
             "label": label,
-            "settings": {"base_url": self.config.default_gitlab_base_url},
+            "settings": {"base_url": base_url},
             "secrets": {"api_token": token},
         });
         let (status, reply) = self
-            .call_api("POST", "credentials.create", Some(body))
+            .call_api(connection, "POST", "credentials.create", Some(body))
             .await;
         if status != 201 {
             return Err(LocalRunError::CredentialRefused {
@@ -250,24 +266,30 @@ impl LocalRun {
     }
 
     /// `credentials.info/<id>` through the API handler: the credential with its sync summary.
-    pub async fn credential_info(&self, id: &str) -> Value {
+    pub async fn credential_info(&self, connection: &str, id: &str) -> Value {
         let (_, reply) = self
-            .call_api("GET", &format!("credentials.info/{id}"), None)
+            .call_api(connection, "GET", &format!("credentials.info/{id}"), None)
             .await;
         reply["credential"].clone()
     }
 
     /// One API call through the handler, as API Gateway delivers it with an IAM identity (the sample event in
     /// `events/`, re-aimed): the reply's status and JSON body.
-    pub async fn call_api(&self, method: &str, route: &str, body: Option<Value>) -> (u16, Value) {
+    pub async fn call_api(
+        &self,
+        connection: &str,
+        method: &str,
+        route: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut event: Value =
             serde_json::from_str(include_str!("../../events/apigw-credentials-create.json"))
                 .expect("the sample event is JSON");
-        let path = format!("/connections/{CONNECTION}/{route}");
+        let path = format!("/connections/{connection}/{route}");
         event["rawPath"] = path.clone().into();
         event["requestContext"]["http"]["path"] = path.into();
         event["requestContext"]["http"]["method"] = method.into();
-        event["pathParameters"]["connection_id"] = CONNECTION.into();
+        event["pathParameters"]["connection_id"] = connection.into();
         event["pathParameters"]["proxy"] = route.into();
         match body {
             Some(body) => {

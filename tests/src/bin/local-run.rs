@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use testkit::demo::{DEMO_TOKEN, Demo, differences_from_git};
 use testkit::gitlab_sim::Simulator;
 use testkit::local_run::{
-    GitLabTarget, LocalRun, LocalRunError, PassSummary, last_sync_differences,
+    CONNECTION, GitLabTarget, LocalRun, LocalRunError, PassSummary, Tuning, last_sync_differences,
 };
 
 struct Args {
@@ -121,7 +121,7 @@ async fn run(args: Args) -> Result<bool, LocalRunError> {
         "AWS stand-in: {endpoint}; GitLab: {}; resources: {prefix}-*",
         target.base_url
     );
-    let run = LocalRun::prepare(&prefix, &target, true).await?;
+    let run = LocalRun::prepare(&prefix, &target, true, Tuning::default()).await?;
     eprintln!(
         "tables and queues of template.yaml created ({:.1} s in)",
         started.elapsed().as_secs_f64()
@@ -130,7 +130,9 @@ async fn run(args: Args) -> Result<bool, LocalRunError> {
         Source::Demo(..) => DEMO_TOKEN,
         Source::Real { token } => token.as_str(),
     };
-    let credential = run.create_credential(token, "local run").await?;
+    let credential = run
+        .create_credential(CONNECTION, &target.base_url, token, "local run")
+        .await?;
     eprintln!(
         "credentials.create: credential {} is {} (the token is in Secrets Manager only)",
         credential["id"].as_str().unwrap_or("?"),
@@ -158,7 +160,7 @@ async fn run(args: Args) -> Result<bool, LocalRunError> {
     let commits = run.count_items("CommitsTable").await?;
     let dead = run.dead_letters().await?;
     let info = run
-        .credential_info(credential["id"].as_str().unwrap_or_default())
+        .credential_info(CONNECTION, credential["id"].as_str().unwrap_or_default())
         .await;
     println!("\nsummary");
     for line in &lines {
