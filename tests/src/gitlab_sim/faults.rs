@@ -373,6 +373,10 @@ impl FaultState {
         q.extend(std::iter::repeat_n(fault, n as usize));
     }
 
+    pub(crate) fn clear_queued(&mut self) {
+        self.queued.clear();
+    }
+
     pub(crate) fn set_limit(&mut self, limit: Option<RateLimit>) {
         self.limit = limit;
         self.windows.clear();

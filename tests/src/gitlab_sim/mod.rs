@@ -95,6 +95,11 @@ impl Simulator {
         self.shared.faults().queue(route, n, fault);
     }
 
+    /// Drops every fault still queued by [`Simulator::fail_next`]: GitLab answers normally again.
+    pub fn clear_faults(&self) {
+        self.shared.faults().clear_queued();
+    }
+
     /// Switches the per-user fixed-window limiter on or off.
     pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
         self.shared.faults().set_limit(limit);
