@@ -26,8 +26,9 @@ use crate::aws_local::{AwsStandIn, StandInError};
 /// How soon a message whose record failed is delivered again (the deployed queue waits its visibility timeout).
 pub const REDELIVERY_DELAY: Duration = Duration::from_secs(2);
 
-/// The worker's Lambda timeout in `template.yaml`: each batch gets this deadline.
+/// The worker's and the scheduler's Lambda timeouts in `template.yaml`: each invocation gets this deadline.
 const WORKER_TIMEOUT: Duration = Duration::from_secs(900);
+const SCHEDULER_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// Concurrent worker invocations while draining (the template's `SyncMaxConcurrency` default).
 const CONCURRENT_INVOCATIONS: usize = 5;
@@ -60,6 +61,14 @@ fn aws_failure<E: std::error::Error>(step: &'static str) -> impl Fn(E) -> LocalR
         step,
         message: aws_sdk_sqs::error::DisplayErrorContext(&error).to_string(),
     }
+}
+
+/// A Lambda context whose deadline is `timeout` from now, as Lambda sets it for an invocation.
+fn deadline_in(timeout: Duration) -> Context {
+    let mut context = Context::default();
+    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    context.deadline = u64::try_from(now_ms).unwrap_or(0) + timeout.as_millis() as u64;
+    context
 }
 
 /// How a credential's `last_sync` (as `credentials.info` shows it) differs from what the run's passes did, the
@@ -137,6 +146,9 @@ pub struct PassSummary {
     pub results: BTreeMap<&'static str, usize>,
     pub commits_written: usize,
     pub scheduler_requests: u64,
+    /// How long the scheduler's tick took, and the errors it reported (`<connection>: <error>`).
+    pub tick_elapsed: Duration,
+    pub scheduler_errors: Vec<String>,
     pub sync_requests: u64,
     pub invocations: usize,
     pub deliveries: usize,
@@ -325,10 +337,13 @@ impl LocalRun {
         });
         let report = self
             .scheduler
-            .handle(LambdaEvent::new(tick, Context::default()))
+            .handle(LambdaEvent::new(tick, deadline_in(SCHEDULER_TIMEOUT)))
             .await
             .map_err(|e| LocalRunError::Scheduler(e.to_string()))?;
-        let mut summary = PassSummary::default();
+        let mut summary = PassSummary {
+            tick_elapsed: started.elapsed(),
+            ..PassSummary::default()
+        };
         for connection in &report.connections {
             summary.discovered += connection.discovered;
             summary.enqueued += connection.enqueued;
@@ -337,10 +352,9 @@ impl LocalRun {
             summary.excluded += connection.excluded;
             summary.scheduler_requests += connection.gitlab_requests;
             for error in &connection.errors {
-                self.say(format!(
-                    "  scheduler: {}: {error}",
-                    connection.connection_id
-                ));
+                let error = format!("{}: {error}", connection.connection_id);
+                self.say(format!("  scheduler: {error}"));
+                summary.scheduler_errors.push(error);
             }
         }
         self.say(format!(
@@ -412,13 +426,9 @@ impl LocalRun {
                 .collect();
             let event = serde_json::from_value(json!({ "Records": records }))
                 .expect("an SQS event of the worker's kind");
-            let mut context = Context::default();
-            let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-            context.deadline =
-                u64::try_from(now_ms).unwrap_or(0) + WORKER_TIMEOUT.as_millis() as u64;
             let (response, batch) = self
                 .worker
-                .handle_batch(LambdaEvent::new(event, context))
+                .handle_batch(LambdaEvent::new(event, deadline_in(WORKER_TIMEOUT)))
                 .await;
             invocations += 1;
             let failed: Vec<&str> = response
