@@ -6,6 +6,7 @@ mod credentials_api;
 mod dynamo_sync;
 mod end_to_end;
 mod gitlab_client;
+mod hostile;
 mod scheduler;
 mod simulator;
 mod sync;
