@@ -1802,22 +1802,59 @@ impl std::io::Write for Captured {
     }
 }
 
-/// Every log line of this test process (TRACE and up), through a global subscriber installed once. A scoped
-/// subscriber (`set_default`) misses lines when other test threads race it on callsite interest.
-fn captured_logs() -> &'static Captured {
-    static LOGS: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+/// Every log line of this test process, once per log level the template allows, each through the filter the
+/// functions build for that level (`shared::telemetry`), and once unfiltered (TRACE and up), through a global
+/// subscriber installed once. A scoped subscriber (`set_default`) misses lines when other test threads race it on
+/// callsite interest.
+struct CapturedLogs {
+    by_level: Vec<(String, Captured)>,
+    unfiltered: Captured,
+}
+
+fn captured_logs() -> &'static CapturedLogs {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    static LOGS: std::sync::OnceLock<CapturedLogs> = std::sync::OnceLock::new();
     LOGS.get_or_init(|| {
-        let logs = Captured::default();
-        let sink = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || sink.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber)
+        let unfiltered = Captured::default();
+        let sink = unfiltered.clone();
+        let mut layers = vec![
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(move || sink.clone())
+                .boxed(),
+        ];
+        let mut by_level = Vec::new();
+        for word in crate::template::allowed_log_levels() {
+            let level = shared::telemetry::level(|name| {
+                (name == "AWS_LAMBDA_LOG_LEVEL").then(|| word.clone())
+            })
+            .expect("the template allows only levels the functions read");
+            let logs = Captured::default();
+            let sink = logs.clone();
+            layers.push(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(move || sink.clone())
+                    .with_filter(shared::telemetry::filter(level))
+                    .boxed(),
+            );
+            by_level.push((word, logs));
+        }
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layers))
             .expect("no other global subscriber in the test binary");
-        logs
+        CapturedLogs {
+            by_level,
+            unfiltered,
+        }
     })
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
 }
 
 #[tokio::test]
@@ -1826,6 +1863,13 @@ async fn no_reply_log_line_or_stored_item_contains_a_token() {
     let env = env().await;
     let mut replies: Vec<String> = Vec::new();
     let mut run = async |req: Request| {
+        // What lambda_runtime logs of every invocation, at its own target and level (the handler runs here
+        // without the runtime): the raw event, body and token included.
+        tracing::trace!(
+            target: "lambda_runtime::layers::api_response",
+            body = ?req.body(),
+            "raw JSON event received from Lambda"
+        );
         let reply = handler(&env.api, req).await.unwrap();
         replies.push(format!("{:?} {:?}", reply.headers(), reply.body()));
         serde_json::from_slice::<Value>(reply.body().as_ref()).unwrap()
@@ -1870,13 +1914,13 @@ async fn no_reply_log_line_or_stored_item_contains_a_token() {
     run(post("credentials.delete", &json!({"id": id}))).await;
     run(get(&format!("credentials.info/{id}"))).await;
 
-    let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    // Without the functions' filter, the runtime's line shows the tokens, and the SDK and HTTP crates log at
+    // TRACE: what the filter must hold back.
+    let unfiltered = logs.unfiltered.text();
+    assert!(unfiltered.contains("raw JSON event received from Lambda"));
+    assert!(ALL_TOKENS.iter().any(|token| unfiltered.contains(token)));
     assert!(
-        logs.contains("request handled"),
-        "the subscriber captured the handler's lines"
-    );
-    assert!(
-        logs.lines().count() > 50,
+        unfiltered.lines().count() > 50,
         "trace-level lines of the SDK and HTTP clients too"
     );
     let table = format!("{:?}", table_items(&env).await);
@@ -1885,8 +1929,21 @@ async fn no_reply_log_line_or_stored_item_contains_a_token() {
     assert!(replies.contains(&SecretString::new(GOOD).fingerprint()));
     for token in ALL_TOKENS {
         assert!(!replies.contains(token), "a reply shows {token}");
-        assert!(!logs.contains(token), "a log line shows {token}");
         assert!(!table.contains(token), "the table holds {token}");
+    }
+    assert!(logs.by_level.len() >= 3, "{:?}", logs.by_level.len());
+    for (level, captured) in &logs.by_level {
+        let text = captured.text();
+        let info = matches!(level.as_str(), "INFO" | "DEBUG");
+        assert_eq!(
+            text.contains("request handled"),
+            info,
+            "{level}: the handler's INFO lines are there exactly when the level admits them"
+        );
+        assert!(!text.contains("raw JSON event"), "{level} logs raw events");
+        for token in ALL_TOKENS {
+            assert!(!text.contains(token), "a log line at {level} shows {token}");
+        }
     }
 }
 

@@ -18,6 +18,7 @@ use shared::credentials::{
     GitLabConnector, GitLabVerifier,
 };
 use shared::gitlab::HttpClients;
+use shared::scheduler::ports::KnownConnection;
 use shared::scheduler::{
     BatchEntry, BatchQueue, DiscoveredProject, EnqueueLease, FailedEntry, ProjectRecord,
     ProjectStatus, ProjectStore, Scheduler, SchedulerOptions, SendPolicy, TickReport,
@@ -925,8 +926,12 @@ struct FlakyProjects {
 }
 
 impl ProjectStore for FlakyProjects {
-    async fn connections(&self) -> Result<Vec<ConnectionId>, StoreError> {
+    async fn connections(&self) -> Result<Vec<KnownConnection>, StoreError> {
         self.inner.connections().await
+    }
+
+    async fn mark_scheduled(&self, connection: &ConnectionId, at: i64) -> Result<(), StoreError> {
+        self.inner.mark_scheduled(connection, at).await
     }
 
     async fn claim_tick(&self, tick: &str, now: i64, until: i64) -> Result<bool, StoreError> {
@@ -1293,5 +1298,109 @@ async fn a_credential_of_another_instance_never_shares_the_connections_keys() {
     );
     first.shutdown().await;
     second.shutdown().await;
+    env.aws.teardown().await;
+}
+
+/// [`schedule_event`] as Lambda delivers it, with `time_left` before the invocation's deadline.
+fn with_time_left(
+    mut event: LambdaEvent<serde_json::Value>,
+    time_left: Duration,
+) -> LambdaEvent<serde_json::Value> {
+    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    event.context.deadline = u64::try_from(now_ms).unwrap() + time_left.as_millis() as u64;
+    event
+}
+
+#[tokio::test]
+async fn a_gitlab_slower_than_the_tick_never_starves_the_others_and_each_tick_ends_in_time() {
+    let env = Env::new().await;
+    let repo = repo();
+    let slow = Simulator::start(World::one_project("glpat-slow", Some(repo.path())).world)
+        .await
+        .unwrap();
+    let paced = Simulator::start(World::one_project(TOKEN, Some(repo.path())).world)
+        .await
+        .unwrap();
+    env.connect("a-slow", &slow, "glpat-slow").await;
+    env.connect("b-paced", &paced, TOKEN).await;
+    env.connect("c-paced", &paced, TOKEN).await;
+    // Never answers within a tick; the others' discovery takes two rounds of 3 s (groups, then their projects),
+    // then a few store calls.
+    slow.set_latency(Duration::from_secs(30));
+    paced.set_latency(Duration::from_secs(3));
+    let margin = Duration::from_millis(1_500);
+    let scheduler = env.scheduler(
+        env.sqs(),
+        SchedulerOptions {
+            connection_concurrency: 1,
+            discovery_timeout: Duration::from_secs(10),
+            tick_margin: margin,
+            ..options()
+        },
+    );
+    let last_scheduled = async |connection: &str| {
+        env.item(&format!("CONN#{connection}"), "SCHEDULING")
+            .await
+            .contains_key("last_scheduled_at")
+    };
+
+    // 11 s for discovery: a-slow (first by id, no turn yet) uses its whole window, half the tick, and fails by
+    // itself; b-paced, 5.5 s left, is cut by the tick's end; c-paced never starts.
+    let time_left = Duration::from_secs(11) + margin;
+    let started = std::time::Instant::now();
+    let first = scheduler
+        .handle(with_time_left(
+            schedule_event(Some("2026-11-25T10:00:00Z")),
+            time_left,
+        ))
+        .await
+        .unwrap();
+    assert!(started.elapsed() < time_left, "{:?}", started.elapsed());
+    let by_name: BTreeMap<&str, _> = first
+        .connections
+        .iter()
+        .map(|c| (c.connection_id.as_str(), c))
+        .collect();
+    assert!(
+        by_name["a-slow"].errors[0].ends_with("discovery_timeout"),
+        "{:?}",
+        by_name["a-slow"]
+    );
+    assert!(!by_name["a-slow"].deferred);
+    assert!(by_name["b-paced"].deferred && by_name["c-paced"].deferred);
+    assert_eq!(first.deferred(), 2);
+    assert!(env.drain().await.is_empty());
+    assert!(last_scheduled("a-slow").await);
+    assert!(!last_scheduled("b-paced").await && !last_scheduled("c-paced").await);
+
+    // Next tick (20 s), the two left over go first and are scheduled (6 to 9 s each, with their records);
+    // a-slow, last, is cut. Had a-slow gone first again, its 10 s window would have left c-paced too little.
+    let time_left = Duration::from_secs(20) + margin;
+    let started = std::time::Instant::now();
+    let second = scheduler
+        .handle(with_time_left(
+            schedule_event(Some("2026-11-25T11:00:00Z")),
+            time_left,
+        ))
+        .await
+        .unwrap();
+    assert!(started.elapsed() < time_left, "{:?}", started.elapsed());
+    let by_name: BTreeMap<&str, _> = second
+        .connections
+        .iter()
+        .map(|c| (c.connection_id.as_str(), c))
+        .collect();
+    assert_eq!(
+        (by_name["b-paced"].enqueued, by_name["c-paced"].enqueued),
+        (1, 1),
+        "{second:#?}"
+    );
+    assert!(by_name["a-slow"].deferred, "{:?}", by_name["a-slow"]);
+    let messages = env.drain().await;
+    let mut connections: Vec<&str> = messages.iter().map(|m| m.connection_id.as_str()).collect();
+    connections.sort_unstable();
+    assert_eq!(connections, ["b-paced", "c-paced"]);
+    slow.shutdown().await;
+    paced.shutdown().await;
     env.aws.teardown().await;
 }

@@ -20,11 +20,12 @@ use shared::credentials::{
     GitLabVerifier,
 };
 use shared::secret::SecretString;
-use shared::sync::{ProjectKey, SyncOptions, SyncWorker};
+use shared::sync::worker::TimeBudget;
+use shared::sync::{ProjectKey, SyncMessage, SyncOptions, SyncQueue, SyncWorker};
 use testkit::aws_local::AwsStandIn;
 use testkit::clients::{fast_retry, local_http};
 use testkit::git_fixture::GitRepo;
-use testkit::gitlab_sim::{Fault, Namespace, OneProject, ProjectSpec, Simulator, World};
+use testkit::gitlab_sim::{Fault, Namespace, OneProject, ProjectSpec, Simulator, World, routes};
 
 const TOKEN: &str = "glpat-sync-worker-token";
 const CONNECTION: &str = "acme-gitlab";
@@ -43,6 +44,7 @@ struct Env {
     aws: AwsStandIn,
     sim: Simulator,
     repo: GitRepo,
+    group: u64,
     project: u64,
     hidden: u64,
     token_id: u64,
@@ -122,6 +124,7 @@ async fn env(commits: usize) -> Env {
         aws,
         sim,
         repo,
+        group,
         project,
         hidden,
         token_id,
@@ -157,6 +160,33 @@ impl Env {
             records.push(malformed);
         }
         serde_json::from_value(event).unwrap()
+    }
+
+    /// `n` more projects of the same history in the project's group.
+    fn add_projects(&self, n: usize) -> Vec<u64> {
+        self.sim.with_world(|w| {
+            (0..n)
+                .map(|i| {
+                    w.add_project(ProjectSpec::new(
+                        Namespace::Group(self.group),
+                        &format!("copy-{i}"),
+                        Some(self.repo.path()),
+                        "main",
+                    ))
+                })
+                .collect()
+        })
+    }
+
+    /// The scheduler's message for `project`.
+    fn message(&self, project: u64) -> SyncMessage {
+        SyncMessage {
+            connection_id: CONNECTION.into(),
+            credential_id: self.credential_id.clone(),
+            project_id: project,
+            path_with_namespace: format!("acme/p{project}"),
+            default_branch: "main".into(),
+        }
     }
 
     /// Runs the handler as Lambda would, with `time_left` before the invocation's deadline.
@@ -212,10 +242,71 @@ impl Env {
         self.aws.take_messages("SyncQueue").await
     }
 
+    /// One poll of the SQS event source: up to ten visible messages of the sync queue, received (each receipt
+    /// counts towards the redrive policy's `maxReceiveCount`) but not deleted.
+    async fn receive(&self) -> Vec<aws_sdk_sqs::types::Message> {
+        self.aws
+            .sqs
+            .receive_message()
+            .queue_url(&self.aws.queue("SyncQueue").url)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default()
+    }
+
+    /// What the event source does with the handler's answer: the messages that succeeded are deleted, the
+    /// failures become visible again (at once here: the deployed queue waits out their visibility timeout).
+    async fn settle(&self, messages: &[aws_sdk_sqs::types::Message], failed: &[String]) {
+        let url = &self.aws.queue("SyncQueue").url;
+        for message in messages {
+            let handle = message.receipt_handle().unwrap();
+            if failed
+                .iter()
+                .any(|f| Some(f.as_str()) == message.message_id())
+            {
+                self.aws
+                    .sqs
+                    .change_message_visibility()
+                    .queue_url(url)
+                    .receipt_handle(handle)
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                    .unwrap();
+            } else {
+                self.aws
+                    .sqs
+                    .delete_message()
+                    .queue_url(url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
     async fn stop(self) {
         self.sim.shutdown().await;
         self.aws.teardown().await;
     }
+}
+
+/// The SQS event the event source builds from received messages.
+fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
+    serde_json::from_value(serde_json::json!({
+        "Records": messages.iter().map(|m| serde_json::json!({
+            "messageId": m.message_id(),
+            "receiptHandle": m.receipt_handle(),
+            "body": m.body(),
+            "eventSource": "aws:sqs"
+        })).collect::<Vec<_>>()
+    }))
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -236,8 +327,10 @@ async fn a_batch_imports_its_project_and_fails_only_the_malformed_record() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_cut_by_the_deadline_continues_through_the_queue() {
-    let env = env(30_000).await;
-    // 60 s of margin are kept back from the deadline: this leaves the worker a few hundred milliseconds.
+    let mut env = env(30_000).await;
+    // 60 s of margin are kept back from the deadline: this leaves the worker a few hundred milliseconds, which
+    // the record may use however little it is.
+    env.worker.budget.min_record_time = Duration::ZERO;
     let short = Duration::from_secs(60) + Duration::from_millis(300);
     assert!(
         env.handle(env.event(&[env.project], false), short)
@@ -252,15 +345,7 @@ async fn a_sync_cut_by_the_deadline_continues_through_the_queue() {
             break;
         }
         continuations += messages.len();
-        let event: SqsEvent = serde_json::from_value(serde_json::json!({
-            "Records": messages.iter().map(|m| serde_json::json!({
-                "messageId": m.message_id(),
-                "body": m.body(),
-                "eventSource": "aws:sqs"
-            })).collect::<Vec<_>>()
-        }))
-        .unwrap();
-        assert!(env.handle(event, short).await.is_empty());
+        assert!(env.handle(sqs_event(&messages), short).await.is_empty());
     }
     assert!(continuations >= 1, "the deadline cut the first run");
     assert_eq!(env.stored_shas(env.project).await, env.oracle());
@@ -345,5 +430,100 @@ async fn a_gitlab_that_keeps_failing_leaves_the_record_to_sqs() {
         ),
         (Some("gitlab_unavailable"), Some(0), None)
     );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_after_one_that_outlasts_the_invocation_come_back_and_never_reach_the_dead_letter_queue()
+ {
+    let mut env = env(40).await;
+    // The deployed budget scaled down from a 900 s timeout to 6 s: 2 s of margin, abandoned 1 s before the end.
+    env.worker.budget = TimeBudget {
+        margin: Duration::from_secs(2),
+        abort_margin: Duration::from_secs(1),
+        min_record_time: Duration::from_secs(1),
+    };
+    let time_left = Duration::from_secs(6);
+    let mut projects = vec![env.project];
+    projects.extend(env.add_projects(9));
+    for project in &projects {
+        env.worker
+            .queue
+            .enqueue(&env.message(*project))
+            .await
+            .unwrap();
+    }
+    let mut batch = Vec::new();
+    // Bounded: moto hands out the ten messages in a call or a few.
+    for _ in 0..10 {
+        if batch.len() == projects.len() {
+            break;
+        }
+        batch.extend(env.receive().await);
+    }
+    assert_eq!(batch.len(), 10);
+
+    // The first record's GitLab answers only after the invocation would have ended.
+    env.sim
+        .fail_next(routes::BRANCH, 1, Fault::Latency(Duration::from_secs(20)));
+    env.sim.reset_counts();
+    let started = std::time::Instant::now();
+    let failed = env.handle(sqs_event(&batch), time_left).await;
+    let took = started.elapsed();
+    assert!(took < time_left, "the batch answered after {took:?}");
+    let mut all: Vec<String> = batch
+        .iter()
+        .map(|m| m.message_id().unwrap().to_owned())
+        .collect();
+    let mut failed_sorted = failed.clone();
+    all.sort();
+    failed_sorted.sort();
+    assert_eq!(failed_sorted, all, "every record comes back");
+    assert_eq!(
+        env.sim.total_requests(),
+        1,
+        "the nine others were not started"
+    );
+    let last = env.last_sync().await;
+    assert_eq!(last.last_error.as_deref(), Some("deadline_exceeded"));
+    env.settle(&batch, &failed).await;
+
+    // Redelivered (their second receipt), they all succeed and are deleted.
+    let mut redelivered = Vec::new();
+    for _ in 0..10 {
+        if redelivered.len() == projects.len() {
+            break;
+        }
+        redelivered.extend(env.receive().await);
+    }
+    assert_eq!(redelivered.len(), 10);
+    assert!(redelivered.iter().all(|m| {
+        m.attributes()
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+            })
+            .map(String::as_str)
+            == Some("2")
+    }));
+    let failed = env
+        .handle(sqs_event(&redelivered), Duration::from_secs(900))
+        .await;
+    assert_eq!(failed, Vec::<String>::new());
+    env.settle(&redelivered, &failed).await;
+    assert!(env.receive().await.is_empty(), "the queue is drained");
+    assert!(
+        env.aws
+            .take_messages("SyncDeadLetterQueue")
+            .await
+            .is_empty(),
+        "nothing was dead-lettered"
+    );
+    for project in &projects {
+        assert_eq!(
+            env.stored_shas(*project).await,
+            env.oracle(),
+            "project {project}"
+        );
+    }
     env.stop().await;
 }

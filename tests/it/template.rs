@@ -4,8 +4,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
+use shared::scheduler::SchedulerOptions;
+use shared::sync::worker::TimeBudget;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -165,6 +168,98 @@ fn the_queue_waits_six_worker_timeouts_and_reports_partial_failures() {
         serde_json::json!(["ReportBatchItemFailures"])
     );
     assert!(mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"].is_object());
+}
+
+/// The worker starts a record only with `min_record_time` left before its margin: a batch's records must all fit
+/// their minimum within the timeout, or the last ones would be handed back to SQS (each waiting out the
+/// visibility timeout and counting towards the dead-letter queue) even when every record keeps to its share.
+#[test]
+fn every_record_of_a_full_batch_fits_its_minimum_time_within_the_worker_timeout() {
+    let cloudformation = expand(&root().join("template.yaml"));
+    let resources = &cloudformation["Resources"];
+    let timeout = Duration::from_secs(
+        resources["SyncWorkerFunction"]["Properties"]["Timeout"]
+            .as_u64()
+            .unwrap(),
+    );
+    let mapping = resources
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|r| r["Type"] == "AWS::Lambda::EventSourceMapping")
+        .expect("the SQS trigger");
+    let batch = mapping["Properties"]["BatchSize"].as_u64().unwrap();
+    assert!((1..=10).contains(&batch), "BatchSize {batch}");
+    // A batching window only delays a burst the scheduler sends all at once.
+    assert_eq!(mapping["Properties"]["MaximumBatchingWindowInSeconds"], 0);
+    let budget = TimeBudget::default();
+    let usable = timeout - budget.margin;
+    assert!(
+        budget.min_record_time * batch as u32 <= usable,
+        "{batch} records x {:?} > {usable:?}",
+        budget.min_record_time
+    );
+    // The abandoned record's answer goes out before Lambda ends the invocation, after its windows stopped.
+    assert!(budget.abort_margin < budget.margin && !budget.abort_margin.is_zero());
+}
+
+/// The scheduler's tick fits its function: discovery ends `tick_margin` before the timeout, a connection's
+/// window is at most half of what is left (so the default is not cut down), and the tick's lease outlasts it.
+#[test]
+fn the_scheduler_options_fit_its_timeout() {
+    let cloudformation = expand(&root().join("template.yaml"));
+    let timeout = Duration::from_secs(
+        cloudformation["Resources"]["SchedulerFunction"]["Properties"]["Timeout"]
+            .as_u64()
+            .unwrap(),
+    );
+    let options = SchedulerOptions::default();
+    let discovery = timeout - options.tick_margin;
+    assert!(options.discovery_timeout <= discovery / 2);
+    assert!(options.tick_lease >= timeout);
+}
+
+/// One level, Lambda's `ApplicationLogLevel` from `LogLevel` (the code reads it as `AWS_LAMBDA_LOG_LEVEL`), no
+/// `RUST_LOG` that could disagree, and no TRACE.
+#[test]
+fn the_log_level_has_one_source_and_no_trace() {
+    let cloudformation = expand(&root().join("template.yaml"));
+    let levels = allowed_log_levels();
+    assert!(levels.contains(&"INFO".to_owned()), "{levels:?}");
+    assert!(!levels.iter().any(|l| l.eq_ignore_ascii_case("trace")));
+    for level in &levels {
+        assert!(
+            shared::telemetry::level(|_| Some(level.clone())).is_ok(),
+            "{level}"
+        );
+    }
+    let mut functions = 0;
+    for resource in cloudformation["Resources"].as_object().unwrap().values() {
+        if resource["Type"] != "AWS::Lambda::Function" {
+            continue;
+        }
+        functions += 1;
+        let properties = &resource["Properties"];
+        assert_eq!(
+            properties["LoggingConfig"]["ApplicationLogLevel"],
+            serde_json::json!({"Ref": "LogLevel"})
+        );
+        assert_eq!(properties["LoggingConfig"]["LogFormat"], "JSON");
+        assert!(properties["Environment"]["Variables"]["RUST_LOG"].is_null());
+    }
+    assert_eq!(functions, 3);
+}
+
+/// The `LogLevel` values `template.yaml` allows.
+pub fn allowed_log_levels() -> Vec<String> {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let template: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+    template["Parameters"]["LogLevel"]["AllowedValues"]
+        .as_sequence()
+        .expect("LogLevel lists its values")
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// The schedule's `Input` with EventBridge Scheduler's placeholders filled in, as the scheduler receives it.

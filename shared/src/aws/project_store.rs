@@ -9,14 +9,16 @@
 //! - project: `pk = CONN#<connection>`, `sk = PROJ#<project_id>`, the sync's item: the scheduler only reads
 //!   `last_head`, `job` and `access_error(_at)` of it (an archived project whose history is imported is not
 //!   enqueued again; one GitLab refused waits for its retry) and never writes it, so nothing the scheduler does can race the sync's conditional writes.
-//! - scheduling lock: `pk = CONN#<connection>`, `sk = SCHEDULING`, with `lock_holder` and `lock_until`: the tick
+//! - scheduling lock: `pk = CONN#<connection>`, `sk = SCHEDULING`, with `lock_holder`, `lock_until` and
+//!   `last_scheduled_at` (epoch seconds: when a tick last finished the connection's turn; ticks go oldest first): the tick
 //!   holding it is the only writer of the connection's schedule items, so they are written whole with
 //!   `BatchWriteItem` (25 a call) instead of one conditional `UpdateItem` each. On moto that is what makes a tick of
 //!   10,000 projects fast: every call costs about 8 ms there whatever it carries (the server is GIL-bound), and its
 //!   `TransactWriteItems` and PartiQL copy or convert the whole table for every item, so they are slower still.
 //! - tick lease: `pk = SCHEDULER`, `sk = TICK#<tick>`, with `lease_until`, `completed_at` and `expires_at`
 //!   (epoch seconds, for a TTL).
-//! - connections: the credentials API's `sk = CONNECTION` items, found with a filtered `Scan` (keys only).
+//! - connections: the credentials API's `sk = CONNECTION` items, found with a filtered `Scan` (keys only) that
+//!   also reads each scheduling lock's `last_scheduled_at`.
 //!
 //! Cost on DynamoDB, per tick and connection: two lock writes, one query of the schedule items and one of the
 //! project items (strongly consistent), and 1 WCU per project written (a schedule item is well under 1 KB; the
@@ -38,7 +40,9 @@ use super::keys::{
 use super::{batch_write, condition_failed};
 use crate::credentials::ConnectionId;
 use crate::scheduler::model::{DiscoveredProject, ProjectStatus};
-use crate::scheduler::ports::{AccessRefusal, KnownProject, ProjectRecord, ProjectStore};
+use crate::scheduler::ports::{
+    AccessRefusal, KnownConnection, KnownProject, ProjectRecord, ProjectStore,
+};
 use crate::sync::StoreError;
 
 type Item = HashMap<String, AttributeValue>;
@@ -231,26 +235,36 @@ where
 }
 
 impl ProjectStore for DynamoProjectStore {
-    async fn connections(&self) -> Result<Vec<ConnectionId>, StoreError> {
-        let mut connections = Vec::new();
+    async fn connections(&self) -> Result<Vec<KnownConnection>, StoreError> {
+        let mut connections: BTreeMap<ConnectionId, (bool, Option<i64>)> = BTreeMap::new();
         let mut start: Option<Item> = None;
         loop {
             let output = self
                 .client
                 .scan()
                 .table_name(&self.table)
-                .filter_expression("sk = :connection")
+                .filter_expression("sk IN (:connection, :scheduling)")
                 .expression_attribute_values(":connection", AttributeValue::S(CONNECTION_SK.into()))
-                .projection_expression("pk")
+                .expression_attribute_values(":scheduling", AttributeValue::S(SCHEDULING_SK.into()))
+                .projection_expression("pk, sk, last_scheduled_at")
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|e| unavailable("Scan connections", &e))?;
             for item in output.items.unwrap_or_default() {
-                if let Some(AttributeValue::S(pk)) = item.get("pk")
-                    && let Some(id) = pk.strip_prefix("CONN#").and_then(ConnectionId::parse)
-                {
-                    connections.push(id);
+                let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
+                    (item.get("pk"), item.get("sk"))
+                else {
+                    continue;
+                };
+                let Some(id) = pk.strip_prefix("CONN#").and_then(ConnectionId::parse) else {
+                    continue;
+                };
+                let entry = connections.entry(id).or_default();
+                if sk == CONNECTION_SK {
+                    entry.0 = true;
+                } else if let Some(AttributeValue::N(at)) = item.get("last_scheduled_at") {
+                    entry.1 = at.parse().ok();
                 }
             }
             match output.last_evaluated_key {
@@ -258,9 +272,29 @@ impl ProjectStore for DynamoProjectStore {
                 _ => break,
             }
         }
-        connections.sort();
-        connections.dedup();
-        Ok(connections)
+        // A scheduling item alone is no connection.
+        Ok(connections
+            .into_iter()
+            .filter(|(_, (exists, _))| *exists)
+            .map(|(id, (_, last_scheduled_at))| KnownConnection {
+                id,
+                last_scheduled_at,
+            })
+            .collect())
+    }
+
+    async fn mark_scheduled(&self, connection: &ConnectionId, at: i64) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::lock_key(connection)))
+            .update_expression("SET entity = :entity, last_scheduled_at = :at")
+            .expression_attribute_values(":entity", AttributeValue::S("scheduling_lock".into()))
+            .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| unavailable("UpdateItem last scheduled", &e))
     }
 
     async fn claim_tick(&self, tick: &str, now: i64, until: i64) -> Result<bool, StoreError> {

@@ -96,6 +96,9 @@ pub struct ConnectionReport {
     pub credentials: usize,
     /// Another tick held the connection's scheduling lock: this one discovered but left the rest to it.
     pub busy: bool,
+    /// The tick's time ran out before this connection's turn (not started, or its discovery cut): nothing was
+    /// recorded for it, and it goes first next tick.
+    pub deferred: bool,
     /// Distinct projects found by the credentials that succeeded.
     pub discovered: usize,
     pub enqueued: usize,
@@ -140,6 +143,11 @@ impl TickReport {
 
     pub fn not_sent(&self) -> usize {
         self.connections.iter().map(|c| c.not_sent).sum()
+    }
+
+    /// Connections left for the next tick because this one ran out of time.
+    pub fn deferred(&self) -> usize {
+        self.connections.iter().filter(|c| c.deferred).count()
     }
 }
 

@@ -58,10 +58,25 @@ pub struct KnownProject {
     pub status: Option<ProjectStatus>,
 }
 
+/// A connection, and when a tick last finished its turn (the tick's order: oldest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownConnection {
+    pub id: ConnectionId,
+    /// Epoch seconds; `None` if no tick has finished its turn yet.
+    pub last_scheduled_at: Option<i64>,
+}
+
 /// Project metadata, leases and the list of connections, in the state table.
 pub trait ProjectStore: Send + Sync {
-    /// Every connection that exists.
-    fn connections(&self) -> impl Future<Output = Result<Vec<ConnectionId>, StoreError>> + Send;
+    /// Every connection that exists, with the end of its last turn.
+    fn connections(&self) -> impl Future<Output = Result<Vec<KnownConnection>, StoreError>> + Send;
+
+    /// Records that a tick finished the connection's turn at `at` (epoch seconds), whatever its outcome.
+    fn mark_scheduled(
+        &self,
+        connection: &ConnectionId,
+        at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Takes the lease of a tick; `false` if another delivery of the same tick holds it or finished it.
     fn claim_tick(

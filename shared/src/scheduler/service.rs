@@ -1,6 +1,13 @@
 //! One schedule tick: every connection (a bounded number at once), every live credential of it, discovery,
 //! metadata and enqueue leases, the fan-out, and the "gone" marks. One connection's failure (a refused token,
 //! GitLab down, a timeout) is reported in its part of the tick and never stops the others.
+//!
+//! Time: a tick ends before the Lambda deadline (less [`SchedulerOptions::tick_margin`], kept for the records
+//! and messages of connections already discovered). Each connection's discovery has a window of its own
+//! ([`SchedulerOptions::discovery_timeout`], at most half the tick). Connections go in the order of their last
+//! turn, oldest first; a turn ends (and is stamped) when the connection is scheduled or fails by itself, not when
+//! the tick's time runs out, so connections the tick did not reach or had to cut go first next tick. As the first
+//! connections of a tick always have their whole window, every tick finishes some turns: none starves.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -8,6 +15,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use lambda_runtime::LambdaEvent;
 use time::OffsetDateTime;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::discovery::discover;
@@ -15,7 +23,9 @@ use super::fanout::{SendPolicy, send_all};
 use super::model::{
     ConnectionReport, DiscoveredProject, ProjectStatus, TickReport, epoch, tick_key,
 };
-use super::ports::{BatchQueue, EnqueueLease, KnownProject, ProjectRecord, ProjectStore};
+use super::ports::{
+    BatchQueue, EnqueueLease, KnownConnection, KnownProject, ProjectRecord, ProjectStore,
+};
 use crate::credentials::model::{DiscoverySummary, timestamp};
 use crate::credentials::{
     ConnectError, ConnectionId, CredentialRecord, CredentialStatus, CredentialStatusStore,
@@ -23,7 +33,7 @@ use crate::credentials::{
 };
 use crate::gitlab::{GitLabError, RetryPolicy};
 use crate::sync::model::utc;
-use crate::sync::worker::SyncMessage;
+use crate::sync::worker::{SyncMessage, before, invocation_deadline};
 
 /// Tuning of a tick.
 #[derive(Debug, Clone, Copy)]
@@ -40,8 +50,12 @@ pub struct SchedulerOptions {
     /// How long a tick's lease keeps a second delivery of it away while the first still runs (the function's
     /// timeout); a finished tick stays finished.
     pub tick_lease: Duration,
-    /// One credential's discovery gives up after this long.
+    /// One connection's discovery (all its credentials) gives up after this long, or after half the tick's time
+    /// if that is shorter.
     pub discovery_timeout: Duration,
+    /// Kept back from the Lambda deadline: no discovery runs into it, so the connections already discovered get
+    /// their records, messages and summaries written.
+    pub tick_margin: Duration,
     /// A project whose repository GitLab refused (403/404) is tried again this long after the refusal, not every
     /// tick: access may be granted later, but a daily retry costs one request, not one per tick.
     pub inaccessible_retry: Duration,
@@ -57,7 +71,8 @@ impl Default for SchedulerOptions {
             write_concurrency: 16,
             enqueue_lease: Duration::from_secs(50 * 60),
             tick_lease: Duration::from_secs(15 * 60),
-            discovery_timeout: Duration::from_secs(8 * 60),
+            discovery_timeout: Duration::from_secs(5 * 60),
+            tick_margin: Duration::from_secs(2 * 60),
             inaccessible_retry: Duration::from_secs(24 * 3600),
             retry: RetryPolicy::default(),
             send: SendPolicy::default(),
@@ -85,6 +100,9 @@ enum CredentialFailure {
     GitLab(GitLabError),
     #[error("discovery_timeout")]
     Timeout,
+    /// The tick's time ran out first: the connection is left for the next tick.
+    #[error("tick_deadline")]
+    TickDeadline,
     /// Stored patterns that no longer compile (an item edited by hand): nothing is imported, never everything.
     #[error("invalid_settings")]
     Scope,
@@ -101,6 +119,7 @@ impl CredentialFailure {
             CredentialFailure::Connect(ConnectError::Secret(_)) => "secret_unavailable",
             CredentialFailure::GitLab(error) => error.code(),
             CredentialFailure::Timeout => "discovery_timeout",
+            CredentialFailure::TickDeadline => "tick_deadline",
             CredentialFailure::Scope => "invalid_settings",
             CredentialFailure::OtherInstance => "instance_mismatch",
         }
@@ -132,17 +151,23 @@ where
         }
     }
 
-    /// The Lambda handler: an EventBridge schedule event (any JSON; its `time`/`id` name the tick).
+    /// The Lambda handler: an EventBridge schedule event (any JSON; its `time`/`id` name the tick), within the
+    /// invocation's deadline less the tick margin.
     pub async fn handle(
         &self,
         event: LambdaEvent<serde_json::Value>,
     ) -> Result<TickReport, lambda_runtime::Error> {
         let tick = tick_key(&event.payload);
-        let report = self.tick(tick.as_deref()).await?;
+        let deadline = invocation_deadline(event.context.deadline).map(|end| {
+            end.checked_sub(self.options.tick_margin)
+                .unwrap_or_else(Instant::now)
+        });
+        let report = self.tick(tick.as_deref(), deadline).await?;
         tracing::info!(
             tick = report.tick.as_deref().unwrap_or("-"),
             duplicate = report.duplicate,
             connections = report.connections.len(),
+            deferred = report.deferred(),
             enqueued = report.enqueued(),
             not_sent = report.not_sent(),
             "tick finished"
@@ -150,9 +175,14 @@ where
         Ok(report)
     }
 
-    /// One tick. Fails only when the connections cannot be listed or the tick lease cannot be read; a failed
-    /// connection is reported in the result instead.
-    pub async fn tick(&self, tick: Option<&str>) -> Result<TickReport, crate::sync::StoreError> {
+    /// One tick, whose discoveries end by `deadline` (none: no limit but each connection's window). Fails only
+    /// when the connections cannot be listed or the tick lease cannot be read; a failed connection is reported
+    /// in the result instead.
+    pub async fn tick(
+        &self,
+        tick: Option<&str>,
+        deadline: Option<Instant>,
+    ) -> Result<TickReport, crate::sync::StoreError> {
         let now = OffsetDateTime::now_utc();
         let mut report = TickReport {
             tick: tick.map(str::to_owned),
@@ -166,9 +196,29 @@ where
                 return Ok(report);
             }
         }
-        let connections = self.projects.connections().await?;
+        let mut connections = self.projects.connections().await?;
+        connections.sort_by(|a, b| turn_order(a).cmp(&turn_order(b)));
+        // At most half the tick each, so the first connections always end by their own time.
+        let window = match deadline {
+            Some(deadline) => self
+                .options
+                .discovery_timeout
+                .min(deadline.saturating_duration_since(Instant::now()) / 2),
+            None => self.options.discovery_timeout,
+        };
         report.connections = futures::stream::iter(connections)
-            .map(|connection| self.connection(connection, now))
+            .map(|connection| async move {
+                // Started only while the tick has time (the stream starts each when a slot frees up).
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return ConnectionReport {
+                        connection_id: connection.id.to_string(),
+                        deferred: true,
+                        ..ConnectionReport::default()
+                    };
+                }
+                let limit = DiscoveryLimit::new(Instant::now(), window, deadline);
+                self.connection(connection.id, now, limit).await
+            })
             .buffer_unordered(self.options.connection_concurrency.max(1))
             .collect()
             .await;
@@ -183,24 +233,44 @@ where
         Ok(report)
     }
 
-    /// One connection: discovery by each live credential, then records, messages and gone marks.
-    async fn connection(&self, connection: ConnectionId, now: OffsetDateTime) -> ConnectionReport {
+    /// One connection's turn: discovery by each live credential, then records, messages and gone marks; then
+    /// the turn's end is stamped, unless the tick's time ran out first.
+    async fn connection(
+        &self,
+        connection: ConnectionId,
+        now: OffsetDateTime,
+        limit: DiscoveryLimit,
+    ) -> ConnectionReport {
         let span = tracing::info_span!("connection", connection_id = %connection);
-        self.connection_in_span(connection, now)
-            .instrument(span)
-            .await
+        async {
+            let mut report = self.connection_in_span(&connection, now, limit).await;
+            if report.deferred {
+                tracing::info!("the tick's time ran out; the connection goes first next tick");
+                return report;
+            }
+            report.write_calls += 1;
+            let at = epoch(OffsetDateTime::now_utc());
+            if let Err(error) = self.projects.mark_scheduled(&connection, at).await {
+                tracing::warn!(error = %error, "end of turn not recorded; the connection goes first next tick");
+                report.errors.push(format!("store: {error}"));
+            }
+            report
+        }
+        .instrument(span)
+        .await
     }
 
     async fn connection_in_span(
         &self,
-        connection: ConnectionId,
+        connection: &ConnectionId,
         now: OffsetDateTime,
+        limit: DiscoveryLimit,
     ) -> ConnectionReport {
         let mut report = ConnectionReport {
             connection_id: connection.to_string(),
             ..ConnectionReport::default()
         };
-        let mut records = match self.credentials.list(&connection).await {
+        let mut records = match self.credentials.list(connection).await {
             Ok(records) => records,
             Err(error) => {
                 report.errors.push(format!("credentials: {error}"));
@@ -221,7 +291,7 @@ where
         let mut failures = Vec::new();
         for record in &records {
             let discovered = if instance.as_ref() == Some(&record.settings.base_url) {
-                self.discover_with(record, &mut report).await
+                self.discover_with(record, limit, &mut report).await
             } else {
                 // Project ids repeat across instances: another instance's projects would share this connection's
                 // keys. The API refuses such a credential; one stored before it did is left out here.
@@ -233,6 +303,11 @@ where
                     for (id, project) in discovery {
                         merge_found(&mut found, id, project);
                     }
+                }
+                // Not this connection's failure: nothing is recorded, the next tick takes it first.
+                Err(CredentialFailure::TickDeadline) => {
+                    report.deferred = true;
+                    return report;
                 }
                 Err(failure) => {
                     complete = false;
@@ -271,7 +346,7 @@ where
         report.write_calls += 1;
         match self
             .projects
-            .lock_connection(&connection, &holder, locked_at, lock_until)
+            .lock_connection(connection, &holder, locked_at, lock_until)
             .await
         {
             Ok(true) => {}
@@ -288,10 +363,10 @@ where
             }
         }
         let statuses = self
-            .schedule(&connection, &found, complete, now, &mut report)
+            .schedule(connection, &found, complete, now, &mut report)
             .await;
         report.write_calls += 1;
-        if let Err(error) = self.projects.unlock_connection(&connection, &holder).await {
+        if let Err(error) = self.projects.unlock_connection(connection, &holder).await {
             tracing::warn!(error = %error, "scheduling lock not given back; it lapses by itself");
             report.errors.push(format!("store: {error}"));
         }
@@ -521,29 +596,36 @@ where
         }
     }
 
-    /// One credential's discovery, with its token, budget and time limit.
+    /// One credential's discovery, with its token, budget and the connection's time limit.
     async fn discover_with(
         &self,
         record: &CredentialRecord,
+        limit: DiscoveryLimit,
         report: &mut ConnectionReport,
     ) -> Result<(BTreeMap<u64, DiscoveredProject>, bool), CredentialFailure> {
         let scope = record
             .settings
             .scope()
             .map_err(|_| CredentialFailure::Scope)?;
-        let gitlab = self
-            .connector
-            .client_for(&self.vault, record, self.options.retry)
-            .await
-            .map_err(CredentialFailure::Connect)?;
-        let outcome = tokio::time::timeout(
-            self.options.discovery_timeout,
+        if limit.until.is_some_and(|until| Instant::now() >= until) {
+            return Err(limit.elapsed());
+        }
+        let gitlab = before(
+            limit.until,
+            self.connector
+                .client_for(&self.vault, record, self.options.retry),
+        )
+        .await
+        .ok_or_else(|| limit.elapsed())?
+        .map_err(CredentialFailure::Connect)?;
+        let outcome = before(
+            limit.until,
             discover(&gitlab, self.options.group_concurrency),
         )
         .await;
         report.gitlab_requests += gitlab.stats().requests;
         let discovery = outcome
-            .map_err(|_| CredentialFailure::Timeout)?
+            .ok_or_else(|| limit.elapsed())?
             .map_err(CredentialFailure::GitLab)?;
         let credential = record.credential_id.as_str();
         let projects = discovery
@@ -581,6 +663,45 @@ where
             report.errors.push(format!("credentials: {error}"));
         }
     }
+}
+
+/// Until when one connection's discovery may run, and whose limit that is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DiscoveryLimit {
+    until: Option<Instant>,
+    /// The tick's deadline comes before the connection's own window ends.
+    by_tick: bool,
+}
+
+impl DiscoveryLimit {
+    /// A connection started at `start` with a window of `window`, in a tick that ends at `tick_deadline`.
+    fn new(start: Instant, window: Duration, tick_deadline: Option<Instant>) -> Self {
+        let own = start.checked_add(window);
+        match (own, tick_deadline) {
+            (Some(own), Some(tick)) if tick < own => DiscoveryLimit {
+                until: Some(tick),
+                by_tick: true,
+            },
+            (own, tick) => DiscoveryLimit {
+                until: own.or(tick),
+                by_tick: false,
+            },
+        }
+    }
+
+    /// The failure when the limit is reached: the connection's own timeout, or the tick's.
+    fn elapsed(self) -> CredentialFailure {
+        if self.by_tick {
+            CredentialFailure::TickDeadline
+        } else {
+            CredentialFailure::Timeout
+        }
+    }
+}
+
+/// A connection's place in a tick: the oldest turn first, never-scheduled connections before all, then by id.
+fn turn_order(connection: &KnownConnection) -> (Option<i64>, &ConnectionId) {
+    (connection.last_scheduled_at, &connection.id)
 }
 
 /// Why a discovered project gets no message this tick.

@@ -2,6 +2,11 @@
 //! A bad record or a transient failure is reported as that record's batch item failure (SQS redelivers it and,
 //! in the end, dead-letters it); a token GitLab refuses marks the credential and stops, without a retry storm; a
 //! project GitLab hides is marked and skipped; a sync cut by the deadline is continued through a new message.
+//!
+//! Records run one after another and share the invocation's time ([`TimeBudget`]): each started record gets an
+//! equal share of what is left for the records still waiting, a record is not started when too little is left
+//! (it goes back to SQS at once, as a batch item failure), and a record still running close to the Lambda
+//! deadline is abandoned, so the batch's answer always goes out before Lambda would kill the invocation.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -42,14 +47,69 @@ pub trait SyncQueue: Send + Sync {
     ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// Time kept back from the Lambda deadline: windows already running finish and the checkpoint is written.
-const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
+/// How the records of one batch share the invocation's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeBudget {
+    /// Kept back from the Lambda deadline: no window starts after it, so windows already running finish and the
+    /// checkpoint is written.
+    pub margin: Duration,
+    /// A record still running this close to the Lambda deadline is abandoned (and retried; its finished windows
+    /// are checkpointed), so that the batch's answer goes out before Lambda kills the invocation.
+    pub abort_margin: Duration,
+    /// A record is started only with at least this much time left before the margin; otherwise it is handed back
+    /// to SQS at once. `template.yaml` keeps `BatchSize` times this within the worker's timeout less the margin,
+    /// so a record is handed back only when the records before it overran their shares.
+    pub min_record_time: Duration,
+}
 
-/// How one record ended; everything but `Retry` deletes the message.
+impl Default for TimeBudget {
+    fn default() -> Self {
+        TimeBudget {
+            margin: Duration::from_secs(60),
+            abort_margin: Duration::from_secs(10),
+            min_record_time: Duration::from_secs(120),
+        }
+    }
+}
+
+/// The time one record may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecordSlot {
+    /// No new window of its import starts after this (a continuation carries on).
+    pub windows_until: Option<Instant>,
+    /// The record is abandoned at this instant.
+    pub abort_at: Option<Instant>,
+}
+
+impl TimeBudget {
+    /// The slot of a record started `now` with `waiting` records of the batch not yet started (itself
+    /// included), the invocation ending at `end`: an equal share of the time left before the margin, so one
+    /// record cannot take the time of the records after it. `None` when too little is left to start it.
+    pub fn slot(&self, end: Option<Instant>, waiting: usize, now: Instant) -> Option<RecordSlot> {
+        let Some(end) = end else {
+            return Some(RecordSlot::default());
+        };
+        let left = end
+            .saturating_duration_since(now)
+            .saturating_sub(self.margin);
+        if left < self.min_record_time {
+            return None;
+        }
+        let share = left / u32::try_from(waiting.max(1)).unwrap_or(u32::MAX);
+        Some(RecordSlot {
+            windows_until: now.checked_add(share),
+            abort_at: end.checked_sub(self.abort_margin),
+        })
+    }
+}
+
+/// How one record ended; everything but `Retry` and `Deferred` deletes the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordOutcome {
     Synced(SyncOutcome),
     Continued(SyncReport),
+    /// Not started: too little of the invocation was left. SQS delivers it again; not a failure of the sync.
+    Deferred,
     /// Nothing to do for this credential or project (deleted, disabled, marked invalid, hidden): the reason, and
     /// for a refusal the code its credential's summary shows (`forbidden`, `not_found`, `invalid_credentials`).
     Skipped(&'static str),
@@ -96,6 +156,23 @@ impl RecordReport {
         }
     }
 
+    fn deferred(message: SyncMessage) -> Self {
+        RecordReport {
+            message: Some(message),
+            outcome: RecordOutcome::Deferred,
+            stats: crate::gitlab::ClientStats::default(),
+            duration: Duration::ZERO,
+        }
+    }
+
+    /// SQS must deliver the record again (it failed, or was never started).
+    pub fn redeliver(&self) -> bool {
+        matches!(
+            self.outcome,
+            RecordOutcome::Retry { .. } | RecordOutcome::Deferred
+        )
+    }
+
     /// Commits written by this record's sync.
     pub fn commits(&self) -> usize {
         match &self.outcome {
@@ -124,6 +201,7 @@ impl RecordReport {
             RecordOutcome::Synced(SyncOutcome::Continue(_)) | RecordOutcome::Continued(_) => {
                 "continued"
             }
+            RecordOutcome::Deferred => "deferred",
             RecordOutcome::Skipped(reason) => reason,
             RecordOutcome::Retry { .. } => "retry",
         }
@@ -134,7 +212,9 @@ impl RecordReport {
         match &self.outcome {
             RecordOutcome::Skipped(reason) => REFUSALS.into_iter().find(|r| r == reason),
             RecordOutcome::Retry { code, .. } => Some(code),
-            RecordOutcome::Synced(_) | RecordOutcome::Continued(_) => None,
+            RecordOutcome::Synced(_) | RecordOutcome::Continued(_) | RecordOutcome::Deferred => {
+                None
+            }
         }
     }
 }
@@ -149,6 +229,8 @@ pub struct SyncWorker<K, V, C, S, Q> {
     pub queue: Q,
     pub connector: GitLabConnector,
     pub options: SyncOptions,
+    /// How the records of a batch share the invocation's time.
+    pub budget: TimeBudget,
     /// One CloudWatch embedded-metric-format line per sync on stdout (where Lambda's log agent reads it); the
     /// local run turns it off and prints its own progress instead.
     pub embedded_metrics: bool,
@@ -179,11 +261,12 @@ where
             queue,
             connector,
             options,
+            budget: TimeBudget::default(),
             embedded_metrics: true,
         }
     }
 
-    /// The Lambda handler: records one after another, each with the invocation's deadline.
+    /// The Lambda handler: records one after another, each with its share of the invocation's time.
     pub async fn handle(
         &self,
         event: LambdaEvent<SqsEvent>,
@@ -196,24 +279,39 @@ where
         &self,
         event: LambdaEvent<SqsEvent>,
     ) -> (SqsBatchResponse, Vec<RecordReport>) {
-        let deadline = deadline_of(event.context.deadline);
+        let end = invocation_deadline(event.context.deadline);
         let mut response = SqsBatchResponse::default();
-        let mut reports = Vec::with_capacity(event.payload.records.len());
-        for record in event.payload.records {
+        let records = event.payload.records;
+        let mut reports = Vec::with_capacity(records.len());
+        let total = records.len();
+        for (started, record) in records.into_iter().enumerate() {
             let id = record.message_id.clone().unwrap_or_default();
             let report = match record
                 .body
                 .as_deref()
                 .map(serde_json::from_str::<SyncMessage>)
             {
-                Some(Ok(message)) => self.process(message, deadline).await,
+                Some(Ok(message)) => match self.budget.slot(end, total - started, Instant::now()) {
+                    // Boxed: the sync's future is deep enough to pass the compiler's layout depth limit in
+                    // the Lambda's main otherwise.
+                    Some(slot) => Box::pin(self.process(message, slot)).await,
+                    None => RecordReport::deferred(message),
+                },
                 Some(Err(error)) => {
                     RecordReport::unread(format!("malformed sync message: {error}"))
                 }
                 None => RecordReport::unread("sync message without a body".into()),
             };
-            if let RecordOutcome::Retry { code, reason } = &report.outcome {
-                tracing::warn!(message_id = %id, code, reason = %reason, "sync message will be retried");
+            match &report.outcome {
+                RecordOutcome::Retry { code, reason } => {
+                    tracing::warn!(message_id = %id, code, reason = %reason, "sync message will be retried");
+                }
+                RecordOutcome::Deferred => {
+                    tracing::info!(message_id = %id, "too little time left to start this sync; SQS delivers it again");
+                }
+                _ => {}
+            }
+            if report.redeliver() {
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = id;
                 response.batch_item_failures.push(failure);
@@ -262,15 +360,15 @@ where
         }
     }
 
-    /// One project's sync, with the logging and metrics of its outcome.
-    pub async fn process(&self, message: SyncMessage, deadline: Option<Instant>) -> RecordReport {
+    /// One project's sync within its slot, with the logging and metrics of its outcome.
+    pub async fn process(&self, message: SyncMessage, slot: RecordSlot) -> RecordReport {
         let span = tracing::info_span!(
             "sync",
             connection_id = %message.connection_id,
             project_id = message.project_id
         );
         let started = std::time::Instant::now();
-        let (outcome, stats) = self.sync(&message, deadline).instrument(span.clone()).await;
+        let (outcome, stats) = self.sync(&message, slot).instrument(span.clone()).await;
         let _entered = span.enter();
         let report = RecordReport {
             message: Some(message),
@@ -308,16 +406,31 @@ where
     async fn sync(
         &self,
         message: &SyncMessage,
-        deadline: Option<Instant>,
+        slot: RecordSlot,
     ) -> (RecordOutcome, crate::gitlab::ClientStats) {
         let no_requests = crate::gitlab::ClientStats::default();
+        let abandoned = || {
+            RecordOutcome::retry(
+                "deadline_exceeded",
+                "the invocation's time ran out during this sync; finished windows are checkpointed"
+                    .into(),
+            )
+        };
         let (Some(connection), Some(credential_id)) = (
             ConnectionId::parse(&message.connection_id),
             CredentialId::parse(&message.credential_id),
         ) else {
             return (RecordOutcome::Skipped("unknown_credential"), no_requests);
         };
-        let record = match self.credentials.get(&connection, &credential_id).await {
+        let Some(found) = before(
+            slot.abort_at,
+            self.credentials.get(&connection, &credential_id),
+        )
+        .await
+        else {
+            return (abandoned(), no_requests);
+        };
+        let record = match found {
             Ok(Some(record)) => record,
             Ok(None) => return (RecordOutcome::Skipped("unknown_credential"), no_requests),
             Err(error) => {
@@ -330,11 +443,16 @@ where
         if let Some(reason) = not_live(&record) {
             return (RecordOutcome::Skipped(reason), no_requests);
         }
-        let gitlab = match self
-            .connector
-            .client_for(&self.vault, &record, self.options.retry)
-            .await
-        {
+        let Some(client) = before(
+            slot.abort_at,
+            self.connector
+                .client_for(&self.vault, &record, self.options.retry),
+        )
+        .await
+        else {
+            return (abandoned(), no_requests);
+        };
+        let gitlab = match client {
             Ok(client) => client,
             Err(ConnectError::Settings) => {
                 return (RecordOutcome::Skipped("invalid_settings"), no_requests);
@@ -358,19 +476,23 @@ where
             state: &self.state,
             options: self.options,
         };
-        let outcome = match sync.run(&target, deadline).await {
-            Ok(SyncOutcome::Continue(report)) => match self.queue.enqueue(message).await {
-                Ok(()) => RecordOutcome::Continued(report),
-                // The checkpoint is saved: a redelivery of this message resumes it.
-                Err(error) => RecordOutcome::retry("queue_unavailable", error.to_string()),
-            },
-            Ok(outcome) => RecordOutcome::Synced(outcome),
-            Err(SyncError::Superseded) => RecordOutcome::Skipped("superseded"),
-            Err(SyncError::Store(error)) => {
-                RecordOutcome::retry("storage_unavailable", error.to_string())
+        let outcome = before(slot.abort_at, async {
+            match sync.run(&target, slot.windows_until).await {
+                Ok(SyncOutcome::Continue(report)) => match self.queue.enqueue(message).await {
+                    Ok(()) => RecordOutcome::Continued(report),
+                    // The checkpoint is saved: a redelivery of this message resumes it.
+                    Err(error) => RecordOutcome::retry("queue_unavailable", error.to_string()),
+                },
+                Ok(outcome) => RecordOutcome::Synced(outcome),
+                Err(SyncError::Superseded) => RecordOutcome::Skipped("superseded"),
+                Err(SyncError::Store(error)) => {
+                    RecordOutcome::retry("storage_unavailable", error.to_string())
+                }
+                Err(SyncError::GitLab(error)) => self.gitlab_refused(&record, &target, error).await,
             }
-            Err(SyncError::GitLab(error)) => self.gitlab_refused(&record, &target, error).await,
-        };
+        })
+        .await
+        .unwrap_or_else(abandoned);
         (outcome, gitlab.stats())
     }
 
@@ -439,14 +561,26 @@ fn not_live(record: &CredentialRecord) -> Option<&'static str> {
     }
 }
 
-/// The invocation's deadline (ms since the epoch) as an instant, less the margin; `None` if it is unset.
-fn deadline_of(deadline_ms: u64) -> Option<Instant> {
+/// The invocation's deadline (Lambda's `context.deadline`, ms since the epoch) as an instant; `None` if it is unset
+/// (or beyond what an instant can hold).
+pub fn invocation_deadline(deadline_ms: u64) -> Option<Instant> {
     if deadline_ms == 0 {
         return None;
     }
     let now_ms = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
     let left = Duration::from_millis(u64::try_from(i128::from(deadline_ms) - now_ms).unwrap_or(0));
-    Some(Instant::now() + left.saturating_sub(DEADLINE_MARGIN))
+    Instant::now().checked_add(left)
+}
+
+/// `work`'s output, unless `abort_at` comes first.
+pub(crate) async fn before<F: std::future::Future>(
+    abort_at: Option<Instant>,
+    work: F,
+) -> Option<F::Output> {
+    match abort_at {
+        Some(at) => tokio::time::timeout_at(at, work).await.ok(),
+        None => Some(work.await),
+    }
 }
 
 /// One CloudWatch embedded-metric-format line per sync (printed to stdout, where Lambda's log agent reads it).
@@ -514,14 +648,46 @@ mod tests {
     }
 
     #[test]
-    fn the_deadline_keeps_a_margin() {
-        assert_eq!(deadline_of(0), None);
+    fn the_deadline_is_lambdas_and_never_overflows() {
+        assert_eq!(invocation_deadline(0), None);
         let in_five_minutes = (OffsetDateTime::now_utc().unix_timestamp() as u64 + 300) * 1000;
-        let deadline = deadline_of(in_five_minutes).unwrap();
-        let left = deadline - Instant::now();
+        let left = invocation_deadline(in_five_minutes).unwrap() - Instant::now();
         assert!(
-            left > Duration::from_secs(230) && left <= Duration::from_secs(240),
+            left > Duration::from_secs(298) && left <= Duration::from_secs(300),
             "{left:?}"
         );
+        let past = (OffsetDateTime::now_utc().unix_timestamp() as u64 - 300) * 1000;
+        assert!(invocation_deadline(past).unwrap() <= Instant::now());
+        // Whatever it says, no panic.
+        let _ = invocation_deadline(u64::MAX);
+    }
+
+    #[test]
+    fn each_record_gets_an_equal_share_of_what_is_left_and_none_starts_too_late() {
+        let budget = TimeBudget::default();
+        let now = Instant::now();
+        let end = now + Duration::from_secs(900);
+        // Ten records waiting: the first may start windows for a tenth of the 840 s before the margin.
+        let first = budget.slot(Some(end), 10, now).unwrap();
+        assert_eq!(first.windows_until, Some(now + Duration::from_secs(84)));
+        assert_eq!(first.abort_at, Some(end - Duration::from_secs(10)));
+        // The last one gets all that is left.
+        let later = now + Duration::from_secs(600);
+        let last = budget.slot(Some(end), 1, later).unwrap();
+        assert_eq!(last.windows_until, Some(end - Duration::from_secs(60)));
+        // Less than two minutes before the margin: not started.
+        let late = end - Duration::from_secs(60 + 119);
+        assert_eq!(budget.slot(Some(end), 3, late), None);
+        assert_eq!(
+            budget.slot(Some(end), 1, end + Duration::from_secs(5)),
+            None
+        );
+        assert!(
+            budget
+                .slot(Some(end), 1, late - Duration::from_secs(1))
+                .is_some()
+        );
+        // No deadline (a local run): no limits.
+        assert_eq!(budget.slot(None, 10, now), Some(RecordSlot::default()));
     }
 }

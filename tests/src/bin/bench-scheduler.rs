@@ -21,6 +21,7 @@ use shared::aws::sync_queue::SqsSyncQueue;
 use shared::credentials::{
     ConnectionId, CreateInput, Credentials, GitLabConnector, GitLabVerifier,
 };
+use shared::scheduler::ports::KnownConnection;
 use shared::scheduler::{
     BatchEntry, BatchQueue, FailedEntry, KnownProject, ProjectRecord, ProjectStore, Scheduler,
     SchedulerOptions, TickReport,
@@ -72,14 +73,27 @@ struct MemoryProjects {
     ticks: Mutex<HashMap<String, (i64, bool)>>,
     items: Mutex<HashMap<u64, KnownProject>>,
     lock: Mutex<Option<(String, i64)>>,
+    last_scheduled_at: Mutex<Option<i64>>,
     writes: AtomicU64,
 }
 
 impl ProjectStore for MemoryProjects {
-    async fn connections(&self) -> Result<Vec<ConnectionId>, StoreError> {
-        Ok(vec![
-            ConnectionId::parse("bench").ok_or_else(|| StoreError("id".into()))?,
-        ])
+    async fn connections(&self) -> Result<Vec<KnownConnection>, StoreError> {
+        Ok(vec![KnownConnection {
+            id: ConnectionId::parse("bench").ok_or_else(|| StoreError("id".into()))?,
+            last_scheduled_at: *self
+                .last_scheduled_at
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        }])
+    }
+
+    async fn mark_scheduled(&self, _: &ConnectionId, at: i64) -> Result<(), StoreError> {
+        *self
+            .last_scheduled_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(at);
+        Ok(())
     }
 
     async fn claim_tick(&self, tick: &str, now: i64, until: i64) -> Result<bool, StoreError> {
@@ -195,10 +209,17 @@ enum Projects {
 }
 
 impl ProjectStore for Projects {
-    async fn connections(&self) -> Result<Vec<ConnectionId>, StoreError> {
+    async fn connections(&self) -> Result<Vec<KnownConnection>, StoreError> {
         match self {
             Projects::Dynamo(s) => s.connections().await,
             Projects::Memory(s) => s.connections().await,
+        }
+    }
+
+    async fn mark_scheduled(&self, connection: &ConnectionId, at: i64) -> Result<(), StoreError> {
+        match self {
+            Projects::Dynamo(s) => s.mark_scheduled(connection, at).await,
+            Projects::Memory(s) => s.mark_scheduled(connection, at).await,
         }
     }
 
@@ -413,7 +434,7 @@ fn main() -> BenchResult<()> {
         scheduler.queue.messages.store(0, Ordering::Relaxed);
         let cpu_before = cpu_seconds();
         let started = Instant::now();
-        let report: TickReport = runtime.block_on(scheduler.tick(Some(key)))?;
+        let report: TickReport = runtime.block_on(scheduler.tick(Some(key), None))?;
         let wall = started.elapsed().as_secs_f64();
         let cpu = cpu_seconds() - cpu_before;
         let part = report
