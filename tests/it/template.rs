@@ -190,6 +190,11 @@ fn every_record_of_a_full_batch_fits_its_minimum_time_within_the_worker_timeout(
         .expect("the SQS trigger");
     let batch = mapping["Properties"]["BatchSize"].as_u64().unwrap();
     assert!((1..=10).contains(&batch), "BatchSize {batch}");
+    assert_eq!(
+        batch,
+        testkit::local_run::BATCH_SIZE as u64,
+        "the local run drains as the trigger delivers"
+    );
     // A batching window only delays a burst the scheduler sends all at once.
     assert_eq!(mapping["Properties"]["MaximumBatchingWindowInSeconds"], 0);
     let budget = TimeBudget::default();

@@ -1,7 +1,7 @@
 //! The local run: the whole pipeline in one process, built by `shared::app` exactly as the Lambda mains build
 //! it, against the local AWS stand-in: the template's tables and queues are created, a credential goes in
 //! through the credentials API handler, the scheduler handler fires one tick, and the sync queue is drained
-//! through the worker handler the way the SQS event source does it (batches of ten, a few concurrent
+//! through the worker handler the way the SQS event source does it (batches of `BatchSize`, a few concurrent
 //! invocations, partial batch failures redelivered, the dead-letter queue after `maxReceiveCount` deliveries).
 //!
 //! Two liberties, both because a local run compresses an hour into seconds: a failed message becomes visible
@@ -29,6 +29,9 @@ pub const REDELIVERY_DELAY: Duration = Duration::from_secs(2);
 /// The worker's and the scheduler's Lambda timeouts in `template.yaml`: each invocation gets this deadline.
 const WORKER_TIMEOUT: Duration = Duration::from_secs(900);
 const SCHEDULER_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// Records per worker invocation: the template's `BatchSize` of the worker's SQS trigger (a test checks).
+pub const BATCH_SIZE: i32 = 5;
 
 /// Concurrent worker invocations while draining (the template's `SyncMaxConcurrency` default).
 const CONCURRENT_INVOCATIONS: usize = 5;
@@ -387,7 +390,7 @@ impl LocalRun {
                 .sqs
                 .receive_message()
                 .queue_url(&queue.url)
-                .max_number_of_messages(10)
+                .max_number_of_messages(BATCH_SIZE)
                 .wait_time_seconds(1)
                 .message_system_attribute_names(MessageSystemAttributeName::All)
                 .send()
