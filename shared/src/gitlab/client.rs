@@ -724,10 +724,14 @@ fn next_page_after(current: u32, advertised: Option<u32>, empty: bool) -> Option
     advertised.filter(|next| *next > current && *next <= MAX_PAGES)
 }
 
-/// `X-Next-Page`, or else the `page` of `Link rel="next"`. Only the number is used: the client never follows a
-/// URL the server hands it, so a hostile `Link` cannot redirect the token elsewhere.
+/// `X-Next-Page` when not empty, or else the `page` of `Link rel="next"`. Only the number is used: the client
+/// never follows a URL the server hands it, so a hostile `Link` cannot redirect the token elsewhere.
 fn next_page_header(headers: &HeaderMap) -> Option<u32> {
-    if let Some(value) = headers.get("x-next-page").and_then(|v| v.to_str().ok()) {
+    if let Some(value) = headers
+        .get("x-next-page")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty())
+    {
         return value.trim().parse().ok();
     }
     let link = headers.get("link")?.to_str().ok()?;
