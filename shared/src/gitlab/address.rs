@@ -34,7 +34,9 @@ pub enum AddressError {
     EmbeddedCredentials,
     #[error("base_url must not contain a query or fragment")]
     QueryOrFragment,
-    #[error("base_url points at a loopback, link-local or private address, which is not allowed")]
+    #[error(
+        "base_url points at a loopback, link-local, private or reserved address, which is not allowed"
+    )]
     PrivateAddress,
     #[error("base_url host could not be resolved")]
     Unresolvable,
