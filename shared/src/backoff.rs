@@ -12,7 +12,10 @@ pub fn jittered(base: Duration, max: Duration, attempt: u32) -> Duration {
     // RandomState is seeded randomly per instance: a cheap source of jitter without an RNG dependency.
     let random = RandomState::new().build_hasher().finish();
     let fraction = (random >> 11) as f64 / (1_u64 << 53) as f64;
-    step / 2 + (step / 2).mul_f64(fraction)
+    // Saturating and capped at `step`: no Duration overflow whatever `base` and `max` are.
+    let half = step / 2;
+    half.saturating_add(Duration::from_secs_f64(half.as_secs_f64() * fraction).min(half))
+        .min(step)
 }
 
 #[cfg(test)]
@@ -26,6 +29,18 @@ mod tests {
             let delay = jittered(base, max, attempt);
             let step = base.saturating_mul(1 << (attempt - 1).min(16)).min(max);
             assert!(delay >= step / 2 && delay <= step, "{attempt}: {delay:?}");
+        }
+    }
+
+    #[test]
+    fn never_overflows() {
+        for attempt in [0, 1, 17, u32::MAX] {
+            let delay = jittered(Duration::MAX, Duration::MAX, attempt);
+            assert!(delay >= Duration::MAX / 2, "{attempt}: {delay:?}");
+            assert_eq!(
+                jittered(Duration::ZERO, Duration::MAX, attempt),
+                Duration::ZERO
+            );
         }
     }
 }

@@ -1,20 +1,20 @@
-//! The GitLab client against the GitLab simulator over real HTTP: every error class, every fault, the network
-//! guard, a private CA, and the token never showing.
+//! The GitLab client against the GitLab simulator over real HTTP: every error class, every fault, every hostile
+//! answer, the network guard, a private CA, and the token never showing.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use shared::gitlab::{
-    AddressError, CommitQuery, GitLabAddress, GitLabClient, GitLabError, HttpClients,
+    AddressError, CommitQuery, GitLabAddress, GitLabClient, GitLabError, HttpClients, Limits,
     NetworkPolicy, ProjectRef, RetryPolicy, Timeouts,
 };
 use testkit::clients::{client, client_with, fast_retry, local_http};
 use testkit::git_fixture::GitRepo;
 use testkit::gitlab_sim::{
-    Fault, FaultMix, Membership, Namespace, OneProject, ProjectSpec, RateLimit, Simulator,
-    TokenSpec, World,
+    Fault, FaultMix, Hostile, Membership, Namespace, OneProject, ProjectSpec, RateLimit, Simulator,
+    TokenSpec, World, routes,
 };
 use testkit::tls_front::TlsFront;
 
@@ -561,4 +561,508 @@ async fn the_token_never_shows_in_debug_display_errors_or_logs() {
         assert!(!everything.contains(token), "token leaked:\n{everything}");
     }
     f.sim.shutdown().await;
+}
+
+fn hostile(answer: Hostile) -> Fault {
+    Fault::Hostile(answer)
+}
+
+fn pairs(headers: &[(&str, &str)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect()
+}
+
+/// A client whose longest rate-limit wait is `max_wait`.
+fn waiting_at_most(sim: &Simulator, max_wait: Duration) -> GitLabClient {
+    let policy = RetryPolicy {
+        max_rate_limit_wait: max_wait,
+        ..fast_retry()
+    };
+    client_with(&local_http(), &sim.base_url(), TOKEN, None, policy)
+}
+
+/// The panic, and its cousins: a 200 whose rate-limit headers are huge, negative or not numbers gives the
+/// right answer, and the pause it asks for is clamped to the policy's longest wait, or refused at the deadline.
+#[tokio::test]
+async fn hostile_rate_limit_headers_on_a_200_never_panic_nor_park() {
+    let f = fixture(5).await;
+    let end_of_time = u64::MAX.to_string();
+    let spent_forever = pairs(&[
+        ("RateLimit-Remaining", "0"),
+        ("RateLimit-Reset", &end_of_time),
+        ("Retry-After", &end_of_time),
+    ]);
+
+    // Clamped: the next request waits the longest wait (300 ms), not until the end of time.
+    let gitlab = waiting_at_most(&f.sim, Duration::from_millis(300));
+    f.sim
+        .fail_next(PROJECT, 1, hostile(Hostile::Headers(spent_forever.clone())));
+    let project = gitlab.project(&f.project).await.unwrap();
+    assert_eq!(project.path_with_namespace, "acme/app");
+    let started = Instant::now();
+    gitlab.project(&f.project).await.unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(2),
+        "{waited:?}"
+    );
+
+    // With the default longest wait (120 s) and a deadline a second away: refused at once, nothing sent.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    let gitlab = client(&f.sim.base_url(), TOKEN).with_deadline(deadline);
+    f.sim
+        .fail_next(PROJECT, 1, hostile(Hostile::Headers(spent_forever)));
+    gitlab.project(&f.project).await.unwrap();
+    f.sim.reset_counts();
+    let started = Instant::now();
+    let error = gitlab.project(&f.project).await.unwrap_err();
+    assert!(
+        matches!(error, GitLabError::RateLimited { retry_after } if retry_after > Duration::from_secs(100)),
+        "{error:?}"
+    );
+    assert!(started.elapsed() < Duration::from_millis(200));
+    assert_eq!(f.sim.request_count(PROJECT), 0);
+
+    // Values that are not plain numbers count as absent: no pause at all.
+    let gitlab = client(&f.sim.base_url(), TOKEN);
+    for reset in ["-1", "soon", "1e30", "99999999999999999999999", "1.5"] {
+        f.sim.fail_next(
+            PROJECT,
+            1,
+            hostile(Hostile::Headers(pairs(&[
+                ("RateLimit-Limit", "-5"),
+                ("RateLimit-Remaining", "0"),
+                ("RateLimit-Reset", reset),
+                ("Retry-After", "-30"),
+            ]))),
+        );
+        gitlab.project(&f.project).await.unwrap();
+        let started = Instant::now();
+        gitlab.project(&f.project).await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{reset}: {:?}",
+            started.elapsed()
+        );
+    }
+    f.sim.shutdown().await;
+}
+
+/// A 429 asking for an absurd wait is a prompt `RateLimited`; one whose `Retry-After` is not a number falls back
+/// to `RateLimit-Reset`; a wait past the deadline is not waited.
+#[tokio::test]
+async fn hostile_429s_end_in_a_clear_error_or_a_bounded_wait() {
+    let f = fixture(5).await;
+    let end_of_time = u64::MAX.to_string();
+    for headers in [
+        pairs(&[("Retry-After", &end_of_time)]),
+        pairs(&[
+            ("RateLimit-Remaining", "0"),
+            ("RateLimit-Reset", &end_of_time),
+        ]),
+        // Nothing usable: the 60 s fallback is longer than this client waits.
+        pairs(&[("Retry-After", "-5"), ("RateLimit-Reset", "never")]),
+    ] {
+        // A client of its own each time: `RateLimit-Remaining: 0` pauses the client's budget (for 2 s at most).
+        let gitlab = waiting_at_most(&f.sim, Duration::from_secs(2));
+        f.sim.reset_counts();
+        f.sim.fail_next(
+            PROJECT,
+            1,
+            hostile(Hostile::TooManyRequests(headers.clone())),
+        );
+        let started = Instant::now();
+        let error = gitlab.project(&f.project).await.unwrap_err();
+        assert!(
+            matches!(error, GitLabError::RateLimited { retry_after } if retry_after > Duration::from_secs(2)),
+            "{headers:?}: {error:?}"
+        );
+        assert_eq!(error.code(), "rate_limited");
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{headers:?}"
+        );
+        assert_eq!(f.sim.request_count(PROJECT), 1, "{headers:?}");
+    }
+
+    // `Retry-After` unreadable, `RateLimit-Reset` a second ahead: waited, then answered.
+    let gitlab = waiting_at_most(&f.sim, Duration::from_secs(5));
+    let reset = (time::OffsetDateTime::now_utc().unix_timestamp() + 1).to_string();
+    f.sim.reset_counts();
+    f.sim.fail_next(
+        PROJECT,
+        1,
+        hostile(Hostile::TooManyRequests(pairs(&[
+            ("Retry-After", "soon"),
+            ("RateLimit-Reset", &reset),
+        ]))),
+    );
+    let started = Instant::now();
+    gitlab.project(&f.project).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(f.sim.request_count(PROJECT), 2);
+
+    // A 2 s wait with 300 ms left: refused at once.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+    let gitlab = client(&f.sim.base_url(), TOKEN).with_deadline(deadline);
+    f.sim.fail_next(
+        PROJECT,
+        1,
+        hostile(Hostile::TooManyRequests(pairs(&[("Retry-After", "2")]))),
+    );
+    let started = Instant::now();
+    let error = gitlab.project(&f.project).await.unwrap_err();
+    assert_eq!(
+        error,
+        GitLabError::RateLimited {
+            retry_after: Duration::from_secs(2)
+        }
+    );
+    assert!(started.elapsed() < Duration::from_millis(300));
+    f.sim.shutdown().await;
+}
+
+/// The deadline bounds every wait: backoff, a slow answer, and a call made after it passed.
+#[tokio::test]
+async fn nothing_runs_past_the_deadline() {
+    let f = fixture(5).await;
+    let slow_backoff = RetryPolicy {
+        base_delay: Duration::from_millis(400),
+        max_delay: Duration::from_secs(5),
+        ..fast_retry()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    let gitlab = client_with(&local_http(), &f.sim.base_url(), TOKEN, None, slow_backoff)
+        .with_deadline(deadline);
+    f.sim.fail_next(PROJECT, 100, Fault::ServerError(503));
+    let error = gitlab.project(&f.project).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            GitLabError::Transient {
+                status: Some(503),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        tokio::time::Instant::now() <= deadline,
+        "returned before the deadline"
+    );
+    assert!(
+        f.sim.request_count(PROJECT) < 6,
+        "gave up before the attempts ran out"
+    );
+
+    let f = fixture(5).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+    let gitlab = client(&f.sim.base_url(), TOKEN).with_deadline(deadline);
+    f.sim
+        .fail_next(PROJECT, 1, Fault::Latency(Duration::from_secs(10)));
+    let started = Instant::now();
+    let error = gitlab.project(&f.project).await.unwrap_err();
+    assert!(matches!(error, GitLabError::TimedOut { .. }), "{error:?}");
+    assert_eq!(error.code(), "timed_out");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+
+    f.sim.reset_counts();
+    let error = gitlab.project(&f.project).await.unwrap_err();
+    assert!(matches!(error, GitLabError::TimedOut { .. }), "{error:?}");
+    assert_eq!(
+        f.sim.request_count(PROJECT),
+        0,
+        "nothing sent after the deadline"
+    );
+    f.sim.shutdown().await;
+}
+
+/// A gzip bomb (512 MiB inflated) and a 64 MB body end at the 8 MiB cap, at once and without retries; a lower cap
+/// refuses an ordinary page.
+#[tokio::test]
+async fn oversized_and_bombed_bodies_stop_at_the_cap() {
+    let f = fixture(30).await;
+    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let cap = Limits::default().max_body_bytes;
+    assert_eq!(cap, 8 << 20);
+    for answer in [
+        Hostile::GzipBomb {
+            inflated: 512 << 20,
+        },
+        Hostile::Huge { bytes: 64 << 20 },
+    ] {
+        f.sim.reset_counts();
+        f.sim.fail_next(COMMITS, 1, hostile(answer.clone()));
+        let started = Instant::now();
+        let error = gitlab
+            .commits_page(&f.project, &CommitQuery::history("main"), 1)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error,
+            GitLabError::ResponseTooLarge { limit: cap },
+            "{answer:?}"
+        );
+        assert_eq!(error.code(), "response_too_large");
+        assert!(!error.is_transient());
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{answer:?}: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(f.sim.request_count(COMMITS), 1, "{answer:?}: not retried");
+    }
+    let page = gitlab
+        .commits_page(&f.project, &CommitQuery::history("main"), 1)
+        .await
+        .unwrap();
+    assert_eq!(page.commits.len(), 30, "the next answer is read as usual");
+
+    let small = client(&f.sim.base_url(), TOKEN).with_limits(Limits {
+        max_body_bytes: 1024,
+    });
+    let error = small
+        .commits_page(&f.project, &CommitQuery::history("main"), 1)
+        .await
+        .unwrap_err();
+    assert_eq!(error, GitLabError::ResponseTooLarge { limit: 1024 });
+    f.sim.shutdown().await;
+}
+
+/// A body of one byte a second ends at the client's total timeout, as a timeout, without retries.
+#[tokio::test]
+async fn a_body_that_drips_ends_within_the_total_timeout() {
+    let f = fixture(5).await;
+    let http = HttpClients::new(
+        NetworkPolicy::AllowPrivate,
+        Timeouts {
+            connect: Duration::from_secs(2),
+            read: Duration::from_secs(10),
+            total: Duration::from_secs(2),
+        },
+    )
+    .unwrap();
+    let gitlab = client_with(&http, &f.sim.base_url(), TOKEN, None, fast_retry());
+    f.sim.fail_next(
+        PROJECT,
+        1,
+        hostile(Hostile::Drip {
+            every: Duration::from_secs(1),
+        }),
+    );
+    let started = Instant::now();
+    let error = gitlab.project(&f.project).await.unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(matches!(error, GitLabError::TimedOut { .. }), "{error:?}");
+    assert!(error.is_transient());
+    assert!(
+        elapsed >= Duration::from_millis(1900) && elapsed < Duration::from_secs(3),
+        "{elapsed:?}"
+    );
+    assert_eq!(f.sim.request_count(PROJECT), 1);
+    f.sim.shutdown().await;
+}
+
+/// Invalid UTF-8, invalid JSON, JSON of another shape and an HTML page with a 200 are `invalid_response`, not
+/// retried, and the client reads the next answer as usual.
+#[tokio::test]
+async fn answers_that_are_not_the_json_asked_for_are_invalid_responses() {
+    let f = fixture(5).await;
+    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let json = "application/json";
+    for (content_type, body, expected) in [
+        (json, &b"[{\"id\": \"\xff\xfe\"}]"[..], "not valid UTF-8"),
+        (json, b"[{\"id\": \"abc\",", "JSON cut short"),
+        (json, b"[{]", "invalid JSON"),
+        (json, b"{\"items\": []}", "unexpected JSON"),
+        (
+            "text/html; charset=utf-8",
+            b"<html><body>Sign in</body></html>",
+            "expected JSON, got content type \"text/html\"",
+        ),
+    ] {
+        f.sim.reset_counts();
+        f.sim.fail_next(
+            COMMITS,
+            1,
+            hostile(Hostile::Body {
+                status: 200,
+                content_type: content_type.into(),
+                body: body.to_vec().into(),
+            }),
+        );
+        let error = gitlab
+            .commits_page(&f.project, &CommitQuery::history("main"), 1)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, GitLabError::InvalidResponse { detail } if detail.contains(expected)),
+            "{expected}: {error:?}"
+        );
+        assert_eq!(error.code(), "invalid_response");
+        assert_eq!(f.sim.request_count(COMMITS), 1, "{expected}: not retried");
+    }
+    let page = gitlab
+        .commits_page(&f.project, &CommitQuery::history("main"), 1)
+        .await
+        .unwrap();
+    assert_eq!(page.commits.len(), 5);
+    f.sim.shutdown().await;
+}
+
+/// A 302 to the metadata address, or to another server, is an error; its `Location` is never fetched.
+#[tokio::test]
+async fn a_redirect_is_an_error_and_never_followed() {
+    let f = fixture(5).await;
+    let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    elsewhere.set_nonblocking(true).unwrap();
+    let gitlab = client(&f.sim.base_url(), TOKEN);
+    for location in [
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/".to_owned(),
+        format!(
+            "http://{}/api/v4/projects/1",
+            elsewhere.local_addr().unwrap()
+        ),
+    ] {
+        f.sim.reset_counts();
+        f.sim
+            .fail_next(PROJECT, 1, hostile(Hostile::Redirect(location.clone())));
+        let started = Instant::now();
+        let error = gitlab.project(&f.project).await.unwrap_err();
+        assert!(
+            matches!(&error, GitLabError::InvalidResponse { detail } if detail.contains("302 redirect")),
+            "{location}: {error:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2), "{location}");
+        assert_eq!(f.sim.request_count(PROJECT), 1);
+    }
+    assert!(
+        elsewhere.accept().is_err(),
+        "the Location was never dialled"
+    );
+    f.sim.shutdown().await;
+}
+
+/// `X-Next-Page` or `Link rel="next"` pointing back at a page already read ends the listing.
+#[tokio::test]
+async fn a_next_page_that_loops_ends_the_listing() {
+    let f = fixture(250).await;
+    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let history = CommitQuery::history("main");
+
+    f.sim.fail_next(
+        routes::GROUPS,
+        1_000,
+        hostile(Hostile::Headers(pairs(&[("X-Next-Page", "1")]))),
+    );
+    let groups: Vec<_> = gitlab.groups().try_concat().await.unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(f.sim.request_count(routes::GROUPS), 1);
+
+    // Pages 1 and 2 both say "next: 2": the listing stops after page 2 instead of reading it forever.
+    f.sim.fail_next(
+        COMMITS,
+        1_000,
+        hostile(Hostile::Headers(pairs(&[("X-Next-Page", "2")]))),
+    );
+    let shas = all_shas(&gitlab, &f.project, &history).await;
+    assert_eq!(shas, f.repo.rev_list(&["main"])[..200]);
+    assert_eq!(f.sim.request_count(COMMITS), 2);
+
+    // `Link rel="next"` back at page 1 (and an empty `X-Next-Page`, as GitLab sends on a last page).
+    let link = format!(
+        "<{}/groups/{}/projects?page=1&per_page=100>; rel=\"next\"",
+        f.sim.api_url(),
+        groups[0].id
+    );
+    f.sim.fail_next(
+        routes::GROUP_PROJECTS,
+        1_000,
+        hostile(Hostile::Headers(pairs(&[
+            ("X-Next-Page", ""),
+            ("Link", &link),
+        ]))),
+    );
+    let projects: Vec<_> = gitlab
+        .group_projects(groups[0].id, true, None)
+        .try_concat()
+        .await
+        .unwrap();
+    assert_eq!(projects.len(), 3);
+    assert_eq!(f.sim.request_count(routes::GROUP_PROJECTS), 1);
+    f.sim.shutdown().await;
+}
+
+/// With HTTPS_PROXY/HTTP_PROXY/ALL_PROXY pointing at a listener, a client built in that environment never talks to
+/// the proxy: the guarded resolver still refuses a private target. Environment variables are process-wide, so the
+/// client is built in a child process (this test binary, running only the test below) with them set.
+#[test]
+fn proxy_settings_in_the_environment_are_ignored() {
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    proxy.set_nonblocking(true).unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    child.args([
+        "--exact",
+        "gitlab_client::a_client_built_under_proxy_variables_refuses_a_private_target",
+        "--ignored",
+        "--test-threads=1",
+    ]);
+    for name in [
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "ALL_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "all_proxy",
+    ] {
+        child.env(name, &proxy_url);
+    }
+    let output = child
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("1 passed"),
+        "the child ran its test: {stdout}"
+    );
+    let mut accepted = 0;
+    while proxy.accept().is_ok() {
+        accepted += 1;
+    }
+    assert_eq!(accepted, 0, "nothing was sent to the proxy");
+}
+
+/// Run by [`proxy_settings_in_the_environment_are_ignored`] with proxy variables set (alone, it checks the guard).
+#[tokio::test]
+#[ignore = "run in a child process by proxy_settings_in_the_environment_are_ignored"]
+async fn a_client_built_under_proxy_variables_refuses_a_private_target() {
+    let http = HttpClients::new(
+        NetworkPolicy::PublicOnly,
+        Timeouts {
+            connect: Duration::from_secs(2),
+            read: Duration::from_secs(2),
+            total: Duration::from_secs(3),
+        },
+    )
+    .unwrap();
+    let gitlab = client_with(&http, "https://localhost:9/", TOKEN, None, fast_retry());
+    let error = gitlab.token_self().await.unwrap_err();
+    assert!(
+        matches!(&error, GitLabError::Connection { detail } if detail.contains("not allowed")),
+        "{error:?}"
+    );
 }

@@ -6,7 +6,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use crate::git_fixture::GitRepo;
-use crate::gitlab_sim::{OneProject, Simulator, World};
+use crate::gitlab_sim::{Fault, Hostile, OneProject, Simulator, World, routes};
 
 pub type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -31,8 +31,9 @@ pub fn serve_as_child_or_commits(args: &[String]) -> BenchResult<Option<usize>> 
 }
 
 /// In the child: a simulator with one project `acme/app` of `commits` commits on `main` (a merge every 20th)
-/// and a [`write_sink`]; prints `READY <simulator base_url> <sink url>`, then obeys `latency <ms>` lines and stops
-/// at end of input.
+/// and a [`write_sink`]; prints `READY <simulator base_url> <sink url>`, then obeys `latency <ms>`, `gzip-bomb
+/// <inflated bytes>` and `huge <bytes>` lines (the last two: the next answer, on any route) and stops at end of
+/// input.
 async fn serve(commits: usize) -> BenchResult<()> {
     let repo = GitRepo::init("main");
     repo.fast_import_history("main", commits, Some(20));
@@ -45,11 +46,24 @@ async fn serve(commits: usize) -> BenchResult<()> {
     let mut lines =
         tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(tokio::io::stdin()));
     while let Some(line) = lines.next_line().await? {
-        if let Some(ms) = line.strip_prefix("latency ") {
-            sim.set_latency(Duration::from_millis(ms.trim().parse()?));
-            println!("OK");
-            std::io::stdout().flush()?;
+        let (command, value) = line.split_once(' ').unwrap_or((&line, ""));
+        let hostile = |answer| sim.fail_next(routes::ANY, 1, Fault::Hostile(answer));
+        match command {
+            "latency" => sim.set_latency(Duration::from_millis(value.trim().parse()?)),
+            "gzip-bomb" => hostile(Hostile::GzipBomb {
+                inflated: value.trim().parse()?,
+            }),
+            "huge" => hostile(Hostile::Huge {
+                bytes: value.trim().parse()?,
+            }),
+            _ => {
+                println!("ERR unknown command {command:?}");
+                std::io::stdout().flush()?;
+                continue;
+            }
         }
+        println!("OK");
+        std::io::stdout().flush()?;
     }
     sim.shutdown().await;
     Ok(())
@@ -126,8 +140,22 @@ impl SimulatorProcess {
     }
 
     pub fn set_latency(&mut self, latency: Duration) -> BenchResult<()> {
+        self.command(&format!("latency {}", latency.as_millis()))
+    }
+
+    /// The next answer (any route) is a gzip bomb that inflates to `inflated` bytes.
+    pub fn next_answer_gzip_bomb(&mut self, inflated: usize) -> BenchResult<()> {
+        self.command(&format!("gzip-bomb {inflated}"))
+    }
+
+    /// The next answer (any route) is `bytes` bytes of valid JSON with their `Content-Length`.
+    pub fn next_answer_huge(&mut self, bytes: usize) -> BenchResult<()> {
+        self.command(&format!("huge {bytes}"))
+    }
+
+    fn command(&mut self, line: &str) -> BenchResult<()> {
         let stdin = self.stdin.as_mut().ok_or("simulator stdin closed")?;
-        writeln!(stdin, "latency {}", latency.as_millis())?;
+        writeln!(stdin, "{line}")?;
         stdin.flush()?;
         let mut reply = String::new();
         self.stdout.read_line(&mut reply)?;

@@ -196,6 +196,9 @@ fn classify(error: GitLabError) -> VerifyError {
         }
         other @ (GitLabError::Connection { .. }
         | GitLabError::Transient { .. }
+        | GitLabError::TimedOut { .. }
+        | GitLabError::InvalidResponse { .. }
+        | GitLabError::ResponseTooLarge { .. }
         | GitLabError::RateLimited { .. }) => VerifyError::Unreachable {
             detail: other.to_string(),
         },

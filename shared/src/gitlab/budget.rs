@@ -15,6 +15,10 @@ pub const GITLAB_COM_REQUESTS_PER_MINUTE: u32 = 2_000;
 /// Remaining requests below this fraction of the window's limit make the budget spread what is left.
 const LOW_REMAINING_FRACTION: f64 = 0.1;
 
+/// No wait a header asks for is taken as longer than this: a larger value (up to `u64::MAX` seconds) is a broken
+/// or hostile server, and clamping keeps every `Instant` computed from it far from overflow.
+pub const LONGEST_CREDIBLE_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
 #[derive(Debug)]
 pub struct RequestBudget {
     interval: Duration,
@@ -38,7 +42,7 @@ impl RequestBudget {
         let interval = Duration::from_secs(60) / requests_per_minute.max(1);
         RequestBudget {
             interval,
-            burst_allowance: interval * burst.max(1).saturating_sub(1),
+            burst_allowance: interval.saturating_mul(burst.max(1) - 1),
             state: Mutex::new(BudgetState {
                 next_slot: Instant::now(),
                 paused_until: None,
@@ -47,8 +51,9 @@ impl RequestBudget {
         }
     }
 
-    /// Waits until this task may send one request, and takes that slot.
-    pub async fn acquire(&self) {
+    /// Waits until this task may send one request, and takes that slot. When the slot is later than `deadline`,
+    /// nothing is taken and the wait it would have needed is returned at once instead.
+    pub async fn acquire(&self, deadline: Option<Instant>) -> Result<(), Duration> {
         let send_at = {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
@@ -60,26 +65,31 @@ impl RequestBudget {
             let slot = state.next_slot.max(now);
             let earliest = slot.checked_sub(self.burst_allowance).unwrap_or(now);
             let send_at = earliest.max(pause_end).max(now);
-            state.next_slot = slot.max(send_at) + interval;
+            if deadline.is_some_and(|deadline| send_at > deadline) {
+                return Err(send_at - now);
+            }
+            state.next_slot = later(slot.max(send_at), interval);
             send_at
         };
         tokio::time::sleep_until(send_at).await;
+        Ok(())
     }
 
-    /// Everybody waits `wait` (GitLab answered 429 with this `Retry-After`).
+    /// Everybody waits `wait` (GitLab answered 429 with this `Retry-After`), at most [`LONGEST_CREDIBLE_WAIT`].
     pub fn pause_for(&self, wait: Duration) {
-        let until = Instant::now() + wait;
+        let until = later(Instant::now(), wait);
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.paused_until = Some(state.paused_until.map_or(until, |p| p.max(until)));
     }
 
     /// Adapts to GitLab's `RateLimit-Limit`/`RateLimit-Remaining`/`RateLimit-Reset` headers: when few requests
-    /// remain in the window, spread them evenly until the reset; when none remain, pause until the reset.
-    pub fn observe(&self, headers: &RateLimitHeaders) {
+    /// remain in the window, spread them evenly until the reset; when none remain, pause until the reset. A reset
+    /// further ahead than `max_wait` (a clock running fast, a hostile value) counts as `max_wait` away.
+    pub fn observe(&self, headers: &RateLimitHeaders, max_wait: Duration) {
         let (Some(remaining), Some(reset_at)) = (headers.remaining, headers.reset_unix) else {
             return;
         };
-        let until_reset = Duration::from_secs(reset_at.saturating_sub(unix_now()));
+        let until_reset = seconds_until(reset_at).min(max_wait);
         if until_reset.is_zero() {
             return;
         }
@@ -92,17 +102,25 @@ impl RequestBudget {
         } else if remaining <= low {
             let pace = until_reset / u32::try_from(remaining).unwrap_or(u32::MAX);
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            state.slowdown = Some((pace, Instant::now() + until_reset));
+            state.slowdown = Some((pace, later(Instant::now(), until_reset)));
         }
     }
 }
 
-/// GitLab's rate-limit headers on one response.
+/// `at + wait`, with the wait clamped to [`LONGEST_CREDIBLE_WAIT`], so it cannot overflow.
+fn later(at: Instant, wait: Duration) -> Instant {
+    let wait = wait.min(LONGEST_CREDIBLE_WAIT);
+    at.checked_add(wait).unwrap_or(at)
+}
+
+/// GitLab's rate-limit headers on one response. A value that is not a plain non-negative integer (negative,
+/// fractional, text, beyond `u64`) counts as absent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RateLimitHeaders {
     pub limit: Option<u64>,
     pub remaining: Option<u64>,
     pub reset_unix: Option<u64>,
+    /// At most [`LONGEST_CREDIBLE_WAIT`].
     pub retry_after: Option<Duration>,
 }
 
@@ -118,19 +136,24 @@ impl RateLimitHeaders {
             limit: number("ratelimit-limit"),
             remaining: number("ratelimit-remaining"),
             reset_unix: number("ratelimit-reset"),
-            retry_after: number("retry-after").map(Duration::from_secs),
+            retry_after: number("retry-after")
+                .map(|secs| Duration::from_secs(secs).min(LONGEST_CREDIBLE_WAIT)),
         }
     }
 
-    /// How long a 429 asks us to wait: `Retry-After`, else until `RateLimit-Reset`, else `fallback`.
+    /// How long a 429 asks us to wait: `Retry-After`, else until `RateLimit-Reset`, else `fallback`; at most
+    /// [`LONGEST_CREDIBLE_WAIT`].
     pub fn wait_after_429(&self, fallback: Duration) -> Duration {
         self.retry_after
-            .or_else(|| {
-                self.reset_unix
-                    .map(|reset| Duration::from_secs(reset.saturating_sub(unix_now())))
-            })
+            .or_else(|| self.reset_unix.map(seconds_until))
             .unwrap_or(fallback)
+            .min(LONGEST_CREDIBLE_WAIT)
     }
+}
+
+/// From now until the Unix time `at` (zero when past), at most [`LONGEST_CREDIBLE_WAIT`].
+fn seconds_until(at: u64) -> Duration {
+    Duration::from_secs(at.saturating_sub(unix_now())).min(LONGEST_CREDIBLE_WAIT)
 }
 
 fn unix_now() -> u64 {
@@ -148,11 +171,11 @@ mod tests {
         let budget = RequestBudget::per_minute(600, 5); // one per 100 ms, five at once
         let start = Instant::now();
         for _ in 0..5 {
-            budget.acquire().await;
+            budget.acquire(None).await.unwrap();
         }
         assert!(start.elapsed() < Duration::from_millis(5), "burst is free");
         for _ in 0..10 {
-            budget.acquire().await;
+            budget.acquire(None).await.unwrap();
         }
         let elapsed = start.elapsed();
         assert!(
@@ -166,22 +189,25 @@ mod tests {
         let budget = RequestBudget::per_minute(60_000, 100);
         budget.pause_for(Duration::from_secs(3));
         let start = Instant::now();
-        budget.acquire().await;
+        budget.acquire(None).await.unwrap();
         assert!(start.elapsed() >= Duration::from_secs(3));
     }
 
     #[tokio::test(start_paused = true)]
     async fn low_remaining_spreads_the_rest_of_the_window() {
         let budget = RequestBudget::per_minute(60_000, 100);
-        budget.observe(&RateLimitHeaders {
-            limit: Some(100),
-            remaining: Some(5),
-            reset_unix: Some(unix_now() + 10),
-            retry_after: None,
-        });
+        budget.observe(
+            &RateLimitHeaders {
+                limit: Some(100),
+                remaining: Some(5),
+                reset_unix: Some(unix_now() + 10),
+                retry_after: None,
+            },
+            Duration::from_secs(120),
+        );
         let start = Instant::now();
         for _ in 0..3 {
-            budget.acquire().await;
+            budget.acquire(None).await.unwrap();
         }
         // About 2 s per request (10 s / 5 remaining), bursts allowed at the start.
         assert!(
@@ -207,6 +233,113 @@ mod tests {
         assert_eq!(
             RateLimitHeaders::default().wait_after_429(Duration::from_secs(60)),
             Duration::from_secs(60)
+        );
+    }
+
+    /// The panic: no requests left and a reset at `u64::MAX` seconds.
+    #[tokio::test(start_paused = true)]
+    async fn a_reset_at_the_end_of_time_pauses_at_most_the_longest_wait() {
+        let budget = RequestBudget::per_minute(60_000, 100);
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("RateLimit-Remaining", "0".parse().unwrap());
+        headers.insert("RateLimit-Reset", u64::MAX.to_string().parse().unwrap());
+        let parsed = RateLimitHeaders::from_headers(&headers);
+        budget.observe(&parsed, Duration::from_secs(120));
+        let start = Instant::now();
+        budget.acquire(None).await.unwrap();
+        assert_eq!(
+            start.elapsed().as_secs(),
+            120,
+            "clamped to the longest wait"
+        );
+        assert_eq!(
+            parsed.wait_after_429(Duration::from_secs(60)),
+            LONGEST_CREDIBLE_WAIT
+        );
+
+        // Nearly out of requests, with a reset hours ahead: the slowdown lasts at most the longest wait too.
+        headers.insert("RateLimit-Remaining", "3".parse().unwrap());
+        headers.insert(
+            "RateLimit-Reset",
+            (unix_now() + 5 * 3600).to_string().parse().unwrap(),
+        );
+        budget.observe(
+            &RateLimitHeaders::from_headers(&headers),
+            Duration::from_secs(120),
+        );
+        let start = Instant::now();
+        for _ in 0..4 {
+            budget.acquire(None).await.unwrap();
+        }
+        assert!(
+            start.elapsed() <= Duration::from_secs(121),
+            "{:?}",
+            start.elapsed()
+        );
+
+        // Whatever a caller passes, a pause never overflows an Instant.
+        budget.pause_for(Duration::MAX);
+        budget.observe(&parsed, Duration::MAX);
+    }
+
+    #[test]
+    fn values_that_are_not_plain_numbers_are_absent() {
+        for value in [
+            "-1",
+            "abc",
+            "1.5",
+            "1e9",
+            "",
+            "18446744073709551616",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+        ] {
+            let mut headers = reqwest::header::HeaderMap::new();
+            for name in [
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+                "Retry-After",
+            ] {
+                headers.insert(name, value.parse().unwrap());
+            }
+            assert_eq!(
+                RateLimitHeaders::from_headers(&headers),
+                RateLimitHeaders::default(),
+                "{value:?}"
+            );
+        }
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("Retry-After", u64::MAX.to_string().parse().unwrap());
+        assert_eq!(
+            RateLimitHeaders::from_headers(&headers).retry_after,
+            Some(LONGEST_CREDIBLE_WAIT)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_past_the_deadline_is_refused_at_once_and_not_taken() {
+        let budget = RequestBudget::per_minute(60, 1); // one a second
+        budget.acquire(None).await.unwrap();
+        let start = Instant::now();
+        let deadline = start + Duration::from_millis(500);
+        assert_eq!(
+            budget.acquire(Some(deadline)).await,
+            Err(Duration::from_secs(1))
+        );
+        assert_eq!(start.elapsed(), Duration::ZERO, "no sleep");
+        // The refused slot was not taken: the next caller gets it one second after the first.
+        budget
+            .acquire(Some(start + Duration::from_secs(2)))
+            .await
+            .unwrap();
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+
+        budget.pause_for(Duration::from_secs(30));
+        assert!(
+            budget
+                .acquire(Some(Instant::now() + Duration::from_secs(29)))
+                .await
+                .is_err()
         );
     }
 }

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use futures::{Stream, TryStreamExt};
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, HeaderMap};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
 use serde::de::DeserializeOwned;
+use tokio::time::Instant;
 use url::Url;
 
 use super::address::{GitLabAddress, GuardedResolver, NetworkPolicy};
@@ -35,11 +36,16 @@ const MAX_PAGES: u32 = 1_000_000;
 /// Error bodies are read only this far: enough for GitLab's JSON message, never a whole HTML page.
 const MAX_ERROR_BODY: usize = 4 * 1024;
 
+/// What a server's text may add to an error message: errors end up in logs and stored statuses.
+const MAX_DETAIL_CHARS: usize = 160;
+
 /// Timeouts of the HTTP client. GitLab.com cuts requests at 60 s; a slow commit page can take many seconds.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
     pub connect: Duration,
+    /// The longest silence while waiting for or reading an answer.
     pub read: Duration,
+    /// The whole request, body included: what bounds a body that drips a byte at a time.
     pub total: Duration,
 }
 
@@ -49,6 +55,22 @@ impl Default for Timeouts {
             connect: Duration::from_secs(10),
             read: Duration::from_secs(30),
             total: Duration::from_secs(75),
+        }
+    }
+}
+
+/// What the client accepts from GitLab.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The largest body read, counted after decompression (a gzip bomb stops here). A page of 100 commits with
+    /// stats and trailers is about 100 KB; a `Content-Length` over the limit is refused before reading.
+    pub max_body_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 8 << 20,
         }
     }
 }
@@ -63,7 +85,8 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// 429 answers waited out per request before giving up with [`GitLabError::RateLimited`].
     pub max_rate_limit_waits: u32,
-    /// The longest single 429 wait; a longer `Retry-After` is given back to the caller instead.
+    /// The longest single wait GitLab can impose: a longer `Retry-After` is given back to the caller instead, and
+    /// a `RateLimit-Reset` further ahead pauses or slows the budget for this long at most.
     pub max_rate_limit_wait: Duration,
     /// Attempts with stats before a page is fetched without them (GitLab's stats can time out into a 500).
     pub stats_attempts: u32,
@@ -144,6 +167,9 @@ fn build_http_client(
         .gzip(true)
         // A redirect could lead to an address the resolver never saw (an IP literal): GitLab's API needs none.
         .redirect(reqwest::redirect::Policy::none())
+        // A proxy from HTTPS_PROXY/HTTP_PROXY/ALL_PROXY would be sent `CONNECT host` and resolve the name itself,
+        // so the guarded resolver would never run: the environment's proxy settings are ignored.
+        .no_proxy()
         .dns_resolver(Arc::new(GuardedResolver { policy }))
         .https_only(policy == NetworkPolicy::PublicOnly);
     if let Some(pem) = ca_bundle {
@@ -279,6 +305,9 @@ pub struct GitLabClient {
     token: SecretString,
     budget: Arc<RequestBudget>,
     retry: RetryPolicy,
+    limits: Limits,
+    /// No request runs, and no wait sleeps, past this instant.
+    deadline: Option<Instant>,
     counters: Arc<ClientCounters>,
 }
 
@@ -296,8 +325,24 @@ impl GitLabClient {
             token,
             budget,
             retry,
+            limits: Limits::default(),
+            deadline: None,
             counters: Arc::default(),
         }
+    }
+
+    /// Other limits than [`Limits::default`].
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Nothing of this client runs past `deadline` (an invocation's end): a request still running then fails with
+    /// [`GitLabError::TimedOut`], a budget or 429 wait that would end later fails at once with
+    /// [`GitLabError::RateLimited`], and a backoff that would end later returns the transient failure it follows.
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
     }
 
     pub fn address(&self) -> &GitLabAddress {
@@ -528,7 +573,8 @@ impl GitLabClient {
     }
 
     /// GET and decode JSON, with the retry policy: transient faults back off and retry, 429s wait as GitLab asks
-    /// (and pause every task on this token), everything else is classified and returned.
+    /// (and pause every task on this token), everything else is classified and returned. No wait is longer than
+    /// the policy allows or ends past the deadline.
     async fn get_json<T: DeserializeOwned>(
         &self,
         url: Url,
@@ -537,9 +583,24 @@ impl GitLabClient {
         let mut transient_failures = 0_u32;
         let mut rate_limit_waits = 0_u32;
         loop {
-            self.budget.acquire().await;
+            if self
+                .deadline
+                .is_some_and(|deadline| Instant::now() >= deadline)
+            {
+                return Err(deadline_passed());
+            }
+            if let Err(wait) = self.budget.acquire(self.deadline).await {
+                return Err(GitLabError::RateLimited { retry_after: wait });
+            }
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
-            let failure = match self.attempt::<T>(&url).await {
+            let attempt = self.attempt::<T>(&url, policy.max_rate_limit_wait);
+            let outcome = match self.deadline {
+                Some(deadline) => tokio::time::timeout_at(deadline, attempt)
+                    .await
+                    .unwrap_or_else(|_| Err(Attempt::Final(deadline_passed()))),
+                None => attempt.await,
+            };
+            let failure = match outcome {
                 Ok(page) => return Ok(page),
                 Err(failure) => failure,
             };
@@ -552,18 +613,24 @@ impl GitLabClient {
                     {
                         return Err(GitLabError::RateLimited { retry_after: wait });
                     }
+                    // Every task on this token waits, whether or not this one has the time to.
+                    self.budget.pause_for(wait);
+                    if !self.ends_before_deadline(wait) {
+                        return Err(GitLabError::RateLimited { retry_after: wait });
+                    }
                     tracing::info!(
                         wait_ms = wait.as_millis() as u64,
                         "GitLab rate limit reached; waiting"
                     );
-                    self.budget.pause_for(wait);
                 }
                 Attempt::Transient { detail, status } => {
                     transient_failures += 1;
-                    if transient_failures >= policy.max_attempts {
+                    let delay = jittered(policy.base_delay, policy.max_delay, transient_failures);
+                    if transient_failures >= policy.max_attempts
+                        || !self.ends_before_deadline(delay)
+                    {
                         return Err(GitLabError::Transient { detail, status });
                     }
-                    let delay = jittered(policy.base_delay, policy.max_delay, transient_failures);
                     tracing::debug!(
                         attempt = transient_failures,
                         delay_ms = delay.as_millis() as u64,
@@ -578,7 +645,20 @@ impl GitLabClient {
         }
     }
 
-    async fn attempt<T: DeserializeOwned>(&self, url: &Url) -> Result<Page<T>, Attempt> {
+    /// Whether a wait of `wait` from now ends at or before the deadline (always, without one).
+    fn ends_before_deadline(&self, wait: Duration) -> bool {
+        self.deadline.is_none_or(|deadline| {
+            Instant::now()
+                .checked_add(wait)
+                .is_some_and(|end| end <= deadline)
+        })
+    }
+
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        max_wait: Duration,
+    ) -> Result<Page<T>, Attempt> {
         let response = self
             .http
             .get(url.clone())
@@ -588,9 +668,8 @@ impl GitLabClient {
             .await
             .map_err(|e| classify_send_error(&e))?;
         let status = response.status();
-        let headers = response.headers().clone();
-        let rate_limit = RateLimitHeaders::from_headers(&headers);
-        self.budget.observe(&rate_limit);
+        let rate_limit = RateLimitHeaders::from_headers(response.headers());
+        self.budget.observe(&rate_limit, max_wait);
 
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Err(Attempt::RateLimited(
@@ -603,22 +682,29 @@ impl GitLabClient {
                 status: Some(status.as_u16()),
             });
         }
+        if status.is_redirection() {
+            return Err(invalid(format!(
+                "HTTP {} redirect; the client never follows one",
+                status.as_u16()
+            )));
+        }
         if !status.is_success() {
             let body = read_error_body(response).await;
             return Err(Attempt::Final(classify_status(status, &body)));
         }
-        let body = response.bytes().await.map_err(|e| Attempt::Transient {
-            detail: format!("response body cut short: {}", describe(&e)),
-            status: None,
-        })?;
-        let items = serde_json::from_slice(&body).map_err(|e| Attempt::Transient {
-            detail: format!("invalid JSON from GitLab: {e}"),
-            status: None,
-        })?;
+        check_json_content_type(response.headers())?;
+        let next_page = next_page_header(response.headers());
+        let body = read_body(response, self.limits.max_body_bytes).await?;
         Ok(Page {
-            items,
-            next_page: next_page_header(&headers),
+            items: decode(&body)?,
+            next_page,
         })
+    }
+}
+
+fn deadline_passed() -> GitLabError {
+    GitLabError::TimedOut {
+        detail: "the caller's deadline passed".into(),
     }
 }
 
@@ -638,10 +724,14 @@ fn next_page_after(current: u32, advertised: Option<u32>, empty: bool) -> Option
     advertised.filter(|next| *next > current && *next <= MAX_PAGES)
 }
 
-/// `X-Next-Page`, or else the `page` of `Link rel="next"`. Only the number is used: the client never follows a
-/// URL the server hands it, so a hostile `Link` cannot redirect the token elsewhere.
+/// `X-Next-Page` when not empty, or else the `page` of `Link rel="next"`. Only the number is used: the client
+/// never follows a URL the server hands it, so a hostile `Link` cannot redirect the token elsewhere.
 fn next_page_header(headers: &HeaderMap) -> Option<u32> {
-    if let Some(value) = headers.get("x-next-page").and_then(|v| v.to_str().ok()) {
+    if let Some(value) = headers
+        .get("x-next-page")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty())
+    {
         return value.trim().parse().ok();
     }
     let link = headers.get("link")?.to_str().ok()?;
@@ -658,10 +748,14 @@ fn next_page_header(headers: &HeaderMap) -> Option<u32> {
     })
 }
 
-/// A send error is transient unless the address was refused or the certificate cannot be trusted: neither
-/// fixes itself by retrying. The source chain is inspected because reqwest wraps the cause.
+/// A send error is transient unless the address was refused or the certificate cannot be trusted (neither fixes
+/// itself by retrying) or the answer did not come in time (one attempt took all the time allowed). The source
+/// chain is inspected because reqwest wraps the cause.
 fn classify_send_error(error: &reqwest::Error) -> Attempt {
     let detail = describe(error);
+    if error.is_timeout() && !error.is_connect() {
+        return Attempt::Final(GitLabError::TimedOut { detail });
+    }
     let mut source: Option<&dyn std::error::Error> = Some(error);
     while let Some(cause) = source {
         if cause
@@ -703,6 +797,95 @@ fn describe(error: &reqwest::Error) -> String {
     text
 }
 
+/// The body, decompressed, as it streams in, refusing more than `limit` bytes: a `Content-Length` over the limit is
+/// refused before reading, and a body that grows past it (a gzip bomb, a chunked flood) stops there.
+async fn read_body(mut response: reqwest::Response, limit: u64) -> Result<Vec<u8>, Attempt> {
+    let too_large = || Attempt::Final(GitLabError::ResponseTooLarge { limit });
+    let announced = response.content_length();
+    if announced.is_some_and(|length| length > limit) {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(announced.map_or(0, |n| usize::try_from(n).unwrap_or(0)));
+    while let Some(chunk) = response.chunk().await.map_err(|e| body_error(&e))? {
+        if (body.len() as u64).saturating_add(chunk.len() as u64) > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// A body that stopped coming in time is [`GitLabError::TimedOut`]; one cut short is transient (the next attempt
+/// usually gets all of it).
+fn body_error(error: &reqwest::Error) -> Attempt {
+    let detail = describe(error);
+    if error.is_timeout() {
+        return Attempt::Final(GitLabError::TimedOut { detail });
+    }
+    Attempt::Transient {
+        detail: format!("response body cut short: {detail}"),
+        status: None,
+    }
+}
+
+/// GitLab's API answers `application/json`. Anything else with a 200 (the HTML sign-in or maintenance page of a
+/// proxy in front) is not an answer, and is not read; an answer without a type is left to the JSON parser.
+fn check_json_content_type(headers: &HeaderMap) -> Result<(), Attempt> {
+    let Some(value) = headers.get(CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let essence = text
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json" || essence.ends_with("+json") {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "expected JSON, got content type {:?}",
+        clip(&essence)
+    )))
+}
+
+/// UTF-8 JSON of the expected shape, or [`GitLabError::InvalidResponse`] saying what is wrong (never quoting more
+/// than a few words of the body).
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Attempt> {
+    let text = std::str::from_utf8(body).map_err(|e| {
+        invalid(format!(
+            "the body is not valid UTF-8 (byte {})",
+            e.valid_up_to()
+        ))
+    })?;
+    serde_json::from_str(text).map_err(|e| {
+        let position = format!("line {}, column {}", e.line(), e.column());
+        invalid(match e.classify() {
+            // serde's message says what was expected, with a few words of what came instead.
+            serde_json::error::Category::Data => {
+                format!("unexpected JSON: {}", clip(&e.to_string()))
+            }
+            serde_json::error::Category::Eof => format!("JSON cut short ({position})"),
+            serde_json::error::Category::Syntax | serde_json::error::Category::Io => {
+                format!("invalid JSON ({position})")
+            }
+        })
+    })
+}
+
+fn invalid(detail: String) -> Attempt {
+    Attempt::Final(GitLabError::InvalidResponse { detail })
+}
+
+/// At most [`MAX_DETAIL_CHARS`] of a server's text.
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(MAX_DETAIL_CHARS) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 async fn read_error_body(mut response: reqwest::Response) -> String {
     let mut body = Vec::new();
     while let Ok(Some(chunk)) = response.chunk().await {
@@ -718,7 +901,7 @@ async fn read_error_body(mut response: reqwest::Response) -> String {
 /// GitLab's error bodies: `{"message": ".."}`, or OAuth-style `{"error": "..", "error_description": ".."}`.
 fn classify_status(status: StatusCode, body: &str) -> GitLabError {
     let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    let text = |key: &str| json.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+    let text = |key: &str| json.get(key).and_then(|v| v.as_str()).map(clip);
     let message = text("message")
         .or_else(|| text("error_description"))
         .or_else(|| text("error"))
@@ -808,5 +991,79 @@ mod tests {
                 message: "Bad Request".into()
             }
         );
+    }
+
+    fn final_error(attempt: Attempt) -> GitLabError {
+        match attempt {
+            Attempt::Final(error) => error,
+            Attempt::RateLimited(_) | Attempt::Transient { .. } => panic!("not a final error"),
+        }
+    }
+
+    #[test]
+    fn bodies_that_are_not_the_json_asked_for_are_invalid_responses() {
+        let detail = |body: &[u8]| match final_error(decode::<Vec<Group>>(body).unwrap_err()) {
+            GitLabError::InvalidResponse { detail } => detail,
+            other => panic!("{other:?}"),
+        };
+        assert!(detail(b"[\"\xff\xfe\"]").contains("not valid UTF-8 (byte 2)"));
+        assert!(detail(b"[{").starts_with("JSON cut short"));
+        assert!(detail(b"<html>").starts_with("invalid JSON"));
+        assert!(detail(b"{}").starts_with("unexpected JSON: invalid type: map"));
+        let long = format!("[{{\"id\": \"{}\"}}]", "x".repeat(10_000));
+        assert!(detail(long.as_bytes()).chars().count() < MAX_DETAIL_CHARS + 40);
+        assert_eq!(decode::<Vec<Group>>(b" [] ").ok(), Some(vec![]));
+    }
+
+    #[test]
+    fn only_json_content_types_are_read() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(CONTENT_TYPE, value.parse().unwrap());
+            check_json_content_type(&headers).map_err(final_error)
+        };
+        assert!(with("application/json").is_ok());
+        assert!(with("Application/JSON; charset=utf-8").is_ok());
+        assert!(with("application/problem+json").is_ok());
+        assert!(check_json_content_type(&HeaderMap::new()).is_ok());
+        assert_eq!(
+            with("text/html; charset=utf-8").unwrap_err(),
+            GitLabError::InvalidResponse {
+                detail: r#"expected JSON, got content type "text/html""#.into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused_announced_or_not() {
+        let announced = reqwest::Response::from(lambda_http::http::Response::new(vec![b' '; 11]));
+        assert_eq!(announced.content_length(), Some(11));
+        assert_eq!(
+            final_error(read_body(announced, 10).await.unwrap_err()),
+            GitLabError::ResponseTooLarge { limit: 10 }
+        );
+        // Streamed without a length: reading stops at the first chunk that crosses the limit.
+        use futures::StreamExt as _;
+        let pulled = Arc::new(AtomicU64::new(0));
+        let counter = pulled.clone();
+        let chunks = futures::stream::iter(0..1_000).map(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            Ok::<_, std::io::Error>(vec![b' '; 4])
+        });
+        let streamed = reqwest::Response::from(lambda_http::http::Response::new(
+            reqwest::Body::wrap_stream(chunks),
+        ));
+        assert_eq!(streamed.content_length(), None);
+        assert_eq!(
+            final_error(read_body(streamed, 10).await.unwrap_err()),
+            GitLabError::ResponseTooLarge { limit: 10 }
+        );
+        assert_eq!(
+            pulled.load(Ordering::Relaxed),
+            3,
+            "three chunks of four bytes, no more"
+        );
+        let fits = reqwest::Response::from(lambda_http::http::Response::new(b"[]".to_vec()));
+        assert_eq!(read_body(fits, 2).await.ok(), Some(b"[]".to_vec()));
     }
 }

@@ -21,9 +21,21 @@ pub enum GitLabError {
     /// 429 that outlasted the client's waiting budget.
     #[error("GitLab rate limit still exceeded; retry after {retry_after:?}")]
     RateLimited { retry_after: Duration },
-    /// 5xx, timeouts, connection resets, truncated or invalid bodies: retried, and still failing.
+    /// 5xx, connection failures and resets, bodies cut short: retried, and still failing.
     #[error("GitLab is unavailable: {detail}")]
     Transient { detail: String, status: Option<u16> },
+    /// The request did not finish in time: GitLab stalled (a body that drips) past the client's total timeout, or
+    /// the caller's deadline came first. Not retried by the client: one attempt already took all the time allowed.
+    #[error("GitLab did not answer in time: {detail}")]
+    TimedOut { detail: String },
+    /// A 200 that cannot be the answer: not JSON (an HTML sign-in or maintenance page), invalid UTF-8 or JSON, JSON
+    /// of another shape; or a redirect, which the client never follows. Not retried by the client (the same server
+    /// tends to answer the same way), but worth trying again later.
+    #[error("GitLab's answer is not valid: {detail}")]
+    InvalidResponse { detail: String },
+    /// The body, once decompressed, is larger than the client's limit: reading stopped there. Not retried.
+    #[error("GitLab's answer is larger than the limit of {limit} bytes")]
+    ResponseTooLarge { limit: u64 },
     /// Other 4xx: our request was wrong for this GitLab.
     #[error("GitLab refused the request ({status}): {message}")]
     Rejected { status: u16, message: String },
@@ -33,11 +45,15 @@ pub enum GitLabError {
 }
 
 impl GitLabError {
-    /// Worth trying again later (SQS redelivery): GitLab or the network may recover on its own.
+    /// Worth trying again later (SQS redelivery): GitLab or the network may recover on its own. A body over the
+    /// limit is not: the same page will be as large next time.
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            GitLabError::Transient { .. } | GitLabError::RateLimited { .. }
+            GitLabError::Transient { .. }
+                | GitLabError::RateLimited { .. }
+                | GitLabError::TimedOut { .. }
+                | GitLabError::InvalidResponse { .. }
         )
     }
 
@@ -50,6 +66,9 @@ impl GitLabError {
             GitLabError::NotFound { .. } => "not_found",
             GitLabError::RateLimited { .. } => "rate_limited",
             GitLabError::Transient { .. } => "gitlab_unavailable",
+            GitLabError::TimedOut { .. } => "timed_out",
+            GitLabError::InvalidResponse { .. } => "invalid_response",
+            GitLabError::ResponseTooLarge { .. } => "response_too_large",
             GitLabError::Rejected { .. } => "rejected",
             GitLabError::Connection { .. } => "connection_failed",
         }

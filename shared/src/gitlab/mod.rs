@@ -9,8 +9,8 @@ pub mod model;
 pub use address::{AddressError, GitLabAddress, NetworkPolicy};
 pub use budget::RequestBudget;
 pub use client::{
-    ClientStats, CommitOrder, CommitPage, CommitQuery, GitLabClient, HttpClients, ProjectRef,
-    READ_REPOSITORY_ACCESS, RetryPolicy, Timeouts,
+    ClientStats, CommitOrder, CommitPage, CommitQuery, GitLabClient, HttpClients, Limits,
+    ProjectRef, READ_REPOSITORY_ACCESS, RetryPolicy, Timeouts,
 };
 pub use error::GitLabError;
 pub use model::{Branch, BranchCommit, Commit, CommitStats, Group, Project, TokenInfo};
