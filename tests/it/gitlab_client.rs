@@ -611,7 +611,7 @@ async fn hostile_rate_limit_headers_on_a_200_never_panic_nor_park() {
 
     // With the default longest wait (120 s) and a deadline a second away: refused at once, nothing sent.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
-    let gitlab = client(&f.sim.base_url(), TOKEN).with_deadline(deadline);
+    let gitlab = client(&f.sim.base_url(), TOKEN).with_deadline(Some(deadline));
     f.sim
         .fail_next(PROJECT, 1, hostile(Hostile::Headers(spent_forever)));
     gitlab.project(&f.project).await.unwrap();
@@ -710,7 +710,7 @@ async fn hostile_429s_end_in_a_clear_error_or_a_bounded_wait() {
 
     // A 2 s wait with 300 ms left: refused at once.
     let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
-    let gitlab = client(&f.sim.base_url(), TOKEN).with_deadline(deadline);
+    let gitlab = client(&f.sim.base_url(), TOKEN).with_deadline(Some(deadline));
     f.sim.fail_next(
         PROJECT,
         1,
@@ -739,7 +739,7 @@ async fn nothing_runs_past_the_deadline() {
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
     let gitlab = client_with(&local_http(), &f.sim.base_url(), TOKEN, None, slow_backoff)
-        .with_deadline(deadline);
+        .with_deadline(Some(deadline));
     f.sim.fail_next(PROJECT, 100, Fault::ServerError(503));
     let error = gitlab.project(&f.project).await.unwrap_err();
     assert!(
@@ -763,7 +763,7 @@ async fn nothing_runs_past_the_deadline() {
 
     let f = fixture(5).await;
     let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
-    let gitlab = client(&f.sim.base_url(), TOKEN).with_deadline(deadline);
+    let gitlab = client(&f.sim.base_url(), TOKEN).with_deadline(Some(deadline));
     f.sim
         .fail_next(PROJECT, 1, Fault::Latency(Duration::from_secs(10)));
     let started = Instant::now();

@@ -337,11 +337,12 @@ impl GitLabClient {
         self
     }
 
-    /// Nothing of this client runs past `deadline` (an invocation's end): a request still running then fails with
-    /// [`GitLabError::TimedOut`], a budget or 429 wait that would end later fails at once with
-    /// [`GitLabError::RateLimited`], and a backoff that would end later returns the transient failure it follows.
-    pub fn with_deadline(mut self, deadline: Instant) -> Self {
-        self.deadline = Some(deadline);
+    /// Nothing of this client runs past `deadline` (an invocation's end; `None`: no deadline): a request still
+    /// running then fails with [`GitLabError::TimedOut`], a budget or 429 wait that would end later fails at once
+    /// with [`GitLabError::RateLimited`], and a backoff that would end later returns the transient failure it
+    /// follows.
+    pub fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
+        self.deadline = deadline;
         self
     }
 

@@ -617,7 +617,8 @@ where
         )
         .await
         .ok_or_else(|| limit.elapsed())?
-        .map_err(CredentialFailure::Connect)?;
+        .map_err(CredentialFailure::Connect)?
+        .with_deadline(limit.until);
         let outcome = before(
             limit.until,
             discover(&gitlab, self.options.group_concurrency),

@@ -453,7 +453,8 @@ where
             return (abandoned(), no_requests);
         };
         let gitlab = match client {
-            Ok(client) => client,
+            // GitLab's waits end with the record's time, not by being cut off.
+            Ok(client) => client.with_deadline(slot.abort_at),
             Err(ConnectError::Settings) => {
                 return (RecordOutcome::Skipped("invalid_settings"), no_requests);
             }
