@@ -11,7 +11,8 @@
 //! GitLab's answers are checked before they count as progress (see [`RangeCheck`]): a range's commits are
 //! written only once they are reachable from its top through the parents read, and a window is checkpointed (or
 //! `last_head` moved) only when its top was read, nothing read was outside it, and its base was reached. A
-//! window that fails the check has its plan made again at the next attempt, since a wrong anchor may be the cause.
+//! window that fails (the check, or GitLab) has its plan made again at the next attempt, since a wrong anchor may
+//! be the cause.
 
 use std::collections::{HashMap, HashSet};
 
@@ -479,9 +480,10 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         while let Some(window) = finished.next().await {
             let (index, written) = match window {
                 Ok(window) => window,
-                Err(error @ SyncError::Inconsistent { .. }) => {
-                    // The window's bounds may be what is wrong (an anchor answered from elsewhere): the next
-                    // attempt plans the range again.
+                Err(error @ (SyncError::Inconsistent { .. } | SyncError::GitLab(_))) => {
+                    // The window's bounds may be what is wrong: an anchor answered from elsewhere makes a range
+                    // GitLab lists wrongly, or cannot list at all. The next attempt plans the range again; the
+                    // windows that come out the same keep their done mark, so a passing fault costs the planning again.
                     job.replan = true;
                     if !self.state.save_job(&target.key, expected, job).await? {
                         return Err(SyncError::Superseded);

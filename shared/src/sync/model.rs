@@ -375,8 +375,8 @@ pub struct SyncJob {
     pub windows: Vec<String>,
     /// Indexes into `windows` whose every commit is written.
     pub done: Vec<usize>,
-    /// A window failed its check, so an anchor may be wrong: the next attempt plans the range again (the last
-    /// window's base to `head`), keeping the done mark of every window that comes out the same.
+    /// A window failed (its check, or GitLab), so an anchor may be wrong: the next attempt plans the range again
+    /// (the last window's base to `head`), keeping the done mark of every window that comes out the same.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub replan: bool,
 }
