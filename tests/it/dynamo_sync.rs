@@ -222,7 +222,8 @@ async fn an_item_dynamodb_refuses_is_skipped_and_the_rest_of_its_page_written() 
     let oversized = |record: &mut CommitRecord| record.message = "m".repeat(500 * 1024);
     oversized(&mut records[7]);
     let refused = records[7].sha.clone();
-    assert_eq!(store.put(records.clone()).await.unwrap(), [refused.clone()]);
+    let skipped = store.put(records.clone()).await.unwrap();
+    assert_eq!(skipped, [refused.as_str()]);
     let stored = table_commits(&aws, &key).await;
     assert_eq!(stored.len(), 24);
     assert!(stored.iter().all(|(sha, _)| *sha != refused));
