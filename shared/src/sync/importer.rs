@@ -180,7 +180,7 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         let job = match state.job {
             // A checkpointed import resumes with its own target; a newer head is the next round's business.
             Some(job) if !job.replan => Some(job),
-            // A window of this plan failed its check: plan the job's range again, keeping the windows done.
+            // A window of this plan failed: plan the job's range again, keeping the windows done.
             Some(stale) => {
                 report.head.clone_from(&stale.head);
                 report.default_branch.clone_from(&stale.default_branch);
@@ -483,7 +483,8 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
                 Err(error @ (SyncError::Inconsistent { .. } | SyncError::GitLab(_))) => {
                     // The window's bounds may be what is wrong: an anchor answered from elsewhere makes a range
                     // GitLab lists wrongly, or cannot list at all. The next attempt plans the range again; the
-                    // windows that come out the same keep their done mark, so a passing fault costs the planning again.
+                    // windows that come out the same keep their done mark, so a passing fault costs only the
+                    // planning requests.
                     job.replan = true;
                     if !self.state.save_job(&target.key, expected, job).await? {
                         return Err(SyncError::Superseded);
@@ -603,7 +604,7 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
     }
 
     /// Every page of one window, its commits written as they are admitted (memory stays at about one page per
-    /// window in flight); an error unless the whole window checked out.
+    /// window in flight, plus the check's 32 bytes per commit id); an error unless the whole window checked out.
     async fn import_window(
         &self,
         target: &SyncTarget,
