@@ -1,19 +1,24 @@
 //! The sync's DynamoDB adapters against the moto server through the real SDK: AWS's batch limit, idempotent
-//! writes, the conditional head update, and a whole import read back from the table equal to git.
+//! writes, an item DynamoDB refuses isolated, the conditional head update, and whole imports (commits with huge
+//! trailers included) read back from the table equal to git.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Value, json};
 use shared::aws::commit_store::{DynamoCommitStore, MAX_BATCH_WRITE};
 use shared::aws::sync_state_store::DynamoSyncStateStore;
 use shared::gitlab::ProjectRef;
+use shared::sync::model::MAX_ITEM_BYTES;
 use shared::sync::{
-    CommitRecord, CommitStore, ProjectKey, ProjectSync, SyncOptions, SyncOutcome, SyncState,
-    SyncStateStore, SyncTarget,
+    CommitRecord, CommitStore, ProjectKey, ProjectSync, SyncJob, SyncOptions, SyncOutcome,
+    SyncState, SyncStateStore, SyncTarget,
 };
 use testkit::aws_local::AwsStandIn;
 use testkit::clients::client;
 use testkit::git_fixture::GitRepo;
-use testkit::gitlab_sim::{OneProject, Simulator, World};
+use testkit::gitlab_sim::{Fault, Hostile, OneProject, Rewrite, Simulator, World, routes};
 
 const TOKEN: &str = "glpat-dynamo-sync-token";
 
@@ -29,7 +34,7 @@ async fn table_commits(aws: &AwsStandIn, key: &ProjectKey) -> Vec<(String, Optio
 fn record(key: &ProjectKey, sha: &str) -> CommitRecord {
     let json = serde_json::json!({
         "project_key": key.partition(), "sha": sha, "committed_at": "2024-01-01T00:00:00Z",
-        "short_id": &sha[..8], "parent_ids": [], "title": "t", "message": "t\n", "message_truncated": false,
+        "short_id": &sha[..8], "parent_ids": [], "title": "t", "message": "t\n",
         "author_name": "a", "author_email": "a@example.com", "authored_date": "2024-01-01T02:00:00+02:00",
         "committer_name": "c", "committer_email": "c@example.com", "committed_date": "2024-01-01T00:00:00Z",
         "trailers": {}, "extended_trailers": {}, "web_url": "", "stats_missing": true,
@@ -201,6 +206,147 @@ async fn a_whole_import_lands_in_the_table_equal_to_git() {
         .state_item("CONN#c1", &format!("PROJ#{project_id}"))
         .await;
     assert!(!item.contains_key("access_error_at"), "{item:?}");
+    sim.shutdown().await;
+    aws.teardown().await;
+}
+
+#[tokio::test]
+async fn an_item_dynamodb_refuses_is_skipped_and_the_rest_of_its_page_written() {
+    let aws = AwsStandIn::provision().await.unwrap();
+    let store = DynamoCommitStore::new(aws.dynamodb.clone(), aws.table("CommitsTable"));
+    let key = ProjectKey::new("c1", 11);
+    let mut records: Vec<_> = (0..25)
+        .map(|i| record(&key, &format!("{i:040x}")))
+        .collect();
+    // Over DynamoDB's 400 KB, which moto enforces too: built by hand, since no record from GitLab can be.
+    let oversized = |record: &mut CommitRecord| record.message = "m".repeat(500 * 1024);
+    oversized(&mut records[7]);
+    let refused = records[7].sha.clone();
+    let skipped = store.put(records.clone()).await.unwrap();
+    assert_eq!(skipped, [refused.as_str()]);
+    let stored = table_commits(&aws, &key).await;
+    assert_eq!(stored.len(), 24);
+    assert!(stored.iter().all(|(sha, _)| *sha != refused));
+    // Found by halving the batch: a bounded number of calls (here 11), not one per item.
+    assert!(store.write_calls() <= 11, "{}", store.write_calls());
+
+    // Alone, a refused item is skipped too; but a table that refuses every one of several items is failing
+    // itself, and that is an error rather than commits recorded as skipped.
+    assert_eq!(
+        store.put(vec![records[7].clone()]).await.unwrap(),
+        [refused]
+    );
+    let mut both = vec![records[7].clone(), records[8].clone()];
+    oversized(&mut both[1]);
+    let error = store.put(both).await.unwrap_err();
+    assert!(error.to_string().contains("every one of 2"), "{error}");
+    aws.teardown().await;
+}
+
+#[tokio::test]
+async fn a_job_marked_for_a_new_plan_reads_back_marked() {
+    let aws = AwsStandIn::provision().await.unwrap();
+    let store = DynamoSyncStateStore::new(aws.dynamodb.clone(), aws.table("StateTable"));
+    let key = ProjectKey::new("c1", 12);
+    let mut job = SyncJob {
+        head: "b".repeat(40),
+        default_branch: "main".into(),
+        windows: vec![
+            format!("{}..{}", "a".repeat(40), "b".repeat(40)),
+            "a".repeat(40),
+        ],
+        done: vec![1],
+        replan: false,
+    };
+    assert!(store.save_job(&key, None, &job).await.unwrap());
+    assert_eq!(store.load(&key).await.unwrap().job.as_ref(), Some(&job));
+    job.replan = true;
+    assert!(store.save_job(&key, None, &job).await.unwrap());
+    assert_eq!(store.load(&key).await.unwrap().job, Some(job));
+    aws.teardown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_of_commits_with_300_kb_of_trailers_each_is_stored_cut_and_equal_to_git() {
+    let aws = AwsStandIn::provision().await.unwrap();
+    let repo = GitRepo::init("main");
+    repo.fast_import_history("main", 50, None);
+    let OneProject {
+        world,
+        project: project_id,
+        ..
+    } = World::one_project(TOKEN, Some(repo.path()));
+    let sim = Simulator::start(world).await.unwrap();
+    let gitlab = client(&sim.base_url(), TOKEN);
+    let commits = DynamoCommitStore::new(aws.dynamodb.clone(), aws.table("CommitsTable"));
+    let state = DynamoSyncStateStore::new(aws.dynamodb.clone(), aws.table("StateTable"));
+    let target = SyncTarget {
+        key: ProjectKey::new("c1", project_id),
+        project: ProjectRef::Id(project_id),
+        path_with_namespace: "acme/app".into(),
+        default_branch: "main".into(),
+    };
+    let sync = ProjectSync {
+        gitlab: &gitlab,
+        commits: &commits,
+        state: &state,
+        options: SyncOptions::default(),
+    };
+    assert!(matches!(
+        sync.run(&target, None).await.unwrap(),
+        SyncOutcome::Imported(_)
+    ));
+
+    // A push of 100 commits, listed on one page whose every commit carries 300 KB of trailers, twice over
+    // (the map of last values and the list of all), as GitLab shows them.
+    repo.fast_import_history("main", 100, None);
+    let trailers: serde_json::Map<String, Value> = (0..30)
+        .map(|i| (format!("Trailer-{i:02}"), json!("t".repeat(10 * 1024))))
+        .collect();
+    let extended: serde_json::Map<String, Value> = trailers
+        .iter()
+        .map(|(key, value)| (key.clone(), json!([value])))
+        .collect();
+    let heavy: Rewrite = Arc::new(move |mut page| {
+        for commit in page.as_array_mut().into_iter().flatten() {
+            commit["trailers"] = Value::Object(trailers.clone());
+            commit["extended_trailers"] = Value::Object(extended.clone());
+        }
+        page
+    });
+    sim.fail_next(routes::COMMITS, 1, Fault::Hostile(Hostile::Rewrite(heavy)));
+    let SyncOutcome::Imported(report) = sync.run(&target, None).await.unwrap() else {
+        panic!("the push is imported");
+    };
+    assert_eq!(report.commits_written, 100);
+    assert_eq!(report.commits_skipped, Vec::<String>::new());
+    let stored: BTreeSet<String> = table_commits(&aws, &target.key)
+        .await
+        .into_iter()
+        .map(|(sha, _)| sha)
+        .collect();
+    let oracle: BTreeSet<String> = repo.rev_list(&["main"]).into_iter().collect();
+    assert_eq!(stored, oracle);
+
+    // Each item as DynamoDB holds it: the list of all values cut, the map of last values whole, and flagged.
+    for sha in repo.rev_list(&["-100", "main"]) {
+        let item = aws
+            .dynamodb
+            .get_item()
+            .table_name(aws.table("CommitsTable"))
+            .key("project_key", AttributeValue::S(target.key.partition()))
+            .key("sha", AttributeValue::S(sha.clone()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .expect("stored");
+        let record: CommitRecord = serde_dynamo::from_item(item).unwrap();
+        assert_eq!(record.truncated_fields, ["extended_trailers"], "{sha}");
+        assert_eq!(record.trailers.len(), 30);
+        assert!(record.extended_trailers.len() < 30);
+        assert!(record.item_size() <= MAX_ITEM_BYTES);
+    }
     sim.shutdown().await;
     aws.teardown().await;
 }

@@ -1,13 +1,19 @@
 //! The sync of one project against the GitLab simulator over real HTTP, with in-memory stores; every scenario is
 //! checked against git's own answer (`git rev-list`).
 
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use shared::gitlab::{GitLabClient, GitLabError, ProjectRef};
+use serde_json::{Value, json};
+use shared::gitlab::{CommitQuery, GitLabClient, GitLabError, ProjectRef};
 use shared::sync::{ProjectKey, ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncTarget};
 use testkit::clients::client;
 use testkit::git_fixture::{CommitSpec, GitRepo};
-use testkit::gitlab_sim::{FaultMix, OneProject, Simulator, World};
+use testkit::gitlab_sim::{
+    Fault, FaultMix, Hostile, OneProject, Rewrite, Simulator, World, routes,
+};
 use testkit::memory_stores::{MemoryCommitStore, MemoryStateStore};
 use tokio::time::Instant;
 
@@ -76,6 +82,52 @@ impl Fixture {
         let mut oracle = self.repo.rev_list(&[branch]);
         oracle.sort();
         assert_eq!(self.commits.live_shas(&self.key()), oracle);
+    }
+
+    fn last_head(&self) -> Option<String> {
+        self.state.state(&self.key()).last_head
+    }
+
+    /// The next `n` commit listings are rewritten by `rewrite`.
+    fn rewrite_commits(&self, n: u32, rewrite: impl Fn(Value) -> Value + Send + Sync + 'static) {
+        let rewrite: Rewrite = Arc::new(rewrite);
+        self.sim.fail_next(
+            routes::COMMITS,
+            n,
+            Fault::Hostile(Hostile::Rewrite(rewrite)),
+        );
+    }
+}
+
+/// The commits of a listing as another project would have them: every id and parent id changed (reversed), so
+/// the page is a consistent history, but not of this range.
+fn another_projects(mut page: Value) -> Value {
+    let reversed = |id: &Value| {
+        json!(
+            id.as_str()
+                .unwrap_or_default()
+                .chars()
+                .rev()
+                .collect::<String>()
+        )
+    };
+    for commit in page.as_array_mut().into_iter().flatten() {
+        commit["id"] = reversed(&commit["id"]);
+        let parents: Vec<Value> = commit["parent_ids"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(reversed)
+            .collect();
+        commit["parent_ids"] = json!(parents);
+    }
+    page
+}
+
+fn inconsistent(outcome: Result<SyncOutcome, SyncError>) -> String {
+    match outcome {
+        Err(SyncError::Inconsistent { detail }) => detail,
+        other => panic!("expected an inconsistent answer, got {other:?}"),
     }
 }
 
@@ -378,6 +430,207 @@ async fn a_run_with_no_time_left_still_makes_progress() {
         }
     }
     assert_eq!(written, 3_000);
+    f.assert_matches_git("main");
+    f.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_empty_answer_for_new_commits_moves_nothing_until_gitlab_answers_right() {
+    let f = Fixture::new(history(300)).await;
+    // A first import answered with a valid but empty array.
+    f.sim.fail_next(
+        routes::COMMITS,
+        1,
+        Fault::Hostile(Hostile::Body {
+            status: 200,
+            content_type: "application/json".into(),
+            body: "[]".into(),
+        }),
+    );
+    let detail = inconsistent(f.sync("main").await);
+    assert!(detail.contains("top"), "{detail}");
+    assert_eq!((f.last_head(), f.commits.put_calls()), (None, 0));
+    imported(f.sync("main").await.unwrap());
+    f.assert_matches_git("main");
+
+    // A push answered empty: the head it names is not recorded as imported.
+    let before = f.last_head();
+    let pushed = f.repo.fast_import_history("main", 30, None);
+    f.rewrite_commits(1, |_| json!([]));
+    inconsistent(f.sync("main").await);
+    assert_eq!(f.last_head(), before);
+    assert_eq!(f.commits.live_shas(&f.key()).len(), 300);
+    let report = imported(f.sync("main").await.unwrap());
+    assert_eq!((report.commits_written, f.last_head()), (30, Some(pushed)));
+    f.assert_matches_git("main");
+    f.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_page_from_outside_the_range_is_refused_and_none_of_it_written() {
+    let f = Fixture::new(history(300)).await;
+    // A first import answered with another project's commits: nothing written, nothing recorded.
+    f.rewrite_commits(1, another_projects);
+    inconsistent(f.sync("main").await);
+    assert_eq!((f.last_head(), f.commits.put_calls()), (None, 0));
+    imported(f.sync("main").await.unwrap());
+    f.assert_matches_git("main");
+
+    // A push answered with an older range of the same history (real commits, imported already).
+    let before = f.last_head();
+    let imported_at = |f: &Fixture| -> Vec<String> {
+        f.commits
+            .project(&f.key())
+            .into_values()
+            .map(|r| r.imported_at)
+            .collect()
+    };
+    let first_import = imported_at(&f);
+    let old_top = f.repo.rev_list(&["-1", "main~150"]).remove(0);
+    let older = f
+        .gitlab
+        .commits_page(
+            &ProjectRef::Id(f.project_id),
+            &CommitQuery::history(old_top),
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(older.commits.len(), 100);
+    let older = serde_json::to_value(&older.commits).unwrap();
+    f.repo.fast_import_history("main", 30, None);
+    f.rewrite_commits(1, move |_| older.clone());
+    inconsistent(f.sync("main").await);
+    assert_eq!(f.last_head(), before);
+    assert_eq!(
+        imported_at(&f),
+        first_import,
+        "not one commit of the wrong page was written"
+    );
+    imported(f.sync("main").await.unwrap());
+    f.assert_matches_git("main");
+    f.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_force_push_answered_from_elsewhere_marks_nothing() {
+    let f = Fixture::new(history(120)).await;
+    imported(f.sync("main").await.unwrap());
+    let before = f.last_head();
+    let rewind_to = f.repo.rev_list(&["--first-parent", "main"])[5].clone();
+    f.repo.reset_hard(&rewind_to);
+    f.repo
+        .commit(CommitSpec::new("rewritten", EPOCH + 10_000_000));
+    // The listing of what left (`head..last`) comes back as another project's commits.
+    f.rewrite_commits(1, another_projects);
+    inconsistent(f.sync("main").await);
+    assert_eq!(f.last_head(), before);
+    assert!(
+        f.commits.removed_shas(&f.key()).is_empty(),
+        "nothing is marked on a wrong answer"
+    );
+    imported(f.sync("main").await.unwrap());
+    assert!(!f.commits.removed_shas(&f.key()).is_empty());
+    f.assert_matches_git("main");
+    f.sim.shutdown().await;
+}
+
+/// What a rewrite answers instead of a real page while it is set.
+type Answer = Arc<Mutex<Option<fn(Value) -> Value>>>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_answered_wrongly_is_planned_again_keeping_the_windows_done() {
+    let f = Fixture::new(history(3_000)).await;
+    // One run with no time left: the plan and its first window.
+    let SyncOutcome::Continue(first) = f.sync_until("main", Some(Instant::now())).await.unwrap()
+    else {
+        panic!("a 3,000-commit import is windowed");
+    };
+    let job = f.state.state(&f.key()).job.expect("a checkpoint");
+    assert_eq!(job.done.len(), 1);
+    let kept: Vec<_> = f.commits.project(&f.key()).into_values().collect();
+    assert_eq!(kept.len(), first.commits_written);
+
+    // The first page of every other window (a window's listing starts with its top) comes back empty, then as
+    // another project's commits.
+    let tops: BTreeSet<String> = job
+        .windows
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !job.done.contains(i))
+        .map(|(_, window)| window.rsplit("..").next().unwrap().to_owned())
+        .collect();
+    let answer = Answer::default();
+    let rewrite = {
+        let answer = answer.clone();
+        move |page: Value| {
+            let window_page = page.as_array().is_some_and(|p| p.len() > 1);
+            let top = page[0]["id"].as_str().unwrap_or_default();
+            match *answer.lock().unwrap() {
+                Some(answer) if window_page && tops.contains(top) => answer(page),
+                _ => page,
+            }
+        }
+    };
+    f.rewrite_commits(10_000, rewrite);
+    let empty: fn(Value) -> Value = |_| json!([]);
+    for wrong in [empty, another_projects] {
+        *answer.lock().unwrap() = Some(wrong);
+        inconsistent(f.sync("main").await);
+        let state = f.state.state(&f.key());
+        assert_eq!(state.last_head, None);
+        assert!(
+            state.job.is_some_and(|job| job.replan),
+            "the next attempt plans again"
+        );
+    }
+
+    // GitLab answers right again: the range is planned again, the same windows come out, and the one done
+    // before is not fetched again.
+    *answer.lock().unwrap() = None;
+    let report = imported(f.sync("main").await.unwrap());
+    assert!(report.commits_written < 3_000, "{report:?}");
+    f.assert_matches_git("main");
+    let records = f.commits.project(&f.key());
+    assert!(
+        kept.iter().all(|r| records[&r.sha] == *r),
+        "the window done before was not written again"
+    );
+    assert_eq!(f.state.state(&f.key()).job, None);
+    f.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anchors_answered_from_elsewhere_are_caught_by_their_windows() {
+    let f = Fixture::new(history(3_000)).await;
+    // Every one-commit answer (the spine probes) names another project's commit.
+    let armed = Arc::new(AtomicBool::new(true));
+    let probes = {
+        let armed = armed.clone();
+        move |page: Value| {
+            let probe = page.as_array().is_some_and(|p| p.len() == 1);
+            if armed.load(Ordering::SeqCst) && probe {
+                another_projects(page)
+            } else {
+                page
+            }
+        }
+    };
+    f.rewrite_commits(10_000, probes);
+    // The windows they bound are answered with commits from outside them, or refused (a revision GitLab does not
+    // know): either way nothing counts as done and the plan is made again.
+    let error = f.sync("main").await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            SyncError::Inconsistent { .. } | SyncError::GitLab(GitLabError::Transient { .. })
+        ),
+        "{error:?}"
+    );
+    armed.store(false, Ordering::SeqCst);
+    assert_eq!(f.last_head(), None);
+    assert!(f.state.state(&f.key()).job.is_some_and(|job| job.replan));
+    imported(f.sync("main").await.unwrap());
     f.assert_matches_git("main");
     f.sim.shutdown().await;
 }

@@ -53,13 +53,13 @@ impl MemoryCommitStore {
 }
 
 impl CommitStore for MemoryCommitStore {
-    async fn put(&self, records: Vec<CommitRecord>) -> Result<(), StoreError> {
+    async fn put(&self, records: Vec<CommitRecord>) -> Result<Vec<String>, StoreError> {
         *self.put_calls.lock().unwrap() += 1;
         let mut stored = self.records.lock().unwrap();
         for record in records {
             stored.insert((record.project_key.clone(), record.sha.clone()), record);
         }
-        Ok(())
+        Ok(Vec::new())
     }
 
     async fn mark_removed(

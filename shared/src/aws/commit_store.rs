@@ -1,13 +1,14 @@
 //! The [`CommitStore`] port on the DynamoDB commits table: `project_key` (`<connection>#<project>`) and `sha` are
 //! the key, so every write is idempotent. Items are written with `BatchWriteItem` within AWS's limit of 25 per
-//! call; `UnprocessedItems` are retried with jittered backoff, a bounded number of times.
+//! call; `UnprocessedItems` are retried with jittered backoff, a bounded number of times. An item DynamoDB refuses
+//! as invalid is isolated by splitting its batch, skipped and reported; the rest of the page is written.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::{StreamExt, TryStreamExt};
 use time::OffsetDateTime;
@@ -46,30 +47,79 @@ impl DynamoCommitStore {
         self.write_calls.load(Ordering::Relaxed)
     }
 
-    async fn write_batch(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
-        let unprocessed = batch_write(
-            &self.client,
-            &self.table,
-            requests,
-            Duration::from_secs(5),
-            || {
-                self.write_calls.fetch_add(1, Ordering::Relaxed);
-            },
-        )
-        .await
-        .map_err(|e| StoreError(format!("BatchWriteItem: {}", DisplayErrorContext(&e))))?;
-        if unprocessed.is_empty() {
-            return Ok(());
+    /// Writes one batch. A batch DynamoDB refuses as invalid (`ValidationException`: an item over its size
+    /// limit, say) is split in halves until each refused item is alone; the rest is written and the refused
+    /// items are returned as (sha, reason). At most two calls per record, so the loop is bounded.
+    async fn write_isolating(
+        &self,
+        batch: &[CommitRecord],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut refused = Vec::new();
+        let mut parts = vec![batch];
+        while let Some(part) = parts.pop() {
+            let requests = part
+                .iter()
+                .map(put_request)
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let result = batch_write(
+                &self.client,
+                &self.table,
+                requests,
+                Duration::from_secs(5),
+                || {
+                    self.write_calls.fetch_add(1, Ordering::Relaxed);
+                },
+            )
+            .await;
+            match result {
+                Ok(unprocessed) if unprocessed.is_empty() => {}
+                Ok(unprocessed) => {
+                    return Err(StoreError(format!(
+                        "BatchWriteItem: {} items still unprocessed after {MAX_BATCH_ATTEMPTS} attempts",
+                        unprocessed.len()
+                    )));
+                }
+                Err(error) if error.code() == Some("ValidationException") => match part {
+                    [record] => {
+                        let reason = error.message().unwrap_or("invalid item").to_owned();
+                        tracing::warn!(
+                            project_key = %record.project_key,
+                            sha = %record.sha,
+                            reason = %reason,
+                            "DynamoDB refused the commit item; skipped"
+                        );
+                        refused.push((record.sha.clone(), reason));
+                    }
+                    _ => {
+                        let (first, second) = part.split_at(part.len() / 2);
+                        parts.extend([second, first]);
+                    }
+                },
+                Err(error) => {
+                    return Err(StoreError(format!(
+                        "BatchWriteItem: {}",
+                        DisplayErrorContext(&error)
+                    )));
+                }
+            }
         }
-        Err(StoreError(format!(
-            "BatchWriteItem: {} items still unprocessed after {MAX_BATCH_ATTEMPTS} attempts",
-            unprocessed.len()
-        )))
+        Ok(refused)
     }
 }
 
+/// One `PutRequest` of a record's item.
+fn put_request(record: &CommitRecord) -> Result<WriteRequest, StoreError> {
+    let item = serde_dynamo::to_item(record)
+        .map_err(|e| StoreError(format!("encoding commit {}: {e}", record.sha)))?;
+    let put = PutRequest::builder()
+        .set_item(Some(item))
+        .build()
+        .map_err(|e| StoreError(e.to_string()))?;
+    Ok(WriteRequest::builder().put_request(put).build())
+}
+
 impl CommitStore for DynamoCommitStore {
-    async fn put(&self, records: Vec<CommitRecord>) -> Result<(), StoreError> {
+    async fn put(&self, records: Vec<CommitRecord>) -> Result<Vec<String>, StoreError> {
         // One batch may not name a key twice: keep the last record per key.
         let mut seen = HashSet::new();
         let last: Vec<bool> = records
@@ -77,32 +127,28 @@ impl CommitStore for DynamoCommitStore {
             .rev()
             .map(|r| seen.insert((r.project_key.as_str(), r.sha.as_str())))
             .collect();
-        let requests = records
+        let records: Vec<CommitRecord> = records
             .into_iter()
             .zip(last.into_iter().rev())
             .filter_map(|(record, is_last)| is_last.then_some(record))
-            .map(|record| {
-                let item = serde_dynamo::to_item(&record)
-                    .map_err(|e| StoreError(format!("encoding commit {}: {e}", record.sha)))?;
-                let put = PutRequest::builder()
-                    .set_item(Some(item))
-                    .build()
-                    .map_err(|e| StoreError(e.to_string()))?;
-                Ok(WriteRequest::builder().put_request(put).build())
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let mut requests = requests.into_iter().peekable();
-        let mut batches = Vec::new();
-        while requests.peek().is_some() {
-            batches.push(requests.by_ref().take(MAX_BATCH_WRITE).collect::<Vec<_>>());
-        }
+            .collect();
         // A page's batches at once: the page costs one round trip to DynamoDB instead of four.
-        futures::stream::iter(batches)
-            .map(|batch| self.write_batch(batch))
+        let writes: Vec<_> = records
+            .chunks(MAX_BATCH_WRITE)
+            .map(|batch| self.write_isolating(batch))
+            .collect();
+        let refused: Vec<(String, String)> = futures::stream::iter(writes)
             .buffer_unordered(BATCH_CONCURRENCY)
-            .try_collect::<Vec<()>>()
+            .try_concat()
             .await?;
-        Ok(())
+        if records.len() > 1 && refused.len() == records.len() {
+            return Err(StoreError(format!(
+                "BatchWriteItem: every one of {} items refused as invalid: {}",
+                records.len(),
+                refused[0].1
+            )));
+        }
+        Ok(refused.into_iter().map(|(sha, _)| sha).collect())
     }
 
     async fn mark_removed(

@@ -7,6 +7,14 @@
 //! decreases, so the anchors are in spine order and the windows `A1..head`, `A2..A1`, ..., `base..Ak` partition
 //! the range exactly: dates only decide where the cuts fall, never what is imported. The windows are then
 //! fetched concurrently with small offsets inside each.
+//!
+//! GitLab's answers are checked before they count as progress (see [`RangeCheck`]): a range's commits are
+//! written only once they are reachable from its top through the parents read, and a window is checkpointed (or
+//! `last_head` moved) only when its top was read, nothing read was outside it, and its base was reached. A
+//! window that fails (the check, or GitLab) has its plan made again at the next attempt, since a wrong anchor may
+//! be the cause.
+
+use std::collections::{HashMap, HashSet};
 
 use futures::{StreamExt, TryStreamExt};
 use time::{Duration, OffsetDateTime};
@@ -14,8 +22,10 @@ use tokio::time::Instant;
 
 use super::model::{CommitRecord, ProjectKey, ProjectOrigin, SyncJob, SyncState};
 use super::ports::{CommitStore, StoreError, SyncStateStore};
+use crate::gitlab::client::MAX_PER_PAGE;
 use crate::gitlab::{
-    BranchCommit, CommitPage, CommitQuery, GitLabClient, GitLabError, ProjectRef, RetryPolicy,
+    BranchCommit, Commit, CommitPage, CommitQuery, GitLabClient, GitLabError, ProjectRef,
+    RetryPolicy,
 };
 
 /// Tuning of one project sync.
@@ -66,9 +76,33 @@ pub struct SyncReport {
     pub default_branch: String,
     /// Records written (a commit can be written twice only when a window is retried).
     pub commits_written: usize,
+    /// Commits the commits table refused as invalid however they were sent (logged with the project): they are
+    /// not stored, and the sync went on without them.
+    pub commits_skipped: Vec<String>,
     /// Commits marked as having left the default branch.
     pub commits_removed: usize,
     pub windows: usize,
+}
+
+impl SyncReport {
+    fn add(&mut self, written: Written) {
+        self.commits_written += written.commits;
+        self.commits_skipped.extend(written.skipped);
+    }
+}
+
+/// What writes of admitted commits did.
+#[derive(Debug, Default)]
+struct Written {
+    commits: usize,
+    skipped: Vec<String>,
+}
+
+impl Written {
+    fn add(&mut self, more: Written) {
+        self.commits += more.commits;
+        self.skipped.extend(more.skipped);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,6 +114,19 @@ pub enum SyncError {
     /// Another delivery advanced the head first; its import covers ours.
     #[error("another sync of this project finished first")]
     Superseded,
+    /// GitLab answered well-formed data that cannot be right for what was asked (an empty page for a range that
+    /// holds commits, commits from outside the range, something that is not a commit id). Nothing it would have
+    /// completed is recorded as done; worth a retry, since a broken cache or proxy may recover.
+    #[error("GitLab's answer cannot be right: {detail}")]
+    Inconsistent { detail: String },
+}
+
+impl SyncError {
+    fn inconsistent(detail: impl Into<String>) -> Self {
+        SyncError::Inconsistent {
+            detail: detail.into(),
+        }
+    }
 }
 
 /// Runs syncs of projects against one GitLab client and the stores.
@@ -123,15 +170,31 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
             self.readable_again(target, &state).await?;
             return Ok(SyncOutcome::Unchanged);
         }
+        commit_key(&head.id)?;
         let mut report = SyncReport {
             head: head.id.clone(),
             default_branch: branch_name.clone(),
             ..SyncReport::default()
         };
         let expected = state.last_head.as_deref();
-        let mut job = match state.job.clone() {
+        let job = match state.job {
             // A checkpointed import resumes with its own target; a newer head is the next round's business.
-            Some(job) => job,
+            Some(job) if !job.replan => Some(job),
+            // A window of this plan failed: plan the job's range again, keeping the windows done.
+            Some(stale) => {
+                report.head.clone_from(&stale.head);
+                report.default_branch.clone_from(&stale.default_branch);
+                let base = stale.windows.last().and_then(|w| bounds(w).0);
+                self.plan(
+                    target,
+                    expected,
+                    &stale.head,
+                    base,
+                    Some(&stale),
+                    &mut report,
+                )
+                .await?
+            }
             None => {
                 let base = match expected {
                     None => None,
@@ -140,45 +203,80 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
                             .await?
                     }
                 };
-                let origin = self.origin(target, &branch_name);
-                let Some(windows) = self
-                    .small_range_or_windows(target, &origin, &head, base.as_deref(), &mut report)
-                    .await?
-                else {
-                    return self
-                        .finish(target, expected, &head.id, &branch_name, report)
-                        .await;
-                };
-                let job = SyncJob {
-                    head: head.id.clone(),
-                    default_branch: branch_name.clone(),
-                    windows,
-                    done: Vec::new(),
-                };
-                if !self.state.save_job(&target.key, expected, &job).await? {
-                    return Err(SyncError::Superseded);
-                }
-                job
+                self.plan(
+                    target,
+                    expected,
+                    &head.id,
+                    base.as_deref(),
+                    None,
+                    &mut report,
+                )
+                .await?
             }
         };
-        report.head.clone_from(&job.head);
-        report.default_branch.clone_from(&job.default_branch);
-        report.windows = job.windows.len();
-        let origin = self.origin(target, &job.default_branch);
-        self.import_windows(target, &origin, expected, &mut job, deadline, &mut report)
-            .await?;
-        if job.done.len() < job.windows.len() {
-            return Ok(SyncOutcome::Continue(report));
+        if let Some(mut job) = job {
+            report.head.clone_from(&job.head);
+            report.default_branch.clone_from(&job.default_branch);
+            report.windows = job.windows.len();
+            let origin = self.origin(target, &job.default_branch);
+            self.import_windows(target, &origin, expected, &mut job, deadline, &mut report)
+                .await?;
+            if job.done.len() < job.windows.len() {
+                return Ok(SyncOutcome::Continue(report));
+            }
         }
-        let behind = job.head != head.id;
+        let behind = report.head != head.id;
+        let (done_head, done_branch) = (report.head.clone(), report.default_branch.clone());
         let outcome = self
-            .finish(target, expected, &job.head, &job.default_branch, report)
+            .finish(target, expected, &done_head, &done_branch, report)
             .await?;
         match outcome {
             // The branch moved while the job ran: another round imports the rest.
             SyncOutcome::Imported(report) if behind => Ok(SyncOutcome::Continue(report)),
             other => Ok(other),
         }
+    }
+
+    /// Imports `base..top` on the spot when it is short, or plans its windows and saves them as a job (`done`
+    /// carried over from `stale` for the windows that come out the same). `None` when the range is imported.
+    async fn plan(
+        &self,
+        target: &SyncTarget,
+        expected: Option<&str>,
+        top: &str,
+        base: Option<&str>,
+        stale: Option<&SyncJob>,
+        report: &mut SyncReport,
+    ) -> Result<Option<SyncJob>, SyncError> {
+        let origin = self.origin(target, &report.default_branch);
+        let Some(windows) = self
+            .small_range_or_windows(target, &origin, top, base, report)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let done = stale.map_or_else(Vec::new, |stale| {
+            let was_done = |window: &String| {
+                stale
+                    .done
+                    .iter()
+                    .any(|&i| stale.windows.get(i) == Some(window))
+            };
+            (0..windows.len())
+                .filter(|&i| was_done(&windows[i]))
+                .collect()
+        });
+        let job = SyncJob {
+            head: top.to_owned(),
+            default_branch: origin.default_branch,
+            windows,
+            done,
+            replan: false,
+        };
+        if !self.state.save_job(&target.key, expected, &job).await? {
+            return Err(SyncError::Superseded);
+        }
+        Ok(Some(job))
     }
 
     fn origin(&self, target: &SyncTarget, branch: &str) -> ProjectOrigin {
@@ -262,20 +360,28 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
             }
             Err(error) => return Err(error.into()),
         };
+        if let Some(merge_base) = &merge_base {
+            commit_key(merge_base)?;
+        }
+        // Trusted for now: the range `last..head` must then show `last` as a parent, which its check requires.
         if merge_base.as_deref() == Some(last) {
             return Ok(Some(last.to_owned()));
         }
+        // What left is `head..last`: listed from `last` down to the merge base, checked like any range, so that
+        // an answer from elsewhere never marks a commit that is still on the branch.
+        let left_range = format!("{head}..{last}");
         let query = CommitQuery {
             with_stats: false,
             trailers: false,
-            ..CommitQuery::history(format!("{head}..{last}"))
+            ..CommitQuery::history(&left_range)
         };
-        let left: Vec<String> = self
-            .gitlab
-            .commits(&target.project, &query)
-            .map_ok(|page| page.commits.into_iter().map(|c| c.id).collect::<Vec<_>>())
-            .try_concat()
-            .await?;
+        let mut check = RangeCheck::new(&left_range, last, merge_base.as_deref())?;
+        let mut pages = std::pin::pin!(self.gitlab.commits(&target.project, &query));
+        let mut left = Vec::new();
+        while let Some(page) = pages.try_next().await? {
+            left.extend(check.admit(page)?.into_iter().map(|(commit, _)| commit.id));
+        }
+        check.finish()?;
         report.commits_removed = left.len();
         if !left.is_empty() {
             self.commits
@@ -285,18 +391,23 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         Ok(merge_base)
     }
 
-    /// Imports `base..head` (or all of `head` without a base) page by page when it ends within
+    /// Imports `base..top` (or all of `top` without a base) page by page when it ends within
     /// [`SEQUENTIAL_PAGES`] pages (`None`), or returns the windows to import it by. Most incremental syncs end
-    /// here in a page or two; probing for windows pays off only for ranges longer than that.
+    /// here in a page or two; probing for windows pays off only for ranges longer than that. A range whose base
+    /// is its top is empty: the merge base proved the top imported, and nothing is asked.
     async fn small_range_or_windows(
         &self,
         target: &SyncTarget,
         origin: &ProjectOrigin,
-        head: &BranchCommit,
+        top: &str,
         base: Option<&str>,
         report: &mut SyncReport,
     ) -> Result<Option<Vec<String>>, SyncError> {
-        let query = CommitQuery::history(range(base, &head.id));
+        if base == Some(top) {
+            return Ok(None);
+        }
+        let spine = range(base, top);
+        let query = CommitQuery::history(&spine);
         // Held back until the range is known to end here, so that a large range's windows write each commit once.
         let mut pages = Vec::new();
         let mut page_number = 1;
@@ -310,16 +421,33 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
             match next {
                 None => break,
                 Some(_) if pages.len() >= SEQUENTIAL_PAGES => {
-                    let sample = RangeSample::of(&pages, head);
-                    return Ok(Some(self.plan_windows(target, head, base, sample).await?));
+                    // The top's own date, as listed (git lists a range from its top).
+                    let head = pages
+                        .iter()
+                        .flat_map(|p| &p.commits)
+                        .find(|c| c.id == top)
+                        .map(|c| BranchCommit {
+                            id: c.id.clone(),
+                            committed_date: c.committed_date,
+                        })
+                        .ok_or_else(|| {
+                            SyncError::inconsistent(format!(
+                                "the first {SEQUENTIAL_PAGES} pages of {spine} do not hold its top"
+                            ))
+                        })?;
+                    let sample = RangeSample::of(&pages, &head);
+                    return Ok(Some(self.plan_windows(target, &head, base, sample).await?));
                 }
                 Some(next) => page_number = next,
             }
         }
         report.windows = 1;
+        let mut check = RangeCheck::new(&spine, top, base)?;
         for page in pages {
-            report.commits_written += self.write_page(origin, page).await?;
+            let admitted = check.admit(page)?;
+            report.add(self.write(origin, admitted).await?);
         }
+        check.finish()?;
         Ok(None)
     }
 
@@ -349,8 +477,23 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
                 })
                 .buffer_unordered(self.options.concurrency.max(1))
         );
-        while let Some((index, written)) = finished.try_next().await? {
-            report.commits_written += written;
+        while let Some(window) = finished.next().await {
+            let (index, written) = match window {
+                Ok(window) => window,
+                Err(error @ (SyncError::Inconsistent { .. } | SyncError::GitLab(_))) => {
+                    // The window's bounds may be what is wrong: an anchor answered from elsewhere makes a range
+                    // GitLab lists wrongly, or cannot list at all. The next attempt plans the range again; the
+                    // windows that come out the same keep their done mark, so a passing fault costs only the
+                    // planning requests.
+                    job.replan = true;
+                    if !self.state.save_job(&target.key, expected, job).await? {
+                        return Err(SyncError::Superseded);
+                    }
+                    return Err(error);
+                }
+                Err(error) => return Err(error),
+            };
+            report.add(written);
             job.done.push(index);
             if !self.state.save_job(&target.key, expected, job).await? {
                 return Err(SyncError::Superseded);
@@ -446,7 +589,12 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
             };
             async move {
                 let page = self.gitlab.commits_page(&target.project, &query, 1).await?;
-                Ok::<_, SyncError>(page.commits.into_iter().next().map(|c| c.id))
+                let anchor = page.commits.into_iter().next().map(|c| c.id);
+                // Only the form is checked here: the windows an anchor bounds check that it is on the range.
+                if let Some(anchor) = &anchor {
+                    commit_key(anchor)?;
+                }
+                Ok::<_, SyncError>(anchor)
             }
         });
         futures::stream::iter(probes)
@@ -455,40 +603,58 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
             .await
     }
 
-    /// Every page of one window, written as it arrives (memory stays at one page per window in flight).
+    /// Every page of one window, its commits written as they are admitted (memory stays at about one page per
+    /// window in flight, plus the check's 32 bytes per commit id); an error unless the whole window checked out.
     async fn import_window(
         &self,
         target: &SyncTarget,
         origin: &ProjectOrigin,
         window: String,
-    ) -> Result<usize, SyncError> {
-        let query = CommitQuery::history(window);
+    ) -> Result<Written, SyncError> {
+        let (base, top) = bounds(&window);
+        let mut check = RangeCheck::new(&window, top, base)?;
+        let query = CommitQuery::history(window.as_str());
         let mut pages = std::pin::pin!(self.gitlab.commits(&target.project, &query));
-        let mut written = 0;
+        let mut written = Written::default();
         while let Some(page) = pages.try_next().await? {
-            written += self.write_page(origin, page).await?;
+            let admitted = check.admit(page)?;
+            written.add(self.write(origin, admitted).await?);
         }
+        check.finish()?;
         Ok(written)
     }
 
-    async fn write_page(
+    /// Writes admitted commits (each with its page's `stats_missing`); what the table refused is logged here,
+    /// with the project, and reported.
+    async fn write(
         &self,
         origin: &ProjectOrigin,
-        page: CommitPage,
-    ) -> Result<usize, SyncError> {
+        admitted: Vec<(Commit, bool)>,
+    ) -> Result<Written, SyncError> {
+        if admitted.is_empty() {
+            return Ok(Written::default());
+        }
         let imported_at = OffsetDateTime::now_utc();
-        let records: Vec<CommitRecord> = page
-            .commits
+        let records: Vec<CommitRecord> = admitted
             .into_iter()
-            .map(|commit| {
-                CommitRecord::from_gitlab(commit, origin, page.stats_missing, imported_at)
+            .map(|(commit, stats_missing)| {
+                CommitRecord::from_gitlab(commit, origin, stats_missing, imported_at)
             })
             .collect();
         let count = records.len();
-        if count > 0 {
-            self.commits.put(records).await?;
+        let skipped = self.commits.put(records).await?;
+        if !skipped.is_empty() {
+            tracing::warn!(
+                project_id = origin.key.project_id,
+                project = %origin.path_with_namespace,
+                shas = ?skipped,
+                "the commits table refused these commits; the sync goes on without them"
+            );
         }
-        Ok(count)
+        Ok(Written {
+            commits: count.saturating_sub(skipped.len()),
+            skipped,
+        })
     }
 }
 
@@ -534,6 +700,141 @@ fn range(base: Option<&str>, head: &str) -> String {
     base.map_or_else(|| head.to_owned(), |base| format!("{base}..{head}"))
 }
 
+/// The base (if any) and the top of a window made by [`range`].
+fn bounds(window: &str) -> (Option<&str>, &str) {
+    match window.split_once("..") {
+        Some((base, top)) => (Some(base), top),
+        None => (None, window),
+    }
+}
+
+/// A commit id as a key: its bytes (SHA-1's 20, SHA-256's 32). Anything else GitLab calls a commit id (only 40 or
+/// 64 lowercase hex digits are) is an inconsistent answer, and never reaches a revision range or a table key.
+type CommitKey = [u8; 32];
+
+fn commit_key(id: &str) -> Result<CommitKey, SyncError> {
+    let digit = |b: u8| match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    };
+    let mut key = [0; 32];
+    let pairs = id.as_bytes().chunks(2);
+    let valid = matches!(id.len(), 40 | 64)
+        && pairs.zip(key.iter_mut()).all(|(pair, byte)| {
+            let (Some(high), Some(low)) = (digit(pair[0]), digit(pair[1])) else {
+                return false;
+            };
+            *byte = high << 4 | low;
+            true
+        });
+    if !valid {
+        let shown: String = id.chars().take(80).collect();
+        return Err(SyncError::inconsistent(format!(
+            "{shown:?} is not a commit id"
+        )));
+    }
+    Ok(key)
+}
+
+/// Commits read before any commit naming them as a parent, held until one does: a page's worth. Git lists a range
+/// from its top down, children before parents, so none are held from a GitLab that answers right.
+const WAITING_COMMITS: usize = MAX_PER_PAGE as usize;
+
+/// Checks that what was read for the range `base..top` is that range, as far as the ids and parents read can
+/// show it: every commit of a range is reachable from its top along parents inside the range, so each commit read
+/// must be the top or a parent of a commit admitted before it (one from another range or project is not); the top
+/// must be read; and `base`, an ancestor of the top, must be the parent of some commit admitted (which also proves
+/// an anchor or merge base to be on the range). Commits are admitted (and may be written) as soon as they are
+/// reachable, so nothing from outside the range is ever written; duplicates are harmless.
+#[derive(Debug)]
+struct RangeCheck {
+    range: String,
+    base: Option<CommitKey>,
+    /// The top and every parent of an admitted commit.
+    reachable: HashSet<CommitKey>,
+    /// Commits not reachable yet, with their page's `stats_missing`.
+    waiting: HashMap<CommitKey, (Commit, bool)>,
+    admitted: usize,
+    base_reached: bool,
+}
+
+impl RangeCheck {
+    fn new(range: &str, top: &str, base: Option<&str>) -> Result<Self, SyncError> {
+        let top = commit_key(top)?;
+        Ok(RangeCheck {
+            range: range.to_owned(),
+            base: base.map(commit_key).transpose()?,
+            reachable: HashSet::from([top]),
+            waiting: HashMap::new(),
+            admitted: 0,
+            base_reached: false,
+        })
+    }
+
+    /// The commits of `page` (and any waiting ones) that are now reachable from the top, in an order that lists
+    /// each after one of its children.
+    fn admit(&mut self, page: CommitPage) -> Result<Vec<(Commit, bool)>, SyncError> {
+        let mut admitted = Vec::with_capacity(page.commits.len());
+        for commit in page.commits {
+            let key = commit_key(&commit.id)?;
+            for parent in &commit.parent_ids {
+                commit_key(parent)?;
+            }
+            if !self.reachable.contains(&key) {
+                self.waiting.insert(key, (commit, page.stats_missing));
+                if self.waiting.len() > WAITING_COMMITS {
+                    return Err(self.unreachable());
+                }
+                continue;
+            }
+            let mut ready = vec![(commit, page.stats_missing)];
+            while let Some((commit, stats_missing)) = ready.pop() {
+                for parent in &commit.parent_ids {
+                    let parent = commit_key(parent)?;
+                    self.base_reached |= self.base == Some(parent);
+                    if self.reachable.insert(parent)
+                        && let Some(waiting) = self.waiting.remove(&parent)
+                    {
+                        ready.push(waiting);
+                    }
+                }
+                self.admitted += 1;
+                admitted.push((commit, stats_missing));
+            }
+        }
+        Ok(admitted)
+    }
+
+    fn unreachable(&self) -> SyncError {
+        SyncError::inconsistent(format!(
+            "{} commits listed for {} are not reachable from its top",
+            self.waiting.len(),
+            self.range
+        ))
+    }
+
+    /// Whether everything read was the range, once the listing has ended.
+    fn finish(self) -> Result<(), SyncError> {
+        if self.admitted == 0 {
+            return Err(SyncError::inconsistent(format!(
+                "the listing of {} does not hold its top commit",
+                self.range
+            )));
+        }
+        if !self.waiting.is_empty() {
+            return Err(self.unreachable());
+        }
+        if self.base.is_some() && !self.base_reached {
+            return Err(SyncError::inconsistent(format!(
+                "no commit listed for {} has its base as a parent",
+                self.range
+            )));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -561,5 +862,164 @@ mod tests {
     fn a_range_without_base_is_the_whole_history() {
         assert_eq!(range(None, "abc"), "abc");
         assert_eq!(range(Some("def"), "abc"), "def..abc");
+        assert_eq!(bounds("def..abc"), (Some("def"), "abc"));
+        assert_eq!(bounds("abc"), (None, "abc"));
+    }
+
+    fn id(n: u32) -> String {
+        format!("{n:040x}")
+    }
+
+    fn commit(n: u32, parents: &[u32]) -> Commit {
+        let at = OffsetDateTime::UNIX_EPOCH;
+        Commit {
+            id: id(n),
+            short_id: id(n)[..8].to_owned(),
+            parent_ids: parents.iter().map(|&p| id(p)).collect(),
+            title: String::new(),
+            message: String::new(),
+            author_name: String::new(),
+            author_email: String::new(),
+            authored_date: at,
+            committer_name: String::new(),
+            committer_email: String::new(),
+            committed_date: at,
+            trailers: Default::default(),
+            extended_trailers: Default::default(),
+            web_url: String::new(),
+            stats: None,
+        }
+    }
+
+    fn page(commits: Vec<Commit>) -> CommitPage {
+        CommitPage {
+            commits,
+            next_page: None,
+            stats_missing: false,
+        }
+    }
+
+    fn admitted(check: &mut RangeCheck, commits: Vec<Commit>) -> Vec<String> {
+        let admitted = check.admit(page(commits)).unwrap();
+        admitted.into_iter().map(|(c, _)| c.id).collect()
+    }
+
+    /// `1..5`: 5 merges 4 and 3 (a side line from 2), 4 and 3 come from 2, 2 from 1 (the base).
+    fn diamond() -> Vec<Commit> {
+        vec![
+            commit(5, &[4, 3]),
+            commit(4, &[2]),
+            commit(3, &[2]),
+            commit(2, &[1]),
+        ]
+    }
+
+    #[test]
+    fn a_range_listed_from_its_top_down_checks_out_over_pages() {
+        let mut check = RangeCheck::new("1..5", &id(5), Some(&id(1))).unwrap();
+        let mut commits = diamond();
+        let second = commits.split_off(2);
+        assert_eq!(admitted(&mut check, commits), [id(5), id(4)]);
+        assert_eq!(admitted(&mut check, second), [id(3), id(2)]);
+        check.finish().unwrap();
+
+        // Duplicates (a page read twice) change nothing.
+        let mut check = RangeCheck::new("1..5", &id(5), Some(&id(1))).unwrap();
+        admitted(&mut check, diamond());
+        assert_eq!(admitted(&mut check, diamond()).len(), 4);
+        check.finish().unwrap();
+
+        // A whole history has no base to reach.
+        let mut check = RangeCheck::new(&id(2), &id(2), None).unwrap();
+        admitted(&mut check, vec![commit(2, &[1]), commit(1, &[])]);
+        check.finish().unwrap();
+    }
+
+    #[test]
+    fn an_empty_listing_or_one_without_its_top_is_inconsistent() {
+        let check = RangeCheck::new("1..5", &id(5), Some(&id(1))).unwrap();
+        assert!(matches!(
+            check.finish(),
+            Err(SyncError::Inconsistent { .. })
+        ));
+
+        // An older range of the same history: nothing is admitted, so nothing would be written.
+        let mut check = RangeCheck::new("1..5", &id(5), Some(&id(1))).unwrap();
+        assert!(admitted(&mut check, diamond().split_off(1)).is_empty());
+        let error = check.finish().unwrap_err();
+        assert!(error.to_string().contains("top"), "{error}");
+    }
+
+    #[test]
+    fn commits_from_outside_the_range_are_never_admitted() {
+        let mut check = RangeCheck::new("1..5", &id(5), Some(&id(1))).unwrap();
+        let mut commits = diamond();
+        // Another project's commit, with parents of its own, in the middle of the page.
+        commits.insert(2, commit(90, &[91]));
+        let ids = admitted(&mut check, commits);
+        assert_eq!(ids, [id(5), id(4), id(3), id(2)]);
+        assert!(matches!(
+            check.finish(),
+            Err(SyncError::Inconsistent { .. })
+        ));
+    }
+
+    #[test]
+    fn the_base_must_be_the_parent_of_a_commit_read() {
+        // Cut short: 2, whose parent is the base, is missing.
+        let mut check = RangeCheck::new("1..5", &id(5), Some(&id(1))).unwrap();
+        admitted(&mut check, diamond()[..3].to_vec());
+        let error = check.finish().unwrap_err();
+        assert!(error.to_string().contains("base"), "{error}");
+
+        // A base that is not an ancestor of the top (a wrong anchor or merge base).
+        let mut check = RangeCheck::new("7..5", &id(5), Some(&id(7))).unwrap();
+        admitted(&mut check, diamond());
+        assert!(check.finish().is_err());
+    }
+
+    #[test]
+    fn a_parent_listed_before_its_child_waits_for_it() {
+        let mut check = RangeCheck::new("1..5", &id(5), Some(&id(1))).unwrap();
+        let [five, four, three, two] = <[Commit; 4]>::try_from(diamond()).unwrap();
+        assert_eq!(admitted(&mut check, vec![five, two]), [id(5)]);
+        // 4 makes 2 reachable; 3 is reachable from 5 already.
+        assert_eq!(
+            admitted(&mut check, vec![four, three]),
+            [id(4), id(2), id(3)]
+        );
+        check.finish().unwrap();
+
+        // But no more than a page waits: an answer from elsewhere fails early.
+        let mut check = RangeCheck::new("1..5", &id(5), Some(&id(1))).unwrap();
+        let foreign: Vec<Commit> = (100..=100 + WAITING_COMMITS as u32)
+            .map(|n| commit(n, &[n + 1]))
+            .collect();
+        assert!(matches!(
+            check.admit(page(foreign)),
+            Err(SyncError::Inconsistent { .. })
+        ));
+    }
+
+    #[test]
+    fn only_commit_ids_are_accepted() {
+        for good in [id(7), "c".repeat(64)] {
+            assert!(commit_key(&good).is_ok(), "{good}");
+        }
+        for bad in [
+            "main".to_owned(),
+            id(0xabc).to_uppercase(),
+            id(7)[..39].to_owned(),
+            format!("{}g", &id(7)[..39]),
+            format!("{}..{}", &id(1)[..19], &id(2)[..19]),
+            "x".repeat(1 << 20),
+        ] {
+            let error = commit_key(&bad).unwrap_err();
+            assert!(error.to_string().len() < 200, "the detail stays short");
+        }
+        let mut check = RangeCheck::new("1..5", &id(5), Some(&id(1))).unwrap();
+        let mut bad_parent = commit(5, &[4]);
+        bad_parent.parent_ids.push("HEAD~1".into());
+        assert!(check.admit(page(vec![bad_parent])).is_err());
     }
 }

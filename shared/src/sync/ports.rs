@@ -15,10 +15,14 @@ pub struct StoreError(pub String);
 /// The commits table. Writes are idempotent: a record is keyed by (project, sha), so a redelivered message or a
 /// window fetched twice writes the same item again.
 pub trait CommitStore: Send + Sync {
+    /// Writes every record, except those the table refuses as invalid however they are sent: their shas are
+    /// returned (skipped), so that one bad item cannot fail its page forever. When the table refuses every one
+    /// of several records, the fault is the table's (a wrong key schema, say), not theirs: that is an error, so
+    /// nothing is recorded as skipped that was never written for a reason of its own.
     fn put(
         &self,
         records: Vec<CommitRecord>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
     /// Marks commits that left the default branch; they stay in the table with `removed_at`.
     fn mark_removed(

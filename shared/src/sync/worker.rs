@@ -490,6 +490,9 @@ where
                     RecordOutcome::retry("storage_unavailable", error.to_string())
                 }
                 Err(SyncError::GitLab(error)) => self.gitlab_refused(&record, &target, error).await,
+                Err(error @ SyncError::Inconsistent { .. }) => {
+                    RecordOutcome::retry("inconsistent_answer", error.to_string())
+                }
             }
         })
         .await

@@ -231,7 +231,7 @@ impl Store {
 }
 
 impl CommitStore for Store {
-    async fn put(&self, records: Vec<CommitRecord>) -> Result<(), StoreError> {
+    async fn put(&self, records: Vec<CommitRecord>) -> Result<Vec<String>, StoreError> {
         match self {
             Store::Dynamo(store) => store.put(records).await,
             Store::Counting(store) => {
@@ -243,7 +243,7 @@ impl CommitStore for Store {
                 }
                 let calls = records.len().div_ceil(MAX_BATCH_WRITE) as u64;
                 store.batch_calls.fetch_add(calls, Ordering::Relaxed);
-                Ok(())
+                Ok(Vec::new())
             }
         }
     }
