@@ -314,12 +314,17 @@ async fn a_page_of_commits_with_300_kb_of_trailers_each_is_stored_cut_and_equal_
         }
         page
     });
-    sim.fail_next(routes::COMMITS, 1, Fault::Hostile(Hostile::Rewrite(heavy)));
+    // The whole page (some 60 MB) is over the client's body limit, so it is read again in ten parts of ten
+    // commits (6 MB each): all eleven answers carry the trailers.
+    let commits_before = sim.request_count(routes::COMMITS);
+    sim.fail_next(routes::COMMITS, 11, Fault::Hostile(Hostile::Rewrite(heavy)));
     let SyncOutcome::Imported(report) = sync.run(&target, None).await.unwrap() else {
         panic!("the push is imported");
     };
     assert_eq!(report.commits_written, 100);
     assert_eq!(report.commits_skipped, Vec::<String>::new());
+    // The whole page, its ten parts, and the empty page that ends a listing of exactly 100.
+    assert_eq!(sim.request_count(routes::COMMITS) - commits_before, 1 + 10 + 1);
     let stored: BTreeSet<String> = table_commits(&aws, &target.key)
         .await
         .into_iter()

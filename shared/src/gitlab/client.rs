@@ -450,8 +450,74 @@ impl GitLabClient {
     }
 
     /// One page of `GET /projects/:id/repository/commits`. With stats, a page whose stats keep failing with a
-    /// server error is fetched again without them and marked `stats_missing`, rather than failing the sync.
+    /// server error is fetched again without them and marked `stats_missing`, rather than failing the sync. A page
+    /// over the body limit (commits with huge messages or trailers) is read in parts: see
+    /// [`GitLabClient::commits_page_in_parts`].
     pub async fn commits_page(
+        &self,
+        project: &ProjectRef,
+        query: &CommitQuery,
+        page: u32,
+    ) -> Result<CommitPage, GitLabError> {
+        match self.commits_page_whole(project, query, page).await {
+            Err(GitLabError::ResponseTooLarge { .. }) if query.per_page > 1 => {
+                self.commits_page_in_parts(project, query, page).await
+            }
+            other => other,
+        }
+    }
+
+    /// The same commits as page `page` of `query`, asked for in smaller pages over the same offsets (a tenth of
+    /// the size, or one commit a page), each under the body limit; the parts are joined into one page with the
+    /// next page GitLab would have advertised. Only a single commit over the limit stays an error.
+    async fn commits_page_in_parts(
+        &self,
+        project: &ProjectRef,
+        query: &CommitQuery,
+        page: u32,
+    ) -> Result<CommitPage, GitLabError> {
+        let size = query.per_page.clamp(1, MAX_PER_PAGE);
+        let part = if size >= 10 && size.is_multiple_of(10) {
+            size / 10
+        } else {
+            1
+        };
+        let parts = size / part;
+        let first = page
+            .checked_sub(1)
+            .and_then(|p| p.checked_mul(parts))
+            .and_then(|p| p.checked_add(1))
+            .ok_or_else(|| GitLabError::InvalidResponse {
+                detail: format!("page {page} is beyond any listing"),
+            })?;
+        tracing::info!(
+            page,
+            part,
+            "commit page over the body limit; reading it in parts"
+        );
+        let smaller = CommitQuery {
+            per_page: part,
+            ..query.clone()
+        };
+        let mut joined = CommitPage {
+            commits: Vec::new(),
+            next_page: None,
+            stats_missing: false,
+        };
+        for part_page in (first..).take(parts as usize) {
+            let piece = Box::pin(self.commits_page(project, &smaller, part_page)).await?;
+            joined.stats_missing |= piece.stats_missing;
+            let full = piece.commits.len() == part as usize;
+            joined.commits.extend(piece.commits);
+            if !full || piece.next_page.is_none() {
+                return Ok(joined);
+            }
+        }
+        joined.next_page = page.checked_add(1);
+        Ok(joined)
+    }
+
+    async fn commits_page_whole(
         &self,
         project: &ProjectRef,
         query: &CommitQuery,
