@@ -324,7 +324,10 @@ async fn a_page_of_commits_with_300_kb_of_trailers_each_is_stored_cut_and_equal_
     assert_eq!(report.commits_written, 100);
     assert_eq!(report.commits_skipped, Vec::<String>::new());
     // The whole page, its ten parts, and the empty page that ends a listing of exactly 100.
-    assert_eq!(sim.request_count(routes::COMMITS) - commits_before, 1 + 10 + 1);
+    assert_eq!(
+        sim.request_count(routes::COMMITS) - commits_before,
+        1 + 10 + 1
+    );
     let stored: BTreeSet<String> = table_commits(&aws, &target.key)
         .await
         .into_iter()
