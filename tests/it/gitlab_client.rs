@@ -787,8 +787,9 @@ async fn nothing_runs_past_the_deadline() {
     f.sim.shutdown().await;
 }
 
-/// A gzip bomb (512 MiB inflated) and a 64 MB body end at the 8 MiB cap, at once and without retries; a lower cap
-/// refuses an ordinary page.
+/// A gzip bomb (512 MiB inflated) and a 64 MB body end at the 8 MiB cap, at once and without retries; a commit
+/// page over the cap is asked for again in smaller parts (a tenth, then one commit), each of which is refused the
+/// same way, and one bomb alone is only a detour; a lower cap refuses an ordinary page.
 #[tokio::test]
 async fn oversized_and_bombed_bodies_stop_at_the_cap() {
     let f = fixture(30).await;
@@ -802,7 +803,7 @@ async fn oversized_and_bombed_bodies_stop_at_the_cap() {
         Hostile::Huge { bytes: 64 << 20 },
     ] {
         f.sim.reset_counts();
-        f.sim.fail_next(COMMITS, 1, hostile(answer.clone()));
+        f.sim.fail_next(COMMITS, 3, hostile(answer.clone()));
         let started = Instant::now();
         let error = gitlab
             .commits_page(&f.project, &CommitQuery::history("main"), 1)
@@ -816,26 +817,48 @@ async fn oversized_and_bombed_bodies_stop_at_the_cap() {
         assert_eq!(error.code(), "response_too_large");
         assert!(!error.is_transient());
         assert!(
-            started.elapsed() < Duration::from_secs(20),
+            started.elapsed() < Duration::from_secs(30),
             "{answer:?}: {:?}",
             started.elapsed()
         );
-        assert_eq!(f.sim.request_count(COMMITS), 1, "{answer:?}: not retried");
+        assert_eq!(
+            f.sim.request_count(COMMITS),
+            3,
+            "{answer:?}: the page, a tenth, one commit; none retried"
+        );
     }
+    // One bomb, then GitLab answers as usual: the page comes back whole, read in tenths (three full parts of
+    // ten, and the empty fourth that ends the listing).
+    f.sim.reset_counts();
+    f.sim.fail_next(
+        COMMITS,
+        1,
+        hostile(Hostile::GzipBomb {
+            inflated: 512 << 20,
+        }),
+    );
+    let page = gitlab
+        .commits_page(&f.project, &CommitQuery::history("main"), 1)
+        .await
+        .unwrap();
+    assert_eq!(page.commits.len(), 30);
+    assert_eq!(page.next_page, None);
+    assert_eq!(f.sim.request_count(COMMITS), 1 + 4);
     let page = gitlab
         .commits_page(&f.project, &CommitQuery::history("main"), 1)
         .await
         .unwrap();
     assert_eq!(page.commits.len(), 30, "the next answer is read as usual");
 
+    // Smaller than one commit: no part can be read either.
     let small = client(&f.sim.base_url(), TOKEN).with_limits(Limits {
-        max_body_bytes: 1024,
+        max_body_bytes: 100,
     });
     let error = small
         .commits_page(&f.project, &CommitQuery::history("main"), 1)
         .await
         .unwrap_err();
-    assert_eq!(error, GitLabError::ResponseTooLarge { limit: 1024 });
+    assert_eq!(error, GitLabError::ResponseTooLarge { limit: 100 });
     f.sim.shutdown().await;
 }
 

@@ -607,7 +607,7 @@ where
             .settings
             .scope()
             .map_err(|_| CredentialFailure::Scope)?;
-        if limit.until.is_some_and(|until| Instant::now() >= until) {
+        if limit.reached() {
             return Err(limit.elapsed());
         }
         let gitlab = before(
@@ -627,7 +627,11 @@ where
         report.gitlab_requests += gitlab.stats().requests;
         let discovery = outcome
             .ok_or_else(|| limit.elapsed())?
-            .map_err(CredentialFailure::GitLab)?;
+            .map_err(|error| match error {
+                // The client stopped at the connection's limit: that limit's failure, not GitLab's.
+                GitLabError::TimedOut { .. } if limit.reached() => limit.elapsed(),
+                other => CredentialFailure::GitLab(other),
+            })?;
         let credential = record.credential_id.as_str();
         let projects = discovery
             .projects
@@ -688,6 +692,10 @@ impl DiscoveryLimit {
                 by_tick: false,
             },
         }
+    }
+
+    fn reached(self) -> bool {
+        self.until.is_some_and(|until| Instant::now() >= until)
     }
 
     /// The failure when the limit is reached: the connection's own timeout, or the tick's.

@@ -489,6 +489,12 @@ where
                 Err(SyncError::Store(error)) => {
                     RecordOutcome::retry("storage_unavailable", error.to_string())
                 }
+                // The client stopped at the record's end: abandoned, as if cut off there.
+                Err(SyncError::GitLab(GitLabError::TimedOut { .. }))
+                    if slot.abort_at.is_some_and(|at| Instant::now() >= at) =>
+                {
+                    abandoned()
+                }
                 Err(SyncError::GitLab(error)) => self.gitlab_refused(&record, &target, error).await,
                 Err(error @ SyncError::Inconsistent { .. }) => {
                     RecordOutcome::retry("inconsistent_answer", error.to_string())
