@@ -43,6 +43,62 @@ fn record(key: &ProjectKey, sha: &str) -> CommitRecord {
     serde_json::from_value(json).unwrap()
 }
 
+/// One project on the simulator, imported through the real DynamoDB adapters on moto.
+struct Import {
+    aws: AwsStandIn,
+    repo: GitRepo,
+    project_id: u64,
+    sim: Simulator,
+    gitlab: shared::gitlab::GitLabClient,
+    commits: DynamoCommitStore,
+    state: DynamoSyncStateStore,
+    target: SyncTarget,
+}
+
+impl Import {
+    /// A repository of `commits` commits (a merge every `merge_every`) behind a simulator, and the stores.
+    async fn start(commits: usize, merge_every: Option<usize>) -> Import {
+        let aws = AwsStandIn::provision().await.unwrap();
+        let repo = GitRepo::init("main");
+        repo.fast_import_history("main", commits, merge_every);
+        let OneProject {
+            world,
+            project: project_id,
+            ..
+        } = World::one_project(TOKEN, Some(repo.path()));
+        let sim = Simulator::start(world).await.unwrap();
+        Import {
+            gitlab: client(&sim.base_url(), TOKEN),
+            commits: DynamoCommitStore::new(aws.dynamodb.clone(), aws.table("CommitsTable")),
+            state: DynamoSyncStateStore::new(aws.dynamodb.clone(), aws.table("StateTable")),
+            target: SyncTarget {
+                key: ProjectKey::new("c1", project_id),
+                project: ProjectRef::Id(project_id),
+                path_with_namespace: "acme/app".into(),
+                default_branch: "main".into(),
+            },
+            aws,
+            repo,
+            project_id,
+            sim,
+        }
+    }
+
+    async fn stop(self) {
+        self.sim.shutdown().await;
+        self.aws.teardown().await;
+    }
+
+    fn sync(&self) -> ProjectSync<'_, DynamoCommitStore, DynamoSyncStateStore> {
+        ProjectSync {
+            gitlab: &self.gitlab,
+            commits: &self.commits,
+            state: &self.state,
+            options: SyncOptions::default(),
+        }
+    }
+}
+
 #[tokio::test]
 async fn batches_stay_within_aws_limits_and_rewrites_are_harmless() {
     let aws = AwsStandIn::provision().await.unwrap();
@@ -133,35 +189,23 @@ async fn the_head_moves_only_from_the_head_that_was_read() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_import_lands_in_the_table_equal_to_git() {
-    let aws = AwsStandIn::provision().await.unwrap();
-    let repo = GitRepo::init("main");
-    repo.fast_import_history("main", 1_500, Some(10));
-    let OneProject {
-        world,
-        project: project_id,
+    let f = Import::start(1_500, Some(10)).await;
+    let Import {
+        aws,
+        repo,
+        project_id,
+        sim,
+        commits,
+        state,
+        target,
         ..
-    } = World::one_project(TOKEN, Some(repo.path()));
-    let sim = Simulator::start(world).await.unwrap();
-    let gitlab = client(&sim.base_url(), TOKEN);
-    let commits = DynamoCommitStore::new(aws.dynamodb.clone(), aws.table("CommitsTable"));
-    let state = DynamoSyncStateStore::new(aws.dynamodb.clone(), aws.table("StateTable"));
-    let target = SyncTarget {
-        key: ProjectKey::new("c1", project_id),
-        project: ProjectRef::Id(project_id),
-        path_with_namespace: "acme/app".into(),
-        default_branch: "main".into(),
-    };
-    let sync = ProjectSync {
-        gitlab: &gitlab,
-        commits: &commits,
-        state: &state,
-        options: SyncOptions::default(),
-    };
+    } = &f;
+    let sync = f.sync();
     assert!(matches!(
-        sync.run(&target, None).await.unwrap(),
+        sync.run(target, None).await.unwrap(),
         SyncOutcome::Imported(_)
     ));
-    let stored: BTreeSet<String> = table_commits(&aws, &target.key)
+    let stored: BTreeSet<String> = table_commits(aws, &target.key)
         .await
         .into_iter()
         .map(|(sha, _)| sha)
@@ -172,7 +216,7 @@ async fn a_whole_import_lands_in_the_table_equal_to_git() {
     let calls = commits.write_calls();
     sim.reset_counts();
     assert_eq!(
-        sync.run(&target, None).await.unwrap(),
+        sync.run(target, None).await.unwrap(),
         SyncOutcome::Unchanged
     );
     assert_eq!(sim.total_requests(), 1);
@@ -198,7 +242,7 @@ async fn a_whole_import_lands_in_the_table_equal_to_git() {
         Some("forbidden")
     );
     assert_eq!(
-        sync.run(&target, None).await.unwrap(),
+        sync.run(target, None).await.unwrap(),
         SyncOutcome::Unchanged
     );
     assert_eq!(state.load(&target.key).await.unwrap().access_error, None);
@@ -206,8 +250,7 @@ async fn a_whole_import_lands_in_the_table_equal_to_git() {
         .state_item("CONN#c1", &format!("PROJ#{project_id}"))
         .await;
     assert!(!item.contains_key("access_error_at"), "{item:?}");
-    sim.shutdown().await;
-    aws.teardown().await;
+    f.stop().await;
 }
 
 #[tokio::test]
@@ -268,32 +311,17 @@ async fn a_job_marked_for_a_new_plan_reads_back_marked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_of_commits_with_300_kb_of_trailers_each_is_stored_cut_and_equal_to_git() {
-    let aws = AwsStandIn::provision().await.unwrap();
-    let repo = GitRepo::init("main");
-    repo.fast_import_history("main", 50, None);
-    let OneProject {
-        world,
-        project: project_id,
+    let f = Import::start(50, None).await;
+    let Import {
+        aws,
+        repo,
+        sim,
+        target,
         ..
-    } = World::one_project(TOKEN, Some(repo.path()));
-    let sim = Simulator::start(world).await.unwrap();
-    let gitlab = client(&sim.base_url(), TOKEN);
-    let commits = DynamoCommitStore::new(aws.dynamodb.clone(), aws.table("CommitsTable"));
-    let state = DynamoSyncStateStore::new(aws.dynamodb.clone(), aws.table("StateTable"));
-    let target = SyncTarget {
-        key: ProjectKey::new("c1", project_id),
-        project: ProjectRef::Id(project_id),
-        path_with_namespace: "acme/app".into(),
-        default_branch: "main".into(),
-    };
-    let sync = ProjectSync {
-        gitlab: &gitlab,
-        commits: &commits,
-        state: &state,
-        options: SyncOptions::default(),
-    };
+    } = &f;
+    let sync = f.sync();
     assert!(matches!(
-        sync.run(&target, None).await.unwrap(),
+        sync.run(target, None).await.unwrap(),
         SyncOutcome::Imported(_)
     ));
 
@@ -318,7 +346,7 @@ async fn a_page_of_commits_with_300_kb_of_trailers_each_is_stored_cut_and_equal_
     // commits (6 MB each): all eleven answers carry the trailers.
     let commits_before = sim.request_count(routes::COMMITS);
     sim.fail_next(routes::COMMITS, 11, Fault::Hostile(Hostile::Rewrite(heavy)));
-    let SyncOutcome::Imported(report) = sync.run(&target, None).await.unwrap() else {
+    let SyncOutcome::Imported(report) = sync.run(target, None).await.unwrap() else {
         panic!("the push is imported");
     };
     assert_eq!(report.commits_written, 100);
@@ -328,7 +356,7 @@ async fn a_page_of_commits_with_300_kb_of_trailers_each_is_stored_cut_and_equal_
         sim.request_count(routes::COMMITS) - commits_before,
         1 + 10 + 1
     );
-    let stored: BTreeSet<String> = table_commits(&aws, &target.key)
+    let stored: BTreeSet<String> = table_commits(aws, &target.key)
         .await
         .into_iter()
         .map(|(sha, _)| sha)
@@ -355,6 +383,5 @@ async fn a_page_of_commits_with_300_kb_of_trailers_each_is_stored_cut_and_equal_
         assert!(record.extended_trailers.len() < 30);
         assert!(record.item_size() <= MAX_ITEM_BYTES);
     }
-    sim.shutdown().await;
-    aws.teardown().await;
+    f.stop().await;
 }
