@@ -1089,3 +1089,32 @@ async fn a_client_built_under_proxy_variables_refuses_a_private_target() {
         "{error:?}"
     );
 }
+
+/// A GitLab that echoes the token back in an error message or in a value its JSON quotes: the client's errors
+/// (what the worker and scheduler log and record) never carry it.
+#[tokio::test]
+async fn a_token_echoed_by_gitlab_never_reaches_an_error() {
+    let f = fixture(3).await;
+    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let echo_4xx =
+        serde_json::json!({ "message": format!("bad header PRIVATE-TOKEN: {TOKEN}") }).to_string();
+    let echo_json = format!("[{{\"id\": 1, \"short_id\": \"{TOKEN}\"}}]");
+    for (status, body) in [(400, echo_4xx), (401, echo_json.clone()), (200, echo_json)] {
+        f.sim.fail_next(
+            COMMITS,
+            1,
+            hostile(Hostile::Body {
+                status,
+                content_type: "application/json".into(),
+                body: body.into(),
+            }),
+        );
+        let error = gitlab
+            .commits_page(&f.project, &CommitQuery::history("main"), 1)
+            .await
+            .unwrap_err();
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains(TOKEN), "{status}: {shown}");
+    }
+    f.sim.shutdown().await;
+}

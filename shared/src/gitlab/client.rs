@@ -721,7 +721,30 @@ impl GitLabClient {
         })
     }
 
+    /// One request; whatever the server wrote into a failure is cleared of the token.
     async fn attempt<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        max_wait: Duration,
+    ) -> Result<Page<T>, Attempt> {
+        let secret = self.token.expose();
+        self.attempt_once(url, max_wait)
+            .await
+            .map_err(|failure| match failure {
+                Attempt::Final(error) => Attempt::Final(error.redacted(secret)),
+                Attempt::Transient { detail, status } => {
+                    match (GitLabError::Transient { detail, status }).redacted(secret) {
+                        GitLabError::Transient { detail, status } => {
+                            Attempt::Transient { detail, status }
+                        }
+                        other => Attempt::Final(other),
+                    }
+                }
+                rate_limited @ Attempt::RateLimited(_) => rate_limited,
+            })
+    }
+
+    async fn attempt_once<T: DeserializeOwned>(
         &self,
         url: &Url,
         max_wait: Duration,

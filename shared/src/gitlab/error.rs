@@ -45,6 +45,53 @@ pub enum GitLabError {
 }
 
 impl GitLabError {
+    /// The same error with `secret` blanked out of every text a server could have written into it (an echoed
+    /// header in a 4xx message, a value quoted by a JSON error), so that no hostile GitLab can make us log the
+    /// token.
+    pub fn redacted(self, secret: &str) -> Self {
+        let blank = |text: String| {
+            if secret.is_empty() || !text.contains(secret) {
+                text
+            } else {
+                text.replace(secret, "[redacted]")
+            }
+        };
+        match self {
+            GitLabError::Unauthorized { message } => GitLabError::Unauthorized {
+                message: blank(message),
+            },
+            GitLabError::InsufficientScope { required } => GitLabError::InsufficientScope {
+                required: blank(required),
+            },
+            GitLabError::Forbidden { message } => GitLabError::Forbidden {
+                message: blank(message),
+            },
+            GitLabError::NotFound { message } => GitLabError::NotFound {
+                message: blank(message),
+            },
+            GitLabError::Transient { detail, status } => GitLabError::Transient {
+                detail: blank(detail),
+                status,
+            },
+            GitLabError::TimedOut { detail } => GitLabError::TimedOut {
+                detail: blank(detail),
+            },
+            GitLabError::InvalidResponse { detail } => GitLabError::InvalidResponse {
+                detail: blank(detail),
+            },
+            GitLabError::Rejected { status, message } => GitLabError::Rejected {
+                status,
+                message: blank(message),
+            },
+            GitLabError::Connection { detail } => GitLabError::Connection {
+                detail: blank(detail),
+            },
+            other @ (GitLabError::RateLimited { .. } | GitLabError::ResponseTooLarge { .. }) => {
+                other
+            }
+        }
+    }
+
     /// Worth trying again later (SQS redelivery): GitLab or the network may recover on its own. A body over the
     /// limit is not: the same page will be as large next time.
     pub fn is_transient(&self) -> bool {
