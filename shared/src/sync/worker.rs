@@ -128,12 +128,15 @@ impl RecordOutcome {
 }
 
 /// Skip reasons that are a failure of the credential or project, and so its summary's `last_error`.
-const REFUSALS: [&str; 5] = [
+const REFUSALS: [&str; 8] = [
     "forbidden",
     "not_found",
     "invalid_credentials",
     "invalid_permissions",
     "invalid_settings",
+    "rejected",
+    "connection_failed",
+    "response_too_large",
 ];
 
 /// What one record did and what it cost.
@@ -318,7 +321,15 @@ where
             }
             reports.push(report);
         }
-        self.record_summaries(&reports).await;
+        // Within the invocation too (in the second half of the margin kept after abandoned records): a slow table
+        // must not make Lambda end the batch before it answers.
+        let summaries_until = end.and_then(|end| end.checked_sub(self.budget.abort_margin / 2));
+        if before(summaries_until, Box::pin(self.record_summaries(&reports)))
+            .await
+            .is_none()
+        {
+            tracing::warn!("credential summaries not written before the deadline");
+        }
         (response, reports)
     }
 
@@ -543,6 +554,12 @@ where
                     Ok(()) => RecordOutcome::Skipped(error.code()),
                     Err(store) => RecordOutcome::retry("storage_unavailable", store.to_string()),
                 }
+            }
+            // Redelivering cannot change GitLab's answer (a 4xx, a refused address, a commit over the body
+            // limit): recorded, and tried again when the next tick sends the project, not dead-lettered.
+            other if !other.is_transient() => {
+                tracing::warn!(code = other.code(), error = %other, "GitLab's answer will not change on a retry; skipped");
+                RecordOutcome::Skipped(other.code())
             }
             other => RecordOutcome::retry(other.code(), other.to_string()),
         }
