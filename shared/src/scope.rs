@@ -35,14 +35,6 @@ impl ProjectScope {
         })
     }
 
-    /// Everything is in scope.
-    pub fn everything() -> Self {
-        ProjectScope {
-            include: None,
-            exclude: None,
-        }
-    }
-
     pub fn admits(&self, path_with_namespace: &str) -> bool {
         self.include
             .as_ref()
@@ -154,7 +146,6 @@ mod tests {
         assert!(!s.admits("acme/vendor/openssl-mirror"));
         assert!(!s.admits("acme/legacy"));
         assert!(!s.admits("finance/ledger"));
-        assert!(ProjectScope::everything().admits("anything/at/all"));
         assert!(scope(&[], &[]).admits("anything/at/all"));
     }
 

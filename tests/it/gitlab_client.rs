@@ -1118,3 +1118,24 @@ async fn a_token_echoed_by_gitlab_never_reaches_an_error() {
     }
     f.sim.shutdown().await;
 }
+
+/// A page with more entries than were asked for is not GitLab's pagination: an invalid answer, before it can
+/// fill memory page after page.
+#[tokio::test]
+async fn a_page_longer_than_asked_for_is_refused() {
+    let f = fixture(3).await;
+    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let padded: testkit::gitlab_sim::Rewrite = Arc::new(|page: serde_json::Value| {
+        let first = page[0].clone();
+        serde_json::Value::Array(vec![first; 101])
+    });
+    f.sim
+        .fail_next(COMMITS, 1, hostile(Hostile::Rewrite(padded)));
+    let error = gitlab
+        .commits_page(&f.project, &CommitQuery::history("main"), 1)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "invalid_response", "{error}");
+    assert!(error.to_string().contains("101 entries"), "{error}");
+    f.sim.shutdown().await;
+}

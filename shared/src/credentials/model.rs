@@ -197,7 +197,8 @@ pub enum DiscoverySummary {
 /// What one batch of syncs did for a credential.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncTally {
-    /// Syncs that completed (imported, unchanged, empty, continued) and the commits they wrote.
+    /// Syncs that completed (imported, unchanged, empty; a continued one has not), and the commits every sync
+    /// of the batch wrote (continued ones included).
     pub succeeded: u64,
     pub commits: u64,
     /// The last error code of the batch, if any.

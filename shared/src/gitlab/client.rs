@@ -560,7 +560,7 @@ impl GitLabClient {
             match self.get_json::<Vec<Commit>>(url(true), policy).await {
                 Ok(page) => {
                     return Ok(CommitPage {
-                        commits: page.items,
+                        commits: at_most(page.items, query.per_page.clamp(1, MAX_PER_PAGE))?,
                         next_page: page.next_page,
                         stats_missing: false,
                     });
@@ -582,7 +582,7 @@ impl GitLabClient {
         }
         let page = self.get_json::<Vec<Commit>>(url(false), self.retry).await?;
         Ok(CommitPage {
-            commits: page.items,
+            commits: at_most(page.items, query.per_page.clamp(1, MAX_PER_PAGE))?,
             next_page: page.next_page,
             stats_missing: query.with_stats,
         })
@@ -617,7 +617,8 @@ impl GitLabClient {
                 query.push(("page", page.to_string()));
                 let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
                 let url = self.endpoint(&segments, &query);
-                let fetched = self.get_json::<Vec<T>>(url, self.retry).await?;
+                let mut fetched = self.get_json::<Vec<T>>(url, self.retry).await?;
+                fetched.items = at_most(fetched.items, MAX_PER_PAGE)?;
                 let next = next_page_after(page, fetched.next_page, fetched.items.is_empty());
                 Ok(Some((fetched.items, next)))
             }
@@ -790,6 +791,19 @@ impl GitLabClient {
             next_page,
         })
     }
+}
+
+/// A page holds at most what was asked for: more is not GitLab's pagination but a server filling our memory.
+fn at_most<T>(items: Vec<T>, per_page: u32) -> Result<Vec<T>, GitLabError> {
+    if items.len() > per_page as usize {
+        return Err(GitLabError::InvalidResponse {
+            detail: format!(
+                "a page of {} entries where {per_page} were asked for",
+                items.len()
+            ),
+        });
+    }
+    Ok(items)
 }
 
 fn deadline_passed() -> GitLabError {

@@ -27,12 +27,12 @@ pub struct Discovery {
 /// Runs discovery with up to `concurrency` group listings at once. Any failure of the group or member listing is
 /// the token's or GitLab's and fails the whole discovery.
 pub async fn discover(gitlab: &GitLabClient, concurrency: usize) -> Result<Discovery, GitLabError> {
-    let groups: Vec<Group> = gitlab.groups().try_concat().await?;
+    let groups: Vec<Group> = bounded(gitlab.groups()).await?;
     let tops = top_most(&groups);
-    let members = gitlab.member_projects().try_concat();
+    let members = bounded(gitlab.member_projects());
     let per_group = futures::stream::iter(tops.iter().copied())
         .map(|group| async move {
-            match gitlab.group_projects(group, true, None).try_concat().await {
+            match bounded(gitlab.group_projects(group, true, None)).await {
                 Ok(projects) => Ok(Some(projects)),
                 // Deleted or moved since it was listed: the rest of the discovery stands, but is incomplete.
                 Err(GitLabError::NotFound { .. } | GitLabError::Forbidden { .. }) => {
@@ -53,6 +53,27 @@ pub async fn discover(gitlab: &GitLabClient, concurrency: usize) -> Result<Disco
         top_groups: tops.len(),
         complete,
     })
+}
+
+/// More entries than this in one listing is not an organisation but a GitLab that does not stop: the discovery
+/// fails rather than fill the function's memory (10,000 projects is the scale the importer is built for).
+pub const MAX_LISTED: usize = 100_000;
+
+/// Every page of a listing, up to [`MAX_LISTED`] entries.
+async fn bounded<T>(
+    pages: impl futures::Stream<Item = Result<Vec<T>, GitLabError>>,
+) -> Result<Vec<T>, GitLabError> {
+    pages
+        .try_fold(Vec::new(), |mut all, page| async move {
+            all.extend(page);
+            if all.len() > MAX_LISTED {
+                return Err(GitLabError::InvalidResponse {
+                    detail: format!("a listing of more than {MAX_LISTED} entries"),
+                });
+            }
+            Ok(all)
+        })
+        .await
 }
 
 /// The ids of the groups whose parent is not itself listed, in listing order.

@@ -480,6 +480,12 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         while let Some(window) = finished.next().await {
             let (index, written) = match window {
                 Ok(window) => window,
+                // A wait GitLab asked for, or time that ran out, says nothing about the window's bounds.
+                Err(
+                    error @ SyncError::GitLab(
+                        GitLabError::RateLimited { .. } | GitLabError::TimedOut { .. },
+                    ),
+                ) => return Err(error),
                 Err(error @ (SyncError::Inconsistent { .. } | SyncError::GitLab(_))) => {
                     // The window's bounds may be what is wrong: an anchor answered from elsewhere makes a range
                     // GitLab lists wrongly, or cannot list at all. The next attempt plans the range again; the
