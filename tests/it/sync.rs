@@ -634,3 +634,25 @@ async fn anchors_answered_from_elsewhere_are_caught_by_their_windows() {
     f.assert_matches_git("main");
     f.sim.shutdown().await;
 }
+
+/// A job whose plan failed, for a head the branch has since left (force-pushed away and gone for good): the next
+/// run plans from the branch as it is, instead of planning the vanished head again forever.
+#[tokio::test]
+async fn a_failed_plan_for_a_head_that_vanished_gives_way_to_the_branch() {
+    let f = Fixture::new(history(300)).await;
+    let gone = "0123456789abcdef0123456789abcdef01234567".to_owned();
+    let job = shared::sync::SyncJob {
+        head: gone.clone(),
+        default_branch: "main".into(),
+        windows: vec![gone.clone()],
+        done: Vec::new(),
+        replan: true,
+    };
+    use shared::sync::SyncStateStore as _;
+    assert!(f.state.save_job(&f.key(), None, &job).await.unwrap());
+    imported(f.sync("main").await.unwrap());
+    f.assert_matches_git("main");
+    assert_eq!(f.last_head(), Some(f.repo.head()));
+    assert_eq!(f.state.state(&f.key()).job, None);
+    f.sim.shutdown().await;
+}

@@ -180,8 +180,9 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         let job = match state.job {
             // A checkpointed import resumes with its own target; a newer head is the next round's business.
             Some(job) if !job.replan => Some(job),
-            // A window of this plan failed: plan the job's range again, keeping the windows done.
-            Some(stale) => {
+            // A window of this plan failed, and the branch still points at the plan's head: plan the job's range
+            // again, keeping the windows done.
+            Some(stale) if stale.head == head.id => {
                 report.head.clone_from(&stale.head);
                 report.default_branch.clone_from(&stale.default_branch);
                 let base = stale.windows.last().and_then(|w| bounds(w).0);
@@ -195,7 +196,9 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
                 )
                 .await?
             }
-            None => {
+            // No plan, or a failed one the branch has moved away from (its head may be gone for good, so planning
+            // it again could fail forever): plan from the branch as it is now; writes are idempotent.
+            _ => {
                 let base = match expected {
                     None => None,
                     Some(last) => {
