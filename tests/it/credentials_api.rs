@@ -948,10 +948,11 @@ async fn info_and_list_show_metadata_status_and_sync_summary_never_the_token() {
         .record_discovery(&connection, &credential, &found)
         .await
         .unwrap();
-    for (commits, error) in [(3_000, None), (456, Some("forbidden"))] {
+    for (commits, commits_skipped, error) in [(3_000, 0, None), (456, 2, Some("forbidden"))] {
         let tally = SyncTally {
             succeeded: 4,
             commits,
+            commits_skipped,
             last_error: error.map(str::to_owned),
         };
         store
@@ -979,6 +980,7 @@ async fn info_and_list_show_metadata_status_and_sync_summary_never_the_token() {
             "project_statuses": {"active": 10, "forbidden": 2},
             "discovered_at": "2026-11-24T20:00:00Z",
             "commits": 3456,
+            "commits_skipped": 2,
             "last_success_at": "2026-11-24T20:05:00Z",
             "last_error": "forbidden",
             "last_error_at": "2026-11-24T20:05:00Z"

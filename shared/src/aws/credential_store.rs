@@ -111,6 +111,7 @@ mod summary {
     pub const STATUSES: &str = "last_sync_project_statuses";
     pub const DISCOVERED_AT: &str = "last_sync_discovered_at";
     pub const COMMITS: &str = "last_sync_commits";
+    pub const COMMITS_SKIPPED: &str = "last_sync_commits_skipped";
     pub const SUCCESS_AT: &str = "last_sync_success_at";
     pub const ERROR: &str = "last_sync_error";
     pub const ERROR_AT: &str = "last_sync_error_at";
@@ -133,6 +134,7 @@ fn last_sync(item: &Item) -> Option<LastSync> {
             .unwrap_or_default(),
         discovered_at: text(summary::DISCOVERED_AT),
         commits: item.get(summary::COMMITS).and_then(number),
+        commits_skipped: item.get(summary::COMMITS_SKIPPED).and_then(number),
         last_success_at: text(summary::SUCCESS_AT),
         last_error: text(summary::ERROR),
         last_error_at: text(summary::ERROR_AT),
@@ -344,7 +346,7 @@ impl CredentialStatusStore for DynamoCredentialStore {
                 (summary::ERROR_AT, AttributeValue::S(at.clone())),
             ],
         };
-        self.update_summary(connection, id, update, None).await
+        self.update_summary(connection, id, update, &[]).await
     }
 
     async fn record_syncs(
@@ -362,20 +364,23 @@ impl CredentialStatusStore for DynamoCredentialStore {
             sets.push((summary::ERROR, AttributeValue::S(code.clone())));
             sets.push((summary::ERROR_AT, AttributeValue::S(at.to_owned())));
         }
-        self.update_summary(connection, id, sets, Some(tally.commits))
-            .await
+        let mut adds = vec![(summary::COMMITS, tally.commits)];
+        if tally.commits_skipped > 0 {
+            adds.push((summary::COMMITS_SKIPPED, tally.commits_skipped));
+        }
+        self.update_summary(connection, id, sets, &adds).await
     }
 }
 
 impl DynamoCredentialStore {
-    /// One `UpdateItem` of summary attributes: `SET` each of `sets`, `ADD` `commits` (also when zero, so the
-    /// figure exists after the first sync), only on a credential that exists.
+    /// One `UpdateItem` of summary attributes: `SET` each of `sets`, `ADD` each of `adds` (the worker adds its
+    /// commits also when zero, so the figure exists after the first sync), only on a credential that exists.
     async fn update_summary(
         &self,
         connection: &ConnectionId,
         id: &CredentialId,
         sets: Vec<(&'static str, AttributeValue)>,
-        commits: Option<u64>,
+        adds: &[(&'static str, u64)],
     ) -> Result<(), StoreError> {
         let mut request = self
             .client
@@ -389,10 +394,13 @@ impl DynamoCredentialStore {
             expression.push_str(&format!("{name} = :s{index}"));
             request = request.expression_attribute_values(format!(":s{index}"), value);
         }
-        if let Some(commits) = commits {
-            expression.push_str(&format!(" ADD {} :commits", summary::COMMITS));
-            request = request
-                .expression_attribute_values(":commits", AttributeValue::N(commits.to_string()));
+        for (index, (name, n)) in adds.iter().enumerate() {
+            expression.push_str(if index == 0 { " ADD " } else { ", " });
+            expression.push_str(&format!("{name} :a{index}"));
+            request = request.expression_attribute_values(
+                format!(":a{index}"),
+                AttributeValue::N(n.to_string()),
+            );
         }
         if expression.is_empty() {
             return Ok(());

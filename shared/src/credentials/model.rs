@@ -174,6 +174,9 @@ pub struct LastSync {
     pub discovered_at: Option<String>,
     /// Commits written by this credential's syncs since it was created.
     pub commits: Option<u64>,
+    /// Commits the table refused even cut to size, since it was created (each is logged with its project).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commits_skipped: Option<u64>,
     /// The last time a sync of one of its projects completed (imported, unchanged or empty).
     pub last_success_at: Option<String>,
     /// The last error code of a tick or a sync (`forbidden`, `not_found`, `gitlab_unavailable`, ...), and when.
@@ -201,13 +204,18 @@ pub struct SyncTally {
     /// of the batch wrote (continued ones included).
     pub succeeded: u64,
     pub commits: u64,
+    /// Commits DynamoDB refused even cut to size (each also logged with its project).
+    pub commits_skipped: u64,
     /// The last error code of the batch, if any.
     pub last_error: Option<String>,
 }
 
 impl SyncTally {
     pub fn is_empty(&self) -> bool {
-        self.succeeded == 0 && self.commits == 0 && self.last_error.is_none()
+        self.succeeded == 0
+            && self.commits == 0
+            && self.commits_skipped == 0
+            && self.last_error.is_none()
     }
 }
 

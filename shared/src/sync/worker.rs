@@ -186,6 +186,16 @@ impl RecordReport {
         }
     }
 
+    /// Commits the table refused (recorded in the log and the credential's summary, never silently dropped).
+    pub fn commits_skipped(&self) -> usize {
+        match &self.outcome {
+            RecordOutcome::Synced(SyncOutcome::Imported(r)) | RecordOutcome::Continued(r) => {
+                r.commits_skipped.len()
+            }
+            _ => 0,
+        }
+    }
+
     fn windows(&self) -> usize {
         match &self.outcome {
             RecordOutcome::Synced(SyncOutcome::Imported(r)) | RecordOutcome::Continued(r) => {
@@ -346,6 +356,7 @@ where
                 .or_default();
             tally.succeeded += u64::from(matches!(report.outcome, RecordOutcome::Synced(_)));
             tally.commits += report.commits() as u64;
+            tally.commits_skipped += report.commits_skipped() as u64;
             if let Some(code) = report.error_code() {
                 tally.last_error = Some(code.to_owned());
             }
@@ -393,6 +404,7 @@ where
             result = report.result(),
             project = %message.path_with_namespace,
             commits = report.commits(),
+            commits_skipped = report.commits_skipped(),
             windows = report.windows(),
             requests = stats.requests,
             retries = stats.retries,
