@@ -236,7 +236,9 @@ where
 
 impl ProjectStore for DynamoProjectStore {
     async fn connections(&self) -> Result<Vec<KnownConnection>, StoreError> {
-        let mut connections: BTreeMap<ConnectionId, (bool, Option<i64>)> = BTreeMap::new();
+        // id -> (its CONNECTION item exists, the end of its last turn, the instance it is bound to)
+        let mut connections: BTreeMap<ConnectionId, (bool, Option<i64>, Option<String>)> =
+            BTreeMap::new();
         let mut start: Option<Item> = None;
         loop {
             let output = self
@@ -246,7 +248,7 @@ impl ProjectStore for DynamoProjectStore {
                 .filter_expression("sk IN (:connection, :scheduling)")
                 .expression_attribute_values(":connection", AttributeValue::S(CONNECTION_SK.into()))
                 .expression_attribute_values(":scheduling", AttributeValue::S(SCHEDULING_SK.into()))
-                .projection_expression("pk, sk, last_scheduled_at")
+                .projection_expression("pk, sk, last_scheduled_at, base_url")
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -263,6 +265,7 @@ impl ProjectStore for DynamoProjectStore {
                 let entry = connections.entry(id).or_default();
                 if sk == CONNECTION_SK {
                     entry.0 = true;
+                    entry.2 = item.get("base_url").and_then(|v| v.as_s().ok()).cloned();
                 } else if let Some(AttributeValue::N(at)) = item.get("last_scheduled_at") {
                     entry.1 = at.parse().ok();
                 }
@@ -275,10 +278,11 @@ impl ProjectStore for DynamoProjectStore {
         // A scheduling item alone is no connection.
         Ok(connections
             .into_iter()
-            .filter(|(_, (exists, _))| *exists)
-            .map(|(id, (_, last_scheduled_at))| KnownConnection {
+            .filter(|(_, (exists, _, _))| *exists)
+            .map(|(id, (_, last_scheduled_at, instance))| KnownConnection {
                 id,
                 last_scheduled_at,
+                instance,
             })
             .collect())
     }

@@ -64,6 +64,9 @@ pub struct KnownConnection {
     pub id: ConnectionId,
     /// Epoch seconds; `None` if no tick has finished its turn yet.
     pub last_scheduled_at: Option<i64>,
+    /// The GitLab instance the credentials API bound the connection to (`None` for a connection stored before
+    /// connections were bound).
+    pub instance: Option<String>,
 }
 
 /// Project metadata, leases and the list of connections, in the state table.

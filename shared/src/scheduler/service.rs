@@ -217,7 +217,7 @@ where
                     };
                 }
                 let limit = DiscoveryLimit::new(Instant::now(), window, deadline);
-                self.connection(connection.id, now, limit).await
+                self.connection(connection, now, limit).await
             })
             .buffer_unordered(self.options.connection_concurrency.max(1))
             .collect()
@@ -237,13 +237,16 @@ where
     /// the turn's end is stamped, unless the tick's time ran out first.
     async fn connection(
         &self,
-        connection: ConnectionId,
+        known: KnownConnection,
         now: OffsetDateTime,
         limit: DiscoveryLimit,
     ) -> ConnectionReport {
+        let connection = known.id;
         let span = tracing::info_span!("connection", connection_id = %connection);
         async {
-            let mut report = self.connection_in_span(&connection, now, limit).await;
+            let mut report = self
+                .connection_in_span(&connection, known.instance, now, limit)
+                .await;
             if report.deferred {
                 tracing::info!("the tick's time ran out; the connection goes first next tick");
                 return report;
@@ -263,6 +266,7 @@ where
     async fn connection_in_span(
         &self,
         connection: &ConnectionId,
+        bound: Option<String>,
         now: OffsetDateTime,
         limit: DiscoveryLimit,
     ) -> ConnectionReport {
@@ -277,7 +281,7 @@ where
                 return report;
             }
         };
-        let instance = connection_instance(&records);
+        let instance = bound.or_else(|| connection_instance(&records));
         records.retain(|r| is_live(r, now.date()));
         records.sort_by(|a, b| a.credential_id.cmp(&b.credential_id));
         report.credentials = records.len();
@@ -791,9 +795,8 @@ pub fn plan(
     if unchanged { step } else { Step::Refresh(hold) }
 }
 
-/// A connection's GitLab instance: that of its oldest credential, deleted ones included (their commits are
-/// still in the connection's partitions). The API binds a connection to one instance; this guards data stored
-/// before it did.
+/// The GitLab instance of a connection stored before the API bound connections: that of its oldest credential,
+/// deleted ones included (their commits are still in the connection's partitions).
 fn connection_instance(records: &[CredentialRecord]) -> Option<String> {
     records
         .iter()

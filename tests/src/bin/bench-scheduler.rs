@@ -85,6 +85,7 @@ impl ProjectStore for MemoryProjects {
                 .last_scheduled_at
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()),
+            instance: None,
         }])
     }
 
