@@ -14,8 +14,8 @@ use shared::aws::secrets::SecretsManagerVault;
 use shared::aws::sync_queue::SqsSyncQueue;
 use shared::aws::sync_state_store::DynamoSyncStateStore;
 use shared::credentials::{
-    ConnectionId, CreateInput, CredentialId, CredentialStatus, CredentialStore, Credentials,
-    GitLabConnector, GitLabVerifier,
+    ConnectionId, CreateInput, CredentialId, CredentialRecord, CredentialStatus, CredentialStore,
+    Credentials, GitLabConnector, GitLabVerifier,
 };
 use shared::gitlab::HttpClients;
 use shared::scheduler::ports::KnownConnection;
@@ -160,6 +160,11 @@ impl Env {
     }
 
     async fn credential_status(&self, connection: &str, id: &str) -> CredentialStatus {
+        self.credential(connection, id).await.status
+    }
+
+    /// A credential as stored, with its sync summary.
+    async fn credential(&self, connection: &str, id: &str) -> CredentialRecord {
         DynamoCredentialStore::new(self.aws.dynamodb.clone(), self.table())
             .get(
                 &ConnectionId::parse(connection).unwrap(),
@@ -168,7 +173,6 @@ impl Env {
             .await
             .unwrap()
             .unwrap()
-            .status
     }
 }
 
@@ -1138,15 +1142,11 @@ async fn include_and_exclude_patterns_decide_exactly_what_is_enqueued() {
         text(&env.schedule_item("acme", *portal).await, "status").as_deref(),
         Some("active")
     );
-    let info = DynamoCredentialStore::new(env.aws.dynamodb.clone(), env.table())
-        .get(
-            &ConnectionId::parse("acme").unwrap(),
-            &CredentialId::parse(&credential).unwrap(),
-        )
+    let last = env
+        .credential("acme", &credential)
         .await
-        .unwrap()
-        .unwrap();
-    let last = info.last_sync.expect("the tick wrote the summary");
+        .last_sync
+        .expect("the tick wrote the summary");
     assert_eq!(last.projects, Some(part.discovered as u64));
     assert_eq!(last.project_statuses["excluded"], part.excluded as u64);
     assert_eq!(last.project_statuses["active"], expected.len() as u64);
@@ -1217,16 +1217,7 @@ async fn a_refused_project_is_held_then_retried_after_its_period() {
         .as_deref(),
         Some("not_found")
     );
-    let summary = DynamoCredentialStore::new(env.aws.dynamodb.clone(), env.table())
-        .get(
-            &ConnectionId::parse("acme").unwrap(),
-            &CredentialId::parse(&credential).unwrap(),
-        )
-        .await
-        .unwrap()
-        .unwrap()
-        .last_sync
-        .unwrap();
+    let summary = env.credential("acme", &credential).await.last_sync.unwrap();
     assert_eq!(summary.project_statuses["forbidden"], 1);
     assert_eq!(summary.project_statuses["not_found"], 1);
 
