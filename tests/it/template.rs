@@ -157,12 +157,7 @@ fn the_queue_waits_six_worker_timeouts_and_reports_partial_failures() {
         visibility >= 6 * worker_timeout,
         "{visibility} < 6 x {worker_timeout}"
     );
-    let mapping = resources
-        .as_object()
-        .unwrap()
-        .values()
-        .find(|r| r["Type"] == "AWS::Lambda::EventSourceMapping")
-        .expect("the SQS trigger");
+    let mapping = sqs_trigger(resources);
     assert_eq!(
         mapping["Properties"]["FunctionResponseTypes"],
         serde_json::json!(["ReportBatchItemFailures"])
@@ -182,12 +177,7 @@ fn every_record_of_a_full_batch_fits_its_minimum_time_within_the_worker_timeout(
             .as_u64()
             .unwrap(),
     );
-    let mapping = resources
-        .as_object()
-        .unwrap()
-        .values()
-        .find(|r| r["Type"] == "AWS::Lambda::EventSourceMapping")
-        .expect("the SQS trigger");
+    let mapping = sqs_trigger(resources);
     let batch = mapping["Properties"]["BatchSize"].as_u64().unwrap();
     assert!((1..=10).contains(&batch), "BatchSize {batch}");
     assert_eq!(
@@ -317,4 +307,14 @@ fn every_sample_event_has_its_triggers_shape() {
         seen += 1;
     }
     assert!(seen >= 7, "{seen} samples");
+}
+
+/// The worker's SQS trigger in SAM's expansion.
+fn sqs_trigger(resources: &serde_json::Value) -> &serde_json::Value {
+    resources
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|r| r["Type"] == "AWS::Lambda::EventSourceMapping")
+        .expect("the SQS trigger")
 }
