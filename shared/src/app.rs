@@ -38,7 +38,7 @@ pub type SyncWorkerFunction = SyncWorker<
 /// The HTTP clients every GitLab request of one function goes through (network guard, timeouts, TLS roots).
 fn gitlab_http(config: &Config) -> Result<Arc<HttpClients>, GitLabError> {
     Ok(Arc::new(HttpClients::new(
-        config.network_policy,
+        config.network_policy.clone(),
         Timeouts::default(),
     )?))
 }

@@ -1,6 +1,6 @@
 //! Typed configuration, read once from the environment at start-up (the SAM template sets these variables).
 
-use crate::gitlab::{GitLabAddress, NetworkPolicy};
+use crate::gitlab::{GitLabAddress, NetworkPolicy, PrivateNetworks};
 
 /// Everything the functions need from their environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,7 +15,8 @@ pub struct Config {
     pub secret_name_prefix: String,
     /// The GitLab a credential uses when its settings name none.
     pub default_gitlab_base_url: String,
-    /// Public addresses only in AWS; the local run allows loopback and plain http (`GITLAB_ALLOW_PRIVATE_NETWORK`).
+    /// Public addresses in AWS, plus the operator's private networks (`GITLAB_PRIVATE_NETWORKS`); the local run
+    /// allows loopback and plain http (`GITLAB_ALLOW_PRIVATE_NETWORK`).
     pub network_policy: NetworkPolicy,
     /// Requests per minute one GitLab token may spend, unless a credential sets its own.
     pub default_requests_per_minute: u32,
@@ -52,15 +53,21 @@ impl Config {
                 });
             }
         };
-        let network_policy = if allow_private {
-            NetworkPolicy::AllowPrivate
-        } else {
-            NetworkPolicy::PublicOnly
+        let private_networks =
+            PrivateNetworks::parse(&lookup("GITLAB_PRIVATE_NETWORKS").unwrap_or_default())
+                .map_err(|e| ConfigError::Invalid {
+                    name: "GITLAB_PRIVATE_NETWORKS",
+                    reason: e.to_string(),
+                })?;
+        let network_policy = match (allow_private, private_networks) {
+            (true, _) => NetworkPolicy::AllowPrivate,
+            (false, Some(networks)) => NetworkPolicy::PublicAnd(networks),
+            (false, None) => NetworkPolicy::PublicOnly,
         };
         let default_gitlab_base_url = lookup("DEFAULT_GITLAB_BASE_URL")
             .filter(|v| !v.trim().is_empty())
             .unwrap_or_else(|| "https://gitlab.com/".to_owned());
-        GitLabAddress::parse(&default_gitlab_base_url, network_policy).map_err(|e| {
+        GitLabAddress::parse(&default_gitlab_base_url, &network_policy).map_err(|e| {
             ConfigError::Invalid {
                 name: "DEFAULT_GITLAB_BASE_URL",
                 reason: e.to_string(),
@@ -128,6 +135,30 @@ mod tests {
     }
 
     #[test]
+    fn the_operators_private_networks_widen_the_public_policy_but_not_the_local_run() {
+        let mut env = BASE.to_vec();
+        env.push((
+            "GITLAB_PRIVATE_NETWORKS",
+            "10.20.0.0/16,gitlab.corp.example",
+        ));
+        env.push(("DEFAULT_GITLAB_BASE_URL", "https://10.20.0.5/"));
+        let config = Config::from_lookup(lookup(&env)).unwrap();
+        let expected = PrivateNetworks::parse("10.20.0.0/16 gitlab.corp.example")
+            .unwrap()
+            .unwrap();
+        assert_eq!(config.network_policy, NetworkPolicy::PublicAnd(expected));
+
+        env.push(("GITLAB_ALLOW_PRIVATE_NETWORK", "true"));
+        let local = Config::from_lookup(lookup(&env)).unwrap();
+        assert_eq!(local.network_policy, NetworkPolicy::AllowPrivate);
+
+        let mut blank = BASE.to_vec();
+        blank.push(("GITLAB_PRIVATE_NETWORKS", " , "));
+        let config = Config::from_lookup(lookup(&blank)).unwrap();
+        assert_eq!(config.network_policy, NetworkPolicy::PublicOnly);
+    }
+
+    #[test]
     fn names_the_variable_that_is_missing_or_wrong() {
         assert_eq!(
             Config::from_lookup(lookup(&BASE[1..])),
@@ -141,6 +172,15 @@ mod tests {
                 name: "GITLAB_REQUESTS_PER_MINUTE",
                 ..
             })
+        ));
+        let mut bad_network = BASE.to_vec();
+        bad_network.push(("GITLAB_PRIVATE_NETWORKS", "10.20.0.0/16, gitlab corp!"));
+        assert!(matches!(
+            Config::from_lookup(lookup(&bad_network)),
+            Err(ConfigError::Invalid {
+                name: "GITLAB_PRIVATE_NETWORKS",
+                reason,
+            }) if reason.contains("\"corp!\"")
         ));
         let mut private_default = BASE.to_vec();
         private_default.push(("DEFAULT_GITLAB_BASE_URL", "https://169.254.169.254/"));

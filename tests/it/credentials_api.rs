@@ -17,12 +17,13 @@ use shared::credentials::{
     ConnectionId, CredentialId, CredentialStatusStore, CredentialStore, Credentials,
     CredentialsApi, GitLabVerifier, StoreError, handler,
 };
-use shared::gitlab::{HttpClients, NetworkPolicy, RetryPolicy, Timeouts};
+use shared::gitlab::{HttpClients, NetworkPolicy, PrivateNetworks, RetryPolicy, Timeouts};
 use shared::secret::SecretString;
 use testkit::aws_local::AwsStandIn;
 use testkit::gitlab_sim::{
     Fault, Membership, Namespace, ProjectSpec, Simulator, TokenSpec, World, access, routes,
 };
+use testkit::loopback_alias::{LoopbackAlias, PRIVATE_TEST_ADDRESS};
 use testkit::tls_front::TlsFront;
 
 const GOOD: &str = "glpat-credapi-good-token-00001";
@@ -633,6 +634,67 @@ async fn a_connection_is_one_gitlab_instance() {
     let (status, reply) = send(&env.api, elsewhere).await;
     assert_eq!(status, 201, "{reply}");
     other.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_gitlab_on_a_private_network_the_operator_allows_can_be_connected() {
+    let env = env().await;
+    let alias = LoopbackAlias::hold(PRIVATE_TEST_ADDRESS).unwrap();
+    let private = TlsFront::start_on(PRIVATE_TEST_ADDRESS.into(), env.sim.addr(), None)
+        .await
+        .unwrap();
+    let mut body = create_body(&env, GOOD);
+    body["settings"]["base_url"] = private.base_url.as_str().into();
+    body["settings"]["ca_bundle"] = private.ca_pem.as_str().into();
+    let deployed = |list: &str| {
+        let policy = match PrivateNetworks::parse(list).unwrap() {
+            Some(networks) => NetworkPolicy::PublicAnd(networks),
+            None => NetworkPolicy::PublicOnly,
+        };
+        api_for(
+            &env.aws,
+            env.aws.table("StateTable"),
+            &env.prefix,
+            "https://gitlab.com/",
+            policy,
+        )
+    };
+
+    for list in ["", "10.20.0.0/16"] {
+        let (status, reply) = send(&deployed(list), post("credentials.create", &body)).await;
+        assert_eq!(
+            (status, reply["error"].as_str()),
+            (400, Some("invalid_settings")),
+            "{list:?}: {reply}"
+        );
+        let message = reply["message"].as_str().unwrap_or_default();
+        assert!(message.contains("GitLabPrivateNetworks"), "{message}");
+    }
+    assert_eq!(
+        env.sim.total_requests(),
+        0,
+        "a refused address is never asked"
+    );
+
+    let (status, reply) = send(
+        &deployed("10.20.0.0/16, 198.18.0.0/15"),
+        post("credentials.create", &body),
+    )
+    .await;
+    assert_eq!(status, 201, "{reply}");
+    assert_eq!(reply["credential"]["status"], "active", "{reply}");
+
+    // The metadata address stays refused, with its own reason, whatever the list covers.
+    body["settings"]["base_url"] = "https://169.254.169.254/".into();
+    let (status, reply) = send(&deployed("0.0.0.0/0"), post("credentials.create", &body)).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (400, Some("invalid_settings"))
+    );
+    let message = reply["message"].as_str().unwrap_or_default();
+    assert!(message.contains("never allowed"), "{message}");
+    drop(alias);
+    env.sim.shutdown().await;
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures::TryStreamExt;
 use shared::gitlab::{
     AddressError, CommitQuery, GitLabAddress, GitLabClient, GitLabError, HttpClients, Limits,
-    NetworkPolicy, ProjectRef, RetryPolicy, Timeouts,
+    NetworkPolicy, PrivateNetworks, ProjectRef, RetryPolicy, Timeouts,
 };
 use testkit::clients::{client, client_with, fast_retry, local_http};
 use testkit::git_fixture::GitRepo;
@@ -16,6 +16,7 @@ use testkit::gitlab_sim::{
     Fault, FaultMix, Hostile, Membership, Namespace, OneProject, ProjectSpec, RateLimit, Simulator,
     TokenSpec, World, routes,
 };
+use testkit::loopback_alias::{LoopbackAlias, PRIVATE_TEST_ADDRESS};
 use testkit::tls_front::TlsFront;
 
 const TOKEN: &str = "glpat-client-test-token-0001";
@@ -407,26 +408,26 @@ async fn group_listings_follow_every_page() {
 #[tokio::test]
 async fn the_network_guard_refuses_private_targets() {
     let f = fixture(3).await;
-    for target in [
-        "https://169.254.169.254/",
-        "https://127.0.0.1/",
-        "https://10.1.2.3/",
-        "https://192.168.0.10/",
-        "https://[fd12::1]/",
+    for (target, refusal) in [
+        ("https://169.254.169.254/", AddressError::LocalAddress),
+        ("https://127.0.0.1/", AddressError::LocalAddress),
+        ("https://10.1.2.3/", AddressError::PrivateAddress),
+        ("https://192.168.0.10/", AddressError::PrivateAddress),
+        ("https://[fd12::1]/", AddressError::PrivateAddress),
     ] {
         assert_eq!(
-            GitLabAddress::parse(target, NetworkPolicy::PublicOnly),
-            Err(AddressError::PrivateAddress),
+            GitLabAddress::parse(target, &NetworkPolicy::PublicOnly),
+            Err(refusal),
             "{target}"
         );
     }
     // A name that resolves to loopback passes parsing but is never dialled: the resolver drops the address.
     let tls = TlsFront::start(sim_addr(&f.sim)).await.unwrap();
     let public_only = HttpClients::new(NetworkPolicy::PublicOnly, Timeouts::default()).unwrap();
-    let address = GitLabAddress::parse(&tls.base_url, NetworkPolicy::PublicOnly).unwrap();
+    let address = GitLabAddress::parse(&tls.base_url, &NetworkPolicy::PublicOnly).unwrap();
     assert_eq!(
-        address.check_resolves(NetworkPolicy::PublicOnly).await,
-        Err(AddressError::PrivateAddress)
+        address.check_resolves(&NetworkPolicy::PublicOnly).await,
+        Err(AddressError::LocalAddress)
     );
     let gitlab = client_with(
         &public_only,
@@ -438,6 +439,82 @@ async fn the_network_guard_refuses_private_targets() {
     let error = gitlab.token_self().await.unwrap_err();
     assert!(matches!(error, GitLabError::Connection { .. }), "{error:?}");
     assert_eq!(f.sim.total_requests(), 0, "nothing reached the server");
+    f.sim.shutdown().await;
+}
+
+/// HTTP clients of a deployed stack whose operator allows the private networks `list`.
+fn operator_http(list: &str) -> HttpClients {
+    let networks = PrivateNetworks::parse(list).unwrap().unwrap();
+    HttpClients::new(NetworkPolicy::PublicAnd(networks), Timeouts::default()).unwrap()
+}
+
+#[tokio::test]
+async fn an_allow_listed_private_gitlab_is_reachable_and_nothing_outside_the_list_is() {
+    let f = fixture(3).await;
+    let alias = LoopbackAlias::hold(PRIVATE_TEST_ADDRESS).unwrap();
+    // A self-managed GitLab on a private address, behind an internal CA.
+    let private = TlsFront::start_on(PRIVATE_TEST_ADDRESS.into(), sim_addr(&f.sim), None)
+        .await
+        .unwrap();
+    let listed = operator_http("10.20.0.0/16 198.18.0.0/15");
+    let address = GitLabAddress::parse(&private.base_url, listed.policy()).unwrap();
+    assert_eq!(address.check_resolves(listed.policy()).await, Ok(()));
+    let gitlab = client_with(
+        &listed,
+        &private.base_url,
+        TOKEN,
+        Some(&private.ca_pem),
+        fast_retry(),
+    );
+    let token = gitlab.token_self().await.unwrap();
+    assert!(token.active);
+    assert_eq!(f.sim.total_requests(), 1);
+
+    // The same GitLab when the operator listed another network: refused before any request.
+    let unlisted = operator_http("10.20.0.0/16 gitlab.corp.example");
+    assert_eq!(
+        GitLabAddress::parse(&private.base_url, unlisted.policy()),
+        Err(AddressError::PrivateAddress)
+    );
+
+    // A careless list that covers loopback and link-local still never reaches them: the name `localhost`
+    // resolves to loopback, and the resolver drops it at connect time.
+    let careless = operator_http("0.0.0.0/0 ::/0 localhost");
+    let on_loopback = TlsFront::start(sim_addr(&f.sim)).await.unwrap();
+    let address = GitLabAddress::parse(&on_loopback.base_url, careless.policy()).unwrap();
+    assert_eq!(
+        address.check_resolves(careless.policy()).await,
+        Err(AddressError::LocalAddress)
+    );
+    let gitlab = client_with(
+        &careless,
+        &on_loopback.base_url,
+        TOKEN,
+        Some(&on_loopback.ca_pem),
+        fast_retry(),
+    );
+    let error = gitlab.token_self().await.unwrap_err();
+    assert!(
+        matches!(&error, GitLabError::Connection { detail } if detail.contains("never allowed")),
+        "{error:?}"
+    );
+    for never in [
+        "https://169.254.169.254/",
+        "https://[fe80::1]/",
+        "https://127.0.0.1:8443/",
+    ] {
+        assert_eq!(
+            GitLabAddress::parse(never, careless.policy()),
+            Err(AddressError::LocalAddress),
+            "{never}"
+        );
+    }
+    assert_eq!(
+        f.sim.total_requests(),
+        1,
+        "only the listed GitLab was asked"
+    );
+    drop(alias);
     f.sim.shutdown().await;
 }
 

@@ -3,6 +3,7 @@
 //! - [`git_fixture`]: builds those repositories with the git CLI and answers the `git rev-list` oracle;
 //! - [`aws_local`]: the local AWS stand-in (moto server) with the tables and queues of `template.yaml`;
 //! - [`tls_front`]: a TLS front with a private CA, for self-managed GitLab behind one;
+//! - [`loopback_alias`]: a private address on the loopback interface, for a GitLab on a private network;
 //! - [`clients`]: GitLab clients pointed at the simulator;
 //! - [`memory_stores`]: in-memory fakes of the sync's storage ports;
 //! - [`demo`]: the demo GitLab of the local run and the end-to-end test;
@@ -16,5 +17,6 @@ pub mod demo;
 pub mod git_fixture;
 pub mod gitlab_sim;
 pub mod local_run;
+pub mod loopback_alias;
 pub mod memory_stores;
 pub mod tls_front;

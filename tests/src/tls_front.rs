@@ -1,7 +1,7 @@
 //! A TLS front for the GitLab simulator: a self-managed GitLab behind a private CA, on loopback.
 //! It terminates TLS with a leaf certificate signed by a throwaway CA and pipes bytes to a plain-HTTP backend.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
@@ -14,7 +14,8 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs
 /// A running TLS front. Stops when dropped.
 #[derive(Debug)]
 pub struct TlsFront {
-    /// `https://localhost:PORT/`: the certificate is issued for `localhost` and 127.0.0.1.
+    /// `https://localhost:PORT/` (the certificate is issued for `localhost` and 127.0.0.1), or
+    /// `https://IP:PORT/` for a front on another address.
     pub base_url: String,
     /// The private CA that signed the front's certificate, PEM.
     pub ca_pem: String,
@@ -22,7 +23,20 @@ pub struct TlsFront {
 }
 
 impl TlsFront {
+    /// A front on 127.0.0.1, named `localhost`.
     pub async fn start(backend: SocketAddr) -> std::io::Result<TlsFront> {
+        let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let mut front = Self::start_on(loopback, backend, Some("localhost")).await?;
+        front.base_url = front.base_url.replace("127.0.0.1", "localhost");
+        Ok(front)
+    }
+
+    /// A front listening on `ip` (a loopback alias, for instance), its certificate issued for `ip` and `name`.
+    pub async fn start_on(
+        ip: IpAddr,
+        backend: SocketAddr,
+        name: Option<&str>,
+    ) -> std::io::Result<TlsFront> {
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(io)?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params
@@ -31,7 +45,12 @@ impl TlsFront {
         let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().map_err(io)?)
             .map_err(io)?;
         let leaf_key = KeyPair::generate().map_err(io)?;
-        let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        let subject_names: Vec<String> = name
+            .into_iter()
+            .map(str::to_owned)
+            .chain([ip.to_string()])
+            .collect();
+        let leaf = CertificateParams::new(subject_names)
             .map_err(io)?
             .signed_by(&leaf_key, &ca)
             .map_err(io)?;
@@ -47,7 +66,7 @@ impl TlsFront {
             .map_err(io)?;
         let acceptor = TlsAcceptor::from(Arc::new(config));
 
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await?;
         let port = listener.local_addr()?.port();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -65,7 +84,7 @@ impl TlsFront {
             }
         });
         Ok(TlsFront {
-            base_url: format!("https://localhost:{port}/"),
+            base_url: format!("https://{}/", SocketAddr::new(ip, port)),
             ca_pem: ca.pem(),
             task,
         })

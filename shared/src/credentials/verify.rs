@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use super::model::StoredSettings;
 use crate::gitlab::{
-    GitLabAddress, GitLabClient, GitLabError, HttpClients, NetworkPolicy, RequestBudget,
-    RetryPolicy,
+    GitLabAddress, GitLabClient, GitLabError, HttpClients, RequestBudget, RetryPolicy,
 };
 use crate::secret::SecretString;
 
@@ -52,7 +51,6 @@ pub trait Verifier: Send + Sync {
 #[derive(Debug)]
 pub struct GitLabVerifier {
     http: Arc<HttpClients>,
-    policy: NetworkPolicy,
     default_requests_per_minute: u32,
     retry: RetryPolicy,
     /// The whole verification's deadline, well inside the API Gateway / Lambda timeouts.
@@ -62,7 +60,6 @@ pub struct GitLabVerifier {
 impl GitLabVerifier {
     pub fn new(http: Arc<HttpClients>, default_requests_per_minute: u32) -> Self {
         GitLabVerifier {
-            policy: http.policy(),
             http,
             default_requests_per_minute,
             // A caller is waiting: few attempts, and a long rate-limit wait is reported instead of waited out.
@@ -88,10 +85,11 @@ impl GitLabVerifier {
         settings: &StoredSettings,
         token: &SecretString,
     ) -> Result<Verified, VerifyError> {
-        let address = GitLabAddress::parse(&settings.base_url, self.policy)
+        let policy = self.http.policy();
+        let address = GitLabAddress::parse(&settings.base_url, policy)
             .map_err(|e| VerifyError::InvalidSettings(e.to_string()))?;
         address
-            .check_resolves(self.policy)
+            .check_resolves(policy)
             .await
             .map_err(|e| VerifyError::InvalidSettings(e.to_string()))?;
         let http = self

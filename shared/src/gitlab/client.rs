@@ -118,15 +118,15 @@ pub struct HttpClients {
 impl HttpClients {
     pub fn new(policy: NetworkPolicy, timeouts: Timeouts) -> Result<Self, GitLabError> {
         Ok(HttpClients {
-            policy,
             timeouts,
-            default: build_http_client(policy, timeouts, None)?,
+            default: build_http_client(&policy, timeouts, None)?,
             with_private_ca: Mutex::new(HashMap::new()),
+            policy,
         })
     }
 
-    pub fn policy(&self) -> NetworkPolicy {
-        self.policy
+    pub fn policy(&self) -> &NetworkPolicy {
+        &self.policy
     }
 
     /// The client for a connection: the shared one, or one that also trusts the connection's PEM CA bundle.
@@ -145,14 +145,14 @@ impl HttpClients {
         if let Some(client) = cache.get(&key) {
             return Ok(client.clone());
         }
-        let client = build_http_client(self.policy, self.timeouts, Some(pem))?;
+        let client = build_http_client(&self.policy, self.timeouts, Some(pem))?;
         cache.insert(key, client.clone());
         Ok(client)
     }
 }
 
 fn build_http_client(
-    policy: NetworkPolicy,
+    policy: &NetworkPolicy,
     timeouts: Timeouts,
     ca_bundle: Option<&str>,
 ) -> Result<reqwest::Client, GitLabError> {
@@ -170,8 +170,10 @@ fn build_http_client(
         // A proxy from HTTPS_PROXY/HTTP_PROXY/ALL_PROXY would be sent `CONNECT host` and resolve the name itself,
         // so the guarded resolver would never run: the environment's proxy settings are ignored.
         .no_proxy()
-        .dns_resolver(Arc::new(GuardedResolver { policy }))
-        .https_only(policy == NetworkPolicy::PublicOnly);
+        .dns_resolver(Arc::new(GuardedResolver {
+            policy: policy.clone(),
+        }))
+        .https_only(policy.requires_https());
     if let Some(pem) = ca_bundle {
         let certificates = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|_| {
             GitLabError::Connection {
@@ -862,12 +864,11 @@ fn classify_send_error(error: &reqwest::Error) -> Attempt {
     }
     let mut source: Option<&dyn std::error::Error> = Some(error);
     while let Some(cause) = source {
-        if cause
-            .downcast_ref::<super::address::AddressError>()
-            .is_some()
-        {
+        if let Some(refusal) = cause.downcast_ref::<super::address::AddressError>() {
             return Attempt::Final(GitLabError::Connection {
-                detail: "the GitLab host resolves to an address that is not allowed".into(),
+                detail: format!(
+                    "the GitLab host resolves to an address that is not allowed: {refusal}"
+                ),
             });
         }
         source = cause.source();

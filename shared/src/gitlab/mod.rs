@@ -6,7 +6,7 @@ pub mod client;
 pub mod error;
 pub mod model;
 
-pub use address::{AddressError, GitLabAddress, NetworkPolicy};
+pub use address::{AddressError, GitLabAddress, NetworkPolicy, PrivateNetworks};
 pub use budget::RequestBudget;
 pub use client::{
     ClientStats, CommitOrder, CommitPage, CommitQuery, GitLabClient, HttpClients, Limits,
