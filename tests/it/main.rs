@@ -7,6 +7,7 @@ mod dynamo_sync;
 mod end_to_end;
 mod gitlab_client;
 mod hostile;
+mod network_placement;
 mod scheduler;
 mod simulator;
 mod sync;

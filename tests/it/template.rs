@@ -10,12 +10,12 @@ use serde_json::Value;
 use shared::scheduler::SchedulerOptions;
 use shared::sync::worker::TimeBudget;
 
-fn root() -> PathBuf {
+pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// The CloudFormation that SAM deploys for `template`.
-fn expand(template: &Path) -> Value {
+pub fn expand(template: &Path) -> Value {
     let out = Command::new(root().join("scripts/expand-template"))
         .arg(template)
         .output()
@@ -28,10 +28,12 @@ fn expand(template: &Path) -> Value {
     serde_json::from_slice(&out.stdout).expect("expanded template JSON")
 }
 
-/// AWS managed policies SAM attaches for logs, X-Ray and the SQS event source: none touches tables or secrets.
-const MANAGED_POLICIES_ALLOWED: [&str; 3] = [
+/// AWS managed policies SAM attaches for logs, X-Ray, VPC network interfaces and the SQS event source: none
+/// touches tables or secrets.
+const MANAGED_POLICIES_ALLOWED: [&str; 4] = [
     "service-role/AWSLambdaBasicExecutionRole",
     "AWSXrayWriteOnlyAccess",
+    "service-role/AWSLambdaVPCAccessExecutionRole",
     "service-role/AWSLambdaSQSQueueExecutionRole",
 ];
 
