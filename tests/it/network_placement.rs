@@ -207,11 +207,7 @@ fn with_your_subnets_every_function_runs_in_them_and_endpoints_come_when_asked()
     let expected = json!({"SubnetIds": ["subnet-a", "subnet-b"], "SecurityGroupIds": ["sg-1"]});
     assert_eq!(
         vpc_configs(&cloudformation, &deployment),
-        vec![
-            Some(expected.clone()),
-            Some(expected.clone()),
-            Some(expected)
-        ]
+        vec![Some(expected); FUNCTIONS.len()]
     );
     assert_eq!(
         created_of_type(&cloudformation, &deployment, "AWS::EC2::VPCEndpoint"),
@@ -272,11 +268,7 @@ fn the_egress_network_puts_every_function_behind_two_nat_addresses_and_outputs_t
     });
     assert_eq!(
         vpc_configs(&cloudformation, &deployment),
-        vec![
-            Some(expected.clone()),
-            Some(expected.clone()),
-            Some(expected)
-        ]
+        vec![Some(expected); FUNCTIONS.len()]
     );
     let resources = &cloudformation["Resources"];
     let nat_gateways = created_of_type(&cloudformation, &deployment, "AWS::EC2::NatGateway");
