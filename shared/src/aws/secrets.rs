@@ -94,6 +94,9 @@ impl SecretVault for SecretsManagerVault {
             .get_secret_value()
             .secret_id(name)
             .set_version_id(version_id.map(str::to_owned))
+            // The current version by its stage, said explicitly (the default; moto otherwise keeps reading the
+            // version that was current before a stage move).
+            .set_version_stage(version_id.is_none().then(|| CURRENT.to_owned()))
             .send()
             .await
             .map_err(|e| vault_error("GetSecretValue", name, &e))?;
