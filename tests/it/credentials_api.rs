@@ -313,6 +313,8 @@ async fn secrets(env: &Env) -> BTreeMap<String, (Option<String>, bool)> {
                     .secrets
                     .get_secret_value()
                     .secret_id(name)
+                    // By the stage: moto's default stays on the version first made current.
+                    .version_stage("AWSCURRENT")
                     .send()
                     .await
                     .expect("secret value")
@@ -775,7 +777,7 @@ async fn a_gitlab_that_is_down_answers_5xx_or_fails_tls_is_unreachable_not_bad_c
     assert_eq!(stored(&env).await, before);
 }
 
-/// A store whose writes fail after the secret exists: the secret must be undone.
+/// A store whose writes fail: no secret may stay without its record.
 struct FailingWrites(DynamoCredentialStore);
 
 impl CredentialStore for FailingWrites {
@@ -831,7 +833,7 @@ fn failing_api(env: &Env) -> CredentialsApi<FailingWrites, SecretsManagerVault, 
 }
 
 #[tokio::test]
-async fn a_failed_table_write_undoes_the_secret_and_answers_503_without_internals() {
+async fn a_failed_table_write_leaves_no_secret_and_answers_503_without_internals() {
     let env = env().await;
     let failing = failing_api(&env);
     let reply = handler(
@@ -1241,7 +1243,7 @@ impl CredentialStore for RacingWrites {
 }
 
 #[tokio::test]
-async fn a_concurrent_change_is_a_409_and_the_old_token_is_restored() {
+async fn a_concurrent_change_is_a_409_and_the_current_token_stays() {
     let env = env().await;
     let id = create(&env, GOOD).await["id"].as_str().unwrap().to_owned();
     let racing = CredentialsApi {
