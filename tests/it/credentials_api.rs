@@ -2526,13 +2526,26 @@ mod rotation {
                     let case =
                         format!("create, {operation}, landed {after_landing}, crash {crash}");
                     let plan = Plan::new(operation, after_landing, crash);
+                    let before = assert_consistent(&env, &case).await.len();
                     let result = faulty(&env, &plan)
                         .create(&conn(), create_input(GOOD))
                         .await;
-                    if let Ok(record) = &result {
-                        assert_eq!(record.status, CredentialStatus::Active, "{case}");
+                    let after = assert_consistent(&env, &case).await.len();
+                    match &result {
+                        Ok(record) => {
+                            assert_eq!(record.status, CredentialStatus::Active, "{case}");
+                            assert_eq!(after, before + 1, "{case}");
+                        }
+                        // Undone, unless the process "died" after the record was written.
+                        Err(_) if !crash => assert_eq!(after, before, "{case}"),
+                        Err(_) => assert!(after <= before + 1, "{case}"),
                     }
-                    assert_consistent(&env, &case).await;
+                    if !crash && after_landing && matches!(operation, "insert" | "replace") {
+                        assert!(
+                            result.is_ok(),
+                            "{case}: a write whose answer was lost landed"
+                        );
+                    }
                 }
             }
         }

@@ -18,14 +18,6 @@ pub const SECRET_RECOVERY_DAYS: i64 = 7;
 /// Rounds of following the record with the secret's current stage (see `make_current`).
 const MAKE_CURRENT_ROUNDS: usize = 3;
 
-/// Whether a write that answered with an error is stored all the same.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Landed {
-    Yes,
-    No,
-    Unknown,
-}
-
 /// The tags of a credential's secret: what it belongs to, to find it from the secret's side.
 fn secret_tags(record: &CredentialRecord) -> [(&str, &str); 2] {
     [
@@ -141,8 +133,8 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
     /// 2. the secret, whose first version has that id;
     /// 3. the record, `active`.
     ///
-    /// A secret therefore never exists without its record. When step 2 or 3 fails, the secret is deleted and then
-    /// the record is marked deleted; if that undo stops half way, or the process dies, a `provisioning`
+    /// A secret therefore never exists without its record. When step 2 or 3 fails, the record is marked deleted
+    /// and then the secret is deleted (see `undo_create`); if the process dies instead, a `provisioning`
     /// credential remains, which `list` shows: an update completes it (with the stored token, or a new one that
     /// recreates the secret) and a delete removes it.
     pub async fn create(
@@ -191,7 +183,7 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
             version: 1,
         };
         if let Err(error) = self.store.insert(&provisioning).await
-            && self.landed(&provisioning, &error).await != Landed::Yes
+            && !self.landed(&provisioning).await
         {
             return Err(error.into());
         }
@@ -214,16 +206,11 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
             self.undo_create(&provisioning).await;
             return Err(error.into());
         }
-        if let Err(error) = self.store.replace(&active, provisioning.version).await {
-            match self.landed(&active, &error).await {
-                Landed::Yes => {}
-                Landed::No => {
-                    self.undo_create(&provisioning).await;
-                    return Err(error.into());
-                }
-                // Provisioning or active: either is a credential the caller can see and finish or delete.
-                Landed::Unknown => return Err(error.into()),
-            }
+        if let Err(error) = self.store.replace(&active, provisioning.version).await
+            && !self.landed(&active).await
+        {
+            self.undo_create(&provisioning).await;
+            return Err(error.into());
         }
         Ok(active)
     }
@@ -295,7 +282,7 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
             self.stage(&updated, &token, version_id).await?;
         }
         if let Err(error) = self.store.replace(&updated, current.version).await
-            && self.landed(&updated, &error).await != Landed::Yes
+            && !self.landed(&updated).await
         {
             // A staged version the record does not name is never read; nothing to undo.
             return Err(error.into());
@@ -484,45 +471,40 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
         }
     }
 
-    /// Whether a write whose answer was an error landed all the same (an answer lost on the way back): the stored
-    /// item is then this very write (its version number and its secret version, which is fresh for every
-    /// create and rotation).
-    async fn landed(&self, written: &CredentialRecord, error: &StoreError) -> Landed {
-        if *error == StoreError::Conflict {
-            return Landed::No;
-        }
+    /// Whether a write that answered with an error is stored all the same: its answer was lost on the way back,
+    /// or the SDK retried a write that had landed and the retry's condition failed. Unknown counts as not stored,
+    /// which is safe: the only undo that follows is itself conditional on the record being unchanged.
+    async fn landed(&self, written: &CredentialRecord) -> bool {
         match self
             .store
             .get(&written.connection_id, &written.credential_id)
             .await
         {
-            Ok(Some(stored))
-                if stored.version == written.version
-                    && stored.secret_version_id == written.secret_version_id
-                    && stored.status == written.status =>
-            {
-                Landed::Yes
+            // The sync summary is not ours to compare.
+            Ok(Some(stored)) => {
+                CredentialRecord {
+                    last_sync: written.last_sync.clone(),
+                    ..stored
+                } == *written
             }
-            Ok(_) => Landed::No,
-            Err(_) => Landed::Unknown,
+            _ => false,
         }
     }
 
-    /// The undo of a create that stopped after its record was written: the secret goes first, then the record is
-    /// marked deleted. Each failure is logged and leaves a `provisioning` credential the caller can see.
+    /// The undo of a create that stopped after its record was written. The record is marked deleted first, on
+    /// the condition that it is still the `provisioning` one (so a write that did land, or an update that
+    /// completed the credential meanwhile, keeps its secret), then the secret goes. A failure is logged: the
+    /// first leaves a `provisioning` credential the caller sees in `list`, the second a deleted credential whose
+    /// secret a repeated delete schedules for deletion.
     async fn undo_create(&self, provisioning: &CredentialRecord) {
         let failed = |what: &str, error: &dyn std::fmt::Display| {
             tracing::error!(
                 connection_id = %provisioning.connection_id,
                 credential_id = %provisioning.credential_id,
                 error = %error,
-                "a failed create could not {what}; the credential stays provisioning: update or delete it"
+                "a failed create could not {what}"
             );
         };
-        match self.vault.delete_now(&provisioning.secret_name).await {
-            Ok(()) | Err(VaultError::NotFound { .. }) => {}
-            Err(error) => return failed("delete its secret", &error),
-        }
         let now = timestamp(OffsetDateTime::now_utc());
         let deleted = CredentialRecord {
             deleted_at: Some(now.clone()),
@@ -531,7 +513,14 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
             ..provisioning.clone()
         };
         if let Err(error) = self.store.replace(&deleted, provisioning.version).await {
-            failed("mark its record deleted", &error);
+            return failed(
+                "mark its record deleted; it stays provisioning: update or delete it",
+                &error,
+            );
+        }
+        match self.vault.delete_now(&provisioning.secret_name).await {
+            Ok(()) | Err(VaultError::NotFound { .. }) => {}
+            Err(error) => failed("delete its secret; delete the credential again", &error),
         }
     }
 
@@ -566,6 +555,8 @@ mod tests {
         connections: Mutex<BTreeMap<ConnectionId, String>>,
         records: Mutex<BTreeMap<(ConnectionId, CredentialId), CredentialRecord>>,
         fail_writes: bool,
+        /// Replacements fail (inserts work).
+        fail_replace: std::sync::atomic::AtomicBool,
         /// Another writer changes the record between our read and our write.
         race: std::sync::atomic::AtomicBool,
     }
@@ -602,7 +593,7 @@ mod tests {
             Ok(())
         }
         async fn replace(&self, r: &CredentialRecord, expected: u64) -> Result<(), StoreError> {
-            if self.fail_writes {
+            if self.fail_writes || self.fail_replace.load(std::sync::atomic::Ordering::Relaxed) {
                 return Err(StoreError::Unavailable {
                     operation: "replace",
                     detail: "injected".into(),
@@ -971,13 +962,21 @@ mod tests {
 
             // when the undo fails too, then a provisioning credential stays visible and is never synced; an
             // update without a token says the secret is missing, one with a token completes it
-            *credentials.vault.fail_next.lock().unwrap() = vec!["create", "delete_now"];
+            let fail_replace = |on| {
+                credentials
+                    .store
+                    .fail_replace
+                    .store(on, std::sync::atomic::Ordering::Relaxed)
+            };
+            *credentials.vault.fail_next.lock().unwrap() = vec!["create"];
+            fail_replace(true);
             assert!(
                 credentials
                     .create(&conn(), create_input("good-2"))
                     .await
                     .is_err()
             );
+            fail_replace(false);
             let listed = credentials.list(&conn(), false).await.unwrap();
             assert_eq!(listed.len(), 1);
             assert_eq!(listed[0].status, CredentialStatus::Provisioning);
