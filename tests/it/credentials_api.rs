@@ -2425,7 +2425,7 @@ mod rotation {
     }
 
     #[tokio::test]
-    async fn moto_keeps_versions_stages_and_reads_by_version_id() {
+    async fn the_vault_stages_promotes_and_reads_by_version_and_tells_a_scheduled_deletion() {
         let env = env().await;
         let vault = SecretsManagerVault::new(env.aws.secrets.clone());
         let name = format!("{}probe", env.prefix);
@@ -2463,6 +2463,23 @@ mod rotation {
         );
         assert!(matches!(
             vault.read(&name, Some(&"3".repeat(32))).await,
+            Err(VaultError::NotFound { .. })
+        ));
+
+        vault.schedule_deletion(&name, 7).await.unwrap();
+        assert!(matches!(
+            vault.read(&name, Some(&v2)).await,
+            Err(VaultError::ScheduledForDeletion { .. })
+        ));
+        assert!(matches!(
+            vault.promote(&name, &v1).await,
+            Err(VaultError::ScheduledForDeletion { .. })
+        ));
+        vault.restore(&name).await.unwrap();
+        assert_eq!(read(Some(&v2)).await, ROTATED);
+        vault.delete_now(&name).await.unwrap();
+        assert!(matches!(
+            vault.stage(&name, &SecretString::new(GOOD), &v1).await,
             Err(VaultError::NotFound { .. })
         ));
     }
