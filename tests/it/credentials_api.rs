@@ -314,6 +314,8 @@ async fn secrets(env: &Env) -> BTreeMap<String, (Option<String>, bool)> {
                     .secrets
                     .get_secret_value()
                     .secret_id(name)
+                    // By the stage: moto's default stays on the version first made current.
+                    .version_stage("AWSCURRENT")
                     .send()
                     .await
                     .expect("secret value")
@@ -837,7 +839,7 @@ async fn a_gitlab_that_is_down_answers_5xx_or_fails_tls_is_unreachable_not_bad_c
     assert_eq!(stored(&env).await, before);
 }
 
-/// A store whose writes fail after the secret exists: the secret must be undone.
+/// A store whose writes fail: no secret may stay without its record.
 struct FailingWrites(DynamoCredentialStore);
 
 impl CredentialStore for FailingWrites {
@@ -893,7 +895,7 @@ fn failing_api(env: &Env) -> CredentialsApi<FailingWrites, SecretsManagerVault, 
 }
 
 #[tokio::test]
-async fn a_failed_table_write_undoes_the_secret_and_answers_503_without_internals() {
+async fn a_failed_table_write_leaves_no_secret_and_answers_503_without_internals() {
     let env = env().await;
     let failing = failing_api(&env);
     let reply = handler(
@@ -1303,7 +1305,7 @@ impl CredentialStore for RacingWrites {
 }
 
 #[tokio::test]
-async fn a_concurrent_change_is_a_409_and_the_old_token_is_restored() {
+async fn a_concurrent_change_is_a_409_and_the_current_token_stays() {
     let env = env().await;
     let id = create(&env, GOOD).await["id"].as_str().unwrap().to_owned();
     let racing = CredentialsApi {
@@ -2151,5 +2153,604 @@ fn openapi_describes_exactly_the_routes_and_error_codes_the_handler_has() {
                 .any(|operation| operation["responses"].get(status.as_str()).is_some()),
             "no operation documents {status} ({code})"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// rotation through secret versions, create and update under failures, repair of a missing secret
+
+mod rotation {
+    use std::sync::atomic::AtomicBool;
+
+    use shared::credentials::service::{CreateInput, Patch, UpdateInput};
+    use shared::credentials::{CredentialStatus, SecretVault, VaultError};
+
+    use super::*;
+
+    /// Where a planned failure strikes: the first call of `operation` fails, before it reaches AWS or after it
+    /// landed; with `crash`, every later call fails too (the process died there, so no undo runs).
+    struct Plan {
+        operation: &'static str,
+        after_landing: bool,
+        crash: bool,
+        struck: AtomicBool,
+    }
+
+    impl Plan {
+        fn new(operation: &'static str, after_landing: bool, crash: bool) -> Arc<Plan> {
+            Arc::new(Plan {
+                operation,
+                after_landing,
+                crash,
+                struck: AtomicBool::new(false),
+            })
+        }
+
+        /// Runs `call` as the plan says: `None` means "fail now".
+        async fn around<T, E, F: std::future::Future<Output = Result<T, E>>>(
+            &self,
+            operation: &'static str,
+            call: F,
+        ) -> Option<Result<T, E>> {
+            if self.crash && self.struck.load(Ordering::SeqCst) {
+                return None;
+            }
+            if operation != self.operation || self.struck.swap(true, Ordering::SeqCst) {
+                return Some(call.await);
+            }
+            if self.after_landing {
+                let _ = call.await;
+            }
+            None
+        }
+    }
+
+    struct FaultyStore(DynamoCredentialStore, Arc<Plan>);
+
+    fn store_down(operation: &'static str) -> StoreError {
+        StoreError::Unavailable {
+            operation,
+            detail: "injected".into(),
+        }
+    }
+
+    impl CredentialStore for FaultyStore {
+        async fn bind_connection(
+            &self,
+            c: &ConnectionId,
+            base_url: &str,
+            at: &str,
+        ) -> Result<Option<String>, StoreError> {
+            let call = self.0.bind_connection(c, base_url, at);
+            let answer = self.1.around("bind_connection", call).await;
+            answer.unwrap_or_else(|| Err(store_down("bind_connection")))
+        }
+        async fn connection_exists(&self, c: &ConnectionId) -> Result<bool, StoreError> {
+            let answer = self
+                .1
+                .around("connection_exists", self.0.connection_exists(c));
+            answer
+                .await
+                .unwrap_or_else(|| Err(store_down("connection_exists")))
+        }
+        async fn insert(&self, r: &CredentialRecord) -> Result<(), StoreError> {
+            let answer = self.1.around("insert", self.0.insert(r)).await;
+            answer.unwrap_or_else(|| Err(store_down("insert")))
+        }
+        async fn replace(&self, r: &CredentialRecord, expected: u64) -> Result<(), StoreError> {
+            let answer = self.1.around("replace", self.0.replace(r, expected)).await;
+            answer.unwrap_or_else(|| Err(store_down("replace")))
+        }
+        async fn get(
+            &self,
+            c: &ConnectionId,
+            id: &CredentialId,
+        ) -> Result<Option<CredentialRecord>, StoreError> {
+            let answer = self.1.around("get", self.0.get(c, id)).await;
+            answer.unwrap_or_else(|| Err(store_down("get")))
+        }
+        async fn list(&self, c: &ConnectionId) -> Result<Vec<CredentialRecord>, StoreError> {
+            let answer = self.1.around("list", self.0.list(c)).await;
+            answer.unwrap_or_else(|| Err(store_down("list")))
+        }
+    }
+
+    struct FaultyVault(SecretsManagerVault, Arc<Plan>);
+
+    fn vault_down(operation: &'static str) -> VaultError {
+        VaultError::Unavailable {
+            operation,
+            detail: "injected".into(),
+        }
+    }
+
+    impl SecretVault for FaultyVault {
+        async fn create(
+            &self,
+            name: &str,
+            value: &SecretString,
+            version_id: &str,
+            tags: &[(&str, &str)],
+        ) -> Result<(), VaultError> {
+            let call = self.0.create(name, value, version_id, tags);
+            let answer = self.1.around("vault.create", call).await;
+            answer.unwrap_or_else(|| Err(vault_down("vault.create")))
+        }
+        async fn read(
+            &self,
+            name: &str,
+            version_id: Option<&str>,
+        ) -> Result<SecretString, VaultError> {
+            let answer = self.1.around("vault.read", self.0.read(name, version_id));
+            answer
+                .await
+                .unwrap_or_else(|| Err(vault_down("vault.read")))
+        }
+        async fn stage(
+            &self,
+            name: &str,
+            value: &SecretString,
+            version_id: &str,
+        ) -> Result<(), VaultError> {
+            let call = self.0.stage(name, value, version_id);
+            let answer = self.1.around("vault.stage", call).await;
+            answer.unwrap_or_else(|| Err(vault_down("vault.stage")))
+        }
+        async fn promote(&self, name: &str, version_id: &str) -> Result<(), VaultError> {
+            let call = self.0.promote(name, version_id);
+            let answer = self.1.around("vault.promote", call).await;
+            answer.unwrap_or_else(|| Err(vault_down("vault.promote")))
+        }
+        async fn restore(&self, name: &str) -> Result<(), VaultError> {
+            let answer = self.1.around("vault.restore", self.0.restore(name)).await;
+            answer.unwrap_or_else(|| Err(vault_down("vault.restore")))
+        }
+        async fn schedule_deletion(&self, name: &str, days: i64) -> Result<(), VaultError> {
+            let call = self.0.schedule_deletion(name, days);
+            let answer = self.1.around("vault.schedule_deletion", call).await;
+            answer.unwrap_or_else(|| Err(vault_down("vault.schedule_deletion")))
+        }
+        async fn delete_now(&self, name: &str) -> Result<(), VaultError> {
+            let answer = self
+                .1
+                .around("vault.delete_now", self.0.delete_now(name))
+                .await;
+            answer.unwrap_or_else(|| Err(vault_down("vault.delete_now")))
+        }
+    }
+
+    type Domain<S, V> = Credentials<S, V, GitLabVerifier>;
+
+    fn domain(env: &Env) -> Domain<DynamoCredentialStore, SecretsManagerVault> {
+        Credentials {
+            store: DynamoCredentialStore::new(
+                env.aws.dynamodb.clone(),
+                env.aws.table("StateTable"),
+            ),
+            vault: SecretsManagerVault::new(env.aws.secrets.clone()),
+            verifier: verifier(NetworkPolicy::AllowPrivate),
+            secret_name_prefix: env.prefix.clone(),
+            default_base_url: env.sim.base_url(),
+        }
+    }
+
+    fn faulty(env: &Env, plan: &Arc<Plan>) -> Domain<FaultyStore, FaultyVault> {
+        let healthy = domain(env);
+        Credentials {
+            store: FaultyStore(healthy.store, plan.clone()),
+            vault: FaultyVault(healthy.vault, plan.clone()),
+            verifier: healthy.verifier,
+            secret_name_prefix: healthy.secret_name_prefix,
+            default_base_url: healthy.default_base_url,
+        }
+    }
+
+    fn create_input(token: &str) -> CreateInput {
+        CreateInput {
+            label: Some("Production".into()),
+            base_url: None,
+            ca_bundle: None,
+            requests_per_minute: None,
+            include: Vec::new(),
+            exclude: Vec::new(),
+            api_token: SecretString::new(token),
+            expiration_date: None,
+        }
+    }
+
+    fn rotate(id: &CredentialId, token: Option<&str>) -> UpdateInput {
+        UpdateInput {
+            id: id.clone(),
+            label: Patch::Keep,
+            base_url: None,
+            ca_bundle: Patch::Keep,
+            requests_per_minute: Patch::Keep,
+            include: Patch::Keep,
+            exclude: Patch::Keep,
+            api_token: token.map(SecretString::new),
+            expiration_date: Patch::Keep,
+        }
+    }
+
+    fn conn() -> ConnectionId {
+        ConnectionId::parse(CONN).unwrap()
+    }
+
+    /// This test's secrets that are not scheduled for deletion, by the credential id they are tagged with.
+    async fn live_secrets(env: &Env) -> BTreeMap<String, String> {
+        let mut live = BTreeMap::new();
+        let mut next = None;
+        loop {
+            let output = env
+                .aws
+                .secrets
+                .list_secrets()
+                .set_next_token(next)
+                .send()
+                .await
+                .expect("list secrets");
+            for entry in output.secret_list() {
+                let name = entry.name().unwrap_or_default();
+                if !name.starts_with(&env.prefix) || entry.deleted_date().is_some() {
+                    continue;
+                }
+                let tagged = entry
+                    .tags()
+                    .iter()
+                    .find(|t| t.key() == Some("credential_id"))
+                    .and_then(|t| t.value())
+                    .expect("every secret is tagged with its credential");
+                live.insert(tagged.to_owned(), name.to_owned());
+            }
+            next = output.next_token;
+            if next.is_none() {
+                break;
+            }
+        }
+        live
+    }
+
+    /// The fingerprint of the token readers (`connect.rs`: the version the record names) get for a record.
+    async fn read_for(env: &Env, record: &CredentialRecord) -> Result<String, VaultError> {
+        SecretsManagerVault::new(env.aws.secrets.clone())
+            .read(&record.secret_name, record.secret_version_id.as_deref())
+            .await
+            .map(|token| token.fingerprint())
+    }
+
+    /// The fingerprint of the secret's `AWSCURRENT` value.
+    async fn current_of(env: &Env, record: &CredentialRecord) -> String {
+        SecretsManagerVault::new(env.aws.secrets.clone())
+            .read(&record.secret_name, None)
+            .await
+            .expect("current value")
+            .fingerprint()
+    }
+
+    /// No live token without a record a caller sees (not deleted); an active record's token is the one it names;
+    /// a provisioning one is never synced. Returns the records a caller sees.
+    async fn assert_consistent(env: &Env, case: &str) -> Vec<CredentialRecord> {
+        let records = domain(env).store.list(&conn()).await.unwrap();
+        let visible: Vec<_> = records
+            .into_iter()
+            .filter(|r| r.deleted_at.is_none())
+            .collect();
+        for credential in live_secrets(env).await.keys() {
+            assert!(
+                visible
+                    .iter()
+                    .any(|r| r.credential_id.as_str() == credential),
+                "{case}: orphan secret of {credential}"
+            );
+        }
+        let today = time::OffsetDateTime::now_utc().date();
+        for record in &visible {
+            match record.status {
+                CredentialStatus::Active => assert_eq!(
+                    read_for(env, record).await.as_deref(),
+                    Ok(record.token_fingerprint.as_str()),
+                    "{case}: record and token disagree"
+                ),
+                CredentialStatus::Provisioning => {
+                    assert!(
+                        !shared::scheduler::service::is_live(record, today),
+                        "{case}"
+                    )
+                }
+                other => panic!("{case}: unexpected status {other:?}"),
+            }
+        }
+        visible
+    }
+
+    /// Every credential a caller sees can be brought to an active, agreeing pair by an update with a token.
+    async fn assert_repairable(env: &Env, case: &str) {
+        let healthy = domain(env);
+        for record in assert_consistent(env, case).await {
+            let repaired = healthy
+                .update(&conn(), rotate(&record.credential_id, Some(ROTATED)))
+                .await
+                .unwrap_or_else(|e| panic!("{case}: repair failed: {e}"));
+            assert_eq!(repaired.status, CredentialStatus::Active, "{case}");
+            assert_eq!(
+                read_for(env, &repaired).await.as_deref(),
+                Ok(SecretString::new(ROTATED).fingerprint().as_str()),
+                "{case}"
+            );
+            assert_eq!(
+                current_of(env, &repaired).await,
+                repaired.token_fingerprint,
+                "{case}"
+            );
+        }
+        assert_consistent(env, case).await;
+    }
+
+    #[tokio::test]
+    async fn the_vault_stages_promotes_and_reads_by_version_and_tells_a_scheduled_deletion() {
+        let env = env().await;
+        let vault = SecretsManagerVault::new(env.aws.secrets.clone());
+        let name = format!("{}probe", env.prefix);
+        let (v1, v2) = ("1".repeat(32), "2".repeat(32));
+        vault
+            .create(
+                &name,
+                &SecretString::new(GOOD),
+                &v1,
+                &[("credential_id", "probe")],
+            )
+            .await
+            .unwrap();
+        vault
+            .stage(&name, &SecretString::new(ROTATED), &v2)
+            .await
+            .unwrap();
+        let read = async |version: Option<&str>| {
+            vault
+                .read(&name, version)
+                .await
+                .unwrap()
+                .expose()
+                .to_owned()
+        };
+        assert_eq!(read(None).await, GOOD, "staging leaves the current version");
+        assert_eq!(read(Some(&v2)).await, ROTATED);
+        vault.promote(&name, &v2).await.unwrap();
+        vault.promote(&name, &v2).await.unwrap();
+        assert_eq!(read(None).await, ROTATED);
+        assert_eq!(
+            read(Some(&v1)).await,
+            GOOD,
+            "the old version stays readable"
+        );
+        assert!(matches!(
+            vault.read(&name, Some(&"3".repeat(32))).await,
+            Err(VaultError::NotFound { .. })
+        ));
+
+        vault.schedule_deletion(&name, 7).await.unwrap();
+        assert!(matches!(
+            vault.read(&name, Some(&v2)).await,
+            Err(VaultError::ScheduledForDeletion { .. })
+        ));
+        assert!(matches!(
+            vault.promote(&name, &v1).await,
+            Err(VaultError::ScheduledForDeletion { .. })
+        ));
+        vault.restore(&name).await.unwrap();
+        assert_eq!(read(Some(&v2)).await, ROTATED);
+        vault.delete_now(&name).await.unwrap();
+        assert!(matches!(
+            vault.stage(&name, &SecretString::new(GOOD), &v1).await,
+            Err(VaultError::NotFound { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn concurrent_rotations_leave_the_record_and_the_token_read_for_it_in_agreement() {
+        let env = env().await;
+        let id = create(&env, GOOD).await["id"].as_str().unwrap().to_owned();
+        let rotation = |token: &str| {
+            post(
+                "credentials.update",
+                &json!({"id": id, "secrets": {"api_token": token}}),
+            )
+        };
+        let store = domain(&env).store;
+        let cid = CredentialId::parse(&id).unwrap();
+        let mut winners = BTreeMap::<&str, u32>::new();
+        for round in 0..6 {
+            let (a, b) = if round % 2 == 0 {
+                (GOOD, ROTATED)
+            } else {
+                (ROTATED, GOOD)
+            };
+            let ((status_a, reply_a), (status_b, reply_b)) =
+                tokio::join!(send(&env.api, rotation(a)), send(&env.api, rotation(b)));
+            for (status, reply, token) in [(status_a, &reply_a, a), (status_b, &reply_b, b)] {
+                match status {
+                    200 => *winners.entry(token).or_default() += 1,
+                    409 => assert_eq!(reply["error"], "conflict", "{reply}"),
+                    other => panic!("round {round}: {other} {reply}"),
+                }
+            }
+            let record = store.get(&conn(), &cid).await.unwrap().unwrap();
+            assert_eq!(
+                read_for(&env, &record).await.as_deref(),
+                Ok(record.token_fingerprint.as_str()),
+                "round {round}: the token readers get is the one the record describes"
+            );
+            assert_eq!(
+                current_of(&env, &record).await,
+                record.token_fingerprint,
+                "round {round}: AWSCURRENT follows the record"
+            );
+        }
+        assert!(winners.values().sum::<u32>() >= 6, "{winners:?}");
+    }
+
+    #[tokio::test]
+    async fn a_failure_between_any_two_steps_of_create_leaves_no_orphan_and_no_mismatch() {
+        let env = env().await;
+        let steps = [
+            "bind_connection",
+            "insert",
+            "vault.create",
+            "replace",
+            "get",
+        ];
+        for operation in steps {
+            for after_landing in [false, true] {
+                for crash in [false, true] {
+                    let case =
+                        format!("create, {operation}, landed {after_landing}, crash {crash}");
+                    let plan = Plan::new(operation, after_landing, crash);
+                    let before = assert_consistent(&env, &case).await.len();
+                    let result = faulty(&env, &plan)
+                        .create(&conn(), create_input(GOOD))
+                        .await;
+                    let after = assert_consistent(&env, &case).await.len();
+                    match &result {
+                        Ok(record) => {
+                            assert_eq!(record.status, CredentialStatus::Active, "{case}");
+                            assert_eq!(after, before + 1, "{case}");
+                        }
+                        // Undone, unless the process "died" after the record was written.
+                        Err(_) if !crash => assert_eq!(after, before, "{case}"),
+                        Err(_) => assert!(after <= before + 1, "{case}"),
+                    }
+                    if !crash && after_landing && matches!(operation, "insert" | "replace") {
+                        assert!(
+                            result.is_ok(),
+                            "{case}: a write whose answer was lost landed"
+                        );
+                    }
+                }
+            }
+        }
+        assert_repairable(&env, "after every create").await;
+        // Bounded leftovers: the failures left at most one visible credential per crashed step.
+        let visible = assert_consistent(&env, "end").await;
+        assert!(
+            !visible.is_empty() && visible.len() <= steps.len() * 4,
+            "{}",
+            visible.len()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failure_between_any_two_steps_of_a_rotation_leaves_no_mismatch() {
+        let env = env().await;
+        let id = CredentialId::parse(create(&env, GOOD).await["id"].as_str().unwrap()).unwrap();
+        let mut token = GOOD;
+        for operation in [
+            "get",
+            "bind_connection",
+            "vault.stage",
+            "replace",
+            "vault.promote",
+        ] {
+            for after_landing in [false, true] {
+                for crash in [false, true] {
+                    let case =
+                        format!("update, {operation}, landed {after_landing}, crash {crash}");
+                    token = if token == GOOD { ROTATED } else { GOOD };
+                    let plan = Plan::new(operation, after_landing, crash);
+                    let before = domain(&env).store.get(&conn(), &id).await.unwrap().unwrap();
+                    let result = faulty(&env, &plan)
+                        .update(&conn(), rotate(&id, Some(token)))
+                        .await;
+                    let after = domain(&env).store.get(&conn(), &id).await.unwrap().unwrap();
+                    match &result {
+                        Ok(updated) => {
+                            assert_eq!(after.version, updated.version, "{case}");
+                            assert_eq!(
+                                after.token_fingerprint,
+                                SecretString::new(token).fingerprint(),
+                                "{case}"
+                            );
+                        }
+                        // Either nothing changed, or the write landed and only its answer was lost.
+                        Err(_) => assert!(
+                            after.version == before.version
+                                || (after.version == before.version + 1
+                                    && after.token_fingerprint
+                                        == SecretString::new(token).fingerprint()),
+                            "{case}"
+                        ),
+                    }
+                    assert_eq!(assert_consistent(&env, &case).await.len(), 1, "{case}");
+                    assert_eq!(live_secrets(&env).await.len(), 1, "{case}");
+                }
+            }
+        }
+        // A promotion cut short is caught up by the next update, with or without a token.
+        let plan = Plan::new("vault.promote", false, true);
+        let rotated = faulty(&env, &plan)
+            .update(&conn(), rotate(&id, Some(ROTATED)))
+            .await
+            .unwrap();
+        assert_eq!(
+            read_for(&env, &rotated).await.as_deref(),
+            Ok(SecretString::new(ROTATED).fingerprint().as_str())
+        );
+        let relabelled = domain(&env)
+            .update(&conn(), rotate(&id, None))
+            .await
+            .unwrap();
+        assert_eq!(
+            current_of(&env, &relabelled).await,
+            relabelled.token_fingerprint
+        );
+        assert_repairable(&env, "after every rotation").await;
+    }
+
+    #[tokio::test]
+    async fn an_update_with_a_token_repairs_a_credential_whose_secret_is_gone() {
+        let env = env().await;
+        let id = create(&env, GOOD).await["id"].as_str().unwrap().to_owned();
+        let secret_name = format!("{}{CONN}/{id}", env.prefix);
+        let cid = CredentialId::parse(&id).unwrap();
+        let relabel = json!({"id": id, "label": "Renamed"});
+        let repair = json!({"id": id, "secrets": {"api_token": ROTATED}});
+
+        for scheduled in [false, true] {
+            let deletion = env.aws.secrets.delete_secret().secret_id(&secret_name);
+            let deletion = if scheduled {
+                deletion.recovery_window_in_days(7)
+            } else {
+                deletion.force_delete_without_recovery(true)
+            };
+            deletion.send().await.expect("out-of-band deletion");
+
+            let (status, reply) = send(&env.api, post("credentials.update", &relabel)).await;
+            assert_eq!(
+                (status, reply["error"].as_str()),
+                (409, Some("secret_missing")),
+                "scheduled {scheduled}: {reply}"
+            );
+            assert!(reply["message"].as_str().unwrap().contains("api_token"));
+
+            let (status, reply) = send(&env.api, post("credentials.update", &repair)).await;
+            assert_eq!(status, 200, "scheduled {scheduled}: {reply}");
+            let record = domain(&env)
+                .store
+                .get(&conn(), &cid)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                read_for(&env, &record).await.as_deref(),
+                Ok(SecretString::new(ROTATED).fingerprint().as_str()),
+                "scheduled {scheduled}"
+            );
+            assert_eq!(
+                secrets(&env).await,
+                BTreeMap::from([(secret_name.clone(), (Some(ROTATED.to_owned()), false))]),
+                "scheduled {scheduled}: the secret is back and current"
+            );
+            let (status, reply) = send(&env.api, post("credentials.update", &relabel)).await;
+            assert_eq!(status, 200, "scheduled {scheduled}: {reply}");
+        }
     }
 }

@@ -30,6 +30,7 @@ type Item = HashMap<String, AttributeValue>;
 const API_OWNED_FIELDS: &[&str] = &[
     "label",
     "settings",
+    "secret_version_id",
     "token_fingerprint",
     "status",
     "updated_at",

@@ -52,8 +52,9 @@ impl GitLabConnector {
             .http
             .for_ca_bundle(record.settings.ca_bundle.as_deref())
             .map_err(|_| ConnectError::Settings)?;
+        // The version the record names: a rotation in flight never pairs these settings with another token.
         let token = vault
-            .read(&record.secret_name)
+            .read(&record.secret_name, record.secret_version_id.as_deref())
             .await
             .map_err(|e| ConnectError::Secret(e.to_string()))?;
         let budget = {

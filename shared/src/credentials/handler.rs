@@ -31,6 +31,7 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("credential_deleted", 409),
     ("conflict", 409),
     ("instance_mismatch", 409),
+    ("secret_missing", 409),
     ("body_too_large", 413),
     ("unsupported_media_type", 415),
     ("no_resources", 422),
@@ -325,6 +326,11 @@ fn rejection_of(error: &CredentialsError, connection: &ConnectionId) -> Rejectio
             409,
             "conflict",
             "the credential was changed by another request at the same time; read it and try again",
+        ),
+        CredentialsError::SecretMissing => Rejection::new(
+            409,
+            "secret_missing",
+            "this credential's stored token is missing; update it with secrets.api_token to store the token again",
         ),
         CredentialsError::OtherInstance { bound } => Rejection::new(
             409,

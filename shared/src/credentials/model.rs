@@ -44,18 +44,9 @@ impl CredentialId {
         is_identifier(value).then(|| CredentialId(value.to_owned()))
     }
 
-    /// A fresh, unguessable id (128 random bits from the OS-seeded hasher keys, the clock and a counter).
+    /// A fresh, unguessable id.
     pub fn generate() -> Self {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
-        let mut bits: u128 = 0;
-        for half in 0..2_u64 {
-            let mut hasher = RandomState::new().build_hasher();
-            hasher.write_u64(half);
-            hasher.write_i128(nanos);
-            hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-            bits = (bits << 64) | u128::from(hasher.finish());
-        }
+        let bits = random_bits();
         const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
         let mut id = String::from("cred_");
         for i in 0..26 {
@@ -75,6 +66,27 @@ impl fmt::Display for CredentialId {
     }
 }
 
+/// 128 unguessable bits (from the OS-seeded hasher keys, the clock and a counter).
+fn random_bits() -> u128 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
+    let mut bits: u128 = 0;
+    for half in 0..2_u64 {
+        let mut hasher = RandomState::new().build_hasher();
+        hasher.write_u64(half);
+        hasher.write_i128(nanos);
+        hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+        bits = (bits << 64) | u128::from(hasher.finish());
+    }
+    bits
+}
+
+/// A fresh id for a version of a credential's secret: 32 hex digits, the shape Secrets Manager takes as a
+/// version id (`ClientRequestToken`, 32 to 64 characters).
+pub fn new_secret_version_id() -> String {
+    format!("{:032x}", random_bits())
+}
+
 fn is_identifier(value: &str) -> bool {
     (1..=64).contains(&value.len())
         && value
@@ -82,12 +94,15 @@ fn is_identifier(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// Where a credential stands. The API only ever stores `active` (a failed verification stores nothing); the
-/// scheduler and worker record the others when GitLab later refuses the token. `expired` is also derived at
-/// read time from the expiration date.
+/// Where a credential stands. The API stores `provisioning` while a create is under way and `active` once it is
+/// complete (a failed verification stores nothing); the scheduler and worker record the others when GitLab later
+/// refuses the token. `expired` is also derived at read time from the expiration date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialStatus {
+    /// Created but not finished (its secret may not exist yet): never synced. An update completes it (with the
+    /// stored token or a new one), a delete removes it.
+    Provisioning,
     Active,
     InvalidCredentials,
     InvalidPermissions,
@@ -133,6 +148,10 @@ pub struct CredentialRecord {
     pub label: Option<String>,
     pub settings: StoredSettings,
     pub secret_name: String,
+    /// The version of the secret that holds this record's token; readers fetch exactly this version. Absent on
+    /// records stored before versions were recorded: their token is the secret's current version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_version_id: Option<String>,
     pub token_fingerprint: String,
     pub status: CredentialStatus,
     pub created_at: String,
@@ -334,6 +353,9 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.as_str().len(), 31);
         assert!(CredentialId::parse(a.as_str()).is_some());
+        let version = new_secret_version_id();
+        assert_eq!(version.len(), 32);
+        assert_ne!(version, new_secret_version_id());
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub enum VaultError {
     NotFound { name: String },
     #[error("secret {name} already exists")]
     AlreadyExists { name: String },
+    /// The secret exists but is scheduled for deletion: nothing can be read from or added to it until restored.
+    #[error("secret {name} is scheduled for deletion")]
+    ScheduledForDeletion { name: String },
     #[error("{operation} failed: {detail}")]
     Unavailable {
         operation: &'static str,
@@ -108,24 +111,45 @@ pub trait CredentialStatusStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// Where tokens live: one secret per credential.
+/// Where tokens live: one secret per credential, one version of it per token the credential held. The record names
+/// its token's version (`secret_version_id`) and readers fetch that version, so record and token agree whichever
+/// of two concurrent updates wins; the current-version stage only follows the record.
 pub trait SecretVault: Send + Sync {
-    /// Creates a secret named `name` holding `value`, tagged with `tags`.
+    /// Creates a secret named `name`, tagged with `tags`, whose first version `version_id` holds `value` (and is
+    /// current). Retrying with the same `version_id` and value is harmless.
     fn create(
         &self,
         name: &str,
         value: &SecretString,
+        version_id: &str,
         tags: &[(&str, &str)],
     ) -> impl Future<Output = Result<(), VaultError>> + Send;
 
-    fn read(&self, name: &str) -> impl Future<Output = Result<SecretString, VaultError>> + Send;
+    /// The value of version `version_id`, or of the current version when `None` (records stored before versions
+    /// were recorded).
+    fn read(
+        &self,
+        name: &str,
+        version_id: Option<&str>,
+    ) -> impl Future<Output = Result<SecretString, VaultError>> + Send;
 
-    /// Replaces the secret's value (a new version).
-    fn replace(
+    /// Adds `value` as version `version_id`, staged as pending: the current version stays as it is.
+    fn stage(
         &self,
         name: &str,
         value: &SecretString,
+        version_id: &str,
     ) -> impl Future<Output = Result<(), VaultError>> + Send;
+
+    /// Makes version `version_id` the current one (nothing to do if it is).
+    fn promote(
+        &self,
+        name: &str,
+        version_id: &str,
+    ) -> impl Future<Output = Result<(), VaultError>> + Send;
+
+    /// Cancels the scheduled deletion of a secret.
+    fn restore(&self, name: &str) -> impl Future<Output = Result<(), VaultError>> + Send;
 
     /// Deletes after a recovery window; a secret already scheduled for deletion is not an error.
     fn schedule_deletion(
@@ -134,6 +158,6 @@ pub trait SecretVault: Send + Sync {
         recovery_days: i64,
     ) -> impl Future<Output = Result<(), VaultError>> + Send;
 
-    /// Deletes at once without recovery: the undo of a [`SecretVault::create`] whose record could not be written.
+    /// Deletes at once without recovery: the undo of a [`SecretVault::create`] whose credential was not created.
     fn delete_now(&self, name: &str) -> impl Future<Output = Result<(), VaultError>> + Send;
 }

@@ -1,11 +1,12 @@
 //! The credentials use cases: create, update, info, list, delete. Verification comes first; a failed
-//! verification stores nothing; the secret and the record are written so that neither exists without the other.
+//! verification stores nothing; a secret never exists without its record, and a record names the version of the
+//! secret that holds its token (see `create` and `update` for the order of the steps).
 
 use time::OffsetDateTime;
 
 use super::model::{
     CREDENTIAL_TYPE, ConnectionId, CredentialId, CredentialRecord, CredentialStatus,
-    StoredSettings, timestamp,
+    StoredSettings, new_secret_version_id, timestamp,
 };
 use super::ports::{CredentialStore, SecretVault, StoreError, VaultError};
 use super::verify::{Verifier, VerifyError};
@@ -13,6 +14,17 @@ use crate::secret::SecretString;
 
 /// Days a deleted credential's secret can still be recovered.
 pub const SECRET_RECOVERY_DAYS: i64 = 7;
+
+/// Rounds of following the record with the secret's current stage (see `make_current`).
+const MAKE_CURRENT_ROUNDS: usize = 3;
+
+/// The tags of a credential's secret: what it belongs to, to find it from the secret's side.
+fn secret_tags(record: &CredentialRecord) -> [(&str, &str); 2] {
+    [
+        ("connection_id", record.connection_id.as_str()),
+        ("credential_id", record.credential_id.as_str()),
+    ]
+}
 
 /// What `credentials.create` takes, already checked for shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +87,10 @@ pub enum CredentialsError {
     CredentialDeleted,
     #[error("credential changed concurrently")]
     Conflict,
+    /// The credential's token is gone from the vault (deleted or scheduled for deletion out of band, or a create
+    /// that stopped half way): only an update that brings a token can repair it.
+    #[error("the credential's stored token is missing")]
+    SecretMissing,
     /// The connection imports from another GitLab instance (`bound`); one connection is one instance.
     #[error("the connection is bound to the GitLab instance {bound}")]
     OtherInstance { bound: String },
@@ -110,8 +126,17 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
         format!("{}{connection}/{id}", self.secret_name_prefix)
     }
 
-    /// Verifies, then stores the token in its own secret and the metadata in the store. The connection comes
-    /// into existence with its first credential.
+    /// Verifies, then stores the metadata and the token, in an order where every stop (an error or a crash
+    /// between two steps) leaves something a caller can see and fix, so no orphan sweep is needed:
+    /// 1. the record, `provisioning` (never synced: only `active` credentials are), naming the secret version
+    ///    about to be written;
+    /// 2. the secret, whose first version has that id;
+    /// 3. the record, `active`.
+    ///
+    /// A secret therefore never exists without its record. When step 2 or 3 fails, the record is marked deleted
+    /// and then the secret is deleted (see `undo_create`); if the process dies instead, a `provisioning`
+    /// credential remains, which `list` shows: an update completes it (with the stored token, or a new one that
+    /// recreates the secret) and a delete removes it.
     pub async fn create(
         &self,
         connection: &ConnectionId,
@@ -135,26 +160,18 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
         let now = timestamp(OffsetDateTime::now_utc());
         let id = CredentialId::generate();
         let secret_name = self.secret_name(connection, &id);
+        let version_id = new_secret_version_id();
         self.bind(connection, &settings.base_url, &now).await?;
-        self.vault
-            .create(
-                &secret_name,
-                &input.api_token,
-                &[
-                    ("connection_id", connection.as_str()),
-                    ("credential_id", id.as_str()),
-                ],
-            )
-            .await?;
-        let record = CredentialRecord {
+        let provisioning = CredentialRecord {
             connection_id: connection.clone(),
             credential_id: id,
             kind: CREDENTIAL_TYPE.to_owned(),
             label: input.label,
             settings,
-            secret_name: secret_name.clone(),
+            secret_name,
+            secret_version_id: Some(version_id.clone()),
             token_fingerprint: input.api_token.fingerprint(),
-            status: CredentialStatus::Active,
+            status: CredentialStatus::Provisioning,
             created_at: now.clone(),
             updated_at: now.clone(),
             disabled_at: None,
@@ -165,27 +182,47 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
             last_sync: None,
             version: 1,
         };
-        if let Err(error) = self.store.insert(&record).await {
-            // The write may have landed even though the answer did not: then the pair is complete.
-            if let Ok(Some(stored)) = self.store.get(connection, &record.credential_id).await
-                && stored == record
-            {
-                return Ok(record);
-            }
-            if let Err(undo) = self.vault.delete_now(&secret_name).await {
-                tracing::error!(
-                    connection_id = %connection,
-                    credential_id = %record.credential_id,
-                    error = %undo,
-                    "could not delete the secret of a credential whose record was not written"
-                );
-            }
+        if let Err(error) = self.store.insert(&provisioning).await
+            && !self.landed(&provisioning).await
+        {
             return Err(error.into());
         }
-        Ok(record)
+
+        let active = CredentialRecord {
+            status: CredentialStatus::Active,
+            version: 2,
+            ..provisioning.clone()
+        };
+        if let Err(error) = self
+            .vault
+            .create(
+                &active.secret_name,
+                &input.api_token,
+                &version_id,
+                &secret_tags(&active),
+            )
+            .await
+        {
+            self.undo_create(&provisioning).await;
+            return Err(error.into());
+        }
+        if let Err(error) = self.store.replace(&active, provisioning.version).await
+            && !self.landed(&active).await
+        {
+            self.undo_create(&provisioning).await;
+            return Err(error.into());
+        }
+        Ok(active)
     }
 
     /// Re-verifies with the resulting settings and token; on any failure the stored credential is unchanged.
+    ///
+    /// A new token becomes a new version of the secret, staged beside the current one; the conditional write of
+    /// the record names it; only the winner of that write then makes it the secret's current version. The loser
+    /// changes nothing readers see (they fetch the version the record names), so record and token agree whoever
+    /// wins, and a crash between the steps leaves the record naming a version that exists. A secret that is gone
+    /// or scheduled for deletion is recreated or restored by an update that brings a token; an update without
+    /// one is refused with [`CredentialsError::SecretMissing`].
     pub async fn update(
         &self,
         connection: &ConnectionId,
@@ -195,12 +232,10 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
         if current.deleted_at.is_some() {
             return Err(CredentialsError::CredentialDeleted);
         }
-        let stored_token = self.vault.read(&current.secret_name).await?;
-        let rotated = input
-            .api_token
-            .as_ref()
-            .filter(|token| **token != stored_token);
-        let token = rotated.unwrap_or(&stored_token);
+        let token = match &input.api_token {
+            Some(token) => token.clone(),
+            None => self.stored_token(&current).await?,
+        };
         let settings = StoredSettings {
             base_url: input
                 .base_url
@@ -219,16 +254,21 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
                 .apply(Some(current.settings.exclude.clone()))
                 .unwrap_or_default(),
         };
-        let verified = self.verifier.verify(&settings, token).await?;
+        let verified = self.verifier.verify(&settings, &token).await?;
 
         let now = timestamp(OffsetDateTime::now_utc());
         self.bind(connection, &verified.base_url, &now).await?;
+        let secret_version_id = match input.api_token {
+            Some(_) => Some(new_secret_version_id()),
+            None => current.secret_version_id.clone(),
+        };
         let updated = CredentialRecord {
             label: input.label.apply(current.label.clone()),
             settings: StoredSettings {
                 base_url: verified.base_url,
                 ..settings
             },
+            secret_version_id,
             token_fingerprint: token.fingerprint(),
             status: CredentialStatus::Active,
             updated_at: now.clone(),
@@ -238,25 +278,16 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
             version: current.version + 1,
             ..current.clone()
         };
-        if let Some(new_token) = rotated {
-            self.vault.replace(&current.secret_name, new_token).await?;
+        if let (Some(_), Some(version_id)) = (&input.api_token, &updated.secret_version_id) {
+            self.stage(&updated, &token, version_id).await?;
         }
-        if let Err(error) = self.store.replace(&updated, current.version).await {
-            if rotated.is_some()
-                && let Err(undo) = self
-                    .vault
-                    .replace(&current.secret_name, &stored_token)
-                    .await
-            {
-                tracing::error!(
-                    connection_id = %connection,
-                    credential_id = %current.credential_id,
-                    error = %undo,
-                    "could not restore the previous token after a failed update"
-                );
-            }
+        if let Err(error) = self.store.replace(&updated, current.version).await
+            && !self.landed(&updated).await
+        {
+            // A staged version the record does not name is never read; nothing to undo.
             return Err(error.into());
         }
+        self.make_current(updated.clone()).await;
         Ok(updated)
     }
 
@@ -334,6 +365,165 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
         }
     }
 
+    /// The token the record names: its version of the secret.
+    async fn stored_token(
+        &self,
+        record: &CredentialRecord,
+    ) -> Result<SecretString, CredentialsError> {
+        match self
+            .vault
+            .read(&record.secret_name, record.secret_version_id.as_deref())
+            .await
+        {
+            Ok(token) => Ok(token),
+            Err(VaultError::NotFound { .. } | VaultError::ScheduledForDeletion { .. }) => {
+                Err(CredentialsError::SecretMissing)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Adds `token` as version `version_id` of the record's secret, beside the current version; a secret that is
+    /// gone is created again (with this version as its first), one scheduled for deletion is restored first.
+    async fn stage(
+        &self,
+        record: &CredentialRecord,
+        token: &SecretString,
+        version_id: &str,
+    ) -> Result<(), VaultError> {
+        let name = &record.secret_name;
+        match self.vault.stage(name, token, version_id).await {
+            Err(VaultError::NotFound { .. }) => {
+                match self
+                    .vault
+                    .create(name, token, version_id, &secret_tags(record))
+                    .await
+                {
+                    // A concurrent repair created it first.
+                    Err(VaultError::AlreadyExists { .. }) => {
+                        self.vault.stage(name, token, version_id).await
+                    }
+                    created => created,
+                }
+            }
+            Err(VaultError::ScheduledForDeletion { .. }) => {
+                self.vault.restore(name).await?;
+                self.vault.stage(name, token, version_id).await
+            }
+            staged => staged,
+        }
+    }
+
+    /// Moves the secret's current stage to the version the record names, after the record was written. Readers
+    /// do not depend on it (they fetch the named version); people and records stored before versions do. Two
+    /// winners one after the other may promote out of order, so the record is read again and the stage follows
+    /// it (bounded); a failure is logged, not returned: the update itself is complete.
+    async fn make_current(&self, mut record: CredentialRecord) {
+        for _ in 0..MAKE_CURRENT_ROUNDS {
+            let Some(version_id) = record.secret_version_id.clone() else {
+                return;
+            };
+            let promoted = match self.vault.promote(&record.secret_name, &version_id).await {
+                // Restored only for a record that is not deleted (a concurrent delete is checked just below).
+                Err(VaultError::ScheduledForDeletion { .. }) if record.deleted_at.is_none() => {
+                    match self.vault.restore(&record.secret_name).await {
+                        Ok(()) => self.vault.promote(&record.secret_name, &version_id).await,
+                        Err(error) => Err(error),
+                    }
+                }
+                promoted => promoted,
+            };
+            if let Err(error) = promoted {
+                tracing::warn!(
+                    connection_id = %record.connection_id,
+                    credential_id = %record.credential_id,
+                    error = %error,
+                    "the secret's current version does not follow the credential yet; the next update moves it"
+                );
+                return;
+            }
+            match self
+                .store
+                .get(&record.connection_id, &record.credential_id)
+                .await
+            {
+                Ok(Some(latest)) if latest.deleted_at.is_some() => {
+                    // Deleted meanwhile: its secret goes, even if it was restored above.
+                    if let Err(error) = self
+                        .vault
+                        .schedule_deletion(&latest.secret_name, SECRET_RECOVERY_DAYS)
+                        .await
+                    {
+                        tracing::error!(
+                            connection_id = %latest.connection_id,
+                            credential_id = %latest.credential_id,
+                            error = %error,
+                            "could not schedule the deletion of a deleted credential's secret; delete it again"
+                        );
+                    }
+                    return;
+                }
+                Ok(Some(latest)) if latest.secret_version_id != record.secret_version_id => {
+                    record = latest;
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// Whether a write that answered with an error is stored all the same: its answer was lost on the way back,
+    /// or the SDK retried a write that had landed and the retry's condition failed. Unknown counts as not stored,
+    /// which is safe: the only undo that follows is itself conditional on the record being unchanged.
+    async fn landed(&self, written: &CredentialRecord) -> bool {
+        match self
+            .store
+            .get(&written.connection_id, &written.credential_id)
+            .await
+        {
+            // The sync summary is not ours to compare.
+            Ok(Some(stored)) => {
+                CredentialRecord {
+                    last_sync: written.last_sync.clone(),
+                    ..stored
+                } == *written
+            }
+            _ => false,
+        }
+    }
+
+    /// The undo of a create that stopped after its record was written. The record is marked deleted first, on
+    /// the condition that it is still the `provisioning` one (so a write that did land, or an update that
+    /// completed the credential meanwhile, keeps its secret), then the secret goes. A failure is logged: the
+    /// first leaves a `provisioning` credential the caller sees in `list`, the second a deleted credential whose
+    /// secret a repeated delete schedules for deletion.
+    async fn undo_create(&self, provisioning: &CredentialRecord) {
+        let failed = |what: &str, error: &dyn std::fmt::Display| {
+            tracing::error!(
+                connection_id = %provisioning.connection_id,
+                credential_id = %provisioning.credential_id,
+                error = %error,
+                "a failed create could not {what}"
+            );
+        };
+        let now = timestamp(OffsetDateTime::now_utc());
+        let deleted = CredentialRecord {
+            deleted_at: Some(now.clone()),
+            updated_at: now,
+            version: provisioning.version + 1,
+            ..provisioning.clone()
+        };
+        if let Err(error) = self.store.replace(&deleted, provisioning.version).await {
+            return failed(
+                "mark its record deleted; it stays provisioning: update or delete it",
+                &error,
+            );
+        }
+        match self.vault.delete_now(&provisioning.secret_name).await {
+            Ok(()) | Err(VaultError::NotFound { .. }) => {}
+            Err(error) => failed("delete its secret; delete the credential again", &error),
+        }
+    }
+
     async fn existing(
         &self,
         connection: &ConnectionId,
@@ -365,6 +555,8 @@ mod tests {
         connections: Mutex<BTreeMap<ConnectionId, String>>,
         records: Mutex<BTreeMap<(ConnectionId, CredentialId), CredentialRecord>>,
         fail_writes: bool,
+        /// Replacements fail (inserts work).
+        fail_replace: std::sync::atomic::AtomicBool,
         /// Another writer changes the record between our read and our write.
         race: std::sync::atomic::AtomicBool,
     }
@@ -401,7 +593,7 @@ mod tests {
             Ok(())
         }
         async fn replace(&self, r: &CredentialRecord, expected: u64) -> Result<(), StoreError> {
-            if self.fail_writes {
+            if self.fail_writes || self.fail_replace.load(std::sync::atomic::Ordering::Relaxed) {
                 return Err(StoreError::Unavailable {
                     operation: "replace",
                     detail: "injected".into(),
@@ -446,10 +638,40 @@ mod tests {
         }
     }
 
+    /// One secret: its versions by id, which one is current, whether it is scheduled for deletion.
+    #[derive(Default)]
+    struct Secret {
+        versions: BTreeMap<String, String>,
+        current: Option<String>,
+        scheduled: bool,
+    }
+
     #[derive(Default)]
     struct MemoryVault {
-        /// name -> (value, scheduled for deletion)
-        secrets: Mutex<BTreeMap<String, (String, bool)>>,
+        secrets: Mutex<BTreeMap<String, Secret>>,
+        /// The next call of each of these operations fails (after doing nothing).
+        fail_next: Mutex<Vec<&'static str>>,
+    }
+
+    impl MemoryVault {
+        fn injected(&self, operation: &'static str) -> Result<(), VaultError> {
+            let mut fail = self.fail_next.lock().unwrap();
+            if let Some(at) = fail.iter().position(|f| *f == operation) {
+                fail.remove(at);
+                return Err(VaultError::Unavailable {
+                    operation,
+                    detail: "injected".into(),
+                });
+            }
+            Ok(())
+        }
+
+        /// The current value of a secret that is not scheduled for deletion.
+        fn current(&self, name: &str) -> Option<String> {
+            let secrets = self.secrets.lock().unwrap();
+            let secret = secrets.get(name).filter(|s| !s.scheduled)?;
+            secret.versions.get(secret.current.as_ref()?).cloned()
+        }
     }
 
     impl SecretVault for MemoryVault {
@@ -457,39 +679,90 @@ mod tests {
             &self,
             name: &str,
             value: &SecretString,
+            version_id: &str,
             _tags: &[(&str, &str)],
         ) -> Result<(), VaultError> {
-            self.secrets
-                .lock()
-                .unwrap()
-                .insert(name.to_owned(), (value.expose().to_owned(), false));
+            self.injected("create")?;
+            let mut secrets = self.secrets.lock().unwrap();
+            if secrets.contains_key(name) {
+                return Err(VaultError::AlreadyExists { name: name.into() });
+            }
+            let secret = secrets.entry(name.to_owned()).or_default();
+            secret
+                .versions
+                .insert(version_id.to_owned(), value.expose().to_owned());
+            secret.current = Some(version_id.to_owned());
             Ok(())
         }
-        async fn read(&self, name: &str) -> Result<SecretString, VaultError> {
-            self.secrets
-                .lock()
-                .unwrap()
-                .get(name)
-                .map(|(v, _)| SecretString::new(v.clone()))
-                .ok_or(VaultError::NotFound {
-                    name: name.to_owned(),
-                })
+        async fn read(
+            &self,
+            name: &str,
+            version_id: Option<&str>,
+        ) -> Result<SecretString, VaultError> {
+            self.injected("read")?;
+            let secrets = self.secrets.lock().unwrap();
+            let missing = || VaultError::NotFound { name: name.into() };
+            let secret = secrets.get(name).ok_or_else(missing)?;
+            if secret.scheduled {
+                return Err(VaultError::ScheduledForDeletion { name: name.into() });
+            }
+            let version = version_id
+                .or(secret.current.as_deref())
+                .ok_or_else(missing)?;
+            secret
+                .versions
+                .get(version)
+                .map(SecretString::new)
+                .ok_or_else(missing)
         }
-        async fn replace(&self, name: &str, value: &SecretString) -> Result<(), VaultError> {
+        async fn stage(
+            &self,
+            name: &str,
+            value: &SecretString,
+            version_id: &str,
+        ) -> Result<(), VaultError> {
+            self.injected("stage")?;
             let mut secrets = self.secrets.lock().unwrap();
-            let entry = secrets.get_mut(name).ok_or(VaultError::NotFound {
-                name: name.to_owned(),
-            })?;
-            entry.0 = value.expose().to_owned();
+            let secret = secrets
+                .get_mut(name)
+                .ok_or(VaultError::NotFound { name: name.into() })?;
+            if secret.scheduled {
+                return Err(VaultError::ScheduledForDeletion { name: name.into() });
+            }
+            secret
+                .versions
+                .insert(version_id.to_owned(), value.expose().to_owned());
+            Ok(())
+        }
+        async fn promote(&self, name: &str, version_id: &str) -> Result<(), VaultError> {
+            self.injected("promote")?;
+            let mut secrets = self.secrets.lock().unwrap();
+            let secret = secrets
+                .get_mut(name)
+                .ok_or(VaultError::NotFound { name: name.into() })?;
+            if secret.scheduled {
+                return Err(VaultError::ScheduledForDeletion { name: name.into() });
+            }
+            secret.current = Some(version_id.to_owned());
+            Ok(())
+        }
+        async fn restore(&self, name: &str) -> Result<(), VaultError> {
+            self.injected("restore")?;
+            let mut secrets = self.secrets.lock().unwrap();
+            let secret = secrets
+                .get_mut(name)
+                .ok_or(VaultError::NotFound { name: name.into() })?;
+            secret.scheduled = false;
             Ok(())
         }
         async fn schedule_deletion(&self, name: &str, _days: i64) -> Result<(), VaultError> {
-            if let Some(entry) = self.secrets.lock().unwrap().get_mut(name) {
-                entry.1 = true;
+            if let Some(secret) = self.secrets.lock().unwrap().get_mut(name) {
+                secret.scheduled = true;
             }
             Ok(())
         }
         async fn delete_now(&self, name: &str) -> Result<(), VaultError> {
+            self.injected("delete_now")?;
             self.secrets.lock().unwrap().remove(name);
             Ok(())
         }
@@ -577,9 +850,10 @@ mod tests {
                 record.secret_name,
                 format!("p/acme/{}", record.credential_id)
             );
+            assert_eq!(record.status, CredentialStatus::Active);
             assert_eq!(
-                credentials.vault.secrets.lock().unwrap()[&record.secret_name],
-                ("good-1".to_owned(), false)
+                credentials.vault.current(&record.secret_name).as_deref(),
+                Some("good-1")
             );
             // when a refused token is created, then nothing more is stored
             let refused = credentials.create(&conn(), create_input("bad")).await;
@@ -587,7 +861,7 @@ mod tests {
             assert_eq!(credentials.vault.secrets.lock().unwrap().len(), 1);
             assert_eq!(credentials.store.records.lock().unwrap().len(), 1);
 
-            // given a store whose writes fail, then the secret is undone
+            // given a store whose writes fail, then nothing is stored
             let failing = service(MemoryStore {
                 fail_writes: true,
                 ..MemoryStore::default()
@@ -601,8 +875,22 @@ mod tests {
         });
     }
 
+    /// The token readers get for the stored record, and the record's fingerprint of its token.
+    async fn read_pair(
+        credentials: &Credentials<MemoryStore, MemoryVault, FakeVerifier>,
+        id: &CredentialId,
+    ) -> (String, String) {
+        let record = credentials.info(&conn(), id).await.unwrap();
+        let token = credentials
+            .vault
+            .read(&record.secret_name, record.secret_version_id.as_deref())
+            .await
+            .unwrap();
+        (token.fingerprint(), record.token_fingerprint)
+    }
+
     #[test]
-    fn update_keeps_what_is_omitted_and_restores_the_token_when_the_write_fails() {
+    fn update_keeps_what_is_omitted_and_a_lost_race_changes_nothing_readers_see() {
         block_on(async {
             let credentials = service(MemoryStore::default());
             let created = credentials
@@ -628,7 +916,13 @@ mod tests {
             let stored = credentials.info(&conn(), &id).await.unwrap();
             assert_eq!(stored, updated, "a refused update changes nothing");
 
-            // A lost race: the record moved on; the new token must not stay in the vault.
+            assert_eq!(
+                credentials.vault.current(&created.secret_name).as_deref(),
+                Some("good-2"),
+                "the winner's version is current"
+            );
+
+            // A lost race: the record moved on; the loser's staged version is neither named nor current.
             credentials
                 .store
                 .race
@@ -640,9 +934,128 @@ mod tests {
                 Err(CredentialsError::Conflict)
             ));
             assert_eq!(
-                credentials.vault.secrets.lock().unwrap()[&created.secret_name].0,
-                "good-2"
+                credentials.vault.current(&created.secret_name).as_deref(),
+                Some("good-2")
             );
+            let (read, recorded) = read_pair(&credentials, &id).await;
+            assert_eq!(read, recorded);
+            assert_eq!(read, SecretString::new("good-2").fingerprint());
+        });
+    }
+
+    #[test]
+    fn a_create_that_stops_after_its_record_leaves_no_live_token_and_a_visible_credential() {
+        block_on(async {
+            // when the secret cannot be written, then the record is marked deleted and no secret exists
+            let credentials = service(MemoryStore::default());
+            *credentials.vault.fail_next.lock().unwrap() = vec!["create"];
+            let error = credentials
+                .create(&conn(), create_input("good-1"))
+                .await
+                .unwrap_err();
+            assert!(matches!(error, CredentialsError::Vault(_)), "{error}");
+            assert!(credentials.vault.secrets.lock().unwrap().is_empty());
+            let records = credentials.list(&conn(), true).await.unwrap();
+            assert_eq!(records.len(), 1);
+            assert!(records[0].deleted_at.is_some());
+            assert!(credentials.list(&conn(), false).await.unwrap().is_empty());
+
+            // when the undo fails too, then a provisioning credential stays visible and is never synced; an
+            // update without a token says the secret is missing, one with a token completes it
+            let fail_replace = |on| {
+                credentials
+                    .store
+                    .fail_replace
+                    .store(on, std::sync::atomic::Ordering::Relaxed)
+            };
+            *credentials.vault.fail_next.lock().unwrap() = vec!["create"];
+            fail_replace(true);
+            assert!(
+                credentials
+                    .create(&conn(), create_input("good-2"))
+                    .await
+                    .is_err()
+            );
+            fail_replace(false);
+            let listed = credentials.list(&conn(), false).await.unwrap();
+            assert_eq!(listed.len(), 1);
+            assert_eq!(listed[0].status, CredentialStatus::Provisioning);
+            let today = OffsetDateTime::now_utc().date();
+            assert!(!crate::scheduler::service::is_live(&listed[0], today));
+            let id = listed[0].credential_id.clone();
+            assert!(matches!(
+                credentials.update(&conn(), update_input(&id)).await,
+                Err(CredentialsError::SecretMissing)
+            ));
+            let mut repair = update_input(&id);
+            repair.api_token = Some(SecretString::new("good-3"));
+            let repaired = credentials.update(&conn(), repair).await.unwrap();
+            assert_eq!(repaired.status, CredentialStatus::Active);
+            let (read, recorded) = read_pair(&credentials, &id).await;
+            assert_eq!(read, recorded);
+            assert_eq!(read, SecretString::new("good-3").fingerprint());
+        });
+    }
+
+    #[test]
+    fn an_update_with_a_token_repairs_a_secret_deleted_or_scheduled_out_of_band() {
+        block_on(async {
+            let credentials = service(MemoryStore::default());
+            let created = credentials
+                .create(&conn(), create_input("good-1"))
+                .await
+                .unwrap();
+            let id = created.credential_id.clone();
+            let token = |t: &str| Some(SecretString::new(t));
+
+            credentials
+                .vault
+                .secrets
+                .lock()
+                .unwrap()
+                .remove(&created.secret_name);
+            assert!(matches!(
+                credentials.update(&conn(), update_input(&id)).await,
+                Err(CredentialsError::SecretMissing)
+            ));
+            let repair = UpdateInput {
+                api_token: token("good-2"),
+                ..update_input(&id)
+            };
+            credentials.update(&conn(), repair).await.unwrap();
+            assert_eq!(
+                credentials.vault.current(&created.secret_name).as_deref(),
+                Some("good-2")
+            );
+
+            credentials
+                .vault
+                .schedule_deletion(&created.secret_name, 7)
+                .await
+                .unwrap();
+            assert!(matches!(
+                credentials.update(&conn(), update_input(&id)).await,
+                Err(CredentialsError::SecretMissing)
+            ));
+            let repair = UpdateInput {
+                api_token: token("good-3"),
+                ..update_input(&id)
+            };
+            credentials.update(&conn(), repair).await.unwrap();
+            assert_eq!(
+                credentials.vault.current(&created.secret_name).as_deref(),
+                Some("good-3")
+            );
+            let (read, recorded) = read_pair(&credentials, &id).await;
+            assert_eq!(read, recorded);
+
+            // settings only: verified with the token the record names, which stays current
+            let relabel = UpdateInput {
+                label: Patch::Set("again".into()),
+                ..update_input(&id)
+            };
+            let relabelled = credentials.update(&conn(), relabel).await.unwrap();
+            assert_eq!(relabelled.token_fingerprint, recorded);
         });
     }
 
@@ -657,7 +1070,7 @@ mod tests {
             let id = created.credential_id.clone();
             let deleted = credentials.delete(&conn(), &id).await.unwrap();
             assert!(deleted.deleted_at.is_some());
-            assert!(credentials.vault.secrets.lock().unwrap()[&created.secret_name].1);
+            assert!(credentials.vault.secrets.lock().unwrap()[&created.secret_name].scheduled);
             let again = credentials.delete(&conn(), &id).await.unwrap();
             assert_eq!(again, deleted);
             assert!(credentials.list(&conn(), false).await.unwrap().is_empty());
