@@ -8,7 +8,7 @@ use super::model::{
     StoredSettings, timestamp,
 };
 use super::ports::{CredentialStore, SecretVault, StoreError, VaultError};
-use super::verify::{Verifier, VerifyError};
+use super::verify::{Verifier, VerifyError, warn_of_excess_scopes};
 use crate::secret::SecretString;
 
 /// Days a deleted credential's secret can still be recovered.
@@ -162,6 +162,7 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
             expiration_date: input.expiration_date,
             token_expires_at: verified.token_expires_at,
             last_verified_at: Some(now),
+            scopes: Some(verified.scopes),
             last_sync: None,
             version: 1,
         };
@@ -182,6 +183,7 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
             }
             return Err(error.into());
         }
+        warn_of_excess_scopes(&record);
         Ok(record)
     }
 
@@ -235,6 +237,7 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
             expiration_date: input.expiration_date.apply(current.expiration_date.clone()),
             token_expires_at: verified.token_expires_at,
             last_verified_at: Some(now),
+            scopes: Some(verified.scopes),
             version: current.version + 1,
             ..current.clone()
         };
@@ -257,6 +260,7 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
             }
             return Err(error.into());
         }
+        warn_of_excess_scopes(&updated);
         Ok(updated)
     }
 
@@ -508,6 +512,7 @@ mod tests {
                 Ok(Verified {
                     base_url: settings.base_url.clone(),
                     token_expires_at: None,
+                    scopes: vec!["read_api".into()],
                 })
             } else {
                 Err(VerifyError::InvalidCredentials("refused".into()))
