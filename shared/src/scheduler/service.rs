@@ -668,8 +668,12 @@ where
             refusal::settle(&self.credentials, record, error, gitlab),
         )
         .await;
-        if let Some(Err(error)) = settled {
-            report.errors.push(format!("credentials: {error}"));
+        match settled {
+            Some(Ok(_)) => {}
+            Some(Err(error)) => report.errors.push(format!("credentials: {error}")),
+            None => tracing::info!(
+                "the connection's time ran out before GitLab's refusal of the token was confirmed; not marked"
+            ),
         }
     }
 }

@@ -2,7 +2,8 @@
 //! A bad record or a transient failure is reported as that record's batch item failure (SQS redelivers it and,
 //! in the end, dead-letters it); a token GitLab refuses for certain marks the credential and stops, without a
 //! retry storm (a 401 is confirmed first, and a credential changed during the sync is not marked: see
-//! [`crate::credentials::refusal`]); a project GitLab hides is marked and skipped; a sync cut by the deadline is continued through a new message.
+//! [`crate::credentials::refusal`]); a project GitLab hides is marked and skipped; a sync cut by the deadline is
+//! continued through a new message.
 //!
 //! Records run one after another and share the invocation's time ([`TimeBudget`]): each started record gets an
 //! equal share of what is left for the records still waiting, a record is not started when too little is left
