@@ -1395,3 +1395,67 @@ async fn a_gitlab_slower_than_the_tick_never_starves_the_others_and_each_tick_en
     paced.shutdown().await;
     env.aws.teardown().await;
 }
+
+/// A 401 during discovery marks the credential only when `personal_access_tokens/self` confirms it with the same
+/// token: a token GitLab calls active, or a GitLab failing to answer about it, fails the tick for that credential
+/// and nothing more.
+#[tokio::test]
+async fn a_401_that_personal_access_tokens_self_does_not_confirm_fails_only_the_tick() {
+    let env = Env::new().await;
+    let repo = repo();
+    let one = World::one_project(TOKEN, Some(repo.path()));
+    let sim = Simulator::start(one.world).await.unwrap();
+    let id = env.connect("acme", &sim, TOKEN).await;
+    let scheduler = env.scheduler(env.sqs(), options());
+    let unauthorized = || {
+        Fault::Hostile(testkit::gitlab_sim::Hostile::Body {
+            status: 401,
+            content_type: "application/json".into(),
+            body: r#"{"message":"401 Unauthorized"}"#.into(),
+        })
+    };
+
+    // First GitLab says the token is active, then it answers 503 about it.
+    for (minute, self_fails) in [("00", false), ("05", true)] {
+        sim.clear_faults();
+        sim.fail_next(routes::GROUPS, 1, unauthorized());
+        if self_fails {
+            sim.fail_next(
+                routes::PERSONAL_ACCESS_TOKEN_SELF,
+                1_000,
+                Fault::ServerError(503),
+            );
+        }
+        sim.reset_counts();
+        let report = scheduler
+            .handle(schedule_event(Some(&format!("2026-11-24T23:{minute}:00Z"))))
+            .await
+            .unwrap();
+        let acme = &report.connections[0];
+        assert_eq!(acme.enqueued, 0);
+        assert!(
+            acme.errors[0].ends_with("unauthorized"),
+            "{:?}",
+            acme.errors
+        );
+        let asked = sim.request_count(routes::PERSONAL_ACCESS_TOKEN_SELF);
+        assert!(if self_fails { asked > 1 } else { asked == 1 }, "{asked}");
+        assert_eq!(acme.gitlab_requests, sim.total_requests(), "counted");
+        let stored = env.credential("acme", &id).await;
+        assert_eq!(stored.status, CredentialStatus::Active);
+        assert_eq!(
+            stored.last_sync.unwrap().last_error.as_deref(),
+            Some("unauthorized")
+        );
+    }
+
+    // GitLab is well again: the credential was never stopped.
+    sim.clear_faults();
+    let report = scheduler
+        .handle(schedule_event(Some("2026-11-24T23:10:00Z")))
+        .await
+        .unwrap();
+    assert_eq!(report.connections[0].enqueued, 1);
+    assert_eq!(ids(&env.drain().await), [one.project]);
+    env.aws.teardown().await;
+}

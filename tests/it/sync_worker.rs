@@ -50,6 +50,8 @@ struct Env {
     token_id: u64,
     credential_id: String,
     worker: Worker,
+    /// The credentials API's use cases, as a user would update the credential.
+    credentials: Credentials<DynamoCredentialStore, SecretsManagerVault, GitLabVerifier>,
 }
 
 async fn env(commits: usize) -> Env {
@@ -130,6 +132,7 @@ async fn env(commits: usize) -> Env {
         token_id,
         credential_id: record.credential_id.as_str().to_owned(),
         worker,
+        credentials,
     }
 }
 
@@ -526,4 +529,201 @@ async fn records_after_one_that_outlasts_the_invocation_come_back_and_never_reac
         );
     }
     env.stop().await;
+}
+
+/// A credential's status marks against moto and the simulator: a 401 marks `invalid_credentials` only when
+/// `personal_access_tokens/self` confirms it with the same token, and only on the credential version the sync read.
+mod status_marks {
+    use shared::credentials::service::Patch;
+    use shared::credentials::{CredentialId, CredentialRecord, UpdateInput};
+    use testkit::gitlab_sim::{Hostile, TokenSpec};
+
+    use super::*;
+
+    const ROTATED: &str = "glpat-sync-worker-rotated-token";
+
+    impl Env {
+        async fn credential(&self) -> CredentialRecord {
+            DynamoCredentialStore::new(self.aws.dynamodb.clone(), self.aws.table("StateTable"))
+                .get(
+                    &ConnectionId::parse(CONNECTION).unwrap(),
+                    &CredentialId::parse(&self.credential_id).unwrap(),
+                )
+                .await
+                .unwrap()
+                .unwrap()
+        }
+
+        /// `credentials.update` with a new token and nothing else changed.
+        async fn rotate(&self, token: &str) -> CredentialRecord {
+            self.credentials
+                .update(
+                    &ConnectionId::parse(CONNECTION).unwrap(),
+                    UpdateInput {
+                        id: CredentialId::parse(&self.credential_id).unwrap(),
+                        label: Patch::Keep,
+                        base_url: None,
+                        ca_bundle: Patch::Keep,
+                        requests_per_minute: Patch::Keep,
+                        include: Patch::Keep,
+                        exclude: Patch::Keep,
+                        api_token: Some(SecretString::new(token)),
+                        expiration_date: Patch::Keep,
+                    },
+                )
+                .await
+                .expect("rotated")
+        }
+
+        /// The sync of the project, as one SQS record: the message ids SQS must deliver again.
+        async fn sync_once(&self) -> Vec<String> {
+            self.handle(self.event(&[self.project], false), Duration::from_secs(900))
+                .await
+        }
+    }
+
+    /// GitLab's 401, on the first request of the sync only.
+    fn one_401_on_the_branch(env: &Env) {
+        env.sim.fail_next(
+            routes::BRANCH,
+            1,
+            Fault::Hostile(Hostile::Body {
+                status: 401,
+                content_type: "application/json".into(),
+                body: r#"{"message":"401 Unauthorized"}"#.into(),
+            }),
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_rotation_during_a_sync_does_not_mark_the_new_credential_invalid() {
+        let env = env(50).await;
+        let token_a = env.token_id;
+        let user = env.sim.with_world(|w| w.tokens[&token_a].user_id);
+        let token_b = env
+            .sim
+            .with_world(|w| w.add_token(TokenSpec::new(ROTATED, user, &["read_api"])));
+        let before = env.credential().await;
+        // The sync has read the credential (version N) and token A; its first GitLab request waits, and meanwhile the
+        // user rotates to token B (version N+1) and revokes A, as GitLab's rotation does.
+        env.sim
+            .fail_next(routes::BRANCH, 1, Fault::Latency(Duration::from_secs(3)));
+        env.sim.reset_counts();
+        let rotation = async {
+            // Bounded: the worker reaches GitLab within a few hundred milliseconds.
+            for _ in 0..300 {
+                if env.sim.request_count(routes::BRANCH) > 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(env.sim.request_count(routes::BRANCH), 1, "the sync began");
+            let rotated = env.rotate(ROTATED).await;
+            env.sim.with_world(|w| w.token_mut(token_a).revoked = true);
+            // The update's own verification asked about B.
+            (
+                rotated,
+                env.sim.request_count(routes::PERSONAL_ACCESS_TOKEN_SELF),
+            )
+        };
+        let (failures, (rotated, asked_by_update)) = tokio::join!(env.sync_once(), rotation);
+        assert_eq!(rotated.version, before.version + 1);
+        // GitLab refused A, personal_access_tokens/self confirmed it, and still nothing is marked: the credential
+        // no longer holds A. SQS delivers the record again.
+        assert_eq!(failures, [format!("message-{}", env.project)]);
+        assert_eq!(
+            env.sim.request_count(routes::PERSONAL_ACCESS_TOKEN_SELF) - asked_by_update,
+            1
+        );
+        let after = env.credential().await;
+        assert_eq!(after.status, CredentialStatus::Active);
+        assert_eq!(
+            after.version, rotated.version,
+            "a mark never bumps the version"
+        );
+        assert_eq!(
+            env.last_sync().await.last_error.as_deref(),
+            Some("credential_changed")
+        );
+        assert!(env.stored_shas(env.project).await.is_empty());
+
+        // The next delivery syncs with B.
+        assert!(env.sync_once().await.is_empty());
+        assert_eq!(env.stored_shas(env.project).await, env.oracle());
+
+        // And the mark still works on the updated credential: once B is revoked too, it is marked.
+        env.sim.with_world(|w| w.token_mut(token_b).revoked = true);
+        assert!(env.sync_once().await.is_empty());
+        assert_eq!(
+            env.credential().await.status,
+            CredentialStatus::InvalidCredentials
+        );
+        env.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_401_while_personal_access_tokens_self_says_active_marks_nothing() {
+        let env = env(30).await;
+        one_401_on_the_branch(&env);
+        env.sim.reset_counts();
+        assert_eq!(env.sync_once().await, [format!("message-{}", env.project)]);
+        assert_eq!(env.sim.request_count(routes::PERSONAL_ACCESS_TOKEN_SELF), 1);
+        assert_eq!(env.credential().await.status, CredentialStatus::Active);
+        assert_eq!(
+            env.last_sync().await.last_error.as_deref(),
+            Some("unauthorized")
+        );
+        // GitLab's passing 401 is over: the redelivery imports.
+        assert!(env.sync_once().await.is_empty());
+        assert_eq!(env.stored_shas(env.project).await, env.oracle());
+        env.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_401_while_personal_access_tokens_self_fails_marks_nothing() {
+        let env = env(30).await;
+        one_401_on_the_branch(&env);
+        env.sim.fail_next(
+            routes::PERSONAL_ACCESS_TOKEN_SELF,
+            1_000,
+            Fault::ServerError(503),
+        );
+        env.sim.reset_counts();
+        assert_eq!(env.sync_once().await, [format!("message-{}", env.project)]);
+        assert!(
+            env.sim.request_count(routes::PERSONAL_ACCESS_TOKEN_SELF) > 1,
+            "retried"
+        );
+        assert_eq!(env.credential().await.status, CredentialStatus::Active);
+        assert_eq!(
+            env.last_sync().await.last_error.as_deref(),
+            Some("unauthorized")
+        );
+        env.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_401_while_personal_access_tokens_self_does_not_answer_in_time_marks_nothing() {
+        let mut env = env(30).await;
+        // The deployed budget scaled down: the record is abandoned 1 s before a deadline 5 s away.
+        env.worker.budget = TimeBudget {
+            margin: Duration::from_secs(2),
+            abort_margin: Duration::from_secs(1),
+            min_record_time: Duration::from_secs(1),
+        };
+        one_401_on_the_branch(&env);
+        env.sim.fail_next(
+            routes::PERSONAL_ACCESS_TOKEN_SELF,
+            1,
+            Fault::Latency(Duration::from_secs(30)),
+        );
+        let started = std::time::Instant::now();
+        let failures = env
+            .handle(env.event(&[env.project], false), Duration::from_secs(5))
+            .await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(failures, [format!("message-{}", env.project)]);
+        assert_eq!(env.credential().await.status, CredentialStatus::Active);
+        env.stop().await;
+    }
 }

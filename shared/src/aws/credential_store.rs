@@ -39,6 +39,7 @@ const API_OWNED_FIELDS: &[&str] = &[
     "expiration_date",
     "token_expires_at",
     "last_verified_at",
+    "scopes",
     "version",
 ];
 
@@ -285,14 +286,16 @@ impl CredentialStore for DynamoCredentialStore {
 }
 
 impl CredentialStatusStore for DynamoCredentialStore {
-    /// Sets only `status` and `status_changed_at`, and only on a credential that exists: a deleted item is not
-    /// brought back, and the API's `version` stays as it is.
+    /// Sets only `status` and `status_changed_at`, and only on the credential as the sync read it: same `version`,
+    /// not deleted (`deleted_at` absent or null). A missing item is not brought back, and the API's `version`
+    /// stays as it is.
     async fn mark_status(
         &self,
         connection: &ConnectionId,
         id: &CredentialId,
+        version: u64,
         status: CredentialStatus,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let status =
             serde_dynamo::to_attribute_value::<_, AttributeValue>(status).map_err(|e| {
                 StoreError::Unavailable {
@@ -309,16 +312,22 @@ impl CredentialStatusStore for DynamoCredentialStore {
             .table_name(&self.table)
             .set_key(Some(Self::key(connection, credential_sk(id.as_str()))))
             .update_expression("SET #status = :status, status_changed_at = :now")
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression(
+                "attribute_exists(pk) AND #version = :version \
+                 AND (attribute_not_exists(deleted_at) OR attribute_type(deleted_at, :null))",
+            )
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#version", "version")
             .expression_attribute_values(":status", status)
             .expression_attribute_values(":now", AttributeValue::S(now))
+            .expression_attribute_values(":version", AttributeValue::N(version.to_string()))
+            .expression_attribute_values(":null", AttributeValue::S("NULL".into()))
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
-            // Deleted meanwhile: nothing to mark.
-            Err(e) if condition_failed(&e) => Ok(()),
+            Ok(_) => Ok(true),
+            // Updated, rotated or deleted meanwhile: the refusal was of a token the credential no longer holds.
+            Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(unavailable("UpdateItem credential status", &e)),
         }
     }

@@ -168,6 +168,10 @@ pub struct CredentialRecord {
     pub token_expires_at: Option<String>,
     #[serde(default)]
     pub last_verified_at: Option<String>,
+    /// The token's scopes GitLab reported at the last verification; `None` for a credential last verified before
+    /// scopes were recorded.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
     /// Filled by the scheduler and the sync worker; absent until the first tick. Stored as attributes of their
     /// own (see the credential store), never written by the API.
     #[serde(skip)]
@@ -255,6 +259,14 @@ impl CredentialRecord {
         }
     }
 
+    /// The token's scopes beyond reading ([`crate::gitlab::excess_scopes`]); empty when unknown.
+    pub fn excess_scopes(&self) -> Vec<String> {
+        self.scopes
+            .as_deref()
+            .map(crate::gitlab::excess_scopes)
+            .unwrap_or_default()
+    }
+
     /// What info and list return: metadata, status, fingerprint; never the token.
     pub fn view(&self, today: time::Date) -> CredentialView {
         CredentialView {
@@ -280,6 +292,8 @@ impl CredentialRecord {
             last_verified_at: self.last_verified_at.clone(),
             token_fingerprint: self.token_fingerprint.clone(),
             token_expires_at: self.token_expires_at.clone(),
+            excess_scopes: self.scopes.as_ref().map(|_| self.excess_scopes()),
+            scopes: self.scopes.clone(),
             last_sync: self.last_sync.clone(),
         }
     }
@@ -302,6 +316,10 @@ pub struct CredentialView {
     pub last_verified_at: Option<String>,
     pub token_fingerprint: String,
     pub token_expires_at: Option<String>,
+    /// The token's scopes, and those beyond reading (accepted, but more than the importer needs); both `null`
+    /// for a credential last verified before scopes were recorded.
+    pub scopes: Option<Vec<String>>,
+    pub excess_scopes: Option<Vec<String>>,
     pub last_sync: Option<LastSync>,
 }
 

@@ -86,12 +86,16 @@ pub trait CredentialStore: Send + Sync {
 /// What the sync side records on a credential: a refusal of its token (its syncs stop until the credential is
 /// updated, which re-verifies it and sets `active` again), and the sync summary `info` and `list` show.
 pub trait CredentialStatusStore: Send + Sync {
+    /// Marks the credential with `status`, only if it is still the `version` whose token GitLab refused and is
+    /// not deleted: `Ok(false)` (nothing written) when it changed since, e.g. a rotation to a new token. The
+    /// mark leaves `version` as it is, so an update racing with it still wins by its own conditional write.
     fn mark_status(
         &self,
         connection: &ConnectionId,
         id: &CredentialId,
+        version: u64,
         status: CredentialStatus,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// The scheduler's figures of one tick (one write per credential and tick).
     fn record_discovery(

@@ -9,7 +9,7 @@ use super::model::{
     StoredSettings, new_secret_version_id, timestamp,
 };
 use super::ports::{CredentialStore, SecretVault, StoreError, VaultError};
-use super::verify::{Verifier, VerifyError};
+use super::verify::{Verifier, VerifyError, warn_of_excess_scopes};
 use crate::secret::SecretString;
 
 /// Days a deleted credential's secret can still be recovered.
@@ -179,6 +179,7 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
             expiration_date: input.expiration_date,
             token_expires_at: verified.token_expires_at,
             last_verified_at: Some(now),
+            scopes: Some(verified.scopes),
             last_sync: None,
             version: 1,
         };
@@ -212,6 +213,7 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
             self.undo_create(&provisioning).await;
             return Err(error.into());
         }
+        warn_of_excess_scopes(&active);
         Ok(active)
     }
 
@@ -275,6 +277,7 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
             expiration_date: input.expiration_date.apply(current.expiration_date.clone()),
             token_expires_at: verified.token_expires_at,
             last_verified_at: Some(now),
+            scopes: Some(verified.scopes),
             version: current.version + 1,
             ..current.clone()
         };
@@ -288,6 +291,7 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
             return Err(error.into());
         }
         self.make_current(updated.clone()).await;
+        warn_of_excess_scopes(&updated);
         Ok(updated)
     }
 
@@ -781,6 +785,7 @@ mod tests {
                 Ok(Verified {
                     base_url: settings.base_url.clone(),
                     token_expires_at: None,
+                    scopes: vec!["read_api".into()],
                 })
             } else {
                 Err(VerifyError::InvalidCredentials("refused".into()))

@@ -5,9 +5,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::model::StoredSettings;
+use super::model::{CredentialRecord, StoredSettings};
 use crate::gitlab::{
-    GitLabAddress, GitLabClient, GitLabError, HttpClients, RequestBudget, RetryPolicy,
+    GitLabAddress, GitLabClient, GitLabError, HttpClients, RequestBudget, RetryPolicy, TokenInfo,
 };
 use crate::secret::SecretString;
 
@@ -18,6 +18,8 @@ pub struct Verified {
     pub base_url: String,
     /// The token's own expiry (`YYYY-MM-DD`), when GitLab reports one.
     pub token_expires_at: Option<String>,
+    /// The token's scopes, as GitLab reports them (those beyond reading are accepted, and shown).
+    pub scopes: Vec<String>,
 }
 
 /// Why a token or its settings were not accepted. Messages are for the caller and never contain the token.
@@ -113,26 +115,8 @@ impl GitLabVerifier {
         );
 
         let info = client.token_self().await.map_err(classify)?;
-        let today = time::OffsetDateTime::now_utc().date();
-        let expired = info
-            .expires_at
-            .as_deref()
-            .and_then(super::model::parse_date)
-            .is_some_and(|d| d < today);
-        if info.revoked {
-            return Err(VerifyError::InvalidCredentials(
-                "the token has been revoked".into(),
-            ));
-        }
-        if expired {
-            return Err(VerifyError::InvalidCredentials(
-                "the token has expired".into(),
-            ));
-        }
-        if !info.active {
-            return Err(VerifyError::InvalidCredentials(
-                "the token is not active".into(),
-            ));
+        if let Some(why) = unusable(&info, time::OffsetDateTime::now_utc().date()) {
+            return Err(VerifyError::InvalidCredentials(format!("the token {why}")));
         }
         if !info.can_read_api() {
             return Err(VerifyError::InvalidPermissions(
@@ -149,6 +133,7 @@ impl GitLabVerifier {
         Ok(Verified {
             base_url: address.web_root().to_string(),
             token_expires_at: info.expires_at,
+            scopes: info.scopes,
         })
     }
 }
@@ -165,6 +150,40 @@ impl Verifier for GitLabVerifier {
                 detail: format!("verification did not finish within {:?}", self.deadline),
             }),
         }
+    }
+}
+
+/// Why GitLab no longer takes a token, by its own `personal_access_tokens/self` answer: revoked, expired (its
+/// `expires_at` before `today`) or otherwise inactive.
+pub fn unusable(info: &TokenInfo, today: time::Date) -> Option<&'static str> {
+    let expired = info
+        .expires_at
+        .as_deref()
+        .and_then(super::model::parse_date)
+        .is_some_and(|d| d < today);
+    if info.revoked {
+        Some("has been revoked")
+    } else if expired {
+        Some("has expired")
+    } else if !info.active {
+        Some("is not active")
+    } else {
+        None
+    }
+}
+
+/// Tokens with scopes beyond reading are accepted (refusing `api` would break the many setups that use such a
+/// token) but logged at each create and update, as `info` and `list` show them, so the operator can rotate to a
+/// `read_api` token. Never logs the token.
+pub fn warn_of_excess_scopes(record: &CredentialRecord) {
+    let excess = record.excess_scopes();
+    if !excess.is_empty() {
+        tracing::warn!(
+            connection_id = %record.connection_id,
+            credential_id = %record.credential_id,
+            excess_scopes = %excess.join(","),
+            "the token has scopes beyond reading; the importer needs only read_api"
+        );
     }
 }
 

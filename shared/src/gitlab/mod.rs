@@ -13,4 +13,7 @@ pub use client::{
     ProjectRef, READ_REPOSITORY_ACCESS, RetryPolicy, Timeouts,
 };
 pub use error::GitLabError;
-pub use model::{Branch, BranchCommit, Commit, CommitStats, Group, Project, TokenInfo};
+pub use model::{
+    Branch, BranchCommit, Commit, CommitStats, Group, Project, READ_SCOPES, TokenInfo,
+    excess_scopes,
+};

@@ -28,6 +28,23 @@ impl TokenInfo {
     }
 }
 
+/// The scopes that only read what the importer reads: the API and repositories (`read_user`, the token's own user,
+/// is a part of what `read_api` reads). Every other scope is more than the importer needs: writing (`api`,
+/// `write_repository`, `write_registry`, `create_runner`, `manage_runner`, `self_rotate`, ...), administration
+/// (`sudo`, `admin_mode`), other services (`k8s_proxy`, `ai_features`, registries), and any scope GitLab adds later.
+pub const READ_SCOPES: [&str; 3] = ["read_api", "read_repository", "read_user"];
+
+/// The scopes of `scopes` beyond [`READ_SCOPES`], in their order, each once.
+pub fn excess_scopes(scopes: &[String]) -> Vec<String> {
+    let mut excess: Vec<String> = Vec::new();
+    for scope in scopes {
+        if !READ_SCOPES.contains(&scope.as_str()) && !excess.contains(scope) {
+            excess.push(scope.clone());
+        }
+    }
+    excess
+}
+
 fn default_true() -> bool {
     true
 }
@@ -153,5 +170,29 @@ mod tests {
         )
         .unwrap();
         assert!(!token.can_read_api());
+    }
+
+    #[test]
+    fn scopes_beyond_reading_are_excess() {
+        let scopes = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(excess_scopes(&scopes(&["read_api", "read_repository", "read_user"])).is_empty());
+        assert_eq!(
+            excess_scopes(&scopes(&[
+                "api",
+                "read_api",
+                "sudo",
+                "api",
+                "some_future_scope"
+            ])),
+            scopes(&["api", "sudo", "some_future_scope"])
+        );
+        assert_eq!(
+            excess_scopes(&scopes(&[
+                "write_repository",
+                "admin_mode",
+                "read_registry"
+            ])),
+            scopes(&["write_repository", "admin_mode", "read_registry"])
+        );
     }
 }

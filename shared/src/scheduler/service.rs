@@ -27,11 +27,12 @@ use super::ports::{
     BatchQueue, EnqueueLease, KnownConnection, KnownProject, ProjectRecord, ProjectStore,
 };
 use crate::credentials::model::{DiscoverySummary, timestamp};
+use crate::credentials::refusal;
 use crate::credentials::{
     ConnectError, ConnectionId, CredentialRecord, CredentialStatus, CredentialStatusStore,
     CredentialStore, GitLabConnector, SecretVault,
 };
-use crate::gitlab::{GitLabError, RetryPolicy};
+use crate::gitlab::{GitLabClient, GitLabError, RetryPolicy};
 use crate::sync::model::utc;
 use crate::sync::worker::{SyncMessage, before, invocation_deadline};
 
@@ -319,7 +320,6 @@ where
                     report
                         .errors
                         .push(format!("{}: {failure}", record.credential_id));
-                    self.refused(record, &failure, &mut report).await;
                     failures.push((record, failure.code()));
                 }
             }
@@ -628,14 +628,18 @@ where
             discover(&gitlab, self.options.group_concurrency),
         )
         .await;
+        let discovered = match outcome {
+            None => Err(limit.elapsed()),
+            Some(Ok(discovery)) => Ok(discovery),
+            // The client stopped at the connection's limit: that limit's failure, not GitLab's.
+            Some(Err(GitLabError::TimedOut { .. })) if limit.reached() => Err(limit.elapsed()),
+            Some(Err(error)) => {
+                self.refused(record, &gitlab, &error, limit, report).await;
+                Err(CredentialFailure::GitLab(error))
+            }
+        };
         report.gitlab_requests += gitlab.stats().requests;
-        let discovery = outcome
-            .ok_or_else(|| limit.elapsed())?
-            .map_err(|error| match error {
-                // The client stopped at the connection's limit: that limit's failure, not GitLab's.
-                GitLabError::TimedOut { .. } if limit.reached() => limit.elapsed(),
-                other => CredentialFailure::GitLab(other),
-            })?;
+        let discovery = discovered?;
         let credential = record.credential_id.as_str();
         let projects = discovery
             .projects
@@ -648,28 +652,28 @@ where
         Ok((projects, discovery.complete))
     }
 
-    /// A refused token stops its syncs: 401 `invalid_credentials`, a missing scope `invalid_permissions`.
+    /// A token GitLab refuses for certain stops its syncs: a confirmed 401 `invalid_credentials`, a missing
+    /// scope `invalid_permissions` ([`refusal::settle`], asked with the token discovery used, within the
+    /// connection's limit). An unconfirmed 401 is only this tick's failure.
     async fn refused(
         &self,
         record: &CredentialRecord,
-        failure: &CredentialFailure,
+        gitlab: &GitLabClient,
+        error: &GitLabError,
+        limit: DiscoveryLimit,
         report: &mut ConnectionReport,
     ) {
-        let status = match failure {
-            CredentialFailure::GitLab(GitLabError::Unauthorized { .. }) => {
-                CredentialStatus::InvalidCredentials
-            }
-            CredentialFailure::GitLab(GitLabError::InsufficientScope { .. }) => {
-                CredentialStatus::InvalidPermissions
-            }
-            _ => return,
-        };
-        if let Err(error) = self
-            .credentials
-            .mark_status(&record.connection_id, &record.credential_id, status)
-            .await
-        {
-            report.errors.push(format!("credentials: {error}"));
+        let settled = before(
+            limit.until,
+            refusal::settle(&self.credentials, record, error, gitlab),
+        )
+        .await;
+        match settled {
+            Some(Ok(_)) => {}
+            Some(Err(error)) => report.errors.push(format!("credentials: {error}")),
+            None => tracing::info!(
+                "the connection's time ran out before GitLab's refusal of the token was confirmed; not marked"
+            ),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The sync worker's handling of one SQS batch: each record is one project's sync, parsed and run on its own.
 //! A bad record or a transient failure is reported as that record's batch item failure (SQS redelivers it and,
-//! in the end, dead-letters it); a token GitLab refuses marks the credential and stops, without a retry storm; a
-//! project GitLab hides is marked and skipped; a sync cut by the deadline is continued through a new message.
+//! in the end, dead-letters it); a token GitLab refuses for certain marks the credential and stops, without a
+//! retry storm (a 401 is confirmed first, and a credential changed during the sync is not marked: see
+//! [`crate::credentials::refusal`]); a project GitLab hides is marked and skipped; a sync cut by the deadline is
+//! continued through a new message.
 //!
 //! Records run one after another and share the invocation's time ([`TimeBudget`]): each started record gets an
 //! equal share of what is left for the records still waiting, a record is not started when too little is left
@@ -22,11 +24,12 @@ use super::importer::{ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncRepo
 use super::model::ProjectKey;
 use super::ports::{CommitStore, StoreError, SyncStateStore};
 use crate::credentials::model::{SyncTally, timestamp};
+use crate::credentials::refusal::{self, Refusal};
 use crate::credentials::{
     ConnectError, ConnectionId, CredentialId, CredentialRecord, CredentialStatus,
     CredentialStatusStore, CredentialStore, GitLabConnector, SecretVault,
 };
-use crate::gitlab::{GitLabError, ProjectRef};
+use crate::gitlab::{GitLabClient, GitLabError, ProjectRef};
 
 /// One project to sync: the body of a sync queue message (the scheduler's, or a continuation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -518,7 +521,9 @@ where
                 {
                     abandoned()
                 }
-                Err(SyncError::GitLab(error)) => self.gitlab_refused(&record, &target, error).await,
+                Err(SyncError::GitLab(error)) => {
+                    self.gitlab_refused(&record, &gitlab, &target, error).await
+                }
                 Err(error @ SyncError::Inconsistent { .. }) => {
                     RecordOutcome::retry("inconsistent_answer", error.to_string())
                 }
@@ -529,31 +534,29 @@ where
         (outcome, gitlab.stats())
     }
 
-    /// Decides what a GitLab error means for the credential, the project, or the message.
+    /// Decides what a GitLab error means for the credential (the rule of [`refusal::settle`], asked with the
+    /// token the sync used), the project, or the message.
     async fn gitlab_refused(
         &self,
         record: &CredentialRecord,
+        gitlab: &GitLabClient,
         target: &SyncTarget,
         error: GitLabError,
     ) -> RecordOutcome {
-        let credential_status = match &error {
-            GitLabError::Unauthorized { .. } => Some(CredentialStatus::InvalidCredentials),
-            GitLabError::InsufficientScope { .. } => Some(CredentialStatus::InvalidPermissions),
-            _ => None,
-        };
-        if let Some(status) = credential_status {
-            tracing::warn!(
-                code = error.code(),
-                "GitLab refused the token; its syncs stop until it is updated"
-            );
-            return match self
-                .credentials
-                .mark_status(&record.connection_id, &record.credential_id, status)
-                .await
-            {
-                Ok(()) => RecordOutcome::Skipped(status_code(status)),
-                Err(store) => RecordOutcome::retry("storage_unavailable", store.to_string()),
-            };
+        match refusal::settle(&self.credentials, record, &error, gitlab).await {
+            Ok(Refusal::Marked(status)) => return RecordOutcome::Skipped(status_code(status)),
+            // SQS delivers it again, and that sync reads the credential as it is now.
+            Ok(Refusal::Changed(_)) => {
+                return RecordOutcome::retry(
+                    "credential_changed",
+                    "GitLab refused the token this sync began with; the credential has changed since".into(),
+                );
+            }
+            Ok(Refusal::Unconfirmed { detail }) => {
+                return RecordOutcome::retry(error.code(), detail);
+            }
+            Ok(Refusal::NotTheToken) => {}
+            Err(store) => return RecordOutcome::retry("storage_unavailable", store.to_string()),
         }
         match error {
             GitLabError::Forbidden { .. } | GitLabError::NotFound { .. } => {
