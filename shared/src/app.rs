@@ -61,7 +61,8 @@ pub fn credentials_function(
     Ok(CredentialsApi {
         credentials: Credentials {
             store: credential_store(config, &aws_sdk_dynamodb::Client::new(aws)),
-            vault: SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(aws)),
+            vault: SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(aws))
+                .with_kms_key_id(config.secrets_kms_key_id.clone()),
             verifier: GitLabVerifier::new(gitlab_http(config)?, config.default_requests_per_minute),
             secret_name_prefix: config.secret_name_prefix.clone(),
             default_base_url: config.default_gitlab_base_url.clone(),

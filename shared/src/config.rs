@@ -20,6 +20,9 @@ pub struct Config {
     pub network_policy: NetworkPolicy,
     /// Requests per minute one GitLab token may spend, unless a credential sets its own.
     pub default_requests_per_minute: u32,
+    /// The customer-managed KMS key (ARN) new secrets are encrypted with (`SECRETS_KMS_KEY_ID`); `None`: the
+    /// AWS-managed key.
+    pub secrets_kms_key_id: Option<String>,
 }
 
 /// A variable is missing or unusable. Start-up fails with this message; nothing runs half-configured.
@@ -100,6 +103,9 @@ impl Config {
             default_gitlab_base_url,
             network_policy,
             default_requests_per_minute,
+            secrets_kms_key_id: lookup("SECRETS_KMS_KEY_ID")
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty()),
         })
     }
 }
@@ -132,6 +138,27 @@ mod tests {
         assert_eq!(config.default_gitlab_base_url, "https://gitlab.com/");
         assert_eq!(config.network_policy, NetworkPolicy::PublicOnly);
         assert_eq!(config.default_requests_per_minute, 2_000);
+        assert_eq!(config.secrets_kms_key_id, None);
+        let mut with_key = BASE.to_vec();
+        with_key.push((
+            "SECRETS_KMS_KEY_ID",
+            " arn:aws:kms:eu-west-1:123456789012:key/k1 ",
+        ));
+        assert_eq!(
+            Config::from_lookup(lookup(&with_key))
+                .unwrap()
+                .secrets_kms_key_id
+                .as_deref(),
+            Some("arn:aws:kms:eu-west-1:123456789012:key/k1")
+        );
+        let mut empty_key = BASE.to_vec();
+        empty_key.push(("SECRETS_KMS_KEY_ID", ""));
+        assert_eq!(
+            Config::from_lookup(lookup(&empty_key))
+                .unwrap()
+                .secrets_kms_key_id,
+            None
+        );
     }
 
     #[test]

@@ -1875,6 +1875,8 @@ impl std::io::Write for Captured {
 struct CapturedLogs {
     by_level: Vec<(String, Captured)>,
     unfiltered: Captured,
+    /// At INFO, as JSON lines with flattened fields, the way the functions log in Lambda.
+    json: Captured,
 }
 
 fn captured_logs() -> &'static CapturedLogs {
@@ -1908,11 +1910,25 @@ fn captured_logs() -> &'static CapturedLogs {
             );
             by_level.push((word, logs));
         }
+        let json = Captured::default();
+        let sink = json.clone();
+        layers.push(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_target(false)
+                .with_writer(move || sink.clone())
+                .with_filter(shared::telemetry::filter(
+                    tracing_subscriber::filter::LevelFilter::INFO,
+                ))
+                .boxed(),
+        );
         tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layers))
             .expect("no other global subscriber in the test binary");
         CapturedLogs {
             by_level,
             unfiltered,
+            json,
         }
     })
 }
@@ -2849,4 +2865,380 @@ async fn scopes_and_excess_scopes_are_recorded_shown_and_warned_of() {
         ),
         (&Value::Null, &Value::Null)
     );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// the audit line
+
+/// `req` with API Gateway's request id `request_id`, signed by `caller` (an IAM ARN), or unsigned.
+fn as_sent_by(req: Request, caller: Option<&str>, request_id: &str) -> Request {
+    use lambda_http::request::RequestContext;
+    let RequestContext::ApiGatewayV2(mut context) = req.request_context() else {
+        panic!("the samples are API Gateway v2 events");
+    };
+    context.request_id = Some(request_id.to_owned());
+    match caller {
+        Some(arn) => {
+            let iam = context.authorizer.as_mut().unwrap().iam.as_mut().unwrap();
+            iam.user_arn = Some(arn.to_owned());
+        }
+        None => context.authorizer = None,
+    }
+    req.with_request_context(RequestContext::ApiGatewayV2(context))
+}
+
+/// The one log line that tells of request `request_id`.
+fn audit_line(request_id: &str) -> Value {
+    let text = captured_logs().json.text();
+    let lines: Vec<Value> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["request_id"] == request_id)
+        .collect();
+    assert_eq!(lines.len(), 1, "{request_id}: {lines:#?}");
+    lines.into_iter().next().unwrap()
+}
+
+/// Each route's call, and calls refused before, during and after the use case, leave one JSON line each: the
+/// caller's IAM ARN, the request id (which the stage's access log has too), route, connection, the credential the
+/// call names or created, result code and status. No field holds anything else: no body, no token.
+#[tokio::test]
+async fn every_call_leaves_one_audit_line_without_body_or_token() {
+    let env = env().await;
+    let run = format!(
+        "audit-{}-{}",
+        std::process::id(),
+        NEXT_PREFIX.fetch_add(1, Ordering::Relaxed)
+    );
+    let caller = format!("arn:aws:sts::123456789012:assumed-role/backoffice/{run}");
+    const LABEL: &str = "label-text-that-stays-out-of-the-logs";
+    let mut seq = 0;
+    let mut call = async |req: Request, signed: bool| {
+        seq += 1;
+        let request_id = format!("{run}-{seq}");
+        let signer = signed.then_some(caller.as_str());
+        let (status, reply) = send(&env.api, as_sent_by(req, signer, &request_id)).await;
+        (status, reply, audit_line(&request_id))
+    };
+    let mut body = create_body(&env, GOOD);
+    body["label"] = LABEL.into();
+    let (status, reply, created) = call(post("credentials.create", &body), true).await;
+    assert_eq!(status, 201, "{reply}");
+    let id = reply["credential"]["id"].as_str().unwrap().to_owned();
+    let update = json!({"id": id, "label": LABEL, "secrets": {"api_token": ROTATED}});
+    let mut lines = vec![
+        (created, "credentials.create", Some(id.as_str()), "ok", 201),
+        {
+            let (_, _, line) = call(post("credentials.update", &update), true).await;
+            (line, "credentials.update", Some(id.as_str()), "ok", 200)
+        },
+        {
+            let (_, _, line) = call(get(&format!("credentials.info/{id}")), true).await;
+            (line, "credentials.info", Some(id.as_str()), "ok", 200)
+        },
+        {
+            let (_, _, line) = call(get("credentials.list"), true).await;
+            (line, "credentials.list", None, "ok", 200)
+        },
+    ];
+    // Refused by GitLab (the credential is named), by the method check, and ours to fix (a 5xx, at WARN).
+    let revoked = json!({"id": id, "label": LABEL, "secrets": {"api_token": REVOKED}});
+    let (_, _, line) = call(post("credentials.update", &revoked), true).await;
+    lines.push((
+        line,
+        "credentials.update",
+        Some(id.as_str()),
+        "invalid_credentials",
+        401,
+    ));
+    let (_, _, line) = call(get("credentials.create"), true).await;
+    lines.push((line, "credentials.create", None, "method_not_allowed", 405));
+    env.sim.fail_next("*", 6, Fault::ServerError(502));
+    let mut unreachable = create_body(&env, UNKNOWN);
+    unreachable["label"] = LABEL.into();
+    let (_, _, line) = call(post("credentials.create", &unreachable), true).await;
+    lines.push((line, "credentials.create", None, "gitlab_unreachable", 502));
+    let (_, _, line) = call(post("credentials.delete", &json!({"id": id})), true).await;
+    lines.push((line, "credentials.delete", Some(id.as_str()), "ok", 200));
+
+    for (line, route, credential, result, status) in &lines {
+        let text = line.to_string();
+        assert_eq!(line["caller"], caller.as_str(), "{text}");
+        assert_eq!(line["route"], *route, "{text}");
+        assert_eq!(line["connection_id"], CONN, "{text}");
+        assert_eq!(line["credential_id"].as_str(), *credential, "{text}");
+        assert_eq!(line["result"], *result, "{text}");
+        assert_eq!(line["status"], *status, "{text}");
+        let (level, message) = if *status >= 500 {
+            ("WARN", "request failed")
+        } else {
+            ("INFO", "request handled")
+        };
+        assert_eq!(
+            (line["level"].as_str(), line["message"].as_str()),
+            (Some(level), Some(message))
+        );
+        let mut keys: Vec<&str> = line
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        let mut expected = vec![
+            "caller",
+            "connection_id",
+            "level",
+            "message",
+            "request_id",
+            "result",
+            "route",
+            "status",
+            "timestamp",
+        ];
+        expected.extend(credential.map(|_| "credential_id"));
+        expected.sort_unstable();
+        assert_eq!(keys, expected, "{text}");
+        assert!(!text.contains(LABEL), "a body field is logged: {text}");
+        for token in ALL_TOKENS {
+            assert!(!text.contains(token), "{token} is logged: {text}");
+        }
+    }
+
+    // Unsigned (a local run, or refused as not_authed here): a placeholder, never an empty caller.
+    seq += 1;
+    let request_id = format!("{run}-{seq}");
+    let (status, _) = send(
+        &env.api,
+        as_sent_by(post("credentials.create", &body), None, &request_id),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let line = audit_line(&request_id);
+    assert_eq!(
+        line["caller"],
+        shared::credentials::handler::UNSIGNED_CALLER
+    );
+    assert_eq!(
+        (line["result"].as_str(), line["route"].as_str()),
+        (Some("not_authed"), Some("unknown"))
+    );
+    assert!(!line.to_string().contains(GOOD));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// who may call what
+
+/// Whether IAM's wildcard `pattern` matches `value`: `*` is any run of characters (`/` too), `?` any one.
+fn iam_matches(pattern: &str, value: &str) -> bool {
+    let (pattern, value): (Vec<char>, Vec<char>) =
+        (pattern.chars().collect(), value.chars().collect());
+    // Classic glob matching, remembering the last `*` to backtrack to: linear in practice, no recursion.
+    let (mut p, mut v, mut star, mut resume) = (0, 0, None, 0);
+    while v < value.len() {
+        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == value[v]) {
+            p += 1;
+            v += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some(p);
+            resume = v;
+            p += 1;
+        } else if let Some(s) = star {
+            p = s + 1;
+            resume += 1;
+            v = resume;
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
+
+#[test]
+fn iam_wildcards_match_as_iam_matches_them() {
+    assert!(iam_matches("a/*/c", "a/b/x/c"), "* crosses /");
+    assert!(iam_matches("a?c", "abc") && !iam_matches("a?c", "abbc"));
+    assert!(iam_matches("*", "") && iam_matches("a*", "a"));
+    assert!(!iam_matches("a/*/c", "a/b/cd") && !iam_matches("abc", "abC"));
+}
+
+const REGION: &str = "eu-west-1";
+const ACCOUNT: &str = "123456789012";
+const API_ID: &str = "a1b2c3d4e5";
+
+/// The README's caller policy for `connection`: its Allow resources, placeholders filled in.
+fn caller_policy(connection: &str) -> Vec<String> {
+    let path = format!(
+        "{}/../docs/caller-policy-one-connection.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let policy: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let statements = policy["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1, "one statement, nothing else granted");
+    let statement = &statements[0];
+    assert_eq!(statement["Effect"], "Allow");
+    assert_eq!(statement["Action"], "execute-api:Invoke");
+    let resources = match &statement["Resource"] {
+        Value::Array(list) => list
+            .iter()
+            .map(|r| r.as_str().unwrap().to_owned())
+            .collect(),
+        one => vec![one.as_str().unwrap().to_owned()],
+    };
+    resources
+        .into_iter()
+        .map(|r| {
+            r.replace("REGION", REGION)
+                .replace("ACCOUNT_ID", ACCOUNT)
+                .replace("API_ID", API_ID)
+                .replace("CONNECTION_ID", connection)
+        })
+        .collect()
+}
+
+/// The ARN IAM checks for a request: `arn:aws:execute-api:<region>:<account>:<api>/<stage>/<METHOD>/<path>`.
+fn invoke_arn(method: &str, path: &str) -> String {
+    format!("arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/$default/{method}{path}")
+}
+
+fn allowed(policy: &[String], method: &str, path: &str) -> bool {
+    let arn = invoke_arn(method, path);
+    policy.iter().any(|resource| iam_matches(resource, &arn))
+}
+
+/// Each route's path for `connection`, with its method.
+fn route_paths(connection: &str) -> Vec<(&'static str, String)> {
+    shared::credentials::Route::ALL
+        .iter()
+        .map(|(_, name, method, takes_id)| {
+            let id = if *takes_id {
+                "/cred_0123456789abcdefghjkmnpqrs"
+            } else {
+                ""
+            };
+            (*method, format!("/connections/{connection}/{name}{id}"))
+        })
+        .collect()
+}
+
+/// The policy lets a caller use every route of its own connection and nothing of another's, look-alikes
+/// included (`acme` must not open `acme-2`: `*` crosses `/`, so the `/` after the id is what holds).
+#[test]
+fn the_caller_policy_opens_one_connection_and_no_other() {
+    let policy = caller_policy("acme");
+    for (method, path) in route_paths("acme") {
+        assert!(allowed(&policy, method, &path), "{method} {path}");
+    }
+    for other in [
+        "acme-2",
+        "acme2",
+        "acm",
+        "xacme",
+        "ACME",
+        "acme_",
+        "a",
+        "acme-prod",
+    ] {
+        for (method, path) in route_paths(other) {
+            assert!(
+                !allowed(&policy, method, &path),
+                "{method} {path} is open to acme's caller"
+            );
+        }
+    }
+    // The same policy for acme-2 opens acme-2 and not acme.
+    let other = caller_policy("acme-2");
+    assert!(
+        route_paths("acme-2")
+            .iter()
+            .all(|(m, p)| allowed(&other, m, p))
+    );
+    assert!(
+        !route_paths("acme")
+            .iter()
+            .any(|(m, p)| allowed(&other, m, p))
+    );
+}
+
+/// Whatever path a caller makes up, a request the policy lets through reaches no connection but its own: every
+/// path of up to five segments from a small alphabet, through the handler's own router.
+#[test]
+fn no_path_the_policy_lets_through_reaches_another_connection() {
+    use shared::credentials::handler::match_route;
+    let policy = caller_policy("acme");
+    let alphabet = [
+        "connections",
+        "acme",
+        "acme-2",
+        "credentials.list",
+        "credentials.info",
+        "cred_1",
+        "$default",
+        "",
+    ];
+    let (mut paths, mut let_through, mut routed_to_own) = (0, 0, 0);
+    for length in 1..=5_u32 {
+        for mut n in 0..alphabet.len().pow(length) {
+            let mut path = String::new();
+            for _ in 0..length {
+                path.push('/');
+                path.push_str(alphabet[n % alphabet.len()]);
+                n /= alphabet.len();
+            }
+            paths += 1;
+            for method in ["GET", "POST"] {
+                if !allowed(&policy, method, &path) {
+                    continue;
+                }
+                let_through += 1;
+                if let Some((_, connection, _)) = match_route(&path) {
+                    assert_eq!(connection, "acme", "{method} {path}");
+                    routed_to_own += 1;
+                }
+            }
+        }
+    }
+    assert!(paths > 30_000, "{paths}");
+    assert!(
+        let_through > 1_000 && routed_to_own > 10,
+        "{let_through} {routed_to_own}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// the customer-managed key
+
+/// With a KMS key configured, the secrets the vault creates name it (Secrets Manager encrypts with it); without
+/// one, they name none (the AWS-managed key).
+#[tokio::test]
+async fn secrets_are_created_with_the_configured_kms_key() {
+    use shared::credentials::SecretVault;
+    let env = env().await;
+    let key = format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
+    for (name, kms_key_id) in [("with-key", Some(key.clone())), ("managed-key", None)] {
+        let vault =
+            SecretsManagerVault::new(env.aws.secrets.clone()).with_kms_key_id(kms_key_id.clone());
+        let secret = format!("{}{name}", env.prefix);
+        let version = shared::credentials::model::new_secret_version_id();
+        vault
+            .create(
+                &secret,
+                &SecretString::new(GOOD),
+                &version,
+                &[("connection", CONN)],
+            )
+            .await
+            .expect("create");
+        let described = env
+            .aws
+            .secrets
+            .describe_secret()
+            .secret_id(&secret)
+            .send()
+            .await
+            .expect("describe");
+        assert_eq!(described.kms_key_id, kms_key_id, "{name}");
+        let read = vault.read(&secret, Some(&version)).await.unwrap();
+        assert_eq!(read.expose(), GOOD);
+    }
 }

@@ -1,7 +1,9 @@
 //! `template.yaml` as deployed: the SAM translator's own expansion (`scripts/expand-template`) must give every
-//! function a role whose DynamoDB and Secrets Manager permissions name the stack's own tables and secret prefix,
-//! never `*`; and every sample event in `events/` must be of the shape its trigger delivers.
+//! function a role holding exactly the actions its code calls, on the stack's own tables, queue, secret prefix and
+//! key; the API stage logs and throttles; and every sample event in `events/` must be of the shape its trigger
+//! delivers.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -37,6 +39,75 @@ const MANAGED_POLICIES_ALLOWED: [&str; 4] = [
     "service-role/AWSLambdaSQSQueueExecutionRole",
 ];
 
+/// The function roles' names in SAM's expansion.
+const ROLES: [&str; 3] = [
+    "CredentialsApiFunctionRole",
+    "SchedulerFunctionRole",
+    "SyncWorkerFunctionRole",
+];
+
+/// What each function calls (the SDK calls of `shared/src/aws`, through the adapters `shared/src/app.rs` wires
+/// into it), as IAM actions on the stack's own resources. KMS only when `SecretsKmsKey` names or creates a key, and
+/// then only through Secrets Manager.
+fn expected_grants() -> BTreeMap<&'static str, BTreeSet<String>> {
+    const KEY: &str = "SecretsKey via secretsmanager, if UseSecretsKey";
+    let grants = |list: &[(&str, &str)]| {
+        list.iter()
+            .map(|(action, on)| format!("{action} on {on}"))
+            .collect::<BTreeSet<_>>()
+    };
+    BTreeMap::from([
+        (
+            "CredentialsApiFunctionRole",
+            grants(&[
+                ("dynamodb:GetItem", "StateTable"),
+                ("dynamodb:PutItem", "StateTable"),
+                ("dynamodb:UpdateItem", "StateTable"),
+                ("dynamodb:Query", "StateTable"),
+                ("secretsmanager:CreateSecret", SECRETS),
+                ("secretsmanager:TagResource", SECRETS),
+                ("secretsmanager:GetSecretValue", SECRETS),
+                ("secretsmanager:PutSecretValue", SECRETS),
+                ("secretsmanager:DescribeSecret", SECRETS),
+                ("secretsmanager:UpdateSecretVersionStage", SECRETS),
+                ("secretsmanager:RestoreSecret", SECRETS),
+                ("secretsmanager:DeleteSecret", SECRETS),
+                ("kms:Decrypt", KEY),
+                ("kms:GenerateDataKey", KEY),
+            ]),
+        ),
+        (
+            "SchedulerFunctionRole",
+            grants(&[
+                ("dynamodb:Scan", "StateTable"),
+                ("dynamodb:Query", "StateTable"),
+                ("dynamodb:PutItem", "StateTable"),
+                ("dynamodb:UpdateItem", "StateTable"),
+                ("dynamodb:BatchWriteItem", "StateTable"),
+                ("sqs:SendMessage", "SyncQueue"),
+                ("secretsmanager:GetSecretValue", SECRETS),
+                ("kms:Decrypt", KEY),
+            ]),
+        ),
+        (
+            "SyncWorkerFunctionRole",
+            grants(&[
+                ("dynamodb:GetItem", "StateTable"),
+                ("dynamodb:UpdateItem", "StateTable"),
+                ("dynamodb:BatchWriteItem", "CommitsTable"),
+                ("dynamodb:UpdateItem", "CommitsTable"),
+                ("sqs:SendMessage", "SyncQueue"),
+                ("secretsmanager:GetSecretValue", SECRETS),
+                ("kms:Decrypt", KEY),
+            ]),
+        ),
+    ])
+}
+
+/// The stack's secrets, as the grants name them.
+const SECRETS: &str = "secrets under SecretNamePrefix";
+const SECRETS_ARN: &str = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretNamePrefix}*";
+
 fn as_list(value: &Value) -> Vec<&Value> {
     match value {
         Value::Array(items) => items.iter().collect(),
@@ -45,103 +116,382 @@ fn as_list(value: &Value) -> Vec<&Value> {
     }
 }
 
-/// What each role may do to tables and secrets that it should not, plus how many statements were checked.
-fn policy_findings(cloudformation: &Value) -> (Vec<String>, usize) {
-    let mut findings = Vec::new();
-    let mut checked = 0;
-    let resources = cloudformation["Resources"].as_object().expect("Resources");
-    for (role, resource) in resources {
-        if resource["Type"] != "AWS::IAM::Role" {
-            continue;
+/// A statement's resource in words: the stack's own tables, queue, secrets and key by name, anything else as
+/// written (so `"*"` or another table shows as itself).
+fn resource_label(statement: &Value, resource: &Value) -> String {
+    let key_arn = serde_json::json!({"Fn::If": [
+        "CreateSecretsKey", {"Fn::GetAtt": ["SecretsKey", "Arn"]}, {"Ref": "SecretsKmsKey"}
+    ]});
+    let via_secrets_manager = serde_json::json!({"StringEquals": {
+        "kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}
+    }});
+    let own = ["StateTable", "CommitsTable", "SyncQueue"];
+    match &resource["Fn::GetAtt"] {
+        Value::Array(parts) if parts[1] == "Arn" && own.iter().any(|name| parts[0] == *name) => {
+            return parts[0].as_str().unwrap().to_owned();
         }
-        for arn in as_list(&resource["Properties"]["ManagedPolicyArns"]) {
-            let text = arn.to_string();
-            if !MANAGED_POLICIES_ALLOWED
-                .iter()
-                .any(|allowed| text.contains(&format!(":policy/{allowed}\"")))
-            {
-                findings.push(format!("{role}: managed policy {text}"));
+        _ => {}
+    }
+    let label = if resource["Fn::Sub"] == SECRETS_ARN {
+        SECRETS.to_owned()
+    } else if *resource == key_arn {
+        "SecretsKey".to_owned()
+    } else {
+        resource.to_string()
+    };
+    match &statement["Condition"] {
+        Value::Null => label,
+        condition if *condition == via_secrets_manager => format!("{label} via secretsmanager"),
+        condition => format!("{label} if {condition}"),
+    }
+}
+
+/// Every grant of each function role, as "action on resource": its own policies and the `AWS::IAM::Policy`
+/// resources attached to it (", if <condition>" when that resource exists only under a condition); plus what no
+/// role may have (a managed policy beyond SAM's basics, a Deny-less wildcard of any kind shows as a grant).
+fn role_grants(cloudformation: &Value) -> (BTreeMap<String, BTreeSet<String>>, Vec<String>) {
+    let resources = cloudformation["Resources"].as_object().expect("Resources");
+    let mut grants: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut findings = Vec::new();
+    let mut add = |role: &str, document: &Value, only_if: &Value| {
+        for statement in as_list(&document["Statement"]) {
+            assert_eq!(statement["Effect"], "Allow", "{role}: {statement}");
+            for action in as_list(&statement["Action"]) {
+                for resource in as_list(&statement["Resource"]) {
+                    let mut grant = format!(
+                        "{} on {}",
+                        action.as_str().unwrap_or("?"),
+                        resource_label(statement, resource)
+                    );
+                    if let Some(condition) = only_if.as_str() {
+                        grant.push_str(&format!(", if {condition}"));
+                    }
+                    grants.entry(role.to_owned()).or_default().insert(grant);
+                }
             }
         }
-        for policy in as_list(&resource["Properties"]["Policies"]) {
-            for statement in as_list(&policy["PolicyDocument"]["Statement"]) {
-                checked += 1;
-                let actions: Vec<&str> = as_list(&statement["Action"])
-                    .into_iter()
-                    .filter_map(Value::as_str)
-                    .collect();
-                let data_plane = |service: &str| {
-                    actions
+    };
+    for (name, resource) in resources {
+        match resource["Type"].as_str() {
+            Some("AWS::IAM::Role") if ROLES.contains(&name.as_str()) => {
+                for arn in as_list(&resource["Properties"]["ManagedPolicyArns"]) {
+                    let text = arn.to_string();
+                    if !MANAGED_POLICIES_ALLOWED
                         .iter()
-                        .any(|a| *a == "*" || a.starts_with(&format!("{service}:")))
-                };
-                let (tables, secrets) = (data_plane("dynamodb"), data_plane("secretsmanager"));
-                if !tables && !secrets {
-                    continue;
-                }
-                for target in as_list(&statement["Resource"]) {
-                    let text = target.to_string();
-                    let own_table = text.contains(r#"{"Ref":"StateTable"}"#)
-                        || text.contains(r#"{"Ref":"CommitsTable"}"#);
-                    let own_secrets = text.contains(":secret:${SecretNamePrefix}");
-                    let fine = match (tables, secrets) {
-                        (true, false) => own_table,
-                        (false, true) => own_secrets,
-                        _ => false,
-                    };
-                    if target == "*" || !fine {
-                        findings.push(format!("{role}: {actions:?} on {text}"));
+                        .any(|allowed| text.contains(&format!(":policy/{allowed}\"")))
+                    {
+                        findings.push(format!("{name}: managed policy {text}"));
                     }
                 }
+                for policy in as_list(&resource["Properties"]["Policies"]) {
+                    add(name, &policy["PolicyDocument"], &Value::Null);
+                }
             }
+            Some("AWS::IAM::Policy") => {
+                for role in as_list(&resource["Properties"]["Roles"]) {
+                    let role = role["Ref"].as_str().expect("a role of the stack");
+                    add(
+                        role,
+                        &resource["Properties"]["PolicyDocument"],
+                        &resource["Condition"],
+                    );
+                }
+            }
+            _ => {}
         }
     }
-    (findings, checked)
+    (grants, findings)
 }
 
 #[test]
-fn no_role_may_touch_tables_or_secrets_beyond_the_stacks_own() {
+fn each_function_role_holds_exactly_the_actions_its_code_calls() {
     let cloudformation = expand(&root().join("template.yaml"));
-    let (findings, checked) = policy_findings(&cloudformation);
+    let (grants, findings) = role_grants(&cloudformation);
     assert_eq!(findings, Vec::<String>::new());
-    // Each function's role is there and was read: tables and secrets for all three, the queue for two.
-    for role in [
-        "CredentialsApiFunctionRole",
-        "SchedulerFunctionRole",
-        "SyncWorkerFunctionRole",
-    ] {
-        assert_eq!(cloudformation["Resources"][role]["Type"], "AWS::IAM::Role");
+    for (role, expected) in expected_grants() {
+        assert_eq!(
+            cloudformation["Resources"][role]["Type"], "AWS::IAM::Role",
+            "{role}"
+        );
+        let actual = grants.get(role).cloned().unwrap_or_default();
+        assert_eq!(
+            actual.difference(&expected).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "{role} is granted more than it calls"
+        );
+        assert_eq!(
+            expected.difference(&actual).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "{role} lacks a grant"
+        );
     }
-    assert!(checked >= 9, "only {checked} statements checked");
+    assert_eq!(
+        grants.keys().map(String::as_str).collect::<Vec<_>>(),
+        {
+            let mut roles = ROLES.to_vec();
+            roles.sort_unstable();
+            roles
+        },
+        "no other role of the stack is granted anything"
+    );
+}
+
+/// The AWS operations `shared/src/aws` calls (`client.<operation>(`), as IAM actions: `sqs:SendMessageBatch` is
+/// authorised as `sqs:SendMessage`.
+fn actions_the_adapters_call() -> BTreeSet<String> {
+    let mut actions = BTreeSet::new();
+    for entry in std::fs::read_dir(root().join("shared/src/aws")).unwrap() {
+        let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let Some(service) = ["dynamodb", "secretsmanager", "sqs"]
+            .into_iter()
+            .find(|service| source.contains(&format!("use aws_sdk_{service}::Client;")))
+        else {
+            continue;
+        };
+        for after in source.split("client").skip(1) {
+            let Some(call) = after.trim_start().strip_prefix('.') else {
+                continue;
+            };
+            let operation: String = call
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            if !call[operation.len()..].starts_with("()") {
+                continue;
+            }
+            let pascal: String = operation
+                .split('_')
+                .map(|word| word[..1].to_ascii_uppercase() + &word[1..])
+                .collect();
+            let action = format!("{service}:{pascal}");
+            actions.insert(match action.as_str() {
+                "sqs:SendMessageBatch" => "sqs:SendMessage".to_owned(),
+                _ => action,
+            });
+        }
+    }
+    actions
+}
+
+/// Drift both ways: an SDK call no role may make fails in AWS only; an action nothing calls is a grant too many.
+#[test]
+fn the_roles_grant_what_the_adapters_call_and_nothing_else() {
+    let called = actions_the_adapters_call();
+    for action in [
+        "dynamodb:Scan",
+        "dynamodb:BatchWriteItem",
+        "secretsmanager:CreateSecret",
+        "sqs:SendMessage",
+    ] {
+        assert!(called.contains(action), "{action} not found in {called:?}");
+    }
+    let granted: BTreeSet<String> = expected_grants()
+        .into_values()
+        .flatten()
+        .map(|grant| grant.split(' ').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        called.difference(&granted).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "called but granted to no role"
+    );
+    // Granted without a call of their own: tags on CreateSecret need TagResource, and Secrets Manager calls KMS.
+    let implied = [
+        "secretsmanager:TagResource",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+    ];
+    let unused: Vec<&String> = granted
+        .iter()
+        .filter(|action| !called.contains(*action) && !implied.contains(&action.as_str()))
+        .collect();
+    assert_eq!(unused, Vec::<&String>::new(), "granted but never called");
 }
 
 #[test]
-fn a_wildcard_on_a_table_or_a_secret_is_caught() {
+fn a_wider_grant_is_caught() {
     let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
     let wide_open = text.replacen(
         "      Policies:\n",
-        "      Policies:\n        - Statement:\n            - Effect: Allow\n              Action: dynamodb:GetItem\n              Resource: \"*\"\n        - Statement:\n            - Effect: Allow\n              Action: secretsmanager:GetSecretValue\n              Resource: !Sub arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*\n        - AmazonDynamoDBFullAccess\n",
+        "      Policies:\n        - Statement:\n            - Effect: Allow\n              Action: dynamodb:GetItem\n              Resource: \"*\"\n        - Statement:\n            - Effect: Allow\n              Action: secretsmanager:GetSecretValue\n              Resource: !Sub arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*\n        - DynamoDBCrudPolicy:\n            TableName: !Ref CommitsTable\n        - AmazonDynamoDBFullAccess\n",
         1,
     );
     assert_ne!(wide_open, text, "the template has a Policies list to widen");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("template.yaml");
     std::fs::write(&path, wide_open).unwrap();
-    let (findings, _) = policy_findings(&expand(&path));
-    assert_eq!(findings.len(), 3, "{findings:#?}");
+    let (grants, findings) = role_grants(&expand(&path));
+    assert_eq!(findings.len(), 1, "{findings:#?}");
     assert!(
-        findings.iter().any(|f| f.contains("\"*\"")),
+        findings[0].contains("AmazonDynamoDBFullAccess"),
         "{findings:#?}"
     );
-    assert!(
-        findings.iter().any(|f| f.contains("secret:*")),
-        "{findings:#?}"
+    let expected = &expected_grants()["CredentialsApiFunctionRole"];
+    let extra: Vec<&String> = grants["CredentialsApiFunctionRole"]
+        .difference(expected)
+        .collect();
+    for wide in [
+        "dynamodb:GetItem on \"*\"",
+        "secretsmanager:GetSecretValue on {\"Fn::Sub\":\"arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*\"}",
+        "dynamodb:Scan on ",
+        "dynamodb:DeleteItem on ",
+    ] {
+        assert!(
+            extra.iter().any(|grant| grant.starts_with(wide)),
+            "{wide} not caught in {extra:#?}"
+        );
+    }
+}
+
+/// The key the stack creates (`SecretsKmsKey: create`): the account administers it but cannot use it; the three
+/// roles decrypt and the API's role encrypts, each only through Secrets Manager.
+#[test]
+fn the_created_key_serves_only_the_functions_through_secrets_manager() {
+    let cloudformation = expand(&root().join("template.yaml"));
+    let resources = &cloudformation["Resources"];
+    let key = &resources["SecretsKey"];
+    assert_eq!(key["Condition"], "CreateSecretsKey");
+    assert_eq!(key["Properties"]["EnableKeyRotation"], true);
+    assert_eq!(
+        resources["SecretsKeyAlias"]["Condition"],
+        "CreateSecretsKey"
     );
-    assert!(
-        findings
+    let conditions = &cloudformation["Conditions"];
+    assert_eq!(
+        conditions["CreateSecretsKey"],
+        serde_json::json!({"Fn::Equals": [{"Ref": "SecretsKmsKey"}, "create"]})
+    );
+    assert_eq!(
+        conditions["UseSecretsKey"],
+        serde_json::json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "SecretsKmsKey"}, ""]}]})
+    );
+    let use_actions = [
+        "kms:Decrypt",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+        "kms:ReEncrypt",
+    ];
+    let mut users: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for statement in as_list(&key["Properties"]["KeyPolicy"]["Statement"]) {
+        assert_eq!(statement["Effect"], "Allow");
+        let actions: Vec<&str> = as_list(&statement["Action"])
+            .into_iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        let principals = as_list(&statement["Principal"]["AWS"]);
+        let uses = actions.iter().any(|action| {
+            *action == "kms:*"
+                || use_actions.iter().any(|u| {
+                    action.starts_with(u)
+                        || (action.ends_with('*') && u.starts_with(&action[..action.len() - 1]))
+                })
+        });
+        if !uses {
+            continue;
+        }
+        assert_eq!(
+            resource_label(statement, &Value::String("*".into())),
+            "\"*\" via secretsmanager",
+            "{statement}"
+        );
+        for principal in principals {
+            let role = principal["Fn::GetAtt"][0]
+                .as_str()
+                .unwrap_or_else(|| panic!("only the function roles use the key: {principal}"));
+            for action in &actions {
+                users
+                    .entry(role.to_owned())
+                    .or_default()
+                    .insert((*action).to_owned());
+            }
+        }
+    }
+    let set = |actions: &[&str]| {
+        actions
             .iter()
-            .any(|f| f.contains("AmazonDynamoDBFullAccess")),
-        "{findings:#?}"
+            .map(|a| (*a).to_owned())
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(
+        users,
+        BTreeMap::from([
+            (
+                "CredentialsApiFunctionRole".to_owned(),
+                set(&["kms:Decrypt", "kms:GenerateDataKey"])
+            ),
+            ("SchedulerFunctionRole".to_owned(), set(&["kms:Decrypt"])),
+            ("SyncWorkerFunctionRole".to_owned(), set(&["kms:Decrypt"])),
+        ])
+    );
+    // The API function is told the key, whichever it is, and passes it to CreateSecret.
+    let variables = &resources["CredentialsApiFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        variables["SECRETS_KMS_KEY_ID"],
+        serde_json::json!({"Fn::If": ["UseSecretsKey", {"Fn::If": [
+            "CreateSecretsKey", {"Fn::GetAtt": ["SecretsKey", "Arn"]}, {"Ref": "SecretsKmsKey"}
+        ]}, ""]})
+    );
+}
+
+/// The API stage logs each access (who, what, outcome) to a log group of its own and throttles; the API function
+/// has reserved concurrency, never 0 (which would refuse every call).
+#[test]
+fn the_api_stage_logs_each_access_and_throttles() {
+    let cloudformation = expand(&root().join("template.yaml"));
+    let resources = &cloudformation["Resources"];
+    let stage = resources
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|r| r["Type"] == "AWS::ApiGatewayV2::Stage")
+        .expect("the HTTP API stage");
+    let access = &stage["Properties"]["AccessLogSettings"];
+    assert_eq!(
+        access["DestinationArn"],
+        serde_json::json!({"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]})
+    );
+    assert_eq!(
+        resources["ApiAccessLogGroup"]["Properties"]["RetentionInDays"],
+        serde_json::json!({"Ref": "LogRetentionDays"})
+    );
+    let format: Value = serde_json::from_str(access["Format"].as_str().unwrap())
+        .expect("the access log format is one JSON object");
+    for (field, variable) in [
+        ("requestId", "$context.requestId"),
+        ("userArn", "$context.identity.userArn"),
+        ("caller", "$context.identity.caller"),
+        ("routeKey", "$context.routeKey"),
+        ("path", "$context.path"),
+        ("status", "$context.status"),
+        ("ip", "$context.identity.sourceIp"),
+    ] {
+        assert_eq!(format[field], variable, "{field}");
+    }
+    let settings = &stage["Properties"]["DefaultRouteSettings"];
+    let parameters = &cloudformation["Parameters"];
+    for (setting, parameter) in [
+        ("ThrottlingRateLimit", "ApiThrottlingRateLimit"),
+        ("ThrottlingBurstLimit", "ApiThrottlingBurstLimit"),
+    ] {
+        assert_eq!(settings[setting], serde_json::json!({"Ref": parameter}));
+        assert!(parameters[parameter]["Default"].as_u64().unwrap() >= 1);
+        assert_eq!(parameters[parameter]["MinValue"], 1, "{parameter}");
+    }
+    assert_eq!(
+        resources["CredentialsApiFunction"]["Properties"]["ReservedConcurrentExecutions"],
+        serde_json::json!({"Fn::If": [
+            "ReserveApiConcurrency", {"Ref": "ApiReservedConcurrency"}, {"Ref": "AWS::NoValue"}
+        ]})
+    );
+    assert_eq!(
+        cloudformation["Conditions"]["ReserveApiConcurrency"],
+        serde_json::json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "ApiReservedConcurrency"}, 0]}]})
+    );
+    assert!(
+        parameters["ApiReservedConcurrency"]["Default"]
+            .as_u64()
+            .unwrap()
+            >= 1
     );
 }
 
@@ -217,29 +567,41 @@ fn the_scheduler_options_fit_its_timeout() {
 }
 
 /// One level, Lambda's `ApplicationLogLevel` from `LogLevel` (the code reads it as `AWS_LAMBDA_LOG_LEVEL`), no
-/// `RUST_LOG` that could disagree, and no TRACE.
+/// `RUST_LOG` that could disagree, and no TRACE. The credentials API is never quieter than INFO: Lambda drops
+/// lines below its level, and the API's audit lines are INFO.
 #[test]
 fn the_log_level_has_one_source_and_no_trace() {
     let cloudformation = expand(&root().join("template.yaml"));
     let levels = allowed_log_levels();
     assert!(levels.contains(&"INFO".to_owned()), "{levels:?}");
     assert!(!levels.iter().any(|l| l.eq_ignore_ascii_case("trace")));
+    let mut quieter_than_info = Vec::new();
     for level in &levels {
-        assert!(
-            shared::telemetry::level(|_| Some(level.clone())).is_ok(),
-            "{level}"
-        );
+        let filter = shared::telemetry::level(|_| Some(level.clone()));
+        assert!(filter.is_ok(), "{level}");
+        if filter.unwrap() < tracing_subscriber::filter::LevelFilter::INFO {
+            quieter_than_info.push(serde_json::json!({"Fn::Equals": [{"Ref": "LogLevel"}, level]}));
+        }
     }
+    assert_eq!(
+        cloudformation["Conditions"]["LogLevelQuieterThanInfo"],
+        serde_json::json!({"Fn::Or": quieter_than_info})
+    );
     let mut functions = 0;
-    for resource in cloudformation["Resources"].as_object().unwrap().values() {
+    for (name, resource) in cloudformation["Resources"].as_object().unwrap() {
         if resource["Type"] != "AWS::Lambda::Function" {
             continue;
         }
         functions += 1;
         let properties = &resource["Properties"];
-        assert_eq!(
-            properties["LoggingConfig"]["ApplicationLogLevel"],
+        let level = if name == "CredentialsApiFunction" {
+            serde_json::json!({"Fn::If": ["LogLevelQuieterThanInfo", "INFO", {"Ref": "LogLevel"}]})
+        } else {
             serde_json::json!({"Ref": "LogLevel"})
+        };
+        assert_eq!(
+            properties["LoggingConfig"]["ApplicationLogLevel"], level,
+            "{name}"
         );
         assert_eq!(properties["LoggingConfig"]["LogFormat"], "JSON");
         assert!(properties["Environment"]["Variables"]["RUST_LOG"].is_null());

@@ -20,11 +20,21 @@ const PROMOTE_ATTEMPTS: usize = 3;
 #[derive(Debug, Clone)]
 pub struct SecretsManagerVault {
     client: Client,
+    /// The KMS key new secrets are encrypted with; `None` is Secrets Manager's AWS-managed key.
+    kms_key_id: Option<String>,
 }
 
 impl SecretsManagerVault {
     pub fn new(client: Client) -> Self {
-        SecretsManagerVault { client }
+        SecretsManagerVault {
+            client,
+            kms_key_id: None,
+        }
+    }
+
+    /// Secrets this vault creates are encrypted with `kms_key_id` (a key ARN) instead of the AWS-managed key.
+    pub fn with_kms_key_id(self, kms_key_id: Option<String>) -> Self {
+        SecretsManagerVault { kms_key_id, ..self }
     }
 }
 
@@ -77,6 +87,7 @@ impl SecretVault for SecretsManagerVault {
             .name(name)
             .client_request_token(version_id)
             .description("GitLab access token of the commit importer")
+            .set_kms_key_id(self.kms_key_id.clone())
             .secret_string(value.expose());
         for (key, tag_value) in tags {
             request = request.tags(Tag::builder().key(*key).value(*tag_value).build());

@@ -3,6 +3,7 @@
 //! Order of checks: authorisation, route, method, connection id, body size and encoding, fields, then the use
 //! case. Every outcome is a JSON reply with a fitting status; nothing a caller sends leads to a 500.
 
+use aws_lambda_events::apigw::ApiGatewayRequestAuthorizerIamDescription;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -82,7 +83,25 @@ impl Route {
     }
 }
 
+/// The caller named on the audit line of a request that carries no IAM identity (a local run, or a request the
+/// handler refuses as `not_authed`).
+pub const UNSIGNED_CALLER: &str = "unsigned";
+
+/// What the audit line tells of one call, filled in as far as the request was understood.
+#[derive(Debug, Default)]
+struct Audit {
+    route: Option<Route>,
+    connection: Option<ConnectionId>,
+    /// The credential the call names (update, info, delete) or created.
+    credential: Option<CredentialId>,
+}
+
 /// The Lambda entry point. Never fails: every outcome is a reply.
+///
+/// Each call ends with one audit line: who (the IAM ARN API Gateway verified), what (route, connection,
+/// credential) and how it ended (`result`: `ok` or the error code, and the HTTP status); never a body or a token.
+/// It is logged at INFO (WARN for our own 5xx failures); the template holds this function at INFO or more so the
+/// line survives a quieter `LogLevel`.
 pub async fn handler<S, V, G>(
     api: &CredentialsApi<S, V, G>,
     req: Request,
@@ -92,57 +111,65 @@ where
     V: SecretVault,
     G: Verifier,
 {
-    let (reply, code, route, connection) = match respond(api, &req).await {
-        Ok((reply, route, connection)) => (reply, None, route, connection),
-        Err((rejection, route, connection)) => (
-            error_reply(&rejection),
-            Some(rejection.code),
-            route,
-            connection,
-        ),
+    let mut audit = Audit::default();
+    let (reply, result) = match respond(api, &req, &mut audit).await {
+        Ok(reply) => (reply, "ok"),
+        Err(rejection) => {
+            let mut reply = error_reply(&rejection);
+            if let (405, Some(route)) = (rejection.status, audit.route) {
+                reply
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(route.method()));
+            }
+            (reply, rejection.code)
+        }
     };
     let status = reply.status().as_u16();
-    let route = route.map_or("unknown", Route::name);
-    let connection = connection.as_ref().map_or("", ConnectionId::as_str);
-    let error = code.unwrap_or("");
+    let (caller, request_id) = caller_of(&req);
+    let route = audit.route.map_or("unknown", Route::name);
+    let connection_id = audit.connection.as_ref().map(ConnectionId::as_str);
+    let credential_id = audit.credential.as_ref().map(CredentialId::as_str);
     if status >= 500 {
         tracing::warn!(
+            caller,
+            request_id,
             route,
-            connection_id = connection,
+            connection_id,
+            credential_id,
+            result,
             status,
-            error,
             "request failed"
         );
     } else {
         tracing::info!(
+            caller,
+            request_id,
             route,
-            connection_id = connection,
+            connection_id,
+            credential_id,
+            result,
             status,
-            error,
             "request handled"
         );
     }
     Ok(reply)
 }
 
-type Outcome = (Response<Body>, Option<Route>, Option<ConnectionId>);
-type Failure = (Rejection, Option<Route>, Option<ConnectionId>);
-
-async fn respond<S, V, G>(api: &CredentialsApi<S, V, G>, req: &Request) -> Result<Outcome, Failure>
+async fn respond<S, V, G>(
+    api: &CredentialsApi<S, V, G>,
+    req: &Request,
+    audit: &mut Audit,
+) -> Result<Response<Body>, Rejection>
 where
     S: CredentialStore,
     V: SecretVault,
     G: Verifier,
 {
-    if !api.allow_unauthenticated && !is_iam_authorised(req) {
-        return Err((
-            Rejection::new(
-                401,
-                "not_authed",
-                "the request carries no IAM authorisation; sign it with AWS SigV4",
-            ),
-            None,
-            None,
+    if !api.allow_unauthenticated && iam_identity(req).is_none() {
+        return Err(Rejection::new(
+            401,
+            "not_authed",
+            "the request carries no IAM authorisation; sign it with AWS SigV4",
         ));
     }
     let path = if req.raw_http_path().is_empty() {
@@ -151,49 +178,36 @@ where
         req.raw_http_path()
     };
     let Some((route, connection, path_id)) = match_route(path) else {
-        return Err((
-            Rejection::new(
-                404,
-                "unknown_route",
-                "no such method; use /connections/{connection_id}/credentials.create, .update, .info/{id}, .list or .delete",
-            ),
-            None,
-            None,
+        return Err(Rejection::new(
+            404,
+            "unknown_route",
+            "no such method; use /connections/{connection_id}/credentials.create, .update, .info/{id}, .list or .delete",
         ));
     };
+    audit.route = Some(route);
+    audit.connection = ConnectionId::parse(connection);
     if req.method().as_str() != route.method() {
-        let mut rejection = Rejection::new(
+        return Err(Rejection::new(
             405,
             "method_not_allowed",
             format!("{} only accepts {}", route.name(), route.method()),
-        );
-        rejection.message.push('.');
-        let mut reply = error_reply(&rejection);
-        reply
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static(route.method()));
-        return Ok((reply, Some(route), None));
+        ));
     }
-    let fail = |rejection: Rejection, connection: Option<ConnectionId>| {
-        (rejection, Some(route), connection)
-    };
-    let Some(connection) = ConnectionId::parse(connection) else {
-        return Err(fail(
-            Rejection::new(404, "connection_not_found", "no connection has this id"),
-            None,
+    let Some(connection) = audit.connection.clone() else {
+        return Err(Rejection::new(
+            404,
+            "connection_not_found",
+            "no connection has this id",
         ));
     };
     let service = &api.credentials;
     let today = time::OffsetDateTime::now_utc().date();
-    let conn = Some(connection.clone());
     let result = match route {
         Route::Info => {
             let id = CredentialId::parse(path_id.unwrap_or_default()).ok_or_else(|| {
-                fail(
-                    Rejection::new(404, "credential_not_found", "no credential has this id"),
-                    conn.clone(),
-                )
+                Rejection::new(404, "credential_not_found", "no credential has this id")
             })?;
+            audit.credential = Some(id.clone());
             service
                 .info(&connection, &id)
                 .await
@@ -217,26 +231,27 @@ where
                 .headers()
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok());
-            let kind = request::body_kind(content_type).map_err(|r| fail(r, conn.clone()))?;
-            let map = request::parse_body(kind, req.body().as_ref())
-                .map_err(|r| fail(r, conn.clone()))?;
+            let kind = request::body_kind(content_type)?;
+            let map = request::parse_body(kind, req.body().as_ref())?;
             match route {
                 Route::Create => {
-                    let input = request::create_input(&map).map_err(|r| fail(r, conn.clone()))?;
-                    service
-                        .create(&connection, input)
-                        .await
-                        .map(|r| (201, json!({"ok": true, "credential": r.view(today)})))
+                    let input = request::create_input(&map)?;
+                    service.create(&connection, input).await.map(|r| {
+                        audit.credential = Some(r.credential_id.clone());
+                        (201, json!({"ok": true, "credential": r.view(today)}))
+                    })
                 }
                 Route::Update => {
-                    let input = request::update_input(&map).map_err(|r| fail(r, conn.clone()))?;
+                    let input = request::update_input(&map)?;
+                    audit.credential = Some(input.id.clone());
                     service
                         .update(&connection, input)
                         .await
                         .map(|r| (200, json!({"ok": true, "credential": r.view(today)})))
                 }
                 _ => {
-                    let id = request::delete_input(&map).map_err(|r| fail(r, conn.clone()))?;
+                    let id = request::delete_input(&map)?;
+                    audit.credential = Some(id.clone());
                     service
                         .delete(&connection, &id)
                         .await
@@ -246,25 +261,42 @@ where
         }
     };
     match result {
-        Ok((status, body)) => Ok((json_reply(status, &body), Some(route), conn)),
-        Err(error) => Err(fail(rejection_of(&error, &connection), conn.clone())),
+        Ok((status, body)) => Ok(json_reply(status, &body)),
+        Err(error) => Err(rejection_of(&error, &connection)),
     }
 }
 
-/// An IAM authorizer in the API Gateway v2 request context: API Gateway checked a SigV4 signature.
-fn is_iam_authorised(req: &Request) -> bool {
+/// The IAM identity API Gateway's IAM authorizer verified (a SigV4 signature), if any.
+fn iam_identity(req: &Request) -> Option<&ApiGatewayRequestAuthorizerIamDescription> {
     match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(context)) => context
             .authorizer
             .as_ref()
             .and_then(|a| a.iam.as_ref())
-            .is_some_and(|iam| {
-                iam.user_arn.as_deref().is_some_and(|s| !s.is_empty())
-                    || iam.caller_id.as_deref().is_some_and(|s| !s.is_empty())
-                    || iam.access_key.as_deref().is_some_and(|s| !s.is_empty())
+            .filter(|iam| {
+                [&iam.user_arn, &iam.caller_id, &iam.access_key]
+                    .into_iter()
+                    .any(|field| non_empty(field).is_some())
             }),
-        _ => false,
+        _ => None,
     }
+}
+
+fn non_empty(field: &Option<String>) -> Option<&str> {
+    field.as_deref().filter(|s| !s.is_empty())
+}
+
+/// The caller's IAM ARN (else its caller id, else [`UNSIGNED_CALLER`]) and API Gateway's request id, which the
+/// stage's access log carries too.
+fn caller_of(req: &Request) -> (&str, Option<&str>) {
+    let caller = iam_identity(req)
+        .and_then(|iam| non_empty(&iam.user_arn).or_else(|| non_empty(&iam.caller_id)))
+        .unwrap_or(UNSIGNED_CALLER);
+    let request_id = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => non_empty(&context.request_id),
+        _ => None,
+    };
+    (caller, request_id)
 }
 
 /// `[/<stage>]/connections/<connection>/<method>[/<id>]` -> route, connection and path id.
