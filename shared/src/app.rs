@@ -1,6 +1,7 @@
 //! The production wiring of each function: its domain service behind the AWS adapters, built from the typed
 //! configuration and an AWS SDK configuration. The Lambda mains and the local run both build their functions
-//! here, so the local run exercises exactly what is deployed.
+//! here, so the local run exercises exactly what is deployed; the mains hand each to its entry point
+//! ([`crate::entrypoints`]).
 
 use std::sync::Arc;
 
@@ -13,8 +14,8 @@ use crate::aws::secrets::SecretsManagerVault;
 use crate::aws::sync_queue::SqsSyncQueue;
 use crate::aws::sync_state_store::DynamoSyncStateStore;
 use crate::config::Config;
-use crate::credentials::{Credentials, CredentialsApi, GitLabConnector, GitLabVerifier};
-use crate::gitlab::{GitLabError, HttpClients, Timeouts};
+use crate::credentials::{Credentials, CredentialsApi, GitLabVerifier};
+use crate::gitlab::{GitLabConnector, GitLabError, HttpClients, Timeouts};
 use crate::scheduler::{Scheduler, SchedulerOptions};
 use crate::sync::{SyncOptions, SyncWorker};
 
@@ -51,12 +52,9 @@ fn sync_queue(config: &Config, aws: &SdkConfig) -> SqsSyncQueue {
     SqsSyncQueue::new(aws_sdk_sqs::Client::new(aws), config.sync_queue_url.clone())
 }
 
-/// `allow_unauthenticated` is for local runs only: requests that API Gateway's IAM authorizer did not sign off
-/// are accepted.
 pub fn credentials_function(
     config: &Config,
     aws: &SdkConfig,
-    allow_unauthenticated: bool,
 ) -> Result<CredentialsFunction, GitLabError> {
     Ok(CredentialsApi {
         credentials: Credentials {
@@ -67,7 +65,7 @@ pub fn credentials_function(
             secret_name_prefix: config.secret_name_prefix.clone(),
             default_base_url: config.default_gitlab_base_url.clone(),
         },
-        allow_unauthenticated,
+        allow_unauthenticated: config.allow_unauthenticated,
     })
 }
 

@@ -23,6 +23,9 @@ pub struct Config {
     /// The customer-managed KMS key (ARN) new secrets are encrypted with (`SECRETS_KMS_KEY_ID`); `None`: the
     /// AWS-managed key.
     pub secrets_kms_key_id: Option<String>,
+    /// Local runs only (`CREDENTIALS_API_ALLOW_UNAUTHENTICATED`): the credentials API accepts requests that API
+    /// Gateway's IAM authorizer did not sign off.
+    pub allow_unauthenticated: bool,
 }
 
 /// A variable is missing or unusable. Start-up fails with this message; nothing runs half-configured.
@@ -46,16 +49,15 @@ impl Config {
                 .filter(|v| !v.trim().is_empty())
                 .ok_or(ConfigError::Missing(name))
         };
-        let allow_private = match lookup("GITLAB_ALLOW_PRIVATE_NETWORK").as_deref() {
-            None | Some("" | "false" | "0") => false,
-            Some("true" | "1") => true,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "GITLAB_ALLOW_PRIVATE_NETWORK",
-                    reason: format!("expected true or false, found {other:?}"),
-                });
-            }
+        let flag = |name: &'static str| match lookup(name).as_deref() {
+            None | Some("" | "false" | "0") => Ok(false),
+            Some("true" | "1") => Ok(true),
+            Some(other) => Err(ConfigError::Invalid {
+                name,
+                reason: format!("expected true or false, found {other:?}"),
+            }),
         };
+        let allow_private = flag("GITLAB_ALLOW_PRIVATE_NETWORK")?;
         let private_networks =
             PrivateNetworks::parse(&lookup("GITLAB_PRIVATE_NETWORKS").unwrap_or_default())
                 .map_err(|e| ConfigError::Invalid {
@@ -106,6 +108,7 @@ impl Config {
             secrets_kms_key_id: lookup("SECRETS_KMS_KEY_ID")
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty()),
+            allow_unauthenticated: flag("CREDENTIALS_API_ALLOW_UNAUTHENTICATED")?,
         })
     }
 }
@@ -139,6 +142,7 @@ mod tests {
         assert_eq!(config.network_policy, NetworkPolicy::PublicOnly);
         assert_eq!(config.default_requests_per_minute, 2_000);
         assert_eq!(config.secrets_kms_key_id, None);
+        assert!(!config.allow_unauthenticated);
         let mut with_key = BASE.to_vec();
         with_key.push((
             "SECRETS_KMS_KEY_ID",
@@ -176,8 +180,10 @@ mod tests {
         assert_eq!(config.network_policy, NetworkPolicy::PublicAnd(expected));
 
         env.push(("GITLAB_ALLOW_PRIVATE_NETWORK", "true"));
+        env.push(("CREDENTIALS_API_ALLOW_UNAUTHENTICATED", "1"));
         let local = Config::from_lookup(lookup(&env)).unwrap();
         assert_eq!(local.network_policy, NetworkPolicy::AllowPrivate);
+        assert!(local.allow_unauthenticated);
 
         let mut blank = BASE.to_vec();
         blank.push(("GITLAB_PRIVATE_NETWORKS", " , "));
@@ -208,6 +214,15 @@ mod tests {
                 name: "GITLAB_PRIVATE_NETWORKS",
                 reason,
             }) if reason.contains("\"corp!\"")
+        ));
+        let mut bad_flag = BASE.to_vec();
+        bad_flag.push(("CREDENTIALS_API_ALLOW_UNAUTHENTICATED", "yes"));
+        assert!(matches!(
+            Config::from_lookup(lookup(&bad_flag)),
+            Err(ConfigError::Invalid {
+                name: "CREDENTIALS_API_ALLOW_UNAUTHENTICATED",
+                ..
+            })
         ));
         let mut private_default = BASE.to_vec();
         private_default.push(("DEFAULT_GITLAB_BASE_URL", "https://169.254.169.254/"));

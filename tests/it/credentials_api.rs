@@ -15,9 +15,10 @@ use shared::aws::secrets::SecretsManagerVault;
 use shared::credentials::model::{CredentialRecord, DiscoverySummary, SyncTally};
 use shared::credentials::{
     ConnectionId, CredentialId, CredentialStatusStore, CredentialStore, Credentials,
-    CredentialsApi, GitLabVerifier, StoreError, handler,
+    CredentialsApi, GitLabVerifier, handler,
 };
 use shared::gitlab::{HttpClients, NetworkPolicy, PrivateNetworks, RetryPolicy, Timeouts};
+use shared::kernel::StoreError;
 use shared::secret::SecretString;
 use testkit::aws_local::AwsStandIn;
 use testkit::gitlab_sim::{
@@ -2468,10 +2469,7 @@ mod rotation {
                     "{case}: record and token disagree"
                 ),
                 CredentialStatus::Provisioning => {
-                    assert!(
-                        !shared::scheduler::service::is_live(record, today),
-                        "{case}"
-                    )
+                    assert!(!record.is_live(today), "{case}")
                 }
                 other => panic!("{case}: unexpected status {other:?}"),
             }

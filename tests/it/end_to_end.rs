@@ -62,7 +62,7 @@ fn synced(pass: &PassSummary, path: &str) -> Vec<(&'static str, usize, u64)> {
         .filter(|r| {
             r.message
                 .as_ref()
-                .is_some_and(|m| m.path_with_namespace == path)
+                .is_some_and(|m| m.path_with_namespace() == path)
         })
         .map(|r| (r.result(), r.commits(), r.stats.requests))
         .collect()

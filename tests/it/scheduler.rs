@@ -15,16 +15,19 @@ use shared::aws::sync_queue::SqsSyncQueue;
 use shared::aws::sync_state_store::DynamoSyncStateStore;
 use shared::credentials::{
     ConnectionId, CreateInput, CredentialId, CredentialRecord, CredentialStatus, CredentialStore,
-    Credentials, GitLabConnector, GitLabVerifier,
+    Credentials, GitLabVerifier,
 };
+use shared::entrypoints::scheduler::handle;
+use shared::gitlab::GitLabConnector;
 use shared::gitlab::HttpClients;
+use shared::kernel::{StoreError, SyncMessage};
 use shared::scheduler::ports::KnownConnection;
 use shared::scheduler::{
     BatchEntry, BatchQueue, DiscoveredProject, EnqueueLease, FailedEntry, ProjectRecord,
     ProjectStatus, ProjectStore, Scheduler, SchedulerOptions, SendPolicy, TickReport,
 };
 use shared::secret::SecretString;
-use shared::sync::{ProjectKey, StoreError, SyncMessage, SyncStateStore};
+use shared::sync::{ProjectKey, SyncStateStore};
 use testkit::aws_local::AwsStandIn;
 use testkit::clients::{fast_retry, local_http};
 use testkit::git_fixture::GitRepo;
@@ -129,7 +132,7 @@ impl Env {
             all.extend(
                 received
                     .iter()
-                    .map(|m| serde_json::from_str::<SyncMessage>(m.body().unwrap()).unwrap()),
+                    .map(|m| SyncMessage::from_json(m.body().unwrap()).unwrap()),
             );
         }
         panic!("the sync queue never ran empty");
@@ -211,7 +214,7 @@ fn text(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
 }
 
 fn ids(messages: &[SyncMessage]) -> Vec<u64> {
-    let mut ids: Vec<u64> = messages.iter().map(|m| m.project_id).collect();
+    let mut ids: Vec<u64> = messages.iter().map(|m| m.project_id()).collect();
     ids.sort_unstable();
     ids
 }
@@ -325,7 +328,7 @@ async fn one_message_per_eligible_project_checked_against_the_simulator() {
     sim.reset_counts();
 
     let scheduler = env.scheduler(env.sqs(), options());
-    let report = scheduler.handle(schedule_event(None)).await.unwrap();
+    let report = handle(&scheduler, schedule_event(None)).await.unwrap();
     let messages = env.drain().await;
 
     let expected = eligible(&sim, org.user, repo.path());
@@ -346,15 +349,15 @@ async fn one_message_per_eligible_project_checked_against_the_simulator() {
         "archived, not yet imported"
     );
     assert!(!ids(&messages).contains(&org.empty));
-    let by_id: BTreeMap<u64, &SyncMessage> = messages.iter().map(|m| (m.project_id, m)).collect();
+    let by_id: BTreeMap<u64, &SyncMessage> = messages.iter().map(|m| (m.project_id(), m)).collect();
     let deep = by_id[&org.deep];
-    assert_eq!(deep.connection_id, "acme");
-    assert_eq!(deep.credential_id, credential);
+    assert_eq!(deep.connection_id().as_str(), "acme");
+    assert_eq!(deep.credential_id().as_str(), credential);
     assert_eq!(
-        deep.path_with_namespace,
+        deep.path_with_namespace(),
         "platform/backend/services/billing/invoices"
     );
-    assert_eq!(deep.default_branch, "main");
+    assert_eq!(deep.default_branch(), "main");
 
     let part = &report.connections[0];
     assert_eq!(
@@ -418,12 +421,12 @@ async fn a_tick_delivered_twice_sends_nothing_more() {
     let expected = eligible(&sim, org.user, repo.path());
 
     let scheduler = env.scheduler(env.sqs(), options());
-    let first = scheduler.handle(schedule_event(None)).await.unwrap();
+    let first = handle(&scheduler, schedule_event(None)).await.unwrap();
     sim.reset_counts();
     // EventBridge delivers the same tick again (at least once), even concurrently.
     let (second, third) = tokio::join!(
-        scheduler.handle(schedule_event(None)),
-        scheduler.handle(schedule_event(None))
+        handle(&scheduler, schedule_event(None)),
+        handle(&scheduler, schedule_event(None))
     );
     assert_eq!(first.enqueued(), expected.len());
     assert!(second.unwrap().duplicate && third.unwrap().duplicate);
@@ -434,8 +437,7 @@ async fn a_tick_delivered_twice_sends_nothing_more() {
     );
 
     // The next tick comes while the messages are still in flight: nothing is enqueued twice.
-    let next: TickReport = scheduler
-        .handle(schedule_event(Some("2026-11-24T22:05:00Z")))
+    let next: TickReport = handle(&scheduler, schedule_event(Some("2026-11-24T22:05:00Z")))
         .await
         .unwrap();
     assert!(!next.duplicate);
@@ -506,8 +508,7 @@ async fn a_revoked_token_and_a_failing_gitlab_do_not_stop_the_others() {
             ..options()
         },
     );
-    let report = scheduler
-        .handle(schedule_event(Some("2026-11-24T23:00:00Z")))
+    let report = handle(&scheduler, schedule_event(Some("2026-11-24T23:00:00Z")))
         .await
         .unwrap();
     let by_name: BTreeMap<&str, _> = report
@@ -539,7 +540,11 @@ async fn a_revoked_token_and_a_failing_gitlab_do_not_stop_the_others() {
     );
     let messages = env.drain().await;
     assert_eq!(ids(&messages), expected);
-    assert!(messages.iter().all(|m| m.connection_id == "acme"));
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.connection_id().as_str() == "acme")
+    );
     assert_eq!(
         env.credential_status("gone-corp", &revoked).await,
         CredentialStatus::InvalidCredentials
@@ -547,8 +552,7 @@ async fn a_revoked_token_and_a_failing_gitlab_do_not_stop_the_others() {
 
     // Its syncs stop: the next tick does not use the refused token at all.
     sim.reset_counts();
-    let next = scheduler
-        .handle(schedule_event(Some("2026-11-24T23:05:00Z")))
+    let next = handle(&scheduler, schedule_event(Some("2026-11-24T23:05:00Z")))
         .await
         .unwrap();
     let gone_corp = next
@@ -575,7 +579,7 @@ impl<Q: BatchQueue> BatchQueue for FlakyQueue<Q> {
         {
             let mut left = self.failures_left.lock().unwrap();
             for entry in entries {
-                match left.get_mut(&entry.message.project_id) {
+                match left.get_mut(&entry.message.project_id()) {
                     Some(n) if *n > 0 => {
                         *n -= 1;
                         failed.push(FailedEntry {
@@ -614,8 +618,7 @@ async fn send_message_batch_partial_failures_are_retried_and_what_never_went_is_
         calls: AtomicU32::new(0),
     };
     let scheduler = env.scheduler(queue, options());
-    let report = scheduler
-        .handle(schedule_event(Some("2026-11-24T22:00:00Z")))
+    let report = handle(&scheduler, schedule_event(Some("2026-11-24T22:00:00Z")))
         .await
         .unwrap();
     let part = &report.connections[0];
@@ -641,8 +644,7 @@ async fn send_message_batch_partial_failures_are_retried_and_what_never_went_is_
 
     // Its lease was given back: the next tick sends it, and only it.
     scheduler.queue.failures_left.lock().unwrap().clear();
-    let next = scheduler
-        .handle(schedule_event(Some("2026-11-24T22:05:00Z")))
+    let next = handle(&scheduler, schedule_event(Some("2026-11-24T22:05:00Z")))
         .await
         .unwrap();
     assert_eq!(next.enqueued(), 1);
@@ -667,8 +669,7 @@ async fn vanished_projects_are_marked_gone_and_imported_archives_are_not_enqueue
             ..options()
         },
     );
-    scheduler
-        .handle(schedule_event(Some("2026-11-24T22:00:00Z")))
+    handle(&scheduler, schedule_event(Some("2026-11-24T22:00:00Z")))
         .await
         .unwrap();
     assert_eq!(ids(&env.drain().await), expected);
@@ -689,8 +690,7 @@ async fn vanished_projects_are_marked_gone_and_imported_archives_are_not_enqueue
     sim.with_world(|w| w.remove_project(org.deep));
     tokio::time::sleep(Duration::from_millis(1_100)).await;
 
-    let report = scheduler
-        .handle(schedule_event(Some("2026-11-24T22:05:00Z")))
+    let report = handle(&scheduler, schedule_event(Some("2026-11-24T22:05:00Z")))
         .await
         .unwrap();
     let part = &report.connections[0];
@@ -723,8 +723,7 @@ async fn vanished_projects_are_marked_gone_and_imported_archives_are_not_enqueue
     );
 
     // Gone marks are not repeated.
-    let report = scheduler
-        .handle(schedule_event(Some("2026-11-24T22:10:00Z")))
+    let report = handle(&scheduler, schedule_event(Some("2026-11-24T22:10:00Z")))
         .await
         .unwrap();
     assert_eq!(report.connections[0].gone, 0);
@@ -746,8 +745,8 @@ async fn two_overlapping_ticks_send_each_project_once() {
     let first = env.scheduler(env.sqs(), options());
     let second = env.scheduler(env.sqs(), options());
     let (a, b) = tokio::join!(
-        first.handle(schedule_event(Some("2026-11-24T22:00:00Z"))),
-        second.handle(schedule_event(Some("2026-11-24T22:05:00Z")))
+        handle(&first, schedule_event(Some("2026-11-24T22:00:00Z"))),
+        handle(&second, schedule_event(Some("2026-11-24T22:05:00Z")))
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert!(!a.duplicate && !b.duplicate, "two different ticks");
@@ -787,8 +786,7 @@ async fn a_locked_connection_is_left_to_its_tick_and_held_leases_are_kept() {
             .unwrap()
     );
     let scheduler = env.scheduler(env.sqs(), options());
-    let report = scheduler
-        .handle(schedule_event(Some("2026-11-24T22:00:00Z")))
+    let report = handle(&scheduler, schedule_event(Some("2026-11-24T22:00:00Z")))
         .await
         .unwrap();
     let part = &report.connections[0];
@@ -843,8 +841,7 @@ async fn a_locked_connection_is_left_to_its_tick_and_held_leases_are_kept() {
     );
     store.unlock_connection(&acme, "other").await.unwrap();
 
-    let report = scheduler
-        .handle(schedule_event(Some("2026-11-24T22:05:00Z")))
+    let report = handle(&scheduler, schedule_event(Some("2026-11-24T22:05:00Z")))
         .await
         .unwrap();
     let part = &report.connections[0];
@@ -975,7 +972,10 @@ impl ProjectStore for FlakyProjects {
             |id: Option<u64>| id.filter(|id| records.iter().any(|r| r.project.project_id == *id));
         if holds(*self.fail_batch_of.lock().unwrap()).is_some() {
             *self.fail_batch_of.lock().unwrap() = None;
-            return Err(StoreError("BatchWriteItem: service unavailable".into()));
+            return Err(StoreError::unavailable(
+                "BatchWriteItem",
+                "service unavailable",
+            ));
         }
         let Some(left_out) = holds(*self.leave_out.lock().unwrap()) else {
             return self.inner.write(connection, records).await;
@@ -1043,8 +1043,7 @@ async fn records_not_written_are_reported_and_sent_by_the_next_tick() {
         GitLabConnector::new(env.http.clone(), 1_000_000),
         options(),
     );
-    let report = scheduler
-        .handle(schedule_event(Some("2026-11-24T22:00:00Z")))
+    let report = handle(&scheduler, schedule_event(Some("2026-11-24T22:00:00Z")))
         .await
         .unwrap();
     let part = &report.connections[0];
@@ -1059,8 +1058,7 @@ async fn records_not_written_are_reported_and_sent_by_the_next_tick() {
         vec!["store: 26 project items not written".to_owned()]
     );
 
-    let next = scheduler
-        .handle(schedule_event(Some("2026-11-24T22:05:00Z")))
+    let next = handle(&scheduler, schedule_event(Some("2026-11-24T22:05:00Z")))
         .await
         .unwrap();
     assert!(next.connections[0].errors.is_empty());
@@ -1090,9 +1088,7 @@ async fn include_and_exclude_patterns_decide_exactly_what_is_enqueued() {
             &["platform/backend/services/**", "**/svc-003"],
         )
         .await;
-    let report = env
-        .scheduler(env.sqs(), options())
-        .handle(schedule_event(None))
+    let report = handle(&env.scheduler(env.sqs(), options()), schedule_event(None))
         .await
         .unwrap();
     let messages = env.drain().await;
@@ -1172,8 +1168,7 @@ async fn a_refused_project_is_held_then_retried_after_its_period() {
             ..options()
         },
     );
-    scheduler
-        .handle(schedule_event(Some("2026-11-24T22:00:00Z")))
+    handle(&scheduler, schedule_event(Some("2026-11-24T22:00:00Z")))
         .await
         .unwrap();
     assert_eq!(ids(&env.drain().await), expected);
@@ -1190,8 +1185,7 @@ async fn a_refused_project_is_held_then_retried_after_its_period() {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1_100)).await;
 
-    let report = scheduler
-        .handle(schedule_event(Some("2026-11-24T22:05:00Z")))
+    let report = handle(&scheduler, schedule_event(Some("2026-11-24T22:05:00Z")))
         .await
         .unwrap();
     let held: Vec<u64> = expected
@@ -1223,8 +1217,7 @@ async fn a_refused_project_is_held_then_retried_after_its_period() {
 
     // Once the period since the refusal has passed, each is tried again, once.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    scheduler
-        .handle(schedule_event(Some("2026-11-24T22:10:00Z")))
+    handle(&scheduler, schedule_event(Some("2026-11-24T22:10:00Z")))
         .await
         .unwrap();
     assert_eq!(ids(&env.drain().await), expected);
@@ -1257,14 +1250,16 @@ async fn a_credential_of_another_instance_never_shares_the_connections_keys() {
     stray.settings.base_url = second.base_url();
     store.insert(&stray).await.unwrap();
 
-    let report = env
-        .scheduler(env.sqs(), options())
-        .handle(schedule_event(None))
+    let report = handle(&env.scheduler(env.sqs(), options()), schedule_event(None))
         .await
         .unwrap();
     let messages = env.drain().await;
     assert_eq!(ids(&messages), eligible(&first, org.user, repo.path()));
-    assert!(messages.iter().all(|m| m.credential_id == credential));
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.credential_id().as_str() == credential)
+    );
     assert_eq!(
         second.total_requests(),
         0,
@@ -1339,13 +1334,12 @@ async fn a_gitlab_slower_than_the_tick_never_starves_the_others_and_each_tick_en
     // itself; b-paced, 5.5 s left, is cut by the tick's end; c-paced never starts.
     let time_left = Duration::from_secs(11) + margin;
     let started = std::time::Instant::now();
-    let first = scheduler
-        .handle(with_time_left(
-            schedule_event(Some("2026-11-25T10:00:00Z")),
-            time_left,
-        ))
-        .await
-        .unwrap();
+    let first = handle(
+        &scheduler,
+        with_time_left(schedule_event(Some("2026-11-25T10:00:00Z")), time_left),
+    )
+    .await
+    .unwrap();
     assert!(started.elapsed() < time_left, "{:?}", started.elapsed());
     let by_name: BTreeMap<&str, _> = first
         .connections
@@ -1368,13 +1362,12 @@ async fn a_gitlab_slower_than_the_tick_never_starves_the_others_and_each_tick_en
     // a-slow, last, is cut. Had a-slow gone first again, its 10 s window would have left c-paced too little.
     let time_left = Duration::from_secs(20) + margin;
     let started = std::time::Instant::now();
-    let second = scheduler
-        .handle(with_time_left(
-            schedule_event(Some("2026-11-25T11:00:00Z")),
-            time_left,
-        ))
-        .await
-        .unwrap();
+    let second = handle(
+        &scheduler,
+        with_time_left(schedule_event(Some("2026-11-25T11:00:00Z")), time_left),
+    )
+    .await
+    .unwrap();
     assert!(started.elapsed() < time_left, "{:?}", started.elapsed());
     let by_name: BTreeMap<&str, _> = second
         .connections
@@ -1388,7 +1381,10 @@ async fn a_gitlab_slower_than_the_tick_never_starves_the_others_and_each_tick_en
     );
     assert!(by_name["a-slow"].deferred, "{:?}", by_name["a-slow"]);
     let messages = env.drain().await;
-    let mut connections: Vec<&str> = messages.iter().map(|m| m.connection_id.as_str()).collect();
+    let mut connections: Vec<&str> = messages
+        .iter()
+        .map(|m| m.connection_id().as_str())
+        .collect();
     connections.sort_unstable();
     assert_eq!(connections, ["b-paced", "c-paced"]);
     slow.shutdown().await;
@@ -1427,10 +1423,12 @@ async fn a_401_that_personal_access_tokens_self_does_not_confirm_fails_only_the_
             );
         }
         sim.reset_counts();
-        let report = scheduler
-            .handle(schedule_event(Some(&format!("2026-11-24T23:{minute}:00Z"))))
-            .await
-            .unwrap();
+        let report = handle(
+            &scheduler,
+            schedule_event(Some(&format!("2026-11-24T23:{minute}:00Z"))),
+        )
+        .await
+        .unwrap();
         let acme = &report.connections[0];
         assert_eq!(acme.enqueued, 0);
         assert!(
@@ -1451,8 +1449,7 @@ async fn a_401_that_personal_access_tokens_self_does_not_confirm_fails_only_the_
 
     // GitLab is well again: the credential was never stopped.
     sim.clear_faults();
-    let report = scheduler
-        .handle(schedule_event(Some("2026-11-24T23:10:00Z")))
+    let report = handle(&scheduler, schedule_event(Some("2026-11-24T23:10:00Z")))
         .await
         .unwrap();
     assert_eq!(report.connections[0].enqueued, 1);

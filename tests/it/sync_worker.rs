@@ -16,12 +16,14 @@ use shared::aws::secrets::SecretsManagerVault;
 use shared::aws::sync_queue::SqsSyncQueue;
 use shared::aws::sync_state_store::DynamoSyncStateStore;
 use shared::credentials::{
-    ConnectionId, CreateInput, CredentialStatus, CredentialStore, Credentials, GitLabConnector,
+    ConnectionId, CreateInput, CredentialId, CredentialStatus, CredentialStore, Credentials,
     GitLabVerifier,
 };
+use shared::gitlab::GitLabConnector;
+use shared::kernel::{SyncMessage, SyncQueue};
 use shared::secret::SecretString;
 use shared::sync::worker::TimeBudget;
-use shared::sync::{ProjectKey, SyncMessage, SyncOptions, SyncQueue, SyncWorker};
+use shared::sync::{ProjectKey, SyncOptions, SyncWorker};
 use testkit::aws_local::AwsStandIn;
 use testkit::clients::{fast_retry, local_http};
 use testkit::git_fixture::GitRepo;
@@ -183,13 +185,14 @@ impl Env {
 
     /// The scheduler's message for `project`.
     fn message(&self, project: u64) -> SyncMessage {
-        SyncMessage {
-            connection_id: CONNECTION.into(),
-            credential_id: self.credential_id.clone(),
-            project_id: project,
-            path_with_namespace: format!("acme/p{project}"),
-            default_branch: "main".into(),
-        }
+        SyncMessage::new(
+            ConnectionId::parse(CONNECTION).unwrap(),
+            CredentialId::parse(&self.credential_id).unwrap(),
+            project,
+            format!("acme/p{project}"),
+            "main",
+        )
+        .unwrap()
     }
 
     /// Runs the handler as Lambda would, with `time_left` before the invocation's deadline.
@@ -197,11 +200,12 @@ impl Env {
         let mut context = Context::default();
         let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
         context.deadline = u64::try_from(now_ms).unwrap() + time_left.as_millis() as u64;
-        let response = self
-            .worker
-            .handle(LambdaEvent::new(event, context))
-            .await
-            .unwrap();
+        let response = shared::entrypoints::sync_worker::handle(
+            &self.worker,
+            LambdaEvent::new(event, context),
+        )
+        .await
+        .unwrap();
         response
             .batch_item_failures
             .into_iter()

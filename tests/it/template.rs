@@ -645,7 +645,7 @@ fn the_schedule_sample_is_what_the_schedule_delivers() {
     let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(&delivered), keys(&sample));
     assert_eq!(
-        shared::scheduler::tick_key(&sample).as_deref(),
+        shared::entrypoints::scheduler::tick_key(&sample).as_deref(),
         Some("time:2026-11-24T22:00:00Z")
     );
 }

@@ -231,7 +231,7 @@ impl LocalRun {
         let config = Config::from_lookup(|name| variables.get(name).cloned())
             .map_err(|e| LocalRunError::Config(e.to_string()))?;
         let built = |e: shared::gitlab::GitLabError| LocalRunError::Config(e.to_string());
-        let api = shared::app::credentials_function(&config, &aws.config, false).map_err(built)?;
+        let api = shared::app::credentials_function(&config, &aws.config).map_err(built)?;
         let scheduler = shared::app::scheduler_function(&config, &aws.config, tuning.scheduler)
             .map_err(built)?;
         let mut worker =
@@ -338,11 +338,12 @@ impl LocalRun {
             "time": now.format(&time::format_description::well_known::Rfc3339).expect("formats"),
             "id": format!("local-{}", now.unix_timestamp_nanos()),
         });
-        let report = self
-            .scheduler
-            .handle(LambdaEvent::new(tick, deadline_in(SCHEDULER_TIMEOUT)))
-            .await
-            .map_err(|e| LocalRunError::Scheduler(e.to_string()))?;
+        let report = shared::entrypoints::scheduler::handle(
+            &self.scheduler,
+            LambdaEvent::new(tick, deadline_in(SCHEDULER_TIMEOUT)),
+        )
+        .await
+        .map_err(|e| LocalRunError::Scheduler(e.to_string()))?;
         let mut summary = PassSummary {
             tick_elapsed: started.elapsed(),
             ..PassSummary::default()
@@ -429,10 +430,11 @@ impl LocalRun {
                 .collect();
             let event = serde_json::from_value(json!({ "Records": records }))
                 .expect("an SQS event of the worker's kind");
-            let (response, batch) = self
-                .worker
-                .handle_batch(LambdaEvent::new(event, deadline_in(WORKER_TIMEOUT)))
-                .await;
+            let (response, batch) = shared::entrypoints::sync_worker::handle_batch(
+                &self.worker,
+                LambdaEvent::new(event, deadline_in(WORKER_TIMEOUT)),
+            )
+            .await;
             invocations += 1;
             let failed: Vec<&str> = response
                 .batch_item_failures
@@ -466,7 +468,7 @@ impl LocalRun {
         let project = report
             .message
             .as_ref()
-            .map_or("(unreadable message)", |m| m.path_with_namespace.as_str());
+            .map_or("(unreadable message)", |m| m.path_with_namespace());
         let detail = match &report.outcome {
             RecordOutcome::Retry { reason, .. } => format!(": {reason}"),
             _ => String::new(),

@@ -1,9 +1,11 @@
-//! The scheduler Lambda: EventBridge schedule -> `shared::scheduler::Scheduler`, one tick per event: discover
+//! The scheduler Lambda: EventBridge schedule -> `shared::entrypoints::scheduler` -> `shared::scheduler::Scheduler`,
+//! one tick per event: discover
 //! every live credential's projects and send one sync message per eligible project.
 //! Everything is built once per process (`shared::app`); each invocation only runs the handler.
 
 use lambda_runtime::{Error, service_fn};
 use shared::config::Config;
+use shared::entrypoints::scheduler::handle;
 use shared::scheduler::SchedulerOptions;
 
 // One thread: at the template's memory size a Lambda has less than one vCPU, and more threads only add wake-ups.
@@ -13,5 +15,5 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let aws = aws_config::load_from_env().await;
     let scheduler = shared::app::scheduler_function(&config, &aws, SchedulerOptions::default())?;
-    lambda_runtime::run(service_fn(|event| scheduler.handle(event))).await
+    lambda_runtime::run(service_fn(|event| handle(&scheduler, event))).await
 }

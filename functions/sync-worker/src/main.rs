@@ -1,8 +1,10 @@
-//! The sync worker Lambda: SQS sync queue -> `shared::sync::SyncWorker`, one project's default branch per record.
+//! The sync worker Lambda: SQS sync queue -> `shared::entrypoints::sync_worker` -> `shared::sync::SyncWorker`, one
+//! project's default branch per record.
 //! Everything is built once per process (`shared::app`); each invocation only runs the handler.
 
 use lambda_runtime::{Error, service_fn};
 use shared::config::Config;
+use shared::entrypoints::sync_worker::handle;
 use shared::sync::SyncOptions;
 
 // One thread: at the template's memory size a Lambda has less than one vCPU, and more threads only add wake-ups.
@@ -12,5 +14,5 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let aws = aws_config::load_from_env().await;
     let worker = shared::app::sync_worker_function(&config, &aws, SyncOptions::default())?;
-    lambda_runtime::run(service_fn(|event| worker.handle(event))).await
+    lambda_runtime::run(service_fn(|event| handle(&worker, event))).await
 }

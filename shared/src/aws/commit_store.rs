@@ -14,8 +14,10 @@ use futures::{StreamExt, TryStreamExt};
 use time::OffsetDateTime;
 
 use super::{MAX_BATCH_ATTEMPTS, batch_write, condition_failed};
-use crate::sync::model::{CommitRecord, ProjectKey, utc};
-use crate::sync::ports::{CommitStore, StoreError};
+use crate::kernel::StoreError;
+use crate::kernel::time::utc;
+use crate::sync::model::{CommitRecord, ProjectKey};
+use crate::sync::ports::CommitStore;
 
 /// AWS rejects a `BatchWriteItem` with more than 25 requests (moto accepts more: the limit is ours to keep).
 pub const MAX_BATCH_WRITE: usize = 25;
@@ -74,10 +76,13 @@ impl DynamoCommitStore {
             match result {
                 Ok(unprocessed) if unprocessed.is_empty() => {}
                 Ok(unprocessed) => {
-                    return Err(StoreError(format!(
-                        "BatchWriteItem: {} items still unprocessed after {MAX_BATCH_ATTEMPTS} attempts",
-                        unprocessed.len()
-                    )));
+                    return Err(StoreError::unavailable(
+                        "BatchWriteItem",
+                        format!(
+                            "{} items still unprocessed after {MAX_BATCH_ATTEMPTS} attempts",
+                            unprocessed.len()
+                        ),
+                    ));
                 }
                 Err(error) if error.code() == Some("ValidationException") => match part {
                     [record] => {
@@ -96,10 +101,10 @@ impl DynamoCommitStore {
                     }
                 },
                 Err(error) => {
-                    return Err(StoreError(format!(
-                        "BatchWriteItem: {}",
-                        DisplayErrorContext(&error)
-                    )));
+                    return Err(StoreError::unavailable(
+                        "BatchWriteItem",
+                        DisplayErrorContext(&error),
+                    ));
                 }
             }
         }
@@ -109,12 +114,13 @@ impl DynamoCommitStore {
 
 /// One `PutRequest` of a record's item.
 fn put_request(record: &CommitRecord) -> Result<WriteRequest, StoreError> {
-    let item = serde_dynamo::to_item(record)
-        .map_err(|e| StoreError(format!("encoding commit {}: {e}", record.sha)))?;
+    let item = serde_dynamo::to_item(record).map_err(|e| {
+        StoreError::unavailable("encoding a commit", format!("{}: {e}", record.sha))
+    })?;
     let put = PutRequest::builder()
         .set_item(Some(item))
         .build()
-        .map_err(|e| StoreError(e.to_string()))?;
+        .map_err(|e| StoreError::unavailable("encoding a commit", e))?;
     Ok(WriteRequest::builder().put_request(put).build())
 }
 
@@ -142,11 +148,14 @@ impl CommitStore for DynamoCommitStore {
             .try_concat()
             .await?;
         if records.len() > 1 && refused.len() == records.len() {
-            return Err(StoreError(format!(
-                "BatchWriteItem: every one of {} items refused as invalid: {}",
-                records.len(),
-                refused[0].1
-            )));
+            return Err(StoreError::unavailable(
+                "BatchWriteItem",
+                format!(
+                    "every one of {} items refused as invalid: {}",
+                    records.len(),
+                    refused[0].1
+                ),
+            ));
         }
         Ok(refused.into_iter().map(|(sha, _)| sha).collect())
     }
@@ -179,10 +188,10 @@ impl CommitStore for DynamoCommitStore {
                     match result {
                         Ok(_) => Ok(()),
                         Err(e) if condition_failed(&e) => Ok(()),
-                        Err(e) => Err(StoreError(format!(
-                            "UpdateItem: {}",
-                            DisplayErrorContext(&e)
-                        ))),
+                        Err(e) => Err(StoreError::unavailable(
+                            "UpdateItem",
+                            DisplayErrorContext(&e),
+                        )),
                     }
                 }
             })

@@ -22,7 +22,8 @@ use crate::credentials::model::{
     ConnectionId, CredentialId, CredentialRecord, CredentialStatus, DiscoverySummary, LastSync,
     SyncTally,
 };
-use crate::credentials::ports::{CredentialStatusStore, CredentialStore, StoreError};
+use crate::credentials::ports::{CredentialStatusStore, CredentialStore};
+use crate::kernel::StoreError;
 
 type Item = HashMap<String, AttributeValue>;
 

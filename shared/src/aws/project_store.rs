@@ -39,11 +39,11 @@ use super::keys::{
 };
 use super::{batch_write, condition_failed};
 use crate::credentials::ConnectionId;
+use crate::kernel::StoreError;
 use crate::scheduler::model::{DiscoveredProject, ProjectStatus};
 use crate::scheduler::ports::{
     AccessRefusal, KnownConnection, KnownProject, ProjectRecord, ProjectStore,
 };
-use crate::sync::StoreError;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -206,7 +206,7 @@ impl DynamoProjectStore {
         key: Item,
         remove: &str,
         (owner, value): (&str, AttributeValue),
-        operation: &str,
+        operation: &'static str,
     ) -> Result<(), StoreError> {
         let result = self
             .client
@@ -227,11 +227,11 @@ impl DynamoProjectStore {
     }
 }
 
-fn unavailable<E>(operation: &str, error: &SdkError<E>) -> StoreError
+fn unavailable<E>(operation: &'static str, error: &SdkError<E>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    StoreError(format!("{operation}: {}", DisplayErrorContext(error)))
+    StoreError::unavailable(operation, DisplayErrorContext(error))
 }
 
 impl ProjectStore for DynamoProjectStore {
@@ -388,11 +388,14 @@ impl ProjectStore for DynamoProjectStore {
         records: &[ProjectRecord<'_>],
     ) -> Result<Vec<u64>, StoreError> {
         if records.len() > Self::MAX_WRITE_BATCH {
-            return Err(StoreError(format!(
-                "BatchWriteItem: {} records, at most {} a call",
-                records.len(),
-                Self::MAX_WRITE_BATCH
-            )));
+            return Err(StoreError::unavailable(
+                "BatchWriteItem",
+                format!(
+                    "{} records, at most {} a call",
+                    records.len(),
+                    Self::MAX_WRITE_BATCH
+                ),
+            ));
         }
         let requests: Vec<WriteRequest> = records
             .iter()
@@ -400,7 +403,7 @@ impl ProjectStore for DynamoProjectStore {
                 let put = PutRequest::builder()
                     .set_item(Some(schedule_item(connection, record)))
                     .build()
-                    .map_err(|e| StoreError(format!("schedule item: {e}")))?;
+                    .map_err(|e| StoreError::unavailable("schedule item", e))?;
                 Ok(WriteRequest::builder().put_request(put).build())
             })
             .collect::<Result<_, StoreError>>()?;

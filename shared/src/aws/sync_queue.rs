@@ -5,9 +5,8 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
+use crate::kernel::{StoreError, SyncMessage, SyncQueue};
 use crate::scheduler::ports::{BatchEntry, BatchQueue, FailedEntry};
-use crate::sync::ports::StoreError;
-use crate::sync::worker::{SyncMessage, SyncQueue};
 
 #[derive(Debug, Clone)]
 pub struct SqsSyncQueue {
@@ -26,14 +25,15 @@ impl SqsSyncQueue {
 
 impl SyncQueue for SqsSyncQueue {
     async fn enqueue(&self, message: &SyncMessage) -> Result<(), StoreError> {
-        let body = serde_json::to_string(message).map_err(|e| StoreError(e.to_string()))?;
+        let body = serde_json::to_string(message)
+            .map_err(|e| StoreError::unavailable("encoding a sync message", e))?;
         self.client
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)
             .send()
             .await
-            .map_err(|e| StoreError(format!("SendMessage: {}", DisplayErrorContext(&e))))?;
+            .map_err(|e| StoreError::unavailable("SendMessage", DisplayErrorContext(&e)))?;
         Ok(())
     }
 }
@@ -46,28 +46,31 @@ impl BatchQueue for SqsSyncQueue {
             return Ok(Vec::new());
         }
         if entries.len() > Self::MAX_BATCH {
-            return Err(StoreError(format!(
-                "SendMessageBatch takes at most {} entries, not {}",
-                Self::MAX_BATCH,
-                entries.len()
-            )));
+            return Err(StoreError::unavailable(
+                "SendMessageBatch",
+                format!(
+                    "it takes at most {} entries, not {}",
+                    Self::MAX_BATCH,
+                    entries.len()
+                ),
+            ));
         }
         let mut request = self.client.send_message_batch().queue_url(&self.queue_url);
         for entry in entries {
-            let body =
-                serde_json::to_string(entry.message).map_err(|e| StoreError(e.to_string()))?;
+            let body = serde_json::to_string(entry.message)
+                .map_err(|e| StoreError::unavailable("encoding a sync message", e))?;
             request = request.entries(
                 SendMessageBatchRequestEntry::builder()
                     .id(entry.id)
                     .message_body(body)
                     .build()
-                    .map_err(|e| StoreError(e.to_string()))?,
+                    .map_err(|e| StoreError::unavailable("SendMessageBatch", e))?,
             );
         }
         let output = request
             .send()
             .await
-            .map_err(|e| StoreError(format!("SendMessageBatch: {}", DisplayErrorContext(&e))))?;
+            .map_err(|e| StoreError::unavailable("SendMessageBatch", DisplayErrorContext(&e)))?;
         let mut failed: Vec<FailedEntry> = output
             .failed
             .into_iter()

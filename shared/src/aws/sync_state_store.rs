@@ -11,8 +11,10 @@ use time::OffsetDateTime;
 
 use super::condition_failed;
 use super::keys::{connection_pk, project_sk};
-use crate::sync::model::{ProjectKey, SyncJob, SyncState, utc};
-use crate::sync::ports::{StoreError, SyncStateStore};
+use crate::kernel::StoreError;
+use crate::kernel::time::utc;
+use crate::sync::model::{ProjectKey, SyncJob, SyncState};
+use crate::sync::ports::SyncStateStore;
 
 #[derive(Debug, Clone)]
 pub struct DynamoSyncStateStore {
@@ -53,7 +55,7 @@ impl SyncStateStore for DynamoSyncStateStore {
             .projection_expression("last_head, default_branch, job, access_error")
             .send()
             .await
-            .map_err(|e| StoreError(format!("GetItem: {}", DisplayErrorContext(&e))))?
+            .map_err(|e| StoreError::unavailable("GetItem", DisplayErrorContext(&e)))?
             .item
             .unwrap_or_default();
         let text = |name: &str| match item.get(name) {
@@ -63,7 +65,7 @@ impl SyncStateStore for DynamoSyncStateStore {
         let job = text("job")
             .map(|json| serde_json::from_str(&json))
             .transpose()
-            .map_err(|e| StoreError(format!("unreadable sync checkpoint: {e}")))?;
+            .map_err(|e| StoreError::unavailable("reading the sync checkpoint", e))?;
         Ok(SyncState {
             last_head: text("last_head"),
             default_branch: text("default_branch"),
@@ -94,7 +96,8 @@ impl SyncStateStore for DynamoSyncStateStore {
         expected: Option<&str>,
         job: &SyncJob,
     ) -> Result<bool, StoreError> {
-        let json = serde_json::to_string(job).map_err(|e| StoreError(e.to_string()))?;
+        let json = serde_json::to_string(job)
+            .map_err(|e| StoreError::unavailable("encoding the sync checkpoint", e))?;
         let update = self
             .update(project, expected)
             .update_expression("SET job = :job")
@@ -156,7 +159,7 @@ async fn send(update: UpdateItemFluentBuilder) -> Result<(), StoreError> {
         .send()
         .await
         .map(drop)
-        .map_err(|e| StoreError(format!("UpdateItem: {}", DisplayErrorContext(&e))))
+        .map_err(|e| StoreError::unavailable("UpdateItem", DisplayErrorContext(&e)))
 }
 
 /// A failed condition is an answer (`false`: someone else moved the head), not an error.
@@ -167,9 +170,9 @@ where
     match result {
         Ok(_) => Ok(true),
         Err(e) if condition_failed(&e) => Ok(false),
-        Err(e) => Err(StoreError(format!(
-            "UpdateItem: {}",
-            DisplayErrorContext(&e)
-        ))),
+        Err(e) => Err(StoreError::unavailable(
+            "UpdateItem",
+            DisplayErrorContext(&e),
+        )),
     }
 }

@@ -7,10 +7,8 @@
 //! - [`service`]: the use cases;
 //! - [`request`]: body parsing and field checks;
 //! - [`handler`]: routing, authorisation and replies;
-//! - [`connect`]: a stored credential turned into a GitLab client (for the scheduler and the worker);
 //! - [`refusal`]: what GitLab refusing a stored credential's token means (for the scheduler and the worker).
 
-pub mod connect;
 pub mod handler;
 pub mod model;
 pub mod ports;
@@ -19,10 +17,9 @@ pub mod request;
 pub mod service;
 pub mod verify;
 
-pub use connect::{ConnectError, GitLabConnector};
 pub use handler::{CredentialsApi, Route, handler};
 pub use model::{ConnectionId, CredentialId, CredentialRecord, CredentialStatus};
-pub use ports::{CredentialStatusStore, CredentialStore, SecretVault, StoreError, VaultError};
+pub use ports::{CredentialStatusStore, CredentialStore, SecretVault, VaultError};
 pub use refusal::{Refusal, TokenCheck};
 pub use service::{CreateInput, Credentials, CredentialsError, UpdateInput};
 pub use verify::{GitLabVerifier, Verified, Verifier, VerifyError};

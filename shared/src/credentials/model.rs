@@ -2,96 +2,21 @@
 //! only; the token lives in the secret vault), and the view a caller sees.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::hash::{BuildHasher, Hasher, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+
+use crate::gitlab::ConnectTarget;
+
+// The ids are the kernel's; named here too because the credentials room speaks of them in every file.
+pub use crate::kernel::ids::{ConnectionId, CredentialId};
 
 /// The only credential type this importer knows.
 pub const CREDENTIAL_TYPE: &str = "gitlab";
 
-/// A connection id as it appears in the path: `^[A-Za-z0-9_-]{1,64}$`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ConnectionId(String);
-
-impl ConnectionId {
-    pub fn parse(value: &str) -> Option<Self> {
-        is_identifier(value).then(|| ConnectionId(value.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ConnectionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A credential id: `cred_` and 26 lowercase base-32 characters when we make it; any identifier shape when parsed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct CredentialId(String);
-
-impl CredentialId {
-    pub fn parse(value: &str) -> Option<Self> {
-        is_identifier(value).then(|| CredentialId(value.to_owned()))
-    }
-
-    /// A fresh, unguessable id.
-    pub fn generate() -> Self {
-        let bits = random_bits();
-        const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
-        let mut id = String::from("cred_");
-        for i in 0..26 {
-            id.push(char::from(ALPHABET[((bits >> (i * 5)) & 31) as usize]));
-        }
-        CredentialId(id)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for CredentialId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// 128 unguessable bits (from the OS-seeded hasher keys, the clock and a counter).
-fn random_bits() -> u128 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
-    let mut bits: u128 = 0;
-    for half in 0..2_u64 {
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u64(half);
-        hasher.write_i128(nanos);
-        hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-        bits = (bits << 64) | u128::from(hasher.finish());
-    }
-    bits
-}
-
 /// A fresh id for a version of a credential's secret: 32 hex digits, the shape Secrets Manager takes as a
 /// version id (`ClientRequestToken`, 32 to 64 characters).
 pub fn new_secret_version_id() -> String {
-    format!("{:032x}", random_bits())
-}
-
-fn is_identifier(value: &str) -> bool {
-    (1..=64).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    format!("{:032x}", crate::kernel::ids::random_bits())
 }
 
 /// Where a credential stands. The API stores `provisioning` while a create is under way and `active` once it is
@@ -259,6 +184,38 @@ impl CredentialRecord {
         }
     }
 
+    /// Why the scheduler and the worker must leave this credential alone, if they must: deleted, disabled, or
+    /// not active (refused, expired, still provisioning).
+    pub fn not_live(&self, today: time::Date) -> Option<&'static str> {
+        if self.deleted_at.is_some() {
+            return Some("credential_deleted");
+        }
+        if self.disabled_at.is_some() {
+            return Some("credential_disabled");
+        }
+        match self.effective_status(today) {
+            CredentialStatus::Active => None,
+            _ => Some("credential_not_active"),
+        }
+    }
+
+    /// What the GitLab connector makes this credential's client of.
+    pub fn gitlab_target(&self) -> ConnectTarget<'_> {
+        ConnectTarget {
+            credential_id: &self.credential_id,
+            base_url: &self.settings.base_url,
+            ca_bundle: self.settings.ca_bundle.as_deref(),
+            requests_per_minute: self.settings.requests_per_minute,
+            secret_name: &self.secret_name,
+            secret_version_id: self.secret_version_id.as_deref(),
+        }
+    }
+
+    /// A credential the scheduler and the worker use.
+    pub fn is_live(&self, today: time::Date) -> bool {
+        self.not_live(today).is_none()
+    }
+
     /// The token's scopes beyond reading ([`crate::gitlab::excess_scopes`]); empty when unknown.
     pub fn excess_scopes(&self) -> Vec<String> {
         self.scopes
@@ -339,14 +296,6 @@ pub struct CaBundleView {
     pub fingerprint: String,
 }
 
-/// Now, as stored (RFC 3339, UTC, whole seconds).
-pub fn timestamp(now: OffsetDateTime) -> String {
-    now.replace_nanosecond(0)
-        .unwrap_or(now)
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
-
 /// `YYYY-MM-DD`, strictly.
 pub fn parse_date(value: &str) -> Option<time::Date> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
@@ -361,16 +310,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn identifiers_have_a_checked_shape() {
-        assert!(ConnectionId::parse("acme-prod_1").is_some());
-        for bad in ["", "a/b", "..", "a b", "é", &"x".repeat(65), "a%2Fb"] {
-            assert!(ConnectionId::parse(bad).is_none(), "{bad:?}");
-        }
-        let a = CredentialId::generate();
-        let b = CredentialId::generate();
-        assert_ne!(a, b);
-        assert_eq!(a.as_str().len(), 31);
-        assert!(CredentialId::parse(a.as_str()).is_some());
+    fn secret_version_ids_are_fresh_and_of_the_vaults_shape() {
         let version = new_secret_version_id();
         assert_eq!(version.len(), 32);
         assert_ne!(version, new_secret_version_id());

@@ -1,4 +1,4 @@
-//! The two ports the credentials domain needs, as small `Send + Sync` traits. The AWS adapters live in
+//! The ports the credentials domain needs, as small `Send + Sync` traits (the secret vault is the kernel's). The AWS adapters live in
 //! `crate::aws`; unit tests use in-memory fakes.
 
 use std::future::Future;
@@ -6,37 +6,9 @@ use std::future::Future;
 use super::model::{
     ConnectionId, CredentialId, CredentialRecord, CredentialStatus, DiscoverySummary, SyncTally,
 };
-use crate::secret::SecretString;
-
-/// A failure of our own storage (never the caller's fault). `detail` is for logs only, never for replies.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StoreError {
-    /// A conditional write lost: the item changed (or appeared) since it was read.
-    #[error("the stored item changed concurrently")]
-    Conflict,
-    #[error("{operation} failed: {detail}")]
-    Unavailable {
-        operation: &'static str,
-        detail: String,
-    },
-}
-
-/// A failure of the secret vault. `detail` is for logs only and never holds a secret value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum VaultError {
-    #[error("secret {name} does not exist")]
-    NotFound { name: String },
-    #[error("secret {name} already exists")]
-    AlreadyExists { name: String },
-    /// The secret exists but is scheduled for deletion: nothing can be read from or added to it until restored.
-    #[error("secret {name} is scheduled for deletion")]
-    ScheduledForDeletion { name: String },
-    #[error("{operation} failed: {detail}")]
-    Unavailable {
-        operation: &'static str,
-        detail: String,
-    },
-}
+use crate::kernel::StoreError;
+// The vault is the kernel's (the GitLab connector reads it too); named here as the credentials room's port.
+pub use crate::kernel::vault::{SecretVault, VaultError};
 
 /// Credential metadata and the connections they belong to.
 pub trait CredentialStore: Send + Sync {
@@ -113,55 +85,4 @@ pub trait CredentialStatusStore: Send + Sync {
         tally: &SyncTally,
         at: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-}
-
-/// Where tokens live: one secret per credential, one version of it per token the credential held. The record names
-/// its token's version (`secret_version_id`) and readers fetch that version, so record and token agree whichever
-/// of two concurrent updates wins; the current-version stage only follows the record.
-pub trait SecretVault: Send + Sync {
-    /// Creates a secret named `name`, tagged with `tags`, whose first version `version_id` holds `value` (and is
-    /// current). Retrying with the same `version_id` and value is harmless.
-    fn create(
-        &self,
-        name: &str,
-        value: &SecretString,
-        version_id: &str,
-        tags: &[(&str, &str)],
-    ) -> impl Future<Output = Result<(), VaultError>> + Send;
-
-    /// The value of version `version_id`, or of the current version when `None` (records stored before versions
-    /// were recorded).
-    fn read(
-        &self,
-        name: &str,
-        version_id: Option<&str>,
-    ) -> impl Future<Output = Result<SecretString, VaultError>> + Send;
-
-    /// Adds `value` as version `version_id`, staged as pending: the current version stays as it is.
-    fn stage(
-        &self,
-        name: &str,
-        value: &SecretString,
-        version_id: &str,
-    ) -> impl Future<Output = Result<(), VaultError>> + Send;
-
-    /// Makes version `version_id` the current one (nothing to do if it is).
-    fn promote(
-        &self,
-        name: &str,
-        version_id: &str,
-    ) -> impl Future<Output = Result<(), VaultError>> + Send;
-
-    /// Cancels the scheduled deletion of a secret.
-    fn restore(&self, name: &str) -> impl Future<Output = Result<(), VaultError>> + Send;
-
-    /// Deletes after a recovery window; a secret already scheduled for deletion is not an error.
-    fn schedule_deletion(
-        &self,
-        name: &str,
-        recovery_days: i64,
-    ) -> impl Future<Output = Result<(), VaultError>> + Send;
-
-    /// Deletes at once without recovery: the undo of a [`SecretVault::create`] whose credential was not created.
-    fn delete_now(&self, name: &str) -> impl Future<Output = Result<(), VaultError>> + Send;
 }

@@ -14,9 +14,10 @@ use std::future::Future;
 use time::OffsetDateTime;
 
 use super::model::{CredentialRecord, CredentialStatus};
-use super::ports::{CredentialStatusStore, StoreError};
+use super::ports::CredentialStatusStore;
 use super::verify::unusable;
 use crate::gitlab::{GitLabClient, GitLabError, TokenInfo};
+use crate::kernel::StoreError;
 
 /// What came of a GitLab error for the credential whose token the request carried.
 #[derive(Debug, Clone, PartialEq, Eq)]

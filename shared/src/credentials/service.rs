@@ -6,10 +6,12 @@ use time::OffsetDateTime;
 
 use super::model::{
     CREDENTIAL_TYPE, ConnectionId, CredentialId, CredentialRecord, CredentialStatus,
-    StoredSettings, new_secret_version_id, timestamp,
+    StoredSettings, new_secret_version_id,
 };
-use super::ports::{CredentialStore, SecretVault, StoreError, VaultError};
+use super::ports::{CredentialStore, SecretVault, VaultError};
 use super::verify::{Verifier, VerifyError, warn_of_excess_scopes};
+use crate::kernel::StoreError;
+use crate::kernel::time::timestamp;
 use crate::secret::SecretString;
 
 /// Days a deleted credential's secret can still be recovered.
@@ -986,7 +988,7 @@ mod tests {
             assert_eq!(listed.len(), 1);
             assert_eq!(listed[0].status, CredentialStatus::Provisioning);
             let today = OffsetDateTime::now_utc().date();
-            assert!(!crate::scheduler::service::is_live(&listed[0], today));
+            assert!(!listed[0].is_live(today));
             let id = listed[0].credential_id.clone();
             assert!(matches!(
                 credentials.update(&conn(), update_input(&id)).await,

@@ -543,7 +543,7 @@ impl GitLabClient {
                 params.push(("order", "topo".into()));
             }
             if let Some(until) = query.until {
-                params.push(("until", crate::sync::model::utc(until)));
+                params.push(("until", crate::kernel::time::utc(until)));
             }
             if query.trailers {
                 params.push(("trailers", "true".into()));

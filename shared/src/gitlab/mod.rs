@@ -1,8 +1,10 @@
-//! The GitLab REST v4 client: addresses and the network guard, the request budget, typed errors and entities.
+//! The GitLab REST v4 client: addresses and the network guard, the request budget, typed errors and entities,
+//! and the connector that makes a client for a stored credential.
 
 pub mod address;
 pub mod budget;
 pub mod client;
+pub mod connect;
 pub mod error;
 pub mod model;
 
@@ -12,6 +14,7 @@ pub use client::{
     ClientStats, CommitOrder, CommitPage, CommitQuery, GitLabClient, HttpClients, Limits,
     ProjectRef, READ_REPOSITORY_ACCESS, RetryPolicy, Timeouts,
 };
+pub use connect::{ConnectError, ConnectTarget, GitLabConnector};
 pub use error::GitLabError;
 pub use model::{
     Branch, BranchCommit, Commit, CommitStats, Group, Project, READ_SCOPES, TokenInfo,

@@ -8,7 +8,7 @@ use futures::StreamExt;
 
 use super::ports::{BatchEntry, BatchQueue};
 use crate::backoff::jittered;
-use crate::sync::worker::SyncMessage;
+use crate::kernel::SyncMessage;
 
 /// How hard sending tries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,8 +136,8 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+    use crate::kernel::{ConnectionId, CredentialId, StoreError};
     use crate::scheduler::ports::FailedEntry;
-    use crate::sync::StoreError;
 
     /// Keeps what it accepted; fails entries of chosen projects a number of times, or whole calls.
     #[derive(Default)]
@@ -166,13 +166,13 @@ mod tests {
                 let mut whole = self.whole_call_failures.lock().unwrap();
                 if *whole > 0 {
                     *whole -= 1;
-                    return Err(StoreError("throttled".into()));
+                    return Err(StoreError::unavailable("SendMessageBatch", "throttled"));
                 }
             }
             let mut failed = Vec::new();
             let mut fail = self.fail.lock().unwrap();
             for entry in entries {
-                match fail.get_mut(&entry.message.project_id) {
+                match fail.get_mut(&entry.message.project_id()) {
                     Some(&mut u32::MAX) => failed.push(FailedEntry {
                         id: entry.id.to_owned(),
                         code: "InvalidMessageContents".into(),
@@ -186,7 +186,7 @@ mod tests {
                             sender_fault: false,
                         });
                     }
-                    _ => self.sent.lock().unwrap().push(entry.message.project_id),
+                    _ => self.sent.lock().unwrap().push(entry.message.project_id()),
                 }
             }
             Ok(failed)
@@ -195,12 +195,15 @@ mod tests {
 
     fn messages(n: u64) -> Vec<SyncMessage> {
         (1..=n)
-            .map(|id| SyncMessage {
-                connection_id: "c".into(),
-                credential_id: "k".into(),
-                project_id: id,
-                path_with_namespace: format!("g/p{id}"),
-                default_branch: "main".into(),
+            .map(|id| {
+                SyncMessage::new(
+                    ConnectionId::parse("c").unwrap(),
+                    CredentialId::parse("k").unwrap(),
+                    id,
+                    format!("g/p{id}"),
+                    "main",
+                )
+                .unwrap()
             })
             .collect()
     }

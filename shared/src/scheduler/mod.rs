@@ -6,7 +6,7 @@
 //!   adapters in `crate::aws`);
 //! - [`discovery`]: groups, their projects with subgroups, and member projects, de-duplicated;
 //! - [`fanout`]: `SendMessageBatch`-sized sends with bounded retries of failed entries;
-//! - [`service`]: one tick over every connection, and the Lambda handler.
+//! - [`service`]: one tick over every connection (its Lambda entry point is [`crate::entrypoints::scheduler`]).
 
 pub mod discovery;
 pub mod fanout;
@@ -16,7 +16,7 @@ pub mod service;
 
 pub use discovery::{Discovery, discover};
 pub use fanout::{FanOut, SendPolicy, send_all};
-pub use model::{ConnectionReport, DiscoveredProject, ProjectStatus, TickReport, tick_key};
+pub use model::{ConnectionReport, DiscoveredProject, ProjectStatus, Tick, TickReport};
 pub use ports::{
     AccessRefusal, BatchEntry, BatchQueue, EnqueueLease, FailedEntry, KnownProject, ProjectRecord,
     ProjectStore,

@@ -33,7 +33,7 @@ impl DiscoveredProject {
             archived: project.archived.unwrap_or(false),
             // `simple` entities leave it out; GitLab never does for the full entity we ask for.
             empty_repo: project.empty_repo.unwrap_or(false),
-            last_activity_at: project.last_activity_at.map(crate::sync::model::utc),
+            last_activity_at: project.last_activity_at.map(crate::kernel::time::utc),
             credential_id: credential_id.to_owned(),
             excluded,
         }
@@ -151,17 +151,13 @@ impl TickReport {
     }
 }
 
-/// The identity of a schedule tick: two deliveries of one tick carry the same scheduled `time` (EventBridge
-/// rules) or the same `id`; either is accepted, `time` first. Events without either have none.
-pub fn tick_key(event: &serde_json::Value) -> Option<String> {
-    ["time", "id"].iter().find_map(|field| {
-        event
-            .get(*field)
-            .and_then(serde_json::Value::as_str)
-            .map(str::trim)
-            .filter(|v| !v.is_empty() && v.len() <= 200)
-            .map(|v| format!("{field}:{v}"))
-    })
+/// One schedule tick, as the entry point read it from its event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tick {
+    /// The tick's identity (two deliveries of one tick carry the same); `None`: no duplicate check.
+    pub key: Option<String>,
+    /// When the invocation ends; `None`: no limit but each connection's window.
+    pub ends_at: Option<tokio::time::Instant>,
 }
 
 /// Epoch seconds, as the leases store them.
@@ -172,19 +168,6 @@ pub fn epoch(at: OffsetDateTime) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_tick_is_named_by_its_scheduled_time_then_its_id() {
-        let event = serde_json::json!({"id": "e1", "time": "2026-11-24T22:00:00Z", "detail": {}});
-        assert_eq!(
-            tick_key(&event).as_deref(),
-            Some("time:2026-11-24T22:00:00Z")
-        );
-        let event = serde_json::json!({"id": "e1"});
-        assert_eq!(tick_key(&event).as_deref(), Some("id:e1"));
-        assert_eq!(tick_key(&serde_json::json!({})), None);
-        assert_eq!(tick_key(&serde_json::json!({"time": " "})), None);
-    }
 
     #[test]
     fn an_empty_repository_has_no_history_to_sync() {

@@ -5,8 +5,7 @@ use std::future::Future;
 
 use super::model::{DiscoveredProject, ProjectStatus};
 use crate::credentials::ConnectionId;
-use crate::sync::StoreError;
-use crate::sync::worker::SyncMessage;
+use crate::kernel::{StoreError, SyncMessage};
 
 /// A project's enqueue lease: a project is enqueued only if no lease of an earlier message still holds, so two
 /// ticks close together never send a second message while one is in flight. Leases are read and written only

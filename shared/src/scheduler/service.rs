@@ -13,28 +13,23 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use futures::StreamExt;
-use lambda_runtime::LambdaEvent;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::discovery::discover;
 use super::fanout::{SendPolicy, send_all};
-use super::model::{
-    ConnectionReport, DiscoveredProject, ProjectStatus, TickReport, epoch, tick_key,
-};
+use super::model::{ConnectionReport, DiscoveredProject, ProjectStatus, Tick, TickReport, epoch};
 use super::ports::{
     BatchQueue, EnqueueLease, KnownConnection, KnownProject, ProjectRecord, ProjectStore,
 };
-use crate::credentials::model::{DiscoverySummary, timestamp};
+use crate::credentials::model::DiscoverySummary;
 use crate::credentials::refusal;
-use crate::credentials::{
-    ConnectError, ConnectionId, CredentialRecord, CredentialStatus, CredentialStatusStore,
-    CredentialStore, GitLabConnector, SecretVault,
-};
-use crate::gitlab::{GitLabClient, GitLabError, RetryPolicy};
-use crate::sync::model::utc;
-use crate::sync::worker::{SyncMessage, before, invocation_deadline};
+use crate::credentials::{CredentialRecord, CredentialStatusStore, CredentialStore};
+use crate::gitlab::{ConnectError, GitLabClient, GitLabConnector, GitLabError, RetryPolicy};
+use crate::kernel::time::{before, timestamp, utc};
+use crate::kernel::vault::SecretVault;
+use crate::kernel::{ConnectionId, CredentialId, StoreError, SyncMessage};
 
 /// Tuning of a tick.
 #[derive(Debug, Clone, Copy)]
@@ -152,18 +147,13 @@ where
         }
     }
 
-    /// The Lambda handler: an EventBridge schedule event (any JSON; its `time`/`id` name the tick), within the
-    /// invocation's deadline less the tick margin.
-    pub async fn handle(
-        &self,
-        event: LambdaEvent<serde_json::Value>,
-    ) -> Result<TickReport, lambda_runtime::Error> {
-        let tick = tick_key(&event.payload);
-        let deadline = invocation_deadline(event.context.deadline).map(|end| {
+    /// One tick, within the invocation's end less the tick margin, and its log line.
+    pub async fn run(&self, tick: &Tick) -> Result<TickReport, StoreError> {
+        let deadline = tick.ends_at.map(|end| {
             end.checked_sub(self.options.tick_margin)
                 .unwrap_or_else(Instant::now)
         });
-        let report = self.tick(tick.as_deref(), deadline).await?;
+        let report = self.tick(tick.key.as_deref(), deadline).await?;
         tracing::info!(
             tick = report.tick.as_deref().unwrap_or("-"),
             duplicate = report.duplicate,
@@ -183,7 +173,7 @@ where
         &self,
         tick: Option<&str>,
         deadline: Option<Instant>,
-    ) -> Result<TickReport, crate::sync::StoreError> {
+    ) -> Result<TickReport, StoreError> {
         let now = OffsetDateTime::now_utc();
         let mut report = TickReport {
             tick: tick.map(str::to_owned),
@@ -283,7 +273,7 @@ where
             }
         };
         let instance = bound.or_else(|| connection_instance(&records));
-        records.retain(|r| is_live(r, now.date()));
+        records.retain(|r| r.is_live(now.date()));
         records.sort_by(|a, b| a.credential_id.cmp(&b.credential_id));
         report.credentials = records.len();
         if records.is_empty() {
@@ -501,13 +491,24 @@ where
             let hold = match step {
                 _ if unwritten.contains(&project_id) => continue,
                 Step::Claim => {
-                    messages.push(SyncMessage {
-                        connection_id: connection.to_string(),
-                        credential_id: project.credential_id.clone(),
-                        project_id,
-                        path_with_namespace: project.path_with_namespace.clone(),
-                        default_branch: project.default_branch.clone(),
-                    });
+                    // Discovery found the project with a live credential, whose id has its shape, and GitLab
+                    // named its path and default branch: a refusal here is a bug, logged, never a bad message.
+                    match CredentialId::parse(&project.credential_id)
+                        .ok_or(crate::kernel::MessageError::CredentialId)
+                        .and_then(|credential| {
+                            SyncMessage::new(
+                                connection.clone(),
+                                credential,
+                                project_id,
+                                project.path_with_namespace.clone(),
+                                project.default_branch.clone(),
+                            )
+                        }) {
+                        Ok(message) => messages.push(message),
+                        Err(error) => {
+                            tracing::error!(project_id, error = %error, "no sync message for this project");
+                        }
+                    }
                     continue;
                 }
                 Step::Refresh(hold) | Step::Keep(hold) => *hold,
@@ -526,13 +527,13 @@ where
                 .push(format!("store: {store_errors} project items not written"));
         }
         // The fan-out; whatever could not be sent gives its lease back so that the next tick tries again.
-        messages.sort_by_key(|m| m.project_id);
+        messages.sort_by_key(SyncMessage::project_id);
         let fanout = send_all(&self.queue, &messages, self.options.send).await;
         report.sqs_calls = fanout.calls;
         report.enqueued = fanout.sent;
         report.not_sent = fanout.failed.len();
         for (index, reason) in &fanout.failed {
-            let project_id = messages[*index].project_id;
+            let project_id = messages[*index].project_id();
             tracing::error!(project_id, reason = %reason, "sync message not sent; lease released for the next tick");
             report.write_calls += 1;
             if let Err(error) = self.projects.release(connection, project_id, until).await {
@@ -617,7 +618,7 @@ where
         let gitlab = before(
             limit.until,
             self.connector
-                .client_for(&self.vault, record, self.options.retry),
+                .client_for(&self.vault, &record.gitlab_target(), self.options.retry),
         )
         .await
         .ok_or_else(|| limit.elapsed())?
@@ -828,13 +829,6 @@ fn lock_holder() -> String {
         "{}-{random:016x}",
         OffsetDateTime::now_utc().unix_timestamp_nanos()
     )
-}
-
-/// A credential the scheduler uses: not deleted, not disabled, and active (not refused, not expired).
-pub fn is_live(record: &CredentialRecord, today: time::Date) -> bool {
-    record.deleted_at.is_none()
-        && record.disabled_at.is_none()
-        && record.effective_status(today) == CredentialStatus::Active
 }
 
 #[cfg(test)]

@@ -21,12 +21,13 @@ use time::{Duration, OffsetDateTime};
 use tokio::time::Instant;
 
 use super::model::{CommitRecord, ProjectKey, ProjectOrigin, SyncJob, SyncState};
-use super::ports::{CommitStore, StoreError, SyncStateStore};
+use super::ports::{CommitStore, SyncStateStore};
 use crate::gitlab::client::MAX_PER_PAGE;
 use crate::gitlab::{
     BranchCommit, Commit, CommitPage, CommitQuery, GitLabClient, GitLabError, ProjectRef,
     RetryPolicy,
 };
+use crate::kernel::StoreError;
 
 /// Tuning of one project sync.
 #[derive(Debug, Clone, Copy)]

@@ -7,5 +7,5 @@ pub mod worker;
 
 pub use importer::{ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncReport, SyncTarget};
 pub use model::{CommitRecord, ProjectKey, ProjectOrigin, SyncJob, SyncState};
-pub use ports::{CommitStore, StoreError, SyncStateStore};
-pub use worker::{RecordOutcome, RecordReport, SyncMessage, SyncQueue, SyncWorker};
+pub use ports::{CommitStore, SyncStateStore};
+pub use worker::{RecordOutcome, RecordReport, SyncWorker};

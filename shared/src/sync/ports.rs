@@ -5,12 +5,9 @@ use std::future::Future;
 
 use time::OffsetDateTime;
 
-use super::model::{CommitRecord, ProjectKey, SyncJob, SyncState};
+use crate::kernel::StoreError;
 
-/// Storage failed; always our side's fault, and worth a retry through SQS redelivery.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("storage unavailable: {0}")]
-pub struct StoreError(pub String);
+use super::model::{CommitRecord, ProjectKey, SyncJob, SyncState};
 
 /// The commits table. Writes are idempotent: a record is keyed by (project, sha), so a redelivered message or a
 /// window fetched twice writes the same item again.

@@ -1,5 +1,6 @@
-//! The sync worker's handling of one SQS batch: each record is one project's sync, parsed and run on its own.
-//! A bad record or a transient failure is reported as that record's batch item failure (SQS redelivers it and,
+//! The sync worker's handling of one batch of sync messages (read from SQS by
+//! [`crate::entrypoints::sync_worker`]): each record is one project's sync, run on its own. A bad record or a
+//! transient failure is reported as that record's batch item failure (SQS redelivers it and,
 //! in the end, dead-letters it); a token GitLab refuses for certain marks the credential and stops, without a
 //! retry storm (a 401 is confirmed first, and a credential changed during the sync is not marked: see
 //! [`crate::credentials::refusal`]); a project GitLab hides is marked and skipped; a sync cut by the deadline is
@@ -13,42 +14,23 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use lambda_runtime::LambdaEvent;
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::importer::{ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncReport, SyncTarget};
 use super::model::ProjectKey;
-use super::ports::{CommitStore, StoreError, SyncStateStore};
-use crate::credentials::model::{SyncTally, timestamp};
+use super::ports::{CommitStore, SyncStateStore};
+use crate::credentials::model::SyncTally;
 use crate::credentials::refusal::{self, Refusal};
 use crate::credentials::{
-    ConnectError, ConnectionId, CredentialId, CredentialRecord, CredentialStatus,
-    CredentialStatusStore, CredentialStore, GitLabConnector, SecretVault,
+    CredentialRecord, CredentialStatus, CredentialStatusStore, CredentialStore,
 };
+use crate::gitlab::connect::{ConnectError, GitLabConnector};
 use crate::gitlab::{GitLabClient, GitLabError, ProjectRef};
-
-/// One project to sync: the body of a sync queue message (the scheduler's, or a continuation).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SyncMessage {
-    pub connection_id: String,
-    pub credential_id: String,
-    pub project_id: u64,
-    pub path_with_namespace: String,
-    pub default_branch: String,
-}
-
-/// Where continuation messages go.
-pub trait SyncQueue: Send + Sync {
-    fn enqueue(
-        &self,
-        message: &SyncMessage,
-    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
-}
+use crate::kernel::time::{before, timestamp};
+use crate::kernel::vault::SecretVault;
+use crate::kernel::{ConnectionId, CredentialId, SyncMessage, SyncQueue};
 
 /// How the records of one batch share the invocation's time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,7 +135,8 @@ pub struct RecordReport {
 }
 
 impl RecordReport {
-    fn unread(reason: String) -> Self {
+    /// A record whose body is no sync message: SQS delivers it again, and in the end dead-letters it.
+    pub fn malformed(reason: String) -> Self {
         RecordReport {
             message: None,
             outcome: RecordOutcome::retry("malformed_message", reason),
@@ -282,80 +265,45 @@ where
         }
     }
 
-    /// The Lambda handler: records one after another, each with its share of the invocation's time.
-    pub async fn handle(
+    /// One record of a batch, with `waiting` records not yet started (itself included) and the invocation ending
+    /// at `end`: run within its share of the time left, or handed back at once when too little is left.
+    pub async fn run(
         &self,
-        event: LambdaEvent<SqsEvent>,
-    ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-        Ok(self.handle_batch(event).await.0)
+        message: SyncMessage,
+        end: Option<Instant>,
+        waiting: usize,
+    ) -> RecordReport {
+        match self.budget.slot(end, waiting, Instant::now()) {
+            // Boxed: the sync's future is deep enough to pass the compiler's layout depth limit in the Lambda's
+            // main otherwise.
+            Some(slot) => Box::pin(self.process(message, slot)).await,
+            None => RecordReport::deferred(message),
+        }
     }
 
-    /// The handler's work, with what each record did (the local run shows it as progress).
-    pub async fn handle_batch(
-        &self,
-        event: LambdaEvent<SqsEvent>,
-    ) -> (SqsBatchResponse, Vec<RecordReport>) {
-        let end = invocation_deadline(event.context.deadline);
-        let mut response = SqsBatchResponse::default();
-        let records = event.payload.records;
-        let mut reports = Vec::with_capacity(records.len());
-        let total = records.len();
-        for (started, record) in records.into_iter().enumerate() {
-            let id = record.message_id.clone().unwrap_or_default();
-            let report = match record
-                .body
-                .as_deref()
-                .map(serde_json::from_str::<SyncMessage>)
-            {
-                Some(Ok(message)) => match self.budget.slot(end, total - started, Instant::now()) {
-                    // Boxed: the sync's future is deep enough to pass the compiler's layout depth limit in
-                    // the Lambda's main otherwise.
-                    Some(slot) => Box::pin(self.process(message, slot)).await,
-                    None => RecordReport::deferred(message),
-                },
-                Some(Err(error)) => {
-                    RecordReport::unread(format!("malformed sync message: {error}"))
-                }
-                None => RecordReport::unread("sync message without a body".into()),
-            };
-            match &report.outcome {
-                RecordOutcome::Retry { code, reason } => {
-                    tracing::warn!(message_id = %id, code, reason = %reason, "sync message will be retried");
-                }
-                RecordOutcome::Deferred => {
-                    tracing::info!(message_id = %id, "too little time left to start this sync; SQS delivers it again");
-                }
-                _ => {}
-            }
-            if report.redeliver() {
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = id;
-                response.batch_item_failures.push(failure);
-            }
-            reports.push(report);
-        }
-        // Within the invocation too (in the second half of the margin kept after abandoned records): a slow table
-        // must not make Lambda end the batch before it answers.
+    /// After a batch's records: each credential's summary, written within the invocation too (in the second half
+    /// of the margin kept after abandoned records), so a slow table does not make Lambda end the batch before it
+    /// answers.
+    pub async fn finish_batch(&self, reports: &[RecordReport], end: Option<Instant>) {
         let summaries_until = end.and_then(|end| end.checked_sub(self.budget.abort_margin / 2));
-        if before(summaries_until, Box::pin(self.record_summaries(&reports)))
+        if before(summaries_until, Box::pin(self.record_summaries(reports)))
             .await
             .is_none()
         {
             tracing::warn!("credential summaries not written before the deadline");
         }
-        (response, reports)
     }
 
     /// Each credential's figures of this batch: one atomic write per credential, not per record. A failure is
     /// only logged: the syncs themselves are done, and the figures are a summary.
     async fn record_summaries(&self, reports: &[RecordReport]) {
-        let mut tallies: BTreeMap<(&str, &str), SyncTally> = BTreeMap::new();
+        let mut tallies: BTreeMap<(&ConnectionId, &CredentialId), SyncTally> = BTreeMap::new();
         for report in reports {
             let Some(message) = &report.message else {
                 continue;
             };
             let tally = tallies
-                .entry((&message.connection_id, &message.credential_id))
+                .entry((message.connection_id(), message.credential_id()))
                 .or_default();
             tally.succeeded += u64::from(matches!(report.outcome, RecordOutcome::Synced(_)));
             tally.commits += report.commits() as u64;
@@ -366,18 +314,12 @@ where
         }
         let at = timestamp(OffsetDateTime::now_utc());
         for ((connection, credential), tally) in tallies {
-            let (Some(connection), Some(credential)) = (
-                ConnectionId::parse(connection),
-                CredentialId::parse(credential),
-            ) else {
-                continue;
-            };
             if tally.is_empty() {
                 continue;
             }
             if let Err(error) = self
                 .credentials
-                .record_syncs(&connection, &credential, &tally, &at)
+                .record_syncs(connection, credential, &tally, &at)
                 .await
             {
                 tracing::warn!(credential_id = %credential, error = %error, "sync summary not written");
@@ -389,8 +331,8 @@ where
     pub async fn process(&self, message: SyncMessage, slot: RecordSlot) -> RecordReport {
         let span = tracing::info_span!(
             "sync",
-            connection_id = %message.connection_id,
-            project_id = message.project_id
+            connection_id = %message.connection_id(),
+            project_id = message.project_id()
         );
         let started = std::time::Instant::now();
         let (outcome, stats) = self.sync(&message, slot).instrument(span.clone()).await;
@@ -405,7 +347,7 @@ where
         let duration_ms = report.duration.as_millis() as u64;
         tracing::info!(
             result = report.result(),
-            project = %message.path_with_namespace,
+            project = %message.path_with_namespace(),
             commits = report.commits(),
             commits_skipped = report.commits_skipped(),
             windows = report.windows(),
@@ -419,7 +361,7 @@ where
             println!(
                 "{}",
                 embedded_metrics(
-                    &message.connection_id,
+                    message.connection_id().as_str(),
                     report.commits(),
                     &stats,
                     duration_ms
@@ -442,15 +384,10 @@ where
                     .into(),
             )
         };
-        let (Some(connection), Some(credential_id)) = (
-            ConnectionId::parse(&message.connection_id),
-            CredentialId::parse(&message.credential_id),
-        ) else {
-            return (RecordOutcome::Skipped("unknown_credential"), no_requests);
-        };
         let Some(found) = before(
             slot.abort_at,
-            self.credentials.get(&connection, &credential_id),
+            self.credentials
+                .get(message.connection_id(), message.credential_id()),
         )
         .await
         else {
@@ -466,13 +403,13 @@ where
                 );
             }
         };
-        if let Some(reason) = not_live(&record) {
+        if let Some(reason) = record.not_live(OffsetDateTime::now_utc().date()) {
             return (RecordOutcome::Skipped(reason), no_requests);
         }
         let Some(client) = before(
             slot.abort_at,
             self.connector
-                .client_for(&self.vault, &record, self.options.retry),
+                .client_for(&self.vault, &record.gitlab_target(), self.options.retry),
         )
         .await
         else {
@@ -492,10 +429,10 @@ where
             }
         };
         let target = SyncTarget {
-            key: ProjectKey::new(&message.connection_id, message.project_id),
-            project: ProjectRef::Id(message.project_id),
-            path_with_namespace: message.path_with_namespace.clone(),
-            default_branch: message.default_branch.clone(),
+            key: ProjectKey::new(message.connection_id().as_str(), message.project_id()),
+            project: ProjectRef::Id(message.project_id()),
+            path_with_namespace: message.path_with_namespace().to_owned(),
+            default_branch: message.default_branch().to_owned(),
         };
         let sync = ProjectSync {
             gitlab: &gitlab,
@@ -589,42 +526,6 @@ fn status_code(status: CredentialStatus) -> &'static str {
     }
 }
 
-/// Why a credential must not sync, if it must not.
-fn not_live(record: &CredentialRecord) -> Option<&'static str> {
-    if record.deleted_at.is_some() {
-        return Some("credential_deleted");
-    }
-    if record.disabled_at.is_some() {
-        return Some("credential_disabled");
-    }
-    match record.effective_status(OffsetDateTime::now_utc().date()) {
-        CredentialStatus::Active => None,
-        _ => Some("credential_not_active"),
-    }
-}
-
-/// The invocation's deadline (Lambda's `context.deadline`, ms since the epoch) as an instant; `None` if it is unset
-/// (or beyond what an instant can hold).
-pub fn invocation_deadline(deadline_ms: u64) -> Option<Instant> {
-    if deadline_ms == 0 {
-        return None;
-    }
-    let now_ms = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-    let left = Duration::from_millis(u64::try_from(i128::from(deadline_ms) - now_ms).unwrap_or(0));
-    Instant::now().checked_add(left)
-}
-
-/// `work`'s output, unless `abort_at` comes first.
-pub(crate) async fn before<F: std::future::Future>(
-    abort_at: Option<Instant>,
-    work: F,
-) -> Option<F::Output> {
-    match abort_at {
-        Some(at) => tokio::time::timeout_at(at, work).await.ok(),
-        None => Some(work.await),
-    }
-}
-
 /// One CloudWatch embedded-metric-format line per sync (printed to stdout, where Lambda's log agent reads it).
 fn embedded_metrics(
     connection_id: &str,
@@ -662,18 +563,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_message_must_have_every_field_and_no_other() {
-        let ok = r#"{"connection_id":"c1","credential_id":"k1","project_id":7,"path_with_namespace":"g/p","default_branch":"main"}"#;
-        assert_eq!(
-            serde_json::from_str::<SyncMessage>(ok).unwrap().project_id,
-            7
-        );
-        assert!(serde_json::from_str::<SyncMessage>(r#"{"connection_id":"c1"}"#).is_err());
-        let extra = ok.replace('}', r#","token":"x"}"#);
-        assert!(serde_json::from_str::<SyncMessage>(&extra).is_err());
-    }
-
-    #[test]
     fn the_metrics_line_is_embedded_metric_format() {
         let stats = crate::gitlab::ClientStats {
             requests: 12,
@@ -687,21 +576,6 @@ mod tests {
             line["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
             "ConnectionId"
         );
-    }
-
-    #[test]
-    fn the_deadline_is_lambdas_and_never_overflows() {
-        assert_eq!(invocation_deadline(0), None);
-        let in_five_minutes = (OffsetDateTime::now_utc().unix_timestamp() as u64 + 300) * 1000;
-        let left = invocation_deadline(in_five_minutes).unwrap() - Instant::now();
-        assert!(
-            left > Duration::from_secs(298) && left <= Duration::from_secs(300),
-            "{left:?}"
-        );
-        let past = (OffsetDateTime::now_utc().unix_timestamp() as u64 - 300) * 1000;
-        assert!(invocation_deadline(past).unwrap() <= Instant::now());
-        // Whatever it says, no panic.
-        let _ = invocation_deadline(u64::MAX);
     }
 
     #[test]

@@ -18,16 +18,15 @@ use shared::aws::credential_store::DynamoCredentialStore;
 use shared::aws::project_store::DynamoProjectStore;
 use shared::aws::secrets::SecretsManagerVault;
 use shared::aws::sync_queue::SqsSyncQueue;
-use shared::credentials::{
-    ConnectionId, CreateInput, Credentials, GitLabConnector, GitLabVerifier,
-};
+use shared::credentials::{ConnectionId, CreateInput, Credentials, GitLabVerifier};
+use shared::gitlab::GitLabConnector;
+use shared::kernel::StoreError;
 use shared::scheduler::ports::KnownConnection;
 use shared::scheduler::{
     BatchEntry, BatchQueue, FailedEntry, KnownProject, ProjectRecord, ProjectStore, Scheduler,
     SchedulerOptions, TickReport,
 };
 use shared::secret::SecretString;
-use shared::sync::StoreError;
 use testkit::aws_local::AwsStandIn;
 use testkit::bench_support::{
     BENCH_TOKEN, BenchResult, cpu_seconds, function_runtime, server_runtime,
@@ -58,7 +57,8 @@ impl BatchQueue for CountingQueue {
         }
         assert!(entries.len() <= Self::MAX_BATCH);
         for entry in entries {
-            serde_json::to_string(entry.message).map_err(|e| StoreError(e.to_string()))?;
+            serde_json::to_string(entry.message)
+                .map_err(|e| StoreError::unavailable("encoding", e))?;
         }
         self.messages
             .fetch_add(entries.len() as u64, Ordering::Relaxed);
@@ -80,7 +80,8 @@ struct MemoryProjects {
 impl ProjectStore for MemoryProjects {
     async fn connections(&self) -> Result<Vec<KnownConnection>, StoreError> {
         Ok(vec![KnownConnection {
-            id: ConnectionId::parse("bench").ok_or_else(|| StoreError("id".into()))?,
+            id: ConnectionId::parse("bench")
+                .ok_or_else(|| StoreError::unavailable("id", "bench"))?,
             last_scheduled_at: *self
                 .last_scheduled_at
                 .lock()

@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 use futures::TryStreamExt;
 use shared::aws::commit_store::{DynamoCommitStore, MAX_BATCH_WRITE};
 use shared::gitlab::{CommitQuery, GitLabClient, ProjectRef};
+use shared::kernel::StoreError;
 use shared::sync::{
-    CommitRecord, CommitStore, ProjectKey, ProjectOrigin, ProjectSync, StoreError, SyncOptions,
-    SyncOutcome, SyncTarget,
+    CommitRecord, CommitStore, ProjectKey, ProjectOrigin, ProjectSync, SyncOptions, SyncOutcome,
+    SyncTarget,
 };
 use testkit::aws_local::AwsStandIn;
 use testkit::bench_support::{
@@ -237,8 +238,8 @@ impl CommitStore for Store {
             Store::Counting(store) => {
                 // Encode each item through serde_dynamo as the adapter does, so the figure includes it.
                 for record in &records {
-                    let item: serde_dynamo::Item =
-                        serde_dynamo::to_item(record).map_err(|e| StoreError(e.to_string()))?;
+                    let item: serde_dynamo::Item = serde_dynamo::to_item(record)
+                        .map_err(|e| StoreError::unavailable("encoding", e))?;
                     std::hint::black_box(item);
                 }
                 let calls = records.len().div_ceil(MAX_BATCH_WRITE) as u64;

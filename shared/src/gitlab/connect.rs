@@ -1,13 +1,14 @@
-//! Turns a stored credential into a GitLab client: its base URL and CA bundle, its token from the vault, and the
-//! request budget the process keeps for it, so every task of the process that uses one token shares GitLab's
-//! per-user limit. Used by the scheduler and the sync worker alike.
+//! Turns a stored credential's settings into a GitLab client: its base URL and CA bundle, its token from the vault,
+//! and the request budget the process keeps for it, so every task of the process that uses one token shares
+//! GitLab's per-user limit. Used by the scheduler and the sync worker alike; the credentials room says what a
+//! record's [`ConnectTarget`] is.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::model::CredentialRecord;
-use super::ports::SecretVault;
-use crate::gitlab::{GitLabAddress, GitLabClient, HttpClients, RequestBudget, RetryPolicy};
+use super::{GitLabAddress, GitLabClient, HttpClients, RequestBudget, RetryPolicy};
+use crate::kernel::CredentialId;
+use crate::kernel::vault::SecretVault;
 
 /// Requests one token may send back to back before its steady pace applies.
 const BUDGET_BURST: u32 = 20;
@@ -21,6 +22,20 @@ pub enum ConnectError {
     /// The vault could not be read (worth a retry).
     #[error("secret_unavailable: {0}")]
     Secret(String),
+}
+
+/// What a client is made of: the GitLab instance, the token's secret (and the version of it), the budget.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectTarget<'a> {
+    /// Whose request budget the client spends (one per credential and process).
+    pub credential_id: &'a CredentialId,
+    pub base_url: &'a str,
+    pub ca_bundle: Option<&'a str>,
+    /// The credential's own budget; the process default when `None`.
+    pub requests_per_minute: Option<u32>,
+    pub secret_name: &'a str,
+    /// The token's version; the current one when `None`.
+    pub secret_version_id: Option<&'a str>,
 }
 
 /// Built once per process.
@@ -43,27 +58,26 @@ impl GitLabConnector {
     pub async fn client_for<V: SecretVault>(
         &self,
         vault: &V,
-        record: &CredentialRecord,
+        target: &ConnectTarget<'_>,
         retry: RetryPolicy,
     ) -> Result<GitLabClient, ConnectError> {
-        let address = GitLabAddress::parse(&record.settings.base_url, self.http.policy())
+        let address = GitLabAddress::parse(target.base_url, self.http.policy())
             .map_err(|_| ConnectError::Settings)?;
         let http = self
             .http
-            .for_ca_bundle(record.settings.ca_bundle.as_deref())
+            .for_ca_bundle(target.ca_bundle)
             .map_err(|_| ConnectError::Settings)?;
         // The version the record names: a rotation in flight never pairs these settings with another token.
         let token = vault
-            .read(&record.secret_name, record.secret_version_id.as_deref())
+            .read(target.secret_name, target.secret_version_id)
             .await
             .map_err(|e| ConnectError::Secret(e.to_string()))?;
         let budget = {
             let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
             budgets
-                .entry(record.credential_id.as_str().to_owned())
+                .entry(target.credential_id.as_str().to_owned())
                 .or_insert_with(|| {
-                    let per_minute = record
-                        .settings
+                    let per_minute = target
                         .requests_per_minute
                         .unwrap_or(self.default_requests_per_minute);
                     Arc::new(RequestBudget::per_minute(per_minute, BUDGET_BURST))

@@ -1,0 +1,5 @@
+//! The entry points: everything that knows an AWS event (EventBridge, SQS). Each reads its event, calls the
+//! domain, and maps the result to the reply Lambda expects; the domain rooms import no Lambda crate.
+
+pub mod scheduler;
+pub mod sync_worker;

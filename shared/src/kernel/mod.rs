@@ -1,0 +1,19 @@
+//! The domain kernel: what every room shares and may use, and which uses nothing above it (only `std`, `serde`,
+//! `time`, `tokio`'s clock, `thiserror` and the redacting [`crate::secret::SecretString`]).
+//!
+//! - [`ids`]: connection and credential ids with a checked shape;
+//! - [`store`]: the one error every storage and queue port returns;
+//! - [`sync_message`]: the validated sync message, the contract between the scheduler (and later the webhook) and
+//!   the sync worker, and the [`SyncQueue`] port it travels through;
+//! - [`time`]: stored timestamps and deadlines;
+//! - [`vault`]: the [`vault::SecretVault`] port where tokens live.
+
+pub mod ids;
+pub mod store;
+pub mod sync_message;
+pub mod time;
+pub mod vault;
+
+pub use ids::{ConnectionId, CredentialId};
+pub use store::StoreError;
+pub use sync_message::{MessageError, SyncMessage, SyncQueue};

@@ -1,0 +1,74 @@
+//! Time as the domain stores it, and deadlines.
+
+use std::future::Future;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio::time::Instant;
+
+/// RFC 3339 in UTC, which sorts lexicographically in time order.
+pub fn utc(at: OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Now, as stored on credentials (RFC 3339, UTC, whole seconds).
+pub fn timestamp(now: OffsetDateTime) -> String {
+    utc(now.replace_nanosecond(0).unwrap_or(now))
+}
+
+/// An invocation's deadline (ms since the epoch, as Lambda's context gives it) as an instant; `None` if it is
+/// unset (or beyond what an instant can hold).
+pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Option<Instant> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let now_ms = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    let left = Duration::from_millis(u64::try_from(i128::from(deadline_ms) - now_ms).unwrap_or(0));
+    Instant::now().checked_add(left)
+}
+
+/// `work`'s output, unless `abort_at` comes first.
+pub async fn before<F: Future>(abort_at: Option<Instant>, work: F) -> Option<F::Output> {
+    match abort_at {
+        Some(at) => tokio::time::timeout_at(at, work).await.ok(),
+        None => Some(work.await),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_strings_sort_in_time_order() {
+        let a = time::macros::datetime!(2021-09-20 11:50:22 +03:00);
+        let b = time::macros::datetime!(2021-09-20 09:00:00 +00:00);
+        assert!(utc(a) < utc(b), "{} {}", utc(a), utc(b));
+    }
+
+    #[test]
+    fn timestamps_are_utc_whole_seconds() {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789).unwrap();
+        assert_eq!(timestamp(at), "2023-11-14T22:13:20Z");
+        let offset = at.to_offset(time::UtcOffset::from_hms(2, 0, 0).unwrap());
+        assert_eq!(timestamp(offset), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn the_deadline_is_lambdas_and_never_overflows() {
+        assert_eq!(deadline_from_epoch_ms(0), None);
+        let in_five_minutes = (OffsetDateTime::now_utc().unix_timestamp() as u64 + 300) * 1000;
+        let left = deadline_from_epoch_ms(in_five_minutes).unwrap() - Instant::now();
+        assert!(
+            left > Duration::from_secs(298) && left <= Duration::from_secs(300),
+            "{left:?}"
+        );
+        let past = (OffsetDateTime::now_utc().unix_timestamp() as u64 - 300) * 1000;
+        assert!(deadline_from_epoch_ms(past).unwrap() <= Instant::now());
+        // Whatever it says, no panic.
+        let _ = deadline_from_epoch_ms(u64::MAX);
+    }
+}
