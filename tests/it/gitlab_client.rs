@@ -101,13 +101,12 @@ async fn streams_a_history_page_by_page_exactly_as_git_lists_it() {
     assert_eq!(f.sim.request_count(COMMITS), 11);
     assert_eq!(gitlab.stats().requests, 11);
 
-    // A range and a first-parent walk by path-encoded project.
+    // A range and a first-parent walk.
     let tip = f.repo.rev_list(&["main"])[0].clone();
     let base = f.repo.rev_list(&["--first-parent", "main"])[30].clone();
     let range = CommitQuery::history(format!("{base}..{tip}"));
-    let by_path = ProjectRef::Path("acme/app".into());
     assert_eq!(
-        all_shas(&gitlab, &by_path, &range).await,
+        all_shas(&gitlab, &f.project, &range).await,
         f.repo.rev_list(&[&format!("{base}..{tip}")])
     );
     let spine = CommitQuery {

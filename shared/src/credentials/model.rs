@@ -31,7 +31,6 @@ pub enum CredentialStatus {
     Active,
     InvalidCredentials,
     InvalidPermissions,
-    NoResources,
     Expired,
 }
 

@@ -225,14 +225,12 @@ impl ClientCounters {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProjectRef {
     Id(u64),
-    Path(String),
 }
 
 impl ProjectRef {
     fn segment(&self) -> String {
         match self {
             ProjectRef::Id(id) => id.to_string(),
-            ProjectRef::Path(path) => path.clone(),
         }
     }
 }
@@ -243,16 +241,6 @@ impl From<u64> for ProjectRef {
     }
 }
 
-/// `order` of the commits listing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CommitOrder {
-    /// Reverse chronological (git's default).
-    #[default]
-    Default,
-    /// `--topo-order`.
-    Topo,
-}
-
 /// What to list from `GET /projects/:id/repository/commits`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitQuery {
@@ -261,7 +249,6 @@ pub struct CommitQuery {
     pub first_parent: bool,
     pub with_stats: bool,
     pub trailers: bool,
-    pub order: CommitOrder,
     /// Only commits whose committer date is at or before this instant (`until`, git's `--before`).
     pub until: Option<time::OffsetDateTime>,
     pub per_page: u32,
@@ -275,7 +262,6 @@ impl CommitQuery {
             first_parent: false,
             with_stats: true,
             trailers: true,
-            order: CommitOrder::Default,
             until: None,
             per_page: MAX_PER_PAGE,
         }
@@ -538,9 +524,6 @@ impl GitLabClient {
             }
             if query.first_parent {
                 params.push(("first_parent", "true".into()));
-            }
-            if query.order == CommitOrder::Topo {
-                params.push(("order", "topo".into()));
             }
             if let Some(until) = query.until {
                 params.push(("until", crate::kernel::time::utc(until)));
@@ -1141,7 +1124,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_over_the_limit_is_refused_announced_or_not() {
-        let announced = reqwest::Response::from(lambda_http::http::Response::new(vec![b' '; 11]));
+        let announced = reqwest::Response::from(http::Response::new(vec![b' '; 11]));
         assert_eq!(announced.content_length(), Some(11));
         assert_eq!(
             final_error(read_body(announced, 10).await.unwrap_err()),
@@ -1155,9 +1138,8 @@ mod tests {
             counter.fetch_add(1, Ordering::Relaxed);
             Ok::<_, std::io::Error>(vec![b' '; 4])
         });
-        let streamed = reqwest::Response::from(lambda_http::http::Response::new(
-            reqwest::Body::wrap_stream(chunks),
-        ));
+        let streamed =
+            reqwest::Response::from(http::Response::new(reqwest::Body::wrap_stream(chunks)));
         assert_eq!(streamed.content_length(), None);
         assert_eq!(
             final_error(read_body(streamed, 10).await.unwrap_err()),
@@ -1168,7 +1150,7 @@ mod tests {
             3,
             "three chunks of four bytes, no more"
         );
-        let fits = reqwest::Response::from(lambda_http::http::Response::new(b"[]".to_vec()));
+        let fits = reqwest::Response::from(http::Response::new(b"[]".to_vec()));
         assert_eq!(read_body(fits, 2).await.ok(), Some(b"[]".to_vec()));
     }
 }

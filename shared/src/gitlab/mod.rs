@@ -11,8 +11,8 @@ pub mod model;
 pub use address::{AddressError, GitLabAddress, NetworkPolicy, PrivateNetworks};
 pub use budget::RequestBudget;
 pub use client::{
-    ClientStats, CommitOrder, CommitPage, CommitQuery, GitLabClient, HttpClients, Limits,
-    ProjectRef, READ_REPOSITORY_ACCESS, RetryPolicy, Timeouts,
+    ClientStats, CommitPage, CommitQuery, GitLabClient, HttpClients, Limits, ProjectRef,
+    READ_REPOSITORY_ACCESS, RetryPolicy, Timeouts,
 };
 pub use connect::{ConnectError, ConnectTarget, GitLabConnector};
 pub use error::GitLabError;

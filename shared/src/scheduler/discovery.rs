@@ -16,9 +16,6 @@ use crate::gitlab::{GitLabClient, GitLabError, Group, Project};
 pub struct Discovery {
     /// Every distinct project, by id.
     pub projects: BTreeMap<u64, Project>,
-    /// Groups listed, and of those, the ones whose projects were listed.
-    pub groups: usize,
-    pub top_groups: usize,
     /// False when a group vanished or was refused between listing it and listing its projects: the result may
     /// miss projects, so nothing may be concluded to be gone.
     pub complete: bool,
@@ -49,8 +46,6 @@ pub async fn discover(gitlab: &GitLabClient, concurrency: usize) -> Result<Disco
     let lists = per_group.into_iter().flatten().chain([members]);
     Ok(Discovery {
         projects: merge(lists),
-        groups: groups.len(),
-        top_groups: tops.len(),
         complete,
     })
 }
