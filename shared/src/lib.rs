@@ -6,6 +6,7 @@ pub mod aws;
 pub mod backoff;
 pub mod config;
 pub mod credentials;
+pub mod entrypoints;
 pub mod gitlab;
 pub mod scheduler;
 pub mod scope;
