@@ -1,9 +1,9 @@
-//! The credentials API Lambda: API Gateway HTTP API (IAM auth) -> `shared::credentials::handler`.
+//! The credentials API Lambda: API Gateway HTTP API (IAM auth) -> `shared::entrypoints::credentials_api::handler`.
 //! Everything is built once per process (`shared::app`); each invocation only runs the handler.
 
 use lambda_http::{Error, service_fn};
 use shared::config::Config;
-use shared::credentials::handler;
+use shared::entrypoints::credentials_api::handler;
 
 /// Local runs only: accept requests that API Gateway's IAM authorizer did not sign off.
 const ALLOW_UNAUTHENTICATED: &str = "CREDENTIALS_API_ALLOW_UNAUTHENTICATED";

@@ -71,14 +71,14 @@ api_errors! {
     #[error("the credential was changed by another request at the same time; read it and try again")]
     Conflict = (409, "conflict"),
     #[error(
-        "this credential's stored token is missing; update it with secrets.api_token to store the token again"
-    )]
-    SecretMissing = (409, "secret_missing"),
-    #[error(
         "connection {connection} imports from the GitLab instance {bound}; a connection is one GitLab instance, so \
          connect another instance under a connection of its own"
     )]
     InstanceMismatch { connection: ConnectionId, bound: String } = (409, "instance_mismatch"),
+    #[error(
+        "this credential's stored token is missing; update it with secrets.api_token to store the token again"
+    )]
+    SecretMissing = (409, "secret_missing"),
     #[error("the body is larger than {} bytes", MAX_BODY_BYTES)]
     BodyTooLarge = (413, "body_too_large"),
     #[error("send the body as application/json or application/x-www-form-urlencoded")]
@@ -142,13 +142,21 @@ mod tests {
         assert_eq!(codes.len(), 21, "{codes:?}");
         codes.sort_unstable();
         codes.dedup();
-        assert_eq!(codes.len(), ApiError::ALL_CODES.len(), "a code is listed twice");
+        assert_eq!(
+            codes.len(),
+            ApiError::ALL_CODES.len(),
+            "a code is listed twice"
+        );
         for (code, status) in ApiError::ALL_CODES {
             assert!((400..600).contains(status), "{code} ({status})");
         }
         let samples = [
             (ApiError::MissingToken, "missing_token", 400),
-            (ApiError::MethodNotAllowed { route: Route::Info }, "method_not_allowed", 405),
+            (
+                ApiError::MethodNotAllowed { route: Route::Info },
+                "method_not_allowed",
+                405,
+            ),
             (ApiError::GitLabUnreachable, "gitlab_unreachable", 502),
         ];
         for (error, code, status) in samples {
@@ -158,6 +166,14 @@ mod tests {
         assert_eq!(
             ApiError::MethodNotAllowed { route: Route::Info }.to_string(),
             "credentials.info only accepts GET"
+        );
+        assert_eq!(
+            ApiError::UnknownRoute.to_string(),
+            "no such method; use /connections/{connection_id}/credentials.create, .update, .info/{id}, .list or .delete"
+        );
+        assert_eq!(
+            ApiError::BodyTooLarge.to_string(),
+            "the body is larger than 65536 bytes"
         );
     }
 }

@@ -2,6 +2,9 @@
 //!
 //! Order of checks: authorisation, route, method, connection id, body size and encoding, fields, then the use
 //! case. Every outcome is a JSON reply with a fitting status; nothing a caller sends leads to a 500.
+//!
+//! `request` reads the bodies into typed inputs of the domain's use cases; `error` holds [`ApiError`], every
+//! code the API answers with.
 
 use aws_lambda_events::apigw::ApiGatewayRequestAuthorizerIamDescription;
 use lambda_http::http::{HeaderValue, StatusCode, header};

@@ -278,8 +278,7 @@ fn expiration_date(field: Field<String>) -> Result<Patch<String>, ApiError> {
     match field.patch(|| ApiError::InvalidExpirationDate(NOT_A_DATE))? {
         Patch::Set(s) if s.trim().is_empty() => Ok(Patch::Clear),
         Patch::Set(s) => {
-            let date =
-                parse_date(s.trim()).ok_or(ApiError::InvalidExpirationDate(NOT_A_DATE))?;
+            let date = parse_date(s.trim()).ok_or(ApiError::InvalidExpirationDate(NOT_A_DATE))?;
             if date < time::OffsetDateTime::now_utc().date() {
                 return Err(ApiError::InvalidExpirationDate(
                     "expiration_date lies in the past",
@@ -306,18 +305,16 @@ struct SettingsFields {
 /// `Keep`, `null` or empty -> `Clear`. Each pattern is checked here, so a bad one is refused before anything is
 /// verified or stored, with the pattern named.
 fn patterns(field: Field<PatternList>, list: &'static str) -> Result<Patch<Vec<String>>, ApiError> {
-    let patterns: Vec<String> = match field.patch(|| {
-        ApiError::InvalidSettings(format!("{list} must be a list of path patterns"))
-    })? {
+    let patterns: Vec<String> = match field
+        .patch(|| ApiError::InvalidSettings(format!("{list} must be a list of path patterns")))?
+    {
         Patch::Set(PatternList::Lines(lines)) => lines
             .lines()
             .map(str::trim)
             .filter(|line| !line.is_empty())
             .map(str::to_owned)
             .collect(),
-        Patch::Set(PatternList::List(items)) => {
-            items.iter().map(|p| p.trim().to_owned()).collect()
-        }
+        Patch::Set(PatternList::List(items)) => items.iter().map(|p| p.trim().to_owned()).collect(),
         Patch::Keep => return Ok(Patch::Keep),
         Patch::Clear => return Ok(Patch::Clear),
     };
@@ -349,9 +346,7 @@ fn settings(field: Field<SettingsBody>) -> Result<Option<SettingsFields>, ApiErr
     let base_url = match string_patch(settings.base_url, "base_url", ApiError::InvalidSettings)? {
         Patch::Set(url) if url.trim().is_empty() => None,
         Patch::Set(url) if url.len() > MAX_BASE_URL_BYTES => {
-            return Err(ApiError::InvalidSettings(
-                "base_url is too long".to_owned(),
-            ));
+            return Err(ApiError::InvalidSettings("base_url is too long".to_owned()));
         }
         Patch::Set(url) => Some(url.trim().to_owned()),
         Patch::Keep | Patch::Clear => None,
@@ -508,7 +503,6 @@ impl DeleteBody {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -636,20 +630,62 @@ mod tests {
         let cases = [
             (r#"[]"#, "the body must be a JSON object"),
             (r#"null"#, "the body must be a JSON object"),
-            (r#"{"label":5,"zzz":1}"#, "the body has a field this method does not accept; allowed: label, settings, secrets, expiration_date"),
-            (r#"{"label":5,"settings":[1]}"#, "settings must be an object"),
-            (r#"{"settings":{"base_url":1,"x":1}}"#, "settings has a field this method does not accept; allowed: base_url, ca_bundle, requests_per_minute, include, exclude"),
-            (r#"{"settings":{"base_url":1,"ca_bundle":1}}"#, "base_url must be a string"),
-            (r#"{"settings":{"requests_per_minute":-1}}"#, "requests_per_minute must be a whole number from 1 to 1000000"),
-            (r#"{"settings":{"requests_per_minute":60.5}}"#, "requests_per_minute must be a whole number from 1 to 1000000"),
-            (r#"{"settings":{"requests_per_minute":true}}"#, "requests_per_minute must be a whole number from 1 to 1000000"),
-            (r#"{"settings":{"include":["a",1]}}"#, "include must be a list of path patterns"),
-            (r#"{"settings":{"exclude":{}}}"#, "exclude must be a list of path patterns"),
-            (r#"{"label":5,"secrets":{"api_token":1}}"#, "secrets.api_token must be a string"),
-            (r#"{"label":5,"secrets":{"api_token":null}}"#, "secrets.api_token is required and must not be empty"),
-            (r#"{"secrets":{"api_token":"t","x":1}}"#, "secrets has a field this method does not accept; allowed: api_token"),
-            (r#"{"expiration_date":1,"label":5,"secrets":{"api_token":"t"}}"#, "label must be a string"),
-            (r#"{"expiration_date":1,"secrets":{"api_token":"t"}}"#, "expiration_date must be a date like 2030-12-31"),
+            (
+                r#"{"label":5,"zzz":1}"#,
+                "the body has a field this method does not accept; allowed: label, settings, secrets, expiration_date",
+            ),
+            (
+                r#"{"label":5,"settings":[1]}"#,
+                "settings must be an object",
+            ),
+            (
+                r#"{"settings":{"base_url":1,"x":1}}"#,
+                "settings has a field this method does not accept; allowed: base_url, ca_bundle, requests_per_minute, include, exclude",
+            ),
+            (
+                r#"{"settings":{"base_url":1,"ca_bundle":1}}"#,
+                "base_url must be a string",
+            ),
+            (
+                r#"{"settings":{"requests_per_minute":-1}}"#,
+                "requests_per_minute must be a whole number from 1 to 1000000",
+            ),
+            (
+                r#"{"settings":{"requests_per_minute":60.5}}"#,
+                "requests_per_minute must be a whole number from 1 to 1000000",
+            ),
+            (
+                r#"{"settings":{"requests_per_minute":true}}"#,
+                "requests_per_minute must be a whole number from 1 to 1000000",
+            ),
+            (
+                r#"{"settings":{"include":["a",1]}}"#,
+                "include must be a list of path patterns",
+            ),
+            (
+                r#"{"settings":{"exclude":{}}}"#,
+                "exclude must be a list of path patterns",
+            ),
+            (
+                r#"{"label":5,"secrets":{"api_token":1}}"#,
+                "secrets.api_token must be a string",
+            ),
+            (
+                r#"{"label":5,"secrets":{"api_token":null}}"#,
+                "secrets.api_token is required and must not be empty",
+            ),
+            (
+                r#"{"secrets":{"api_token":"t","x":1}}"#,
+                "secrets has a field this method does not accept; allowed: api_token",
+            ),
+            (
+                r#"{"expiration_date":1,"label":5,"secrets":{"api_token":"t"}}"#,
+                "label must be a string",
+            ),
+            (
+                r#"{"expiration_date":1,"secrets":{"api_token":"t"}}"#,
+                "expiration_date must be a date like 2030-12-31",
+            ),
         ];
         for (body, message) in cases {
             let error = create(BodyKind::Json, body).unwrap_err();
@@ -662,7 +698,12 @@ mod tests {
         .unwrap();
         assert_eq!(input.api_token.expose(), "t");
         assert_eq!(
-            (input.requests_per_minute, input.ca_bundle, input.label, input.expiration_date),
+            (
+                input.requests_per_minute,
+                input.ca_bundle,
+                input.label,
+                input.expiration_date
+            ),
             (None, None, None, None)
         );
         assert!(input.include.is_empty());
@@ -694,14 +735,20 @@ mod tests {
         for (body, message) in [
             (r#"{"id":1}"#, "id must be a string"),
             (r#"{"id":null}"#, "id is required"),
-            (r#"{"id":"cred_1","x":1}"#, "the body has a field this method does not accept; allowed: id, label, settings, secrets, expiration_date"),
+            (
+                r#"{"id":"cred_1","x":1}"#,
+                "the body has a field this method does not accept; allowed: id, label, settings, secrets, expiration_date",
+            ),
         ] {
             assert_eq!(update(body).unwrap_err().to_string(), message, "{body}");
         }
-        let delete = |body: &str| read_body::<DeleteBody>(BodyKind::Json, body.as_bytes())?.into_input();
+        let delete =
+            |body: &str| read_body::<DeleteBody>(BodyKind::Json, body.as_bytes())?.into_input();
         assert_eq!(delete(r#"{"id":" cred_1 "}"#).unwrap().as_str(), "cred_1");
         assert_eq!(
-            delete(r#"{"id":"cred_1","label":"x"}"#).unwrap_err().to_string(),
+            delete(r#"{"id":"cred_1","label":"x"}"#)
+                .unwrap_err()
+                .to_string(),
             "the body has a field this method does not accept; allowed: id"
         );
     }
