@@ -1,5 +1,5 @@
 //! The credentials API handler end to end: API Gateway v2 requests (built from `events/*.json`) into
-//! `shared::credentials::handler`, with the real DynamoDB and Secrets Manager adapters against the moto server
+//! `shared::entrypoints::credentials_api::handler`, with the real DynamoDB and Secrets Manager adapters against the moto server
 //! and the real GitLab verification against the GitLab simulator.
 
 use std::collections::BTreeMap;
@@ -14,9 +14,9 @@ use shared::aws::credential_store::DynamoCredentialStore;
 use shared::aws::secrets::SecretsManagerVault;
 use shared::credentials::model::{CredentialRecord, DiscoverySummary, SyncTally};
 use shared::credentials::{
-    ConnectionId, CredentialId, CredentialStatusStore, CredentialStore, Credentials,
-    CredentialsApi, GitLabVerifier, handler,
+    ConnectionId, CredentialId, CredentialStatusStore, CredentialStore, Credentials, GitLabVerifier,
 };
+use shared::entrypoints::credentials_api::{CredentialsApi, handler};
 use shared::gitlab::{HttpClients, NetworkPolicy, PrivateNetworks, RetryPolicy, Timeouts};
 use shared::kernel::StoreError;
 use shared::secret::SecretString;
@@ -2107,8 +2107,7 @@ async fn every_sample_event_drives_its_route() {
 #[test]
 fn openapi_describes_exactly_the_routes_and_error_codes_the_handler_has() {
     use serde_yaml_ng::Value as Yaml;
-    use shared::credentials::Route;
-    use shared::credentials::handler::ERROR_CODES;
+    use shared::entrypoints::credentials_api::{ApiError, Route};
 
     let path = format!("{}/../openapi.yaml", env!("CARGO_MANIFEST_DIR"));
     let doc: Yaml = serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -2159,9 +2158,9 @@ fn openapi_describes_exactly_the_routes_and_error_codes_the_handler_has() {
         .iter()
         .filter_map(Yaml::as_str)
         .collect();
-    let handler_codes: Vec<&str> = ERROR_CODES.iter().map(|(code, _)| *code).collect();
+    let handler_codes: Vec<&str> = ApiError::ALL_CODES.iter().map(|(code, _)| *code).collect();
     assert_eq!(codes, handler_codes);
-    for (code, status) in ERROR_CODES {
+    for (code, status) in ApiError::ALL_CODES {
         let status = status.to_string();
         assert!(
             paths
@@ -3015,7 +3014,7 @@ async fn every_call_leaves_one_audit_line_without_body_or_token() {
     let line = audit_line(&request_id);
     assert_eq!(
         line["caller"],
-        shared::credentials::handler::UNSIGNED_CALLER
+        shared::entrypoints::credentials_api::UNSIGNED_CALLER
     );
     assert_eq!(
         (line["result"].as_str(), line["route"].as_str()),
@@ -3106,7 +3105,7 @@ fn allowed(policy: &[String], method: &str, path: &str) -> bool {
 
 /// Each route's path for `connection`, with its method.
 fn route_paths(connection: &str) -> Vec<(&'static str, String)> {
-    shared::credentials::Route::ALL
+    shared::entrypoints::credentials_api::Route::ALL
         .iter()
         .map(|(_, name, method, takes_id)| {
             let id = if *takes_id {
@@ -3162,7 +3161,7 @@ fn the_caller_policy_opens_one_connection_and_no_other() {
 /// path of up to five segments from a small alphabet, through the handler's own router.
 #[test]
 fn no_path_the_policy_lets_through_reaches_another_connection() {
-    use shared::credentials::handler::match_route;
+    use shared::entrypoints::credentials_api::match_route;
     let policy = caller_policy("acme");
     let alphabet = [
         "connections",

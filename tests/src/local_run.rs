@@ -322,7 +322,7 @@ impl LocalRun {
         }
         let request =
             lambda_http::request::from_str(&event.to_string()).expect("an API Gateway v2 event");
-        let reply = shared::credentials::handler(&self.api, request)
+        let reply = shared::entrypoints::credentials_api::handler(&self.api, request)
             .await
             .expect("the credentials handler never fails");
         let status = reply.status().as_u16();

@@ -1,9 +1,9 @@
-//! The credentials API Lambda: API Gateway HTTP API (IAM auth) -> `shared::credentials::handler`.
+//! The credentials API Lambda: API Gateway HTTP API (IAM auth) -> `shared::entrypoints::credentials_api::handler`.
 //! Everything is built once per process (`shared::app`); each invocation only runs the handler.
 
 use lambda_http::{Error, service_fn};
 use shared::config::Config;
-use shared::credentials::handler;
+use shared::entrypoints::credentials_api::handler;
 
 // One thread: at the template's memory size a Lambda has less than one vCPU, and more threads only add wake-ups.
 #[tokio::main(flavor = "current_thread")]

@@ -1,5 +1,6 @@
-//! The entry points: everything that knows an AWS event (EventBridge, SQS). Each reads its event, calls the
+//! The entry points: everything that knows an AWS event (API Gateway, EventBridge, SQS). Each reads its event, calls the
 //! domain, and maps the result to the reply Lambda expects; the domain rooms import no Lambda crate.
 
+pub mod credentials_api;
 pub mod scheduler;
 pub mod sync_worker;
