@@ -10,6 +10,7 @@
 //! connections of a tick always have their whole window, every tick finishes some turns: none starves.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -24,7 +25,8 @@ use super::model::{
     ConnectionReport, DiscoveredProject, ProjectStatus, TickReport, epoch, tick_key,
 };
 use super::ports::{
-    BatchQueue, EnqueueLease, KnownConnection, KnownProject, ProjectRecord, ProjectStore,
+    BatchQueue, ConnectionTurns, EnqueueLease, KnownConnection, KnownProject, ProjectRecord,
+    ScheduleItems, TickLeases,
 };
 use crate::credentials::model::{DiscoverySummary, timestamp};
 use crate::credentials::refusal;
@@ -83,8 +85,12 @@ impl Default for SchedulerOptions {
 
 /// Everything a tick needs, built once per process.
 #[derive(Debug)]
-pub struct Scheduler<P, K, V, Q> {
+pub struct Scheduler<P, K, V, Q, S = P> {
+    /// The tick leases and the connections' turns.
     pub projects: P,
+    /// The projects' schedule items: the same store as `projects` ([`Scheduler::new`]), unless a test puts
+    /// another in front of them ([`Scheduler::with_items`]).
+    pub items: S,
     pub credentials: K,
     pub vault: V,
     pub queue: Q,
@@ -127,13 +133,8 @@ impl CredentialFailure {
     }
 }
 
-impl<P, K, V, Q> Scheduler<P, K, V, Q>
-where
-    P: ProjectStore,
-    K: CredentialStore + CredentialStatusStore,
-    V: SecretVault,
-    Q: BatchQueue,
-{
+impl<P: Clone, K, V, Q> Scheduler<P, K, V, Q> {
+    /// A scheduler whose one store keeps the ticks, the turns and the schedule items (as the DynamoDB one does).
     pub fn new(
         projects: P,
         credentials: K,
@@ -143,6 +144,7 @@ where
         options: SchedulerOptions,
     ) -> Self {
         Scheduler {
+            items: projects.clone(),
             projects,
             credentials,
             vault,
@@ -151,6 +153,31 @@ where
             options,
         }
     }
+}
+
+impl<P, K, V, Q, S> Scheduler<P, K, V, Q, S> {
+    /// The same scheduler with the schedule items kept by `items`.
+    pub fn with_items<I>(self, items: I) -> Scheduler<P, K, V, Q, I> {
+        Scheduler {
+            projects: self.projects,
+            items,
+            credentials: self.credentials,
+            vault: self.vault,
+            queue: self.queue,
+            connector: self.connector,
+            options: self.options,
+        }
+    }
+}
+
+impl<P, K, V, Q, S> Scheduler<P, K, V, Q, S>
+where
+    P: TickLeases + ConnectionTurns,
+    S: ScheduleItems,
+    K: CredentialStore + CredentialStatusStore,
+    V: SecretVault,
+    Q: BatchQueue,
+{
 
     /// The Lambda handler: an EventBridge schedule event (any JSON; its `time`/`id` name the tick), within the
     /// invocation's deadline less the tick margin.
@@ -185,18 +212,22 @@ where
         deadline: Option<Instant>,
     ) -> Result<TickReport, crate::sync::StoreError> {
         let now = OffsetDateTime::now_utc();
-        let mut report = TickReport {
-            tick: tick.map(str::to_owned),
-            ..TickReport::default()
-        };
-        if let Some(tick) = tick {
-            let until = epoch(now) + self.options.tick_lease.as_secs() as i64;
-            if !self.projects.claim_tick(tick, epoch(now), until).await? {
-                tracing::info!(tick, "tick already handled; this delivery does nothing");
-                report.duplicate = true;
-                return Ok(report);
-            }
-        }
+        once(
+            &self.projects,
+            tick,
+            now,
+            self.options.tick_lease,
+            self.every_turn(now, deadline),
+        )
+        .await
+    }
+
+    /// Every connection's turn, oldest first, a bounded number at once.
+    async fn every_turn(
+        &self,
+        now: OffsetDateTime,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<ConnectionReport>, crate::sync::StoreError> {
         let mut connections = self.projects.connections().await?;
         connections.sort_by(|a, b| turn_order(a).cmp(&turn_order(b)));
         // At most half the tick each, so the first connections always end by their own time.
@@ -207,7 +238,7 @@ where
                 .min(deadline.saturating_duration_since(Instant::now()) / 2),
             None => self.options.discovery_timeout,
         };
-        report.connections = futures::stream::iter(connections)
+        let mut reports: Vec<ConnectionReport> = futures::stream::iter(connections)
             .map(|connection| async move {
                 // Started only while the tick has time (the stream starts each when a slot frees up).
                 if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -223,15 +254,8 @@ where
             .buffer_unordered(self.options.connection_concurrency.max(1))
             .collect()
             .await;
-        report
-            .connections
-            .sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
-        if let Some(tick) = tick {
-            self.projects
-                .complete_tick(tick, epoch(OffsetDateTime::now_utc()))
-                .await?;
-        }
-        Ok(report)
+        reports.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
+        Ok(reports)
     }
 
     /// One connection's turn: discovery by each live credential, then records, messages and gone marks; then
@@ -341,41 +365,17 @@ where
             return report;
         }
 
-        // The connection's scheduling lock: while a tick holds it, no other tick reads or writes the connection's
-        // schedule items, so what is read below is still true when it is written. It outlasts this invocation
-        // (the tick lease is the function's timeout), so a crashed tick only delays the next one.
-        let holder = lock_holder();
-        let locked_at = epoch(OffsetDateTime::now_utc());
-        let lock_until = locked_at + self.options.tick_lease.as_secs() as i64;
-        report.write_calls += 1;
-        match self
-            .projects
-            .lock_connection(connection, &holder, locked_at, lock_until)
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::info!(
-                    "another tick is scheduling this connection; it is left to that tick"
-                );
-                report.busy = true;
-                return report;
-            }
-            Err(error) => {
-                report.errors.push(format!("store: {error}"));
-                return report;
-            }
-        }
-        let statuses = self
-            .schedule(connection, &found, complete, now, &mut report)
-            .await;
-        report.write_calls += 1;
-        if let Err(error) = self.projects.unlock_connection(connection, &holder).await {
-            tracing::warn!(error = %error, "scheduling lock not given back; it lapses by itself");
-            report.errors.push(format!("store: {error}"));
-        }
+        let turn = Turn {
+            turns: &self.projects,
+            items: &self.items,
+            queue: &self.queue,
+            options: &self.options,
+        };
         // Each credential's figures of this tick, one write each (a credential that found nothing shows zero).
-        let Some(statuses) = statuses else {
+        let Some(statuses) = turn
+            .locked(connection, &found, complete, now, &mut report)
+            .await
+        else {
             return report;
         };
         for record in &records {
@@ -402,157 +402,6 @@ where
         report
     }
 
-    /// Records, leases, messages and gone marks of one connection, under its scheduling lock. Returns each
-    /// credential's projects by status, unless the connection's items could not be read.
-    async fn schedule(
-        &self,
-        connection: &ConnectionId,
-        found: &BTreeMap<u64, DiscoveredProject>,
-        complete: bool,
-        now: OffsetDateTime,
-        report: &mut ConnectionReport,
-    ) -> Option<BTreeMap<String, BTreeMap<&'static str, u64>>> {
-        // What the table holds, read once: unchanged items are not written again, vanished ones are found.
-        let known: HashMap<u64, KnownProject> = match self.projects.known_projects(connection).await
-        {
-            Ok(known) => known.into_iter().map(|k| (k.project_id, k)).collect(),
-            Err(error) => {
-                report.errors.push(format!("store: {error}"));
-                return None;
-            }
-        };
-
-        // Each project's whole record: metadata, and the lease this tick takes (or the one it keeps).
-        let seen_at = utc(now);
-        let until = epoch(now) + self.options.enqueue_lease.as_secs() as i64;
-        let taken = EnqueueLease {
-            enqueued_at: seen_at.clone(),
-            until,
-        };
-        let retry = self.options.inaccessible_retry.as_secs() as i64;
-        let steps: Vec<(&DiscoveredProject, Step)> = found
-            .values()
-            .map(|project| {
-                (
-                    project,
-                    plan(project, known.get(&project.project_id), epoch(now), retry),
-                )
-            })
-            .collect();
-        let mut statuses: BTreeMap<String, BTreeMap<&'static str, u64>> = BTreeMap::new();
-        for (project, step) in &steps {
-            *statuses
-                .entry(project.credential_id.clone())
-                .or_default()
-                .entry(step.status().as_str())
-                .or_default() += 1;
-        }
-        let kept: HashMap<u64, EnqueueLease> = known
-            .values()
-            .filter_map(|k| {
-                Some((
-                    k.project_id,
-                    EnqueueLease {
-                        enqueued_at: k.enqueued_at.clone().unwrap_or_else(|| seen_at.clone()),
-                        until: k.lease_until?,
-                    },
-                ))
-            })
-            .collect();
-        let records: Vec<ProjectRecord<'_>> = steps
-            .iter()
-            .filter_map(|(project, step)| {
-                let lease = match step {
-                    Step::Claim => Some(&taken),
-                    Step::Refresh(_) => kept.get(&project.project_id),
-                    Step::Keep(_) => return None,
-                };
-                Some(ProjectRecord {
-                    project,
-                    seen_at: &seen_at,
-                    lease,
-                    status: step.status(),
-                })
-            })
-            .collect();
-        // Not written: nothing is sent for it (its lease may or may not be taken; it lapses by itself).
-        let unwritten_by_batch: Vec<Vec<u64>> =
-            futures::stream::iter(records.chunks(P::MAX_WRITE_BATCH.max(1)))
-                .map(|chunk| async move {
-                    match self.projects.write(connection, chunk).await {
-                        Ok(unwritten) => unwritten,
-                        Err(error) => {
-                            tracing::warn!(error = %error, count = chunk.len(), "project records not written");
-                            chunk.iter().map(|r| r.project.project_id).collect()
-                        }
-                    }
-                })
-                .buffer_unordered(self.options.write_concurrency.max(1))
-                .collect()
-                .await;
-        report.writes = records.len();
-        report.write_calls += unwritten_by_batch.len() as u64;
-        let unwritten: HashSet<u64> = unwritten_by_batch.into_iter().flatten().collect();
-        let store_errors = unwritten.len();
-
-        let mut messages = Vec::new();
-        for (project, step) in &steps {
-            let project_id = project.project_id;
-            let hold = match step {
-                _ if unwritten.contains(&project_id) => continue,
-                Step::Claim => {
-                    messages.push(SyncMessage {
-                        connection_id: connection.to_string(),
-                        credential_id: project.credential_id.clone(),
-                        project_id,
-                        path_with_namespace: project.path_with_namespace.clone(),
-                        default_branch: project.default_branch.clone(),
-                    });
-                    continue;
-                }
-                Step::Refresh(hold) | Step::Keep(hold) => *hold,
-            };
-            match hold {
-                Hold::Empty => report.empty += 1,
-                Hold::InFlight => report.in_flight += 1,
-                Hold::ArchivedDone => report.archived_done += 1,
-                Hold::Excluded => report.excluded += 1,
-                Hold::Refused(_) => report.inaccessible += 1,
-            }
-        }
-        if store_errors > 0 {
-            report
-                .errors
-                .push(format!("store: {store_errors} project items not written"));
-        }
-        // The fan-out; whatever could not be sent gives its lease back so that the next tick tries again.
-        messages.sort_by_key(|m| m.project_id);
-        let fanout = send_all(&self.queue, &messages, self.options.send).await;
-        report.sqs_calls = fanout.calls;
-        report.enqueued = fanout.sent;
-        report.not_sent = fanout.failed.len();
-        for (index, reason) in &fanout.failed {
-            let project_id = messages[*index].project_id;
-            tracing::error!(project_id, reason = %reason, "sync message not sent; lease released for the next tick");
-            report.write_calls += 1;
-            if let Err(error) = self.projects.release(connection, project_id, until).await {
-                tracing::error!(project_id, error = %error, "lease not released; the project waits for it to lapse");
-            }
-        }
-        if !fanout.failed.is_empty() {
-            report
-                .errors
-                .push(format!("queue: {} messages not sent", fanout.failed.len()));
-        }
-
-        // Gone: only when every live credential's discovery was complete, so a failure never looks like loss.
-        if complete {
-            self.mark_gone(connection, found, known.values(), &seen_at, report)
-                .await;
-        }
-        Some(statuses)
-    }
-
     /// Writes one credential's sync summary of this tick; a failure is reported, never fatal.
     async fn summarize(
         &self,
@@ -568,35 +417,6 @@ where
         {
             tracing::warn!(credential_id = %record.credential_id, error = %error, "sync summary not written");
             report.errors.push(format!("credentials: {error}"));
-        }
-    }
-
-    async fn mark_gone(
-        &self,
-        connection: &ConnectionId,
-        found: &BTreeMap<u64, DiscoveredProject>,
-        known: impl Iterator<Item = &KnownProject>,
-        at: &str,
-        report: &mut ConnectionReport,
-    ) {
-        for project in known {
-            // Only the scheduler's own records are marked (a sync item alone has none).
-            if project.gone || project.recorded.is_none() || found.contains_key(&project.project_id)
-            {
-                continue;
-            }
-            match self
-                .projects
-                .mark_gone(connection, project.project_id, at)
-                .await
-            {
-                Ok(()) => {
-                    report.gone += 1;
-                    report.writes += 1;
-                    report.write_calls += 1;
-                }
-                Err(error) => report.errors.push(format!("store: {error}")),
-            }
         }
     }
 
@@ -678,6 +498,241 @@ where
     }
 }
 
+/// One connection's scheduling once its projects are discovered: under its lock, the records and leases, the
+/// messages, the gone marks. It needs only the narrow ports, so it is tested against memory fakes.
+struct Turn<'a, C, S, Q> {
+    turns: &'a C,
+    items: &'a S,
+    queue: &'a Q,
+    options: &'a SchedulerOptions,
+}
+
+impl<C: ConnectionTurns, S: ScheduleItems, Q: BatchQueue> Turn<'_, C, S, Q> {
+    /// Takes the connection's scheduling lock, schedules, gives the lock back. Returns each credential's projects
+    /// by status; `None` when another tick holds the lock (`busy`) or the store failed (reported).
+    async fn locked(
+        &self,
+        connection: &ConnectionId,
+        found: &BTreeMap<u64, DiscoveredProject>,
+        complete: bool,
+        now: OffsetDateTime,
+        report: &mut ConnectionReport,
+    ) -> Option<BTreeMap<String, BTreeMap<&'static str, u64>>> {
+        // The connection's scheduling lock: while a tick holds it, no other tick reads or writes the connection's
+        // schedule items, so what is read below is still true when it is written. It outlasts this invocation
+        // (the tick lease is the function's timeout), so a crashed tick only delays the next one.
+        let holder = lock_holder();
+        let locked_at = epoch(OffsetDateTime::now_utc());
+        let lock_until = locked_at + self.options.tick_lease.as_secs() as i64;
+        report.write_calls += 1;
+        match self
+            .turns
+            .lock_connection(connection, &holder, locked_at, lock_until)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(
+                    "another tick is scheduling this connection; it is left to that tick"
+                );
+                report.busy = true;
+                return None;
+            }
+            Err(error) => {
+                report.errors.push(format!("store: {error}"));
+                return None;
+            }
+        }
+        let statuses = self.schedule(connection, found, complete, now, report).await;
+        report.write_calls += 1;
+        if let Err(error) = self.turns.unlock_connection(connection, &holder).await {
+            tracing::warn!(error = %error, "scheduling lock not given back; it lapses by itself");
+            report.errors.push(format!("store: {error}"));
+        }
+        statuses
+    }
+
+    /// Records, leases, messages and gone marks of one connection, under its scheduling lock. Returns each
+    /// credential's projects by status, unless the connection's items could not be read.
+    async fn schedule(
+        &self,
+        connection: &ConnectionId,
+        found: &BTreeMap<u64, DiscoveredProject>,
+        complete: bool,
+        now: OffsetDateTime,
+        report: &mut ConnectionReport,
+    ) -> Option<BTreeMap<String, BTreeMap<&'static str, u64>>> {
+        // What the table holds, read once: unchanged items are not written again, vanished ones are found.
+        let known: HashMap<u64, KnownProject> = match self.items.known_projects(connection).await
+        {
+            Ok(known) => known.into_iter().map(|k| (k.project_id, k)).collect(),
+            Err(error) => {
+                report.errors.push(format!("store: {error}"));
+                return None;
+            }
+        };
+
+        // Each project's whole record: metadata, and the lease this tick takes (or the one it keeps).
+        let seen_at = utc(now);
+        let until = epoch(now) + self.options.enqueue_lease.as_secs() as i64;
+        let taken = EnqueueLease {
+            enqueued_at: seen_at.clone(),
+            until,
+        };
+        let retry = self.options.inaccessible_retry.as_secs() as i64;
+        let steps: Vec<(&DiscoveredProject, Step)> = found
+            .values()
+            .map(|project| {
+                (
+                    project,
+                    plan(project, known.get(&project.project_id), epoch(now), retry),
+                )
+            })
+            .collect();
+        let mut statuses: BTreeMap<String, BTreeMap<&'static str, u64>> = BTreeMap::new();
+        for (project, step) in &steps {
+            *statuses
+                .entry(project.credential_id.clone())
+                .or_default()
+                .entry(step.status().as_str())
+                .or_default() += 1;
+        }
+        let kept: HashMap<u64, EnqueueLease> = known
+            .values()
+            .filter_map(|k| {
+                Some((
+                    k.project_id,
+                    EnqueueLease {
+                        enqueued_at: k.enqueued_at.clone().unwrap_or_else(|| seen_at.clone()),
+                        until: k.lease_until?,
+                    },
+                ))
+            })
+            .collect();
+        let records: Vec<ProjectRecord<'_>> = steps
+            .iter()
+            .filter_map(|(project, step)| {
+                let lease = match step {
+                    Step::Claim => Some(&taken),
+                    Step::Refresh(_) => kept.get(&project.project_id),
+                    Step::Keep(_) => return None,
+                };
+                Some(ProjectRecord {
+                    project,
+                    seen_at: &seen_at,
+                    lease,
+                    status: step.status(),
+                })
+            })
+            .collect();
+        // Not written: nothing is sent for it (its lease may or may not be taken; it lapses by itself).
+        let unwritten_by_batch: Vec<Vec<u64>> =
+            futures::stream::iter(records.chunks(S::MAX_WRITE_BATCH.max(1)))
+                .map(|chunk| async move {
+                    match self.items.write(connection, chunk).await {
+                        Ok(unwritten) => unwritten,
+                        Err(error) => {
+                            tracing::warn!(error = %error, count = chunk.len(), "project records not written");
+                            chunk.iter().map(|r| r.project.project_id).collect()
+                        }
+                    }
+                })
+                .buffer_unordered(self.options.write_concurrency.max(1))
+                .collect()
+                .await;
+        report.writes = records.len();
+        report.write_calls += unwritten_by_batch.len() as u64;
+        let unwritten: HashSet<u64> = unwritten_by_batch.into_iter().flatten().collect();
+        let store_errors = unwritten.len();
+
+        let mut messages = Vec::new();
+        for (project, step) in &steps {
+            let project_id = project.project_id;
+            let hold = match step {
+                _ if unwritten.contains(&project_id) => continue,
+                Step::Claim => {
+                    messages.push(SyncMessage {
+                        connection_id: connection.to_string(),
+                        credential_id: project.credential_id.clone(),
+                        project_id,
+                        path_with_namespace: project.path_with_namespace.clone(),
+                        default_branch: project.default_branch.clone(),
+                    });
+                    continue;
+                }
+                Step::Refresh(hold) | Step::Keep(hold) => *hold,
+            };
+            match hold {
+                Hold::Empty => report.empty += 1,
+                Hold::InFlight => report.in_flight += 1,
+                Hold::ArchivedDone => report.archived_done += 1,
+                Hold::Excluded => report.excluded += 1,
+                Hold::Refused(_) => report.inaccessible += 1,
+            }
+        }
+        if store_errors > 0 {
+            report
+                .errors
+                .push(format!("store: {store_errors} project items not written"));
+        }
+        // The fan-out; whatever could not be sent gives its lease back so that the next tick tries again.
+        messages.sort_by_key(|m| m.project_id);
+        let fanout = send_all(self.queue, &messages, self.options.send).await;
+        report.sqs_calls = fanout.calls;
+        report.enqueued = fanout.sent;
+        report.not_sent = fanout.failed.len();
+        for (index, reason) in &fanout.failed {
+            let project_id = messages[*index].project_id;
+            tracing::error!(project_id, reason = %reason, "sync message not sent; lease released for the next tick");
+            report.write_calls += 1;
+            if let Err(error) = self.items.release(connection, project_id, until).await {
+                tracing::error!(project_id, error = %error, "lease not released; the project waits for it to lapse");
+            }
+        }
+        if !fanout.failed.is_empty() {
+            report
+                .errors
+                .push(format!("queue: {} messages not sent", fanout.failed.len()));
+        }
+
+        // Gone: only when every live credential's discovery was complete, so a failure never looks like loss.
+        if complete {
+            self.mark_gone(connection, found, known.values(), &seen_at, report)
+                .await;
+        }
+        Some(statuses)
+    }
+
+    async fn mark_gone(
+        &self,
+        connection: &ConnectionId,
+        found: &BTreeMap<u64, DiscoveredProject>,
+        known: impl Iterator<Item = &KnownProject>,
+        at: &str,
+        report: &mut ConnectionReport,
+    ) {
+        for project in known {
+            // Only the scheduler's own records are marked (a sync item alone has none).
+            if project.gone || project.recorded.is_none() || found.contains_key(&project.project_id)
+            {
+                continue;
+            }
+            match self
+                .items
+                .mark_gone(connection, project.project_id, at)
+                .await
+            {
+                Ok(()) => {
+                    report.gone += 1;
+                    report.writes += 1;
+                    report.write_calls += 1;
+                }
+                Err(error) => report.errors.push(format!("store: {error}")),
+            }
+        }
+    }
+}
+
 /// Until when one connection's discovery may run, and whose limit that is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct DiscoveryLimit {
@@ -714,6 +769,36 @@ impl DiscoveryLimit {
             CredentialFailure::Timeout
         }
     }
+}
+
+/// Runs a tick's `turns` once per tick: a delivery of a tick another delivery holds or finished does nothing
+/// (`duplicate`); `tick` `None` (an event naming no tick) always runs. `now` starts the tick's lease of `lease`.
+async fn once<T: TickLeases>(
+    leases: &T,
+    tick: Option<&str>,
+    now: OffsetDateTime,
+    lease: Duration,
+    turns: impl Future<Output = Result<Vec<ConnectionReport>, crate::sync::StoreError>>,
+) -> Result<TickReport, crate::sync::StoreError> {
+    let mut report = TickReport {
+        tick: tick.map(str::to_owned),
+        ..TickReport::default()
+    };
+    if let Some(tick) = tick {
+        let until = epoch(now) + lease.as_secs() as i64;
+        if !leases.claim_tick(tick, epoch(now), until).await? {
+            tracing::info!(tick, "tick already handled; this delivery does nothing");
+            report.duplicate = true;
+            return Ok(report);
+        }
+    }
+    report.connections = turns.await?;
+    if let Some(tick) = tick {
+        leases
+            .complete_tick(tick, epoch(OffsetDateTime::now_utc()))
+            .await?;
+    }
+    Ok(report)
 }
 
 /// A connection's place in a tick: the oldest turn first, never-scheduled connections before all, then by id.
