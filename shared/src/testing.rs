@@ -156,7 +156,11 @@ impl ConnectionTurns for MemorySchedulerStore {
         holder: &str,
     ) -> Result<(), StoreError> {
         let mut state = locked(&self.state);
-        if state.locks.get(connection).is_some_and(|(h, _)| h == holder) {
+        if state
+            .locks
+            .get(connection)
+            .is_some_and(|(h, _)| h == holder)
+        {
             state.locks.remove(connection);
         }
         Ok(())

@@ -19,7 +19,7 @@ pub use discovery::{Discovery, discover};
 pub use fanout::{FanOut, SendPolicy, send_all};
 pub use model::{ConnectionReport, DiscoveredProject, ProjectStatus, TickReport, tick_key};
 pub use ports::{
-    AccessRefusal, BatchEntry, BatchQueue, ConnectionTurns, EnqueueLease, FailedEntry, KnownProject,
-    ProjectRecord, ScheduleItems, TickLeases,
+    AccessRefusal, BatchEntry, BatchQueue, ConnectionTurns, EnqueueLease, FailedEntry,
+    KnownProject, ProjectRecord, ScheduleItems, TickLeases,
 };
 pub use service::{Scheduler, SchedulerOptions};

@@ -178,7 +178,6 @@ where
     V: SecretVault,
     Q: BatchQueue,
 {
-
     /// The Lambda handler: an EventBridge schedule event (any JSON; its `time`/`id` name the tick), within the
     /// invocation's deadline less the tick margin.
     pub async fn handle(
@@ -543,7 +542,9 @@ impl<C: ConnectionTurns, S: ScheduleItems, Q: BatchQueue> Turn<'_, C, S, Q> {
                 return None;
             }
         }
-        let statuses = self.schedule(connection, found, complete, now, report).await;
+        let statuses = self
+            .schedule(connection, found, complete, now, report)
+            .await;
         report.write_calls += 1;
         if let Err(error) = self.turns.unlock_connection(connection, &holder).await {
             tracing::warn!(error = %error, "scheduling lock not given back; it lapses by itself");
@@ -563,8 +564,7 @@ impl<C: ConnectionTurns, S: ScheduleItems, Q: BatchQueue> Turn<'_, C, S, Q> {
         report: &mut ConnectionReport,
     ) -> Option<BTreeMap<String, BTreeMap<&'static str, u64>>> {
         // What the table holds, read once: unchanged items are not written again, vanished ones are found.
-        let known: HashMap<u64, KnownProject> = match self.items.known_projects(connection).await
-        {
+        let known: HashMap<u64, KnownProject> = match self.items.known_projects(connection).await {
             Ok(known) => known.into_iter().map(|k| (k.project_id, k)).collect(),
             Err(error) => {
                 report.errors.push(format!("store: {error}"));
@@ -1095,5 +1095,290 @@ mod tests {
         also_excluded.excluded = true;
         merge_found(&mut only_excluded, 7, also_excluded);
         assert_eq!(only_excluded[&7], by_first);
+    }
+
+    /// Given/when/then tests of a tick's turns against the memory fakes of the ports: what is written, sent and
+    /// held, with discovery's finding given.
+    mod turns {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        use super::*;
+        use crate::testing::{MemoryQueue, MemorySchedulerStore};
+
+        fn acme() -> ConnectionId {
+            ConnectionId::parse("acme").unwrap()
+        }
+
+        /// The ports of one connection's turn, empty.
+        struct Given {
+            store: MemorySchedulerStore,
+            queue: MemoryQueue,
+            options: SchedulerOptions,
+        }
+
+        impl Given {
+            fn new() -> Self {
+                Given {
+                    store: MemorySchedulerStore::default(),
+                    queue: MemoryQueue::default(),
+                    options: SchedulerOptions {
+                        send: SendPolicy {
+                            base_delay: Duration::from_millis(1),
+                            max_delay: Duration::from_millis(2),
+                            ..SendPolicy::default()
+                        },
+                        ..SchedulerOptions::default()
+                    },
+                }
+            }
+
+            /// The turn of a tick at `now` whose discovery found `found` (`complete`: nothing could be missing).
+            async fn scheduled(
+                &self,
+                found: &[DiscoveredProject],
+                complete: bool,
+                now: OffsetDateTime,
+            ) -> ConnectionReport {
+                let turn = Turn {
+                    turns: &self.store,
+                    items: &self.store,
+                    queue: &self.queue,
+                    options: &self.options,
+                };
+                let found: BTreeMap<u64, DiscoveredProject> =
+                    found.iter().map(|p| (p.project_id, p.clone())).collect();
+                let mut report = ConnectionReport::default();
+                turn.locked(&acme(), &found, complete, now, &mut report)
+                    .await;
+                report
+            }
+
+            /// Project ids of every message sent so far, in order.
+            fn sent(&self) -> Vec<u64> {
+                self.queue.sent().iter().map(|m| m.project_id).collect()
+            }
+
+            fn item(&self, project_id: u64) -> KnownProject {
+                self.store.project(&acme(), project_id).unwrap()
+            }
+        }
+
+        fn at(seconds: i64) -> OffsetDateTime {
+            OffsetDateTime::from_unix_timestamp(seconds).unwrap()
+        }
+
+        /// A tick of 2026-11-24 22:00 UTC.
+        const TICK: i64 = 1_795_989_600;
+
+        #[tokio::test]
+        async fn a_new_project_is_enqueued_once_with_a_lease() {
+            let given = Given::new();
+            let p = project(false, false);
+
+            let report = given
+                .scheduled(&[p.clone(), p.clone()], true, at(TICK))
+                .await;
+
+            assert_eq!((report.enqueued, report.writes), (1, 1));
+            assert_eq!(
+                given.queue.sent(),
+                vec![SyncMessage {
+                    connection_id: "acme".into(),
+                    credential_id: "cred_1".into(),
+                    project_id: 7,
+                    path_with_namespace: "g/p".into(),
+                    default_branch: "main".into(),
+                }]
+            );
+            let item = given.item(7);
+            assert_eq!(item.lease_until, Some(TICK + 50 * 60));
+            assert_eq!(item.status, Some(ProjectStatus::Active));
+            assert_eq!(item.recorded.as_ref(), Some(&p));
+            assert_eq!(
+                given.store.lock_holder(&acme()),
+                None,
+                "the lock is given back"
+            );
+        }
+
+        #[tokio::test]
+        async fn an_unchanged_project_within_its_lease_is_neither_sent_nor_written() {
+            let given = Given::new();
+            let p = project(false, false);
+            given.scheduled(&[p.clone()], true, at(TICK)).await;
+
+            let next = given
+                .scheduled(&[p.clone()], true, at(TICK + 15 * 60))
+                .await;
+
+            assert_eq!((next.enqueued, next.in_flight, next.writes), (0, 1, 0));
+            assert_eq!(given.sent(), vec![7]);
+            // Once the lease lapses, the next tick sends it again.
+            let lapsed = given.scheduled(&[p], true, at(TICK + 50 * 60 + 1)).await;
+            assert_eq!(lapsed.enqueued, 1);
+            assert_eq!(given.sent(), vec![7, 7]);
+        }
+
+        #[tokio::test]
+        async fn an_excluded_project_is_recorded_and_never_enqueued() {
+            let given = Given::new();
+            let mut p = project(false, false);
+            p.excluded = true;
+
+            let report = given.scheduled(&[p.clone()], true, at(TICK)).await;
+            let again = given.scheduled(&[p], true, at(TICK + 3_600)).await;
+
+            assert_eq!((report.excluded, report.writes, report.enqueued), (1, 1, 0));
+            assert_eq!((again.excluded, again.writes, again.enqueued), (1, 0, 0));
+            assert!(given.sent().is_empty());
+            assert_eq!(given.item(7).status, Some(ProjectStatus::Excluded));
+            assert_eq!(given.item(7).lease_until, None);
+        }
+
+        #[tokio::test]
+        async fn a_project_gitlab_refused_is_held_until_its_retry() {
+            let given = Given::new();
+            let p = project(false, false);
+            let refusal = AccessRefusal {
+                status: ProjectStatus::Forbidden,
+                at: TICK - 3_600,
+            };
+            given.store.set_sync_state(&acme(), 7, true, Some(refusal));
+
+            let held = given.scheduled(&[p.clone()], true, at(TICK)).await;
+
+            assert_eq!((held.inaccessible, held.enqueued), (1, 0));
+            assert!(given.sent().is_empty());
+            let item = given.item(7);
+            assert_eq!(item.status, Some(ProjectStatus::Forbidden));
+            assert_eq!(
+                item.refused,
+                Some(refusal),
+                "the sync's state is not the scheduler's to write"
+            );
+            // A day after the refusal it is tried again.
+            let retried = given.scheduled(&[p], true, at(refusal.at + RETRY)).await;
+            assert_eq!(retried.enqueued, 1);
+            assert_eq!(given.sent(), vec![7]);
+        }
+
+        #[tokio::test]
+        async fn a_connection_locked_by_another_tick_is_left_to_it() {
+            let given = Given::new();
+            let now = epoch(OffsetDateTime::now_utc());
+            assert!(
+                given
+                    .store
+                    .lock_connection(&acme(), "other-tick", now, now + 900)
+                    .await
+                    .unwrap()
+            );
+
+            let report = given
+                .scheduled(&[project(false, false)], true, at(TICK))
+                .await;
+
+            assert!(report.busy);
+            assert_eq!((report.enqueued, report.writes), (0, 0));
+            assert!(given.sent().is_empty());
+            assert_eq!(given.store.project(&acme(), 7), None, "nothing written");
+            assert_eq!(
+                given.store.lock_holder(&acme()).as_deref(),
+                Some("other-tick"),
+                "another tick's lock is not given back"
+            );
+        }
+
+        #[tokio::test]
+        async fn a_message_not_sent_gives_its_lease_back_for_the_next_tick() {
+            let given = Given::new();
+            let p = project(false, false);
+            given.queue.fail_project(7, MemoryQueue::ALWAYS);
+
+            let report = given.scheduled(&[p.clone()], true, at(TICK)).await;
+
+            assert_eq!((report.enqueued, report.not_sent), (0, 1));
+            assert_eq!(report.errors, vec!["queue: 1 messages not sent".to_owned()]);
+            assert_eq!(given.item(7).lease_until, None);
+            given.queue.fail_project(7, 0);
+            let next = given.scheduled(&[p], true, at(TICK + 60)).await;
+            assert_eq!(next.enqueued, 1);
+        }
+
+        #[tokio::test]
+        async fn a_project_no_longer_found_is_marked_gone_only_by_a_complete_discovery() {
+            let given = Given::new();
+            given
+                .scheduled(&[project(false, false)], true, at(TICK))
+                .await;
+
+            let incomplete = given.scheduled(&[], false, at(TICK + 60)).await;
+            assert_eq!(incomplete.gone, 0);
+            assert!(!given.item(7).gone);
+
+            let complete = given.scheduled(&[], true, at(TICK + 120)).await;
+            assert_eq!(complete.gone, 1);
+            assert!(given.item(7).gone);
+        }
+
+        /// A tick's turns that count their runs.
+        async fn counted(
+            runs: &AtomicUsize,
+        ) -> Result<Vec<ConnectionReport>, crate::sync::StoreError> {
+            runs.fetch_add(1, Ordering::SeqCst);
+            Ok(vec![ConnectionReport::default()])
+        }
+
+        #[tokio::test]
+        async fn a_tick_delivered_twice_runs_once() {
+            let store = MemorySchedulerStore::default();
+            let runs = AtomicUsize::new(0);
+            let lease = Duration::from_secs(900);
+            let tick = Some("time:2026-11-24T22:00:00Z");
+
+            let first = once(&store, tick, at(TICK), lease, counted(&runs))
+                .await
+                .unwrap();
+            // Redelivered after its lease: a finished tick stays finished.
+            let second = once(&store, tick, at(TICK + 3_600), lease, counted(&runs))
+                .await
+                .unwrap();
+
+            assert_eq!(runs.load(Ordering::SeqCst), 1);
+            assert!(!first.duplicate && first.connections.len() == 1);
+            assert!(second.duplicate && second.connections.is_empty());
+            // An event naming no tick always runs.
+            once(&store, None, at(TICK), lease, counted(&runs))
+                .await
+                .unwrap();
+            assert_eq!(runs.load(Ordering::SeqCst), 2);
+        }
+
+        #[tokio::test]
+        async fn a_tick_whose_delivery_failed_runs_again_once_its_lease_lapsed() {
+            let store = MemorySchedulerStore::default();
+            let runs = AtomicUsize::new(0);
+            let lease = Duration::from_secs(900);
+            let tick = Some("id:e1");
+            let failed = async {
+                runs.fetch_add(1, Ordering::SeqCst);
+                Err(crate::sync::StoreError("Scan: unavailable".into()))
+            };
+            assert!(once(&store, tick, at(TICK), lease, failed).await.is_err());
+
+            let meanwhile = once(&store, tick, at(TICK + 60), lease, counted(&runs))
+                .await
+                .unwrap();
+            let later = once(&store, tick, at(TICK + 901), lease, counted(&runs))
+                .await
+                .unwrap();
+
+            assert!(
+                meanwhile.duplicate,
+                "the first delivery's lease still holds"
+            );
+            assert!(!later.duplicate);
+            assert_eq!(runs.load(Ordering::SeqCst), 2);
+        }
     }
 }
