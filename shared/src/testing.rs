@@ -4,7 +4,7 @@
 //! sync's state, leases given back only by their owner.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::credentials::ConnectionId;
 use crate::scheduler::ports::{
@@ -19,10 +19,11 @@ fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// The state table's scheduler items in memory: tick leases, connections with their turns and locks, and each
-/// project's schedule item merged with what the sync's item says of it.
-#[derive(Debug, Default)]
+/// project's schedule item merged with what the sync's item says of it. Clones share one state, as clones of the
+/// DynamoDB adapter share one table.
+#[derive(Debug, Clone, Default)]
 pub struct MemorySchedulerStore {
-    state: Mutex<SchedulerState>,
+    state: Arc<Mutex<SchedulerState>>,
 }
 
 #[derive(Debug, Default)]
