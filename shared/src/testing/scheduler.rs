@@ -1,6 +1,5 @@
-//! Memory fakes of the scheduler's ports, for unit tests here and for the tests and benches of `testkit` (which
-//! turns on the `testing` feature): one copy of each. They keep the semantics of the DynamoDB adapter that the
-//! scheduler relies on: conditional tick leases and connection locks, schedule items written whole next to the
+//! Memory fakes of the scheduler's ports. They keep the semantics of the DynamoDB adapter that the scheduler
+//! relies on: conditional tick leases and connection locks, schedule items written whole next to the
 //! sync's state, leases given back only by their owner.
 
 use std::collections::{BTreeMap, HashMap};

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use shared::sync::{
+use crate::sync::{
     CommitRecord, CommitStore, ProjectKey, StoreError, SyncJob, SyncState, SyncStateStore,
 };
 use time::OffsetDateTime;
@@ -72,7 +72,7 @@ impl CommitStore for MemoryCommitStore {
         let mut stored = self.records.lock().unwrap();
         for sha in shas {
             if let Some(record) = stored.get_mut(&(partition.clone(), sha)) {
-                record.removed_at = Some(shared::sync::model::utc(at));
+                record.removed_at = Some(crate::sync::model::utc(at));
             }
         }
         Ok(())
