@@ -211,13 +211,9 @@ where
         deadline: Option<Instant>,
     ) -> Result<TickReport, crate::sync::StoreError> {
         let now = OffsetDateTime::now_utc();
-        once(
-            &self.projects,
-            tick,
-            now,
-            self.options.tick_lease,
-            self.every_turn(now, deadline),
-        )
+        once(&self.projects, tick, now, self.options.tick_lease, || {
+            self.every_turn(now, deadline)
+        })
         .await
     }
 
@@ -773,13 +769,18 @@ impl DiscoveryLimit {
 
 /// Runs a tick's `turns` once per tick: a delivery of a tick another delivery holds or finished does nothing
 /// (`duplicate`); `tick` `None` (an event naming no tick) always runs. `now` starts the tick's lease of `lease`.
-async fn once<T: TickLeases>(
+/// The turns are started only once the lease is taken (so their future is not held beside the lease's).
+async fn once<T, F>(
     leases: &T,
     tick: Option<&str>,
     now: OffsetDateTime,
     lease: Duration,
-    turns: impl Future<Output = Result<Vec<ConnectionReport>, crate::sync::StoreError>>,
-) -> Result<TickReport, crate::sync::StoreError> {
+    turns: impl FnOnce() -> F,
+) -> Result<TickReport, crate::sync::StoreError>
+where
+    T: TickLeases,
+    F: Future<Output = Result<Vec<ConnectionReport>, crate::sync::StoreError>>,
+{
     let mut report = TickReport {
         tick: tick.map(str::to_owned),
         ..TickReport::default()
@@ -792,7 +793,7 @@ async fn once<T: TickLeases>(
             return Ok(report);
         }
     }
-    report.connections = turns.await?;
+    report.connections = turns().await?;
     if let Some(tick) = tick {
         leases
             .complete_tick(tick, epoch(OffsetDateTime::now_utc()))
@@ -1135,7 +1136,7 @@ mod tests {
             /// The turn of a tick at `now` whose discovery found `found` (`complete`: nothing could be missing).
             async fn scheduled(
                 &self,
-                found: &[DiscoveredProject],
+                found: &[&DiscoveredProject],
                 complete: bool,
                 now: OffsetDateTime,
             ) -> ConnectionReport {
@@ -1146,7 +1147,7 @@ mod tests {
                     options: &self.options,
                 };
                 let found: BTreeMap<u64, DiscoveredProject> =
-                    found.iter().map(|p| (p.project_id, p.clone())).collect();
+                    found.iter().map(|p| (p.project_id, (*p).clone())).collect();
                 let mut report = ConnectionReport::default();
                 turn.locked(&acme(), &found, complete, now, &mut report)
                     .await;
@@ -1175,9 +1176,7 @@ mod tests {
             let given = Given::new();
             let p = project(false, false);
 
-            let report = given
-                .scheduled(&[p.clone(), p.clone()], true, at(TICK))
-                .await;
+            let report = given.scheduled(&[&p, &p], true, at(TICK)).await;
 
             assert_eq!((report.enqueued, report.writes), (1, 1));
             assert_eq!(
@@ -1205,16 +1204,14 @@ mod tests {
         async fn an_unchanged_project_within_its_lease_is_neither_sent_nor_written() {
             let given = Given::new();
             let p = project(false, false);
-            given.scheduled(&[p.clone()], true, at(TICK)).await;
+            given.scheduled(&[&p], true, at(TICK)).await;
 
-            let next = given
-                .scheduled(&[p.clone()], true, at(TICK + 15 * 60))
-                .await;
+            let next = given.scheduled(&[&p], true, at(TICK + 15 * 60)).await;
 
             assert_eq!((next.enqueued, next.in_flight, next.writes), (0, 1, 0));
             assert_eq!(given.sent(), vec![7]);
             // Once the lease lapses, the next tick sends it again.
-            let lapsed = given.scheduled(&[p], true, at(TICK + 50 * 60 + 1)).await;
+            let lapsed = given.scheduled(&[&p], true, at(TICK + 50 * 60 + 1)).await;
             assert_eq!(lapsed.enqueued, 1);
             assert_eq!(given.sent(), vec![7, 7]);
         }
@@ -1225,8 +1222,8 @@ mod tests {
             let mut p = project(false, false);
             p.excluded = true;
 
-            let report = given.scheduled(&[p.clone()], true, at(TICK)).await;
-            let again = given.scheduled(&[p], true, at(TICK + 3_600)).await;
+            let report = given.scheduled(&[&p], true, at(TICK)).await;
+            let again = given.scheduled(&[&p], true, at(TICK + 3_600)).await;
 
             assert_eq!((report.excluded, report.writes, report.enqueued), (1, 1, 0));
             assert_eq!((again.excluded, again.writes, again.enqueued), (1, 0, 0));
@@ -1245,7 +1242,7 @@ mod tests {
             };
             given.store.set_sync_state(&acme(), 7, true, Some(refusal));
 
-            let held = given.scheduled(&[p.clone()], true, at(TICK)).await;
+            let held = given.scheduled(&[&p], true, at(TICK)).await;
 
             assert_eq!((held.inaccessible, held.enqueued), (1, 0));
             assert!(given.sent().is_empty());
@@ -1257,7 +1254,7 @@ mod tests {
                 "the sync's state is not the scheduler's to write"
             );
             // A day after the refusal it is tried again.
-            let retried = given.scheduled(&[p], true, at(refusal.at + RETRY)).await;
+            let retried = given.scheduled(&[&p], true, at(refusal.at + RETRY)).await;
             assert_eq!(retried.enqueued, 1);
             assert_eq!(given.sent(), vec![7]);
         }
@@ -1275,7 +1272,7 @@ mod tests {
             );
 
             let report = given
-                .scheduled(&[project(false, false)], true, at(TICK))
+                .scheduled(&[&project(false, false)], true, at(TICK))
                 .await;
 
             assert!(report.busy);
@@ -1295,13 +1292,13 @@ mod tests {
             let p = project(false, false);
             given.queue.fail_project(7, MemoryQueue::ALWAYS);
 
-            let report = given.scheduled(&[p.clone()], true, at(TICK)).await;
+            let report = given.scheduled(&[&p], true, at(TICK)).await;
 
             assert_eq!((report.enqueued, report.not_sent), (0, 1));
             assert_eq!(report.errors, vec!["queue: 1 messages not sent".to_owned()]);
             assert_eq!(given.item(7).lease_until, None);
             given.queue.fail_project(7, 0);
-            let next = given.scheduled(&[p], true, at(TICK + 60)).await;
+            let next = given.scheduled(&[&p], true, at(TICK + 60)).await;
             assert_eq!(next.enqueued, 1);
         }
 
@@ -1309,7 +1306,7 @@ mod tests {
         async fn a_project_no_longer_found_is_marked_gone_only_by_a_complete_discovery() {
             let given = Given::new();
             given
-                .scheduled(&[project(false, false)], true, at(TICK))
+                .scheduled(&[&project(false, false)], true, at(TICK))
                 .await;
 
             let incomplete = given.scheduled(&[], false, at(TICK + 60)).await;
@@ -1336,11 +1333,11 @@ mod tests {
             let lease = Duration::from_secs(900);
             let tick = Some("time:2026-11-24T22:00:00Z");
 
-            let first = once(&store, tick, at(TICK), lease, counted(&runs))
+            let first = once(&store, tick, at(TICK), lease, || counted(&runs))
                 .await
                 .unwrap();
             // Redelivered after its lease: a finished tick stays finished.
-            let second = once(&store, tick, at(TICK + 3_600), lease, counted(&runs))
+            let second = once(&store, tick, at(TICK + 3_600), lease, || counted(&runs))
                 .await
                 .unwrap();
 
@@ -1348,7 +1345,7 @@ mod tests {
             assert!(!first.duplicate && first.connections.len() == 1);
             assert!(second.duplicate && second.connections.is_empty());
             // An event naming no tick always runs.
-            once(&store, None, at(TICK), lease, counted(&runs))
+            once(&store, None, at(TICK), lease, || counted(&runs))
                 .await
                 .unwrap();
             assert_eq!(runs.load(Ordering::SeqCst), 2);
@@ -1364,12 +1361,16 @@ mod tests {
                 runs.fetch_add(1, Ordering::SeqCst);
                 Err(crate::sync::StoreError("Scan: unavailable".into()))
             };
-            assert!(once(&store, tick, at(TICK), lease, failed).await.is_err());
+            assert!(
+                once(&store, tick, at(TICK), lease, || failed)
+                    .await
+                    .is_err()
+            );
 
-            let meanwhile = once(&store, tick, at(TICK + 60), lease, counted(&runs))
+            let meanwhile = once(&store, tick, at(TICK + 60), lease, || counted(&runs))
                 .await
                 .unwrap();
-            let later = once(&store, tick, at(TICK + 901), lease, counted(&runs))
+            let later = once(&store, tick, at(TICK + 901), lease, || counted(&runs))
                 .await
                 .unwrap();
 
