@@ -14,3 +14,5 @@ pub mod scope;
 pub mod secret;
 pub mod sync;
 pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

@@ -21,10 +21,10 @@ use shared::entrypoints::scheduler::handle;
 use shared::gitlab::GitLabConnector;
 use shared::gitlab::HttpClients;
 use shared::kernel::{StoreError, SyncMessage};
-use shared::scheduler::ports::KnownConnection;
 use shared::scheduler::{
-    BatchEntry, BatchQueue, DiscoveredProject, EnqueueLease, FailedEntry, ProjectRecord,
-    ProjectStatus, ProjectStore, Scheduler, SchedulerOptions, SendPolicy, TickReport,
+    BatchEntry, BatchQueue, ConnectionTurns, DiscoveredProject, EnqueueLease, FailedEntry,
+    ProjectRecord, ProjectStatus, ScheduleItems, Scheduler, SchedulerOptions, SendPolicy,
+    TickReport,
 };
 use shared::secret::SecretString;
 use shared::sync::{ProjectKey, SyncStateStore};
@@ -917,8 +917,8 @@ async fn the_store_writes_at_most_25_records_a_call() {
     env.aws.teardown().await;
 }
 
-/// The project store on moto, with one batch of records failing as a whole and one record left unprocessed.
-struct FlakyProjects {
+/// The schedule items on moto, with one batch of records failing as a whole and one record left unprocessed.
+struct FlakyItems {
     inner: DynamoProjectStore,
     /// The batch holding this project fails (once).
     fail_batch_of: Mutex<Option<u64>>,
@@ -926,43 +926,7 @@ struct FlakyProjects {
     leave_out: Mutex<Option<u64>>,
 }
 
-impl ProjectStore for FlakyProjects {
-    async fn connections(&self) -> Result<Vec<KnownConnection>, StoreError> {
-        self.inner.connections().await
-    }
-
-    async fn mark_scheduled(&self, connection: &ConnectionId, at: i64) -> Result<(), StoreError> {
-        self.inner.mark_scheduled(connection, at).await
-    }
-
-    async fn claim_tick(&self, tick: &str, now: i64, until: i64) -> Result<bool, StoreError> {
-        self.inner.claim_tick(tick, now, until).await
-    }
-
-    async fn complete_tick(&self, tick: &str, now: i64) -> Result<(), StoreError> {
-        self.inner.complete_tick(tick, now).await
-    }
-
-    async fn lock_connection(
-        &self,
-        connection: &ConnectionId,
-        holder: &str,
-        now: i64,
-        until: i64,
-    ) -> Result<bool, StoreError> {
-        self.inner
-            .lock_connection(connection, holder, now, until)
-            .await
-    }
-
-    async fn unlock_connection(
-        &self,
-        connection: &ConnectionId,
-        holder: &str,
-    ) -> Result<(), StoreError> {
-        self.inner.unlock_connection(connection, holder).await
-    }
-
+impl ScheduleItems for FlakyItems {
     async fn write(
         &self,
         connection: &ConnectionId,
@@ -1031,18 +995,11 @@ async fn records_not_written_are_reported_and_sent_by_the_next_tick() {
     // The first batch (records go in project id order) fails; the last project's record is left out.
     let failing = expected[0];
     let left_out = expected[expected.len() - 1];
-    let scheduler = Scheduler::new(
-        FlakyProjects {
-            inner: env.projects(),
-            fail_batch_of: Mutex::new(Some(failing)),
-            leave_out: Mutex::new(Some(left_out)),
-        },
-        DynamoCredentialStore::new(env.aws.dynamodb.clone(), env.table()),
-        SecretsManagerVault::new(env.aws.secrets.clone()),
-        env.sqs(),
-        GitLabConnector::new(env.http.clone(), 1_000_000),
-        options(),
-    );
+    let scheduler = env.scheduler(env.sqs(), options()).with_items(FlakyItems {
+        inner: env.projects(),
+        fail_batch_of: Mutex::new(Some(failing)),
+        leave_out: Mutex::new(Some(left_out)),
+    });
     let report = handle(&scheduler, schedule_event(Some("2026-11-24T22:00:00Z")))
         .await
         .unwrap();

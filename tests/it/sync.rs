@@ -9,12 +9,12 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use shared::gitlab::{CommitQuery, GitLabClient, GitLabError, ProjectRef};
 use shared::sync::{ProjectKey, ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncTarget};
+use shared::testing::{MemoryCommitStore, MemoryStateStore};
 use testkit::clients::client;
 use testkit::git_fixture::{CommitSpec, GitRepo};
 use testkit::gitlab_sim::{
     Fault, FaultMix, Hostile, OneProject, Rewrite, Simulator, World, routes,
 };
-use testkit::memory_stores::{MemoryCommitStore, MemoryStateStore};
 use tokio::time::Instant;
 
 const TOKEN: &str = "glpat-sync-test-token";

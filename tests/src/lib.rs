@@ -5,7 +5,7 @@
 //! - [`tls_front`]: a TLS front with a private CA, for self-managed GitLab behind one;
 //! - [`loopback_alias`]: a private address on the loopback interface, for a GitLab on a private network;
 //! - [`clients`]: GitLab clients pointed at the simulator;
-//! - [`memory_stores`]: in-memory fakes of the sync's storage ports;
+//! - in-memory fakes of the ports are `shared::testing` (the `testing` feature), next to the ports they fake;
 //! - [`demo`]: the demo GitLab of the local run and the end-to-end test;
 //! - [`local_run`]: the whole pipeline in one process against the stand-in, as the README's main command runs it;
 //! - [`bench_support`]: a simulator child process and /proc measurements for the benchmarks.
@@ -18,5 +18,4 @@ pub mod git_fixture;
 pub mod gitlab_sim;
 pub mod local_run;
 pub mod loopback_alias;
-pub mod memory_stores;
 pub mod tls_front;

@@ -1,4 +1,5 @@
-//! The scheduler's [`ProjectStore`] port on the DynamoDB state table.
+//! The scheduler's storage ports ([`TickLeases`], [`ConnectionTurns`], [`ScheduleItems`]) on the DynamoDB state
+//! table: one adapter, as the three share one table and its keys.
 //!
 //! - project schedule: `pk = CONN#<connection>`, `sk = SCHED#<project_id>`, the scheduler's own item per project:
 //!   `entity`, `path_with_namespace`, `web_url`, `gitlab_default_branch`, `archived`, `empty_repo`,
@@ -42,7 +43,8 @@ use crate::credentials::ConnectionId;
 use crate::kernel::StoreError;
 use crate::scheduler::model::{DiscoveredProject, ProjectStatus};
 use crate::scheduler::ports::{
-    AccessRefusal, KnownConnection, KnownProject, ProjectRecord, ProjectStore,
+    AccessRefusal, ConnectionTurns, KnownConnection, KnownProject, ProjectRecord, ScheduleItems,
+    TickLeases,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -234,7 +236,49 @@ where
     StoreError::unavailable(operation, DisplayErrorContext(error))
 }
 
-impl ProjectStore for DynamoProjectStore {
+impl TickLeases for DynamoProjectStore {
+    async fn claim_tick(&self, tick: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+        let mut item = Self::tick_key(tick);
+        item.insert("entity".into(), AttributeValue::S("tick".into()));
+        item.insert("started_at".into(), AttributeValue::N(now.to_string()));
+        item.insert("lease_until".into(), AttributeValue::N(until.to_string()));
+        item.insert(
+            "expires_at".into(),
+            AttributeValue::N((now + TICK_RETENTION_SECONDS).to_string()),
+        );
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(
+                "attribute_not_exists(pk) OR (lease_until < :now AND attribute_not_exists(completed_at))",
+            )
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(unavailable("PutItem tick", &e)),
+        }
+    }
+
+    async fn complete_tick(&self, tick: &str, now: i64) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::tick_key(tick)))
+            .update_expression("SET completed_at = :now")
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| unavailable("UpdateItem tick", &e))
+    }
+}
+
+impl ConnectionTurns for DynamoProjectStore {
     async fn connections(&self) -> Result<Vec<KnownConnection>, StoreError> {
         // id -> (its CONNECTION item exists, the end of its last turn, the instance it is bound to)
         let mut connections: BTreeMap<ConnectionId, (bool, Option<i64>, Option<String>)> =
@@ -301,46 +345,6 @@ impl ProjectStore for DynamoProjectStore {
             .map_err(|e| unavailable("UpdateItem last scheduled", &e))
     }
 
-    async fn claim_tick(&self, tick: &str, now: i64, until: i64) -> Result<bool, StoreError> {
-        let mut item = Self::tick_key(tick);
-        item.insert("entity".into(), AttributeValue::S("tick".into()));
-        item.insert("started_at".into(), AttributeValue::N(now.to_string()));
-        item.insert("lease_until".into(), AttributeValue::N(until.to_string()));
-        item.insert(
-            "expires_at".into(),
-            AttributeValue::N((now + TICK_RETENTION_SECONDS).to_string()),
-        );
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(
-                "attribute_not_exists(pk) OR (lease_until < :now AND attribute_not_exists(completed_at))",
-            )
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(unavailable("PutItem tick", &e)),
-        }
-    }
-
-    async fn complete_tick(&self, tick: &str, now: i64) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::tick_key(tick)))
-            .update_expression("SET completed_at = :now")
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| unavailable("UpdateItem tick", &e))
-    }
-
     async fn lock_connection(
         &self,
         connection: &ConnectionId,
@@ -380,6 +384,56 @@ impl ProjectStore for DynamoProjectStore {
             "UpdateItem scheduling lock",
         )
         .await
+    }
+}
+
+impl ScheduleItems for DynamoProjectStore {
+    async fn known_projects(
+        &self,
+        connection: &ConnectionId,
+    ) -> Result<Vec<KnownProject>, StoreError> {
+        let (schedules, syncs) = futures::try_join!(
+            connection_items(
+                &self.client,
+                &self.table,
+                connection.as_str(),
+                SCHEDULE_SK_PREFIX,
+                None,
+            ),
+            connection_items(
+                &self.client,
+                &self.table,
+                connection.as_str(),
+                PROJECT_SK_PREFIX,
+                Some(SYNC_ATTRIBUTES.to_owned()),
+            ),
+        )
+        .map_err(|e| unavailable("Query projects", &e))?;
+        let mut known: BTreeMap<u64, KnownProject> = schedules
+            .iter()
+            .filter_map(known_project)
+            .map(|k| (k.project_id, k))
+            .collect();
+        for item in &syncs {
+            let Some(project_id) = project_id(item, PROJECT_SK_PREFIX) else {
+                continue;
+            };
+            // The history is fully imported: a head, and no unfinished job.
+            let imported = item.contains_key("last_head") && !item.contains_key("job");
+            let project = known.entry(project_id).or_insert(KnownProject {
+                project_id,
+                gone: false,
+                lease_until: None,
+                enqueued_at: None,
+                imported: false,
+                refused: None,
+                recorded: None,
+                status: None,
+            });
+            project.imported = imported;
+            project.refused = refusal(item);
+        }
+        Ok(known.into_values().collect())
     }
 
     async fn write(
@@ -436,54 +490,6 @@ impl ProjectStore for DynamoProjectStore {
             "UpdateItem project lease",
         )
         .await
-    }
-
-    async fn known_projects(
-        &self,
-        connection: &ConnectionId,
-    ) -> Result<Vec<KnownProject>, StoreError> {
-        let (schedules, syncs) = futures::try_join!(
-            connection_items(
-                &self.client,
-                &self.table,
-                connection.as_str(),
-                SCHEDULE_SK_PREFIX,
-                None,
-            ),
-            connection_items(
-                &self.client,
-                &self.table,
-                connection.as_str(),
-                PROJECT_SK_PREFIX,
-                Some(SYNC_ATTRIBUTES.to_owned()),
-            ),
-        )
-        .map_err(|e| unavailable("Query projects", &e))?;
-        let mut known: BTreeMap<u64, KnownProject> = schedules
-            .iter()
-            .filter_map(known_project)
-            .map(|k| (k.project_id, k))
-            .collect();
-        for item in &syncs {
-            let Some(project_id) = project_id(item, PROJECT_SK_PREFIX) else {
-                continue;
-            };
-            // The history is fully imported: a head, and no unfinished job.
-            let imported = item.contains_key("last_head") && !item.contains_key("job");
-            let project = known.entry(project_id).or_insert(KnownProject {
-                project_id,
-                gone: false,
-                lease_until: None,
-                enqueued_at: None,
-                imported: false,
-                refused: None,
-                recorded: None,
-                status: None,
-            });
-            project.imported = imported;
-            project.refused = refusal(item);
-        }
-        Ok(known.into_values().collect())
     }
 
     async fn mark_gone(

@@ -6,15 +6,18 @@ use lambda_runtime::LambdaEvent;
 use crate::credentials::{CredentialStatusStore, CredentialStore};
 use crate::kernel::time::deadline_from_epoch_ms;
 use crate::kernel::vault::SecretVault;
-use crate::scheduler::{BatchQueue, ProjectStore, Scheduler, Tick, TickReport};
+use crate::scheduler::{
+    BatchQueue, ConnectionTurns, ScheduleItems, Scheduler, Tick, TickLeases, TickReport,
+};
 
 /// The Lambda handler: one tick per event.
-pub async fn handle<P, K, V, Q>(
-    scheduler: &Scheduler<P, K, V, Q>,
+pub async fn handle<P, K, V, Q, S>(
+    scheduler: &Scheduler<P, K, V, Q, S>,
     event: LambdaEvent<serde_json::Value>,
 ) -> Result<TickReport, lambda_runtime::Error>
 where
-    P: ProjectStore,
+    P: TickLeases + ConnectionTurns,
+    S: ScheduleItems,
     K: CredentialStore + CredentialStatusStore,
     V: SecretVault,
     Q: BatchQueue,

@@ -132,66 +132,9 @@ async fn send_chunk<Q: BatchQueue>(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-
     use super::*;
-    use crate::kernel::{ConnectionId, CredentialId, StoreError};
-    use crate::scheduler::ports::FailedEntry;
-
-    /// Keeps what it accepted; fails entries of chosen projects a number of times, or whole calls.
-    #[derive(Default)]
-    struct FlakyQueue {
-        sent: Mutex<Vec<u64>>,
-        calls: Mutex<Vec<usize>>,
-        /// project id -> failures left (u32::MAX: always, as a sender fault).
-        fail: Mutex<HashMap<u64, u32>>,
-        whole_call_failures: Mutex<u32>,
-    }
-
-    impl BatchQueue for FlakyQueue {
-        async fn send_batch(
-            &self,
-            entries: &[BatchEntry<'_>],
-        ) -> Result<Vec<FailedEntry>, StoreError> {
-            self.calls.lock().unwrap().push(entries.len());
-            assert!(
-                entries.len() <= 10,
-                "SQS accepts at most ten entries a call"
-            );
-            let mut ids: Vec<&str> = entries.iter().map(|e| e.id).collect();
-            ids.dedup();
-            assert_eq!(ids.len(), entries.len(), "ids are unique within a call");
-            {
-                let mut whole = self.whole_call_failures.lock().unwrap();
-                if *whole > 0 {
-                    *whole -= 1;
-                    return Err(StoreError::unavailable("SendMessageBatch", "throttled"));
-                }
-            }
-            let mut failed = Vec::new();
-            let mut fail = self.fail.lock().unwrap();
-            for entry in entries {
-                match fail.get_mut(&entry.message.project_id()) {
-                    Some(&mut u32::MAX) => failed.push(FailedEntry {
-                        id: entry.id.to_owned(),
-                        code: "InvalidMessageContents".into(),
-                        sender_fault: true,
-                    }),
-                    Some(left) if *left > 0 => {
-                        *left -= 1;
-                        failed.push(FailedEntry {
-                            id: entry.id.to_owned(),
-                            code: "InternalError".into(),
-                            sender_fault: false,
-                        });
-                    }
-                    _ => self.sent.lock().unwrap().push(entry.message.project_id()),
-                }
-            }
-            Ok(failed)
-        }
-    }
+    use crate::kernel::{ConnectionId, CredentialId};
+    use crate::testing::MemoryQueue;
 
     fn messages(n: u64) -> Vec<SyncMessage> {
         (1..=n)
@@ -219,17 +162,15 @@ mod tests {
 
     #[tokio::test]
     async fn sends_ten_a_call_and_retries_failed_entries() {
-        let queue = FlakyQueue::default();
-        queue
-            .fail
-            .lock()
-            .unwrap()
-            .extend([(3, 1), (17, 2), (25, 1)]);
+        let queue = MemoryQueue::default();
+        for (project, times) in [(3, 1), (17, 2), (25, 1)] {
+            queue.fail_project(project, times);
+        }
         let all = messages(25);
         let report = send_all(&queue, &all, quick()).await;
         assert_eq!(report.sent, 25);
         assert!(report.failed.is_empty());
-        let mut sent = queue.sent.lock().unwrap().clone();
+        let mut sent: Vec<u64> = queue.sent().iter().map(SyncMessage::project_id).collect();
         sent.sort_unstable();
         assert_eq!(
             sent,
@@ -238,16 +179,17 @@ mod tests {
         );
         // 3 calls (10, 10, 5), then one retry call of 3 entries, then one of 1.
         assert_eq!(report.calls, 5);
-        let mut sizes = queue.calls.lock().unwrap().clone();
+        let mut sizes = queue.calls();
         sizes.sort_unstable();
         assert_eq!(sizes, vec![1, 3, 5, 10, 10]);
     }
 
     #[tokio::test]
     async fn what_never_goes_through_is_reported_not_lost() {
-        let queue = FlakyQueue::default();
-        queue.fail.lock().unwrap().extend([(2, u32::MAX), (4, 10)]);
-        *queue.whole_call_failures.lock().unwrap() = 1;
+        let queue = MemoryQueue::default();
+        queue.fail_project(2, MemoryQueue::ALWAYS);
+        queue.fail_project(4, 10);
+        queue.fail_calls(1);
         let all = messages(12);
         let report = send_all(&queue, &all, quick()).await;
         assert_eq!(report.sent, 10);

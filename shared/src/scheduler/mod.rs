@@ -2,8 +2,9 @@
 //! message per eligible project.
 //!
 //! - [`model`]: what discovery finds and what a tick reports;
-//! - [`ports`]: the [`ProjectStore`] (project metadata, leases, connections) and the [`BatchQueue`] traits (AWS
-//!   adapters in `crate::aws`);
+//! - [`ports`]: one trait per job: [`TickLeases`], [`ConnectionTurns`] (turn order and scheduling locks),
+//!   [`ScheduleItems`] (project metadata and enqueue leases) and the [`BatchQueue`] (AWS adapters in `crate::aws`,
+//!   memory fakes in `crate::testing`);
 //! - [`discovery`]: groups, their projects with subgroups, and member projects, de-duplicated;
 //! - [`fanout`]: `SendMessageBatch`-sized sends with bounded retries of failed entries;
 //! - [`service`]: one tick over every connection (its Lambda entry point is [`crate::entrypoints::scheduler`]).
@@ -18,7 +19,7 @@ pub use discovery::{Discovery, discover};
 pub use fanout::{FanOut, SendPolicy, send_all};
 pub use model::{ConnectionReport, DiscoveredProject, ProjectStatus, Tick, TickReport};
 pub use ports::{
-    AccessRefusal, BatchEntry, BatchQueue, EnqueueLease, FailedEntry, KnownProject, ProjectRecord,
-    ProjectStore,
+    AccessRefusal, BatchEntry, BatchQueue, ConnectionTurns, EnqueueLease, FailedEntry,
+    KnownProject, ProjectRecord, ScheduleItems, TickLeases,
 };
 pub use service::{Scheduler, SchedulerOptions};

@@ -1,5 +1,7 @@
-//! What the scheduler needs from storage and the queue, as small `Send + Sync` traits. The AWS adapters live in
-//! `crate::aws` (`project_store`, `sync_queue`); unit tests use in-memory fakes.
+//! What the scheduler needs from storage and the queue, as small `Send + Sync` traits, one per job: the tick's
+//! lease, the connections' turns and locks, the projects' schedule items, and the queue. The AWS adapters live in
+//! `crate::aws` (`project_store` implements the three storage traits, `sync_queue`); tests use the memory fakes
+//! of `crate::testing`.
 
 use std::future::Future;
 
@@ -9,7 +11,7 @@ use crate::kernel::{StoreError, SyncMessage};
 
 /// A project's enqueue lease: a project is enqueued only if no lease of an earlier message still holds, so two
 /// ticks close together never send a second message while one is in flight. Leases are read and written only
-/// while the tick holds the connection's scheduling lock ([`ProjectStore::lock_connection`]), so a lease read at
+/// while the tick holds the connection's scheduling lock ([`ConnectionTurns::lock_connection`]), so a lease read at
 /// the start of a connection's turn is still the item's lease when it is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnqueueLease {
@@ -68,18 +70,8 @@ pub struct KnownConnection {
     pub instance: Option<String>,
 }
 
-/// Project metadata, leases and the list of connections, in the state table.
-pub trait ProjectStore: Send + Sync {
-    /// Every connection that exists, with the end of its last turn.
-    fn connections(&self) -> impl Future<Output = Result<Vec<KnownConnection>, StoreError>> + Send;
-
-    /// Records that a tick finished the connection's turn at `at` (epoch seconds), whatever its outcome.
-    fn mark_scheduled(
-        &self,
-        connection: &ConnectionId,
-        at: i64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
+/// The lease of a schedule tick, so that a second delivery of one tick does nothing.
+pub trait TickLeases: Send + Sync {
     /// Takes the lease of a tick; `false` if another delivery of the same tick holds it or finished it.
     fn claim_tick(
         &self,
@@ -94,9 +86,19 @@ pub trait ProjectStore: Send + Sync {
         tick: &str,
         now: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
 
-    /// [`ProjectStore::write`]'s limit (`BatchWriteItem`'s).
-    const MAX_WRITE_BATCH: usize = 25;
+/// The connections, the order of their turns, and each one's scheduling lock.
+pub trait ConnectionTurns: Send + Sync {
+    /// Every connection that exists, with the end of its last turn.
+    fn connections(&self) -> impl Future<Output = Result<Vec<KnownConnection>, StoreError>> + Send;
+
+    /// Records that a tick finished the connection's turn at `at` (epoch seconds), whatever its outcome.
+    fn mark_scheduled(
+        &self,
+        connection: &ConnectionId,
+        at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Takes the connection's scheduling lock for `holder` until `until` (epoch seconds): `false` if another tick
     /// holds it. While held, only the holder reads and writes the connection's scheduler records, so they need no
@@ -115,18 +117,31 @@ pub trait ProjectStore: Send + Sync {
         connection: &ConnectionId,
         holder: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
 
-    /// Writes up to [`ProjectStore::MAX_WRITE_BATCH`] scheduler records (metadata, `seen_at`, lease; any gone mark
-    /// is cleared), each replacing the previous one, never touching the sync's state. Only under the connection's
-    /// lock. `Ok` lists the project ids that could not be written (after retries); `Err` means none is known
-    /// to be written.
+/// The scheduler's item of each project of a connection (metadata, enqueue lease, gone mark), read with what the
+/// sync's item says of the project. Written only under the connection's lock ([`ConnectionTurns::lock_connection`]).
+pub trait ScheduleItems: Send + Sync {
+    /// [`ScheduleItems::write`]'s limit (`BatchWriteItem`'s).
+    const MAX_WRITE_BATCH: usize = 25;
+
+    /// Every project item of the connection (strongly consistent reads).
+    fn known_projects(
+        &self,
+        connection: &ConnectionId,
+    ) -> impl Future<Output = Result<Vec<KnownProject>, StoreError>> + Send;
+
+    /// Writes up to [`ScheduleItems::MAX_WRITE_BATCH`] scheduler records (metadata, `seen_at`, lease; any gone
+    /// mark is cleared), each replacing the previous one, never touching the sync's state. Only under the
+    /// connection's lock. `Ok` lists the project ids that could not be written (after retries); `Err` means none
+    /// is known to be written.
     fn write(
         &self,
         connection: &ConnectionId,
         records: &[ProjectRecord<'_>],
     ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send;
 
-    /// Gives back a lease taken by [`ProjectStore::write`] whose message could not be sent (only if it is still
+    /// Gives back a lease taken by [`ScheduleItems::write`] whose message could not be sent (only if it is still
     /// the same lease).
     fn release(
         &self,
@@ -134,12 +149,6 @@ pub trait ProjectStore: Send + Sync {
         project_id: u64,
         until: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Every project item of the connection (strongly consistent reads).
-    fn known_projects(
-        &self,
-        connection: &ConnectionId,
-    ) -> impl Future<Output = Result<Vec<KnownProject>, StoreError>> + Send;
 
     /// Marks a project no longer visible (`gone_at`); the item and its history stay.
     fn mark_gone(

@@ -10,6 +10,7 @@
 //! connections of a tick always have their whole window, every tick finishes some turns: none starves.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -21,7 +22,8 @@ use super::discovery::discover;
 use super::fanout::{SendPolicy, send_all};
 use super::model::{ConnectionReport, DiscoveredProject, ProjectStatus, Tick, TickReport, epoch};
 use super::ports::{
-    BatchQueue, EnqueueLease, KnownConnection, KnownProject, ProjectRecord, ProjectStore,
+    BatchQueue, ConnectionTurns, EnqueueLease, KnownConnection, KnownProject, ProjectRecord,
+    ScheduleItems, TickLeases,
 };
 use crate::credentials::model::DiscoverySummary;
 use crate::credentials::refusal;
@@ -78,8 +80,12 @@ impl Default for SchedulerOptions {
 
 /// Everything a tick needs, built once per process.
 #[derive(Debug)]
-pub struct Scheduler<P, K, V, Q> {
+pub struct Scheduler<P, K, V, Q, S = P> {
+    /// The tick leases and the connections' turns.
     pub projects: P,
+    /// The projects' schedule items: the same store as `projects` ([`Scheduler::new`]), unless a test puts
+    /// another in front of them ([`Scheduler::with_items`]).
+    pub items: S,
     pub credentials: K,
     pub vault: V,
     pub queue: Q,
@@ -122,13 +128,8 @@ impl CredentialFailure {
     }
 }
 
-impl<P, K, V, Q> Scheduler<P, K, V, Q>
-where
-    P: ProjectStore,
-    K: CredentialStore + CredentialStatusStore,
-    V: SecretVault,
-    Q: BatchQueue,
-{
+impl<P: Clone, K, V, Q> Scheduler<P, K, V, Q> {
+    /// A scheduler whose one store keeps the ticks, the turns and the schedule items (as the DynamoDB one does).
     pub fn new(
         projects: P,
         credentials: K,
@@ -138,6 +139,7 @@ where
         options: SchedulerOptions,
     ) -> Self {
         Scheduler {
+            items: projects.clone(),
             projects,
             credentials,
             vault,
@@ -146,7 +148,31 @@ where
             options,
         }
     }
+}
 
+impl<P, K, V, Q, S> Scheduler<P, K, V, Q, S> {
+    /// The same scheduler with the schedule items kept by `items`.
+    pub fn with_items<I>(self, items: I) -> Scheduler<P, K, V, Q, I> {
+        Scheduler {
+            projects: self.projects,
+            items,
+            credentials: self.credentials,
+            vault: self.vault,
+            queue: self.queue,
+            connector: self.connector,
+            options: self.options,
+        }
+    }
+}
+
+impl<P, K, V, Q, S> Scheduler<P, K, V, Q, S>
+where
+    P: TickLeases + ConnectionTurns,
+    S: ScheduleItems,
+    K: CredentialStore + CredentialStatusStore,
+    V: SecretVault,
+    Q: BatchQueue,
+{
     /// One tick, within the invocation's end less the tick margin, and its log line.
     pub async fn run(&self, tick: &Tick) -> Result<TickReport, StoreError> {
         let deadline = tick.ends_at.map(|end| {
@@ -175,18 +201,18 @@ where
         deadline: Option<Instant>,
     ) -> Result<TickReport, StoreError> {
         let now = OffsetDateTime::now_utc();
-        let mut report = TickReport {
-            tick: tick.map(str::to_owned),
-            ..TickReport::default()
-        };
-        if let Some(tick) = tick {
-            let until = epoch(now) + self.options.tick_lease.as_secs() as i64;
-            if !self.projects.claim_tick(tick, epoch(now), until).await? {
-                tracing::info!(tick, "tick already handled; this delivery does nothing");
-                report.duplicate = true;
-                return Ok(report);
-            }
-        }
+        once(&self.projects, tick, now, self.options.tick_lease, || {
+            self.every_turn(now, deadline)
+        })
+        .await
+    }
+
+    /// Every connection's turn, oldest first, a bounded number at once.
+    async fn every_turn(
+        &self,
+        now: OffsetDateTime,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<ConnectionReport>, StoreError> {
         let mut connections = self.projects.connections().await?;
         connections.sort_by(|a, b| turn_order(a).cmp(&turn_order(b)));
         // At most half the tick each, so the first connections always end by their own time.
@@ -197,7 +223,7 @@ where
                 .min(deadline.saturating_duration_since(Instant::now()) / 2),
             None => self.options.discovery_timeout,
         };
-        report.connections = futures::stream::iter(connections)
+        let mut reports: Vec<ConnectionReport> = futures::stream::iter(connections)
             .map(|connection| async move {
                 // Started only while the tick has time (the stream starts each when a slot frees up).
                 if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -213,15 +239,8 @@ where
             .buffer_unordered(self.options.connection_concurrency.max(1))
             .collect()
             .await;
-        report
-            .connections
-            .sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
-        if let Some(tick) = tick {
-            self.projects
-                .complete_tick(tick, epoch(OffsetDateTime::now_utc()))
-                .await?;
-        }
-        Ok(report)
+        reports.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
+        Ok(reports)
     }
 
     /// One connection's turn: discovery by each live credential, then records, messages and gone marks; then
@@ -331,41 +350,17 @@ where
             return report;
         }
 
-        // The connection's scheduling lock: while a tick holds it, no other tick reads or writes the connection's
-        // schedule items, so what is read below is still true when it is written. It outlasts this invocation
-        // (the tick lease is the function's timeout), so a crashed tick only delays the next one.
-        let holder = lock_holder();
-        let locked_at = epoch(OffsetDateTime::now_utc());
-        let lock_until = locked_at + self.options.tick_lease.as_secs() as i64;
-        report.write_calls += 1;
-        match self
-            .projects
-            .lock_connection(connection, &holder, locked_at, lock_until)
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::info!(
-                    "another tick is scheduling this connection; it is left to that tick"
-                );
-                report.busy = true;
-                return report;
-            }
-            Err(error) => {
-                report.errors.push(format!("store: {error}"));
-                return report;
-            }
-        }
-        let statuses = self
-            .schedule(connection, &found, complete, now, &mut report)
-            .await;
-        report.write_calls += 1;
-        if let Err(error) = self.projects.unlock_connection(connection, &holder).await {
-            tracing::warn!(error = %error, "scheduling lock not given back; it lapses by itself");
-            report.errors.push(format!("store: {error}"));
-        }
+        let turn = Turn {
+            turns: &self.projects,
+            items: &self.items,
+            queue: &self.queue,
+            options: &self.options,
+        };
         // Each credential's figures of this tick, one write each (a credential that found nothing shows zero).
-        let Some(statuses) = statuses else {
+        let Some(statuses) = turn
+            .locked(connection, &found, complete, now, &mut report)
+            .await
+        else {
             return report;
         };
         for record in &records {
@@ -392,168 +387,6 @@ where
         report
     }
 
-    /// Records, leases, messages and gone marks of one connection, under its scheduling lock. Returns each
-    /// credential's projects by status, unless the connection's items could not be read.
-    async fn schedule(
-        &self,
-        connection: &ConnectionId,
-        found: &BTreeMap<u64, DiscoveredProject>,
-        complete: bool,
-        now: OffsetDateTime,
-        report: &mut ConnectionReport,
-    ) -> Option<BTreeMap<String, BTreeMap<&'static str, u64>>> {
-        // What the table holds, read once: unchanged items are not written again, vanished ones are found.
-        let known: HashMap<u64, KnownProject> = match self.projects.known_projects(connection).await
-        {
-            Ok(known) => known.into_iter().map(|k| (k.project_id, k)).collect(),
-            Err(error) => {
-                report.errors.push(format!("store: {error}"));
-                return None;
-            }
-        };
-
-        // Each project's whole record: metadata, and the lease this tick takes (or the one it keeps).
-        let seen_at = utc(now);
-        let until = epoch(now) + self.options.enqueue_lease.as_secs() as i64;
-        let taken = EnqueueLease {
-            enqueued_at: seen_at.clone(),
-            until,
-        };
-        let retry = self.options.inaccessible_retry.as_secs() as i64;
-        let steps: Vec<(&DiscoveredProject, Step)> = found
-            .values()
-            .map(|project| {
-                (
-                    project,
-                    plan(project, known.get(&project.project_id), epoch(now), retry),
-                )
-            })
-            .collect();
-        let mut statuses: BTreeMap<String, BTreeMap<&'static str, u64>> = BTreeMap::new();
-        for (project, step) in &steps {
-            *statuses
-                .entry(project.credential_id.clone())
-                .or_default()
-                .entry(step.status().as_str())
-                .or_default() += 1;
-        }
-        let kept: HashMap<u64, EnqueueLease> = known
-            .values()
-            .filter_map(|k| {
-                Some((
-                    k.project_id,
-                    EnqueueLease {
-                        enqueued_at: k.enqueued_at.clone().unwrap_or_else(|| seen_at.clone()),
-                        until: k.lease_until?,
-                    },
-                ))
-            })
-            .collect();
-        let records: Vec<ProjectRecord<'_>> = steps
-            .iter()
-            .filter_map(|(project, step)| {
-                let lease = match step {
-                    Step::Claim => Some(&taken),
-                    Step::Refresh(_) => kept.get(&project.project_id),
-                    Step::Keep(_) => return None,
-                };
-                Some(ProjectRecord {
-                    project,
-                    seen_at: &seen_at,
-                    lease,
-                    status: step.status(),
-                })
-            })
-            .collect();
-        // Not written: nothing is sent for it (its lease may or may not be taken; it lapses by itself).
-        let unwritten_by_batch: Vec<Vec<u64>> =
-            futures::stream::iter(records.chunks(P::MAX_WRITE_BATCH.max(1)))
-                .map(|chunk| async move {
-                    match self.projects.write(connection, chunk).await {
-                        Ok(unwritten) => unwritten,
-                        Err(error) => {
-                            tracing::warn!(error = %error, count = chunk.len(), "project records not written");
-                            chunk.iter().map(|r| r.project.project_id).collect()
-                        }
-                    }
-                })
-                .buffer_unordered(self.options.write_concurrency.max(1))
-                .collect()
-                .await;
-        report.writes = records.len();
-        report.write_calls += unwritten_by_batch.len() as u64;
-        let unwritten: HashSet<u64> = unwritten_by_batch.into_iter().flatten().collect();
-        let store_errors = unwritten.len();
-
-        let mut messages = Vec::new();
-        for (project, step) in &steps {
-            let project_id = project.project_id;
-            let hold = match step {
-                _ if unwritten.contains(&project_id) => continue,
-                Step::Claim => {
-                    // Discovery found the project with a live credential, whose id has its shape, and GitLab
-                    // named its path and default branch: a refusal here is a bug, logged, never a bad message.
-                    match CredentialId::parse(&project.credential_id)
-                        .ok_or(crate::kernel::MessageError::CredentialId)
-                        .and_then(|credential| {
-                            SyncMessage::new(
-                                connection.clone(),
-                                credential,
-                                project_id,
-                                project.path_with_namespace.clone(),
-                                project.default_branch.clone(),
-                            )
-                        }) {
-                        Ok(message) => messages.push(message),
-                        Err(error) => {
-                            tracing::error!(project_id, error = %error, "no sync message for this project");
-                        }
-                    }
-                    continue;
-                }
-                Step::Refresh(hold) | Step::Keep(hold) => *hold,
-            };
-            match hold {
-                Hold::Empty => report.empty += 1,
-                Hold::InFlight => report.in_flight += 1,
-                Hold::ArchivedDone => report.archived_done += 1,
-                Hold::Excluded => report.excluded += 1,
-                Hold::Refused(_) => report.inaccessible += 1,
-            }
-        }
-        if store_errors > 0 {
-            report
-                .errors
-                .push(format!("store: {store_errors} project items not written"));
-        }
-        // The fan-out; whatever could not be sent gives its lease back so that the next tick tries again.
-        messages.sort_by_key(SyncMessage::project_id);
-        let fanout = send_all(&self.queue, &messages, self.options.send).await;
-        report.sqs_calls = fanout.calls;
-        report.enqueued = fanout.sent;
-        report.not_sent = fanout.failed.len();
-        for (index, reason) in &fanout.failed {
-            let project_id = messages[*index].project_id();
-            tracing::error!(project_id, reason = %reason, "sync message not sent; lease released for the next tick");
-            report.write_calls += 1;
-            if let Err(error) = self.projects.release(connection, project_id, until).await {
-                tracing::error!(project_id, error = %error, "lease not released; the project waits for it to lapse");
-            }
-        }
-        if !fanout.failed.is_empty() {
-            report
-                .errors
-                .push(format!("queue: {} messages not sent", fanout.failed.len()));
-        }
-
-        // Gone: only when every live credential's discovery was complete, so a failure never looks like loss.
-        if complete {
-            self.mark_gone(connection, found, known.values(), &seen_at, report)
-                .await;
-        }
-        Some(statuses)
-    }
-
     /// Writes one credential's sync summary of this tick; a failure is reported, never fatal.
     async fn summarize(
         &self,
@@ -569,35 +402,6 @@ where
         {
             tracing::warn!(credential_id = %record.credential_id, error = %error, "sync summary not written");
             report.errors.push(format!("credentials: {error}"));
-        }
-    }
-
-    async fn mark_gone(
-        &self,
-        connection: &ConnectionId,
-        found: &BTreeMap<u64, DiscoveredProject>,
-        known: impl Iterator<Item = &KnownProject>,
-        at: &str,
-        report: &mut ConnectionReport,
-    ) {
-        for project in known {
-            // Only the scheduler's own records are marked (a sync item alone has none).
-            if project.gone || project.recorded.is_none() || found.contains_key(&project.project_id)
-            {
-                continue;
-            }
-            match self
-                .projects
-                .mark_gone(connection, project.project_id, at)
-                .await
-            {
-                Ok(()) => {
-                    report.gone += 1;
-                    report.writes += 1;
-                    report.write_calls += 1;
-                }
-                Err(error) => report.errors.push(format!("store: {error}")),
-            }
         }
     }
 
@@ -679,6 +483,253 @@ where
     }
 }
 
+/// One connection's scheduling once its projects are discovered: under its lock, the records and leases, the
+/// messages, the gone marks. It needs only the narrow ports, so it is tested against memory fakes.
+struct Turn<'a, C, S, Q> {
+    turns: &'a C,
+    items: &'a S,
+    queue: &'a Q,
+    options: &'a SchedulerOptions,
+}
+
+impl<C: ConnectionTurns, S: ScheduleItems, Q: BatchQueue> Turn<'_, C, S, Q> {
+    /// Takes the connection's scheduling lock, schedules, gives the lock back. Returns each credential's projects
+    /// by status; `None` when another tick holds the lock (`busy`) or the store failed (reported).
+    async fn locked(
+        &self,
+        connection: &ConnectionId,
+        found: &BTreeMap<u64, DiscoveredProject>,
+        complete: bool,
+        now: OffsetDateTime,
+        report: &mut ConnectionReport,
+    ) -> Option<BTreeMap<String, BTreeMap<&'static str, u64>>> {
+        // The connection's scheduling lock: while a tick holds it, no other tick reads or writes the connection's
+        // schedule items, so what is read below is still true when it is written. It outlasts this invocation
+        // (the tick lease is the function's timeout), so a crashed tick only delays the next one.
+        let holder = lock_holder();
+        let locked_at = epoch(OffsetDateTime::now_utc());
+        let lock_until = locked_at + self.options.tick_lease.as_secs() as i64;
+        report.write_calls += 1;
+        match self
+            .turns
+            .lock_connection(connection, &holder, locked_at, lock_until)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(
+                    "another tick is scheduling this connection; it is left to that tick"
+                );
+                report.busy = true;
+                return None;
+            }
+            Err(error) => {
+                report.errors.push(format!("store: {error}"));
+                return None;
+            }
+        }
+        let statuses = self
+            .schedule(connection, found, complete, now, report)
+            .await;
+        report.write_calls += 1;
+        if let Err(error) = self.turns.unlock_connection(connection, &holder).await {
+            tracing::warn!(error = %error, "scheduling lock not given back; it lapses by itself");
+            report.errors.push(format!("store: {error}"));
+        }
+        statuses
+    }
+
+    /// Records, leases, messages and gone marks of one connection, under its scheduling lock. Returns each
+    /// credential's projects by status, unless the connection's items could not be read.
+    async fn schedule(
+        &self,
+        connection: &ConnectionId,
+        found: &BTreeMap<u64, DiscoveredProject>,
+        complete: bool,
+        now: OffsetDateTime,
+        report: &mut ConnectionReport,
+    ) -> Option<BTreeMap<String, BTreeMap<&'static str, u64>>> {
+        // What the table holds, read once: unchanged items are not written again, vanished ones are found.
+        let known: HashMap<u64, KnownProject> = match self.items.known_projects(connection).await {
+            Ok(known) => known.into_iter().map(|k| (k.project_id, k)).collect(),
+            Err(error) => {
+                report.errors.push(format!("store: {error}"));
+                return None;
+            }
+        };
+
+        // Each project's whole record: metadata, and the lease this tick takes (or the one it keeps).
+        let seen_at = utc(now);
+        let until = epoch(now) + self.options.enqueue_lease.as_secs() as i64;
+        let taken = EnqueueLease {
+            enqueued_at: seen_at.clone(),
+            until,
+        };
+        let retry = self.options.inaccessible_retry.as_secs() as i64;
+        let steps: Vec<(&DiscoveredProject, Step)> = found
+            .values()
+            .map(|project| {
+                (
+                    project,
+                    plan(project, known.get(&project.project_id), epoch(now), retry),
+                )
+            })
+            .collect();
+        let mut statuses: BTreeMap<String, BTreeMap<&'static str, u64>> = BTreeMap::new();
+        for (project, step) in &steps {
+            *statuses
+                .entry(project.credential_id.clone())
+                .or_default()
+                .entry(step.status().as_str())
+                .or_default() += 1;
+        }
+        let kept: HashMap<u64, EnqueueLease> = known
+            .values()
+            .filter_map(|k| {
+                Some((
+                    k.project_id,
+                    EnqueueLease {
+                        enqueued_at: k.enqueued_at.clone().unwrap_or_else(|| seen_at.clone()),
+                        until: k.lease_until?,
+                    },
+                ))
+            })
+            .collect();
+        let records: Vec<ProjectRecord<'_>> = steps
+            .iter()
+            .filter_map(|(project, step)| {
+                let lease = match step {
+                    Step::Claim => Some(&taken),
+                    Step::Refresh(_) => kept.get(&project.project_id),
+                    Step::Keep(_) => return None,
+                };
+                Some(ProjectRecord {
+                    project,
+                    seen_at: &seen_at,
+                    lease,
+                    status: step.status(),
+                })
+            })
+            .collect();
+        // Not written: nothing is sent for it (its lease may or may not be taken; it lapses by itself).
+        let unwritten_by_batch: Vec<Vec<u64>> =
+            futures::stream::iter(records.chunks(S::MAX_WRITE_BATCH.max(1)))
+                .map(|chunk| async move {
+                    match self.items.write(connection, chunk).await {
+                        Ok(unwritten) => unwritten,
+                        Err(error) => {
+                            tracing::warn!(error = %error, count = chunk.len(), "project records not written");
+                            chunk.iter().map(|r| r.project.project_id).collect()
+                        }
+                    }
+                })
+                .buffer_unordered(self.options.write_concurrency.max(1))
+                .collect()
+                .await;
+        report.writes = records.len();
+        report.write_calls += unwritten_by_batch.len() as u64;
+        let unwritten: HashSet<u64> = unwritten_by_batch.into_iter().flatten().collect();
+        let store_errors = unwritten.len();
+
+        let mut messages = Vec::new();
+        for (project, step) in &steps {
+            let project_id = project.project_id;
+            let hold = match step {
+                _ if unwritten.contains(&project_id) => continue,
+                Step::Claim => {
+                    // Discovery found the project with a live credential, whose id has its shape, and GitLab
+                    // named its path and default branch: a refusal here is a bug, logged, never a bad message.
+                    match CredentialId::parse(&project.credential_id)
+                        .ok_or(crate::kernel::MessageError::CredentialId)
+                        .and_then(|credential| {
+                            SyncMessage::new(
+                                connection.clone(),
+                                credential,
+                                project_id,
+                                project.path_with_namespace.clone(),
+                                project.default_branch.clone(),
+                            )
+                        }) {
+                        Ok(message) => messages.push(message),
+                        Err(error) => {
+                            tracing::error!(project_id, error = %error, "no sync message for this project");
+                        }
+                    }
+                    continue;
+                }
+                Step::Refresh(hold) | Step::Keep(hold) => *hold,
+            };
+            match hold {
+                Hold::Empty => report.empty += 1,
+                Hold::InFlight => report.in_flight += 1,
+                Hold::ArchivedDone => report.archived_done += 1,
+                Hold::Excluded => report.excluded += 1,
+                Hold::Refused(_) => report.inaccessible += 1,
+            }
+        }
+        if store_errors > 0 {
+            report
+                .errors
+                .push(format!("store: {store_errors} project items not written"));
+        }
+        // The fan-out; whatever could not be sent gives its lease back so that the next tick tries again.
+        messages.sort_by_key(SyncMessage::project_id);
+        let fanout = send_all(self.queue, &messages, self.options.send).await;
+        report.sqs_calls = fanout.calls;
+        report.enqueued = fanout.sent;
+        report.not_sent = fanout.failed.len();
+        for (index, reason) in &fanout.failed {
+            let project_id = messages[*index].project_id();
+            tracing::error!(project_id, reason = %reason, "sync message not sent; lease released for the next tick");
+            report.write_calls += 1;
+            if let Err(error) = self.items.release(connection, project_id, until).await {
+                tracing::error!(project_id, error = %error, "lease not released; the project waits for it to lapse");
+            }
+        }
+        if !fanout.failed.is_empty() {
+            report
+                .errors
+                .push(format!("queue: {} messages not sent", fanout.failed.len()));
+        }
+
+        // Gone: only when every live credential's discovery was complete, so a failure never looks like loss.
+        if complete {
+            self.mark_gone(connection, found, known.values(), &seen_at, report)
+                .await;
+        }
+        Some(statuses)
+    }
+
+    async fn mark_gone(
+        &self,
+        connection: &ConnectionId,
+        found: &BTreeMap<u64, DiscoveredProject>,
+        known: impl Iterator<Item = &KnownProject>,
+        at: &str,
+        report: &mut ConnectionReport,
+    ) {
+        for project in known {
+            // Only the scheduler's own records are marked (a sync item alone has none).
+            if project.gone || project.recorded.is_none() || found.contains_key(&project.project_id)
+            {
+                continue;
+            }
+            match self
+                .items
+                .mark_gone(connection, project.project_id, at)
+                .await
+            {
+                Ok(()) => {
+                    report.gone += 1;
+                    report.writes += 1;
+                    report.write_calls += 1;
+                }
+                Err(error) => report.errors.push(format!("store: {error}")),
+            }
+        }
+    }
+}
+
 /// Until when one connection's discovery may run, and whose limit that is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct DiscoveryLimit {
@@ -715,6 +766,41 @@ impl DiscoveryLimit {
             CredentialFailure::Timeout
         }
     }
+}
+
+/// Runs a tick's `turns` once per tick: a delivery of a tick another delivery holds or finished does nothing
+/// (`duplicate`); `tick` `None` (an event naming no tick) always runs. `now` starts the tick's lease of `lease`.
+/// The turns are started only once the lease is taken (so their future is not held beside the lease's).
+async fn once<T, F>(
+    leases: &T,
+    tick: Option<&str>,
+    now: OffsetDateTime,
+    lease: Duration,
+    turns: impl FnOnce() -> F,
+) -> Result<TickReport, StoreError>
+where
+    T: TickLeases,
+    F: Future<Output = Result<Vec<ConnectionReport>, StoreError>>,
+{
+    let mut report = TickReport {
+        tick: tick.map(str::to_owned),
+        ..TickReport::default()
+    };
+    if let Some(tick) = tick {
+        let until = epoch(now) + lease.as_secs() as i64;
+        if !leases.claim_tick(tick, epoch(now), until).await? {
+            tracing::info!(tick, "tick already handled; this delivery does nothing");
+            report.duplicate = true;
+            return Ok(report);
+        }
+    }
+    report.connections = turns().await?;
+    if let Some(tick) = tick {
+        leases
+            .complete_tick(tick, epoch(OffsetDateTime::now_utc()))
+            .await?;
+    }
+    Ok(report)
 }
 
 /// A connection's place in a tick: the oldest turn first, never-scheduled connections before all, then by id.
@@ -1004,5 +1090,298 @@ mod tests {
         also_excluded.excluded = true;
         merge_found(&mut only_excluded, 7, also_excluded);
         assert_eq!(only_excluded[&7], by_first);
+    }
+
+    /// Given/when/then tests of a tick's turns against the memory fakes of the ports: what is written, sent and
+    /// held, with discovery's finding given.
+    mod turns {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        use super::*;
+        use crate::testing::{MemoryQueue, MemorySchedulerStore};
+
+        fn acme() -> ConnectionId {
+            ConnectionId::parse("acme").unwrap()
+        }
+
+        /// The ports of one connection's turn, empty.
+        struct Given {
+            store: MemorySchedulerStore,
+            queue: MemoryQueue,
+            options: SchedulerOptions,
+        }
+
+        impl Given {
+            fn new() -> Self {
+                Given {
+                    store: MemorySchedulerStore::default(),
+                    queue: MemoryQueue::default(),
+                    options: SchedulerOptions {
+                        send: SendPolicy {
+                            base_delay: Duration::from_millis(1),
+                            max_delay: Duration::from_millis(2),
+                            ..SendPolicy::default()
+                        },
+                        ..SchedulerOptions::default()
+                    },
+                }
+            }
+
+            /// The turn of a tick at `now` whose discovery found `found` (`complete`: nothing could be missing).
+            async fn scheduled(
+                &self,
+                found: &[&DiscoveredProject],
+                complete: bool,
+                now: OffsetDateTime,
+            ) -> ConnectionReport {
+                let turn = Turn {
+                    turns: &self.store,
+                    items: &self.store,
+                    queue: &self.queue,
+                    options: &self.options,
+                };
+                let found: BTreeMap<u64, DiscoveredProject> =
+                    found.iter().map(|p| (p.project_id, (*p).clone())).collect();
+                let mut report = ConnectionReport::default();
+                turn.locked(&acme(), &found, complete, now, &mut report)
+                    .await;
+                report
+            }
+
+            /// Project ids of every message sent so far, in order.
+            fn sent(&self) -> Vec<u64> {
+                self.queue
+                    .sent()
+                    .iter()
+                    .map(SyncMessage::project_id)
+                    .collect()
+            }
+
+            fn item(&self, project_id: u64) -> KnownProject {
+                self.store.project(&acme(), project_id).unwrap()
+            }
+        }
+
+        fn at(seconds: i64) -> OffsetDateTime {
+            OffsetDateTime::from_unix_timestamp(seconds).unwrap()
+        }
+
+        /// A tick of 2026-11-24 22:00 UTC.
+        const TICK: i64 = 1_795_989_600;
+
+        #[tokio::test]
+        async fn a_new_project_is_enqueued_once_with_a_lease() {
+            let given = Given::new();
+            let p = project(false, false);
+
+            let report = given.scheduled(&[&p, &p], true, at(TICK)).await;
+
+            assert_eq!((report.enqueued, report.writes), (1, 1));
+            assert_eq!(
+                given.queue.sent(),
+                vec![
+                    SyncMessage::new(
+                        acme(),
+                        CredentialId::parse("cred_1").unwrap(),
+                        7,
+                        "g/p",
+                        "main",
+                    )
+                    .unwrap()
+                ]
+            );
+            let item = given.item(7);
+            assert_eq!(item.lease_until, Some(TICK + 50 * 60));
+            assert_eq!(item.status, Some(ProjectStatus::Active));
+            assert_eq!(item.recorded.as_ref(), Some(&p));
+            assert_eq!(
+                given.store.lock_holder(&acme()),
+                None,
+                "the lock is given back"
+            );
+        }
+
+        #[tokio::test]
+        async fn an_unchanged_project_within_its_lease_is_neither_sent_nor_written() {
+            let given = Given::new();
+            let p = project(false, false);
+            given.scheduled(&[&p], true, at(TICK)).await;
+
+            let next = given.scheduled(&[&p], true, at(TICK + 15 * 60)).await;
+
+            assert_eq!((next.enqueued, next.in_flight, next.writes), (0, 1, 0));
+            assert_eq!(given.sent(), vec![7]);
+            // Once the lease lapses, the next tick sends it again.
+            let lapsed = given.scheduled(&[&p], true, at(TICK + 50 * 60 + 1)).await;
+            assert_eq!(lapsed.enqueued, 1);
+            assert_eq!(given.sent(), vec![7, 7]);
+        }
+
+        #[tokio::test]
+        async fn an_excluded_project_is_recorded_and_never_enqueued() {
+            let given = Given::new();
+            let mut p = project(false, false);
+            p.excluded = true;
+
+            let report = given.scheduled(&[&p], true, at(TICK)).await;
+            let again = given.scheduled(&[&p], true, at(TICK + 3_600)).await;
+
+            assert_eq!((report.excluded, report.writes, report.enqueued), (1, 1, 0));
+            assert_eq!((again.excluded, again.writes, again.enqueued), (1, 0, 0));
+            assert!(given.sent().is_empty());
+            assert_eq!(given.item(7).status, Some(ProjectStatus::Excluded));
+            assert_eq!(given.item(7).lease_until, None);
+        }
+
+        #[tokio::test]
+        async fn a_project_gitlab_refused_is_held_until_its_retry() {
+            let given = Given::new();
+            let p = project(false, false);
+            let refusal = AccessRefusal {
+                status: ProjectStatus::Forbidden,
+                at: TICK - 3_600,
+            };
+            given.store.set_sync_state(&acme(), 7, true, Some(refusal));
+
+            let held = given.scheduled(&[&p], true, at(TICK)).await;
+
+            assert_eq!((held.inaccessible, held.enqueued), (1, 0));
+            assert!(given.sent().is_empty());
+            let item = given.item(7);
+            assert_eq!(item.status, Some(ProjectStatus::Forbidden));
+            assert_eq!(
+                item.refused,
+                Some(refusal),
+                "the sync's state is not the scheduler's to write"
+            );
+            // A day after the refusal it is tried again.
+            let retried = given.scheduled(&[&p], true, at(refusal.at + RETRY)).await;
+            assert_eq!(retried.enqueued, 1);
+            assert_eq!(given.sent(), vec![7]);
+        }
+
+        #[tokio::test]
+        async fn a_connection_locked_by_another_tick_is_left_to_it() {
+            let given = Given::new();
+            let now = epoch(OffsetDateTime::now_utc());
+            assert!(
+                given
+                    .store
+                    .lock_connection(&acme(), "other-tick", now, now + 900)
+                    .await
+                    .unwrap()
+            );
+
+            let report = given
+                .scheduled(&[&project(false, false)], true, at(TICK))
+                .await;
+
+            assert!(report.busy);
+            assert_eq!((report.enqueued, report.writes), (0, 0));
+            assert!(given.sent().is_empty());
+            assert_eq!(given.store.project(&acme(), 7), None, "nothing written");
+            assert_eq!(
+                given.store.lock_holder(&acme()).as_deref(),
+                Some("other-tick"),
+                "another tick's lock is not given back"
+            );
+        }
+
+        #[tokio::test]
+        async fn a_message_not_sent_gives_its_lease_back_for_the_next_tick() {
+            let given = Given::new();
+            let p = project(false, false);
+            given.queue.fail_project(7, MemoryQueue::ALWAYS);
+
+            let report = given.scheduled(&[&p], true, at(TICK)).await;
+
+            assert_eq!((report.enqueued, report.not_sent), (0, 1));
+            assert_eq!(report.errors, vec!["queue: 1 messages not sent".to_owned()]);
+            assert_eq!(given.item(7).lease_until, None);
+            given.queue.fail_project(7, 0);
+            let next = given.scheduled(&[&p], true, at(TICK + 60)).await;
+            assert_eq!(next.enqueued, 1);
+        }
+
+        #[tokio::test]
+        async fn a_project_no_longer_found_is_marked_gone_only_by_a_complete_discovery() {
+            let given = Given::new();
+            given
+                .scheduled(&[&project(false, false)], true, at(TICK))
+                .await;
+
+            let incomplete = given.scheduled(&[], false, at(TICK + 60)).await;
+            assert_eq!(incomplete.gone, 0);
+            assert!(!given.item(7).gone);
+
+            let complete = given.scheduled(&[], true, at(TICK + 120)).await;
+            assert_eq!(complete.gone, 1);
+            assert!(given.item(7).gone);
+        }
+
+        /// A tick's turns that count their runs.
+        async fn counted(runs: &AtomicUsize) -> Result<Vec<ConnectionReport>, StoreError> {
+            runs.fetch_add(1, Ordering::SeqCst);
+            Ok(vec![ConnectionReport::default()])
+        }
+
+        #[tokio::test]
+        async fn a_tick_delivered_twice_runs_once() {
+            let store = MemorySchedulerStore::default();
+            let runs = AtomicUsize::new(0);
+            let lease = Duration::from_secs(900);
+            let tick = Some("time:2026-11-24T22:00:00Z");
+
+            let first = once(&store, tick, at(TICK), lease, || counted(&runs))
+                .await
+                .unwrap();
+            // Redelivered after its lease: a finished tick stays finished.
+            let second = once(&store, tick, at(TICK + 3_600), lease, || counted(&runs))
+                .await
+                .unwrap();
+
+            assert_eq!(runs.load(Ordering::SeqCst), 1);
+            assert!(!first.duplicate && first.connections.len() == 1);
+            assert!(second.duplicate && second.connections.is_empty());
+            // An event naming no tick always runs.
+            once(&store, None, at(TICK), lease, || counted(&runs))
+                .await
+                .unwrap();
+            assert_eq!(runs.load(Ordering::SeqCst), 2);
+        }
+
+        #[tokio::test]
+        async fn a_tick_whose_delivery_failed_runs_again_once_its_lease_lapsed() {
+            let store = MemorySchedulerStore::default();
+            let runs = AtomicUsize::new(0);
+            let lease = Duration::from_secs(900);
+            let tick = Some("id:e1");
+            let failed = async {
+                runs.fetch_add(1, Ordering::SeqCst);
+                Err(crate::kernel::StoreError::unavailable(
+                    "Scan",
+                    "unavailable",
+                ))
+            };
+            assert!(
+                once(&store, tick, at(TICK), lease, || failed)
+                    .await
+                    .is_err()
+            );
+
+            let meanwhile = once(&store, tick, at(TICK + 60), lease, || counted(&runs))
+                .await
+                .unwrap();
+            let later = once(&store, tick, at(TICK + 901), lease, || counted(&runs))
+                .await
+                .unwrap();
+
+            assert!(
+                meanwhile.duplicate,
+                "the first delivery's lease still holds"
+            );
+            assert!(!later.duplicate);
+            assert_eq!(runs.load(Ordering::SeqCst), 2);
+        }
     }
 }

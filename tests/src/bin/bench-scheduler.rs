@@ -9,9 +9,8 @@
 //! `scripts/with-moto cargo run --profile profiling -p testkit --bin bench-scheduler -- [PROJECTS] [GROUPS] [WRITE_CONCURRENCY] [--sqs-moto] [--memory-store]`.
 //! The simulator runs in this process on its own runtime.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use shared::aws::credential_store::DynamoCredentialStore;
@@ -21,12 +20,12 @@ use shared::aws::sync_queue::SqsSyncQueue;
 use shared::credentials::{ConnectionId, CreateInput, Credentials, GitLabVerifier};
 use shared::gitlab::GitLabConnector;
 use shared::kernel::StoreError;
-use shared::scheduler::ports::KnownConnection;
 use shared::scheduler::{
-    BatchEntry, BatchQueue, FailedEntry, KnownProject, ProjectRecord, ProjectStore, Scheduler,
-    SchedulerOptions, TickReport,
+    BatchEntry, BatchQueue, ConnectionTurns, FailedEntry, ScheduleItems, Scheduler,
+    SchedulerOptions, TickLeases, TickReport,
 };
 use shared::secret::SecretString;
+use shared::testing::MemorySchedulerStore;
 use testkit::aws_local::AwsStandIn;
 use testkit::bench_support::{
     BENCH_TOKEN, BenchResult, cpu_seconds, function_runtime, server_runtime,
@@ -63,249 +62,6 @@ impl BatchQueue for CountingQueue {
         self.messages
             .fetch_add(entries.len() as u64, Ordering::Relaxed);
         Ok(Vec::new())
-    }
-}
-
-/// The project store in memory (with the lock's semantics), to time the scheduler without moto's cost per call
-/// (about 8 ms for an `UpdateItem`, whatever the concurrency: its server is GIL-bound).
-#[derive(Default)]
-struct MemoryProjects {
-    ticks: Mutex<HashMap<String, (i64, bool)>>,
-    items: Mutex<HashMap<u64, KnownProject>>,
-    lock: Mutex<Option<(String, i64)>>,
-    last_scheduled_at: Mutex<Option<i64>>,
-    writes: AtomicU64,
-}
-
-impl ProjectStore for MemoryProjects {
-    async fn connections(&self) -> Result<Vec<KnownConnection>, StoreError> {
-        Ok(vec![KnownConnection {
-            id: ConnectionId::parse("bench")
-                .ok_or_else(|| StoreError::unavailable("id", "bench"))?,
-            last_scheduled_at: *self
-                .last_scheduled_at
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-            instance: None,
-        }])
-    }
-
-    async fn mark_scheduled(&self, _: &ConnectionId, at: i64) -> Result<(), StoreError> {
-        *self
-            .last_scheduled_at
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(at);
-        Ok(())
-    }
-
-    async fn claim_tick(&self, tick: &str, now: i64, until: i64) -> Result<bool, StoreError> {
-        let mut ticks = self.ticks.lock().unwrap_or_else(|e| e.into_inner());
-        match ticks.get(tick) {
-            Some((lease, done)) if *done || *lease >= now => Ok(false),
-            _ => {
-                ticks.insert(tick.to_owned(), (until, false));
-                Ok(true)
-            }
-        }
-    }
-
-    async fn complete_tick(&self, tick: &str, _now: i64) -> Result<(), StoreError> {
-        let mut ticks = self.ticks.lock().unwrap_or_else(|e| e.into_inner());
-        ticks.entry(tick.to_owned()).or_insert((0, true)).1 = true;
-        Ok(())
-    }
-
-    async fn lock_connection(
-        &self,
-        _: &ConnectionId,
-        holder: &str,
-        now: i64,
-        until: i64,
-    ) -> Result<bool, StoreError> {
-        let mut lock = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        match &*lock {
-            Some((_, held_until)) if *held_until >= now => Ok(false),
-            _ => {
-                *lock = Some((holder.to_owned(), until));
-                Ok(true)
-            }
-        }
-    }
-
-    async fn unlock_connection(&self, _: &ConnectionId, holder: &str) -> Result<(), StoreError> {
-        let mut lock = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        if lock.as_ref().is_some_and(|(h, _)| h == holder) {
-            *lock = None;
-        }
-        Ok(())
-    }
-
-    async fn write(
-        &self,
-        _connection: &ConnectionId,
-        records: &[ProjectRecord<'_>],
-    ) -> Result<Vec<u64>, StoreError> {
-        assert!(records.len() <= Self::MAX_WRITE_BATCH);
-        self.writes
-            .fetch_add(records.len() as u64, Ordering::Relaxed);
-        let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
-        for record in records {
-            let project = record.project;
-            items.insert(
-                project.project_id,
-                KnownProject {
-                    project_id: project.project_id,
-                    gone: false,
-                    lease_until: record.lease.map(|l| l.until),
-                    enqueued_at: record.lease.map(|l| l.enqueued_at.clone()),
-                    imported: false,
-                    refused: None,
-                    recorded: Some(project.clone()),
-                    status: Some(record.status),
-                },
-            );
-        }
-        Ok(Vec::new())
-    }
-
-    async fn release(
-        &self,
-        _: &ConnectionId,
-        project_id: u64,
-        until: i64,
-    ) -> Result<(), StoreError> {
-        let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(item) = items
-            .get_mut(&project_id)
-            .filter(|i| i.lease_until == Some(until))
-        {
-            item.lease_until = None;
-        }
-        Ok(())
-    }
-
-    async fn known_projects(&self, _: &ConnectionId) -> Result<Vec<KnownProject>, StoreError> {
-        let items = self.items.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(items.values().cloned().collect())
-    }
-
-    async fn mark_gone(
-        &self,
-        _: &ConnectionId,
-        project_id: u64,
-        _at: &str,
-    ) -> Result<(), StoreError> {
-        self.writes.fetch_add(1, Ordering::Relaxed);
-        let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(item) = items.get_mut(&project_id) {
-            item.gone = true;
-        }
-        Ok(())
-    }
-}
-
-/// DynamoDB on moto, or [`MemoryProjects`].
-enum Projects {
-    Dynamo(DynamoProjectStore),
-    Memory(MemoryProjects),
-}
-
-impl ProjectStore for Projects {
-    async fn connections(&self) -> Result<Vec<KnownConnection>, StoreError> {
-        match self {
-            Projects::Dynamo(s) => s.connections().await,
-            Projects::Memory(s) => s.connections().await,
-        }
-    }
-
-    async fn mark_scheduled(&self, connection: &ConnectionId, at: i64) -> Result<(), StoreError> {
-        match self {
-            Projects::Dynamo(s) => s.mark_scheduled(connection, at).await,
-            Projects::Memory(s) => s.mark_scheduled(connection, at).await,
-        }
-    }
-
-    async fn claim_tick(&self, tick: &str, now: i64, until: i64) -> Result<bool, StoreError> {
-        match self {
-            Projects::Dynamo(s) => s.claim_tick(tick, now, until).await,
-            Projects::Memory(s) => s.claim_tick(tick, now, until).await,
-        }
-    }
-
-    async fn complete_tick(&self, tick: &str, now: i64) -> Result<(), StoreError> {
-        match self {
-            Projects::Dynamo(s) => s.complete_tick(tick, now).await,
-            Projects::Memory(s) => s.complete_tick(tick, now).await,
-        }
-    }
-
-    async fn lock_connection(
-        &self,
-        connection: &ConnectionId,
-        holder: &str,
-        now: i64,
-        until: i64,
-    ) -> Result<bool, StoreError> {
-        match self {
-            Projects::Dynamo(s) => s.lock_connection(connection, holder, now, until).await,
-            Projects::Memory(s) => s.lock_connection(connection, holder, now, until).await,
-        }
-    }
-
-    async fn unlock_connection(
-        &self,
-        connection: &ConnectionId,
-        holder: &str,
-    ) -> Result<(), StoreError> {
-        match self {
-            Projects::Dynamo(s) => s.unlock_connection(connection, holder).await,
-            Projects::Memory(s) => s.unlock_connection(connection, holder).await,
-        }
-    }
-
-    async fn write(
-        &self,
-        connection: &ConnectionId,
-        records: &[ProjectRecord<'_>],
-    ) -> Result<Vec<u64>, StoreError> {
-        match self {
-            Projects::Dynamo(s) => s.write(connection, records).await,
-            Projects::Memory(s) => s.write(connection, records).await,
-        }
-    }
-
-    async fn release(
-        &self,
-        connection: &ConnectionId,
-        project_id: u64,
-        until: i64,
-    ) -> Result<(), StoreError> {
-        match self {
-            Projects::Dynamo(s) => s.release(connection, project_id, until).await,
-            Projects::Memory(s) => s.release(connection, project_id, until).await,
-        }
-    }
-
-    async fn known_projects(
-        &self,
-        connection: &ConnectionId,
-    ) -> Result<Vec<KnownProject>, StoreError> {
-        match self {
-            Projects::Dynamo(s) => s.known_projects(connection).await,
-            Projects::Memory(s) => s.known_projects(connection).await,
-        }
-    }
-
-    async fn mark_gone(
-        &self,
-        connection: &ConnectionId,
-        project_id: u64,
-        at: &str,
-    ) -> Result<(), StoreError> {
-        match self {
-            Projects::Dynamo(s) => s.mark_gone(connection, project_id, at).await,
-            Projects::Memory(s) => s.mark_gone(connection, project_id, at).await,
-        }
     }
 }
 
@@ -365,8 +121,9 @@ fn main() -> BenchResult<()> {
         secret_name_prefix: format!("bench-scheduler-{}/", std::process::id()),
         default_base_url: sim.base_url(),
     };
+    let bench = ConnectionId::parse("bench").ok_or("connection id")?;
     runtime.block_on(credentials.create(
-        &ConnectionId::parse("bench").ok_or("connection id")?,
+        &bench,
         CreateInput {
             label: None,
             base_url: Some(sim.base_url()),
@@ -378,27 +135,6 @@ fn main() -> BenchResult<()> {
             expiration_date: None,
         },
     ))?;
-    let scheduler = Scheduler::new(
-        if memory_store {
-            Projects::Memory(MemoryProjects::default())
-        } else {
-            Projects::Dynamo(DynamoProjectStore::new(aws.dynamodb.clone(), &table))
-        },
-        DynamoCredentialStore::new(aws.dynamodb.clone(), &table),
-        SecretsManagerVault::new(aws.secrets.clone()),
-        CountingQueue {
-            inner: sqs_on_moto
-                .then(|| SqsSyncQueue::new(aws.sqs.clone(), &aws.queue("SyncQueue").url)),
-            calls: AtomicU64::new(0),
-            messages: AtomicU64::new(0),
-        },
-        // GitLab.com's 2,000 requests a minute, as in production.
-        GitLabConnector::new(http, 2_000),
-        SchedulerOptions {
-            write_concurrency,
-            ..SchedulerOptions::default()
-        },
-    );
     let per_page = 100;
     let per_group = projects / groups;
     let pages = |items: usize| items.div_ceil(per_page).max(1);
@@ -430,37 +166,98 @@ fn main() -> BenchResult<()> {
         "db calls",
         "CPU s"
     );
-    for (tick, key) in [("first", "bench-tick-1"), ("second", "bench-tick-2")] {
-        sim.reset_counts();
-        scheduler.queue.calls.store(0, Ordering::Relaxed);
-        scheduler.queue.messages.store(0, Ordering::Relaxed);
-        let cpu_before = cpu_seconds();
-        let started = Instant::now();
-        let report: TickReport = runtime.block_on(scheduler.tick(Some(key), None))?;
-        let wall = started.elapsed().as_secs_f64();
-        let cpu = cpu_seconds() - cpu_before;
-        let part = report
-            .connections
-            .first()
-            .ok_or("no connection in the report")?;
-        assert!(part.errors.is_empty(), "{:?}", part.errors);
-        let requests = sim.total_requests();
-        let sqs_calls = scheduler.queue.calls.load(Ordering::Relaxed);
-        // Project item writes (unchanged items are skipped), plus the tick lease taken and completed.
-        let db_writes = part.writes + 2;
-        // Write requests: the lock, batches of 25 records, releases and gone marks, plus the tick lease's two.
-        let db_calls = part.write_calls + 2;
-        println!(
-            "{tick:>6} {wall:>9.1} {:>9} {:>9} {requests:>10} {expected_pages:>10} {sqs_calls:>9} {db_writes:>9} {db_calls:>9} {cpu:>8.1}",
-            part.discovered, part.enqueued
-        );
-        println!(
-            "         requests by route: groups {}, group projects {}, member projects {}",
-            sim.request_count(routes::GROUPS),
-            sim.request_count(routes::GROUP_PROJECTS),
-            sim.request_count(routes::PROJECTS)
-        );
+    let credential_store = DynamoCredentialStore::new(aws.dynamodb.clone(), &table);
+    let vault = SecretsManagerVault::new(aws.secrets.clone());
+    let queue = CountingQueue {
+        inner: sqs_on_moto.then(|| SqsSyncQueue::new(aws.sqs.clone(), &aws.queue("SyncQueue").url)),
+        calls: AtomicU64::new(0),
+        messages: AtomicU64::new(0),
+    };
+    // GitLab.com's 2,000 requests a minute, as in production.
+    let connector = GitLabConnector::new(http, 2_000);
+    let options = SchedulerOptions {
+        write_concurrency,
+        ..SchedulerOptions::default()
+    };
+    let bench_ticks = BenchTicks {
+        runtime: &runtime,
+        sim: &sim,
+        expected_pages,
+    };
+    if memory_store {
+        // The scheduler timed without moto's cost per call (about 8 ms for an `UpdateItem`, whatever the
+        // concurrency: its server is GIL-bound).
+        let store = MemorySchedulerStore::default();
+        store.add_connection(&bench, None);
+        bench_ticks.run(&Scheduler::new(
+            store,
+            credential_store,
+            vault,
+            queue,
+            connector,
+            options,
+        ))?;
+    } else {
+        bench_ticks.run(&Scheduler::new(
+            DynamoProjectStore::new(aws.dynamodb.clone(), &table),
+            credential_store,
+            vault,
+            queue,
+            connector,
+            options,
+        ))?;
     }
     runtime.block_on(aws.teardown());
     Ok(())
+}
+
+/// The two timed ticks, whichever store keeps the project items.
+struct BenchTicks<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    sim: &'a Simulator,
+    expected_pages: usize,
+}
+
+impl BenchTicks<'_> {
+    fn run<P>(
+        &self,
+        scheduler: &Scheduler<P, DynamoCredentialStore, SecretsManagerVault, CountingQueue>,
+    ) -> BenchResult<()>
+    where
+        P: TickLeases + ConnectionTurns + ScheduleItems,
+    {
+        let (runtime, sim, expected_pages) = (self.runtime, self.sim, self.expected_pages);
+        for (tick, key) in [("first", "bench-tick-1"), ("second", "bench-tick-2")] {
+            sim.reset_counts();
+            scheduler.queue.calls.store(0, Ordering::Relaxed);
+            scheduler.queue.messages.store(0, Ordering::Relaxed);
+            let cpu_before = cpu_seconds();
+            let started = Instant::now();
+            let report: TickReport = runtime.block_on(scheduler.tick(Some(key), None))?;
+            let wall = started.elapsed().as_secs_f64();
+            let cpu = cpu_seconds() - cpu_before;
+            let part = report
+                .connections
+                .first()
+                .ok_or("no connection in the report")?;
+            assert!(part.errors.is_empty(), "{:?}", part.errors);
+            let requests = sim.total_requests();
+            let sqs_calls = scheduler.queue.calls.load(Ordering::Relaxed);
+            // Project item writes (unchanged items are skipped), plus the tick lease taken and completed.
+            let db_writes = part.writes + 2;
+            // Write requests: the lock, batches of 25 records, releases and gone marks, plus the tick lease's two.
+            let db_calls = part.write_calls + 2;
+            println!(
+                "{tick:>6} {wall:>9.1} {:>9} {:>9} {requests:>10} {expected_pages:>10} {sqs_calls:>9} {db_writes:>9} {db_calls:>9} {cpu:>8.1}",
+                part.discovered, part.enqueued
+            );
+            println!(
+                "         requests by route: groups {}, group projects {}, member projects {}",
+                sim.request_count(routes::GROUPS),
+                sim.request_count(routes::GROUP_PROJECTS),
+                sim.request_count(routes::PROJECTS)
+            );
+        }
+        Ok(())
+    }
 }

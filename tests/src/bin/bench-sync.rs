@@ -22,12 +22,12 @@ use shared::sync::{
     CommitRecord, CommitStore, ProjectKey, ProjectOrigin, ProjectSync, SyncOptions, SyncOutcome,
     SyncTarget,
 };
+use shared::testing::MemoryStateStore;
 use testkit::aws_local::AwsStandIn;
 use testkit::bench_support::{
     BENCH_PROJECT, BENCH_TOKEN, BenchResult, SimulatorProcess, cpu_seconds, function_runtime,
     peak_rss_mib, reset_peak_rss, serve_as_child_or_commits,
 };
-use testkit::memory_stores::MemoryStateStore;
 use time::OffsetDateTime;
 
 fn main() -> BenchResult<()> {

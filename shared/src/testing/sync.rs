@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use shared::kernel::StoreError;
-use shared::sync::{CommitRecord, CommitStore, ProjectKey, SyncJob, SyncState, SyncStateStore};
+use crate::kernel::StoreError;
+use crate::sync::{CommitRecord, CommitStore, ProjectKey, SyncJob, SyncState, SyncStateStore};
 use time::OffsetDateTime;
 
 /// Commits keyed by (project partition, sha), like the commits table.
@@ -71,7 +71,7 @@ impl CommitStore for MemoryCommitStore {
         let mut stored = self.records.lock().unwrap();
         for sha in shas {
             if let Some(record) = stored.get_mut(&(partition.clone(), sha)) {
-                record.removed_at = Some(shared::kernel::time::utc(at));
+                record.removed_at = Some(crate::kernel::time::utc(at));
             }
         }
         Ok(())

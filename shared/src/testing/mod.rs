@@ -1,0 +1,9 @@
+//! In-memory fakes of the ports, one copy of each: for the unit tests of this crate and, behind the `testing`
+//! feature, for the tests and benches of `testkit`. Not in the deployed functions: their builds do not turn the
+//! feature on.
+
+mod scheduler;
+mod sync;
+
+pub use scheduler::{MemoryQueue, MemorySchedulerStore};
+pub use sync::{MemoryCommitStore, MemoryStateStore};

@@ -1,0 +1,329 @@
+//! Memory fakes of the scheduler's ports. They keep the semantics of the DynamoDB adapter that the scheduler
+//! relies on: conditional tick leases and connection locks, schedule items written whole next to the
+//! sync's state, leases given back only by their owner.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::credentials::ConnectionId;
+use crate::kernel::StoreError;
+use crate::kernel::SyncMessage;
+use crate::scheduler::ports::{
+    AccessRefusal, BatchEntry, BatchQueue, ConnectionTurns, FailedEntry, KnownConnection,
+    KnownProject, ProjectRecord, ScheduleItems, TickLeases,
+};
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The state table's scheduler items in memory: tick leases, connections with their turns and locks, and each
+/// project's schedule item merged with what the sync's item says of it. Clones share one state, as clones of the
+/// DynamoDB adapter share one table.
+#[derive(Debug, Clone, Default)]
+pub struct MemorySchedulerStore {
+    state: Arc<Mutex<SchedulerState>>,
+}
+
+#[derive(Debug, Default)]
+struct SchedulerState {
+    /// Tick -> (lease until, completed).
+    ticks: HashMap<String, (i64, bool)>,
+    /// Connection -> the GitLab instance it is bound to.
+    connections: BTreeMap<ConnectionId, Option<String>>,
+    last_scheduled: HashMap<ConnectionId, i64>,
+    /// Connection -> (holder, until).
+    locks: HashMap<ConnectionId, (String, i64)>,
+    projects: BTreeMap<(ConnectionId, u64), KnownProject>,
+}
+
+impl MemorySchedulerStore {
+    /// A connection as the credentials API stores it.
+    pub fn add_connection(&self, connection: &ConnectionId, instance: Option<&str>) {
+        locked(&self.state)
+            .connections
+            .insert(connection.clone(), instance.map(str::to_owned));
+    }
+
+    /// What the sync's item says of a project: its history is imported, or GitLab refused it.
+    pub fn set_sync_state(
+        &self,
+        connection: &ConnectionId,
+        project_id: u64,
+        imported: bool,
+        refused: Option<AccessRefusal>,
+    ) {
+        let mut state = locked(&self.state);
+        let item = state
+            .projects
+            .entry((connection.clone(), project_id))
+            .or_insert_with(|| KnownProject {
+                project_id,
+                gone: false,
+                lease_until: None,
+                enqueued_at: None,
+                imported: false,
+                refused: None,
+                recorded: None,
+                status: None,
+            });
+        item.imported = imported;
+        item.refused = refused;
+    }
+
+    /// The project's item, as the next tick reads it.
+    pub fn project(&self, connection: &ConnectionId, project_id: u64) -> Option<KnownProject> {
+        locked(&self.state)
+            .projects
+            .get(&(connection.clone(), project_id))
+            .cloned()
+    }
+
+    /// Who holds the connection's scheduling lock.
+    pub fn lock_holder(&self, connection: &ConnectionId) -> Option<String> {
+        locked(&self.state)
+            .locks
+            .get(connection)
+            .map(|(holder, _)| holder.clone())
+    }
+}
+
+impl TickLeases for MemorySchedulerStore {
+    async fn claim_tick(&self, tick: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+        let mut state = locked(&self.state);
+        match state.ticks.get(tick) {
+            Some((lease, completed)) if *completed || *lease >= now => Ok(false),
+            _ => {
+                state.ticks.insert(tick.to_owned(), (until, false));
+                Ok(true)
+            }
+        }
+    }
+
+    async fn complete_tick(&self, tick: &str, _now: i64) -> Result<(), StoreError> {
+        locked(&self.state)
+            .ticks
+            .entry(tick.to_owned())
+            .or_insert((0, true))
+            .1 = true;
+        Ok(())
+    }
+}
+
+impl ConnectionTurns for MemorySchedulerStore {
+    async fn connections(&self) -> Result<Vec<KnownConnection>, StoreError> {
+        let state = locked(&self.state);
+        Ok(state
+            .connections
+            .iter()
+            .map(|(id, instance)| KnownConnection {
+                id: id.clone(),
+                last_scheduled_at: state.last_scheduled.get(id).copied(),
+                instance: instance.clone(),
+            })
+            .collect())
+    }
+
+    async fn mark_scheduled(&self, connection: &ConnectionId, at: i64) -> Result<(), StoreError> {
+        locked(&self.state)
+            .last_scheduled
+            .insert(connection.clone(), at);
+        Ok(())
+    }
+
+    async fn lock_connection(
+        &self,
+        connection: &ConnectionId,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let mut state = locked(&self.state);
+        match state.locks.get(connection) {
+            Some((_, held_until)) if *held_until >= now => Ok(false),
+            _ => {
+                state
+                    .locks
+                    .insert(connection.clone(), (holder.to_owned(), until));
+                Ok(true)
+            }
+        }
+    }
+
+    async fn unlock_connection(
+        &self,
+        connection: &ConnectionId,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        let mut state = locked(&self.state);
+        if state
+            .locks
+            .get(connection)
+            .is_some_and(|(h, _)| h == holder)
+        {
+            state.locks.remove(connection);
+        }
+        Ok(())
+    }
+}
+
+impl ScheduleItems for MemorySchedulerStore {
+    async fn known_projects(
+        &self,
+        connection: &ConnectionId,
+    ) -> Result<Vec<KnownProject>, StoreError> {
+        Ok(locked(&self.state)
+            .projects
+            .iter()
+            .filter(|((c, _), _)| c == connection)
+            .map(|(_, project)| project.clone())
+            .collect())
+    }
+
+    async fn write(
+        &self,
+        connection: &ConnectionId,
+        records: &[ProjectRecord<'_>],
+    ) -> Result<Vec<u64>, StoreError> {
+        assert!(
+            records.len() <= Self::MAX_WRITE_BATCH,
+            "BatchWriteItem takes at most 25 items"
+        );
+        let mut state = locked(&self.state);
+        for record in records {
+            let project = record.project;
+            let key = (connection.clone(), project.project_id);
+            // The sync's half of the item is never written by the scheduler.
+            let (imported, refused) = state
+                .projects
+                .get(&key)
+                .map_or((false, None), |known| (known.imported, known.refused));
+            state.projects.insert(
+                key,
+                KnownProject {
+                    project_id: project.project_id,
+                    gone: false,
+                    lease_until: record.lease.map(|l| l.until),
+                    enqueued_at: record.lease.map(|l| l.enqueued_at.clone()),
+                    imported,
+                    refused,
+                    recorded: Some(project.clone()),
+                    status: Some(record.status),
+                },
+            );
+        }
+        Ok(Vec::new())
+    }
+
+    async fn release(
+        &self,
+        connection: &ConnectionId,
+        project_id: u64,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        let mut state = locked(&self.state);
+        if let Some(item) = state
+            .projects
+            .get_mut(&(connection.clone(), project_id))
+            .filter(|item| item.lease_until == Some(until))
+        {
+            item.lease_until = None;
+            item.enqueued_at = None;
+        }
+        Ok(())
+    }
+
+    async fn mark_gone(
+        &self,
+        connection: &ConnectionId,
+        project_id: u64,
+        _at: &str,
+    ) -> Result<(), StoreError> {
+        if let Some(item) = locked(&self.state)
+            .projects
+            .get_mut(&(connection.clone(), project_id))
+        {
+            item.gone = true;
+        }
+        Ok(())
+    }
+}
+
+/// The sync queue in memory: keeps what it accepted, checks what SQS checks (ten entries a call, ids unique),
+/// and fails entries of chosen projects a number of times, or whole calls.
+#[derive(Debug, Default)]
+pub struct MemoryQueue {
+    sent: Mutex<Vec<SyncMessage>>,
+    /// Entries per call, in call order.
+    calls: Mutex<Vec<usize>>,
+    /// Project id -> failures left ([`MemoryQueue::ALWAYS`]: refused every time, as the sender's fault).
+    fail: Mutex<HashMap<u64, u32>>,
+    whole_call_failures: Mutex<u32>,
+}
+
+impl MemoryQueue {
+    /// Failures of an entry the queue refuses as invalid, every time.
+    pub const ALWAYS: u32 = u32::MAX;
+
+    /// The next `times` entries of the project fail (retryable), or all of them as invalid ([`Self::ALWAYS`]).
+    pub fn fail_project(&self, project_id: u64, times: u32) {
+        locked(&self.fail).insert(project_id, times);
+    }
+
+    /// The next `times` calls fail as a whole.
+    pub fn fail_calls(&self, times: u32) {
+        *locked(&self.whole_call_failures) = times;
+    }
+
+    /// Every message accepted, in order.
+    pub fn sent(&self) -> Vec<SyncMessage> {
+        locked(&self.sent).clone()
+    }
+
+    /// Entries per call, in call order.
+    pub fn calls(&self) -> Vec<usize> {
+        locked(&self.calls).clone()
+    }
+}
+
+impl BatchQueue for MemoryQueue {
+    async fn send_batch(&self, entries: &[BatchEntry<'_>]) -> Result<Vec<FailedEntry>, StoreError> {
+        locked(&self.calls).push(entries.len());
+        assert!(
+            entries.len() <= Self::MAX_BATCH,
+            "SQS accepts at most ten entries a call"
+        );
+        let mut ids: Vec<&str> = entries.iter().map(|e| e.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), entries.len(), "ids are unique within a call");
+        {
+            let mut whole = locked(&self.whole_call_failures);
+            if *whole > 0 {
+                *whole -= 1;
+                return Err(StoreError::unavailable("SendMessageBatch", "throttled"));
+            }
+        }
+        let mut failed = Vec::new();
+        let mut fail = locked(&self.fail);
+        for entry in entries {
+            match fail.get_mut(&entry.message.project_id()) {
+                Some(&mut Self::ALWAYS) => failed.push(FailedEntry {
+                    id: entry.id.to_owned(),
+                    code: "InvalidMessageContents".into(),
+                    sender_fault: true,
+                }),
+                Some(left) if *left > 0 => {
+                    *left -= 1;
+                    failed.push(FailedEntry {
+                        id: entry.id.to_owned(),
+                        code: "InternalError".into(),
+                        sender_fault: false,
+                    });
+                }
+                _ => locked(&self.sent).push(entry.message.clone()),
+            }
+        }
+        Ok(failed)
+    }
+}
