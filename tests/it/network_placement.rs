@@ -74,6 +74,13 @@ impl Deployment {
         let arguments = arguments.as_array()?;
         match function.as_str() {
             "Fn::Equals" => Some(self.value(&arguments[0]) == self.value(&arguments[1])),
+            // Rules only: every member of a list parameter equals the string.
+            "Fn::EachMemberEquals" => Some(
+                self.value(&arguments[0])
+                    .as_array()?
+                    .iter()
+                    .all(|member| *member == arguments[1]),
+            ),
             "Fn::Not" => self.try_condition(&arguments[0]).map(|v| !v),
             "Fn::And" => arguments
                 .iter()

@@ -289,7 +289,11 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
         if let Err(error) = self.store.replace(&updated, current.version).await
             && !self.landed(&updated).await
         {
-            // A staged version the record does not name is never read; nothing to undo.
+            // A staged version the record does not name is never read; nothing to undo, unless a delete won the
+            // race while this update restored or recreated the secret: a deleted credential's secret goes again.
+            if input.api_token.is_some() {
+                self.settle_deleted_secret(&updated).await;
+            }
             return Err(error.into());
         }
         self.make_current(updated.clone()).await;
@@ -455,19 +459,7 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
             {
                 Ok(Some(latest)) if latest.deleted_at.is_some() => {
                     // Deleted meanwhile: its secret goes, even if it was restored above.
-                    if let Err(error) = self
-                        .vault
-                        .schedule_deletion(&latest.secret_name, SECRET_RECOVERY_DAYS)
-                        .await
-                    {
-                        tracing::error!(
-                            connection_id = %latest.connection_id,
-                            credential_id = %latest.credential_id,
-                            error = %error,
-                            "could not schedule the deletion of a deleted credential's secret; delete it again"
-                        );
-                    }
-                    return;
+                    return self.schedule_secret_deletion(&latest).await;
                 }
                 Ok(Some(latest)) if latest.secret_version_id != record.secret_version_id => {
                     record = latest;
@@ -519,14 +511,56 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
             ..provisioning.clone()
         };
         if let Err(error) = self.store.replace(&deleted, provisioning.version).await {
-            return failed(
-                "mark its record deleted; it stays provisioning: update or delete it",
-                &error,
-            );
+            // A delete may have won meanwhile (the caller saw the provisioning record in `list`): its record
+            // is deleted but its secret, created after that delete, is not. Only an active record keeps it.
+            match self
+                .store
+                .get(&provisioning.connection_id, &provisioning.credential_id)
+                .await
+            {
+                Ok(Some(stored)) if stored.deleted_at.is_some() => {}
+                _ => {
+                    return failed(
+                        "mark its record deleted; it stays provisioning: update or delete it",
+                        &error,
+                    );
+                }
+            }
         }
         match self.vault.delete_now(&provisioning.secret_name).await {
             Ok(()) | Err(VaultError::NotFound { .. }) => {}
             Err(error) => failed("delete its secret; delete the credential again", &error),
+        }
+    }
+
+    /// After a lost update: when the credential was deleted meanwhile, its secret (which this update may have
+    /// restored or recreated) is scheduled for deletion again, as the delete did.
+    async fn settle_deleted_secret(&self, written: &CredentialRecord) {
+        let Ok(Some(stored)) = self
+            .store
+            .get(&written.connection_id, &written.credential_id)
+            .await
+        else {
+            return;
+        };
+        if stored.deleted_at.is_some() {
+            self.schedule_secret_deletion(&stored).await;
+        }
+    }
+
+    /// A deleted credential's secret, scheduled for deletion (again); a failure is logged for a repeated delete.
+    async fn schedule_secret_deletion(&self, deleted: &CredentialRecord) {
+        if let Err(error) = self
+            .vault
+            .schedule_deletion(&deleted.secret_name, SECRET_RECOVERY_DAYS)
+            .await
+        {
+            tracing::error!(
+                connection_id = %deleted.connection_id,
+                credential_id = %deleted.credential_id,
+                error = %error,
+                "could not schedule the deletion of a deleted credential's secret; delete it again"
+            );
         }
     }
 
@@ -565,6 +599,8 @@ mod tests {
         fail_replace: std::sync::atomic::AtomicBool,
         /// Another writer changes the record between our read and our write.
         race: std::sync::atomic::AtomicBool,
+        /// A delete commits just before our next replacement (once).
+        delete_first: std::sync::atomic::AtomicBool,
     }
 
     impl CredentialStore for MemoryStore {
@@ -612,6 +648,14 @@ mod tests {
             {
                 current.version += 1;
             }
+            if self
+                .delete_first
+                .swap(false, std::sync::atomic::Ordering::Relaxed)
+                && let Some(current) = records.get_mut(&key)
+            {
+                current.deleted_at = Some("2026-11-30T00:00:00Z".into());
+                current.version += 1;
+            }
             match records.get(&key) {
                 Some(current) if current.version == expected => {
                     records.insert(key, r.clone());
@@ -657,6 +701,8 @@ mod tests {
         secrets: Mutex<BTreeMap<String, Secret>>,
         /// The next call of each of these operations fails (after doing nothing).
         fail_next: Mutex<Vec<&'static str>>,
+        /// A delete schedules the secret's deletion just before our next stage (once).
+        delete_before_stage: std::sync::atomic::AtomicBool,
     }
 
     impl MemoryVault {
@@ -732,6 +778,12 @@ mod tests {
             let secret = secrets
                 .get_mut(name)
                 .ok_or(VaultError::NotFound { name: name.into() })?;
+            if self
+                .delete_before_stage
+                .swap(false, std::sync::atomic::Ordering::Relaxed)
+            {
+                secret.scheduled = true;
+            }
             if secret.scheduled {
                 return Err(VaultError::ScheduledForDeletion { name: name.into() });
             }
@@ -1001,6 +1053,48 @@ mod tests {
             let (read, recorded) = read_pair(&credentials, &id).await;
             assert_eq!(read, recorded);
             assert_eq!(read, SecretString::new("good-3").fingerprint());
+        });
+    }
+
+    #[test]
+    fn a_rotation_that_loses_to_a_delete_leaves_the_secret_scheduled_for_deletion() {
+        block_on(async {
+            // given a credential, when a delete commits while a rotation is between its read and its write (the
+            // delete scheduled the secret's deletion, the rotation restored it to stage its token)
+            let credentials = service(MemoryStore::default());
+            let created = credentials
+                .create(&conn(), create_input("good-1"))
+                .await
+                .unwrap();
+            let order = std::sync::atomic::Ordering::Relaxed;
+            credentials.vault.delete_before_stage.store(true, order);
+            credentials.store.delete_first.store(true, order);
+            let mut rotate = update_input(&created.credential_id);
+            rotate.api_token = Some(SecretString::new("good-2"));
+            let lost = credentials.update(&conn(), rotate).await;
+
+            // then the update lost, and the deleted credential's secret is scheduled for deletion again
+            assert!(matches!(lost, Err(CredentialsError::Conflict)), "{lost:?}");
+            let secrets = credentials.vault.secrets.lock().unwrap();
+            assert!(secrets[&created.secret_name].scheduled);
+        });
+    }
+
+    #[test]
+    fn a_create_that_loses_to_a_delete_leaves_no_secret() {
+        block_on(async {
+            // when a delete of the provisioning record commits before the create activates it
+            let credentials = service(MemoryStore::default());
+            let order = std::sync::atomic::Ordering::Relaxed;
+            credentials.store.delete_first.store(true, order);
+            let lost = credentials.create(&conn(), create_input("good-1")).await;
+
+            // then the create fails, its record stays deleted and the secret it wrote is gone
+            assert!(matches!(lost, Err(CredentialsError::Conflict)), "{lost:?}");
+            let records = credentials.list(&conn(), true).await.unwrap();
+            assert_eq!(records.len(), 1);
+            assert!(records[0].deleted_at.is_some());
+            assert!(credentials.vault.secrets.lock().unwrap().is_empty());
         });
     }
 
