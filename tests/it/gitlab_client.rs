@@ -74,11 +74,6 @@ async fn fixture(commits: usize) -> Fixture {
 }
 
 /// The simulator's socket, for fronting it with TLS.
-fn sim_addr(sim: &Simulator) -> std::net::SocketAddr {
-    let url = url::Url::parse(&sim.base_url()).unwrap();
-    url.socket_addrs(|| None).unwrap()[0]
-}
-
 async fn all_shas(client: &GitLabClient, project: &ProjectRef, query: &CommitQuery) -> Vec<String> {
     client
         .commits(project, query)
@@ -421,7 +416,7 @@ async fn the_network_guard_refuses_private_targets() {
         );
     }
     // A name that resolves to loopback passes parsing but is never dialled: the resolver drops the address.
-    let tls = TlsFront::start(sim_addr(&f.sim)).await.unwrap();
+    let tls = TlsFront::start(f.sim.addr()).await.unwrap();
     let public_only = HttpClients::new(NetworkPolicy::PublicOnly, Timeouts::default()).unwrap();
     let address = GitLabAddress::parse(&tls.base_url, &NetworkPolicy::PublicOnly).unwrap();
     assert_eq!(
@@ -452,7 +447,7 @@ async fn an_allow_listed_private_gitlab_is_reachable_and_nothing_outside_the_lis
     let f = fixture(3).await;
     let alias = LoopbackAlias::hold(PRIVATE_TEST_ADDRESS).unwrap();
     // A self-managed GitLab on a private address, behind an internal CA.
-    let private = TlsFront::start_on(PRIVATE_TEST_ADDRESS.into(), sim_addr(&f.sim), None)
+    let private = TlsFront::start_on(PRIVATE_TEST_ADDRESS.into(), f.sim.addr(), None)
         .await
         .unwrap();
     let listed = operator_http("10.20.0.0/16 198.18.0.0/15");
@@ -479,7 +474,7 @@ async fn an_allow_listed_private_gitlab_is_reachable_and_nothing_outside_the_lis
     // A careless list that covers loopback and link-local still never reaches them: the name `localhost`
     // resolves to loopback, and the resolver drops it at connect time.
     let careless = operator_http("0.0.0.0/0 ::/0 localhost");
-    let on_loopback = TlsFront::start(sim_addr(&f.sim)).await.unwrap();
+    let on_loopback = TlsFront::start(f.sim.addr()).await.unwrap();
     let address = GitLabAddress::parse(&on_loopback.base_url, careless.policy()).unwrap();
     assert_eq!(
         address.check_resolves(careless.policy()).await,
@@ -520,7 +515,7 @@ async fn an_allow_listed_private_gitlab_is_reachable_and_nothing_outside_the_lis
 #[tokio::test]
 async fn a_private_ca_bundle_is_trusted_and_nothing_else_is() {
     let f = fixture(3).await;
-    let tls = TlsFront::start(sim_addr(&f.sim)).await.unwrap();
+    let tls = TlsFront::start(f.sim.addr()).await.unwrap();
     let http = local_http();
 
     let untrusting = client_with(&http, &tls.base_url, TOKEN, None, fast_retry());

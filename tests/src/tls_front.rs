@@ -14,8 +14,8 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs
 /// A running TLS front. Stops when dropped.
 #[derive(Debug)]
 pub struct TlsFront {
-    /// `https://localhost:PORT/` (the certificate is issued for `localhost` and 127.0.0.1), or
-    /// `https://IP:PORT/` for a front on another address.
+    /// `https://NAME:PORT/` when the front was given a name (`localhost` for [`TlsFront::start`]), else
+    /// `https://IP:PORT/`.
     pub base_url: String,
     /// The private CA that signed the front's certificate, PEM.
     pub ca_pem: String,
@@ -25,13 +25,11 @@ pub struct TlsFront {
 impl TlsFront {
     /// A front on 127.0.0.1, named `localhost`.
     pub async fn start(backend: SocketAddr) -> std::io::Result<TlsFront> {
-        let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        let mut front = Self::start_on(loopback, backend, Some("localhost")).await?;
-        front.base_url = front.base_url.replace("127.0.0.1", "localhost");
-        Ok(front)
+        Self::start_on(IpAddr::V4(Ipv4Addr::LOCALHOST), backend, Some("localhost")).await
     }
 
-    /// A front listening on `ip` (a loopback alias, for instance), its certificate issued for `ip` and `name`.
+    /// A front listening on `ip` (a loopback alias, for instance), its certificate issued for `ip` and `name`, and
+    /// its base URL naming `name` if there is one.
     pub async fn start_on(
         ip: IpAddr,
         backend: SocketAddr,
@@ -84,7 +82,10 @@ impl TlsFront {
             }
         });
         Ok(TlsFront {
-            base_url: format!("https://{}/", SocketAddr::new(ip, port)),
+            base_url: match name {
+                Some(name) => format!("https://{name}:{port}/"),
+                None => format!("https://{}/", SocketAddr::new(ip, port)),
+            },
             ca_pem: ca.pem(),
             task,
         })
