@@ -456,7 +456,7 @@ async fn records_after_one_that_outlasts_the_invocation_come_back_and_never_reac
     for project in &projects {
         env.worker
             .queue
-            .enqueue(&env.message(*project))
+            .enqueue(&env.message(*project), Duration::ZERO)
             .await
             .unwrap();
     }

@@ -1,6 +1,8 @@
 //! The [`SyncQueue`] port on SQS (a continuation is the same sync message sent again), and the scheduler's
 //! [`BatchQueue`] port (`SendMessageBatch`, ten messages a call).
 
+use std::time::Duration;
+
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
@@ -24,13 +26,15 @@ impl SqsSyncQueue {
 }
 
 impl SyncQueue for SqsSyncQueue {
-    async fn enqueue(&self, message: &SyncMessage) -> Result<(), StoreError> {
+    async fn enqueue(&self, message: &SyncMessage, delay: Duration) -> Result<(), StoreError> {
         let body = serde_json::to_string(message)
             .map_err(|e| StoreError::unavailable("encoding a sync message", e))?;
+        let delay_seconds = delay.min(Self::MAX_DELAY).as_secs() as i32;
         self.client
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)
+            .delay_seconds(delay_seconds)
             .send()
             .await
             .map_err(|e| StoreError::unavailable("SendMessage", DisplayErrorContext(&e)))?;

@@ -5,10 +5,12 @@
 //! - [`store`]: the one error every storage and queue port returns;
 //! - [`sync_message`]: the validated sync message, the contract between the scheduler (and later the webhook) and
 //!   the sync worker, and the [`SyncQueue`] port it travels through;
+//! - [`push_hook`]: the per-connection push hook secret's name and shape;
 //! - [`time`]: stored timestamps and deadlines;
 //! - [`vault`]: the [`vault::SecretVault`] port where tokens live.
 
 pub mod ids;
+pub mod push_hook;
 pub mod store;
 pub mod sync_message;
 pub mod time;

@@ -3,6 +3,7 @@
 //! sync or is refused as malformed.
 
 use std::future::Future;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -114,10 +115,19 @@ impl SyncMessage {
     }
 }
 
-/// Where sync messages go (the worker's continuations; the scheduler sends in batches through its own port).
+/// Where sync messages go one at a time (the worker's continuations and the push hook's hints; the scheduler sends
+/// in batches through its own port).
 pub trait SyncQueue: Send + Sync {
-    fn enqueue(&self, message: &SyncMessage)
-    -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Sends `message`, which no worker receives before `delay` has passed (whole seconds, at most
+    /// [`SyncQueue::MAX_DELAY`]).
+    fn enqueue(
+        &self,
+        message: &SyncMessage,
+        delay: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The longest delay a queue can hold a message back (SQS: 15 minutes).
+    const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 }
 
 #[cfg(test)]

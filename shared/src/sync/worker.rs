@@ -442,11 +442,13 @@ where
         };
         let outcome = before(slot.abort_at, async {
             match sync.run(&target, slot.windows_until).await {
-                Ok(SyncOutcome::Continue(report)) => match self.queue.enqueue(message).await {
-                    Ok(()) => RecordOutcome::Continued(report),
-                    // The checkpoint is saved: a redelivery of this message resumes it.
-                    Err(error) => RecordOutcome::retry("queue_unavailable", error.to_string()),
-                },
+                Ok(SyncOutcome::Continue(report)) => {
+                    match self.queue.enqueue(message, Duration::ZERO).await {
+                        Ok(()) => RecordOutcome::Continued(report),
+                        // The checkpoint is saved: a redelivery of this message resumes it.
+                        Err(error) => RecordOutcome::retry("queue_unavailable", error.to_string()),
+                    }
+                }
                 Ok(outcome) => RecordOutcome::Synced(outcome),
                 Err(SyncError::Superseded) => RecordOutcome::Skipped("superseded"),
                 Err(SyncError::Store(error)) => {
