@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::credentials::{Credentials, GitLabVerifier};
 use crate::entrypoints::credentials_api::CredentialsApi;
 use crate::gitlab::{GitLabConnector, GitLabError, HttpClients, Timeouts};
+use crate::hooks::{HookOptions, PushHooks};
 use crate::scheduler::{Scheduler, SchedulerOptions};
 use crate::sync::{SyncOptions, SyncWorker};
 
@@ -27,6 +28,9 @@ pub type CredentialsFunction =
 /// The scheduler function.
 pub type SchedulerFunction =
     Scheduler<DynamoProjectStore, DynamoCredentialStore, SecretsManagerVault, SqsSyncQueue>;
+
+/// The push hook function.
+pub type PushHookFunction = PushHooks<DynamoProjectStore, SecretsManagerVault, SqsSyncQueue>;
 
 /// The sync worker function.
 pub type SyncWorkerFunction = SyncWorker<
@@ -101,4 +105,22 @@ pub fn sync_worker_function(
         GitLabConnector::new(gitlab_http(config)?, config.default_requests_per_minute),
         options,
     ))
+}
+
+/// The push hook function: it holds no GitLab token and calls no GitLab; it reads hook secrets, takes enqueue
+/// leases and sends sync messages.
+pub fn push_hook_function(config: &Config, aws: &SdkConfig) -> PushHookFunction {
+    PushHooks::new(
+        DynamoProjectStore::new(
+            aws_sdk_dynamodb::Client::new(aws),
+            config.state_table.clone(),
+        ),
+        SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(aws)),
+        sync_queue(config, aws),
+        config.secret_name_prefix.clone(),
+        HookOptions {
+            coalesce_window: config.push_coalesce_window,
+            ..HookOptions::default()
+        },
+    )
 }

@@ -1,5 +1,7 @@
 //! Typed configuration, read once from the environment at start-up (the SAM template sets these variables).
 
+use std::time::Duration;
+
 use crate::gitlab::{GitLabAddress, NetworkPolicy, PrivateNetworks};
 
 /// Everything the functions need from their environment.
@@ -26,6 +28,9 @@ pub struct Config {
     /// Local runs only (`CREDENTIALS_API_ALLOW_UNAUTHENTICATED`): the credentials API accepts requests that API
     /// Gateway's IAM authorizer did not sign off.
     pub allow_unauthenticated: bool,
+    /// How long a push hook's sync message is held back; every push of the project in that time is covered by
+    /// it (`PUSH_COALESCE_SECONDS`, 1 to 900, default 5).
+    pub push_coalesce_window: Duration,
 }
 
 /// A variable is missing or unusable. Start-up fails with this message; nothing runs half-configured.
@@ -85,18 +90,33 @@ impl Config {
                 reason: "must end with '/'".into(),
             });
         }
-        let default_requests_per_minute = match lookup("GITLAB_REQUESTS_PER_MINUTE") {
-            None => crate::gitlab::budget::GITLAB_COM_REQUESTS_PER_MINUTE,
-            Some(value) => value
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| ConfigError::Invalid {
-                    name: "GITLAB_REQUESTS_PER_MINUTE",
-                    reason: format!("expected a positive whole number, found {value:?}"),
-                })?,
-        };
+        // A whole number within `range`, or `default` when unset.
+        let number =
+            |name: &'static str, default: u32, range: std::ops::RangeInclusive<u32>| match lookup(
+                name,
+            ) {
+                None => Ok(default),
+                Some(value) => value
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| range.contains(n))
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name,
+                        reason: format!(
+                            "expected a whole number from {} to {}, found {value:?}",
+                            range.start(),
+                            range.end()
+                        ),
+                    }),
+            };
+        let default_requests_per_minute = number(
+            "GITLAB_REQUESTS_PER_MINUTE",
+            crate::gitlab::budget::GITLAB_COM_REQUESTS_PER_MINUTE,
+            1..=u32::MAX,
+        )?;
+        // SQS holds a message back for at most 15 minutes.
+        let push_coalesce_seconds = number("PUSH_COALESCE_SECONDS", 5, 1..=900)?;
         Ok(Config {
             state_table: required("STATE_TABLE")?,
             commits_table: required("COMMITS_TABLE")?,
@@ -109,6 +129,7 @@ impl Config {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty()),
             allow_unauthenticated: flag("CREDENTIALS_API_ALLOW_UNAUTHENTICATED")?,
+            push_coalesce_window: Duration::from_secs(u64::from(push_coalesce_seconds)),
         })
     }
 }
@@ -143,6 +164,7 @@ mod tests {
         assert_eq!(config.default_requests_per_minute, 2_000);
         assert_eq!(config.secrets_kms_key_id, None);
         assert!(!config.allow_unauthenticated);
+        assert_eq!(config.push_coalesce_window, Duration::from_secs(5));
         let mut with_key = BASE.to_vec();
         with_key.push((
             "SECRETS_KMS_KEY_ID",
@@ -206,6 +228,17 @@ mod tests {
                 ..
             })
         ));
+        for window in ["0", "901", "-5", "5s"] {
+            let mut bad_window = BASE.to_vec();
+            bad_window.push(("PUSH_COALESCE_SECONDS", window));
+            assert!(matches!(
+                Config::from_lookup(lookup(&bad_window)),
+                Err(ConfigError::Invalid {
+                    name: "PUSH_COALESCE_SECONDS",
+                    ..
+                })
+            ));
+        }
         let mut bad_network = BASE.to_vec();
         bad_network.push(("GITLAB_PRIVATE_NETWORKS", "10.20.0.0/16, gitlab corp!"));
         assert!(matches!(

@@ -8,6 +8,7 @@ pub mod config;
 pub mod credentials;
 pub mod entrypoints;
 pub mod gitlab;
+pub mod hooks;
 pub mod kernel;
 pub mod scheduler;
 pub mod scope;

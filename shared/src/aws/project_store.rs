@@ -26,13 +26,20 @@
 //! items unchanged and still leased are not written): the same WCUs as one `UpdateItem` per project, in 1/25 of
 //! the requests. A transaction per 100 projects would cost 2 WCUs per project.
 //!
+//! A push hook takes the same enqueue lease on the schedule item with one conditional `UpdateItem`
+//! ([`PushLeases`]): `enqueue_visible_at` says when the last queued message becomes visible, so a push before
+//! that time is covered by it.
+//!
 //! SDK types stay in this file.
 
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, WriteRequest,
+};
 
 use super::keys::{
     CONNECTION_SK, PROJECT_SK_PREFIX, SCHEDULE_SK_PREFIX, SCHEDULING_SK, connection_items,
@@ -40,11 +47,13 @@ use super::keys::{
 };
 use super::{batch_write, condition_failed};
 use crate::credentials::ConnectionId;
+use crate::hooks::{LeaseTake, PushLeases, ScheduledProject};
+use crate::kernel::CredentialId;
 use crate::kernel::StoreError;
 use crate::scheduler::model::{DiscoveredProject, ProjectStatus};
 use crate::scheduler::ports::{
-    AccessRefusal, ConnectionTurns, KnownConnection, KnownProject, ProjectRecord, ScheduleItems,
-    TickLeases,
+    AccessRefusal, ConnectionTurns, EnqueueLease, KnownConnection, KnownProject, ProjectRecord,
+    ScheduleItems, TickLeases,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -86,15 +95,27 @@ fn known_project(item: &Item) -> Option<KnownProject> {
     Some(KnownProject {
         project_id,
         gone: item.contains_key("gone_at"),
-        lease_until: match item.get("enqueue_lease_until") {
-            Some(AttributeValue::N(n)) => n.parse().ok(),
-            _ => None,
-        },
-        enqueued_at: text("enqueued_at"),
+        lease: enqueue_lease(item),
         imported: false,
         refused: None,
         recorded,
         status: text("status").as_deref().and_then(ProjectStatus::parse),
+    })
+}
+
+/// The item's enqueue lease, if it holds one with a readable `enqueue_lease_until`.
+fn enqueue_lease(item: &Item) -> Option<EnqueueLease> {
+    let number = |name: &str| match item.get(name) {
+        Some(AttributeValue::N(n)) => n.parse::<i64>().ok(),
+        _ => None,
+    };
+    Some(EnqueueLease {
+        until: number("enqueue_lease_until")?,
+        enqueued_at: match item.get("enqueued_at") {
+            Some(AttributeValue::S(at)) => at.clone(),
+            _ => String::new(),
+        },
+        visible_at: number("enqueue_visible_at").unwrap_or(0),
     })
 }
 
@@ -149,10 +170,16 @@ fn schedule_item(connection: &ConnectionId, record: &ProjectRecord<'_>) -> Item 
         item.insert("last_activity_at".to_owned(), s(activity));
     }
     if let Some(lease) = record.lease {
-        item.insert("enqueued_at".to_owned(), s(&lease.enqueued_at));
+        if !lease.enqueued_at.is_empty() {
+            item.insert("enqueued_at".to_owned(), s(&lease.enqueued_at));
+        }
         item.insert(
             "enqueue_lease_until".to_owned(),
             AttributeValue::N(lease.until.to_string()),
+        );
+        item.insert(
+            "enqueue_visible_at".to_owned(),
+            AttributeValue::N(lease.visible_at.to_string()),
         );
     }
     item
@@ -423,8 +450,7 @@ impl ScheduleItems for DynamoProjectStore {
             let project = known.entry(project_id).or_insert(KnownProject {
                 project_id,
                 gone: false,
-                lease_until: None,
-                enqueued_at: None,
+                lease: None,
                 imported: false,
                 refused: None,
                 recorded: None,
@@ -485,7 +511,7 @@ impl ScheduleItems for DynamoProjectStore {
     ) -> Result<(), StoreError> {
         self.give_back(
             Self::schedule_key(connection, project_id),
-            "REMOVE enqueue_lease_until, enqueued_at",
+            "REMOVE enqueue_lease_until, enqueued_at, enqueue_visible_at",
             ("enqueue_lease_until", AttributeValue::N(until.to_string())),
             "UpdateItem project lease",
         )
@@ -514,4 +540,114 @@ impl ScheduleItems for DynamoProjectStore {
             Err(e) => Err(unavailable("UpdateItem project gone", &e)),
         }
     }
+}
+
+/// The statuses of a project a tick enqueues (one that is empty may be empty no more after a push).
+const PUSH_STATUSES: [ProjectStatus; 2] = [ProjectStatus::Active, ProjectStatus::Empty];
+
+impl PushLeases for DynamoProjectStore {
+    /// One `UpdateItem` of the schedule item, conditional on the project being one a tick syncs and on no queued
+    /// message covering the push; on a failed condition the item's old image (`ALL_OLD`) says which held.
+    async fn take_push_lease(
+        &self,
+        connection: &ConnectionId,
+        project_id: u64,
+        lease: &EnqueueLease,
+        covered_from: i64,
+    ) -> Result<LeaseTake, StoreError> {
+        let n = |value: i64| AttributeValue::N(value.to_string());
+        let s = |value: &str| AttributeValue::S(value.to_owned());
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::schedule_key(connection, project_id)))
+            .update_expression(
+                "SET enqueue_lease_until = :until, enqueued_at = :at, enqueue_visible_at = :visible",
+            )
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(gone_at) AND #status IN (:active, :empty) \
+                 AND (attribute_not_exists(enqueue_visible_at) OR enqueue_visible_at < :covered)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":until", n(lease.until))
+            .expression_attribute_values(":at", s(&lease.enqueued_at))
+            .expression_attribute_values(":visible", n(lease.visible_at))
+            .expression_attribute_values(":covered", n(covered_from))
+            .expression_attribute_values(":active", s(PUSH_STATUSES[0].as_str()))
+            .expression_attribute_values(":empty", s(PUSH_STATUSES[1].as_str()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let item = output.attributes.unwrap_or_default();
+                Ok(scheduled_project(&item).map_or_else(
+                    || LeaseTake::NotSynced("incomplete".into()),
+                    LeaseTake::Taken,
+                ))
+            }
+            Err(SdkError::ServiceError(failure)) => match failure.into_err() {
+                UpdateItemError::ConditionalCheckFailedException(refused) => {
+                    Ok(why_not_taken(refused.item.as_ref()))
+                }
+                other => Err(StoreError::unavailable(
+                    "UpdateItem push lease",
+                    DisplayErrorContext(&other),
+                )),
+            },
+            Err(e) => Err(unavailable("UpdateItem push lease", &e)),
+        }
+    }
+
+    async fn release_push_lease(
+        &self,
+        connection: &ConnectionId,
+        project_id: u64,
+        visible_at: i64,
+    ) -> Result<(), StoreError> {
+        self.give_back(
+            Self::schedule_key(connection, project_id),
+            "REMOVE enqueue_lease_until, enqueued_at, enqueue_visible_at",
+            (
+                "enqueue_visible_at",
+                AttributeValue::N(visible_at.to_string()),
+            ),
+            "UpdateItem push lease",
+        )
+        .await
+    }
+}
+
+/// What a push's message carries, from the schedule item (`None` if the tick wrote it incompletely).
+fn scheduled_project(item: &Item) -> Option<ScheduledProject> {
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(value)) if !value.is_empty() => Some(value.clone()),
+        _ => None,
+    };
+    Some(ScheduledProject {
+        credential_id: CredentialId::parse(&text("credential_id")?)?,
+        path_with_namespace: text("path_with_namespace")?,
+        default_branch: text("gitlab_default_branch")?,
+    })
+}
+
+/// Which part of the push lease's condition failed, from the item's old image.
+fn why_not_taken(item: Option<&Item>) -> LeaseTake {
+    let Some(item) = item.filter(|i| !i.is_empty()) else {
+        return LeaseTake::Unknown;
+    };
+    if item.contains_key("gone_at") {
+        return LeaseTake::NotSynced("gone".into());
+    }
+    let status = match item.get("status") {
+        Some(AttributeValue::S(status)) => status.as_str(),
+        _ => "unknown",
+    };
+    if !PUSH_STATUSES.iter().any(|s| s.as_str() == status) {
+        return LeaseTake::NotSynced(status.to_owned());
+    }
+    // The rest of the condition held, so a queued message becomes visible at `covered_from` or later.
+    LeaseTake::Covered
 }

@@ -2,5 +2,6 @@
 //! domain, and maps the result to the reply Lambda expects; the domain rooms import no Lambda crate.
 
 pub mod credentials_api;
+pub mod push_hook;
 pub mod scheduler;
 pub mod sync_worker;

@@ -9,16 +9,26 @@ use super::model::{DiscoveredProject, ProjectStatus};
 use crate::credentials::ConnectionId;
 use crate::kernel::{StoreError, SyncMessage};
 
-/// A project's enqueue lease: a project is enqueued only if no lease of an earlier message still holds, so two
-/// ticks close together never send a second message while one is in flight. Leases are read and written only
-/// while the tick holds the connection's scheduling lock ([`ConnectionTurns::lock_connection`]), so a lease read at
-/// the start of a connection's turn is still the item's lease when it is written.
+/// A project's enqueue lease, the one mechanism that keeps sync messages of one project apart, whoever sends them:
+/// - a tick enqueues a project only if no lease of an earlier message still holds (`until`), so two ticks close
+///   together never send a second message while one is in flight;
+/// - a push hook enqueues only if no queued message becomes visible after the push (`visible_at`): such a message
+///   reads the branch head after the push, so it covers it. The hook's own messages are delayed by a short window
+///   and so cover the pushes of that window: a burst of pushes makes one sync per window
+///   (`crate::hooks`, which takes its lease with one conditional write of the same item).
+///
+/// A tick reads and writes leases only while it holds the connection's scheduling lock
+/// ([`ConnectionTurns::lock_connection`]); a hook's lease taken during a tick may be overwritten by the tick's own
+/// (two messages, both harmless) but never lost without a message having been sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnqueueLease {
     /// When the message was enqueued (RFC 3339).
     pub enqueued_at: String,
     /// Until when the lease holds, in epoch seconds.
     pub until: i64,
+    /// When the message becomes visible to the worker, in epoch seconds (a tick's at once; a hook's after its
+    /// coalescing window). `0` for leases recorded before hooks existed.
+    pub visible_at: i64,
 }
 
 /// The scheduler's whole record of one project, as a tick writes it (it replaces the previous one).
@@ -45,10 +55,8 @@ pub struct AccessRefusal {
 pub struct KnownProject {
     pub project_id: u64,
     pub gone: bool,
-    /// The enqueue lease, epoch seconds.
-    pub lease_until: Option<i64>,
-    /// When the lease was taken.
-    pub enqueued_at: Option<String>,
+    /// The enqueue lease of the last message sent, if the item holds one (it may have lapsed).
+    pub lease: Option<EnqueueLease>,
     /// The sync's state says the history is fully imported (`last_head` set, no unfinished `job`).
     pub imported: bool,
     /// The sync's state says GitLab refused the project's repository, and when.

@@ -564,6 +564,7 @@ impl<C: ConnectionTurns, S: ScheduleItems, Q: BatchQueue> Turn<'_, C, S, Q> {
         let taken = EnqueueLease {
             enqueued_at: seen_at.clone(),
             until,
+            visible_at: epoch(now),
         };
         let retry = self.options.inaccessible_retry.as_secs() as i64;
         let steps: Vec<(&DiscoveredProject, Step)> = found
@@ -583,24 +584,16 @@ impl<C: ConnectionTurns, S: ScheduleItems, Q: BatchQueue> Turn<'_, C, S, Q> {
                 .entry(step.status().as_str())
                 .or_default() += 1;
         }
-        let kept: HashMap<u64, EnqueueLease> = known
+        let kept: HashMap<u64, &EnqueueLease> = known
             .values()
-            .filter_map(|k| {
-                Some((
-                    k.project_id,
-                    EnqueueLease {
-                        enqueued_at: k.enqueued_at.clone().unwrap_or_else(|| seen_at.clone()),
-                        until: k.lease_until?,
-                    },
-                ))
-            })
+            .filter_map(|k| Some((k.project_id, k.lease.as_ref()?)))
             .collect();
         let records: Vec<ProjectRecord<'_>> = steps
             .iter()
             .filter_map(|(project, step)| {
                 let lease = match step {
                     Step::Claim => Some(&taken),
-                    Step::Refresh(_) => kept.get(&project.project_id),
+                    Step::Refresh(_) => kept.get(&project.project_id).copied(),
                     Step::Keep(_) => return None,
                 };
                 Some(ProjectRecord {
@@ -861,8 +854,8 @@ pub fn plan(
     retry: i64,
 ) -> Step {
     let lease_holds = known
-        .and_then(|k| k.lease_until)
-        .is_some_and(|until| until >= now);
+        .and_then(|k| k.lease.as_ref())
+        .is_some_and(|lease| lease.until >= now);
     let refused = known
         .and_then(|k| k.refused)
         .filter(|refusal| refusal.at.saturating_add(retry) > now);
@@ -949,8 +942,11 @@ mod tests {
         KnownProject {
             project_id: project.project_id,
             gone: false,
-            lease_until,
-            enqueued_at: lease_until.map(|_| "2026-01-01T00:00:00Z".into()),
+            lease: lease_until.map(|until| EnqueueLease {
+                enqueued_at: "2026-01-01T00:00:00Z".into(),
+                until,
+                visible_at: until - 3_000,
+            }),
             imported,
             refused: None,
             recorded: Some(project.clone()),
@@ -1191,7 +1187,7 @@ mod tests {
                 ]
             );
             let item = given.item(7);
-            assert_eq!(item.lease_until, Some(TICK + 50 * 60));
+            assert_eq!(item.lease.as_ref().map(|l| l.until), Some(TICK + 50 * 60));
             assert_eq!(item.status, Some(ProjectStatus::Active));
             assert_eq!(item.recorded.as_ref(), Some(&p));
             assert_eq!(
@@ -1230,7 +1226,7 @@ mod tests {
             assert_eq!((again.excluded, again.writes, again.enqueued), (1, 0, 0));
             assert!(given.sent().is_empty());
             assert_eq!(given.item(7).status, Some(ProjectStatus::Excluded));
-            assert_eq!(given.item(7).lease_until, None);
+            assert_eq!(given.item(7).lease, None);
         }
 
         #[tokio::test]
@@ -1297,7 +1293,7 @@ mod tests {
 
             assert_eq!((report.enqueued, report.not_sent), (0, 1));
             assert_eq!(report.errors, vec!["queue: 1 messages not sent".to_owned()]);
-            assert_eq!(given.item(7).lease_until, None);
+            assert_eq!(given.item(7).lease, None);
             given.queue.fail_project(7, 0);
             let next = given.scheduled(&[&p], true, at(TICK + 60)).await;
             assert_eq!(next.enqueued, 1);

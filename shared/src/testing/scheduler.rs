@@ -1,16 +1,19 @@
 //! Memory fakes of the scheduler's ports. They keep the semantics of the DynamoDB adapter that the scheduler
 //! relies on: conditional tick leases and connection locks, schedule items written whole next to the
-//! sync's state, leases given back only by their owner.
+//! sync's state, leases given back only by their owner, a push's lease taken under the same conditions.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use std::time::Duration;
+
 use crate::credentials::ConnectionId;
-use crate::kernel::StoreError;
-use crate::kernel::SyncMessage;
+use crate::hooks::{LeaseTake, PushLeases, ScheduledProject};
+use crate::kernel::{CredentialId, StoreError, SyncMessage, SyncQueue};
+use crate::scheduler::model::ProjectStatus;
 use crate::scheduler::ports::{
-    AccessRefusal, BatchEntry, BatchQueue, ConnectionTurns, FailedEntry, KnownConnection,
-    KnownProject, ProjectRecord, ScheduleItems, TickLeases,
+    AccessRefusal, BatchEntry, BatchQueue, ConnectionTurns, EnqueueLease, FailedEntry,
+    KnownConnection, KnownProject, ProjectRecord, ScheduleItems, TickLeases,
 };
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -60,8 +63,7 @@ impl MemorySchedulerStore {
             .or_insert_with(|| KnownProject {
                 project_id,
                 gone: false,
-                lease_until: None,
-                enqueued_at: None,
+                lease: None,
                 imported: false,
                 refused: None,
                 recorded: None,
@@ -203,8 +205,7 @@ impl ScheduleItems for MemorySchedulerStore {
                 KnownProject {
                     project_id: project.project_id,
                     gone: false,
-                    lease_until: record.lease.map(|l| l.until),
-                    enqueued_at: record.lease.map(|l| l.enqueued_at.clone()),
+                    lease: record.lease.cloned(),
                     imported,
                     refused,
                     recorded: Some(project.clone()),
@@ -225,10 +226,9 @@ impl ScheduleItems for MemorySchedulerStore {
         if let Some(item) = state
             .projects
             .get_mut(&(connection.clone(), project_id))
-            .filter(|item| item.lease_until == Some(until))
+            .filter(|item| item.lease.as_ref().is_some_and(|l| l.until == until))
         {
-            item.lease_until = None;
-            item.enqueued_at = None;
+            item.lease = None;
         }
         Ok(())
     }
@@ -249,11 +249,76 @@ impl ScheduleItems for MemorySchedulerStore {
     }
 }
 
+impl PushLeases for MemorySchedulerStore {
+    async fn take_push_lease(
+        &self,
+        connection: &ConnectionId,
+        project_id: u64,
+        lease: &EnqueueLease,
+        covered_from: i64,
+    ) -> Result<LeaseTake, StoreError> {
+        let mut state = locked(&self.state);
+        let Some(item) = state
+            .projects
+            .get_mut(&(connection.clone(), project_id))
+            .filter(|item| item.recorded.is_some())
+        else {
+            return Ok(LeaseTake::Unknown);
+        };
+        if item.gone {
+            return Ok(LeaseTake::NotSynced("gone".into()));
+        }
+        match item.status {
+            Some(ProjectStatus::Active | ProjectStatus::Empty) => {}
+            other => {
+                return Ok(LeaseTake::NotSynced(
+                    other.map_or("unknown", ProjectStatus::as_str).to_owned(),
+                ));
+            }
+        }
+        if item
+            .lease
+            .as_ref()
+            .is_some_and(|held| held.visible_at >= covered_from)
+        {
+            return Ok(LeaseTake::Covered);
+        }
+        item.lease = Some(lease.clone());
+        let recorded = item.recorded.as_ref().expect("filtered above");
+        Ok(LeaseTake::Taken(ScheduledProject {
+            credential_id: CredentialId::parse(&recorded.credential_id)
+                .expect("a recorded credential id"),
+            path_with_namespace: recorded.path_with_namespace.clone(),
+            default_branch: recorded.default_branch.clone(),
+        }))
+    }
+
+    async fn release_push_lease(
+        &self,
+        connection: &ConnectionId,
+        project_id: u64,
+        visible_at: i64,
+    ) -> Result<(), StoreError> {
+        let mut state = locked(&self.state);
+        if let Some(item) = state.projects.get_mut(&(connection.clone(), project_id))
+            && item
+                .lease
+                .as_ref()
+                .is_some_and(|l| l.visible_at == visible_at)
+        {
+            item.lease = None;
+        }
+        Ok(())
+    }
+}
+
 /// The sync queue in memory: keeps what it accepted, checks what SQS checks (ten entries a call, ids unique),
 /// and fails entries of chosen projects a number of times, or whole calls.
 #[derive(Debug, Default)]
 pub struct MemoryQueue {
     sent: Mutex<Vec<SyncMessage>>,
+    /// The delay of each message sent alone ([`SyncQueue::enqueue`]), in order.
+    delays: Mutex<Vec<(u64, Duration)>>,
     /// Entries per call, in call order.
     calls: Mutex<Vec<usize>>,
     /// Project id -> failures left ([`MemoryQueue::ALWAYS`]: refused every time, as the sender's fault).
@@ -283,6 +348,36 @@ impl MemoryQueue {
     /// Entries per call, in call order.
     pub fn calls(&self) -> Vec<usize> {
         locked(&self.calls).clone()
+    }
+
+    /// Project and delay of each message sent alone, in order.
+    pub fn delays(&self) -> Vec<(u64, Duration)> {
+        locked(&self.delays).clone()
+    }
+}
+
+impl SyncQueue for MemoryQueue {
+    /// Fails as a whole call ([`MemoryQueue::fail_calls`]) or as the project's entry would
+    /// ([`MemoryQueue::fail_project`]).
+    async fn enqueue(&self, message: &SyncMessage, delay: Duration) -> Result<(), StoreError> {
+        {
+            let mut whole = locked(&self.whole_call_failures);
+            if *whole > 0 {
+                *whole -= 1;
+                return Err(StoreError::unavailable("SendMessage", "throttled"));
+            }
+        }
+        if let Some(left) = locked(&self.fail).get_mut(&message.project_id())
+            && *left > 0
+        {
+            if *left != Self::ALWAYS {
+                *left -= 1;
+            }
+            return Err(StoreError::unavailable("SendMessage", "refused"));
+        }
+        locked(&self.delays).push((message.project_id(), delay));
+        locked(&self.sent).push(message.clone());
+        Ok(())
     }
 }
 

@@ -1,0 +1,160 @@
+//! The `push-hook` Lambda handler: GitLab's push hooks through API Gateway's public route
+//! `POST /connections/{connection_id}/hooks/gitlab` (GitLab cannot sign requests; the hook secret in
+//! `X-Gitlab-Token` is the authentication).
+//!
+//! Every outcome is a JSON reply, fast (GitLab waits 10 s): 202 once a message is queued or the event is one
+//! we leave alone, 401/400/413 for what a caller got wrong, 404/405 for other paths and methods, and 503 only when
+//! queueing failed on our side, so GitLab delivers again. One log line per delivery: connection, project, result
+//! and status, never a header or the body.
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::{Value, json};
+
+use crate::hooks::{Delivery, HookError, PushHooks, PushLeases, Received};
+use crate::kernel::SyncQueue;
+use crate::kernel::vault::SecretVault;
+
+/// The header GitLab sends the hook's secret token in.
+pub const TOKEN_HEADER: &str = "x-gitlab-token";
+
+/// The Lambda entry point. Never fails: every outcome is a reply.
+pub async fn handler<L, V, Q>(
+    hooks: &PushHooks<L, V, Q>,
+    req: Request,
+) -> Result<Response<Body>, lambda_http::Error>
+where
+    L: PushLeases,
+    V: SecretVault,
+    Q: SyncQueue,
+{
+    let path = if req.raw_http_path().is_empty() {
+        req.uri().path()
+    } else {
+        req.raw_http_path()
+    };
+    let Some(connection) = match_hook_path(path) else {
+        return Ok(reply(
+            404,
+            &json!({"ok": false, "error": "unknown_route", "message": "No such route."}),
+        ));
+    };
+    if req.method().as_str() != "POST" {
+        let mut refused = reply(
+            405,
+            &json!({"ok": false, "error": "method_not_allowed", "message": "Push hooks are POSTed."}),
+        );
+        refused
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return Ok(refused);
+    }
+    let delivery = Delivery {
+        connection,
+        token: req.headers().get(TOKEN_HEADER).map(HeaderValue::as_bytes),
+        body: req.body().as_ref(),
+    };
+    let result = hooks.receive(delivery).await;
+    let (status, body, outcome, project_id) = match &result {
+        Ok(Received::Queued { project_id }) => (
+            202,
+            json!({"ok": true, "queued": true, "project_id": project_id}),
+            "queued",
+            Some(*project_id),
+        ),
+        Ok(Received::Ignored { reason, project_id }) => (
+            202,
+            json!({"ok": true, "queued": false, "reason": reason, "project_id": project_id}),
+            *reason,
+            *project_id,
+        ),
+        Err(error) => {
+            // Our own failures are logged in full and answered without their detail.
+            let message = match error {
+                HookError::Unavailable(_) => {
+                    "The sync could not be queued; deliver again.".to_owned()
+                }
+                other => format!("{other}."),
+            };
+            (
+                error.status(),
+                json!({"ok": false, "error": error.code(), "message": message}),
+                error.code(),
+                None,
+            )
+        }
+    };
+    // The connection is named only once the token matched it: anything else is a caller's guess.
+    let connection_id = match &result {
+        Err(HookError::Unauthorized) => None,
+        _ => Some(connection),
+    };
+    match &result {
+        Err(HookError::Unavailable(detail)) => {
+            tracing::warn!(
+                connection_id,
+                status,
+                result = outcome,
+                detail,
+                "push hook not queued"
+            );
+        }
+        _ => tracing::info!(
+            connection_id,
+            project_id,
+            status,
+            result = outcome,
+            "push hook handled"
+        ),
+    }
+    Ok(reply(status, &body))
+}
+
+/// `[/<stage>]/connections/<connection>/hooks/gitlab` -> the connection segment.
+pub fn match_hook_path(path: &str) -> Option<&str> {
+    let mut segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+    if segments.get(1) == Some(&"connections") && segments.first() != Some(&"connections") {
+        segments.remove(0);
+    }
+    match segments.as_slice() {
+        ["connections", connection, "hooks", "gitlab"] => Some(connection),
+        _ => None,
+    }
+}
+
+fn reply(status: u16, body: &Value) -> Response<Body> {
+    let mut reply = Response::new(Body::Text(body.to_string()));
+    *reply.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    reply.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hook_path_names_its_connection_with_or_without_a_stage() {
+        assert_eq!(
+            match_hook_path("/connections/acme/hooks/gitlab"),
+            Some("acme")
+        );
+        assert_eq!(
+            match_hook_path("/prod/connections/acme/hooks/gitlab"),
+            Some("acme")
+        );
+        for path in [
+            "",
+            "/",
+            "/connections/acme/hooks",
+            "/connections/acme/hooks/gitlab/",
+            "/connections/acme/hooks/github",
+            "/a/b/connections/acme/hooks/gitlab",
+        ] {
+            assert_eq!(match_hook_path(path), None, "{path}");
+        }
+    }
+}

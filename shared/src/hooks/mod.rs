@@ -1,0 +1,19 @@
+//! Push hooks: GitLab tells us about a push to a project's default branch, and the project is synced within
+//! seconds instead of at the next tick. A hook is only a hint: it enqueues the project's usual sync message (the
+//! worker reads the branch head itself, since a push payload carries at most 20 commits and GitLab sends no hook
+//! for a push of more than 3 refs), and the schedule stays the safety net.
+//!
+//! - [`push`]: the hook's payload, read with bounded sizes and checked shapes;
+//! - [`ports`]: the project's enqueue lease as a hook takes it ([`PushLeases`]);
+//! - [`service`]: [`PushHooks`], which checks the connection's hook secret, reads the event and enqueues.
+//!
+//! Bursts coalesce through the scheduler's enqueue lease (`crate::scheduler::ports::EnqueueLease`): a hook's
+//! message is delayed by a short window and covers every push of that window.
+
+pub mod ports;
+pub mod push;
+pub mod service;
+
+pub use ports::{LeaseTake, PushLeases, ScheduledProject};
+pub use push::{PushError, PushEvent};
+pub use service::{Delivery, HookError, HookOptions, PushHooks, Received};
