@@ -154,10 +154,11 @@ impl Deployment {
     }
 }
 
-const FUNCTIONS: [&str; 3] = [
+const FUNCTIONS: [&str; 4] = [
     "CredentialsApiFunction",
     "SchedulerFunction",
     "SyncWorkerFunction",
+    "PushHookFunction",
 ];
 
 fn vpc_configs(cloudformation: &Value, deployment: &Deployment) -> Vec<Option<Value>> {
@@ -187,7 +188,7 @@ fn without_network_parameters_no_function_runs_in_a_vpc_and_no_network_is_made()
     let deployment = Deployment::new(&cloudformation, &[]);
     assert_eq!(
         vpc_configs(&cloudformation, &deployment),
-        vec![None, None, None]
+        vec![None; FUNCTIONS.len()]
     );
     for resource in cloudformation["Resources"].as_object().unwrap().values() {
         let kind = resource["Type"].as_str().unwrap();

@@ -40,10 +40,11 @@ const MANAGED_POLICIES_ALLOWED: [&str; 4] = [
 ];
 
 /// The function roles' names in SAM's expansion.
-const ROLES: [&str; 3] = [
+const ROLES: [&str; 4] = [
     "CredentialsApiFunctionRole",
     "SchedulerFunctionRole",
     "SyncWorkerFunctionRole",
+    "PushHookFunctionRole",
 ];
 
 /// What each function calls (the SDK calls of `shared/src/aws`, through the adapters `shared/src/app.rs` wires
@@ -101,12 +102,24 @@ fn expected_grants() -> BTreeMap<&'static str, BTreeSet<String>> {
                 ("kms:Decrypt", KEY),
             ]),
         ),
+        (
+            "PushHookFunctionRole",
+            grants(&[
+                ("dynamodb:UpdateItem", "StateTable"),
+                ("sqs:SendMessage", "SyncQueue"),
+                ("secretsmanager:GetSecretValue", HOOK_SECRETS),
+                ("kms:Decrypt", KEY),
+            ]),
+        ),
     ])
 }
 
 /// The stack's secrets, as the grants name them.
 const SECRETS: &str = "secrets under SecretNamePrefix";
 const SECRETS_ARN: &str = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretNamePrefix}*";
+/// The connections' push hook secrets only (`shared::kernel::push_hook`), as the grants name them.
+const HOOK_SECRETS: &str = "push hook secrets under SecretNamePrefix";
+const HOOK_SECRETS_ARN: &str = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretNamePrefix}*/push-hook-??????";
 
 fn as_list(value: &Value) -> Vec<&Value> {
     match value {
@@ -134,6 +147,8 @@ fn resource_label(statement: &Value, resource: &Value) -> String {
     }
     let label = if resource["Fn::Sub"] == SECRETS_ARN {
         SECRETS.to_owned()
+    } else if resource["Fn::Sub"] == HOOK_SECRETS_ARN {
+        HOOK_SECRETS.to_owned()
     } else if *resource == key_arn {
         "SecretsKey".to_owned()
     } else {
@@ -421,6 +436,7 @@ fn the_created_key_serves_only_the_functions_through_secrets_manager() {
             ),
             ("SchedulerFunctionRole".to_owned(), set(&["kms:Decrypt"])),
             ("SyncWorkerFunctionRole".to_owned(), set(&["kms:Decrypt"])),
+            ("PushHookFunctionRole".to_owned(), set(&["kms:Decrypt"])),
         ])
     );
     // The API function is told the key, whichever it is, and passes it to CreateSecret.
@@ -606,7 +622,7 @@ fn the_log_level_has_one_source_and_no_trace() {
         assert_eq!(properties["LoggingConfig"]["LogFormat"], "JSON");
         assert!(properties["Environment"]["Variables"]["RUST_LOG"].is_null());
     }
-    assert_eq!(functions, 3);
+    assert_eq!(functions, 4);
 }
 
 /// The `LogLevel` values `template.yaml` allows.
