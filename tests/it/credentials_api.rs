@@ -1857,7 +1857,7 @@ async fn a_thousand_hostile_requests_get_4xx_json_and_change_nothing() {
 
 /// A log sink for a test's own subscriber.
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -1873,14 +1873,14 @@ impl std::io::Write for Captured {
 /// functions build for that level (`shared::telemetry`), and once unfiltered (TRACE and up), through a global
 /// subscriber installed once. A scoped subscriber (`set_default`) misses lines when other test threads race it on
 /// callsite interest.
-struct CapturedLogs {
-    by_level: Vec<(String, Captured)>,
-    unfiltered: Captured,
+pub(crate) struct CapturedLogs {
+    pub(crate) by_level: Vec<(String, Captured)>,
+    pub(crate) unfiltered: Captured,
     /// At INFO, as JSON lines with flattened fields, the way the functions log in Lambda.
     json: Captured,
 }
 
-fn captured_logs() -> &'static CapturedLogs {
+pub(crate) fn captured_logs() -> &'static CapturedLogs {
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
 
@@ -1935,7 +1935,7 @@ fn captured_logs() -> &'static CapturedLogs {
 }
 
 impl Captured {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }

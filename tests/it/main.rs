@@ -8,6 +8,7 @@ mod end_to_end;
 mod gitlab_client;
 mod hostile;
 mod network_placement;
+mod push_hook;
 mod scheduler;
 mod simulator;
 mod sync;

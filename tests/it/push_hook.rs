@@ -1,0 +1,392 @@
+//! The push hook handler against moto through the real SDK: the sample event in `events/`, the hook secret in
+//! Secrets Manager, the lease on the state table's schedule item, and the delayed message on the sync queue.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_json::{Value, json};
+use shared::app::PushHookFunction;
+use shared::aws::project_store::DynamoProjectStore;
+use shared::config::Config;
+use shared::entrypoints::push_hook::handler;
+use shared::kernel::push_hook::{generate_hook_secret, hook_secret_name};
+use shared::kernel::{ConnectionId, SyncMessage};
+use shared::scheduler::{DiscoveredProject, ProjectRecord, ProjectStatus, ScheduleItems};
+use testkit::aws_local::AwsStandIn;
+
+const CONNECTION: &str = "acme-prod";
+const PREFIX: &str = "gitlab-importer/hooks-it/";
+
+/// The sample event of `events/`, as API Gateway delivers a GitLab push hook.
+const SAMPLE: &str = include_str!("../../events/apigw-push-hook.json");
+
+struct Env {
+    aws: AwsStandIn,
+    hooks: PushHookFunction,
+    secret: String,
+}
+
+/// A stand-in whose connection `acme-prod` has a hook secret and a tick's record of project 15 (the sample's)
+/// and of project 16 (archived).
+async fn env() -> Env {
+    let aws = AwsStandIn::provision().await.expect("the AWS stand-in");
+    let prefix = format!("{PREFIX}{}/", aws.table("StateTable"));
+    let variables = BTreeMap::from([
+        ("STATE_TABLE", aws.table("StateTable").to_owned()),
+        ("COMMITS_TABLE", aws.table("CommitsTable").to_owned()),
+        ("SYNC_QUEUE_URL", aws.queue("SyncQueue").url.clone()),
+        ("SECRET_NAME_PREFIX", prefix.clone()),
+    ]);
+    let config = Config::from_lookup(|name| variables.get(name).cloned()).unwrap();
+    let hooks = shared::app::push_hook_function(&config, &aws.config);
+    let connection = ConnectionId::parse(CONNECTION).unwrap();
+    let secret = generate_hook_secret().unwrap().expose().to_owned();
+    aws.secrets
+        .create_secret()
+        .name(hook_secret_name(&prefix, &connection))
+        .secret_string(&secret)
+        .send()
+        .await
+        .unwrap();
+    let project = |id: u64, archived: bool| DiscoveredProject {
+        project_id: id,
+        path_with_namespace: format!("acme/platform/p{id}"),
+        web_url: format!("https://gitlab.example.com/acme/platform/p{id}"),
+        default_branch: "main".into(),
+        archived,
+        empty_repo: false,
+        last_activity_at: None,
+        credential_id: "cred_0123456789abcdefghjkmnpqrs".into(),
+        excluded: false,
+    };
+    let (active, archived) = (project(15, false), project(16, true));
+    let records = [
+        ProjectRecord {
+            project: &active,
+            seen_at: "2026-11-30T12:00:00Z",
+            lease: None,
+            status: ProjectStatus::Active,
+        },
+        ProjectRecord {
+            project: &archived,
+            seen_at: "2026-11-30T12:00:00Z",
+            lease: None,
+            status: ProjectStatus::Archived,
+        },
+    ];
+    let store = DynamoProjectStore::new(aws.dynamodb.clone(), aws.table("StateTable"));
+    let unwritten = store.write(&connection, &records).await.unwrap();
+    assert!(unwritten.is_empty());
+    Env { aws, hooks, secret }
+}
+
+/// The sample event with `change` applied to it (an object of fields to set, `null` removes one; `body` is
+/// given as JSON and sent as text).
+fn event(change: Value) -> lambda_http::Request {
+    let mut event: Value = serde_json::from_str(SAMPLE).unwrap();
+    merge(&mut event, &change);
+    match change.get("body") {
+        Some(Value::String(text)) => event["body"] = text.clone().into(),
+        Some(body) if !body.is_null() => event["body"] = body.to_string().into(),
+        _ => {}
+    }
+    lambda_http::request::from_str(&event.to_string()).expect("an API Gateway v2 event")
+}
+
+fn merge(target: &mut Value, change: &Value) {
+    match (target, change) {
+        (Value::Object(target), Value::Object(change)) => {
+            for (key, value) in change {
+                if value.is_null() {
+                    target.remove(key);
+                } else if key == "body" {
+                    continue;
+                } else {
+                    merge(target.entry(key.clone()).or_insert(Value::Null), value);
+                }
+            }
+        }
+        (target, change) => *target = change.clone(),
+    }
+}
+
+/// The sample's payload with `change` merged in.
+fn payload(change: Value) -> Value {
+    let event: Value = serde_json::from_str(SAMPLE).unwrap();
+    let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    merge(&mut body, &change);
+    body
+}
+
+async fn call(env: &Env, request: lambda_http::Request) -> (u16, Value) {
+    let reply = handler(&env.hooks, request)
+        .await
+        .expect("the handler never fails");
+    let status = reply.status().as_u16();
+    let body = serde_json::from_slice(reply.body().as_ref()).unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// Visible, in flight and delayed messages of the sync queue.
+async fn queue_counts(env: &Env) -> (u64, u64, u64) {
+    let attributes = env
+        .aws
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&env.aws.queue("SyncQueue").url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default();
+    let count = |name: QueueAttributeName| {
+        attributes
+            .get(&name)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (
+        count(QueueAttributeName::ApproximateNumberOfMessages),
+        count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        count(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
+    )
+}
+
+#[tokio::test]
+async fn the_sample_push_queues_one_sync_that_a_worker_sees_after_the_window() {
+    let env = env().await;
+    let sent_at = Instant::now();
+    let (status, reply) = call(
+        &env,
+        event(json!({"headers": {"x-gitlab-token": env.secret}})),
+    )
+    .await;
+    assert_eq!(status, 202, "{reply}");
+    assert_eq!(reply, json!({"ok": true, "queued": true, "project_id": 15}));
+
+    // Held back for the coalescing window, then visible.
+    assert!(env.aws.take_messages("SyncQueue").await.is_empty());
+    assert_eq!(queue_counts(&env).await, (0, 0, 1));
+    let mut messages = Vec::new();
+    while messages.is_empty() && sent_at.elapsed() < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        messages = env.aws.take_messages("SyncQueue").await;
+    }
+    let waited = sent_at.elapsed();
+    assert!(waited >= Duration::from_secs(5), "visible after {waited:?}");
+    assert_eq!(messages.len(), 1, "visible after {waited:?}");
+    let message = SyncMessage::from_json(messages[0].body().unwrap()).unwrap();
+    assert_eq!(message.connection_id().as_str(), CONNECTION);
+    assert_eq!(message.project_id(), 15);
+    assert_eq!(message.path_with_namespace(), "acme/platform/p15");
+    assert_eq!(message.default_branch(), "main");
+    assert_eq!(
+        message.credential_id().as_str(),
+        "cred_0123456789abcdefghjkmnpqrs"
+    );
+
+    // The lease is the scheduler's: a tick sees the message in flight.
+    let item = env
+        .aws
+        .state_item(&format!("CONN#{CONNECTION}"), "SCHED#15")
+        .await;
+    let number = |name: &str| item[name].as_n().unwrap().parse::<i64>().unwrap();
+    assert_eq!(
+        number("enqueue_lease_until") - number("enqueue_visible_at"),
+        50 * 60 - 5
+    );
+    env.aws.teardown().await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_deliveries_of_one_push_queue_one_message() {
+    let env = env().await;
+    let replies = futures::future::join_all((0..50).map(|_| {
+        call(
+            &env,
+            event(json!({"headers": {"x-gitlab-token": env.secret}})),
+        )
+    }))
+    .await;
+    let queued = replies.iter().filter(|(_, r)| r["queued"] == true).count();
+    let coalesced = replies
+        .iter()
+        .filter(|(_, r)| r["reason"] == "coalesced")
+        .count();
+    assert_eq!((queued, coalesced), (1, 49), "{replies:?}");
+    assert_eq!(queue_counts(&env).await, (0, 0, 1));
+    env.aws.teardown().await;
+}
+
+#[tokio::test]
+async fn hostile_deliveries_get_a_clear_4xx_or_are_ignored_and_queue_nothing() {
+    let logs = crate::credentials_api::captured_logs();
+    let env = env().await;
+    let token = env.secret.clone();
+    let with_token = |change: Value| {
+        let mut change = change;
+        merge(&mut change, &json!({"headers": {"x-gitlab-token": token}}));
+        change
+    };
+    let other_connection = generate_hook_secret().unwrap().expose().to_owned();
+    let five_mb = format!(
+        "{{\"object_kind\":\"push\",\"pad\":\"{}\"}}",
+        "x".repeat(5 * 1024 * 1024)
+    );
+    let cases: Vec<(&str, Value, u16, &str)> = vec![
+        (
+            "wrong token",
+            json!({"headers": {"x-gitlab-token": other_connection}}),
+            401,
+            "unauthorized",
+        ),
+        (
+            "missing token",
+            json!({"headers": {"x-gitlab-token": null}}),
+            401,
+            "unauthorized",
+        ),
+        (
+            "token of another connection",
+            json!({
+                "rawPath": "/connections/globex/hooks/gitlab",
+                "requestContext": {"http": {"path": "/connections/globex/hooks/gitlab"}},
+                "pathParameters": {"connection_id": "globex"},
+                "headers": {"x-gitlab-token": token},
+            }),
+            401,
+            "unauthorized",
+        ),
+        (
+            "a connection id that is no id",
+            json!({
+                "rawPath": "/connections/a%2Fb/hooks/gitlab",
+                "headers": {"x-gitlab-token": token},
+            }),
+            401,
+            "unauthorized",
+        ),
+        (
+            "5 MB body",
+            with_token(json!({"body": five_mb})),
+            413,
+            "payload_too_large",
+        ),
+        (
+            "malformed JSON",
+            with_token(json!({"body": "{\"object_kind\": \"push\", \"ref\": "})),
+            400,
+            "invalid_payload",
+        ),
+        (
+            "a JSON array",
+            with_token(json!({"body": "[]"})),
+            400,
+            "invalid_payload",
+        ),
+        (
+            "a push without its project",
+            with_token(json!({"body": payload(json!({"project": null}))})),
+            400,
+            "invalid_payload",
+        ),
+        (
+            "a push with a bad sha",
+            with_token(json!({"body": payload(json!({"after": "HEAD"}))})),
+            400,
+            "invalid_payload",
+        ),
+        (
+            "a push with a huge ref",
+            with_token(
+                json!({"body": payload(json!({"ref": format!("refs/heads/{}", "a".repeat(5000))}))}),
+            ),
+            400,
+            "invalid_payload",
+        ),
+        (
+            "a tag push",
+            with_token(json!({
+                "headers": {"x-gitlab-event": "Tag Push Hook"},
+                "body": payload(json!({"object_kind": "tag_push", "ref": "refs/tags/v1"})),
+            })),
+            202,
+            "not_a_push",
+        ),
+        (
+            "a merge request event",
+            with_token(json!({"body": {"object_kind": "merge_request"}})),
+            202,
+            "not_a_push",
+        ),
+        (
+            "a push to another branch",
+            with_token(json!({"body": payload(json!({"ref": "refs/heads/feature/x"}))})),
+            202,
+            "not_default_branch",
+        ),
+        (
+            "a push of an unknown project",
+            with_token(json!({"body": payload(json!({"project_id": 99, "project": {"id": 99}}))})),
+            202,
+            "unknown_project",
+        ),
+        (
+            "a push of an archived project",
+            with_token(json!({"body": payload(json!({"project_id": 16, "project": {"id": 16}}))})),
+            202,
+            "not_synced",
+        ),
+        (
+            "GET",
+            with_token(json!({"requestContext": {"http": {"method": "GET"}}})),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            "another path",
+            with_token(json!({
+                "rawPath": "/connections/acme-prod/hooks/github",
+                "requestContext": {"http": {"path": "/connections/acme-prod/hooks/github"}},
+            })),
+            404,
+            "unknown_route",
+        ),
+    ];
+    for (case, change, status, code) in &cases {
+        let (got, reply) = call(&env, event(change.clone())).await;
+        assert_eq!(got, *status, "{case}: {reply}");
+        assert!(got < 500, "{case}");
+        let answered = reply["error"].as_str().or(reply["reason"].as_str());
+        assert_eq!(answered, Some(*code), "{case}: {reply}");
+        assert!(!reply.to_string().contains(&env.secret), "{case}");
+    }
+    // The three refusals of a token say the same.
+    let refusals: Vec<Value> = futures::future::join_all(
+        cases[..3]
+            .iter()
+            .map(|(_, c, ..)| call(&env, event(c.clone()))),
+    )
+    .await
+    .into_iter()
+    .map(|(_, reply)| reply)
+    .collect();
+    assert!(refusals.windows(2).all(|w| w[0] == w[1]), "{refusals:?}");
+    assert_eq!(queue_counts(&env).await, (0, 0, 0));
+    let item = env
+        .aws
+        .state_item(&format!("CONN#{CONNECTION}"), "SCHED#15")
+        .await;
+    assert!(!item.contains_key("enqueue_visible_at"), "{item:?}");
+
+    for (level, captured) in &logs.by_level {
+        assert!(
+            !captured.text().contains(&env.secret),
+            "the hook secret in the {level} log"
+        );
+    }
+    assert!(!logs.unfiltered.text().contains(&env.secret));
+    env.aws.teardown().await;
+}
