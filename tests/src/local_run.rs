@@ -16,7 +16,7 @@ use aws_sdk_sqs::types::{
 };
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
-use shared::app::{CredentialsFunction, SchedulerFunction, SyncWorkerFunction};
+use shared::app::{CredentialsFunction, PushHookFunction, SchedulerFunction, SyncWorkerFunction};
 use shared::config::Config;
 use shared::scheduler::SchedulerOptions;
 use shared::sync::{RecordOutcome, RecordReport, SyncOptions};
@@ -198,6 +198,7 @@ pub struct LocalRun {
     api: CredentialsFunction,
     scheduler: SchedulerFunction,
     worker: SyncWorkerFunction,
+    hooks: PushHookFunction,
     /// Progress lines on stderr.
     pub verbose: bool,
 }
@@ -237,12 +238,14 @@ impl LocalRun {
         let mut worker =
             shared::app::sync_worker_function(&config, &aws.config, tuning.sync).map_err(built)?;
         worker.embedded_metrics = false;
+        let hooks = shared::app::push_hook_function(&config, &aws.config);
         Ok(LocalRun {
             aws,
             config,
             api,
             scheduler,
             worker,
+            hooks,
             verbose,
         })
     }
@@ -330,6 +333,16 @@ impl LocalRun {
         (status, body)
     }
 
+    /// One push hook delivery through the push hook handler, as API Gateway's public route delivers it.
+    pub async fn push_hook(
+        &self,
+        request: lambda_http::Request,
+    ) -> lambda_http::Response<lambda_http::Body> {
+        shared::entrypoints::push_hook::handler(&self.hooks, request)
+            .await
+            .expect("the push hook handler never fails")
+    }
+
     /// One scheduler tick (the event EventBridge Scheduler sends, see `template.yaml`), then the drain.
     pub async fn pass(&self) -> Result<PassSummary, LocalRunError> {
         let started = Instant::now();
@@ -365,6 +378,22 @@ impl LocalRun {
             "  scheduler: {} projects found, {} sync messages sent, {} empty, {} GitLab requests",
             summary.discovered, summary.enqueued, summary.empty, summary.scheduler_requests
         ));
+        self.drain_into(&mut summary).await?;
+        summary.elapsed = started.elapsed();
+        Ok(summary)
+    }
+
+    /// Drains the sync queue through the worker (whatever put the messages there: a tick, push hooks), until
+    /// nothing is visible, in flight or held back.
+    pub async fn drain(&self) -> Result<PassSummary, LocalRunError> {
+        let started = Instant::now();
+        let mut summary = PassSummary::default();
+        self.drain_into(&mut summary).await?;
+        summary.elapsed = started.elapsed();
+        Ok(summary)
+    }
+
+    async fn drain_into(&self, summary: &mut PassSummary) -> Result<(), LocalRunError> {
         let invocations =
             futures::future::join_all((0..CONCURRENT_INVOCATIONS).map(|_| self.poll())).await;
         for result in invocations {
@@ -374,8 +403,7 @@ impl LocalRun {
                 summary.add(report);
             }
         }
-        summary.elapsed = started.elapsed();
-        Ok(summary)
+        Ok(())
     }
 
     /// One concurrent "event source poller": receive a batch, invoke the worker, delete what succeeded and let
@@ -513,14 +541,15 @@ impl LocalRun {
         Ok(())
     }
 
-    /// Nothing visible and nothing in flight (another invocation may still be working and enqueue more).
+    /// Nothing visible, in flight or held back (another invocation may still be working and enqueue more; a
+    /// push hook's message waits out its coalescing window).
     async fn queue_is_settled(&self, queue_url: &str) -> Result<bool, LocalRunError> {
-        let counts = self.queue_counts(queue_url).await?;
-        Ok(counts == (0, 0))
+        let (visible, in_flight, delayed) = self.queue_counts(queue_url).await?;
+        Ok(visible + in_flight + delayed == 0)
     }
 
-    /// (visible, in flight) messages of a queue.
-    async fn queue_counts(&self, queue_url: &str) -> Result<(u64, u64), LocalRunError> {
+    /// (visible, in flight, delayed) messages of a queue.
+    async fn queue_counts(&self, queue_url: &str) -> Result<(u64, u64, u64), LocalRunError> {
         let attributes = self
             .aws
             .sqs
@@ -528,6 +557,7 @@ impl LocalRun {
             .queue_url(queue_url)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
             .send()
             .await
             .map_err(aws_failure("GetQueueAttributes"))?
@@ -542,14 +572,15 @@ impl LocalRun {
         Ok((
             count(&QueueAttributeName::ApproximateNumberOfMessages),
             count(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+            count(&QueueAttributeName::ApproximateNumberOfMessagesDelayed),
         ))
     }
 
     /// Messages in the dead-letter queue.
     pub async fn dead_letters(&self) -> Result<u64, LocalRunError> {
         let url = self.aws.queue("SyncDeadLetterQueue").url.clone();
-        let (visible, in_flight) = self.queue_counts(&url).await?;
-        Ok(visible + in_flight)
+        let (visible, in_flight, delayed) = self.queue_counts(&url).await?;
+        Ok(visible + in_flight + delayed)
     }
 
     /// Items in a table, as the stand-in counts them (live on moto; AWS updates the figure every few hours).
