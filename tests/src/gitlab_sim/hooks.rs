@@ -346,14 +346,21 @@ fn pusher(w: &World, project: u64) -> (u64, String, String) {
     (id, user.name.clone(), user.username.clone())
 }
 
+/// Ruby's `xmlschema` of the committer date with the commit's own offset: git's strict ISO date, except that GitLab
+/// writes UTC as `+00:00` where newer git writes `Z`.
+fn timestamp(git_iso: &str) -> String {
+    git_iso
+        .strip_suffix('Z')
+        .map_or_else(|| git_iso.to_owned(), |head| format!("{head}+00:00"))
+}
+
 /// `Commit#hook_attrs(with_changed_files: true)`.
 fn commit_attrs(c: RawCommit, changes: Changes, web_url: &str) -> Value {
     json!({
         "id": c.id,
         "title": commit_title(&c.message),
         "message": c.message,
-        // Ruby's `xmlschema` of the committer date: git's strict ISO date.
-        "timestamp": c.committer_date,
+        "timestamp": timestamp(&c.committer_date),
         "url": format!("{web_url}/-/commit/{}", c.id),
         "author": { "name": c.author_name, "email": c.author_email },
         "added": changes.added,
