@@ -1557,13 +1557,13 @@ async fn branch_creation_force_pushes_and_deletion_carry_their_refs_and_shas() {
     assert_eq!(c["before"], "0".repeat(40));
     assert_eq!(c["project"]["default_branch"], "main");
     assert_eq!(c["total_commits_count"], 1);
-    assert_eq!(commit_ids(c), [created.after.clone()]);
+    assert_eq!(commit_ids(c), [created.after.as_str()]);
 
     let f = by_after(&forced.after);
     assert_eq!(f["ref"], "refs/heads/main");
     assert_eq!(f["before"], second.as_str());
     assert_eq!(f["total_commits_count"], 1);
-    assert_eq!(commit_ids(f), [forced.after.clone()]);
+    assert_eq!(commit_ids(f), [forced.after.as_str()]);
 
     let d = by_after(&"0".repeat(40));
     assert_eq!(d["ref"], "refs/heads/feature");

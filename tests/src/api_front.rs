@@ -154,7 +154,7 @@ async fn relay(
         peer,
         &body,
         route_key,
-        path_parameters,
+        &path_parameters,
         n,
     );
     let event = event.to_string();
@@ -217,7 +217,7 @@ fn event(
     peer: SocketAddr,
     body: &[u8],
     route_key: &str,
-    path_parameters: BTreeMap<String, String>,
+    path_parameters: &BTreeMap<String, String>,
     n: u64,
 ) -> Value {
     // Repeated headers are joined with commas; cookies travel apart; the host is the API's own domain.

@@ -280,7 +280,7 @@ pub(crate) async fn push_payload(
     };
     let web_url = project["web_url"].as_str().unwrap_or_default().to_owned();
     let commits: Vec<Value> = commits
-        .into_iter()
+        .iter()
         .map(|(c, changes)| commit_attrs(c, changes, &web_url))
         .collect();
     let project_attrs = json!({
@@ -355,7 +355,7 @@ fn timestamp(git_iso: &str) -> String {
 }
 
 /// `Commit#hook_attrs(with_changed_files: true)`.
-fn commit_attrs(c: RawCommit, changes: Changes, web_url: &str) -> Value {
+fn commit_attrs(c: &RawCommit, changes: &Changes, web_url: &str) -> Value {
     json!({
         "id": c.id,
         "title": commit_title(&c.message),

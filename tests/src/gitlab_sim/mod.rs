@@ -42,7 +42,8 @@ use state::Shared;
 pub struct Simulator {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    hooks: Hooks,
+    /// Boxed: the handle stays small enough to move around in enums.
+    hooks: Box<Hooks>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -53,7 +54,7 @@ impl Simulator {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(world, format!("http://{addr}/")));
-        let hooks = Hooks::new().map_err(std::io::Error::other)?;
+        let hooks = Box::new(Hooks::new().map_err(std::io::Error::other)?);
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(server::serve(
             listener,
