@@ -2,15 +2,17 @@
 //! (pagination edges, revision ranges, error bodies, rate limits, faults), with git as the oracle.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
+use testkit::api_front::ApiFront;
 use testkit::git_fixture::{CommitSpec, GitRepo};
 use testkit::gitlab_sim::{
-    Fault, FaultMix, Membership, Namespace, ProjectSpec, RateLimit, Simulator, TokenSpec, World,
-    access, routes,
+    DeliveryOutcome, Fault, FaultMix, Membership, Namespace, ProjectSpec, RateLimit, Simulator,
+    TokenSpec, World, access, routes,
 };
 
 const TOKEN: &str = "glpat-simulator-test-0001";
@@ -1318,4 +1320,343 @@ async fn hostile_answers_are_what_they_claim_to_be() {
         "a byte at a time"
     );
     sim.shutdown().await;
+}
+
+/// A push hook receiver: the API front recording every request (headers, JSON body) and answering 200.
+struct HookReceiver {
+    front: ApiFront,
+    seen: Arc<Mutex<Vec<(lambda_http::http::HeaderMap, Value)>>>,
+}
+
+impl HookReceiver {
+    async fn start() -> HookReceiver {
+        let seen: Arc<Mutex<Vec<_>>> = Arc::default();
+        let record = seen.clone();
+        let front = ApiFront::start(&["POST /hook"], move |req: lambda_http::Request| {
+            let body = serde_json::from_slice(req.body()).unwrap_or(Value::Null);
+            record.lock().unwrap().push((req.headers().clone(), body));
+            async { lambda_http::Response::new(lambda_http::Body::Empty) }
+        })
+        .await
+        .expect("start receiver");
+        HookReceiver { front, seen }
+    }
+
+    fn url(&self) -> String {
+        format!("{}/hook", self.front.base_url())
+    }
+
+    fn seen(&self) -> Vec<(lambda_http::http::HeaderMap, Value)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+const HOOK_SECRET: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
+const SETTLE: Duration = Duration::from_secs(5);
+
+fn commit_ids(payload: &Value) -> Vec<String> {
+    payload["commits"]
+        .as_array()
+        .expect("commits")
+        .iter()
+        .map(|c| c["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_push_delivers_one_gitlab_push_event() {
+    let repo = GitRepo::init("main");
+    repo.fast_import_history("main", 30, None);
+    let (sim, app) = start(&repo).await;
+    let receiver = HookReceiver::start().await;
+    sim.set_push_hook(&receiver.url(), HOOK_SECRET);
+
+    let old_head = repo.head();
+    let pushed = sim
+        .push(app, "main", |_| {
+            for i in 0..22 {
+                repo.commit(CommitSpec::new(
+                    &format!("change {i}\n\nbody {i}"),
+                    1_700_000_000 + i,
+                ));
+            }
+            repo.commit(
+                CommitSpec::new("add and change files", 1_700_001_000)
+                    .author("Ada", "ada@example.com")
+                    .file("docs/new.md", "new")
+                    .file("history.txt", "rewritten"),
+            );
+        })
+        .await;
+    assert_eq!(pushed.before, old_head);
+    assert_eq!(pushed.after, repo.head());
+    assert_eq!(pushed.delivery, Some(0));
+
+    let deliveries = sim.settled_hook_deliveries(SETTLE).await;
+    assert_eq!(deliveries.len(), 1);
+    let delivery = &deliveries[0];
+    assert!(
+        matches!(delivery.outcome, DeliveryOutcome::Answered { status: 200, at } if at >= delivery.sent_at),
+        "{:?}",
+        delivery.outcome
+    );
+    let seen = receiver.seen();
+    assert_eq!(seen.len(), 1);
+    let (headers, payload) = &seen[0];
+    assert_eq!(payload, &delivery.payload);
+    assert_eq!(headers["x-gitlab-event"], "Push Hook");
+    assert_eq!(headers["x-gitlab-token"], HOOK_SECRET);
+    assert_eq!(headers["content-type"], "application/json");
+    assert!(
+        headers["user-agent"]
+            .to_str()
+            .unwrap()
+            .starts_with("GitLab/17.")
+    );
+    assert_eq!(headers["x-gitlab-event-uuid"], delivery.event_uuid.as_str());
+    assert_eq!(headers["idempotency-key"], delivery.event_uuid.as_str());
+
+    // Exactly GitLab's fields, with git as the oracle for the shas and commits.
+    let keys: BTreeSet<&str> = payload
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let expected: BTreeSet<&str> = [
+        "object_kind",
+        "event_name",
+        "before",
+        "after",
+        "ref",
+        "ref_protected",
+        "checkout_sha",
+        "message",
+        "user_id",
+        "user_name",
+        "user_username",
+        "user_email",
+        "user_avatar",
+        "project_id",
+        "project",
+        "commits",
+        "total_commits_count",
+        "push_options",
+        "repository",
+    ]
+    .into();
+    assert_eq!(keys, expected);
+    assert_eq!(payload["object_kind"], "push");
+    assert_eq!(payload["event_name"], "push");
+    assert_eq!(payload["before"], old_head.as_str());
+    assert_eq!(payload["after"], repo.head().as_str());
+    assert_eq!(payload["checkout_sha"], repo.head().as_str());
+    assert_eq!(payload["ref"], "refs/heads/main");
+    assert_eq!(payload["ref_protected"], true);
+    assert_eq!(payload["user_username"], "importer");
+    assert_eq!(payload["project_id"], app);
+    assert_eq!(payload["project"]["id"], app);
+    assert_eq!(payload["project"]["default_branch"], "main");
+    assert_eq!(payload["project"]["path_with_namespace"], "acme/app");
+    assert_eq!(
+        payload["project"]["web_url"],
+        format!("{}acme/app", sim.base_url())
+    );
+    assert_eq!(
+        payload["repository"]["homepage"],
+        payload["project"]["web_url"]
+    );
+    let range = format!("{old_head}..{}", repo.head());
+    let pushed_commits = repo.rev_list(&[&range]);
+    assert_eq!(pushed_commits.len(), 23);
+    assert_eq!(payload["total_commits_count"], 23);
+    // The newest 20, oldest first.
+    let mut newest: Vec<String> = pushed_commits[..20].to_vec();
+    newest.reverse();
+    assert_eq!(commit_ids(payload), newest);
+    let last = &payload["commits"][19];
+    assert_eq!(last["id"], repo.head().as_str());
+    assert_eq!(last["title"], "add and change files");
+    assert_eq!(last["message"], "add and change files");
+    assert_eq!(
+        last["author"],
+        json!({"name": "Ada", "email": "ada@example.com"})
+    );
+    assert_eq!(last["timestamp"], "2023-11-14T22:30:00+00:00");
+    assert_eq!(last["added"], json!(["docs/new.md"]));
+    assert_eq!(last["modified"], json!(["history.txt"]));
+    assert_eq!(last["removed"], json!([]));
+    assert_eq!(
+        last["url"],
+        format!("{}acme/app/-/commit/{}", sim.base_url(), repo.head())
+    );
+    assert_eq!(payload["commits"][0]["title"], "change 3");
+    assert_eq!(payload["commits"][0]["message"], "change 3\n\nbody 3");
+
+    receiver.front.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn branch_creation_force_pushes_and_deletion_carry_their_refs_and_shas() {
+    let repo = GitRepo::init("main");
+    let base = repo.commit(CommitSpec::new("base", 1_700_000_000));
+    let (sim, app) = start(&repo).await;
+    let receiver = HookReceiver::start().await;
+    sim.set_system_hook(&receiver.url(), HOOK_SECRET);
+
+    // A new branch: before is zeros; only what main does not hold is listed.
+    let created = sim
+        .push(app, "feature", |_| {
+            repo.checkout_new("feature", "main");
+            repo.commit(CommitSpec::new("feature work", 1_700_000_100));
+            repo.checkout("main");
+        })
+        .await;
+    assert_eq!(created.before, "0".repeat(40));
+    assert_eq!(created.after, repo.git(&["rev-parse", "feature"]).trim());
+
+    // A force push: the new head is not a descendant of the old one; only the new commit is pushed.
+    let second = repo.commit(CommitSpec::new("second", 1_700_000_200));
+    let forced = sim
+        .push(app, "main", |_| {
+            repo.reset_hard(&base);
+            repo.commit(CommitSpec::new("rewritten second", 1_700_000_300));
+        })
+        .await;
+    assert_eq!(forced.before, second);
+    assert_eq!(forced.after, repo.head());
+
+    // Deleting the branch: after is zeros, no checkout sha.
+    let deleted = sim
+        .push(app, "feature", |_| {
+            repo.git(&["branch", "-D", "feature"]);
+        })
+        .await;
+    assert_eq!(deleted.after, "0".repeat(40));
+
+    let deliveries = sim.settled_hook_deliveries(SETTLE).await;
+    assert_eq!(deliveries.len(), 3);
+    let seen = receiver.seen();
+    assert_eq!(seen.len(), 3);
+    assert!(
+        seen.iter()
+            .all(|(h, _)| h["x-gitlab-event"] == "System Hook")
+    );
+    let payloads: Vec<&Value> = seen.iter().map(|(_, p)| p).collect();
+    // Deliveries run concurrently; match them by their `after`.
+    let by_after = |sha: &str| {
+        *payloads
+            .iter()
+            .find(|p| p["after"] == sha)
+            .unwrap_or_else(|| panic!("no delivery with after {sha}"))
+    };
+    let c = by_after(&created.after);
+    assert_eq!(c["ref"], "refs/heads/feature");
+    assert_eq!(c["ref_protected"], false);
+    assert_eq!(c["before"], "0".repeat(40));
+    assert_eq!(c["project"]["default_branch"], "main");
+    assert_eq!(c["total_commits_count"], 1);
+    assert_eq!(commit_ids(c), [created.after.as_str()]);
+
+    let f = by_after(&forced.after);
+    assert_eq!(f["ref"], "refs/heads/main");
+    assert_eq!(f["before"], second.as_str());
+    assert_eq!(f["total_commits_count"], 1);
+    assert_eq!(commit_ids(f), [forced.after.as_str()]);
+
+    let d = by_after(&"0".repeat(40));
+    assert_eq!(d["ref"], "refs/heads/feature");
+    assert_eq!(d["before"], created.after.as_str());
+    assert_eq!(d["checkout_sha"], Value::Null);
+    assert_eq!(d["total_commits_count"], 0);
+    assert_eq!(d["commits"], json!([]));
+
+    receiver.front.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn no_hook_no_delivery_and_a_branch_that_did_not_move_sends_nothing() {
+    let repo = GitRepo::init("main");
+    repo.commit(CommitSpec::new("base", 1_700_000_000));
+    let (sim, app) = start(&repo).await;
+    let receiver = HookReceiver::start().await;
+
+    let pushed = sim
+        .push(app, "main", |_| {
+            repo.commit(CommitSpec::new("unreported", 1_700_000_100));
+        })
+        .await;
+    assert_eq!(pushed.after, repo.head());
+    assert_eq!(pushed.delivery, None);
+
+    sim.set_push_hook(&receiver.url(), HOOK_SECRET);
+    let unmoved = sim.push(app, "main", |_| {}).await;
+    assert_eq!(
+        (unmoved.before.as_str(), unmoved.delivery),
+        (repo.head().as_str(), None)
+    );
+
+    sim.clear_hook();
+    let after_clear = sim
+        .push(app, "main", |_| {
+            repo.commit(CommitSpec::new("after clear", 1_700_000_200));
+        })
+        .await;
+    assert_eq!(after_clear.delivery, None);
+
+    // The only delivery: one made while the hook was set, so the receiver does get what is sent.
+    sim.set_push_hook(&receiver.url(), HOOK_SECRET);
+    let reported = sim
+        .push(app, "main", |_| {
+            repo.commit(CommitSpec::new("reported", 1_700_000_300));
+        })
+        .await;
+    assert_eq!(reported.delivery, Some(0));
+    assert_eq!(sim.settled_hook_deliveries(SETTLE).await.len(), 1);
+    let seen = receiver.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].1["after"], repo.head().as_str());
+
+    receiver.front.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dead_hook_url_records_an_error_without_holding_up_the_push() {
+    let repo = GitRepo::init("main");
+    repo.commit(CommitSpec::new("base", 1_700_000_000));
+    let (sim, app) = start(&repo).await;
+    // A port that nothing listens on any more.
+    let dead = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        listener.local_addr().unwrap()
+    };
+    sim.set_push_hook(&format!("http://{dead}/hook"), HOOK_SECRET);
+
+    let started = Instant::now();
+    let pushed = sim
+        .push(app, "main", |_| {
+            repo.commit(CommitSpec::new("into the void", 1_700_000_100));
+        })
+        .await;
+    assert_eq!(pushed.delivery, Some(0));
+    let deliveries = sim.settled_hook_deliveries(SETTLE).await;
+    assert!(started.elapsed() < SETTLE, "{:?}", started.elapsed());
+    match &deliveries[0].outcome {
+        DeliveryOutcome::Failed { error, .. } => {
+            assert!(error.to_lowercase().contains("refused"), "{error}");
+            assert!(!error.contains(HOOK_SECRET));
+        }
+        other => panic!("expected a failed delivery, got {other:?}"),
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "loopback address only")]
+async fn hooks_go_to_loopback_only() {
+    let (sim, _) = start(&GitRepo::init("main")).await;
+    sim.set_push_hook("http://203.0.113.7/hook", HOOK_SECRET);
 }

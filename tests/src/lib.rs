@@ -2,6 +2,7 @@
 //! - [`gitlab_sim`]: an HTTP server speaking GitLab REST v4, backed by real git repositories;
 //! - [`git_fixture`]: builds those repositories with the git CLI and answers the `git rev-list` oracle;
 //! - [`aws_local`]: the local AWS stand-in (moto server) with the tables and queues of `template.yaml`;
+//! - [`api_front`]: API Gateway's HTTP API in front of a Lambda handler, on loopback;
 //! - [`tls_front`]: a TLS front with a private CA, for self-managed GitLab behind one;
 //! - [`loopback_alias`]: a private address on the loopback interface, for a GitLab on a private network;
 //! - [`clients`]: GitLab clients pointed at the simulator;
@@ -10,6 +11,7 @@
 //! - [`local_run`]: the whole pipeline in one process against the stand-in, as the README's main command runs it;
 //! - [`bench_support`]: a simulator child process and /proc measurements for the benchmarks.
 
+pub mod api_front;
 pub mod aws_local;
 pub mod bench_support;
 pub mod clients;

@@ -50,6 +50,14 @@ pub(crate) struct RawCommit {
     pub stats: Option<(u64, u64)>,
 }
 
+/// The paths one commit added, modified (content or type) and removed, as a push hook lists them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Changes {
+    pub added: Vec<String>,
+    pub modified: Vec<String>,
+    pub removed: Vec<String>,
+}
+
 /// Everything that shapes a history walk, besides paging.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub(crate) struct Walk {
@@ -309,6 +317,62 @@ impl Git {
             .status
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned()))
+    }
+
+    /// What a push reports for `revs` (a range such as `before..after`): how many commits it holds, and the newest
+    /// `limit` of them, oldest first, each with the paths it changed against its first parent.
+    pub(crate) async fn pushed_commits(
+        &self,
+        repo: &Path,
+        revs: &[String],
+        limit: usize,
+    ) -> Result<(u64, Vec<(RawCommit, Changes)>), GitError> {
+        let mut count = strings(&["rev-list", "--count"]);
+        count.extend(revs.iter().cloned());
+        let total = String::from_utf8_lossy(&self.run_ok(repo, &count).await?)
+            .trim()
+            .parse()
+            .map_err(|_| GitError::Parse("rev-list --count is not a number"))?;
+        let mut newest = strings(&["rev-list", &format!("--max-count={limit}")]);
+        newest.extend(revs.iter().cloned());
+        newest.push("--".to_owned());
+        let list = ShaList::parse(&self.run_ok(repo, &newest).await?);
+        let mut shas = list.slice(0, limit);
+        shas.reverse();
+        let mut commits = Vec::with_capacity(shas.len());
+        for commit in self.show_shas(repo, &shas, false).await? {
+            let changes = self.changes(repo, &commit).await?;
+            commits.push((commit, changes));
+        }
+        Ok((total, commits))
+    }
+
+    async fn changes(&self, repo: &Path, commit: &RawCommit) -> Result<Changes, GitError> {
+        let mut args = strings(&[
+            "diff-tree",
+            "-z",
+            "-r",
+            "--no-commit-id",
+            "--name-status",
+            "--no-renames",
+        ]);
+        match commit.parent_ids.first() {
+            Some(parent) => args.push(parent.clone()),
+            None => args.push("--root".to_owned()),
+        }
+        args.push(commit.id.clone());
+        let out = self.run_ok(repo, &args).await?;
+        let mut fields = out.split(|b| *b == 0).filter(|f| !f.is_empty());
+        let mut changes = Changes::default();
+        while let (Some(status), Some(path)) = (fields.next(), fields.next()) {
+            let list = match status.first() {
+                Some(b'A') => &mut changes.added,
+                Some(b'D') => &mut changes.removed,
+                _ => &mut changes.modified,
+            };
+            list.push(text(path));
+        }
+        Ok(changes)
     }
 
     pub(crate) async fn merge_base(

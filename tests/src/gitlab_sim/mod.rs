@@ -4,32 +4,37 @@
 //! built with [`crate::git_fixture`], and talk to [`Simulator::base_url`] over real HTTP. Commits
 //! come from `git log`, so history semantics are git's own. Latency, 5xx, 429, connection resets
 //! and truncated bodies can be injected per route ([`Simulator::fail_next`]) or at random
-//! ([`FaultMix`]), and a real per-user rate limiter can be switched on ([`RateLimit`]).
+//! ([`FaultMix`]), and a real per-user rate limiter can be switched on ([`RateLimit`]). Pushes made through
+//! [`Simulator::push`] are reported to a push hook ([`Simulator::set_push_hook`]) as GitLab reports them.
 
 mod api;
 mod entities;
 mod faults;
 mod git;
+mod hooks;
 mod params;
 pub mod routes;
-mod server;
+pub(crate) mod server;
 mod state;
 mod world;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use faults::{Fault, FaultMix, Hostile, RateLimit, Rewrite};
+pub use hooks::{DeliveryOutcome, HookDelivery, Pushed};
 pub use world::{
     GroupSpec, Membership, Namespace, OneProject, ProjectSpec, TokenSpec, User, World, access,
 };
 
+use hooks::Hooks;
 use state::Shared;
 
 /// A running simulator. Stops with [`Simulator::shutdown`], or on drop.
@@ -37,6 +42,8 @@ use state::Shared;
 pub struct Simulator {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    /// Boxed: the handle stays small enough to move around in enums.
+    hooks: Box<Hooks>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -47,6 +54,7 @@ impl Simulator {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(world, format!("http://{addr}/")));
+        let hooks = Box::new(Hooks::new().map_err(std::io::Error::other)?);
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(server::serve(
             listener,
@@ -56,6 +64,7 @@ impl Simulator {
         Ok(Simulator {
             shared,
             addr,
+            hooks,
             stop: Some(stop),
             task: Some(task),
         })
@@ -75,7 +84,8 @@ impl Simulator {
         self.addr
     }
 
-    /// Reads or changes the world while running. Pushing commits needs no call: it is just git.
+    /// Reads or changes the world while running. Commits may be pushed as plain git on the project's repository;
+    /// [`Simulator::push`] does the same and reports it to the push hook.
     pub fn with_world<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
         f(&mut self.shared.world())
     }
@@ -123,6 +133,78 @@ impl Simulator {
 
     pub fn reset_counts(&self) {
         self.shared.reset_counts();
+    }
+
+    /// Sends every later push to `url` (`http://` on loopback only, else this panics) as a project or group hook
+    /// does: `X-Gitlab-Event: Push Hook`, `X-Gitlab-Token: <secret>`. Replaces any hook set before.
+    pub fn set_push_hook(&self, url: &str, secret: &str) {
+        self.hooks.set(url, secret, "Push Hook");
+    }
+
+    /// Like [`Simulator::set_push_hook`], as an instance's system hook: `X-Gitlab-Event: System Hook`.
+    pub fn set_system_hook(&self, url: &str, secret: &str) {
+        self.hooks.set(url, secret, "System Hook");
+    }
+
+    /// Stops sending hooks; deliveries already started go on.
+    pub fn clear_hook(&self) {
+        self.hooks.clear();
+    }
+
+    /// Pushes to `branch` of `project`: reads the branch head, runs `mutate` on the project's repository (commits,
+    /// merges, `reset --hard` for a force push, creating or deleting the branch), reads the head again and, if it
+    /// moved and a hook is set, starts delivering GitLab's push event. Panics if the project has no repository.
+    pub async fn push(&self, project: u64, branch: &str, mutate: impl FnOnce(&Path)) -> Pushed {
+        let repo = self.with_world(|w| {
+            w.project_mut(project)
+                .repo
+                .clone()
+                .unwrap_or_else(|| panic!("project {project} has no repository to push to"))
+        });
+        let before = hooks::branch_sha(&self.shared, &repo, branch).await;
+        mutate(&repo);
+        let after = hooks::branch_sha(&self.shared, &repo, branch).await;
+        if before == after {
+            return Pushed {
+                before,
+                after,
+                delivery: None,
+            };
+        }
+        self.with_world(|w| {
+            w.project_mut(project).last_activity_at = time::OffsetDateTime::now_utc()
+        });
+        let delivery = if self.hooks.is_set() {
+            let payload = hooks::push_payload(&self.shared, project, branch, &before, &after).await;
+            self.hooks.deliver(payload, &self.shared.base_url)
+        } else {
+            None
+        };
+        Pushed {
+            before,
+            after,
+            delivery,
+        }
+    }
+
+    /// Every hook delivery so far, in order, with its outcome as it stands now.
+    pub fn hook_deliveries(&self) -> Vec<HookDelivery> {
+        self.hooks.deliveries()
+    }
+
+    /// Waits until no delivery is pending, or `within` has passed, and returns [`Simulator::hook_deliveries`].
+    pub async fn settled_hook_deliveries(&self, within: Duration) -> Vec<HookDelivery> {
+        let deadline = Instant::now() + within;
+        loop {
+            let deliveries = self.hooks.deliveries();
+            let pending = deliveries
+                .iter()
+                .any(|d| d.outcome == DeliveryOutcome::Pending);
+            if !pending || Instant::now() >= deadline {
+                return deliveries;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Stops accepting, closes every connection and waits until the port is released.

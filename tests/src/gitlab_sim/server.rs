@@ -1,10 +1,11 @@
 //! Our own accept loop, so a handler can reset its TCP connection and shutdown can stop every
-//! connection task.
+//! connection task. The API front serves its router with it too.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::Service as _;
@@ -14,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinSet;
 
-/// Put into every request's extensions: lets the handler ask for its connection to be reset.
+/// Put into every request's extensions, with the peer's address as axum's `ConnectInfo`: lets the handler ask for its connection to be reset.
 #[derive(Debug, Default)]
 pub(crate) struct ConnControl {
     reset: Notify,
@@ -38,8 +39,8 @@ pub(crate) async fn serve(
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    conns.spawn(serve_connection(stream, router.clone()));
+                Ok((stream, peer)) => {
+                    conns.spawn(serve_connection(stream, peer, router.clone()));
                 }
                 Err(e) => {
                     // E.g. out of file descriptors: back off instead of spinning.
@@ -55,7 +56,7 @@ pub(crate) async fn serve(
     conns.shutdown().await;
 }
 
-async fn serve_connection(mut stream: TcpStream, router: Router) {
+async fn serve_connection(mut stream: TcpStream, peer: SocketAddr, router: Router) {
     let _ = stream.set_nodelay(true);
     let control = Arc::new(ConnControl::default());
     let service = {
@@ -63,6 +64,7 @@ async fn serve_connection(mut stream: TcpStream, router: Router) {
         let router = TowerToHyperService::new(router);
         hyper::service::service_fn(move |mut req: Request<Incoming>| {
             req.extensions_mut().insert(control.clone());
+            req.extensions_mut().insert(ConnectInfo(peer));
             router.call(req)
         })
     };
