@@ -10,6 +10,7 @@ mod gitlab_client;
 mod hostile;
 mod network_placement;
 mod push_hook;
+mod push_pipeline;
 mod scheduler;
 mod simulator;
 mod sync;

@@ -9,6 +9,7 @@
 //! lasts one second instead of most of a schedule period, so a second pass right after the first enqueues again.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::{
@@ -16,11 +17,12 @@ use aws_sdk_sqs::types::{
 };
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
-use shared::app::{CredentialsFunction, PushHookFunction, SchedulerFunction, SyncWorkerFunction};
+use shared::app::{CredentialsFunction, SchedulerFunction, SyncWorkerFunction};
 use shared::config::Config;
 use shared::scheduler::SchedulerOptions;
 use shared::sync::{RecordOutcome, RecordReport, SyncOptions};
 
+use crate::api_front::ApiFront;
 use crate::aws_local::{AwsStandIn, StandInError};
 
 /// How soon a message whose record failed is delivered again (the deployed queue waits its visibility timeout).
@@ -38,6 +40,9 @@ const CONCURRENT_INVOCATIONS: usize = 5;
 
 /// The drain stops after this long even if messages are left, so a run can never hang.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30 * 60);
+
+/// The route API Gateway gives the push hook function (`template.yaml`).
+pub const PUSH_HOOK_ROUTE: &str = "POST /connections/{connection_id}/hooks/gitlab";
 
 /// The connection the local run creates its credential in.
 pub const CONNECTION: &str = "local-demo";
@@ -198,7 +203,6 @@ pub struct LocalRun {
     api: CredentialsFunction,
     scheduler: SchedulerFunction,
     worker: SyncWorkerFunction,
-    hooks: PushHookFunction,
     /// Progress lines on stderr.
     pub verbose: bool,
 }
@@ -238,14 +242,12 @@ impl LocalRun {
         let mut worker =
             shared::app::sync_worker_function(&config, &aws.config, tuning.sync).map_err(built)?;
         worker.embedded_metrics = false;
-        let hooks = shared::app::push_hook_function(&config, &aws.config);
         Ok(LocalRun {
             aws,
             config,
             api,
             scheduler,
             worker,
-            hooks,
             verbose,
         })
     }
@@ -333,14 +335,69 @@ impl LocalRun {
         (status, body)
     }
 
-    /// One push hook delivery through the push hook handler, as API Gateway's public route delivers it.
-    pub async fn push_hook(
-        &self,
-        request: lambda_http::Request,
-    ) -> lambda_http::Response<lambda_http::Body> {
-        shared::entrypoints::push_hook::handler(&self.hooks, request)
+    /// The push hook function, built by `shared::app` as its Lambda main builds it, served on loopback behind the
+    /// route API Gateway gives it (`POST /connections/{connection_id}/hooks/gitlab`), for a GitLab's push hooks.
+    pub async fn serve_push_hooks(&self) -> std::io::Result<ApiFront> {
+        let hooks = Arc::new(shared::app::push_hook_function(
+            &self.config,
+            &self.aws.config,
+        ));
+        ApiFront::start(&[PUSH_HOOK_ROUTE], move |request| {
+            let hooks = hooks.clone();
+            async move {
+                shared::entrypoints::push_hook::handler(&hooks, request)
+                    .await
+                    .expect("the push hook handler never fails")
+            }
+        })
+        .await
+    }
+
+    /// The connection's push hook secret, as `credentials.create` made it (read from the secret vault).
+    pub async fn push_hook_secret(&self, connection: &str) -> Result<String, LocalRunError> {
+        let connection = shared::kernel::ConnectionId::parse(connection)
+            .ok_or_else(|| LocalRunError::Config(format!("{connection:?} is no connection id")))?;
+        let name = shared::kernel::push_hook::hook_secret_name(
+            &self.config.secret_name_prefix,
+            &connection,
+        );
+        let secret = self
+            .aws
+            .secrets
+            .get_secret_value()
+            .secret_id(name)
+            .send()
             .await
-            .expect("the push hook handler never fails")
+            .map_err(aws_failure("GetSecretValue"))?;
+        secret
+            .secret_string
+            .ok_or_else(|| LocalRunError::Config("the push hook secret has no text".into()))
+    }
+
+    /// Waits until the project's imported head (its sync item's `last_head`) is `sha`, which the worker sets only
+    /// after the commits are in the table; `None` if that took longer than `limit`.
+    pub async fn wait_for_head(
+        &self,
+        connection: &str,
+        project_id: u64,
+        sha: &str,
+        limit: Duration,
+    ) -> Option<Duration> {
+        let started = Instant::now();
+        let (pk, sk) = (format!("CONN#{connection}"), format!("PROJ#{project_id}"));
+        while started.elapsed() < limit {
+            let item = self.aws.state_item(&pk, &sk).await;
+            if item
+                .get("last_head")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+                == Some(sha)
+            {
+                return Some(started.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
     }
 
     /// One scheduler tick (the event EventBridge Scheduler sends, see `template.yaml`), then the drain.
