@@ -382,29 +382,30 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
     /// Gives the connection a live push hook secret, after a create: the value when this call made it (the only
     /// time it is shown apart from a rotation), `None` when the connection had one. One scheduled for deletion
     /// (every credential of the connection was deleted) is restored with a new value, so a value that leaked
-    /// before does not come back.
+    /// before does not come back. Read first: a create of a name scheduled for deletion is refused with an error
+    /// that does not say so everywhere (moto calls it "exists").
     pub async fn open_hook_secret(
         &self,
         connection: &ConnectionId,
     ) -> Result<Option<SecretString>, CredentialsError> {
         let name = self.hook_secret_name(connection);
+        let scheduled = match self.vault.read(&name, None).await {
+            Ok(_) => return Ok(None),
+            Err(VaultError::NotFound { .. }) => false,
+            Err(VaultError::ScheduledForDeletion { .. }) => true,
+            Err(error) => return Err(error.into()),
+        };
         let value = generate_hook_secret().map_err(CredentialsError::Randomness)?;
-        match self
-            .vault
-            .create(
-                &name,
-                &value,
-                &new_secret_version_id(),
-                &hook_secret_tags(connection),
-            )
-            .await
-        {
+        if scheduled {
+            self.vault.restore(&name).await?;
+            return self.renew_hook_secret(&name, value).await.map(Some);
+        }
+        let version_id = new_secret_version_id();
+        let tags = hook_secret_tags(connection);
+        match self.vault.create(&name, &value, &version_id, &tags).await {
             Ok(()) => Ok(Some(value)),
+            // A concurrent create made it first and shows it.
             Err(VaultError::AlreadyExists { .. }) => Ok(None),
-            Err(VaultError::ScheduledForDeletion { .. }) => {
-                self.vault.restore(&name).await?;
-                self.renew_hook_secret(&name, value).await.map(Some)
-            }
             Err(error) => Err(error.into()),
         }
     }
