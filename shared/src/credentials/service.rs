@@ -717,6 +717,8 @@ mod tests {
         race: std::sync::atomic::AtomicBool,
         /// A delete commits just before our next replacement (once).
         delete_first: std::sync::atomic::AtomicBool,
+        /// A concurrent create inserts this record just after our next list (once).
+        insert_after_list: Mutex<Option<CredentialRecord>>,
     }
 
     impl CredentialStore for MemoryStore {
@@ -793,14 +795,16 @@ mod tests {
                 .cloned())
         }
         async fn list(&self, c: &ConnectionId) -> Result<Vec<CredentialRecord>, StoreError> {
-            Ok(self
-                .records
-                .lock()
-                .unwrap()
+            let mut records = self.records.lock().unwrap();
+            let listed = records
                 .values()
                 .filter(|r| &r.connection_id == c)
                 .cloned()
-                .collect())
+                .collect();
+            if let Some(r) = self.insert_after_list.lock().unwrap().take() {
+                records.insert((r.connection_id.clone(), r.credential_id.clone()), r);
+            }
+            Ok(listed)
         }
     }
 
@@ -1496,6 +1500,40 @@ mod tests {
             assert_eq!(
                 hook_secret(&credentials),
                 (Some(made.expose().to_owned()), false)
+            );
+        });
+    }
+
+    #[test]
+    fn a_create_racing_with_the_last_delete_keeps_the_hook_secret() {
+        block_on(async {
+            // given one credential with its hook secret
+            let credentials = service(MemoryStore::default());
+            let only = credentials
+                .create(&conn(), create_input("good-1"))
+                .await
+                .unwrap();
+            let secret = credentials
+                .open_hook_secret(&conn())
+                .await
+                .unwrap()
+                .unwrap();
+
+            // when a create lands just after the delete found no credential left (and found the secret live)
+            let racing = CredentialRecord {
+                credential_id: CredentialId::generate(),
+                ..only.clone()
+            };
+            *credentials.store.insert_after_list.lock().unwrap() = Some(racing);
+            credentials
+                .delete(&conn(), &only.credential_id)
+                .await
+                .unwrap();
+
+            // then the delete looks again and restores the secret for the new credential, with its value
+            assert_eq!(
+                hook_secret(&credentials),
+                (Some(secret.expose().to_owned()), false)
             );
         });
     }

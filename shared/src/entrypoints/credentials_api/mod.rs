@@ -373,6 +373,10 @@ mod tests {
             match_route("/prod/connections/acme/credentials.list"),
             Some((Route::List, "acme", None))
         );
+        assert_eq!(
+            match_route("/connections/acme/hooks.rotate"),
+            Some((Route::RotateHook, "acme", None))
+        );
         for path in [
             "",
             "/",
@@ -380,6 +384,8 @@ mod tests {
             "/connections/acme/credentials.list/x",
             "/a/b/connections/acme/credentials.list",
             "/connections/acme/credentials.create/",
+            "/connections/acme/hooks.rotate/x",
+            "/connections/acme/hooks/gitlab",
         ] {
             assert_eq!(match_route(path), None, "{path}");
         }
