@@ -375,7 +375,7 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
     }
 
     /// The vault name of the connection's push hook secret.
-    pub fn hook_secret_name(&self, connection: &ConnectionId) -> String {
+    fn hook_secret_name(&self, connection: &ConnectionId) -> String {
         hook_secret_name(&self.secret_name_prefix, connection)
     }
 
