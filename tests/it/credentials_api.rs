@@ -14,11 +14,13 @@ use shared::aws::credential_store::DynamoCredentialStore;
 use shared::aws::secrets::SecretsManagerVault;
 use shared::credentials::model::{CredentialRecord, DiscoverySummary, SyncTally};
 use shared::credentials::{
-    ConnectionId, CredentialId, CredentialStatusStore, CredentialStore, Credentials, GitLabVerifier,
+    ConnectionId, CredentialId, CredentialStatusStore, CredentialStore, Credentials,
+    GitLabVerifier, SecretVault, VaultError,
 };
 use shared::entrypoints::credentials_api::{CredentialsApi, handler};
 use shared::gitlab::{HttpClients, NetworkPolicy, PrivateNetworks, RetryPolicy, Timeouts};
 use shared::kernel::StoreError;
+use shared::kernel::push_hook::HOOK_SECRET_SUFFIX;
 use shared::secret::SecretString;
 use testkit::aws_local::AwsStandIn;
 use testkit::gitlab_sim::{
@@ -332,6 +334,13 @@ async fn secrets(env: &Env) -> BTreeMap<String, (Option<String>, bool)> {
     found
 }
 
+/// This test's token secrets: [`secrets`] without the connections' push hook secrets.
+async fn token_secrets(env: &Env) -> BTreeMap<String, (Option<String>, bool)> {
+    let mut found = secrets(env).await;
+    found.retain(|name, _| !name.ends_with(&format!("/{HOOK_SECRET_SUFFIX}")));
+    found
+}
+
 async fn stored(
     env: &Env,
 ) -> (
@@ -375,7 +384,7 @@ async fn create_verifies_then_keeps_the_token_in_its_own_secret_and_metadata_in_
     assert_eq!(env.sim.request_count(routes::PROJECTS), 0);
 
     let secret_name = format!("{}{CONN}/{id}", env.prefix);
-    let secrets = secrets(&env).await;
+    let secrets = token_secrets(&env).await;
     assert_eq!(
         secrets,
         BTreeMap::from([(secret_name.clone(), (Some(GOOD.to_owned()), false))])
@@ -622,7 +631,7 @@ async fn a_connection_is_one_gitlab_instance() {
     // Only the first credential and its secret exist; the same instance in another form is the same instance.
     let (_, list) = send(&env.api, get("credentials.list")).await;
     assert_eq!(list["credentials"].as_array().unwrap().len(), 1);
-    assert_eq!(secrets(&env).await.len(), 1);
+    assert_eq!(token_secrets(&env).await.len(), 1);
     let mut same = create_body(&env, GOOD);
     same["settings"]["base_url"] = json!(format!("{}api/v4", env.sim.base_url()));
     let (status, reply) = send(&env.api, post("credentials.create", &same)).await;
@@ -1170,7 +1179,7 @@ async fn update_reverifies_and_rotates_the_token_in_place() {
     assert_eq!(reply["credential"]["label"], "Renamed");
     assert_eq!(reply["credential"]["settings"]["requests_per_minute"], 100);
     assert_eq!(
-        secrets(&env).await,
+        token_secrets(&env).await,
         BTreeMap::from([(secret_name, (Some(ROTATED.to_owned()), false))])
     );
 
@@ -1399,6 +1408,282 @@ async fn delete_is_soft_schedules_the_secret_and_hides_the_credential_from_list(
     let (status, again) = send(&env.api, post("credentials.delete", &json!({"id": id}))).await;
     assert_eq!(status, 200);
     assert_eq!(again["credential"]["deleted_at"], deleted_at.as_str());
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// the push hook secret
+
+/// The URL the sample events' request context gives the push hook of [`CONN`].
+const HOOK_URL: &str =
+    "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/connections/acme-prod/hooks/gitlab";
+
+/// The connection's push hook secret in Secrets Manager: its current value unless scheduled for deletion, and
+/// whether it is (`None`: there is none).
+async fn hook_secret(env: &Env) -> Option<(Option<String>, bool)> {
+    let name = format!("{}{CONN}/{HOOK_SECRET_SUFFIX}", env.prefix);
+    secrets(env).await.remove(&name)
+}
+
+fn rotate_hook() -> Request {
+    post("hooks.rotate", &json!({}))
+}
+
+#[tokio::test]
+async fn the_first_create_shows_the_push_hook_secret_once_and_rotation_replaces_it() {
+    let env = env().await;
+    // given a new connection, when its first credential is created, then the reply shows the hook's URL and
+    // secret, which is the current value in Secrets Manager, tagged with the connection and no credential
+    let (status, reply) = send(
+        &env.api,
+        post("credentials.create", &create_body(&env, GOOD)),
+    )
+    .await;
+    assert_eq!(status, 201, "{reply}");
+    assert_eq!(reply["push_hook"]["url"], HOOK_URL);
+    let first = reply["push_hook"]["secret"].as_str().unwrap().to_owned();
+    assert_eq!(first.len(), 64);
+    assert!(first.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(hook_secret(&env).await, Some((Some(first.clone()), false)));
+    let described = env
+        .aws
+        .secrets
+        .describe_secret()
+        .secret_id(format!("{}{CONN}/{HOOK_SECRET_SUFFIX}", env.prefix))
+        .send()
+        .await
+        .unwrap();
+    let tags: BTreeMap<_, _> = described
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap(), t.value().unwrap()))
+        .collect();
+    assert_eq!(
+        tags,
+        BTreeMap::from([("connection_id", CONN), ("purpose", HOOK_SECRET_SUFFIX)])
+    );
+
+    // when a second credential is created, then the reply names the URL only and the secret stays
+    let (status, reply) = send(
+        &env.api,
+        post("credentials.create", &create_body(&env, ROTATED)),
+    )
+    .await;
+    assert_eq!(status, 201, "{reply}");
+    assert_eq!(reply["push_hook"], json!({"url": HOOK_URL}));
+    assert_eq!(hook_secret(&env).await, Some((Some(first.clone()), false)));
+
+    // when the secret is rotated, then the reply shows a new value, which is the current one
+    let (status, reply) = send(&env.api, rotate_hook()).await;
+    assert_eq!(status, 200, "{reply}");
+    let rotated = reply["push_hook"]["secret"].as_str().unwrap().to_owned();
+    assert_ne!(rotated, first);
+    assert_eq!(
+        reply,
+        json!({"ok": true, "push_hook": {"url": HOOK_URL, "secret": rotated}})
+    );
+    assert_eq!(
+        hook_secret(&env).await,
+        Some((Some(rotated.clone()), false))
+    );
+    let read = SecretsManagerVault::new(env.aws.secrets.clone())
+        .read(&format!("{}{CONN}/{HOOK_SECRET_SUFFIX}", env.prefix), None)
+        .await
+        .unwrap();
+    assert_eq!(read.expose(), rotated, "what the hook function reads");
+
+    // the URL names a stage other than $default, and is the path alone without a domain (local runs)
+    use lambda_http::request::RequestContext;
+    let at = |stage: &str, domain: Option<&str>| {
+        let req = request(
+            "POST",
+            &format!("/{stage}/connections/{CONN}/hooks.rotate"),
+            None,
+            None,
+        );
+        let RequestContext::ApiGatewayV2(mut context) = req.request_context() else {
+            panic!("the samples are API Gateway v2 events");
+        };
+        context.stage = Some(stage.to_owned());
+        context.domain_name = domain.map(str::to_owned);
+        req.with_request_context(RequestContext::ApiGatewayV2(context))
+    };
+    let domain = "hooks.example.com";
+    let (status, reply) = send(&env.api, at("prod", Some(domain))).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        reply["push_hook"]["url"],
+        format!("https://{domain}/prod/connections/{CONN}/hooks/gitlab")
+    );
+    let (_, reply) = send(&env.api, at("prod", None)).await;
+    assert_eq!(
+        reply["push_hook"]["url"],
+        format!("/connections/{CONN}/hooks/gitlab")
+    );
+}
+
+#[tokio::test]
+async fn deleting_the_last_credential_retires_the_push_hook_secret_and_a_create_renews_it() {
+    let env = env().await;
+    let (_, reply) = send(
+        &env.api,
+        post("credentials.create", &create_body(&env, GOOD)),
+    )
+    .await;
+    let one = reply["credential"]["id"].as_str().unwrap().to_owned();
+    let first = reply["push_hook"]["secret"].as_str().unwrap().to_owned();
+    let two = create(&env, ROTATED).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // when one of two credentials is deleted, then the secret stays
+    let (status, _) = send(&env.api, post("credentials.delete", &json!({"id": one}))).await;
+    assert_eq!(status, 200);
+    assert_eq!(hook_secret(&env).await, Some((Some(first.clone()), false)));
+
+    // when the last one is deleted, then it is scheduled for deletion and there is nothing to rotate
+    let (status, _) = send(&env.api, post("credentials.delete", &json!({"id": two}))).await;
+    assert_eq!(status, 200);
+    assert_eq!(hook_secret(&env).await, Some((None, true)));
+    let (status, reply) = send(&env.api, rotate_hook()).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (404, Some("connection_not_found"))
+    );
+    assert_eq!(hook_secret(&env).await, Some((None, true)));
+
+    // when a credential is created again, then the secret is restored with a new value, shown in the reply
+    let (status, reply) = send(
+        &env.api,
+        post("credentials.create", &create_body(&env, GOOD)),
+    )
+    .await;
+    assert_eq!(status, 201, "{reply}");
+    let renewed = reply["push_hook"]["secret"].as_str().unwrap().to_owned();
+    assert_ne!(
+        renewed, first,
+        "a value that leaked before does not come back"
+    );
+    assert_eq!(hook_secret(&env).await, Some((Some(renewed), false)));
+}
+
+#[tokio::test]
+async fn rotation_needs_a_connection_with_a_credential_and_makes_a_missing_secret() {
+    let env = env().await;
+    // a connection that never had a credential: 404, and no secret is made
+    let (status, reply) = send(&env.api, rotate_hook()).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (404, Some("connection_not_found"))
+    );
+    let (status, reply) = send(&env.api, get("hooks.rotate")).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
+    assert_eq!(hook_secret(&env).await, None);
+
+    // a credential from before push hooks (no hook secret): rotation makes it
+    create(&env, GOOD).await;
+    let name = format!("{}{CONN}/{HOOK_SECRET_SUFFIX}", env.prefix);
+    SecretsManagerVault::new(env.aws.secrets.clone())
+        .delete_now(&name)
+        .await
+        .unwrap();
+    assert_eq!(hook_secret(&env).await, None);
+    let (status, reply) = send(&env.api, rotate_hook()).await;
+    assert_eq!(status, 200, "{reply}");
+    let made = reply["push_hook"]["secret"].as_str().unwrap().to_owned();
+    assert_eq!(hook_secret(&env).await, Some((Some(made), false)));
+}
+
+/// Secrets Manager, except that it cannot make push hook secrets.
+struct NoHookSecrets(SecretsManagerVault);
+
+impl SecretVault for NoHookSecrets {
+    async fn create(
+        &self,
+        name: &str,
+        value: &SecretString,
+        version_id: &str,
+        tags: &[(&str, &str)],
+    ) -> Result<(), VaultError> {
+        if name.ends_with(HOOK_SECRET_SUFFIX) {
+            return Err(VaultError::Unavailable {
+                operation: "CreateSecret",
+                detail: "injected".into(),
+            });
+        }
+        self.0.create(name, value, version_id, tags).await
+    }
+    async fn read(&self, name: &str, version_id: Option<&str>) -> Result<SecretString, VaultError> {
+        self.0.read(name, version_id).await
+    }
+    async fn stage(
+        &self,
+        name: &str,
+        value: &SecretString,
+        version_id: &str,
+    ) -> Result<(), VaultError> {
+        self.0.stage(name, value, version_id).await
+    }
+    async fn promote(&self, name: &str, version_id: &str) -> Result<(), VaultError> {
+        self.0.promote(name, version_id).await
+    }
+    async fn restore(&self, name: &str) -> Result<(), VaultError> {
+        self.0.restore(name).await
+    }
+    async fn schedule_deletion(&self, name: &str, days: i64) -> Result<(), VaultError> {
+        self.0.schedule_deletion(name, days).await
+    }
+    async fn delete_now(&self, name: &str) -> Result<(), VaultError> {
+        self.0.delete_now(name).await
+    }
+}
+
+#[tokio::test]
+async fn a_push_hook_secret_the_vault_cannot_make_does_not_fail_the_create() {
+    let logs = captured_logs();
+    let env = env().await;
+    let api = CredentialsApi {
+        credentials: Credentials {
+            store: DynamoCredentialStore::new(
+                env.aws.dynamodb.clone(),
+                env.aws.table("StateTable"),
+            ),
+            vault: NoHookSecrets(SecretsManagerVault::new(env.aws.secrets.clone())),
+            verifier: verifier(NetworkPolicy::AllowPrivate),
+            secret_name_prefix: env.prefix.clone(),
+            default_base_url: env.sim.base_url(),
+        },
+        allow_unauthenticated: false,
+    };
+    // when the hook secret cannot be made, then the create succeeds and its reply shows no secret
+    let reply = handler(&api, post("credentials.create", &create_body(&env, GOOD)))
+        .await
+        .unwrap();
+    assert_eq!(reply.status().as_u16(), 201);
+    let body: Value = serde_json::from_slice(reply.body().as_ref()).unwrap();
+    assert_eq!(body["push_hook"], json!({"url": HOOK_URL}));
+    assert_eq!(body["credential"]["status"], "active");
+    assert_eq!(token_secrets(&env).await.len(), 1);
+    assert_eq!(hook_secret(&env).await, None);
+    // and the failure is logged as a warning, with the connection
+    let warned = logs.json.text().lines().any(|line| {
+        serde_json::from_str::<Value>(line).is_ok_and(|l| {
+            l["level"] == "WARN"
+                && l["connection_id"] == CONN
+                && l["message"] == "the push hook secret could not be made; hooks.rotate makes it"
+                && l["error"].as_str().is_some_and(|e| e.contains("injected"))
+        })
+    });
+    assert!(warned, "the failure is logged");
+
+    // when the vault works again, then a rotation makes the secret
+    let (status, reply) = send(&env.api, rotate_hook()).await;
+    assert_eq!(status, 200, "{reply}");
+    let made = reply["push_hook"]["secret"].as_str().unwrap().to_owned();
+    assert_eq!(hook_secret(&env).await, Some((Some(made), false)));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1959,6 +2244,9 @@ async fn no_reply_log_line_or_stored_item_contains_a_token() {
     };
     let created = run(post("credentials.create", &create_body(&env, GOOD))).await;
     let id = created["credential"]["id"].as_str().unwrap().to_owned();
+    let mut hook_secrets = vec![created["push_hook"]["secret"].as_str().unwrap().to_owned()];
+    let rotated = run(post("hooks.rotate", &json!({}))).await;
+    hook_secrets.push(rotated["push_hook"]["secret"].as_str().unwrap().to_owned());
     for token in ALL_TOKENS {
         run(post("credentials.create", &create_body(&env, token))).await;
         let mut with_error = create_body(&env, token);
@@ -2008,6 +2296,12 @@ async fn no_reply_log_line_or_stored_item_contains_a_token() {
     );
     let table = format!("{:?}", table_items(&env).await);
     assert!(table.contains(&id), "the scan sees the credential");
+    for secret in &hook_secrets {
+        assert!(
+            !table.contains(secret),
+            "the table holds a push hook secret"
+        );
+    }
     let replies = replies.join("\n");
     assert!(replies.contains(&SecretString::new(GOOD).fingerprint()));
     for token in ALL_TOKENS {
@@ -2026,6 +2320,12 @@ async fn no_reply_log_line_or_stored_item_contains_a_token() {
         assert!(!text.contains("raw JSON event"), "{level} logs raw events");
         for token in ALL_TOKENS {
             assert!(!text.contains(token), "a log line at {level} shows {token}");
+        }
+        for secret in &hook_secrets {
+            assert!(
+                !text.contains(secret),
+                "a log line at {level} shows a push hook secret"
+            );
         }
     }
 }
@@ -2074,6 +2374,17 @@ async fn every_sample_event_drives_its_route() {
     let (status, reply) = send(&env.api, into_request(&event("list"))).await;
     assert_eq!(status, 200);
     assert_eq!(reply["credentials"].as_array().unwrap().len(), 1);
+
+    let (status, reply) = send(&env.api, into_request(&event("hooks-rotate"))).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["push_hook"]["url"], HOOK_URL);
+    assert_eq!(
+        hook_secret(&env).await,
+        Some((
+            reply["push_hook"]["secret"].as_str().map(str::to_owned),
+            false
+        ))
+    );
 
     let delete = event("delete").to_string().replace(sample_id, &id);
     let (status, reply) = send(
@@ -2392,7 +2703,7 @@ mod rotation {
         ConnectionId::parse(CONN).unwrap()
     }
 
-    /// This test's secrets that are not scheduled for deletion, by the credential id they are tagged with.
+    /// This test's token secrets that are not scheduled for deletion, by the credential id they are tagged with.
     async fn live_secrets(env: &Env) -> BTreeMap<String, String> {
         let mut live = BTreeMap::new();
         let mut next = None;
@@ -2407,7 +2718,10 @@ mod rotation {
                 .expect("list secrets");
             for entry in output.secret_list() {
                 let name = entry.name().unwrap_or_default();
-                if !name.starts_with(&env.prefix) || entry.deleted_date().is_some() {
+                if !name.starts_with(&env.prefix)
+                    || entry.deleted_date().is_some()
+                    || name.ends_with(&format!("/{HOOK_SECRET_SUFFIX}"))
+                {
                     continue;
                 }
                 let tagged = entry
@@ -2758,7 +3072,7 @@ mod rotation {
                 "scheduled {scheduled}"
             );
             assert_eq!(
-                secrets(&env).await,
+                token_secrets(&env).await,
                 BTreeMap::from([(secret_name.clone(), (Some(ROTATED.to_owned()), false))]),
                 "scheduled {scheduled}: the secret is back and current"
             );
@@ -2922,9 +3236,14 @@ async fn every_call_leaves_one_audit_line_without_body_or_token() {
     let (status, reply, created) = call(post("credentials.create", &body), true).await;
     assert_eq!(status, 201, "{reply}");
     let id = reply["credential"]["id"].as_str().unwrap().to_owned();
+    let mut hook_secrets = vec![reply["push_hook"]["secret"].as_str().unwrap().to_owned()];
+    let (status, reply, rotated) = call(post("hooks.rotate", &json!({})), true).await;
+    assert_eq!(status, 200, "{reply}");
+    hook_secrets.push(reply["push_hook"]["secret"].as_str().unwrap().to_owned());
     let update = json!({"id": id, "label": LABEL, "secrets": {"api_token": ROTATED}});
     let mut lines = vec![
         (created, "credentials.create", Some(id.as_str()), "ok", 201),
+        (rotated, "hooks.rotate", None, "ok", 200),
         {
             let (_, _, line) = call(post("credentials.update", &update), true).await;
             (line, "credentials.update", Some(id.as_str()), "ok", 200)
@@ -2999,6 +3318,12 @@ async fn every_call_leaves_one_audit_line_without_body_or_token() {
         assert!(!text.contains(LABEL), "a body field is logged: {text}");
         for token in ALL_TOKENS {
             assert!(!text.contains(token), "{token} is logged: {text}");
+        }
+        for secret in &hook_secrets {
+            assert!(
+                !text.contains(secret),
+                "a push hook secret is logged: {text}"
+            );
         }
     }
 

@@ -1,6 +1,7 @@
-//! The credentials use cases: create, update, info, list, delete. Verification comes first; a failed
-//! verification stores nothing; a secret never exists without its record, and a record names the version of the
-//! secret that holds its token (see `create` and `update` for the order of the steps).
+//! The credentials use cases: create, update, info, list, delete, and the connection's push hook secret.
+//! Verification comes first; a failed verification stores nothing; a secret never exists without its record, and
+//! a record names the version of the secret that holds its token (see `create` and `update` for the order of the
+//! steps). The push hook secret lives as long as the connection has a credential that is not deleted.
 
 use time::OffsetDateTime;
 
@@ -11,6 +12,7 @@ use super::model::{
 use super::ports::{CredentialStore, SecretVault, VaultError};
 use super::verify::{Verifier, VerifyError, warn_of_excess_scopes};
 use crate::kernel::StoreError;
+use crate::kernel::push_hook::{HOOK_SECRET_SUFFIX, generate_hook_secret, hook_secret_name};
 use crate::kernel::time::timestamp;
 use crate::secret::SecretString;
 
@@ -25,6 +27,14 @@ fn secret_tags(record: &CredentialRecord) -> [(&str, &str); 2] {
     [
         ("connection_id", record.connection_id.as_str()),
         ("credential_id", record.credential_id.as_str()),
+    ]
+}
+
+/// The tags of a connection's push hook secret (no credential: it outlives each of them).
+fn hook_secret_tags(connection: &ConnectionId) -> [(&str, &str); 2] {
+    [
+        ("connection_id", connection.as_str()),
+        ("purpose", HOOK_SECRET_SUFFIX),
     ]
 }
 
@@ -100,6 +110,9 @@ pub enum CredentialsError {
     Store(StoreError),
     #[error("secret vault: {0}")]
     Vault(#[from] VaultError),
+    /// The operating system gave no randomness for a new push hook secret.
+    #[error("no randomness for a new secret: {0}")]
+    Randomness(getrandom::Error),
 }
 
 impl From<StoreError> for CredentialsError {
@@ -327,8 +340,9 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
         Ok(records)
     }
 
-    /// Soft delete: `deleted_at` is set (no further syncs), then the secret is scheduled for deletion. Deleting
-    /// again is harmless and schedules the secret's deletion again, so a retry completes an interrupted delete.
+    /// Soft delete: `deleted_at` is set (no further syncs), then the secret is scheduled for deletion, and the
+    /// connection's push hook secret too when no credential is left. Deleting again is harmless and schedules the
+    /// deletions again, so a retry completes an interrupted delete.
     pub async fn delete(
         &self,
         connection: &ConnectionId,
@@ -353,9 +367,111 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
             .schedule_deletion(&record.secret_name, SECRET_RECOVERY_DAYS)
             .await
         {
-            Ok(()) | Err(VaultError::NotFound { .. }) => Ok(record),
+            Ok(()) | Err(VaultError::NotFound { .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
+        self.retire_hook_secret(connection).await?;
+        Ok(record)
+    }
+
+    /// The vault name of the connection's push hook secret.
+    fn hook_secret_name(&self, connection: &ConnectionId) -> String {
+        hook_secret_name(&self.secret_name_prefix, connection)
+    }
+
+    /// Gives the connection a live push hook secret, after a create: the value when this call made it (the only
+    /// time it is shown apart from a rotation), `None` when the connection had one. One scheduled for deletion
+    /// (every credential of the connection was deleted) is restored with a new value, so a value that leaked
+    /// before does not come back. Read first: a create of a name scheduled for deletion is refused with an error
+    /// that does not say so everywhere (moto calls it "exists").
+    pub async fn open_hook_secret(
+        &self,
+        connection: &ConnectionId,
+    ) -> Result<Option<SecretString>, CredentialsError> {
+        let name = self.hook_secret_name(connection);
+        let scheduled = match self.vault.read(&name, None).await {
+            Ok(_) => return Ok(None),
+            Err(VaultError::NotFound { .. }) => false,
+            Err(VaultError::ScheduledForDeletion { .. }) => true,
+            Err(error) => return Err(error.into()),
+        };
+        let value = generate_hook_secret().map_err(CredentialsError::Randomness)?;
+        if scheduled {
+            self.vault.restore(&name).await?;
+            return self.renew_hook_secret(&name, value).await.map(Some);
+        }
+        let version_id = new_secret_version_id();
+        let tags = hook_secret_tags(connection);
+        match self.vault.create(&name, &value, &version_id, &tags).await {
+            Ok(()) => Ok(Some(value)),
+            // A concurrent create made it first and shows it.
+            Err(VaultError::AlreadyExists { .. }) => Ok(None),
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// A new value for the connection's push hook secret (made if it is missing), current once this returns; the
+    /// old value stops working. Needs a credential that is not deleted, as the secret lives only that long.
+    pub async fn rotate_hook_secret(
+        &self,
+        connection: &ConnectionId,
+    ) -> Result<SecretString, CredentialsError> {
+        if !self.has_credentials(connection).await? {
+            return Err(CredentialsError::ConnectionNotFound);
+        }
+        match self.open_hook_secret(connection).await? {
+            Some(value) => Ok(value),
+            None => {
+                let name = self.hook_secret_name(connection);
+                let value = generate_hook_secret().map_err(CredentialsError::Randomness)?;
+                self.renew_hook_secret(&name, value).await
+            }
+        }
+    }
+
+    /// Stages `value` as a new version of the hook secret `name` and makes it current.
+    async fn renew_hook_secret(
+        &self,
+        name: &str,
+        value: SecretString,
+    ) -> Result<SecretString, CredentialsError> {
+        let version_id = new_secret_version_id();
+        self.vault.stage(name, &value, &version_id).await?;
+        self.vault.promote(name, &version_id).await?;
+        Ok(value)
+    }
+
+    /// Whether the connection has a credential that is not deleted (a push hook secret lives that long).
+    async fn has_credentials(&self, connection: &ConnectionId) -> Result<bool, CredentialsError> {
+        let records = self.store.list(connection).await?;
+        Ok(records.iter().any(|r| r.deleted_at.is_none()))
+    }
+
+    /// After a delete: when the connection has no credential left, its push hook secret is scheduled for deletion
+    /// (a create restores it with a new value). A create racing with this delete may have found the secret still
+    /// live and kept it, so the credentials are looked at again afterwards: one that appeared meanwhile gets the
+    /// secret restored.
+    async fn retire_hook_secret(&self, connection: &ConnectionId) -> Result<(), CredentialsError> {
+        if self.has_credentials(connection).await? {
+            return Ok(());
+        }
+        let name = self.hook_secret_name(connection);
+        match self
+            .vault
+            .schedule_deletion(&name, SECRET_RECOVERY_DAYS)
+            .await
+        {
+            Ok(()) => {}
+            Err(VaultError::NotFound { .. }) => return Ok(()),
+            Err(error) => return Err(error.into()),
+        }
+        if self.has_credentials(connection).await? {
+            match self.vault.restore(&name).await {
+                Ok(()) | Err(VaultError::NotFound { .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
     }
 
     /// Binds the connection to the instance, or refuses another one.
@@ -601,6 +717,8 @@ mod tests {
         race: std::sync::atomic::AtomicBool,
         /// A delete commits just before our next replacement (once).
         delete_first: std::sync::atomic::AtomicBool,
+        /// A concurrent create inserts this record just after our next list (once).
+        insert_after_list: Mutex<Option<CredentialRecord>>,
     }
 
     impl CredentialStore for MemoryStore {
@@ -677,14 +795,16 @@ mod tests {
                 .cloned())
         }
         async fn list(&self, c: &ConnectionId) -> Result<Vec<CredentialRecord>, StoreError> {
-            Ok(self
-                .records
-                .lock()
-                .unwrap()
+            let mut records = self.records.lock().unwrap();
+            let listed = records
                 .values()
                 .filter(|r| &r.connection_id == c)
                 .cloned()
-                .collect())
+                .collect();
+            if let Some(r) = self.insert_after_list.lock().unwrap().take() {
+                records.insert((r.connection_id.clone(), r.credential_id.clone()), r);
+            }
+            Ok(listed)
         }
     }
 
@@ -736,8 +856,13 @@ mod tests {
         ) -> Result<(), VaultError> {
             self.injected("create")?;
             let mut secrets = self.secrets.lock().unwrap();
-            if secrets.contains_key(name) {
-                return Err(VaultError::AlreadyExists { name: name.into() });
+            match secrets.get(name) {
+                // As Secrets Manager answers a create of a name scheduled for deletion.
+                Some(secret) if secret.scheduled => {
+                    return Err(VaultError::ScheduledForDeletion { name: name.into() });
+                }
+                Some(_) => return Err(VaultError::AlreadyExists { name: name.into() }),
+                None => {}
             }
             let secret = secrets.entry(name.to_owned()).or_default();
             secret
@@ -1185,6 +1310,231 @@ mod tests {
                 credentials.list(&other, false).await,
                 Err(CredentialsError::ConnectionNotFound)
             ));
+        });
+    }
+
+    /// The connection's push hook secret: its current value unless scheduled for deletion, and whether it is.
+    fn hook_secret(
+        credentials: &Credentials<MemoryStore, MemoryVault, FakeVerifier>,
+    ) -> (Option<String>, bool) {
+        let name = credentials.hook_secret_name(&conn());
+        let scheduled = credentials
+            .vault
+            .secrets
+            .lock()
+            .unwrap()
+            .get(&name)
+            .map(|s| s.scheduled);
+        assert!(scheduled.is_some(), "no hook secret {name}");
+        (credentials.vault.current(&name), scheduled == Some(true))
+    }
+
+    #[test]
+    fn the_hook_secret_is_made_once_per_connection_and_rotation_replaces_its_value() {
+        block_on(async {
+            // given a connection's first credential, when its hook secret is opened, then it is made and shown
+            let credentials = service(MemoryStore::default());
+            credentials
+                .create(&conn(), create_input("good-1"))
+                .await
+                .unwrap();
+            let first = credentials.open_hook_secret(&conn()).await.unwrap();
+            let first = first
+                .expect("the first credential shows the secret")
+                .expose()
+                .to_owned();
+            assert_eq!(first.len(), 64);
+            assert_eq!(credentials.hook_secret_name(&conn()), "p/acme/push-hook");
+            assert_eq!(hook_secret(&credentials), (Some(first.clone()), false));
+
+            // when a second credential is created, then the secret is kept and not shown
+            credentials
+                .create(&conn(), create_input("good-2"))
+                .await
+                .unwrap();
+            assert!(
+                credentials
+                    .open_hook_secret(&conn())
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            assert_eq!(hook_secret(&credentials).0.as_deref(), Some(first.as_str()));
+
+            // when it is rotated, then the new value is current and the old one is not
+            let rotated = credentials.rotate_hook_secret(&conn()).await.unwrap();
+            assert_ne!(rotated.expose(), first);
+            assert_eq!(
+                hook_secret(&credentials).0.as_deref(),
+                Some(rotated.expose())
+            );
+
+            // a connection without credentials has nothing to rotate, and gets no secret
+            let other = ConnectionId::parse("other").unwrap();
+            assert!(matches!(
+                credentials.rotate_hook_secret(&other).await,
+                Err(CredentialsError::ConnectionNotFound)
+            ));
+            assert!(
+                !credentials
+                    .vault
+                    .secrets
+                    .lock()
+                    .unwrap()
+                    .contains_key("p/other/push-hook")
+            );
+        });
+    }
+
+    #[test]
+    fn rotation_makes_a_missing_hook_secret() {
+        block_on(async {
+            // given a connection whose credential predates hook secrets
+            let credentials = service(MemoryStore::default());
+            credentials
+                .create(&conn(), create_input("good-1"))
+                .await
+                .unwrap();
+            // when the hook secret is rotated, then it is made with the value shown
+            let made = credentials.rotate_hook_secret(&conn()).await.unwrap();
+            assert_eq!(
+                hook_secret(&credentials),
+                (Some(made.expose().to_owned()), false)
+            );
+        });
+    }
+
+    #[test]
+    fn deleting_the_last_credential_retires_the_hook_secret_and_a_create_brings_a_new_value() {
+        block_on(async {
+            let credentials = service(MemoryStore::default());
+            let one = credentials
+                .create(&conn(), create_input("good-1"))
+                .await
+                .unwrap();
+            let two = credentials
+                .create(&conn(), create_input("good-2"))
+                .await
+                .unwrap();
+            let first = credentials
+                .open_hook_secret(&conn())
+                .await
+                .unwrap()
+                .unwrap();
+
+            // when one of two credentials is deleted, then the hook secret stays
+            credentials
+                .delete(&conn(), &one.credential_id)
+                .await
+                .unwrap();
+            assert_eq!(
+                hook_secret(&credentials),
+                (Some(first.expose().to_owned()), false)
+            );
+
+            // when the last one is deleted, then it is scheduled for deletion, and rotation finds no connection
+            credentials
+                .delete(&conn(), &two.credential_id)
+                .await
+                .unwrap();
+            assert_eq!(hook_secret(&credentials), (None, true));
+            assert!(matches!(
+                credentials.rotate_hook_secret(&conn()).await,
+                Err(CredentialsError::ConnectionNotFound)
+            ));
+
+            // when a credential is created again, then the secret is restored with a new value, shown once
+            credentials
+                .create(&conn(), create_input("good-3"))
+                .await
+                .unwrap();
+            let renewed = credentials
+                .open_hook_secret(&conn())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_ne!(renewed.expose(), first.expose());
+            assert_eq!(
+                hook_secret(&credentials),
+                (Some(renewed.expose().to_owned()), false)
+            );
+        });
+    }
+
+    #[test]
+    fn a_vault_that_fails_the_hook_secret_leaves_the_credential_and_rotation_repairs_it() {
+        block_on(async {
+            // given a created credential, when the vault fails to make the hook secret
+            let credentials = service(MemoryStore::default());
+            let created = credentials
+                .create(&conn(), create_input("good-1"))
+                .await
+                .unwrap();
+            *credentials.vault.fail_next.lock().unwrap() = vec!["create"];
+            let failed = credentials.open_hook_secret(&conn()).await;
+
+            // then that is an error of ours, and the credential is active with its token
+            assert!(
+                matches!(failed, Err(CredentialsError::Vault(_))),
+                "{failed:?}"
+            );
+            let stored = credentials
+                .info(&conn(), &created.credential_id)
+                .await
+                .unwrap();
+            assert_eq!(stored.status, CredentialStatus::Active);
+            assert_eq!(
+                credentials.vault.current(&created.secret_name).as_deref(),
+                Some("good-1")
+            );
+            // and a failed promotion of a rotation is an error too, never a value that does not work
+            let working = credentials.rotate_hook_secret(&conn()).await.unwrap();
+            *credentials.vault.fail_next.lock().unwrap() = vec!["promote"];
+            assert!(credentials.rotate_hook_secret(&conn()).await.is_err());
+            assert_eq!(
+                hook_secret(&credentials).0.as_deref(),
+                Some(working.expose())
+            );
+            // when rotated later, then the secret exists with the value shown
+            let made = credentials.rotate_hook_secret(&conn()).await.unwrap();
+            assert_eq!(
+                hook_secret(&credentials),
+                (Some(made.expose().to_owned()), false)
+            );
+        });
+    }
+
+    #[test]
+    fn a_create_racing_with_the_last_delete_keeps_the_hook_secret() {
+        block_on(async {
+            // given one credential with its hook secret
+            let credentials = service(MemoryStore::default());
+            let only = credentials
+                .create(&conn(), create_input("good-1"))
+                .await
+                .unwrap();
+            let secret = credentials
+                .open_hook_secret(&conn())
+                .await
+                .unwrap()
+                .unwrap();
+
+            // when a create lands just after the delete found no credential left (and found the secret live)
+            let racing = CredentialRecord {
+                credential_id: CredentialId::generate(),
+                ..only.clone()
+            };
+            *credentials.store.insert_after_list.lock().unwrap() = Some(racing);
+            credentials
+                .delete(&conn(), &only.credential_id)
+                .await
+                .unwrap();
+
+            // then the delete looks again and restores the secret for the new credential, with its value
+            assert_eq!(
+                hook_secret(&credentials),
+                (Some(secret.expose().to_owned()), false)
+            );
         });
     }
 }

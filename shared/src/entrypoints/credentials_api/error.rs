@@ -55,7 +55,8 @@ api_errors! {
     #[error("{0}")]
     InvalidPermissions(String) = (403, "invalid_permissions"),
     #[error(
-        "no such method; use /connections/{{connection_id}}/credentials.create, .update, .info/{{id}}, .list or .delete"
+        "no such method; use /connections/{{connection_id}}/credentials.create, .update, .info/{{id}}, .list, .delete or \
+         hooks.rotate"
     )]
     UnknownRoute = (404, "unknown_route"),
     #[error("no connection has this id")]
@@ -124,7 +125,9 @@ impl ApiError {
                 connection: connection.clone(),
                 bound: bound.clone(),
             },
-            CredentialsError::Store(_) | CredentialsError::Vault(_) => {
+            CredentialsError::Store(_)
+            | CredentialsError::Vault(_)
+            | CredentialsError::Randomness(_) => {
                 tracing::error!(connection_id = %connection, error = %error, "storage failure");
                 Self::ServiceUnavailable
             }
@@ -169,7 +172,8 @@ mod tests {
         );
         assert_eq!(
             ApiError::UnknownRoute.to_string(),
-            "no such method; use /connections/{connection_id}/credentials.create, .update, .info/{id}, .list or .delete"
+            "no such method; use /connections/{connection_id}/credentials.create, .update, .info/{id}, .list, .delete or \
+             hooks.rotate"
         );
         assert_eq!(
             ApiError::BodyTooLarge.to_string(),

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::credentials::{
     ConnectionId, CredentialId, CredentialStore, Credentials, SecretVault, Verifier,
 };
+use crate::kernel::push_hook::hook_path;
 
 mod error;
 mod request;
@@ -38,16 +39,19 @@ pub enum Route {
     Info,
     List,
     Delete,
+    /// A new push hook secret for the connection.
+    RotateHook,
 }
 
 impl Route {
     /// Every method name with its HTTP method and whether it takes an id path segment.
-    pub const ALL: [(Route, &'static str, &'static str, bool); 5] = [
+    pub const ALL: [(Route, &'static str, &'static str, bool); 6] = [
         (Route::Create, "credentials.create", "POST", false),
         (Route::Update, "credentials.update", "POST", false),
         (Route::Info, "credentials.info", "GET", true),
         (Route::List, "credentials.list", "GET", false),
         (Route::Delete, "credentials.delete", "POST", false),
+        (Route::RotateHook, "hooks.rotate", "POST", false),
     ];
 
     pub fn name(self) -> &'static str {
@@ -81,7 +85,8 @@ struct Audit {
 /// The Lambda entry point. Never fails: every outcome is a reply.
 ///
 /// Each call ends with one audit line: who (the IAM ARN API Gateway verified), what (route, connection,
-/// credential) and how it ended (`result`: `ok` or the error code, and the HTTP status); never a body or a token.
+/// credential) and how it ended (`result`: `ok` or the error code, and the HTTP status); never a body, a token or
+/// a push hook secret.
 /// It is logged at INFO (WARN for our own 5xx failures); the template holds this function at INFO or more so the
 /// line survives a quieter `LogLevel`.
 pub async fn handler<S, V, G>(
@@ -183,6 +188,11 @@ where
                     (200, json!({"ok": true, "credentials": views}))
                 })
         }
+        // Takes no body: whatever is sent is ignored.
+        Route::RotateHook => service.rotate_hook_secret(&connection).await.map(|secret| {
+            let push_hook = json!({"url": hook_url(req, &connection), "secret": secret.expose()});
+            (200, json!({"ok": true, "push_hook": push_hook}))
+        }),
         Route::Create | Route::Update | Route::Delete => {
             let content_type = req
                 .headers()
@@ -193,10 +203,15 @@ where
             match route {
                 Route::Create => {
                     let input = request::read_body::<CreateBody>(kind, body)?.into_input()?;
-                    service.create(&connection, input).await.map(|r| {
-                        audit.credential = Some(r.credential_id.clone());
-                        (201, json!({"ok": true, "credential": r.view(today)}))
-                    })
+                    match service.create(&connection, input).await {
+                        Ok(r) => {
+                            audit.credential = Some(r.credential_id.clone());
+                            let push_hook = opened_push_hook(service, req, &connection).await;
+                            let reply = json!({"ok": true, "credential": r.view(today), "push_hook": push_hook});
+                            Ok((201, reply))
+                        }
+                        Err(error) => Err(error),
+                    }
                 }
                 Route::Update => {
                     let input = request::read_body::<UpdateBody>(kind, body)?.into_input()?;
@@ -220,6 +235,47 @@ where
     match result {
         Ok((status, body)) => Ok(json_reply(status, &body)),
         Err(error) => Err(ApiError::of(&error, &connection)),
+    }
+}
+
+/// The `push_hook` of a create's reply: the URL, and the secret when this create made it. A failure to make it
+/// does not fail the create (the credential is stored): it is logged, and `hooks.rotate` makes the secret later.
+async fn opened_push_hook<S, V, G>(
+    service: &Credentials<S, V, G>,
+    req: &Request,
+    connection: &ConnectionId,
+) -> Value
+where
+    S: CredentialStore,
+    V: SecretVault,
+    G: Verifier,
+{
+    let mut push_hook = json!({"url": hook_url(req, connection)});
+    match service.open_hook_secret(connection).await {
+        Ok(Some(secret)) => push_hook["secret"] = secret.expose().into(),
+        Ok(None) => {}
+        Err(error) => tracing::warn!(
+            connection_id = %connection,
+            error = %error,
+            "the push hook secret could not be made; hooks.rotate makes it"
+        ),
+    }
+    push_hook
+}
+
+/// The URL GitLab is to call with the connection's push hooks: API Gateway's domain name and stage (none for
+/// `$default`) as the request came in, or the path alone when the request context names no domain (local runs).
+fn hook_url(req: &Request, connection: &ConnectionId) -> String {
+    let path = hook_path(connection);
+    let Some(RequestContext::ApiGatewayV2(context)) = req.request_context_ref() else {
+        return path;
+    };
+    let Some(domain) = non_empty(&context.domain_name) else {
+        return path;
+    };
+    match non_empty(&context.stage).filter(|stage| *stage != "$default") {
+        Some(stage) => format!("https://{domain}/{stage}{path}"),
+        None => format!("https://{domain}{path}"),
     }
 }
 
@@ -317,6 +373,10 @@ mod tests {
             match_route("/prod/connections/acme/credentials.list"),
             Some((Route::List, "acme", None))
         );
+        assert_eq!(
+            match_route("/connections/acme/hooks.rotate"),
+            Some((Route::RotateHook, "acme", None))
+        );
         for path in [
             "",
             "/",
@@ -324,6 +384,8 @@ mod tests {
             "/connections/acme/credentials.list/x",
             "/a/b/connections/acme/credentials.list",
             "/connections/acme/credentials.create/",
+            "/connections/acme/hooks.rotate/x",
+            "/connections/acme/hooks/gitlab",
         ] {
             assert_eq!(match_route(path), None, "{path}");
         }
