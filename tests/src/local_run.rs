@@ -166,6 +166,14 @@ pub struct PassSummary {
 }
 
 impl PassSummary {
+    /// Adds another drain's syncs to this one's (its tick figures are not added: a drain has none).
+    pub fn absorb(&mut self, other: PassSummary) {
+        self.invocations += other.invocations;
+        for report in other.records {
+            self.add(report);
+        }
+    }
+
     fn add(&mut self, report: RecordReport) {
         *self.results.entry(report.result()).or_default() += 1;
         self.commits_written += report.commits();

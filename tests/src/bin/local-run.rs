@@ -13,7 +13,10 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use shared::kernel::ConnectionId;
+use shared::kernel::push_hook::hook_path;
 use testkit::demo::{DEMO_TOKEN, Demo, differences_from_git};
+use testkit::git_fixture::CommitSpec;
 use testkit::gitlab_sim::Simulator;
 use testkit::local_run::{
     CONNECTION, GitLabTarget, LocalRun, LocalRunError, PassSummary, Tuning, last_sync_differences,
@@ -142,6 +145,14 @@ async fn run(args: Args) -> Result<bool, LocalRunError> {
     eprintln!("\n== pass 1: first import");
     let first = run.pass().await?;
     let mut lines = vec![summary_line("pass 1 (first import)", &first)];
+    let mut passes = vec![first];
+
+    if let Source::Demo(demo, sim) = &source {
+        eprintln!("\n== push hooks: {HOOK_PUSHES} pushes to {HOOK_PROJECT}, no scheduler tick");
+        let pushed = push_hooks(&run, demo, sim).await?;
+        lines.push(summary_line("push hooks", &pushed));
+        passes.push(pushed);
+    }
 
     if let Source::Demo(demo, _) = &mut source {
         let new = demo.advance(500);
@@ -156,6 +167,7 @@ async fn run(args: Args) -> Result<bool, LocalRunError> {
     eprintln!("\n== pass 2: the same pipeline again (incremental)");
     let second = run.pass().await?;
     lines.push(summary_line("pass 2 (incremental)", &second));
+    passes.push(second);
 
     let commits = run.count_items("CommitsTable").await?;
     let dead = run.dead_letters().await?;
@@ -169,10 +181,11 @@ async fn run(args: Args) -> Result<bool, LocalRunError> {
     println!("  commits table: {commits} items; dead-letter queue: {dead} messages");
     println!("  credentials.info last_sync: {}", info["last_sync"]);
     let mut ok = dead == 0;
-    let differences = last_sync_differences(&info["last_sync"], &[&first, &second]);
+    let passes: Vec<&PassSummary> = passes.iter().collect();
+    let differences = last_sync_differences(&info["last_sync"], &passes);
     if differences.is_empty() {
         println!(
-            "  checked: last_sync agrees with both passes (projects, statuses, commits, last error)"
+            "  checked: last_sync agrees with the run (projects, statuses, commits, last error)"
         );
     } else {
         ok = false;
@@ -208,6 +221,64 @@ async fn run(args: Args) -> Result<bool, LocalRunError> {
         sim.shutdown().await;
     }
     Ok(ok)
+}
+
+/// The demo project the push hook step pushes to, and how many times.
+const HOOK_PROJECT: &str = "partners/docs";
+const HOOK_PUSHES: usize = 3;
+
+/// GitLab's push hooks wired to the push hook handler (behind the route API Gateway gives it, on loopback, with
+/// the secret `credentials.create` made): each push waits until its commit is in the table, as a user would.
+async fn push_hooks(
+    run: &LocalRun,
+    demo: &Demo,
+    sim: &Simulator,
+) -> Result<PassSummary, LocalRunError> {
+    let front = run
+        .serve_push_hooks()
+        .await
+        .map_err(|e| LocalRunError::Config(format!("serving the push hook: {e}")))?;
+    let connection = ConnectionId::parse(CONNECTION).expect("the local run's connection id");
+    let url = format!("{}{}", front.base_url(), hook_path(&connection));
+    sim.set_push_hook(&url, &run.push_hook_secret(CONNECTION).await?);
+    eprintln!("  GitLab's push hook: POST {url} (X-Gitlab-Token: the connection's hook secret)");
+    let project = sim
+        .with_world(|w| w.find_project(HOOK_PROJECT))
+        .ok_or_else(|| LocalRunError::Config(format!("the demo has no {HOOK_PROJECT}")))?;
+    let repo = &demo.project(HOOK_PROJECT).repo;
+    let mut summary = PassSummary::default();
+    let started = Instant::now();
+    for i in 0..HOOK_PUSHES {
+        let pushed_at = Instant::now();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let head = sim
+            .push(project, "main", |_| {
+                repo.commit(CommitSpec::new(&format!("Docs: hook demo {i}"), now));
+            })
+            .await
+            .after;
+        let push_took = pushed_at.elapsed();
+        let (drained, waited) = futures::join!(
+            run.drain(),
+            run.wait_for_head(CONNECTION, project, &head, Duration::from_secs(60))
+        );
+        let drained = drained?;
+        let latency = waited.map(|waited| push_took + waited);
+        eprintln!(
+            "  push {}: {} in the table {} after the push",
+            i + 1,
+            &head[..8],
+            latency.map_or("not yet (60 s)".to_owned(), |l| format!(
+                "{:.1} s",
+                l.as_secs_f64()
+            ))
+        );
+        summary.absorb(drained);
+    }
+    summary.elapsed = started.elapsed();
+    sim.clear_hook();
+    front.stop().await;
+    Ok(summary)
 }
 
 fn summary_line(label: &str, pass: &PassSummary) -> String {
