@@ -449,6 +449,66 @@ fn the_created_key_serves_only_the_functions_through_secrets_manager() {
     );
 }
 
+/// GitLab cannot sign requests: the push hook route (the one the local run serves, `PUSH_HOOK_ROUTE`) is the only
+/// route without IAM auth, goes to the push hook function, and has its own throttling.
+#[test]
+fn the_push_hook_route_is_the_only_public_one_and_is_throttled() {
+    let cloudformation = expand(&root().join("template.yaml"));
+    let resources = cloudformation["Resources"].as_object().unwrap();
+    let (method, path) = testkit::local_run::PUSH_HOOK_ROUTE.split_once(' ').unwrap();
+    let api = resources
+        .values()
+        .find(|r| r["Type"] == "AWS::ApiGatewayV2::Api")
+        .expect("the HTTP API");
+    let paths = api["Properties"]["Body"]["paths"].as_object().unwrap();
+    for (route, item) in paths {
+        for (verb, operation) in item.as_object().unwrap() {
+            let public = route == path && verb == &method.to_ascii_lowercase();
+            let security = &operation["security"];
+            if public {
+                assert_eq!(
+                    security,
+                    &serde_json::json!([{"NONE": []}]),
+                    "{verb} {route}"
+                );
+                let uri = operation["x-amazon-apigateway-integration"]["uri"].to_string();
+                assert!(uri.contains("PushHookFunction"), "{uri}");
+            } else {
+                assert_eq!(
+                    security,
+                    &serde_json::json!([{"AWS_IAM": []}]),
+                    "{verb} {route}"
+                );
+            }
+        }
+    }
+    assert!(paths[path][method.to_ascii_lowercase().as_str()].is_object());
+    let stage = resources
+        .values()
+        .find(|r| r["Type"] == "AWS::ApiGatewayV2::Stage")
+        .expect("the HTTP API stage");
+    assert_eq!(
+        stage["Properties"]["RouteSettings"][testkit::local_run::PUSH_HOOK_ROUTE],
+        serde_json::json!({
+            "ThrottlingBurstLimit": {"Ref": "PushHookThrottlingBurstLimit"},
+            "ThrottlingRateLimit": {"Ref": "PushHookThrottlingRateLimit"}
+        })
+    );
+    let function = &resources["PushHookFunction"]["Properties"];
+    assert_eq!(
+        function["ReservedConcurrentExecutions"],
+        serde_json::json!({"Fn::If": [
+            "ReservePushHookConcurrency", {"Ref": "PushHookReservedConcurrency"}, {"Ref": "AWS::NoValue"}
+        ]})
+    );
+    // GitLab waits 10 s for an answer.
+    assert!(function["Timeout"].as_u64().unwrap() < 10);
+    assert_eq!(
+        function["Environment"]["Variables"]["PUSH_COALESCE_SECONDS"],
+        serde_json::json!({"Ref": "PushCoalesceSeconds"})
+    );
+}
+
 /// The API stage logs each access (who, what, outcome) to a log group of its own and throttles; the API function
 /// has reserved concurrency, never 0 (which would refuse every call).
 #[test]

@@ -86,7 +86,7 @@ impl SecretVault for SecretsManagerVault {
             .create_secret()
             .name(name)
             .client_request_token(version_id)
-            .description("GitLab access token of the commit importer")
+            .description("A GitLab token or push hook secret of the commit importer")
             .set_kms_key_id(self.kms_key_id.clone())
             .secret_string(value.expose());
         for (key, tag_value) in tags {
