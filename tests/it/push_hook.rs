@@ -83,9 +83,9 @@ async fn env() -> Env {
 
 /// The sample event with `change` applied to it (an object of fields to set, `null` removes one; `body` is
 /// given as JSON and sent as text).
-fn event(change: Value) -> lambda_http::Request {
+fn event(change: &Value) -> lambda_http::Request {
     let mut event: Value = serde_json::from_str(SAMPLE).unwrap();
-    merge(&mut event, &change);
+    merge(&mut event, change);
     match change.get("body") {
         Some(Value::String(text)) => event["body"] = text.clone().into(),
         Some(body) if !body.is_null() => event["body"] = body.to_string().into(),
@@ -112,10 +112,10 @@ fn merge(target: &mut Value, change: &Value) {
 }
 
 /// The sample's payload with `change` merged in.
-fn payload(change: Value) -> Value {
+fn payload(change: &Value) -> Value {
     let event: Value = serde_json::from_str(SAMPLE).unwrap();
     let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
-    merge(&mut body, &change);
+    merge(&mut body, change);
     body
 }
 
@@ -160,7 +160,7 @@ async fn the_sample_push_queues_one_sync_that_a_worker_sees_after_the_window() {
     let sent_at = Instant::now();
     let (status, reply) = call(
         &env,
-        event(json!({"headers": {"x-gitlab-token": env.secret}})),
+        event(&json!({"headers": {"x-gitlab-token": env.secret}})),
     )
     .await;
     assert_eq!(status, 202, "{reply}");
@@ -206,7 +206,7 @@ async fn fifty_concurrent_deliveries_of_one_push_queue_one_message() {
     let replies = futures::future::join_all((0..50).map(|_| {
         call(
             &env,
-            event(json!({"headers": {"x-gitlab-token": env.secret}})),
+            event(&json!({"headers": {"x-gitlab-token": env.secret}})),
         )
     }))
     .await;
@@ -288,20 +288,20 @@ async fn hostile_deliveries_get_a_clear_4xx_or_are_ignored_and_queue_nothing() {
         ),
         (
             "a push without its project",
-            with_token(json!({"body": payload(json!({"project": null}))})),
+            with_token(json!({"body": payload(&json!({"project": null}))})),
             400,
             "invalid_payload",
         ),
         (
             "a push with a bad sha",
-            with_token(json!({"body": payload(json!({"after": "HEAD"}))})),
+            with_token(json!({"body": payload(&json!({"after": "HEAD"}))})),
             400,
             "invalid_payload",
         ),
         (
             "a push with a huge ref",
             with_token(
-                json!({"body": payload(json!({"ref": format!("refs/heads/{}", "a".repeat(5000))}))}),
+                json!({"body": payload(&json!({"ref": format!("refs/heads/{}", "a".repeat(5000))}))}),
             ),
             400,
             "invalid_payload",
@@ -310,7 +310,7 @@ async fn hostile_deliveries_get_a_clear_4xx_or_are_ignored_and_queue_nothing() {
             "a tag push",
             with_token(json!({
                 "headers": {"x-gitlab-event": "Tag Push Hook"},
-                "body": payload(json!({"object_kind": "tag_push", "ref": "refs/tags/v1"})),
+                "body": payload(&json!({"object_kind": "tag_push", "ref": "refs/tags/v1"})),
             })),
             202,
             "not_a_push",
@@ -323,19 +323,19 @@ async fn hostile_deliveries_get_a_clear_4xx_or_are_ignored_and_queue_nothing() {
         ),
         (
             "a push to another branch",
-            with_token(json!({"body": payload(json!({"ref": "refs/heads/feature/x"}))})),
+            with_token(json!({"body": payload(&json!({"ref": "refs/heads/feature/x"}))})),
             202,
             "not_default_branch",
         ),
         (
             "a push of an unknown project",
-            with_token(json!({"body": payload(json!({"project_id": 99, "project": {"id": 99}}))})),
+            with_token(json!({"body": payload(&json!({"project_id": 99, "project": {"id": 99}}))})),
             202,
             "unknown_project",
         ),
         (
             "a push of an archived project",
-            with_token(json!({"body": payload(json!({"project_id": 16, "project": {"id": 16}}))})),
+            with_token(json!({"body": payload(&json!({"project_id": 16, "project": {"id": 16}}))})),
             202,
             "not_synced",
         ),
@@ -356,7 +356,7 @@ async fn hostile_deliveries_get_a_clear_4xx_or_are_ignored_and_queue_nothing() {
         ),
     ];
     for (case, change, status, code) in &cases {
-        let (got, reply) = call(&env, event(change.clone())).await;
+        let (got, reply) = call(&env, event(change)).await;
         assert_eq!(got, *status, "{case}: {reply}");
         assert!(got < 500, "{case}");
         let answered = reply["error"].as_str().or(reply["reason"].as_str());
@@ -364,15 +364,12 @@ async fn hostile_deliveries_get_a_clear_4xx_or_are_ignored_and_queue_nothing() {
         assert!(!reply.to_string().contains(&env.secret), "{case}");
     }
     // The three refusals of a token say the same.
-    let refusals: Vec<Value> = futures::future::join_all(
-        cases[..3]
-            .iter()
-            .map(|(_, c, ..)| call(&env, event(c.clone()))),
-    )
-    .await
-    .into_iter()
-    .map(|(_, reply)| reply)
-    .collect();
+    let refusals: Vec<Value> =
+        futures::future::join_all(cases[..3].iter().map(|(_, c, ..)| call(&env, event(c))))
+            .await
+            .into_iter()
+            .map(|(_, reply)| reply)
+            .collect();
     assert!(refusals.windows(2).all(|w| w[0] == w[1]), "{refusals:?}");
     assert_eq!(queue_counts(&env).await, (0, 0, 0));
     let item = env
