@@ -200,6 +200,20 @@ async fn the_sample_push_queues_one_sync_that_a_worker_sees_after_the_window() {
     env.aws.teardown().await;
 }
 
+/// A system hook (an administrator's, for every project) sends the same push event under another header.
+#[tokio::test]
+async fn a_system_hooks_push_is_a_push() {
+    let env = env().await;
+    let (status, reply) = call(
+        &env,
+        event(&json!({"headers": {"x-gitlab-token": env.secret, "x-gitlab-event": "System Hook"}})),
+    )
+    .await;
+    assert_eq!((status, &reply["queued"]), (202, &json!(true)), "{reply}");
+    assert_eq!(queue_counts(&env).await, (0, 0, 1));
+    env.aws.teardown().await;
+}
+
 #[tokio::test]
 async fn fifty_concurrent_deliveries_of_one_push_queue_one_message() {
     let env = env().await;
