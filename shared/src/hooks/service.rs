@@ -304,7 +304,7 @@ impl<L: PushLeases, V: SecretVault, Q: SyncQueue> PushHooks<L, V, Q> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::atomic::Ordering;
 
     use serde_json::{Value, json};
     use time::macros::datetime;
@@ -312,67 +312,13 @@ mod tests {
     use super::*;
     use crate::scheduler::model::{DiscoveredProject, ProjectStatus};
     use crate::scheduler::ports::{ProjectRecord, ScheduleItems};
-    use crate::testing::{MemoryQueue, MemorySchedulerStore};
+    use crate::testing::{MemoryQueue, MemorySchedulerStore, MemoryVault};
 
     const PREFIX: &str = "gitlab-importer/";
     const SECRET: &str = "7f3a9c0e5b1d4f2a8c6e0b9d7f5a3c1e2b4d6f8a0c2e4b6d8f0a2c4e6b8d0f2a";
     const NOW: OffsetDateTime = datetime!(2026-11-30 12:00:00 UTC);
 
-    /// Hook secrets by name; reads are counted, and can be made to fail.
-    #[derive(Debug, Default)]
-    struct Secrets {
-        values: Mutex<HashMap<String, String>>,
-        reads: AtomicU32,
-        down: std::sync::atomic::AtomicBool,
-    }
-
-    impl SecretVault for Secrets {
-        async fn create(
-            &self,
-            name: &str,
-            value: &SecretString,
-            _: &str,
-            _: &[(&str, &str)],
-        ) -> Result<(), VaultError> {
-            self.values
-                .lock()
-                .unwrap()
-                .insert(name.to_owned(), value.expose().to_owned());
-            Ok(())
-        }
-        async fn read(&self, name: &str, _: Option<&str>) -> Result<SecretString, VaultError> {
-            self.reads.fetch_add(1, Ordering::SeqCst);
-            if self.down.load(Ordering::SeqCst) {
-                return Err(VaultError::Unavailable {
-                    operation: "GetSecretValue",
-                    detail: "throttled".into(),
-                });
-            }
-            self.values
-                .lock()
-                .unwrap()
-                .get(name)
-                .map(SecretString::new)
-                .ok_or(VaultError::NotFound { name: name.into() })
-        }
-        async fn stage(&self, name: &str, _: &SecretString, _: &str) -> Result<(), VaultError> {
-            Err(VaultError::NotFound { name: name.into() })
-        }
-        async fn promote(&self, name: &str, _: &str) -> Result<(), VaultError> {
-            Err(VaultError::NotFound { name: name.into() })
-        }
-        async fn restore(&self, name: &str) -> Result<(), VaultError> {
-            Err(VaultError::NotFound { name: name.into() })
-        }
-        async fn schedule_deletion(&self, _: &str, _: i64) -> Result<(), VaultError> {
-            Ok(())
-        }
-        async fn delete_now(&self, _: &str) -> Result<(), VaultError> {
-            Ok(())
-        }
-    }
-
-    type Hooks = PushHooks<MemorySchedulerStore, Secrets, MemoryQueue>;
+    type Hooks = PushHooks<MemorySchedulerStore, MemoryVault, MemoryQueue>;
 
     fn acme() -> ConnectionId {
         ConnectionId::parse("acme").unwrap()
@@ -408,12 +354,16 @@ mod tests {
             },
         ];
         store.write(&acme(), &records).await.unwrap();
-        let secrets = Secrets::default();
+        let secrets = MemoryVault::default();
         secrets
-            .values
-            .lock()
-            .unwrap()
-            .insert(hook_secret_name(PREFIX, &acme()), SECRET.to_owned());
+            .create(
+                &hook_secret_name(PREFIX, &acme()),
+                &SecretString::new(SECRET),
+                "v1",
+                &[],
+            )
+            .await
+            .unwrap();
         PushHooks::new(
             store,
             secrets,
@@ -683,7 +633,7 @@ mod tests {
         assert_eq!(hooks.vault.reads.load(Ordering::SeqCst), 2);
 
         let down = self::hooks(ProjectStatus::Active).await;
-        down.vault.down.store(true, Ordering::SeqCst);
+        *down.vault.fail_next.lock().unwrap() = vec!["read"];
         let failed = deliver(
             &down,
             "acme",

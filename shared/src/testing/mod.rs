@@ -4,6 +4,8 @@
 
 mod scheduler;
 mod sync;
+mod vault;
 
 pub use scheduler::{MemoryQueue, MemorySchedulerStore};
 pub use sync::{MemoryCommitStore, MemoryStateStore};
+pub use vault::{MemoryVault, Secret};
