@@ -70,7 +70,7 @@ fn commit(i: usize) -> CommitRecord {
 /// The commits marked removed: one in twenty, and the stretch (positions counted newest first from `deep`).
 fn removed(i: usize, commits: usize, stretch_from: usize) -> bool {
     let depth = commits - 1 - i;
-    i % 20 == 0 || (stretch_from..stretch_from + STRETCH).contains(&depth)
+    i.is_multiple_of(20) || (stretch_from..stretch_from + STRETCH).contains(&depth)
 }
 
 async fn run(commits: usize) -> BenchResult<()> {
