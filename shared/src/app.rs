@@ -7,12 +7,14 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 
+use crate::aws::commit_reader::DynamoCommitReader;
 use crate::aws::commit_store::DynamoCommitStore;
 use crate::aws::credential_store::DynamoCredentialStore;
 use crate::aws::project_store::DynamoProjectStore;
 use crate::aws::secrets::SecretsManagerVault;
 use crate::aws::sync_queue::SqsSyncQueue;
 use crate::aws::sync_state_store::DynamoSyncStateStore;
+use crate::commits::CommitLog;
 use crate::config::Config;
 use crate::credentials::{Credentials, GitLabVerifier};
 use crate::entrypoints::credentials_api::CredentialsApi;
@@ -23,7 +25,7 @@ use crate::sync::{SyncOptions, SyncWorker};
 
 /// The credentials API function.
 pub type CredentialsFunction =
-    CredentialsApi<DynamoCredentialStore, SecretsManagerVault, GitLabVerifier>;
+    CredentialsApi<DynamoCredentialStore, SecretsManagerVault, GitLabVerifier, DynamoCommitReader>;
 
 /// The scheduler function.
 pub type SchedulerFunction =
@@ -61,15 +63,20 @@ pub fn credentials_function(
     config: &Config,
     aws: &SdkConfig,
 ) -> Result<CredentialsFunction, GitLabError> {
+    let dynamodb = aws_sdk_dynamodb::Client::new(aws);
     Ok(CredentialsApi {
         credentials: Credentials {
-            store: credential_store(config, &aws_sdk_dynamodb::Client::new(aws)),
+            store: credential_store(config, &dynamodb),
             vault: SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(aws))
                 .with_kms_key_id(config.secrets_kms_key_id.clone()),
             verifier: GitLabVerifier::new(gitlab_http(config)?, config.default_requests_per_minute),
             secret_name_prefix: config.secret_name_prefix.clone(),
             default_base_url: config.default_gitlab_base_url.clone(),
         },
+        commits: CommitLog::new(DynamoCommitReader::new(
+            dynamodb,
+            config.commits_table.clone(),
+        )),
         allow_unauthenticated: config.allow_unauthenticated,
     })
 }

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod aws;
 pub mod backoff;
+pub mod commits;
 pub mod config;
 pub mod credentials;
 pub mod entrypoints;

@@ -10,8 +10,10 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Request, RequestExt};
 use serde_json::{Value, json};
+use shared::aws::commit_reader::DynamoCommitReader;
 use shared::aws::credential_store::DynamoCredentialStore;
 use shared::aws::secrets::SecretsManagerVault;
+use shared::commits::CommitLog;
 use shared::credentials::model::{CredentialRecord, DiscoverySummary, SyncTally};
 use shared::credentials::{
     ConnectionId, CredentialId, CredentialStatusStore, CredentialStore, Credentials,
@@ -53,7 +55,10 @@ const ALL_TOKENS: &[&str] = &[
 ];
 const CONN: &str = "acme-prod";
 
-type Api = CredentialsApi<DynamoCredentialStore, SecretsManagerVault, GitLabVerifier>;
+type Api =
+    CredentialsApi<DynamoCredentialStore, SecretsManagerVault, GitLabVerifier, DynamoCommitReader>;
+
+mod commits_list;
 
 static NEXT_PREFIX: AtomicU32 = AtomicU32::new(0);
 
@@ -140,8 +145,17 @@ fn api_for(
             secret_name_prefix: prefix.to_owned(),
             default_base_url: base_url.to_owned(),
         },
+        commits: commit_log(aws),
         allow_unauthenticated: false,
     }
+}
+
+/// `commits.list` on the stand-in's commits table.
+fn commit_log(aws: &AwsStandIn) -> CommitLog<DynamoCommitReader> {
+    CommitLog::new(DynamoCommitReader::new(
+        aws.dynamodb.clone(),
+        aws.table("CommitsTable"),
+    ))
 }
 
 async fn env() -> Env {
@@ -888,7 +902,9 @@ impl CredentialStore for FailingWrites {
     }
 }
 
-fn failing_api(env: &Env) -> CredentialsApi<FailingWrites, SecretsManagerVault, GitLabVerifier> {
+fn failing_api(
+    env: &Env,
+) -> CredentialsApi<FailingWrites, SecretsManagerVault, GitLabVerifier, DynamoCommitReader> {
     CredentialsApi {
         credentials: Credentials {
             store: FailingWrites(DynamoCredentialStore::new(
@@ -900,6 +916,7 @@ fn failing_api(env: &Env) -> CredentialsApi<FailingWrites, SecretsManagerVault, 
             secret_name_prefix: env.prefix.clone(),
             default_base_url: env.sim.base_url(),
         },
+        commits: commit_log(&env.aws),
         allow_unauthenticated: false,
     }
 }
@@ -1330,6 +1347,7 @@ async fn a_concurrent_change_is_a_409_and_the_current_token_stays() {
             secret_name_prefix: env.prefix.clone(),
             default_base_url: env.sim.base_url(),
         },
+        commits: commit_log(&env.aws),
         allow_unauthenticated: false,
     };
     let reply = handler(
@@ -1656,6 +1674,7 @@ async fn a_push_hook_secret_the_vault_cannot_make_does_not_fail_the_create() {
             secret_name_prefix: env.prefix.clone(),
             default_base_url: env.sim.base_url(),
         },
+        commits: commit_log(&env.aws),
         allow_unauthenticated: false,
     };
     // when the hook secret cannot be made, then the create succeeds and its reply shows no secret

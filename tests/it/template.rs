@@ -65,6 +65,7 @@ fn expected_grants() -> BTreeMap<&'static str, BTreeSet<String>> {
                 ("dynamodb:PutItem", "StateTable"),
                 ("dynamodb:UpdateItem", "StateTable"),
                 ("dynamodb:Query", "StateTable"),
+                ("dynamodb:Query", "CommitsTable index by_committed_at"),
                 ("secretsmanager:CreateSecret", SECRETS),
                 ("secretsmanager:TagResource", SECRETS),
                 ("secretsmanager:GetSecretValue", SECRETS),
@@ -145,7 +146,14 @@ fn resource_label(statement: &Value, resource: &Value) -> String {
         }
         _ => {}
     }
-    let label = if resource["Fn::Sub"] == SECRETS_ARN {
+    let index = resource["Fn::Sub"]
+        .as_str()
+        .and_then(|arn| arn.strip_prefix("${"))
+        .and_then(|arn| arn.split_once(".Arn}/index/"))
+        .filter(|(table, _)| own.contains(table));
+    let label = if let Some((table, index)) = index {
+        format!("{table} index {index}")
+    } else if resource["Fn::Sub"] == SECRETS_ARN {
         SECRETS.to_owned()
     } else if resource["Fn::Sub"] == HOOK_SECRETS_ARN {
         HOOK_SECRETS.to_owned()

@@ -100,21 +100,8 @@ impl AwsStandIn {
 
     /// Creates every DynamoDB table and SQS queue in `template.yaml`, named `<prefix>-<logical id>`.
     pub async fn provision_named(prefix: &str) -> Result<Self, StandInError> {
-        let config = sdk_config().await?;
+        let mut stand_in = Self::provision_tables(prefix).await?;
         let template = Template::load(&template_path())?;
-        let mut stand_in = AwsStandIn {
-            dynamodb: aws_sdk_dynamodb::Client::new(&config),
-            sqs: aws_sdk_sqs::Client::new(&config),
-            secrets: aws_sdk_secretsmanager::Client::new(&config),
-            config,
-            tables: BTreeMap::new(),
-            queues: BTreeMap::new(),
-        };
-        for (logical_id, properties) in template.resources_of_type("AWS::DynamoDB::Table") {
-            let name = format!("{prefix}-{logical_id}");
-            stand_in.create_table(&name, properties).await?;
-            stand_in.tables.insert(logical_id.to_owned(), name);
-        }
         // Queues that others redrive into must exist first: create in dependency order.
         let mut pending: Vec<(&str, &Value)> = template.resources_of_type("AWS::SQS::Queue");
         while !pending.is_empty() {
@@ -136,6 +123,27 @@ impl AwsStandIn {
                 ));
             }
             pending = still_pending;
+        }
+        Ok(stand_in)
+    }
+
+    /// Creates only the DynamoDB tables of `template.yaml`, named `<prefix>-<logical id>`: for a DynamoDB stand-in
+    /// that serves nothing else (the `commits.list` benchmark on dynalite).
+    pub async fn provision_tables(prefix: &str) -> Result<Self, StandInError> {
+        let config = sdk_config().await?;
+        let template = Template::load(&template_path())?;
+        let mut stand_in = AwsStandIn {
+            dynamodb: aws_sdk_dynamodb::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&config),
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
+            config,
+            tables: BTreeMap::new(),
+            queues: BTreeMap::new(),
+        };
+        for (logical_id, properties) in template.resources_of_type("AWS::DynamoDB::Table") {
+            let name = format!("{prefix}-{logical_id}");
+            stand_in.create_table(&name, properties).await?;
+            stand_in.tables.insert(logical_id.to_owned(), name);
         }
         Ok(stand_in)
     }

@@ -1,5 +1,6 @@
 //! AWS adapters behind the domain's ports. SDK types never leave this module.
 
+pub mod commit_reader;
 pub mod commit_store;
 pub mod credential_store;
 pub mod keys;

@@ -2,6 +2,7 @@
 //! feature, for the tests and benches of `testkit`. Not in the deployed functions: their builds do not turn the
 //! feature on.
 
+mod commits;
 mod scheduler;
 mod sync;
 mod vault;

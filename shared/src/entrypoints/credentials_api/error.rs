@@ -48,6 +48,9 @@ api_errors! {
     InvalidExpirationDate(&'static str) = (400, "invalid_expiration_date"),
     #[error("{0}")]
     InvalidSettings(String) = (400, "invalid_settings"),
+    /// A query parameter the API cannot serve; the reply names it in `parameter`.
+    #[error("{parameter} {reason}")]
+    InvalidParameter { parameter: &'static str, reason: &'static str } = (400, "invalid_parameter"),
     #[error("the request carries no IAM authorisation; sign it with AWS SigV4")]
     NotAuthed = (401, "not_authed"),
     #[error("{0}")]
@@ -55,8 +58,8 @@ api_errors! {
     #[error("{0}")]
     InvalidPermissions(String) = (403, "invalid_permissions"),
     #[error(
-        "no such method; use /connections/{{connection_id}}/credentials.create, .update, .info/{{id}}, .list, .delete or \
-         hooks.rotate"
+        "no such method; use /connections/{{connection_id}}/credentials.create, .update, .info/{{id}}, .list, .delete, \
+         hooks.rotate or commits.list"
     )]
     UnknownRoute = (404, "unknown_route"),
     #[error("no connection has this id")]
@@ -90,7 +93,7 @@ api_errors! {
         "GitLab could not be reached or answered with an error; the token was not judged. Try again later"
     )]
     GitLabUnreachable = (502, "gitlab_unreachable"),
-    #[error("credentials cannot be stored or read right now; try again shortly")]
+    #[error("the service cannot store or read its data right now; try again shortly")]
     ServiceUnavailable = (503, "service_unavailable"),
 }
 
@@ -142,7 +145,7 @@ mod tests {
     #[test]
     fn each_code_is_one_variant_with_a_status_of_its_class() {
         let mut codes: Vec<&str> = ApiError::ALL_CODES.iter().map(|(code, _)| *code).collect();
-        assert_eq!(codes.len(), 21, "{codes:?}");
+        assert_eq!(codes.len(), 22, "{codes:?}");
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(
@@ -172,8 +175,8 @@ mod tests {
         );
         assert_eq!(
             ApiError::UnknownRoute.to_string(),
-            "no such method; use /connections/{connection_id}/credentials.create, .update, .info/{id}, .list, .delete or \
-             hooks.rotate"
+            "no such method; use /connections/{connection_id}/credentials.create, .update, .info/{id}, .list, .delete, \
+             hooks.rotate or commits.list"
         );
         assert_eq!(
             ApiError::BodyTooLarge.to_string(),

@@ -3,8 +3,8 @@
 //! Order of checks: authorisation, route, method, connection id, body size and encoding, fields, then the use
 //! case. Every outcome is a JSON reply with a fitting status; nothing a caller sends leads to a 500.
 //!
-//! `request` reads the bodies into typed inputs of the domain's use cases; `error` holds [`ApiError`], every
-//! code the API answers with.
+//! `request` reads the bodies into typed inputs of the domain's use cases; `commits` serves `commits.list`;
+//! `error` holds [`ApiError`], every code the API answers with.
 
 use aws_lambda_events::apigw::ApiGatewayRequestAuthorizerIamDescription;
 use lambda_http::http::{HeaderValue, StatusCode, header};
@@ -12,11 +12,13 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 
+use crate::commits::{CommitLog, CommitReader};
 use crate::credentials::{
     ConnectionId, CredentialId, CredentialStore, Credentials, SecretVault, Verifier,
 };
 use crate::kernel::push_hook::hook_path;
 
+mod commits;
 mod error;
 mod request;
 
@@ -25,8 +27,10 @@ use request::{CreateBody, DeleteBody, UpdateBody};
 
 /// Everything the handler needs, built once per process.
 #[derive(Debug)]
-pub struct CredentialsApi<S, V, G> {
+pub struct CredentialsApi<S, V, G, R> {
     pub credentials: Credentials<S, V, G>,
+    /// `commits.list`: what the sync imported, read back.
+    pub commits: CommitLog<R>,
     /// Accept requests without an IAM authorizer in the request context (local runs only).
     pub allow_unauthenticated: bool,
 }
@@ -41,17 +45,20 @@ pub enum Route {
     Delete,
     /// A new push hook secret for the connection.
     RotateHook,
+    /// A page of a project's imported commits.
+    CommitsList,
 }
 
 impl Route {
     /// Every method name with its HTTP method and whether it takes an id path segment.
-    pub const ALL: [(Route, &'static str, &'static str, bool); 6] = [
+    pub const ALL: [(Route, &'static str, &'static str, bool); 7] = [
         (Route::Create, "credentials.create", "POST", false),
         (Route::Update, "credentials.update", "POST", false),
         (Route::Info, "credentials.info", "GET", true),
         (Route::List, "credentials.list", "GET", false),
         (Route::Delete, "credentials.delete", "POST", false),
         (Route::RotateHook, "hooks.rotate", "POST", false),
+        (Route::CommitsList, "commits.list", "GET", false),
     ];
 
     pub fn name(self) -> &'static str {
@@ -89,14 +96,15 @@ struct Audit {
 /// a push hook secret.
 /// It is logged at INFO (WARN for our own 5xx failures); the template holds this function at INFO or more so the
 /// line survives a quieter `LogLevel`.
-pub async fn handler<S, V, G>(
-    api: &CredentialsApi<S, V, G>,
+pub async fn handler<S, V, G, R>(
+    api: &CredentialsApi<S, V, G, R>,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error>
 where
     S: CredentialStore,
     V: SecretVault,
     G: Verifier,
+    R: CommitReader,
 {
     let mut audit = Audit::default();
     let (reply, result) = match respond(api, &req, &mut audit).await {
@@ -134,8 +142,8 @@ where
     Ok(reply)
 }
 
-async fn respond<S, V, G>(
-    api: &CredentialsApi<S, V, G>,
+async fn respond<S, V, G, R>(
+    api: &CredentialsApi<S, V, G, R>,
     req: &Request,
     audit: &mut Audit,
 ) -> Result<Response<Body>, ApiError>
@@ -143,6 +151,7 @@ where
     S: CredentialStore,
     V: SecretVault,
     G: Verifier,
+    R: CommitReader,
 {
     if !api.allow_unauthenticated && iam_identity(req).is_none() {
         return Err(ApiError::NotAuthed);
@@ -193,6 +202,11 @@ where
             let push_hook = json!({"url": hook_url(req, &connection), "secret": secret.expose()});
             (200, json!({"ok": true, "push_hook": push_hook}))
         }),
+        // Its errors are the API's own, not the credentials service's.
+        Route::CommitsList => {
+            let reply = commits::list(&service.store, &api.commits, req, &connection).await?;
+            return Ok(json_reply(200, &reply));
+        }
         Route::Create | Route::Update | Route::Delete => {
             let content_type = req
                 .headers()
@@ -331,16 +345,18 @@ pub fn match_route(path: &str) -> Option<(Route, &str, Option<&str>)> {
     }
 }
 
-/// `{"ok":false,"error":<code>,"message":<sentence>}`, and for a 405 the `Allow` header.
+/// `{"ok":false,"error":<code>,"message":<sentence>}` (and the `parameter` an `invalid_parameter` names), and for
+/// a 405 the `Allow` header.
 fn error_reply(error: &ApiError) -> Response<Body> {
     let mut message = error.to_string();
     if !message.ends_with('.') {
         message.push('.');
     }
-    let mut reply = json_reply(
-        error.status(),
-        &json!({"ok": false, "error": error.code(), "message": message}),
-    );
+    let mut body = json!({"ok": false, "error": error.code(), "message": message});
+    if let ApiError::InvalidParameter { parameter, .. } = error {
+        body["parameter"] = (*parameter).into();
+    }
+    let mut reply = json_reply(error.status(), &body);
     if let ApiError::MethodNotAllowed { route } = error {
         reply
             .headers_mut()
@@ -377,6 +393,10 @@ mod tests {
             match_route("/connections/acme/hooks.rotate"),
             Some((Route::RotateHook, "acme", None))
         );
+        assert_eq!(
+            match_route("/prod/connections/acme/commits.list"),
+            Some((Route::CommitsList, "acme", None))
+        );
         for path in [
             "",
             "/",
@@ -385,6 +405,7 @@ mod tests {
             "/a/b/connections/acme/credentials.list",
             "/connections/acme/credentials.create/",
             "/connections/acme/hooks.rotate/x",
+            "/connections/acme/commits.list/x",
             "/connections/acme/hooks/gitlab",
         ] {
             assert_eq!(match_route(path), None, "{path}");
