@@ -2,6 +2,7 @@
 //! domain, and maps the result to the reply Lambda expects; the domain rooms import no Lambda crate.
 
 pub mod credentials_api;
+mod http;
 pub mod push_hook;
 pub mod scheduler;
 pub mod sync_worker;

@@ -7,9 +7,11 @@
 //! queueing failed on our side, so GitLab delivers again. One log line per delivery: connection, project, result
 //! and status, never a header or the body.
 
-use lambda_http::http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::{Value, json};
+use lambda_http::http::{HeaderValue, header};
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+use super::http::{connection_segments, json_reply, request_path};
 
 use crate::hooks::{Delivery, HookError, PushHooks, PushLeases, Received};
 use crate::kernel::SyncQueue;
@@ -28,19 +30,15 @@ where
     V: SecretVault,
     Q: SyncQueue,
 {
-    let path = if req.raw_http_path().is_empty() {
-        req.uri().path()
-    } else {
-        req.raw_http_path()
-    };
+    let path = request_path(&req);
     let Some(connection) = match_hook_path(path) else {
-        return Ok(reply(
+        return Ok(json_reply(
             404,
             &json!({"ok": false, "error": "unknown_route", "message": "No such route."}),
         ));
     };
     if req.method().as_str() != "POST" {
-        let mut refused = reply(
+        let mut refused = json_reply(
             405,
             &json!({"ok": false, "error": "method_not_allowed", "message": "Push hooks are POSTed."}),
         );
@@ -107,29 +105,15 @@ where
             "push hook handled"
         ),
     }
-    Ok(reply(status, &body))
+    Ok(json_reply(status, &body))
 }
 
 /// `[/<stage>]/connections/<connection>/hooks/gitlab` -> the connection segment.
 pub fn match_hook_path(path: &str) -> Option<&str> {
-    let mut segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
-    if segments.get(1) == Some(&"connections") && segments.first() != Some(&"connections") {
-        segments.remove(0);
-    }
-    match segments.as_slice() {
+    match connection_segments(path)?.as_slice() {
         ["connections", connection, "hooks", "gitlab"] => Some(connection),
         _ => None,
     }
-}
-
-fn reply(status: u16, body: &Value) -> Response<Body> {
-    let mut reply = Response::new(Body::Text(body.to_string()));
-    *reply.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    reply.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    reply
 }
 
 #[cfg(test)]

@@ -7,11 +7,12 @@
 //! `error` holds [`ApiError`], every code the API answers with.
 
 use aws_lambda_events::apigw::ApiGatewayRequestAuthorizerIamDescription;
-use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::http::{HeaderValue, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 
+use super::http::{connection_segments, json_reply, request_path};
 use crate::commits::{CommitLog, CommitReader};
 use crate::credentials::{
     ConnectionId, CredentialId, CredentialStore, Credentials, SecretVault, Verifier,
@@ -156,11 +157,7 @@ where
     if !api.allow_unauthenticated && iam_identity(req).is_none() {
         return Err(ApiError::NotAuthed);
     }
-    let path = if req.raw_http_path().is_empty() {
-        req.uri().path()
-    } else {
-        req.raw_http_path()
-    };
+    let path = request_path(req);
     let Some((route, connection, path_id)) = match_route(path) else {
         return Err(ApiError::UnknownRoute);
     };
@@ -328,11 +325,7 @@ fn caller_of(req: &Request) -> (&str, Option<&str>) {
 
 /// `[/<stage>]/connections/<connection>/<method>[/<id>]` -> route, connection and path id.
 pub fn match_route(path: &str) -> Option<(Route, &str, Option<&str>)> {
-    let mut segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
-    if segments.get(1) == Some(&"connections") && segments.first() != Some(&"connections") {
-        segments.remove(0);
-    }
-    match segments.as_slice() {
+    match connection_segments(path)?.as_slice() {
         ["connections", connection, method] => Route::ALL
             .iter()
             .find(|(_, name, _, takes_id)| name == method && !takes_id)
@@ -362,16 +355,6 @@ fn error_reply(error: &ApiError) -> Response<Body> {
             .headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static(route.method()));
     }
-    reply
-}
-
-fn json_reply(status: u16, body: &Value) -> Response<Body> {
-    let mut reply = Response::new(Body::Text(body.to_string()));
-    *reply.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    reply.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
     reply
 }
 
