@@ -2480,6 +2480,26 @@ fn openapi_describes_exactly_the_routes_and_error_codes_the_handler_has() {
         .keys()
         .filter_map(|k| k.as_str().map(str::to_owned))
         .collect();
+    // The push hook's public route is on the same API, served by its own function with its own codes.
+    let hook = "/connections/{connection_id}/hooks/gitlab";
+    let operation = &paths[&Yaml::from(hook)]["post"];
+    assert_eq!(operation["operationId"].as_str(), Some("push_hook"));
+    assert_eq!(operation["security"], Yaml::Sequence(Vec::new()), "public");
+    for status in ["202", "400", "401", "404", "405", "413", "503"] {
+        assert!(
+            operation["responses"].get(status).is_some(),
+            "push_hook documents {status}"
+        );
+    }
+    let hook_codes: Vec<&str> =
+        doc["components"]["schemas"]["HookError"]["properties"]["error"]["enum"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter_map(Yaml::as_str)
+            .collect();
+    assert_eq!(hook_codes, shared::entrypoints::push_hook::ERROR_CODES);
+    expected.insert(hook.to_owned());
     assert_eq!(documented, expected, "no undocumented or stale paths");
 
     let codes: Vec<&str> = doc["components"]["schemas"]["Error"]["properties"]["error"]["enum"]

@@ -17,6 +17,17 @@ use crate::hooks::{Delivery, HookError, PushHooks, PushLeases, Received};
 use crate::kernel::SyncQueue;
 use crate::kernel::vault::SecretVault;
 
+/// Every error code the push hook answers with: the route's own and [`HookError::code`]'s (openapi.yaml's
+/// `HookError` lists exactly these; a test checks).
+pub const ERROR_CODES: [&str; 6] = [
+    "unknown_route",
+    "method_not_allowed",
+    "unauthorized",
+    "invalid_payload",
+    "payload_too_large",
+    "unavailable",
+];
+
 /// The header GitLab sends the hook's secret token in.
 pub const TOKEN_HEADER: &str = "x-gitlab-token";
 
@@ -34,13 +45,13 @@ where
     let Some(connection) = match_hook_path(path) else {
         return Ok(json_reply(
             404,
-            &json!({"ok": false, "error": "unknown_route", "message": "No such route."}),
+            &json!({"ok": false, "error": ERROR_CODES[0], "message": "No such route."}),
         ));
     };
     if req.method().as_str() != "POST" {
         let mut refused = json_reply(
             405,
-            &json!({"ok": false, "error": "method_not_allowed", "message": "Push hooks are POSTed."}),
+            &json!({"ok": false, "error": ERROR_CODES[1], "message": "Push hooks are POSTed."}),
         );
         refused
             .headers_mut()
@@ -119,6 +130,18 @@ pub fn match_hook_path(path: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_refusal_has_a_listed_code() {
+        for error in [
+            HookError::Unauthorized,
+            HookError::Malformed(String::new()),
+            HookError::TooLarge,
+            HookError::Unavailable(String::new()),
+        ] {
+            assert!(ERROR_CODES[2..].contains(&error.code()), "{error:?}");
+        }
+    }
 
     #[test]
     fn the_hook_path_names_its_connection_with_or_without_a_stage() {
