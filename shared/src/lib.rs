@@ -7,6 +7,8 @@ pub mod backoff;
 pub mod config;
 pub mod credentials;
 pub mod entrypoints;
+#[cfg(feature = "export")]
+pub mod export;
 pub mod gitlab;
 pub mod hooks;
 pub mod kernel;
