@@ -148,3 +148,69 @@ fn write<T: DataType>(
 ) -> Result<(), ParquetError> {
     column.write_batch(values, levels, None).map(drop)
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use ::parquet::file::reader::{FileReader, SerializedFileReader};
+    use ::parquet::record::{Row, RowAccessor};
+
+    use super::*;
+    use crate::export::model::ChangedCommit;
+    use crate::export::model::tests::record;
+    use crate::sync::ProjectKey;
+
+    /// Every row of a Parquet file, as the reader sees it.
+    pub(crate) fn read(body: Vec<u8>) -> Vec<Row> {
+        let reader = SerializedFileReader::new(bytes::Bytes::from(body)).unwrap();
+        reader
+            .get_row_iter(None)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn rows_round_trip_with_their_types_and_nulls() {
+        let key = ProjectKey::new("c1", 7);
+        let mut removed = record();
+        removed.sha = "d".repeat(40);
+        removed.additions = None;
+        removed.removed_at = Some("2024-03-03T00:00:00Z".into());
+        let rows: Vec<ExportRow> = [record(), removed]
+            .into_iter()
+            .map(|record| {
+                let change = ChangedCommit {
+                    record,
+                    changed_at: "2024-03-03T00:00:00.000000Z".into(),
+                };
+                ExportRow::from_change(&key, change, 7).unwrap().1
+            })
+            .collect();
+        let read = read(encode(&rows).unwrap());
+        assert_eq!(read.len(), 2);
+        let names: Vec<&str> = read[0].get_column_iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names.len(), 25);
+        assert_eq!(names[0], "connection_id");
+        assert_eq!(names[24], "exported_at");
+        // connection_id, project_id, sha, parent_count, committed_at, additions, removed_at
+        assert_eq!(read[0].get_string(0).unwrap(), "c1");
+        assert_eq!(read[0].get_long(1).unwrap(), 7);
+        assert_eq!(read[1].get_string(4).unwrap(), &"d".repeat(40));
+        assert_eq!(read[0].get_int(7).unwrap(), 2);
+        assert_eq!(
+            read[0].get_timestamp_micros(15).unwrap(),
+            1_709_249_400_000_000
+        );
+        assert_eq!(read[0].get_long(16).unwrap(), 3);
+        assert!(read[1].get_long(16).is_err(), "additions is null");
+        assert!(
+            read[0].get_timestamp_micros(22).is_err(),
+            "removed_at is null"
+        );
+        assert_eq!(
+            read[1].get_timestamp_micros(22).unwrap(),
+            1_709_424_000_000_000
+        );
+        assert_eq!(read[0].get_string(9).unwrap(), &rows[0].message);
+    }
+}

@@ -171,12 +171,13 @@ pub fn object_key(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
 
-    fn record() -> CommitRecord {
+    /// A stored merge commit of project `c1#7`, dated 2024-02-29T23:30:00Z.
+    pub(crate) fn record() -> CommitRecord {
         CommitRecord {
             project_key: "c1#7".into(),
             sha: "a".repeat(40),

@@ -301,3 +301,209 @@ impl<'a> PartitionFiles<'a> {
         Some((name, rows))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::export::columnar::tests::read;
+    use crate::export::model::ChangedCommit;
+    use crate::export::model::tests::record;
+    use crate::testing::{MemoryChangeFeed, MemorySink};
+
+    const NOW: OffsetDateTime = datetime!(2024-04-01 12:00:00 UTC);
+
+    /// A commit of `month` (`YYYY-MM`), changed at `changed_at`.
+    fn change(sha: char, month: &str, changed_at: &str) -> ChangedCommit {
+        let mut record = record();
+        record.sha = sha.to_string().repeat(40);
+        record.committed_at = format!("{month}-10T10:00:00Z");
+        ChangedCommit {
+            record,
+            changed_at: changed_at.to_owned(),
+        }
+    }
+
+    fn service(page_size: usize, options: ExportOptions) -> Exporter<MemoryChangeFeed, MemorySink> {
+        Exporter::new(
+            MemoryChangeFeed::new(page_size),
+            MemorySink::default(),
+            options,
+        )
+    }
+
+    fn rows_in(sink: &MemorySink) -> usize {
+        sink.objects
+            .lock()
+            .unwrap()
+            .values()
+            .map(|body| read(body.clone()).len())
+            .sum()
+    }
+
+    fn names(sink: &MemorySink) -> Vec<String> {
+        sink.objects.lock().unwrap().keys().cloned().collect()
+    }
+
+    #[tokio::test]
+    async fn a_run_exports_each_settled_change_once_by_month_and_moves_the_watermark() {
+        let (a, b) = (ProjectKey::new("c1", 1), ProjectKey::new("c1", 2));
+        let exporter = service(2, ExportOptions::default());
+        let feed = &exporter.feed;
+        feed.write(&a, change('a', "2024-01", "2024-04-01T10:00:00.000000Z"));
+        feed.write(&a, change('b', "2024-01", "2024-04-01T10:00:00.000000Z"));
+        feed.write(&a, change('c', "2024-02", "2024-04-01T11:00:00.000000Z"));
+        // Younger than the settle time: the next run's.
+        feed.write(&a, change('d', "2024-02", "2024-04-01T11:58:00.000000Z"));
+        feed.write(&b, change('e', "2023-12", "2024-03-01T00:00:00.000000Z"));
+
+        let report = exporter.run(NOW, None).await.unwrap();
+        assert_eq!(
+            (
+                report.projects,
+                report.changed_projects,
+                report.rows,
+                report.files
+            ),
+            (2, 2, 4, 3)
+        );
+        assert_eq!(rows_in(&exporter.sink), 4);
+        assert_eq!(
+            names(&exporter.sink),
+            [
+                "commits/commit_month=2023-12/c1-2-0-20240401T115500000000Z-0.parquet",
+                "commits/commit_month=2024-01/c1-1-0-20240401T115500000000Z-0.parquet",
+                "commits/commit_month=2024-02/c1-1-0-20240401T115500000000Z-0.parquet",
+            ]
+        );
+        let until = "2024-04-01T11:55:00.000000Z";
+        assert_eq!(feed.watermark(&a).as_deref(), Some(until));
+        assert_eq!(
+            report.bytes,
+            exporter
+                .sink
+                .objects
+                .lock()
+                .unwrap()
+                .values()
+                .map(|b| b.len() as u64)
+                .sum::<u64>()
+        );
+
+        // The same moment again: nothing new. Later: the settled change and a removal, nothing already exported.
+        assert_eq!(exporter.run(NOW, None).await.unwrap().rows, 0);
+        let mut removed = change('a', "2024-01", "2024-04-01T12:30:00.000000Z");
+        removed.record.removed_at = Some("2024-04-01T12:30:00Z".into());
+        feed.write(&a, removed);
+        let later = exporter
+            .run(NOW + Duration::from_secs(3600), None)
+            .await
+            .unwrap();
+        assert_eq!((later.rows, later.changed_projects, later.files), (2, 1, 2));
+        assert_eq!(rows_in(&exporter.sink), 6);
+        assert!(names(&exporter.sink).contains(
+            &"commits/commit_month=2024-01/c1-1-20240401T115500000000Z-20240401T125500000000Z-0.parquet".to_owned()
+        ));
+    }
+
+    #[tokio::test]
+    async fn files_are_cut_at_the_row_limit_and_when_the_buffers_are_heavy() {
+        let a = ProjectKey::new("c1", 1);
+        let by_rows = service(
+            3,
+            ExportOptions {
+                max_rows_per_file: 2,
+                ..ExportOptions::default()
+            },
+        );
+        for (i, sha) in ['a', 'b', 'c', 'd', 'e'].into_iter().enumerate() {
+            let at = format!("2024-04-01T10:00:0{i}.000000Z");
+            by_rows.feed.write(&a, change(sha, "2024-01", &at));
+        }
+        let report = by_rows.run(NOW, None).await.unwrap();
+        assert_eq!((report.rows, report.files), (5, 3));
+        assert!(names(&by_rows.sink)[2].ends_with("-2.parquet"));
+
+        // A buffer limit below one row's weight: every row goes out on its own, whatever the months.
+        let by_weight = service(
+            3,
+            ExportOptions {
+                max_buffered_bytes: 1,
+                ..ExportOptions::default()
+            },
+        );
+        for (i, (sha, month)) in [('a', "2024-01"), ('b', "2024-02"), ('c', "2024-01")]
+            .into_iter()
+            .enumerate()
+        {
+            let at = format!("2024-04-01T10:00:0{i}.000000Z");
+            by_weight.feed.write(&a, change(sha, month, &at));
+        }
+        let report = by_weight.run(NOW, None).await.unwrap();
+        assert_eq!((report.rows, report.files), (3, 3));
+        assert_eq!(rows_in(&by_weight.sink), 3);
+    }
+
+    #[tokio::test]
+    async fn a_crashed_run_keeps_the_watermark_and_its_rerun_replaces_the_same_files() {
+        let a = ProjectKey::new("c1", 1);
+        let exporter = service(10, ExportOptions::default());
+        exporter
+            .feed
+            .write(&a, change('a', "2024-01", "2024-04-01T10:00:00.000000Z"));
+        exporter.feed.fail_advance.store(true, Ordering::Relaxed);
+        let crashed = exporter.run(NOW, None).await.unwrap_err();
+        assert!(
+            matches!(
+                crashed,
+                ExportError::Incomplete {
+                    failed: 1,
+                    projects: 1
+                }
+            ),
+            "{crashed}"
+        );
+        assert_eq!(exporter.feed.watermark(&a), None);
+        let written = names(&exporter.sink);
+        assert_eq!(written.len(), 1);
+
+        exporter.feed.fail_advance.store(false, Ordering::Relaxed);
+        let rerun = exporter.run(NOW, None).await.unwrap();
+        assert_eq!(rerun.rows, 1);
+        assert_eq!(
+            names(&exporter.sink),
+            written,
+            "the same names: replaced, not added"
+        );
+        assert!(exporter.feed.watermark(&a).is_some());
+
+        // A sink that refuses: no watermark moves, and the run says so.
+        let refused = service(10, ExportOptions::default());
+        refused
+            .feed
+            .write(&a, change('a', "2024-01", "2024-04-01T10:00:00.000000Z"));
+        refused.sink.fail.store(true, Ordering::Relaxed);
+        assert!(refused.run(NOW, None).await.is_err());
+        assert_eq!(refused.feed.watermark(&a), None);
+    }
+
+    #[tokio::test]
+    async fn projects_wait_for_the_next_run_when_the_deadline_is_near() {
+        let exporter = service(10, ExportOptions::default());
+        for project in 1..=3 {
+            let key = ProjectKey::new("c1", project);
+            exporter
+                .feed
+                .write(&key, change('a', "2024-01", "2024-04-01T10:00:00.000000Z"));
+        }
+        let report = exporter
+            .run(NOW, Some(Instant::now() + Duration::from_secs(30)))
+            .await
+            .unwrap();
+        assert_eq!((report.deferred, report.rows), (3, 0));
+        assert_eq!(exporter.run(NOW, None).await.unwrap().rows, 3);
+    }
+}

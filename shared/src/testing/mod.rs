@@ -2,8 +2,12 @@
 //! feature, for the tests and benches of `testkit`. Not in the deployed functions: their builds do not turn the
 //! feature on.
 
+#[cfg(feature = "export")]
+mod export;
 mod scheduler;
 mod sync;
 
+#[cfg(feature = "export")]
+pub use export::{MemoryChangeFeed, MemorySink};
 pub use scheduler::{MemoryQueue, MemorySchedulerStore};
 pub use sync::{MemoryCommitStore, MemoryStateStore};
