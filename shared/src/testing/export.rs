@@ -11,10 +11,12 @@ use crate::export::{
 use crate::kernel::StoreError;
 use crate::sync::ProjectKey;
 
+/// One project's items by (changed_at, sha): the index's order.
+type Indexed = BTreeMap<(String, String), ChangedCommit>;
+
 #[derive(Debug)]
 pub struct MemoryChangeFeed {
-    /// Per project, by (changed_at, sha): the index's order.
-    changes: Mutex<BTreeMap<ProjectKey, BTreeMap<(String, String), ChangedCommit>>>,
+    changes: Mutex<BTreeMap<ProjectKey, Indexed>>,
     watermarks: Mutex<BTreeMap<ProjectKey, String>>,
     page_size: usize,
     /// `advance` fails: a run that crashed after writing its files.

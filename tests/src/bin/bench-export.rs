@@ -31,7 +31,7 @@ const CONCURRENT_PUTS: usize = 8;
 /// A commit as GitLab gives one: a merge every tenth, a message with a body and a trailer, stats.
 fn record(project: u64, i: usize, per_project: usize, imported_at: &str) -> CommitRecord {
     let sha = format!("{project:08x}{i:032x}");
-    let parents = if i % 10 == 0 { 2 } else { 1 };
+    let parents = if i.is_multiple_of(10) { 2 } else { 1 };
     // Two years of history in each project: 24 monthly partitions.
     let step = 2 * 365 * 86_400 / per_project.max(1) as i64;
     let committed = 1_704_067_200 + i as i64 * step;
