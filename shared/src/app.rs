@@ -131,3 +131,37 @@ pub fn push_hook_function(config: &Config, aws: &SdkConfig) -> PushHookFunction 
         },
     )
 }
+
+/// The exporter function.
+#[cfg(feature = "export")]
+pub type ExporterFunction = crate::export::Exporter<
+    crate::aws::export_feed::DynamoChangeFeed,
+    crate::aws::export_bucket::S3ExportBucket,
+>;
+
+/// The exporter function: it reads the commits table's change index and the state table, and writes to the export
+/// bucket. Off AWS (an endpoint URL is set: the local stand-in), S3 is addressed by path, as stand-ins serve it.
+#[cfg(feature = "export")]
+pub fn exporter_function(
+    config: &crate::export::config::ExportConfig,
+    aws: &SdkConfig,
+) -> ExporterFunction {
+    let s3 = aws_sdk_s3::config::Builder::from(aws)
+        .force_path_style(aws.endpoint_url().is_some())
+        .build();
+    crate::export::Exporter::new(
+        crate::aws::export_feed::DynamoChangeFeed::new(
+            aws_sdk_dynamodb::Client::new(aws),
+            config.state_table.clone(),
+            config.commits_table.clone(),
+        ),
+        crate::aws::export_bucket::S3ExportBucket::new(
+            aws_sdk_s3::Client::from_conf(s3),
+            config.bucket.clone(),
+        ),
+        crate::export::ExportOptions {
+            prefix: config.prefix.clone(),
+            ..crate::export::ExportOptions::default()
+        },
+    )
+}

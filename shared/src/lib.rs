@@ -8,6 +8,8 @@ pub mod commits;
 pub mod config;
 pub mod credentials;
 pub mod entrypoints;
+#[cfg(feature = "export")]
+pub mod export;
 pub mod gitlab;
 pub mod hooks;
 pub mod kernel;

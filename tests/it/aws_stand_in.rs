@@ -29,7 +29,7 @@ async fn creates_every_table_and_queue_the_template_declares() {
         .iter()
         .filter_map(|index| index.index_name())
         .collect();
-    assert_eq!(index_names, ["by_committed_at"]);
+    assert_eq!(index_names, ["by_committed_at", "by_changed_at"]);
 
     // The redrive policy from the template points the sync queue at this test's dead-letter queue.
     let attributes = aws

@@ -6,6 +6,7 @@ mod aws_stand_in;
 mod credentials_api;
 mod dynamo_sync;
 mod end_to_end;
+mod export;
 mod gitlab_client;
 mod hostile;
 mod network_placement;

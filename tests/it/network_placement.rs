@@ -154,11 +154,12 @@ impl Deployment {
     }
 }
 
-const FUNCTIONS: [&str; 4] = [
+const FUNCTIONS: [&str; 5] = [
     "CredentialsApiFunction",
     "SchedulerFunction",
     "SyncWorkerFunction",
     "PushHookFunction",
+    "ExporterFunction",
 ];
 
 fn vpc_configs(cloudformation: &Value, deployment: &Deployment) -> Vec<Option<Value>> {
@@ -252,7 +253,10 @@ fn with_your_subnets_every_function_runs_in_them_and_endpoints_come_when_asked()
             })
             .collect();
     services.sort();
-    assert_eq!(services, ["dynamodb", "secretsmanager", "sqs", "xray"]);
+    assert_eq!(
+        services,
+        ["dynamodb", "s3", "secretsmanager", "sqs", "xray"]
+    );
     assert_eq!(
         with_endpoints.broken_rules(&cloudformation),
         Vec::<String>::new()

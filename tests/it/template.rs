@@ -40,11 +40,12 @@ const MANAGED_POLICIES_ALLOWED: [&str; 4] = [
 ];
 
 /// The function roles' names in SAM's expansion.
-const ROLES: [&str; 4] = [
+const ROLES: [&str; 5] = [
     "CredentialsApiFunctionRole",
     "SchedulerFunctionRole",
     "SyncWorkerFunctionRole",
     "PushHookFunctionRole",
+    "ExporterFunctionRole",
 ];
 
 /// What each function calls (the SDK calls of `shared/src/aws`, through the adapters `shared/src/app.rs` wires
@@ -112,8 +113,24 @@ fn expected_grants() -> BTreeMap<&'static str, BTreeSet<String>> {
                 ("kms:Decrypt", KEY),
             ]),
         ),
+        // No secret, so no key: the exporter reads tables and writes files.
+        (
+            "ExporterFunctionRole",
+            grants(&[
+                ("dynamodb:Scan", "StateTable"),
+                ("dynamodb:UpdateItem", WATERMARKS),
+                ("dynamodb:Query", CHANGES_INDEX),
+                ("s3:PutObject", EXPORT_FILES),
+            ]),
+        ),
     ])
 }
+
+/// The state table, only the export watermark items' attributes (`shared::aws::export_feed`).
+const WATERMARKS: &str = "StateTable if {\"ForAllValues:StringEquals\":{\"dynamodb:Attributes\":[\"pk\",\"sk\",\"entity\",\"exported_to\"]}}";
+/// The commits table's change index, and the dataset's objects in the export bucket.
+const CHANGES_INDEX: &str = "CommitsTable index by_changed_at";
+const EXPORT_FILES: &str = "ExportBucket objects under commits/";
 
 /// The stack's secrets, as the grants name them.
 const SECRETS: &str = "secrets under SecretNamePrefix";
@@ -140,19 +157,20 @@ fn resource_label(statement: &Value, resource: &Value) -> String {
         "kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}
     }});
     let own = ["StateTable", "CommitsTable", "SyncQueue"];
-    match &resource["Fn::GetAtt"] {
-        Value::Array(parts) if parts[1] == "Arn" && own.iter().any(|name| parts[0] == *name) => {
-            return parts[0].as_str().unwrap().to_owned();
-        }
-        _ => {}
-    }
     let index = resource["Fn::Sub"]
         .as_str()
         .and_then(|arn| arn.strip_prefix("${"))
         .and_then(|arn| arn.split_once(".Arn}/index/"))
         .filter(|(table, _)| own.contains(table));
-    let label = if let Some((table, index)) = index {
+    let label = if let Value::Array(parts) = &resource["Fn::GetAtt"]
+        && parts[1] == "Arn"
+        && own.iter().any(|name| parts[0] == *name)
+    {
+        parts[0].as_str().unwrap().to_owned()
+    } else if let Some((table, index)) = index {
         format!("{table} index {index}")
+    } else if resource["Fn::Sub"] == "${ExportBucket.Arn}/commits/*" {
+        EXPORT_FILES.to_owned()
     } else if resource["Fn::Sub"] == SECRETS_ARN {
         SECRETS.to_owned()
     } else if resource["Fn::Sub"] == HOOK_SECRETS_ARN {
@@ -265,7 +283,7 @@ fn actions_the_adapters_call() -> BTreeSet<String> {
     let mut actions = BTreeSet::new();
     for entry in std::fs::read_dir(root().join("shared/src/aws")).unwrap() {
         let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        let Some(service) = ["dynamodb", "secretsmanager", "sqs"]
+        let Some(service) = ["dynamodb", "secretsmanager", "sqs", "s3"]
             .into_iter()
             .find(|service| source.contains(&format!("use aws_sdk_{service}::Client;")))
         else {
@@ -305,6 +323,7 @@ fn the_roles_grant_what_the_adapters_call_and_nothing_else() {
         "dynamodb:BatchWriteItem",
         "secretsmanager:CreateSecret",
         "sqs:SendMessage",
+        "s3:PutObject",
     ] {
         assert!(called.contains(action), "{action} not found in {called:?}");
     }
@@ -364,6 +383,120 @@ fn a_wider_grant_is_caught() {
             "{wide} not caught in {extra:#?}"
         );
     }
+}
+
+/// The analytics side of the stack: the saved queries are the `sql/` files (which the DuckDB test runs), the Glue
+/// table's columns are the Parquet schema the exporter writes, months are projected, the bucket is private,
+/// encrypted, TLS-only and cleans up after itself, and the workgroup enforces its encrypted output in the bucket.
+#[test]
+fn the_catalog_and_the_saved_queries_are_what_the_export_writes_and_sql_says() {
+    let cloudformation = expand(&root().join("template.yaml"));
+    let resources = cloudformation["Resources"].as_object().unwrap();
+    let mut saved: Vec<String> = Vec::new();
+    for resource in resources.values() {
+        if resource["Type"] == "AWS::Athena::NamedQuery" {
+            let properties = &resource["Properties"];
+            assert_eq!(
+                properties["Database"],
+                serde_json::json!({"Ref": "AnalyticsDatabase"})
+            );
+            assert_eq!(
+                properties["WorkGroup"],
+                serde_json::json!({"Ref": "AnalyticsWorkGroup"})
+            );
+            saved.push(properties["QueryString"].as_str().unwrap().to_owned());
+        }
+    }
+    let mut files: Vec<String> = std::fs::read_dir(root().join("sql"))
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect();
+    saved.sort();
+    files.sort();
+    assert_eq!(files.len(), 4);
+    assert_eq!(
+        saved, files,
+        "every saved query is a sql/ file, word for word"
+    );
+
+    let table = &resources["AnalyticsCommitsTable"]["Properties"]["TableInput"];
+    let columns: Vec<String> = as_list(&table["StorageDescriptor"]["Columns"])
+        .into_iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["Name"].as_str().unwrap(),
+                c["Type"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let written: Vec<String> = shared::export::columnar::SCHEMA
+        .lines()
+        .filter(|line| line.contains("REQUIRED") || line.contains("OPTIONAL"))
+        .filter_map(|line| {
+            let words: Vec<&str> = line.trim().trim_end_matches(';').split(' ').collect();
+            let glue = match (words.get(1)?, words.get(3)) {
+                (&"BYTE_ARRAY", _) => "string",
+                (&"INT64", Some(logical)) if logical.starts_with("(TIMESTAMP") => "timestamp",
+                (&"INT64", _) => "bigint",
+                (&"INT32", _) => "int",
+                (other, _) => panic!("a column type the table does not map: {other}"),
+            };
+            Some(format!("{} {glue}", words.get(2)?))
+        })
+        .collect();
+    assert_eq!(columns, written);
+    let parameters = &table["Parameters"];
+    assert_eq!(parameters["projection.enabled"], "true");
+    assert_eq!(parameters["projection.commit_month.type"], "date");
+    assert_eq!(parameters["projection.commit_month.format"], "yyyy-MM");
+    assert_eq!(table["PartitionKeys"][0]["Name"], "commit_month");
+
+    let bucket = &resources["ExportBucket"]["Properties"];
+    let block = &bucket["PublicAccessBlockConfiguration"];
+    for setting in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(block[setting], true, "{setting}");
+    }
+    assert_eq!(
+        bucket["OwnershipControls"]["Rules"][0]["ObjectOwnership"],
+        "BucketOwnerEnforced"
+    );
+    assert!(bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"].is_string());
+    let rules = as_list(&bucket["LifecycleConfiguration"]["Rules"]);
+    assert!(
+        rules
+            .iter()
+            .any(|r| r["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1)
+    );
+    assert!(
+        rules
+            .iter()
+            .any(|r| r["NoncurrentVersionExpiration"]["NoncurrentDays"].is_number())
+    );
+    assert!(
+        rules
+            .iter()
+            .all(|r| r["Prefix"] != "commits/" || r["ExpirationInDays"].is_null()),
+        "the dataset never expires"
+    );
+    let policy = &resources["ExportBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(policy["Effect"], "Deny");
+    assert_eq!(policy["Condition"]["Bool"]["aws:SecureTransport"], "false");
+
+    let workgroup = &resources["AnalyticsWorkGroup"]["Properties"]["WorkGroupConfiguration"];
+    assert_eq!(workgroup["EnforceWorkGroupConfiguration"], true);
+    assert_eq!(
+        workgroup["ResultConfiguration"]["OutputLocation"],
+        serde_json::json!({"Fn::Sub": "s3://${ExportBucket}/athena-results/"})
+    );
+    assert!(
+        workgroup["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"].is_string()
+    );
 }
 
 /// The key the stack creates (`SecretsKmsKey: create`): the account administers it but cannot use it; the three
@@ -690,7 +823,7 @@ fn the_log_level_has_one_source_and_no_trace() {
         assert_eq!(properties["LoggingConfig"]["LogFormat"], "JSON");
         assert!(properties["Environment"]["Variables"]["RUST_LOG"].is_null());
     }
-    assert_eq!(functions, 4);
+    assert_eq!(functions, 5);
 }
 
 /// The `LogLevel` values `template.yaml` allows.
@@ -713,8 +846,11 @@ fn the_schedule_sample_is_what_the_schedule_delivers() {
         .as_object()
         .unwrap()
         .values()
-        .find(|r| r["Type"] == "AWS::Scheduler::Schedule")
-        .expect("the schedule");
+        .find(|r| {
+            r["Type"] == "AWS::Scheduler::Schedule"
+                && r["Properties"]["Target"]["Arn"]["Fn::GetAtt"][0] == "SchedulerFunction"
+        })
+        .expect("the scheduler's schedule");
     let input = schedule["Properties"]["Target"]["Input"].as_str().unwrap();
     let delivered: Value = serde_json::from_str(
         &input

@@ -408,6 +408,34 @@ impl LocalRun {
         None
     }
 
+    /// The analytics export of everything changed since the last call, into `dir` as it would go to the export
+    /// bucket (`--export DIR`): the exporter's run with its DynamoDB feed, files in a folder instead of S3, and no
+    /// settle time (nothing here is written by a clock that runs behind).
+    pub async fn export_to(
+        &self,
+        dir: &std::path::Path,
+    ) -> Result<shared::export::ExportReport, LocalRunError> {
+        let exporter = shared::export::Exporter::new(
+            shared::aws::export_feed::DynamoChangeFeed::new(
+                aws_sdk_dynamodb::Client::new(&self.aws.config),
+                self.config.state_table.clone(),
+                self.config.commits_table.clone(),
+            ),
+            shared::export::folder::FolderSink::new(dir),
+            shared::export::ExportOptions {
+                settle: Duration::ZERO,
+                ..shared::export::ExportOptions::default()
+            },
+        );
+        exporter
+            .run(time::OffsetDateTime::now_utc(), None)
+            .await
+            .map_err(|e| LocalRunError::Aws {
+                step: "export",
+                message: e.to_string(),
+            })
+    }
+
     /// One scheduler tick (the event EventBridge Scheduler sends, see `template.yaml`), then the drain.
     pub async fn pass(&self) -> Result<PassSummary, LocalRunError> {
         let started = Instant::now();

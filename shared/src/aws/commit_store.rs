@@ -2,8 +2,13 @@
 //! the key, so every write is idempotent. Items are written with `BatchWriteItem` within AWS's limit of 25 per
 //! call; `UnprocessedItems` are retried with jittered backoff, a bounded number of times. An item DynamoDB refuses
 //! as invalid is isolated by splitting its batch, skipped and reported; the rest of the page is written.
+//!
+//! Every write (a put, a removal mark) also sets `changed_at` ([`change_stamp`] of the write's time), the sort key
+//! of the `by_changed_at` index that the analytics export reads changes from: never the commit's own dates, as an
+//! old-dated merge is imported today. A put replaces the whole item, so a commit that comes back to the branch
+//! loses its `removed_at` and is a change again.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -15,7 +20,7 @@ use time::OffsetDateTime;
 
 use super::{MAX_BATCH_ATTEMPTS, batch_write, condition_failed};
 use crate::kernel::StoreError;
-use crate::kernel::time::utc;
+use crate::kernel::time::{change_stamp, utc};
 use crate::sync::model::{CommitRecord, ProjectKey};
 use crate::sync::ports::CommitStore;
 
@@ -24,6 +29,9 @@ pub const MAX_BATCH_WRITE: usize = 25;
 
 /// Concurrent `BatchWriteItem` calls of one `put` (a GitLab page of 100 commits is four batches).
 const BATCH_CONCURRENCY: usize = 4;
+
+/// The attribute (and the `by_changed_at` index's sort key) that says when the item last changed.
+pub const CHANGED_AT: &str = "changed_at";
 
 /// Concurrent `UpdateItem` calls when marking removed commits.
 const MARK_CONCURRENCY: usize = 8;
@@ -55,13 +63,14 @@ impl DynamoCommitStore {
     async fn write_isolating(
         &self,
         batch: &[CommitRecord],
+        changed_at: &str,
     ) -> Result<Vec<(String, String)>, StoreError> {
         let mut refused = Vec::new();
         let mut parts = vec![batch];
         while let Some(part) = parts.pop() {
             let requests = part
                 .iter()
-                .map(put_request)
+                .map(|record| put_request(record, changed_at))
                 .collect::<Result<Vec<_>, StoreError>>()?;
             let result = batch_write(
                 &self.client,
@@ -112,11 +121,15 @@ impl DynamoCommitStore {
     }
 }
 
-/// One `PutRequest` of a record's item.
-fn put_request(record: &CommitRecord) -> Result<WriteRequest, StoreError> {
-    let item = serde_dynamo::to_item(record).map_err(|e| {
+/// One `PutRequest` of a record's item, stamped `changed_at`.
+fn put_request(record: &CommitRecord, changed_at: &str) -> Result<WriteRequest, StoreError> {
+    let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(record).map_err(|e| {
         StoreError::unavailable("encoding a commit", format!("{}: {e}", record.sha))
     })?;
+    item.insert(
+        CHANGED_AT.to_owned(),
+        AttributeValue::S(changed_at.to_owned()),
+    );
     let put = PutRequest::builder()
         .set_item(Some(item))
         .build()
@@ -139,9 +152,10 @@ impl CommitStore for DynamoCommitStore {
             .filter_map(|(record, is_last)| is_last.then_some(record))
             .collect();
         // A page's batches at once: the page costs one round trip to DynamoDB instead of four.
+        let changed_at = change_stamp(OffsetDateTime::now_utc());
         let writes: Vec<_> = records
             .chunks(MAX_BATCH_WRITE)
-            .map(|batch| self.write_isolating(batch))
+            .map(|batch| self.write_isolating(batch, &changed_at))
             .collect();
         let refused: Vec<(String, String)> = futures::stream::iter(writes)
             .buffer_unordered(BATCH_CONCURRENCY)
@@ -168,9 +182,11 @@ impl CommitStore for DynamoCommitStore {
     ) -> Result<(), StoreError> {
         let partition = project.partition();
         let removed_at = utc(at);
+        let changed_at = change_stamp(OffsetDateTime::now_utc());
         futures::stream::iter(shas)
             .map(|sha| {
-                let (partition, removed_at) = (partition.clone(), removed_at.clone());
+                let (partition, removed_at, changed_at) =
+                    (partition.clone(), removed_at.clone(), changed_at.clone());
                 async move {
                     self.write_calls.fetch_add(1, Ordering::Relaxed);
                     let result = self
@@ -179,10 +195,11 @@ impl CommitStore for DynamoCommitStore {
                         .table_name(&self.table)
                         .key("project_key", AttributeValue::S(partition))
                         .key("sha", AttributeValue::S(sha))
-                        .update_expression("SET removed_at = :at")
+                        .update_expression("SET removed_at = :at, changed_at = :changed")
                         // A commit that left before it was ever imported has nothing to mark.
                         .condition_expression("attribute_exists(sha)")
                         .expression_attribute_values(":at", AttributeValue::S(removed_at))
+                        .expression_attribute_values(":changed", AttributeValue::S(changed_at))
                         .send()
                         .await;
                     match result {

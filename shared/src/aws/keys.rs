@@ -5,7 +5,8 @@
 //! - project (the sync's state): `pk = CONN#<connection>`, `sk = PROJ#<project>`;
 //! - project schedule (the scheduler's metadata and enqueue lease): `pk = CONN#<connection>`,
 //!   `sk = SCHED#<project>`;
-//! - the scheduler's lock of a connection: `pk = CONN#<connection>`, `sk = SCHEDULING`.
+//! - the scheduler's lock of a connection: `pk = CONN#<connection>`, `sk = SCHEDULING`;
+//! - the analytics export's watermark of a project: `pk = CONN#<connection>`, `sk = EXPORT#<project>`.
 
 use std::collections::HashMap;
 
@@ -19,6 +20,7 @@ pub const CREDENTIAL_SK_PREFIX: &str = "CRED#";
 pub const PROJECT_SK_PREFIX: &str = "PROJ#";
 pub const SCHEDULE_SK_PREFIX: &str = "SCHED#";
 pub const SCHEDULING_SK: &str = "SCHEDULING";
+pub const EXPORT_SK_PREFIX: &str = "EXPORT#";
 
 pub fn connection_pk(connection_id: &str) -> String {
     format!("CONN#{connection_id}")
@@ -34,6 +36,10 @@ pub fn project_sk(project_id: u64) -> String {
 
 pub fn schedule_sk(project_id: u64) -> String {
     format!("{SCHEDULE_SK_PREFIX}{project_id}")
+}
+
+pub fn export_sk(project_id: u64) -> String {
+    format!("{EXPORT_SK_PREFIX}{project_id}")
 }
 
 /// Every item of a connection whose sort key starts with `prefix` (all pages, consistent reads), with only the

@@ -3,6 +3,10 @@
 pub mod commit_reader;
 pub mod commit_store;
 pub mod credential_store;
+#[cfg(feature = "export")]
+pub mod export_bucket;
+#[cfg(feature = "export")]
+pub mod export_feed;
 pub mod keys;
 pub mod project_store;
 pub mod secrets;

@@ -2,6 +2,8 @@
 //! domain, and maps the result to the reply Lambda expects; the domain rooms import no Lambda crate.
 
 pub mod credentials_api;
+#[cfg(feature = "export")]
+pub mod exporter;
 mod http;
 pub mod push_hook;
 pub mod scheduler;

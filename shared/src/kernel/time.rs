@@ -19,6 +19,23 @@ pub fn timestamp(now: OffsetDateTime) -> String {
     utc(now.replace_nanosecond(0).unwrap_or(now))
 }
 
+/// A change stamp: RFC 3339 in UTC with exactly six fractional digits (`2024-03-01T09:00:00.000000Z`), so that
+/// stamps compare as strings in time order (RFC 3339 alone drops trailing zeros, and `00Z` sorts after `00.5Z`).
+/// The commits table's `changed_at`, which the analytics export reads changes by.
+pub fn change_stamp(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.microsecond()
+    )
+}
+
 /// An invocation's deadline (ms since the epoch, as Lambda's context gives it) as an instant; `None` if it is
 /// unset (or beyond what an instant can hold).
 pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Option<Instant> {
@@ -47,6 +64,19 @@ mod tests {
         let a = time::macros::datetime!(2021-09-20 11:50:22 +03:00);
         let b = time::macros::datetime!(2021-09-20 09:00:00 +00:00);
         assert!(utc(a) < utc(b), "{} {}", utc(a), utc(b));
+    }
+
+    #[test]
+    fn change_stamps_have_one_width_and_sort_in_time_order() {
+        let whole = time::macros::datetime!(2024-03-01 09:00:00 +00:00);
+        let half = time::macros::datetime!(2024-03-01 09:00:00.5 +00:00);
+        let later = time::macros::datetime!(2024-03-01 11:00:00.000001 +02:00);
+        assert_eq!(change_stamp(whole), "2024-03-01T09:00:00.000000Z");
+        assert_eq!(change_stamp(later), "2024-03-01T09:00:00.000001Z");
+        assert!(change_stamp(whole) < change_stamp(later));
+        assert!(change_stamp(later) < change_stamp(half));
+        // What RFC 3339 alone would get wrong.
+        assert!(utc(whole) > utc(half));
     }
 
     #[test]

@@ -3,10 +3,14 @@
 //! feature on.
 
 mod commits;
+#[cfg(feature = "export")]
+mod export;
 mod scheduler;
 mod sync;
 mod vault;
 
+#[cfg(feature = "export")]
+pub use export::{MemoryChangeFeed, MemorySink};
 pub use scheduler::{MemoryQueue, MemorySchedulerStore};
 pub use sync::{MemoryCommitStore, MemoryStateStore};
 pub use vault::{MemoryVault, Secret};

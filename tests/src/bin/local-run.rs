@@ -4,6 +4,7 @@
 //! ```text
 //! local-run [--monolith-commits N]          demo GitLab (simulator on loopback)
 //! GITLAB_TOKEN=... local-run --gitlab-url URL   a real GitLab (the token only from the environment)
+//! local-run ... --export DIR                 also writes the analytics dataset (Parquet) to DIR
 //! ```
 //!
 //! Pass 1 imports everything; pass 2 runs the same pipeline again and shows the incremental path (against the
@@ -25,18 +26,21 @@ use testkit::local_run::{
 struct Args {
     gitlab_url: Option<String>,
     monolith_commits: usize,
+    export: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         gitlab_url: None,
         monolith_commits: 5_000,
+        export: None,
     };
     let mut given = std::env::args().skip(1);
     while let Some(flag) = given.next() {
         let mut value = || given.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--gitlab-url" => args.gitlab_url = Some(value()?),
+            "--export" => args.export = Some(value()?.into()),
             "--monolith-commits" => {
                 args.monolith_commits = value()?
                     .parse()
@@ -44,7 +48,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "-h" | "--help" => {
                 return Err(
-                    "usage: local-run [--monolith-commits N] | GITLAB_TOKEN=... local-run --gitlab-url URL"
+                    "usage: local-run [--monolith-commits N] [--export DIR] | GITLAB_TOKEN=... local-run --gitlab-url URL [--export DIR]"
                         .into(),
                 );
             }
@@ -209,6 +213,26 @@ async fn run(args: Args) -> Result<bool, LocalRunError> {
         println!(
             "  the simulator counted {} GitLab requests in all",
             sim.total_requests()
+        );
+    }
+    if let Some(dir) = &args.export {
+        let report = run.export_to(dir).await?;
+        let files = dir.join("commits").join("**").join("*.parquet");
+        println!(
+            "  export: {} rows in {} Parquet files ({} bytes) under {}; query them with DuckDB:",
+            report.rows,
+            report.files,
+            report.bytes,
+            dir.display()
+        );
+        println!(
+            "    .venv/bin/python -c \"import duckdb; duckdb.sql(\\\"SELECT project_path, count(*) AS commits \
+             FROM read_parquet('{}', hive_partitioning = true) WHERE removed_at IS NULL GROUP BY 1 ORDER BY 2 DESC\\\").show()\"",
+            files.display()
+        );
+        println!(
+            "    (the saved queries of sql/: .venv/bin/python scripts/query-export {})",
+            dir.display()
         );
     }
     println!(

@@ -1,0 +1,201 @@
+//! The export's [`ChangeFeed`] on DynamoDB: projects and watermarks from the state table, changes from the commits
+//! table's `by_changed_at` index.
+//!
+//! - projects: one filtered, strongly consistent `Scan` of the state table for the sync's `PROJ#` items and the
+//!   export's `EXPORT#` watermark items (`exported_to`, a change stamp), all connections at once;
+//! - changes: `Query` of `by_changed_at` with `changed_at BETWEEN <watermark> AND <until>` (inclusive both: the
+//!   service drops the watermark's own stamp), 1 MB pages, in stamp order;
+//! - the watermark: one conditional `UpdateItem` that only moves it forward.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::commit_store::CHANGED_AT;
+use super::condition_failed;
+use super::keys::{EXPORT_SK_PREFIX, PROJECT_SK_PREFIX, connection_pk, export_sk};
+use crate::export::{ChangeCursor, ChangeFeed, ChangePage, ChangedCommit, ExportProject, Window};
+use crate::kernel::{ConnectionId, StoreError};
+use crate::sync::model::{CommitRecord, ProjectKey};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The commits table's index by change time (`template.yaml`).
+pub const CHANGES_INDEX: &str = "by_changed_at";
+
+#[derive(Debug, Clone)]
+pub struct DynamoChangeFeed {
+    client: Client,
+    state_table: String,
+    commits_table: String,
+}
+
+impl DynamoChangeFeed {
+    pub fn new(
+        client: Client,
+        state_table: impl Into<String>,
+        commits_table: impl Into<String>,
+    ) -> Self {
+        DynamoChangeFeed {
+            client,
+            state_table: state_table.into(),
+            commits_table: commits_table.into(),
+        }
+    }
+}
+
+fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+/// The project a state item belongs to, and whether it is the export's watermark (else the sync's item).
+fn state_project(item: &Item) -> Option<(ProjectKey, bool)> {
+    let connection = ConnectionId::parse(text(item, "pk")?.strip_prefix("CONN#")?)?;
+    let sk = text(item, "sk")?;
+    let (id, watermark) = match sk.strip_prefix(EXPORT_SK_PREFIX) {
+        Some(id) => (id, true),
+        None => (sk.strip_prefix(PROJECT_SK_PREFIX)?, false),
+    };
+    Some((
+        ProjectKey::new(connection.as_str(), id.parse().ok()?),
+        watermark,
+    ))
+}
+
+impl ChangeFeed for DynamoChangeFeed {
+    async fn projects(&self) -> Result<Vec<ExportProject>, StoreError> {
+        // project -> (the sync has an item for it, its watermark)
+        let mut projects: BTreeMap<ProjectKey, (bool, Option<String>)> = BTreeMap::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.state_table)
+                .filter_expression("begins_with(sk, :project) OR begins_with(sk, :export)")
+                .expression_attribute_values(
+                    ":project",
+                    AttributeValue::S(PROJECT_SK_PREFIX.into()),
+                )
+                .expression_attribute_values(":export", AttributeValue::S(EXPORT_SK_PREFIX.into()))
+                .projection_expression("pk, sk, exported_to")
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::unavailable("Scan projects", DisplayErrorContext(&e)))?;
+            for item in output.items.unwrap_or_default() {
+                let Some((key, watermark)) = state_project(&item) else {
+                    continue;
+                };
+                let entry = projects.entry(key).or_default();
+                if watermark {
+                    entry.1 = text(&item, "exported_to").map(str::to_owned);
+                } else {
+                    entry.0 = true;
+                }
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        // A watermark alone (the sync's item gone) has nothing more to export.
+        Ok(projects
+            .into_iter()
+            .filter(|(_, (synced, _))| *synced)
+            .map(|(key, (_, exported_to))| ExportProject { key, exported_to })
+            .collect())
+    }
+
+    async fn changes(
+        &self,
+        project: &ProjectKey,
+        window: &Window,
+        start: Option<ChangeCursor>,
+    ) -> Result<ChangePage, StoreError> {
+        let partition = project.partition();
+        let start = start.map(|cursor| {
+            HashMap::from([
+                (
+                    "project_key".to_owned(),
+                    AttributeValue::S(partition.clone()),
+                ),
+                ("sha".to_owned(), AttributeValue::S(cursor.sha)),
+                (CHANGED_AT.to_owned(), AttributeValue::S(cursor.changed_at)),
+            ])
+        });
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.commits_table)
+            .index_name(CHANGES_INDEX)
+            .expression_attribute_values(":p", AttributeValue::S(partition.clone()))
+            .expression_attribute_values(":until", AttributeValue::S(window.until.clone()))
+            .set_exclusive_start_key(start);
+        query = match &window.after {
+            Some(after) => query
+                .key_condition_expression(
+                    "project_key = :p AND changed_at BETWEEN :after AND :until",
+                )
+                .expression_attribute_values(":after", AttributeValue::S(after.clone())),
+            None => query.key_condition_expression("project_key = :p AND changed_at <= :until"),
+        };
+        let output = query
+            .send()
+            .await
+            .map_err(|e| StoreError::unavailable("Query changes", DisplayErrorContext(&e)))?;
+        let mut page = ChangePage::default();
+        for item in output.items.unwrap_or_default() {
+            let changed_at = text(&item, CHANGED_AT).map(str::to_owned);
+            let sha = text(&item, "sha").unwrap_or("?").to_owned();
+            match (changed_at, serde_dynamo::from_item::<_, CommitRecord>(item)) {
+                (Some(changed_at), Ok(record)) => {
+                    page.changes.push(ChangedCommit { record, changed_at })
+                }
+                _ => page.unreadable.push(sha),
+            }
+        }
+        page.next = output
+            .last_evaluated_key
+            .filter(|key| !key.is_empty())
+            .and_then(|key| {
+                Some(ChangeCursor {
+                    sha: text(&key, "sha")?.to_owned(),
+                    changed_at: text(&key, CHANGED_AT)?.to_owned(),
+                })
+            });
+        Ok(page)
+    }
+
+    async fn advance(&self, project: &ProjectKey, to: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.state_table)
+            .key(
+                "pk",
+                AttributeValue::S(connection_pk(&project.connection_id)),
+            )
+            .key("sk", AttributeValue::S(export_sk(project.project_id)))
+            .update_expression("SET entity = :entity, exported_to = :to")
+            .condition_expression("attribute_not_exists(exported_to) OR exported_to < :to")
+            .expression_attribute_values(":entity", AttributeValue::S("export_watermark".into()))
+            .expression_attribute_values(":to", AttributeValue::S(to.to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // A later run already moved it further: its window covers this one's.
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(StoreError::unavailable(
+                "UpdateItem export watermark",
+                DisplayErrorContext(&e),
+            )),
+        }
+    }
+}

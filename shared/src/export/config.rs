@@ -1,0 +1,82 @@
+//! The exporter function's environment, read once at start-up (the SAM template sets these variables).
+
+use crate::config::ConfigError;
+
+/// Everything the exporter needs from its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportConfig {
+    /// DynamoDB table of the watermarks (`EXPORT#<project>` items) and the projects to export.
+    pub state_table: String,
+    /// DynamoDB table of commits, read through its `by_changed_at` index.
+    pub commits_table: String,
+    /// S3 bucket of the dataset (`EXPORT_BUCKET`).
+    pub bucket: String,
+    /// Object name prefix (`EXPORT_PREFIX`, empty or ending with `/`).
+    pub prefix: String,
+}
+
+impl ExportConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
+        let prefix = lookup("EXPORT_PREFIX")
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        if !(prefix.is_empty() || prefix.ends_with('/')) || prefix.starts_with('/') {
+            return Err(ConfigError::Invalid {
+                name: "EXPORT_PREFIX",
+                reason: "must be empty or end with '/', and not start with '/'".into(),
+            });
+        }
+        Ok(ExportConfig {
+            state_table: required("STATE_TABLE")?,
+            commits_table: required("COMMITS_TABLE")?,
+            bucket: required("EXPORT_BUCKET")?,
+            prefix,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_tables_the_bucket_and_a_checked_prefix() {
+        let env = |prefix: &'static str| {
+            move |name: &str| match name {
+                "STATE_TABLE" => Some("state".to_owned()),
+                "COMMITS_TABLE" => Some("commits".to_owned()),
+                "EXPORT_BUCKET" => Some("bucket".to_owned()),
+                "EXPORT_PREFIX" => Some(prefix.to_owned()),
+                _ => None,
+            }
+        };
+        let config = ExportConfig::from_lookup(env("analytics/")).unwrap();
+        assert_eq!(config.bucket, "bucket");
+        assert_eq!(config.prefix, "analytics/");
+        assert_eq!(ExportConfig::from_lookup(env("")).unwrap().prefix, "");
+        for bad in ["analytics", "/analytics/"] {
+            assert!(matches!(
+                ExportConfig::from_lookup(env(bad)),
+                Err(ConfigError::Invalid {
+                    name: "EXPORT_PREFIX",
+                    ..
+                })
+            ));
+        }
+        assert_eq!(
+            ExportConfig::from_lookup(|name| env("")(name).filter(|_| name != "EXPORT_BUCKET")),
+            Err(ConfigError::Missing("EXPORT_BUCKET"))
+        );
+    }
+}
