@@ -80,12 +80,13 @@ async fn fifty_pushes_in_ten_seconds_make_at_most_three_syncs_and_the_table_is_g
 async fn a_replayed_push_costs_one_unchanged_sync_and_other_branches_nothing() {
     let p = pipeline("hooksreplay").await;
     let head = p.push("the push", 1_700_200_000).await;
-    let waited = p
+    let (drained, waited) = p
         .run
-        .wait_for_head(CONNECTION, p.project, &head, Duration::from_secs(30));
-    let (drained, waited) = futures::join!(p.run.drain(), waited);
+        .drain_until_head(CONNECTION, p.project, &head, Duration::from_secs(30))
+        .await
+        .unwrap();
     assert!(waited.is_some());
-    assert_eq!(drained.unwrap().commits_written, 1);
+    assert_eq!(drained.commits_written, 1);
     assert_eq!(p.differences_from_git().await, Vec::<String>::new());
 
     // The same delivery again, after the window: one sync, unchanged, one GitLab request.
@@ -93,7 +94,7 @@ async fn a_replayed_push_costs_one_unchanged_sync_and_other_branches_nothing() {
     let payload: Value = delivered.last().unwrap().payload.clone();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let client = reqwest::Client::new();
-    let url = p.url();
+    let url = p.hooks.url.clone();
     let send = |payload: Value, token: String| {
         client
             .post(&url)
@@ -102,7 +103,7 @@ async fn a_replayed_push_costs_one_unchanged_sync_and_other_branches_nothing() {
             .json(&payload)
             .send()
     };
-    let replayed = send(payload.clone(), p.secret.clone()).await.unwrap();
+    let replayed = send(payload.clone(), p.hooks.secret.clone()).await.unwrap();
     assert_eq!(replayed.status(), 202);
     let drained = p.run.drain().await.unwrap();
     let results: Vec<(&str, u64)> = drained

@@ -19,11 +19,14 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use shared::app::{CredentialsFunction, SchedulerFunction, SyncWorkerFunction};
 use shared::config::Config;
+use shared::kernel::ConnectionId;
+use shared::kernel::push_hook::{hook_path, hook_secret_name};
 use shared::scheduler::SchedulerOptions;
 use shared::sync::{RecordOutcome, RecordReport, SyncOptions};
 
 use crate::api_front::ApiFront;
 use crate::aws_local::{AwsStandIn, StandInError};
+use crate::gitlab_sim::Simulator;
 
 /// How soon a message whose record failed is delivered again (the deployed queue waits its visibility timeout).
 pub const REDELIVERY_DELAY: Duration = Duration::from_secs(2);
@@ -40,6 +43,15 @@ const CONCURRENT_INVOCATIONS: usize = 5;
 
 /// The drain stops after this long even if messages are left, so a run can never hang.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30 * 60);
+
+/// The push hook handler served for a simulator ([`LocalRun::serve_push_hooks`]): stops with its front.
+#[derive(Debug)]
+pub struct ServedPushHooks {
+    pub front: ApiFront,
+    /// The URL GitLab is given.
+    pub url: String,
+    pub secret: String,
+}
 
 /// The route API Gateway gives the push hook function (`template.yaml`).
 pub const PUSH_HOOK_ROUTE: &str = "POST /connections/{connection_id}/hooks/gitlab";
@@ -344,13 +356,20 @@ impl LocalRun {
     }
 
     /// The push hook function, built by `shared::app` as its Lambda main builds it, served on loopback behind the
-    /// route API Gateway gives it (`POST /connections/{connection_id}/hooks/gitlab`), for a GitLab's push hooks.
-    pub async fn serve_push_hooks(&self) -> std::io::Result<ApiFront> {
+    /// route API Gateway gives it (`POST /connections/{connection_id}/hooks/gitlab`), with `sim`'s push hook pointed
+    /// at it with the secret `credentials.create` made for `connection`.
+    pub async fn serve_push_hooks(
+        &self,
+        sim: &Simulator,
+        connection: &str,
+    ) -> Result<ServedPushHooks, LocalRunError> {
+        let id = ConnectionId::parse(connection)
+            .ok_or_else(|| LocalRunError::Config(format!("{connection:?} is no connection id")))?;
         let hooks = Arc::new(shared::app::push_hook_function(
             &self.config,
             &self.aws.config,
         ));
-        ApiFront::start(&[PUSH_HOOK_ROUTE], move |request| {
+        let front = ApiFront::start(&[PUSH_HOOK_ROUTE], move |request| {
             let hooks = hooks.clone();
             async move {
                 shared::entrypoints::push_hook::handler(&hooks, request)
@@ -359,16 +378,16 @@ impl LocalRun {
             }
         })
         .await
+        .map_err(|e| LocalRunError::Config(format!("serving the push hook: {e}")))?;
+        let url = format!("{}{}", front.base_url(), hook_path(&id));
+        let secret = self.push_hook_secret(&id).await?;
+        sim.set_push_hook(&url, &secret);
+        Ok(ServedPushHooks { front, url, secret })
     }
 
     /// The connection's push hook secret, as `credentials.create` made it (read from the secret vault).
-    pub async fn push_hook_secret(&self, connection: &str) -> Result<String, LocalRunError> {
-        let connection = shared::kernel::ConnectionId::parse(connection)
-            .ok_or_else(|| LocalRunError::Config(format!("{connection:?} is no connection id")))?;
-        let name = shared::kernel::push_hook::hook_secret_name(
-            &self.config.secret_name_prefix,
-            &connection,
-        );
+    async fn push_hook_secret(&self, connection: &ConnectionId) -> Result<String, LocalRunError> {
+        let name = hook_secret_name(&self.config.secret_name_prefix, connection);
         let secret = self
             .aws
             .secrets
@@ -380,6 +399,22 @@ impl LocalRun {
         secret
             .secret_string
             .ok_or_else(|| LocalRunError::Config("the push hook secret has no text".into()))
+    }
+
+    /// Drains the sync queue while watching for the project's imported head to become `sha`: the drain, and how
+    /// long the head took (`None` past `limit`).
+    pub async fn drain_until_head(
+        &self,
+        connection: &str,
+        project_id: u64,
+        sha: &str,
+        limit: Duration,
+    ) -> Result<(PassSummary, Option<Duration>), LocalRunError> {
+        let (drained, waited) = futures::join!(
+            self.drain(),
+            self.wait_for_head(connection, project_id, sha, limit)
+        );
+        Ok((drained?, waited))
     }
 
     /// Waits until the project's imported head (its sync item's `last_head`) is `sha`, which the worker sets only

@@ -4,14 +4,13 @@
 
 use std::collections::BTreeSet;
 
-use shared::kernel::ConnectionId;
-use shared::kernel::push_hook::hook_path;
 use shared::sync::ProjectKey;
 
-use crate::api_front::ApiFront;
 use crate::git_fixture::{CommitSpec, GitRepo};
 use crate::gitlab_sim::{OneProject, Simulator, World};
-use crate::local_run::{CONNECTION, GitLabTarget, LocalRun, LocalRunError, Tuning};
+use crate::local_run::{
+    CONNECTION, GitLabTarget, LocalRun, LocalRunError, ServedPushHooks, Tuning,
+};
 
 const TOKEN: &str = "glpat-push-pipeline";
 
@@ -23,8 +22,8 @@ pub struct PushPipeline {
     pub project: u64,
     pub sim: Simulator,
     pub run: LocalRun,
-    pub front: ApiFront,
-    pub secret: String,
+    /// The push hook handler the simulator's hook goes to (its URL and secret).
+    pub hooks: ServedPushHooks,
 }
 
 impl PushPipeline {
@@ -46,34 +45,14 @@ impl PushPipeline {
         run.create_credential(CONNECTION, &sim.base_url(), TOKEN, "push hooks")
             .await?;
         run.pass().await?;
-        let secret = run.push_hook_secret(CONNECTION).await?;
-        let front = run
-            .serve_push_hooks()
-            .await
-            .map_err(|e| LocalRunError::Config(format!("serving the push hook: {e}")))?;
-        let connection = ConnectionId::parse(CONNECTION).expect("the local run's connection id");
-        sim.set_push_hook(&Self::hook_url(&front, &connection), &secret);
+        let hooks = run.serve_push_hooks(&sim, CONNECTION).await?;
         Ok(PushPipeline {
             repo,
             project,
             sim,
             run,
-            front,
-            secret,
+            hooks,
         })
-    }
-
-    /// The URL GitLab is given for the connection's push hook.
-    fn hook_url(front: &ApiFront, connection: &ConnectionId) -> String {
-        format!("{}{}", front.base_url(), hook_path(connection))
-    }
-
-    /// This pipeline's push hook URL.
-    pub fn url(&self) -> String {
-        Self::hook_url(
-            &self.front,
-            &ConnectionId::parse(CONNECTION).expect("the local run's connection id"),
-        )
     }
 
     /// Pushes one commit to the default branch; the new head.
@@ -112,7 +91,7 @@ impl PushPipeline {
 
     /// Stops the front and the simulator and removes the stand-in's resources.
     pub async fn stop(self) {
-        self.front.stop().await;
+        self.hooks.front.stop().await;
         self.sim.shutdown().await;
         self.run.aws.teardown().await;
     }

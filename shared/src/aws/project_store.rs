@@ -47,7 +47,7 @@ use super::keys::{
 };
 use super::{batch_write, condition_failed};
 use crate::credentials::ConnectionId;
-use crate::hooks::{LeaseTake, PushLeases, ScheduledProject};
+use crate::hooks::{LeaseTake, PUSH_STATUSES, PushLeases, ScheduledProject};
 use crate::kernel::CredentialId;
 use crate::kernel::StoreError;
 use crate::scheduler::model::{DiscoveredProject, ProjectStatus};
@@ -541,9 +541,6 @@ impl ScheduleItems for DynamoProjectStore {
         }
     }
 }
-
-/// The statuses of a project a tick enqueues (one that is empty may be empty no more after a push).
-const PUSH_STATUSES: [ProjectStatus; 2] = [ProjectStatus::Active, ProjectStatus::Empty];
 
 impl PushLeases for DynamoProjectStore {
     /// One `UpdateItem` of the schedule item, conditional on the project being one a tick syncs and on no queued

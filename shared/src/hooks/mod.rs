@@ -14,6 +14,6 @@ pub mod ports;
 pub mod push;
 pub mod service;
 
-pub use ports::{LeaseTake, PushLeases, ScheduledProject};
+pub use ports::{LeaseTake, PUSH_STATUSES, PushLeases, ScheduledProject};
 pub use push::{PushError, PushEvent};
 pub use service::{Delivery, HookError, HookOptions, PushHooks, Received};

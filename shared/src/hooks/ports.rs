@@ -5,7 +5,12 @@
 use std::future::Future;
 
 use crate::kernel::{ConnectionId, CredentialId, StoreError};
+use crate::scheduler::model::ProjectStatus;
 use crate::scheduler::ports::EnqueueLease;
+
+/// The statuses of a project a push hook enqueues: those a tick enqueues (one recorded empty may be empty no more
+/// after a push). Archived, excluded and refused projects are left to the tick.
+pub const PUSH_STATUSES: [ProjectStatus; 2] = [ProjectStatus::Active, ProjectStatus::Empty];
 
 /// The scheduler's record of a project a hook enqueues: what its sync message carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +35,8 @@ pub enum LeaseTake {
 }
 
 pub trait PushLeases: Send + Sync {
-    /// Takes `lease` on the project's schedule item if the project is one a tick would sync (active or empty,
-    /// not excluded, not gone) and no queued message covers a push at `covered_from` (its lease's `visible_at`
+    /// Takes `lease` on the project's schedule item if the project is one a tick would sync (its status in
+    /// [`PUSH_STATUSES`], not gone) and no queued message covers a push at `covered_from` (its lease's `visible_at`
     /// is earlier). One conditional write.
     fn take_push_lease(
         &self,

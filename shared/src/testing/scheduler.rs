@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::credentials::ConnectionId;
-use crate::hooks::{LeaseTake, PushLeases, ScheduledProject};
+use crate::hooks::{LeaseTake, PUSH_STATUSES, PushLeases, ScheduledProject};
 use crate::kernel::{CredentialId, StoreError, SyncMessage, SyncQueue};
 use crate::scheduler::model::ProjectStatus;
 use crate::scheduler::ports::{
@@ -269,7 +269,7 @@ impl PushLeases for MemorySchedulerStore {
             return Ok(LeaseTake::NotSynced("gone".into()));
         }
         match item.status {
-            Some(ProjectStatus::Active | ProjectStatus::Empty) => {}
+            Some(status) if PUSH_STATUSES.contains(&status) => {}
             other => {
                 return Ok(LeaseTake::NotSynced(
                     other.map_or("unknown", ProjectStatus::as_str).to_owned(),

@@ -37,12 +37,10 @@ async fn main() -> BenchResult<()> {
         let started = Instant::now();
         let head = p.push(&format!("push {i}"), 1_700_100_000 + i as i64).await;
         let pushed_in = started.elapsed();
-        let (drained, waited) = futures::join!(
-            p.run.drain(),
-            p.run
-                .wait_for_head(CONNECTION, p.project, &head, Duration::from_secs(60))
-        );
-        let drained = drained?;
+        let (drained, waited) = p
+            .run
+            .drain_until_head(CONNECTION, p.project, &head, Duration::from_secs(60))
+            .await?;
         let waited = waited.ok_or("a push did not reach the table within 60 s")?;
         syncs += drained.records.len();
         requests += drained.sync_requests;

@@ -14,8 +14,6 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use shared::kernel::ConnectionId;
-use shared::kernel::push_hook::hook_path;
 use testkit::demo::{DEMO_TOKEN, Demo, differences_from_git};
 use testkit::git_fixture::CommitSpec;
 use testkit::gitlab_sim::Simulator;
@@ -258,14 +256,11 @@ async fn push_hooks(
     demo: &Demo,
     sim: &Simulator,
 ) -> Result<PassSummary, LocalRunError> {
-    let front = run
-        .serve_push_hooks()
-        .await
-        .map_err(|e| LocalRunError::Config(format!("serving the push hook: {e}")))?;
-    let connection = ConnectionId::parse(CONNECTION).expect("the local run's connection id");
-    let url = format!("{}{}", front.base_url(), hook_path(&connection));
-    sim.set_push_hook(&url, &run.push_hook_secret(CONNECTION).await?);
-    eprintln!("  GitLab's push hook: POST {url} (X-Gitlab-Token: the connection's hook secret)");
+    let hooks = run.serve_push_hooks(sim, CONNECTION).await?;
+    eprintln!(
+        "  GitLab's push hook: POST {} (X-Gitlab-Token: the connection's hook secret)",
+        hooks.url
+    );
     let project = sim
         .with_world(|w| w.find_project(HOOK_PROJECT))
         .ok_or_else(|| LocalRunError::Config(format!("the demo has no {HOOK_PROJECT}")))?;
@@ -282,11 +277,9 @@ async fn push_hooks(
             .await
             .after;
         let push_took = pushed_at.elapsed();
-        let (drained, waited) = futures::join!(
-            run.drain(),
-            run.wait_for_head(CONNECTION, project, &head, Duration::from_secs(60))
-        );
-        let drained = drained?;
+        let (drained, waited) = run
+            .drain_until_head(CONNECTION, project, &head, Duration::from_secs(60))
+            .await?;
         let latency = waited.map(|waited| push_took + waited);
         eprintln!(
             "  push {}: {} in the table {} after the push",
@@ -301,7 +294,7 @@ async fn push_hooks(
     }
     summary.elapsed = started.elapsed();
     sim.clear_hook();
-    front.stop().await;
+    hooks.front.stop().await;
     Ok(summary)
 }
 
