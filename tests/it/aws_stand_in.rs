@@ -295,3 +295,80 @@ async fn secret_create_read_delete() {
     );
     aws.teardown().await;
 }
+
+/// DynamoDB applies each request atomically; moto's server alone does not (its DynamoDB backend has no lock, and
+/// it answers on several threads), so `scripts/moto_server.py` serialises its DynamoDB requests. Tests that race
+/// conditional writes (leases, credential versions) or count stored commits rely on this.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_writes_keep_dynamodb_guarantees() {
+    const RACERS: usize = 8;
+    let aws = AwsStandIn::provision().await.expect("stand-in");
+    let (state, commits) = (aws.table("StateTable"), aws.table("CommitsTable"));
+    let mut double_winners = 0;
+    let mut lost = 0;
+    for round in 0..40 {
+        let takes = (0..RACERS).map(|racer| {
+            aws.dynamodb
+                .update_item()
+                .table_name(state)
+                .key("pk", s("LEASE"))
+                .key("sk", s(&round.to_string()))
+                .update_expression("SET holder = :h")
+                .condition_expression("attribute_not_exists(pk)")
+                .expression_attribute_values(":h", s(&racer.to_string()))
+                .send()
+        });
+        let winners = futures::future::join_all(takes)
+            .await
+            .into_iter()
+            .filter(Result::is_ok)
+            .count();
+        double_winners += usize::from(winners != 1);
+
+        // Batches that open a new partition at once.
+        let partition = format!("race#{round}");
+        let batches = (0..RACERS).map(|racer| {
+            let writes: Vec<WriteRequest> = (0..25)
+                .map(|i| {
+                    let put = PutRequest::builder()
+                        .item("project_key", s(&partition))
+                        .item("sha", s(&format!("{racer:02}{i:038x}")))
+                        .build()
+                        .unwrap();
+                    WriteRequest::builder().put_request(put).build()
+                })
+                .collect();
+            aws.dynamodb
+                .batch_write_item()
+                .request_items(commits, writes)
+                .send()
+        });
+        for written in futures::future::join_all(batches).await {
+            assert!(
+                written
+                    .unwrap()
+                    .unprocessed_items
+                    .unwrap_or_default()
+                    .is_empty()
+            );
+        }
+        let stored = aws
+            .dynamodb
+            .query()
+            .table_name(commits)
+            .key_condition_expression("project_key = :p")
+            .expression_attribute_values(":p", s(&partition))
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .send()
+            .await
+            .unwrap()
+            .count;
+        lost += RACERS * 25 - usize::try_from(stored).unwrap();
+    }
+    assert_eq!(
+        (double_winners, lost),
+        (0, 0),
+        "rounds whose conditional update did not have exactly one winner, and items lost"
+    );
+    aws.teardown().await;
+}
