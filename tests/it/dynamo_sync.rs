@@ -9,7 +9,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use shared::aws::commit_store::{DynamoCommitStore, MAX_BATCH_WRITE};
 use shared::aws::sync_state_store::DynamoSyncStateStore;
-use shared::gitlab::ProjectRef;
+use shared::gitlab::{GitLabError, ProjectRef};
+use shared::kernel::time::change_stamp;
 use shared::sync::model::MAX_ITEM_BYTES;
 use shared::sync::{
     CommitRecord, CommitStore, ProjectKey, ProjectSync, SyncJob, SyncOptions, SyncOutcome,
@@ -19,6 +20,7 @@ use testkit::aws_local::AwsStandIn;
 use testkit::clients::client;
 use testkit::git_fixture::GitRepo;
 use testkit::gitlab_sim::{Fault, Hostile, OneProject, Rewrite, Simulator, World, routes};
+use tokio::time::Instant;
 
 const TOKEN: &str = "glpat-dynamo-sync-token";
 
@@ -148,6 +150,117 @@ async fn batches_stay_within_aws_limits_and_rewrites_are_harmless() {
         .collect();
     assert_eq!(removed, [format!("{:040x}", 3)]);
     aws.teardown().await;
+}
+
+#[tokio::test]
+async fn reconciling_marks_only_live_items_last_written_before_its_start() {
+    let aws = AwsStandIn::provision().await.unwrap();
+    let table = aws.table("CommitsTable");
+    let store = DynamoCommitStore::new(aws.dynamodb.clone(), table);
+    let key = ProjectKey::new("c1", 8);
+    let sha = |i: usize| format!("{i:040x}");
+    // More than one page of the reconciling query.
+    let records: Vec<_> = (0..1_100).map(|i| record(&key, &sha(i))).collect();
+    store.put(records.clone()).await.unwrap();
+    store
+        .mark_removed(&key, vec![sha(0)], time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    // An item written before writes were stamped.
+    let legacy = record(&key, &sha(5_000));
+    aws.dynamodb
+        .put_item()
+        .table_name(table)
+        .set_item(Some(serde_dynamo::to_item(&legacy).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    // A re-import started an hour ahead of this host's clock (another host's), and rewrote ten commits from here:
+    // they are stamped at its start, not before it, so they stay live.
+    let since = change_stamp(time::OffsetDateTime::now_utc() + time::Duration::hours(1));
+    store
+        .put_changed_from(records[1..11].to_vec(), Some(&since))
+        .await
+        .unwrap();
+    // Another project's commits are not this reconciliation's business.
+    let other = ProjectKey::new("c1", 80);
+    store.put(vec![record(&other, &sha(1))]).await.unwrap();
+
+    let at = time::OffsetDateTime::now_utc();
+    let marked = store
+        .remove_unchanged_since(&key, &since, at)
+        .await
+        .unwrap();
+    assert_eq!(marked, 1_100 - 1 - 10 + 1);
+    let live: Vec<String> = table_commits(&aws, &key)
+        .await
+        .into_iter()
+        .filter(|(_, removed)| removed.is_none())
+        .map(|(sha, _)| sha)
+        .collect();
+    assert_eq!(live, (1..11).map(sha).collect::<Vec<_>>());
+    assert_eq!(table_commits(&aws, &other).await, [(sha(1), None)]);
+    assert_eq!(
+        store
+            .remove_unchanged_since(&key, &since, at)
+            .await
+            .unwrap(),
+        0,
+        "what is marked stays out"
+    );
+    aws.teardown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_force_push_whose_old_head_is_pruned_leaves_the_table_equal_to_git() {
+    let f = Import::start(1_500, Some(10)).await;
+    let Import {
+        aws, repo, target, ..
+    } = &f;
+    let sync = f.sync();
+    assert!(matches!(
+        sync.run(target, None).await.unwrap(),
+        SyncOutcome::Imported(_)
+    ));
+    let old_head = repo.head();
+    let left = repo.force_push("main", 30, 5);
+    repo.prune_unreachable();
+    let merge_base = f
+        .gitlab
+        .merge_base(&target.project, &old_head, &repo.head())
+        .await;
+    assert!(
+        matches!(merge_base, Err(GitLabError::NotFound { .. })),
+        "{merge_base:?}"
+    );
+    // Continued from checkpoints, a window per run.
+    let mut removed = None;
+    for _ in 0..50 {
+        match sync.run(target, Some(Instant::now())).await.unwrap() {
+            SyncOutcome::Continue(_) => {}
+            SyncOutcome::Imported(report) => {
+                removed = Some(report.commits_removed);
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(removed, Some(left.len()));
+    let (live, gone): (Vec<_>, Vec<_>) = table_commits(aws, &target.key)
+        .await
+        .into_iter()
+        .partition(|(_, removed)| removed.is_none());
+    let mut oracle = repo.rev_list(&["main"]);
+    oracle.sort();
+    assert_eq!(
+        live.into_iter().map(|(sha, _)| sha).collect::<Vec<_>>(),
+        oracle
+    );
+    assert_eq!(
+        gone.into_iter().map(|(sha, _)| sha).collect::<Vec<_>>(),
+        left
+    );
+    f.stop().await;
 }
 
 #[tokio::test]
@@ -300,6 +413,8 @@ async fn a_job_marked_for_a_new_plan_reads_back_marked() {
         ],
         done: vec![1],
         replan: false,
+        // A whole-branch re-import carries its start through checkpoints.
+        reconcile_since: Some("2024-03-01T09:00:00.000000Z".into()),
     };
     assert!(store.save_job(&key, None, &job).await.unwrap());
     assert_eq!(store.load(&key).await.unwrap().job.as_ref(), Some(&job));

@@ -231,6 +231,90 @@ async fn a_force_push_marks_what_left_and_imports_what_came() {
     f.sim.shutdown().await;
 }
 
+impl Fixture {
+    /// Force-pushes `main` (see [`GitRepo::force_push`]) and prunes what left, so that GitLab no longer knows the
+    /// imported head: the merge base of it and the new head is a 404. Returns the commits that left.
+    async fn force_push_and_prune(&self, back: usize, commits: i64) -> Vec<String> {
+        let old_head = self.last_head().expect("an imported head");
+        let left = self.repo.force_push("main", back, commits);
+        self.repo.prune_unreachable();
+        let merge_base = self
+            .gitlab
+            .merge_base(
+                &ProjectRef::Id(self.project_id),
+                &old_head,
+                &self.repo.head(),
+            )
+            .await;
+        assert!(
+            matches!(merge_base, Err(GitLabError::NotFound { .. })),
+            "{merge_base:?}"
+        );
+        left
+    }
+
+    /// The commits that left are marked removed, nothing else is, and the live ones are git's.
+    fn assert_reconciled(&self, left: &[String]) {
+        assert!(!left.is_empty());
+        assert_eq!(self.commits.removed_shas(&self.key()), left);
+        self.assert_matches_git("main");
+        assert_eq!(self.last_head(), Some(self.repo.head()));
+        assert_eq!(self.state.state(&self.key()).job, None);
+    }
+}
+
+#[tokio::test]
+async fn a_force_push_whose_old_head_is_pruned_marks_what_left_by_reconciling() {
+    let f = Fixture::new(history(120)).await;
+    imported(f.sync("main").await.unwrap());
+    let left = f.force_push_and_prune(5, 3).await;
+    let report = imported(f.sync("main").await.unwrap());
+    assert_eq!(report.commits_removed, left.len());
+    assert_eq!(report.commits_written, f.repo.rev_list(&["main"]).len());
+    f.assert_reconciled(&left);
+    // Reconciled once: the next sync has nothing to do.
+    assert_eq!(f.sync("main").await.unwrap(), SyncOutcome::Unchanged);
+    f.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_windowed_reimport_over_a_pruned_head_reconciles_once_its_last_window_is_done() {
+    let f = Fixture::new(history(3_000)).await;
+    imported(f.sync("main").await.unwrap());
+    let left = f.force_push_and_prune(40, 10).await;
+    let (mut continuations, mut removed) = (0, 0);
+    // Bounded: each run imports one window at the least, and about three cover the branch.
+    for _ in 0..50 {
+        match f.sync_until("main", Some(Instant::now())).await.unwrap() {
+            SyncOutcome::Continue(report) => {
+                continuations += 1;
+                assert_eq!(
+                    report.commits_removed, 0,
+                    "nothing is marked before the end"
+                );
+                let job = f.state.state(&f.key()).job.expect("a checkpoint");
+                assert!(
+                    job.reconcile_since.is_some(),
+                    "the checkpoint keeps its start"
+                );
+                assert!(f.commits.removed_shas(&f.key()).is_empty());
+            }
+            SyncOutcome::Imported(report) => {
+                removed = report.commits_removed;
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        continuations >= 1,
+        "the re-import was windowed and continued"
+    );
+    assert_eq!(removed, left.len());
+    f.assert_reconciled(&left);
+    f.sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_renamed_default_branch_is_followed() {
     let f = Fixture::new(history(50)).await;
@@ -658,6 +742,7 @@ async fn a_failed_plan_for_a_head_that_vanished_gives_way_to_the_branch() {
         windows: vec![gone.clone()],
         done: Vec::new(),
         replan: true,
+        reconcile_since: None,
     };
     use shared::sync::SyncStateStore as _;
     assert!(f.state.save_job(&f.key(), None, &job).await.unwrap());

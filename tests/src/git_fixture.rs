@@ -1,6 +1,7 @@
 //! Real git repositories for tests, built with the git CLI. Deterministic: authors, committers and
 //! dates are always given explicitly, and no user or system git configuration is read.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -266,6 +267,37 @@ impl GitRepo {
 
     pub fn reset_hard(&self, rev: &str) {
         self.git(&["reset", "-q", "--hard", rev]);
+    }
+
+    /// A force-push seen from the repository: `branch` (checked out) rewound `back` first-parent steps and given
+    /// `commits` new commits, a minute apart from the commit it was rewound to, like the history they replace.
+    /// Returns the commits that left it, sorted.
+    pub fn force_push(&self, branch: &str, back: usize, commits: i64) -> Vec<String> {
+        let before = self.rev_list(&[branch]);
+        let rewind_to = self.rev_list(&["--first-parent", branch])[back].clone();
+        self.reset_hard(&rewind_to);
+        let date: i64 = self
+            .git(&["log", "-1", "--format=%ct", &rewind_to])
+            .trim()
+            .parse()
+            .expect("a commit date");
+        for i in 1..=commits {
+            self.commit(CommitSpec::new(&format!("rewritten {i}"), date + 60 * i));
+        }
+        let after: HashSet<String> = self.rev_list(&[branch]).into_iter().collect();
+        let mut left: Vec<String> = before
+            .into_iter()
+            .filter(|sha| !after.contains(sha))
+            .collect();
+        left.sort();
+        left
+    }
+
+    /// Deletes every commit no branch reaches any more (reflogs expired, then `gc --prune=now`), as GitLab's
+    /// housekeeping does after a force-push: the old head is then unknown to the repository.
+    pub fn prune_unreachable(&self) {
+        self.git(&["reflog", "expire", "--expire=now", "--all"]);
+        self.git(&["gc", "-q", "--prune=now"]);
     }
 
     pub fn rename_branch(&self, from: &str, to: &str) {

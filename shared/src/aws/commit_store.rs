@@ -6,7 +6,9 @@
 //! Every write (a put, a removal mark) also sets `changed_at` ([`change_stamp`] of the write's time), the sort key
 //! of the `by_changed_at` index that the analytics export reads changes from: never the commit's own dates, as an
 //! old-dated merge is imported today. A put replaces the whole item, so a commit that comes back to the branch
-//! loses its `removed_at` and is a change again.
+//! loses its `removed_at` and is a change again. A reconciling import raises its puts' stamps to its start (a
+//! floor), then marks the live items stamped before it with a consistent `Query` of the partition and conditional
+//! updates: the condition, not the read, decides, so an item rewritten after the read stays live.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -138,7 +140,11 @@ fn put_request(record: &CommitRecord, changed_at: &str) -> Result<WriteRequest, 
 }
 
 impl CommitStore for DynamoCommitStore {
-    async fn put(&self, records: Vec<CommitRecord>) -> Result<Vec<String>, StoreError> {
+    async fn put_changed_from(
+        &self,
+        records: Vec<CommitRecord>,
+        floor: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
         // One batch may not name a key twice: keep the last record per key.
         let mut seen = HashSet::new();
         let last: Vec<bool> = records
@@ -151,8 +157,9 @@ impl CommitStore for DynamoCommitStore {
             .zip(last.into_iter().rev())
             .filter_map(|(record, is_last)| is_last.then_some(record))
             .collect();
+        let changed_at =
+            change_stamp(OffsetDateTime::now_utc()).max(floor.unwrap_or_default().to_owned());
         // A page's batches at once: the page costs one round trip to DynamoDB instead of four.
-        let changed_at = change_stamp(OffsetDateTime::now_utc());
         let writes: Vec<_> = records
             .chunks(MAX_BATCH_WRITE)
             .map(|batch| self.write_isolating(batch, &changed_at))
@@ -180,13 +187,92 @@ impl CommitStore for DynamoCommitStore {
         shas: Vec<String>,
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
+        self.mark(project, shas, at, None).await?;
+        Ok(())
+    }
+
+    async fn remove_unchanged_since(
+        &self,
+        project: &ProjectKey,
+        since: &str,
+        at: OffsetDateTime,
+    ) -> Result<usize, StoreError> {
+        let partition = project.partition();
+        let mut start = None;
+        let mut marked = 0;
+        // One page of shas at a time: `Limit` items evaluated, only the live ones stamped before `since` returned.
+        for _ in 0..MAX_RECONCILE_PAGES {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .key_condition_expression("project_key = :p")
+                .filter_expression(UNCHANGED_SINCE)
+                .projection_expression("sha")
+                .expression_attribute_values(":p", AttributeValue::S(partition.clone()))
+                .expression_attribute_values(":since", AttributeValue::S(since.to_owned()))
+                .limit(RECONCILE_PAGE)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::unavailable("Query", DisplayErrorContext(&e)))?;
+            let shas: Vec<String> = output
+                .items()
+                .iter()
+                .filter_map(|item| item.get("sha")?.as_s().ok().cloned())
+                .collect();
+            marked += self.mark(project, shas, at, Some(since)).await?;
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(marked);
+            }
+        }
+        Err(StoreError::unavailable(
+            "Query",
+            format!("{partition}: more than {MAX_RECONCILE_PAGES} pages of commits"),
+        ))
+    }
+}
+
+/// A live item last written before `:since`, or before writes were stamped at all.
+const UNCHANGED_SINCE: &str = "attribute_not_exists(removed_at) AND (attribute_not_exists(changed_at) OR changed_at < :since)";
+
+/// Items a reconciling `Query` evaluates per page.
+const RECONCILE_PAGE: i32 = 1_000;
+
+/// Pages a reconciliation reads at most: a hundred million commits, far more than any project holds.
+const MAX_RECONCILE_PAGES: usize = 100_000;
+
+impl DynamoCommitStore {
+    /// Sets `removed_at` (and `changed_at`) on existing items, each with one conditional `UpdateItem`; with
+    /// `unchanged_since`, only on items [`UNCHANGED_SINCE`] still holds for. Returns how many were marked.
+    async fn mark(
+        &self,
+        project: &ProjectKey,
+        shas: Vec<String>,
+        at: OffsetDateTime,
+        unchanged_since: Option<&str>,
+    ) -> Result<usize, StoreError> {
         let partition = project.partition();
         let removed_at = utc(at);
         let changed_at = change_stamp(OffsetDateTime::now_utc());
-        futures::stream::iter(shas)
+        let mut values = HashMap::from([
+            (":at".to_owned(), AttributeValue::S(removed_at)),
+            (":changed".to_owned(), AttributeValue::S(changed_at)),
+        ]);
+        // A commit that left before it was ever imported has nothing to mark.
+        let condition = match unchanged_since {
+            None => "attribute_exists(sha)".to_owned(),
+            Some(since) => {
+                values.insert(":since".to_owned(), AttributeValue::S(since.to_owned()));
+                format!("attribute_exists(sha) AND {UNCHANGED_SINCE}")
+            }
+        };
+        let marked: Vec<bool> = futures::stream::iter(shas)
             .map(|sha| {
-                let (partition, removed_at, changed_at) =
-                    (partition.clone(), removed_at.clone(), changed_at.clone());
+                let (partition, values, condition) =
+                    (partition.clone(), values.clone(), &condition);
                 async move {
                     self.write_calls.fetch_add(1, Ordering::Relaxed);
                     let result = self
@@ -196,15 +282,13 @@ impl CommitStore for DynamoCommitStore {
                         .key("project_key", AttributeValue::S(partition))
                         .key("sha", AttributeValue::S(sha))
                         .update_expression("SET removed_at = :at, changed_at = :changed")
-                        // A commit that left before it was ever imported has nothing to mark.
-                        .condition_expression("attribute_exists(sha)")
-                        .expression_attribute_values(":at", AttributeValue::S(removed_at))
-                        .expression_attribute_values(":changed", AttributeValue::S(changed_at))
+                        .condition_expression(condition)
+                        .set_expression_attribute_values(Some(values))
                         .send()
                         .await;
                     match result {
-                        Ok(_) => Ok(()),
-                        Err(e) if condition_failed(&e) => Ok(()),
+                        Ok(_) => Ok(true),
+                        Err(e) if condition_failed(&e) => Ok(false),
                         Err(e) => Err(StoreError::unavailable(
                             "UpdateItem",
                             DisplayErrorContext(&e),
@@ -213,8 +297,8 @@ impl CommitStore for DynamoCommitStore {
                 }
             })
             .buffer_unordered(MARK_CONCURRENCY)
-            .try_collect::<Vec<()>>()
+            .try_collect()
             .await?;
-        Ok(())
+        Ok(marked.into_iter().filter(|&m| m).count())
     }
 }

@@ -13,6 +13,10 @@
 //! `last_head` moved) only when its top was read, nothing read was outside it, and its base was reached. A
 //! window that fails (the check, or GitLab) has its plan made again at the next attempt, since a wrong anchor may
 //! be the cause.
+//!
+//! A force-push whose old head GitLab no longer has (the merge base answers 404) cannot list what left: the whole
+//! branch is imported again, its writes stamped no earlier than its start, and once it is done every live commit
+//! stamped before that start is marked removed (see `ProjectSync::reconcile`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -28,6 +32,7 @@ use crate::gitlab::{
     RetryPolicy,
 };
 use crate::kernel::StoreError;
+use crate::kernel::time::change_stamp;
 
 /// Tuning of one project sync.
 #[derive(Debug, Clone, Copy)]
@@ -130,6 +135,23 @@ impl SyncError {
     }
 }
 
+/// Where the import of a changed history starts.
+#[derive(Debug)]
+enum Start {
+    /// At this base: the merge base, or the root when there is none.
+    At(Option<String>),
+    /// At the root, since the previous head is gone: the import reconciles from this change stamp.
+    Reconcile(String),
+}
+
+/// Where admitted commits are written: their provenance, and the floor of their change stamps when the import
+/// reconciles (see [`SyncJob::reconcile_since`]).
+#[derive(Debug)]
+struct Sink {
+    origin: ProjectOrigin,
+    floor: Option<String>,
+}
+
 /// Runs syncs of projects against one GitLab client and the stores.
 #[derive(Debug)]
 pub struct ProjectSync<'a, C, S> {
@@ -178,21 +200,29 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
             ..SyncReport::default()
         };
         let expected = state.last_head.as_deref();
+        // Set when this import re-imports the whole branch because the previous head is gone (see `reconcile`).
+        let reconcile_since;
         let job = match state.job {
             // A checkpointed import resumes with its own target; a newer head is the next round's business.
-            Some(job) if !job.replan => Some(job),
+            Some(job) if !job.replan => {
+                reconcile_since = job.reconcile_since.clone();
+                Some(job)
+            }
             // A window of this plan failed, and the branch still points at the plan's head: plan the job's range
-            // again, keeping the windows done.
+            // again, keeping the windows done (and the start of its reconciliation, which they were written after).
             Some(stale) if stale.head == head.id => {
                 report.head.clone_from(&stale.head);
                 report.default_branch.clone_from(&stale.default_branch);
+                reconcile_since = stale.reconcile_since.clone();
                 let base = stale.windows.last().and_then(|w| bounds(w).0);
+                let sink = self.sink(target, &stale.default_branch, reconcile_since.clone());
                 self.plan(
                     target,
                     expected,
                     &stale.head,
                     base,
                     Some(&stale),
+                    sink,
                     &mut report,
                 )
                 .await?
@@ -200,19 +230,31 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
             // No plan, or a failed one the branch has moved away from (its head may be gone for good, so planning
             // it again could fail forever): plan from the branch as it is now; writes are idempotent.
             _ => {
-                let base = match expected {
-                    None => None,
+                let start = match expected {
+                    None => Start::At(None),
                     Some(last) => {
                         self.base_after_history_change(target, last, &head.id, &mut report)
                             .await?
                     }
                 };
+                let base = match start {
+                    Start::At(base) => {
+                        reconcile_since = None;
+                        base
+                    }
+                    Start::Reconcile(since) => {
+                        reconcile_since = Some(since);
+                        None
+                    }
+                };
+                let sink = self.sink(target, &branch_name, reconcile_since.clone());
                 self.plan(
                     target,
                     expected,
                     &head.id,
                     base.as_deref(),
                     None,
+                    sink,
                     &mut report,
                 )
                 .await?
@@ -222,12 +264,15 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
             report.head.clone_from(&job.head);
             report.default_branch.clone_from(&job.default_branch);
             report.windows = job.windows.len();
-            let origin = self.origin(target, &job.default_branch);
-            self.import_windows(target, &origin, expected, &mut job, deadline, &mut report)
+            let sink = self.sink(target, &job.default_branch, job.reconcile_since.clone());
+            self.import_windows(target, &sink, expected, &mut job, deadline, &mut report)
                 .await?;
             if job.done.len() < job.windows.len() {
                 return Ok(SyncOutcome::Continue(report));
             }
+        }
+        if let Some(since) = &reconcile_since {
+            report.commits_removed = self.reconcile(target, expected, since).await?;
         }
         let behind = report.head != head.id;
         let (done_head, done_branch) = (report.head.clone(), report.default_branch.clone());
@@ -241,8 +286,10 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         }
     }
 
-    /// Imports `base..top` on the spot when it is short, or plans its windows and saves them as a job (`done`
-    /// carried over from `stale` for the windows that come out the same). `None` when the range is imported.
+    /// Imports `base..top` into `sink` on the spot when it is short, or plans its windows and saves them as a job
+    /// (`done` carried over from `stale` for the windows that come out the same). `None` when the range is
+    /// imported.
+    #[allow(clippy::too_many_arguments)]
     async fn plan(
         &self,
         target: &SyncTarget,
@@ -250,11 +297,11 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         top: &str,
         base: Option<&str>,
         stale: Option<&SyncJob>,
+        sink: Sink,
         report: &mut SyncReport,
     ) -> Result<Option<SyncJob>, SyncError> {
-        let origin = self.origin(target, &report.default_branch);
         let Some(windows) = self
-            .small_range_or_windows(target, &origin, top, base, report)
+            .small_range_or_windows(target, &sink, top, base, report)
             .await?
         else {
             return Ok(None);
@@ -272,10 +319,11 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         });
         let job = SyncJob {
             head: top.to_owned(),
-            default_branch: origin.default_branch,
+            default_branch: sink.origin.default_branch,
             windows,
             done,
             replan: false,
+            reconcile_since: sink.floor,
         };
         if !self.state.save_job(&target.key, expected, &job).await? {
             return Err(SyncError::Superseded);
@@ -283,12 +331,42 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         Ok(Some(job))
     }
 
-    fn origin(&self, target: &SyncTarget, branch: &str) -> ProjectOrigin {
-        ProjectOrigin {
-            key: target.key.clone(),
-            path_with_namespace: target.path_with_namespace.clone(),
-            default_branch: branch.to_owned(),
+    fn sink(&self, target: &SyncTarget, branch: &str, floor: Option<String>) -> Sink {
+        Sink {
+            origin: ProjectOrigin {
+                key: target.key.clone(),
+                path_with_namespace: target.path_with_namespace.clone(),
+                default_branch: branch.to_owned(),
+            },
+            floor,
         }
+    }
+
+    /// The whole branch up to the job's head was written again, every write stamped `since` or later: a live
+    /// commit stamped before it was not written, so it is not on the branch any more, and is marked. Whatever
+    /// the hosts' clocks say, nothing this import wrote is marked (its stamps are raised to `since`), nor anything
+    /// rewritten after the store's read of it (each mark is conditional). Done before `last_head` moves, so a
+    /// crash here leaves the job to be finished again; and only while `last_head` is still `expected`: a sync that
+    /// finished first may have written commits of a newer head before `since`.
+    async fn reconcile(
+        &self,
+        target: &SyncTarget,
+        expected: Option<&str>,
+        since: &str,
+    ) -> Result<usize, SyncError> {
+        if self.state.load(&target.key).await?.last_head.as_deref() != expected {
+            return Err(SyncError::Superseded);
+        }
+        let removed = self
+            .commits
+            .remove_unchanged_since(&target.key, since, OffsetDateTime::now_utc())
+            .await?;
+        tracing::warn!(
+            project_id = target.key.project_id,
+            removed,
+            "previous head was gone: marked the stored commits the re-imported branch does not hold"
+        );
+        Ok(removed)
     }
 
     /// The head is fully imported: move `last_head` to it, conditionally.
@@ -350,17 +428,17 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         last: &str,
         head: &str,
         report: &mut SyncReport,
-    ) -> Result<Option<String>, SyncError> {
+    ) -> Result<Start, SyncError> {
         let merge_base = match self.gitlab.merge_base(&target.project, last, head).await {
             Ok(merge_base) => merge_base.map(|c| c.id),
             Err(GitLabError::NotFound { .. }) => {
                 // The old head no longer exists in the repository: what left cannot be listed. Import all of
-                // head's history; every commit still on the branch is rewritten, nothing is lost.
+                // head's history, then mark what was not written again.
                 tracing::warn!(
                     project_id = target.key.project_id,
                     "previous head is gone from the repository; re-importing the whole branch"
                 );
-                return Ok(None);
+                return Ok(Start::Reconcile(change_stamp(OffsetDateTime::now_utc())));
             }
             Err(error) => return Err(error.into()),
         };
@@ -369,7 +447,7 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         }
         // Trusted for now: the range `last..head` must then show `last` as a parent, which its check requires.
         if merge_base.as_deref() == Some(last) {
-            return Ok(Some(last.to_owned()));
+            return Ok(Start::At(Some(last.to_owned())));
         }
         // What left is `head..last`: listed from `last` down to the merge base, checked like any range, so that
         // an answer from elsewhere never marks a commit that is still on the branch.
@@ -392,7 +470,7 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
                 .mark_removed(&target.key, left, OffsetDateTime::now_utc())
                 .await?;
         }
-        Ok(merge_base)
+        Ok(Start::At(merge_base))
     }
 
     /// Imports `base..top` (or all of `top` without a base) page by page when it ends within
@@ -402,7 +480,7 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
     async fn small_range_or_windows(
         &self,
         target: &SyncTarget,
-        origin: &ProjectOrigin,
+        sink: &Sink,
         top: &str,
         base: Option<&str>,
         report: &mut SyncReport,
@@ -449,7 +527,7 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         let mut check = RangeCheck::new(&spine, top, base)?;
         for page in pages {
             let admitted = check.admit(page)?;
-            report.add(self.write(origin, admitted).await?);
+            report.add(self.write(sink, admitted).await?);
         }
         check.finish()?;
         Ok(None)
@@ -460,7 +538,7 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
     async fn import_windows(
         &self,
         target: &SyncTarget,
-        origin: &ProjectOrigin,
+        sink: &Sink,
         expected: Option<&str>,
         job: &mut SyncJob,
         deadline: Option<Instant>,
@@ -476,7 +554,7 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         let mut finished = std::pin::pin!(
             futures::stream::iter(pending)
                 .map(|(index, window)| async move {
-                    let written = self.import_window(target, origin, window).await?;
+                    let written = self.import_window(target, sink, window).await?;
                     Ok::<_, SyncError>((index, written))
                 })
                 .buffer_unordered(self.options.concurrency.max(1))
@@ -618,7 +696,7 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
     async fn import_window(
         &self,
         target: &SyncTarget,
-        origin: &ProjectOrigin,
+        sink: &Sink,
         window: String,
     ) -> Result<Written, SyncError> {
         let (base, top) = bounds(&window);
@@ -628,7 +706,7 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         let mut written = Written::default();
         while let Some(page) = pages.try_next().await? {
             let admitted = check.admit(page)?;
-            written.add(self.write(origin, admitted).await?);
+            written.add(self.write(sink, admitted).await?);
         }
         check.finish()?;
         Ok(written)
@@ -638,9 +716,10 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
     /// with the project, and reported.
     async fn write(
         &self,
-        origin: &ProjectOrigin,
+        sink: &Sink,
         admitted: Vec<(Commit, bool)>,
     ) -> Result<Written, SyncError> {
+        let origin = &sink.origin;
         if admitted.is_empty() {
             return Ok(Written::default());
         }
@@ -652,7 +731,10 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
             })
             .collect();
         let count = records.len();
-        let skipped = self.commits.put(records).await?;
+        let skipped = self
+            .commits
+            .put_changed_from(records, sink.floor.as_deref())
+            .await?;
         if !skipped.is_empty() {
             tracing::warn!(
                 project_id = origin.key.project_id,

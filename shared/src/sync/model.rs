@@ -375,6 +375,10 @@ pub struct SyncJob {
     /// (the last window's base to `head`), keeping the done mark of every window that comes out the same.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub replan: bool,
+    /// The previous head was gone from the repository, so this job re-imports the whole branch and, once done,
+    /// marks removed every live commit it did not write: the change stamp its writes are raised to (its start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconcile_since: Option<String>,
 }
 
 impl SyncJob {

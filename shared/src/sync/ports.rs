@@ -19,6 +19,18 @@ pub trait CommitStore: Send + Sync {
     fn put(
         &self,
         records: Vec<CommitRecord>,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
+        self.put_changed_from(records, None)
+    }
+
+    /// [`CommitStore::put`], with every item's change stamp (`changed_at`) at least `floor` (a
+    /// [`change_stamp`](crate::kernel::time::change_stamp)) whatever this host's clock says: a reconciling import
+    /// stamps its writes no earlier than its start, so that [`CommitStore::remove_unchanged_since`] never takes
+    /// them for leftovers, even when written by another invocation whose clock is behind.
+    fn put_changed_from(
+        &self,
+        records: Vec<CommitRecord>,
+        floor: Option<&str>,
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
     /// Marks commits that left the default branch; they stay in the table with `removed_at`.
@@ -28,6 +40,16 @@ pub trait CommitStore: Send + Sync {
         shas: Vec<String>,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Marks removed (like [`CommitStore::mark_removed`]) every live commit of the project whose last write is
+    /// stamped before `since` (or not stamped at all), and returns how many it marked. Each mark is conditional on
+    /// the item as it is then, so a commit written meanwhile is left live. Reads the partition page by page.
+    fn remove_unchanged_since(
+        &self,
+        project: &ProjectKey,
+        since: &str,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }
 
 /// Per-project sync state.

@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use crate::kernel::StoreError;
+use crate::kernel::time::{change_stamp, utc};
 use crate::sync::{CommitRecord, CommitStore, ProjectKey, SyncJob, SyncState, SyncStateStore};
 use time::OffsetDateTime;
 
-/// Commits keyed by (project partition, sha), like the commits table.
+/// Commits keyed by (project partition, sha), like the commits table, each with its change stamp (`changed_at`).
 #[derive(Debug, Default)]
 pub struct MemoryCommitStore {
-    records: Mutex<BTreeMap<(String, String), CommitRecord>>,
+    records: Mutex<BTreeMap<(String, String), (CommitRecord, String)>>,
     put_calls: Mutex<u64>,
 }
 
@@ -24,8 +25,15 @@ impl MemoryCommitStore {
             .unwrap()
             .iter()
             .filter(|((p, _), _)| *p == partition)
-            .map(|((_, sha), record)| (sha.clone(), record.clone()))
+            .map(|((_, sha), (record, _))| (sha.clone(), record.clone()))
             .collect()
+    }
+
+    /// The change stamp of one stored commit.
+    pub fn changed_at(&self, key: &ProjectKey, sha: &str) -> Option<String> {
+        let records = self.records.lock().unwrap();
+        let (_, changed_at) = records.get(&(key.partition(), sha.to_owned()))?;
+        Some(changed_at.clone())
     }
 
     /// Shas of a project that are on the default branch now (not marked removed), sorted.
@@ -52,11 +60,18 @@ impl MemoryCommitStore {
 }
 
 impl CommitStore for MemoryCommitStore {
-    async fn put(&self, records: Vec<CommitRecord>) -> Result<Vec<String>, StoreError> {
+    async fn put_changed_from(
+        &self,
+        records: Vec<CommitRecord>,
+        floor: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
         *self.put_calls.lock().unwrap() += 1;
+        let changed_at =
+            change_stamp(OffsetDateTime::now_utc()).max(floor.unwrap_or_default().to_owned());
         let mut stored = self.records.lock().unwrap();
         for record in records {
-            stored.insert((record.project_key.clone(), record.sha.clone()), record);
+            let key = (record.project_key.clone(), record.sha.clone());
+            stored.insert(key, (record, changed_at.clone()));
         }
         Ok(Vec::new())
     }
@@ -70,12 +85,37 @@ impl CommitStore for MemoryCommitStore {
         let partition = project.partition();
         let mut stored = self.records.lock().unwrap();
         for sha in shas {
-            if let Some(record) = stored.get_mut(&(partition.clone(), sha)) {
-                record.removed_at = Some(crate::kernel::time::utc(at));
+            if let Some(entry) = stored.get_mut(&(partition.clone(), sha)) {
+                mark(entry, at);
             }
         }
         Ok(())
     }
+
+    async fn remove_unchanged_since(
+        &self,
+        project: &ProjectKey,
+        since: &str,
+        at: OffsetDateTime,
+    ) -> Result<usize, StoreError> {
+        let partition = project.partition();
+        let mut stored = self.records.lock().unwrap();
+        let mut marked = 0;
+        for ((p, _), entry) in stored.iter_mut() {
+            let (record, changed_at) = &*entry;
+            if *p == partition && record.removed_at.is_none() && changed_at.as_str() < since {
+                mark(entry, at);
+                marked += 1;
+            }
+        }
+        Ok(marked)
+    }
+}
+
+/// What the table's removal mark does: `removed_at`, and a change.
+fn mark((record, changed_at): &mut (CommitRecord, String), at: OffsetDateTime) {
+    record.removed_at = Some(utc(at));
+    *changed_at = change_stamp(OffsetDateTime::now_utc());
 }
 
 /// Sync state per project, with the conditional update of the state table.

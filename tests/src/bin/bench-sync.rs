@@ -232,9 +232,13 @@ impl Store {
 }
 
 impl CommitStore for Store {
-    async fn put(&self, records: Vec<CommitRecord>) -> Result<Vec<String>, StoreError> {
+    async fn put_changed_from(
+        &self,
+        records: Vec<CommitRecord>,
+        floor: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
         match self {
-            Store::Dynamo(store) => store.put(records).await,
+            Store::Dynamo(store) => store.put_changed_from(records, floor).await,
             Store::Counting(store) => {
                 // Encode each item through serde_dynamo as the adapter does, so the figure includes it.
                 for record in &records {
@@ -263,6 +267,19 @@ impl CommitStore for Store {
                     .fetch_add(shas.len() as u64, Ordering::Relaxed);
                 Ok(())
             }
+        }
+    }
+
+    async fn remove_unchanged_since(
+        &self,
+        project: &ProjectKey,
+        since: &str,
+        at: OffsetDateTime,
+    ) -> Result<usize, StoreError> {
+        match self {
+            Store::Dynamo(store) => store.remove_unchanged_since(project, since, at).await,
+            // The benchmark's histories are never force-pushed: there is nothing stored to reconcile.
+            Store::Counting(_) => Ok(0),
         }
     }
 }
