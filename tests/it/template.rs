@@ -99,6 +99,7 @@ fn expected_grants() -> BTreeMap<&'static str, BTreeSet<String>> {
                 ("dynamodb:UpdateItem", "StateTable"),
                 ("dynamodb:BatchWriteItem", "CommitsTable"),
                 ("dynamodb:UpdateItem", "CommitsTable"),
+                ("dynamodb:Query", "CommitsTable"),
                 ("sqs:SendMessage", "SyncQueue"),
                 ("secretsmanager:GetSecretValue", SECRETS),
                 ("kms:Decrypt", KEY),
