@@ -610,8 +610,10 @@ mod status_marks {
         let before = env.credential().await;
         // The sync has read the credential (version N) and token A; its first GitLab request waits, and meanwhile the
         // user rotates to token B (version N+1) and revokes A, as GitLab's rotation does.
+        // 10 s: the rotation (a GitLab verification, Secrets Manager, DynamoDB) must end inside it even when the
+        // whole suite loads the machine; at 3 s it now and then did not.
         env.sim
-            .fail_next(routes::BRANCH, 1, Fault::Latency(Duration::from_secs(3)));
+            .fail_next(routes::BRANCH, 1, Fault::Latency(Duration::from_secs(10)));
         env.sim.reset_counts();
         let rotation = async {
             // Bounded: the worker reaches GitLab within a few hundred milliseconds.
