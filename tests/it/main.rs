@@ -9,6 +9,7 @@ mod end_to_end;
 mod export;
 mod gitlab_client;
 mod hostile;
+mod named_run;
 mod network_placement;
 mod push_hook;
 mod push_pipeline;

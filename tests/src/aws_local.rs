@@ -58,6 +58,15 @@ pub struct AwsStandIn {
     pub secrets: aws_sdk_secretsmanager::Client,
     tables: BTreeMap<String, String>,
     queues: BTreeMap<String, DeclaredQueue>,
+    /// Logical ids of the tables that already existed and were reused ([`AwsStandIn::provision_reusing`]).
+    reused_tables: Vec<String>,
+}
+
+/// Whether a table that already exists is an error (a test's private copy must be new) or is taken as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Existing {
+    Fail,
+    Reuse,
 }
 
 /// Makes resource names unique per test within one test process; the process id separates test binaries.
@@ -100,7 +109,18 @@ impl AwsStandIn {
 
     /// Creates every DynamoDB table and SQS queue in `template.yaml`, named `<prefix>-<logical id>`.
     pub async fn provision_named(prefix: &str) -> Result<Self, StandInError> {
-        let mut stand_in = Self::provision_tables(prefix).await?;
+        Self::provision_all(prefix, Existing::Fail).await
+    }
+
+    /// Like [`AwsStandIn::provision_named`], but a table or queue of that name that an earlier process created
+    /// (a named local run on a stand-in that outlives it) is reused as it is, items included; a reused table must
+    /// have the template's indexes. [`AwsStandIn::reused_tables`] tells which were.
+    pub async fn provision_reusing(prefix: &str) -> Result<Self, StandInError> {
+        Self::provision_all(prefix, Existing::Reuse).await
+    }
+
+    async fn provision_all(prefix: &str, existing: Existing) -> Result<Self, StandInError> {
+        let mut stand_in = Self::provision_tables_with(prefix, existing).await?;
         let template = Template::load(&template_path())?;
         // Queues that others redrive into must exist first: create in dependency order.
         let mut pending: Vec<(&str, &Value)> = template.resources_of_type("AWS::SQS::Queue");
@@ -130,6 +150,10 @@ impl AwsStandIn {
     /// Creates only the DynamoDB tables of `template.yaml`, named `<prefix>-<logical id>`: for a DynamoDB stand-in
     /// that serves nothing else (the `commits.list` benchmark on dynalite).
     pub async fn provision_tables(prefix: &str) -> Result<Self, StandInError> {
+        Self::provision_tables_with(prefix, Existing::Fail).await
+    }
+
+    async fn provision_tables_with(prefix: &str, existing: Existing) -> Result<Self, StandInError> {
         let config = sdk_config().await?;
         let template = Template::load(&template_path())?;
         let mut stand_in = AwsStandIn {
@@ -139,13 +163,21 @@ impl AwsStandIn {
             config,
             tables: BTreeMap::new(),
             queues: BTreeMap::new(),
+            reused_tables: Vec::new(),
         };
         for (logical_id, properties) in template.resources_of_type("AWS::DynamoDB::Table") {
             let name = format!("{prefix}-{logical_id}");
-            stand_in.create_table(&name, properties).await?;
+            if stand_in.create_table(&name, properties, existing).await? {
+                stand_in.reused_tables.push(logical_id.to_owned());
+            }
             stand_in.tables.insert(logical_id.to_owned(), name);
         }
         Ok(stand_in)
+    }
+
+    /// Logical ids of the tables an earlier process had created and this one reused.
+    pub fn reused_tables(&self) -> &[String] {
+        &self.reused_tables
     }
 
     /// The name of this test's copy of a table, by its logical id in the template.
@@ -282,7 +314,13 @@ impl AwsStandIn {
         }
     }
 
-    async fn create_table(&self, name: &str, properties: &Value) -> Result<(), StandInError> {
+    /// Creates the table; true when it already existed and `existing` says to reuse it.
+    async fn create_table(
+        &self,
+        name: &str,
+        properties: &Value,
+        existing: Existing,
+    ) -> Result<bool, StandInError> {
         let create_error =
             |source: Box<dyn std::error::Error + Send + Sync>| StandInError::Create {
                 resource: name.to_owned(),
@@ -322,7 +360,57 @@ impl AwsStandIn {
                 );
             }
         }
-        request.send().await.map_err(|e| create_error(e.into()))?;
+        match request.send().await {
+            Ok(_) => Ok(false),
+            Err(error)
+                if existing == Existing::Reuse
+                    && error
+                        .as_service_error()
+                        .is_some_and(|e| e.is_resource_in_use_exception()) =>
+            {
+                self.check_indexes(name, properties).await?;
+                Ok(true)
+            }
+            Err(error) => Err(create_error(error.into())),
+        }
+    }
+
+    /// A reused table has the indexes the template declares now (an earlier template's table would fail queries
+    /// in ways that look like bugs).
+    async fn check_indexes(&self, name: &str, properties: &Value) -> Result<(), StandInError> {
+        let mut declared: Vec<&str> = match &properties["GlobalSecondaryIndexes"] {
+            Value::Sequence(indexes) => indexes
+                .iter()
+                .map(|index| str_of(&index["IndexName"]))
+                .collect::<Result<_, _>>()?,
+            _ => Vec::new(),
+        };
+        let table = self
+            .dynamodb
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(|e| StandInError::Create {
+                resource: name.to_owned(),
+                source: e.into(),
+            })?
+            .table;
+        let mut found: Vec<&str> = table
+            .as_ref()
+            .map(|t| t.global_secondary_indexes())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|index| index.index_name())
+            .collect();
+        declared.sort_unstable();
+        found.sort_unstable();
+        if declared != found {
+            return Err(StandInError::Template(format!(
+                "the existing table {name} has the indexes {found:?}, template.yaml declares {declared:?}: it was \
+                 created from an older template; delete it or use another run name"
+            )));
+        }
         Ok(())
     }
 

@@ -57,17 +57,84 @@ enum Kind {
     Unreadable,
 }
 
-/// The demo world and its repositories (temporary directories, removed on drop).
+/// The demo world and its repositories (temporary directories, removed on drop, or a kept folder: see
+/// [`Demo::build_or_open`]).
 #[derive(Debug)]
 pub struct Demo {
     pub projects: Vec<DemoProject>,
     rounds: u32,
 }
 
+/// Written into a kept folder once every repository in it is complete: a build cut short is built again.
+const BUILT_MARKER: &str = "demo-built";
+
+/// Where the demo's repositories live.
+#[derive(Debug, Clone, Copy)]
+enum Repos<'a> {
+    Temporary,
+    /// One directory per project under the folder; `open` when an earlier build completed there.
+    Kept {
+        dir: &'a Path,
+        open: bool,
+    },
+}
+
+impl Repos<'_> {
+    /// The repository `name`: a new one filled by `fill`, or the kept one as an earlier run left it.
+    fn repo(self, name: &str, fill: impl FnOnce(&GitRepo)) -> GitRepo {
+        match self {
+            Repos::Temporary => {
+                let repo = GitRepo::init("main");
+                fill(&repo);
+                repo
+            }
+            Repos::Kept { dir, open } => {
+                let repo = GitRepo::init_at(&dir.join(name), "main");
+                if !open {
+                    fill(&repo);
+                }
+                repo
+            }
+        }
+    }
+}
+
 impl Demo {
     /// `monolith_commits` sizes the biggest project (generated through `git fast-import`, a merge every tenth
     /// step); the others have a few hundred commits each. The world goes to [`crate::gitlab_sim::Simulator::start`].
     pub fn build(monolith_commits: usize) -> (Demo, World) {
+        Self::assemble(Repos::Temporary, monolith_commits)
+    }
+
+    /// Like [`Demo::build`], with the repositories kept in `dir`: if an earlier call completed there, its
+    /// repositories are opened as they were left (pushes and [`Demo::advance`] included, `monolith_commits`
+    /// ignored) and the world is the same, ids included. True in the second place when they were opened.
+    pub fn build_or_open(
+        dir: &Path,
+        monolith_commits: usize,
+    ) -> std::io::Result<(Demo, World, bool)> {
+        let open = dir.join(BUILT_MARKER).is_file();
+        if !open && dir.exists() {
+            // A build cut short: nothing imported from it can be in step with it, so start again.
+            std::fs::remove_dir_all(dir)?;
+        }
+        std::fs::create_dir_all(dir)?;
+        let (mut demo, world) = Self::assemble(Repos::Kept { dir, open }, monolith_commits);
+        if open {
+            // Each advance merges a branch of its own round: carry on from the last one.
+            let merged = demo.project("acme/platform/api").repo.git(&[
+                "branch",
+                "--list",
+                "feature/old-work-*",
+            ]);
+            demo.rounds = u32::try_from(merged.lines().count()).unwrap_or(u32::MAX);
+        } else {
+            std::fs::write(dir.join(BUILT_MARKER), "")?;
+        }
+        Ok((demo, world, open))
+    }
+
+    fn assemble(repos: Repos<'_>, monolith_commits: usize) -> (Demo, World) {
         let mut w = World::new();
         let demo = w.add_user("demo");
         w.add_token(TokenSpec::new(DEMO_TOKEN, demo, &["read_api"]));
@@ -106,8 +173,9 @@ impl Demo {
             id
         };
 
-        let monolith = GitRepo::init("main");
-        monolith.fast_import_history("main", monolith_commits, Some(10));
+        let monolith = repos.repo("monolith", |repo| {
+            repo.fast_import_history("main", monolith_commits, Some(10));
+        });
         add(
             &mut w,
             Namespace::Group(acme),
@@ -120,28 +188,28 @@ impl Demo {
             &mut w,
             Namespace::Group(platform),
             "api",
-            team_history(120, 0),
+            repos.repo("api", |r| team_history(r, 120, 0)),
             Kind::Readable,
         );
         add(
             &mut w,
             Namespace::Group(infra),
             "terraform",
-            team_history(80, 3),
+            repos.repo("terraform", |r| team_history(r, 80, 3)),
             Kind::Readable,
         );
         add(
             &mut w,
             Namespace::Group(infra),
             "new-service",
-            GitRepo::init("main"),
+            repos.repo("new-service", |_| {}),
             Kind::Readable,
         );
         add(
             &mut w,
             Namespace::Group(platform),
             "legacy",
-            team_history(60, 5),
+            repos.repo("legacy", |r| team_history(r, 60, 5)),
             Kind::Archived,
         );
         // Listed to a Developer, but its repository is closed to the token (403 on the repository routes, as
@@ -150,19 +218,21 @@ impl Demo {
             &mut w,
             Namespace::Group(platform),
             "compliance",
-            team_history(25, 7),
+            repos.repo("compliance", |r| team_history(r, 25, 7)),
             Kind::RepositoryRefused,
         );
-        let sdk_repo = team_history(40, 1);
-        // A second root: an imported history merged in, as when two repositories are combined.
-        sdk_repo.orphan("imported");
-        sdk_repo.commit(
-            CommitSpec::new("Import the old SDK repository", START - 400 * DAY)
-                .author("Zoë Ångström", "zoe@example.com")
-                .file("legacy/README.md", "old sdk\n"),
-        );
-        sdk_repo.checkout("main");
-        sdk_repo.merge_unrelated("imported", "Merge the old SDK history", START + 50 * DAY);
+        let sdk_repo = repos.repo("sdk", |repo| {
+            team_history(repo, 40, 1);
+            // A second root: an imported history merged in, as when two repositories are combined.
+            repo.orphan("imported");
+            repo.commit(
+                CommitSpec::new("Import the old SDK repository", START - 400 * DAY)
+                    .author("Zoë Ångström", "zoe@example.com")
+                    .file("legacy/README.md", "old sdk\n"),
+            );
+            repo.checkout("main");
+            repo.merge_unrelated("imported", "Merge the old SDK history", START + 50 * DAY);
+        });
         let sdk = add(
             &mut w,
             Namespace::Group(partners),
@@ -176,7 +246,7 @@ impl Demo {
             &mut w,
             Namespace::Group(partners),
             "docs",
-            team_history(50, 4),
+            repos.repo("docs", |r| team_history(r, 50, 4)),
             Kind::Readable,
         );
         // A member of the nested subgroup only: its projects are imported, its parents' are not visible.
@@ -184,21 +254,21 @@ impl Demo {
             &mut w,
             Namespace::Group(vision),
             "models",
-            team_history(70, 6),
+            repos.repo("models", |r| team_history(r, 70, 6)),
             Kind::Readable,
         );
         add(
             &mut w,
             Namespace::Group(ml),
             "notebooks",
-            team_history(15, 8),
+            repos.repo("notebooks", |r| team_history(r, 15, 8)),
             Kind::Unreadable,
         );
         add(
             &mut w,
             Namespace::Group(finance),
             "ledger",
-            team_history(30, 2),
+            repos.repo("ledger", |r| team_history(r, 30, 2)),
             Kind::Unreadable,
         );
         // Shared with acme at Guest: the token sees the project but cannot read its code, so discovery (at
@@ -207,7 +277,7 @@ impl Demo {
             &mut w,
             Namespace::Group(finance),
             "budget",
-            team_history(20, 9),
+            repos.repo("budget", |r| team_history(r, 20, 9)),
             Kind::Unreadable,
         );
         w.share_project(budget, acme, access::GUEST);
@@ -284,8 +354,9 @@ impl Demo {
 }
 
 /// A small team's history: `commits` commits by five people across two years, a feature branch merged every
-/// dozen commits, messages with bodies and `Co-authored-by` trailers. `seed` varies names and files.
-fn team_history(commits: usize, seed: usize) -> GitRepo {
+/// dozen commits, messages with bodies and `Co-authored-by` trailers, into the new `repo`. `seed` varies names
+/// and files.
+fn team_history(repo: &GitRepo, commits: usize, seed: usize) {
     const PEOPLE: [(&str, &str); 5] = [
         ("Ana Lima", "ana@example.com"),
         ("Jürgen Groß", "juergen@example.com"),
@@ -302,7 +373,6 @@ fn team_history(commits: usize, seed: usize) -> GitRepo {
         "the settings page",
         "time zones in reports",
     ];
-    let repo = GitRepo::init("main");
     let mut at = START + seed as i64 * 3_600;
     let mut n = 0;
     while n < commits {
@@ -346,7 +416,6 @@ fn team_history(commits: usize, seed: usize) -> GitRepo {
         );
         n += 1;
     }
-    repo
 }
 
 /// Compares the commits table with git for every demo project: each project the token can see holds exactly

@@ -9,6 +9,7 @@
 //! - in-memory fakes of the ports are `shared::testing` (the `testing` feature), next to the ports they fake;
 //! - [`demo`]: the demo GitLab of the local run and the end-to-end test;
 //! - [`local_run`]: the whole pipeline in one process against the stand-in, as the README's main command runs it;
+//! - [`local_session`]: the README's main command from start to summary (`local-run`), named runs included;
 //! - [`push_pipeline`]: a one-project GitLab whose pushes reach the push hook handler, for hook tests and benches;
 //! - [`bench_support`]: a simulator child process and /proc measurements for the benchmarks.
 
@@ -20,6 +21,7 @@ pub mod demo;
 pub mod git_fixture;
 pub mod gitlab_sim;
 pub mod local_run;
+pub mod local_session;
 pub mod loopback_alias;
 pub mod push_pipeline;
 pub mod tls_front;

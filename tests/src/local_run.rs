@@ -96,6 +96,17 @@ fn deadline_in(timeout: Duration) -> Context {
 /// commits as every pass wrote them, a success time once anything synced, and a last error that a sync of the
 /// run produced. Empty when they agree.
 pub fn last_sync_differences(last_sync: &Value, passes: &[&PassSummary]) -> Vec<String> {
+    last_sync_differences_since(last_sync, &Value::Null, passes)
+}
+
+/// Like [`last_sync_differences`] for a credential that earlier runs synced too: `before` is its `last_sync`
+/// when this run began (null for a new one), whose commits count on top of the run's and whose last error
+/// may still stand.
+pub fn last_sync_differences_since(
+    last_sync: &Value,
+    before: &Value,
+    passes: &[&PassSummary],
+) -> Vec<String> {
     let mut differences = Vec::new();
     let Some(last) = passes.last() else {
         return differences;
@@ -109,8 +120,9 @@ pub fn last_sync_differences(last_sync: &Value, passes: &[&PassSummary]) -> Vec<
         }
     };
     expect("projects", json!(last.discovered));
+    let earlier = before["commits"].as_u64().unwrap_or(0) as usize;
     let commits: usize = passes.iter().map(|p| p.commits_written).sum();
-    expect("commits", json!(commits));
+    expect("commits", json!(earlier + commits));
     let statuses = &last_sync["project_statuses"];
     let counted = |status: &str| statuses[status].as_u64().unwrap_or(0) as usize;
     let held = counted("forbidden") + counted("not_found");
@@ -133,7 +145,7 @@ pub fn last_sync_differences(last_sync: &Value, passes: &[&PassSummary]) -> Vec<
         .collect();
     match last_sync["last_error"].as_str() {
         None if errors.is_empty() => {}
-        Some(code) if errors.contains(&code) => {}
+        Some(code) if errors.contains(&code) || before["last_error"].as_str() == Some(code) => {}
         other => differences.push(format!(
             "last_sync.last_error is {other:?}, the syncs failed with {errors:?}"
         )),
@@ -236,6 +248,28 @@ impl LocalRun {
         tuning: Tuning,
     ) -> Result<LocalRun, LocalRunError> {
         let aws = AwsStandIn::provision_named(prefix).await?;
+        Self::wire(aws, prefix, gitlab, verbose, tuning)
+    }
+
+    /// Like [`LocalRun::prepare`], reusing the tables, queues and secrets an earlier run of the same `prefix` left
+    /// on the stand-in (`self.aws.reused_tables()` tells whether there were any).
+    pub async fn resume(
+        prefix: &str,
+        gitlab: &GitLabTarget,
+        verbose: bool,
+        tuning: Tuning,
+    ) -> Result<LocalRun, LocalRunError> {
+        let aws = AwsStandIn::provision_reusing(prefix).await?;
+        Self::wire(aws, prefix, gitlab, verbose, tuning)
+    }
+
+    fn wire(
+        aws: AwsStandIn,
+        prefix: &str,
+        gitlab: &GitLabTarget,
+        verbose: bool,
+        tuning: Tuning,
+    ) -> Result<LocalRun, LocalRunError> {
         let loopback = url::Url::parse(&gitlab.base_url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned))
@@ -303,6 +337,21 @@ impl LocalRun {
             });
         }
         Ok(reply["credential"].clone())
+    }
+
+    /// `credentials.list` through the API handler: the connection's credentials as the API shows them (none
+    /// before its first credential, when the API answers `connection_not_found`).
+    pub async fn credentials(&self, connection: &str) -> Result<Vec<Value>, LocalRunError> {
+        let (status, reply) = self
+            .call_api(connection, "GET", "credentials.list", None)
+            .await;
+        match reply["credentials"].as_array() {
+            Some(credentials) if status == 200 => Ok(credentials.clone()),
+            None if status == 404 && reply["error"] == "connection_not_found" => Ok(Vec::new()),
+            _ => Err(LocalRunError::Config(format!(
+                "credentials.list answered {status}: {reply}"
+            ))),
+        }
     }
 
     /// `credentials.info/<id>` through the API handler: the credential with its sync summary.

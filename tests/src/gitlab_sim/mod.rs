@@ -51,7 +51,13 @@ pub struct Simulator {
 impl Simulator {
     /// Binds `127.0.0.1:0` and starts serving `world`.
     pub async fn start(world: World) -> std::io::Result<Simulator> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        Self::start_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), world).await
+    }
+
+    /// Binds `addr` and starts serving `world`: a fixed port keeps the instance URL, to which a connection is
+    /// bound, the same from one process to the next.
+    pub async fn start_on(addr: SocketAddr, world: World) -> std::io::Result<Simulator> {
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(world, format!("http://{addr}/")));
         let hooks = Box::new(Hooks::new().map_err(std::io::Error::other)?);
