@@ -540,7 +540,7 @@ async fn records_after_one_that_outlasts_the_invocation_come_back_and_never_reac
 mod status_marks {
     use shared::credentials::service::Patch;
     use shared::credentials::{CredentialId, CredentialRecord, UpdateInput};
-    use testkit::gitlab_sim::{Hostile, TokenSpec};
+    use testkit::gitlab_sim::{Gate, Hostile, TokenSpec};
 
     use super::*;
 
@@ -610,10 +610,10 @@ mod status_marks {
         let before = env.credential().await;
         // The sync has read the credential (version N) and token A; its first GitLab request waits, and meanwhile the
         // user rotates to token B (version N+1) and revokes A, as GitLab's rotation does.
-        // 10 s: the rotation (a GitLab verification, Secrets Manager, DynamoDB) must end inside it even when the
-        // whole suite loads the machine; at 3 s it now and then did not.
+        // Held until the rotation is done: a fixed delay was sometimes shorter than the rotation on a loaded machine.
+        let gate = Gate::default();
         env.sim
-            .fail_next(routes::BRANCH, 1, Fault::Latency(Duration::from_secs(10)));
+            .fail_next(routes::BRANCH, 1, Fault::Held(gate.clone()));
         env.sim.reset_counts();
         let rotation = async {
             // Bounded: the worker reaches GitLab within a few hundred milliseconds.
@@ -626,6 +626,7 @@ mod status_marks {
             assert_eq!(env.sim.request_count(routes::BRANCH), 1, "the sync began");
             let rotated = env.rotate(ROTATED).await;
             env.sim.with_world(|w| w.token_mut(token_a).revoked = true);
+            gate.open();
             // The update's own verification asked about B.
             (
                 rotated,

@@ -26,8 +26,31 @@ pub enum Fault {
     Truncated,
     /// Extra delay, then the normal response.
     Latency(Duration),
+    /// The request waits until the test opens the gate, then gets the normal response: for races that must
+    /// happen while a request is in flight, whatever the machine's load.
+    Held(Gate),
     /// What a broken or hostile GitLab answers instead (see [`Hostile`]).
     Hostile(Hostile),
+}
+
+/// What a [`Fault::Held`] request waits for. Opening it before the request arrives lets the request through.
+#[derive(Debug, Clone, Default)]
+pub struct Gate(Arc<tokio::sync::Notify>);
+
+impl Gate {
+    pub fn open(&self) {
+        self.0.notify_one();
+    }
+
+    pub(crate) async fn passed(&self) {
+        self.0.notified().await;
+    }
+}
+
+impl PartialEq for Gate {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// Rewrites the JSON of a real answer (the commits page of another range, commits with huge trailers, ...).

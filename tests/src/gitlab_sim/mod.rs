@@ -28,7 +28,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use faults::{Fault, FaultMix, Hostile, RateLimit, Rewrite};
+pub use faults::{Fault, FaultMix, Gate, Hostile, RateLimit, Rewrite};
 pub use hooks::{DeliveryOutcome, HookDelivery, Pushed};
 pub use world::{
     GroupSpec, Membership, Namespace, OneProject, ProjectSpec, TokenSpec, User, World, access,

@@ -140,6 +140,7 @@ async fn gate(State(gate): State<Gate>, req: Request, next: Next) -> Response {
         }
         Some(Fault::Truncated) => truncate = true,
         Some(Fault::Latency(d)) => tokio::time::sleep(d).await,
+        Some(Fault::Held(ref gate)) => gate.passed().await,
         Some(Fault::Hostile(ref hostile)) => {
             if let Some(answer) = hostile.instead() {
                 return answer;
