@@ -492,7 +492,7 @@ impl ScheduleItems for DynamoProjectStore {
             &self.table,
             requests,
             std::time::Duration::from_secs(2),
-            || {},
+            |_| {},
         )
         .await
         .map_err(|e| unavailable("BatchWriteItem schedule", &e))?;

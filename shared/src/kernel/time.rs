@@ -36,6 +36,17 @@ pub fn change_stamp(at: OffsetDateTime) -> String {
     )
 }
 
+/// The change stamp of a write made now, raised to `floor` when this host's clock is behind it: taken right before
+/// each call that writes, so that a write is visible in the change index before its stamp is more than one call
+/// (and the index's lag) old, however long the batch it belongs to.
+pub fn change_stamp_now(floor: Option<&str>) -> String {
+    let now = change_stamp(OffsetDateTime::now_utc());
+    match floor {
+        Some(floor) if floor > now.as_str() => floor.to_owned(),
+        _ => now,
+    }
+}
+
 /// An invocation's deadline (ms since the epoch, as Lambda's context gives it) as an instant; `None` if it is
 /// unset (or beyond what an instant can hold).
 pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Option<Instant> {
@@ -77,6 +88,16 @@ mod tests {
         assert!(change_stamp(later) < change_stamp(half));
         // What RFC 3339 alone would get wrong.
         assert!(utc(whole) > utc(half));
+    }
+
+    #[test]
+    fn a_write_stamp_is_nows_unless_the_floor_is_later() {
+        let before = change_stamp(OffsetDateTime::now_utc());
+        let stamp = change_stamp_now(Some("2000-01-01T00:00:00.000000Z"));
+        assert!(stamp >= before, "{stamp} {before}");
+        assert!(change_stamp_now(None) >= stamp);
+        let ahead = "2999-01-01T00:00:00.000000Z";
+        assert_eq!(change_stamp_now(Some(ahead)), ahead);
     }
 
     #[test]
