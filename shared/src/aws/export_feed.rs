@@ -35,6 +35,8 @@ pub struct DynamoChangeFeed {
     client: Client,
     state_table: String,
     commits_table: String,
+    /// Items of one page at most (`Limit`); `None`: DynamoDB's 1 MB pages.
+    page_limit: Option<i32>,
 }
 
 impl DynamoChangeFeed {
@@ -47,6 +49,15 @@ impl DynamoChangeFeed {
             client,
             state_table: state_table.into(),
             commits_table: commits_table.into(),
+            page_limit: None,
+        }
+    }
+
+    /// Pages of at most `items` changes, so that a test can make many pages of few items.
+    pub fn with_page_limit(self, items: i32) -> Self {
+        DynamoChangeFeed {
+            page_limit: Some(items),
+            ..self
         }
     }
 }
@@ -163,7 +174,8 @@ impl ChangeFeed for DynamoChangeFeed {
             .index_name(CHANGES_INDEX)
             .expression_attribute_values(":p", AttributeValue::S(partition.clone()))
             .expression_attribute_values(":until", AttributeValue::S(window.until.clone()))
-            .set_exclusive_start_key(start);
+            .set_exclusive_start_key(start)
+            .set_limit(self.page_limit);
         query = match &window.after {
             Some(after) => query
                 .key_condition_expression(
@@ -181,10 +193,10 @@ impl ChangeFeed for DynamoChangeFeed {
             let changed_at = text(&item, CHANGED_AT).map(str::to_owned);
             let sha = text(&item, "sha").unwrap_or("?").to_owned();
             // Every item of the index has a text `changed_at` (its sort key) and the table's key `sha`.
-            if let (Some(changed_at), Some(sha)) = (&changed_at, text(&item, "sha")) {
+            if let Some(changed_at) = &changed_at {
                 page.last = Some(ChangeCursor {
                     changed_at: changed_at.clone(),
-                    sha: sha.to_owned(),
+                    sha: sha.clone(),
                 });
             }
             match (changed_at, serde_dynamo::from_item::<_, CommitRecord>(item)) {
