@@ -299,7 +299,10 @@ async fn import(aws: &AwsStandIn, store: &DynamoCommitStore, projects: &[(Projec
         aws.dynamodb
             .put_item()
             .table_name(aws.table("StateTable"))
-            .item("pk", AttributeValue::S(format!("CONN#{}", key.connection_id)))
+            .item(
+                "pk",
+                AttributeValue::S(format!("CONN#{}", key.connection_id)),
+            )
             .item("sk", AttributeValue::S(format!("PROJ#{}", key.project_id)))
             .send()
             .await
@@ -389,7 +392,11 @@ async fn a_removal_batch_written_over_longer_than_the_settle_time_is_exported() 
     let exporter = folder_exporter(&aws, dir.path(), 1_000, settle);
     tokio::time::sleep(settle).await;
     assert_eq!(
-        exporter.run(OffsetDateTime::now_utc(), None).await.unwrap().rows,
+        exporter
+            .run(OffsetDateTime::now_utc(), None)
+            .await
+            .unwrap()
+            .rows,
         2_000
     );
 
@@ -409,7 +416,11 @@ async fn a_removal_batch_written_over_longer_than_the_settle_time_is_exported() 
     let mut rows_during = 0;
     while !marking.is_finished() {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        rows_during += exporter.run(OffsetDateTime::now_utc(), None).await.unwrap().rows;
+        rows_during += exporter
+            .run(OffsetDateTime::now_utc(), None)
+            .await
+            .unwrap()
+            .rows;
     }
     marking.await.unwrap().unwrap();
     let took = started.elapsed();
@@ -418,7 +429,11 @@ async fn a_removal_batch_written_over_longer_than_the_settle_time_is_exported() 
         "the marks took {took:?} and exports during them wrote {rows_during} rows: nothing shown"
     );
     tokio::time::sleep(settle).await;
-    let rows_after = exporter.run(OffsetDateTime::now_utc(), None).await.unwrap().rows;
+    let rows_after = exporter
+        .run(OffsetDateTime::now_utc(), None)
+        .await
+        .unwrap()
+        .rows;
 
     // Then every removal is one row, and DuckDB lists every commit as removed.
     assert_eq!(rows_during + rows_after, 2_000);
