@@ -5,13 +5,18 @@
 //! week, a force-pushed-away commit listed as removed and never counted as trunk, and no commit seen twice although
 //! a crashed export left its rows behind. Then the export's own guarantees on moto: a run that may write one page
 //! only goes on after it next run (no row twice, none missed), and a batch of removal marks that lasts longer than
-//! the settle time is exported whole.
+//! the settle time is exported whole, its retried `UnprocessedItems` stamped at the retry.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextMut,
+};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 use shared::aws::commit_store::DynamoCommitStore;
@@ -443,5 +448,113 @@ async fn a_removal_batch_written_over_longer_than_the_settle_time_is_exported() 
         2_000
     );
     assert_eq!(counts(dir.path()), (4_000, 2_000, 2_000));
+    aws.teardown().await;
+}
+
+/// Sends the first `BatchWriteItem` without its last item and answers that item back as unprocessed, as DynamoDB
+/// does when it throttles part of a batch (moto never does).
+#[derive(Debug, Default)]
+struct LeaveOneUnprocessed {
+    /// The item left out, as `UnprocessedItems` holds it, until the answer carries it back.
+    left_out: Mutex<Option<Value>>,
+    done: AtomicBool,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl Intercept for LeaveOneUnprocessed {
+    fn name(&self) -> &'static str {
+        "LeaveOneUnprocessed"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request_mut();
+        let batch = request
+            .headers()
+            .get("x-amz-target")
+            .is_some_and(|target| target.ends_with(".BatchWriteItem"));
+        if !batch || self.done.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let mut body: Value = serde_json::from_slice(request.body().bytes().unwrap_or_default())?;
+        let (table, requests) = body["RequestItems"]
+            .as_object_mut()
+            .and_then(|tables| tables.iter_mut().next())
+            .ok_or("no RequestItems")?;
+        let left = requests.as_array_mut().and_then(Vec::pop).ok_or("empty")?;
+        *self.left_out.lock().unwrap() = Some(serde_json::json!({ table.as_str(): [left] }));
+        let body = serde_json::to_vec(&body)?;
+        request
+            .headers_mut()
+            .insert("content-length", body.len().to_string());
+        *request.body_mut() = body.into();
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(left_out) = self.left_out.lock().unwrap().take() else {
+            return Ok(());
+        };
+        let body = serde_json::to_vec(&serde_json::json!({ "UnprocessedItems": left_out }))?;
+        let response = context.response_mut();
+        response.headers_mut().remove("x-amz-crc32");
+        response
+            .headers_mut()
+            .insert("content-length", body.len().to_string());
+        *response.body_mut() = body.into();
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_left_unprocessed_is_stamped_when_it_is_sent_again() {
+    // Given a DynamoDB that leaves one item of the first batch unprocessed.
+    let aws = AwsStandIn::provision().await.unwrap();
+    let config = aws_sdk_dynamodb::config::Builder::from(&aws.config)
+        .interceptor(LeaveOneUnprocessed::default())
+        .build();
+    let store = DynamoCommitStore::new(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        aws.table("CommitsTable"),
+    );
+    let key = ProjectKey::new("c1", 1);
+
+    // When a batch of 25 is written.
+    let records: Vec<CommitRecord> = (0..25).map(|i| commit(&key, i)).collect();
+    assert!(store.put(records).await.unwrap().is_empty());
+
+    // Then the retried item carries the retry's stamp, later than the first call's.
+    assert_eq!(store.write_calls(), 2);
+    let stamps: BTreeMap<String, String> = aws
+        .dynamodb
+        .query()
+        .table_name(aws.table("CommitsTable"))
+        .key_condition_expression("project_key = :p")
+        .expression_attribute_values(":p", AttributeValue::S(key.partition()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .iter()
+        .map(|item| {
+            let text = |name: &str| item[name].as_s().unwrap().clone();
+            (text("sha"), text("changed_at"))
+        })
+        .collect();
+    assert_eq!(stamps.len(), 25);
+    let retried = &stamps[&commit(&key, 24).sha];
+    let first = &stamps[&commit(&key, 0).sha];
+    assert!(retried > first, "{retried} after {first}");
     aws.teardown().await;
 }
