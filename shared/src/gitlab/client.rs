@@ -798,7 +798,7 @@ fn deadline_passed() -> GitLabError {
 }
 
 /// The outcome of one failed attempt, before the retry policy decides.
-enum Attempt {
+pub(super) enum Attempt {
     RateLimited(Duration),
     Transient { detail: String, status: Option<u16> },
     Final(GitLabError),
@@ -815,7 +815,7 @@ fn next_page_after(current: u32, advertised: Option<u32>, empty: bool) -> Option
 
 /// `X-Next-Page` when not empty, or else the `page` of `Link rel="next"`. Only the number is used: the client
 /// never follows a URL the server hands it, so a hostile `Link` cannot redirect the token elsewhere.
-fn next_page_header(headers: &HeaderMap) -> Option<u32> {
+pub(super) fn next_page_header(headers: &HeaderMap) -> Option<u32> {
     if let Some(value) = headers
         .get("x-next-page")
         .and_then(|v| v.to_str().ok())
@@ -940,7 +940,7 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), Attempt> {
 
 /// UTF-8 JSON of the expected shape, or [`GitLabError::InvalidResponse`] saying what is wrong (never quoting more
 /// than a few words of the body).
-fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Attempt> {
+pub(super) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Attempt> {
     let text = std::str::from_utf8(body).map_err(|e| {
         invalid(format!(
             "the body is not valid UTF-8 (byte {})",
@@ -987,7 +987,7 @@ async fn read_error_body(mut response: reqwest::Response) -> String {
 }
 
 /// GitLab's error bodies: `{"message": ".."}`, or OAuth-style `{"error": "..", "error_description": ".."}`.
-fn classify_status(status: StatusCode, body: &str) -> GitLabError {
+pub(super) fn classify_status(status: StatusCode, body: &str) -> GitLabError {
     let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
     let text = |key: &str| json.get(key).and_then(|v| v.as_str()).map(clip);
     let message = text("message")

@@ -7,6 +7,8 @@ pub mod client;
 pub mod connect;
 pub mod error;
 pub mod model;
+#[cfg(test)]
+mod untrusted_props;
 
 pub use address::{AddressError, GitLabAddress, NetworkPolicy, PrivateNetworks};
 pub use budget::RequestBudget;

@@ -429,6 +429,12 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         head: &str,
         report: &mut SyncReport,
     ) -> Result<Start, SyncError> {
+        // The head did not move (the default branch was renamed, or another branch at the same commit became the
+        // default): the range is empty by definition. GitLab is not asked for the merge base of a commit with
+        // itself, which it may not answer with that commit.
+        if last == head {
+            return Ok(Start::At(Some(last.to_owned())));
+        }
         let merge_base = match self.gitlab.merge_base(&target.project, last, head).await {
             Ok(merge_base) => merge_base.map(|c| c.id),
             Err(GitLabError::NotFound { .. }) => {
