@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use shared::aws::commit_store::{DynamoCommitStore, MAX_BATCH_WRITE};
 use shared::aws::sync_state_store::DynamoSyncStateStore;
-use shared::gitlab::{GitLabError, ProjectRef};
+use shared::gitlab::{MergeBase, ProjectRef};
 use shared::kernel::time::change_stamp;
 use shared::sync::model::MAX_ITEM_BYTES;
 use shared::sync::{
@@ -230,7 +230,7 @@ async fn a_force_push_whose_old_head_is_pruned_leaves_the_table_equal_to_git() {
         .merge_base(&target.project, &old_head, &repo.head())
         .await;
     assert!(
-        matches!(merge_base, Err(GitLabError::NotFound { .. })),
+        matches!(merge_base, Ok(MergeBase::UnknownRef)),
         "{merge_base:?}"
     );
     // Continued from checkpoints, a window per run.

@@ -241,6 +241,17 @@ impl From<u64> for ProjectRef {
     }
 }
 
+/// GitLab's answer about the merge base of two refs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeBase {
+    /// Their best common ancestor.
+    Commit(Commit),
+    /// They share no history.
+    Unrelated,
+    /// The repository does not hold one of them (a force-pushed head pruned since).
+    UnknownRef,
+}
+
 /// What to list from `GET /projects/:id/repository/commits`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitQuery {
@@ -420,19 +431,27 @@ impl GitLabClient {
         Ok(self.get_json(url, self.retry).await?.items)
     }
 
-    /// `GET /projects/:id/repository/merge_base?refs[]=a&refs[]=b`; `None` when the two share no history.
+    /// `GET /projects/:id/repository/merge_base?refs[]=a&refs[]=b`. GitLab answers 400 `Could not find ref: ..`
+    /// for a ref it does not hold and 404 `Merge Base Not Found` for refs that share no history: both are
+    /// answers, not errors.
     pub async fn merge_base(
         &self,
         project: &ProjectRef,
         a: &str,
         b: &str,
-    ) -> Result<Option<Commit>, GitLabError> {
+    ) -> Result<MergeBase, GitLabError> {
         let id = project.segment();
         let query = [("refs[]", a.to_owned()), ("refs[]", b.to_owned())];
         let url = self.endpoint(&["projects", &id, "repository", "merge_base"], &query);
         match self.get_json(url, self.retry).await {
-            Ok(page) => Ok(Some(page.items)),
-            Err(GitLabError::NotFound { message }) if message.contains("Merge Base") => Ok(None),
+            Ok(page) => Ok(MergeBase::Commit(page.items)),
+            Err(GitLabError::NotFound { message }) if message.contains("Merge Base") => {
+                Ok(MergeBase::Unrelated)
+            }
+            Err(GitLabError::Rejected {
+                status: 400,
+                message,
+            }) if message.starts_with("Could not find ref") => Ok(MergeBase::UnknownRef),
             Err(error) => Err(error),
         }
     }

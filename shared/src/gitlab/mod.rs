@@ -13,7 +13,7 @@ mod untrusted_props;
 pub use address::{AddressError, GitLabAddress, NetworkPolicy, PrivateNetworks};
 pub use budget::RequestBudget;
 pub use client::{
-    ClientStats, CommitPage, CommitQuery, GitLabClient, HttpClients, Limits, ProjectRef,
+    ClientStats, CommitPage, CommitQuery, GitLabClient, HttpClients, Limits, MergeBase, ProjectRef,
     READ_REPOSITORY_ACCESS, RetryPolicy, Timeouts,
 };
 pub use connect::{ConnectError, ConnectTarget, GitLabConnector};

@@ -28,8 +28,8 @@ use super::model::{CommitRecord, ProjectKey, ProjectOrigin, SyncJob, SyncState};
 use super::ports::{CommitStore, SyncStateStore};
 use crate::gitlab::client::MAX_PER_PAGE;
 use crate::gitlab::{
-    BranchCommit, Commit, CommitPage, CommitQuery, GitLabClient, GitLabError, ProjectRef,
-    RetryPolicy,
+    BranchCommit, Commit, CommitPage, CommitQuery, GitLabClient, GitLabError, MergeBase,
+    ProjectRef, RetryPolicy,
 };
 use crate::kernel::StoreError;
 use crate::kernel::time::change_stamp;
@@ -435,9 +435,12 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         if last == head {
             return Ok(Start::At(Some(last.to_owned())));
         }
-        let merge_base = match self.gitlab.merge_base(&target.project, last, head).await {
-            Ok(merge_base) => merge_base.map(|c| c.id),
-            Err(GitLabError::NotFound { .. }) => {
+        let merge_base = match self.gitlab.merge_base(&target.project, last, head).await? {
+            MergeBase::Commit(merge_base) => Some(merge_base.id),
+            MergeBase::Unrelated => None,
+            // `head` was just read from the branch, so the ref GitLab no longer holds is `last` (or `head` was
+            // force-pushed again since, and the re-import's own checks fail until the branch settles).
+            MergeBase::UnknownRef => {
                 // The old head no longer exists in the repository: what left cannot be listed. Import all of
                 // head's history, then mark what was not written again.
                 tracing::warn!(
@@ -446,7 +449,6 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
                 );
                 return Ok(Start::Reconcile(change_stamp(OffsetDateTime::now_utc())));
             }
-            Err(error) => return Err(error.into()),
         };
         if let Some(merge_base) = &merge_base {
             commit_key(merge_base)?;
