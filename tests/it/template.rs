@@ -784,6 +784,23 @@ fn the_scheduler_options_fit_its_timeout() {
     assert!(options.tick_lease >= timeout);
 }
 
+/// The worker's daily write ceiling is a stack parameter whose default is the code's.
+#[test]
+fn the_daily_write_ceiling_is_a_parameter_defaulting_to_the_codes() {
+    let cloudformation = expand(&root().join("template.yaml"));
+    let worker = &cloudformation["Resources"]["SyncWorkerFunction"]["Properties"];
+    assert_eq!(
+        worker["Environment"]["Variables"]["COMMIT_WRITES_PER_DAY"],
+        serde_json::json!({"Ref": "CommitWritesPerDay"})
+    );
+    let parameter = &cloudformation["Parameters"]["CommitWritesPerDay"];
+    assert_eq!(
+        parameter["Default"].as_u64(),
+        Some(shared::sync::importer::DEFAULT_WRITES_PER_DAY)
+    );
+    assert_eq!(parameter["MinValue"], 1);
+}
+
 /// One level, Lambda's `ApplicationLogLevel` from `LogLevel` (the code reads it as `AWS_LAMBDA_LOG_LEVEL`), no
 /// `RUST_LOG` that could disagree, and no TRACE. The credentials API is never quieter than INFO: Lambda drops
 /// lines below its level, and the API's audit lines are INFO.

@@ -6,7 +6,9 @@
 //! - project schedule (the scheduler's metadata and enqueue lease): `pk = CONN#<connection>`,
 //!   `sk = SCHED#<project>`;
 //! - the scheduler's lock of a connection: `pk = CONN#<connection>`, `sk = SCHEDULING`;
-//! - the analytics export's watermark of a project: `pk = CONN#<connection>`, `sk = EXPORT#<project>`.
+//! - the analytics export's watermark of a project: `pk = CONN#<connection>`, `sk = EXPORT#<project>`;
+//! - the commit writes of a connection's imports on one day (UTC): `pk = CONN#<connection>`,
+//!   `sk = WRITES#<YYYY-MM-DD>`.
 
 use std::collections::HashMap;
 
@@ -21,6 +23,7 @@ pub const PROJECT_SK_PREFIX: &str = "PROJ#";
 pub const SCHEDULE_SK_PREFIX: &str = "SCHED#";
 pub const SCHEDULING_SK: &str = "SCHEDULING";
 pub const EXPORT_SK_PREFIX: &str = "EXPORT#";
+pub const WRITES_SK_PREFIX: &str = "WRITES#";
 
 pub fn connection_pk(connection_id: &str) -> String {
     format!("CONN#{connection_id}")
@@ -40,6 +43,10 @@ pub fn schedule_sk(project_id: u64) -> String {
 
 pub fn export_sk(project_id: u64) -> String {
     format!("{EXPORT_SK_PREFIX}{project_id}")
+}
+
+pub fn writes_sk(day: &str) -> String {
+    format!("{WRITES_SK_PREFIX}{day}")
 }
 
 /// Every item of a connection whose sort key starts with `prefix` (all pages, consistent reads), with only the
