@@ -244,8 +244,8 @@ impl From<u64> for ProjectRef {
 /// GitLab's answer about the merge base of two refs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MergeBase {
-    /// Their best common ancestor.
-    Commit(Commit),
+    /// The id of their best common ancestor.
+    Commit(String),
     /// They share no history.
     Unrelated,
     /// The repository does not hold one of them (a force-pushed head pruned since).
@@ -443,8 +443,8 @@ impl GitLabClient {
         let id = project.segment();
         let query = [("refs[]", a.to_owned()), ("refs[]", b.to_owned())];
         let url = self.endpoint(&["projects", &id, "repository", "merge_base"], &query);
-        match self.get_json(url, self.retry).await {
-            Ok(page) => Ok(MergeBase::Commit(page.items)),
+        match self.get_json::<Commit>(url, self.retry).await {
+            Ok(page) => Ok(MergeBase::Commit(page.items.id)),
             Err(GitLabError::NotFound { message }) if message.contains("Merge Base") => {
                 Ok(MergeBase::Unrelated)
             }

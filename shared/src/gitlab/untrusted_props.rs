@@ -102,7 +102,7 @@ fn flag() -> BoxedStrategy<Value> {
 
 fn texts() -> BoxedStrategy<Value> {
     prop::collection::vec(any_text(), 0..4)
-        .prop_map(|list| Value::from(list))
+        .prop_map(Value::from)
         .boxed()
 }
 

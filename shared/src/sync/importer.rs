@@ -448,7 +448,7 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
             return Ok(Start::At(Some(last.to_owned())));
         }
         let merge_base = match self.gitlab.merge_base(&target.project, last, head).await? {
-            MergeBase::Commit(merge_base) => Some(merge_base.id),
+            MergeBase::Commit(merge_base) => Some(merge_base),
             MergeBase::Unrelated => None,
             // `head` was just read from the branch, so the ref GitLab no longer holds is `last` (or `head` was
             // force-pushed again since, and the re-import's own checks fail until the branch settles).
