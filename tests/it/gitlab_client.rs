@@ -1197,7 +1197,8 @@ async fn a_token_echoed_across_the_cut_of_an_error_leaves_no_prefix() {
     let f = fixture(3).await;
     let gitlab = client(&f.sim.base_url(), TOKEN);
     // The token starts 150 characters into the text the client keeps 160 of.
-    let message = serde_json::json!({ "message": format!("{}{TOKEN}", "x".repeat(150)) }).to_string();
+    let message =
+        serde_json::json!({ "message": format!("{}{TOKEN}", "x".repeat(150)) }).to_string();
     // serde quotes a value of the wrong type after `invalid type: string "` (22 characters).
     let wrong_type = format!("[{{\"parent_ids\": \"{}{TOKEN}\"}}]", "x".repeat(128));
     for (status, body) in [(400, message.clone()), (401, message), (200, wrong_type)] {
@@ -1215,7 +1216,10 @@ async fn a_token_echoed_across_the_cut_of_an_error_leaves_no_prefix() {
             .await
             .unwrap_err();
         let shown = format!("{error} {error:?}");
-        assert!(shown.contains("xxxxxxxxxx"), "{status}: the text is kept: {shown}");
+        assert!(
+            shown.contains("xxxxxxxxxx"),
+            "{status}: the text is kept: {shown}"
+        );
         // Any part of the token beyond its public `glpat-` marker.
         for end in "glpat-".len() + 1..=TOKEN.len() {
             assert!(

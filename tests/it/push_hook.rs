@@ -16,10 +16,10 @@ use shared::config::Config;
 use shared::credentials::CredentialStore;
 use shared::entrypoints::push_hook::handler;
 use shared::hooks::PushHooks;
-use shared::testing::CountingVault;
 use shared::kernel::push_hook::{generate_hook_secret, hook_secret_name};
 use shared::kernel::{ConnectionId, SyncMessage};
 use shared::scheduler::{DiscoveredProject, ProjectRecord, ProjectStatus, ScheduleItems};
+use shared::testing::CountingVault;
 use testkit::aws_local::AwsStandIn;
 
 const CONNECTION: &str = "acme-prod";
@@ -60,7 +60,11 @@ async fn env() -> Env {
     let hooks = shared::app::push_hooks_reading(&config, &aws.config, vault);
     let connection = ConnectionId::parse(CONNECTION).unwrap();
     DynamoCredentialStore::new(aws.dynamodb.clone(), aws.table("StateTable"))
-        .bind_connection(&connection, "https://gitlab.example.com/", "2026-11-30T11:00:00Z")
+        .bind_connection(
+            &connection,
+            "https://gitlab.example.com/",
+            "2026-11-30T11:00:00Z",
+        )
         .await
         .unwrap();
     let secret = generate_hook_secret().unwrap().expose().to_owned();

@@ -553,7 +553,8 @@ pub const PUSH_READ_ATTRIBUTES: [&str; 6] = [
 
 /// The enqueue lease's attributes: with the key, the only ones the push hook role may write (template.yaml; its
 /// test compares).
-pub const LEASE_ATTRIBUTES: [&str; 3] = ["enqueue_lease_until", "enqueued_at", "enqueue_visible_at"];
+pub const LEASE_ATTRIBUTES: [&str; 3] =
+    ["enqueue_lease_until", "enqueued_at", "enqueue_visible_at"];
 
 impl PushLeases for DynamoProjectStore {
     async fn connection_exists(&self, connection: &ConnectionId) -> Result<bool, StoreError> {

@@ -136,8 +136,7 @@ impl<R: CommitReader> CommitLog<R> {
             start = read.last_key;
             for commit in read.commits {
                 let size = reply_size(&commit);
-                if !page.commits.is_empty() && reply_bytes.saturating_add(size) >= MAX_REPLY_BYTES
-                {
+                if !page.commits.is_empty() && reply_bytes.saturating_add(size) >= MAX_REPLY_BYTES {
                     // The reply is full: the next page starts after its last commit.
                     start = page.commits.last().map(PageKey::of);
                     break 'reads;

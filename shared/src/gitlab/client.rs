@@ -923,7 +923,10 @@ fn check_json_content_type(headers: &HeaderMap, secret: &str) -> Result<(), Atte
     let Some(value) = headers.get(CONTENT_TYPE) else {
         return Ok(());
     };
-    let text = blank_secret(String::from_utf8_lossy(value.as_bytes()).into_owned(), secret);
+    let text = blank_secret(
+        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        secret,
+    );
     let essence = text
         .split(';')
         .next()

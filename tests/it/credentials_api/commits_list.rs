@@ -411,7 +411,9 @@ async fn pages_of_escaped_messages_stay_under_five_megabytes() {
         }
         let reply = handler(&env.api, get(&route)).await.unwrap();
         assert_eq!(reply.status(), 200);
-        let body = std::str::from_utf8(reply.body().as_ref()).unwrap().to_owned();
+        let body = std::str::from_utf8(reply.body().as_ref())
+            .unwrap()
+            .to_owned();
         // The body as the Lambda response carries it: a JSON string inside the response's JSON.
         let in_response = serde_json::to_string(&body).unwrap().len();
         assert!(in_response < 5_000_000, "a page of {in_response} bytes");
