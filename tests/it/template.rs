@@ -9,6 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
+use shared::aws::project_store::{LEASE_ATTRIBUTES, PUSH_READ_ATTRIBUTES};
 use shared::scheduler::SchedulerOptions;
 use shared::sync::worker::TimeBudget;
 
@@ -53,6 +54,7 @@ const ROLES: [&str; 5] = [
 /// then only through Secrets Manager.
 fn expected_grants() -> BTreeMap<&'static str, BTreeSet<String>> {
     const KEY: &str = "SecretsKey via secretsmanager, if UseSecretsKey";
+    let (hook_reads, hook_writes) = (push_hook_reads(), push_hook_writes());
     let grants = |list: &[(&str, &str)]| {
         list.iter()
             .map(|(action, on)| format!("{action} on {on}"))
@@ -108,7 +110,8 @@ fn expected_grants() -> BTreeMap<&'static str, BTreeSet<String>> {
         (
             "PushHookFunctionRole",
             grants(&[
-                ("dynamodb:UpdateItem", "StateTable"),
+                ("dynamodb:GetItem", &hook_reads),
+                ("dynamodb:UpdateItem", &hook_writes),
                 ("sqs:SendMessage", "SyncQueue"),
                 ("secretsmanager:GetSecretValue", HOOK_SECRETS),
                 ("kms:Decrypt", KEY),
@@ -129,6 +132,30 @@ fn expected_grants() -> BTreeMap<&'static str, BTreeSet<String>> {
 
 /// The state table, only the export watermark items' attributes (`shared::aws::export_feed`).
 const WATERMARKS: &str = "StateTable if {\"ForAllValues:StringEquals\":{\"dynamodb:Attributes\":[\"pk\",\"sk\",\"entity\",\"exported_to\"]}}";
+/// The push hook's reads of the state table: the key and the attributes the adapter projects
+/// (`PUSH_READ_ATTRIBUTES`; a connection's existence is read as its `pk`), of connections' items only.
+fn push_hook_reads() -> String {
+    let attributes = [&["pk", "sk"][..], &PUSH_READ_ATTRIBUTES[..]].concat();
+    let condition = serde_json::json!({
+        "ForAllValues:StringEquals": {"dynamodb:Attributes": attributes},
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CONN#*"]},
+        "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}
+    });
+    format!("StateTable if {condition}")
+}
+
+/// The push hook's writes of the state table: the enqueue lease's attributes only (`LEASE_ATTRIBUTES`), on
+/// connections' items only, returning nothing beyond what was written.
+fn push_hook_writes() -> String {
+    let attributes = [&["pk", "sk"][..], &LEASE_ATTRIBUTES[..]].concat();
+    let condition = serde_json::json!({
+        "ForAllValues:StringEquals": {"dynamodb:Attributes": attributes},
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CONN#*"]},
+        "StringEqualsIfExists": {"dynamodb:ReturnValues": ["NONE", "UPDATED_OLD", "UPDATED_NEW"]}
+    });
+    format!("StateTable if {condition}")
+}
+
 /// The commits table's change index, and the dataset's objects in the export bucket.
 const CHANGES_INDEX: &str = "CommitsTable index by_changed_at";
 const EXPORT_FILES: &str = "ExportBucket objects under commits/";

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::get_item::GetItemError;
 use aws_sdk_dynamodb::operation::query::QueryError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -47,6 +48,25 @@ pub fn export_sk(project_id: u64) -> String {
 
 pub fn writes_sk(day: &str) -> String {
     format!("{WRITES_SK_PREFIX}{day}")
+}
+
+/// Whether the connection's item exists: one strongly consistent `GetItem` of its key only (half a KB read at
+/// most, whatever the item holds).
+pub async fn connection_exists(
+    client: &Client,
+    table: &str,
+    connection_id: &str,
+) -> Result<bool, SdkError<GetItemError>> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(connection_pk(connection_id)))
+        .key("sk", AttributeValue::S(CONNECTION_SK.to_owned()))
+        .consistent_read(true)
+        .projection_expression("pk")
+        .send()
+        .await?;
+    Ok(output.item.is_some())
 }
 
 /// Every item of a connection whose sort key starts with `prefix` (all pages, consistent reads), with only the
