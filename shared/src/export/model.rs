@@ -141,7 +141,7 @@ fn parse(text: &str) -> Option<OffsetDateTime> {
 }
 
 fn month(at: OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
+    let at = crate::kernel::time::in_utc(at);
     let (year, month) = (at.year(), u8::from(at.month())).clamp(FIRST_MONTH, LAST_MONTH);
     format!("{year:04}-{month:02}")
 }

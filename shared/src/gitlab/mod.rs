@@ -7,11 +7,13 @@ pub mod client;
 pub mod connect;
 pub mod error;
 pub mod model;
+#[cfg(test)]
+mod untrusted_props;
 
 pub use address::{AddressError, GitLabAddress, NetworkPolicy, PrivateNetworks};
 pub use budget::RequestBudget;
 pub use client::{
-    ClientStats, CommitPage, CommitQuery, GitLabClient, HttpClients, Limits, ProjectRef,
+    ClientStats, CommitPage, CommitQuery, GitLabClient, HttpClients, Limits, MergeBase, ProjectRef,
     READ_REPOSITORY_ACCESS, RetryPolicy, Timeouts,
 };
 pub use connect::{ConnectError, ConnectTarget, GitLabConnector};

@@ -127,6 +127,8 @@ pub struct MemoryStateStore {
     states: Mutex<BTreeMap<ProjectKey, SyncState>>,
     writes: Mutex<u64>,
     inaccessible: Mutex<BTreeMap<ProjectKey, String>>,
+    /// Commit writes reserved per (connection, day).
+    commit_writes: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 impl MemoryStateStore {
@@ -151,6 +153,17 @@ impl MemoryStateStore {
         change(current);
         *self.writes.lock().unwrap() += 1;
         Ok(true)
+    }
+
+    /// The commit writes reserved for `connection_id` on every day, summed.
+    pub fn commit_writes(&self, connection_id: &str) -> u64 {
+        self.commit_writes
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((connection, _), _)| connection == connection_id)
+            .map(|(_, writes)| writes)
+            .sum()
     }
 
     pub fn state(&self, project: &ProjectKey) -> SyncState {
@@ -196,6 +209,26 @@ impl SyncStateStore for MemoryStateStore {
         job: &SyncJob,
     ) -> Result<bool, StoreError> {
         self.update_if(project, expected, |state| state.job = Some(job.clone()))
+    }
+
+    async fn reserve_writes(
+        &self,
+        connection_id: &str,
+        day: &str,
+        writes: u64,
+        ceiling: u64,
+    ) -> Result<bool, StoreError> {
+        let mut counts = self.commit_writes.lock().unwrap();
+        let count = counts
+            .entry((connection_id.to_owned(), day.to_owned()))
+            .or_default();
+        match count.checked_add(writes).filter(|total| *total <= ceiling) {
+            Some(total) => {
+                *count = total;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     async fn advance(
