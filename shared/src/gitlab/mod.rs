@@ -6,16 +6,18 @@ pub mod budget;
 pub mod client;
 pub mod connect;
 pub mod error;
+pub mod memory;
 pub mod model;
 
 pub use address::{AddressError, GitLabAddress, NetworkPolicy, PrivateNetworks};
 pub use budget::RequestBudget;
 pub use client::{
-    ClientStats, CommitPage, CommitQuery, GitLabClient, HttpClients, Limits, ProjectRef,
+    ClientStats, CommitPage, CommitQuery, GitLabClient, HttpClients, Limits, ListPage, ProjectRef,
     READ_REPOSITORY_ACCESS, RetryPolicy, Timeouts,
 };
 pub use connect::{ConnectError, ConnectTarget, GitLabConnector};
 pub use error::GitLabError;
+pub use memory::{MemoryBudget, MemoryBusy, Reservation};
 pub use model::{
     Branch, BranchCommit, Commit, CommitStats, Group, Project, READ_SCOPES, TokenInfo,
     excess_scopes,
