@@ -59,7 +59,7 @@ pub struct SchedulerOptions {
     /// if that is shorter.
     pub discovery_timeout: Duration,
     /// What one connection's discovery (all its credentials) may keep of what it lists: past it, the connection
-    /// fails with `discovery_too_large`. 10,000 projects keep about 5 MB (listed by group and by membership).
+    /// fails with `discovery_too_large`. 10,000 projects keep about 4 MB (each listed by group and by membership).
     pub discovery_max_bytes: u64,
     /// Kept back from the Lambda deadline: no discovery runs into it, so the connections already discovered get
     /// their records, messages and summaries written.
@@ -252,8 +252,7 @@ where
                         ..ConnectionReport::default()
                     };
                 }
-                let limit = DiscoveryLimit::new(Instant::now(), window, deadline);
-                self.connection(connection, now, limit).await
+                self.connection(connection, now, window, deadline).await
             })
             .buffer_unordered(self.options.connection_concurrency.max(1))
             .collect()
@@ -262,13 +261,15 @@ where
         Ok(reports)
     }
 
-    /// One connection's turn: stamped first, then discovery by each live credential, then records, messages and
-    /// gone marks. When the tick's time runs out first, the stamp is taken back.
+    /// One connection's turn: stamped first, then discovery by each live credential (within `window` from then and
+    /// the tick's `deadline`), then records, messages and gone marks. When the tick's time runs out first, the
+    /// stamp is taken back.
     async fn connection(
         &self,
         known: KnownConnection,
         now: OffsetDateTime,
-        limit: DiscoveryLimit,
+        window: Duration,
+        deadline: Option<Instant>,
     ) -> ConnectionReport {
         let connection = known.id;
         let span = tracing::info_span!("connection", connection_id = %connection);
@@ -277,6 +278,7 @@ where
             // last in the next tick's order, so it cannot crash every tick before the others' turns.
             let at = epoch(OffsetDateTime::now_utc());
             let stamped = self.projects.mark_scheduled(&connection, at).await;
+            let limit = DiscoveryLimit::new(Instant::now(), window, deadline);
             let mut report = self
                 .connection_in_span(&connection, known.instance, now, limit)
                 .await;
