@@ -1431,9 +1431,10 @@ impl TwoTenants {
     async fn start() -> TwoTenants {
         let env = Env::new().await;
         let repo = repo();
-        let hostile = Simulator::start(World::one_project("glpat-hostile", Some(repo.path())).world)
-            .await
-            .unwrap();
+        let hostile =
+            Simulator::start(World::one_project("glpat-hostile", Some(repo.path())).world)
+                .await
+                .unwrap();
         let steady = World::one_project(TOKEN, Some(repo.path()));
         let steady_project = steady.project;
         let steady = Simulator::start(steady.world).await.unwrap();
@@ -1477,7 +1478,9 @@ async fn endless_8_mib_project_pages_stop_at_the_discovery_byte_budget() {
         .into_iter()
         .enumerate()
     {
-        let report = handle(&scheduler, schedule_event(Some(time))).await.unwrap();
+        let report = handle(&scheduler, schedule_event(Some(time)))
+            .await
+            .unwrap();
         let by_name: BTreeMap<&str, _> = report
             .connections
             .iter()
@@ -1502,7 +1505,10 @@ async fn endless_8_mib_project_pages_stop_at_the_discovery_byte_budget() {
             assert_eq!(steady.enqueued, 1);
             assert_eq!(ids(&tenants.env.drain().await), [tenants.steady_project]);
         } else {
-            assert_eq!(steady.in_flight, 1, "sent by the first tick, its lease holds");
+            assert_eq!(
+                steady.in_flight, 1,
+                "sent by the first tick, its lease holds"
+            );
         }
         let stored = tenants
             .env

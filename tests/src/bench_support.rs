@@ -65,7 +65,11 @@ async fn serve(commits: usize) -> BenchResult<()> {
                     }
                     page
                 });
-                sim.fail_next(routes::COMMITS, answers.parse()?, Fault::Hostile(Hostile::Rewrite(fat)));
+                sim.fail_next(
+                    routes::COMMITS,
+                    answers.parse()?,
+                    Fault::Hostile(Hostile::Rewrite(fat)),
+                );
             }
             _ => {
                 println!("ERR unknown command {command:?}");

@@ -719,7 +719,10 @@ impl GitLabClient {
                             total: busy.total,
                         });
                     }
-                    tracing::debug!(wanted = busy.wanted, "GitLab memory budget in use; retrying");
+                    tracing::debug!(
+                        wanted = busy.wanted,
+                        "GitLab memory budget in use; retrying"
+                    );
                     tokio::time::sleep(delay).await;
                 }
                 Attempt::Transient { detail, status } => {
@@ -856,7 +859,10 @@ enum Attempt {
     RateLimited(Duration),
     /// The memory budget could not hold the answer.
     Busy(MemoryBusy),
-    Transient { detail: String, status: Option<u16> },
+    Transient {
+        detail: String,
+        status: Option<u16>,
+    },
     Final(GitLabError),
 }
 
@@ -1237,13 +1243,18 @@ mod tests {
         let (body, held) = read_body(fits, 2, &memory).await.ok().unwrap();
         assert_eq!((body, held.bytes()), (b"[]".to_vec(), 2));
         drop(held);
-        assert_eq!(memory.available(), memory.total(), "refused bodies held nothing");
+        assert_eq!(
+            memory.available(),
+            memory.total(),
+            "refused bodies held nothing"
+        );
     }
 
     /// A body streamed without a length, in chunks of `chunk` bytes, `chunks` of them.
     fn chunked(chunk: usize, chunks: usize) -> reqwest::Response {
         use futures::StreamExt as _;
-        let stream = futures::stream::iter(0..chunks).map(move |_| Ok::<_, std::io::Error>(vec![b' '; chunk]));
+        let stream = futures::stream::iter(0..chunks)
+            .map(move |_| Ok::<_, std::io::Error>(vec![b' '; chunk]));
         reqwest::Response::from(http::Response::new(reqwest::Body::wrap_stream(stream)))
     }
 
@@ -1251,14 +1262,20 @@ mod tests {
     async fn bodies_hold_what_they_allocate_of_one_shared_budget() {
         let memory = MemoryBudget::new(100);
         // 3 chunks of 10: the buffer doubles as it fills (10, 20, 40), reserving each growth first.
-        let (body, first) = read_body(chunked(10, 3), 1_000, &memory).await.ok().unwrap();
+        let (body, first) = read_body(chunked(10, 3), 1_000, &memory)
+            .await
+            .ok()
+            .unwrap();
         assert_eq!(body.len(), 30);
         assert_eq!(first.bytes(), body.capacity() as u64);
         assert_eq!(first.bytes(), 40);
 
         // The next body finds 60 bytes free: 40 fit, 70 (a buffer of 80) do not, and what the body had is given
         // back at once.
-        let (_, second) = read_body(chunked(10, 4), 1_000, &memory).await.ok().unwrap();
+        let (_, second) = read_body(chunked(10, 4), 1_000, &memory)
+            .await
+            .ok()
+            .unwrap();
         assert_eq!(second.bytes(), 40);
         drop(second);
         let busy = read_body(chunked(10, 7), 1_000, &memory).await.unwrap_err();

@@ -38,7 +38,9 @@ pub enum GitLabError {
     ResponseTooLarge { limit: u64 },
     /// The process's memory budget for GitLab answers stayed held by other answers through the client's retries
     /// (see [`super::memory`]): ours, not GitLab's, and worth a later retry.
-    #[error("GitLab's answers already hold the memory budget of {total} bytes ({wanted} more wanted)")]
+    #[error(
+        "GitLab's answers already hold the memory budget of {total} bytes ({wanted} more wanted)"
+    )]
     MemoryBusy { wanted: u64, total: u64 },
     /// Other 4xx: our request was wrong for this GitLab.
     #[error("GitLab refused the request ({status}): {message}")]

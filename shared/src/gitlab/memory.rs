@@ -226,8 +226,15 @@ mod tests {
         let busy = outcomes.iter().filter(|o| o.is_err()).count();
         assert!(held <= 8 << 20);
         assert_eq!(held, (16 - busy) as u64 * (2 << 20));
-        assert!(busy >= 12, "only four 2 MiB bodies fit in 8 MiB: {busy} busy");
+        assert!(
+            busy >= 12,
+            "only four 2 MiB bodies fit in 8 MiB: {busy} busy"
+        );
         drop(outcomes);
-        assert_eq!(budget.available(), 8 << 20, "the failed readers gave theirs back");
+        assert_eq!(
+            budget.available(),
+            8 << 20,
+            "the failed readers gave theirs back"
+        );
     }
 }

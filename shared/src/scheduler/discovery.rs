@@ -99,10 +99,14 @@ pub async fn discover(
     let (members, per_group) = futures::try_join!(members, per_group)?;
     let complete = per_group.iter().all(Option::is_some);
     let mut memory = groups.memory;
-    let lists = per_group.into_iter().flatten().chain([members]).map(|list| {
-        memory.merge(list.memory);
-        list.items
-    });
+    let lists = per_group
+        .into_iter()
+        .flatten()
+        .chain([members])
+        .map(|list| {
+            memory.merge(list.memory);
+            list.items
+        });
     Ok(Discovery {
         projects: merge(lists),
         complete,
@@ -261,15 +265,27 @@ mod tests {
                 limit: 10 * per_page
             }
         );
-        assert_eq!(pulled.load(Ordering::Relaxed), 11, "stops at the page that passes the budget");
-        assert_eq!(budget.available(), 64 << 20, "what was kept is given back with the listing");
+        assert_eq!(
+            pulled.load(Ordering::Relaxed),
+            11,
+            "stops at the page that passes the budget"
+        );
+        assert_eq!(
+            budget.available(),
+            64 << 20,
+            "what was kept is given back with the listing"
+        );
 
         let roomy = DiscoveryBytes::new(100 * per_page);
         let limited = bounded(endless_pages(&budget, &pulled).take(3), &roomy)
             .await
             .unwrap();
         assert_eq!(limited.items.len(), 300);
-        assert_eq!(limited.memory.bytes(), 3 * per_page, "each page keeps what its projects hold");
+        assert_eq!(
+            limited.memory.bytes(),
+            3 * per_page,
+            "each page keeps what its projects hold"
+        );
         assert_eq!(roomy.kept(), 3 * per_page);
         assert_eq!(budget.available(), (64 << 20) - 3 * per_page);
     }

@@ -476,7 +476,10 @@ where
                 Err(limit.elapsed())
             }
             Some(Err(DiscoveryError::TooLarge { limit: max_bytes })) => {
-                tracing::warn!(max_bytes, "discovery keeps more than its byte budget; stopped");
+                tracing::warn!(
+                    max_bytes,
+                    "discovery keeps more than its byte budget; stopped"
+                );
                 Err(CredentialFailure::TooLarge)
             }
             Some(Err(DiscoveryError::GitLab(error))) => {

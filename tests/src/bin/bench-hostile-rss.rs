@@ -9,9 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use shared::gitlab::{
-    CommitQuery, GitLabClient, Limits, MemoryBudget, ProjectRef, RetryPolicy,
-};
+use shared::gitlab::{CommitQuery, GitLabClient, Limits, MemoryBudget, ProjectRef, RetryPolicy};
 use testkit::bench_support::{
     BENCH_PROJECT, BENCH_TOKEN, BenchResult, SimulatorProcess, function_runtime, peak_rss_mib,
     reset_peak_rss, serve_as_child_or_commits,
