@@ -666,6 +666,7 @@ impl GitLabClient {
     ) -> Result<Page<T>, GitLabError> {
         let mut transient_failures = 0_u32;
         let mut rate_limit_waits = 0_u32;
+        let mut busy_waits = 0_u32;
         loop {
             if self
                 .deadline
@@ -708,12 +709,11 @@ impl GitLabClient {
                     );
                 }
                 Attempt::Busy(busy) => {
-                    // Other answers hold the budget: they give it back as they are used, so wait as for a fault.
-                    transient_failures += 1;
-                    let delay = jittered(policy.base_delay, policy.max_delay, transient_failures);
-                    if transient_failures >= policy.max_attempts
-                        || !self.ends_before_deadline(delay)
-                    {
+                    // Other answers hold the budget: they give it back as they are used, so wait as for a fault,
+                    // as often as the client's own policy allows (not a narrower one meant for GitLab's faults).
+                    busy_waits += 1;
+                    let delay = jittered(self.retry.base_delay, self.retry.max_delay, busy_waits);
+                    if busy_waits >= self.retry.max_attempts || !self.ends_before_deadline(delay) {
                         return Err(GitLabError::MemoryBusy {
                             wanted: busy.wanted,
                             total: busy.total,

@@ -1,7 +1,7 @@
 //! Benchmark of the GitLab client against hostile answers: the peak RSS of the client process while it reads a
 //! gzip bomb that inflates to 1 GiB and a 64 MB body, each refused at the client's body cap (target: under
 //! 64 MiB). For reference, the same 64 MB body read with no cap. Then 16 commit pages of 8 MiB each, read at
-//! once as the sync worker's 16 windows read them and each held while its commits are written (100 ms here):
+//! once as the sync worker's 16 windows read them and each held while its commits are written (1 s here):
 //! within the default memory budget that all of a process's answers share, and with no budget for reference.
 //!
 //! The simulator runs in a child process (this binary re-executed with `--serve`), so the figures are the
@@ -22,7 +22,7 @@ const WINDOWS: u32 = 16;
 /// A commit message that makes a page of 100 commits just under the 8 MiB body cap.
 const FAT_MESSAGE: usize = 80 * 1024;
 /// How long each window keeps its page, as the worker does while it writes the page's commits.
-const HOLD: Duration = Duration::from_millis(100);
+const HOLD: Duration = Duration::from_secs(1);
 
 fn main() -> BenchResult<()> {
     let args: Vec<String> = std::env::args().collect();
