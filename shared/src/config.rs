@@ -29,7 +29,7 @@ pub struct Config {
     /// Gateway's IAM authorizer did not sign off.
     pub allow_unauthenticated: bool,
     /// What all the GitLab answers a function holds at once may take, bodies and decoded pages
-    /// (`GITLAB_MEMORY_MIB`, 8 to 4,096, default 64): the sync worker's concurrent windows share it, and so do
+    /// (`GITLAB_MEMORY_MIB`, 8 to 4,096, default 96): the sync worker's concurrent windows share it, and so do
     /// the scheduler's discoveries of a tick.
     pub gitlab_memory_bytes: u64,
     /// What one connection's discovery may keep of what it lists (`DISCOVERY_MAX_MIB`, 1 to 1,024, default 16).
@@ -184,14 +184,14 @@ mod tests {
         assert_eq!(config.secrets_kms_key_id, None);
         assert!(!config.allow_unauthenticated);
         assert_eq!(config.push_coalesce_window, Duration::from_secs(5));
-        assert_eq!(config.gitlab_memory_bytes, 64 << 20);
+        assert_eq!(config.gitlab_memory_bytes, 96 << 20);
         assert_eq!(config.discovery_max_bytes, 16 << 20);
         let mut sized = BASE.to_vec();
-        sized.extend([("GITLAB_MEMORY_MIB", "96"), ("DISCOVERY_MAX_MIB", "24")]);
+        sized.extend([("GITLAB_MEMORY_MIB", "128"), ("DISCOVERY_MAX_MIB", "24")]);
         let sized = Config::from_lookup(lookup(&sized)).unwrap();
         assert_eq!(
             (sized.gitlab_memory_bytes, sized.discovery_max_bytes),
-            (96 << 20, 24 << 20)
+            (128 << 20, 24 << 20)
         );
         let mut with_key = BASE.to_vec();
         with_key.push((

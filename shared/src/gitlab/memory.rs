@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// The budget a process gives GitLab's answers when none is configured: 8 bodies at the 8 MiB cap, far more
-/// than the ~100 KB pages GitLab really sends, and well inside a 256 MB function.
-pub const DEFAULT_MEMORY_BYTES: u64 = 64 << 20;
+/// The budget a process gives GitLab's answers when none is configured: 12 bodies at the 8 MiB cap (or a commit
+/// page read in parts and joined, up to some 80 MB), far more than the ~100 KB pages GitLab really sends, and
+/// well inside a 256 MB function.
+pub const DEFAULT_MEMORY_BYTES: u64 = 96 << 20;
 
 /// The bytes the process's GitLab answers may hold at once. Clones share the budget.
 #[derive(Debug, Clone)]

@@ -89,8 +89,8 @@ impl Default for SchedulerOptions {
     }
 }
 
-/// [`SchedulerOptions::discovery_max_bytes`] by default: four times what 10,000 projects keep, and a quarter of
-/// the default memory budget, which four connections discovered at once share.
+/// [`SchedulerOptions::discovery_max_bytes`] by default: four times what 10,000 projects keep; four connections
+/// discovered at once keep 64 MiB of the default memory budget of 96 MiB, the rest is for their answers in flight.
 pub const DEFAULT_DISCOVERY_MAX_BYTES: u64 = 16 << 20;
 
 /// Everything a tick needs, built once per process.
