@@ -18,7 +18,7 @@ use crate::commits::CommitLog;
 use crate::config::Config;
 use crate::credentials::{Credentials, GitLabVerifier};
 use crate::entrypoints::credentials_api::CredentialsApi;
-use crate::gitlab::{GitLabConnector, GitLabError, HttpClients, Timeouts};
+use crate::gitlab::{GitLabConnector, GitLabError, HttpClients, MemoryBudget, Timeouts};
 use crate::hooks::{HookOptions, PushHooks};
 use crate::kernel::vault::SecretVault;
 use crate::scheduler::{Scheduler, SchedulerOptions};
@@ -93,7 +93,7 @@ pub fn scheduler_function(
         credential_store(config, &dynamodb),
         SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(aws)),
         sync_queue(config, aws),
-        GitLabConnector::new(gitlab_http(config)?, config.default_requests_per_minute),
+        connector(config)?,
         options,
     ))
 }
@@ -110,9 +110,17 @@ pub fn sync_worker_function(
         DynamoCommitStore::new(dynamodb.clone(), config.commits_table.clone()),
         DynamoSyncStateStore::new(dynamodb, config.state_table.clone()),
         sync_queue(config, aws),
-        GitLabConnector::new(gitlab_http(config)?, config.default_requests_per_minute),
+        connector(config)?,
         options,
     ))
+}
+
+/// The connector of a function that reads GitLab answers: its clients share the function's memory budget.
+fn connector(config: &Config) -> Result<GitLabConnector, GitLabError> {
+    Ok(
+        GitLabConnector::new(gitlab_http(config)?, config.default_requests_per_minute)
+            .with_memory(MemoryBudget::new(config.gitlab_memory_bytes)),
+    )
 }
 
 /// The push hook function: it holds no GitLab token and calls no GitLab; it reads hook secrets, takes enqueue

@@ -29,6 +29,12 @@ pub struct Config {
     /// Local runs only (`CREDENTIALS_API_ALLOW_UNAUTHENTICATED`): the credentials API accepts requests that API
     /// Gateway's IAM authorizer did not sign off.
     pub allow_unauthenticated: bool,
+    /// What all the GitLab answers a function holds at once may take, bodies and decoded pages
+    /// (`GITLAB_MEMORY_MIB`, 8 to 4,096, default 96): the sync worker's concurrent windows share it, and so do
+    /// the scheduler's discoveries of a tick.
+    pub gitlab_memory_bytes: u64,
+    /// What one connection's discovery may keep of what it lists (`DISCOVERY_MAX_MIB`, 1 to 1,024, default 16).
+    pub discovery_max_bytes: u64,
     /// How long a push hook's sync message is held back; every push of the project in that time is covered by
     /// it (`PUSH_COALESCE_SECONDS`, 1 to 900, default 5).
     pub push_coalesce_window: Duration,
@@ -119,6 +125,17 @@ impl Config {
             crate::gitlab::budget::GITLAB_COM_REQUESTS_PER_MINUTE,
             1..=u32::MAX,
         )?;
+        let mib = |n: u32| u64::from(n) << 20;
+        let gitlab_memory_bytes = mib(number(
+            "GITLAB_MEMORY_MIB",
+            (crate::gitlab::memory::DEFAULT_MEMORY_BYTES >> 20) as u32,
+            8..=4096,
+        )?);
+        let discovery_max_bytes = mib(number(
+            "DISCOVERY_MAX_MIB",
+            (crate::scheduler::service::DEFAULT_DISCOVERY_MAX_BYTES >> 20) as u32,
+            1..=1024,
+        )?);
         // SQS holds a message back for at most 15 minutes.
         let push_coalesce_seconds = number("PUSH_COALESCE_SECONDS", 5, 1..=900)?;
         let commit_writes_per_day = number(
@@ -138,6 +155,8 @@ impl Config {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty()),
             allow_unauthenticated: flag("CREDENTIALS_API_ALLOW_UNAUTHENTICATED")?,
+            gitlab_memory_bytes,
+            discovery_max_bytes,
             push_coalesce_window: Duration::from_secs(u64::from(push_coalesce_seconds)),
             commit_writes_per_day: u64::from(commit_writes_per_day),
         })
@@ -183,6 +202,15 @@ mod tests {
                 .unwrap()
                 .commit_writes_per_day,
             20_000
+        );
+        assert_eq!(config.gitlab_memory_bytes, 96 << 20);
+        assert_eq!(config.discovery_max_bytes, 16 << 20);
+        let mut sized = BASE.to_vec();
+        sized.extend([("GITLAB_MEMORY_MIB", "128"), ("DISCOVERY_MAX_MIB", "24")]);
+        let sized = Config::from_lookup(lookup(&sized)).unwrap();
+        assert_eq!(
+            (sized.gitlab_memory_bytes, sized.discovery_max_bytes),
+            (128 << 20, 24 << 20)
         );
         let mut with_key = BASE.to_vec();
         with_key.push((
@@ -267,6 +295,14 @@ mod tests {
                     name: "PUSH_COALESCE_SECONDS",
                     ..
                 })
+            ));
+        }
+        for (name, value) in [("GITLAB_MEMORY_MIB", "4"), ("DISCOVERY_MAX_MIB", "0")] {
+            let mut bad_size = BASE.to_vec();
+            bad_size.push((name, value));
+            assert!(matches!(
+                Config::from_lookup(lookup(&bad_size)),
+                Err(ConfigError::Invalid { name: found, .. }) if found == name
             ));
         }
         let mut bad_network = BASE.to_vec();

@@ -378,21 +378,19 @@ async fn group_listings_follow_every_page() {
     let gitlab = client(&sim.base_url(), TOKEN);
     let projects: Vec<_> = gitlab
         .group_projects(top, true, None)
-        .try_collect::<Vec<_>>()
+        .map_ok(|page| page.items)
+        .try_concat()
         .await
-        .unwrap()
-        .into_iter()
-        .flatten()
-        .collect();
+        .unwrap();
     let ids: HashSet<u64> = projects.iter().map(|p| p.id).collect();
     assert_eq!(ids.len(), 250);
     assert_eq!(sim.request_count("GET /groups/:id/projects"), 3);
     let groups: Vec<_> = gitlab
         .groups()
-        .try_collect::<Vec<_>>()
+        .map_ok(|page| page.items)
+        .try_concat()
         .await
-        .unwrap()
-        .concat();
+        .unwrap();
     let mut paths: Vec<_> = groups.iter().map(|g| g.full_path.as_str()).collect();
     paths.sort();
     assert_eq!(paths, ["big", "big/sub"]);
@@ -1059,7 +1057,12 @@ async fn a_next_page_that_loops_ends_the_listing() {
         1_000,
         hostile(Hostile::Headers(pairs(&[("X-Next-Page", "1")]))),
     );
-    let groups: Vec<_> = gitlab.groups().try_concat().await.unwrap();
+    let groups: Vec<_> = gitlab
+        .groups()
+        .map_ok(|page| page.items)
+        .try_concat()
+        .await
+        .unwrap();
     assert_eq!(groups.len(), 1);
     assert_eq!(f.sim.request_count(routes::GROUPS), 1);
 
@@ -1089,6 +1092,7 @@ async fn a_next_page_that_loops_ends_the_listing() {
     );
     let projects: Vec<_> = gitlab
         .group_projects(groups[0].id, true, None)
+        .map_ok(|page| page.items)
         .try_concat()
         .await
         .unwrap();

@@ -250,6 +250,15 @@ fn cases() -> Vec<Case> {
             codes: &[],
         },
         Case {
+            name: "project pages of 8 MiB without end",
+            route: routes::PROJECTS,
+            times: u32::MAX,
+            fault: Fault::Hostile(Hostile::EndlessProjects {
+                page_bytes: 8 << 20,
+            }),
+            codes: &["discovery_too_large"],
+        },
+        Case {
             name: "an X-Next-Page that loops",
             route: routes::GROUPS,
             times: 3,

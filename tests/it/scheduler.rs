@@ -32,7 +32,8 @@ use testkit::aws_local::AwsStandIn;
 use testkit::clients::{fast_retry, local_http};
 use testkit::git_fixture::GitRepo;
 use testkit::gitlab_sim::{
-    Fault, Membership, Namespace, ProjectSpec, Simulator, TokenSpec, World, access, routes,
+    Fault, Gate, Hostile, Membership, Namespace, ProjectSpec, Simulator, TokenSpec, World, access,
+    routes,
 };
 
 static NEXT_PREFIX: AtomicU32 = AtomicU32::new(0);
@@ -1413,4 +1414,170 @@ async fn a_401_that_personal_access_tokens_self_does_not_confirm_fails_only_the_
     assert_eq!(report.connections[0].enqueued, 1);
     assert_eq!(ids(&env.drain().await), [one.project]);
     env.aws.teardown().await;
+}
+
+/// Two connections, each with its own GitLab of one project: `a-hostile` (first by id, so first in a tick where
+/// neither has had a turn) and `b-steady`.
+struct TwoTenants {
+    env: Env,
+    _repo: GitRepo,
+    hostile: Simulator,
+    steady: Simulator,
+    hostile_credential: String,
+    steady_project: u64,
+}
+
+impl TwoTenants {
+    async fn start() -> TwoTenants {
+        let env = Env::new().await;
+        let repo = repo();
+        let hostile =
+            Simulator::start(World::one_project("glpat-hostile", Some(repo.path())).world)
+                .await
+                .unwrap();
+        let steady = World::one_project(TOKEN, Some(repo.path()));
+        let steady_project = steady.project;
+        let steady = Simulator::start(steady.world).await.unwrap();
+        let hostile_credential = env.connect("a-hostile", &hostile, "glpat-hostile").await;
+        env.connect("b-steady", &steady, TOKEN).await;
+        TwoTenants {
+            env,
+            _repo: repo,
+            hostile,
+            steady,
+            hostile_credential,
+            steady_project,
+        }
+    }
+
+    async fn stop(self) {
+        self.hostile.shutdown().await;
+        self.steady.shutdown().await;
+        self.env.aws.teardown().await;
+    }
+}
+
+/// A GitLab that lists projects without end, 8 MiB a page, costs its connection at most its discovery's byte
+/// budget (16 MiB by default): two pages are read, the credential records `discovery_too_large`, the tick ends
+/// and the other connection is scheduled, in this tick and the next. Without the budget each page would stay in
+/// memory until the function ran out of it.
+#[tokio::test]
+async fn endless_8_mib_project_pages_stop_at_the_discovery_byte_budget() {
+    let tenants = TwoTenants::start().await;
+    let endless = Fault::Hostile(Hostile::EndlessProjects {
+        page_bytes: 8 << 20,
+    });
+    tenants
+        .hostile
+        .fail_next(routes::PROJECTS, u32::MAX, endless);
+    tenants.hostile.reset_counts();
+    let scheduler = tenants.env.scheduler(tenants.env.sqs(), options());
+    assert_eq!(scheduler.options.discovery_max_bytes, 16 << 20);
+
+    for (tick, time) in ["2026-11-26T10:00:00Z", "2026-11-26T11:00:00Z"]
+        .into_iter()
+        .enumerate()
+    {
+        let report = handle(&scheduler, schedule_event(Some(time)))
+            .await
+            .unwrap();
+        let by_name: BTreeMap<&str, _> = report
+            .connections
+            .iter()
+            .map(|c| (c.connection_id.as_str(), c))
+            .collect();
+        let hostile = by_name["a-hostile"];
+        assert!(
+            hostile.errors.len() == 1 && hostile.errors[0].ends_with("discovery_too_large"),
+            "{hostile:?}"
+        );
+        assert_eq!((hostile.discovered, hostile.enqueued), (0, 0));
+        assert!(!hostile.deferred, "its own failure: its turn is over");
+        let pages = tenants.hostile.request_count(routes::PROJECTS);
+        assert!(
+            pages <= 3 * (tick as u64 + 1),
+            "{pages} pages of 8 MiB read in {} ticks",
+            tick + 1
+        );
+        let steady = by_name["b-steady"];
+        assert!(steady.errors.is_empty(), "{steady:?}");
+        if tick == 0 {
+            assert_eq!(steady.enqueued, 1);
+            assert_eq!(ids(&tenants.env.drain().await), [tenants.steady_project]);
+        } else {
+            assert_eq!(
+                steady.in_flight, 1,
+                "sent by the first tick, its lease holds"
+            );
+        }
+        let stored = tenants
+            .env
+            .credential("a-hostile", &tenants.hostile_credential)
+            .await;
+        assert_eq!(
+            stored.last_sync.unwrap().last_error.as_deref(),
+            Some("discovery_too_large")
+        );
+    }
+    tenants.stop().await;
+}
+
+/// A connection whose discovery takes the whole process down (here the tick is dropped while its GitLab holds
+/// the first answer, as when the function runs out of memory) has its turn stamped before discovery started: the
+/// next tick takes the other connection first, and schedules it, whatever the first connection does again.
+#[tokio::test]
+async fn a_connection_whose_discovery_crashed_the_tick_goes_last_next_tick() {
+    let tenants = TwoTenants::start().await;
+    let gate = Gate::default();
+    tenants
+        .hostile
+        .fail_next(routes::GROUPS, u32::MAX, Fault::Held(gate.clone()));
+    tenants.hostile.reset_counts();
+    let scheduler = tenants.env.scheduler(
+        tenants.env.sqs(),
+        SchedulerOptions {
+            connection_concurrency: 1,
+            ..options()
+        },
+    );
+    // Runs a tick until the hostile GitLab has been asked `asked` times in all, then drops it: the crash.
+    let crashed = async |time: &str, asked: u64| {
+        let tick = handle(&scheduler, schedule_event(Some(time)));
+        let reached = async {
+            while tenants.hostile.request_count(routes::GROUPS) < asked {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::select! {
+            report = tick => panic!("the tick ended though GitLab never answered: {report:?}"),
+            () = reached => {}
+        }
+    };
+
+    crashed("2026-11-26T12:00:00Z", 1).await;
+    assert!(
+        tenants.env.drain().await.is_empty(),
+        "the first tick crashed before b-steady's turn"
+    );
+    let turn = |connection: &'static str| {
+        let env = &tenants.env;
+        async move {
+            env.item(&format!("CONN#{connection}"), "SCHEDULING")
+                .await
+                .contains_key("last_scheduled_at")
+        }
+    };
+    assert!(turn("a-hostile").await, "stamped when its turn started");
+    assert!(!turn("b-steady").await);
+
+    crashed("2026-11-26T13:00:00Z", 2).await;
+    assert_eq!(
+        ids(&tenants.env.drain().await),
+        [tenants.steady_project],
+        "b-steady went first this time"
+    );
+    assert!(turn("b-steady").await);
+    gate.open();
+    gate.open();
+    tenants.stop().await;
 }

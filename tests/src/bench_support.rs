@@ -32,8 +32,8 @@ pub fn serve_as_child_or_commits(args: &[String]) -> BenchResult<Option<usize>> 
 
 /// In the child: a simulator with one project `acme/app` of `commits` commits on `main` (a merge every 20th)
 /// and a [`write_sink`]; prints `READY <simulator base_url> <sink url>`, then obeys `latency <ms>`, `gzip-bomb
-/// <inflated bytes>` and `huge <bytes>` lines (the last two: the next answer, on any route) and stops at end of
-/// input.
+/// <inflated bytes>` and `huge <bytes>` lines (the last two: the next answer, on any route) and `fat-commits
+/// <answers> <message bytes>` (the next commit pages, each commit's message padded), and stops at end of input.
 async fn serve(commits: usize) -> BenchResult<()> {
     let repo = GitRepo::init("main");
     repo.fast_import_history("main", commits, Some(20));
@@ -56,6 +56,21 @@ async fn serve(commits: usize) -> BenchResult<()> {
             "huge" => hostile(Hostile::Huge {
                 bytes: value.trim().parse()?,
             }),
+            "fat-commits" => {
+                let (answers, message_bytes) = value.trim().split_once(' ').ok_or("two numbers")?;
+                let message = "m".repeat(message_bytes.parse()?);
+                let fat: crate::gitlab_sim::Rewrite = std::sync::Arc::new(move |mut page| {
+                    for commit in page.as_array_mut().into_iter().flatten() {
+                        commit["message"] = serde_json::Value::from(message.as_str());
+                    }
+                    page
+                });
+                sim.fail_next(
+                    routes::COMMITS,
+                    answers.parse()?,
+                    Fault::Hostile(Hostile::Rewrite(fat)),
+                );
+            }
             _ => {
                 println!("ERR unknown command {command:?}");
                 std::io::stdout().flush()?;
@@ -151,6 +166,11 @@ impl SimulatorProcess {
     /// The next answer (any route) is `bytes` bytes of valid JSON with their `Content-Length`.
     pub fn next_answer_huge(&mut self, bytes: usize) -> BenchResult<()> {
         self.command(&format!("huge {bytes}"))
+    }
+
+    /// The next `answers` commit pages are the real ones with every commit's message `message_bytes` long.
+    pub fn next_commit_pages_fat(&mut self, answers: u32, message_bytes: usize) -> BenchResult<()> {
+        self.command(&format!("fat-commits {answers} {message_bytes}"))
     }
 
     fn command(&mut self, line: &str) -> BenchResult<()> {

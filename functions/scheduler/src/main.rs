@@ -14,6 +14,10 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = Config::from_env()?;
     let aws = aws_config::load_from_env().await;
-    let scheduler = shared::app::scheduler_function(&config, &aws, SchedulerOptions::default())?;
+    let options = SchedulerOptions {
+        discovery_max_bytes: config.discovery_max_bytes,
+        ..SchedulerOptions::default()
+    };
+    let scheduler = shared::app::scheduler_function(&config, &aws, options)?;
     lambda_runtime::run(service_fn(|event| handle(&scheduler, event))).await
 }

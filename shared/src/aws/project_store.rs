@@ -11,7 +11,7 @@
 //!   `last_head`, `job` and `access_error(_at)` of it (an archived project whose history is imported is not
 //!   enqueued again; one GitLab refused waits for its retry) and never writes it, so nothing the scheduler does can race the sync's conditional writes.
 //! - scheduling lock: `pk = CONN#<connection>`, `sk = SCHEDULING`, with `lock_holder`, `lock_until` and
-//!   `last_scheduled_at` (epoch seconds: when a tick last finished the connection's turn; ticks go oldest first): the tick
+//!   `last_scheduled_at` (epoch seconds: when a tick last started the connection's turn; ticks go oldest first): the tick
 //!   holding it is the only writer of the connection's schedule items, so they are written whole with
 //!   `BatchWriteItem` (25 a call) instead of one conditional `UpdateItem` each. On moto that is what makes a tick of
 //!   10,000 projects fast: every call costs about 8 ms there whatever it carries (the server is GIL-bound), and its
@@ -368,6 +368,29 @@ impl ConnectionTurns for DynamoProjectStore {
             .await
             .map(drop)
             .map_err(|e| unavailable("UpdateItem last scheduled", &e))
+    }
+
+    async fn restore_turn(
+        &self,
+        connection: &ConnectionId,
+        previous: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::lock_key(connection)));
+        let update = match previous {
+            Some(at) => update
+                .update_expression("SET last_scheduled_at = :at")
+                .expression_attribute_values(":at", AttributeValue::N(at.to_string())),
+            None => update.update_expression("REMOVE last_scheduled_at"),
+        };
+        update
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| unavailable("UpdateItem restore turn", &e))
     }
 
     async fn lock_connection(

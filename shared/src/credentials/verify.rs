@@ -216,6 +216,7 @@ fn classify(error: GitLabError) -> VerifyError {
         | GitLabError::TimedOut { .. }
         | GitLabError::InvalidResponse { .. }
         | GitLabError::ResponseTooLarge { .. }
+        | GitLabError::MemoryBusy { .. }
         | GitLabError::RateLimited { .. }) => VerifyError::Unreachable {
             detail: other.to_string(),
         },

@@ -17,6 +17,7 @@ use url::Url;
 use super::address::{GitLabAddress, GuardedResolver, NetworkPolicy};
 use super::budget::{RateLimitHeaders, RequestBudget};
 use super::error::{GitLabError, blank_secret};
+use super::memory::{MemoryBudget, MemoryBusy, Reservation};
 use super::model::{Branch, Commit, Group, Project, TokenInfo};
 use crate::backoff::jittered;
 use crate::secret::SecretString;
@@ -280,13 +281,23 @@ impl CommitQuery {
 }
 
 /// One page of commits.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct CommitPage {
     pub commits: Vec<Commit>,
     /// The next page number GitLab advertised, if any.
     pub next_page: Option<u32>,
     /// Stats were asked for but GitLab failed to compute them: the page was fetched without.
     pub stats_missing: bool,
+    /// The page's share of the client's [`MemoryBudget`], given back when the page is dropped (or when whoever
+    /// takes it drops it: a caller that keeps the commits after the page keeps this too).
+    pub memory: Reservation,
+}
+
+/// One page of a listing (groups, projects), holding its share of the client's [`MemoryBudget`].
+#[derive(Debug)]
+pub struct ListPage<T> {
+    pub items: Vec<T>,
+    pub memory: Reservation,
 }
 
 /// A decoded page of any listing.
@@ -294,6 +305,7 @@ pub struct CommitPage {
 struct Page<T> {
     items: T,
     next_page: Option<u32>,
+    memory: Reservation,
 }
 
 /// A GitLab API client for one token.
@@ -305,6 +317,8 @@ pub struct GitLabClient {
     budget: Arc<RequestBudget>,
     retry: RetryPolicy,
     limits: Limits,
+    /// Shared by every client of the process ([`GitLabClient::with_memory`]): what all their answers hold at once.
+    memory: MemoryBudget,
     /// No request runs, and no wait sleeps, past this instant.
     deadline: Option<Instant>,
     counters: Arc<ClientCounters>,
@@ -325,6 +339,7 @@ impl GitLabClient {
             budget,
             retry,
             limits: Limits::default(),
+            memory: MemoryBudget::default(),
             deadline: None,
             counters: Arc::default(),
         }
@@ -333,6 +348,12 @@ impl GitLabClient {
     /// Other limits than [`Limits::default`].
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Answers held within `memory`, a budget shared with other clients, instead of one of this client's own.
+    pub fn with_memory(mut self, memory: MemoryBudget) -> Self {
+        self.memory = memory;
         self
     }
 
@@ -360,7 +381,7 @@ impl GitLabClient {
     }
 
     /// `GET /groups?min_access_level=20`, every page: the groups whose repositories the token can read.
-    pub fn groups(&self) -> impl Stream<Item = Result<Vec<Group>, GitLabError>> + '_ {
+    pub fn groups(&self) -> impl Stream<Item = Result<ListPage<Group>, GitLabError>> + '_ {
         let query = vec![("min_access_level", READ_REPOSITORY_ACCESS.to_string())];
         self.paginate(vec!["groups".into()], query)
     }
@@ -372,7 +393,7 @@ impl GitLabClient {
         group_id: u64,
         include_subgroups: bool,
         archived: Option<bool>,
-    ) -> impl Stream<Item = Result<Vec<Project>, GitLabError>> + '_ {
+    ) -> impl Stream<Item = Result<ListPage<Project>, GitLabError>> + '_ {
         let mut query = vec![
             ("include_subgroups", include_subgroups.to_string()),
             ("min_access_level", READ_REPOSITORY_ACCESS.to_string()),
@@ -387,7 +408,9 @@ impl GitLabClient {
     }
 
     /// `GET /projects?membership=true&min_access_level=20`: what the token reaches directly.
-    pub fn member_projects(&self) -> impl Stream<Item = Result<Vec<Project>, GitLabError>> + '_ {
+    pub fn member_projects(
+        &self,
+    ) -> impl Stream<Item = Result<ListPage<Project>, GitLabError>> + '_ {
         let query = vec![
             ("membership", "true".to_owned()),
             ("min_access_level", READ_REPOSITORY_ACCESS.to_string()),
@@ -510,12 +533,14 @@ impl GitLabClient {
             commits: Vec::new(),
             next_page: None,
             stats_missing: false,
+            memory: Reservation::default(),
         };
         for part_page in (first..).take(parts as usize) {
             let piece = Box::pin(self.commits_page(project, &smaller, part_page)).await?;
             joined.stats_missing |= piece.stats_missing;
             let full = piece.commits.len() == part as usize;
             joined.commits.extend(piece.commits);
+            joined.memory.merge(piece.memory);
             if !full || piece.next_page.is_none() {
                 return Ok(joined);
             }
@@ -567,6 +592,7 @@ impl GitLabClient {
                         commits: at_most(page.items, query.per_page.clamp(1, MAX_PER_PAGE))?,
                         next_page: page.next_page,
                         stats_missing: false,
+                        memory: page.memory,
                     });
                 }
                 Err(GitLabError::Transient {
@@ -589,6 +615,7 @@ impl GitLabClient {
             commits: at_most(page.items, query.per_page.clamp(1, MAX_PER_PAGE))?,
             next_page: page.next_page,
             stats_missing: query.with_stats,
+            memory: page.memory,
         })
     }
 
@@ -611,7 +638,7 @@ impl GitLabClient {
         &self,
         segments: Vec<String>,
         query: Vec<(&'static str, String)>,
-    ) -> impl Stream<Item = Result<Vec<T>, GitLabError>> + '_ {
+    ) -> impl Stream<Item = Result<ListPage<T>, GitLabError>> + '_ {
         futures::stream::try_unfold(Some(1_u32), move |page| {
             let segments = segments.clone();
             let mut query = query.clone();
@@ -624,10 +651,14 @@ impl GitLabClient {
                 let mut fetched = self.get_json::<Vec<T>>(url, self.retry).await?;
                 fetched.items = at_most(fetched.items, MAX_PER_PAGE)?;
                 let next = next_page_after(page, fetched.next_page, fetched.items.is_empty());
-                Ok(Some((fetched.items, next)))
+                let listed = ListPage {
+                    items: fetched.items,
+                    memory: fetched.memory,
+                };
+                Ok(Some((listed, next)))
             }
         })
-        .try_filter(|items| futures::future::ready(!items.is_empty()))
+        .try_filter(|page| futures::future::ready(!page.items.is_empty()))
     }
 
     /// `api_root` + path segments (each percent-encoded, so `group/project` and `feature/x` stay one segment).
@@ -654,6 +685,7 @@ impl GitLabClient {
     ) -> Result<Page<T>, GitLabError> {
         let mut transient_failures = 0_u32;
         let mut rate_limit_waits = 0_u32;
+        let mut busy_waits = 0_u32;
         loop {
             if self
                 .deadline
@@ -694,6 +726,23 @@ impl GitLabClient {
                         wait_ms = wait.as_millis() as u64,
                         "GitLab rate limit reached; waiting"
                     );
+                }
+                Attempt::Busy(busy) => {
+                    // Other answers hold the budget: they give it back as they are used, so wait as for a fault,
+                    // as often as the client's own policy allows (not a narrower one meant for GitLab's faults).
+                    busy_waits += 1;
+                    let delay = jittered(self.retry.base_delay, self.retry.max_delay, busy_waits);
+                    if busy_waits >= self.retry.max_attempts || !self.ends_before_deadline(delay) {
+                        return Err(GitLabError::MemoryBusy {
+                            wanted: busy.wanted,
+                            total: busy.total,
+                        });
+                    }
+                    tracing::debug!(
+                        wanted = busy.wanted,
+                        "GitLab memory budget in use; retrying"
+                    );
+                    tokio::time::sleep(delay).await;
                 }
                 Attempt::Transient { detail, status } => {
                     transient_failures += 1;
@@ -745,7 +794,7 @@ impl GitLabClient {
                         other => Attempt::Final(other),
                     }
                 }
-                rate_limited @ Attempt::RateLimited(_) => rate_limited,
+                other @ (Attempt::RateLimited(_) | Attempt::Busy(_)) => other,
             })
     }
 
@@ -790,10 +839,18 @@ impl GitLabClient {
         }
         check_json_content_type(response.headers(), secret)?;
         let next_page = next_page_header(response.headers());
-        let body = read_body(response, self.limits.max_body_bytes).await?;
+        let (body, mut memory) =
+            read_body(response, self.limits.max_body_bytes, &self.memory).await?;
+        // The decoded page is charged its text's size, reserved before decoding, while the text is still held.
+        let size = body.len() as u64;
+        self.memory.grow(&mut memory, size).map_err(Attempt::Busy)?;
+        let items = decode(&body, secret)?;
+        drop(body);
+        memory.shrink_to(size);
         Ok(Page {
-            items: decode(&body, secret)?,
+            items,
             next_page,
+            memory,
         })
     }
 }
@@ -820,7 +877,12 @@ fn deadline_passed() -> GitLabError {
 /// The outcome of one failed attempt, before the retry policy decides.
 pub(super) enum Attempt {
     RateLimited(Duration),
-    Transient { detail: String, status: Option<u16> },
+    /// The memory budget could not hold the answer.
+    Busy(MemoryBusy),
+    Transient {
+        detail: String,
+        status: Option<u16>,
+    },
     Final(GitLabError),
 }
 
@@ -906,21 +968,45 @@ fn describe(error: &reqwest::Error) -> String {
 }
 
 /// The body, decompressed, as it streams in, refusing more than `limit` bytes: a `Content-Length` over the limit is
-/// refused before reading, and a body that grows past it (a gzip bomb, a chunked flood) stops there.
-async fn read_body(mut response: reqwest::Response, limit: u64) -> Result<Vec<u8>, Attempt> {
+/// refused before reading, and a body that grows past it (a gzip bomb, a chunked flood) stops there. Every byte
+/// of the buffer is reserved in `memory` before it is allocated (an announced length at once), and the
+/// reservation comes back with the body.
+async fn read_body(
+    mut response: reqwest::Response,
+    limit: u64,
+    memory: &MemoryBudget,
+) -> Result<(Vec<u8>, Reservation), Attempt> {
     let too_large = || Attempt::Final(GitLabError::ResponseTooLarge { limit });
     let announced = response.content_length();
     if announced.is_some_and(|length| length > limit) {
         return Err(too_large());
     }
-    let mut body = Vec::with_capacity(announced.map_or(0, |n| usize::try_from(n).unwrap_or(0)));
+    let mut held = Reservation::default();
+    let mut body = Vec::new();
+    // The buffer grows as a `Vec` would (doubling, at most to the limit), but exactly, so what is reserved is what
+    // is allocated.
+    let mut make_room = |body: &mut Vec<u8>, needed: u64| -> Result<(), Attempt> {
+        let capacity = body.capacity() as u64;
+        if needed <= capacity {
+            return Ok(());
+        }
+        let target = needed.max(capacity.saturating_mul(2)).min(limit);
+        memory
+            .grow(&mut held, target - capacity)
+            .map_err(Attempt::Busy)?;
+        body.reserve_exact((target as usize).saturating_sub(body.len()));
+        Ok(())
+    };
+    make_room(&mut body, announced.unwrap_or(0))?;
     while let Some(chunk) = response.chunk().await.map_err(|e| body_error(&e))? {
-        if (body.len() as u64).saturating_add(chunk.len() as u64) > limit {
+        let needed = (body.len() as u64).saturating_add(chunk.len() as u64);
+        if needed > limit {
             return Err(too_large());
         }
+        make_room(&mut body, needed)?;
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok((body, held))
 }
 
 /// A body that stopped coming in time is [`GitLabError::TimedOut`]; one cut short is transient (the next attempt
@@ -1116,7 +1202,9 @@ mod tests {
     fn final_error(attempt: Attempt) -> GitLabError {
         match attempt {
             Attempt::Final(error) => error,
-            Attempt::RateLimited(_) | Attempt::Transient { .. } => panic!("not a final error"),
+            Attempt::RateLimited(_) | Attempt::Transient { .. } | Attempt::Busy(_) => {
+                panic!("not a final error")
+            }
         }
     }
 
@@ -1156,10 +1244,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_over_the_limit_is_refused_announced_or_not() {
+        let memory = MemoryBudget::default();
         let announced = reqwest::Response::from(http::Response::new(vec![b' '; 11]));
         assert_eq!(announced.content_length(), Some(11));
         assert_eq!(
-            final_error(read_body(announced, 10).await.unwrap_err()),
+            final_error(read_body(announced, 10, &memory).await.unwrap_err()),
             GitLabError::ResponseTooLarge { limit: 10 }
         );
         // Streamed without a length: reading stops at the first chunk that crosses the limit.
@@ -1174,7 +1263,7 @@ mod tests {
             reqwest::Response::from(http::Response::new(reqwest::Body::wrap_stream(chunks)));
         assert_eq!(streamed.content_length(), None);
         assert_eq!(
-            final_error(read_body(streamed, 10).await.unwrap_err()),
+            final_error(read_body(streamed, 10, &memory).await.unwrap_err()),
             GitLabError::ResponseTooLarge { limit: 10 }
         );
         assert_eq!(
@@ -1183,6 +1272,55 @@ mod tests {
             "three chunks of four bytes, no more"
         );
         let fits = reqwest::Response::from(http::Response::new(b"[]".to_vec()));
-        assert_eq!(read_body(fits, 2).await.ok(), Some(b"[]".to_vec()));
+        let (body, held) = read_body(fits, 2, &memory).await.ok().unwrap();
+        assert_eq!((body, held.bytes()), (b"[]".to_vec(), 2));
+        drop(held);
+        assert_eq!(
+            memory.available(),
+            memory.total(),
+            "refused bodies held nothing"
+        );
+    }
+
+    /// A body streamed without a length, in chunks of `chunk` bytes, `chunks` of them.
+    fn chunked(chunk: usize, chunks: usize) -> reqwest::Response {
+        use futures::StreamExt as _;
+        let stream = futures::stream::iter(0..chunks)
+            .map(move |_| Ok::<_, std::io::Error>(vec![b' '; chunk]));
+        reqwest::Response::from(http::Response::new(reqwest::Body::wrap_stream(stream)))
+    }
+
+    #[tokio::test]
+    async fn bodies_hold_what_they_allocate_of_one_shared_budget() {
+        let memory = MemoryBudget::new(100);
+        // 3 chunks of 10: the buffer doubles as it fills (10, 20, 40), reserving each growth first.
+        let (body, first) = read_body(chunked(10, 3), 1_000, &memory)
+            .await
+            .ok()
+            .unwrap();
+        assert_eq!(body.len(), 30);
+        assert_eq!(first.bytes(), body.capacity() as u64);
+        assert_eq!(first.bytes(), 40);
+
+        // The next body finds 60 bytes free: 40 fit, 70 (a buffer of 80) do not, and what the body had is given
+        // back at once.
+        let (_, second) = read_body(chunked(10, 4), 1_000, &memory)
+            .await
+            .ok()
+            .unwrap();
+        assert_eq!(second.bytes(), 40);
+        drop(second);
+        let busy = read_body(chunked(10, 7), 1_000, &memory).await.unwrap_err();
+        assert!(matches!(busy, Attempt::Busy(MemoryBusy { total: 100, .. })));
+        assert_eq!(memory.available(), 60);
+
+        // An announced length is reserved whole before a byte is read.
+        let announced = reqwest::Response::from(http::Response::new(vec![b' '; 61]));
+        assert!(matches!(
+            read_body(announced, 1_000, &memory).await.unwrap_err(),
+            Attempt::Busy(MemoryBusy { wanted: 61, .. })
+        ));
+        drop(first);
+        assert_eq!(memory.available(), 100);
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::{GitLabAddress, GitLabClient, HttpClients, RequestBudget, RetryPolicy};
+use super::{GitLabAddress, GitLabClient, HttpClients, MemoryBudget, RequestBudget, RetryPolicy};
 use crate::kernel::CredentialId;
 use crate::kernel::vault::SecretVault;
 
@@ -44,6 +44,8 @@ pub struct GitLabConnector {
     http: Arc<HttpClients>,
     default_requests_per_minute: u32,
     budgets: Mutex<HashMap<String, Arc<RequestBudget>>>,
+    /// Shared by every client made here: all the process's GitLab answers together stay within it.
+    memory: MemoryBudget,
 }
 
 impl GitLabConnector {
@@ -52,7 +54,14 @@ impl GitLabConnector {
             http,
             default_requests_per_minute,
             budgets: Mutex::new(HashMap::new()),
+            memory: MemoryBudget::default(),
         }
+    }
+
+    /// Another memory budget than [`MemoryBudget::default`] for the clients made here.
+    pub fn with_memory(mut self, memory: MemoryBudget) -> Self {
+        self.memory = memory;
+        self
     }
 
     pub async fn client_for<V: SecretVault>(
@@ -84,6 +93,6 @@ impl GitLabConnector {
                 })
                 .clone()
         };
-        Ok(GitLabClient::new(http, address, token, budget, retry))
+        Ok(GitLabClient::new(http, address, token, budget, retry).with_memory(self.memory.clone()))
     }
 }

@@ -36,6 +36,12 @@ pub enum GitLabError {
     /// The body, once decompressed, is larger than the client's limit: reading stopped there. Not retried.
     #[error("GitLab's answer is larger than the limit of {limit} bytes")]
     ResponseTooLarge { limit: u64 },
+    /// The process's memory budget for GitLab answers stayed held by other answers through the client's retries
+    /// (see [`super::memory`]): ours, not GitLab's, and worth a later retry.
+    #[error(
+        "GitLab's answers already hold the memory budget of {total} bytes ({wanted} more wanted)"
+    )]
+    MemoryBusy { wanted: u64, total: u64 },
     /// Other 4xx: our request was wrong for this GitLab.
     #[error("GitLab refused the request ({status}): {message}")]
     Rejected { status: u16, message: String },
@@ -90,9 +96,9 @@ impl GitLabError {
             GitLabError::Connection { detail } => GitLabError::Connection {
                 detail: blank(detail),
             },
-            other @ (GitLabError::RateLimited { .. } | GitLabError::ResponseTooLarge { .. }) => {
-                other
-            }
+            other @ (GitLabError::RateLimited { .. }
+            | GitLabError::ResponseTooLarge { .. }
+            | GitLabError::MemoryBusy { .. }) => other,
         }
     }
 
@@ -105,6 +111,7 @@ impl GitLabError {
                 | GitLabError::RateLimited { .. }
                 | GitLabError::TimedOut { .. }
                 | GitLabError::InvalidResponse { .. }
+                | GitLabError::MemoryBusy { .. }
         )
     }
 
@@ -120,6 +127,7 @@ impl GitLabError {
             GitLabError::TimedOut { .. } => "timed_out",
             GitLabError::InvalidResponse { .. } => "invalid_response",
             GitLabError::ResponseTooLarge { .. } => "response_too_large",
+            GitLabError::MemoryBusy { .. } => "memory_busy",
             GitLabError::Rejected { .. } => "rejected",
             GitLabError::Connection { .. } => "connection_failed",
         }

@@ -6,6 +6,7 @@ pub mod budget;
 pub mod client;
 pub mod connect;
 pub mod error;
+pub mod memory;
 pub mod model;
 #[cfg(test)]
 mod untrusted_props;
@@ -13,11 +14,12 @@ mod untrusted_props;
 pub use address::{AddressError, GitLabAddress, NetworkPolicy, PrivateNetworks};
 pub use budget::RequestBudget;
 pub use client::{
-    ClientStats, CommitPage, CommitQuery, GitLabClient, HttpClients, Limits, MergeBase, ProjectRef,
-    READ_REPOSITORY_ACCESS, RetryPolicy, Timeouts,
+    ClientStats, CommitPage, CommitQuery, GitLabClient, HttpClients, Limits, ListPage, MergeBase,
+    ProjectRef, READ_REPOSITORY_ACCESS, RetryPolicy, Timeouts,
 };
 pub use connect::{ConnectError, ConnectTarget, GitLabConnector};
 pub use error::GitLabError;
+pub use memory::{MemoryBudget, MemoryBusy, Reservation};
 pub use model::{
     Branch, BranchCommit, Commit, CommitStats, Group, Project, READ_SCOPES, TokenInfo,
     excess_scopes,

@@ -67,11 +67,11 @@ pub struct KnownProject {
     pub status: Option<ProjectStatus>,
 }
 
-/// A connection, and when a tick last finished its turn (the tick's order: oldest first).
+/// A connection, and when a tick last started its turn (the tick's order: oldest first).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownConnection {
     pub id: ConnectionId,
-    /// Epoch seconds; `None` if no tick has finished its turn yet.
+    /// Epoch seconds; `None` if no tick has taken its turn yet.
     pub last_scheduled_at: Option<i64>,
     /// The GitLab instance the credentials API bound the connection to (`None` for a connection stored before
     /// connections were bound).
@@ -101,11 +101,20 @@ pub trait ConnectionTurns: Send + Sync {
     /// Every connection that exists, with the end of its last turn.
     fn connections(&self) -> impl Future<Output = Result<Vec<KnownConnection>, StoreError>> + Send;
 
-    /// Records that a tick finished the connection's turn at `at` (epoch seconds), whatever its outcome.
+    /// Records that a tick started the connection's turn at `at` (epoch seconds), before its discovery, so that a
+    /// turn that never ends (the process died) still moves the connection to the back of the order.
     fn mark_scheduled(
         &self,
         connection: &ConnectionId,
         at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Puts back the turn a tick took and could not finish (its time ran out): `previous` is the connection's
+    /// `last_scheduled_at` before it (`None`: never scheduled), so the connection goes first again.
+    fn restore_turn(
+        &self,
+        connection: &ConnectionId,
+        previous: Option<i64>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Takes the connection's scheduling lock for `holder` until `until` (epoch seconds): `false` if another tick

@@ -5,9 +5,14 @@
 //! Time: a tick ends before the Lambda deadline (less [`SchedulerOptions::tick_margin`], kept for the records
 //! and messages of connections already discovered). Each connection's discovery has a window of its own
 //! ([`SchedulerOptions::discovery_timeout`], at most half the tick). Connections go in the order of their last
-//! turn, oldest first; a turn ends (and is stamped) when the connection is scheduled or fails by itself, not when
-//! the tick's time runs out, so connections the tick did not reach or had to cut go first next tick. As the first
-//! connections of a tick always have their whole window, every tick finishes some turns: none starves.
+//! turn, oldest first. A turn is stamped when it starts, before any GitLab request, so a connection whose
+//! discovery takes the process down goes last next tick, not first again; the stamp is taken back when the tick's
+//! time runs out first, so connections the tick had to cut go first next tick (those it did not reach were never
+//! stamped). As the first connections of a tick always have their whole window, every tick finishes some turns:
+//! none starves.
+//!
+//! Memory: what one connection's discovery keeps is bounded ([`SchedulerOptions::discovery_max_bytes`]), and all
+//! the tick's answers and findings at once by the connector's memory budget, shared by every client it makes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
@@ -18,7 +23,7 @@ use time::OffsetDateTime;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::discovery::discover;
+use super::discovery::{DiscoveryBytes, DiscoveryError, discover};
 use super::fanout::{SendPolicy, send_all};
 use super::model::{ConnectionReport, DiscoveredProject, ProjectStatus, Tick, TickReport, epoch};
 use super::ports::{
@@ -28,7 +33,9 @@ use super::ports::{
 use crate::credentials::model::DiscoverySummary;
 use crate::credentials::refusal;
 use crate::credentials::{CredentialRecord, CredentialStatusStore, CredentialStore};
-use crate::gitlab::{ConnectError, GitLabClient, GitLabConnector, GitLabError, RetryPolicy};
+use crate::gitlab::{
+    ConnectError, GitLabClient, GitLabConnector, GitLabError, Reservation, RetryPolicy,
+};
 use crate::kernel::time::{before, timestamp, utc};
 use crate::kernel::vault::SecretVault;
 use crate::kernel::{ConnectionId, CredentialId, StoreError, SyncMessage};
@@ -51,6 +58,9 @@ pub struct SchedulerOptions {
     /// One connection's discovery (all its credentials) gives up after this long, or after half the tick's time
     /// if that is shorter.
     pub discovery_timeout: Duration,
+    /// What one connection's discovery (all its credentials) may keep of what it lists: past it, the connection
+    /// fails with `discovery_too_large`. 10,000 projects keep about 4 MB (each listed by group and by membership).
+    pub discovery_max_bytes: u64,
     /// Kept back from the Lambda deadline: no discovery runs into it, so the connections already discovered get
     /// their records, messages and summaries written.
     pub tick_margin: Duration,
@@ -70,6 +80,7 @@ impl Default for SchedulerOptions {
             enqueue_lease: Duration::from_secs(50 * 60),
             tick_lease: Duration::from_secs(15 * 60),
             discovery_timeout: Duration::from_secs(5 * 60),
+            discovery_max_bytes: DEFAULT_DISCOVERY_MAX_BYTES,
             tick_margin: Duration::from_secs(2 * 60),
             inaccessible_retry: Duration::from_secs(24 * 3600),
             retry: RetryPolicy::default(),
@@ -77,6 +88,10 @@ impl Default for SchedulerOptions {
         }
     }
 }
+
+/// [`SchedulerOptions::discovery_max_bytes`] by default: four times what 10,000 projects keep; four connections
+/// discovered at once keep 64 MiB of the default memory budget of 96 MiB, the rest is for their answers in flight.
+pub const DEFAULT_DISCOVERY_MAX_BYTES: u64 = 16 << 20;
 
 /// Everything a tick needs, built once per process.
 #[derive(Debug)]
@@ -102,6 +117,9 @@ enum CredentialFailure {
     GitLab(GitLabError),
     #[error("discovery_timeout")]
     Timeout,
+    /// What its discovery keeps passed [`SchedulerOptions::discovery_max_bytes`].
+    #[error("discovery_too_large")]
+    TooLarge,
     /// The tick's time ran out first: the connection is left for the next tick.
     #[error("tick_deadline")]
     TickDeadline,
@@ -121,6 +139,7 @@ impl CredentialFailure {
             CredentialFailure::Connect(ConnectError::Secret(_)) => "secret_unavailable",
             CredentialFailure::GitLab(error) => error.code(),
             CredentialFailure::Timeout => "discovery_timeout",
+            CredentialFailure::TooLarge => "discovery_too_large",
             CredentialFailure::TickDeadline => "tick_deadline",
             CredentialFailure::Scope => "invalid_settings",
             CredentialFailure::OtherInstance => "instance_mismatch",
@@ -233,8 +252,7 @@ where
                         ..ConnectionReport::default()
                     };
                 }
-                let limit = DiscoveryLimit::new(Instant::now(), window, deadline);
-                self.connection(connection, now, limit).await
+                self.connection(connection, now, window, deadline).await
             })
             .buffer_unordered(self.options.connection_concurrency.max(1))
             .collect()
@@ -243,29 +261,40 @@ where
         Ok(reports)
     }
 
-    /// One connection's turn: discovery by each live credential, then records, messages and gone marks; then
-    /// the turn's end is stamped, unless the tick's time ran out first.
+    /// One connection's turn: stamped first, then discovery by each live credential (within `window` from then and
+    /// the tick's `deadline`), then records, messages and gone marks. When the tick's time runs out first, the
+    /// stamp is taken back.
     async fn connection(
         &self,
         known: KnownConnection,
         now: OffsetDateTime,
-        limit: DiscoveryLimit,
+        window: Duration,
+        deadline: Option<Instant>,
     ) -> ConnectionReport {
         let connection = known.id;
         let span = tracing::info_span!("connection", connection_id = %connection);
         async {
+            // Before any GitLab answer is read: a discovery that takes the process down leaves this connection
+            // last in the next tick's order, so it cannot crash every tick before the others' turns.
+            let at = epoch(OffsetDateTime::now_utc());
+            let stamped = self.projects.mark_scheduled(&connection, at).await;
+            let limit = DiscoveryLimit::new(Instant::now(), window, deadline);
             let mut report = self
                 .connection_in_span(&connection, known.instance, now, limit)
                 .await;
+            report.write_calls += 1;
+            if let Err(error) = stamped {
+                tracing::warn!(error = %error, "turn not recorded; the connection goes first next tick");
+                report.errors.push(format!("store: {error}"));
+            }
             if report.deferred {
                 tracing::info!("the tick's time ran out; the connection goes first next tick");
-                return report;
-            }
-            report.write_calls += 1;
-            let at = epoch(OffsetDateTime::now_utc());
-            if let Err(error) = self.projects.mark_scheduled(&connection, at).await {
-                tracing::warn!(error = %error, "end of turn not recorded; the connection goes first next tick");
-                report.errors.push(format!("store: {error}"));
+                report.write_calls += 1;
+                let previous = known.last_scheduled_at;
+                if let Err(error) = self.projects.restore_turn(&connection, previous).await {
+                    tracing::warn!(error = %error, "turn not taken back; the connection waits its turn");
+                    report.errors.push(format!("store: {error}"));
+                }
             }
             report
         }
@@ -301,19 +330,23 @@ where
 
         // Discovery, credential by credential (they usually share one GitLab user's rate limit).
         let mut found: BTreeMap<u64, DiscoveredProject> = BTreeMap::new();
+        // What `found` holds of the memory budget, given back when the turn ends.
+        let mut memory = Reservation::default();
+        let bytes = DiscoveryBytes::new(self.options.discovery_max_bytes);
         let mut complete = true;
         let mut failures = Vec::new();
         for record in &records {
             let discovered = if instance.as_ref() == Some(&record.settings.base_url) {
-                self.discover_with(record, limit, &mut report).await
+                self.discover_with(record, limit, &bytes, &mut report).await
             } else {
                 // Project ids repeat across instances: another instance's projects would share this connection's
                 // keys. The API refuses such a credential; one stored before it did is left out here.
                 Err(CredentialFailure::OtherInstance)
             };
             match discovered {
-                Ok((discovery, whole)) => {
+                Ok((discovery, whole, held)) => {
                     complete &= whole;
+                    memory.merge(held);
                     for (id, project) in discovery {
                         merge_found(&mut found, id, project);
                     }
@@ -405,13 +438,15 @@ where
         }
     }
 
-    /// One credential's discovery, with its token, budget and the connection's time limit.
+    /// One credential's discovery, with its token, budget and the connection's time and byte limits. Returns the
+    /// projects, whether the discovery was complete, and what they hold of the memory budget.
     async fn discover_with(
         &self,
         record: &CredentialRecord,
         limit: DiscoveryLimit,
+        bytes: &DiscoveryBytes,
         report: &mut ConnectionReport,
-    ) -> Result<(BTreeMap<u64, DiscoveredProject>, bool), CredentialFailure> {
+    ) -> Result<(BTreeMap<u64, DiscoveredProject>, bool, Reservation), CredentialFailure> {
         let scope = record
             .settings
             .scope()
@@ -430,15 +465,24 @@ where
         .with_deadline(limit.until);
         let outcome = before(
             limit.until,
-            discover(&gitlab, self.options.group_concurrency),
+            discover(&gitlab, self.options.group_concurrency, bytes),
         )
         .await;
         let discovered = match outcome {
             None => Err(limit.elapsed()),
             Some(Ok(discovery)) => Ok(discovery),
             // The client stopped at the connection's limit: that limit's failure, not GitLab's.
-            Some(Err(GitLabError::TimedOut { .. })) if limit.reached() => Err(limit.elapsed()),
-            Some(Err(error)) => {
+            Some(Err(DiscoveryError::GitLab(GitLabError::TimedOut { .. }))) if limit.reached() => {
+                Err(limit.elapsed())
+            }
+            Some(Err(DiscoveryError::TooLarge { limit: max_bytes })) => {
+                tracing::warn!(
+                    max_bytes,
+                    "discovery keeps more than its byte budget; stopped"
+                );
+                Err(CredentialFailure::TooLarge)
+            }
+            Some(Err(DiscoveryError::GitLab(error))) => {
                 self.refused(record, &gitlab, &error, limit, report).await;
                 Err(CredentialFailure::GitLab(error))
             }
@@ -448,13 +492,13 @@ where
         let credential = record.credential_id.as_str();
         let projects = discovery
             .projects
-            .iter()
+            .into_iter()
             .map(|(id, p)| {
                 let excluded = !scope.admits(&p.path_with_namespace);
-                (*id, DiscoveredProject::from_gitlab(p, credential, excluded))
+                (id, DiscoveredProject::from_gitlab(&p, credential, excluded))
             })
             .collect();
-        Ok((projects, discovery.complete))
+        Ok((projects, discovery.complete, discovery.memory))
     }
 
     /// A token GitLab refuses for certain stops its syncs: a confirmed 401 `invalid_credentials`, a missing

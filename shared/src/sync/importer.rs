@@ -545,9 +545,12 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         }
         report.windows = 1;
         let mut check = RangeCheck::new(&spine, top, base)?;
-        for page in pages {
+        for mut page in pages {
+            // The page's share of the memory budget is held until its commits are written.
+            let held = page.memory.take();
             let admitted = check.admit(page)?;
             report.add(self.write(sink, admitted).await?);
+            drop(held);
         }
         check.finish()?;
         Ok(None)
@@ -724,9 +727,12 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         let query = CommitQuery::history(window.as_str());
         let mut pages = std::pin::pin!(self.gitlab.commits(&target.project, &query));
         let mut written = Written::default();
-        while let Some(page) = pages.try_next().await? {
+        while let Some(mut page) = pages.try_next().await? {
+            // The page's share of the memory budget is held until its commits are written.
+            let held = page.memory.take();
             let admitted = check.admit(page)?;
             written.add(self.write(sink, admitted).await?);
+            drop(held);
         }
         check.finish()?;
         Ok(written)
@@ -1017,6 +1023,7 @@ mod tests {
             commits,
             next_page: None,
             stats_missing: false,
+            memory: Default::default(),
         }
     }
 

@@ -133,6 +133,19 @@ impl ConnectionTurns for MemorySchedulerStore {
         Ok(())
     }
 
+    async fn restore_turn(
+        &self,
+        connection: &ConnectionId,
+        previous: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut state = locked(&self.state);
+        match previous {
+            Some(at) => state.last_scheduled.insert(connection.clone(), at),
+            None => state.last_scheduled.remove(connection),
+        };
+        Ok(())
+    }
+
     async fn lock_connection(
         &self,
         connection: &ConnectionId,

@@ -82,6 +82,9 @@ pub enum Hostile {
     Redirect(String),
     /// The real answer with its JSON rewritten.
     Rewrite(Rewrite),
+    /// A project listing that never ends: page `n` (the request's `page`) is 100 valid projects, ids from
+    /// `1_000_000_000 + 100·n`, whose paths make the page just under `page_bytes`, and advertises page `n + 1`.
+    EndlessProjects { page_bytes: usize },
 }
 
 impl std::fmt::Debug for Hostile {
@@ -102,6 +105,10 @@ impl std::fmt::Debug for Hostile {
             Hostile::Drip { every } => f.debug_struct("Drip").field("every", every).finish(),
             Hostile::Redirect(to) => f.debug_tuple("Redirect").field(to).finish(),
             Hostile::Rewrite(_) => f.write_str("Rewrite(..)"),
+            Hostile::EndlessProjects { page_bytes } => f
+                .debug_struct("EndlessProjects")
+                .field("page_bytes", page_bytes)
+                .finish(),
         }
     }
 }
@@ -116,8 +123,8 @@ impl PartialEq for Hostile {
 }
 
 impl Hostile {
-    /// Answers that replace the real one: the handler never runs.
-    pub(crate) fn instead(&self) -> Option<Response> {
+    /// Answers that replace the real one: the handler never runs. `page` is the request's `page` parameter.
+    pub(crate) fn instead(&self, page: u32) -> Option<Response> {
         let with_headers = |status: StatusCode, headers: &[(String, String)], body: Body| {
             let mut resp = Response::new(body);
             *resp.status_mut() = status;
@@ -159,6 +166,15 @@ impl Hostile {
                 StatusCode::FOUND,
                 &[("location".into(), location.clone())],
                 Body::empty(),
+            )),
+            Hostile::EndlessProjects { page_bytes } => Some(with_headers(
+                StatusCode::OK,
+                &[
+                    ("content-type".into(), "application/json".into()),
+                    ("x-page".into(), page.to_string()),
+                    ("x-next-page".into(), page.saturating_add(1).to_string()),
+                ],
+                Body::from(endless_projects_page(page, *page_bytes)),
             )),
             Hostile::Headers(_) | Hostile::Drip { .. } | Hostile::Rewrite(_) => None,
         }
@@ -212,6 +228,27 @@ fn insert_headers(headers: &mut HeaderMap, pairs: &[(String, String)]) {
             headers.insert(name, value);
         }
     }
+}
+
+/// Page `page` of [`Hostile::EndlessProjects`]: 100 projects of about `page_bytes / 100` bytes each.
+fn endless_projects_page(page: u32, page_bytes: usize) -> Bytes {
+    const PER_PAGE: u64 = 100;
+    let padding = "x".repeat((page_bytes / PER_PAGE as usize).saturating_sub(250));
+    let first = 1_000_000_000 + u64::from(page) * PER_PAGE;
+    let projects: Vec<serde_json::Value> = (first..first + PER_PAGE)
+        .map(|id| {
+            serde_json::json!({
+                "id": id,
+                "path_with_namespace": format!("endless/p{id}-{padding}"),
+                "default_branch": "main",
+                "empty_repo": false,
+                "archived": false,
+                "web_url": "",
+                "last_activity_at": "2026-01-01T00:00:00Z",
+            })
+        })
+        .collect();
+    Bytes::from(serde_json::to_vec(&projects).expect("JSON of plain values"))
 }
 
 /// `[`, spaces, `]` gzip-compressed: `inflated` bytes once decoded (at least 2).
@@ -362,7 +399,8 @@ pub(crate) struct FaultState {
     pub(crate) latency: Duration,
     mix: FaultMix,
     rng: StdRng,
-    queued: HashMap<String, VecDeque<Fault>>,
+    /// Per route, faults and how many more requests each is for.
+    queued: HashMap<String, VecDeque<(Fault, u32)>>,
     limit: Option<RateLimit>,
     /// user -> (window index, requests seen in it).
     windows: HashMap<u64, (u128, u32)>,
@@ -392,8 +430,12 @@ impl FaultState {
     }
 
     pub(crate) fn queue(&mut self, route: &str, n: u32, fault: Fault) {
-        let q = self.queued.entry(route.to_owned()).or_default();
-        q.extend(std::iter::repeat_n(fault, n as usize));
+        if n > 0 {
+            self.queued
+                .entry(route.to_owned())
+                .or_default()
+                .push_back((fault, n));
+        }
     }
 
     pub(crate) fn clear_queued(&mut self) {
@@ -408,8 +450,16 @@ impl FaultState {
     /// The fault for this request, if any: queued faults for the route first, then `*`, then the mix.
     pub(crate) fn decide(&mut self, route: &str) -> Option<Fault> {
         for key in [route, super::routes::ANY] {
-            if let Some(f) = self.queued.get_mut(key).and_then(VecDeque::pop_front) {
-                return Some(f);
+            let Some(queue) = self.queued.get_mut(key) else {
+                continue;
+            };
+            if let Some((fault, left)) = queue.front_mut() {
+                let fault = fault.clone();
+                *left -= 1;
+                if *left == 0 {
+                    queue.pop_front();
+                }
+                return Some(fault);
             }
         }
         if self.mix.is_none() {

@@ -106,7 +106,8 @@ impl Simulator {
         self.shared.faults().set_mix(mix);
     }
 
-    /// The next `n` requests to `route` (a [`routes`] key, or `"*"` for any) get `fault`.
+    /// The next `n` requests to `route` (a [`routes`] key, or `"*"` for any) get `fault` (`u32::MAX`: for good,
+    /// until [`Simulator::clear_faults`]).
     pub fn fail_next(&self, route: &str, n: u32, fault: Fault) {
         self.shared.faults().queue(route, n, fault);
     }

@@ -142,7 +142,7 @@ async fn gate(State(gate): State<Gate>, req: Request, next: Next) -> Response {
         Some(Fault::Latency(d)) => tokio::time::sleep(d).await,
         Some(Fault::Held(ref gate)) => gate.passed().await,
         Some(Fault::Hostile(ref hostile)) => {
-            if let Some(answer) = hostile.instead() {
+            if let Some(answer) = hostile.instead(page_parameter(req.uri())) {
                 return answer;
             }
         }
@@ -168,6 +168,14 @@ async fn gate(State(gate): State<Gate>, req: Request, next: Next) -> Response {
         resp = hostile.alter(resp).await;
     }
     resp
+}
+
+/// The request's `page` (1 when absent or not a number).
+fn page_parameter(uri: &axum::http::Uri) -> u32 {
+    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(key, _)| key == "page")
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or(1)
 }
 
 async fn not_found() -> Response {
