@@ -11,6 +11,7 @@ use crate::aws::commit_reader::DynamoCommitReader;
 use crate::aws::commit_store::DynamoCommitStore;
 use crate::aws::credential_store::DynamoCredentialStore;
 use crate::aws::project_store::DynamoProjectStore;
+use crate::aws::rate_bucket::DynamoSlotStore;
 use crate::aws::secrets::SecretsManagerVault;
 use crate::aws::sync_queue::SqsSyncQueue;
 use crate::aws::sync_state_store::DynamoSyncStateStore;
@@ -92,9 +93,24 @@ pub fn scheduler_function(
         credential_store(config, &dynamodb),
         SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(aws)),
         sync_queue(config, aws),
-        GitLabConnector::new(gitlab_http(config)?, config.default_requests_per_minute),
+        gitlab_connector(config, &dynamodb)?,
         options,
     ))
+}
+
+/// The GitLab connector of the scheduler and the sync worker: each token's request budget is shared by every
+/// process of both through its timeline in the state table.
+fn gitlab_connector(
+    config: &Config,
+    dynamodb: &aws_sdk_dynamodb::Client,
+) -> Result<GitLabConnector, GitLabError> {
+    Ok(
+        GitLabConnector::new(gitlab_http(config)?, config.default_requests_per_minute)
+            .with_shared_budget(Arc::new(DynamoSlotStore::new(
+                dynamodb.clone(),
+                config.state_table.clone(),
+            ))),
+    )
 }
 
 pub fn sync_worker_function(
@@ -107,9 +123,9 @@ pub fn sync_worker_function(
         credential_store(config, &dynamodb),
         SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(aws)),
         DynamoCommitStore::new(dynamodb.clone(), config.commits_table.clone()),
-        DynamoSyncStateStore::new(dynamodb, config.state_table.clone()),
+        DynamoSyncStateStore::new(dynamodb.clone(), config.state_table.clone()),
         sync_queue(config, aws),
-        GitLabConnector::new(gitlab_http(config)?, config.default_requests_per_minute),
+        gitlab_connector(config, &dynamodb)?,
         options,
     ))
 }

@@ -6,7 +6,8 @@
 //! - project schedule (the scheduler's metadata and enqueue lease): `pk = CONN#<connection>`,
 //!   `sk = SCHED#<project>`;
 //! - the scheduler's lock of a connection: `pk = CONN#<connection>`, `sk = SCHEDULING`;
-//! - the analytics export's watermark of a project: `pk = CONN#<connection>`, `sk = EXPORT#<project>`.
+//! - the analytics export's watermark of a project: `pk = CONN#<connection>`, `sk = EXPORT#<project>`;
+//! - a token's shared GitLab request timeline: `pk = CONN#<connection>`, `sk = RATE#<credential>`.
 
 use std::collections::HashMap;
 
@@ -21,6 +22,7 @@ pub const PROJECT_SK_PREFIX: &str = "PROJ#";
 pub const SCHEDULE_SK_PREFIX: &str = "SCHED#";
 pub const SCHEDULING_SK: &str = "SCHEDULING";
 pub const EXPORT_SK_PREFIX: &str = "EXPORT#";
+pub const RATE_SK_PREFIX: &str = "RATE#";
 
 pub fn connection_pk(connection_id: &str) -> String {
     format!("CONN#{connection_id}")
@@ -40,6 +42,10 @@ pub fn schedule_sk(project_id: u64) -> String {
 
 pub fn export_sk(project_id: u64) -> String {
     format!("{EXPORT_SK_PREFIX}{project_id}")
+}
+
+pub fn rate_sk(credential_id: &str) -> String {
+    format!("{RATE_SK_PREFIX}{credential_id}")
 }
 
 /// Every item of a connection whose sort key starts with `prefix` (all pages, consistent reads), with only the

@@ -1,4 +1,5 @@
-//! The GitLab REST v4 client: addresses and the network guard, the request budget, typed errors and entities,
+//! The GitLab REST v4 client: addresses and the network guard, the request budget (and its timeline shared across
+//! processes), typed errors and entities,
 //! and the connector that makes a client for a stored credential.
 
 pub mod address;
@@ -7,6 +8,7 @@ pub mod client;
 pub mod connect;
 pub mod error;
 pub mod model;
+pub mod shared_budget;
 
 pub use address::{AddressError, GitLabAddress, NetworkPolicy, PrivateNetworks};
 pub use budget::RequestBudget;
@@ -20,3 +22,4 @@ pub use model::{
     Branch, BranchCommit, Commit, CommitStats, Group, Project, READ_SCOPES, TokenInfo,
     excess_scopes,
 };
+pub use shared_budget::{BucketKey, SharedSlots, SlotRequest, SlotStore};
