@@ -2,24 +2,22 @@
 //! wait outlasts the share is handed back, and the next record of the batch still syncs), and its part of the
 //! token's GitLab budget (concurrent worker processes of one token pace together, through the state table).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use shared::aws::commit_store::DynamoCommitStore;
-use shared::aws::credential_store::DynamoCredentialStore;
-use shared::aws::rate_bucket::DynamoSlotStore;
-use shared::aws::secrets::SecretsManagerVault;
-use shared::aws::sync_queue::SqsSyncQueue;
-use shared::aws::sync_state_store::DynamoSyncStateStore;
-use shared::gitlab::GitLabConnector;
 use shared::gitlab::budget::GITLAB_COM_REQUESTS_PER_MINUTE;
 use shared::sync::worker::TimeBudget;
-use shared::sync::{RecordOutcome, SyncOptions, SyncOutcome, SyncWorker};
-use testkit::clients::{fast_retry, local_http};
-use testkit::gitlab_sim::{Fault, RateLimit, routes};
+use shared::sync::{ProjectSync, SyncOptions};
+use shared::testing::{MemoryCommitStore, MemoryStateStore};
+use testkit::aws_local::AwsStandIn;
+use testkit::clients::fast_retry;
+use testkit::git_fixture::GitRepo;
+use testkit::gitlab_sim::{Fault, RateLimit, Simulator, routes};
+use testkit::token_processes::{Pacing, process_client, projects_of_one_token};
 
-use crate::sync_worker::{Env, Worker, env};
+use crate::sync_worker::env;
+
+const TOKEN: &str = "glpat-one-token-many-processes";
 
 /// The deployed budget scaled down from a 900 s timeout to 12 s: 2 s of margin, abandoned 1 s before the end, a
 /// record started only with 3 s left. Two records: the first's share is 5 s.
@@ -100,75 +98,96 @@ async fn planning_longer_than_the_share_defers_the_record_and_the_next_one_syncs
     env.stop().await;
 }
 
-/// A worker process of its own: its own SDK clients, GitLab connector and request budget, as a Lambda instance
-/// has; only the AWS stand-in (and so the token's timeline in the state table) is shared.
-fn worker_process(env: &Env) -> Worker {
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(env.aws.dynamodb.config().clone());
-    let state_table = env.aws.table("StateTable");
-    let mut worker = SyncWorker::new(
-        DynamoCredentialStore::new(dynamodb.clone(), state_table),
-        SecretsManagerVault::new(env.aws.secrets.clone()),
-        DynamoCommitStore::new(dynamodb.clone(), env.aws.table("CommitsTable")),
-        DynamoSyncStateStore::new(dynamodb.clone(), state_table),
-        SqsSyncQueue::new(env.aws.sqs.clone(), &env.aws.queue("SyncQueue").url),
-        GitLabConnector::new(Arc::new(local_http()), GITLAB_COM_REQUESTS_PER_MINUTE)
-            .with_shared_budget(Arc::new(DynamoSlotStore::new(dynamodb, state_table))),
-        SyncOptions {
-            retry: fast_retry(),
-            ..SyncOptions::default()
-        },
-    );
-    worker.embedded_metrics = false;
-    worker
-}
-
 /// GitLab requests the five processes send together: more than the limit allows in a minute, so that processes
 /// that each spent the whole budget would be refused within seconds.
 const REQUESTS: u64 = 2_100;
 
-/// Five worker processes sync five projects of one token at once, over and over, against a simulator that
-/// allows 2,000 requests in any minute (a sliding window: stricter than GitLab's fixed one). About a minute.
+/// Five sync processes of one token (each its own connector, budget and SDK client, as five Lambda instances of
+/// the worker have) sync five projects at once, over and over, against a simulator that allows the token 2,000
+/// requests in any minute (a sliding window: stricter than GitLab's fixed one). About a minute.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn five_worker_processes_of_one_token_stay_within_its_limit_together() {
-    let env = env(30).await;
-    let mut projects = vec![env.project];
-    projects.extend(env.add_projects(4));
-    // Each project imported once: from here each sync is one GitLab request (the head, unchanged).
-    assert!(
-        env.handle(env.event(&projects, false), Duration::from_secs(900))
-            .await
-            .is_empty()
-    );
-    env.sim
-        .set_rate_limit(Some(RateLimit::gitlab_com().sliding()));
-    let processes: Vec<Worker> = (0..5).map(|_| worker_process(&env)).collect();
+async fn five_sync_processes_of_one_token_stay_within_its_limit_together() {
+    let aws = AwsStandIn::provision().await.expect("stand-in");
+    let repo = GitRepo::init("main");
+    repo.fast_import_history("main", 30, Some(10));
+    let (world, targets) = projects_of_one_token(TOKEN, repo.path(), 5);
+    let sim = Simulator::start(world).await.expect("simulator");
+    sim.set_rate_limit(Some(RateLimit::gitlab_com().sliding()));
     let requests = AtomicU64::new(0);
-    let rate_limited = AtomicU64::new(0);
     let started = std::time::Instant::now();
-    let syncs = processes.iter().zip(&projects).map(|(worker, project)| {
-        let (requests, rate_limited, env) = (&requests, &rate_limited, &env);
+    let processes = targets.iter().map(|target| {
+        let (requests, sim, aws) = (&requests, &sim, &aws);
         async move {
+            let gitlab = process_client(
+                &sim.base_url(),
+                TOKEN,
+                GITLAB_COM_REQUESTS_PER_MINUTE,
+                Pacing::Shared(aws),
+            )
+            .await;
+            let (commits, state) = (MemoryCommitStore::default(), MemoryStateStore::default());
+            let sync = ProjectSync {
+                gitlab: &gitlab,
+                commits: &commits,
+                state: &state,
+                options: SyncOptions {
+                    retry: fast_retry(),
+                    ..SyncOptions::default()
+                },
+            };
+            // The first sync imports the project; every one after reads its head (one request).
             while requests.load(Ordering::Relaxed) < REQUESTS {
-                let report = worker.run(env.message(*project), None, 1).await;
-                assert_eq!(
-                    report.outcome,
-                    RecordOutcome::Synced(SyncOutcome::Unchanged)
-                );
-                requests.fetch_add(report.stats.requests, Ordering::Relaxed);
-                rate_limited.fetch_add(report.stats.rate_limited, Ordering::Relaxed);
+                let before = gitlab.stats().requests;
+                sync.run(target, None).await.expect("synced");
+                requests.fetch_add(gitlab.stats().requests - before, Ordering::Relaxed);
             }
+            gitlab.stats()
         }
     });
-    futures::future::join_all(syncs).await;
+    let stats = futures::future::join_all(processes).await;
     let elapsed = started.elapsed();
     let requests = requests.into_inner();
+    let rate_limited: u64 = stats.iter().map(|s| s.rate_limited).sum();
     let floor =
         Duration::from_secs(60) * u32::try_from(requests).unwrap() / GITLAB_COM_REQUESTS_PER_MINUTE;
     println!(
-        "{requests} requests, {} answered 429, in {elapsed:?} (the budget's floor: {floor:?})",
-        rate_limited.load(Ordering::Relaxed)
+        "{requests} requests, {rate_limited} answered 429, in {elapsed:?} (the budget's floor: {floor:?})"
     );
-    assert_eq!(rate_limited.into_inner(), 0, "no request was refused");
-    assert_eq!(env.sim.rate_limit_refusals(), 0);
-    env.stop().await;
+    assert_eq!(rate_limited, 0, "no request was refused");
+    assert_eq!(sim.rate_limit_refusals(), 0);
+    sim.shutdown().await;
+    aws.teardown().await;
+}
+
+/// The token's timeline on the state table: a new or idle one restarts at the floor, a busy one moves on by each
+/// batch whatever the clock of the process that takes it.
+#[tokio::test]
+async fn the_timeline_in_the_state_table_restarts_when_idle_and_moves_on_when_busy() {
+    use shared::aws::rate_bucket::DynamoSlotStore;
+    use shared::gitlab::{BucketKey, SlotRequest, SlotStore};
+    use shared::kernel::{ConnectionId, CredentialId};
+
+    let aws = AwsStandIn::provision().await.expect("stand-in");
+    let store = DynamoSlotStore::new(aws.dynamodb.clone(), aws.table("StateTable"));
+    let key = BucketKey {
+        connection_id: ConnectionId::parse("c1").unwrap(),
+        credential_id: CredentialId::parse("cred_1").unwrap(),
+    };
+    let at = |now_us: i64| SlotRequest {
+        count: 10,
+        interval_us: 1_000,
+        now_us,
+        tolerance_us: 500,
+    };
+    // New: the batch starts at the floor (now less the tolerance).
+    assert_eq!(store.take(&key, at(1_000_000)).await, Ok(999_500));
+    // Busy: the next batch starts where the last ended, even for a process whose clock is behind.
+    assert_eq!(store.take(&key, at(1_000_100)).await, Ok(1_009_500));
+    assert_eq!(store.take(&key, at(999_000)).await, Ok(1_019_500));
+    // Idle: far behind the clock, it restarts at the floor.
+    assert_eq!(store.take(&key, at(5_000_000)).await, Ok(4_999_500));
+    let item = aws.state_item("CONN#c1", "RATE#cred_1").await;
+    assert_eq!(item["next_slot_us"].as_n().unwrap(), "5009500");
+    assert!(item.contains_key("expires_at"));
+    aws.teardown().await;
 }

@@ -32,7 +32,7 @@ use testkit::gitlab_sim::{Fault, Namespace, OneProject, ProjectSpec, Simulator, 
 const TOKEN: &str = "glpat-sync-worker-token";
 const CONNECTION: &str = "acme-gitlab";
 
-pub(crate) type Worker = SyncWorker<
+type Worker = SyncWorker<
     DynamoCredentialStore,
     SecretsManagerVault,
     DynamoCommitStore,

@@ -2,8 +2,11 @@
 //! worker): the slots of one timeline kept in a store (a DynamoDB item, see `crate::aws::rate_bucket`), taken a
 //! batch at a time.
 //!
-//! The timeline is GCRA's: the time of the next free slot. A process takes [`LEASE_SLOTS`] slots `interval` apart
-//! with one atomic write and sends one request per slot, never before the slot's time. An idle timeline restarts
+//! The timeline is GCRA's: the time of the next free slot. A process takes up to [`LEASE_SLOTS`] slots `interval`
+//! apart with one atomic write and sends one request per slot, never before the slot's time. A process that
+//! sends slower than its slots come (a sync that spends its time on the tables between requests) leases fewer at a
+//! time: after a lease some of whose slots came too late, as many as it used of that one; after one fully used,
+//! one more. An idle timeline restarts
 //! at most [`BURST_TOLERANCE`] in the past, which lets a short burst go at once. A slot more than
 //! [`LATE_SLOT_LIMIT`] behind the clock is dropped, never used, so any period `L` holds at most
 //! `(L + LATE_SLOT_LIMIT) / interval + 2` requests of the token however many processes send them; the interval
@@ -88,11 +91,28 @@ pub struct SharedSlots {
     lease: tokio::sync::Mutex<Lease>,
 }
 
-/// Slots `next_us`, `next_us + interval`, ... (`left` of them).
-#[derive(Debug, Default)]
+/// Slots `next_us`, `next_us + interval`, ... (`left` of them), and how many the next lease takes.
+#[derive(Debug)]
 struct Lease {
     next_us: i64,
     left: u32,
+    /// Slots this lease took, and how many of them were sent.
+    size: u32,
+    used: u32,
+    /// Some slot of this lease came too late and was dropped.
+    dropped: bool,
+}
+
+impl Default for Lease {
+    fn default() -> Self {
+        Lease {
+            next_us: 0,
+            left: 0,
+            size: LEASE_SLOTS,
+            used: 0,
+            dropped: false,
+        }
+    }
 }
 
 /// Where the next request's slot is.
@@ -138,10 +158,11 @@ impl SharedSlots {
                 }
                 lease.next_us = lease.next_us.saturating_add(self.interval_us);
                 lease.left -= 1;
+                lease.used += 1;
                 return Ok(SharedSlot::At(at));
             }
             let request = SlotRequest {
-                count: LEASE_SLOTS,
+                count: lease.next_size(),
                 interval_us: self.interval_us,
                 now_us,
                 tolerance_us: i64::try_from(BURST_TOLERANCE.as_micros()).unwrap_or(0),
@@ -150,7 +171,10 @@ impl SharedSlots {
                 Ok(first) => {
                     *lease = Lease {
                         next_us: first,
-                        left: LEASE_SLOTS,
+                        left: request.count,
+                        size: request.count,
+                        used: 0,
+                        dropped: false,
                     }
                 }
                 Err(error) => {
@@ -165,6 +189,16 @@ impl SharedSlots {
 }
 
 impl Lease {
+    /// The size of the lease after this one: what this process used of it when some came too late, else one
+    /// more (up to [`LEASE_SLOTS`]).
+    fn next_size(&self) -> u32 {
+        if self.dropped {
+            self.used.max(1)
+        } else {
+            self.size.saturating_add(1).min(LEASE_SLOTS)
+        }
+    }
+
     /// Drops the slots more than [`LATE_SLOT_LIMIT`] behind `now_us`.
     fn drop_late(&mut self, now_us: i64, interval_us: i64) {
         let limit_us = i64::try_from(LATE_SLOT_LIMIT.as_micros()).unwrap_or(i64::MAX);
@@ -179,6 +213,7 @@ impl Lease {
             .unwrap_or(i64::MAX);
         let late = u32::try_from(late).unwrap_or(u32::MAX).min(self.left);
         self.left -= late;
+        self.dropped = true;
         self.next_us = self
             .next_us
             .saturating_add(interval_us.saturating_mul(i64::from(late)));
@@ -300,13 +335,40 @@ mod tests {
     #[test]
     fn late_slots_are_dropped() {
         let mut lease = Lease {
-            next_us: 0,
             left: 10,
+            ..Lease::default()
         };
         // 1.25 s later with slots 100 ms apart: the slots at 0 and 100 ms... 200 ms are over a second behind.
         lease.drop_late(1_250_000, 100_000);
-        assert_eq!((lease.next_us, lease.left), (300_000, 7));
+        assert_eq!(
+            (lease.next_us, lease.left, lease.dropped),
+            (300_000, 7, true)
+        );
         lease.drop_late(100_000_000, 100_000);
         assert_eq!(lease.left, 0);
+    }
+
+    #[test]
+    fn a_process_that_sends_slower_than_its_slots_come_leases_fewer() {
+        let full = Lease::default();
+        assert_eq!(full.next_size(), LEASE_SLOTS);
+        // Four of ten sent before the rest came too late: four next time, then one more while all are used.
+        let mut lease = Lease {
+            used: 4,
+            dropped: true,
+            ..Lease::default()
+        };
+        assert_eq!(lease.next_size(), 4);
+        lease = Lease {
+            size: 4,
+            used: 4,
+            ..Lease::default()
+        };
+        assert_eq!(lease.next_size(), 5);
+        let none_used = Lease {
+            dropped: true,
+            ..Lease::default()
+        };
+        assert_eq!(none_used.next_size(), 1);
     }
 }
