@@ -43,17 +43,17 @@ type Worker = SyncWorker<
 static NEXT_PREFIX: AtomicU32 = AtomicU32::new(0);
 
 pub(crate) struct Env {
-    pub(crate) aws: AwsStandIn,
+    aws: AwsStandIn,
     pub(crate) sim: Simulator,
-    pub(crate) repo: GitRepo,
-    pub(crate) group: u64,
+    repo: GitRepo,
+    group: u64,
     pub(crate) project: u64,
-    pub(crate) hidden: u64,
-    pub(crate) token_id: u64,
-    pub(crate) credential_id: String,
+    hidden: u64,
+    token_id: u64,
+    credential_id: String,
     pub(crate) worker: Worker,
     /// The credentials API's use cases, as a user would update the credential.
-    pub(crate) credentials: Credentials<DynamoCredentialStore, SecretsManagerVault, GitLabVerifier>,
+    credentials: Credentials<DynamoCredentialStore, SecretsManagerVault, GitLabVerifier>,
 }
 
 pub(crate) async fn env(commits: usize) -> Env {
@@ -184,7 +184,7 @@ impl Env {
     }
 
     /// The scheduler's message for `project`.
-    pub(crate) fn message(&self, project: u64) -> SyncMessage {
+    fn message(&self, project: u64) -> SyncMessage {
         SyncMessage::new(
             ConnectionId::parse(CONNECTION).unwrap(),
             CredentialId::parse(&self.credential_id).unwrap(),
@@ -245,7 +245,7 @@ impl Env {
             .await
     }
 
-    pub(crate) async fn received_messages(&self) -> Vec<aws_sdk_sqs::types::Message> {
+    async fn received_messages(&self) -> Vec<aws_sdk_sqs::types::Message> {
         self.aws.take_messages("SyncQueue").await
     }
 

@@ -34,6 +34,10 @@ pub const BURST_TOLERANCE: Duration = Duration::from_millis(500);
 /// Takes at most this many batches for one request before it goes on local pacing alone.
 const MAX_LEASES_PER_SLOT: u32 = 3;
 
+/// The longest a batch may take to be taken: a store slower than this counts as unavailable, so a request (and
+/// every task of the process waiting behind the lease) never waits on the store longer.
+const TAKE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Whose timeline: one per credential.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BucketKey {
@@ -167,7 +171,10 @@ impl SharedSlots {
                 now_us,
                 tolerance_us: i64::try_from(BURST_TOLERANCE.as_micros()).unwrap_or(0),
             };
-            match self.store.take(&self.key, request).await {
+            let taken = tokio::time::timeout(TAKE_TIMEOUT, self.store.take(&self.key, request))
+                .await
+                .unwrap_or_else(|_| Err(StoreError::unavailable("taking slots", "timed out")));
+            match taken {
                 Ok(first) => {
                     *lease = Lease {
                         next_us: first,
