@@ -21,6 +21,7 @@ use crate::credentials::{Credentials, GitLabVerifier};
 use crate::entrypoints::credentials_api::CredentialsApi;
 use crate::gitlab::{GitLabConnector, GitLabError, HttpClients, Timeouts};
 use crate::hooks::{HookOptions, PushHooks};
+use crate::kernel::vault::SecretVault;
 use crate::scheduler::{Scheduler, SchedulerOptions};
 use crate::sync::{SyncOptions, SyncWorker};
 
@@ -133,12 +134,25 @@ pub fn sync_worker_function(
 /// The push hook function: it holds no GitLab token and calls no GitLab; it reads hook secrets, takes enqueue
 /// leases and sends sync messages.
 pub fn push_hook_function(config: &Config, aws: &SdkConfig) -> PushHookFunction {
+    push_hooks_reading(
+        config,
+        aws,
+        SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(aws)),
+    )
+}
+
+/// The push hook function with hook secrets read through `vault` (tests wrap Secrets Manager to count reads).
+pub fn push_hooks_reading<V: SecretVault>(
+    config: &Config,
+    aws: &SdkConfig,
+    vault: V,
+) -> PushHooks<DynamoProjectStore, V, SqsSyncQueue> {
     PushHooks::new(
         DynamoProjectStore::new(
             aws_sdk_dynamodb::Client::new(aws),
             config.state_table.clone(),
         ),
-        SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(aws)),
+        vault,
         sync_queue(config, aws),
         config.secret_name_prefix.clone(),
         HookOptions {

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::gitlab::{GitLabAddress, NetworkPolicy, PrivateNetworks};
+use crate::sync::importer::DEFAULT_WRITES_PER_DAY;
 
 /// Everything the functions need from their environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +32,9 @@ pub struct Config {
     /// How long a push hook's sync message is held back; every push of the project in that time is covered by
     /// it (`PUSH_COALESCE_SECONDS`, 1 to 900, default 5).
     pub push_coalesce_window: Duration,
+    /// Commits one connection's imports may write in a day, UTC (`COMMIT_WRITES_PER_DAY`, default
+    /// [`DEFAULT_WRITES_PER_DAY`]); reaching it is the connection's `write_ceiling` error until the next day.
+    pub commit_writes_per_day: u64,
 }
 
 /// A variable is missing or unusable. Start-up fails with this message; nothing runs half-configured.
@@ -117,6 +121,11 @@ impl Config {
         )?;
         // SQS holds a message back for at most 15 minutes.
         let push_coalesce_seconds = number("PUSH_COALESCE_SECONDS", 5, 1..=900)?;
+        let commit_writes_per_day = number(
+            "COMMIT_WRITES_PER_DAY",
+            u32::try_from(DEFAULT_WRITES_PER_DAY).unwrap_or(u32::MAX),
+            1..=u32::MAX,
+        )?;
         Ok(Config {
             state_table: required("STATE_TABLE")?,
             commits_table: required("COMMITS_TABLE")?,
@@ -130,6 +139,7 @@ impl Config {
                 .filter(|v| !v.is_empty()),
             allow_unauthenticated: flag("CREDENTIALS_API_ALLOW_UNAUTHENTICATED")?,
             push_coalesce_window: Duration::from_secs(u64::from(push_coalesce_seconds)),
+            commit_writes_per_day: u64::from(commit_writes_per_day),
         })
     }
 }
@@ -165,6 +175,15 @@ mod tests {
         assert_eq!(config.secrets_kms_key_id, None);
         assert!(!config.allow_unauthenticated);
         assert_eq!(config.push_coalesce_window, Duration::from_secs(5));
+        assert_eq!(config.commit_writes_per_day, 5_000_000);
+        let mut ceiling = BASE.to_vec();
+        ceiling.push(("COMMIT_WRITES_PER_DAY", "20000"));
+        assert_eq!(
+            Config::from_lookup(lookup(&ceiling))
+                .unwrap()
+                .commit_writes_per_day,
+            20_000
+        );
         let mut with_key = BASE.to_vec();
         with_key.push((
             "SECRETS_KMS_KEY_ID",
@@ -228,6 +247,17 @@ mod tests {
                 ..
             })
         ));
+        for ceiling in ["0", "-1", "lots", "5000000000"] {
+            let mut bad_ceiling = BASE.to_vec();
+            bad_ceiling.push(("COMMIT_WRITES_PER_DAY", ceiling));
+            assert!(matches!(
+                Config::from_lookup(lookup(&bad_ceiling)),
+                Err(ConfigError::Invalid {
+                    name: "COMMIT_WRITES_PER_DAY",
+                    ..
+                })
+            ));
+        }
         for window in ["0", "901", "-5", "5s"] {
             let mut bad_window = BASE.to_vec();
             bad_window.push(("PUSH_COALESCE_SECONDS", window));

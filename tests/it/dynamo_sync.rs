@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use shared::aws::commit_store::{DynamoCommitStore, MAX_BATCH_WRITE};
 use shared::aws::sync_state_store::DynamoSyncStateStore;
-use shared::gitlab::{GitLabError, ProjectRef};
+use shared::gitlab::{MergeBase, ProjectRef};
 use shared::kernel::time::change_stamp;
 use shared::sync::model::MAX_ITEM_BYTES;
 use shared::sync::{
@@ -230,7 +230,7 @@ async fn a_force_push_whose_old_head_is_pruned_leaves_the_table_equal_to_git() {
         .merge_base(&target.project, &old_head, &repo.head())
         .await;
     assert!(
-        matches!(merge_base, Err(GitLabError::NotFound { .. })),
+        matches!(merge_base, Ok(MergeBase::UnknownRef)),
         "{merge_base:?}"
     );
     // Continued from checkpoints, a window per run.
@@ -499,4 +499,62 @@ async fn a_page_of_commits_with_300_kb_of_trailers_each_is_stored_cut_and_equal_
         assert!(record.item_size() <= MAX_ITEM_BYTES);
     }
     f.stop().await;
+}
+
+/// The daily write ceiling is one count per connection and day, atomic across processes: racing reservations
+/// never pass it together, a reservation that would pass it adds nothing, and each connection and day counts apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_write_reservations_never_pass_the_ceiling() {
+    let aws = AwsStandIn::provision().await.unwrap();
+    let state = DynamoSyncStateStore::new(aws.dynamodb.clone(), aws.table("StateTable"));
+    let races = (0..20).map(|_| state.reserve_writes("conn-a", "2026-12-07", 10, 105));
+    let granted = futures::future::join_all(races).await;
+    let granted = granted.into_iter().filter(|g| *g.as_ref().unwrap()).count();
+    assert_eq!(granted, 10);
+    let count = |sk: &'static str| {
+        let aws = &aws;
+        async move {
+            aws.state_item("CONN#conn-a", sk).await["commit_writes"]
+                .as_n()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        }
+    };
+    assert_eq!(count("WRITES#2026-12-07").await, 100);
+    // What is left (5) is granted; one more is not, and adds nothing.
+    assert!(
+        state
+            .reserve_writes("conn-a", "2026-12-07", 5, 105)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !state
+            .reserve_writes("conn-a", "2026-12-07", 1, 105)
+            .await
+            .unwrap()
+    );
+    assert_eq!(count("WRITES#2026-12-07").await, 105);
+    // A reservation larger than the ceiling itself is refused without a write.
+    assert!(
+        !state
+            .reserve_writes("conn-b", "2026-12-07", 106, 105)
+            .await
+            .unwrap()
+    );
+    // Another day, another connection: counts of their own.
+    assert!(
+        state
+            .reserve_writes("conn-a", "2026-12-08", 105, 105)
+            .await
+            .unwrap()
+    );
+    assert!(
+        state
+            .reserve_writes("conn-b", "2026-12-07", 105, 105)
+            .await
+            .unwrap()
+    );
+    aws.teardown().await;
 }

@@ -1190,6 +1190,48 @@ async fn a_token_echoed_by_gitlab_never_reaches_an_error() {
     f.sim.shutdown().await;
 }
 
+/// A token GitLab echoes where the client cuts a server's text to a few words (160 characters of an error
+/// message, of a JSON error): it is blanked before the cut, so no first part of it is left either.
+#[tokio::test]
+async fn a_token_echoed_across_the_cut_of_an_error_leaves_no_prefix() {
+    let f = fixture(3).await;
+    let gitlab = client(&f.sim.base_url(), TOKEN);
+    // The token starts 150 characters into the text the client keeps 160 of.
+    let message =
+        serde_json::json!({ "message": format!("{}{TOKEN}", "x".repeat(150)) }).to_string();
+    // serde quotes a value of the wrong type after `invalid type: string "` (22 characters).
+    let wrong_type = format!("[{{\"parent_ids\": \"{}{TOKEN}\"}}]", "x".repeat(128));
+    for (status, body) in [(400, message.clone()), (401, message), (200, wrong_type)] {
+        f.sim.fail_next(
+            COMMITS,
+            1,
+            hostile(Hostile::Body {
+                status,
+                content_type: "application/json".into(),
+                body: body.into(),
+            }),
+        );
+        let error = gitlab
+            .commits_page(&f.project, &CommitQuery::history("main"), 1)
+            .await
+            .unwrap_err();
+        let shown = format!("{error} {error:?}");
+        assert!(
+            shown.contains("xxxxxxxxxx"),
+            "{status}: the text is kept: {shown}"
+        );
+        // Any part of the token beyond its public `glpat-` marker.
+        for end in "glpat-".len() + 1..=TOKEN.len() {
+            assert!(
+                !shown.contains(&TOKEN[..end]),
+                "{status}: {:?} left in {shown}",
+                &TOKEN[..end]
+            );
+        }
+    }
+    f.sim.shutdown().await;
+}
+
 /// A page with more entries than were asked for is not GitLab's pagination: an invalid answer, before it can
 /// fill memory page after page.
 #[tokio::test]

@@ -17,6 +17,9 @@ use testkit::gitlab_sim::{Fault, Hostile, Simulator, World, routes};
 use testkit::local_run::{GitLabTarget, LocalRun, PassSummary, Tuning};
 
 const TOKEN: &str = "glpat-hostile-suite-token";
+/// A date RFC 3339 can write in its own offset, but not in UTC (year 10000): git allows it, and converting it
+/// unchecked aborts the process.
+const PAST_9999: &str = "9999-12-31T20:00:00.000-05:00";
 
 /// One connection, its GitLab and its one project.
 struct Side {
@@ -135,6 +138,42 @@ fn cases() -> Vec<Case> {
         page
     });
     vec![
+        Case {
+            name: "commits dated past year 9999 in UTC",
+            route: routes::COMMITS,
+            times: 3,
+            fault: Fault::Hostile(Hostile::Rewrite(Arc::new(|mut page: Value| {
+                for commit in page.as_array_mut().into_iter().flatten() {
+                    commit["committed_date"] = json!(PAST_9999);
+                    commit["authored_date"] = json!(PAST_9999);
+                    commit["created_at"] = json!(PAST_9999);
+                }
+                page
+            }))),
+            codes: &[],
+        },
+        Case {
+            name: "a branch head dated past year 9999 in UTC",
+            route: routes::BRANCH,
+            times: 3,
+            fault: Fault::Hostile(Hostile::Rewrite(Arc::new(|mut branch: Value| {
+                branch["commit"]["committed_date"] = json!(PAST_9999);
+                branch
+            }))),
+            codes: &[],
+        },
+        Case {
+            name: "projects last active past year 9999 in UTC",
+            route: routes::GROUP_PROJECTS,
+            times: 1,
+            fault: Fault::Hostile(Hostile::Rewrite(Arc::new(|mut listing: Value| {
+                for project in listing.as_array_mut().into_iter().flatten() {
+                    project["last_activity_at"] = json!(PAST_9999);
+                }
+                listing
+            }))),
+            codes: &[],
+        },
         Case {
             name: "RateLimit-Reset of u64::MAX with nothing remaining, on a 200",
             route: routes::ANY,

@@ -4,15 +4,22 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::Ordering;
+
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
-use shared::app::PushHookFunction;
+use shared::aws::credential_store::DynamoCredentialStore;
 use shared::aws::project_store::DynamoProjectStore;
+use shared::aws::secrets::SecretsManagerVault;
+use shared::aws::sync_queue::SqsSyncQueue;
 use shared::config::Config;
+use shared::credentials::CredentialStore;
 use shared::entrypoints::push_hook::handler;
+use shared::hooks::PushHooks;
 use shared::kernel::push_hook::{generate_hook_secret, hook_secret_name};
 use shared::kernel::{ConnectionId, SyncMessage};
 use shared::scheduler::{DiscoveredProject, ProjectRecord, ProjectStatus, ScheduleItems};
+use shared::testing::CountingVault;
 use testkit::aws_local::AwsStandIn;
 
 const CONNECTION: &str = "acme-prod";
@@ -21,14 +28,24 @@ const PREFIX: &str = "gitlab-importer/hooks-it/";
 /// The sample event of `events/`, as API Gateway delivers a GitLab push hook.
 const SAMPLE: &str = include_str!("../../events/apigw-push-hook.json");
 
+/// The push hook function as deployed, its Secrets Manager reads counted.
+type CountedHooks = PushHooks<DynamoProjectStore, CountingVault<SecretsManagerVault>, SqsSyncQueue>;
+
 struct Env {
     aws: AwsStandIn,
-    hooks: PushHookFunction,
+    hooks: CountedHooks,
     secret: String,
 }
 
-/// A stand-in whose connection `acme-prod` has a hook secret and a tick's record of project 15 (the sample's)
-/// and of project 16 (archived).
+impl Env {
+    /// `GetSecretValue` calls so far.
+    fn secret_reads(&self) -> u64 {
+        self.hooks.vault.reads.load(Ordering::SeqCst)
+    }
+}
+
+/// A stand-in whose connection `acme-prod` (recorded by the credentials API) has a hook secret and a tick's
+/// record of project 15 (the sample's) and of project 16 (archived).
 async fn env() -> Env {
     let aws = AwsStandIn::provision().await.expect("the AWS stand-in");
     let prefix = format!("{PREFIX}{}/", aws.table("StateTable"));
@@ -39,8 +56,17 @@ async fn env() -> Env {
         ("SECRET_NAME_PREFIX", prefix.clone()),
     ]);
     let config = Config::from_lookup(|name| variables.get(name).cloned()).unwrap();
-    let hooks = shared::app::push_hook_function(&config, &aws.config);
+    let vault = CountingVault::new(SecretsManagerVault::new(aws.secrets.clone()));
+    let hooks = shared::app::push_hooks_reading(&config, &aws.config, vault);
     let connection = ConnectionId::parse(CONNECTION).unwrap();
+    DynamoCredentialStore::new(aws.dynamodb.clone(), aws.table("StateTable"))
+        .bind_connection(
+            &connection,
+            "https://gitlab.example.com/",
+            "2026-11-30T11:00:00Z",
+        )
+        .await
+        .unwrap();
     let secret = generate_hook_secret().unwrap().expose().to_owned();
     aws.secrets
         .create_secret()
@@ -399,5 +425,50 @@ async fn hostile_deliveries_get_a_clear_4xx_or_are_ignored_and_queue_nothing() {
         );
     }
     assert!(!logs.unfiltered.text().contains(&env.secret));
+    env.aws.teardown().await;
+}
+
+/// A flood of deliveries for made-up connections, each with a token of its own: every one is refused, not one
+/// reads a secret from Secrets Manager, and the tenant's own delivery still goes through.
+#[tokio::test]
+async fn a_thousand_deliveries_for_random_connections_read_no_secret() {
+    let env = env().await;
+    let bogus: Vec<(String, String)> = (0..1000)
+        .map(|n| {
+            let random = generate_hook_secret().unwrap().expose().to_owned();
+            (format!("c{n}-{}", &random[..24]), random)
+        })
+        .collect();
+    let mut refused = 0;
+    for batch in bogus.chunks(50) {
+        let replies = futures::future::join_all(batch.iter().map(|(connection, token)| {
+            let path = format!("/connections/{connection}/hooks/gitlab");
+            call(
+                &env,
+                event(&json!({
+                    "rawPath": path,
+                    "requestContext": {"http": {"path": path}},
+                    "pathParameters": {"connection_id": connection},
+                    "headers": {"x-gitlab-token": token},
+                })),
+            )
+        }))
+        .await;
+        for (status, reply) in replies {
+            assert_eq!((status, &reply["error"]), (401, &json!("unauthorized")));
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 1000);
+    assert_eq!(env.secret_reads(), 0, "Secrets Manager reads for the flood");
+    assert_eq!(queue_counts(&env).await, (0, 0, 0));
+
+    let (status, reply) = call(
+        &env,
+        event(&json!({"headers": {"x-gitlab-token": env.secret}})),
+    )
+    .await;
+    assert_eq!(status, 202, "{reply}");
+    assert_eq!(env.secret_reads(), 1);
     env.aws.teardown().await;
 }

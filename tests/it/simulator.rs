@@ -480,7 +480,7 @@ async fn branches_and_merge_bases_answer_like_gitlab() {
     assert_eq!(
         (unknown.status, unknown.body),
         (
-            StatusCode::NOT_FOUND,
+            StatusCode::BAD_REQUEST,
             json!({"message": "Could not find ref: ghost"})
         )
     );

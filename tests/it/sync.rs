@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use shared::gitlab::{CommitQuery, GitLabClient, GitLabError, ProjectRef};
+use shared::gitlab::{CommitQuery, GitLabClient, GitLabError, MergeBase, ProjectRef};
 use shared::sync::{ProjectKey, ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncTarget};
 use shared::testing::{MemoryCommitStore, MemoryStateStore};
 use testkit::clients::client;
@@ -233,7 +233,7 @@ async fn a_force_push_marks_what_left_and_imports_what_came() {
 
 impl Fixture {
     /// Force-pushes `main` (see [`GitRepo::force_push`]) and prunes what left, so that GitLab no longer knows the
-    /// imported head: the merge base of it and the new head is a 404. Returns the commits that left.
+    /// imported head: asked for the merge base of it and the new head, GitLab answers 400 `Could not find ref`. Returns the commits that left.
     async fn force_push_and_prune(&self, back: usize, commits: i64) -> Vec<String> {
         let old_head = self.last_head().expect("an imported head");
         let left = self.repo.force_push("main", back, commits);
@@ -247,7 +247,7 @@ impl Fixture {
             )
             .await;
         assert!(
-            matches!(merge_base, Err(GitLabError::NotFound { .. })),
+            matches!(merge_base, Ok(MergeBase::UnknownRef)),
             "{merge_base:?}"
         );
         left
@@ -330,6 +330,81 @@ async fn a_renamed_default_branch_is_followed() {
     assert_eq!(report.default_branch, "trunk");
     assert_eq!(report.commits_written, 1);
     f.assert_matches_git("trunk");
+    f.sim.shutdown().await;
+}
+
+/// A rename that leaves the head where it was is a legitimate state, not a lie: the range `H..H` is empty, nothing
+/// is asked or written, the new branch is recorded, and what lands on it later is imported.
+#[tokio::test]
+async fn a_renamed_default_branch_with_the_same_head_is_unchanged_then_followed() {
+    let f = Fixture::new(history(20)).await;
+    imported(f.sync("main").await.unwrap());
+    let head = f.last_head();
+    f.repo.rename_branch("main", "trunk");
+    let id = f.project_id;
+    f.sim
+        .with_world(|w| w.project_mut(id).default_branch = "trunk".into());
+    let puts = f.commits.put_calls();
+    let merge_bases = f.sim.request_count(routes::MERGE_BASE);
+    let report = imported(f.sync("main").await.unwrap());
+    assert_eq!(
+        f.sim.request_count(routes::MERGE_BASE),
+        merge_bases,
+        "a head compared with itself is not a question for GitLab"
+    );
+    assert_eq!(report.default_branch, "trunk");
+    assert_eq!(report.commits_written, 0);
+    assert_eq!(f.commits.put_calls(), puts, "an empty range writes nothing");
+    assert_eq!(f.last_head(), head);
+    assert_eq!(
+        f.state.state(&f.key()).default_branch.as_deref(),
+        Some("trunk")
+    );
+    // The scheduler now says "trunk": nothing to do, one request.
+    assert_eq!(f.sync("trunk").await.unwrap(), SyncOutcome::Unchanged);
+    f.repo
+        .commit(CommitSpec::new("on trunk", EPOCH + 9_000_000));
+    let report = imported(f.sync("trunk").await.unwrap());
+    assert_eq!(report.commits_written, 1);
+    f.assert_matches_git("trunk");
+    f.sim.shutdown().await;
+}
+
+/// Git allows any date, and GitLab writes it in the commit's own offset: a head dated `9999-12-31T20:00:00-05:00`
+/// (year 10000 in UTC) is planned and imported like any other, as are commits with that date.
+#[tokio::test]
+async fn dates_past_year_9999_in_utc_are_imported_not_a_panic() {
+    const PAST_9999: &str = "9999-12-31T20:00:00.000-05:00";
+    let f = Fixture::new(history(1_200)).await;
+    // A range too long to read in order: its windows are planned back from the head's date.
+    f.sim.fail_next(
+        routes::BRANCH,
+        1,
+        Fault::Hostile(Hostile::Rewrite(Arc::new(|mut branch: Value| {
+            branch["commit"]["committed_date"] = json!(PAST_9999);
+            branch
+        }))),
+    );
+    // Every listing, the windows' included.
+    f.rewrite_commits(1_000, |mut page| {
+        for commit in page.as_array_mut().into_iter().flatten() {
+            commit["committed_date"] = json!(PAST_9999);
+        }
+        page
+    });
+    imported(f.sync("main").await.unwrap());
+    f.assert_matches_git("main");
+    let late = f
+        .commits
+        .project(&f.key())
+        .into_values()
+        .filter(|r| r.committed_date == "9999-12-31T20:00:00-05:00")
+        .collect::<Vec<_>>();
+    assert!(!late.is_empty());
+    for record in late {
+        // The index key is clamped to what RFC 3339 writes in UTC; GitLab's value is kept exactly.
+        assert_eq!(record.committed_at, "9999-12-31T23:59:59.999999999Z");
+    }
     f.sim.shutdown().await;
 }
 

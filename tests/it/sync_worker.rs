@@ -397,6 +397,51 @@ async fn a_refused_token_marks_the_credential_and_stops_its_syncs() {
     env.stop().await;
 }
 
+/// A connection's imports stop at its daily write ceiling, whatever its GitLab serves: the syncs past it end
+/// with `write_ceiling` in the credential's summary (not retried, not dead-lettered), nothing past the ceiling is
+/// written, and with room again (the next day) they go on and end equal to git.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_write_ceiling_stops_a_connections_imports_and_the_next_day_goes_on() {
+    let mut env = env(300).await;
+    let copies = env.add_projects(2);
+    let projects = [env.project, copies[0], copies[1]];
+    env.worker.options.writes_per_day = 450;
+    let failures = env
+        .handle(env.event(&projects, false), Duration::from_secs(900))
+        .await;
+    assert!(failures.is_empty(), "{failures:?}");
+    let mut stored = 0;
+    for project in projects {
+        stored += env.stored_shas(project).await.len();
+    }
+    assert!((300..=450).contains(&stored), "{stored} commits written");
+    let day = time::OffsetDateTime::now_utc().date().to_string();
+    let count = env
+        .aws
+        .state_item(&format!("CONN#{CONNECTION}"), &format!("WRITES#{day}"))
+        .await["commit_writes"]
+        .as_n()
+        .unwrap()
+        .parse::<usize>()
+        .unwrap();
+    assert!(count <= 450 && count >= stored, "{count} reserved");
+    assert_eq!(
+        env.last_sync().await.last_error.as_deref(),
+        Some("write_ceiling")
+    );
+
+    // Room again, as on the next day.
+    env.worker.options.writes_per_day = 10_000;
+    let failures = env
+        .handle(env.event(&projects, false), Duration::from_secs(900))
+        .await;
+    assert!(failures.is_empty(), "{failures:?}");
+    for project in projects {
+        assert_eq!(env.stored_shas(project).await, env.oracle());
+    }
+    env.stop().await;
+}
+
 #[tokio::test]
 async fn a_hidden_project_is_marked_and_the_others_go_on() {
     let env = env(80).await;

@@ -9,6 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
+use shared::aws::project_store::{LEASE_ATTRIBUTES, PUSH_READ_ATTRIBUTES};
 use shared::scheduler::SchedulerOptions;
 use shared::sync::worker::TimeBudget;
 
@@ -53,6 +54,7 @@ const ROLES: [&str; 5] = [
 /// then only through Secrets Manager.
 fn expected_grants() -> BTreeMap<&'static str, BTreeSet<String>> {
     const KEY: &str = "SecretsKey via secretsmanager, if UseSecretsKey";
+    let (hook_reads, hook_writes) = (push_hook_reads(), push_hook_writes());
     let grants = |list: &[(&str, &str)]| {
         list.iter()
             .map(|(action, on)| format!("{action} on {on}"))
@@ -108,7 +110,8 @@ fn expected_grants() -> BTreeMap<&'static str, BTreeSet<String>> {
         (
             "PushHookFunctionRole",
             grants(&[
-                ("dynamodb:UpdateItem", "StateTable"),
+                ("dynamodb:GetItem", &hook_reads),
+                ("dynamodb:UpdateItem", &hook_writes),
                 ("sqs:SendMessage", "SyncQueue"),
                 ("secretsmanager:GetSecretValue", HOOK_SECRETS),
                 ("kms:Decrypt", KEY),
@@ -129,6 +132,30 @@ fn expected_grants() -> BTreeMap<&'static str, BTreeSet<String>> {
 
 /// The state table, only the export watermark items' attributes (`shared::aws::export_feed`).
 const WATERMARKS: &str = "StateTable if {\"ForAllValues:StringEquals\":{\"dynamodb:Attributes\":[\"pk\",\"sk\",\"entity\",\"exported_to\"]}}";
+/// The push hook's reads of the state table: the key and the attributes the adapter projects
+/// (`PUSH_READ_ATTRIBUTES`; a connection's existence is read as its `pk`), of connections' items only.
+fn push_hook_reads() -> String {
+    let attributes = [&["pk", "sk"][..], &PUSH_READ_ATTRIBUTES[..]].concat();
+    let condition = serde_json::json!({
+        "ForAllValues:StringEquals": {"dynamodb:Attributes": attributes},
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CONN#*"]},
+        "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}
+    });
+    format!("StateTable if {condition}")
+}
+
+/// The push hook's writes of the state table: the enqueue lease's attributes only (`LEASE_ATTRIBUTES`), on
+/// connections' items only, returning nothing beyond what was written.
+fn push_hook_writes() -> String {
+    let attributes = [&["pk", "sk"][..], &LEASE_ATTRIBUTES[..]].concat();
+    let condition = serde_json::json!({
+        "ForAllValues:StringEquals": {"dynamodb:Attributes": attributes},
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CONN#*"]},
+        "StringEqualsIfExists": {"dynamodb:ReturnValues": ["NONE", "UPDATED_OLD", "UPDATED_NEW"]}
+    });
+    format!("StateTable if {condition}")
+}
+
 /// The commits table's change index, and the dataset's objects in the export bucket.
 const CHANGES_INDEX: &str = "CommitsTable index by_changed_at";
 const EXPORT_FILES: &str = "ExportBucket objects under commits/";
@@ -782,6 +809,23 @@ fn the_scheduler_options_fit_its_timeout() {
     let discovery = timeout - options.tick_margin;
     assert!(options.discovery_timeout <= discovery / 2);
     assert!(options.tick_lease >= timeout);
+}
+
+/// The worker's daily write ceiling is a stack parameter whose default is the code's.
+#[test]
+fn the_daily_write_ceiling_is_a_parameter_defaulting_to_the_codes() {
+    let cloudformation = expand(&root().join("template.yaml"));
+    let worker = &cloudformation["Resources"]["SyncWorkerFunction"]["Properties"];
+    assert_eq!(
+        worker["Environment"]["Variables"]["COMMIT_WRITES_PER_DAY"],
+        serde_json::json!({"Ref": "CommitWritesPerDay"})
+    );
+    let parameter = &cloudformation["Parameters"]["CommitWritesPerDay"];
+    assert_eq!(
+        parameter["Default"].as_u64(),
+        Some(shared::sync::importer::DEFAULT_WRITES_PER_DAY)
+    );
+    assert_eq!(parameter["MinValue"], 1);
 }
 
 /// One level, Lambda's `ApplicationLogLevel` from `LogLevel` (the code reads it as `AWS_LAMBDA_LOG_LEVEL`), no

@@ -13,6 +13,10 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = Config::from_env()?;
     let aws = aws_config::load_from_env().await;
-    let worker = shared::app::sync_worker_function(&config, &aws, SyncOptions::default())?;
+    let options = SyncOptions {
+        writes_per_day: config.commit_writes_per_day,
+        ..SyncOptions::default()
+    };
+    let worker = shared::app::sync_worker_function(&config, &aws, options)?;
     lambda_runtime::run(service_fn(|event| handle(&worker, event))).await
 }

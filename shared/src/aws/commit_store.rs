@@ -3,12 +3,16 @@
 //! call; `UnprocessedItems` are retried with jittered backoff, a bounded number of times. An item DynamoDB refuses
 //! as invalid is isolated by splitting its batch, skipped and reported; the rest of the page is written.
 //!
-//! Every write (a put, a removal mark) also sets `changed_at` ([`change_stamp`] of the write's time), the sort key
-//! of the `by_changed_at` index that the analytics export reads changes from: never the commit's own dates, as an
-//! old-dated merge is imported today. A put replaces the whole item, so a commit that comes back to the branch
-//! loses its `removed_at` and is a change again. A reconciling import raises its puts' stamps to its start (a
-//! floor), then marks the live items stamped before it with a consistent `Query` of the partition and conditional
-//! updates: the condition, not the read, decides, so an item rewritten after the read stays live.
+//! Every write (a put, a removal mark) also sets `changed_at`, the sort key of the `by_changed_at` index that the
+//! analytics export reads changes from: never the commit's own dates, as an old-dated merge is imported today.
+//! Each call is stamped at its own moment ([`change_stamp_now`], taken right before the call: every
+//! `BatchWriteItem`, each retry of its `UnprocessedItems`, every `UpdateItem`), never once for a whole batch of
+//! calls: the export reads a stamp only once it is older than its settle time, so a write must be visible by then,
+//! and a batch of marks or a retry after backoff can last longer than that. A put replaces the whole item, so a
+//! commit that comes back to the branch loses its `removed_at` and is a change again. A reconciling import raises
+//! its writes' stamps to its start (a floor), then marks the live items stamped before it with a consistent
+//! `Query` of the partition and conditional updates: the condition, not the read, decides, so an item rewritten
+//! after the read stays live.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +26,7 @@ use time::OffsetDateTime;
 
 use super::{MAX_BATCH_ATTEMPTS, batch_write, condition_failed};
 use crate::kernel::StoreError;
-use crate::kernel::time::{change_stamp, utc};
+use crate::kernel::time::{change_stamp_now, utc};
 use crate::sync::model::{CommitRecord, ProjectKey};
 use crate::sync::ports::CommitStore;
 
@@ -61,26 +65,28 @@ impl DynamoCommitStore {
 
     /// Writes one batch. A batch DynamoDB refuses as invalid (`ValidationException`: an item over its size
     /// limit, say) is split in halves until each refused item is alone; the rest is written and the refused
-    /// items are returned as (sha, reason). At most two calls per record, so the loop is bounded.
+    /// items are returned as (sha, reason). At most two calls per record, so the loop is bounded. Every call
+    /// stamps what it sends with its own moment, at least `floor`.
     async fn write_isolating(
         &self,
         batch: &[CommitRecord],
-        changed_at: &str,
+        floor: Option<&str>,
     ) -> Result<Vec<(String, String)>, StoreError> {
         let mut refused = Vec::new();
         let mut parts = vec![batch];
         while let Some(part) = parts.pop() {
             let requests = part
                 .iter()
-                .map(|record| put_request(record, changed_at))
+                .map(put_request)
                 .collect::<Result<Vec<_>, StoreError>>()?;
             let result = batch_write(
                 &self.client,
                 &self.table,
                 requests,
                 Duration::from_secs(5),
-                || {
+                |requests| {
                     self.write_calls.fetch_add(1, Ordering::Relaxed);
+                    stamp(requests, &change_stamp_now(floor));
                 },
             )
             .await;
@@ -123,20 +129,26 @@ impl DynamoCommitStore {
     }
 }
 
-/// One `PutRequest` of a record's item, stamped `changed_at`.
-fn put_request(record: &CommitRecord, changed_at: &str) -> Result<WriteRequest, StoreError> {
-    let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(record).map_err(|e| {
+/// One `PutRequest` of a record's item; [`stamp`] sets its `changed_at` when it is sent.
+fn put_request(record: &CommitRecord) -> Result<WriteRequest, StoreError> {
+    let item: HashMap<String, AttributeValue> = serde_dynamo::to_item(record).map_err(|e| {
         StoreError::unavailable("encoding a commit", format!("{}: {e}", record.sha))
     })?;
-    item.insert(
-        CHANGED_AT.to_owned(),
-        AttributeValue::S(changed_at.to_owned()),
-    );
     let put = PutRequest::builder()
         .set_item(Some(item))
         .build()
         .map_err(|e| StoreError::unavailable("encoding a commit", e))?;
     Ok(WriteRequest::builder().put_request(put).build())
+}
+
+/// Sets `changed_at` on every put of a call about to be sent (again).
+fn stamp(requests: &mut [WriteRequest], changed_at: &str) {
+    for put in requests.iter_mut().filter_map(|r| r.put_request.as_mut()) {
+        put.item.insert(
+            CHANGED_AT.to_owned(),
+            AttributeValue::S(changed_at.to_owned()),
+        );
+    }
 }
 
 impl CommitStore for DynamoCommitStore {
@@ -157,12 +169,10 @@ impl CommitStore for DynamoCommitStore {
             .zip(last.into_iter().rev())
             .filter_map(|(record, is_last)| is_last.then_some(record))
             .collect();
-        let changed_at =
-            change_stamp(OffsetDateTime::now_utc()).max(floor.unwrap_or_default().to_owned());
         // A page's batches at once: the page costs one round trip to DynamoDB instead of four.
         let writes: Vec<_> = records
             .chunks(MAX_BATCH_WRITE)
-            .map(|batch| self.write_isolating(batch, &changed_at))
+            .map(|batch| self.write_isolating(batch, floor))
             .collect();
         let refused: Vec<(String, String)> = futures::stream::iter(writes)
             .buffer_unordered(BATCH_CONCURRENCY)
@@ -245,8 +255,9 @@ const RECONCILE_PAGE: i32 = 1_000;
 const MAX_RECONCILE_PAGES: usize = 100_000;
 
 impl DynamoCommitStore {
-    /// Sets `removed_at` (and `changed_at`) on existing items, each with one conditional `UpdateItem`; with
-    /// `unchanged_since`, only on items [`UNCHANGED_SINCE`] still holds for. Returns how many were marked.
+    /// Sets `removed_at` (and `changed_at`, the moment of each call) on existing items, each with one conditional
+    /// `UpdateItem`; with `unchanged_since`, only on items [`UNCHANGED_SINCE`] still holds for, and stamped no
+    /// earlier than it (so a mark is always a later change than the write it marks). Returns how many were marked.
     async fn mark(
         &self,
         project: &ProjectKey,
@@ -256,11 +267,7 @@ impl DynamoCommitStore {
     ) -> Result<usize, StoreError> {
         let partition = project.partition();
         let removed_at = utc(at);
-        let changed_at = change_stamp(OffsetDateTime::now_utc());
-        let mut values = HashMap::from([
-            (":at".to_owned(), AttributeValue::S(removed_at)),
-            (":changed".to_owned(), AttributeValue::S(changed_at)),
-        ]);
+        let mut values = HashMap::from([(":at".to_owned(), AttributeValue::S(removed_at))]);
         // A commit that left before it was ever imported has nothing to mark.
         let condition = match unchanged_since {
             None => "attribute_exists(sha)".to_owned(),
@@ -271,10 +278,14 @@ impl DynamoCommitStore {
         };
         let marked: Vec<bool> = futures::stream::iter(shas)
             .map(|sha| {
-                let (partition, values, condition) =
+                let (partition, mut values, condition) =
                     (partition.clone(), values.clone(), &condition);
                 async move {
                     self.write_calls.fetch_add(1, Ordering::Relaxed);
+                    values.insert(
+                        ":changed".to_owned(),
+                        AttributeValue::S(change_stamp_now(unchanged_since)),
+                    );
                     let result = self
                         .client
                         .update_item()

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::condition_failed;
 use super::keys::{
-    CONNECTION_SK, CREDENTIAL_SK_PREFIX, connection_items, connection_pk, credential_sk,
+    self, CONNECTION_SK, CREDENTIAL_SK_PREFIX, connection_items, connection_pk, credential_sk,
 };
 use crate::credentials::model::{
     ConnectionId, CredentialId, CredentialRecord, CredentialStatus, DiscoverySummary, LastSync,
@@ -190,17 +190,9 @@ impl CredentialStore for DynamoCredentialStore {
     }
 
     async fn connection_exists(&self, connection: &ConnectionId) -> Result<bool, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(connection, CONNECTION_SK.into())))
-            .consistent_read(true)
-            .projection_expression("pk")
-            .send()
+        keys::connection_exists(&self.client, &self.table, connection.as_str())
             .await
-            .map_err(|e| unavailable("GetItem connection", &e))?;
-        Ok(output.item.is_some())
+            .map_err(|e| unavailable("GetItem connection", &e))
     }
 
     async fn insert(&self, record: &CredentialRecord) -> Result<(), StoreError> {

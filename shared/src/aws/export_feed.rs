@@ -2,9 +2,12 @@
 //! table's `by_changed_at` index.
 //!
 //! - projects: one filtered, strongly consistent `Scan` of the state table for the sync's `PROJ#` items and the
-//!   export's `EXPORT#` watermark items (`exported_to`, a change stamp), all connections at once;
-//! - changes: `Query` of `by_changed_at` with `changed_at BETWEEN <watermark> AND <until>` (inclusive both: the
-//!   service drops the watermark's own stamp), 1 MB pages, in stamp order;
+//!   export's `EXPORT#` watermark items, all connections at once. `exported_to` holds the last change exported as
+//!   `<changed_at> <sha>` (a stamp alone: a watermark of an older exporter), which sorts as the index does, since
+//!   stamps have one width;
+//! - changes: `Query` of `by_changed_at` with `changed_at BETWEEN <watermark's stamp> AND <until>`, starting after
+//!   the watermark's change (`ExclusiveStartKey`: the index orders a stamp's items by the table's key, `sha`), 1 MB
+//!   pages, in the index's order;
 //! - the watermark: one conditional `UpdateItem` that only moves it forward.
 
 use std::collections::{BTreeMap, HashMap};
@@ -16,7 +19,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::commit_store::CHANGED_AT;
 use super::condition_failed;
 use super::keys::{EXPORT_SK_PREFIX, PROJECT_SK_PREFIX, connection_pk, export_sk};
-use crate::export::{ChangeCursor, ChangeFeed, ChangePage, ChangedCommit, ExportProject, Window};
+use crate::export::{
+    ChangeCursor, ChangeFeed, ChangePage, ChangedCommit, ExportPosition, ExportProject, Window,
+};
 use crate::kernel::{ConnectionId, StoreError};
 use crate::sync::model::{CommitRecord, ProjectKey};
 
@@ -30,6 +35,8 @@ pub struct DynamoChangeFeed {
     client: Client,
     state_table: String,
     commits_table: String,
+    /// Items of one page at most (`Limit`); `None`: DynamoDB's 1 MB pages.
+    page_limit: Option<i32>,
 }
 
 impl DynamoChangeFeed {
@@ -42,6 +49,15 @@ impl DynamoChangeFeed {
             client,
             state_table: state_table.into(),
             commits_table: commits_table.into(),
+            page_limit: None,
+        }
+    }
+
+    /// Pages of at most `items` changes, so that a test can make many pages of few items.
+    pub fn with_page_limit(self, items: i32) -> Self {
+        DynamoChangeFeed {
+            page_limit: Some(items),
+            ..self
         }
     }
 }
@@ -50,6 +66,27 @@ fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)
+}
+
+/// A watermark as `exported_to` holds it: `<changed_at> <sha>`, or a stamp alone.
+fn encode_position(position: &ExportPosition) -> String {
+    match &position.sha {
+        Some(sha) => format!("{} {sha}", position.changed_at),
+        None => position.changed_at.clone(),
+    }
+}
+
+fn decode_position(text: &str) -> ExportPosition {
+    match text.split_once(' ') {
+        Some((changed_at, sha)) => ExportPosition {
+            changed_at: changed_at.to_owned(),
+            sha: Some(sha.to_owned()),
+        },
+        None => ExportPosition {
+            changed_at: text.to_owned(),
+            sha: None,
+        },
+    }
 }
 
 /// The project a state item belongs to, and whether it is the export's watermark (else the sync's item).
@@ -69,7 +106,7 @@ fn state_project(item: &Item) -> Option<(ProjectKey, bool)> {
 impl ChangeFeed for DynamoChangeFeed {
     async fn projects(&self) -> Result<Vec<ExportProject>, StoreError> {
         // project -> (the sync has an item for it, its watermark)
-        let mut projects: BTreeMap<ProjectKey, (bool, Option<String>)> = BTreeMap::new();
+        let mut projects: BTreeMap<ProjectKey, (bool, Option<ExportPosition>)> = BTreeMap::new();
         let mut start: Option<Item> = None;
         loop {
             let output = self
@@ -94,7 +131,7 @@ impl ChangeFeed for DynamoChangeFeed {
                 };
                 let entry = projects.entry(key).or_default();
                 if watermark {
-                    entry.1 = text(&item, "exported_to").map(str::to_owned);
+                    entry.1 = text(&item, "exported_to").map(decode_position);
                 } else {
                     entry.0 = true;
                 }
@@ -119,6 +156,7 @@ impl ChangeFeed for DynamoChangeFeed {
         start: Option<ChangeCursor>,
     ) -> Result<ChangePage, StoreError> {
         let partition = project.partition();
+        // The index's key of the change to start after: its own (changed_at) and the table's (project_key, sha).
         let start = start.map(|cursor| {
             HashMap::from([
                 (
@@ -136,13 +174,14 @@ impl ChangeFeed for DynamoChangeFeed {
             .index_name(CHANGES_INDEX)
             .expression_attribute_values(":p", AttributeValue::S(partition.clone()))
             .expression_attribute_values(":until", AttributeValue::S(window.until.clone()))
-            .set_exclusive_start_key(start);
+            .set_exclusive_start_key(start)
+            .set_limit(self.page_limit);
         query = match &window.after {
             Some(after) => query
                 .key_condition_expression(
                     "project_key = :p AND changed_at BETWEEN :after AND :until",
                 )
-                .expression_attribute_values(":after", AttributeValue::S(after.clone())),
+                .expression_attribute_values(":after", AttributeValue::S(after.changed_at.clone())),
             None => query.key_condition_expression("project_key = :p AND changed_at <= :until"),
         };
         let output = query
@@ -153,6 +192,13 @@ impl ChangeFeed for DynamoChangeFeed {
         for item in output.items.unwrap_or_default() {
             let changed_at = text(&item, CHANGED_AT).map(str::to_owned);
             let sha = text(&item, "sha").unwrap_or("?").to_owned();
+            // Every item of the index has a text `changed_at` (its sort key) and the table's key `sha`.
+            if let Some(changed_at) = &changed_at {
+                page.last = Some(ChangeCursor {
+                    changed_at: changed_at.clone(),
+                    sha: sha.clone(),
+                });
+            }
             match (changed_at, serde_dynamo::from_item::<_, CommitRecord>(item)) {
                 (Some(changed_at), Ok(record)) => {
                     page.changes.push(ChangedCommit { record, changed_at })
@@ -172,7 +218,7 @@ impl ChangeFeed for DynamoChangeFeed {
         Ok(page)
     }
 
-    async fn advance(&self, project: &ProjectKey, to: &str) -> Result<(), StoreError> {
+    async fn advance(&self, project: &ProjectKey, to: &ExportPosition) -> Result<(), StoreError> {
         let result = self
             .client
             .update_item()
@@ -185,17 +231,43 @@ impl ChangeFeed for DynamoChangeFeed {
             .update_expression("SET entity = :entity, exported_to = :to")
             .condition_expression("attribute_not_exists(exported_to) OR exported_to < :to")
             .expression_attribute_values(":entity", AttributeValue::S("export_watermark".into()))
-            .expression_attribute_values(":to", AttributeValue::S(to.to_owned()))
+            .expression_attribute_values(":to", AttributeValue::S(encode_position(to)))
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            // A later run already moved it further: its window covers this one's.
+            // Another run already got further.
             Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(StoreError::unavailable(
                 "UpdateItem export watermark",
                 DisplayErrorContext(&e),
             )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watermarks_sort_as_text_as_the_index_orders_changes() {
+        let at = |changed_at: &str, sha: Option<&str>| ExportPosition {
+            changed_at: changed_at.to_owned(),
+            sha: sha.map(str::to_owned),
+        };
+        let ordered = [
+            at("2024-03-01T09:00:00.000000Z", None),
+            at("2024-03-01T09:00:00.000000Z", Some("0a")),
+            at("2024-03-01T09:00:00.000000Z", Some("ff")),
+            at("2024-03-01T09:00:00.000001Z", Some("00")),
+        ];
+        for pair in ordered.windows(2) {
+            assert!(pair[0] < pair[1]);
+            assert!(encode_position(&pair[0]) < encode_position(&pair[1]));
+        }
+        for position in ordered {
+            assert_eq!(decode_position(&encode_position(&position)), position);
         }
     }
 }

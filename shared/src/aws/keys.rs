@@ -7,12 +7,15 @@
 //!   `sk = SCHED#<project>`;
 //! - the scheduler's lock of a connection: `pk = CONN#<connection>`, `sk = SCHEDULING`;
 //! - the analytics export's watermark of a project: `pk = CONN#<connection>`, `sk = EXPORT#<project>`;
+//! - the commit writes of a connection's imports on one day (UTC): `pk = CONN#<connection>`,
+//!   `sk = WRITES#<YYYY-MM-DD>`;
 //! - a token's shared GitLab request timeline: `pk = CONN#<connection>`, `sk = RATE#<credential>`.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::get_item::GetItemError;
 use aws_sdk_dynamodb::operation::query::QueryError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -22,6 +25,7 @@ pub const PROJECT_SK_PREFIX: &str = "PROJ#";
 pub const SCHEDULE_SK_PREFIX: &str = "SCHED#";
 pub const SCHEDULING_SK: &str = "SCHEDULING";
 pub const EXPORT_SK_PREFIX: &str = "EXPORT#";
+pub const WRITES_SK_PREFIX: &str = "WRITES#";
 pub const RATE_SK_PREFIX: &str = "RATE#";
 
 pub fn connection_pk(connection_id: &str) -> String {
@@ -46,6 +50,29 @@ pub fn export_sk(project_id: u64) -> String {
 
 pub fn rate_sk(credential_id: &str) -> String {
     format!("{RATE_SK_PREFIX}{credential_id}")
+}
+
+pub fn writes_sk(day: &str) -> String {
+    format!("{WRITES_SK_PREFIX}{day}")
+}
+
+/// Whether the connection's item exists: one strongly consistent `GetItem` of its key only (half a KB read at
+/// most, whatever the item holds).
+pub async fn connection_exists(
+    client: &Client,
+    table: &str,
+    connection_id: &str,
+) -> Result<bool, SdkError<GetItemError>> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(connection_pk(connection_id)))
+        .key("sk", AttributeValue::S(CONNECTION_SK.to_owned()))
+        .consistent_read(true)
+        .projection_expression("pk")
+        .send()
+        .await?;
+    Ok(output.item.is_some())
 }
 
 /// Every item of a connection whose sort key starts with `prefix` (all pages, consistent reads), with only the

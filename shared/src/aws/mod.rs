@@ -33,14 +33,15 @@ pub(crate) fn condition_failed<E: ProvideErrorMetadata>(error: &SdkError<E>) -> 
 }
 
 /// Writes `requests` (at most 25) to `table` with `BatchWriteItem`, sending `UnprocessedItems` again after a jittered
-/// backoff of at most `max_delay`, in at most [`MAX_BATCH_ATTEMPTS`] calls; `on_call` runs before each call.
+/// backoff of at most `max_delay`, in at most [`MAX_BATCH_ATTEMPTS`] calls; `before_call` runs before each call
+/// with the requests it sends (and may change them: the commit store stamps them with the call's moment).
 /// Returns what is still unprocessed after the last call (empty when everything was written).
 pub(crate) async fn batch_write(
     client: &Client,
     table: &str,
     mut requests: Vec<WriteRequest>,
     max_delay: Duration,
-    on_call: impl Fn(),
+    before_call: impl Fn(&mut [WriteRequest]),
 ) -> Result<Vec<WriteRequest>, SdkError<BatchWriteItemError>> {
     for attempt in 1..=MAX_BATCH_ATTEMPTS {
         if requests.is_empty() {
@@ -49,7 +50,7 @@ pub(crate) async fn batch_write(
         if attempt > 1 {
             tokio::time::sleep(jittered(Duration::from_millis(50), max_delay, attempt - 1)).await;
         }
-        on_call();
+        before_call(&mut requests);
         let output = client
             .batch_write_item()
             .request_items(table, requests)

@@ -26,9 +26,10 @@
 //! items unchanged and still leased are not written): the same WCUs as one `UpdateItem` per project, in 1/25 of
 //! the requests. A transaction per 100 projects would cost 2 WCUs per project.
 //!
-//! A push hook takes the same enqueue lease on the schedule item with one conditional `UpdateItem`
-//! ([`PushLeases`]): `enqueue_visible_at` says when the last queued message becomes visible, so a push before
-//! that time is covered by it.
+//! A push hook takes the same enqueue lease on the schedule item ([`PushLeases`]): a `GetItem` of the item, then one
+//! conditional `UpdateItem` of the lease's attributes only ([`LEASE_ATTRIBUTES`], all the hook role may write):
+//! `enqueue_visible_at` says when the last queued message becomes visible, so a push before that time is covered
+//! by it. Before reading a hook secret, the hook looks up the connection's item (`GetItem` of its key).
 //!
 //! SDK types stay in this file.
 
@@ -36,10 +37,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 
 use super::keys::{
     CONNECTION_SK, PROJECT_SK_PREFIX, SCHEDULE_SK_PREFIX, SCHEDULING_SK, connection_items,
@@ -492,7 +490,7 @@ impl ScheduleItems for DynamoProjectStore {
             &self.table,
             requests,
             std::time::Duration::from_secs(2),
-            || {},
+            |_| {},
         )
         .await
         .map_err(|e| unavailable("BatchWriteItem schedule", &e))?;
@@ -542,9 +540,34 @@ impl ScheduleItems for DynamoProjectStore {
     }
 }
 
+/// The attributes of a schedule item a push hook reads (`GetItem` with this projection), and, with the key, the
+/// only ones the hook role may read (template.yaml; its test compares).
+pub const PUSH_READ_ATTRIBUTES: [&str; 6] = [
+    "status",
+    "gone_at",
+    "credential_id",
+    "path_with_namespace",
+    "gitlab_default_branch",
+    "enqueue_visible_at",
+];
+
+/// The enqueue lease's attributes: with the key, the only ones the push hook role may write (template.yaml; its
+/// test compares).
+pub const LEASE_ATTRIBUTES: [&str; 3] =
+    ["enqueue_lease_until", "enqueued_at", "enqueue_visible_at"];
+
 impl PushLeases for DynamoProjectStore {
-    /// One `UpdateItem` of the schedule item, conditional on the project being one a tick syncs and on no queued
-    /// message covering the push; on a failed condition the item's old image (`ALL_OLD`) says which held.
+    async fn connection_exists(&self, connection: &ConnectionId) -> Result<bool, StoreError> {
+        super::keys::connection_exists(&self.client, &self.table, connection.as_str())
+            .await
+            .map_err(|e| unavailable("GetItem connection", &e))
+    }
+
+    /// A read of the schedule item says whether the tick syncs the project and what its message carries; then
+    /// one `UpdateItem` of the lease's attributes only, conditional on the item existing and no queued message
+    /// covering the push. The hook's role may write nothing else (template.yaml), so the project's status is
+    /// checked by the read rather than in the write's condition: a tick that excludes the project in between
+    /// costs one sync of it, never a lost push.
     async fn take_push_lease(
         &self,
         connection: &ConnectionId,
@@ -552,48 +575,55 @@ impl PushLeases for DynamoProjectStore {
         lease: &EnqueueLease,
         covered_from: i64,
     ) -> Result<LeaseTake, StoreError> {
+        let key = Self::schedule_key(connection, project_id);
+        let read = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key.clone()))
+            .projection_expression(PUSH_READ_ATTRIBUTES.map(|a| format!("#{a}")).join(", "))
+            .set_expression_attribute_names(Some(
+                PUSH_READ_ATTRIBUTES
+                    .iter()
+                    .map(|a| (format!("#{a}"), (*a).to_owned()))
+                    .collect(),
+            ))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem push lease", &e))?;
+        let item = read.item.unwrap_or_default();
+        if let Some(refused) = why_not_synced(&item) {
+            return Ok(refused);
+        }
+        if number(&item, "enqueue_visible_at").is_some_and(|visible| visible >= covered_from) {
+            return Ok(LeaseTake::Covered);
+        }
+        let Some(project) = scheduled_project(&item) else {
+            return Ok(LeaseTake::NotSynced("incomplete".into()));
+        };
         let n = |value: i64| AttributeValue::N(value.to_string());
-        let s = |value: &str| AttributeValue::S(value.to_owned());
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::schedule_key(connection, project_id)))
+            .set_key(Some(key))
             .update_expression(
                 "SET enqueue_lease_until = :until, enqueued_at = :at, enqueue_visible_at = :visible",
             )
             .condition_expression(
-                "attribute_exists(pk) AND attribute_not_exists(gone_at) AND #status IN (:active, :empty) \
-                 AND (attribute_not_exists(enqueue_visible_at) OR enqueue_visible_at < :covered)",
+                "attribute_exists(pk) AND (attribute_not_exists(enqueue_visible_at) OR enqueue_visible_at < :covered)",
             )
-            .expression_attribute_names("#status", "status")
             .expression_attribute_values(":until", n(lease.until))
-            .expression_attribute_values(":at", s(&lease.enqueued_at))
+            .expression_attribute_values(":at", AttributeValue::S(lease.enqueued_at.clone()))
             .expression_attribute_values(":visible", n(lease.visible_at))
             .expression_attribute_values(":covered", n(covered_from))
-            .expression_attribute_values(":active", s(PUSH_STATUSES[0].as_str()))
-            .expression_attribute_values(":empty", s(PUSH_STATUSES[1].as_str()))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
-            Ok(output) => {
-                let item = output.attributes.unwrap_or_default();
-                Ok(scheduled_project(&item).map_or_else(
-                    || LeaseTake::NotSynced("incomplete".into()),
-                    LeaseTake::Taken,
-                ))
-            }
-            Err(SdkError::ServiceError(failure)) => match failure.into_err() {
-                UpdateItemError::ConditionalCheckFailedException(refused) => {
-                    Ok(why_not_taken(refused.item.as_ref()))
-                }
-                other => Err(StoreError::unavailable(
-                    "UpdateItem push lease",
-                    DisplayErrorContext(&other),
-                )),
-            },
+            Ok(_) => Ok(LeaseTake::Taken(project)),
+            // Another delivery took it since the read: its message covers this push.
+            Err(e) if condition_failed(&e) => Ok(LeaseTake::Covered),
             Err(e) => Err(unavailable("UpdateItem push lease", &e)),
         }
     }
@@ -630,21 +660,25 @@ fn scheduled_project(item: &Item) -> Option<ScheduledProject> {
     })
 }
 
-/// Which part of the push lease's condition failed, from the item's old image.
-fn why_not_taken(item: Option<&Item>) -> LeaseTake {
-    let Some(item) = item.filter(|i| !i.is_empty()) else {
-        return LeaseTake::Unknown;
-    };
+fn number(item: &Item, name: &str) -> Option<i64> {
+    match item.get(name) {
+        Some(AttributeValue::N(value)) => value.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Why a push of the project sends nothing whatever its lease: no tick recorded it, or the tick does not sync it.
+fn why_not_synced(item: &Item) -> Option<LeaseTake> {
+    if item.is_empty() {
+        return Some(LeaseTake::Unknown);
+    }
     if item.contains_key("gone_at") {
-        return LeaseTake::NotSynced("gone".into());
+        return Some(LeaseTake::NotSynced("gone".into()));
     }
     let status = match item.get("status") {
         Some(AttributeValue::S(status)) => status.as_str(),
         _ => "unknown",
     };
-    if !PUSH_STATUSES.iter().any(|s| s.as_str() == status) {
-        return LeaseTake::NotSynced(status.to_owned());
-    }
-    // The rest of the condition held, so a queued message becomes visible at `covered_from` or later.
-    LeaseTake::Covered
+    (!PUSH_STATUSES.iter().any(|s| s.as_str() == status))
+        .then(|| LeaseTake::NotSynced(status.to_owned()))
 }

@@ -1,7 +1,8 @@
 //! The [`SyncStateStore`] port on the DynamoDB state table: a project's item is `pk = CONN#<connection>`,
 //! `sk = PROJ#<project>`. The sync owns `last_head`, `default_branch`, `synced_at`, `job` (the checkpoint of a
 //! large import, as JSON) and `access_error`/`access_error_at` (GitLab's last refusal) and updates only those, so the scheduler's project metadata in the same item is never
-//! overwritten. Every write is conditional on the `last_head` the sync read.
+//! overwritten. Every write is conditional on the `last_head` the sync read. The connection's daily count of
+//! commit writes (`sk = WRITES#<day>`, `commit_writes`) is kept in the same table.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -10,7 +11,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
 use super::condition_failed;
-use super::keys::{connection_pk, project_sk};
+use super::keys::{connection_pk, project_sk, writes_sk};
 use crate::kernel::StoreError;
 use crate::kernel::time::utc;
 use crate::sync::model::{ProjectKey, SyncJob, SyncState};
@@ -102,6 +103,29 @@ impl SyncStateStore for DynamoSyncStateStore {
             .update(project, expected)
             .update_expression("SET job = :job")
             .expression_attribute_values(":job", AttributeValue::S(json));
+        conditional(update.send().await)
+    }
+
+    async fn reserve_writes(
+        &self,
+        connection_id: &str,
+        day: &str,
+        writes: u64,
+        ceiling: u64,
+    ) -> Result<bool, StoreError> {
+        let Some(room) = ceiling.checked_sub(writes) else {
+            return Ok(false);
+        };
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(connection_pk(connection_id)))
+            .key("sk", AttributeValue::S(writes_sk(day)))
+            .update_expression("ADD commit_writes :writes")
+            .condition_expression("attribute_not_exists(commit_writes) OR commit_writes <= :room")
+            .expression_attribute_values(":writes", AttributeValue::N(writes.to_string()))
+            .expression_attribute_values(":room", AttributeValue::N(room.to_string()));
         conditional(update.send().await)
     }
 

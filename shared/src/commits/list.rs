@@ -4,6 +4,11 @@
 //! unless asked for; that filter applies after the store has read its items, so one read may return a short page:
 //! reads go on until the page is full, the range is exhausted, or [`MAX_READS`] reads were made. A page may then be
 //! short (even empty) while `next_cursor` is still set; only a missing `next_cursor` ends the listing.
+//!
+//! A page also ends before its reply would reach [`MAX_REPLY_BYTES`] (Lambda refuses a response over 6 MB): each
+//! commit is measured as the reply carries it, JSON escaping included, so five 1 MB reads of messages full of
+//! control characters (six bytes of JSON each) still make a page Lambda can return. One commit always fits: an
+//! item is at most 400 KB, which escapes to at most 2.8 MB.
 
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime, UtcOffset};
@@ -20,6 +25,13 @@ pub const MAX_LIMIT: usize = 100;
 /// Store reads for one page. Each evaluates at most `limit` items, so a page costs at most this many times
 /// `limit` items read, however many commits left the branch.
 pub const MAX_READS: u32 = 5;
+
+/// A page's reply stays under this many bytes, as the function returns it: the JSON body inside the response's
+/// own JSON, where it is a string and escaped once more (each `\u0001` of a message is seven bytes there).
+pub const MAX_REPLY_BYTES: usize = 5_000_000;
+/// What the reply's frame may take besides its commits: `{"ok":true,"commits":[],"next_cursor":"..."}` and the
+/// cursor, well under this.
+const FRAME_BYTES: usize = 8 * 1024;
 
 /// One `commits.list` call, its parameters read and typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,13 +127,23 @@ impl<R: CommitReader> CommitLog<R> {
             reads: 0,
             scanned: 0,
         };
-        loop {
+        let mut reply_bytes = FRAME_BYTES;
+        'reads: loop {
             let wanted = limit - page.commits.len();
             let read = self.reader.read(&range, start.as_ref(), wanted).await?;
             page.reads += 1;
             page.scanned += read.scanned;
-            page.commits.extend(read.commits);
             start = read.last_key;
+            for commit in read.commits {
+                let size = reply_size(&commit);
+                if !page.commits.is_empty() && reply_bytes.saturating_add(size) >= MAX_REPLY_BYTES {
+                    // The reply is full: the next page starts after its last commit.
+                    start = page.commits.last().map(PageKey::of);
+                    break 'reads;
+                }
+                reply_bytes = reply_bytes.saturating_add(size);
+                page.commits.push(commit);
+            }
             if page.commits.len() >= limit || start.is_none() || page.reads >= MAX_READS {
                 break;
             }
@@ -134,6 +156,14 @@ impl<R: CommitReader> CommitLog<R> {
         page.next_cursor = start.map(|key| cursor::encode(&range, &key));
         Ok(page)
     }
+}
+
+/// The bytes a commit adds to a page's reply as the function returns it: its JSON (the stored record, a little
+/// more than the caller's view of it), escaped again as part of the body string, and a separating comma.
+fn reply_size(commit: &CommitRecord) -> usize {
+    let json = serde_json::to_string(commit).unwrap_or_default();
+    let in_body = serde_json::to_string(&json).map_or(usize::MAX, |text| text.len());
+    in_body.saturating_add(1)
 }
 
 /// `since` (inclusive) and `until` (exclusive) as inclusive bounds on the stored whole-second `committed_at`;
@@ -348,6 +378,67 @@ mod tests {
         )
         .await;
         assert_eq!(all.concat(), (0..30).rev().collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn pages_of_control_characters_stay_under_five_megabytes_and_walk_every_commit_once() {
+        // given 20 commits whose messages are 200,000 control characters each (1.2 MB of JSON, 1.4 MB in the
+        // Lambda response), every third a short one
+        let store = MemoryCommitStore::default();
+        let commits: Vec<CommitRecord> = (0..20)
+            .map(|second| CommitRecord {
+                message: if second % 3 == 0 {
+                    "short".to_owned()
+                } else {
+                    "\u{1}".repeat(200_000)
+                },
+                ..commit(second)
+            })
+            .collect();
+        store.put(commits).await.unwrap();
+        let log = CommitLog::new(store);
+        // when the listing is walked with the largest page
+        let mut cursor = None;
+        let mut seen = Vec::new();
+        let mut pages = 0;
+        loop {
+            let page = log
+                .list(
+                    &connection(),
+                    ListRequest {
+                        limit: MAX_LIMIT,
+                        cursor: cursor.clone(),
+                        ..request()
+                    },
+                )
+                .await
+                .unwrap();
+            pages += 1;
+            // then each reply, as the function returns it, is under 5 MB
+            let body = serde_json::json!({
+                "ok": true, "commits": page.commits, "next_cursor": page.next_cursor
+            })
+            .to_string();
+            let response = serde_json::to_string(&body).unwrap();
+            assert!(
+                response.len() < MAX_REPLY_BYTES,
+                "page {pages}: {} bytes",
+                response.len()
+            );
+            assert!(!page.commits.is_empty(), "page {pages}");
+            seen.extend(
+                page.commits
+                    .iter()
+                    .map(|c| i64::from_str_radix(&c.sha, 16).unwrap()),
+            );
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        // and every commit came exactly once, newest first
+        assert_eq!(seen, (0..20).rev().collect::<Vec<_>>());
+        assert!(pages >= 4, "{pages} pages");
     }
 
     #[tokio::test]

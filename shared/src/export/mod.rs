@@ -5,8 +5,9 @@
 //! - [`columnar`]: a batch of rows as one Parquet file;
 //! - [`ports`]: the change feed (the commits table's `by_changed_at` index and the per-project watermark) and the
 //!   object sink (S3, or a folder for the local run);
-//! - [`service`]: the run: per project, the changes in `(watermark, now - settle]`, cut into files by partition
-//!   and size, then the watermark moved on;
+//! - [`service`]: the run: per project, the changes after its watermark up to `now - settle`, cut into files by
+//!   partition and size, then the watermark moved to the last change written; projects take turns, so one with
+//!   more changes than an invocation can write goes on from there next run without starving the others;
 //! - [`config`]: the exporter function's environment.
 //!
 //! Why Parquet, measured on the 2-core build machine (release profile, fat LTO, a loaded machine): a bare writer
@@ -36,5 +37,7 @@ pub mod ports;
 pub mod service;
 
 pub use model::{ChangedCommit, ExportRow};
-pub use ports::{ChangeCursor, ChangeFeed, ChangePage, ExportProject, ObjectSink, Window};
+pub use ports::{
+    ChangeCursor, ChangeFeed, ChangePage, ExportPosition, ExportProject, ObjectSink, Window,
+};
 pub use service::{ExportError, ExportOptions, ExportReport, Exporter};

@@ -4,6 +4,7 @@
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::ports::ExportPosition;
 use crate::sync::model::{CommitRecord, ProjectKey};
 
 /// A commit as the commits table holds it, with the stamp of the write that last changed it.
@@ -140,7 +141,7 @@ fn parse(text: &str) -> Option<OffsetDateTime> {
 }
 
 fn month(at: OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
+    let at = crate::kernel::time::in_utc(at);
     let (year, month) = (at.year(), u8::from(at.month())).clamp(FIRST_MONTH, LAST_MONTH);
     format!("{year:04}-{month:02}")
 }
@@ -151,17 +152,24 @@ fn compact(stamp: &str) -> String {
 }
 
 /// The object name of the `n`th file of a project's window in one partition:
-/// `<prefix>commits/commit_month=YYYY-MM/<connection>-<project>-<after>-<until>-<n>.parquet`. Names depend only
-/// on the window, so a rerun of the same window replaces its files instead of adding to them.
+/// `<prefix>commits/commit_month=YYYY-MM/<connection>-<project>-<after>-<until>-<n>.parquet`, `<after>` being the
+/// watermark's stamp and sha (`0` for none). Names depend only on the window, so a rerun of the same window
+/// replaces its files instead of adding to them, and every turn of a project starts at a position of its own.
 pub fn object_key(
     prefix: &str,
     month: &str,
     project: &ProjectKey,
-    after: Option<&str>,
+    after: Option<&ExportPosition>,
     until: &str,
     n: usize,
 ) -> String {
-    let after = after.map_or_else(|| "0".to_owned(), compact);
+    let after = after.map_or_else(
+        || "0".to_owned(),
+        |after| match &after.sha {
+            Some(sha) => format!("{}_{sha}", compact(&after.changed_at)),
+            None => compact(&after.changed_at),
+        },
+    );
     format!(
         "{prefix}commits/commit_month={month}/{}-{}-{after}-{}-{n}.parquet",
         project.connection_id,
@@ -277,11 +285,28 @@ pub(crate) mod tests {
                 "",
                 "2024-02",
                 &key,
-                Some("2024-03-01T00:00:00.000000Z"),
+                Some(&ExportPosition {
+                    changed_at: "2024-03-01T00:00:00.000000Z".into(),
+                    sha: None,
+                }),
                 "2024-03-02T00:00:00.000000Z",
                 3
             ),
             "commits/commit_month=2024-02/c1-7-20240301T000000000000Z-20240302T000000000000Z-3.parquet"
+        );
+        assert_eq!(
+            object_key(
+                "",
+                "2024-02",
+                &key,
+                Some(&ExportPosition {
+                    changed_at: "2024-03-01T00:00:00.000000Z".into(),
+                    sha: Some("ab12".into()),
+                }),
+                "2024-03-02T00:00:00.000000Z",
+                0
+            ),
+            "commits/commit_month=2024-02/c1-7-20240301T000000000000Z_ab12-20240302T000000000000Z-0.parquet"
         );
     }
 }

@@ -12,28 +12,58 @@ use super::model::ChangedCommit;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportProject {
     pub key: ProjectKey,
-    pub exported_to: Option<String>,
+    pub exported_to: Option<ExportPosition>,
 }
 
-/// The change stamps a run exports for one project: after `after` (exclusive) up to `until` (inclusive).
+/// One change in the index's order, which is total: `changed_at`, then `sha` (many changes share a stamp).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ChangeCursor {
+    pub changed_at: String,
+    pub sha: String,
+}
+
+/// A project's watermark: every change up to and including this one is exported. A watermark written before
+/// watermarks had a sha (`sha: None`) means every change stamped up to `changed_at`; it sorts before the
+/// positions of its own stamp, which no run from it reaches.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ExportPosition {
+    pub changed_at: String,
+    pub sha: Option<String>,
+}
+
+impl ExportPosition {
+    /// The position of a change read.
+    pub fn at(change: ChangeCursor) -> Self {
+        ExportPosition {
+            changed_at: change.changed_at,
+            sha: Some(change.sha),
+        }
+    }
+
+    /// The change the next read starts after, if the position names one.
+    pub fn cursor(&self) -> Option<ChangeCursor> {
+        Some(ChangeCursor {
+            changed_at: self.changed_at.clone(),
+            sha: self.sha.clone()?,
+        })
+    }
+}
+
+/// The changes a run exports for one project: after `after` (exclusive) up to the stamp `until` (inclusive).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Window {
-    pub after: Option<String>,
+    pub after: Option<ExportPosition>,
     pub until: String,
 }
 
-/// Where the next page of a project's changes starts: the last change read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChangeCursor {
-    pub sha: String,
-    pub changed_at: String,
-}
-
-/// One page of a project's changes in stamp order, with the shas of items that could not be read as commits.
+/// One page of a project's changes in the index's order, with the shas of items that could not be read as commits.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChangePage {
     pub changes: Vec<ChangedCommit>,
     pub unreadable: Vec<String>,
+    /// The page's last item, readable or not: how far the page took the reader.
+    pub last: Option<ChangeCursor>,
+    /// Where the next page starts; `None`: the window has no more.
     pub next: Option<ChangeCursor>,
 }
 
@@ -42,7 +72,8 @@ pub trait ChangeFeed: Send + Sync {
     /// Every project with synced commits, with its watermark.
     fn projects(&self) -> impl Future<Output = Result<Vec<ExportProject>, StoreError>> + Send;
 
-    /// One page of `project`'s changes within `window`, from `start` on.
+    /// One page of `project`'s changes within `window` (its lower bound's stamp included: the caller skips what
+    /// it already has), after `start`.
     fn changes(
         &self,
         project: &ProjectKey,
@@ -50,11 +81,11 @@ pub trait ChangeFeed: Send + Sync {
         start: Option<ChangeCursor>,
     ) -> impl Future<Output = Result<ChangePage, StoreError>> + Send;
 
-    /// Moves the project's watermark to `to`, never backwards: of two runs, the later window wins.
+    /// Moves the project's watermark to `to`, never backwards: of two runs, the one that got further wins.
     fn advance(
         &self,
         project: &ProjectKey,
-        to: &str,
+        to: &ExportPosition,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 

@@ -1,10 +1,17 @@
-//! One export run: for every project, the changes stamped after its watermark and up to `now - settle`, read page by
-//! page from the change feed, buffered per partition month, written as Parquet files when a partition's buffer is
-//! full or the buffers together are too heavy (so memory stays bounded whatever a project holds), and at the end of
-//! the project; then the watermark moves to the window's end. The settle time leaves room for the index's eventual
-//! consistency and for writers whose clocks run behind: a write lands in the index before its stamp is that old.
+//! One export run: for every project, the changes after its watermark and stamped up to `now - settle`, read page
+//! by page from the change feed, buffered per partition month, written as Parquet files when a partition's buffer
+//! is full or the buffers together are too heavy (so memory stays bounded whatever a project holds), and at the end
+//! of the project's turn; then the watermark moves to the last change read. The settle time leaves room for the
+//! index's eventual consistency and for writers whose clocks run behind: every write is stamped at its own call
+//! (`aws::commit_store`), so it lands in the index long before its stamp is that old.
+//!
+//! The watermark is a position in the index's total order (`changed_at`, then `sha`), not a stamp, since many
+//! changes share a stamp: a turn that cannot finish a project's window stops between two pages, and the next
+//! turn (this run's or the next's) goes on after exactly what was written, so no change is written twice and
+//! none is skipped. Projects take turns: the furthest behind first, each with an even share of the invocation's
+//! time left, and those with more go round again; so one project with a backlog slows the others, never stops them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -12,7 +19,7 @@ use tokio::time::Instant;
 
 use super::columnar::{self, EncodeError};
 use super::model::{self, ExportRow, micros};
-use super::ports::{ChangeFeed, ExportProject, ObjectSink, Window};
+use super::ports::{ChangeFeed, ExportPosition, ExportProject, ObjectSink, Window};
 use crate::kernel::StoreError;
 use crate::kernel::time::change_stamp;
 use crate::sync::model::ProjectKey;
@@ -28,8 +35,9 @@ pub struct ExportOptions {
     pub max_rows_per_file: usize,
     /// Rows held in memory at most (by [`ExportRow::weight`]) before the heaviest partition is written out.
     pub max_buffered_bytes: usize,
-    /// A project is started only with this much time left before the invocation's deadline.
-    pub project_time: Duration,
+    /// Kept back before the invocation's deadline to write the rows read and move the watermark: no page is read
+    /// later, except until the run has read a change (so that every run gets somewhere).
+    pub finish_time: Duration,
 }
 
 impl Default for ExportOptions {
@@ -39,7 +47,7 @@ impl Default for ExportOptions {
             settle: Duration::from_secs(5 * 60),
             max_rows_per_file: 250_000,
             max_buffered_bytes: 64 * 1024 * 1024,
-            project_time: Duration::from_secs(60),
+            finish_time: Duration::from_secs(60),
         }
     }
 }
@@ -66,7 +74,7 @@ pub struct ExportReport {
     pub bytes: u64,
     /// Stored commits that could not become rows (unreadable items, broken dates): logged with their shas.
     pub skipped: usize,
-    /// Projects left for the next run because the deadline was near.
+    /// Projects left with changes for the next run because the deadline was near.
     pub deferred: usize,
     pub failed: usize,
 }
@@ -79,8 +87,8 @@ pub struct Exporter<F, S> {
     pub options: ExportOptions,
 }
 
-/// The pages of one project's window, at most (a page holds at least one change, so this bounds the loop far
-/// beyond any real project).
+/// The pages of one project's turn, at most (a page holds at least one change, so this bounds the loop far beyond
+/// any real project; a turn that reaches it leaves the rest to the next).
 const MAX_PAGES: usize = 1_000_000;
 
 impl<F: ChangeFeed, S: ObjectSink> Exporter<F, S> {
@@ -92,8 +100,9 @@ impl<F: ChangeFeed, S: ObjectSink> Exporter<F, S> {
         }
     }
 
-    /// Exports every project's changes up to `now - settle`. A project that fails is logged and retried by the
-    /// next run (its watermark stays); the run then reports [`ExportError::Incomplete`] after doing the others.
+    /// Exports every project's changes up to `now - settle`, or as many as the invocation's time allows (the rest
+    /// go on from where they stopped next run). A project that fails is logged and retried by the next run (its
+    /// watermark stays at what was written); the run then reports [`ExportError::Incomplete`] after doing the others.
     pub async fn run(
         &self,
         now: OffsetDateTime,
@@ -101,45 +110,59 @@ impl<F: ChangeFeed, S: ObjectSink> Exporter<F, S> {
     ) -> Result<ExportReport, ExportError> {
         let until = change_stamp(now - self.options.settle);
         let exported_at = micros(now);
-        let projects = self.feed.projects().await?;
+        let mut projects = self.feed.projects().await?;
         let mut report = ExportReport {
             projects: projects.len(),
             ..ExportReport::default()
         };
-        for (i, project) in projects.iter().enumerate() {
-            if ends_at.is_some_and(|end| {
-                end.saturating_duration_since(Instant::now()) < self.options.project_time
-            }) {
-                report.deferred = projects.len() - i;
+        // The furthest behind first (never exported before all); (project, wrote rows this run).
+        projects.sort_by(|a, b| a.exported_to.cmp(&b.exported_to));
+        let mut queue: VecDeque<(ExportProject, bool)> = projects
+            .into_iter()
+            .filter(|project| may_have_changes(project, &until))
+            .map(|project| (project, false))
+            .collect();
+        let stop = ends_at.map(|end| end.checked_sub(self.options.finish_time).unwrap_or(end));
+        while let Some((project, wrote)) = queue.pop_front() {
+            let left = stop.map(|stop| stop.saturating_duration_since(Instant::now()));
+            // Out of time, once the run has read a change: a project with nothing new is one empty page.
+            let progressed = report.rows + report.skipped > 0;
+            if progressed && left.is_some_and(|left| left.is_zero()) {
+                report.deferred = queue.len() + 1;
                 tracing::warn!(
                     deferred = report.deferred,
                     "deadline near; the next run exports the rest"
                 );
                 break;
             }
-            let window = Window {
-                after: project.exported_to.clone(),
-                until: until.clone(),
-            };
-            if window
-                .after
-                .as_ref()
-                .is_some_and(|after| *after >= window.until)
-            {
-                continue;
-            }
+            // An even share of the time left for each project still waiting, this one included.
+            let waiting = u32::try_from(queue.len() + 1).unwrap_or(u32::MAX);
+            let turn_ends = left.map(|left| Instant::now() + left / waiting);
+            let rows_before = report.rows;
             match self
-                .project(project, &window, exported_at, &mut report)
+                .turn(&project, &until, turn_ends, exported_at, &mut report)
                 .await
             {
-                Ok(()) => {}
+                Ok(turn) => {
+                    let wrote_now = report.rows > rows_before;
+                    if wrote_now && !wrote {
+                        report.changed_projects += 1;
+                    }
+                    if let Turn::More(exported_to) = turn {
+                        let project = ExportProject {
+                            exported_to,
+                            ..project
+                        };
+                        queue.push_back((project, wrote || wrote_now));
+                    }
+                }
                 Err(error) => {
                     report.failed += 1;
                     tracing::error!(
                         connection_id = %project.key.connection_id,
                         project_id = project.key.project_id,
                         error = %error,
-                        "export of the project failed; its watermark stays for the next run"
+                        "export of the project failed; its watermark stays at what was written"
                     );
                 }
             }
@@ -164,36 +187,41 @@ impl<F: ChangeFeed, S: ObjectSink> Exporter<F, S> {
         Ok(report)
     }
 
-    /// One project's window: every page, the files, then the watermark.
-    async fn project(
+    /// One turn of a project: its changes after its watermark up to `until`, page by page until the window ends
+    /// or `turn_ends` passes (one change read at least), written out, then the watermark moved to the last change
+    /// read.
+    async fn turn(
         &self,
         project: &ExportProject,
-        window: &Window,
+        until: &str,
+        turn_ends: Option<Instant>,
         exported_at: i64,
         report: &mut ExportReport,
-    ) -> Result<(), ExportError> {
+    ) -> Result<Turn, ExportError> {
         let key = &project.key;
-        let mut files = PartitionFiles::new(key, window);
-        let mut rows = 0;
-        let mut start = None;
+        let window = Window {
+            after: project.exported_to.clone(),
+            until: until.to_owned(),
+        };
+        let mut files = PartitionFiles::new(key, &window);
+        let mut start = window.after.as_ref().and_then(ExportPosition::cursor);
+        let mut last = None;
         for _ in 0..MAX_PAGES {
-            let page = self.feed.changes(key, window, start).await?;
+            let page = self.feed.changes(key, &window, start).await?;
             if !page.unreadable.is_empty() {
                 report.skipped += page.unreadable.len();
                 tracing::warn!(project_id = key.project_id, shas = ?page.unreadable, "unreadable commit items skipped");
             }
             for change in page.changes {
-                // The feed's lower bound is inclusive: the watermark's own stamp was exported by the last run.
-                if window
-                    .after
-                    .as_ref()
-                    .is_some_and(|after| change.changed_at <= *after)
-                {
+                // A watermark without a sha covers its whole stamp, which the feed's lower bound includes.
+                if window.after.as_ref().is_some_and(|after| {
+                    after.sha.is_none() && change.changed_at <= after.changed_at
+                }) {
                     continue;
                 }
                 match ExportRow::from_change(key, change, exported_at) {
                     Ok((month, row)) => {
-                        rows += 1;
+                        report.rows += 1;
                         if let Some(full) = files.push(month, row, &self.options) {
                             self.write(&mut files, &full, report).await?;
                         }
@@ -204,20 +232,24 @@ impl<F: ChangeFeed, S: ObjectSink> Exporter<F, S> {
                     }
                 }
             }
+            last = page.last.or(last);
             start = page.next;
-            if start.is_none() {
+            let time_up = turn_ends.is_some_and(|end| Instant::now() >= end);
+            if start.is_none() || (time_up && last.is_some()) {
                 break;
             }
         }
         for month in files.months() {
             self.write(&mut files, &month, report).await?;
         }
-        if rows > 0 {
-            report.changed_projects += 1;
-            report.rows += rows;
+        let reached = last.map(ExportPosition::at);
+        if let Some(reached) = &reached {
+            self.feed.advance(key, reached).await?;
         }
-        self.feed.advance(key, &window.until).await?;
-        Ok(())
+        Ok(match start {
+            Some(_) => Turn::More(reached.or(window.after)),
+            None => Turn::Done,
+        })
     }
 
     async fn write(
@@ -236,6 +268,25 @@ impl<F: ChangeFeed, S: ObjectSink> Exporter<F, S> {
         self.sink.put(&name, body).await?;
         Ok(())
     }
+}
+
+/// How a project's turn ended.
+enum Turn {
+    /// Its window is exported.
+    Done,
+    /// Its window has more, after this watermark.
+    More(Option<ExportPosition>),
+}
+
+/// Whether a project's window may hold changes: not when its watermark is already past `until`.
+fn may_have_changes(project: &ExportProject, until: &str) -> bool {
+    project
+        .exported_to
+        .as_ref()
+        .is_none_or(|after| match after.sha {
+            Some(_) => after.changed_at.as_str() <= until,
+            None => after.changed_at.as_str() < until,
+        })
 }
 
 /// The rows of one project's window waiting to be written, per partition month, and how many files each
@@ -293,7 +344,7 @@ impl<'a> PartitionFiles<'a> {
             prefix,
             month,
             self.project,
-            self.window.after.as_deref(),
+            self.window.after.as_ref(),
             &self.window.until,
             *n,
         );
@@ -303,207 +354,4 @@ impl<'a> PartitionFiles<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::atomic::Ordering;
-
-    use time::macros::datetime;
-
-    use super::*;
-    use crate::export::columnar::tests::read;
-    use crate::export::model::ChangedCommit;
-    use crate::export::model::tests::record;
-    use crate::testing::{MemoryChangeFeed, MemorySink};
-
-    const NOW: OffsetDateTime = datetime!(2024-04-01 12:00:00 UTC);
-
-    /// A commit of `month` (`YYYY-MM`), changed at `changed_at`.
-    fn change(sha: char, month: &str, changed_at: &str) -> ChangedCommit {
-        let mut record = record();
-        record.sha = sha.to_string().repeat(40);
-        record.committed_at = format!("{month}-10T10:00:00Z");
-        ChangedCommit {
-            record,
-            changed_at: changed_at.to_owned(),
-        }
-    }
-
-    fn service(page_size: usize, options: ExportOptions) -> Exporter<MemoryChangeFeed, MemorySink> {
-        Exporter::new(
-            MemoryChangeFeed::new(page_size),
-            MemorySink::default(),
-            options,
-        )
-    }
-
-    fn rows_in(sink: &MemorySink) -> usize {
-        sink.objects
-            .lock()
-            .unwrap()
-            .values()
-            .map(|body| read(body.clone()).len())
-            .sum()
-    }
-
-    fn names(sink: &MemorySink) -> Vec<String> {
-        sink.objects.lock().unwrap().keys().cloned().collect()
-    }
-
-    #[tokio::test]
-    async fn a_run_exports_each_settled_change_once_by_month_and_moves_the_watermark() {
-        let (a, b) = (ProjectKey::new("c1", 1), ProjectKey::new("c1", 2));
-        let exporter = service(2, ExportOptions::default());
-        let feed = &exporter.feed;
-        feed.write(&a, change('a', "2024-01", "2024-04-01T10:00:00.000000Z"));
-        feed.write(&a, change('b', "2024-01", "2024-04-01T10:00:00.000000Z"));
-        feed.write(&a, change('c', "2024-02", "2024-04-01T11:00:00.000000Z"));
-        // Younger than the settle time: the next run's.
-        feed.write(&a, change('d', "2024-02", "2024-04-01T11:58:00.000000Z"));
-        feed.write(&b, change('e', "2023-12", "2024-03-01T00:00:00.000000Z"));
-
-        let report = exporter.run(NOW, None).await.unwrap();
-        assert_eq!(
-            (
-                report.projects,
-                report.changed_projects,
-                report.rows,
-                report.files
-            ),
-            (2, 2, 4, 3)
-        );
-        assert_eq!(rows_in(&exporter.sink), 4);
-        assert_eq!(
-            names(&exporter.sink),
-            [
-                "commits/commit_month=2023-12/c1-2-0-20240401T115500000000Z-0.parquet",
-                "commits/commit_month=2024-01/c1-1-0-20240401T115500000000Z-0.parquet",
-                "commits/commit_month=2024-02/c1-1-0-20240401T115500000000Z-0.parquet",
-            ]
-        );
-        let until = "2024-04-01T11:55:00.000000Z";
-        assert_eq!(feed.watermark(&a).as_deref(), Some(until));
-        assert_eq!(
-            report.bytes,
-            exporter
-                .sink
-                .objects
-                .lock()
-                .unwrap()
-                .values()
-                .map(|b| b.len() as u64)
-                .sum::<u64>()
-        );
-
-        // The same moment again: nothing new. Later: the settled change and a removal, nothing already exported.
-        assert_eq!(exporter.run(NOW, None).await.unwrap().rows, 0);
-        let mut removed = change('a', "2024-01", "2024-04-01T12:30:00.000000Z");
-        removed.record.removed_at = Some("2024-04-01T12:30:00Z".into());
-        feed.write(&a, removed);
-        let later = exporter
-            .run(NOW + Duration::from_secs(3600), None)
-            .await
-            .unwrap();
-        assert_eq!((later.rows, later.changed_projects, later.files), (2, 1, 2));
-        assert_eq!(rows_in(&exporter.sink), 6);
-        assert!(names(&exporter.sink).contains(
-            &"commits/commit_month=2024-01/c1-1-20240401T115500000000Z-20240401T125500000000Z-0.parquet".to_owned()
-        ));
-    }
-
-    #[tokio::test]
-    async fn files_are_cut_at_the_row_limit_and_when_the_buffers_are_heavy() {
-        let a = ProjectKey::new("c1", 1);
-        let by_rows = service(
-            3,
-            ExportOptions {
-                max_rows_per_file: 2,
-                ..ExportOptions::default()
-            },
-        );
-        for (i, sha) in ['a', 'b', 'c', 'd', 'e'].into_iter().enumerate() {
-            let at = format!("2024-04-01T10:00:0{i}.000000Z");
-            by_rows.feed.write(&a, change(sha, "2024-01", &at));
-        }
-        let report = by_rows.run(NOW, None).await.unwrap();
-        assert_eq!((report.rows, report.files), (5, 3));
-        assert!(names(&by_rows.sink)[2].ends_with("-2.parquet"));
-
-        // A buffer limit below one row's weight: every row goes out on its own, whatever the months.
-        let by_weight = service(
-            3,
-            ExportOptions {
-                max_buffered_bytes: 1,
-                ..ExportOptions::default()
-            },
-        );
-        for (i, (sha, month)) in [('a', "2024-01"), ('b', "2024-02"), ('c', "2024-01")]
-            .into_iter()
-            .enumerate()
-        {
-            let at = format!("2024-04-01T10:00:0{i}.000000Z");
-            by_weight.feed.write(&a, change(sha, month, &at));
-        }
-        let report = by_weight.run(NOW, None).await.unwrap();
-        assert_eq!((report.rows, report.files), (3, 3));
-        assert_eq!(rows_in(&by_weight.sink), 3);
-    }
-
-    #[tokio::test]
-    async fn a_crashed_run_keeps_the_watermark_and_its_rerun_replaces_the_same_files() {
-        let a = ProjectKey::new("c1", 1);
-        let exporter = service(10, ExportOptions::default());
-        exporter
-            .feed
-            .write(&a, change('a', "2024-01", "2024-04-01T10:00:00.000000Z"));
-        exporter.feed.fail_advance.store(true, Ordering::Relaxed);
-        let crashed = exporter.run(NOW, None).await.unwrap_err();
-        assert!(
-            matches!(
-                crashed,
-                ExportError::Incomplete {
-                    failed: 1,
-                    projects: 1
-                }
-            ),
-            "{crashed}"
-        );
-        assert_eq!(exporter.feed.watermark(&a), None);
-        let written = names(&exporter.sink);
-        assert_eq!(written.len(), 1);
-
-        exporter.feed.fail_advance.store(false, Ordering::Relaxed);
-        let rerun = exporter.run(NOW, None).await.unwrap();
-        assert_eq!(rerun.rows, 1);
-        assert_eq!(
-            names(&exporter.sink),
-            written,
-            "the same names: replaced, not added"
-        );
-        assert!(exporter.feed.watermark(&a).is_some());
-
-        // A sink that refuses: no watermark moves, and the run says so.
-        let refused = service(10, ExportOptions::default());
-        refused
-            .feed
-            .write(&a, change('a', "2024-01", "2024-04-01T10:00:00.000000Z"));
-        refused.sink.fail.store(true, Ordering::Relaxed);
-        assert!(refused.run(NOW, None).await.is_err());
-        assert_eq!(refused.feed.watermark(&a), None);
-    }
-
-    #[tokio::test]
-    async fn projects_wait_for_the_next_run_when_the_deadline_is_near() {
-        let exporter = service(10, ExportOptions::default());
-        for project in 1..=3 {
-            let key = ProjectKey::new("c1", project);
-            exporter
-                .feed
-                .write(&key, change('a', "2024-01", "2024-04-01T10:00:00.000000Z"));
-        }
-        let report = exporter
-            .run(NOW, Some(Instant::now() + Duration::from_secs(30)))
-            .await
-            .unwrap();
-        assert_eq!((report.deferred, report.rows), (3, 0));
-        assert_eq!(exporter.run(NOW, None).await.unwrap().rows, 3);
-    }
-}
+mod tests;

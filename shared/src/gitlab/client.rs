@@ -16,7 +16,7 @@ use url::Url;
 
 use super::address::{GitLabAddress, GuardedResolver, NetworkPolicy};
 use super::budget::{RateLimitHeaders, RequestBudget};
-use super::error::GitLabError;
+use super::error::{GitLabError, blank_secret};
 use super::model::{Branch, Commit, Group, Project, TokenInfo};
 use crate::backoff::jittered;
 use crate::secret::SecretString;
@@ -241,6 +241,17 @@ impl From<u64> for ProjectRef {
     }
 }
 
+/// GitLab's answer about the merge base of two refs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeBase {
+    /// The id of their best common ancestor.
+    Commit(String),
+    /// They share no history.
+    Unrelated,
+    /// The repository does not hold one of them (a force-pushed head pruned since).
+    UnknownRef,
+}
+
 /// What to list from `GET /projects/:id/repository/commits`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitQuery {
@@ -420,19 +431,27 @@ impl GitLabClient {
         Ok(self.get_json(url, self.retry).await?.items)
     }
 
-    /// `GET /projects/:id/repository/merge_base?refs[]=a&refs[]=b`; `None` when the two share no history.
+    /// `GET /projects/:id/repository/merge_base?refs[]=a&refs[]=b`. GitLab answers 400 `Could not find ref: ..`
+    /// for a ref it does not hold and 404 `Merge Base Not Found` for refs that share no history: both are
+    /// answers, not errors.
     pub async fn merge_base(
         &self,
         project: &ProjectRef,
         a: &str,
         b: &str,
-    ) -> Result<Option<Commit>, GitLabError> {
+    ) -> Result<MergeBase, GitLabError> {
         let id = project.segment();
         let query = [("refs[]", a.to_owned()), ("refs[]", b.to_owned())];
         let url = self.endpoint(&["projects", &id, "repository", "merge_base"], &query);
-        match self.get_json(url, self.retry).await {
-            Ok(page) => Ok(Some(page.items)),
-            Err(GitLabError::NotFound { message }) if message.contains("Merge Base") => Ok(None),
+        match self.get_json::<Commit>(url, self.retry).await {
+            Ok(page) => Ok(MergeBase::Commit(page.items.id)),
+            Err(GitLabError::NotFound { message }) if message.contains("Merge Base") => {
+                Ok(MergeBase::Unrelated)
+            }
+            Err(GitLabError::Rejected {
+                status: 400,
+                message,
+            }) if message.starts_with("Could not find ref") => Ok(MergeBase::UnknownRef),
             Err(error) => Err(error),
         }
     }
@@ -735,10 +754,11 @@ impl GitLabClient {
         url: &Url,
         max_wait: Duration,
     ) -> Result<Page<T>, Attempt> {
+        let secret = self.token.expose();
         let response = self
             .http
             .get(url.clone())
-            .header("PRIVATE-TOKEN", self.token.expose())
+            .header("PRIVATE-TOKEN", secret)
             .header(ACCEPT, "application/json")
             .send()
             .await
@@ -766,13 +786,13 @@ impl GitLabClient {
         }
         if !status.is_success() {
             let body = read_error_body(response).await;
-            return Err(Attempt::Final(classify_status(status, &body)));
+            return Err(Attempt::Final(classify_status(status, &body, secret)));
         }
-        check_json_content_type(response.headers())?;
+        check_json_content_type(response.headers(), secret)?;
         let next_page = next_page_header(response.headers());
         let body = read_body(response, self.limits.max_body_bytes).await?;
         Ok(Page {
-            items: decode(&body)?,
+            items: decode(&body, secret)?,
             next_page,
         })
     }
@@ -798,7 +818,7 @@ fn deadline_passed() -> GitLabError {
 }
 
 /// The outcome of one failed attempt, before the retry policy decides.
-enum Attempt {
+pub(super) enum Attempt {
     RateLimited(Duration),
     Transient { detail: String, status: Option<u16> },
     Final(GitLabError),
@@ -815,7 +835,7 @@ fn next_page_after(current: u32, advertised: Option<u32>, empty: bool) -> Option
 
 /// `X-Next-Page` when not empty, or else the `page` of `Link rel="next"`. Only the number is used: the client
 /// never follows a URL the server hands it, so a hostile `Link` cannot redirect the token elsewhere.
-fn next_page_header(headers: &HeaderMap) -> Option<u32> {
+pub(super) fn next_page_header(headers: &HeaderMap) -> Option<u32> {
     if let Some(value) = headers
         .get("x-next-page")
         .and_then(|v| v.to_str().ok())
@@ -918,11 +938,14 @@ fn body_error(error: &reqwest::Error) -> Attempt {
 
 /// GitLab's API answers `application/json`. Anything else with a 200 (the HTML sign-in or maintenance page of a
 /// proxy in front) is not an answer, and is not read; an answer without a type is left to the JSON parser.
-fn check_json_content_type(headers: &HeaderMap) -> Result<(), Attempt> {
+fn check_json_content_type(headers: &HeaderMap, secret: &str) -> Result<(), Attempt> {
     let Some(value) = headers.get(CONTENT_TYPE) else {
         return Ok(());
     };
-    let text = String::from_utf8_lossy(value.as_bytes());
+    let text = blank_secret(
+        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        secret,
+    );
     let essence = text
         .split(';')
         .next()
@@ -934,13 +957,13 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), Attempt> {
     }
     Err(invalid(format!(
         "expected JSON, got content type {:?}",
-        clip(&essence)
+        clip(&essence, secret)
     )))
 }
 
 /// UTF-8 JSON of the expected shape, or [`GitLabError::InvalidResponse`] saying what is wrong (never quoting more
 /// than a few words of the body).
-fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Attempt> {
+pub(super) fn decode<T: DeserializeOwned>(body: &[u8], secret: &str) -> Result<T, Attempt> {
     let text = std::str::from_utf8(body).map_err(|e| {
         invalid(format!(
             "the body is not valid UTF-8 (byte {})",
@@ -952,7 +975,7 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Attempt> {
         invalid(match e.classify() {
             // serde's message says what was expected, with a few words of what came instead.
             serde_json::error::Category::Data => {
-                format!("unexpected JSON: {}", clip(&e.to_string()))
+                format!("unexpected JSON: {}", clip(&e.to_string(), secret))
             }
             serde_json::error::Category::Eof => format!("JSON cut short ({position})"),
             serde_json::error::Category::Syntax | serde_json::error::Category::Io => {
@@ -966,11 +989,13 @@ fn invalid(detail: String) -> Attempt {
     Attempt::Final(GitLabError::InvalidResponse { detail })
 }
 
-/// At most [`MAX_DETAIL_CHARS`] of a server's text.
-fn clip(text: &str) -> String {
+/// At most [`MAX_DETAIL_CHARS`] of a server's text, `secret` blanked out first: once cut, a token that straddled
+/// the cut would no longer be found whole, and its first part would stay.
+fn clip(text: &str, secret: &str) -> String {
+    let text = blank_secret(text.to_owned(), secret);
     match text.char_indices().nth(MAX_DETAIL_CHARS) {
         Some((end, _)) => format!("{}...", &text[..end]),
-        None => text.to_owned(),
+        None => text,
     }
 }
 
@@ -987,9 +1012,13 @@ async fn read_error_body(mut response: reqwest::Response) -> String {
 }
 
 /// GitLab's error bodies: `{"message": ".."}`, or OAuth-style `{"error": "..", "error_description": ".."}`.
-fn classify_status(status: StatusCode, body: &str) -> GitLabError {
+pub(super) fn classify_status(status: StatusCode, body: &str, secret: &str) -> GitLabError {
     let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    let text = |key: &str| json.get(key).and_then(|v| v.as_str()).map(clip);
+    let text = |key: &str| {
+        json.get(key)
+            .and_then(|v| v.as_str())
+            .map(|text| clip(text, secret))
+    };
     let message = text("message")
         .or_else(|| text("error_description"))
         .or_else(|| text("error"))
@@ -1046,6 +1075,7 @@ mod tests {
         let scope = classify_status(
             StatusCode::FORBIDDEN,
             r#"{"error":"insufficient_scope","error_description":"The request requires higher privileges than provided by the access token.","scope":"api read_api"}"#,
+            "",
         );
         assert_eq!(
             scope,
@@ -1056,6 +1086,7 @@ mod tests {
         let expired = classify_status(
             StatusCode::UNAUTHORIZED,
             r#"{"error":"invalid_token","error_description":"Token has expired."}"#,
+            "",
         );
         assert_eq!(
             expired,
@@ -1066,14 +1097,15 @@ mod tests {
         assert_eq!(
             classify_status(
                 StatusCode::NOT_FOUND,
-                r#"{"message":"404 Project Not Found"}"#
+                r#"{"message":"404 Project Not Found"}"#,
+                ""
             ),
             GitLabError::NotFound {
                 message: "404 Project Not Found".into()
             }
         );
         assert_eq!(
-            classify_status(StatusCode::BAD_REQUEST, "not json"),
+            classify_status(StatusCode::BAD_REQUEST, "not json", ""),
             GitLabError::Rejected {
                 status: 400,
                 message: "Bad Request".into()
@@ -1090,7 +1122,7 @@ mod tests {
 
     #[test]
     fn bodies_that_are_not_the_json_asked_for_are_invalid_responses() {
-        let detail = |body: &[u8]| match final_error(decode::<Vec<Group>>(body).unwrap_err()) {
+        let detail = |body: &[u8]| match final_error(decode::<Vec<Group>>(body, "").unwrap_err()) {
             GitLabError::InvalidResponse { detail } => detail,
             other => panic!("{other:?}"),
         };
@@ -1100,7 +1132,7 @@ mod tests {
         assert!(detail(b"{}").starts_with("unexpected JSON: invalid type: map"));
         let long = format!("[{{\"id\": \"{}\"}}]", "x".repeat(10_000));
         assert!(detail(long.as_bytes()).chars().count() < MAX_DETAIL_CHARS + 40);
-        assert_eq!(decode::<Vec<Group>>(b" [] ").ok(), Some(vec![]));
+        assert_eq!(decode::<Vec<Group>>(b" [] ", "").ok(), Some(vec![]));
     }
 
     #[test]
@@ -1108,12 +1140,12 @@ mod tests {
         let with = |value: &str| {
             let mut headers = HeaderMap::new();
             headers.insert(CONTENT_TYPE, value.parse().unwrap());
-            check_json_content_type(&headers).map_err(final_error)
+            check_json_content_type(&headers, "").map_err(final_error)
         };
         assert!(with("application/json").is_ok());
         assert!(with("Application/JSON; charset=utf-8").is_ok());
         assert!(with("application/problem+json").is_ok());
-        assert!(check_json_content_type(&HeaderMap::new()).is_ok());
+        assert!(check_json_content_type(&HeaderMap::new(), "").is_ok());
         assert_eq!(
             with("text/html; charset=utf-8").unwrap_err(),
             GitLabError::InvalidResponse {

@@ -44,18 +44,22 @@ pub enum GitLabError {
     Connection { detail: String },
 }
 
+/// `text` with every whole occurrence of `secret` replaced by `[redacted]`. Text is blanked before it is cut to a
+/// length: a token cut in two is no longer found whole, and its first part would stay.
+pub(crate) fn blank_secret(text: String, secret: &str) -> String {
+    if secret.is_empty() || !text.contains(secret) {
+        text
+    } else {
+        text.replace(secret, "[redacted]")
+    }
+}
+
 impl GitLabError {
     /// The same error with `secret` blanked out of every text a server could have written into it (an echoed
     /// header in a 4xx message, a value quoted by a JSON error), so that no hostile GitLab can make us log the
     /// token.
     pub fn redacted(self, secret: &str) -> Self {
-        let blank = |text: String| {
-            if secret.is_empty() || !text.contains(secret) {
-                text
-            } else {
-                text.replace(secret, "[redacted]")
-            }
-        };
+        let blank = |text: String| blank_secret(text, secret);
         match self {
             GitLabError::Unauthorized { message } => GitLabError::Unauthorized {
                 message: blank(message),

@@ -9,11 +9,13 @@ pub mod connect;
 pub mod error;
 pub mod model;
 pub mod shared_budget;
+#[cfg(test)]
+mod untrusted_props;
 
 pub use address::{AddressError, GitLabAddress, NetworkPolicy, PrivateNetworks};
 pub use budget::RequestBudget;
 pub use client::{
-    ClientStats, CommitPage, CommitQuery, GitLabClient, HttpClients, Limits, ProjectRef,
+    ClientStats, CommitPage, CommitQuery, GitLabClient, HttpClients, Limits, MergeBase, ProjectRef,
     READ_REPOSITORY_ACCESS, RetryPolicy, Timeouts,
 };
 pub use connect::{ConnectError, ConnectTarget, GitLabConnector};

@@ -4,7 +4,8 @@
 //! for a push of more than 3 refs), and the schedule stays the safety net.
 //!
 //! - [`push`]: the hook's payload, read with bounded sizes and checked shapes;
-//! - [`ports`]: the project's enqueue lease as a hook takes it ([`PushLeases`]);
+//! - [`ports`]: whether a connection exists, and the project's enqueue lease as a hook takes it ([`PushLeases`]);
+//! - [`secret_cache`]: the hook secrets of known connections, remembered for a minute in a bounded LRU;
 //! - [`service`]: [`PushHooks`], which checks the connection's hook secret, reads the event and enqueues.
 //!
 //! Bursts coalesce through the scheduler's enqueue lease (`crate::scheduler::ports::EnqueueLease`): a hook's
@@ -12,6 +13,7 @@
 
 pub mod ports;
 pub mod push;
+pub mod secret_cache;
 pub mod service;
 
 pub use ports::{LeaseTake, PUSH_STATUSES, PushLeases, ScheduledProject};

@@ -1,6 +1,7 @@
-//! What a push hook needs from storage: the project's enqueue lease, taken with one conditional write of the
-//! scheduler's item of the project (the AWS adapter is `crate::aws::project_store`, next to the tick's writes of
-//! the same item; tests use the memory fake of `crate::testing`).
+//! What a push hook needs from storage: whether a connection exists (checked before its hook secret is read, so
+//! that made-up connection ids cost no Secrets Manager read), and the project's enqueue lease, taken with one
+//! conditional write of the scheduler's item of the project (the AWS adapter is `crate::aws::project_store`, next
+//! to the tick's writes of the same item; tests use the memory fake of `crate::testing`).
 
 use std::future::Future;
 
@@ -35,6 +36,12 @@ pub enum LeaseTake {
 }
 
 pub trait PushLeases: Send + Sync {
+    /// Whether the credentials API has recorded the connection (one key lookup, far cheaper than a secret read).
+    fn connection_exists(
+        &self,
+        connection: &ConnectionId,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Takes `lease` on the project's schedule item if the project is one a tick would sync (its status in
     /// [`PUSH_STATUSES`], not gone) and no queued message covers a push at `covered_from` (its lease's `visible_at`
     /// is earlier). One conditional write.

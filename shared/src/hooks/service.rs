@@ -4,16 +4,19 @@
 //! connection, a missing or wrong token, and another connection's token are one and the same refusal), then the
 //! body's size and shape, then the branch, then the enqueue lease. Nothing is written or sent before the token
 //! matched.
+//!
+//! The secret of a connection the state table does not know is never read: a flood of deliveries for made-up
+//! connection ids costs one key lookup each in DynamoDB, no Secrets Manager read, and no room in the secret cache.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::num::NonZeroUsize;
+use std::time::Duration;
 
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use super::ports::{LeaseTake, PushLeases};
 use super::push::{Event, PushError};
+use super::secret_cache::SecretCache;
 use crate::kernel::push_hook::hook_secret_name;
 use crate::kernel::vault::{SecretVault, VaultError};
 use crate::kernel::{ConnectionId, SyncMessage, SyncQueue};
@@ -31,6 +34,9 @@ pub struct HookOptions {
     /// How long a connection's hook secret (or its absence) is remembered; a rotated secret is refused after
     /// at most this long.
     pub secret_cache_ttl: Duration,
+    /// The most connections whose hook secret is remembered at once; beyond, the least recently used is read again
+    /// when its next hook comes.
+    pub secret_cache_entries: NonZeroUsize,
 }
 
 impl Default for HookOptions {
@@ -39,6 +45,7 @@ impl Default for HookOptions {
             coalesce_window: Duration::from_secs(5),
             enqueue_lease: crate::scheduler::SchedulerOptions::default().enqueue_lease,
             secret_cache_ttl: Duration::from_secs(60),
+            secret_cache_entries: NonZeroUsize::new(1024).expect("not zero"),
         }
     }
 }
@@ -103,16 +110,6 @@ impl HookError {
     }
 }
 
-/// The most connections whose hook secret is remembered at once.
-const SECRET_CACHE_ENTRIES: usize = 1024;
-
-/// A connection's hook secret as last read, or its absence.
-#[derive(Debug)]
-struct CachedSecret {
-    read_at: Instant,
-    secret: Option<SecretString>,
-}
-
 /// The push hook service, built once per process.
 #[derive(Debug)]
 pub struct PushHooks<L, V, Q> {
@@ -121,7 +118,7 @@ pub struct PushHooks<L, V, Q> {
     pub queue: Q,
     pub secret_name_prefix: String,
     pub options: HookOptions,
-    secrets: Mutex<HashMap<ConnectionId, CachedSecret>>,
+    secrets: SecretCache,
 }
 
 impl<L: PushLeases, V: SecretVault, Q: SyncQueue> PushHooks<L, V, Q> {
@@ -138,7 +135,7 @@ impl<L: PushLeases, V: SecretVault, Q: SyncQueue> PushHooks<L, V, Q> {
             queue,
             secret_name_prefix,
             options,
-            secrets: Mutex::new(HashMap::new()),
+            secrets: SecretCache::new(options.secret_cache_entries, options.secret_cache_ttl),
         }
     }
 
@@ -261,18 +258,22 @@ impl<L: PushLeases, V: SecretVault, Q: SyncQueue> PushHooks<L, V, Q> {
         self.options.coalesce_window.min(Q::MAX_DELAY)
     }
 
-    /// The connection's hook secret, from the cache while fresh, else from the vault (`None`: it has none).
+    /// The connection's hook secret, from the cache while fresh, else from the vault (`None`: it has none, or the
+    /// connection does not exist, which is found out without reading the vault and is not remembered).
     async fn hook_secret(
         &self,
         connection: &ConnectionId,
     ) -> Result<Option<SecretString>, HookError> {
-        let ttl = self.options.secret_cache_ttl;
-        if let Some(cached) = self
-            .cache()
-            .get(connection)
-            .filter(|c| c.read_at.elapsed() < ttl)
-        {
-            return Ok(cached.secret.clone());
+        if let Some(cached) = self.secrets.fresh(connection) {
+            return Ok(cached);
+        }
+        let known = self
+            .leases
+            .connection_exists(connection)
+            .await
+            .map_err(|e| HookError::Unavailable(format!("store: {e}")))?;
+        if !known {
+            return Ok(None);
         }
         let name = hook_secret_name(&self.secret_name_prefix, connection);
         let secret = match self.vault.read(&name, None).await {
@@ -280,25 +281,8 @@ impl<L: PushLeases, V: SecretVault, Q: SyncQueue> PushHooks<L, V, Q> {
             Err(VaultError::NotFound { .. } | VaultError::ScheduledForDeletion { .. }) => None,
             Err(error) => return Err(HookError::Unavailable(format!("secret vault: {error}"))),
         };
-        let mut cache = self.cache();
-        if cache.len() >= SECRET_CACHE_ENTRIES {
-            cache.retain(|_, c| c.read_at.elapsed() < ttl);
-            if cache.len() >= SECRET_CACHE_ENTRIES {
-                cache.clear();
-            }
-        }
-        cache.insert(
-            connection.clone(),
-            CachedSecret {
-                read_at: Instant::now(),
-                secret: secret.clone(),
-            },
-        );
+        self.secrets.remember(connection.clone(), secret.clone());
         Ok(secret)
-    }
-
-    fn cache(&self) -> MutexGuard<'_, HashMap<ConnectionId, CachedSecret>> {
-        self.secrets.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -354,6 +338,7 @@ mod tests {
             },
         ];
         store.write(&acme(), &records).await.unwrap();
+        store.add_connection(&acme(), None);
         let secrets = MemoryVault::default();
         secrets
             .create(
@@ -610,6 +595,10 @@ mod tests {
     #[tokio::test]
     async fn the_hook_secret_is_read_once_a_minute_and_a_vault_failure_is_ours() {
         let hooks = self::hooks(ProjectStatus::Active).await;
+        // globex exists but has no hook secret (yet).
+        hooks
+            .leases
+            .add_connection(&ConnectionId::parse("globex").unwrap(), None);
         for _ in 0..5 {
             deliver(
                 &hooks,
@@ -647,5 +636,98 @@ mod tests {
             "{failed:?}"
         );
         assert!(!failed.unwrap_err().to_string().contains(SECRET));
+    }
+
+    /// A made-up connection id in every delivery, each with a token of its own.
+    fn bogus_delivery(n: u32) -> (String, String) {
+        let mut bytes = [0_u8; 12];
+        getrandom::fill(&mut bytes).unwrap();
+        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        (format!("conn-{n}-{id}"), format!("{id}{n:08}"))
+    }
+
+    #[tokio::test]
+    async fn a_thousand_deliveries_for_made_up_connections_read_no_secret() {
+        // given acme's secret read and remembered by one real delivery
+        let hooks = hooks(ProjectStatus::Active).await;
+        let note = json!({"object_kind": "note"});
+        deliver(&hooks, "acme", Some(SECRET), &note, NOW)
+            .await
+            .unwrap();
+        assert_eq!(hooks.vault.reads.load(Ordering::SeqCst), 1);
+        // when 1,000 deliveries name random connections that do not exist
+        for n in 0..1000 {
+            let (connection, token) = bogus_delivery(n);
+            let refused = deliver(
+                &hooks,
+                &connection,
+                Some(&token),
+                &push(15, "refs/heads/main"),
+                NOW,
+            )
+            .await;
+            assert_eq!(refused, Err(HookError::Unauthorized));
+        }
+        // then not one reached the vault, none took a place in the cache, and acme's secret is still remembered
+        assert_eq!(hooks.vault.reads.load(Ordering::SeqCst), 1);
+        assert_eq!(hooks.secrets.len(), 1);
+        deliver(&hooks, "acme", Some(SECRET), &note, NOW)
+            .await
+            .unwrap();
+        assert_eq!(hooks.vault.reads.load(Ordering::SeqCst), 1);
+        assert!(hooks.queue.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_full_secret_cache_reads_again_only_the_connection_it_evicted() {
+        // given four connections with secrets and a cache of three
+        let mut hooks = hooks(ProjectStatus::Active).await;
+        hooks.options.secret_cache_entries = std::num::NonZeroUsize::new(3).unwrap();
+        hooks.secrets = SecretCache::new(
+            hooks.options.secret_cache_entries,
+            hooks.options.secret_cache_ttl,
+        );
+        let names = ["acme", "globex", "initech", "umbrella"];
+        for name in &names[1..] {
+            let connection = ConnectionId::parse(name).unwrap();
+            hooks.leases.add_connection(&connection, None);
+            hooks
+                .vault
+                .create(
+                    &hook_secret_name(PREFIX, &connection),
+                    &SecretString::new(format!("{name}-secret")),
+                    "v1",
+                    &[],
+                )
+                .await
+                .unwrap();
+        }
+        let note = json!({"object_kind": "note"});
+        let secret_of = |name: &str| {
+            if name == "acme" {
+                SECRET.to_owned()
+            } else {
+                format!("{name}-secret")
+            }
+        };
+        let reads = || hooks.vault.reads.load(Ordering::SeqCst);
+        // when acme, globex and initech deliver, acme again, then umbrella
+        for name in ["acme", "globex", "initech", "acme", "umbrella"] {
+            deliver(&hooks, name, Some(&secret_of(name)), &note, NOW)
+                .await
+                .unwrap();
+        }
+        assert_eq!(reads(), 4);
+        // then only globex, the least recently used, was let go: the others are served without a read
+        for name in ["acme", "initech", "umbrella"] {
+            deliver(&hooks, name, Some(&secret_of(name)), &note, NOW)
+                .await
+                .unwrap();
+        }
+        assert_eq!(reads(), 4);
+        deliver(&hooks, "globex", Some(&secret_of("globex")), &note, NOW)
+            .await
+            .unwrap();
+        assert_eq!(reads(), 5);
     }
 }

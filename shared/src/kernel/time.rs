@@ -3,15 +3,32 @@
 use std::future::Future;
 use std::time::Duration;
 
-use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use time::macros::datetime;
+use time::{OffsetDateTime, UtcOffset};
 use tokio::time::Instant;
 
-/// RFC 3339 in UTC, which sorts lexicographically in time order.
+/// The first instant RFC 3339 can write in UTC.
+pub const EARLIEST: OffsetDateTime = datetime!(0000-01-01 00:00:00 UTC);
+/// The last instant RFC 3339 can write in UTC.
+pub const LATEST: OffsetDateTime = datetime!(9999-12-31 23:59:59.999_999_999 UTC);
+
+/// `at` in UTC, held within [`EARLIEST`, `LATEST`]. A date GitLab sends is RFC 3339 with its own offset, so it can
+/// lie just past either end once the offset is taken off (`9999-12-31T20:00:00-05:00` is year 10000 in UTC), and
+/// git allows any date. Such a date is clamped, never a panic: it still sorts after (or before) every other, and
+/// the commit keeps GitLab's exact value in its own offset.
+pub fn in_utc(at: OffsetDateTime) -> OffsetDateTime {
+    match at.checked_to_offset(UtcOffset::UTC) {
+        Some(utc) => utc.clamp(EARLIEST, LATEST),
+        None if at.year() > 0 => LATEST,
+        None => EARLIEST,
+    }
+}
+
+/// RFC 3339 in UTC, which sorts lexicographically in time order (clamped as [`in_utc`] says).
 pub fn utc(at: OffsetDateTime) -> String {
-    at.to_offset(time::UtcOffset::UTC)
-        .format(&Rfc3339)
-        .unwrap_or_default()
+    // Cannot fail: every instant `in_utc` returns has a four-digit year and a whole-minute offset.
+    in_utc(at).format(&Rfc3339).unwrap_or_default()
 }
 
 /// Now, as stored on credentials (RFC 3339, UTC, whole seconds).
@@ -23,7 +40,7 @@ pub fn timestamp(now: OffsetDateTime) -> String {
 /// stamps compare as strings in time order (RFC 3339 alone drops trailing zeros, and `00Z` sorts after `00.5Z`).
 /// The commits table's `changed_at`, which the analytics export reads changes by.
 pub fn change_stamp(at: OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
+    let at = in_utc(at);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
         at.year(),
@@ -34,6 +51,17 @@ pub fn change_stamp(at: OffsetDateTime) -> String {
         at.second(),
         at.microsecond()
     )
+}
+
+/// The change stamp of a write made now, raised to `floor` when this host's clock is behind it: taken right before
+/// each call that writes, so that a write is visible in the change index before its stamp is more than one call
+/// (and the index's lag) old, however long the batch it belongs to.
+pub fn change_stamp_now(floor: Option<&str>) -> String {
+    let now = change_stamp(OffsetDateTime::now_utc());
+    match floor {
+        Some(floor) if floor > now.as_str() => floor.to_owned(),
+        _ => now,
+    }
 }
 
 /// An invocation's deadline (ms since the epoch, as Lambda's context gives it) as an instant; `None` if it is
@@ -77,6 +105,38 @@ mod tests {
         assert!(change_stamp(later) < change_stamp(half));
         // What RFC 3339 alone would get wrong.
         assert!(utc(whole) > utc(half));
+    }
+
+    #[test]
+    fn a_write_stamp_is_nows_unless_the_floor_is_later() {
+        let before = change_stamp(OffsetDateTime::now_utc());
+        let stamp = change_stamp_now(Some("2000-01-01T00:00:00.000000Z"));
+        assert!(stamp >= before, "{stamp} {before}");
+        assert!(change_stamp_now(None) >= stamp);
+        let ahead = "2999-01-01T00:00:00.000000Z";
+        assert_eq!(change_stamp_now(Some(ahead)), ahead);
+    }
+
+    #[test]
+    fn dates_past_either_end_of_rfc3339_in_utc_are_clamped_not_a_panic() {
+        let parse = |text: &str| OffsetDateTime::parse(text, &Rfc3339).unwrap();
+        let late = parse("9999-12-31T20:00:00.000-05:00");
+        assert_eq!(utc(late), "9999-12-31T23:59:59.999999999Z");
+        assert_eq!(change_stamp(late), "9999-12-31T23:59:59.999999Z");
+        let early = parse("0000-01-01T00:30:00+01:00");
+        assert_eq!(utc(early), "0000-01-01T00:00:00Z");
+        assert_eq!(change_stamp(early), "0000-01-01T00:00:00.000000Z");
+        // The largest and smallest instants the time crate holds, whatever their offset.
+        let max =
+            time::PrimitiveDateTime::MAX.assume_offset(UtcOffset::from_hms(-23, 59, 59).unwrap());
+        let min =
+            time::PrimitiveDateTime::MIN.assume_offset(UtcOffset::from_hms(23, 59, 59).unwrap());
+        assert_eq!(in_utc(max), LATEST);
+        assert_eq!(in_utc(min), EARLIEST);
+        // Inside the range, nothing changes.
+        let inside = parse("2021-09-20T11:50:22.000+03:00");
+        assert_eq!(in_utc(inside), inside);
+        assert_eq!(utc(inside), "2021-09-20T08:50:22Z");
     }
 
     #[test]

@@ -28,8 +28,8 @@ use super::model::{CommitRecord, ProjectKey, ProjectOrigin, SyncJob, SyncState};
 use super::ports::{CommitStore, SyncStateStore};
 use crate::gitlab::client::MAX_PER_PAGE;
 use crate::gitlab::{
-    BranchCommit, Commit, CommitPage, CommitQuery, GitLabClient, GitLabError, ProjectRef,
-    RetryPolicy,
+    BranchCommit, Commit, CommitPage, CommitQuery, GitLabClient, GitLabError, MergeBase,
+    ProjectRef, RetryPolicy,
 };
 use crate::kernel::StoreError;
 use crate::kernel::time::change_stamp;
@@ -43,7 +43,14 @@ pub struct SyncOptions {
     pub concurrency: usize,
     /// How the GitLab client retries each request of the sync.
     pub retry: RetryPolicy,
+    /// Commits one connection's imports may write in a day (UTC): a GitLab that serves an endless chain of
+    /// made-up commits costs at most this much, whatever it sends.
+    pub writes_per_day: u64,
 }
+
+/// The default of [`SyncOptions::writes_per_day`]: a first import of several repositories of a million commits
+/// each fits in a day, while a runaway GitLab costs at most a few dollars of DynamoDB writes a day.
+pub const DEFAULT_WRITES_PER_DAY: u64 = 5_000_000;
 
 impl Default for SyncOptions {
     fn default() -> Self {
@@ -51,6 +58,7 @@ impl Default for SyncOptions {
             anchors: 48,
             concurrency: 16,
             retry: RetryPolicy::default(),
+            writes_per_day: DEFAULT_WRITES_PER_DAY,
         }
     }
 }
@@ -125,6 +133,10 @@ pub enum SyncError {
     /// completed is recorded as done; worth a retry, since a broken cache or proxy may recover.
     #[error("GitLab's answer cannot be right: {detail}")]
     Inconsistent { detail: String },
+    /// The connection's imports wrote their ceiling of commits for today; the sync goes on from its checkpoint
+    /// on a later day.
+    #[error("the connection wrote its ceiling of {ceiling} commits today")]
+    WriteCeiling { ceiling: u64 },
 }
 
 impl SyncError {
@@ -429,9 +441,18 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         head: &str,
         report: &mut SyncReport,
     ) -> Result<Start, SyncError> {
-        let merge_base = match self.gitlab.merge_base(&target.project, last, head).await {
-            Ok(merge_base) => merge_base.map(|c| c.id),
-            Err(GitLabError::NotFound { .. }) => {
+        // The head did not move (the default branch was renamed, or another branch at the same commit became the
+        // default): the range is empty by definition. GitLab is not asked for the merge base of a commit with
+        // itself, which it may not answer with that commit.
+        if last == head {
+            return Ok(Start::At(Some(last.to_owned())));
+        }
+        let merge_base = match self.gitlab.merge_base(&target.project, last, head).await? {
+            MergeBase::Commit(merge_base) => Some(merge_base),
+            MergeBase::Unrelated => None,
+            // `head` was just read from the branch, so the ref GitLab no longer holds is `last` (or `head` was
+            // force-pushed again since, and the re-import's own checks fail until the branch settles).
+            MergeBase::UnknownRef => {
                 // The old head no longer exists in the repository: what left cannot be listed. Import all of
                 // head's history, then mark what was not written again.
                 tracing::warn!(
@@ -440,7 +461,6 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
                 );
                 return Ok(Start::Reconcile(change_stamp(OffsetDateTime::now_utc())));
             }
-            Err(error) => return Err(error.into()),
         };
         if let Some(merge_base) = &merge_base {
             commit_key(merge_base)?;
@@ -737,6 +757,15 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
             })
             .collect();
         let count = records.len();
+        let day = OffsetDateTime::now_utc().date().to_string();
+        let ceiling = self.options.writes_per_day;
+        if !self
+            .state
+            .reserve_writes(&origin.key.connection_id, &day, count as u64, ceiling)
+            .await?
+        {
+            return Err(SyncError::WriteCeiling { ceiling });
+        }
         let skipped = self
             .commits
             .put_changed_from(records, sink.floor.as_deref())

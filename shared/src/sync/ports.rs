@@ -82,6 +82,17 @@ pub trait SyncStateStore: Send + Sync {
         project: &ProjectKey,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Adds `writes` to the commit writes of the connection's imports on `day` (UTC, `YYYY-MM-DD`), unless the
+    /// day's count would then pass `ceiling`: `Ok(false)`, and nothing is added. Atomic across processes, so
+    /// concurrent syncs of one connection never write past the ceiling together.
+    fn reserve_writes(
+        &self,
+        connection_id: &str,
+        day: &str,
+        writes: u64,
+        ceiling: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Sets `last_head` and `default_branch` and clears the job, only if `last_head` still equals `expected` (a
     /// conditional write): of two deliveries of one message, one advances the head and the other learns it lost
     /// (`Ok(false)`).

@@ -124,7 +124,7 @@ impl RecordOutcome {
 }
 
 /// Skip reasons that are a failure of the credential or project, and so its summary's `last_error`.
-const REFUSALS: [&str; 8] = [
+const REFUSALS: [&str; 9] = [
     "forbidden",
     "not_found",
     "invalid_credentials",
@@ -133,6 +133,7 @@ const REFUSALS: [&str; 8] = [
     "rejected",
     "connection_failed",
     "response_too_large",
+    "write_ceiling",
 ];
 
 /// What one record did and what it cost.
@@ -491,6 +492,11 @@ where
                 }
                 Err(SyncError::GitLab(error)) => {
                     self.gitlab_refused(&record, &gitlab, &target, error).await
+                }
+                // Checkpointed; the next day's tick goes on. Not a retry: SQS would only hit the ceiling again.
+                Err(error @ SyncError::WriteCeiling { .. }) => {
+                    tracing::warn!(error = %error, "daily write ceiling reached");
+                    RecordOutcome::Skipped("write_ceiling")
                 }
                 Err(error @ SyncError::Inconsistent { .. }) => {
                     RecordOutcome::retry("inconsistent_answer", error.to_string())

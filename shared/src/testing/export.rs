@@ -1,24 +1,34 @@
-//! In-memory fakes of the export's ports: a change feed with the index's order and inclusive bounds, pages of a
-//! chosen size and a forward-only watermark; and a sink that keeps objects by name (a put replaces).
+//! In-memory fakes of the export's ports: a change feed with the index's order (`changed_at`, then `sha`) and
+//! inclusive bounds, pages of a chosen size and a forward-only watermark; and a sink that keeps objects by name (a
+//! put replaces).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crate::export::{
-    ChangeCursor, ChangeFeed, ChangePage, ChangedCommit, ExportProject, ObjectSink, Window,
+    ChangeCursor, ChangeFeed, ChangePage, ChangedCommit, ExportPosition, ExportProject, ObjectSink,
+    Window,
 };
 use crate::kernel::StoreError;
 use crate::sync::ProjectKey;
 
-/// One project's items by (changed_at, sha): the index's order.
-type Indexed = BTreeMap<(String, String), ChangedCommit>;
+/// One project's items: by (changed_at, sha), the index's order, and each sha's stamp (one item per sha).
+#[derive(Debug, Default)]
+struct Indexed {
+    by_change: BTreeMap<(String, String), ChangedCommit>,
+    stamps: HashMap<String, String>,
+}
 
 #[derive(Debug)]
 pub struct MemoryChangeFeed {
     changes: Mutex<BTreeMap<ProjectKey, Indexed>>,
-    watermarks: Mutex<BTreeMap<ProjectKey, String>>,
+    watermarks: Mutex<BTreeMap<ProjectKey, ExportPosition>>,
     page_size: usize,
+    /// How long reading a page takes (on tokio's clock, which a test may pause).
+    pub page_delay: Duration,
     /// `advance` fails: a run that crashed after writing its files.
     pub fail_advance: AtomicBool,
 }
@@ -29,6 +39,7 @@ impl MemoryChangeFeed {
             changes: Mutex::default(),
             watermarks: Mutex::default(),
             page_size: page_size.max(1),
+            page_delay: Duration::ZERO,
             fail_advance: AtomicBool::new(false),
         }
     }
@@ -37,15 +48,34 @@ impl MemoryChangeFeed {
     pub fn write(&self, project: &ProjectKey, change: ChangedCommit) {
         let mut changes = self.changes.lock().unwrap();
         let items = changes.entry(project.clone()).or_default();
-        items.retain(|(_, sha), _| *sha != change.record.sha);
-        items.insert(
-            (change.changed_at.clone(), change.record.sha.clone()),
-            change,
-        );
+        let sha = change.record.sha.clone();
+        if let Some(old) = items.stamps.insert(sha.clone(), change.changed_at.clone()) {
+            items.by_change.remove(&(old, sha.clone()));
+        }
+        items
+            .by_change
+            .insert((change.changed_at.clone(), sha), change);
     }
 
-    pub fn watermark(&self, project: &ProjectKey) -> Option<String> {
+    /// The project's items as the table holds them now, in the index's order.
+    pub fn items(&self, project: &ProjectKey) -> Vec<ChangedCommit> {
+        let changes = self.changes.lock().unwrap();
+        changes
+            .get(project)
+            .map(|items| items.by_change.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn watermark(&self, project: &ProjectKey) -> Option<ExportPosition> {
         self.watermarks.lock().unwrap().get(project).cloned()
+    }
+
+    /// Sets a watermark as an older exporter left it.
+    pub fn set_watermark(&self, project: &ProjectKey, position: ExportPosition) {
+        self.watermarks
+            .lock()
+            .unwrap()
+            .insert(project.clone(), position);
     }
 }
 
@@ -70,39 +100,48 @@ impl ChangeFeed for MemoryChangeFeed {
         window: &Window,
         start: Option<ChangeCursor>,
     ) -> Result<ChangePage, StoreError> {
+        if !self.page_delay.is_zero() {
+            tokio::time::sleep(self.page_delay).await;
+        }
         let changes = self.changes.lock().unwrap();
-        let after = window.after.clone().unwrap_or_default();
-        let start = start.map(|c| (c.changed_at, c.sha));
+        let after = window
+            .after
+            .as_ref()
+            .map(|after| after.changed_at.clone())
+            .unwrap_or_default();
+        let from = match start {
+            Some(start) => Bound::Excluded((start.changed_at, start.sha)),
+            None => Bound::Included((after, String::new())),
+        };
         let mut page: Vec<ChangedCommit> = changes
             .get(project)
             .into_iter()
-            .flatten()
-            .filter(|((at, _), _)| *at >= after && *at <= window.until)
-            .filter(|(key, _)| start.as_ref().is_none_or(|start| *key > start))
+            .flat_map(|items| items.by_change.range((from.clone(), Bound::Unbounded)))
+            .take_while(|((at, _), _)| *at <= window.until)
             .take(self.page_size + 1)
             .map(|(_, change)| change.clone())
             .collect();
         let more = page.len() > self.page_size;
         page.truncate(self.page_size);
-        let next = page.last().filter(|_| more).map(|last| ChangeCursor {
-            sha: last.record.sha.clone(),
+        let last = page.last().map(|last| ChangeCursor {
             changed_at: last.changed_at.clone(),
+            sha: last.record.sha.clone(),
         });
         Ok(ChangePage {
             changes: page,
             unreadable: Vec::new(),
-            next,
+            next: last.clone().filter(|_| more),
+            last,
         })
     }
 
-    async fn advance(&self, project: &ProjectKey, to: &str) -> Result<(), StoreError> {
+    async fn advance(&self, project: &ProjectKey, to: &ExportPosition) -> Result<(), StoreError> {
         if self.fail_advance.load(Ordering::Relaxed) {
             return Err(StoreError::unavailable("advance", "the run crashed"));
         }
         let mut watermarks = self.watermarks.lock().unwrap();
-        let mark = watermarks.entry(project.clone()).or_default();
-        if mark.as_str() < to {
-            *mark = to.to_owned();
+        if watermarks.get(project).is_none_or(|mark| mark < to) {
+            watermarks.insert(project.clone(), to.clone());
         }
         Ok(())
     }

@@ -250,6 +250,10 @@ impl ScheduleItems for MemorySchedulerStore {
 }
 
 impl PushLeases for MemorySchedulerStore {
+    async fn connection_exists(&self, connection: &ConnectionId) -> Result<bool, StoreError> {
+        Ok(locked(&self.state).connections.contains_key(connection))
+    }
+
     async fn take_push_lease(
         &self,
         connection: &ConnectionId,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use crate::kernel::StoreError;
-use crate::kernel::time::{change_stamp, utc};
+use crate::kernel::time::{change_stamp_now, utc};
 use crate::sync::{CommitRecord, CommitStore, ProjectKey, SyncJob, SyncState, SyncStateStore};
 use time::OffsetDateTime;
 
@@ -66,8 +66,7 @@ impl CommitStore for MemoryCommitStore {
         floor: Option<&str>,
     ) -> Result<Vec<String>, StoreError> {
         *self.put_calls.lock().unwrap() += 1;
-        let changed_at =
-            change_stamp(OffsetDateTime::now_utc()).max(floor.unwrap_or_default().to_owned());
+        let changed_at = change_stamp_now(floor);
         let mut stored = self.records.lock().unwrap();
         for record in records {
             let key = (record.project_key.clone(), record.sha.clone());
@@ -86,7 +85,7 @@ impl CommitStore for MemoryCommitStore {
         let mut stored = self.records.lock().unwrap();
         for sha in shas {
             if let Some(entry) = stored.get_mut(&(partition.clone(), sha)) {
-                mark(entry, at);
+                mark(entry, at, None);
             }
         }
         Ok(())
@@ -104,7 +103,7 @@ impl CommitStore for MemoryCommitStore {
         for ((p, _), entry) in stored.iter_mut() {
             let (record, changed_at) = &*entry;
             if *p == partition && record.removed_at.is_none() && changed_at.as_str() < since {
-                mark(entry, at);
+                mark(entry, at, Some(since));
                 marked += 1;
             }
         }
@@ -112,10 +111,14 @@ impl CommitStore for MemoryCommitStore {
     }
 }
 
-/// What the table's removal mark does: `removed_at`, and a change.
-fn mark((record, changed_at): &mut (CommitRecord, String), at: OffsetDateTime) {
+/// What the table's removal mark does: `removed_at`, and a change (stamped at least `floor`).
+fn mark(
+    (record, changed_at): &mut (CommitRecord, String),
+    at: OffsetDateTime,
+    floor: Option<&str>,
+) {
     record.removed_at = Some(utc(at));
-    *changed_at = change_stamp(OffsetDateTime::now_utc());
+    *changed_at = change_stamp_now(floor);
 }
 
 /// Sync state per project, with the conditional update of the state table.
@@ -124,6 +127,8 @@ pub struct MemoryStateStore {
     states: Mutex<BTreeMap<ProjectKey, SyncState>>,
     writes: Mutex<u64>,
     inaccessible: Mutex<BTreeMap<ProjectKey, String>>,
+    /// Commit writes reserved per (connection, day).
+    commit_writes: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 impl MemoryStateStore {
@@ -148,6 +153,17 @@ impl MemoryStateStore {
         change(current);
         *self.writes.lock().unwrap() += 1;
         Ok(true)
+    }
+
+    /// The commit writes reserved for `connection_id` on every day, summed.
+    pub fn commit_writes(&self, connection_id: &str) -> u64 {
+        self.commit_writes
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((connection, _), _)| connection == connection_id)
+            .map(|(_, writes)| writes)
+            .sum()
     }
 
     pub fn state(&self, project: &ProjectKey) -> SyncState {
@@ -193,6 +209,26 @@ impl SyncStateStore for MemoryStateStore {
         job: &SyncJob,
     ) -> Result<bool, StoreError> {
         self.update_if(project, expected, |state| state.job = Some(job.clone()))
+    }
+
+    async fn reserve_writes(
+        &self,
+        connection_id: &str,
+        day: &str,
+        writes: u64,
+        ceiling: u64,
+    ) -> Result<bool, StoreError> {
+        let mut counts = self.commit_writes.lock().unwrap();
+        let count = counts
+            .entry((connection_id.to_owned(), day.to_owned()))
+            .or_default();
+        match count.checked_add(writes).filter(|total| *total <= ceiling) {
+            Some(total) => {
+                *count = total;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     async fn advance(

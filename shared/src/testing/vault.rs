@@ -147,3 +147,57 @@ impl SecretVault for MemoryVault {
         Ok(())
     }
 }
+
+/// Any vault, its reads counted: wrapped around the Secrets Manager adapter, it counts the `GetSecretValue` calls
+/// a handler makes against the AWS stand-in.
+#[derive(Debug)]
+pub struct CountingVault<V> {
+    pub inner: V,
+    /// Reads so far.
+    pub reads: AtomicU64,
+}
+
+impl<V> CountingVault<V> {
+    pub fn new(inner: V) -> Self {
+        CountingVault {
+            inner,
+            reads: AtomicU64::new(0),
+        }
+    }
+}
+
+impl<V: SecretVault> SecretVault for CountingVault<V> {
+    async fn create(
+        &self,
+        name: &str,
+        value: &SecretString,
+        version_id: &str,
+        tags: &[(&str, &str)],
+    ) -> Result<(), VaultError> {
+        self.inner.create(name, value, version_id, tags).await
+    }
+    async fn read(&self, name: &str, version_id: Option<&str>) -> Result<SecretString, VaultError> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        self.inner.read(name, version_id).await
+    }
+    async fn stage(
+        &self,
+        name: &str,
+        value: &SecretString,
+        version_id: &str,
+    ) -> Result<(), VaultError> {
+        self.inner.stage(name, value, version_id).await
+    }
+    async fn promote(&self, name: &str, version_id: &str) -> Result<(), VaultError> {
+        self.inner.promote(name, version_id).await
+    }
+    async fn restore(&self, name: &str) -> Result<(), VaultError> {
+        self.inner.restore(name).await
+    }
+    async fn schedule_deletion(&self, name: &str, recovery_days: i64) -> Result<(), VaultError> {
+        self.inner.schedule_deletion(name, recovery_days).await
+    }
+    async fn delete_now(&self, name: &str) -> Result<(), VaultError> {
+        self.inner.delete_now(name).await
+    }
+}

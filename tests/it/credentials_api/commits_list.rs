@@ -378,3 +378,55 @@ async fn the_sample_event_lists_through_the_handler() {
     );
     assert_eq!(body["next_cursor"], Value::Null);
 }
+
+/// Messages full of control characters, which JSON writes as six bytes each (`\u0001`) and the Lambda response
+/// escapes once more: every page the handler answers stays under 5 MB as the function returns it, and the walk
+/// still yields every commit exactly once.
+#[tokio::test]
+async fn pages_of_escaped_messages_stay_under_five_megabytes() {
+    let env = env().await;
+    create(&env, GOOD).await;
+    let store = DynamoCommitStore::new(env.aws.dynamodb.clone(), env.aws.table("CommitsTable"));
+    // 300,000 control characters: a 300 KB item, 1.8 MB of JSON, 2.1 MB in the response. Every third is short.
+    let records: Vec<CommitRecord> = (0..9)
+        .map(|i| CommitRecord {
+            message: if i % 3 == 0 {
+                format!("commit {i}\n")
+            } else {
+                "\u{1}".repeat(300_000)
+            },
+            ..commit(CONN, PROJECT, i)
+        })
+        .collect();
+    for record in records {
+        assert_eq!(store.put(vec![record]).await.unwrap(), Vec::<String>::new());
+    }
+    let mut cursor: Option<String> = None;
+    let mut listed = Vec::new();
+    let mut sizes = Vec::new();
+    loop {
+        let mut route = format!("commits.list?project_id={PROJECT}&limit=100");
+        if let Some(cursor) = &cursor {
+            route.push_str(&format!("&cursor={cursor}"));
+        }
+        let reply = handler(&env.api, get(&route)).await.unwrap();
+        assert_eq!(reply.status(), 200);
+        let body = std::str::from_utf8(reply.body().as_ref())
+            .unwrap()
+            .to_owned();
+        // The body as the Lambda response carries it: a JSON string inside the response's JSON.
+        let in_response = serde_json::to_string(&body).unwrap().len();
+        assert!(in_response < 5_000_000, "a page of {in_response} bytes");
+        sizes.push(in_response);
+        let page: Value = serde_json::from_str(&body).unwrap();
+        listed.extend(newest_first(page["commits"].as_array().unwrap()));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+        assert!(sizes.len() < 20, "the listing never ended");
+    }
+    assert_eq!(listed.len(), 9, "{sizes:?}");
+    assert_eq!(as_set(&listed), shas(0..9));
+    assert!(sizes.len() >= 3, "{sizes:?}");
+}

@@ -174,7 +174,8 @@ pub(super) async fn merge_base(
         } else {
             None
         };
-        shas.push(sha.ok_or_else(|| ApiError::NotFound(format!("Could not find ref: {r}")))?);
+        // GitLab's own answer for a ref the repository does not hold is a 400.
+        shas.push(sha.ok_or_else(|| ApiError::BadRequest(format!("Could not find ref: {r}")))?);
     }
     let base = st
         .git
