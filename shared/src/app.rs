@@ -11,6 +11,7 @@ use crate::aws::commit_reader::DynamoCommitReader;
 use crate::aws::commit_store::DynamoCommitStore;
 use crate::aws::credential_store::DynamoCredentialStore;
 use crate::aws::project_store::DynamoProjectStore;
+use crate::aws::rate_bucket::DynamoSlotStore;
 use crate::aws::secrets::SecretsManagerVault;
 use crate::aws::sync_queue::SqsSyncQueue;
 use crate::aws::sync_state_store::DynamoSyncStateStore;
@@ -93,9 +94,25 @@ pub fn scheduler_function(
         credential_store(config, &dynamodb),
         SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(aws)),
         sync_queue(config, aws),
-        connector(config)?,
+        gitlab_connector(config, &dynamodb)?,
         options,
     ))
+}
+
+/// The GitLab connector of the scheduler and the sync worker: each token's request budget is shared by every
+/// process of both through its timeline in the state table.
+fn gitlab_connector(
+    config: &Config,
+    dynamodb: &aws_sdk_dynamodb::Client,
+) -> Result<GitLabConnector, GitLabError> {
+    Ok(
+        GitLabConnector::new(gitlab_http(config)?, config.default_requests_per_minute)
+            .with_memory(MemoryBudget::new(config.gitlab_memory_bytes))
+            .with_shared_budget(Arc::new(DynamoSlotStore::new(
+                dynamodb.clone(),
+                config.state_table.clone(),
+            ))),
+    )
 }
 
 pub fn sync_worker_function(
@@ -108,21 +125,14 @@ pub fn sync_worker_function(
         credential_store(config, &dynamodb),
         SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(aws)),
         DynamoCommitStore::new(dynamodb.clone(), config.commits_table.clone()),
-        DynamoSyncStateStore::new(dynamodb, config.state_table.clone()),
+        DynamoSyncStateStore::new(dynamodb.clone(), config.state_table.clone()),
         sync_queue(config, aws),
-        connector(config)?,
+        gitlab_connector(config, &dynamodb)?,
         options,
     ))
 }
 
 /// The connector of a function that reads GitLab answers: its clients share the function's memory budget.
-fn connector(config: &Config) -> Result<GitLabConnector, GitLabError> {
-    Ok(
-        GitLabConnector::new(gitlab_http(config)?, config.default_requests_per_minute)
-            .with_memory(MemoryBudget::new(config.gitlab_memory_bytes)),
-    )
-}
-
 /// The push hook function: it holds no GitLab token and calls no GitLab; it reads hook secrets, takes enqueue
 /// leases and sends sync messages.
 pub fn push_hook_function(config: &Config, aws: &SdkConfig) -> PushHookFunction {

@@ -16,5 +16,6 @@ mod push_pipeline;
 mod scheduler;
 mod simulator;
 mod sync;
+mod sync_shares;
 mod sync_worker;
 mod template;

@@ -42,21 +42,21 @@ type Worker = SyncWorker<
 
 static NEXT_PREFIX: AtomicU32 = AtomicU32::new(0);
 
-struct Env {
+pub(crate) struct Env {
     aws: AwsStandIn,
-    sim: Simulator,
+    pub(crate) sim: Simulator,
     repo: GitRepo,
     group: u64,
-    project: u64,
+    pub(crate) project: u64,
     hidden: u64,
     token_id: u64,
     credential_id: String,
-    worker: Worker,
+    pub(crate) worker: Worker,
     /// The credentials API's use cases, as a user would update the credential.
     credentials: Credentials<DynamoCredentialStore, SecretsManagerVault, GitLabVerifier>,
 }
 
-async fn env(commits: usize) -> Env {
+pub(crate) async fn env(commits: usize) -> Env {
     let aws = AwsStandIn::provision().await.expect("stand-in");
     let repo = GitRepo::init("main");
     repo.fast_import_history("main", commits, Some(10));
@@ -141,7 +141,7 @@ async fn env(commits: usize) -> Env {
 impl Env {
     /// `events/sqs-sync.json`, with its first record pointed at `projects` (one record each) and its malformed
     /// second record kept when `keep_malformed`.
-    fn event(&self, projects: &[u64], keep_malformed: bool) -> SqsEvent {
+    pub(crate) fn event(&self, projects: &[u64], keep_malformed: bool) -> SqsEvent {
         let text = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/sqs-sync.json"),
         )
@@ -168,7 +168,7 @@ impl Env {
     }
 
     /// `n` more projects of the same history in the project's group.
-    fn add_projects(&self, n: usize) -> Vec<u64> {
+    pub(crate) fn add_projects(&self, n: usize) -> Vec<u64> {
         self.sim.with_world(|w| {
             (0..n)
                 .map(|i| {
@@ -196,7 +196,7 @@ impl Env {
     }
 
     /// Runs the handler as Lambda would, with `time_left` before the invocation's deadline.
-    async fn handle(&self, event: SqsEvent, time_left: Duration) -> Vec<String> {
+    pub(crate) async fn handle(&self, event: SqsEvent, time_left: Duration) -> Vec<String> {
         let mut context = Context::default();
         let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
         context.deadline = u64::try_from(now_ms).unwrap() + time_left.as_millis() as u64;
@@ -213,17 +213,17 @@ impl Env {
             .collect()
     }
 
-    async fn stored_shas(&self, project: u64) -> BTreeSet<String> {
+    pub(crate) async fn stored_shas(&self, project: u64) -> BTreeSet<String> {
         let key = ProjectKey::new(CONNECTION, project);
         self.aws.stored_commits(&key).await.into_keys().collect()
     }
 
-    fn oracle(&self) -> BTreeSet<String> {
+    pub(crate) fn oracle(&self) -> BTreeSet<String> {
         self.repo.rev_list(&["main"]).into_iter().collect()
     }
 
     /// The credential's sync summary as the API would show it.
-    async fn last_sync(&self) -> shared::credentials::model::LastSync {
+    pub(crate) async fn last_sync(&self) -> shared::credentials::model::LastSync {
         DynamoCredentialStore::new(self.aws.dynamodb.clone(), self.aws.table("StateTable"))
             .get(
                 &ConnectionId::parse(CONNECTION).unwrap(),
@@ -236,7 +236,7 @@ impl Env {
             .expect("the batch wrote a summary")
     }
 
-    async fn project_item(
+    pub(crate) async fn project_item(
         &self,
         project: u64,
     ) -> std::collections::HashMap<String, AttributeValue> {
@@ -297,7 +297,7 @@ impl Env {
         }
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.sim.shutdown().await;
         self.aws.teardown().await;
     }
@@ -335,10 +335,13 @@ async fn a_batch_imports_its_project_and_fails_only_the_malformed_record() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_cut_by_the_deadline_continues_through_the_queue() {
     let mut env = env(30_000).await;
-    // 60 s of margin are kept back from the deadline: this leaves the worker a few hundred milliseconds, which
-    // the record may use however little it is.
+    // 60 s of margin are kept back from the deadline: this leaves the worker 8 s a run, far from the import's
+    // whole time.
     env.worker.budget.min_record_time = Duration::ZERO;
-    let short = Duration::from_secs(60) + Duration::from_millis(300);
+    // Every phase of a record runs within its share, windows included: two at a time, each finishes within a
+    // few seconds of writes to moto, so each run checkpoints some.
+    env.worker.options.concurrency = 2;
+    let short = Duration::from_secs(60) + Duration::from_secs(8);
     assert!(
         env.handle(env.event(&[env.project], false), short)
             .await
@@ -486,16 +489,15 @@ async fn a_gitlab_that_keeps_failing_leaves_the_record_to_sqs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn records_after_one_that_outlasts_the_invocation_come_back_and_never_reach_the_dead_letter_queue()
- {
+async fn a_record_whose_gitlab_stalls_is_handed_back_at_its_share_and_the_others_sync() {
     let mut env = env(40).await;
-    // The deployed budget scaled down from a 900 s timeout to 6 s: 2 s of margin, abandoned 1 s before the end.
+    // The deployed budget scaled down from a 900 s timeout to 12 s: 2 s of margin, abandoned 1 s before the end.
     env.worker.budget = TimeBudget {
         margin: Duration::from_secs(2),
         abort_margin: Duration::from_secs(1),
         min_record_time: Duration::from_secs(1),
     };
-    let time_left = Duration::from_secs(6);
+    let time_left = Duration::from_secs(12);
     let mut projects = vec![env.project];
     projects.extend(env.add_projects(9));
     for project in &projects {
@@ -518,37 +520,28 @@ async fn records_after_one_that_outlasts_the_invocation_come_back_and_never_reac
     // The first record's GitLab answers only after the invocation would have ended.
     env.sim
         .fail_next(routes::BRANCH, 1, Fault::Latency(Duration::from_secs(20)));
-    env.sim.reset_counts();
     let started = std::time::Instant::now();
     let failed = env.handle(sqs_event(&batch), time_left).await;
     let took = started.elapsed();
     assert!(took < time_left, "the batch answered after {took:?}");
-    let mut all: Vec<String> = batch
-        .iter()
-        .map(|m| m.message_id().unwrap().to_owned())
-        .collect();
-    let mut failed_sorted = failed.clone();
-    all.sort();
-    failed_sorted.sort();
-    assert_eq!(failed_sorted, all, "every record comes back");
-    assert_eq!(
-        env.sim.total_requests(),
-        1,
-        "the nine others were not started"
-    );
-    let last = env.last_sync().await;
-    assert_eq!(last.last_error.as_deref(), Some("deadline_exceeded"));
+    // The first record is handed back when its share (1 s) ends, not when the invocation does: the records
+    // after it have their time (on a loaded machine, one may still outrun its share and come back too).
+    let first = batch[0].message_id().unwrap().to_owned();
+    assert!(failed.contains(&first), "{failed:?}");
+    assert!(failed.len() < batch.len(), "the others ran: {failed:?}");
+    // Handed back is no error of the credential.
+    assert_eq!(env.last_sync().await.last_error, None);
     env.settle(&batch, &failed).await;
 
-    // Redelivered (their second receipt), they all succeed and are deleted.
+    // Redelivered (their second receipt), they succeed and are deleted.
     let mut redelivered = Vec::new();
     for _ in 0..10 {
-        if redelivered.len() == projects.len() {
+        if redelivered.len() == failed.len() {
             break;
         }
         redelivered.extend(env.receive().await);
     }
-    assert_eq!(redelivered.len(), 10);
+    assert_eq!(redelivered.len(), failed.len());
     assert!(redelivered.iter().all(|m| {
         m.attributes()
             .and_then(|a| {

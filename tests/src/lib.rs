@@ -11,7 +11,8 @@
 //! - [`local_run`]: the whole pipeline in one process against the stand-in, as the README's main command runs it;
 //! - [`local_session`]: the README's main command from start to summary (`local-run`), named runs included;
 //! - [`push_pipeline`]: a one-project GitLab whose pushes reach the push hook handler, for hook tests and benches;
-//! - [`bench_support`]: a simulator child process and /proc measurements for the benchmarks.
+//! - [`bench_support`]: a simulator child process and /proc measurements for the benchmarks;
+//! - [`token_processes`]: GitLab clients of one token in processes of their own, sharing its budget or not.
 
 pub mod api_front;
 pub mod aws_local;
@@ -25,3 +26,4 @@ pub mod local_session;
 pub mod loopback_alias;
 pub mod push_pipeline;
 pub mod tls_front;
+pub mod token_processes;

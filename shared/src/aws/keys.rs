@@ -8,7 +8,8 @@
 //! - the scheduler's lock of a connection: `pk = CONN#<connection>`, `sk = SCHEDULING`;
 //! - the analytics export's watermark of a project: `pk = CONN#<connection>`, `sk = EXPORT#<project>`;
 //! - the commit writes of a connection's imports on one day (UTC): `pk = CONN#<connection>`,
-//!   `sk = WRITES#<YYYY-MM-DD>`.
+//!   `sk = WRITES#<YYYY-MM-DD>`;
+//! - a token's shared GitLab request timeline: `pk = CONN#<connection>`, `sk = RATE#<credential>`.
 
 use std::collections::HashMap;
 
@@ -25,6 +26,7 @@ pub const SCHEDULE_SK_PREFIX: &str = "SCHED#";
 pub const SCHEDULING_SK: &str = "SCHEDULING";
 pub const EXPORT_SK_PREFIX: &str = "EXPORT#";
 pub const WRITES_SK_PREFIX: &str = "WRITES#";
+pub const RATE_SK_PREFIX: &str = "RATE#";
 
 pub fn connection_pk(connection_id: &str) -> String {
     format!("CONN#{connection_id}")
@@ -44,6 +46,10 @@ pub fn schedule_sk(project_id: u64) -> String {
 
 pub fn export_sk(project_id: u64) -> String {
     format!("{EXPORT_SK_PREFIX}{project_id}")
+}
+
+pub fn rate_sk(credential_id: &str) -> String {
+    format!("{RATE_SK_PREFIX}{credential_id}")
 }
 
 pub fn writes_sk(day: &str) -> String {

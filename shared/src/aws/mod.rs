@@ -9,6 +9,7 @@ pub mod export_bucket;
 pub mod export_feed;
 pub mod keys;
 pub mod project_store;
+pub mod rate_bucket;
 pub mod secrets;
 pub mod sync_queue;
 pub mod sync_state_store;

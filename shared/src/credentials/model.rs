@@ -201,6 +201,7 @@ impl CredentialRecord {
     /// What the GitLab connector makes this credential's client of.
     pub fn gitlab_target(&self) -> ConnectTarget<'_> {
         ConnectTarget {
+            connection_id: &self.connection_id,
             credential_id: &self.credential_id,
             base_url: &self.settings.base_url,
             ca_bundle: self.settings.ca_bundle.as_deref(),

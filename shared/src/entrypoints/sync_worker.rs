@@ -55,7 +55,7 @@ where
                 tracing::warn!(message_id = %id, code, reason = %reason, "sync message will be retried");
             }
             RecordOutcome::Deferred => {
-                tracing::info!(message_id = %id, "too little time left to start this sync; SQS delivers it again");
+                tracing::info!(message_id = %id, "this sync did not fit in its share of the invocation; SQS delivers it again");
             }
             _ => {}
         }

@@ -1,13 +1,18 @@
-//! The request budget one GitLab token shares across every concurrent task of a process.
+//! The request budget one GitLab token shares across every concurrent task of a process, and, with
+//! [`SharedSlots`], across processes.
 //!
 //! GitLab limits requests per user, not per connection or task, so all tasks that use one token draw from one
 //! budget: a steady pace of `requests_per_minute` with a small burst allowance (GCRA), a pause for everybody when
-//! GitLab says 429, and a slower pace when `RateLimit-Remaining` runs low before `RateLimit-Reset`.
+//! GitLab says 429, and a slower pace when `RateLimit-Remaining` runs low before `RateLimit-Reset`. With shared
+//! slots, each request also waits for its slot on the token's timeline that every process shares (see
+//! [`super::shared_budget`]), so concurrent syncs of one token stay within its limit together.
 
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
+
+use super::shared_budget::{SharedSlot, SharedSlots, shared_interval};
 
 /// GitLab.com's documented authenticated API limit per user.
 pub const GITLAB_COM_REQUESTS_PER_MINUTE: u32 = 2_000;
@@ -24,6 +29,8 @@ pub struct RequestBudget {
     interval: Duration,
     burst_allowance: Duration,
     state: Mutex<BudgetState>,
+    /// The token's timeline shared with other processes, if any.
+    shared: Option<SharedSlots>,
 }
 
 #[derive(Debug)]
@@ -48,12 +55,33 @@ impl RequestBudget {
                 paused_until: None,
                 slowdown: None,
             }),
+            shared: None,
+        }
+    }
+
+    /// A budget whose requests also take their slots from `shared`, the token's timeline across processes, at its
+    /// pace ([`shared_interval`]).
+    pub fn shared(requests_per_minute: u32, burst: u32, shared: SharedSlots) -> Self {
+        let interval = shared_interval(requests_per_minute);
+        RequestBudget {
+            interval,
+            burst_allowance: interval.saturating_mul(burst.max(1) - 1),
+            shared: Some(shared),
+            ..Self::per_minute(requests_per_minute, burst)
         }
     }
 
     /// Waits until this task may send one request, and takes that slot. When the slot is later than `deadline`,
     /// nothing is taken and the wait it would have needed is returned at once instead.
     pub async fn acquire(&self, deadline: Option<Instant>) -> Result<(), Duration> {
+        // The shared slot first: the process's own pace, pauses and slowdowns apply on top of it.
+        let shared_at = match &self.shared {
+            Some(shared) => match shared.next(deadline).await? {
+                SharedSlot::At(at) => Some(at),
+                SharedSlot::Unavailable => None,
+            },
+            None => None,
+        };
         let send_at = {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
@@ -64,7 +92,10 @@ impl RequestBudget {
             let pause_end = state.paused_until.filter(|p| *p > now).unwrap_or(now);
             let slot = state.next_slot.max(now);
             let earliest = slot.checked_sub(self.burst_allowance).unwrap_or(now);
-            let send_at = earliest.max(pause_end).max(now);
+            let send_at = earliest
+                .max(pause_end)
+                .max(now)
+                .max(shared_at.unwrap_or(now));
             if deadline.is_some_and(|deadline| send_at > deadline) {
                 return Err(send_at - now);
             }

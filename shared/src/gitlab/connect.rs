@@ -1,14 +1,15 @@
 //! Turns a stored credential's settings into a GitLab client: its base URL and CA bundle, its token from the vault,
 //! and the request budget the process keeps for it, so every task of the process that uses one token shares
-//! GitLab's per-user limit. Used by the scheduler and the sync worker alike; the credentials room says what a
+//! GitLab's per-user limit; with a [`SlotStore`], every process too. Used by the scheduler and the sync worker alike; the credentials room says what a
 //! record's [`ConnectTarget`] is.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use super::shared_budget::{BucketKey, SharedSlots, SlotStore};
 use super::{GitLabAddress, GitLabClient, HttpClients, MemoryBudget, RequestBudget, RetryPolicy};
-use crate::kernel::CredentialId;
 use crate::kernel::vault::SecretVault;
+use crate::kernel::{ConnectionId, CredentialId};
 
 /// Requests one token may send back to back before its steady pace applies.
 const BUDGET_BURST: u32 = 20;
@@ -27,7 +28,8 @@ pub enum ConnectError {
 /// What a client is made of: the GitLab instance, the token's secret (and the version of it), the budget.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectTarget<'a> {
-    /// Whose request budget the client spends (one per credential and process).
+    /// Whose request budget the client spends (one per credential, and per process unless shared).
+    pub connection_id: &'a ConnectionId,
     pub credential_id: &'a CredentialId,
     pub base_url: &'a str,
     pub ca_bundle: Option<&'a str>,
@@ -43,7 +45,9 @@ pub struct ConnectTarget<'a> {
 pub struct GitLabConnector {
     http: Arc<HttpClients>,
     default_requests_per_minute: u32,
-    budgets: Mutex<HashMap<String, Arc<RequestBudget>>>,
+    /// Where each token's timeline is shared with the other processes; `None`: each process paces on its own.
+    shared: Option<Arc<dyn SlotStore>>,
+    budgets: Mutex<HashMap<BucketKey, Arc<RequestBudget>>>,
     /// Shared by every client made here: all the process's GitLab answers together stay within it.
     memory: MemoryBudget,
 }
@@ -53,6 +57,7 @@ impl GitLabConnector {
         GitLabConnector {
             http,
             default_requests_per_minute,
+            shared: None,
             budgets: Mutex::new(HashMap::new()),
             memory: MemoryBudget::default(),
         }
@@ -61,6 +66,12 @@ impl GitLabConnector {
     /// Another memory budget than [`MemoryBudget::default`] for the clients made here.
     pub fn with_memory(mut self, memory: MemoryBudget) -> Self {
         self.memory = memory;
+        self
+    }
+
+    /// Every token's budget is also shared, through `store`, with the other processes that use the same store.
+    pub fn with_shared_budget(mut self, store: Arc<dyn SlotStore>) -> Self {
+        self.shared = Some(store);
         self
     }
 
@@ -83,13 +94,24 @@ impl GitLabConnector {
             .map_err(|e| ConnectError::Secret(e.to_string()))?;
         let budget = {
             let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
+            let key = BucketKey {
+                connection_id: target.connection_id.clone(),
+                credential_id: target.credential_id.clone(),
+            };
             budgets
-                .entry(target.credential_id.as_str().to_owned())
+                .entry(key.clone())
                 .or_insert_with(|| {
                     let per_minute = target
                         .requests_per_minute
                         .unwrap_or(self.default_requests_per_minute);
-                    Arc::new(RequestBudget::per_minute(per_minute, BUDGET_BURST))
+                    Arc::new(match &self.shared {
+                        Some(store) => RequestBudget::shared(
+                            per_minute,
+                            BUDGET_BURST,
+                            SharedSlots::new(store.clone(), key, per_minute),
+                        ),
+                        None => RequestBudget::per_minute(per_minute, BUDGET_BURST),
+                    })
                 })
                 .clone()
         };

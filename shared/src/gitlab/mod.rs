@@ -1,4 +1,5 @@
-//! The GitLab REST v4 client: addresses and the network guard, the request budget, typed errors and entities,
+//! The GitLab REST v4 client: addresses and the network guard, the request budget (and its timeline shared across
+//! processes), typed errors and entities,
 //! and the connector that makes a client for a stored credential.
 
 pub mod address;
@@ -8,6 +9,7 @@ pub mod connect;
 pub mod error;
 pub mod memory;
 pub mod model;
+pub mod shared_budget;
 #[cfg(test)]
 mod untrusted_props;
 
@@ -24,3 +26,4 @@ pub use model::{
     Branch, BranchCommit, Commit, CommitStats, Group, Project, READ_SCOPES, TokenInfo,
     excess_scopes,
 };
+pub use shared_budget::{BucketKey, SharedSlots, SlotRequest, SlotStore};

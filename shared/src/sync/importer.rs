@@ -557,7 +557,8 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
     }
 
     /// Imports the job's pending windows concurrently, checkpointing each finished window. Stops starting new
-    /// windows once `deadline` has passed (after the first).
+    /// windows once `deadline` has passed (after the first). A window stopped by the client's time or a wait it
+    /// cannot hold ends the run early when another window of it finished: the rest is the continuation's.
     async fn import_windows(
         &self,
         target: &SyncTarget,
@@ -582,10 +583,14 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
                 })
                 .buffer_unordered(self.options.concurrency.max(1))
         );
+        let mut finished_here = 0_usize;
         while let Some(window) = finished.next().await {
             let (index, written) = match window {
                 Ok(window) => window,
                 // A wait GitLab asked for, or time that ran out, says nothing about the window's bounds.
+                Err(SyncError::GitLab(
+                    GitLabError::RateLimited { .. } | GitLabError::TimedOut { .. },
+                )) if finished_here > 0 => return Ok(()),
                 Err(
                     error @ SyncError::GitLab(
                         GitLabError::RateLimited { .. } | GitLabError::TimedOut { .. },
@@ -606,6 +611,7 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
             };
             report.add(written);
             job.done.push(index);
+            finished_here += 1;
             if !self.state.save_job(&target.key, expected, job).await? {
                 return Err(SyncError::Superseded);
             }

@@ -7,9 +7,12 @@
 //! continued through a new message.
 //!
 //! Records run one after another and share the invocation's time ([`TimeBudget`]): each started record gets an
-//! equal share of what is left for the records still waiting, a record is not started when too little is left
-//! (it goes back to SQS at once, as a batch item failure), and a record still running close to the Lambda
-//! deadline is abandoned, so the batch's answer always goes out before Lambda would kill the invocation.
+//! equal share of what is left for the records still waiting, and every phase of it (reading the head, planning,
+//! its windows, GitLab's rate-limit waits) runs within that share: no GitLab request runs and no wait sleeps past
+//! its end. A record stopped there with windows done continues through a new message; one stopped before (or
+//! asked to wait longer than its share holds) goes back to SQS at once, as a batch item failure, like a record
+//! not started because too little was left. A record still running close to the Lambda deadline (stuck on
+//! storage) is abandoned, so the batch's answer always goes out before Lambda would kill the invocation.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -60,8 +63,12 @@ impl Default for TimeBudget {
 /// The time one record may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RecordSlot {
-    /// No new window of its import starts after this (a continuation carries on).
+    /// No new window of its import starts after this (a continuation carries on): three quarters into the share,
+    /// so that the windows running then can finish within it.
     pub windows_until: Option<Instant>,
+    /// The end of the record's share: no GitLab request runs and no wait (the budget, a 429, a backoff) sleeps
+    /// past it. A wait that would end later fails at once, and the record is deferred instead of sleeping.
+    pub share_end: Option<Instant>,
     /// The record is abandoned at this instant.
     pub abort_at: Option<Instant>,
 }
@@ -82,7 +89,9 @@ impl TimeBudget {
         }
         let share = left / u32::try_from(waiting.max(1)).unwrap_or(u32::MAX);
         Some(RecordSlot {
-            windows_until: now.checked_add(share),
+            windows_until: now.checked_add(share * 3 / 4),
+            // Before `abort_at`: the share is at most the time left before the margin.
+            share_end: now.checked_add(share),
             abort_at: end.checked_sub(self.abort_margin),
         })
     }
@@ -93,7 +102,9 @@ impl TimeBudget {
 pub enum RecordOutcome {
     Synced(SyncOutcome),
     Continued(SyncReport),
-    /// Not started: too little of the invocation was left. SQS delivers it again; not a failure of the sync.
+    /// Not started (too little of the invocation was left), or stopped at the end of its share before any window
+    /// was done, or asked by GitLab to wait longer than its share holds. SQS delivers it again (from its
+    /// checkpoint); not a failure of the sync.
     Deferred,
     /// Nothing to do for this credential or project (deleted, disabled, marked invalid, hidden): the reason, and
     /// for a refusal the code its credential's summary shows (`forbidden`, `not_found`, `invalid_credentials`).
@@ -417,8 +428,8 @@ where
             return (abandoned(), no_requests);
         };
         let gitlab = match client {
-            // GitLab's waits end with the record's time, not by being cut off.
-            Ok(client) => client.with_deadline(slot.abort_at),
+            // Every request and wait of the record ends with its share, not by being cut off.
+            Ok(client) => client.with_deadline(slot.share_end),
             Err(ConnectError::Settings) => {
                 return (RecordOutcome::Skipped("invalid_settings"), no_requests);
             }
@@ -460,6 +471,24 @@ where
                     if slot.abort_at.is_some_and(|at| Instant::now() >= at) =>
                 {
                     abandoned()
+                }
+                // The share is used up, or GitLab asks for a wait it cannot hold: handed back, not slept through,
+                // so the records behind it get their time. A wait longer than any GitLab should ask stays an error
+                // of the connection (`rate_limited`).
+                Err(SyncError::GitLab(GitLabError::TimedOut { .. }))
+                    if slot.share_end.is_some_and(|at| Instant::now() >= at) =>
+                {
+                    tracing::info!("the record's share of the invocation is used up; deferred");
+                    RecordOutcome::Deferred
+                }
+                Err(SyncError::GitLab(GitLabError::RateLimited { retry_after }))
+                    if retry_after <= self.options.retry.max_rate_limit_wait =>
+                {
+                    tracing::info!(
+                        wait_ms = retry_after.as_millis() as u64,
+                        "GitLab's rate limit asks for a longer wait than the record's share holds; deferred"
+                    );
+                    RecordOutcome::Deferred
                 }
                 Err(SyncError::GitLab(error)) => {
                     self.gitlab_refused(&record, &gitlab, &target, error).await
@@ -591,14 +620,17 @@ mod tests {
         let budget = TimeBudget::default();
         let now = Instant::now();
         let end = now + Duration::from_secs(900);
-        // Ten records waiting: the first may start windows for a tenth of the 840 s before the margin.
+        // Ten records waiting: the first gets a tenth of the 840 s before the margin, and starts windows in the
+        // first three quarters of it.
         let first = budget.slot(Some(end), 10, now).unwrap();
-        assert_eq!(first.windows_until, Some(now + Duration::from_secs(84)));
+        assert_eq!(first.share_end, Some(now + Duration::from_secs(84)));
+        assert_eq!(first.windows_until, Some(now + Duration::from_secs(63)));
         assert_eq!(first.abort_at, Some(end - Duration::from_secs(10)));
         // The last one gets all that is left.
         let later = now + Duration::from_secs(600);
         let last = budget.slot(Some(end), 1, later).unwrap();
-        assert_eq!(last.windows_until, Some(end - Duration::from_secs(60)));
+        assert_eq!(last.share_end, Some(end - Duration::from_secs(60)));
+        assert_eq!(last.windows_until, Some(later + Duration::from_secs(180)));
         // Less than two minutes before the margin: not started.
         let late = end - Duration::from_secs(60 + 119);
         assert_eq!(budget.slot(Some(end), 3, late), None);

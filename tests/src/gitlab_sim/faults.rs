@@ -312,12 +312,16 @@ impl FaultMix {
     }
 }
 
-/// A fixed-window limiter per user, like GitLab's `throttle_authenticated_api`.
+/// A limiter per user: a fixed window like GitLab's `throttle_authenticated_api`, or a sliding one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimit {
     pub requests_per_period: u32,
     pub period: Duration,
     pub name: String,
+    /// Counts the requests of the last `period` at every request, rather than those of the current fixed window:
+    /// stricter than GitLab (no burst across a window boundary passes), so a client that never trips it never
+    /// trips GitLab's, wherever GitLab's windows begin.
+    pub sliding: bool,
 }
 
 impl RateLimit {
@@ -326,12 +330,21 @@ impl RateLimit {
             requests_per_period,
             period,
             name: "throttle_authenticated_api".to_owned(),
+            sliding: false,
         }
     }
 
     /// GitLab.com's authenticated API limit: 2,000 requests a minute per user.
     pub fn gitlab_com() -> Self {
         Self::new(2000, Duration::from_secs(60))
+    }
+
+    /// The same limit over a sliding window.
+    pub fn sliding(self) -> Self {
+        Self {
+            sliding: true,
+            ..self
+        }
     }
 }
 
@@ -404,6 +417,10 @@ pub(crate) struct FaultState {
     limit: Option<RateLimit>,
     /// user -> (window index, requests seen in it).
     windows: HashMap<u64, (u128, u32)>,
+    /// user -> arrival times (ms) of the requests of the last period, for a sliding limit.
+    recent: HashMap<u64, VecDeque<u128>>,
+    /// Requests the limiter refused (429), for tests and benchmarks.
+    pub(crate) refused: u64,
 }
 
 impl Default for FaultState {
@@ -415,6 +432,8 @@ impl Default for FaultState {
             queued: HashMap::new(),
             limit: None,
             windows: HashMap::new(),
+            recent: HashMap::new(),
+            refused: 0,
         }
     }
 }
@@ -445,6 +464,8 @@ impl FaultState {
     pub(crate) fn set_limit(&mut self, limit: Option<RateLimit>) {
         self.limit = limit;
         self.windows.clear();
+        self.recent.clear();
+        self.refused = 0;
     }
 
     /// The fault for this request, if any: queued faults for the route first, then `*`, then the mix.
@@ -491,6 +512,32 @@ impl FaultState {
         let limit = self.limit.as_ref()?;
         let now = now_ms();
         let period = limit.period.as_millis().max(1);
+        let info = if limit.sliding {
+            // Every request counts, refused ones too, as Rack::Attack counts them.
+            let recent = self.recent.entry(user).or_default();
+            while recent.front().is_some_and(|at| *at + period <= now) {
+                recent.pop_front();
+            }
+            recent.push_back(now);
+            let reset_at_ms = recent.front().map_or(now, |oldest| oldest + period);
+            RateInfo {
+                name: limit.name.clone(),
+                limit: limit.requests_per_period,
+                observed: u32::try_from(recent.len()).unwrap_or(u32::MAX),
+                reset_at_ms,
+                retry_after_secs: u64::try_from((reset_at_ms - now).div_ceil(1000))
+                    .unwrap_or(u64::MAX)
+                    .max(1),
+            }
+        } else {
+            self.fixed_window(user, now, period)
+        };
+        self.refused += u64::from(info.exceeded());
+        Some(info)
+    }
+
+    fn fixed_window(&mut self, user: u64, now: u128, period: u128) -> RateInfo {
+        let limit = self.limit.as_ref().expect("called with a limit");
         let window = now / period;
         let entry = self.windows.entry(user).or_insert((window, 0));
         if entry.0 != window {
@@ -502,13 +549,13 @@ impl FaultState {
         let retry_after_secs = u64::try_from((reset_at_ms - now).div_ceil(1000))
             .unwrap_or(u64::MAX)
             .max(1);
-        Some(RateInfo {
+        RateInfo {
             name: limit.name.clone(),
             limit: limit.requests_per_period,
             observed: entry.1,
             reset_at_ms,
             retry_after_secs,
-        })
+        }
     }
 
     /// What an injected 429 reports: the configured limit (or GitLab.com's), just exceeded.

@@ -117,9 +117,14 @@ impl Simulator {
         self.shared.faults().clear_queued();
     }
 
-    /// Switches the per-user fixed-window limiter on or off.
+    /// Switches the per-user limiter on or off (and zeroes its count of refusals).
     pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
         self.shared.faults().set_limit(limit);
+    }
+
+    /// Requests the per-user limiter answered with 429 since it was set.
+    pub fn rate_limit_refusals(&self) -> u64 {
+        self.shared.faults().refused
     }
 
     /// Requests that reached `route` (counted on arrival, faults included); `"*"` is the total.
