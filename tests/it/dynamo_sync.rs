@@ -522,6 +522,13 @@ async fn racing_write_reservations_never_pass_the_ceiling() {
         }
     };
     assert_eq!(count("WRITES#2026-12-07").await, 100);
+    let expires_at = aws.state_item("CONN#conn-a", "WRITES#2026-12-07").await["expires_at"]
+        .as_n()
+        .unwrap()
+        .parse::<i64>()
+        .unwrap();
+    let in_a_week = time::OffsetDateTime::now_utc().unix_timestamp() + 7 * 24 * 3600;
+    assert!((in_a_week - 60..=in_a_week).contains(&expires_at));
     // What is left (5) is granted; one more is not, and adds nothing.
     assert!(
         state

@@ -2,7 +2,7 @@
 //! `sk = PROJ#<project>`. The sync owns `last_head`, `default_branch`, `synced_at`, `job` (the checkpoint of a
 //! large import, as JSON) and `access_error`/`access_error_at` (GitLab's last refusal) and updates only those, so the scheduler's project metadata in the same item is never
 //! overwritten. Every write is conditional on the `last_head` the sync read. The connection's daily count of
-//! commit writes (`sk = WRITES#<day>`, `commit_writes`) is kept in the same table.
+//! commit writes (`sk = WRITES#<day>`, `commit_writes`, `expires_at` a week on) is kept in the same table.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -16,6 +16,9 @@ use crate::kernel::StoreError;
 use crate::kernel::time::utc;
 use crate::sync::model::{ProjectKey, SyncJob, SyncState};
 use crate::sync::ports::SyncStateStore;
+
+/// A day's count of commit writes is kept a week (the table's TTL, `expires_at`), for an operator to look at.
+const WRITES_KEPT_SECONDS: i64 = 7 * 24 * 60 * 60;
 
 #[derive(Debug, Clone)]
 pub struct DynamoSyncStateStore {
@@ -122,10 +125,16 @@ impl SyncStateStore for DynamoSyncStateStore {
             .table_name(&self.table)
             .key("pk", AttributeValue::S(connection_pk(connection_id)))
             .key("sk", AttributeValue::S(writes_sk(day)))
-            .update_expression("ADD commit_writes :writes")
+            .update_expression("ADD commit_writes :writes SET expires_at = :expires")
             .condition_expression("attribute_not_exists(commit_writes) OR commit_writes <= :room")
             .expression_attribute_values(":writes", AttributeValue::N(writes.to_string()))
-            .expression_attribute_values(":room", AttributeValue::N(room.to_string()));
+            .expression_attribute_values(":room", AttributeValue::N(room.to_string()))
+            .expression_attribute_values(
+                ":expires",
+                AttributeValue::N(
+                    (OffsetDateTime::now_utc().unix_timestamp() + WRITES_KEPT_SECONDS).to_string(),
+                ),
+            );
         conditional(update.send().await)
     }
 
