@@ -1167,6 +1167,25 @@ async fn a_client_built_under_proxy_variables_refuses_a_private_target() {
 
 /// A GitLab that echoes the token back in an error message or in a value its JSON quotes: the client's errors
 /// (what the worker and scheduler log and record) never carry it.
+/// The error a commits page ends in when GitLab answers it with `status` and the JSON `body`, as its log line and
+/// its debug form would show it.
+async fn echoed_error(f: &Fixture, gitlab: &GitLabClient, status: u16, body: String) -> String {
+    f.sim.fail_next(
+        COMMITS,
+        1,
+        hostile(Hostile::Body {
+            status,
+            content_type: "application/json".into(),
+            body: body.into(),
+        }),
+    );
+    let error = gitlab
+        .commits_page(&f.project, &CommitQuery::history("main"), 1)
+        .await
+        .unwrap_err();
+    format!("{error} {error:?}")
+}
+
 #[tokio::test]
 async fn a_token_echoed_by_gitlab_never_reaches_an_error() {
     let f = fixture(3).await;
@@ -1175,20 +1194,7 @@ async fn a_token_echoed_by_gitlab_never_reaches_an_error() {
         serde_json::json!({ "message": format!("bad header PRIVATE-TOKEN: {TOKEN}") }).to_string();
     let echo_json = format!("[{{\"id\": 1, \"short_id\": \"{TOKEN}\"}}]");
     for (status, body) in [(400, echo_4xx), (401, echo_json.clone()), (200, echo_json)] {
-        f.sim.fail_next(
-            COMMITS,
-            1,
-            hostile(Hostile::Body {
-                status,
-                content_type: "application/json".into(),
-                body: body.into(),
-            }),
-        );
-        let error = gitlab
-            .commits_page(&f.project, &CommitQuery::history("main"), 1)
-            .await
-            .unwrap_err();
-        let shown = format!("{error} {error:?}");
+        let shown = echoed_error(&f, &gitlab, status, body).await;
         assert!(!shown.contains(TOKEN), "{status}: {shown}");
     }
     f.sim.shutdown().await;
@@ -1206,20 +1212,7 @@ async fn a_token_echoed_across_the_cut_of_an_error_leaves_no_prefix() {
     // serde quotes a value of the wrong type after `invalid type: string "` (22 characters).
     let wrong_type = format!("[{{\"parent_ids\": \"{}{TOKEN}\"}}]", "x".repeat(128));
     for (status, body) in [(400, message.clone()), (401, message), (200, wrong_type)] {
-        f.sim.fail_next(
-            COMMITS,
-            1,
-            hostile(Hostile::Body {
-                status,
-                content_type: "application/json".into(),
-                body: body.into(),
-            }),
-        );
-        let error = gitlab
-            .commits_page(&f.project, &CommitQuery::history("main"), 1)
-            .await
-            .unwrap_err();
-        let shown = format!("{error} {error:?}");
+        let shown = echoed_error(&f, &gitlab, status, body).await;
         assert!(
             shown.contains("xxxxxxxxxx"),
             "{status}: the text is kept: {shown}"

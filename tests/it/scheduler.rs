@@ -22,9 +22,9 @@ use shared::gitlab::GitLabConnector;
 use shared::gitlab::HttpClients;
 use shared::kernel::{StoreError, SyncMessage};
 use shared::scheduler::{
-    BatchEntry, BatchQueue, ConnectionTurns, DiscoveredProject, EnqueueLease, FailedEntry,
-    ProjectRecord, ProjectStatus, ScheduleItems, Scheduler, SchedulerOptions, SendPolicy,
-    TickReport,
+    BatchEntry, BatchQueue, ConnectionReport, ConnectionTurns, DiscoveredProject, EnqueueLease,
+    FailedEntry, ProjectRecord, ProjectStatus, ScheduleItems, Scheduler, SchedulerOptions,
+    SendPolicy, TickReport,
 };
 use shared::secret::SecretString;
 use shared::sync::{ProjectKey, SyncStateStore};
@@ -222,6 +222,15 @@ fn ids(messages: &[SyncMessage]) -> Vec<u64> {
 
 /// What the simulator itself says the user can sync: projects it reaches with at least Reporter access (what
 /// reading a repository needs) and a repository with a branch.
+/// A tick's connection reports by connection id.
+fn by_connection(report: &TickReport) -> BTreeMap<&str, &ConnectionReport> {
+    report
+        .connections
+        .iter()
+        .map(|c| (c.connection_id.as_str(), c))
+        .collect()
+}
+
 fn eligible(sim: &Simulator, user: u64, repo: &std::path::Path) -> Vec<u64> {
     sim.with_world(|w| {
         w.projects
@@ -512,11 +521,7 @@ async fn a_revoked_token_and_a_failing_gitlab_do_not_stop_the_others() {
     let report = handle(&scheduler, schedule_event(Some("2026-11-24T23:00:00Z")))
         .await
         .unwrap();
-    let by_name: BTreeMap<&str, _> = report
-        .connections
-        .iter()
-        .map(|c| (c.connection_id.as_str(), c))
-        .collect();
+    let by_name = by_connection(&report);
     let expected = eligible(&sim, org.user, repo.path());
     assert_eq!(by_name["acme"].enqueued, expected.len());
     assert_eq!(by_name["gone-corp"].enqueued, 0);
@@ -1481,11 +1486,7 @@ async fn endless_8_mib_project_pages_stop_at_the_discovery_byte_budget() {
         let report = handle(&scheduler, schedule_event(Some(time)))
             .await
             .unwrap();
-        let by_name: BTreeMap<&str, _> = report
-            .connections
-            .iter()
-            .map(|c| (c.connection_id.as_str(), c))
-            .collect();
+        let by_name = by_connection(&report);
         let hostile = by_name["a-hostile"];
         assert!(
             hostile.errors.len() == 1 && hostile.errors[0].ends_with("discovery_too_large"),
