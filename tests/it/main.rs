@@ -2,6 +2,7 @@
 //! One test binary for the whole workspace keeps link time down on small machines.
 
 mod api_front;
+mod artifact_run;
 mod aws_stand_in;
 mod credentials_api;
 mod dynamo_sync;

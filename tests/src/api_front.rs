@@ -43,9 +43,19 @@ type Handler = Arc<
         + Sync,
 >;
 
+/// A function's answer to a payload 2.0 event, as the function returned it (`None`: the invocation failed).
+type EventRelay = Arc<dyn Fn(Value) -> BoxFuture<'static, Option<Value>> + Send + Sync>;
+
+/// What answers behind the front: a handler in this process, or a function that takes the event itself (a
+/// Lambda process behind its runtime API).
+enum Target {
+    Handler(Handler),
+    Function(EventRelay),
+}
+
 struct Front {
     routes: Vec<String>,
-    handler: Handler,
+    target: Target,
     /// `127.0.0.1:PORT`, where API Gateway has `<api-id>.execute-api.<region>.amazonaws.com`.
     domain: String,
     requests: AtomicU64,
@@ -67,11 +77,33 @@ impl ApiFront {
         F: Fn(lambda_http::Request) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = lambda_http::Response<lambda_http::Body>> + Send + 'static,
     {
+        Self::serve(
+            routes,
+            Target::Handler(Arc::new(move |req| Box::pin(handler(req)))),
+        )
+        .await
+    }
+
+    /// Like [`ApiFront::start`], with a function that is given the event JSON and answers with its response JSON
+    /// (`None` when the invocation failed), as API Gateway invokes a Lambda function.
+    pub async fn start_relay<F, Fut>(routes: &[&str], function: F) -> std::io::Result<ApiFront>
+    where
+        F: Fn(Value) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<Value>> + Send + 'static,
+    {
+        Self::serve(
+            routes,
+            Target::Function(Arc::new(move |event| Box::pin(function(event)))),
+        )
+        .await
+    }
+
+    async fn serve(routes: &[&str], target: Target) -> std::io::Result<ApiFront> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let front = Arc::new(Front {
             routes: routes.iter().map(|r| (*r).to_owned()).collect(),
-            handler: Arc::new(move |req| Box::pin(handler(req))),
+            target,
             domain: addr.to_string(),
             requests: AtomicU64::new(0),
         });
@@ -157,11 +189,23 @@ async fn relay(
         &path_parameters,
         n,
     );
-    let event = event.to_string();
-    if event.len() > MAX_EVENT {
+    let text = event.to_string();
+    if text.len() > MAX_EVENT {
         return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
     }
-    let request = match lambda_http::request::from_str(&event) {
+    let handler = match &front.target {
+        Target::Handler(handler) => handler.clone(),
+        Target::Function(function) => {
+            return match tokio::time::timeout(INTEGRATION_TIMEOUT, function(event)).await {
+                Ok(Some(reply)) => integration_response(&reply),
+                Ok(None) => {
+                    gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+                }
+                Err(_) => gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+            };
+        }
+    };
+    let request = match lambda_http::request::from_str(&text) {
         Ok(request) => request,
         Err(e) => {
             tracing::error!(error = %e, "api front: lambda_http rejects the event it was given");
@@ -169,7 +213,7 @@ async fn relay(
         }
     };
     // A task of its own, so a panicking handler is a failed invocation (500), as in Lambda.
-    let call = tokio::spawn((front.handler)(request));
+    let call = tokio::spawn(handler(request));
     match tokio::time::timeout(INTEGRATION_TIMEOUT, call).await {
         Ok(Ok(reply)) => {
             let (parts, body) = reply.into_parts();
@@ -178,6 +222,47 @@ async fn relay(
         Ok(Err(_)) => gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
         Err(_) => gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
     }
+}
+
+/// A function's payload 2.0 response as API Gateway relays it: `statusCode`, `headers`, `cookies`, `body`
+/// (base64 when `isBase64Encoded`); a response without `statusCode` is a JSON body of a 200.
+fn integration_response(reply: &Value) -> Response {
+    let Some(status) = reply["statusCode"].as_u64() else {
+        return (
+            StatusCode::OK,
+            [(CONTENT_TYPE, "application/json")],
+            reply.to_string(),
+        )
+            .into_response();
+    };
+    let body = reply["body"].as_str().unwrap_or_default();
+    let body = if reply["isBase64Encoded"] == true {
+        match serde_json::from_value::<Base64Data>(json!(body)) {
+            Ok(data) => data.0,
+            Err(_) => return gateway_error(StatusCode::BAD_GATEWAY, "Internal Server Error"),
+        }
+    } else {
+        body.as_bytes().to_vec()
+    };
+    let mut response = Response::new(axum::body::Body::from(body));
+    *response.status_mut() =
+        StatusCode::from_u16(u16::try_from(status).unwrap_or(502)).unwrap_or(StatusCode::BAD_GATEWAY);
+    let headers = reply["headers"].as_object().into_iter().flatten();
+    let cookies = reply["cookies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| ("set-cookie".to_owned(), c.clone()));
+    for (name, value) in headers.map(|(k, v)| (k.clone(), v.clone())).chain(cookies) {
+        let parsed = (
+            hyper::header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value.as_str().unwrap_or_default()),
+        );
+        if let (Ok(name), Ok(value)) = parsed {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
 }
 
 /// Whether route key `route` matches the request; if so, the key and the path parameters.

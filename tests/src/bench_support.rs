@@ -212,12 +212,16 @@ pub fn cpu_seconds() -> f64 {
 
 /// Peak resident set size of this process since the last [`reset_peak_rss`], in MiB (VmHWM).
 pub fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    peak_rss_kib("self").map_or(0.0, |kib| kib as f64 / 1024.0)
+}
+
+/// Peak resident set size (VmHWM) of a live process, `self` or a pid, in KiB.
+pub fn peak_rss_kib(process: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).ok()?;
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kib| kib / 1024.0)
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// Resets the peak RSS to the current RSS, so each run reports its own peak.

@@ -11,6 +11,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use crate::aws_local::AwsStandIn;
 use crate::git_fixture::{CommitSpec, GitRepo};
 use crate::gitlab_sim::{Membership, Namespace, ProjectSpec, Simulator, TokenSpec, World, access};
 use crate::local_run::{CONNECTION, LocalRun};
@@ -421,14 +422,24 @@ fn team_history(repo: &GitRepo, commits: usize, seed: usize) {
 /// Compares the commits table with git for every demo project: each project the token can see holds exactly
 /// `git rev-list <default branch>` (none marked removed), every other holds nothing. Returns the differences.
 pub async fn differences_from_git(demo: &Demo, sim: &Simulator, run: &LocalRun) -> Vec<String> {
+    differences_in_tables(demo, sim, &run.aws, CONNECTION).await
+}
+
+/// Like [`differences_from_git`], for the commits `connection` has in the stand-in's tables `aws`.
+pub async fn differences_in_tables(
+    demo: &Demo,
+    sim: &Simulator,
+    aws: &AwsStandIn,
+    connection: &str,
+) -> Vec<String> {
     let mut differences = Vec::new();
     for project in &demo.projects {
         let path = &project.path_with_namespace;
         let id = sim
             .with_world(|w| w.find_project(path))
             .unwrap_or_else(|| panic!("the simulator has no {path}"));
-        let key = shared::sync::ProjectKey::new(CONNECTION, id);
-        let stored = run.aws.stored_commits(&key).await;
+        let key = shared::sync::ProjectKey::new(connection, id);
+        let stored = aws.stored_commits(&key).await;
         let live: BTreeSet<&str> = stored
             .iter()
             .filter(|(_, c)| c.removed_at.is_none())

@@ -12,18 +12,27 @@
 //! - [`local_session`]: the README's main command from start to summary (`local-run`), named runs included;
 //! - [`push_pipeline`]: a one-project GitLab whose pushes reach the push hook handler, for hook tests and benches;
 //! - [`bench_support`]: a simulator child process and /proc measurements for the benchmarks;
-//! - [`token_processes`]: GitLab clients of one token in processes of their own, sharing its budget or not.
+//! - [`token_processes`]: GitLab clients of one token in processes of their own, sharing its budget or not;
+//! - [`lambda_events`]: the events AWS sends the functions, and what an SQS event source mapping does with answers;
+//! - [`runtime_api`], [`lambda_process`], [`lambda_environment`]: a built `bootstrap` run as Lambda runs it, behind
+//!   a Lambda Runtime API, with the environment `template.yaml` gives it;
+//! - [`artifact_run`]: the five built functions driving the whole pipeline (the artifact run).
 
 pub mod api_front;
+pub mod artifact_run;
 pub mod aws_local;
 pub mod bench_support;
 pub mod clients;
 pub mod demo;
 pub mod git_fixture;
 pub mod gitlab_sim;
+pub mod lambda_environment;
+pub mod lambda_events;
+pub mod lambda_process;
 pub mod local_run;
 pub mod local_session;
 pub mod loopback_alias;
 pub mod push_pipeline;
+pub mod runtime_api;
 pub mod tls_front;
 pub mod token_processes;

@@ -12,9 +12,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
-};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use shared::app::{CredentialsFunction, SchedulerFunction, SyncWorkerFunction};
@@ -27,6 +24,7 @@ use shared::sync::{RecordOutcome, RecordReport, SyncOptions};
 use crate::api_front::ApiFront;
 use crate::aws_local::{AwsStandIn, StandInError};
 use crate::gitlab_sim::Simulator;
+use crate::lambda_events::{SqsSource, credentials_api_event, sqs_event};
 
 /// How soon a message whose record failed is delivered again (the deployed queue waits its visibility timeout).
 pub const REDELIVERY_DELAY: Duration = Duration::from_secs(2);
@@ -76,7 +74,7 @@ pub enum LocalRunError {
     DrainTimeout(Duration),
 }
 
-fn aws_failure<E: std::error::Error>(step: &'static str) -> impl Fn(E) -> LocalRunError {
+pub(crate) fn aws_failure<E: std::error::Error>(step: &'static str) -> impl Fn(E) -> LocalRunError {
     move |error| LocalRunError::Aws {
         step,
         message: aws_sdk_sqs::error::DisplayErrorContext(&error).to_string(),
@@ -371,29 +369,7 @@ impl LocalRun {
         route: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut event: Value =
-            serde_json::from_str(include_str!("../../events/apigw-credentials-create.json"))
-                .expect("the sample event is JSON");
-        let path = format!("/connections/{connection}/{route}");
-        event["rawPath"] = path.clone().into();
-        event["requestContext"]["http"]["path"] = path.into();
-        event["requestContext"]["http"]["method"] = method.into();
-        event["pathParameters"]["connection_id"] = connection.into();
-        event["pathParameters"]["proxy"] = route.into();
-        match body {
-            Some(body) => {
-                let body = body.to_string();
-                event["headers"]["content-length"] = body.len().to_string().into();
-                event["body"] = body.into();
-            }
-            None => {
-                if let Some(headers) = event["headers"].as_object_mut() {
-                    headers.remove("content-length");
-                    headers.remove("content-type");
-                }
-                event["body"] = Value::Null;
-            }
-        }
+        let event = credentials_api_event(connection, method, route, body.as_ref());
         let request =
             lambda_http::request::from_str(&event.to_string()).expect("an API Gateway v2 event");
         let reply = shared::entrypoints::credentials_api::handler(&self.api, request)
@@ -429,25 +405,9 @@ impl LocalRun {
         .await
         .map_err(|e| LocalRunError::Config(format!("serving the push hook: {e}")))?;
         let url = format!("{}{}", front.base_url(), hook_path(&id));
-        let secret = self.push_hook_secret(&id).await?;
+        let secret = push_hook_secret(&self.aws, &self.config.secret_name_prefix, &id).await?;
         sim.set_push_hook(&url, &secret);
         Ok(ServedPushHooks { front, url, secret })
-    }
-
-    /// The connection's push hook secret, as `credentials.create` made it (read from the secret vault).
-    async fn push_hook_secret(&self, connection: &ConnectionId) -> Result<String, LocalRunError> {
-        let name = hook_secret_name(&self.config.secret_name_prefix, connection);
-        let secret = self
-            .aws
-            .secrets
-            .get_secret_value()
-            .secret_id(name)
-            .send()
-            .await
-            .map_err(aws_failure("GetSecretValue"))?;
-        secret
-            .secret_string
-            .ok_or_else(|| LocalRunError::Config("the push hook secret has no text".into()))
     }
 
     /// Drains the sync queue while watching for the project's imported head to become `sha`: the drain, and how
@@ -590,50 +550,20 @@ impl LocalRun {
         let started = Instant::now();
         let mut reports = Vec::new();
         let mut invocations = 0;
+        let source = SqsSource {
+            sqs: &self.aws.sqs,
+            url: &queue.url,
+        };
+        let region = self.aws.config.region().map(|r| r.to_string()).unwrap_or_default();
         while started.elapsed() < DRAIN_LIMIT {
-            let received = self
-                .aws
-                .sqs
-                .receive_message()
-                .queue_url(&queue.url)
-                .max_number_of_messages(BATCH_SIZE)
-                .wait_time_seconds(1)
-                .message_system_attribute_names(MessageSystemAttributeName::All)
-                .send()
-                .await
-                .map_err(aws_failure("ReceiveMessage"))?;
-            let messages = received.messages.unwrap_or_default();
+            let messages = source.receive(BATCH_SIZE).await?;
             if messages.is_empty() {
-                if self.queue_is_settled(&queue.url).await? {
+                if source.is_settled().await? {
                     return Ok((invocations, reports));
                 }
                 continue;
             }
-            let records: Vec<Value> = messages
-                .iter()
-                .map(|m| {
-                    let attributes: BTreeMap<String, String> = m
-                        .attributes()
-                        .map(|a| {
-                            a.iter()
-                                .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    json!({
-                        "messageId": m.message_id(),
-                        "receiptHandle": m.receipt_handle(),
-                        "body": m.body(),
-                        "attributes": attributes,
-                        "messageAttributes": {},
-                        "md5OfBody": m.md5_of_body(),
-                        "eventSource": "aws:sqs",
-                        "eventSourceARN": queue.arn,
-                        "awsRegion": self.aws.config.region().map(|r| r.to_string()),
-                    })
-                })
-                .collect();
-            let event = serde_json::from_value(json!({ "Records": records }))
+            let event = serde_json::from_value(sqs_event(&messages, &queue.arn, &region))
                 .expect("an SQS event of the worker's kind");
             let (response, batch) = shared::entrypoints::sync_worker::handle_batch(
                 &self.worker,
@@ -650,21 +580,7 @@ impl LocalRun {
                 self.progress(report);
             }
             reports.extend(batch);
-            let (retry, done): (Vec<_>, Vec<_>) = messages
-                .iter()
-                .partition(|m| failed.contains(&m.message_id().unwrap_or_default()));
-            self.delete(&queue.url, &done).await?;
-            for message in retry {
-                self.aws
-                    .sqs
-                    .change_message_visibility()
-                    .queue_url(&queue.url)
-                    .set_receipt_handle(message.receipt_handle.clone())
-                    .visibility_timeout(REDELIVERY_DELAY.as_secs() as i32)
-                    .send()
-                    .await
-                    .map_err(aws_failure("ChangeMessageVisibility"))?;
-            }
+            source.settle_batch(&messages, &failed, REDELIVERY_DELAY).await?;
         }
         Err(LocalRunError::DrainTimeout(DRAIN_LIMIT))
     }
@@ -688,75 +604,13 @@ impl LocalRun {
         ));
     }
 
-    async fn delete(
-        &self,
-        queue_url: &str,
-        messages: &[&aws_sdk_sqs::types::Message],
-    ) -> Result<(), LocalRunError> {
-        if messages.is_empty() {
-            return Ok(());
-        }
-        let entries = messages
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .set_receipt_handle(m.receipt_handle.clone())
-                    .build()
-                    .expect("id and receipt handle are set")
-            })
-            .collect();
-        self.aws
-            .sqs
-            .delete_message_batch()
-            .queue_url(queue_url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(aws_failure("DeleteMessageBatch"))?;
-        Ok(())
-    }
-
-    /// Nothing visible, in flight or held back (another invocation may still be working and enqueue more; a
-    /// push hook's message waits out its coalescing window).
-    async fn queue_is_settled(&self, queue_url: &str) -> Result<bool, LocalRunError> {
-        let (visible, in_flight, delayed) = self.queue_counts(queue_url).await?;
-        Ok(visible + in_flight + delayed == 0)
-    }
-
-    /// (visible, in flight, delayed) messages of a queue.
-    async fn queue_counts(&self, queue_url: &str) -> Result<(u64, u64, u64), LocalRunError> {
-        let attributes = self
-            .aws
-            .sqs
-            .get_queue_attributes()
-            .queue_url(queue_url)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
-            .send()
-            .await
-            .map_err(aws_failure("GetQueueAttributes"))?
-            .attributes
-            .unwrap_or_default();
-        let count = |name: &QueueAttributeName| {
-            attributes
-                .get(name)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        Ok((
-            count(&QueueAttributeName::ApproximateNumberOfMessages),
-            count(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-            count(&QueueAttributeName::ApproximateNumberOfMessagesDelayed),
-        ))
-    }
-
     /// Messages in the dead-letter queue.
     pub async fn dead_letters(&self) -> Result<u64, LocalRunError> {
-        let url = self.aws.queue("SyncDeadLetterQueue").url.clone();
-        let (visible, in_flight, delayed) = self.queue_counts(&url).await?;
+        let source = SqsSource {
+            sqs: &self.aws.sqs,
+            url: &self.aws.queue("SyncDeadLetterQueue").url,
+        };
+        let (visible, in_flight, delayed) = source.counts().await?;
         Ok(visible + in_flight + delayed)
     }
 
@@ -772,4 +626,24 @@ impl LocalRun {
             .map_err(aws_failure("DescribeTable"))?;
         Ok(table.table.and_then(|t| t.item_count).unwrap_or(0))
     }
+}
+
+/// The connection's push hook secret, as `credentials.create` made it under `secret_name_prefix` (read from the
+/// secret vault).
+pub async fn push_hook_secret(
+    aws: &AwsStandIn,
+    secret_name_prefix: &str,
+    connection: &ConnectionId,
+) -> Result<String, LocalRunError> {
+    let name = hook_secret_name(secret_name_prefix, connection);
+    let secret = aws
+        .secrets
+        .get_secret_value()
+        .secret_id(name)
+        .send()
+        .await
+        .map_err(aws_failure("GetSecretValue"))?;
+    secret
+        .secret_string
+        .ok_or_else(|| LocalRunError::Config("the push hook secret has no text".into()))
 }

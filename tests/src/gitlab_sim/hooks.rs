@@ -212,7 +212,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// A random (version 4) UUID, as GitLab labels hooks and events.
-fn uuid() -> String {
+pub(crate) fn uuid() -> String {
     let n = rand::random::<u128>() & !(0xf << 76) & !(0x3 << 62) | (0x4 << 76) | (0x2 << 62);
     format!(
         "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",

@@ -11,7 +11,7 @@ mod api;
 mod entities;
 mod faults;
 mod git;
-mod hooks;
+pub(crate) mod hooks;
 mod params;
 pub mod routes;
 pub(crate) mod server;
