@@ -14,7 +14,9 @@ use testkit::runtime_api::{InvokeError, RuntimeApi};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_built_functions_run_the_whole_pipeline_behind_a_lambda_runtime_api() {
     let Some(artifacts) = artifacts_dir() else {
-        eprintln!("artifact run skipped: {ARTIFACTS_VARIABLE} is not set (scripts/test sets it after building the functions)");
+        eprintln!(
+            "artifact run skipped: {ARTIFACTS_VARIABLE} is not set (scripts/test sets it after building the functions)"
+        );
         return;
     };
     let stack = format!("artifacts{}", std::process::id());
@@ -33,7 +35,9 @@ async fn the_built_functions_run_the_whole_pipeline_behind_a_lambda_runtime_api(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_function_whose_environment_lacks_a_variable_fails_to_start_with_its_own_message() {
     let Some(artifacts) = artifacts_dir() else {
-        eprintln!("artifact run skipped: {ARTIFACTS_VARIABLE} is not set (scripts/test sets it after building the functions)");
+        eprintln!(
+            "artifact run skipped: {ARTIFACTS_VARIABLE} is not set (scripts/test sets it after building the functions)"
+        );
         return;
     };
     let stack = ArtifactStack::deploy(&format!("artifactsmissing{}", std::process::id()), &[])
@@ -58,7 +62,11 @@ async fn the_runtime_api_serves_the_routes_a_runtime_client_uses() {
         let api = api.clone();
         tokio::spawn(async move { api.invoke(&json!({"n": 1}), Duration::from_secs(30)).await })
     };
-    let next = http.get(format!("{base}/invocation/next")).send().await.unwrap();
+    let next = http
+        .get(format!("{base}/invocation/next"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(next.status(), 200);
     let header = |name: &str| next.headers()[name].to_str().unwrap().to_owned();
     let request_id = header("lambda-runtime-aws-request-id");
@@ -66,8 +74,14 @@ async fn the_runtime_api_serves_the_routes_a_runtime_client_uses() {
     assert_eq!(header("lambda-runtime-invoked-function-arn"), arn);
     assert!(header("lambda-runtime-trace-id").starts_with("Root=1-"));
     let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() as u64 * 1000;
-    assert!((now_ms + 25_000..now_ms + 31_000).contains(&deadline), "{deadline}");
-    assert_eq!(next.json::<serde_json::Value>().await.unwrap(), json!({"n": 1}));
+    assert!(
+        (now_ms + 25_000..now_ms + 31_000).contains(&deadline),
+        "{deadline}"
+    );
+    assert_eq!(
+        next.json::<serde_json::Value>().await.unwrap(),
+        json!({"n": 1})
+    );
 
     let unknown = http
         .post(format!("{base}/invocation/not-{request_id}/response"))
@@ -89,8 +103,15 @@ async fn the_runtime_api_serves_the_routes_a_runtime_client_uses() {
         let api = api.clone();
         tokio::spawn(async move { api.invoke(&json!({}), Duration::from_secs(30)).await })
     };
-    let next = http.get(format!("{base}/invocation/next")).send().await.unwrap();
-    let request_id = next.headers()["lambda-runtime-aws-request-id"].to_str().unwrap().to_owned();
+    let next = http
+        .get(format!("{base}/invocation/next"))
+        .send()
+        .await
+        .unwrap();
+    let request_id = next.headers()["lambda-runtime-aws-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let reported = http
         .post(format!("{base}/invocation/{request_id}/error"))
         .header("lambda-runtime-function-error-type", "unhandled")
@@ -101,7 +122,10 @@ async fn the_runtime_api_serves_the_routes_a_runtime_client_uses() {
     assert_eq!(reported.status(), 202);
     match failing.await.unwrap() {
         Err(InvokeError::Function(error)) => {
-            assert_eq!((error.error_type.as_str(), error.error_message.as_str()), ("Boom", "it broke"));
+            assert_eq!(
+                (error.error_type.as_str(), error.error_message.as_str()),
+                ("Boom", "it broke")
+            );
         }
         other => panic!("{other:?}"),
     }

@@ -245,8 +245,8 @@ fn integration_response(reply: &Value) -> Response {
         body.as_bytes().to_vec()
     };
     let mut response = Response::new(axum::body::Body::from(body));
-    *response.status_mut() =
-        StatusCode::from_u16(u16::try_from(status).unwrap_or(502)).unwrap_or(StatusCode::BAD_GATEWAY);
+    *response.status_mut() = StatusCode::from_u16(u16::try_from(status).unwrap_or(502))
+        .unwrap_or(StatusCode::BAD_GATEWAY);
     let headers = reply["headers"].as_object().into_iter().flatten();
     let cookies = reply["cookies"]
         .as_array()

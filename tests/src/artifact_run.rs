@@ -26,7 +26,9 @@ use crate::aws_local::{AwsStandIn, template_path};
 use crate::demo::{DEMO_TOKEN, Demo, differences_in_tables};
 use crate::git_fixture::CommitSpec;
 use crate::gitlab_sim::{DeliveryOutcome, Simulator};
-use crate::lambda_environment::{Deployment, FunctionSpec, ResolveError, StandInResource, expand_template};
+use crate::lambda_environment::{
+    Deployment, FunctionSpec, ResolveError, StandInResource, expand_template,
+};
 use crate::lambda_events::{SqsSource, credentials_api_event, scheduled_event, sqs_event};
 use crate::lambda_process::{FunctionError, LambdaProcess, Launch};
 use crate::local_run::{LocalRunError, PUSH_HOOK_ROUTE, REDELIVERY_DELAY, push_hook_secret};
@@ -108,7 +110,10 @@ impl PrivateGitLab {
 
     /// The `--parameter-overrides` of a user whose GitLab is this one.
     pub fn parameter_overrides(&self) -> Vec<(&'static str, String)> {
-        vec![(PRIVATE_NETWORKS_PARAMETER, format!("{PRIVATE_TEST_ADDRESS}/32"))]
+        vec![(
+            PRIVATE_NETWORKS_PARAMETER,
+            format!("{PRIVATE_TEST_ADDRESS}/32"),
+        )]
     }
 }
 
@@ -126,11 +131,22 @@ pub struct ArtifactStack {
 impl ArtifactStack {
     /// Creates the stand-in's copies of the stack's tables, queues and bucket (named after `stack_name`) and
     /// resolves every function's configuration with `overrides`.
-    pub async fn deploy(stack_name: &str, overrides: &[(&str, &str)]) -> Result<ArtifactStack, ArtifactRunError> {
-        let aws = AwsStandIn::provision_named(stack_name).await.map_err(LocalRunError::from)?;
-        let region = aws.config.region().map(|r| r.to_string()).unwrap_or_default();
+    pub async fn deploy(
+        stack_name: &str,
+        overrides: &[(&str, &str)],
+    ) -> Result<ArtifactStack, ArtifactRunError> {
+        let aws = AwsStandIn::provision_named(stack_name)
+            .await
+            .map_err(LocalRunError::from)?;
+        let region = aws
+            .config
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
         let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&aws.config).force_path_style(true).build(),
+            aws_sdk_s3::config::Builder::from(&aws.config)
+                .force_path_style(true)
+                .build(),
         );
         let bucket = format!("{stack_name}-exportbucket").to_lowercase();
         s3.create_bucket()
@@ -140,7 +156,14 @@ impl ArtifactStack {
             .map_err(|e| ArtifactRunError::Setup(format!("CreateBucket: {e:?}")))?;
         let template = expand_template(&template_path())?;
         let resources = stand_in_resources(&aws, &template, stack_name, &region, &bucket);
-        let deployment = Deployment::new(template.clone(), stack_name, &region, ACCOUNT_ID, overrides, resources)?;
+        let deployment = Deployment::new(
+            template.clone(),
+            stack_name,
+            &region,
+            ACCOUNT_ID,
+            overrides,
+            resources,
+        )?;
         let functions = deployment.functions()?;
         Ok(ArtifactStack {
             aws,
@@ -153,9 +176,9 @@ impl ArtifactStack {
     }
 
     fn spec(&self, logical_id: &str) -> Result<&FunctionSpec, ArtifactRunError> {
-        self.functions
-            .get(logical_id)
-            .ok_or_else(|| ArtifactRunError::Setup(format!("template.yaml declares no function {logical_id}")))
+        self.functions.get(logical_id).ok_or_else(|| {
+            ArtifactRunError::Setup(format!("template.yaml declares no function {logical_id}"))
+        })
     }
 
     /// How to start a function from `artifacts`: its binary and the environment Lambda would give it.
@@ -186,13 +209,21 @@ impl ArtifactStack {
         let (schedule, properties) = self
             .resources_of("AWS::Scheduler::Schedule")
             .find(|(_, p)| p["Target"]["Arn"]["Fn::GetAtt"][0] == logical_id)
-            .ok_or_else(|| ArtifactRunError::Setup(format!("template.yaml schedules no {logical_id}")))?;
-        let arn = format!("arn:aws:scheduler:{}:{ACCOUNT_ID}:schedule/default/{schedule}", self.region);
+            .ok_or_else(|| {
+                ArtifactRunError::Setup(format!("template.yaml schedules no {logical_id}"))
+            })?;
+        let arn = format!(
+            "arn:aws:scheduler:{}:{ACCOUNT_ID}:schedule/default/{schedule}",
+            self.region
+        );
         let input = properties["Target"]["Input"].as_str();
         Ok(scheduled_event(input, &arn, &self.region, ACCOUNT_ID))
     }
 
-    fn resources_of<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a String, &'a Value)> + 'a {
+    fn resources_of<'a>(
+        &'a self,
+        kind: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a Value)> + 'a {
         self.template["Resources"]
             .as_object()
             .into_iter()
@@ -221,24 +252,43 @@ fn stand_in_resources(
     for logical_id in tables {
         let name = aws.table(logical_id);
         let arn = format!("arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{name}");
-        resources.insert(logical_id.to_owned(), StandInResource::new(name, &[("Arn", &arn)]));
+        resources.insert(
+            logical_id.to_owned(),
+            StandInResource::new(name, &[("Arn", &arn)]),
+        );
     }
     for logical_id in queues {
         let queue = aws.queue(logical_id);
         let name = queue.arn.rsplit(':').next().unwrap_or_default();
-        let attributes = [("Arn", queue.arn.as_str()), ("QueueName", name), ("QueueUrl", &queue.url)];
-        resources.insert(logical_id.to_owned(), StandInResource::new(&queue.url, &attributes));
+        let attributes = [
+            ("Arn", queue.arn.as_str()),
+            ("QueueName", name),
+            ("QueueUrl", &queue.url),
+        ];
+        resources.insert(
+            logical_id.to_owned(),
+            StandInResource::new(&queue.url, &attributes),
+        );
     }
     let bucket_arn = format!("arn:aws:s3:::{bucket}");
-    resources.insert("ExportBucket".into(), StandInResource::new(bucket, &[("Arn", &bucket_arn)]));
+    resources.insert(
+        "ExportBucket".into(),
+        StandInResource::new(bucket, &[("Arn", &bucket_arn)]),
+    );
     // CloudFormation names a function without FunctionName `<stack>-<logical id>-<suffix>`.
     let functions = template["Resources"].as_object().into_iter().flatten();
     for (logical_id, _) in functions.filter(|(_, r)| r["Type"] == "AWS::Lambda::Function") {
         let suffix = format!("{:012X}", rand::random::<u64>() >> 16);
-        let name: String = format!("{stack_name}-{logical_id}").chars().take(64 - 13).collect();
+        let name: String = format!("{stack_name}-{logical_id}")
+            .chars()
+            .take(64 - 13)
+            .collect();
         let name = format!("{name}-{suffix}");
         let arn = format!("arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}");
-        resources.insert(logical_id.clone(), StandInResource::new(&name, &[("Arn", &arn)]));
+        resources.insert(
+            logical_id.clone(),
+            StandInResource::new(&name, &[("Arn", &arn)]),
+        );
     }
     resources
 }
@@ -255,7 +305,10 @@ impl Running {
     async fn invoke(&self, event: &Value) -> Result<Value, FunctionError> {
         let started = Instant::now();
         let answer = self.process.invoke(event, self.timeout).await;
-        let mut first = self.first_invocation.lock().unwrap_or_else(|e| e.into_inner());
+        let mut first = self
+            .first_invocation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         first.get_or_insert(started.elapsed());
         answer
     }
@@ -283,7 +336,11 @@ pub struct ArtifactRun {
 impl ArtifactRun {
     /// Starts every function of [`FUNCTIONS`] from `artifacts`; the exporter's clock runs ahead by its settle
     /// time and a minute, so that its export, right after the syncs, is the one a later schedule would make.
-    pub async fn start(stack: ArtifactStack, artifacts: &Path, connection: &str) -> Result<ArtifactRun, ArtifactRunError> {
+    pub async fn start(
+        stack: ArtifactStack,
+        artifacts: &Path,
+        connection: &str,
+    ) -> Result<ArtifactRun, ArtifactRunError> {
         let mut functions = BTreeMap::new();
         for logical_id in FUNCTIONS {
             let mut launch = stack.launch(logical_id, artifacts)?;
@@ -312,16 +369,26 @@ impl ArtifactRun {
 
     /// `credentials.create` through the credentials API function, as API Gateway invokes it: the reply's
     /// status and JSON body.
-    pub async fn create_credential(&self, gitlab: &PrivateGitLab) -> Result<(u16, Value), ArtifactRunError> {
+    pub async fn create_credential(
+        &self,
+        gitlab: &PrivateGitLab,
+    ) -> Result<(u16, Value), ArtifactRunError> {
         let body = json!({
             "label": "artifact run",
             "settings": {"base_url": gitlab.tls.base_url, "ca_bundle": gitlab.tls.ca_pem},
             "secrets": {"api_token": DEMO_TOKEN},
         });
-        let event = credentials_api_event(&self.connection, "POST", "credentials.create", Some(&body));
-        let reply = self.function("CredentialsApiFunction").invoke(&event).await?;
+        let event =
+            credentials_api_event(&self.connection, "POST", "credentials.create", Some(&body));
+        let reply = self
+            .function("CredentialsApiFunction")
+            .invoke(&event)
+            .await?;
         let status = reply["statusCode"].as_u64().unwrap_or(0) as u16;
-        let body = reply["body"].as_str().and_then(|b| serde_json::from_str(b).ok()).unwrap_or(Value::Null);
+        let body = reply["body"]
+            .as_str()
+            .and_then(|b| serde_json::from_str(b).ok())
+            .unwrap_or(Value::Null);
         Ok((status, body))
     }
 
@@ -362,7 +429,9 @@ impl ArtifactRun {
                 .flatten()
                 .filter_map(|f| f["itemIdentifier"].as_str())
                 .collect();
-            source.settle_batch(&messages, &failed, REDELIVERY_DELAY).await?;
+            source
+                .settle_batch(&messages, &failed, REDELIVERY_DELAY)
+                .await?;
         }
         Err(ArtifactRunError::Step(format!(
             "the sync queue still held messages after {invocations} worker invocations and {:?}",
@@ -380,14 +449,23 @@ impl ArtifactRun {
         })
         .await
         .map_err(|e| ArtifactRunError::Setup(format!("serving the push hook route: {e}")))?;
-        let connection = ConnectionId::parse(&self.connection)
-            .ok_or_else(|| ArtifactRunError::Setup(format!("{:?} is no connection id", self.connection)))?;
-        let prefix = self.stack.spec("PushHookFunction")?.variables.get("SECRET_NAME_PREFIX").cloned();
-        let prefix = prefix.ok_or_else(|| ArtifactRunError::Setup("the push hook has no SECRET_NAME_PREFIX".into()))?;
+        let connection = ConnectionId::parse(&self.connection).ok_or_else(|| {
+            ArtifactRunError::Setup(format!("{:?} is no connection id", self.connection))
+        })?;
+        let prefix = self
+            .stack
+            .spec("PushHookFunction")?
+            .variables
+            .get("SECRET_NAME_PREFIX")
+            .cloned();
+        let prefix = prefix.ok_or_else(|| {
+            ArtifactRunError::Setup("the push hook has no SECRET_NAME_PREFIX".into())
+        })?;
         let secret = push_hook_secret(&self.stack.aws, &prefix, &connection).await?;
-        gitlab
-            .sim
-            .set_push_hook(&format!("{}{}", front.base_url(), hook_path(&connection)), &secret);
+        gitlab.sim.set_push_hook(
+            &format!("{}{}", front.base_url(), hook_path(&connection)),
+            &secret,
+        );
         let project = gitlab
             .sim
             .with_world(|w| w.find_project(HOOK_PROJECT))
@@ -401,14 +479,23 @@ impl ArtifactRun {
             })
             .await;
         // GitLab gives a hook 10 s to answer.
-        let deliveries = gitlab.sim.settled_hook_deliveries(Duration::from_secs(15)).await;
+        let deliveries = gitlab
+            .sim
+            .settled_hook_deliveries(Duration::from_secs(15))
+            .await;
         gitlab.sim.clear_hook();
         front.stop().await;
         let outcome = pushed
             .delivery
             .and_then(|id| deliveries.into_iter().find(|d| d.id == id))
             .map(|d| d.outcome);
-        if !matches!(outcome, Some(DeliveryOutcome::Answered { status: 200..=299, .. })) {
+        if !matches!(
+            outcome,
+            Some(DeliveryOutcome::Answered {
+                status: 200..=299,
+                ..
+            })
+        ) {
             return Err(ArtifactRunError::Step(format!(
                 "the push hook was not accepted: {outcome:?}"
             )));
@@ -424,20 +511,45 @@ impl ArtifactRun {
     }
 
     /// The commits the export bucket's Parquet files hold on a default branch (`removed_at` null), by project.
-    pub async fn exported_commits(&self) -> Result<BTreeMap<i64, BTreeSet<String>>, ArtifactRunError> {
-        let failed = |step: &str, e: &dyn std::fmt::Debug| ArtifactRunError::Step(format!("{step}: {e:?}"));
+    pub async fn exported_commits(
+        &self,
+    ) -> Result<BTreeMap<i64, BTreeSet<String>>, ArtifactRunError> {
+        let failed =
+            |step: &str, e: &dyn std::fmt::Debug| ArtifactRunError::Step(format!("{step}: {e:?}"));
         let mut commits: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
-        let listed = self.stack.s3.list_objects_v2().bucket(&self.stack.bucket).send().await;
+        let listed = self
+            .stack
+            .s3
+            .list_objects_v2()
+            .bucket(&self.stack.bucket)
+            .send()
+            .await;
         let listed = listed.map_err(|e| failed("ListObjectsV2", &e))?;
         for object in listed.contents() {
             let key = object.key().unwrap_or_default();
-            let body = self.stack.s3.get_object().bucket(&self.stack.bucket).key(key).send().await;
+            let body = self
+                .stack
+                .s3
+                .get_object()
+                .bucket(&self.stack.bucket)
+                .key(key)
+                .send()
+                .await;
             let body = body.map_err(|e| failed("GetObject", &e))?;
-            let bytes = body.body.collect().await.map_err(|e| failed("GetObject body", &e))?.into_bytes();
+            let bytes = body
+                .body
+                .collect()
+                .await
+                .map_err(|e| failed("GetObject body", &e))?
+                .into_bytes();
             let reader = SerializedFileReader::new(bytes).map_err(|e| failed(key, &e))?;
             for row in reader.get_row_iter(None).map_err(|e| failed(key, &e))? {
                 let row = row.map_err(|e| failed(key, &e))?;
-                let column = |name: &str| row.get_column_iter().find(|(n, _)| *n == name).map(|(_, f)| f.clone());
+                let column = |name: &str| {
+                    row.get_column_iter()
+                        .find(|(n, _)| *n == name)
+                        .map(|(_, f)| f.clone())
+                };
                 if let (Some(Field::Long(project)), Some(Field::Str(sha)), Some(Field::Null)) =
                     (column("project_id"), column("sha"), column("removed_at"))
                 {
@@ -452,7 +564,10 @@ impl ArtifactRun {
     pub async fn stop(self) -> (ArtifactStack, Vec<FunctionFigures>) {
         let mut figures = Vec::new();
         for (logical_id, running) in self.functions {
-            let first_invocation = *running.first_invocation.lock().unwrap_or_else(|e| e.into_inner());
+            let first_invocation = *running
+                .first_invocation
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             let Ok(running) = Arc::try_unwrap(running) else {
                 continue;
             };
@@ -496,9 +611,14 @@ pub async fn run_pipeline(
     let mut mismatches = Vec::new();
 
     let (status, reply) = run.create_credential(&gitlab).await?;
-    steps.push(format!("credentials.create: {status} {}", reply["credential"]["status"]));
+    steps.push(format!(
+        "credentials.create: {status} {}",
+        reply["credential"]["status"]
+    ));
     if status != 201 {
-        return Err(ArtifactRunError::Step(format!("credentials.create answered {status}: {reply}")));
+        return Err(ArtifactRunError::Step(format!(
+            "credentials.create answered {status}: {reply}"
+        )));
     }
     let tick = run.tick().await?;
     let enqueued: u64 = tick["connections"]
@@ -512,17 +632,26 @@ pub async fn run_pipeline(
         mismatches.push(format!("the tick enqueued nothing: {tick}"));
     }
     let invocations = run.drain().await?;
-    steps.push(format!("sync worker: {invocations} invocations until the queue was empty"));
+    steps.push(format!(
+        "sync worker: {invocations} invocations until the queue was empty"
+    ));
     let head = run.push_and_sync(&gitlab).await?;
     steps.push(format!("push hook: {} pushed, then synced", &head[..8]));
     let export = run.export().await?;
     steps.push(format!("export: {export}"));
 
-    mismatches.extend(differences_in_tables(&gitlab.demo, &gitlab.sim, &run.stack.aws, &run.connection).await);
+    mismatches.extend(
+        differences_in_tables(&gitlab.demo, &gitlab.sim, &run.stack.aws, &run.connection).await,
+    );
     let exported = run.exported_commits().await?;
     for project in gitlab.demo.expected() {
-        let id = gitlab.sim.with_world(|w| w.find_project(&project.path_with_namespace));
-        let held = id.and_then(|id| exported.get(&(id as i64))).cloned().unwrap_or_default();
+        let id = gitlab
+            .sim
+            .with_world(|w| w.find_project(&project.path_with_namespace));
+        let held = id
+            .and_then(|id| exported.get(&(id as i64)))
+            .cloned()
+            .unwrap_or_default();
         let truth: BTreeSet<String> = project.truth().into_iter().collect();
         if held != truth {
             mismatches.push(format!(

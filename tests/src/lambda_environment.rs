@@ -104,7 +104,10 @@ impl Deployment {
         overrides: &[(&str, &str)],
         resources: BTreeMap<String, StandInResource>,
     ) -> Result<Self, ResolveError> {
-        let declared = template["Parameters"].as_object().cloned().unwrap_or_default();
+        let declared = template["Parameters"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         if let Some((name, _)) = overrides.iter().find(|(n, _)| !declared.contains_key(*n)) {
             return Err(ResolveError::Parameter {
                 name: (*name).to_owned(),
@@ -156,10 +159,12 @@ impl Deployment {
                 .map(|v| scalar_text(&v, &at(field)))
                 .transpose()
         };
-        let stand_in = self.resources.get(logical_id).ok_or_else(|| unresolvable(
-            &at("FunctionName"),
-            "the stand-in has no name and ARN for this function",
-        ))?;
+        let stand_in = self.resources.get(logical_id).ok_or_else(|| {
+            unresolvable(
+                &at("FunctionName"),
+                "the stand-in has no name and ARN for this function",
+            )
+        })?;
         let function_name = text("FunctionName")?.unwrap_or_else(|| stand_in.reference.clone());
         let mut variables = BTreeMap::new();
         let declared = properties["Environment"]["Variables"].as_object().cloned();
@@ -183,17 +188,17 @@ impl Deployment {
                     .map_err(|_| unresolvable(&at(field), &format!("{n:?} is no number"))),
             }
         };
-        let architectures = match self.resolve_value(&properties["Architectures"], &at("Architectures"))? {
-            Some(Value::Array(list)) => list.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
-            _ => vec!["x86_64".to_owned()],
-        };
+        let architectures =
+            match self.resolve_value(&properties["Architectures"], &at("Architectures"))? {
+                Some(Value::Array(list)) => list
+                    .iter()
+                    .filter_map(|a| a.as_str().map(str::to_owned))
+                    .collect(),
+                _ => vec!["x86_64".to_owned()],
+            };
         Ok(FunctionSpec {
             logical_id: logical_id.to_owned(),
-            function_arn: stand_in
-                .attributes
-                .get("Arn")
-                .cloned()
-                .unwrap_or_default(),
+            function_arn: stand_in.attributes.get("Arn").cloned().unwrap_or_default(),
             function_name,
             variables,
             // Lambda's defaults.
@@ -224,7 +229,10 @@ impl Deployment {
         }
         let at = format!("Conditions.{name}");
         if depth > 32 {
-            return Err(unresolvable(&at, "conditions refer to each other in a cycle"));
+            return Err(unresolvable(
+                &at,
+                "conditions refer to each other in a cycle",
+            ));
         }
         let expression = self.template["Conditions"]
             .get(name)
@@ -233,8 +241,9 @@ impl Deployment {
     }
 
     fn truth(&self, expression: &Value, at: &str, depth: usize) -> Result<bool, ResolveError> {
-        let (function, arguments) = single_key(expression)
-            .ok_or_else(|| unresolvable(at, &format!("{expression} is not a condition function")))?;
+        let (function, arguments) = single_key(expression).ok_or_else(|| {
+            unresolvable(at, &format!("{expression} is not a condition function"))
+        })?;
         let list = || {
             arguments
                 .as_array()
@@ -242,7 +251,9 @@ impl Deployment {
         };
         match function {
             "Condition" => {
-                let name = arguments.as_str().ok_or_else(|| unresolvable(at, "Condition takes a name"))?;
+                let name = arguments
+                    .as_str()
+                    .ok_or_else(|| unresolvable(at, "Condition takes a name"))?;
                 self.condition(name, depth + 1)
             }
             "Fn::Equals" => match list()?.as_slice() {
@@ -267,7 +278,10 @@ impl Deployment {
             "Fn::Or" => list()?
                 .iter()
                 .try_fold(false, |any, c| Ok(any | self.truth(c, at, depth + 1)?)),
-            other => Err(unresolvable(at, &format!("unknown condition function {other}"))),
+            other => Err(unresolvable(
+                at,
+                &format!("unknown condition function {other}"),
+            )),
         }
     }
 
@@ -301,7 +315,12 @@ impl Deployment {
         }
     }
 
-    fn intrinsic(&self, function: &str, arguments: &Value, at: &str) -> Result<Option<Value>, ResolveError> {
+    fn intrinsic(
+        &self,
+        function: &str,
+        arguments: &Value,
+        at: &str,
+    ) -> Result<Option<Value>, ResolveError> {
         let text = |value: &Value| -> Result<String, ResolveError> {
             let resolved = self.resolve_value(value, at)?.unwrap_or(Value::Null);
             scalar_text(&resolved, at)
@@ -313,7 +332,9 @@ impl Deployment {
         };
         match function {
             "Ref" => {
-                let name = arguments.as_str().ok_or_else(|| unresolvable(at, "Ref takes a name"))?;
+                let name = arguments
+                    .as_str()
+                    .ok_or_else(|| unresolvable(at, "Ref takes a name"))?;
                 if name == NO_VALUE {
                     return Ok(None);
                 }
@@ -328,7 +349,8 @@ impl Deployment {
                     Value::Array(pair) if pair.len() == 2 => (text(&pair[0])?, text(&pair[1])?),
                     _ => return Err(unresolvable(at, "Fn::GetAtt takes [Resource, Attribute]")),
                 };
-                self.attribute(&resource, &attribute, at).map(|v| Some(json!(v)))
+                self.attribute(&resource, &attribute, at)
+                    .map(|v| Some(json!(v)))
             }
             "Fn::Sub" => {
                 let (template, variables) = match arguments {
@@ -337,9 +359,15 @@ impl Deployment {
                         text(&pair[0])?,
                         pair[1].as_object().cloned().unwrap_or_default(),
                     ),
-                    _ => return Err(unresolvable(at, "Fn::Sub takes a string or [string, variables]")),
+                    _ => {
+                        return Err(unresolvable(
+                            at,
+                            "Fn::Sub takes a string or [string, variables]",
+                        ));
+                    }
                 };
-                self.substitute(&template, &variables, at).map(|s| Some(json!(s)))
+                self.substitute(&template, &variables, at)
+                    .map(|s| Some(json!(s)))
             }
             "Fn::Join" => match list()?.as_slice() {
                 [separator, items] => {
@@ -357,8 +385,14 @@ impl Deployment {
             },
             "Fn::If" => match list()?.as_slice() {
                 [condition, then, otherwise] => {
-                    let name = condition.as_str().ok_or_else(|| unresolvable(at, "Fn::If names a condition"))?;
-                    let chosen = if self.condition(name, 0)? { then } else { otherwise };
+                    let name = condition
+                        .as_str()
+                        .ok_or_else(|| unresolvable(at, "Fn::If names a condition"))?;
+                    let chosen = if self.condition(name, 0)? {
+                        then
+                    } else {
+                        otherwise
+                    };
                     self.resolve_value(chosen, at)
                 }
                 _ => Err(unresolvable(at, "Fn::If takes [condition, then, else]")),
@@ -370,14 +404,16 @@ impl Deployment {
                         .map_err(|_| unresolvable(at, "Fn::Select takes a number"))?;
                     let items = self.resolve_value(items, at)?.unwrap_or(Value::Null);
                     let item = items.as_array().and_then(|list| list.get(index)).cloned();
-                    item.map(Some).ok_or_else(|| unresolvable(at, "Fn::Select index out of range"))
+                    item.map(Some)
+                        .ok_or_else(|| unresolvable(at, "Fn::Select index out of range"))
                 }
                 _ => Err(unresolvable(at, "Fn::Select takes [index, list]")),
             },
             "Fn::Split" => match list()?.as_slice() {
                 [separator, source] => {
                     let separator = text(separator)?;
-                    let parts: Vec<String> = text(source)?.split(&separator).map(str::to_owned).collect();
+                    let parts: Vec<String> =
+                        text(source)?.split(&separator).map(str::to_owned).collect();
                     Ok(Some(json!(parts)))
                 }
                 _ => Err(unresolvable(at, "Fn::Split takes [separator, string]")),
@@ -387,13 +423,19 @@ impl Deployment {
                     let (map, top, second) = (text(map)?, text(top)?, text(second)?);
                     let found = self.template["Mappings"][&map][&top][&second].clone();
                     if found.is_null() {
-                        return Err(unresolvable(at, &format!("no {map}.{top}.{second} in Mappings")));
+                        return Err(unresolvable(
+                            at,
+                            &format!("no {map}.{top}.{second} in Mappings"),
+                        ));
                     }
                     Ok(Some(found))
                 }
                 _ => Err(unresolvable(at, "Fn::FindInMap takes [map, key, key]")),
             },
-            other => Err(unresolvable(at, &format!("the intrinsic {other} is not understood here"))),
+            other => Err(unresolvable(
+                at,
+                &format!("the intrinsic {other} is not understood here"),
+            )),
         }
     }
 
@@ -425,7 +467,12 @@ impl Deployment {
             .attributes
             .get(attribute)
             .cloned()
-            .ok_or_else(|| unresolvable(at, &format!("the stand-in of {resource} has no attribute {attribute}")))
+            .ok_or_else(|| {
+                unresolvable(
+                    at,
+                    &format!("the stand-in of {resource} has no attribute {attribute}"),
+                )
+            })
     }
 
     fn stand_in(&self, resource: &str, at: &str) -> Result<&StandInResource, ResolveError> {
@@ -433,18 +480,28 @@ impl Deployment {
             let kind = self.template["Resources"][resource]["Type"]
                 .as_str()
                 .unwrap_or("not a resource or parameter of the template");
-            unresolvable(at, &format!("the stand-in has no counterpart of {resource} ({kind})"))
+            unresolvable(
+                at,
+                &format!("the stand-in has no counterpart of {resource} ({kind})"),
+            )
         })
     }
 
     /// `Fn::Sub`: `${Name}`, `${Resource.Attribute}` and `${!Literal}`.
-    fn substitute(&self, template: &str, variables: &Map<String, Value>, at: &str) -> Result<String, ResolveError> {
+    fn substitute(
+        &self,
+        template: &str,
+        variables: &Map<String, Value>,
+        at: &str,
+    ) -> Result<String, ResolveError> {
         let mut out = String::new();
         let mut rest = template;
         while let Some(start) = rest.find("${") {
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
-            let end = after.find('}').ok_or_else(|| unresolvable(at, "an unclosed ${ in Fn::Sub"))?;
+            let end = after
+                .find('}')
+                .ok_or_else(|| unresolvable(at, "an unclosed ${ in Fn::Sub"))?;
             let name = &after[..end];
             if let Some(literal) = name.strip_prefix('!') {
                 out.push_str("${");
@@ -470,7 +527,12 @@ impl FunctionSpec {
     /// address): the template's variables, what Lambda sets for every function of the `provided.al2023` runtime
     /// (AWS's "Defined runtime environment variables"), the stand-in's endpoint and its dummy credentials, and
     /// nothing else.
-    pub fn lambda_environment(&self, region: &str, endpoint: &str, task_root: &Path) -> BTreeMap<String, String> {
+    pub fn lambda_environment(
+        &self,
+        region: &str,
+        endpoint: &str,
+        task_root: &Path,
+    ) -> BTreeMap<String, String> {
         let mut environment = self.variables.clone();
         let today = time::OffsetDateTime::now_utc().date();
         let stream = format!(
@@ -485,7 +547,10 @@ impl FunctionSpec {
             ("AWS_REGION", region.to_owned()),
             ("AWS_DEFAULT_REGION", region.to_owned()),
             ("AWS_LAMBDA_FUNCTION_NAME", self.function_name.clone()),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", self.memory_mib.to_string()),
+            (
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                self.memory_mib.to_string(),
+            ),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
             ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
             (
@@ -511,10 +576,8 @@ impl FunctionSpec {
         // With JSON logs, Lambda passes the application log level to the code.
         if let Some(format) = &self.log_format {
             environment.insert("AWS_LAMBDA_LOG_FORMAT".into(), format.clone());
-            if format == "JSON" {
-                if let Some(level) = &self.application_log_level {
-                    environment.insert("AWS_LAMBDA_LOG_LEVEL".into(), level.clone());
-                }
+            if let (true, Some(level)) = (format == "JSON", &self.application_log_level) {
+                environment.insert("AWS_LAMBDA_LOG_LEVEL".into(), level.clone());
             }
         }
         environment
@@ -522,7 +585,11 @@ impl FunctionSpec {
 }
 
 /// A parameter's value as CloudFormation takes it: the override or the default, checked against the declaration.
-fn parameter_value(name: &str, declaration: &Value, given: Option<&str>) -> Result<Value, ResolveError> {
+fn parameter_value(
+    name: &str,
+    declaration: &Value,
+    given: Option<&str>,
+) -> Result<Value, ResolveError> {
     let refused = |reason: String| ResolveError::Parameter {
         name: name.to_owned(),
         reason,
@@ -534,7 +601,10 @@ fn parameter_value(name: &str, declaration: &Value, given: Option<&str>) -> Resu
     };
     let kind = declaration["Type"].as_str().unwrap_or("String");
     if let Some(allowed) = declaration["AllowedValues"].as_array() {
-        let allowed: Vec<String> = allowed.iter().filter_map(|v| scalar_text(v, name).ok()).collect();
+        let allowed: Vec<String> = allowed
+            .iter()
+            .filter_map(|v| scalar_text(v, name).ok())
+            .collect();
         if !allowed.contains(&text) {
             return Err(refused(format!("{text:?} is not one of {allowed:?}")));
         }
@@ -543,16 +613,24 @@ fn parameter_value(name: &str, declaration: &Value, given: Option<&str>) -> Resu
         let number: f64 = text
             .parse()
             .map_err(|_| refused(format!("{text:?} is not a number")))?;
-        let bound = |field: &str| declaration[field].as_f64().or_else(|| declaration[field].as_str()?.parse().ok());
-        if bound("MinValue").is_some_and(|min| number < min) || bound("MaxValue").is_some_and(|max| number > max) {
+        let bound = |field: &str| {
+            declaration[field]
+                .as_f64()
+                .or_else(|| declaration[field].as_str()?.parse().ok())
+        };
+        if bound("MinValue").is_some_and(|min| number < min)
+            || bound("MaxValue").is_some_and(|max| number > max)
+        {
             return Err(refused(format!("{text} is outside MinValue..MaxValue")));
         }
     }
-    Ok(if kind == "CommaDelimitedList" || kind.starts_with("List<") {
-        json!(text.split(',').map(str::trim).collect::<Vec<_>>())
-    } else {
-        json!(text)
-    })
+    Ok(
+        if kind == "CommaDelimitedList" || kind.starts_with("List<") {
+            json!(text.split(',').map(str::trim).collect::<Vec<_>>())
+        } else {
+            json!(text)
+        },
+    )
 }
 
 /// The single `{"Fn::X": args}` key of an intrinsic or condition function.
@@ -586,104 +664,4 @@ fn unresolvable(at: &str, reason: &str) -> ResolveError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn deployment(template: Value, overrides: &[(&str, &str)]) -> Result<Deployment, ResolveError> {
-        let resources = BTreeMap::from([
-            (
-                "Queue".to_owned(),
-                StandInResource::new("http://q/url", &[("Arn", "arn:aws:sqs:us-east-1:1:q")]),
-            ),
-            (
-                "Fn".to_owned(),
-                StandInResource::new("stack-Fn-X", &[("Arn", "arn:aws:lambda:us-east-1:1:function:stack-Fn-X")]),
-            ),
-        ]);
-        Deployment::new(template, "stack", "us-east-1", "123456789012", overrides, resources)
-    }
-
-    fn template(variables: Value) -> Value {
-        json!({
-            "Parameters": {
-                "Name": {"Type": "String", "Default": "n"},
-                "Size": {"Type": "Number", "Default": 5, "MinValue": 1, "MaxValue": 9},
-                "Nets": {"Type": "CommaDelimitedList", "Default": ""},
-            },
-            "Conditions": {
-                "Big": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Size"}, 5]}]},
-                "BigOrNamed": {"Fn::Or": [{"Condition": "Big"}, {"Fn::Equals": [{"Ref": "Name"}, "x"]}]},
-            },
-            "Resources": {
-                "Fn": {"Type": "AWS::Lambda::Function", "Properties": {
-                    "MemorySize": 256,
-                    "Environment": {"Variables": variables},
-                }},
-                "Other": {"Type": "AWS::Glue::Database", "Properties": {}},
-            },
-        })
-    }
-
-    fn variables(deployment: &Deployment) -> BTreeMap<String, String> {
-        deployment.functions().unwrap()["Fn"].variables.clone()
-    }
-
-    #[test]
-    fn resolves_the_intrinsics_a_template_uses() {
-        let vars = json!({
-            "QUEUE": {"Ref": "Queue"},
-            "ARN": {"Fn::GetAtt": ["Queue", "Arn"]},
-            "PREFIX": {"Fn::Sub": "app/${AWS::StackName}/${AWS::Region}/${AWS::AccountId}/${Name}/${!Kept}"},
-            "SUB_VARS": {"Fn::Sub": ["${Q}-${Queue.Arn}", {"Q": {"Ref": "Queue"}}]},
-            "JOINED": {"Fn::Join": [",", {"Ref": "Nets"}]},
-            "IF": {"Fn::If": ["BigOrNamed", "big", {"Ref": "Name"}]},
-            "GONE": {"Fn::If": ["Big", "x", {"Ref": "AWS::NoValue"}]},
-            "NUMBER": {"Ref": "Size"},
-            "LITERAL": 7,
-        });
-        let resolved = variables(&deployment(template(vars.clone()), &[]).unwrap());
-        assert_eq!(resolved["QUEUE"], "http://q/url");
-        assert_eq!(resolved["ARN"], "arn:aws:sqs:us-east-1:1:q");
-        assert_eq!(resolved["PREFIX"], "app/stack/us-east-1/123456789012/n/${Kept}");
-        assert_eq!(resolved["SUB_VARS"], "http://q/url-arn:aws:sqs:us-east-1:1:q");
-        assert_eq!(resolved["JOINED"], "");
-        assert_eq!(resolved["IF"], "n");
-        assert!(!resolved.contains_key("GONE"));
-        assert_eq!(resolved["NUMBER"], "5");
-        assert_eq!(resolved["LITERAL"], "7");
-        let overridden = variables(&deployment(template(vars), &[("Size", "7"), ("Nets", "a, b")]).unwrap());
-        assert_eq!(overridden["IF"], "big");
-        assert_eq!(overridden["GONE"], "x");
-        assert_eq!(overridden["JOINED"], "a,b");
-    }
-
-    #[test]
-    fn what_it_does_not_understand_is_an_error() {
-        let unknown = template(json!({"X": {"Fn::ImportValue": "shared-thing"}}));
-        let error = deployment(unknown, &[]).unwrap().functions().unwrap_err().to_string();
-        assert!(error.contains("Fn::ImportValue is not understood"), "{error}");
-        let missing = template(json!({"X": {"Ref": "Other"}}));
-        let error = deployment(missing, &[]).unwrap().functions().unwrap_err().to_string();
-        assert!(error.contains("no counterpart of Other (AWS::Glue::Database)"), "{error}");
-        let undeclared = deployment(template(json!({})), &[("Nope", "1")]).unwrap_err().to_string();
-        assert!(undeclared.contains("Nope"), "{undeclared}");
-        let out_of_range = deployment(template(json!({})), &[("Size", "10")]).unwrap_err().to_string();
-        assert!(out_of_range.contains("MinValue..MaxValue"), "{out_of_range}");
-    }
-
-    #[test]
-    fn lambda_adds_its_own_variables_and_the_log_level_only_with_json_logs() {
-        let mut spec = deployment(template(json!({"A": "1"})), &[]).unwrap().functions().unwrap()["Fn"].clone();
-        spec.log_format = Some("JSON".into());
-        spec.application_log_level = Some("WARN".into());
-        let environment = spec.lambda_environment("eu-west-1", "http://127.0.0.1:1", Path::new("/task"));
-        assert_eq!(environment["A"], "1");
-        assert_eq!(environment["AWS_LAMBDA_FUNCTION_NAME"], "stack-Fn-X");
-        assert_eq!(environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "256");
-        assert_eq!(environment["AWS_REGION"], "eu-west-1");
-        assert_eq!(environment["AWS_LAMBDA_LOG_LEVEL"], "WARN");
-        spec.log_format = Some("Text".into());
-        let text = spec.lambda_environment("eu-west-1", "http://127.0.0.1:1", Path::new("/task"));
-        assert!(!text.contains_key("AWS_LAMBDA_LOG_LEVEL"));
-    }
-}
+mod tests;

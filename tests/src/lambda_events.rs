@@ -9,7 +9,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName,
+};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -17,9 +19,15 @@ use time::format_description::well_known::Rfc3339;
 use crate::local_run::{LocalRunError, aws_failure};
 
 /// One API call as API Gateway delivers it to the credentials API function with an IAM identity.
-pub fn credentials_api_event(connection: &str, method: &str, route: &str, body: Option<&Value>) -> Value {
-    let mut event: Value = serde_json::from_str(include_str!("../../events/apigw-credentials-create.json"))
-        .expect("the sample event is JSON");
+pub fn credentials_api_event(
+    connection: &str,
+    method: &str,
+    route: &str,
+    body: Option<&Value>,
+) -> Value {
+    let mut event: Value =
+        serde_json::from_str(include_str!("../../events/apigw-credentials-create.json"))
+            .expect("the sample event is JSON");
     let path = format!("/connections/{connection}/{route}");
     event["rawPath"] = path.clone().into();
     event["requestContext"]["http"]["path"] = path.into();
@@ -45,9 +53,18 @@ pub fn credentials_api_event(connection: &str, method: &str, route: &str, body: 
 
 /// What EventBridge Scheduler delivers at `now`: the schedule's `Input` with its context attributes filled in, or
 /// without one, EventBridge's scheduled event.
-pub fn scheduled_event(input: Option<&str>, schedule_arn: &str, region: &str, account_id: &str) -> Value {
+pub fn scheduled_event(
+    input: Option<&str>,
+    schedule_arn: &str,
+    region: &str,
+    account_id: &str,
+) -> Value {
     let now = OffsetDateTime::now_utc();
-    let time = now.replace_nanosecond(0).unwrap_or(now).format(&Rfc3339).expect("formats");
+    let time = now
+        .replace_nanosecond(0)
+        .unwrap_or(now)
+        .format(&Rfc3339)
+        .expect("formats");
     let execution_id = crate::gitlab_sim::hooks::uuid();
     match input {
         Some(input) => {
@@ -79,7 +96,11 @@ pub fn sqs_event(messages: &[Message], queue_arn: &str, region: &str) -> Value {
         .map(|m| {
             let attributes: BTreeMap<String, String> = m
                 .attributes()
-                .map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect())
+                .map(|a| {
+                    a.iter()
+                        .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                        .collect()
+                })
                 .unwrap_or_default();
             json!({
                 "messageId": m.message_id(),
@@ -128,8 +149,9 @@ impl SqsSource<'_> {
         failed: &[&str],
         redelivery: Duration,
     ) -> Result<(), LocalRunError> {
-        let (retry, done): (Vec<&Message>, Vec<&Message>) =
-            messages.iter().partition(|m| failed.contains(&m.message_id().unwrap_or_default()));
+        let (retry, done): (Vec<&Message>, Vec<&Message>) = messages
+            .iter()
+            .partition(|m| failed.contains(&m.message_id().unwrap_or_default()));
         if !done.is_empty() {
             let entries = done
                 .iter()

@@ -554,7 +554,12 @@ impl LocalRun {
             sqs: &self.aws.sqs,
             url: &queue.url,
         };
-        let region = self.aws.config.region().map(|r| r.to_string()).unwrap_or_default();
+        let region = self
+            .aws
+            .config
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
         while started.elapsed() < DRAIN_LIMIT {
             let messages = source.receive(BATCH_SIZE).await?;
             if messages.is_empty() {
@@ -580,7 +585,9 @@ impl LocalRun {
                 self.progress(report);
             }
             reports.extend(batch);
-            source.settle_batch(&messages, &failed, REDELIVERY_DELAY).await?;
+            source
+                .settle_batch(&messages, &failed, REDELIVERY_DELAY)
+                .await?;
         }
         Err(LocalRunError::DrainTimeout(DRAIN_LIMIT))
     }

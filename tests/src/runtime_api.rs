@@ -37,8 +37,14 @@ const MAX_RESPONSE: usize = 6 * 1024 * 1024;
 pub enum Report {
     /// It asked for the next invocation (its first ask ends the init phase).
     Next,
-    Response { request_id: String, body: Bytes },
-    Error { request_id: String, error: Diagnostic },
+    Response {
+        request_id: String,
+        body: Bytes,
+    },
+    Error {
+        request_id: String,
+        error: Diagnostic,
+    },
     InitError(Diagnostic),
 }
 
@@ -176,8 +182,9 @@ impl RuntimeApi {
     /// caller serialises invocations (one execution environment runs one at a time).
     pub async fn invoke(&self, event: &Value, timeout: Duration) -> Result<Value, InvokeError> {
         let request_id = crate::gitlab_sim::hooks::uuid();
-        let now_ms = u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
-            .unwrap_or(0);
+        let now_ms =
+            u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+                .unwrap_or(0);
         let invocation = Invocation {
             request_id: request_id.clone(),
             deadline_ms: now_ms + timeout.as_millis() as u64,
@@ -192,12 +199,18 @@ impl RuntimeApi {
                 match self.report().await {
                     None => return Err(InvokeError::Stopped),
                     Some(Report::Next) => {}
-                    Some(Report::Response { request_id: id, body }) if id == request_id => {
+                    Some(Report::Response {
+                        request_id: id,
+                        body,
+                    }) if id == request_id => {
                         return serde_json::from_slice(&body).map_err(|_| {
                             InvokeError::NotJson(String::from_utf8_lossy(&body).into_owned())
                         });
                     }
-                    Some(Report::Error { request_id: id, error }) if id == request_id => {
+                    Some(Report::Error {
+                        request_id: id,
+                        error,
+                    }) if id == request_id => {
                         return Err(InvokeError::Function(error));
                     }
                     Some(Report::InitError(error)) => return Err(InvokeError::Init(error)),
@@ -253,7 +266,10 @@ async fn next(State(api): State<Arc<Api>>) -> Response {
                 "lambda-runtime-deadline-ms",
                 invocation.deadline_ms.to_string(),
             ),
-            ("lambda-runtime-invoked-function-arn", api.function_arn.clone()),
+            (
+                "lambda-runtime-invoked-function-arn",
+                api.function_arn.clone(),
+            ),
             ("lambda-runtime-trace-id", trace_id),
         ],
         invocation.event,
@@ -297,7 +313,11 @@ async fn response(
         );
     }
     if !finish(&api, &request_id) {
-        return refused(StatusCode::BAD_REQUEST, "InvalidRequestID", "unknown request id");
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestID",
+            "unknown request id",
+        );
     }
     let _ = api.reports.send(Report::Response { request_id, body });
     accepted()
@@ -310,7 +330,11 @@ async fn invocation_error(
     body: Bytes,
 ) -> Response {
     if !finish(&api, &request_id) {
-        return refused(StatusCode::BAD_REQUEST, "InvalidRequestID", "unknown request id");
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestID",
+            "unknown request id",
+        );
     }
     let error = Diagnostic::read(&headers, &body);
     let _ = api.reports.send(Report::Error { request_id, error });

@@ -25,7 +25,10 @@ async fn main() -> BenchResult<()> {
     }
     let stack = format!("benchartifacts{}", std::process::id());
     let report = run_pipeline(&artifacts, &stack, monolith).await?;
-    println!("Artifact run of {} (demo monolith: {monolith} commits)", artifacts.display());
+    println!(
+        "Artifact run of {} (demo monolith: {monolith} commits)",
+        artifacts.display()
+    );
     for step in &report.steps {
         println!("  {step}");
     }
@@ -38,8 +41,10 @@ async fn main() -> BenchResult<()> {
             f.logical_id,
             if f.emulated { " (emulated)" } else { "" },
             f.init.as_secs_f64() * 1000.0,
-            f.first_invocation.map_or("-".into(), |d| format!("{:.0}", d.as_secs_f64() * 1000.0)),
-            f.peak_rss_kib.map_or("-".into(), |k| format!("{:.1}", k as f64 / 1024.0)),
+            f.first_invocation
+                .map_or("-".into(), |d| format!("{:.0}", d.as_secs_f64() * 1000.0)),
+            f.peak_rss_kib
+                .map_or("-".into(), |k| format!("{:.1}", k as f64 / 1024.0)),
         );
     }
     if !report.mismatches.is_empty() {

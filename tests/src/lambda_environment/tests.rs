@@ -1,0 +1,144 @@
+//! The resolver against small templates: each intrinsic, conditions, parameters, and what it refuses.
+
+use super::*;
+
+fn deployment(template: Value, overrides: &[(&str, &str)]) -> Result<Deployment, ResolveError> {
+    let resources = BTreeMap::from([
+        (
+            "Queue".to_owned(),
+            StandInResource::new("http://q/url", &[("Arn", "arn:aws:sqs:us-east-1:1:q")]),
+        ),
+        (
+            "Fn".to_owned(),
+            StandInResource::new(
+                "stack-Fn-X",
+                &[("Arn", "arn:aws:lambda:us-east-1:1:function:stack-Fn-X")],
+            ),
+        ),
+    ]);
+    Deployment::new(
+        template,
+        "stack",
+        "us-east-1",
+        "123456789012",
+        overrides,
+        resources,
+    )
+}
+
+fn template(variables: &Value) -> Value {
+    json!({
+        "Parameters": {
+            "Name": {"Type": "String", "Default": "n"},
+            "Size": {"Type": "Number", "Default": 5, "MinValue": 1, "MaxValue": 9},
+            "Nets": {"Type": "CommaDelimitedList", "Default": ""},
+        },
+        "Conditions": {
+            "Big": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Size"}, 5]}]},
+            "BigOrNamed": {"Fn::Or": [{"Condition": "Big"}, {"Fn::Equals": [{"Ref": "Name"}, "x"]}]},
+        },
+        "Resources": {
+            "Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+                "MemorySize": 256,
+                "Environment": {"Variables": variables.clone()},
+            }},
+            "Other": {"Type": "AWS::Glue::Database", "Properties": {}},
+        },
+    })
+}
+
+fn variables(deployment: &Deployment) -> BTreeMap<String, String> {
+    deployment.functions().unwrap()["Fn"].variables.clone()
+}
+
+#[test]
+fn resolves_the_intrinsics_a_template_uses() {
+    let vars = json!({
+        "QUEUE": {"Ref": "Queue"},
+        "ARN": {"Fn::GetAtt": ["Queue", "Arn"]},
+        "PREFIX": {"Fn::Sub": "app/${AWS::StackName}/${AWS::Region}/${AWS::AccountId}/${Name}/${!Kept}"},
+        "SUB_VARS": {"Fn::Sub": ["${Q}-${Queue.Arn}", {"Q": {"Ref": "Queue"}}]},
+        "JOINED": {"Fn::Join": [",", {"Ref": "Nets"}]},
+        "IF": {"Fn::If": ["BigOrNamed", "big", {"Ref": "Name"}]},
+        "GONE": {"Fn::If": ["Big", "x", {"Ref": "AWS::NoValue"}]},
+        "NUMBER": {"Ref": "Size"},
+        "LITERAL": 7,
+    });
+    let resolved = variables(&deployment(template(&vars), &[]).unwrap());
+    assert_eq!(resolved["QUEUE"], "http://q/url");
+    assert_eq!(resolved["ARN"], "arn:aws:sqs:us-east-1:1:q");
+    assert_eq!(
+        resolved["PREFIX"],
+        "app/stack/us-east-1/123456789012/n/${Kept}"
+    );
+    assert_eq!(
+        resolved["SUB_VARS"],
+        "http://q/url-arn:aws:sqs:us-east-1:1:q"
+    );
+    assert_eq!(resolved["JOINED"], "");
+    assert_eq!(resolved["IF"], "n");
+    assert!(!resolved.contains_key("GONE"));
+    assert_eq!(resolved["NUMBER"], "5");
+    assert_eq!(resolved["LITERAL"], "7");
+    let overridden =
+        variables(&deployment(template(&vars), &[("Size", "7"), ("Nets", "a, b")]).unwrap());
+    assert_eq!(overridden["IF"], "big");
+    assert_eq!(overridden["GONE"], "x");
+    assert_eq!(overridden["JOINED"], "a,b");
+}
+
+#[test]
+fn what_it_does_not_understand_is_an_error() {
+    let unknown = template(&json!({"X": {"Fn::ImportValue": "shared-thing"}}));
+    let error = deployment(unknown, &[])
+        .unwrap()
+        .functions()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("Fn::ImportValue is not understood"),
+        "{error}"
+    );
+    let missing = template(&json!({"X": {"Ref": "Other"}}));
+    let error = deployment(missing, &[])
+        .unwrap()
+        .functions()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("no counterpart of Other (AWS::Glue::Database)"),
+        "{error}"
+    );
+    let undeclared = deployment(template(&json!({})), &[("Nope", "1")])
+        .unwrap_err()
+        .to_string();
+    assert!(undeclared.contains("Nope"), "{undeclared}");
+    let out_of_range = deployment(template(&json!({})), &[("Size", "10")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        out_of_range.contains("MinValue..MaxValue"),
+        "{out_of_range}"
+    );
+}
+
+#[test]
+fn lambda_adds_its_own_variables_and_the_log_level_only_with_json_logs() {
+    let mut spec = deployment(template(&json!({"A": "1"})), &[])
+        .unwrap()
+        .functions()
+        .unwrap()["Fn"]
+        .clone();
+    spec.log_format = Some("JSON".into());
+    spec.application_log_level = Some("WARN".into());
+    let environment =
+        spec.lambda_environment("eu-west-1", "http://127.0.0.1:1", Path::new("/task"));
+    assert_eq!(environment["A"], "1");
+    assert_eq!(environment["AWS_LAMBDA_FUNCTION_NAME"], "stack-Fn-X");
+    assert_eq!(environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "256");
+    assert_eq!(environment["AWS_REGION"], "eu-west-1");
+    assert_eq!(environment["AWS_LAMBDA_LOG_LEVEL"], "WARN");
+    spec.log_format = Some("Text".into());
+    let text = spec.lambda_environment("eu-west-1", "http://127.0.0.1:1", Path::new("/task"));
+    assert!(!text.contains_key("AWS_LAMBDA_LOG_LEVEL"));
+}
