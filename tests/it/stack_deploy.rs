@@ -2,7 +2,7 @@
 //! fresh account (whose Lambda concurrency quota may leave nothing to reserve), and `sam deploy --guided` asks
 //! for the parameters in the groups the template declares, the few that matter first.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use serde_json::Value;
@@ -240,5 +240,83 @@ fn guided_deploy_asks_the_parameters_in_their_groups_gitlab_first() {
         grouped[..2],
         ["DefaultGitLabBaseUrl", "ScheduleExpression"],
         "the questions that matter come first"
+    );
+}
+
+/// The key policy statements the README gives for a key of your own grant each role what the template grants it
+/// on a chosen key (`SecretsKeyReadPolicy`, `SecretsKeyWritePolicy`), no more and no less, through Secrets Manager
+/// only. The README names the roles by their outputs: `PUSH_HOOK_ROLE_ARN` is the output `PushHookRoleArn`.
+#[test]
+fn the_readme_key_policy_grants_the_roles_what_the_template_grants_them() {
+    let cloudformation = expand(&root().join("template.yaml"));
+    let mut granted: BTreeSet<(String, String)> = BTreeSet::new();
+    for resource in cloudformation["Resources"].as_object().unwrap().values() {
+        if resource["Type"] != "AWS::IAM::Policy" || resource["Condition"] != "UseSecretsKey" {
+            continue;
+        }
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+        {
+            for role in resource["Properties"]["Roles"].as_array().unwrap() {
+                let role = role["Ref"].as_str().unwrap().to_owned();
+                granted.insert((role, statement["Action"].as_str().unwrap().to_owned()));
+            }
+        }
+    }
+    let placeholders: BTreeMap<String, String> = cloudformation["Outputs"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter_map(|(output, declared)| {
+            let role = declared["Value"]["Fn::GetAtt"][0].as_str()?;
+            let mut placeholder = String::new();
+            for c in output.strip_suffix("Arn")?.chars() {
+                if c.is_ascii_uppercase() && !placeholder.is_empty() {
+                    placeholder.push('_');
+                }
+                placeholder.push(c.to_ascii_uppercase());
+            }
+            Some((format!("{placeholder}_ARN"), role.to_owned()))
+        })
+        .collect();
+
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split("### The secrets' KMS key")
+        .nth(1)
+        .expect("the README's KMS key section");
+    let example = section
+        .split("```json\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("its key policy example");
+    let statements: Vec<Value> = serde_json::from_str(example).expect("the example is JSON");
+    let mut documented: BTreeSet<(String, String)> = BTreeSet::new();
+    for statement in &statements {
+        assert_eq!(
+            statement["Condition"]["StringEquals"]["kms:ViaService"],
+            "secretsmanager.REGION.amazonaws.com",
+            "{statement}"
+        );
+        let principals = match &statement["Principal"]["AWS"] {
+            Value::Array(list) => list.clone(),
+            one => vec![one.clone()],
+        };
+        for principal in principals {
+            let principal = principal.as_str().unwrap();
+            let role = placeholders
+                .get(principal)
+                .unwrap_or_else(|| panic!("{principal} is no role output: {placeholders:?}"));
+            documented.insert((
+                role.clone(),
+                statement["Action"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    assert_eq!(documented, granted);
+    assert!(
+        granted.contains(&("PushHookFunctionRole".to_owned(), "kms:Decrypt".to_owned())),
+        "{granted:?}"
     );
 }
