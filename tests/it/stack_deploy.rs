@@ -8,7 +8,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::network_placement::Deployment;
-use crate::template::{expand, root};
+use crate::template::{expand, json_printed_by, root};
 
 /// `*Name` properties whose value lives inside a resource of the stack, or names an AWS service: they may
 /// repeat across stacks.
@@ -181,22 +181,18 @@ fn the_defaults_reserve_no_concurrency_and_a_parameter_reserves_it() {
 /// The parameters' names in the order SAM CLI's guided deploy prompts them: its own reading of the template
 /// (`get_template_parameters`, whose order `prompt_parameters` walks), not the console's groups.
 fn guided_prompt_order() -> Vec<String> {
-    let out = Command::new(root().join(".venv-sam/bin/python"))
-        .arg("-c")
-        .arg(
-            "import json, sys\n\
-             from samcli.commands._utils.template import get_template_parameters\n\
-             print(json.dumps(list(get_template_parameters(sys.argv[1]))))",
-        )
-        .arg(root().join("template.yaml"))
-        .output()
-        .expect("run the SAM CLI's python (scripts/bootstrap creates .venv-sam)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let order = json_printed_by(
+        Command::new(root().join(".venv-sam/bin/python"))
+            .arg("-c")
+            .arg(
+                "import json, sys\n\
+                 from samcli.commands._utils.template import get_template_parameters\n\
+                 print(json.dumps(list(get_template_parameters(sys.argv[1]))))",
+            )
+            .arg(root().join("template.yaml")),
+        "the SAM CLI's python (scripts/bootstrap creates .venv-sam)",
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_value(order).unwrap()
 }
 
 /// The console shows `AWS::CloudFormation::Interface`'s groups; `sam deploy --guided` ignores them and asks in

@@ -19,16 +19,23 @@ pub fn root() -> PathBuf {
 
 /// The CloudFormation that SAM deploys for `template`.
 pub fn expand(template: &Path) -> Value {
-    let out = Command::new(root().join("scripts/expand-template"))
-        .arg(template)
+    json_printed_by(
+        Command::new(root().join("scripts/expand-template")).arg(template),
+        "scripts/expand-template (scripts/bootstrap creates .venv-sam)",
+    )
+}
+
+/// The JSON `command` prints; `what` names it in a failure.
+pub fn json_printed_by(command: &mut Command, what: &str) -> Value {
+    let out = command
         .output()
-        .expect("run scripts/expand-template (scripts/bootstrap creates .venv-sam)");
+        .unwrap_or_else(|e| panic!("run {what}: {e}"));
     assert!(
         out.status.success(),
-        "expand-template: {}",
+        "{what}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("expanded template JSON")
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{what} printed no JSON: {e}"))
 }
 
 /// AWS managed policies SAM attaches for logs, X-Ray, VPC network interfaces and the SQS event source: none
