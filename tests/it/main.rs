@@ -16,6 +16,7 @@ mod push_hook;
 mod push_pipeline;
 mod scheduler;
 mod simulator;
+mod stack_deploy;
 mod sync;
 mod sync_shares;
 mod sync_worker;

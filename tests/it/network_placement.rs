@@ -1,7 +1,7 @@
 //! Where the functions run, decided by the template's network parameters on SAM's own expansion: no VPC by
 //! default; your subnets (with endpoints if asked); or a network the stack creates whose NAT gateways give fixed
 //! egress addresses. The expansion keeps `Fn::If`, so the conditions are evaluated here for each parameter set,
-//! with the few intrinsics the template's conditions and rules use.
+//! with the few intrinsics the template uses (`Deployment`, which `stack_names` shares).
 
 use std::collections::BTreeMap;
 
@@ -9,21 +9,35 @@ use serde_json::{Value, json};
 
 use crate::template::{expand, root};
 
-/// Parameter values of one deployment; unnamed parameters take their defaults.
-struct Deployment {
+/// Parameter values of one deployment of a stack; unnamed parameters take their defaults.
+pub(crate) struct Deployment {
+    stack_name: String,
     parameters: BTreeMap<String, Value>,
     conditions: BTreeMap<String, bool>,
 }
 
 impl Deployment {
     fn new(cloudformation: &Value, given: &[(&str, &str)]) -> Self {
+        Self::of_stack(cloudformation, "gitlab-importer", given)
+    }
+
+    /// A deployment as the stack `stack_name`. Parameter values are strings, as `Ref` gives them (numbers too).
+    pub(crate) fn of_stack(
+        cloudformation: &Value,
+        stack_name: &str,
+        given: &[(&str, &str)],
+    ) -> Self {
         let mut parameters = BTreeMap::new();
         for (name, declared) in cloudformation["Parameters"].as_object().unwrap() {
             let text = given
                 .iter()
                 .find(|(n, _)| n == name)
                 .map(|(_, v)| (*v).to_owned())
-                .or_else(|| declared["Default"].as_str().map(str::to_owned))
+                .or_else(|| match &declared["Default"] {
+                    Value::String(text) => Some(text.clone()),
+                    Value::Number(number) => Some(number.to_string()),
+                    _ => None,
+                })
                 .unwrap_or_default();
             let value = if declared["Type"] == "CommaDelimitedList" {
                 json!(text.split(',').collect::<Vec<_>>())
@@ -33,6 +47,7 @@ impl Deployment {
             parameters.insert(name.clone(), value);
         }
         let mut deployment = Deployment {
+            stack_name: stack_name.to_owned(),
             parameters,
             conditions: BTreeMap::new(),
         };
@@ -49,11 +64,15 @@ impl Deployment {
         deployment
     }
 
-    fn value(&self, expression: &Value) -> Value {
+    /// What `expression` evaluates to in this deployment, as CloudFormation would: a resource's `Ref` is a
+    /// physical id made of the stack name, the logical id and a suffix, as CloudFormation generates them.
+    pub(crate) fn value(&self, expression: &Value) -> Value {
         if let Some(name) = expression["Ref"].as_str() {
-            return self.parameters[name].clone();
+            return (self.parameters.get(name).cloned())
+                .unwrap_or_else(|| json!(self.reference(name)));
         }
-        if let Some([separator, list]) = expression["Fn::Join"].as_array().map(Vec::as_slice) {
+        let function = |name: &str| expression[name].as_array().map(Vec::as_slice);
+        if let Some([separator, list]) = function("Fn::Join") {
             let parts: Vec<String> = self
                 .value(list)
                 .as_array()
@@ -63,7 +82,78 @@ impl Deployment {
                 .collect();
             return json!(parts.join(separator.as_str().unwrap()));
         }
-        expression.clone()
+        if let Some([separator, source]) = function("Fn::Split") {
+            let text = self.value(source);
+            return json!(
+                text.as_str()
+                    .unwrap()
+                    .split(separator.as_str().unwrap())
+                    .collect::<Vec<_>>()
+            );
+        }
+        if let Some([condition, then, otherwise]) = function("Fn::If") {
+            let chosen = if self.conditions[condition.as_str().unwrap()] {
+                then
+            } else {
+                otherwise
+            };
+            return self.value(chosen);
+        }
+        if let Some(text) = expression["Fn::Sub"].as_str() {
+            return json!(self.substitute(text, &BTreeMap::new()));
+        }
+        if let Some([text, variables]) = function("Fn::Sub") {
+            let variables = variables
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(name, v)| (name.as_str(), self.value(v).as_str().unwrap().to_owned()))
+                .collect();
+            return json!(self.substitute(text.as_str().unwrap(), &variables));
+        }
+        match expression {
+            Value::Array(items) => Value::Array(items.iter().map(|v| self.value(v)).collect()),
+            Value::Number(number) => json!(number.to_string()),
+            other => other.clone(),
+        }
+    }
+
+    fn reference(&self, name: &str) -> String {
+        match name {
+            "AWS::StackName" => self.stack_name.clone(),
+            "AWS::Region" => "eu-west-1".to_owned(),
+            "AWS::AccountId" => "123456789012".to_owned(),
+            "AWS::Partition" => "aws".to_owned(),
+            "AWS::URLSuffix" => "amazonaws.com".to_owned(),
+            parameter if self.parameters.contains_key(parameter) => self.parameters[parameter]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            resource => format!("{}-{resource}-1A2B3C4D5E6F", self.stack_name),
+        }
+    }
+
+    /// `Fn::Sub`'s text with its `${name}` and `${resource.attribute}` filled in (`${!text}` stays `${text}`).
+    fn substitute(&self, text: &str, variables: &BTreeMap<&str, String>) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = start + rest[start..].find('}').expect("a closed ${...}");
+            let name = &rest[start + 2..end];
+            if let Some(literal) = name.strip_prefix('!') {
+                out.push_str(&format!("${{{literal}}}"));
+            } else if let Some(value) = variables.get(name) {
+                out.push_str(value);
+            } else if let Some((resource, attribute)) = name.split_once('.') {
+                out.push_str(&format!("{}.{attribute}", self.reference(resource)));
+            } else {
+                out.push_str(&self.reference(name));
+            }
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        out
     }
 
     fn try_condition(&self, expression: &Value) -> Option<bool> {
@@ -97,7 +187,7 @@ impl Deployment {
     }
 
     /// `value` with every `Fn::If` decided and parameters filled in; `None` where it is `AWS::NoValue`.
-    fn resolve(&self, value: &Value) -> Option<Value> {
+    pub(crate) fn resolve(&self, value: &Value) -> Option<Value> {
         if value["Ref"] == "AWS::NoValue" {
             return None;
         }

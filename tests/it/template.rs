@@ -19,16 +19,23 @@ pub fn root() -> PathBuf {
 
 /// The CloudFormation that SAM deploys for `template`.
 pub fn expand(template: &Path) -> Value {
-    let out = Command::new(root().join("scripts/expand-template"))
-        .arg(template)
+    json_printed_by(
+        Command::new(root().join("scripts/expand-template")).arg(template),
+        "scripts/expand-template (scripts/bootstrap creates .venv-sam)",
+    )
+}
+
+/// The JSON `command` prints; `what` names it in a failure.
+pub fn json_printed_by(command: &mut Command, what: &str) -> Value {
+    let out = command
         .output()
-        .expect("run scripts/expand-template (scripts/bootstrap creates .venv-sam)");
+        .unwrap_or_else(|e| panic!("run {what}: {e}"));
     assert!(
         out.status.success(),
-        "expand-template: {}",
+        "{what}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("expanded template JSON")
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{what} printed no JSON: {e}"))
 }
 
 /// AWS managed policies SAM attaches for logs, X-Ray, VPC network interfaces and the SQS event source: none
@@ -161,11 +168,25 @@ const CHANGES_INDEX: &str = "CommitsTable index by_changed_at";
 const EXPORT_FILES: &str = "ExportBucket objects under commits/";
 
 /// The stack's secrets, as the grants name them.
-const SECRETS: &str = "secrets under SecretNamePrefix";
-const SECRETS_ARN: &str = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretNamePrefix}*";
+const SECRETS: &str = "secrets under the secret name prefix";
 /// The connections' push hook secrets only (`shared::kernel::push_hook`), as the grants name them.
-const HOOK_SECRETS: &str = "push hook secrets under SecretNamePrefix";
-const HOOK_SECRETS_ARN: &str = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretNamePrefix}*/push-hook-??????";
+const HOOK_SECRETS: &str = "push hook secrets under the secret name prefix";
+
+/// The ARN of the stack's secrets whose names go on with `rest`: under `SecretNamePrefix`, or `<stack>/` when
+/// it is empty, as the functions' `SECRET_NAME_PREFIX` says.
+fn secrets_arn(rest: &str) -> Value {
+    serde_json::json!([
+        format!("arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:${{Prefix}}{rest}"),
+        {"Prefix": secret_name_prefix()}
+    ])
+}
+
+/// The secret name prefix as the template derives it.
+fn secret_name_prefix() -> Value {
+    serde_json::json!({"Fn::If": [
+        "DeriveSecretNamePrefix", {"Fn::Sub": "${AWS::StackName}/"}, {"Ref": "SecretNamePrefix"}
+    ]})
+}
 
 fn as_list(value: &Value) -> Vec<&Value> {
     match value {
@@ -199,9 +220,9 @@ fn resource_label(statement: &Value, resource: &Value) -> String {
         format!("{table} index {index}")
     } else if resource["Fn::Sub"] == "${ExportBucket.Arn}/commits/*" {
         EXPORT_FILES.to_owned()
-    } else if resource["Fn::Sub"] == SECRETS_ARN {
+    } else if resource["Fn::Sub"] == secrets_arn("*") {
         SECRETS.to_owned()
-    } else if resource["Fn::Sub"] == HOOK_SECRETS_ARN {
+    } else if resource["Fn::Sub"] == secrets_arn("*/push-hook-??????") {
         HOOK_SECRETS.to_owned()
     } else if *resource == key_arn {
         "SecretsKey".to_owned()
@@ -303,6 +324,16 @@ fn each_function_role_holds_exactly_the_actions_its_code_calls() {
         },
         "no other role of the stack is granted anything"
     );
+    // The grants' prefix is the one the functions name their secrets with.
+    for (name, resource) in cloudformation["Resources"].as_object().unwrap() {
+        if resource["Type"] == "AWS::Lambda::Function" {
+            assert_eq!(
+                resource["Properties"]["Environment"]["Variables"]["SECRET_NAME_PREFIX"],
+                secret_name_prefix(),
+                "{name}"
+            );
+        }
+    }
 }
 
 /// The AWS operations `shared/src/aws` calls (`client.<operation>(`), as IAM actions: `sqs:SendMessageBatch` is
@@ -527,8 +558,8 @@ fn the_catalog_and_the_saved_queries_are_what_the_export_writes_and_sql_says() {
     );
 }
 
-/// The key the stack creates (`SecretsKmsKey: create`): the account administers it but cannot use it; the three
-/// roles decrypt and the API's role encrypts, each only through Secrets Manager.
+/// The key the stack creates (`SecretsKmsKey: create`): the account administers it but cannot use it; the four
+/// roles that read secrets decrypt and the API's role encrypts, each only through Secrets Manager.
 #[test]
 fn the_created_key_serves_only_the_functions_through_secrets_manager() {
     let cloudformation = expand(&root().join("template.yaml"));
@@ -678,8 +709,9 @@ fn the_push_hook_route_is_the_only_public_one_and_is_throttled() {
     );
 }
 
-/// The API stage logs each access (who, what, outcome) to a log group of its own and throttles; the API function
-/// has reserved concurrency, never 0 (which would refuse every call).
+/// The API stage logs each access (who, what, outcome) to a log group of its own and throttles; the API function's
+/// reserved concurrency is a parameter whose 0 reserves none (Lambda's own 0 would refuse every call), and none by
+/// default (`stack_deploy` evaluates it).
 #[test]
 fn the_api_stage_logs_each_access_and_throttles() {
     let cloudformation = expand(&root().join("template.yaml"));
@@ -732,12 +764,7 @@ fn the_api_stage_logs_each_access_and_throttles() {
         cloudformation["Conditions"]["ReserveApiConcurrency"],
         serde_json::json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "ApiReservedConcurrency"}, 0]}]})
     );
-    assert!(
-        parameters["ApiReservedConcurrency"]["Default"]
-            .as_u64()
-            .unwrap()
-            >= 1
-    );
+    assert_eq!(parameters["ApiReservedConcurrency"]["MinValue"], 0);
 }
 
 #[test]

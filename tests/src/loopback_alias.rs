@@ -1,7 +1,8 @@
 //! An extra address on the loopback interface, so a test can serve a "private GitLab" at an address the network
 //! guard judges like any private one (198.18.0.0/15, the range set aside for benchmarks) while no packet leaves
-//! the host. Adding it needs `ip` (iproute2) and CAP_NET_ADMIN, as root has on the build machines; without them
-//! the test fails and says so, rather than passing without checking.
+//! the host. Adding it needs `ip` (iproute2) and CAP_NET_ADMIN over the network namespace: `scripts/test` runs the
+//! tests in a namespace of their own (`scripts/in-private-network`), where any user has it. Without it the test
+//! fails and says so, rather than passing without checking.
 
 use std::net::Ipv4Addr;
 use std::process::Command;
@@ -55,7 +56,8 @@ fn ip_address(verb: &str, ip: Ipv4Addr) -> Result<(), String> {
         return Ok(());
     }
     Err(format!(
-        "`{command}` failed (it needs CAP_NET_ADMIN): {}",
+        "`{command}` failed (it needs CAP_NET_ADMIN: run the tests through scripts/test, or \
+         scripts/in-private-network): {}",
         String::from_utf8_lossy(&output.stderr).trim()
     ))
 }

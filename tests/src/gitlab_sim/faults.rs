@@ -251,8 +251,22 @@ fn endless_projects_page(page: u32, page_bytes: usize) -> Bytes {
     Bytes::from(serde_json::to_vec(&projects).expect("JSON of plain values"))
 }
 
-/// `[`, spaces, `]` gzip-compressed: `inflated` bytes once decoded (at least 2).
+/// `[`, spaces, `]` gzip-compressed: `inflated` bytes once decoded (at least 2). Compressed once per size and
+/// process: deflating hundreds of MiB takes seconds of CPU, which on a loaded machine
+/// would make every bombed answer slower than the client's timeout instead of larger than its cap.
 fn gzip_bomb(inflated: usize) -> Bytes {
+    static MADE: std::sync::Mutex<Vec<(usize, Bytes)>> = std::sync::Mutex::new(Vec::new());
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, bomb)) = made.iter().find(|(size, _)| *size == inflated) {
+        return bomb.clone();
+    }
+    let bomb = compress_spaces(inflated);
+    made.push((inflated, bomb.clone()));
+    bomb
+}
+
+/// The bomb itself, made anew.
+fn compress_spaces(inflated: usize) -> Bytes {
     use std::io::Write as _;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     let spaces = vec![b' '; 1 << 16];
