@@ -30,7 +30,7 @@ use crate::lambda_environment::{
     Deployment, FunctionSpec, ResolveError, StandInResource, expand_template,
 };
 use crate::lambda_events::{SqsSource, credentials_api_event, scheduled_event, sqs_event};
-use crate::lambda_process::{FunctionError, LambdaProcess, Launch};
+use crate::lambda_process::{Cpu, FunctionError, LambdaProcess, Launch, libfaketime};
 use crate::local_run::{LocalRunError, PUSH_HOOK_ROUTE, REDELIVERY_DELAY, push_hook_secret};
 use crate::loopback_alias::{LoopbackAlias, PRIVATE_TEST_ADDRESS};
 use crate::tls_front::TlsFront;
@@ -331,22 +331,33 @@ pub struct ArtifactRun {
     pub stack: ArtifactStack,
     pub connection: String,
     functions: BTreeMap<String, Arc<Running>>,
+    /// How long after the last write the export may run, when the exporter's clock cannot be moved on.
+    export_wait: Option<Duration>,
+    /// When the last drain ended (nothing writes commits after it).
+    last_write: Mutex<Instant>,
 }
 
 impl ArtifactRun {
-    /// Starts every function of [`FUNCTIONS`] from `artifacts`; the exporter's clock runs ahead by its settle
-    /// time and a minute, so that its export, right after the syncs, is the one a later schedule would make.
+    /// Starts every function of [`FUNCTIONS`] from `artifacts`. The export must come after its settle time
+    /// (it exports what was written up to that long ago): a native exporter's clock runs ahead by the settle
+    /// time and a minute when libfaketime is installed; otherwise [`ArtifactRun::export`] waits it out.
     pub async fn start(
         stack: ArtifactStack,
         artifacts: &Path,
         connection: &str,
     ) -> Result<ArtifactRun, ArtifactRunError> {
         let mut functions = BTreeMap::new();
+        let later = shared::export::ExportOptions::default().settle + Duration::from_secs(60);
+        let mut export_wait = None;
         for logical_id in FUNCTIONS {
             let mut launch = stack.launch(logical_id, artifacts)?;
             if logical_id == "ExporterFunction" {
-                let settle = shared::export::ExportOptions::default().settle;
-                launch.clock_ahead = Some(settle + Duration::from_secs(60));
+                let native = Cpu::of_binary(&launch.bootstrap).ok() == Cpu::host();
+                if native && libfaketime().is_some() {
+                    launch.clock_ahead = Some(later);
+                } else {
+                    export_wait = Some(later);
+                }
             }
             let process = LambdaProcess::start(&launch).await?;
             let running = Running {
@@ -360,6 +371,8 @@ impl ArtifactRun {
             stack,
             connection: connection.to_owned(),
             functions,
+            export_wait,
+            last_write: Mutex::new(Instant::now()),
         })
     }
 
@@ -415,6 +428,7 @@ impl ArtifactRun {
             let messages = source.receive(batch_size).await?;
             if messages.is_empty() {
                 if source.is_settled().await? {
+                    *self.last_write.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
                     return Ok(invocations);
                 }
                 continue;
@@ -506,6 +520,15 @@ impl ArtifactRun {
 
     /// One export, as the template's schedule delivers it: the export's report.
     pub async fn export(&self) -> Result<Value, ArtifactRunError> {
+        if let Some(wait) = self.export_wait {
+            let at = *self.last_write.lock().unwrap_or_else(|e| e.into_inner()) + wait;
+            eprintln!(
+                "artifact run: the exporter's clock cannot be moved on (emulated, or no libfaketime): waiting {:.0} s \
+                 for its settle time to pass",
+                at.saturating_duration_since(Instant::now()).as_secs_f64()
+            );
+            tokio::time::sleep_until(at.into()).await;
+        }
         let event = self.stack.schedule_event("ExporterFunction")?;
         Ok(self.function("ExporterFunction").invoke(&event).await?)
     }

@@ -24,7 +24,10 @@ const INIT_LIMIT: Duration = Duration::from_secs(10);
 const EMULATION_ALLOWANCE: u32 = 6;
 /// Lines of the process's output kept for error messages.
 const OUTPUT_TAIL: usize = 40;
-/// Where Debian's `libc6-arm64-cross` puts the aarch64 libraries the emulator loads the binary with.
+/// The emulator (`QEMU_AARCH64`, as `scripts/fetch-emulator` prints it, else `qemu-aarch64` on PATH) and the
+/// aarch64 libraries it loads the binary with (`QEMU_LD_PREFIX`, else where Debian's `libc6-arm64-cross` puts them).
+const EMULATOR_VARIABLE: &str = "QEMU_AARCH64";
+const SYSROOT_VARIABLE: &str = "QEMU_LD_PREFIX";
 const AARCH64_SYSROOT: &str = "/usr/aarch64-linux-gnu";
 
 /// The CPU a binary is built for, from its ELF header.
@@ -106,8 +109,8 @@ pub struct Launch {
     pub environment: BTreeMap<String, String>,
     /// The ARN invocations name (`Lambda-Runtime-Invoked-Function-Arn`).
     pub function_arn: String,
-    /// Runs the process's clock this far ahead (libfaketime, preloaded into the process or the emulator and never
-    /// into the function's environment): a run that must happen "later", past a settle time.
+    /// Runs the process's clock this far ahead (the host's libfaketime preloaded, see [`libfaketime`]): a run
+    /// that must happen "later", past a settle time. Native processes only: the emulator is linked statically.
     pub clock_ahead: Option<Duration>,
 }
 
@@ -160,8 +163,11 @@ impl LambdaProcess {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         if let Some(ahead) = launch.clock_ahead {
+            let shim = libfaketime().filter(|_| !emulated).ok_or_else(|| {
+                failed("a clock ahead needs a native binary and libfaketime".into())
+            })?;
             command
-                .env("LD_PRELOAD", libfaketime().map_err(failed)?)
+                .env("LD_PRELOAD", shim)
                 .env("FAKETIME", format!("+{}", ahead.as_secs()))
                 .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
         }
@@ -324,22 +330,23 @@ fn command(launch: &Launch, cpu: Cpu, emulated: bool) -> Result<Command, String>
     let mut command = if !emulated {
         Command::new(&launch.bootstrap)
     } else if cpu == Cpu::Aarch64 {
-        let qemu = on_path("qemu-aarch64").ok_or(
-            "the binary is for aarch64: running it here needs qemu-aarch64 (Debian: apt-get install qemu-user \
-             libc6-arm64-cross)",
-        )?;
-        if !Path::new(AARCH64_SYSROOT).is_dir() {
+        let qemu = std::env::var_os(EMULATOR_VARIABLE)
+            .map(PathBuf::from)
+            .or_else(|| on_path("qemu-aarch64"))
+            .ok_or(
+                "the binary is for aarch64: running it here needs an emulator (scripts/fetch-emulator, or Debian's \
+                 qemu-user and libc6-arm64-cross)",
+            )?;
+        let sysroot = std::env::var_os(SYSROOT_VARIABLE)
+            .map_or_else(|| PathBuf::from(AARCH64_SYSROOT), PathBuf::from);
+        if !sysroot.is_dir() {
             return Err(format!(
-                "{AARCH64_SYSROOT} is missing (Debian: apt-get install libc6-arm64-cross)"
+                "{} is missing: the aarch64 C library (scripts/fetch-emulator, or Debian's libc6-arm64-cross)",
+                sysroot.display()
             ));
         }
         let mut command = Command::new(qemu);
-        command.arg("-L").arg(AARCH64_SYSROOT);
-        // The clock shim is for the emulator's own process, never in the function's environment.
-        for name in ["LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC"] {
-            command.arg("-U").arg(name);
-        }
-        command.arg(&launch.bootstrap);
+        command.arg("-L").arg(sysroot).arg(&launch.bootstrap);
         command
     } else {
         return Err(format!(
@@ -351,20 +358,13 @@ fn command(launch: &Launch, cpu: Cpu, emulated: bool) -> Result<Command, String>
     Ok(command)
 }
 
-/// The host's libfaketime (Debian: apt-get install libfaketime).
-fn libfaketime() -> Result<PathBuf, String> {
+/// The host's libfaketime (Debian's `libfaketime`), if installed.
+pub fn libfaketime() -> Option<PathBuf> {
     let path = PathBuf::from(format!(
         "/usr/lib/{}-linux-gnu/faketime/libfaketime.so.1",
         std::env::consts::ARCH
     ));
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "{} is missing (Debian: apt-get install libfaketime)",
-            path.display()
-        ))
-    }
+    path.is_file().then_some(path)
 }
 
 /// The first `name` in the test process's PATH.
