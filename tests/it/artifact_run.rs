@@ -1,7 +1,8 @@
 //! The artifact run: the built Lambda `bootstrap` files (`LAMBDA_ARTIFACTS=<dir>`, `<dir>/<LogicalId>/bootstrap`)
 //! run as AWS runs them, behind the test kit's Lambda Runtime API, each with the environment `template.yaml`
-//! gives it, under `qemu-aarch64` when built for arm64, drive the whole pipeline against the stand-in and the demo
-//! GitLab (`testkit::artifact_run`). Without `LAMBDA_ARTIFACTS` the run is skipped with one line saying so:
+//! gives it, under `qemu-aarch64` when built for arm64 (`QEMU_AARCH64` and `QEMU_LD_PREFIX` as
+//! `scripts/fetch-emulator` prints them, else the system's), drive the whole pipeline against the stand-in and the
+//! demo GitLab (`testkit::artifact_run`). Without `LAMBDA_ARTIFACTS` the run is skipped with one line saying so:
 //! `scripts/test` builds the functions and sets it.
 
 use std::time::Duration;
