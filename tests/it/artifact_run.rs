@@ -14,10 +14,7 @@ use testkit::runtime_api::{InvokeError, RuntimeApi};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_built_functions_run_the_whole_pipeline_behind_a_lambda_runtime_api() {
-    let Some(artifacts) = artifacts_dir() else {
-        eprintln!(
-            "artifact run skipped: {ARTIFACTS_VARIABLE} is not set (scripts/test sets it after building the functions)"
-        );
+    let Some(artifacts) = artifacts_or_skip() else {
         return;
     };
     let stack = format!("artifacts{}", std::process::id());
@@ -35,10 +32,7 @@ async fn the_built_functions_run_the_whole_pipeline_behind_a_lambda_runtime_api(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_function_whose_environment_lacks_a_variable_fails_to_start_with_its_own_message() {
-    let Some(artifacts) = artifacts_dir() else {
-        eprintln!(
-            "artifact run skipped: {ARTIFACTS_VARIABLE} is not set (scripts/test sets it after building the functions)"
-        );
+    let Some(artifacts) = artifacts_or_skip() else {
         return;
     };
     let stack = ArtifactStack::deploy(&format!("artifactsmissing{}", std::process::id()), &[])
@@ -50,6 +44,17 @@ async fn a_function_whose_environment_lacks_a_variable_fails_to_start_with_its_o
     stack.teardown().await;
     assert!(matches!(error, FunctionError::Exited { .. }), "{error}");
     assert!(error.to_string().contains("STATE_TABLE"), "{error}");
+}
+
+/// The build folder of `LAMBDA_ARTIFACTS`, or none after one line saying the run is skipped.
+fn artifacts_or_skip() -> Option<std::path::PathBuf> {
+    let artifacts = artifacts_dir();
+    if artifacts.is_none() {
+        eprintln!(
+            "artifact run skipped: {ARTIFACTS_VARIABLE} is not set (scripts/test sets it after building the functions)"
+        );
+    }
+    artifacts
 }
 
 /// The routes as a runtime client calls them (the paths and headers of `lambda_runtime`'s `requests.rs`).

@@ -4,9 +4,10 @@
 //! (VmHWM just before the process is stopped). The first invocations are the pipeline's own: `credentials.create`
 //! (one token verification), the demo's scheduler tick, the worker's first batch, one push hook, one export.
 //!
-//! Run: `scripts/with-moto cargo run --profile profiling -p testkit --bin bench-artifacts -- DIR [MONOLITH]`, DIR
-//! holding `<LogicalId>/bootstrap` (`.aws-sam/build-x86_64` of `scripts/build`); as root (the demo GitLab is served
-//! on a private address added to the loopback interface).
+//! Run: `scripts/build --arch x86_64`, then `scripts/in-private-network scripts/with-moto cargo run -p testkit --bin
+//! bench-artifacts -- .aws-sam-x86_64/build [MONOLITH]` (the demo GitLab is served on a private address added to
+//! loopback, hence the namespace; with Debian's libfaketime the exporter's clock is moved past its settle time,
+//! without it the run waits the settle time out).
 
 use testkit::artifact_run::{artifacts_dir, run_pipeline};
 use testkit::bench_support::BenchResult;
