@@ -13,8 +13,8 @@ use shared::gitlab::{
 use testkit::clients::{client, client_with, fast_retry, local_http};
 use testkit::git_fixture::GitRepo;
 use testkit::gitlab_sim::{
-    Fault, FaultMix, Hostile, Membership, Namespace, OneProject, ProjectSpec, RateLimit, Simulator,
-    TokenSpec, World, routes,
+    Fault, FaultMix, Hostile, Membership, Namespace, ProjectSpec, RateLimit, Simulator, TokenSpec,
+    World, routes,
 };
 use testkit::loopback_alias::{LoopbackAlias, PRIVATE_TEST_ADDRESS};
 use testkit::tls_front::TlsFront;
@@ -37,43 +37,39 @@ struct Fixture {
 /// One user in one group with a project of `commits` commits (merges every 10th), plus projects without a
 /// repository and with the repository feature off, and tokens in every state.
 async fn fixture(commits: usize) -> Fixture {
-    let repo = GitRepo::init("main");
-    repo.fast_import_history("main", commits, Some(10));
-    let OneProject {
-        mut world,
-        user,
-        group,
-        project,
-    } = World::one_project(TOKEN, Some(repo.path()));
+    let repo = GitRepo::with_history(commits, Some(10));
+    let mut one = World::one_project(TOKEN, Some(repo.path()));
+    let (world, user, group) = (&mut one.world, one.user, one.group);
     let yesterday = time::OffsetDateTime::now_utc().date() - time::Duration::days(1);
     world.add_token(TokenSpec::new(EXPIRED, user, &["read_api"]).with_expiry(yesterday));
     let revoked = world.add_token(TokenSpec::new(REVOKED, user, &["read_api"]));
     world.token_mut(revoked).revoked = true;
     world.add_token(TokenSpec::new(NO_SCOPE, user, &["read_repository"]));
-    let no_repo = world.add_project(ProjectSpec::new(
-        Namespace::Group(group),
-        "no-repo",
-        None,
-        "main",
-    ));
-    let repo_disabled = world.add_project(ProjectSpec::new(
-        Namespace::Group(group),
+    let no_repo = world.add_project(ProjectSpec::in_group(group, "no-repo", None));
+    let repo_disabled = world.add_project(ProjectSpec::in_group(
+        group,
         "issues-only",
         Some(repo.path()),
-        "main",
     ));
     world.project_mut(repo_disabled).repository_enabled = false;
-    let sim = Simulator::start(world).await.expect("simulator");
+    let sim = Simulator::start(one.world).await.expect("simulator");
     Fixture {
         sim,
         repo,
-        project: ProjectRef::Id(project),
+        project: ProjectRef::Id(one.project),
         no_repo: ProjectRef::Id(no_repo),
         repo_disabled: ProjectRef::Id(repo_disabled),
     }
 }
 
-/// The simulator's socket, for fronting it with TLS.
+impl Fixture {
+    /// A client of the simulator with the valid token.
+    fn client(&self) -> GitLabClient {
+        client(&self.sim.base_url(), TOKEN)
+    }
+}
+
+/// Every commit id of a listing, in GitLab's order.
 async fn all_shas(client: &GitLabClient, project: &ProjectRef, query: &CommitQuery) -> Vec<String> {
     client
         .commits(project, query)
@@ -89,7 +85,7 @@ async fn all_shas(client: &GitLabClient, project: &ProjectRef, query: &CommitQue
 #[tokio::test]
 async fn streams_a_history_page_by_page_exactly_as_git_lists_it() {
     let f = fixture(1_000).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     let shas = all_shas(&gitlab, &f.project, &CommitQuery::history("main")).await;
     assert_eq!(shas, f.repo.rev_list(&["main"]));
     // 1,000 commits at 100 a page: ten full pages, then the empty page GitLab always ends an exact multiple with.
@@ -118,7 +114,7 @@ async fn streams_a_history_page_by_page_exactly_as_git_lists_it() {
 #[tokio::test]
 async fn commits_carry_every_field_with_stats_and_trailers() {
     let f = fixture(30).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     let page = gitlab
         .commits_page(&f.project, &CommitQuery::history("main"), 1)
         .await
@@ -225,7 +221,7 @@ async fn each_error_class_is_typed() {
 #[tokio::test]
 async fn recovers_from_each_kind_of_fault() {
     let f = fixture(50).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     let expected = f.repo.rev_list(&["main"]);
     for fault in [
         Fault::ServerError(502),
@@ -305,7 +301,7 @@ async fn gives_up_after_bounded_retries() {
 #[tokio::test]
 async fn a_page_whose_stats_fail_is_fetched_without_them() {
     let f = fixture(20).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     f.sim.fail_next(COMMITS, 3, Fault::ServerError(500));
     let page = gitlab
         .commits_page(&f.project, &CommitQuery::history("main"), 1)
@@ -329,7 +325,7 @@ async fn a_page_whose_stats_fail_is_fetched_without_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_20k_history_survives_the_fault_mix_exactly() {
     let f = fixture(20_000).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     f.sim.set_fault_mix(FaultMix {
         server_error: 0.10,
         rate_limited: 0.05,
@@ -357,8 +353,7 @@ async fn a_20k_history_survives_the_fault_mix_exactly() {
 
 #[tokio::test]
 async fn group_listings_follow_every_page() {
-    let repo = GitRepo::init("main");
-    repo.fast_import_history("main", 3, None);
+    let repo = GitRepo::with_history(3, None);
     let mut world = World::new();
     let user = world.add_user("importer");
     world.add_token(TokenSpec::new(TOKEN, user, &["read_api"]));
@@ -544,7 +539,7 @@ async fn a_shared_budget_keeps_concurrent_tasks_under_the_gitlab_limit() {
     // GitLab allows 20 requests per 2 s window; four tasks want 40 requests at once.
     f.sim
         .set_rate_limit(Some(RateLimit::new(20, Duration::from_secs(2))));
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     let started = std::time::Instant::now();
     let tasks: Vec<_> = (0..4)
         .map(|_| {
@@ -598,7 +593,7 @@ async fn the_token_never_shows_in_debug_display_errors_or_logs() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     f.sim.fail_next(COMMITS, 3, Fault::ServerError(500));
     f.sim.fail_next(
         "*",
@@ -680,7 +675,7 @@ async fn hostile_rate_limit_headers_on_a_200_never_panic_nor_park() {
 
     // With the default longest wait (120 s) and a deadline a second away: refused at once, nothing sent.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
-    let gitlab = client(&f.sim.base_url(), TOKEN).with_deadline(Some(deadline));
+    let gitlab = f.client().with_deadline(Some(deadline));
     f.sim
         .fail_next(PROJECT, 1, hostile(Hostile::Headers(spent_forever)));
     gitlab.project(&f.project).await.unwrap();
@@ -695,7 +690,7 @@ async fn hostile_rate_limit_headers_on_a_200_never_panic_nor_park() {
     assert_eq!(f.sim.request_count(PROJECT), 0);
 
     // Values that are not plain numbers count as absent: no pause at all.
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     for reset in ["-1", "soon", "1e30", "99999999999999999999999", "1.5"] {
         f.sim.fail_next(
             PROJECT,
@@ -779,7 +774,7 @@ async fn hostile_429s_end_in_a_clear_error_or_a_bounded_wait() {
 
     // A 2 s wait with 300 ms left: refused at once.
     let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
-    let gitlab = client(&f.sim.base_url(), TOKEN).with_deadline(Some(deadline));
+    let gitlab = f.client().with_deadline(Some(deadline));
     f.sim.fail_next(
         PROJECT,
         1,
@@ -832,7 +827,7 @@ async fn nothing_runs_past_the_deadline() {
 
     let f = fixture(5).await;
     let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
-    let gitlab = client(&f.sim.base_url(), TOKEN).with_deadline(Some(deadline));
+    let gitlab = f.client().with_deadline(Some(deadline));
     f.sim
         .fail_next(PROJECT, 1, Fault::Latency(Duration::from_secs(10)));
     let started = Instant::now();
@@ -862,7 +857,7 @@ async fn nothing_runs_past_the_deadline() {
 #[tokio::test]
 async fn oversized_and_bombed_bodies_stop_at_the_cap() {
     let f = fixture(30).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     let cap = Limits::default().max_body_bytes;
     assert_eq!(cap, 8 << 20);
     for answer in [
@@ -920,7 +915,7 @@ async fn oversized_and_bombed_bodies_stop_at_the_cap() {
     assert_eq!(page.commits.len(), 30, "the next answer is read as usual");
 
     // Smaller than one commit: no part can be read either.
-    let small = client(&f.sim.base_url(), TOKEN).with_limits(Limits {
+    let small = f.client().with_limits(Limits {
         max_body_bytes: 100,
     });
     let error = small
@@ -970,7 +965,7 @@ async fn a_body_that_drips_ends_within_the_total_timeout() {
 #[tokio::test]
 async fn answers_that_are_not_the_json_asked_for_are_invalid_responses() {
     let f = fixture(5).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     let json = "application/json";
     for (content_type, body, expected) in [
         (json, &b"[{\"id\": \"\xff\xfe\"}]"[..], "not valid UTF-8"),
@@ -1018,7 +1013,7 @@ async fn a_redirect_is_an_error_and_never_followed() {
     let f = fixture(5).await;
     let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     elsewhere.set_nonblocking(true).unwrap();
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     for location in [
         "http://169.254.169.254/latest/meta-data/iam/security-credentials/".to_owned(),
         format!(
@@ -1049,7 +1044,7 @@ async fn a_redirect_is_an_error_and_never_followed() {
 #[tokio::test]
 async fn a_next_page_that_loops_ends_the_listing() {
     let f = fixture(250).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     let history = CommitQuery::history("main");
 
     f.sim.fail_next(
@@ -1189,7 +1184,7 @@ async fn echoed_error(f: &Fixture, gitlab: &GitLabClient, status: u16, body: Str
 #[tokio::test]
 async fn a_token_echoed_by_gitlab_never_reaches_an_error() {
     let f = fixture(3).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     let echo_4xx =
         serde_json::json!({ "message": format!("bad header PRIVATE-TOKEN: {TOKEN}") }).to_string();
     let echo_json = format!("[{{\"id\": 1, \"short_id\": \"{TOKEN}\"}}]");
@@ -1205,7 +1200,7 @@ async fn a_token_echoed_by_gitlab_never_reaches_an_error() {
 #[tokio::test]
 async fn a_token_echoed_across_the_cut_of_an_error_leaves_no_prefix() {
     let f = fixture(3).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     // The token starts 150 characters into the text the client keeps 160 of.
     let message =
         serde_json::json!({ "message": format!("{}{TOKEN}", "x".repeat(150)) }).to_string();
@@ -1234,7 +1229,7 @@ async fn a_token_echoed_across_the_cut_of_an_error_leaves_no_prefix() {
 #[tokio::test]
 async fn a_page_longer_than_asked_for_is_refused() {
     let f = fixture(3).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     let padded: testkit::gitlab_sim::Rewrite = Arc::new(|page: serde_json::Value| {
         let first = page[0].clone();
         serde_json::Value::Array(vec![first; 101])

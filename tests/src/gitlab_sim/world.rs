@@ -130,6 +130,11 @@ impl ProjectSpec {
         }
     }
 
+    /// A project of group `group` whose default branch is `main`.
+    pub fn in_group(group: u64, path: &str, repo: Option<&Path>) -> Self {
+        Self::new(Namespace::Group(group), path, repo, "main")
+    }
+
     pub fn archived(mut self) -> Self {
         self.archived = true;
         self
@@ -281,24 +286,23 @@ impl World {
     }
 
     pub fn namespace_full_path(&self, ns: Namespace) -> String {
-        match ns {
-            Namespace::Group(g) => self.group_full_path(g),
-            Namespace::User(u) => self
-                .users
-                .get(&u)
-                .map(|u| u.username.clone())
-                .unwrap_or_default(),
-        }
+        self.namespace_text(ns, Self::group_full_path, |user| &user.username)
     }
 
     pub fn namespace_full_name(&self, ns: Namespace) -> String {
+        self.namespace_text(ns, Self::group_full_name, |user| &user.name)
+    }
+
+    /// A group's text, or a user's (empty for an unknown user).
+    fn namespace_text(
+        &self,
+        ns: Namespace,
+        group: impl Fn(&Self, u64) -> String,
+        user: impl Fn(&User) -> &String,
+    ) -> String {
         match ns {
-            Namespace::Group(g) => self.group_full_name(g),
-            Namespace::User(u) => self
-                .users
-                .get(&u)
-                .map(|u| u.name.clone())
-                .unwrap_or_default(),
+            Namespace::Group(g) => group(self, g),
+            Namespace::User(u) => self.users.get(&u).map(user).cloned().unwrap_or_default(),
         }
     }
 
@@ -446,12 +450,7 @@ impl World {
         world.add_token(TokenSpec::new(token, user, &["read_api"]));
         let group = world.add_group("acme", None);
         world.add_member(user, Membership::Group(group), access::DEVELOPER);
-        let project = world.add_project(ProjectSpec::new(
-            Namespace::Group(group),
-            "app",
-            repo,
-            "main",
-        ));
+        let project = world.add_project(ProjectSpec::in_group(group, "app", repo));
         OneProject {
             world,
             user,
