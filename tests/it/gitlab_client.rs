@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use shared::gitlab::{
-    AddressError, CommitQuery, GitLabAddress, GitLabClient, GitLabError, HttpClients, Limits,
-    NetworkPolicy, PrivateNetworks, ProjectRef, RetryPolicy, Timeouts,
+    AddressError, CommitPage, CommitQuery, GitLabAddress, GitLabClient, GitLabError, HttpClients,
+    Limits, NetworkPolicy, PrivateNetworks, ProjectRef, RetryPolicy, Timeouts,
 };
 use testkit::clients::{client, client_with, fast_retry, local_http};
 use testkit::git_fixture::GitRepo;
@@ -67,6 +67,24 @@ impl Fixture {
     fn client(&self) -> GitLabClient {
         client(&self.sim.base_url(), TOKEN)
     }
+
+    /// The first page of `main`'s history, as `gitlab` reads it.
+    async fn first_page(&self, gitlab: &GitLabClient) -> Result<CommitPage, GitLabError> {
+        gitlab
+            .commits_page(&self.project, &CommitQuery::history("main"), 1)
+            .await
+    }
+}
+
+/// A client of the GitLab behind `front`, trusting its CA, through `http`.
+fn tls_client(http: &HttpClients, front: &TlsFront) -> GitLabClient {
+    client_with(
+        http,
+        &front.base_url,
+        TOKEN,
+        Some(&front.ca_pem),
+        fast_retry(),
+    )
 }
 
 /// Every commit id of a listing, in GitLab's order.
@@ -115,10 +133,7 @@ async fn streams_a_history_page_by_page_exactly_as_git_lists_it() {
 async fn commits_carry_every_field_with_stats_and_trailers() {
     let f = fixture(30).await;
     let gitlab = f.client();
-    let page = gitlab
-        .commits_page(&f.project, &CommitQuery::history("main"), 1)
-        .await
-        .unwrap();
+    let page = f.first_page(&gitlab).await.unwrap();
     assert_eq!(page.commits.len(), 30);
     assert!(!page.stats_missing);
     assert_eq!(
@@ -174,23 +189,13 @@ async fn each_error_class_is_typed() {
     );
 
     let gitlab = client(&base, TOKEN);
+    let not_found = |message: &str| GitLabError::NotFound {
+        message: message.into(),
+    };
     let missing = gitlab.project(&ProjectRef::Id(9_999)).await.unwrap_err();
-    assert_eq!(
-        missing,
-        GitLabError::NotFound {
-            message: "404 Project Not Found".into()
-        }
-    );
-    let no_repo = gitlab
-        .commits_page(&f.no_repo, &history, 1)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        no_repo,
-        GitLabError::NotFound {
-            message: "404 Repository Not Found".into()
-        }
-    );
+    assert_eq!(missing, not_found("404 Project Not Found"));
+    let no_repo = gitlab.commits_page(&f.no_repo, &history, 1).await;
+    assert_eq!(no_repo.unwrap_err(), not_found("404 Repository Not Found"));
     let disabled = gitlab
         .commits_page(&f.repo_disabled, &history, 1)
         .await
@@ -235,8 +240,8 @@ async fn recovers_from_each_kind_of_fault() {
     ] {
         f.sim.reset_counts();
         f.sim.fail_next(COMMITS, 2, fault.clone());
-        let page = gitlab
-            .commits_page(&f.project, &CommitQuery::history("main"), 1)
+        let page = f
+            .first_page(&gitlab)
             .await
             .unwrap_or_else(|e| panic!("{fault:?}: {e}"));
         let shas: Vec<_> = page.commits.iter().map(|c| c.id.clone()).collect();
@@ -303,19 +308,13 @@ async fn a_page_whose_stats_fail_is_fetched_without_them() {
     let f = fixture(20).await;
     let gitlab = f.client();
     f.sim.fail_next(COMMITS, 3, Fault::ServerError(500));
-    let page = gitlab
-        .commits_page(&f.project, &CommitQuery::history("main"), 1)
-        .await
-        .unwrap();
+    let page = f.first_page(&gitlab).await.unwrap();
     assert!(page.stats_missing);
     assert_eq!(page.commits.len(), 20);
     assert!(page.commits.iter().all(|c| c.stats.is_none()));
     assert_eq!(gitlab.stats().stats_fallbacks, 1);
     // The next page asks for stats again.
-    let again = gitlab
-        .commits_page(&f.project, &CommitQuery::history("main"), 1)
-        .await
-        .unwrap();
+    let again = f.first_page(&gitlab).await.unwrap();
     assert!(!again.stats_missing && again.commits.iter().all(|c| c.stats.is_some()));
     f.sim.shutdown().await;
 }
@@ -416,13 +415,7 @@ async fn the_network_guard_refuses_private_targets() {
         address.check_resolves(&NetworkPolicy::PublicOnly).await,
         Err(AddressError::LocalAddress)
     );
-    let gitlab = client_with(
-        &public_only,
-        &tls.base_url,
-        TOKEN,
-        Some(&tls.ca_pem),
-        fast_retry(),
-    );
+    let gitlab = tls_client(&public_only, &tls);
     let error = gitlab.token_self().await.unwrap_err();
     assert!(matches!(error, GitLabError::Connection { .. }), "{error:?}");
     assert_eq!(f.sim.total_requests(), 0, "nothing reached the server");
@@ -446,13 +439,7 @@ async fn an_allow_listed_private_gitlab_is_reachable_and_nothing_outside_the_lis
     let listed = operator_http("10.20.0.0/16 198.18.0.0/15");
     let address = GitLabAddress::parse(&private.base_url, listed.policy()).unwrap();
     assert_eq!(address.check_resolves(listed.policy()).await, Ok(()));
-    let gitlab = client_with(
-        &listed,
-        &private.base_url,
-        TOKEN,
-        Some(&private.ca_pem),
-        fast_retry(),
-    );
+    let gitlab = tls_client(&listed, &private);
     let token = gitlab.token_self().await.unwrap();
     assert!(token.active);
     assert_eq!(f.sim.total_requests(), 1);
@@ -473,13 +460,7 @@ async fn an_allow_listed_private_gitlab_is_reachable_and_nothing_outside_the_lis
         address.check_resolves(careless.policy()).await,
         Err(AddressError::LocalAddress)
     );
-    let gitlab = client_with(
-        &careless,
-        &on_loopback.base_url,
-        TOKEN,
-        Some(&on_loopback.ca_pem),
-        fast_retry(),
-    );
+    let gitlab = tls_client(&careless, &on_loopback);
     let error = gitlab.token_self().await.unwrap_err();
     assert!(
         matches!(&error, GitLabError::Connection { detail } if detail.contains("never allowed")),
@@ -515,13 +496,10 @@ async fn a_private_ca_bundle_is_trusted_and_nothing_else_is() {
     let error = untrusting.token_self().await.unwrap_err();
     assert!(matches!(error, GitLabError::Connection { .. }), "{error:?}");
 
-    let trusting = client_with(&http, &tls.base_url, TOKEN, Some(&tls.ca_pem), fast_retry());
+    let trusting = tls_client(&http, &tls);
     let token = trusting.token_self().await.unwrap();
     assert!(token.can_read_api());
-    let page = trusting
-        .commits_page(&f.project, &CommitQuery::history("main"), 1)
-        .await
-        .unwrap();
+    let page = f.first_page(&trusting).await.unwrap();
     assert_eq!(page.commits.len(), 3);
 
     assert!(matches!(
@@ -603,12 +581,7 @@ async fn the_token_never_shows_in_debug_display_errors_or_logs() {
         },
     );
     let mut shown = vec![format!("{gitlab:?}")];
-    shown.push(format!(
-        "{:?}",
-        gitlab
-            .commits_page(&f.project, &CommitQuery::history("main"), 1)
-            .await
-    ));
+    shown.push(format!("{:?}", f.first_page(&gitlab).await));
     for token in [TOKEN, EXPIRED, REVOKED, NO_SCOPE] {
         let other = client(&f.sim.base_url(), token);
         let result = other.project(&f.project).await;
@@ -869,10 +842,7 @@ async fn oversized_and_bombed_bodies_stop_at_the_cap() {
         f.sim.reset_counts();
         f.sim.fail_next(COMMITS, 3, hostile(answer.clone()));
         let started = Instant::now();
-        let error = gitlab
-            .commits_page(&f.project, &CommitQuery::history("main"), 1)
-            .await
-            .unwrap_err();
+        let error = f.first_page(&gitlab).await.unwrap_err();
         assert_eq!(
             error,
             GitLabError::ResponseTooLarge { limit: cap },
@@ -901,27 +871,18 @@ async fn oversized_and_bombed_bodies_stop_at_the_cap() {
             inflated: 512 << 20,
         }),
     );
-    let page = gitlab
-        .commits_page(&f.project, &CommitQuery::history("main"), 1)
-        .await
-        .unwrap();
+    let page = f.first_page(&gitlab).await.unwrap();
     assert_eq!(page.commits.len(), 30);
     assert_eq!(page.next_page, None);
     assert_eq!(f.sim.request_count(COMMITS), 1 + 4);
-    let page = gitlab
-        .commits_page(&f.project, &CommitQuery::history("main"), 1)
-        .await
-        .unwrap();
+    let page = f.first_page(&gitlab).await.unwrap();
     assert_eq!(page.commits.len(), 30, "the next answer is read as usual");
 
     // Smaller than one commit: no part can be read either.
     let small = f.client().with_limits(Limits {
         max_body_bytes: 100,
     });
-    let error = small
-        .commits_page(&f.project, &CommitQuery::history("main"), 1)
-        .await
-        .unwrap_err();
+    let error = f.first_page(&small).await.unwrap_err();
     assert_eq!(error, GitLabError::ResponseTooLarge { limit: 100 });
     f.sim.shutdown().await;
 }
@@ -988,10 +949,7 @@ async fn answers_that_are_not_the_json_asked_for_are_invalid_responses() {
                 body: body.to_vec().into(),
             }),
         );
-        let error = gitlab
-            .commits_page(&f.project, &CommitQuery::history("main"), 1)
-            .await
-            .unwrap_err();
+        let error = f.first_page(&gitlab).await.unwrap_err();
         assert!(
             matches!(&error, GitLabError::InvalidResponse { detail } if detail.contains(expected)),
             "{expected}: {error:?}"
@@ -999,10 +957,7 @@ async fn answers_that_are_not_the_json_asked_for_are_invalid_responses() {
         assert_eq!(error.code(), "invalid_response");
         assert_eq!(f.sim.request_count(COMMITS), 1, "{expected}: not retried");
     }
-    let page = gitlab
-        .commits_page(&f.project, &CommitQuery::history("main"), 1)
-        .await
-        .unwrap();
+    let page = f.first_page(&gitlab).await.unwrap();
     assert_eq!(page.commits.len(), 5);
     f.sim.shutdown().await;
 }
@@ -1174,10 +1129,7 @@ async fn echoed_error(f: &Fixture, gitlab: &GitLabClient, status: u16, body: Str
             body: body.into(),
         }),
     );
-    let error = gitlab
-        .commits_page(&f.project, &CommitQuery::history("main"), 1)
-        .await
-        .unwrap_err();
+    let error = f.first_page(&gitlab).await.unwrap_err();
     format!("{error} {error:?}")
 }
 
@@ -1236,10 +1188,7 @@ async fn a_page_longer_than_asked_for_is_refused() {
     });
     f.sim
         .fail_next(COMMITS, 1, hostile(Hostile::Rewrite(padded)));
-    let error = gitlab
-        .commits_page(&f.project, &CommitQuery::history("main"), 1)
-        .await
-        .unwrap_err();
+    let error = f.first_page(&gitlab).await.unwrap_err();
     assert_eq!(error.code(), "invalid_response", "{error}");
     assert!(error.to_string().contains("101 entries"), "{error}");
     f.sim.shutdown().await;

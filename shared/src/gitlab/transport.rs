@@ -189,19 +189,20 @@ impl Transport {
             .map_err(|wait| GitLabError::RateLimited { retry_after: wait })
     }
 
-    /// One attempt, cut short at the deadline.
+    /// One attempt, cut short at the deadline; whatever the server wrote into a failure is cleared of the token.
     async fn attempt_in_time<T: DeserializeOwned>(
         &self,
         url: &Url,
         max_wait: Duration,
     ) -> Result<Page<T>, Attempt> {
-        let attempt = self.attempt::<T>(url, max_wait);
-        match self.deadline {
+        let attempt = self.attempt_once::<T>(url, max_wait);
+        let outcome = match self.deadline {
             Some(deadline) => tokio::time::timeout_at(deadline, attempt)
                 .await
                 .unwrap_or_else(|_| Err(Attempt::Final(deadline_passed()))),
             None => attempt.await,
-        }
+        };
+        outcome.map_err(|failure| failure.redacted(self.token.expose()))
     }
 
     /// Waits as `failure` asks before the next attempt, or gives it back when the policy or the deadline says stop.
@@ -302,29 +303,6 @@ impl Transport {
         })
     }
 
-    /// One request; whatever the server wrote into a failure is cleared of the token.
-    async fn attempt<T: DeserializeOwned>(
-        &self,
-        url: &Url,
-        max_wait: Duration,
-    ) -> Result<Page<T>, Attempt> {
-        let secret = self.token.expose();
-        self.attempt_once(url, max_wait)
-            .await
-            .map_err(|failure| match failure {
-                Attempt::Final(error) => Attempt::Final(error.redacted(secret)),
-                Attempt::Transient { detail, status } => {
-                    match (GitLabError::Transient { detail, status }).redacted(secret) {
-                        GitLabError::Transient { detail, status } => {
-                            Attempt::Transient { detail, status }
-                        }
-                        other => Attempt::Final(other),
-                    }
-                }
-                other @ (Attempt::RateLimited(_) | Attempt::Busy(_)) => other,
-            })
-    }
-
     async fn attempt_once<T: DeserializeOwned>(
         &self,
         url: &Url,
@@ -398,6 +376,24 @@ pub(super) enum Attempt {
         status: Option<u16>,
     },
     Final(GitLabError),
+}
+
+impl Attempt {
+    /// The same failure with `secret` blanked out of the server's text (see [`GitLabError::redacted`]).
+    fn redacted(self, secret: &str) -> Self {
+        match self {
+            Attempt::Final(error) => Attempt::Final(error.redacted(secret)),
+            Attempt::Transient { detail, status } => {
+                match (GitLabError::Transient { detail, status }).redacted(secret) {
+                    GitLabError::Transient { detail, status } => {
+                        Attempt::Transient { detail, status }
+                    }
+                    other => Attempt::Final(other),
+                }
+            }
+            other @ (Attempt::RateLimited(_) | Attempt::Busy(_)) => other,
+        }
+    }
 }
 
 /// A send error is transient unless the address was refused or the certificate cannot be trusted (neither fixes

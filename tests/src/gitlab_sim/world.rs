@@ -330,23 +330,12 @@ impl World {
 
     /// Numeric id or (case-insensitive) full path, as GitLab's `:id`.
     pub fn find_group(&self, key: &str) -> Option<u64> {
-        if let Ok(id) = key.parse::<u64>() {
-            return self.groups.contains_key(&id).then_some(id);
-        }
-        self.groups
-            .keys()
-            .copied()
-            .find(|g| self.group_full_path(*g).eq_ignore_ascii_case(key))
+        find_by_key(&self.groups, key, |g| self.group_full_path(g))
     }
 
+    /// See [`World::find_group`].
     pub fn find_project(&self, key: &str) -> Option<u64> {
-        if let Ok(id) = key.parse::<u64>() {
-            return self.projects.contains_key(&id).then_some(id);
-        }
-        self.projects
-            .keys()
-            .copied()
-            .find(|p| self.project_full_path(*p).eq_ignore_ascii_case(key))
+        find_by_key(&self.projects, key, |p| self.project_full_path(p))
     }
 
     // ---- access ---------------------------------------------------------------------------
@@ -431,6 +420,21 @@ mod tests {
         // `other` is not listed, but readable because a project in it is reachable.
         assert!(w.group_visible(alice, other));
     }
+}
+
+/// The id `key` names in `entries`: the id itself, or the one whose full path is `key` in any case.
+fn find_by_key<V>(
+    entries: &BTreeMap<u64, V>,
+    key: &str,
+    full_path: impl Fn(u64) -> String,
+) -> Option<u64> {
+    if let Ok(id) = key.parse::<u64>() {
+        return entries.contains_key(&id).then_some(id);
+    }
+    entries
+        .keys()
+        .copied()
+        .find(|id| full_path(*id).eq_ignore_ascii_case(key))
 }
 
 /// The world most tests start from: user `importer` with a `read_api` token, Developer in group `acme`, which
