@@ -422,6 +422,23 @@ async fn the_network_guard_refuses_private_targets() {
     f.sim.shutdown().await;
 }
 
+/// A client of `base_url` under `policy` whose HTTP client connects within 2 s and gives up after `read_secs` of
+/// silence or `total_secs` in all.
+fn client_timing_out(
+    policy: NetworkPolicy,
+    read_secs: u64,
+    total_secs: u64,
+    base_url: &str,
+) -> GitLabClient {
+    let timeouts = Timeouts {
+        connect: Duration::from_secs(2),
+        read: Duration::from_secs(read_secs),
+        total: Duration::from_secs(total_secs),
+    };
+    let http = HttpClients::new(policy, timeouts).unwrap();
+    client_with(&http, base_url, TOKEN, None, fast_retry())
+}
+
 /// HTTP clients of a deployed stack whose operator allows the private networks `list`.
 fn operator_http(list: &str) -> HttpClients {
     let networks = PrivateNetworks::parse(list).unwrap().unwrap();
@@ -891,16 +908,7 @@ async fn oversized_and_bombed_bodies_stop_at_the_cap() {
 #[tokio::test]
 async fn a_body_that_drips_ends_within_the_total_timeout() {
     let f = fixture(5).await;
-    let http = HttpClients::new(
-        NetworkPolicy::AllowPrivate,
-        Timeouts {
-            connect: Duration::from_secs(2),
-            read: Duration::from_secs(10),
-            total: Duration::from_secs(2),
-        },
-    )
-    .unwrap();
-    let gitlab = client_with(&http, &f.sim.base_url(), TOKEN, None, fast_retry());
+    let gitlab = client_timing_out(NetworkPolicy::AllowPrivate, 10, 2, &f.sim.base_url());
     f.sim.fail_next(
         PROJECT,
         1,
@@ -1098,16 +1106,7 @@ fn proxy_settings_in_the_environment_are_ignored() {
 #[tokio::test]
 #[ignore = "run in a child process by proxy_settings_in_the_environment_are_ignored"]
 async fn a_client_built_under_proxy_variables_refuses_a_private_target() {
-    let http = HttpClients::new(
-        NetworkPolicy::PublicOnly,
-        Timeouts {
-            connect: Duration::from_secs(2),
-            read: Duration::from_secs(2),
-            total: Duration::from_secs(3),
-        },
-    )
-    .unwrap();
-    let gitlab = client_with(&http, "https://localhost:9/", TOKEN, None, fast_retry());
+    let gitlab = client_timing_out(NetworkPolicy::PublicOnly, 2, 3, "https://localhost:9/");
     let error = gitlab.token_self().await.unwrap_err();
     assert!(
         matches!(&error, GitLabError::Connection { detail } if detail.contains("not allowed")),
