@@ -1128,7 +1128,7 @@ async fn echoed_error(f: &Fixture, gitlab: &GitLabClient, status: u16, body: Str
             body: body.into(),
         }),
     );
-    let error = f.first_page(&gitlab).await.unwrap_err();
+    let error = f.first_page(gitlab).await.unwrap_err();
     format!("{error} {error:?}")
 }
 

@@ -507,15 +507,15 @@ mod tests {
         for text in GLOBAL {
             assert!(is_public(ip(text)), "{text} must be allowed");
         }
-        assert_checks(&NetworkPolicy::PublicOnly, None, GLOBAL, Ok(()));
+        assert_checks(&NetworkPolicy::PublicOnly, None, GLOBAL, &Ok(()));
     }
 
     #[test]
     fn loopback_is_allowed_in_local_runs_only() {
         let loopback = &["127.0.0.1"];
-        assert_checks(&NetworkPolicy::AllowPrivate, None, loopback, Ok(()));
+        assert_checks(&NetworkPolicy::AllowPrivate, None, loopback, &Ok(()));
         let local = Err(AddressError::LocalAddress);
-        assert_checks(&NetworkPolicy::PublicOnly, None, loopback, local);
+        assert_checks(&NetworkPolicy::PublicOnly, None, loopback, &local);
     }
 
     #[test]
@@ -578,12 +578,12 @@ mod tests {
         policy: &NetworkPolicy,
         host: Option<&str>,
         ips: &[&str],
-        expected: Result<(), AddressError>,
+        expected: &Result<(), AddressError>,
     ) {
         for text in ips {
             assert_eq!(
                 policy.check(host, ip(text)),
-                expected,
+                *expected,
                 "{text} for {host:?}"
             );
         }
@@ -600,7 +600,7 @@ mod tests {
             "::ffff:10.20.0.5",
             "8.8.8.8",
         ];
-        assert_checks(&policy, None, listed, Ok(()));
+        assert_checks(&policy, None, listed, &Ok(()));
         let unlisted = &[
             "10.21.0.1",
             "192.168.0.1",
@@ -608,7 +608,7 @@ mod tests {
             "fd12:3457::1",
             "172.16.0.1",
         ];
-        assert_checks(&policy, None, unlisted, Err(AddressError::PrivateAddress));
+        assert_checks(&policy, None, unlisted, &Err(AddressError::PrivateAddress));
         assert!(GitLabAddress::parse("https://10.20.0.5:8443/", &policy).is_ok());
         assert_eq!(
             GitLabAddress::parse("https://10.30.0.5/", &policy),
@@ -643,9 +643,9 @@ mod tests {
             "64:ff9b:1::7f00:1",
         ];
         for host in [None, Some("gitlab.corp.example")] {
-            assert_checks(&careless, host, never, Err(AddressError::LocalAddress));
+            assert_checks(&careless, host, never, &Err(AddressError::LocalAddress));
         }
-        assert_checks(&careless, None, &["10.9.8.7", "fd00::1"], Ok(()));
+        assert_checks(&careless, None, &["10.9.8.7", "fd00::1"], &Ok(()));
     }
 
     #[test]
