@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use shared::gitlab::{
-    AddressError, CommitQuery, GitLabAddress, GitLabClient, GitLabError, HttpClients, Limits,
-    NetworkPolicy, PrivateNetworks, ProjectRef, RetryPolicy, Timeouts,
+    AddressError, CommitPage, CommitQuery, GitLabAddress, GitLabClient, GitLabError, HttpClients,
+    Limits, NetworkPolicy, PrivateNetworks, ProjectRef, RetryPolicy, Timeouts,
 };
 use testkit::clients::{client, client_with, fast_retry, local_http};
 use testkit::git_fixture::GitRepo;
 use testkit::gitlab_sim::{
-    Fault, FaultMix, Hostile, Membership, Namespace, OneProject, ProjectSpec, RateLimit, Simulator,
-    TokenSpec, World, routes,
+    Fault, FaultMix, Hostile, Membership, Namespace, ProjectSpec, RateLimit, Simulator, TokenSpec,
+    World, routes,
 };
 use testkit::loopback_alias::{LoopbackAlias, PRIVATE_TEST_ADDRESS};
 use testkit::tls_front::TlsFront;
@@ -37,43 +37,57 @@ struct Fixture {
 /// One user in one group with a project of `commits` commits (merges every 10th), plus projects without a
 /// repository and with the repository feature off, and tokens in every state.
 async fn fixture(commits: usize) -> Fixture {
-    let repo = GitRepo::init("main");
-    repo.fast_import_history("main", commits, Some(10));
-    let OneProject {
-        mut world,
-        user,
-        group,
-        project,
-    } = World::one_project(TOKEN, Some(repo.path()));
+    let repo = GitRepo::with_history(commits, Some(10));
+    let mut one = World::one_project(TOKEN, Some(repo.path()));
+    let (world, user, group) = (&mut one.world, one.user, one.group);
     let yesterday = time::OffsetDateTime::now_utc().date() - time::Duration::days(1);
     world.add_token(TokenSpec::new(EXPIRED, user, &["read_api"]).with_expiry(yesterday));
     let revoked = world.add_token(TokenSpec::new(REVOKED, user, &["read_api"]));
     world.token_mut(revoked).revoked = true;
     world.add_token(TokenSpec::new(NO_SCOPE, user, &["read_repository"]));
-    let no_repo = world.add_project(ProjectSpec::new(
-        Namespace::Group(group),
-        "no-repo",
-        None,
-        "main",
-    ));
-    let repo_disabled = world.add_project(ProjectSpec::new(
-        Namespace::Group(group),
+    let no_repo = world.add_project(ProjectSpec::in_group(group, "no-repo", None));
+    let repo_disabled = world.add_project(ProjectSpec::in_group(
+        group,
         "issues-only",
         Some(repo.path()),
-        "main",
     ));
     world.project_mut(repo_disabled).repository_enabled = false;
-    let sim = Simulator::start(world).await.expect("simulator");
+    let sim = Simulator::start(one.world).await.expect("simulator");
     Fixture {
         sim,
         repo,
-        project: ProjectRef::Id(project),
+        project: ProjectRef::Id(one.project),
         no_repo: ProjectRef::Id(no_repo),
         repo_disabled: ProjectRef::Id(repo_disabled),
     }
 }
 
-/// The simulator's socket, for fronting it with TLS.
+impl Fixture {
+    /// A client of the simulator with the valid token.
+    fn client(&self) -> GitLabClient {
+        client(&self.sim.base_url(), TOKEN)
+    }
+
+    /// The first page of `main`'s history, as `gitlab` reads it.
+    async fn first_page(&self, gitlab: &GitLabClient) -> Result<CommitPage, GitLabError> {
+        gitlab
+            .commits_page(&self.project, &CommitQuery::history("main"), 1)
+            .await
+    }
+}
+
+/// A client of the GitLab behind `front`, trusting its CA, through `http`.
+fn tls_client(http: &HttpClients, front: &TlsFront) -> GitLabClient {
+    client_with(
+        http,
+        &front.base_url,
+        TOKEN,
+        Some(&front.ca_pem),
+        fast_retry(),
+    )
+}
+
+/// Every commit id of a listing, in GitLab's order.
 async fn all_shas(client: &GitLabClient, project: &ProjectRef, query: &CommitQuery) -> Vec<String> {
     client
         .commits(project, query)
@@ -89,7 +103,7 @@ async fn all_shas(client: &GitLabClient, project: &ProjectRef, query: &CommitQue
 #[tokio::test]
 async fn streams_a_history_page_by_page_exactly_as_git_lists_it() {
     let f = fixture(1_000).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     let shas = all_shas(&gitlab, &f.project, &CommitQuery::history("main")).await;
     assert_eq!(shas, f.repo.rev_list(&["main"]));
     // 1,000 commits at 100 a page: ten full pages, then the empty page GitLab always ends an exact multiple with.
@@ -118,11 +132,8 @@ async fn streams_a_history_page_by_page_exactly_as_git_lists_it() {
 #[tokio::test]
 async fn commits_carry_every_field_with_stats_and_trailers() {
     let f = fixture(30).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
-    let page = gitlab
-        .commits_page(&f.project, &CommitQuery::history("main"), 1)
-        .await
-        .unwrap();
+    let gitlab = f.client();
+    let page = f.first_page(&gitlab).await.unwrap();
     assert_eq!(page.commits.len(), 30);
     assert!(!page.stats_missing);
     assert_eq!(
@@ -178,23 +189,13 @@ async fn each_error_class_is_typed() {
     );
 
     let gitlab = client(&base, TOKEN);
+    let not_found = |message: &str| GitLabError::NotFound {
+        message: message.into(),
+    };
     let missing = gitlab.project(&ProjectRef::Id(9_999)).await.unwrap_err();
-    assert_eq!(
-        missing,
-        GitLabError::NotFound {
-            message: "404 Project Not Found".into()
-        }
-    );
-    let no_repo = gitlab
-        .commits_page(&f.no_repo, &history, 1)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        no_repo,
-        GitLabError::NotFound {
-            message: "404 Repository Not Found".into()
-        }
-    );
+    assert_eq!(missing, not_found("404 Project Not Found"));
+    let no_repo = gitlab.commits_page(&f.no_repo, &history, 1).await;
+    assert_eq!(no_repo.unwrap_err(), not_found("404 Repository Not Found"));
     let disabled = gitlab
         .commits_page(&f.repo_disabled, &history, 1)
         .await
@@ -225,7 +226,7 @@ async fn each_error_class_is_typed() {
 #[tokio::test]
 async fn recovers_from_each_kind_of_fault() {
     let f = fixture(50).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     let expected = f.repo.rev_list(&["main"]);
     for fault in [
         Fault::ServerError(502),
@@ -239,8 +240,8 @@ async fn recovers_from_each_kind_of_fault() {
     ] {
         f.sim.reset_counts();
         f.sim.fail_next(COMMITS, 2, fault.clone());
-        let page = gitlab
-            .commits_page(&f.project, &CommitQuery::history("main"), 1)
+        let page = f
+            .first_page(&gitlab)
             .await
             .unwrap_or_else(|e| panic!("{fault:?}: {e}"));
         let shas: Vec<_> = page.commits.iter().map(|c| c.id.clone()).collect();
@@ -305,21 +306,15 @@ async fn gives_up_after_bounded_retries() {
 #[tokio::test]
 async fn a_page_whose_stats_fail_is_fetched_without_them() {
     let f = fixture(20).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     f.sim.fail_next(COMMITS, 3, Fault::ServerError(500));
-    let page = gitlab
-        .commits_page(&f.project, &CommitQuery::history("main"), 1)
-        .await
-        .unwrap();
+    let page = f.first_page(&gitlab).await.unwrap();
     assert!(page.stats_missing);
     assert_eq!(page.commits.len(), 20);
     assert!(page.commits.iter().all(|c| c.stats.is_none()));
     assert_eq!(gitlab.stats().stats_fallbacks, 1);
     // The next page asks for stats again.
-    let again = gitlab
-        .commits_page(&f.project, &CommitQuery::history("main"), 1)
-        .await
-        .unwrap();
+    let again = f.first_page(&gitlab).await.unwrap();
     assert!(!again.stats_missing && again.commits.iter().all(|c| c.stats.is_some()));
     f.sim.shutdown().await;
 }
@@ -329,7 +324,7 @@ async fn a_page_whose_stats_fail_is_fetched_without_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_20k_history_survives_the_fault_mix_exactly() {
     let f = fixture(20_000).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     f.sim.set_fault_mix(FaultMix {
         server_error: 0.10,
         rate_limited: 0.05,
@@ -357,8 +352,7 @@ async fn a_20k_history_survives_the_fault_mix_exactly() {
 
 #[tokio::test]
 async fn group_listings_follow_every_page() {
-    let repo = GitRepo::init("main");
-    repo.fast_import_history("main", 3, None);
+    let repo = GitRepo::with_history(3, None);
     let mut world = World::new();
     let user = world.add_user("importer");
     world.add_token(TokenSpec::new(TOKEN, user, &["read_api"]));
@@ -421,17 +415,28 @@ async fn the_network_guard_refuses_private_targets() {
         address.check_resolves(&NetworkPolicy::PublicOnly).await,
         Err(AddressError::LocalAddress)
     );
-    let gitlab = client_with(
-        &public_only,
-        &tls.base_url,
-        TOKEN,
-        Some(&tls.ca_pem),
-        fast_retry(),
-    );
+    let gitlab = tls_client(&public_only, &tls);
     let error = gitlab.token_self().await.unwrap_err();
     assert!(matches!(error, GitLabError::Connection { .. }), "{error:?}");
     assert_eq!(f.sim.total_requests(), 0, "nothing reached the server");
     f.sim.shutdown().await;
+}
+
+/// A client of `base_url` under `policy` whose HTTP client connects within 2 s and gives up after `read_secs` of
+/// silence or `total_secs` in all.
+fn client_timing_out(
+    policy: NetworkPolicy,
+    read_secs: u64,
+    total_secs: u64,
+    base_url: &str,
+) -> GitLabClient {
+    let timeouts = Timeouts {
+        connect: Duration::from_secs(2),
+        read: Duration::from_secs(read_secs),
+        total: Duration::from_secs(total_secs),
+    };
+    let http = HttpClients::new(policy, timeouts).unwrap();
+    client_with(&http, base_url, TOKEN, None, fast_retry())
 }
 
 /// HTTP clients of a deployed stack whose operator allows the private networks `list`.
@@ -451,13 +456,7 @@ async fn an_allow_listed_private_gitlab_is_reachable_and_nothing_outside_the_lis
     let listed = operator_http("10.20.0.0/16 198.18.0.0/15");
     let address = GitLabAddress::parse(&private.base_url, listed.policy()).unwrap();
     assert_eq!(address.check_resolves(listed.policy()).await, Ok(()));
-    let gitlab = client_with(
-        &listed,
-        &private.base_url,
-        TOKEN,
-        Some(&private.ca_pem),
-        fast_retry(),
-    );
+    let gitlab = tls_client(&listed, &private);
     let token = gitlab.token_self().await.unwrap();
     assert!(token.active);
     assert_eq!(f.sim.total_requests(), 1);
@@ -478,13 +477,7 @@ async fn an_allow_listed_private_gitlab_is_reachable_and_nothing_outside_the_lis
         address.check_resolves(careless.policy()).await,
         Err(AddressError::LocalAddress)
     );
-    let gitlab = client_with(
-        &careless,
-        &on_loopback.base_url,
-        TOKEN,
-        Some(&on_loopback.ca_pem),
-        fast_retry(),
-    );
+    let gitlab = tls_client(&careless, &on_loopback);
     let error = gitlab.token_self().await.unwrap_err();
     assert!(
         matches!(&error, GitLabError::Connection { detail } if detail.contains("never allowed")),
@@ -520,13 +513,10 @@ async fn a_private_ca_bundle_is_trusted_and_nothing_else_is() {
     let error = untrusting.token_self().await.unwrap_err();
     assert!(matches!(error, GitLabError::Connection { .. }), "{error:?}");
 
-    let trusting = client_with(&http, &tls.base_url, TOKEN, Some(&tls.ca_pem), fast_retry());
+    let trusting = tls_client(&http, &tls);
     let token = trusting.token_self().await.unwrap();
     assert!(token.can_read_api());
-    let page = trusting
-        .commits_page(&f.project, &CommitQuery::history("main"), 1)
-        .await
-        .unwrap();
+    let page = f.first_page(&trusting).await.unwrap();
     assert_eq!(page.commits.len(), 3);
 
     assert!(matches!(
@@ -544,7 +534,7 @@ async fn a_shared_budget_keeps_concurrent_tasks_under_the_gitlab_limit() {
     // GitLab allows 20 requests per 2 s window; four tasks want 40 requests at once.
     f.sim
         .set_rate_limit(Some(RateLimit::new(20, Duration::from_secs(2))));
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     let started = std::time::Instant::now();
     let tasks: Vec<_> = (0..4)
         .map(|_| {
@@ -598,7 +588,7 @@ async fn the_token_never_shows_in_debug_display_errors_or_logs() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     f.sim.fail_next(COMMITS, 3, Fault::ServerError(500));
     f.sim.fail_next(
         "*",
@@ -608,12 +598,7 @@ async fn the_token_never_shows_in_debug_display_errors_or_logs() {
         },
     );
     let mut shown = vec![format!("{gitlab:?}")];
-    shown.push(format!(
-        "{:?}",
-        gitlab
-            .commits_page(&f.project, &CommitQuery::history("main"), 1)
-            .await
-    ));
+    shown.push(format!("{:?}", f.first_page(&gitlab).await));
     for token in [TOKEN, EXPIRED, REVOKED, NO_SCOPE] {
         let other = client(&f.sim.base_url(), token);
         let result = other.project(&f.project).await;
@@ -680,7 +665,7 @@ async fn hostile_rate_limit_headers_on_a_200_never_panic_nor_park() {
 
     // With the default longest wait (120 s) and a deadline a second away: refused at once, nothing sent.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
-    let gitlab = client(&f.sim.base_url(), TOKEN).with_deadline(Some(deadline));
+    let gitlab = f.client().with_deadline(Some(deadline));
     f.sim
         .fail_next(PROJECT, 1, hostile(Hostile::Headers(spent_forever)));
     gitlab.project(&f.project).await.unwrap();
@@ -695,7 +680,7 @@ async fn hostile_rate_limit_headers_on_a_200_never_panic_nor_park() {
     assert_eq!(f.sim.request_count(PROJECT), 0);
 
     // Values that are not plain numbers count as absent: no pause at all.
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     for reset in ["-1", "soon", "1e30", "99999999999999999999999", "1.5"] {
         f.sim.fail_next(
             PROJECT,
@@ -779,7 +764,7 @@ async fn hostile_429s_end_in_a_clear_error_or_a_bounded_wait() {
 
     // A 2 s wait with 300 ms left: refused at once.
     let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
-    let gitlab = client(&f.sim.base_url(), TOKEN).with_deadline(Some(deadline));
+    let gitlab = f.client().with_deadline(Some(deadline));
     f.sim.fail_next(
         PROJECT,
         1,
@@ -832,7 +817,7 @@ async fn nothing_runs_past_the_deadline() {
 
     let f = fixture(5).await;
     let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
-    let gitlab = client(&f.sim.base_url(), TOKEN).with_deadline(Some(deadline));
+    let gitlab = f.client().with_deadline(Some(deadline));
     f.sim
         .fail_next(PROJECT, 1, Fault::Latency(Duration::from_secs(10)));
     let started = Instant::now();
@@ -862,7 +847,7 @@ async fn nothing_runs_past_the_deadline() {
 #[tokio::test]
 async fn oversized_and_bombed_bodies_stop_at_the_cap() {
     let f = fixture(30).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     let cap = Limits::default().max_body_bytes;
     assert_eq!(cap, 8 << 20);
     for answer in [
@@ -874,10 +859,7 @@ async fn oversized_and_bombed_bodies_stop_at_the_cap() {
         f.sim.reset_counts();
         f.sim.fail_next(COMMITS, 3, hostile(answer.clone()));
         let started = Instant::now();
-        let error = gitlab
-            .commits_page(&f.project, &CommitQuery::history("main"), 1)
-            .await
-            .unwrap_err();
+        let error = f.first_page(&gitlab).await.unwrap_err();
         assert_eq!(
             error,
             GitLabError::ResponseTooLarge { limit: cap },
@@ -906,27 +888,18 @@ async fn oversized_and_bombed_bodies_stop_at_the_cap() {
             inflated: 512 << 20,
         }),
     );
-    let page = gitlab
-        .commits_page(&f.project, &CommitQuery::history("main"), 1)
-        .await
-        .unwrap();
+    let page = f.first_page(&gitlab).await.unwrap();
     assert_eq!(page.commits.len(), 30);
     assert_eq!(page.next_page, None);
     assert_eq!(f.sim.request_count(COMMITS), 1 + 4);
-    let page = gitlab
-        .commits_page(&f.project, &CommitQuery::history("main"), 1)
-        .await
-        .unwrap();
+    let page = f.first_page(&gitlab).await.unwrap();
     assert_eq!(page.commits.len(), 30, "the next answer is read as usual");
 
     // Smaller than one commit: no part can be read either.
-    let small = client(&f.sim.base_url(), TOKEN).with_limits(Limits {
+    let small = f.client().with_limits(Limits {
         max_body_bytes: 100,
     });
-    let error = small
-        .commits_page(&f.project, &CommitQuery::history("main"), 1)
-        .await
-        .unwrap_err();
+    let error = f.first_page(&small).await.unwrap_err();
     assert_eq!(error, GitLabError::ResponseTooLarge { limit: 100 });
     f.sim.shutdown().await;
 }
@@ -935,16 +908,7 @@ async fn oversized_and_bombed_bodies_stop_at_the_cap() {
 #[tokio::test]
 async fn a_body_that_drips_ends_within_the_total_timeout() {
     let f = fixture(5).await;
-    let http = HttpClients::new(
-        NetworkPolicy::AllowPrivate,
-        Timeouts {
-            connect: Duration::from_secs(2),
-            read: Duration::from_secs(10),
-            total: Duration::from_secs(2),
-        },
-    )
-    .unwrap();
-    let gitlab = client_with(&http, &f.sim.base_url(), TOKEN, None, fast_retry());
+    let gitlab = client_timing_out(NetworkPolicy::AllowPrivate, 10, 2, &f.sim.base_url());
     f.sim.fail_next(
         PROJECT,
         1,
@@ -970,7 +934,7 @@ async fn a_body_that_drips_ends_within_the_total_timeout() {
 #[tokio::test]
 async fn answers_that_are_not_the_json_asked_for_are_invalid_responses() {
     let f = fixture(5).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     let json = "application/json";
     for (content_type, body, expected) in [
         (json, &b"[{\"id\": \"\xff\xfe\"}]"[..], "not valid UTF-8"),
@@ -993,10 +957,7 @@ async fn answers_that_are_not_the_json_asked_for_are_invalid_responses() {
                 body: body.to_vec().into(),
             }),
         );
-        let error = gitlab
-            .commits_page(&f.project, &CommitQuery::history("main"), 1)
-            .await
-            .unwrap_err();
+        let error = f.first_page(&gitlab).await.unwrap_err();
         assert!(
             matches!(&error, GitLabError::InvalidResponse { detail } if detail.contains(expected)),
             "{expected}: {error:?}"
@@ -1004,10 +965,7 @@ async fn answers_that_are_not_the_json_asked_for_are_invalid_responses() {
         assert_eq!(error.code(), "invalid_response");
         assert_eq!(f.sim.request_count(COMMITS), 1, "{expected}: not retried");
     }
-    let page = gitlab
-        .commits_page(&f.project, &CommitQuery::history("main"), 1)
-        .await
-        .unwrap();
+    let page = f.first_page(&gitlab).await.unwrap();
     assert_eq!(page.commits.len(), 5);
     f.sim.shutdown().await;
 }
@@ -1018,7 +976,7 @@ async fn a_redirect_is_an_error_and_never_followed() {
     let f = fixture(5).await;
     let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     elsewhere.set_nonblocking(true).unwrap();
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     for location in [
         "http://169.254.169.254/latest/meta-data/iam/security-credentials/".to_owned(),
         format!(
@@ -1049,7 +1007,7 @@ async fn a_redirect_is_an_error_and_never_followed() {
 #[tokio::test]
 async fn a_next_page_that_loops_ends_the_listing() {
     let f = fixture(250).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     let history = CommitQuery::history("main");
 
     f.sim.fail_next(
@@ -1148,16 +1106,7 @@ fn proxy_settings_in_the_environment_are_ignored() {
 #[tokio::test]
 #[ignore = "run in a child process by proxy_settings_in_the_environment_are_ignored"]
 async fn a_client_built_under_proxy_variables_refuses_a_private_target() {
-    let http = HttpClients::new(
-        NetworkPolicy::PublicOnly,
-        Timeouts {
-            connect: Duration::from_secs(2),
-            read: Duration::from_secs(2),
-            total: Duration::from_secs(3),
-        },
-    )
-    .unwrap();
-    let gitlab = client_with(&http, "https://localhost:9/", TOKEN, None, fast_retry());
+    let gitlab = client_timing_out(NetworkPolicy::PublicOnly, 2, 3, "https://localhost:9/");
     let error = gitlab.token_self().await.unwrap_err();
     assert!(
         matches!(&error, GitLabError::Connection { detail } if detail.contains("not allowed")),
@@ -1179,17 +1128,14 @@ async fn echoed_error(f: &Fixture, gitlab: &GitLabClient, status: u16, body: Str
             body: body.into(),
         }),
     );
-    let error = gitlab
-        .commits_page(&f.project, &CommitQuery::history("main"), 1)
-        .await
-        .unwrap_err();
+    let error = f.first_page(gitlab).await.unwrap_err();
     format!("{error} {error:?}")
 }
 
 #[tokio::test]
 async fn a_token_echoed_by_gitlab_never_reaches_an_error() {
     let f = fixture(3).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     let echo_4xx =
         serde_json::json!({ "message": format!("bad header PRIVATE-TOKEN: {TOKEN}") }).to_string();
     let echo_json = format!("[{{\"id\": 1, \"short_id\": \"{TOKEN}\"}}]");
@@ -1205,7 +1151,7 @@ async fn a_token_echoed_by_gitlab_never_reaches_an_error() {
 #[tokio::test]
 async fn a_token_echoed_across_the_cut_of_an_error_leaves_no_prefix() {
     let f = fixture(3).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     // The token starts 150 characters into the text the client keeps 160 of.
     let message =
         serde_json::json!({ "message": format!("{}{TOKEN}", "x".repeat(150)) }).to_string();
@@ -1234,17 +1180,14 @@ async fn a_token_echoed_across_the_cut_of_an_error_leaves_no_prefix() {
 #[tokio::test]
 async fn a_page_longer_than_asked_for_is_refused() {
     let f = fixture(3).await;
-    let gitlab = client(&f.sim.base_url(), TOKEN);
+    let gitlab = f.client();
     let padded: testkit::gitlab_sim::Rewrite = Arc::new(|page: serde_json::Value| {
         let first = page[0].clone();
         serde_json::Value::Array(vec![first; 101])
     });
     f.sim
         .fail_next(COMMITS, 1, hostile(Hostile::Rewrite(padded)));
-    let error = gitlab
-        .commits_page(&f.project, &CommitQuery::history("main"), 1)
-        .await
-        .unwrap_err();
+    let error = f.first_page(&gitlab).await.unwrap_err();
     assert_eq!(error.code(), "invalid_response", "{error}");
     assert!(error.to_string().contains("101 entries"), "{error}");
     f.sim.shutdown().await;

@@ -81,6 +81,23 @@ async fn get(sim: &Simulator, path: &str) -> Reply {
     get_as(sim, Some(TOKEN), path).await
 }
 
+/// Each `GET /api/v4/<path>` of `expected` answers its status with its body.
+async fn assert_replies(sim: &Simulator, expected: &[(String, u16, Value)]) {
+    for (path, status, body) in expected {
+        let reply = get(sim, path).await;
+        assert_eq!(
+            (reply.status.as_u16(), &reply.body),
+            (*status, body),
+            "{path}"
+        );
+    }
+}
+
+/// GitLab's error body `{"message": text}`.
+fn message(text: &str) -> Value {
+    json!({ "message": text })
+}
+
 /// Follows `X-Next-Page` from page 1 and returns every commit id plus the number of requests.
 async fn all_commits(sim: &Simulator, project: u64, query: &str) -> (Vec<String>, usize) {
     let (mut ids, mut page, mut requests) = (Vec::new(), 1, 0);
@@ -120,8 +137,7 @@ fn is_connection_reset(err: &(dyn std::error::Error + 'static)) -> bool {
 
 #[tokio::test]
 async fn an_exact_multiple_of_per_page_ends_with_an_empty_page() {
-    let repo = GitRepo::init("main");
-    repo.fast_import_history("main", 200, None);
+    let repo = GitRepo::with_history(200, None);
     let (sim, app) = start(&repo).await;
 
     let first = get(
@@ -206,8 +222,7 @@ async fn an_exact_multiple_of_per_page_ends_with_an_empty_page() {
 
 #[tokio::test]
 async fn deep_paging_equals_git_in_every_order_and_follows_pushes() {
-    let repo = GitRepo::init("main");
-    repo.fast_import_history("main", 2_500, Some(7));
+    let repo = GitRepo::with_history(2_500, Some(7));
     let (sim, app) = start(&repo).await;
 
     // Deep pages come from the cached walk; the order must still be git's own.
@@ -244,8 +259,7 @@ async fn deep_paging_equals_git_in_every_order_and_follows_pushes() {
 
 #[tokio::test]
 async fn ranges_continuations_and_filters_match_rev_list() {
-    let repo = GitRepo::init("main");
-    repo.fast_import_history("main", 300, Some(5));
+    let repo = GitRepo::with_history(300, Some(5));
     let (sim, app) = start(&repo).await;
     let spine = repo.rev_list(&["--first-parent", "main"]);
     let (tip, old) = (&spine[0], &spine[60]);
@@ -445,57 +459,29 @@ async fn branches_and_merge_bases_answer_like_gitlab() {
         (json!("feature/x"), json!(feature_tip))
     );
     assert_eq!(feature.body["default"], json!(false));
-    let missing = get(&sim, &format!("projects/{app}/repository/branches/nope")).await;
-    assert_eq!(
-        (missing.status, missing.body),
-        (
-            StatusCode::NOT_FOUND,
-            json!({"message": "404 Branch Not Found"})
-        )
-    );
-
     let base = get(
         &sim,
         &format!("projects/{app}/repository/merge_base?refs[]=main&refs[]=feature%2Fx"),
     )
     .await;
     assert_eq!(base.body["id"], json!(root));
-    let one = get(
+    let merge_base = |refs: &str| format!("projects/{app}/repository/merge_base?{refs}");
+    let branch = format!("projects/{app}/repository/branches/nope");
+    let (one, ghost) = (
+        merge_base("refs[]=main"),
+        merge_base("refs[]=main&refs[]=ghost"),
+    );
+    let unrelated = merge_base(&format!("refs[]=main&refs[]={lonely}"));
+    assert_replies(
         &sim,
-        &format!("projects/{app}/repository/merge_base?refs[]=main"),
+        &[
+            (branch, 404, message("404 Branch Not Found")),
+            (one, 400, message("Provide at least 2 refs")),
+            (ghost, 400, message("Could not find ref: ghost")),
+            (unrelated, 404, message("404 Merge Base Not Found")),
+        ],
     )
     .await;
-    assert_eq!(
-        (one.status, one.body),
-        (
-            StatusCode::BAD_REQUEST,
-            json!({"message": "Provide at least 2 refs"})
-        )
-    );
-    let unknown = get(
-        &sim,
-        &format!("projects/{app}/repository/merge_base?refs[]=main&refs[]=ghost"),
-    )
-    .await;
-    assert_eq!(
-        (unknown.status, unknown.body),
-        (
-            StatusCode::BAD_REQUEST,
-            json!({"message": "Could not find ref: ghost"})
-        )
-    );
-    let none = get(
-        &sim,
-        &format!("projects/{app}/repository/merge_base?refs[]=main&refs[]={lonely}"),
-    )
-    .await;
-    assert_eq!(
-        (none.status, none.body),
-        (
-            StatusCode::NOT_FOUND,
-            json!({"message": "404 Merge Base Not Found"})
-        )
-    );
 
     // The default branch renamed at runtime: no ref_name follows the project's default branch.
     repo.rename_branch("main", "trunk");
@@ -511,8 +497,7 @@ async fn branches_and_merge_bases_answer_like_gitlab() {
 
 #[tokio::test]
 async fn authentication_errors_have_gitlabs_bodies() {
-    let repo = GitRepo::init("main");
-    repo.fast_import_history("main", 3, None);
+    let repo = GitRepo::with_history(3, None);
     let (mut w, user, app) = world_with(Some(&repo));
     let yesterday = time::OffsetDateTime::now_utc().date() - time::Duration::days(1);
     w.add_token(TokenSpec::new("expired", user, &["api"]).with_expiry(yesterday));
@@ -602,104 +587,57 @@ async fn authentication_errors_have_gitlabs_bodies() {
 
 #[tokio::test]
 async fn missing_things_and_bad_input_have_gitlabs_bodies() {
-    let repo = GitRepo::init("main");
-    repo.fast_import_history("main", 3, None);
+    let repo = GitRepo::with_history(3, None);
     let empty = GitRepo::init("main");
     let (mut w, _, app) = world_with(Some(&repo));
     let acme = 1;
-    let no_repo = w.add_project(ProjectSpec::new(
-        Namespace::Group(acme),
-        "wiki-only",
-        None,
-        "main",
-    ));
-    let disabled = w.add_project(ProjectSpec::new(
-        Namespace::Group(acme),
-        "issues",
-        Some(repo.path()),
-        "main",
-    ));
+    let no_repo = w.add_project(ProjectSpec::in_group(acme, "wiki-only", None));
+    let disabled = w.add_project(ProjectSpec::in_group(acme, "issues", Some(repo.path())));
     w.project_mut(disabled).repository_enabled = false;
-    let fresh = w.add_project(ProjectSpec::new(
-        Namespace::Group(acme),
-        "fresh",
-        Some(empty.path()),
-        "main",
-    ));
+    let fresh = w.add_project(ProjectSpec::in_group(acme, "fresh", Some(empty.path())));
     let stranger = w.add_user("stranger");
     let private = w.add_group("private", None);
     w.add_member(stranger, Membership::Group(private), access::OWNER);
-    let hidden = w.add_project(ProjectSpec::new(
-        Namespace::Group(private),
-        "secret",
-        Some(repo.path()),
-        "main",
-    ));
+    let hidden = w.add_project(ProjectSpec::in_group(private, "secret", Some(repo.path())));
     let bare_dir = tempfile::tempdir().unwrap();
     let bare_path = bare_dir.path().join("app.git");
     repo.git(&["clone", "-q", "--bare", ".", bare_path.to_str().unwrap()]);
-    let mirror = ProjectSpec::new(Namespace::Group(acme), "mirror", Some(&bare_path), "main");
+    let mirror = ProjectSpec::in_group(acme, "mirror", Some(&bare_path));
     let bare_project = w.add_project(mirror);
     let sim = Simulator::start(w).await.unwrap();
 
-    let project_404 = json!({"message": "404 Project Not Found"});
+    let mut expected = Vec::new();
     for id in [
         hidden.to_string(),
         "999".to_owned(),
         "private%2Fsecret".to_owned(),
     ] {
-        let r = get(&sim, &format!("projects/{id}")).await;
-        assert_eq!(
-            (r.status, &r.body),
-            (StatusCode::NOT_FOUND, &project_404),
-            "{id}"
+        let project_404 = message("404 Project Not Found");
+        let (project, commits) = (
+            format!("projects/{id}"),
+            format!("projects/{id}/repository/commits"),
         );
-        let r = get(&sim, &format!("projects/{id}/repository/commits")).await;
-        assert_eq!(
-            (r.status, &r.body),
-            (StatusCode::NOT_FOUND, &project_404),
-            "{id}"
-        );
+        expected.push((project, 404, project_404.clone()));
+        expected.push((commits, 404, project_404));
     }
-    let group = get(&sim, "groups/private").await;
-    assert_eq!(
-        (group.status, group.body),
-        (
-            StatusCode::NOT_FOUND,
-            json!({"message": "404 Group Not Found"})
-        )
+    let repository = |id: u64, route: &str| format!("projects/{id}/repository/{route}");
+    let (group_404, no_repo_404) = (
+        message("404 Group Not Found"),
+        message("404 Repository Not Found"),
     );
-
-    let r = get(&sim, &format!("projects/{no_repo}/repository/commits")).await;
-    assert_eq!(
-        (r.status, r.body),
-        (
-            StatusCode::NOT_FOUND,
-            json!({"message": "404 Repository Not Found"})
-        )
-    );
-    let r = get(
-        &sim,
-        &format!("projects/{no_repo}/repository/branches/main"),
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.body),
-        (
-            StatusCode::NOT_FOUND,
-            json!({"message": "404 Repository Not Found"})
-        )
-    );
+    let forbidden = message("403 Forbidden");
+    expected.extend([
+        ("groups/private".to_owned(), 404, group_404),
+        (repository(no_repo, "commits"), 404, no_repo_404.clone()),
+        (repository(no_repo, "branches/main"), 404, no_repo_404),
+        (repository(disabled, "commits"), 403, forbidden),
+    ]);
+    assert_replies(&sim, &expected).await;
     let bare = get(&sim, &format!("projects/{bare_project}/repository/commits")).await;
     assert_eq!(
         bare.ids(),
         repo.rev_list(&["main"]),
         "a bare repository serves the same"
-    );
-    let r = get(&sim, &format!("projects/{disabled}/repository/commits")).await;
-    assert_eq!(
-        (r.status, r.body),
-        (StatusCode::FORBIDDEN, json!({"message": "403 Forbidden"}))
     );
 
     // An empty repository: `[]`, `empty_repo`, and still a default branch.
@@ -719,45 +657,25 @@ async fn missing_things_and_bad_input_have_gitlabs_bodies() {
         json!(true)
     );
 
-    for bad in ["-all", "main%20x", "a:b", "a%5Cb"] {
-        let r = get(
-            &sim,
-            &format!("projects/{app}/repository/commits?ref_name={bad}"),
-        )
-        .await;
-        assert_eq!(
-            (r.status, r.body),
-            (
-                StatusCode::BAD_REQUEST,
-                json!({"error": "ref_name is invalid"})
-            ),
-            "{bad}"
-        );
-    }
-    let r = get(
-        &sim,
-        &format!("projects/{app}/repository/commits?first_parent=maybe"),
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.body),
-        (
-            StatusCode::BAD_REQUEST,
-            json!({"error": "first_parent is invalid"})
-        )
-    );
-    let r = get(&sim, "projects/1/repository/tags").await;
-    assert_eq!(
-        (r.status, r.body),
-        (StatusCode::NOT_FOUND, json!({"error": "404 Not Found"}))
-    );
+    let commits = format!("projects/{app}/repository/commits");
+    let mut expected: Vec<_> = ["-all", "main%20x", "a:b", "a%5Cb"]
+        .iter()
+        .map(|bad| {
+            let path = format!("{commits}?ref_name={bad}");
+            (path, 400, json!({"error": "ref_name is invalid"}))
+        })
+        .collect();
+    let maybe = format!("{commits}?first_parent=maybe");
+    expected.push((maybe, 400, json!({"error": "first_parent is invalid"})));
+    let tags = "projects/1/repository/tags".to_owned();
+    expected.push((tags, 404, json!({"error": "404 Not Found"})));
+    assert_replies(&sim, &expected).await;
     sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn group_projects_cover_subgroups_shares_and_archives() {
-    let repo = GitRepo::init("main");
-    repo.fast_import_history("main", 2, None);
+    let repo = GitRepo::with_history(2, None);
     let r = Some(repo.path());
     let mut w = World::new();
     let dev = w.add_user("dev");
@@ -774,8 +692,8 @@ async fn group_projects_cover_subgroups_shares_and_archives() {
     for (g, name) in [(a, "a1"), (a, "a2"), (b, "b1"), (c, "c1"), (c, "c2")] {
         w.add_project(ProjectSpec::new(Namespace::Group(g), name, r, "main"));
     }
-    w.add_project(ProjectSpec::new(Namespace::Group(c), "old", r, "main").archived());
-    let lib = w.add_project(ProjectSpec::new(Namespace::Group(ext), "lib", r, "main"));
+    w.add_project(ProjectSpec::in_group(c, "old", r).archived());
+    let lib = w.add_project(ProjectSpec::in_group(ext, "lib", r));
     w.share_project(lib, b, access::REPORTER);
     let sim = Simulator::start(w).await.unwrap();
     let set = |paths: &[&str]| {
@@ -953,8 +871,7 @@ async fn totals_disappear_above_ten_thousand_records() {
 
 #[tokio::test]
 async fn injected_faults_break_requests_the_way_networks_do() {
-    let repo = GitRepo::init("main");
-    repo.fast_import_history("main", 30, None);
+    let repo = GitRepo::with_history(30, None);
     let (sim, app) = start(&repo).await;
     let commits = format!("projects/{app}/repository/commits?per_page=100");
     let client = reqwest::Client::new();
@@ -1039,8 +956,7 @@ async fn injected_faults_break_requests_the_way_networks_do() {
 
 #[tokio::test]
 async fn a_seeded_fault_mix_is_reproducible() {
-    let repo = GitRepo::init("main");
-    repo.fast_import_history("main", 2, None);
+    let repo = GitRepo::with_history(2, None);
     let mix = FaultMix {
         server_error: 0.3,
         rate_limited: 0.2,
@@ -1068,8 +984,7 @@ async fn a_seeded_fault_mix_is_reproducible() {
 
 #[tokio::test]
 async fn the_rate_limiter_counts_per_user_in_fixed_windows() {
-    let repo = GitRepo::init("main");
-    repo.fast_import_history("main", 2, None);
+    let repo = GitRepo::with_history(2, None);
     let (mut w, _, _) = world_with(Some(&repo));
     let other = w.add_user("other");
     w.add_token(TokenSpec::new("other-token", other, &["read_api"]));
@@ -1115,8 +1030,7 @@ async fn the_rate_limiter_counts_per_user_in_fixed_windows() {
 
 #[tokio::test]
 async fn requests_are_counted_per_route() {
-    let repo = GitRepo::init("main");
-    repo.fast_import_history("main", 2, None);
+    let repo = GitRepo::with_history(2, None);
     let (sim, app) = start(&repo).await;
     get(&sim, "personal_access_tokens/self").await;
     get(&sim, "groups").await;
@@ -1209,8 +1123,7 @@ async fn shutdown_and_drop_release_the_port() {
 #[tokio::test]
 async fn hostile_answers_are_what_they_claim_to_be() {
     use testkit::gitlab_sim::Hostile;
-    let repo = GitRepo::init("main");
-    repo.fast_import_history("main", 5, None);
+    let repo = GitRepo::with_history(5, None);
     let (sim, app) = start(&repo).await;
     let commits = format!("projects/{app}/repository/commits?per_page=100");
     let url = format!("{}/{commits}", sim.api_url());
@@ -1365,8 +1278,7 @@ fn commit_ids(payload: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn a_push_delivers_one_gitlab_push_event() {
-    let repo = GitRepo::init("main");
-    repo.fast_import_history("main", 30, None);
+    let repo = GitRepo::with_history(30, None);
     let (sim, app) = start(&repo).await;
     let receiver = HookReceiver::start().await;
     sim.set_push_hook(&receiver.url(), HOOK_SECRET);

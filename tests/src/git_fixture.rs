@@ -139,6 +139,14 @@ impl GitRepo {
         repo
     }
 
+    /// A temporary repository whose `main` holds `commits` generated commits: see
+    /// [`GitRepo::fast_import_history`].
+    pub fn with_history(commits: usize, merge_every: Option<usize>) -> GitRepo {
+        let repo = GitRepo::init("main");
+        repo.fast_import_history("main", commits, merge_every);
+        repo
+    }
+
     /// Initializes (or reuses) a repository at `path`, which is not removed afterwards.
     pub fn init_at(path: &Path, default_branch: &str) -> GitRepo {
         std::fs::create_dir_all(path).expect("create repo dir");

@@ -124,16 +124,11 @@ fn normalise_host(name: &str) -> String {
 /// Why a base URL was refused. All of these are the caller's fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {
-    #[error("base_url is not a valid URL")]
-    Malformed,
+    /// Not an instance address at all.
+    #[error(transparent)]
+    Instance(#[from] InstanceUrlError),
     #[error("base_url must use https")]
     InsecureScheme,
-    #[error("base_url must use http or https")]
-    UnsupportedScheme,
-    #[error("base_url must not contain credentials; put the token in secrets.api_token")]
-    EmbeddedCredentials,
-    #[error("base_url must not contain a query or fragment")]
-    QueryOrFragment,
     #[error(
         "base_url points at a private or reserved address outside the private networks this deployment allows \
          (its GitLabPrivateNetworks setting)"
@@ -145,17 +140,6 @@ pub enum AddressError {
     LocalAddress,
     #[error("base_url host could not be resolved")]
     Unresolvable,
-}
-
-impl From<InstanceUrlError> for AddressError {
-    fn from(error: InstanceUrlError) -> Self {
-        match error {
-            InstanceUrlError::Malformed => AddressError::Malformed,
-            InstanceUrlError::UnsupportedScheme => AddressError::UnsupportedScheme,
-            InstanceUrlError::EmbeddedCredentials => AddressError::EmbeddedCredentials,
-            InstanceUrlError::QueryOrFragment => AddressError::QueryOrFragment,
-        }
-    }
 }
 
 /// A validated GitLab instance address: the web root (for people) and the API root (`.../api/v4/`).
@@ -185,7 +169,7 @@ impl GitLabAddress {
         let api_root = instance
             .as_url()
             .join("api/v4/")
-            .map_err(|_| AddressError::Malformed)?;
+            .map_err(|_| InstanceUrlError::Malformed)?;
         Ok(GitLabAddress {
             web_root: instance,
             api_root,
@@ -421,113 +405,117 @@ mod tests {
         );
         assert_eq!(
             public("ftp://gitlab.com/"),
-            Err(AddressError::UnsupportedScheme)
+            Err(InstanceUrlError::UnsupportedScheme.into())
         );
         assert_eq!(
             public("file:///etc/passwd"),
-            Err(AddressError::UnsupportedScheme)
+            Err(InstanceUrlError::UnsupportedScheme.into())
         );
         assert_eq!(
             public("https://user:pw@gitlab.com/"),
-            Err(AddressError::EmbeddedCredentials)
+            Err(InstanceUrlError::EmbeddedCredentials.into())
         );
         assert_eq!(
             public("https://gitlab.com/?x=1"),
-            Err(AddressError::QueryOrFragment)
+            Err(InstanceUrlError::QueryOrFragment.into())
         );
-        assert_eq!(public("not a url"), Err(AddressError::Malformed));
+        assert_eq!(public("not a url"), Err(InstanceUrlError::Malformed.into()));
         assert!(
             GitLabAddress::parse("http://127.0.0.1:8080/", &NetworkPolicy::AllowPrivate).is_ok()
         );
     }
 
+    /// Not global unicast: every range [`is_public`] refuses, at its edges.
+    const NOT_GLOBAL: &[&str] = &[
+        // IPv4
+        "0.0.0.0",
+        "0.1.2.3",
+        "10.0.0.8",
+        "100.64.0.1",
+        "100.127.255.254",
+        "127.0.0.1",
+        "127.255.255.255",
+        "169.254.169.254",
+        "172.16.3.4",
+        "172.31.255.255",
+        "192.0.0.9",
+        "192.0.2.1",
+        "192.88.99.1",
+        "192.168.1.1",
+        "198.18.0.1",
+        "198.19.255.255",
+        "198.51.100.7",
+        "203.0.113.9",
+        "224.0.0.1",
+        "239.255.255.250",
+        "240.0.0.1",
+        "255.255.255.255",
+        // IPv6 outside 2000::/3
+        "::",
+        "::1",
+        "fe80::1",
+        "fd00::1",
+        "fc00::1",
+        "ff02::1",
+        "100::1",
+        // IPv6 that carries a non-global IPv4 address
+        "::ffff:169.254.169.254",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "::127.0.0.1",
+        "::a9fe:a9fe",
+        "::8.8.8.8",
+        "64:ff9b::a9fe:a9fe",
+        "64:ff9b::7f00:1",
+        "64:ff9b:1::8.8.8.8",
+        "64:ff9b:1::a9fe:a9fe",
+        "2002:7f00::",
+        "2002:a9fe:a9fe::1",
+        "2002:c0a8:101::1",
+        // IPv6 special ranges inside 2000::/3
+        "2001::1",
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+        "2001:2::1",
+        "2001:10::1",
+        "2001:20::1",
+        "2001:db8::1",
+        "3fff::1",
+    ];
+
+    /// Global unicast, some of them next to a refused range or carried inside an IPv6 form.
+    const GLOBAL: &[&str] = &[
+        "8.8.8.8",
+        "1.1.1.1",
+        "172.32.0.1",
+        "100.128.0.1",
+        "192.0.1.1",
+        "198.20.0.1",
+        "223.255.255.254",
+        "2606:4700::1111",
+        "2a00:1450:4001:82a::200e",
+        "2001:200::1",
+        "::ffff:8.8.8.8",
+        "64:ff9b::808:808",
+        "2002:808:808::1",
+    ];
+
     #[test]
     fn only_global_unicast_addresses_are_public() {
-        let refused = [
-            // IPv4
-            "0.0.0.0",
-            "0.1.2.3",
-            "10.0.0.8",
-            "100.64.0.1",
-            "100.127.255.254",
-            "127.0.0.1",
-            "127.255.255.255",
-            "169.254.169.254",
-            "172.16.3.4",
-            "172.31.255.255",
-            "192.0.0.9",
-            "192.0.2.1",
-            "192.88.99.1",
-            "192.168.1.1",
-            "198.18.0.1",
-            "198.19.255.255",
-            "198.51.100.7",
-            "203.0.113.9",
-            "224.0.0.1",
-            "239.255.255.250",
-            "240.0.0.1",
-            "255.255.255.255",
-            // IPv6 outside 2000::/3
-            "::",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "fc00::1",
-            "ff02::1",
-            "100::1",
-            // IPv6 that carries a non-global IPv4 address
-            "::ffff:169.254.169.254",
-            "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1",
-            "::127.0.0.1",
-            "::a9fe:a9fe",
-            "::8.8.8.8",
-            "64:ff9b::a9fe:a9fe",
-            "64:ff9b::7f00:1",
-            "64:ff9b:1::8.8.8.8",
-            "64:ff9b:1::a9fe:a9fe",
-            "2002:7f00::",
-            "2002:a9fe:a9fe::1",
-            "2002:c0a8:101::1",
-            // IPv6 special ranges inside 2000::/3
-            "2001::1",
-            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
-            "2001:2::1",
-            "2001:10::1",
-            "2001:20::1",
-            "2001:db8::1",
-            "3fff::1",
-        ];
-        for ip in refused {
-            let ip: IpAddr = ip.parse().unwrap();
-            assert!(!is_public(ip), "{ip} must be refused");
+        for text in NOT_GLOBAL {
+            assert!(!is_public(ip(text)), "{text} must be refused");
         }
-        let allowed = [
-            "8.8.8.8",
-            "1.1.1.1",
-            "172.32.0.1",
-            "100.128.0.1",
-            "192.0.1.1",
-            "198.20.0.1",
-            "223.255.255.254",
-            "2606:4700::1111",
-            "2a00:1450:4001:82a::200e",
-            "2001:200::1",
-            "::ffff:8.8.8.8",
-            "64:ff9b::808:808",
-            "2002:808:808::1",
-        ];
-        for ip in allowed {
-            let ip: IpAddr = ip.parse().unwrap();
-            assert!(is_public(ip), "{ip} must be allowed");
-            assert_eq!(NetworkPolicy::PublicOnly.check(None, ip), Ok(()));
+        for text in GLOBAL {
+            assert!(is_public(ip(text)), "{text} must be allowed");
         }
-        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
-        assert_eq!(NetworkPolicy::AllowPrivate.check(None, loopback), Ok(()));
-        assert_eq!(
-            NetworkPolicy::PublicOnly.check(None, loopback),
-            Err(AddressError::LocalAddress)
-        );
+        assert_checks(&NetworkPolicy::PublicOnly, None, GLOBAL, &Ok(()));
+    }
+
+    #[test]
+    fn loopback_is_allowed_in_local_runs_only() {
+        let loopback = &["127.0.0.1"];
+        assert_checks(&NetworkPolicy::AllowPrivate, None, loopback, &Ok(()));
+        let local = Err(AddressError::LocalAddress);
+        assert_checks(&NetworkPolicy::PublicOnly, None, loopback, &local);
     }
 
     #[test]
@@ -585,32 +573,42 @@ mod tests {
         text.parse().unwrap()
     }
 
+    /// What `policy` says of each address in `ips`, dialled for `host` (`None`: an IP literal), is `expected`.
+    fn assert_checks(
+        policy: &NetworkPolicy,
+        host: Option<&str>,
+        ips: &[&str],
+        expected: &Result<(), AddressError>,
+    ) {
+        for text in ips {
+            assert_eq!(
+                policy.check(host, ip(text)),
+                *expected,
+                "{text} for {host:?}"
+            );
+        }
+    }
+
     #[test]
     fn the_operators_ranges_allow_their_private_addresses_and_no_others() {
         let policy = operator("10.20.0.0/16, 198.18.0.1 fd12:3456::/32");
-        for allowed in [
+        let listed = &[
             "10.20.0.5",
             "10.20.255.254",
             "198.18.0.1",
             "fd12:3456::9",
             "::ffff:10.20.0.5",
             "8.8.8.8",
-        ] {
-            assert_eq!(policy.check(None, ip(allowed)), Ok(()), "{allowed}");
-        }
-        for refused in [
+        ];
+        assert_checks(&policy, None, listed, &Ok(()));
+        let unlisted = &[
             "10.21.0.1",
             "192.168.0.1",
             "198.18.0.2",
             "fd12:3457::1",
             "172.16.0.1",
-        ] {
-            assert_eq!(
-                policy.check(None, ip(refused)),
-                Err(AddressError::PrivateAddress),
-                "{refused}"
-            );
-        }
+        ];
+        assert_checks(&policy, None, unlisted, &Err(AddressError::PrivateAddress));
         assert!(GitLabAddress::parse("https://10.20.0.5:8443/", &policy).is_ok());
         assert_eq!(
             GitLabAddress::parse("https://10.30.0.5/", &policy),
@@ -626,7 +624,7 @@ mod tests {
     #[test]
     fn loopback_link_local_and_metadata_stay_refused_whatever_the_list_covers() {
         let careless = operator("0.0.0.0/0 ::/0 127.0.0.0/8 169.254.0.0/16 fe80::/10 fd00::/8");
-        for never in [
+        let never = &[
             "127.0.0.1",
             "127.1.2.3",
             "169.254.169.254",
@@ -643,19 +641,11 @@ mod tests {
             "2002:a9fe:a9fe::",
             "::a9fe:a9fe",
             "64:ff9b:1::7f00:1",
-        ] {
-            assert_eq!(
-                careless.check(None, ip(never)),
-                Err(AddressError::LocalAddress),
-                "{never} must be refused even when listed"
-            );
-            assert_eq!(
-                careless.check(Some("gitlab.corp.example"), ip(never)),
-                Err(AddressError::LocalAddress)
-            );
+        ];
+        for host in [None, Some("gitlab.corp.example")] {
+            assert_checks(&careless, host, never, &Err(AddressError::LocalAddress));
         }
-        assert_eq!(careless.check(None, ip("10.9.8.7")), Ok(()));
-        assert_eq!(careless.check(None, ip("fd00::1")), Ok(()));
+        assert_checks(&careless, None, &["10.9.8.7", "fd00::1"], &Ok(()));
     }
 
     #[test]

@@ -1,25 +1,19 @@
-//! The one way the importer talks to GitLab: typed operations over GitLab REST v4, page by page, with retries,
-//! rate-limit handling and a request budget shared by every task that uses the same token.
+//! The one way the importer talks to GitLab: typed operations over GitLab REST v4 (the token, groups, projects,
+//! branches, merge bases, commits), page by page. How each request is sent, retried and read is [`super::transport`]'s.
 
-use std::collections::HashMap;
-use std::hash::Hasher;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use futures::{Stream, TryStreamExt};
-use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use url::Url;
 
-use super::address::{GitLabAddress, GuardedResolver, NetworkPolicy};
-use super::budget::{RateLimitHeaders, RequestBudget};
-use super::error::{GitLabError, blank_secret};
-use super::memory::{MemoryBudget, MemoryBusy, Reservation};
+use super::address::GitLabAddress;
+use super::budget::RequestBudget;
+use super::error::GitLabError;
+use super::memory::{MemoryBudget, Reservation};
 use super::model::{Branch, Commit, Group, Project, TokenInfo};
-use crate::backoff::jittered;
+use super::transport::{ClientStats, Limits, RetryPolicy, Transport};
 use crate::secret::SecretString;
 
 /// GitLab's largest page.
@@ -33,194 +27,6 @@ pub const READ_REPOSITORY_ACCESS: u32 = 20;
 /// A hard ceiling on pages per listing: far beyond any real organisation or history at 100 a page, it only stops
 /// a server that keeps advertising a next page forever.
 const MAX_PAGES: u32 = 1_000_000;
-
-/// Error bodies are read only this far: enough for GitLab's JSON message, never a whole HTML page.
-const MAX_ERROR_BODY: usize = 4 * 1024;
-
-/// What a server's text may add to an error message: errors end up in logs and stored statuses.
-const MAX_DETAIL_CHARS: usize = 160;
-
-/// Timeouts of the HTTP client. GitLab.com cuts requests at 60 s; a slow commit page can take many seconds.
-#[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
-    pub connect: Duration,
-    /// The longest silence while waiting for or reading an answer.
-    pub read: Duration,
-    /// The whole request, body included: what bounds a body that drips a byte at a time.
-    pub total: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            connect: Duration::from_secs(10),
-            read: Duration::from_secs(30),
-            total: Duration::from_secs(75),
-        }
-    }
-}
-
-/// What the client accepts from GitLab.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// The largest body read, counted after decompression (a gzip bomb stops here). A page of 100 commits with
-    /// stats and trailers is about 100 KB; a `Content-Length` over the limit is refused before reading.
-    pub max_body_bytes: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_body_bytes: 8 << 20,
-        }
-    }
-}
-
-/// How hard the client tries before it gives a failure back to its caller.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Attempts per request for transient faults (5xx, timeouts, resets, truncated bodies).
-    pub max_attempts: u32,
-    /// First backoff; doubles per attempt, with jitter, up to `max_delay`.
-    pub base_delay: Duration,
-    pub max_delay: Duration,
-    /// 429 answers waited out per request before giving up with [`GitLabError::RateLimited`].
-    pub max_rate_limit_waits: u32,
-    /// The longest single wait GitLab can impose: a longer `Retry-After` is given back to the caller instead, and
-    /// a `RateLimit-Reset` further ahead pauses or slows the budget for this long at most.
-    pub max_rate_limit_wait: Duration,
-    /// Attempts with stats before a page is fetched without them (GitLab's stats can time out into a 500).
-    pub stats_attempts: u32,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 6,
-            base_delay: Duration::from_millis(200),
-            max_delay: Duration::from_secs(10),
-            max_rate_limit_waits: 10,
-            max_rate_limit_wait: Duration::from_secs(120),
-            stats_attempts: 3,
-        }
-    }
-}
-
-/// Builds and keeps the process's HTTP clients: one for public CAs, one per private CA bundle. Built once per
-/// process and reused across invocations, so connections and TLS sessions are reused too.
-#[derive(Debug)]
-pub struct HttpClients {
-    policy: NetworkPolicy,
-    timeouts: Timeouts,
-    default: reqwest::Client,
-    with_private_ca: Mutex<HashMap<u64, reqwest::Client>>,
-}
-
-impl HttpClients {
-    pub fn new(policy: NetworkPolicy, timeouts: Timeouts) -> Result<Self, GitLabError> {
-        Ok(HttpClients {
-            timeouts,
-            default: build_http_client(&policy, timeouts, None)?,
-            with_private_ca: Mutex::new(HashMap::new()),
-            policy,
-        })
-    }
-
-    pub fn policy(&self) -> &NetworkPolicy {
-        &self.policy
-    }
-
-    /// The client for a connection: the shared one, or one that also trusts the connection's PEM CA bundle.
-    pub fn for_ca_bundle(&self, ca_bundle: Option<&str>) -> Result<reqwest::Client, GitLabError> {
-        let Some(pem) = ca_bundle.filter(|pem| !pem.trim().is_empty()) else {
-            return Ok(self.default.clone());
-        };
-        // A fixed-key hash: the same bundle maps to the same client for the life of the process.
-        let mut hasher = std::hash::DefaultHasher::new();
-        hasher.write(pem.as_bytes());
-        let key = hasher.finish();
-        let mut cache = self
-            .with_private_ca
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(client) = cache.get(&key) {
-            return Ok(client.clone());
-        }
-        let client = build_http_client(&self.policy, self.timeouts, Some(pem))?;
-        cache.insert(key, client.clone());
-        Ok(client)
-    }
-}
-
-fn build_http_client(
-    policy: &NetworkPolicy,
-    timeouts: Timeouts,
-    ca_bundle: Option<&str>,
-) -> Result<reqwest::Client, GitLabError> {
-    let mut builder = reqwest::Client::builder()
-        .user_agent(concat!(
-            "gitlab-commit-importer/",
-            env!("CARGO_PKG_VERSION")
-        ))
-        .connect_timeout(timeouts.connect)
-        .read_timeout(timeouts.read)
-        .timeout(timeouts.total)
-        .gzip(true)
-        // A redirect could lead to an address the resolver never saw (an IP literal): GitLab's API needs none.
-        .redirect(reqwest::redirect::Policy::none())
-        // A proxy from HTTPS_PROXY/HTTP_PROXY/ALL_PROXY would be sent `CONNECT host` and resolve the name itself,
-        // so the guarded resolver would never run: the environment's proxy settings are ignored.
-        .no_proxy()
-        .dns_resolver(Arc::new(GuardedResolver {
-            policy: policy.clone(),
-        }))
-        .https_only(policy.requires_https());
-    if let Some(pem) = ca_bundle {
-        let certificates = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|_| {
-            GitLabError::Connection {
-                detail: "ca_bundle is not a valid PEM certificate bundle".into(),
-            }
-        })?;
-        if certificates.is_empty() {
-            return Err(GitLabError::Connection {
-                detail: "ca_bundle holds no certificate".into(),
-            });
-        }
-        builder = builder.tls_certs_merge(certificates);
-    }
-    builder.build().map_err(|e| GitLabError::Connection {
-        detail: format!("cannot build the HTTP client: {e}"),
-    })
-}
-
-/// Counters of one client, for logs, metrics and benchmarks.
-#[derive(Debug, Default)]
-pub struct ClientCounters {
-    requests: AtomicU64,
-    retries: AtomicU64,
-    rate_limited: AtomicU64,
-    stats_fallbacks: AtomicU64,
-}
-
-/// A snapshot of [`ClientCounters`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ClientStats {
-    pub requests: u64,
-    pub retries: u64,
-    pub rate_limited: u64,
-    pub stats_fallbacks: u64,
-}
-
-impl ClientCounters {
-    pub fn snapshot(&self) -> ClientStats {
-        ClientStats {
-            requests: self.requests.load(Ordering::Relaxed),
-            retries: self.retries.load(Ordering::Relaxed),
-            rate_limited: self.rate_limited.load(Ordering::Relaxed),
-            stats_fallbacks: self.stats_fallbacks.load(Ordering::Relaxed),
-        }
-    }
-}
 
 /// A project as GitLab's `:id` accepts it: numeric id or full path (URL-encoded when sent).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,6 +84,30 @@ impl CommitQuery {
             per_page: MAX_PER_PAGE,
         }
     }
+
+    /// The query string of page `page`, with or without stats.
+    fn params(&self, page: u32, with_stats: bool) -> Vec<(&'static str, String)> {
+        let mut params = vec![
+            ("per_page", self.per_page.clamp(1, MAX_PER_PAGE).to_string()),
+            ("page", page.to_string()),
+        ];
+        if let Some(ref_name) = &self.ref_name {
+            params.push(("ref_name", ref_name.clone()));
+        }
+        if self.first_parent {
+            params.push(("first_parent", "true".into()));
+        }
+        if let Some(until) = self.until {
+            params.push(("until", crate::kernel::time::utc(until)));
+        }
+        if self.trailers {
+            params.push(("trailers", "true".into()));
+        }
+        if with_stats {
+            params.push(("with_stats", "true".into()));
+        }
+        params
+    }
 }
 
 /// One page of commits.
@@ -300,28 +130,11 @@ pub struct ListPage<T> {
     pub memory: Reservation,
 }
 
-/// A decoded page of any listing.
-#[derive(Debug)]
-struct Page<T> {
-    items: T,
-    next_page: Option<u32>,
-    memory: Reservation,
-}
-
 /// A GitLab API client for one token.
 #[derive(Debug, Clone)]
 pub struct GitLabClient {
-    http: reqwest::Client,
     address: GitLabAddress,
-    token: SecretString,
-    budget: Arc<RequestBudget>,
-    retry: RetryPolicy,
-    limits: Limits,
-    /// Shared by every client of the process ([`GitLabClient::with_memory`]): what all their answers hold at once.
-    memory: MemoryBudget,
-    /// No request runs, and no wait sleeps, past this instant.
-    deadline: Option<Instant>,
-    counters: Arc<ClientCounters>,
+    transport: Transport,
 }
 
 impl GitLabClient {
@@ -333,27 +146,20 @@ impl GitLabClient {
         retry: RetryPolicy,
     ) -> Self {
         GitLabClient {
-            http,
             address,
-            token,
-            budget,
-            retry,
-            limits: Limits::default(),
-            memory: MemoryBudget::default(),
-            deadline: None,
-            counters: Arc::default(),
+            transport: Transport::new(http, token, budget, retry),
         }
     }
 
     /// Other limits than [`Limits::default`].
     pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
+        self.transport.limits = limits;
         self
     }
 
     /// Answers held within `memory`, a budget shared with other clients, instead of one of this client's own.
     pub fn with_memory(mut self, memory: MemoryBudget) -> Self {
-        self.memory = memory;
+        self.transport.memory = memory;
         self
     }
 
@@ -362,7 +168,7 @@ impl GitLabClient {
     /// with [`GitLabError::RateLimited`], and a backoff that would end later returns the transient failure it
     /// follows.
     pub fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
-        self.deadline = deadline;
+        self.transport.deadline = deadline;
         self
     }
 
@@ -371,13 +177,13 @@ impl GitLabClient {
     }
 
     pub fn stats(&self) -> ClientStats {
-        self.counters.snapshot()
+        self.transport.counters.snapshot()
     }
 
     /// `GET /personal_access_tokens/self`: the token's scopes, state and expiry.
     pub async fn token_self(&self) -> Result<TokenInfo, GitLabError> {
         let url = self.endpoint(&["personal_access_tokens", "self"], &[]);
-        Ok(self.get_json(url, self.retry).await?.items)
+        Ok(self.transport.get_json(url, self.retry()).await?.items)
     }
 
     /// `GET /groups?min_access_level=20`, every page: the groups whose repositories the token can read.
@@ -426,7 +232,7 @@ impl GitLabClient {
             ("per_page", per_page.to_string()),
         ];
         let url = self.endpoint(&["groups"], &query);
-        Ok(self.get_json(url, self.retry).await?.items)
+        Ok(self.transport.get_json(url, self.retry()).await?.items)
     }
 
     /// See [`GitLabClient::first_groups`].
@@ -438,20 +244,20 @@ impl GitLabClient {
             ("per_page", per_page.to_string()),
         ];
         let url = self.endpoint(&["projects"], &query);
-        Ok(self.get_json(url, self.retry).await?.items)
+        Ok(self.transport.get_json(url, self.retry()).await?.items)
     }
 
     /// `GET /projects/:id`.
     pub async fn project(&self, project: &ProjectRef) -> Result<Project, GitLabError> {
         let url = self.endpoint(&["projects", &project.segment()], &[]);
-        Ok(self.get_json(url, self.retry).await?.items)
+        Ok(self.transport.get_json(url, self.retry()).await?.items)
     }
 
     /// `GET /projects/:id/repository/branches/:branch`.
     pub async fn branch(&self, project: &ProjectRef, branch: &str) -> Result<Branch, GitLabError> {
         let id = project.segment();
         let url = self.endpoint(&["projects", &id, "repository", "branches", branch], &[]);
-        Ok(self.get_json(url, self.retry).await?.items)
+        Ok(self.transport.get_json(url, self.retry()).await?.items)
     }
 
     /// `GET /projects/:id/repository/merge_base?refs[]=a&refs[]=b`. GitLab answers 400 `Could not find ref: ..`
@@ -466,7 +272,7 @@ impl GitLabClient {
         let id = project.segment();
         let query = [("refs[]", a.to_owned()), ("refs[]", b.to_owned())];
         let url = self.endpoint(&["projects", &id, "repository", "merge_base"], &query);
-        match self.get_json::<Commit>(url, self.retry).await {
+        match self.transport.get_json::<Commit>(url, self.retry()).await {
             Ok(page) => Ok(MergeBase::Commit(page.items.id)),
             Err(GitLabError::NotFound { message }) if message.contains("Merge Base") => {
                 Ok(MergeBase::Unrelated)
@@ -555,41 +361,25 @@ impl GitLabClient {
         query: &CommitQuery,
         page: u32,
     ) -> Result<CommitPage, GitLabError> {
+        let per_page = query.per_page.clamp(1, MAX_PER_PAGE);
         let url = |with_stats: bool| {
-            let mut params = vec![
-                (
-                    "per_page",
-                    query.per_page.clamp(1, MAX_PER_PAGE).to_string(),
-                ),
-                ("page", page.to_string()),
-            ];
-            if let Some(ref_name) = &query.ref_name {
-                params.push(("ref_name", ref_name.clone()));
-            }
-            if query.first_parent {
-                params.push(("first_parent", "true".into()));
-            }
-            if let Some(until) = query.until {
-                params.push(("until", crate::kernel::time::utc(until)));
-            }
-            if query.trailers {
-                params.push(("trailers", "true".into()));
-            }
-            if with_stats {
-                params.push(("with_stats", "true".into()));
-            }
             let id = project.segment();
+            let params = query.params(page, with_stats);
             self.endpoint(&["projects", &id, "repository", "commits"], &params)
         };
         if query.with_stats {
             let policy = RetryPolicy {
-                max_attempts: self.retry.stats_attempts,
-                ..self.retry
+                max_attempts: self.retry().stats_attempts,
+                ..self.retry()
             };
-            match self.get_json::<Vec<Commit>>(url(true), policy).await {
+            match self
+                .transport
+                .get_json::<Vec<Commit>>(url(true), policy)
+                .await
+            {
                 Ok(page) => {
                     return Ok(CommitPage {
-                        commits: at_most(page.items, query.per_page.clamp(1, MAX_PER_PAGE))?,
+                        commits: at_most(page.items, per_page)?,
                         next_page: page.next_page,
                         stats_missing: false,
                         memory: page.memory,
@@ -599,9 +389,7 @@ impl GitLabClient {
                     status: Some(500..=599),
                     ..
                 }) => {
-                    self.counters
-                        .stats_fallbacks
-                        .fetch_add(1, Ordering::Relaxed);
+                    self.transport.count_stats_fallback();
                     tracing::warn!(
                         page,
                         "GitLab failed to compute commit stats; fetching the page without them"
@@ -610,9 +398,12 @@ impl GitLabClient {
                 Err(error) => return Err(error),
             }
         }
-        let page = self.get_json::<Vec<Commit>>(url(false), self.retry).await?;
+        let page = self
+            .transport
+            .get_json::<Vec<Commit>>(url(false), self.retry())
+            .await?;
         Ok(CommitPage {
-            commits: at_most(page.items, query.per_page.clamp(1, MAX_PER_PAGE))?,
+            commits: at_most(page.items, per_page)?,
             next_page: page.next_page,
             stats_missing: query.with_stats,
             memory: page.memory,
@@ -648,7 +439,7 @@ impl GitLabClient {
                 query.push(("page", page.to_string()));
                 let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
                 let url = self.endpoint(&segments, &query);
-                let mut fetched = self.get_json::<Vec<T>>(url, self.retry).await?;
+                let mut fetched = self.transport.get_json::<Vec<T>>(url, self.retry()).await?;
                 fetched.items = at_most(fetched.items, MAX_PER_PAGE)?;
                 let next = next_page_after(page, fetched.next_page, fetched.items.is_empty());
                 let listed = ListPage {
@@ -675,183 +466,8 @@ impl GitLabClient {
         url
     }
 
-    /// GET and decode JSON, with the retry policy: transient faults back off and retry, 429s wait as GitLab asks
-    /// (and pause every task on this token), everything else is classified and returned. No wait is longer than
-    /// the policy allows or ends past the deadline.
-    async fn get_json<T: DeserializeOwned>(
-        &self,
-        url: Url,
-        policy: RetryPolicy,
-    ) -> Result<Page<T>, GitLabError> {
-        let mut transient_failures = 0_u32;
-        let mut rate_limit_waits = 0_u32;
-        let mut busy_waits = 0_u32;
-        loop {
-            if self
-                .deadline
-                .is_some_and(|deadline| Instant::now() >= deadline)
-            {
-                return Err(deadline_passed());
-            }
-            if let Err(wait) = self.budget.acquire(self.deadline).await {
-                return Err(GitLabError::RateLimited { retry_after: wait });
-            }
-            self.counters.requests.fetch_add(1, Ordering::Relaxed);
-            let attempt = self.attempt::<T>(&url, policy.max_rate_limit_wait);
-            let outcome = match self.deadline {
-                Some(deadline) => tokio::time::timeout_at(deadline, attempt)
-                    .await
-                    .unwrap_or_else(|_| Err(Attempt::Final(deadline_passed()))),
-                None => attempt.await,
-            };
-            let failure = match outcome {
-                Ok(page) => return Ok(page),
-                Err(failure) => failure,
-            };
-            match failure {
-                Attempt::RateLimited(wait) => {
-                    self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
-                    rate_limit_waits += 1;
-                    if rate_limit_waits > policy.max_rate_limit_waits
-                        || wait > policy.max_rate_limit_wait
-                    {
-                        return Err(GitLabError::RateLimited { retry_after: wait });
-                    }
-                    // Every task on this token waits, whether or not this one has the time to.
-                    self.budget.pause_for(wait);
-                    if !self.ends_before_deadline(wait) {
-                        return Err(GitLabError::RateLimited { retry_after: wait });
-                    }
-                    tracing::info!(
-                        wait_ms = wait.as_millis() as u64,
-                        "GitLab rate limit reached; waiting"
-                    );
-                }
-                Attempt::Busy(busy) => {
-                    // Other answers hold the budget: they give it back as they are used, so wait as for a fault,
-                    // as often as the client's own policy allows (not a narrower one meant for GitLab's faults).
-                    busy_waits += 1;
-                    let delay = jittered(self.retry.base_delay, self.retry.max_delay, busy_waits);
-                    if busy_waits >= self.retry.max_attempts || !self.ends_before_deadline(delay) {
-                        return Err(GitLabError::MemoryBusy {
-                            wanted: busy.wanted,
-                            total: busy.total,
-                        });
-                    }
-                    tracing::debug!(
-                        wanted = busy.wanted,
-                        "GitLab memory budget in use; retrying"
-                    );
-                    tokio::time::sleep(delay).await;
-                }
-                Attempt::Transient { detail, status } => {
-                    transient_failures += 1;
-                    let delay = jittered(policy.base_delay, policy.max_delay, transient_failures);
-                    if transient_failures >= policy.max_attempts
-                        || !self.ends_before_deadline(delay)
-                    {
-                        return Err(GitLabError::Transient { detail, status });
-                    }
-                    tracing::debug!(
-                        attempt = transient_failures,
-                        delay_ms = delay.as_millis() as u64,
-                        detail = %detail,
-                        "transient GitLab failure; retrying"
-                    );
-                    tokio::time::sleep(delay).await;
-                }
-                Attempt::Final(error) => return Err(error),
-            }
-            self.counters.retries.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// Whether a wait of `wait` from now ends at or before the deadline (always, without one).
-    fn ends_before_deadline(&self, wait: Duration) -> bool {
-        self.deadline.is_none_or(|deadline| {
-            Instant::now()
-                .checked_add(wait)
-                .is_some_and(|end| end <= deadline)
-        })
-    }
-
-    /// One request; whatever the server wrote into a failure is cleared of the token.
-    async fn attempt<T: DeserializeOwned>(
-        &self,
-        url: &Url,
-        max_wait: Duration,
-    ) -> Result<Page<T>, Attempt> {
-        let secret = self.token.expose();
-        self.attempt_once(url, max_wait)
-            .await
-            .map_err(|failure| match failure {
-                Attempt::Final(error) => Attempt::Final(error.redacted(secret)),
-                Attempt::Transient { detail, status } => {
-                    match (GitLabError::Transient { detail, status }).redacted(secret) {
-                        GitLabError::Transient { detail, status } => {
-                            Attempt::Transient { detail, status }
-                        }
-                        other => Attempt::Final(other),
-                    }
-                }
-                other @ (Attempt::RateLimited(_) | Attempt::Busy(_)) => other,
-            })
-    }
-
-    async fn attempt_once<T: DeserializeOwned>(
-        &self,
-        url: &Url,
-        max_wait: Duration,
-    ) -> Result<Page<T>, Attempt> {
-        let secret = self.token.expose();
-        let response = self
-            .http
-            .get(url.clone())
-            .header("PRIVATE-TOKEN", secret)
-            .header(ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| classify_send_error(&e))?;
-        let status = response.status();
-        let rate_limit = RateLimitHeaders::from_headers(response.headers());
-        self.budget.observe(&rate_limit, max_wait);
-
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(Attempt::RateLimited(
-                rate_limit.wait_after_429(Duration::from_secs(60)),
-            ));
-        }
-        if status.is_server_error() {
-            return Err(Attempt::Transient {
-                detail: format!("HTTP {}", status.as_u16()),
-                status: Some(status.as_u16()),
-            });
-        }
-        if status.is_redirection() {
-            return Err(invalid(format!(
-                "HTTP {} redirect; the client never follows one",
-                status.as_u16()
-            )));
-        }
-        if !status.is_success() {
-            let body = read_error_body(response).await;
-            return Err(Attempt::Final(classify_status(status, &body, secret)));
-        }
-        check_json_content_type(response.headers(), secret)?;
-        let next_page = next_page_header(response.headers());
-        let (body, mut memory) =
-            read_body(response, self.limits.max_body_bytes, &self.memory).await?;
-        // The decoded page is charged its text's size, reserved before decoding, while the text is still held.
-        let size = body.len() as u64;
-        self.memory.grow(&mut memory, size).map_err(Attempt::Busy)?;
-        let items = decode(&body, secret)?;
-        drop(body);
-        memory.shrink_to(size);
-        Ok(Page {
-            items,
-            next_page,
-            memory,
-        })
+    fn retry(&self) -> RetryPolicy {
+        self.transport.retry
     }
 }
 
@@ -868,24 +484,6 @@ fn at_most<T>(items: Vec<T>, per_page: u32) -> Result<Vec<T>, GitLabError> {
     Ok(items)
 }
 
-fn deadline_passed() -> GitLabError {
-    GitLabError::TimedOut {
-        detail: "the caller's deadline passed".into(),
-    }
-}
-
-/// The outcome of one failed attempt, before the retry policy decides.
-pub(super) enum Attempt {
-    RateLimited(Duration),
-    /// The memory budget could not hold the answer.
-    Busy(MemoryBusy),
-    Transient {
-        detail: String,
-        status: Option<u16>,
-    },
-    Final(GitLabError),
-}
-
 /// The next page to ask for, or `None` to stop. A page that came back empty ends the listing; so does a server
 /// that advertises a page at or before the current one (a loop) or beyond the ceiling.
 fn next_page_after(current: u32, advertised: Option<u32>, empty: bool) -> Option<u32> {
@@ -895,257 +493,9 @@ fn next_page_after(current: u32, advertised: Option<u32>, empty: bool) -> Option
     advertised.filter(|next| *next > current && *next <= MAX_PAGES)
 }
 
-/// `X-Next-Page` when not empty, or else the `page` of `Link rel="next"`. Only the number is used: the client
-/// never follows a URL the server hands it, so a hostile `Link` cannot redirect the token elsewhere.
-pub(super) fn next_page_header(headers: &HeaderMap) -> Option<u32> {
-    if let Some(value) = headers
-        .get("x-next-page")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.trim().is_empty())
-    {
-        return value.trim().parse().ok();
-    }
-    let link = headers.get("link")?.to_str().ok()?;
-    link.split(',').find_map(|part| {
-        let (target, params) = part.split_once(';')?;
-        if !params.split(';').any(|p| p.trim() == r#"rel="next""#) {
-            return None;
-        }
-        let target = target.trim().trim_start_matches('<').trim_end_matches('>');
-        let url = Url::parse(target).ok()?;
-        url.query_pairs()
-            .find(|(k, _)| k == "page")
-            .and_then(|(_, v)| v.parse().ok())
-    })
-}
-
-/// A send error is transient unless the address was refused or the certificate cannot be trusted (neither fixes
-/// itself by retrying) or the answer did not come in time (one attempt took all the time allowed). The source
-/// chain is inspected because reqwest wraps the cause.
-fn classify_send_error(error: &reqwest::Error) -> Attempt {
-    let detail = describe(error);
-    if error.is_timeout() && !error.is_connect() {
-        return Attempt::Final(GitLabError::TimedOut { detail });
-    }
-    let mut source: Option<&dyn std::error::Error> = Some(error);
-    while let Some(cause) = source {
-        if let Some(refusal) = cause.downcast_ref::<super::address::AddressError>() {
-            return Attempt::Final(GitLabError::Connection {
-                detail: format!(
-                    "the GitLab host resolves to an address that is not allowed: {refusal}"
-                ),
-            });
-        }
-        source = cause.source();
-    }
-    if detail.contains("certificate") || detail.contains("UnknownIssuer") {
-        return Attempt::Final(GitLabError::Connection {
-            detail: format!("TLS certificate not trusted: {detail}"),
-        });
-    }
-    Attempt::Transient {
-        detail,
-        status: None,
-    }
-}
-
-/// A reqwest error with its causes, without the URL (it never carries the token, but stays short this way).
-fn describe(error: &reqwest::Error) -> String {
-    let mut text = if error.is_timeout() {
-        "timed out".to_owned()
-    } else if error.is_connect() {
-        "connection failed".to_owned()
-    } else {
-        "request failed".to_owned()
-    };
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// The body, decompressed, as it streams in, refusing more than `limit` bytes: a `Content-Length` over the limit is
-/// refused before reading, and a body that grows past it (a gzip bomb, a chunked flood) stops there. Every byte
-/// of the buffer is reserved in `memory` before it is allocated (an announced length at once), and the
-/// reservation comes back with the body.
-async fn read_body(
-    mut response: reqwest::Response,
-    limit: u64,
-    memory: &MemoryBudget,
-) -> Result<(Vec<u8>, Reservation), Attempt> {
-    let too_large = || Attempt::Final(GitLabError::ResponseTooLarge { limit });
-    let announced = response.content_length();
-    if announced.is_some_and(|length| length > limit) {
-        return Err(too_large());
-    }
-    let mut held = Reservation::default();
-    let mut body = Vec::new();
-    // The buffer grows as a `Vec` would (doubling, at most to the limit), but exactly, so what is reserved is what
-    // is allocated.
-    let mut make_room = |body: &mut Vec<u8>, needed: u64| -> Result<(), Attempt> {
-        let capacity = body.capacity() as u64;
-        if needed <= capacity {
-            return Ok(());
-        }
-        let target = needed.max(capacity.saturating_mul(2)).min(limit);
-        memory
-            .grow(&mut held, target - capacity)
-            .map_err(Attempt::Busy)?;
-        body.reserve_exact((target as usize).saturating_sub(body.len()));
-        Ok(())
-    };
-    make_room(&mut body, announced.unwrap_or(0))?;
-    while let Some(chunk) = response.chunk().await.map_err(|e| body_error(&e))? {
-        let needed = (body.len() as u64).saturating_add(chunk.len() as u64);
-        if needed > limit {
-            return Err(too_large());
-        }
-        make_room(&mut body, needed)?;
-        body.extend_from_slice(&chunk);
-    }
-    Ok((body, held))
-}
-
-/// A body that stopped coming in time is [`GitLabError::TimedOut`]; one cut short is transient (the next attempt
-/// usually gets all of it).
-fn body_error(error: &reqwest::Error) -> Attempt {
-    let detail = describe(error);
-    if error.is_timeout() {
-        return Attempt::Final(GitLabError::TimedOut { detail });
-    }
-    Attempt::Transient {
-        detail: format!("response body cut short: {detail}"),
-        status: None,
-    }
-}
-
-/// GitLab's API answers `application/json`. Anything else with a 200 (the HTML sign-in or maintenance page of a
-/// proxy in front) is not an answer, and is not read; an answer without a type is left to the JSON parser.
-fn check_json_content_type(headers: &HeaderMap, secret: &str) -> Result<(), Attempt> {
-    let Some(value) = headers.get(CONTENT_TYPE) else {
-        return Ok(());
-    };
-    let text = blank_secret(
-        String::from_utf8_lossy(value.as_bytes()).into_owned(),
-        secret,
-    );
-    let essence = text
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if essence == "application/json" || essence.ends_with("+json") {
-        return Ok(());
-    }
-    Err(invalid(format!(
-        "expected JSON, got content type {:?}",
-        clip(&essence, secret)
-    )))
-}
-
-/// UTF-8 JSON of the expected shape, or [`GitLabError::InvalidResponse`] saying what is wrong (never quoting more
-/// than a few words of the body).
-pub(super) fn decode<T: DeserializeOwned>(body: &[u8], secret: &str) -> Result<T, Attempt> {
-    let text = std::str::from_utf8(body).map_err(|e| {
-        invalid(format!(
-            "the body is not valid UTF-8 (byte {})",
-            e.valid_up_to()
-        ))
-    })?;
-    serde_json::from_str(text).map_err(|e| {
-        let position = format!("line {}, column {}", e.line(), e.column());
-        invalid(match e.classify() {
-            // serde's message says what was expected, with a few words of what came instead.
-            serde_json::error::Category::Data => {
-                format!("unexpected JSON: {}", clip(&e.to_string(), secret))
-            }
-            serde_json::error::Category::Eof => format!("JSON cut short ({position})"),
-            serde_json::error::Category::Syntax | serde_json::error::Category::Io => {
-                format!("invalid JSON ({position})")
-            }
-        })
-    })
-}
-
-fn invalid(detail: String) -> Attempt {
-    Attempt::Final(GitLabError::InvalidResponse { detail })
-}
-
-/// At most [`MAX_DETAIL_CHARS`] of a server's text, `secret` blanked out first: once cut, a token that straddled
-/// the cut would no longer be found whole, and its first part would stay.
-fn clip(text: &str, secret: &str) -> String {
-    let text = blank_secret(text.to_owned(), secret);
-    match text.char_indices().nth(MAX_DETAIL_CHARS) {
-        Some((end, _)) => format!("{}...", &text[..end]),
-        None => text,
-    }
-}
-
-async fn read_error_body(mut response: reqwest::Response) -> String {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        body.extend_from_slice(&chunk);
-        if body.len() >= MAX_ERROR_BODY {
-            body.truncate(MAX_ERROR_BODY);
-            break;
-        }
-    }
-    String::from_utf8_lossy(&body).into_owned()
-}
-
-/// GitLab's error bodies: `{"message": ".."}`, or OAuth-style `{"error": "..", "error_description": ".."}`.
-pub(super) fn classify_status(status: StatusCode, body: &str, secret: &str) -> GitLabError {
-    let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    let text = |key: &str| {
-        json.get(key)
-            .and_then(|v| v.as_str())
-            .map(|text| clip(text, secret))
-    };
-    let message = text("message")
-        .or_else(|| text("error_description"))
-        .or_else(|| text("error"))
-        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
-    match status {
-        StatusCode::UNAUTHORIZED => GitLabError::Unauthorized { message },
-        StatusCode::FORBIDDEN if text("error").as_deref() == Some("insufficient_scope") => {
-            GitLabError::InsufficientScope {
-                required: text("scope").unwrap_or_else(|| "api read_api".into()),
-            }
-        }
-        StatusCode::FORBIDDEN => GitLabError::Forbidden { message },
-        StatusCode::NOT_FOUND => GitLabError::NotFound { message },
-        _ => GitLabError::Rejected {
-            status: status.as_u16(),
-            message,
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn next_page_comes_from_the_header_or_the_link() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-next-page", "3".parse().unwrap());
-        assert_eq!(next_page_header(&headers), Some(3));
-        headers.insert("x-next-page", "".parse().unwrap());
-        assert_eq!(next_page_header(&headers), None);
-
-        let mut linked = HeaderMap::new();
-        linked.insert(
-            "link",
-            r#"<https://gitlab.example.com/api/v4/groups?page=1&per_page=100>; rel="prev", <https://gitlab.example.com/api/v4/groups?page=3&per_page=100>; rel="next", <https://gitlab.example.com/api/v4/groups?page=1&per_page=100>; rel="first""#
-                .parse()
-                .unwrap(),
-        );
-        assert_eq!(next_page_header(&linked), Some(3));
-    }
 
     #[test]
     fn listings_stop_on_empty_pages_and_loops() {
@@ -1154,173 +504,5 @@ mod tests {
         assert_eq!(next_page_after(4, Some(4), false), None);
         assert_eq!(next_page_after(4, Some(1), false), None);
         assert_eq!(next_page_after(4, None, false), None);
-    }
-
-    #[test]
-    fn classifies_gitlab_error_bodies() {
-        let scope = classify_status(
-            StatusCode::FORBIDDEN,
-            r#"{"error":"insufficient_scope","error_description":"The request requires higher privileges than provided by the access token.","scope":"api read_api"}"#,
-            "",
-        );
-        assert_eq!(
-            scope,
-            GitLabError::InsufficientScope {
-                required: "api read_api".into()
-            }
-        );
-        let expired = classify_status(
-            StatusCode::UNAUTHORIZED,
-            r#"{"error":"invalid_token","error_description":"Token has expired."}"#,
-            "",
-        );
-        assert_eq!(
-            expired,
-            GitLabError::Unauthorized {
-                message: "Token has expired.".into()
-            }
-        );
-        assert_eq!(
-            classify_status(
-                StatusCode::NOT_FOUND,
-                r#"{"message":"404 Project Not Found"}"#,
-                ""
-            ),
-            GitLabError::NotFound {
-                message: "404 Project Not Found".into()
-            }
-        );
-        assert_eq!(
-            classify_status(StatusCode::BAD_REQUEST, "not json", ""),
-            GitLabError::Rejected {
-                status: 400,
-                message: "Bad Request".into()
-            }
-        );
-    }
-
-    fn final_error(attempt: Attempt) -> GitLabError {
-        match attempt {
-            Attempt::Final(error) => error,
-            Attempt::RateLimited(_) | Attempt::Transient { .. } | Attempt::Busy(_) => {
-                panic!("not a final error")
-            }
-        }
-    }
-
-    #[test]
-    fn bodies_that_are_not_the_json_asked_for_are_invalid_responses() {
-        let detail = |body: &[u8]| match final_error(decode::<Vec<Group>>(body, "").unwrap_err()) {
-            GitLabError::InvalidResponse { detail } => detail,
-            other => panic!("{other:?}"),
-        };
-        assert!(detail(b"[\"\xff\xfe\"]").contains("not valid UTF-8 (byte 2)"));
-        assert!(detail(b"[{").starts_with("JSON cut short"));
-        assert!(detail(b"<html>").starts_with("invalid JSON"));
-        assert!(detail(b"{}").starts_with("unexpected JSON: invalid type: map"));
-        let long = format!("[{{\"id\": \"{}\"}}]", "x".repeat(10_000));
-        assert!(detail(long.as_bytes()).chars().count() < MAX_DETAIL_CHARS + 40);
-        assert_eq!(decode::<Vec<Group>>(b" [] ", "").ok(), Some(vec![]));
-    }
-
-    #[test]
-    fn only_json_content_types_are_read() {
-        let with = |value: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(CONTENT_TYPE, value.parse().unwrap());
-            check_json_content_type(&headers, "").map_err(final_error)
-        };
-        assert!(with("application/json").is_ok());
-        assert!(with("Application/JSON; charset=utf-8").is_ok());
-        assert!(with("application/problem+json").is_ok());
-        assert!(check_json_content_type(&HeaderMap::new(), "").is_ok());
-        assert_eq!(
-            with("text/html; charset=utf-8").unwrap_err(),
-            GitLabError::InvalidResponse {
-                detail: r#"expected JSON, got content type "text/html""#.into()
-            }
-        );
-    }
-
-    #[tokio::test]
-    async fn a_body_over_the_limit_is_refused_announced_or_not() {
-        let memory = MemoryBudget::default();
-        let announced = reqwest::Response::from(http::Response::new(vec![b' '; 11]));
-        assert_eq!(announced.content_length(), Some(11));
-        assert_eq!(
-            final_error(read_body(announced, 10, &memory).await.unwrap_err()),
-            GitLabError::ResponseTooLarge { limit: 10 }
-        );
-        // Streamed without a length: reading stops at the first chunk that crosses the limit.
-        use futures::StreamExt as _;
-        let pulled = Arc::new(AtomicU64::new(0));
-        let counter = pulled.clone();
-        let chunks = futures::stream::iter(0..1_000).map(move |_| {
-            counter.fetch_add(1, Ordering::Relaxed);
-            Ok::<_, std::io::Error>(vec![b' '; 4])
-        });
-        let streamed =
-            reqwest::Response::from(http::Response::new(reqwest::Body::wrap_stream(chunks)));
-        assert_eq!(streamed.content_length(), None);
-        assert_eq!(
-            final_error(read_body(streamed, 10, &memory).await.unwrap_err()),
-            GitLabError::ResponseTooLarge { limit: 10 }
-        );
-        assert_eq!(
-            pulled.load(Ordering::Relaxed),
-            3,
-            "three chunks of four bytes, no more"
-        );
-        let fits = reqwest::Response::from(http::Response::new(b"[]".to_vec()));
-        let (body, held) = read_body(fits, 2, &memory).await.ok().unwrap();
-        assert_eq!((body, held.bytes()), (b"[]".to_vec(), 2));
-        drop(held);
-        assert_eq!(
-            memory.available(),
-            memory.total(),
-            "refused bodies held nothing"
-        );
-    }
-
-    /// A body streamed without a length, in chunks of `chunk` bytes, `chunks` of them.
-    fn chunked(chunk: usize, chunks: usize) -> reqwest::Response {
-        use futures::StreamExt as _;
-        let stream = futures::stream::iter(0..chunks)
-            .map(move |_| Ok::<_, std::io::Error>(vec![b' '; chunk]));
-        reqwest::Response::from(http::Response::new(reqwest::Body::wrap_stream(stream)))
-    }
-
-    #[tokio::test]
-    async fn bodies_hold_what_they_allocate_of_one_shared_budget() {
-        let memory = MemoryBudget::new(100);
-        // 3 chunks of 10: the buffer doubles as it fills (10, 20, 40), reserving each growth first.
-        let (body, first) = read_body(chunked(10, 3), 1_000, &memory)
-            .await
-            .ok()
-            .unwrap();
-        assert_eq!(body.len(), 30);
-        assert_eq!(first.bytes(), body.capacity() as u64);
-        assert_eq!(first.bytes(), 40);
-
-        // The next body finds 60 bytes free: 40 fit, 70 (a buffer of 80) do not, and what the body had is given
-        // back at once.
-        let (_, second) = read_body(chunked(10, 4), 1_000, &memory)
-            .await
-            .ok()
-            .unwrap();
-        assert_eq!(second.bytes(), 40);
-        drop(second);
-        let busy = read_body(chunked(10, 7), 1_000, &memory).await.unwrap_err();
-        assert!(matches!(busy, Attempt::Busy(MemoryBusy { total: 100, .. })));
-        assert_eq!(memory.available(), 60);
-
-        // An announced length is reserved whole before a byte is read.
-        let announced = reqwest::Response::from(http::Response::new(vec![b' '; 61]));
-        assert!(matches!(
-            read_body(announced, 1_000, &memory).await.unwrap_err(),
-            Attempt::Busy(MemoryBusy { wanted: 61, .. })
-        ));
-        drop(first);
-        assert_eq!(memory.available(), 100);
     }
 }

@@ -11,8 +11,8 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::budget::{RateLimitHeaders, RequestBudget};
-use super::client::{classify_status, decode, next_page_header};
 use super::model::{Branch, Commit, Group, Project, TokenInfo, excess_scopes};
+use super::response::{classify_status, decode, next_page_header};
 use crate::credentials::verify::unusable;
 use crate::kernel::time::{change_stamp, utc};
 use crate::scheduler::DiscoveredProject;

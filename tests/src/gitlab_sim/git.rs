@@ -292,14 +292,10 @@ impl Git {
         repo: &Path,
         branch: &str,
     ) -> Result<Option<RawCommit>, GitError> {
-        let rev = format!("refs/heads/{branch}^{{commit}}");
-        let out = self
-            .run(repo, &strings(&["rev-parse", "-q", "--verify", &rev]))
-            .await?;
-        if !out.status.success() {
+        let branch_ref = format!("refs/heads/{branch}");
+        let Some(sha) = self.commit_sha(repo, &branch_ref).await? else {
             return Ok(None);
-        }
-        let sha = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        };
         Ok(self.show_shas(repo, &[&sha], false).await?.pop())
     }
 

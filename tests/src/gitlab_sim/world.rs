@@ -130,6 +130,11 @@ impl ProjectSpec {
         }
     }
 
+    /// A project of group `group` whose default branch is `main`.
+    pub fn in_group(group: u64, path: &str, repo: Option<&Path>) -> Self {
+        Self::new(Namespace::Group(group), path, repo, "main")
+    }
+
     pub fn archived(mut self) -> Self {
         self.archived = true;
         self
@@ -281,24 +286,23 @@ impl World {
     }
 
     pub fn namespace_full_path(&self, ns: Namespace) -> String {
-        match ns {
-            Namespace::Group(g) => self.group_full_path(g),
-            Namespace::User(u) => self
-                .users
-                .get(&u)
-                .map(|u| u.username.clone())
-                .unwrap_or_default(),
-        }
+        self.namespace_text(ns, Self::group_full_path, |user| &user.username)
     }
 
     pub fn namespace_full_name(&self, ns: Namespace) -> String {
+        self.namespace_text(ns, Self::group_full_name, |user| &user.name)
+    }
+
+    /// A group's text, or a user's (empty for an unknown user).
+    fn namespace_text(
+        &self,
+        ns: Namespace,
+        group: impl Fn(&Self, u64) -> String,
+        user: impl Fn(&User) -> &String,
+    ) -> String {
         match ns {
-            Namespace::Group(g) => self.group_full_name(g),
-            Namespace::User(u) => self
-                .users
-                .get(&u)
-                .map(|u| u.name.clone())
-                .unwrap_or_default(),
+            Namespace::Group(g) => group(self, g),
+            Namespace::User(u) => self.users.get(&u).map(user).cloned().unwrap_or_default(),
         }
     }
 
@@ -326,23 +330,12 @@ impl World {
 
     /// Numeric id or (case-insensitive) full path, as GitLab's `:id`.
     pub fn find_group(&self, key: &str) -> Option<u64> {
-        if let Ok(id) = key.parse::<u64>() {
-            return self.groups.contains_key(&id).then_some(id);
-        }
-        self.groups
-            .keys()
-            .copied()
-            .find(|g| self.group_full_path(*g).eq_ignore_ascii_case(key))
+        find_by_key(&self.groups, key, |g| self.group_full_path(g))
     }
 
+    /// See [`World::find_group`].
     pub fn find_project(&self, key: &str) -> Option<u64> {
-        if let Ok(id) = key.parse::<u64>() {
-            return self.projects.contains_key(&id).then_some(id);
-        }
-        self.projects
-            .keys()
-            .copied()
-            .find(|p| self.project_full_path(*p).eq_ignore_ascii_case(key))
+        find_by_key(&self.projects, key, |p| self.project_full_path(p))
     }
 
     // ---- access ---------------------------------------------------------------------------
@@ -429,6 +422,21 @@ mod tests {
     }
 }
 
+/// The id `key` names in `entries`: the id itself, or the one whose full path is `key` in any case.
+fn find_by_key<V>(
+    entries: &BTreeMap<u64, V>,
+    key: &str,
+    full_path: impl Fn(u64) -> String,
+) -> Option<u64> {
+    if let Ok(id) = key.parse::<u64>() {
+        return entries.contains_key(&id).then_some(id);
+    }
+    entries
+        .keys()
+        .copied()
+        .find(|id| full_path(*id).eq_ignore_ascii_case(key))
+}
+
 /// The world most tests start from: user `importer` with a `read_api` token, Developer in group `acme`, which
 /// holds project `acme/app` on `repo` (default branch `main`). Tests add what else they need.
 #[derive(Debug, Clone)]
@@ -446,12 +454,7 @@ impl World {
         world.add_token(TokenSpec::new(token, user, &["read_api"]));
         let group = world.add_group("acme", None);
         world.add_member(user, Membership::Group(group), access::DEVELOPER);
-        let project = world.add_project(ProjectSpec::new(
-            Namespace::Group(group),
-            "app",
-            repo,
-            "main",
-        ));
+        let project = world.add_project(ProjectSpec::in_group(group, "app", repo));
         OneProject {
             world,
             user,
