@@ -17,6 +17,7 @@ mod push_pipeline;
 mod scheduler;
 mod simulator;
 mod stack_deploy;
+mod structure;
 mod sync;
 mod sync_shares;
 mod sync_worker;

@@ -185,43 +185,20 @@ impl Demo {
             Kind::Readable,
         );
 
-        add(
-            &mut w,
-            Namespace::Group(platform),
-            "api",
-            repos.repo("api", |r| team_history(r, 120, 0)),
-            Kind::Readable,
-        );
-        add(
-            &mut w,
-            Namespace::Group(infra),
-            "terraform",
-            repos.repo("terraform", |r| team_history(r, 80, 3)),
-            Kind::Readable,
-        );
-        add(
-            &mut w,
-            Namespace::Group(infra),
-            "new-service",
-            repos.repo("new-service", |_| {}),
-            Kind::Readable,
-        );
-        add(
-            &mut w,
-            Namespace::Group(platform),
-            "legacy",
-            repos.repo("legacy", |r| team_history(r, 60, 5)),
-            Kind::Archived,
-        );
-        // Listed to a Developer, but its repository is closed to the token (403 on the repository routes, as
-        // when a repository is restricted or SSO is enforced): tried once, recorded `forbidden`, retried daily.
-        add(
-            &mut w,
-            Namespace::Group(platform),
-            "compliance",
-            repos.repo("compliance", |r| team_history(r, 25, 7)),
-            Kind::RepositoryRefused,
-        );
+        // Team histories: (group, path, commits, seed of the authors and times, kind).
+        for (group, path, commits, seed, kind) in [
+            (platform, "api", 120, 0, Kind::Readable),
+            (infra, "terraform", 80, 3, Kind::Readable),
+            (infra, "new-service", 0, 0, Kind::Readable),
+            (platform, "legacy", 60, 5, Kind::Archived),
+            // Listed to a Developer, but its repository is closed to the token (403 on the repository routes, as
+            // when a repository is restricted or SSO is enforced): tried once, recorded `forbidden`, retried
+            // daily.
+            (platform, "compliance", 25, 7, Kind::RepositoryRefused),
+        ] {
+            let repo = repos.repo(path, |r| team_history(r, commits, seed));
+            add(&mut w, Namespace::Group(group), path, repo, kind);
+        }
         let sdk_repo = repos.repo("sdk", |repo| {
             team_history(repo, 40, 1);
             // A second root: an imported history merged in, as when two repositories are combined.
@@ -242,46 +219,25 @@ impl Demo {
             Kind::Readable,
         );
         w.share_project(sdk, platform, access::DEVELOPER);
-        // Only a Reporter here: enough to read code, so imported.
-        add(
-            &mut w,
-            Namespace::Group(partners),
-            "docs",
-            repos.repo("docs", |r| team_history(r, 50, 4)),
-            Kind::Readable,
-        );
-        // A member of the nested subgroup only: its projects are imported, its parents' are not visible.
-        add(
-            &mut w,
-            Namespace::Group(vision),
-            "models",
-            repos.repo("models", |r| team_history(r, 70, 6)),
-            Kind::Readable,
-        );
-        add(
-            &mut w,
-            Namespace::Group(ml),
-            "notebooks",
-            repos.repo("notebooks", |r| team_history(r, 15, 8)),
-            Kind::Unreadable,
-        );
-        add(
-            &mut w,
-            Namespace::Group(finance),
-            "ledger",
-            repos.repo("ledger", |r| team_history(r, 30, 2)),
-            Kind::Unreadable,
-        );
+        let mut budget = None;
+        for (group, path, commits, seed, kind) in [
+            // Only a Reporter here: enough to read code, so imported.
+            (partners, "docs", 50, 4, Kind::Readable),
+            // A member of the nested subgroup only: its projects are imported, its parents' are not visible.
+            (vision, "models", 70, 6, Kind::Readable),
+            (ml, "notebooks", 15, 8, Kind::Unreadable),
+            (finance, "ledger", 30, 2, Kind::Unreadable),
+            (finance, "budget", 20, 9, Kind::Unreadable),
+        ] {
+            let repo = repos.repo(path, |r| team_history(r, commits, seed));
+            let id = add(&mut w, Namespace::Group(group), path, repo, kind);
+            if path == "budget" {
+                budget = Some(id);
+            }
+        }
         // Shared with acme at Guest: the token sees the project but cannot read its code, so discovery (at
         // Reporter) never lists it and no request is ever spent on it.
-        let budget = add(
-            &mut w,
-            Namespace::Group(finance),
-            "budget",
-            repos.repo("budget", |r| team_history(r, 20, 9)),
-            Kind::Unreadable,
-        );
-        w.share_project(budget, acme, access::GUEST);
+        w.share_project(budget.expect("the budget project"), acme, access::GUEST);
 
         (
             Demo {

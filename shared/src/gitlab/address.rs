@@ -12,6 +12,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use ipnet::IpNet;
+
+use crate::kernel::instance::{InstanceUrl, InstanceUrlError};
 use url::Url;
 
 /// Which networks a GitLab base URL may point at.
@@ -145,10 +147,21 @@ pub enum AddressError {
     Unresolvable,
 }
 
+impl From<InstanceUrlError> for AddressError {
+    fn from(error: InstanceUrlError) -> Self {
+        match error {
+            InstanceUrlError::Malformed => AddressError::Malformed,
+            InstanceUrlError::UnsupportedScheme => AddressError::UnsupportedScheme,
+            InstanceUrlError::EmbeddedCredentials => AddressError::EmbeddedCredentials,
+            InstanceUrlError::QueryOrFragment => AddressError::QueryOrFragment,
+        }
+    }
+}
+
 /// A validated GitLab instance address: the web root (for people) and the API root (`.../api/v4/`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitLabAddress {
-    web_root: Url,
+    web_root: InstanceUrl,
     api_root: Url,
 }
 
@@ -157,43 +170,30 @@ impl GitLabAddress {
     /// instances under a path prefix such as `https://host/gitlab/`. IP-literal hosts are checked here; named
     /// hosts are checked on their resolved addresses by [`GuardedResolver`] and [`GitLabAddress::check_resolves`].
     pub fn parse(input: &str, policy: &NetworkPolicy) -> Result<Self, AddressError> {
-        let url = Url::parse(input.trim()).map_err(|_| AddressError::Malformed)?;
-        match url.scheme() {
-            "https" => {}
-            "http" if !policy.requires_https() => {}
-            "http" => return Err(AddressError::InsecureScheme),
-            _ => return Err(AddressError::UnsupportedScheme),
+        let instance = InstanceUrl::parse(input)?;
+        if instance.as_url().scheme() == "http" && policy.requires_https() {
+            return Err(AddressError::InsecureScheme);
         }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(AddressError::EmbeddedCredentials);
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(AddressError::QueryOrFragment);
-        }
-        let host = url.host().ok_or(AddressError::Malformed)?;
-        let literal = match host {
-            url::Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
-            url::Host::Ipv6(ip) => Some(IpAddr::V6(ip)),
-            url::Host::Domain(_) => None,
+        let literal = match instance.as_url().host() {
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            _ => None,
         };
         if let Some(ip) = literal {
             policy.check(None, ip)?;
         }
-
-        let mut path = url.path().trim_end_matches('/').to_owned();
-        if let Some(prefix) = path.strip_suffix("/api/v4") {
-            path = prefix.to_owned();
-        }
-        let mut web_root = url;
-        web_root.set_path(&format!("{path}/"));
-        let api_root = web_root
+        let api_root = instance
+            .as_url()
             .join("api/v4/")
             .map_err(|_| AddressError::Malformed)?;
-        Ok(GitLabAddress { web_root, api_root })
+        Ok(GitLabAddress {
+            web_root: instance,
+            api_root,
+        })
     }
 
     /// The instance's web root, always ending in `/` (e.g. `https://host/gitlab/`).
-    pub fn web_root(&self) -> &Url {
+    pub fn web_root(&self) -> &InstanceUrl {
         &self.web_root
     }
 
@@ -205,7 +205,7 @@ impl GitLabAddress {
     /// Resolves the host now and refuses it when any address is not allowed: a clear error at credential
     /// creation, before any request is sent. The resolver repeats the check on every connection.
     pub async fn check_resolves(&self, policy: &NetworkPolicy) -> Result<(), AddressError> {
-        let Some(url::Host::Domain(name)) = self.web_root.host() else {
+        let Some(url::Host::Domain(name)) = self.web_root.as_url().host() else {
             return Ok(());
         };
         let addresses: Vec<SocketAddr> = tokio::net::lookup_host((name, 0))
@@ -223,7 +223,7 @@ impl GitLabAddress {
 
 impl std::fmt::Display for GitLabAddress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.web_root.as_str())
+        self.web_root.fmt(f)
     }
 }
 

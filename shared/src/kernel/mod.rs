@@ -1,7 +1,8 @@
 //! The domain kernel: what every room shares and may use, and which uses nothing above it (only `std`, `serde`,
-//! `time`, `tokio`'s clock, `thiserror` and the redacting [`crate::secret::SecretString`]).
+//! `time`, `url`, `tokio`'s clock, `thiserror` and the redacting [`crate::secret::SecretString`]).
 //!
 //! - [`ids`]: connection and credential ids with a checked shape;
+//! - [`instance`]: a GitLab instance's address in its normal form, compared by value;
 //! - [`store`]: the one error every storage and queue port returns;
 //! - [`sync_message`]: the validated sync message, the contract between the scheduler (and later the webhook) and
 //!   the sync worker, and the [`SyncQueue`] port it travels through;
@@ -10,6 +11,7 @@
 //! - [`vault`]: the [`vault::SecretVault`] port where tokens live.
 
 pub mod ids;
+pub mod instance;
 pub mod push_hook;
 pub mod store;
 pub mod sync_message;
