@@ -5,6 +5,7 @@ mod api_front;
 mod artifact_run;
 mod aws_stand_in;
 mod credentials_api;
+mod docs;
 mod dynamo_sync;
 mod end_to_end;
 mod export;

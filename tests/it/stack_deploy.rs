@@ -239,11 +239,11 @@ fn guided_deploy_asks_the_parameters_in_their_groups_gitlab_first() {
     );
 }
 
-/// The key policy statements the README gives for a key of your own grant each role what the template grants it
-/// on a chosen key (`SecretsKeyReadPolicy`, `SecretsKeyWritePolicy`), no more and no less, through Secrets Manager
-/// only. The README names the roles by their outputs: `PUSH_HOOK_ROLE_ARN` is the output `PushHookRoleArn`.
+/// The key policy statements `docs/security.md` gives for a key of your own grant each role what the template grants
+/// it on a chosen key (`SecretsKeyReadPolicy`, `SecretsKeyWritePolicy`), no more and no less, through Secrets
+/// Manager only. The page names the roles by their outputs: `PUSH_HOOK_ROLE_ARN` is the output `PushHookRoleArn`.
 #[test]
-fn the_readme_key_policy_grants_the_roles_what_the_template_grants_them() {
+fn the_documented_key_policy_grants_the_roles_what_the_template_grants_them() {
     let cloudformation = expand(&root().join("template.yaml"));
     let mut granted: BTreeSet<(String, String)> = BTreeSet::new();
     for resource in cloudformation["Resources"].as_object().unwrap().values() {
@@ -277,11 +277,11 @@ fn the_readme_key_policy_grants_the_roles_what_the_template_grants_them() {
         })
         .collect();
 
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let section = readme
-        .split("### The secrets' KMS key")
+    let security = std::fs::read_to_string(root().join("docs/security.md")).unwrap();
+    let section = security
+        .split("## The secrets' KMS key")
         .nth(1)
-        .expect("the README's KMS key section");
+        .expect("the security page's KMS key section");
     let example = section
         .split("```json\n")
         .nth(1)

@@ -6,7 +6,7 @@
 //!
 //! Needs a DynamoDB stand-in at `AWS_ENDPOINT_URL` (loopback only): `scripts/with-moto` (moto writes about 1,500
 //! items/s, and its Query sorts the whole partition on every call), or dynalite, several times faster (see the
-//! README's Benchmarks). Only the template's tables are created.
+//! "Reading commits" in docs/benchmarks.md). Only the template's tables are created.
 //! Run: `cargo run --profile profiling -p testkit --bin bench-commits-list -- [COMMITS]`.
 
 use std::time::{Duration, Instant};
