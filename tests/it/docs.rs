@@ -26,6 +26,14 @@ fn pages() -> Vec<PathBuf> {
     pages
 }
 
+/// `path` as the repository names it.
+fn shown(path: &Path) -> String {
+    path.strip_prefix(root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
 /// The lines of `markdown` outside fenced code blocks.
 fn prose_lines(markdown: &str) -> impl Iterator<Item = &str> {
     let mut fenced = false;
@@ -110,7 +118,7 @@ fn broken_links(page: &Path, markdown: &str) -> Vec<String> {
             page.parent().unwrap().join(path)
         };
         if !file.exists() {
-            broken.push(format!("{target}: no file {}", file.display()));
+            broken.push(format!("{target}: no file {}", shown(&file)));
             continue;
         }
         let Some(anchor) = anchor else { continue };
@@ -120,7 +128,10 @@ fn broken_links(page: &Path, markdown: &str) -> Vec<String> {
             anchors(&std::fs::read_to_string(&file).unwrap_or_default())
         };
         if !headings.contains(anchor) {
-            broken.push(format!("{target}: no heading #{anchor} in {}", file.display()));
+            broken.push(format!(
+                "{target}: no heading #{anchor} in {}",
+                shown(&file)
+            ));
         }
     }
     broken
@@ -133,9 +144,13 @@ fn every_relative_link_in_the_readme_and_docs_resolves() {
     let mut broken = Vec::new();
     for page in &pages {
         let markdown = std::fs::read_to_string(page).unwrap();
-        assert!(!link_targets(&markdown).is_empty(), "{} links nowhere", page.display());
+        assert!(
+            !link_targets(&markdown).is_empty(),
+            "{} links nowhere",
+            shown(page)
+        );
         for why in broken_links(page, &markdown) {
-            broken.push(format!("{}: {why}", page.display()));
+            broken.push(format!("{}: {why}", shown(page)));
         }
     }
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
@@ -151,8 +166,14 @@ fn the_link_check_finds_a_missing_file_and_a_missing_heading() {
         [gone](docs/gone.md) [no heading](docs/api.md#credentials) [no heading here](#title-1)\n";
     let broken = broken_links(&page, markdown);
     assert_eq!(broken.len(), 3, "{broken:#?}");
-    assert!(broken[0].starts_with("docs/gone.md: no file"), "{broken:#?}");
-    assert!(broken[1].starts_with("docs/api.md#credentials: no heading"), "{broken:#?}");
+    assert!(
+        broken[0].starts_with("docs/gone.md: no file"),
+        "{broken:#?}"
+    );
+    assert!(
+        broken[1].starts_with("docs/api.md#credentials: no heading"),
+        "{broken:#?}"
+    );
     assert!(broken[2].starts_with("#title-1: no heading"), "{broken:#?}");
 }
 
@@ -199,7 +220,10 @@ fn rooms() -> BTreeSet<String> {
         } else {
             format!("{module}.rs")
         };
-        assert!(rooms.contains(&room), "lib.rs declares {module}, which is no file or folder of shared/src");
+        assert!(
+            rooms.contains(&room),
+            "lib.rs declares {module}, which is no file or folder of shared/src"
+        );
     }
     rooms
 }

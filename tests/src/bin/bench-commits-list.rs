@@ -5,7 +5,7 @@
 //! reads and items read (`ScannedCount`) one page costs, first page and a deep one.
 //!
 //! Needs a DynamoDB stand-in at `AWS_ENDPOINT_URL` (loopback only): `scripts/with-moto` (moto writes about 1,500
-//! items/s, and its Query sorts the whole partition on every call), or dynalite, several times faster (see the
+//! items/s, and its Query sorts the whole partition on every call), or dynalite, several times faster (see
 //! "Reading commits" in docs/benchmarks.md). Only the template's tables are created.
 //! Run: `cargo run --profile profiling -p testkit --bin bench-commits-list -- [COMMITS]`.
 
