@@ -160,6 +160,12 @@ struct Call<'a> {
 }
 
 impl Call<'_> {
+    /// Records the credential the call names on its audit line.
+    fn names(&mut self, id: CredentialId) -> CredentialId {
+        self.audit.credential = Some(id.clone());
+        id
+    }
+
     /// A failure of the credentials service as the caller hears it.
     fn failed(&self, error: &CredentialsError) -> ApiError {
         ApiError::of(error, &self.connection)
@@ -215,7 +221,7 @@ where
             .create(&call.connection, input)
             .await
             .map_err(|e| call.failed(&e))?;
-        call.audit.credential = Some(record.credential_id.clone());
+        call.names(record.credential_id.clone());
         let push_hook = opened_push_hook(service, call.req, &call.connection).await;
         let credential = record.view(call.today);
         Ok((
@@ -227,18 +233,16 @@ where
     /// `credentials.update`: the credential as it now is.
     async fn update(&self, call: &mut Call<'_>) -> Result<Reply, ApiError> {
         let input = body::<UpdateBody>(call.req)?.into_input()?;
-        call.audit.credential = Some(input.id.clone());
-        let result = self.credentials.update(&call.connection, input).await;
-        credential_reply(call, result)
+        call.names(input.id.clone());
+        credential_reply(call, self.credentials.update(&call.connection, input).await)
     }
 
     /// `credentials.info/{id}`: one credential; an id of the wrong shape names none.
     async fn info(&self, call: &mut Call<'_>, path_id: &str) -> Result<Reply, ApiError> {
         let id = CredentialId::parse(path_id)
             .ok_or(ApiError::CredentialNotFound(ApiError::NO_SUCH_CREDENTIAL))?;
-        call.audit.credential = Some(id.clone());
-        let result = self.credentials.info(&call.connection, &id).await;
-        credential_reply(call, result)
+        let id = call.names(id);
+        credential_reply(call, self.credentials.info(&call.connection, &id).await)
     }
 
     /// `credentials.list[?include_deleted=true]`: the connection's credentials.
@@ -259,10 +263,8 @@ where
 
     /// `credentials.delete`: a soft delete, answered with the credential as deleted.
     async fn delete(&self, call: &mut Call<'_>) -> Result<Reply, ApiError> {
-        let id = body::<DeleteBody>(call.req)?.into_input()?;
-        call.audit.credential = Some(id.clone());
-        let result = self.credentials.delete(&call.connection, &id).await;
-        credential_reply(call, result)
+        let id = call.names(body::<DeleteBody>(call.req)?.into_input()?);
+        credential_reply(call, self.credentials.delete(&call.connection, &id).await)
     }
 
     /// `hooks.rotate`: a new push hook secret. It takes no body: whatever is sent is ignored.
