@@ -16,7 +16,7 @@ use crate::aws::secrets::SecretsManagerVault;
 use crate::aws::sync_queue::SqsSyncQueue;
 use crate::aws::sync_state_store::DynamoSyncStateStore;
 use crate::commits::CommitLog;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::credentials::{Credentials, GitLabVerifier};
 use crate::entrypoints::credentials_api::CredentialsApi;
 use crate::gitlab::{GitLabConnector, GitLabError, HttpClients, MemoryBudget, Timeouts};
@@ -44,6 +44,32 @@ pub type SyncWorkerFunction = SyncWorker<
     DynamoSyncStateStore,
     SqsSyncQueue,
 >;
+
+/// What every Lambda main does before it builds its function: tracing, the typed configuration read from the
+/// environment (start-up fails with its message), and the AWS SDK configuration.
+pub async fn start<C>(
+    read_config: fn() -> Result<C, ConfigError>,
+) -> Result<(C, SdkConfig), ConfigError> {
+    crate::telemetry::init();
+    let config = read_config()?;
+    Ok((config, aws_config::load_from_env().await))
+}
+
+/// The scheduler's options as deployed: the defaults, with the discovery memory bound the configuration sets.
+pub fn scheduler_options(config: &Config) -> SchedulerOptions {
+    SchedulerOptions {
+        discovery_max_bytes: config.discovery_max_bytes,
+        ..SchedulerOptions::default()
+    }
+}
+
+/// The sync worker's options as deployed: the defaults, with the daily write ceiling the configuration sets.
+pub fn sync_options(config: &Config) -> SyncOptions {
+    SyncOptions {
+        writes_per_day: config.commit_writes_per_day,
+        ..SyncOptions::default()
+    }
+}
 
 /// The HTTP clients every GitLab request of one function goes through (network guard, timeouts, TLS roots).
 fn gitlab_http(config: &Config) -> Result<Arc<HttpClients>, GitLabError> {

@@ -3,15 +3,14 @@
 //! Everything is built once per process (`shared::app`); each invocation only runs the handler.
 
 use lambda_runtime::{Error, service_fn};
+use shared::app::{exporter_function, start};
 use shared::entrypoints::exporter::handle;
 use shared::export::config::ExportConfig;
 
 // One thread: the run reads and writes one project at a time.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let config = ExportConfig::from_env()?;
-    let aws = aws_config::load_from_env().await;
-    let exporter = shared::app::exporter_function(&config, &aws);
+    let (config, aws) = start(ExportConfig::from_env).await?;
+    let exporter = exporter_function(&config, &aws);
     lambda_runtime::run(service_fn(|event| handle(&exporter, event))).await
 }

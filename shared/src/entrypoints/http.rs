@@ -1,8 +1,10 @@
 //! What the two API Gateway entry points (the credentials API and the push hook) read and answer alike.
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
+use std::fmt::Display;
+
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The request's path as API Gateway received it (the raw path, else the URI's path).
 pub(crate) fn request_path(req: &Request) -> &str {
@@ -30,5 +32,22 @@ pub(crate) fn json_reply(status: u16, body: &Value) -> Response<Body> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    reply
+}
+
+/// The body of a refusal: `{"ok":false,"error":<code>,"message":<sentence>}`, the sentence ended with a full stop.
+pub(crate) fn error_body(code: &str, message: impl Display) -> Value {
+    let mut message = message.to_string();
+    if !message.ends_with('.') {
+        message.push('.');
+    }
+    json!({"ok": false, "error": code, "message": message})
+}
+
+/// A 405 with the `Allow` header naming the one method its route takes.
+pub(crate) fn with_allow(mut reply: Response<Body>, method: &'static str) -> Response<Body> {
+    reply
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(method));
     reply
 }

@@ -7,18 +7,18 @@
 //! queueing failed on our side, so GitLab delivers again. One log line per delivery: connection, project, result
 //! and status, never a header or the body.
 
-use lambda_http::http::{HeaderValue, header};
+use lambda_http::http::{HeaderValue, Method};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use super::http::{connection_segments, json_reply, request_path};
-
-use crate::hooks::{Delivery, HookError, PushHooks, PushLeases, Received};
+use super::http::{connection_segments, error_body, json_reply, request_path, with_allow};
+use crate::hooks::{
+    Delivery, HookError, IgnoreReason, PushHooks, PushLeases, Received, Refusal, Unavailable,
+};
 use crate::kernel::SyncQueue;
 use crate::kernel::vault::SecretVault;
 
-/// Every error code the push hook answers with: the route's own and [`HookError::code`]'s (openapi.yaml's
-/// `HookError` lists exactly these; a test checks).
+/// Every error code the push hook answers with (openapi.yaml's `HookError` lists exactly these; a test checks).
 pub const ERROR_CODES: [&str; 6] = [
     "unknown_route",
     "method_not_allowed",
@@ -31,6 +31,53 @@ pub const ERROR_CODES: [&str; 6] = [
 /// The header GitLab sends the hook's secret token in.
 pub const TOKEN_HEADER: &str = "x-gitlab-token";
 
+/// A request the push hook refuses or could not serve: the route's own refusals, the caller's faults the hooks
+/// domain found, and ours. `Display` is the sentence the caller reads: our own failures keep their detail for the
+/// log.
+#[derive(Debug, thiserror::Error)]
+enum PushHookError {
+    #[error("No such route")]
+    UnknownRoute,
+    #[error("Push hooks are POSTed")]
+    MethodNotAllowed,
+    #[error(transparent)]
+    Refused(Refusal),
+    #[error("The sync could not be queued; deliver again")]
+    Unavailable(Unavailable),
+}
+
+impl From<HookError> for PushHookError {
+    fn from(error: HookError) -> Self {
+        match error {
+            HookError::Refused(refusal) => PushHookError::Refused(refusal),
+            HookError::Unavailable(detail) => PushHookError::Unavailable(detail),
+        }
+    }
+}
+
+impl PushHookError {
+    /// The HTTP status and the stable code, from one match so that no code goes without its status.
+    fn status_and_code(&self) -> (u16, &'static str) {
+        match self {
+            PushHookError::UnknownRoute => (404, "unknown_route"),
+            PushHookError::MethodNotAllowed => (405, "method_not_allowed"),
+            PushHookError::Refused(Refusal::Unauthorized) => (401, "unauthorized"),
+            PushHookError::Refused(Refusal::Malformed(_)) => (400, "invalid_payload"),
+            PushHookError::Refused(Refusal::TooLarge) => (413, "payload_too_large"),
+            PushHookError::Unavailable(_) => (503, "unavailable"),
+        }
+    }
+
+    fn reply(&self) -> Response<Body> {
+        let (status, code) = self.status_and_code();
+        let reply = json_reply(status, &error_body(code, self));
+        match self {
+            PushHookError::MethodNotAllowed => with_allow(reply, "POST"),
+            _ => reply,
+        }
+    }
+}
+
 /// The Lambda entry point. Never fails: every outcome is a reply.
 pub async fn handler<L, V, Q>(
     hooks: &PushHooks<L, V, Q>,
@@ -41,82 +88,75 @@ where
     V: SecretVault,
     Q: SyncQueue,
 {
-    let path = request_path(&req);
-    let Some(connection) = match_hook_path(path) else {
-        return Ok(json_reply(
-            404,
-            &json!({"ok": false, "error": ERROR_CODES[0], "message": "No such route."}),
-        ));
+    let Some(connection) = match_hook_path(request_path(&req)) else {
+        return Ok(PushHookError::UnknownRoute.reply());
     };
-    if req.method().as_str() != "POST" {
-        let mut refused = json_reply(
-            405,
-            &json!({"ok": false, "error": ERROR_CODES[1], "message": "Push hooks are POSTed."}),
-        );
-        refused
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return Ok(refused);
+    if req.method() != Method::POST {
+        return Ok(PushHookError::MethodNotAllowed.reply());
     }
     let delivery = Delivery {
         connection,
         token: req.headers().get(TOKEN_HEADER).map(HeaderValue::as_bytes),
         body: req.body().as_ref(),
     };
-    let result = hooks.receive(delivery).await;
-    let (status, body, outcome, project_id) = match &result {
-        Ok(Received::Queued { project_id }) => (
-            202,
-            json!({"ok": true, "queued": true, "project_id": project_id}),
-            "queued",
-            Some(*project_id),
-        ),
-        Ok(Received::Ignored { reason, project_id }) => (
-            202,
-            json!({"ok": true, "queued": false, "reason": reason, "project_id": project_id}),
-            *reason,
-            *project_id,
-        ),
-        Err(error) => {
-            // Our own failures are logged in full and answered without their detail.
-            let message = match error {
-                HookError::Unavailable(_) => {
-                    "The sync could not be queued; deliver again.".to_owned()
-                }
-                other => format!("{other}."),
-            };
-            (
-                error.status(),
-                json!({"ok": false, "error": error.code(), "message": message}),
-                error.code(),
-                None,
-            )
+    let result = hooks.receive(delivery).await.map_err(PushHookError::from);
+    let reply = match &result {
+        Ok(received) => received_reply(received),
+        Err(error) => error.reply(),
+    };
+    log_delivery(connection, &result, reply.status().as_u16());
+    Ok(reply)
+}
+
+/// A 202 for every delivery that passed the checks, queued or not: GitLab disables a hook after four consecutive
+/// non-2xx answers.
+fn received_reply(received: &Received) -> Response<Body> {
+    let body = match received {
+        Received::Queued { project_id } => {
+            json!({"ok": true, "queued": true, "project_id": project_id})
+        }
+        Received::Ignored { reason, project_id } => {
+            json!({"ok": true, "queued": false, "reason": reason_code(*reason), "project_id": project_id})
         }
     };
-    // The connection is named only once the token matched it: anything else is a caller's guess.
-    let connection_id = match &result {
-        Err(HookError::Unauthorized) => None,
+    json_reply(202, &body)
+}
+
+/// The stable code a reply and the log give for an event left alone.
+fn reason_code(reason: IgnoreReason) -> &'static str {
+    match reason {
+        IgnoreReason::NotAPush => "not_a_push",
+        IgnoreReason::NotDefaultBranch => "not_default_branch",
+        IgnoreReason::Coalesced => "coalesced",
+        IgnoreReason::UnknownProject => "unknown_project",
+        IgnoreReason::NotSynced => "not_synced",
+    }
+}
+
+/// The delivery's one log line: our own failures at WARN with their detail, the rest at INFO. The connection is
+/// named only once the token matched it: anything else is a caller's guess.
+fn log_delivery(connection: &str, result: &Result<Received, PushHookError>, status: u16) {
+    let connection_id = match result {
+        Err(PushHookError::Refused(Refusal::Unauthorized)) => None,
         _ => Some(connection),
     };
-    match &result {
-        Err(HookError::Unavailable(detail)) => {
-            tracing::warn!(
-                connection_id,
-                status,
-                result = outcome,
-                detail,
-                "push hook not queued"
-            );
-        }
-        _ => tracing::info!(
-            connection_id,
-            project_id,
-            status,
-            result = outcome,
-            "push hook handled"
-        ),
+    if let Err(PushHookError::Unavailable(detail)) = result {
+        let result = "unavailable";
+        tracing::warn!(connection_id, status, result, detail = %detail, "push hook not queued");
+        return;
     }
-    Ok(json_reply(status, &body))
+    let (outcome, project_id) = match result {
+        Ok(Received::Queued { project_id }) => ("queued", Some(*project_id)),
+        Ok(Received::Ignored { reason, project_id }) => (reason_code(*reason), *project_id),
+        Err(error) => (error.status_and_code().1, None),
+    };
+    tracing::info!(
+        connection_id,
+        project_id,
+        status,
+        result = outcome,
+        "push hook handled"
+    );
 }
 
 /// `[/<stage>]/connections/<connection>/hooks/gitlab` -> the connection segment.
@@ -129,18 +169,37 @@ pub fn match_hook_path(path: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::collections::BTreeSet;
 
+    use super::*;
+    use crate::hooks::PushError;
+    use crate::kernel::StoreError;
+
+    /// Each refusal answers with a listed code and a status of its class: 4xx for the caller's faults, 503 (which
+    /// GitLab delivers again) for ours; every listed code is answered.
     #[test]
-    fn every_refusal_has_a_listed_code() {
-        for error in [
-            HookError::Unauthorized,
-            HookError::Malformed(String::new()),
-            HookError::TooLarge,
-            HookError::Unavailable(String::new()),
-        ] {
-            assert!(ERROR_CODES[2..].contains(&error.code()), "{error:?}");
+    fn every_refusal_has_a_listed_code_and_a_status_of_its_class() {
+        let callers_faults = [
+            PushHookError::UnknownRoute,
+            PushHookError::MethodNotAllowed,
+            PushHookError::Refused(Refusal::Unauthorized),
+            PushHookError::Refused(Refusal::Malformed(PushError::Shape("ref is missing"))),
+            PushHookError::Refused(Refusal::TooLarge),
+        ];
+        let ours = PushHookError::Unavailable(Unavailable::Queue(StoreError::Conflict));
+        let mut answered = BTreeSet::new();
+        for error in &callers_faults {
+            let (status, code) = error.status_and_code();
+            assert!((400..500).contains(&status), "{error:?}");
+            answered.insert(code);
         }
+        assert_eq!(ours.status_and_code(), (503, "unavailable"));
+        answered.insert("unavailable");
+        assert_eq!(answered, BTreeSet::from(ERROR_CODES));
+        assert_eq!(
+            ours.to_string(),
+            "The sync could not be queued; deliver again"
+        );
     }
 
     #[test]

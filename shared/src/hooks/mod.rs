@@ -18,4 +18,6 @@ pub mod service;
 
 pub use ports::{LeaseTake, PUSH_STATUSES, PushLeases, ScheduledProject};
 pub use push::{PushError, PushEvent};
-pub use service::{Delivery, HookError, HookOptions, PushHooks, Received};
+pub use service::{
+    Delivery, HookError, HookOptions, IgnoreReason, PushHooks, Received, Refusal, Unavailable,
+};

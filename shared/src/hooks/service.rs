@@ -14,12 +14,12 @@ use std::time::Duration;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
-use super::ports::{LeaseTake, PushLeases};
+use super::ports::{LeaseTake, PushLeases, ScheduledProject};
 use super::push::{Event, PushError};
 use super::secret_cache::SecretCache;
 use crate::kernel::push_hook::hook_secret_name;
 use crate::kernel::vault::{SecretVault, VaultError};
-use crate::kernel::{ConnectionId, SyncMessage, SyncQueue};
+use crate::kernel::{ConnectionId, MessageError, StoreError, SyncMessage, SyncQueue};
 use crate::scheduler::ports::EnqueueLease;
 use crate::secret::SecretString;
 
@@ -60,22 +60,47 @@ pub struct Delivery<'a> {
     pub body: &'a [u8],
 }
 
-/// What a delivery that passed every check led to (a 202 either way: GitLab disables a hook after four
+/// What a delivery that passed every check led to (a success for GitLab either way: it disables a hook after four
 /// consecutive non-2xx answers, so an event we leave alone is still a success for it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Received {
     /// A sync message for the project is queued; a worker receives it after the coalescing window.
     Queued { project_id: u64 },
-    /// Nothing sent, and why (`reason` is a stable code).
+    /// Nothing sent, and why.
     Ignored {
-        reason: &'static str,
+        reason: IgnoreReason,
         project_id: Option<u64>,
     },
 }
 
-/// Why a delivery was refused: the caller's fault (4xx) or ours (503, which GitLab retries).
+/// Why a delivery that passed every check sends nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IgnoreReason {
+    /// Another event than a push (a tag push, a merge request...).
+    NotAPush,
+    /// A push to another branch than the project's default branch.
+    NotDefaultBranch,
+    /// A queued message becomes visible after this push and reads the head after it.
+    Coalesced,
+    /// No tick has recorded the project.
+    UnknownProject,
+    /// The tick does not sync the project (excluded, archived, refused by GitLab, or gone).
+    NotSynced,
+}
+
+/// Why a delivery was refused: the caller's fault, or ours.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HookError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+}
+
+/// The caller's fault: delivering the same request again is refused again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// An unknown connection, a missing or wrong token, and another connection's token alike.
     #[error("the X-Gitlab-Token header does not match this connection's push hook secret")]
     Unauthorized,
     #[error(
@@ -84,28 +109,28 @@ pub enum HookError {
     )]
     TooLarge,
     #[error("the body is not a GitLab push event: {0}")]
-    Malformed(String),
-    #[error("{0}")]
-    Unavailable(String),
+    Malformed(PushError),
 }
 
-impl HookError {
-    /// A stable code for replies and logs.
-    pub fn code(&self) -> &'static str {
-        match self {
-            HookError::Unauthorized => "unauthorized",
-            HookError::TooLarge => "payload_too_large",
-            HookError::Malformed(_) => "invalid_payload",
-            HookError::Unavailable(_) => "unavailable",
-        }
-    }
+/// Ours: the delivery could not be served now, and GitLab delivers it again. The detail is for logs only.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    #[error("store: {0}")]
+    Store(StoreError),
+    #[error("secret vault: {0}")]
+    Vault(VaultError),
+    #[error("queue: {0}")]
+    Queue(StoreError),
+    /// The tick wrote the record from GitLab's answer; one that makes no message is a bug, not the caller's.
+    #[error("the project's schedule item makes no sync message: {0}")]
+    ScheduleItem(MessageError),
+}
 
-    pub fn status(&self) -> u16 {
-        match self {
-            HookError::Unauthorized => 401,
-            HookError::TooLarge => 413,
-            HookError::Malformed(_) => 400,
-            HookError::Unavailable(_) => 503,
+impl From<PushError> for Refusal {
+    fn from(error: PushError) -> Self {
+        match error {
+            PushError::TooLarge => Refusal::TooLarge,
+            other => Refusal::Malformed(other),
         }
     }
 }
@@ -144,86 +169,96 @@ impl<L: PushLeases, V: SecretVault, Q: SyncQueue> PushHooks<L, V, Q> {
         self.receive_at(delivery, OffsetDateTime::now_utc()).await
     }
 
-    /// Handles one delivery at `now`.
+    /// Handles one delivery at `now`: the token, the event, the branch, the lease, then the message.
     pub async fn receive_at(
         &self,
         delivery: Delivery<'_>,
         now: OffsetDateTime,
     ) -> Result<Received, HookError> {
-        let connection = ConnectionId::parse(delivery.connection).ok_or(HookError::Unauthorized)?;
-        let token = delivery.token.ok_or(HookError::Unauthorized)?;
-        let secret = self
-            .hook_secret(&connection)
-            .await?
-            .ok_or(HookError::Unauthorized)?;
-        if !bool::from(secret.expose().as_bytes().ct_eq(token)) {
-            return Err(HookError::Unauthorized);
-        }
-
-        let event = Event::parse(delivery.body).map_err(|error| match error {
-            PushError::TooLarge => HookError::TooLarge,
-            other => HookError::Malformed(other.to_string()),
-        })?;
-        let push = match event {
+        let connection = self.authenticate(&delivery).await?;
+        let push = match Event::parse(delivery.body).map_err(Refusal::from)? {
             Event::Push(push) => push,
             Event::Other(_) => {
                 return Ok(Received::Ignored {
-                    reason: "not_a_push",
+                    reason: IgnoreReason::NotAPush,
                     project_id: None,
                 });
             }
         };
-        let project_id = Some(push.project_id);
-        if !push.is_default_branch() {
-            return Ok(Received::Ignored {
-                reason: "not_default_branch",
-                project_id,
-            });
-        }
-
-        let now_s = now.unix_timestamp();
-        let lease = EnqueueLease {
-            enqueued_at: crate::kernel::time::utc(now),
-            until: now_s.saturating_add(self.options.enqueue_lease.as_secs() as i64),
-            visible_at: now_s.saturating_add(self.window().as_secs() as i64),
+        let ignored = |reason| {
+            Ok(Received::Ignored {
+                reason,
+                project_id: Some(push.project_id),
+            })
         };
+        if !push.is_default_branch() {
+            return ignored(IgnoreReason::NotDefaultBranch);
+        }
+        let lease = self.lease_at(now);
         // Covered only by a message that becomes visible a second or more after this push: a margin for clocks.
-        let covered_from = now_s.saturating_add(1);
+        let covered_from = now.unix_timestamp().saturating_add(1);
         let taken = self
             .leases
             .take_push_lease(&connection, push.project_id, &lease, covered_from)
             .await
-            .map_err(|e| HookError::Unavailable(format!("store: {e}")))?;
+            .map_err(Unavailable::Store)?;
         let project = match taken {
             LeaseTake::Taken(project) => project,
-            LeaseTake::Covered => {
-                return Ok(Received::Ignored {
-                    reason: "coalesced",
-                    project_id,
-                });
-            }
-            LeaseTake::Unknown => {
-                return Ok(Received::Ignored {
-                    reason: "unknown_project",
-                    project_id,
-                });
-            }
+            LeaseTake::Covered => return ignored(IgnoreReason::Coalesced),
+            LeaseTake::Unknown => return ignored(IgnoreReason::UnknownProject),
             LeaseTake::NotSynced(status) => {
                 tracing::info!(
                     project_id = push.project_id,
                     status,
                     "push to a project the schedule does not sync"
                 );
-                return Ok(Received::Ignored {
-                    reason: "not_synced",
-                    project_id,
-                });
+                return ignored(IgnoreReason::NotSynced);
             }
         };
+        self.send(&connection, push.project_id, project, &lease)
+            .await?;
+        Ok(Received::Queued {
+            project_id: push.project_id,
+        })
+    }
+
+    /// The connection named by the delivery, once its hook secret matched `X-Gitlab-Token` in constant time.
+    async fn authenticate(&self, delivery: &Delivery<'_>) -> Result<ConnectionId, HookError> {
+        let connection = ConnectionId::parse(delivery.connection).ok_or(Refusal::Unauthorized)?;
+        let token = delivery.token.ok_or(Refusal::Unauthorized)?;
+        let secret = self
+            .hook_secret(&connection)
+            .await?
+            .ok_or(Refusal::Unauthorized)?;
+        if !bool::from(secret.expose().as_bytes().ct_eq(token)) {
+            return Err(Refusal::Unauthorized.into());
+        }
+        Ok(connection)
+    }
+
+    /// The enqueue lease a push at `now` takes: its message becomes visible after the coalescing window.
+    fn lease_at(&self, now: OffsetDateTime) -> EnqueueLease {
+        let now_s = now.unix_timestamp();
+        EnqueueLease {
+            enqueued_at: crate::kernel::time::utc(now),
+            until: now_s.saturating_add(self.options.enqueue_lease.as_secs() as i64),
+            visible_at: now_s.saturating_add(self.window().as_secs() as i64),
+        }
+    }
+
+    /// Sends the project's sync message, delayed by the window. A message not sent gives its lease back, so that
+    /// GitLab's retry of this delivery (or the next push) takes it again.
+    async fn send(
+        &self,
+        connection: &ConnectionId,
+        project_id: u64,
+        project: ScheduledProject,
+        lease: &EnqueueLease,
+    ) -> Result<(), Unavailable> {
         let message = SyncMessage::new(
             connection.clone(),
             project.credential_id,
-            push.project_id,
+            project_id,
             project.path_with_namespace,
             project.default_branch,
         );
@@ -232,26 +267,19 @@ impl<L: PushLeases, V: SecretVault, Q: SyncQueue> PushHooks<L, V, Q> {
                 .queue
                 .enqueue(&message, self.window())
                 .await
-                .map_err(|e| HookError::Unavailable(format!("queue: {e}"))),
-            // The tick wrote the record from GitLab's answer; one that makes no message is a bug, not the caller's.
-            Err(error) => Err(HookError::Unavailable(format!(
-                "the project's schedule item makes no sync message: {error}"
-            ))),
+                .map_err(Unavailable::Queue),
+            Err(error) => Err(Unavailable::ScheduleItem(error)),
         };
-        if let Err(error) = sent {
-            // Given back so that GitLab's retry of this delivery (or the next push) takes it again.
-            if let Err(release) = self
+        if sent.is_err() {
+            let released = self
                 .leases
-                .release_push_lease(&connection, push.project_id, lease.visible_at)
-                .await
-            {
-                tracing::error!(project_id = push.project_id, error = %release, "push lease not given back; it lapses with its window");
+                .release_push_lease(connection, project_id, lease.visible_at)
+                .await;
+            if let Err(error) = released {
+                tracing::error!(project_id, error = %error, "push lease not given back; it lapses with its window");
             }
-            return Err(error);
         }
-        Ok(Received::Queued {
-            project_id: push.project_id,
-        })
+        sent
     }
 
     fn window(&self) -> Duration {
@@ -263,7 +291,7 @@ impl<L: PushLeases, V: SecretVault, Q: SyncQueue> PushHooks<L, V, Q> {
     async fn hook_secret(
         &self,
         connection: &ConnectionId,
-    ) -> Result<Option<SecretString>, HookError> {
+    ) -> Result<Option<SecretString>, Unavailable> {
         if let Some(cached) = self.secrets.fresh(connection) {
             return Ok(cached);
         }
@@ -271,7 +299,7 @@ impl<L: PushLeases, V: SecretVault, Q: SyncQueue> PushHooks<L, V, Q> {
             .leases
             .connection_exists(connection)
             .await
-            .map_err(|e| HookError::Unavailable(format!("store: {e}")))?;
+            .map_err(Unavailable::Store)?;
         if !known {
             return Ok(None);
         }
@@ -279,7 +307,7 @@ impl<L: PushLeases, V: SecretVault, Q: SyncQueue> PushHooks<L, V, Q> {
         let secret = match self.vault.read(&name, None).await {
             Ok(secret) => Some(secret),
             Err(VaultError::NotFound { .. } | VaultError::ScheduledForDeletion { .. }) => None,
-            Err(error) => return Err(HookError::Unavailable(format!("secret vault: {error}"))),
+            Err(error) => return Err(Unavailable::Vault(error)),
         };
         self.secrets.remember(connection.clone(), secret.clone());
         Ok(secret)
@@ -296,11 +324,12 @@ mod tests {
     use super::*;
     use crate::scheduler::model::{DiscoveredProject, ProjectStatus};
     use crate::scheduler::ports::{ProjectRecord, ScheduleItems};
-    use crate::testing::{MemoryQueue, MemorySchedulerStore, MemoryVault};
+    use crate::testing::{MemoryQueue, MemorySchedulerStore, MemoryVault, discovered_project};
 
     const PREFIX: &str = "gitlab-importer/";
     const SECRET: &str = "7f3a9c0e5b1d4f2a8c6e0b9d7f5a3c1e2b4d6f8a0c2e4b6d8f0a2c4e6b8d0f2a";
     const NOW: OffsetDateTime = datetime!(2026-11-30 12:00:00 UTC);
+    const UNAUTHORIZED: HookError = HookError::Refused(Refusal::Unauthorized);
 
     type Hooks = PushHooks<MemorySchedulerStore, MemoryVault, MemoryQueue>;
 
@@ -308,35 +337,19 @@ mod tests {
         ConnectionId::parse("acme").unwrap()
     }
 
-    /// acme has a hook secret and two projects a tick recorded: 15 (active) and 16 (`status`).
+    /// acme has a hook secret and two projects a tick recorded: 15 (active) and 16 (`status16`).
     async fn hooks(status16: ProjectStatus) -> Hooks {
         let store = MemorySchedulerStore::default();
-        let project = |id: u64| DiscoveredProject {
-            project_id: id,
-            path_with_namespace: format!("acme/p{id}"),
-            web_url: format!("https://gitlab.example.com/acme/p{id}"),
-            default_branch: "main".into(),
-            archived: false,
-            empty_repo: false,
-            last_activity_at: None,
-            credential_id: "cred_1".into(),
-            excluded: false,
-        };
-        let (p15, p16) = (project(15), project(16));
-        let records = [
-            ProjectRecord {
-                project: &p15,
-                seen_at: "2026-11-30T11:00:00Z",
-                lease: None,
-                status: ProjectStatus::Active,
-            },
-            ProjectRecord {
-                project: &p16,
-                seen_at: "2026-11-30T11:00:00Z",
-                lease: None,
-                status: status16,
-            },
+        let projects: [(DiscoveredProject, ProjectStatus); 2] = [
+            (discovered_project(15, "acme/p15"), ProjectStatus::Active),
+            (discovered_project(16, "acme/p16"), status16),
         ];
+        let records = projects.each_ref().map(|(project, status)| ProjectRecord {
+            project,
+            seen_at: "2026-11-30T11:00:00Z",
+            lease: None,
+            status: *status,
+        });
         store.write(&acme(), &records).await.unwrap();
         store.add_connection(&acme(), None);
         let secrets = MemoryVault::default();
@@ -377,31 +390,56 @@ mod tests {
         body: &Value,
         at: OffsetDateTime,
     ) -> Result<Received, HookError> {
-        let body = body.to_string();
-        hooks
-            .receive_at(
-                Delivery {
-                    connection,
-                    token: token.map(str::as_bytes),
-                    body: body.as_bytes(),
-                },
-                at,
-            )
+        receive_raw(hooks, connection, token, body.to_string().as_bytes(), at).await
+    }
+
+    async fn receive_raw(
+        hooks: &Hooks,
+        connection: &str,
+        token: Option<&str>,
+        body: &[u8],
+        at: OffsetDateTime,
+    ) -> Result<Received, HookError> {
+        let delivery = Delivery {
+            connection,
+            token: token.map(str::as_bytes),
+            body,
+        };
+        hooks.receive_at(delivery, at).await
+    }
+
+    /// acme's push of project 15 to `main`, with acme's token.
+    async fn push_to_main(hooks: &Hooks, at: OffsetDateTime) -> Result<Received, HookError> {
+        deliver(
+            hooks,
+            "acme",
+            Some(SECRET),
+            &push(15, "refs/heads/main"),
+            at,
+        )
+        .await
+    }
+
+    /// acme's note event: it passes the token check and sends nothing.
+    async fn note(hooks: &Hooks, connection: &str, token: &str) {
+        let note = json!({"object_kind": "note"});
+        deliver(hooks, connection, Some(token), &note, NOW)
             .await
+            .unwrap();
+    }
+
+    fn vault_reads(hooks: &Hooks) -> u64 {
+        hooks.vault.reads.load(Ordering::SeqCst)
+    }
+
+    fn lease_of(hooks: &Hooks, project: u64) -> Option<EnqueueLease> {
+        hooks.leases.project(&acme(), project).unwrap().lease
     }
 
     #[tokio::test]
     async fn a_push_to_the_default_branch_queues_one_delayed_sync() {
         let hooks = hooks(ProjectStatus::Active).await;
-        let received = deliver(
-            &hooks,
-            "acme",
-            Some(SECRET),
-            &push(15, "refs/heads/main"),
-            NOW,
-        )
-        .await
-        .unwrap();
+        let received = push_to_main(&hooks, NOW).await.unwrap();
         assert_eq!(received, Received::Queued { project_id: 15 });
         let sent = hooks.queue.sent();
         assert_eq!(sent.len(), 1);
@@ -409,7 +447,7 @@ mod tests {
         assert_eq!(sent[0].credential_id().as_str(), "cred_1");
         assert_eq!(sent[0].default_branch(), "main");
         assert_eq!(hooks.queue.delays(), vec![(15, Duration::from_secs(5))]);
-        let lease = hooks.leases.project(&acme(), 15).unwrap().lease.unwrap();
+        let lease = lease_of(&hooks, 15).unwrap();
         assert_eq!(lease.visible_at, NOW.unix_timestamp() + 5);
         assert_eq!(lease.until, NOW.unix_timestamp() + 50 * 60);
     }
@@ -420,37 +458,16 @@ mod tests {
         let mut outcomes = Vec::new();
         for i in 0..50_i64 {
             let at = NOW + time::Duration::milliseconds(i * 200);
-            outcomes.push(
-                deliver(
-                    &hooks,
-                    "acme",
-                    Some(SECRET),
-                    &push(15, "refs/heads/main"),
-                    at,
-                )
-                .await
-                .unwrap(),
-            );
+            outcomes.push(push_to_main(&hooks, at).await.unwrap());
         }
-        let queued = outcomes
-            .iter()
-            .filter(|o| matches!(o, Received::Queued { .. }))
-            .count();
+        let count = |wanted: fn(&Received) -> bool| outcomes.iter().filter(|o| wanted(o)).count();
+        let queued = count(|o| matches!(o, Received::Queued { .. }));
         assert!((2..=3).contains(&queued), "{queued} syncs");
         assert_eq!(hooks.queue.sent().len(), queued);
         // Every push is covered: each one is followed by a message that becomes visible after it.
-        let coalesced = outcomes
-            .iter()
-            .filter(|o| {
-                matches!(
-                    o,
-                    Received::Ignored {
-                        reason: "coalesced",
-                        ..
-                    }
-                )
-            })
-            .count();
+        let coalesced = count(
+            |o| matches!(o, Received::Ignored { reason, .. } if *reason == IgnoreReason::Coalesced),
+        );
         assert_eq!(queued + coalesced, 50);
     }
 
@@ -469,41 +486,32 @@ mod tests {
             ("", Some(SECRET)),
         ] {
             let refused = deliver(&hooks, connection, token, &body, NOW).await;
-            assert_eq!(
-                refused,
-                Err(HookError::Unauthorized),
-                "{connection} {token:?}"
-            );
+            assert_eq!(refused, Err(UNAUTHORIZED), "{connection} {token:?}");
         }
         assert!(hooks.queue.sent().is_empty());
-        assert!(hooks.leases.project(&acme(), 15).unwrap().lease.is_none());
+        assert!(lease_of(&hooks, 15).is_none());
         // A bad body with a bad token is still only unauthorised: nothing is read before the token matched.
-        let refused = hooks
-            .receive_at(
-                Delivery {
-                    connection: "acme",
-                    token: Some(b"nope"),
-                    body: &vec![b'x'; super::super::push::MAX_BODY_BYTES + 1],
-                },
-                NOW,
-            )
-            .await;
-        assert_eq!(refused, Err(HookError::Unauthorized));
+        let too_large = vec![b'x'; super::super::push::MAX_BODY_BYTES + 1];
+        let refused = receive_raw(&hooks, "acme", Some("nope"), &too_large, NOW).await;
+        assert_eq!(refused, Err(UNAUTHORIZED));
     }
 
     #[tokio::test]
     async fn events_the_schedule_does_not_sync_are_answered_and_ignored() {
         let hooks = hooks(ProjectStatus::Excluded).await;
         let cases = [
-            (push(15, "refs/heads/feature"), "not_default_branch"),
-            (push(15, "refs/tags/main"), "not_default_branch"),
-            (json!({"object_kind": "tag_push"}), "not_a_push"),
+            (
+                push(15, "refs/heads/feature"),
+                IgnoreReason::NotDefaultBranch,
+            ),
+            (push(15, "refs/tags/main"), IgnoreReason::NotDefaultBranch),
+            (json!({"object_kind": "tag_push"}), IgnoreReason::NotAPush),
             (
                 json!({"object_kind": "merge_request", "project": 3}),
-                "not_a_push",
+                IgnoreReason::NotAPush,
             ),
-            (push(99, "refs/heads/main"), "unknown_project"),
-            (push(16, "refs/heads/main"), "not_synced"),
+            (push(99, "refs/heads/main"), IgnoreReason::UnknownProject),
+            (push(16, "refs/heads/main"), IgnoreReason::NotSynced),
         ];
         for (body, reason) in cases {
             let received = deliver(&hooks, "acme", Some(SECRET), &body, NOW)
@@ -516,14 +524,7 @@ mod tests {
         }
         assert!(hooks.queue.sent().is_empty());
         for project in [15, 16] {
-            assert!(
-                hooks
-                    .leases
-                    .project(&acme(), project)
-                    .unwrap()
-                    .lease
-                    .is_none()
-            );
+            assert!(lease_of(&hooks, project).is_none());
         }
     }
 
@@ -534,31 +535,18 @@ mod tests {
         broken["after"] = json!("not a sha");
         let refused = deliver(&hooks, "acme", Some(SECRET), &broken, NOW).await;
         assert!(
-            matches!(refused, Err(HookError::Malformed(_))),
+            matches!(refused, Err(HookError::Refused(Refusal::Malformed(_)))),
             "{refused:?}"
         );
         let big =
             json!({"object_kind": "push", "pad": "x".repeat(super::super::push::MAX_BODY_BYTES)});
         let refused = deliver(&hooks, "acme", Some(SECRET), &big, NOW).await;
-        assert_eq!(refused, Err(HookError::TooLarge));
-        let refused = hooks
-            .receive_at(
-                Delivery {
-                    connection: "acme",
-                    token: Some(SECRET.as_bytes()),
-                    body: b"{\"object_kind\":",
-                },
-                NOW,
-            )
-            .await;
-        assert!(matches!(refused, Err(HookError::Malformed(_))));
-        for error in [
-            HookError::TooLarge,
-            HookError::Malformed(String::new()),
-            HookError::Unauthorized,
-        ] {
-            assert!((400..500).contains(&error.status()), "{error:?}");
-        }
+        assert_eq!(refused, Err(Refusal::TooLarge.into()));
+        let refused = receive_raw(&hooks, "acme", Some(SECRET), b"{\"object_kind\":", NOW).await;
+        assert!(matches!(
+            refused,
+            Err(HookError::Refused(Refusal::Malformed(_)))
+        ));
         assert!(hooks.queue.sent().is_empty());
     }
 
@@ -566,29 +554,14 @@ mod tests {
     async fn a_message_that_cannot_be_sent_gives_its_lease_back() {
         let hooks = hooks(ProjectStatus::Active).await;
         hooks.queue.fail_calls(1);
-        let failed = deliver(
-            &hooks,
-            "acme",
-            Some(SECRET),
-            &push(15, "refs/heads/main"),
-            NOW,
-        )
-        .await;
+        let failed = push_to_main(&hooks, NOW).await;
         assert!(
-            matches!(failed, Err(HookError::Unavailable(_))),
+            matches!(failed, Err(HookError::Unavailable(Unavailable::Queue(_)))),
             "{failed:?}"
         );
-        assert_eq!(failed.unwrap_err().status(), 503);
-        assert!(hooks.leases.project(&acme(), 15).unwrap().lease.is_none());
+        assert!(lease_of(&hooks, 15).is_none());
         // GitLab's retry a second later takes the lease again and is sent.
-        let retried = deliver(
-            &hooks,
-            "acme",
-            Some(SECRET),
-            &push(15, "refs/heads/main"),
-            NOW + time::Duration::seconds(1),
-        )
-        .await;
+        let retried = push_to_main(&hooks, NOW + time::Duration::seconds(1)).await;
         assert_eq!(retried, Ok(Received::Queued { project_id: 15 }));
     }
 
@@ -600,16 +573,8 @@ mod tests {
             .leases
             .add_connection(&ConnectionId::parse("globex").unwrap(), None);
         for _ in 0..5 {
-            deliver(
-                &hooks,
-                "acme",
-                Some(SECRET),
-                &json!({"object_kind": "note"}),
-                NOW,
-            )
-            .await
-            .unwrap();
-            let _ = deliver(
+            note(&hooks, "acme", SECRET).await;
+            let globex = deliver(
                 &hooks,
                 "globex",
                 Some(SECRET),
@@ -617,22 +582,16 @@ mod tests {
                 NOW,
             )
             .await;
+            assert_eq!(globex, Err(UNAUTHORIZED));
         }
         // One read for acme, one for globex (which has none: remembered too).
-        assert_eq!(hooks.vault.reads.load(Ordering::SeqCst), 2);
+        assert_eq!(vault_reads(&hooks), 2);
 
         let down = self::hooks(ProjectStatus::Active).await;
         *down.vault.fail_next.lock().unwrap() = vec!["read"];
-        let failed = deliver(
-            &down,
-            "acme",
-            Some(SECRET),
-            &push(15, "refs/heads/main"),
-            NOW,
-        )
-        .await;
+        let failed = push_to_main(&down, NOW).await;
         assert!(
-            matches!(failed, Err(HookError::Unavailable(_))),
+            matches!(failed, Err(HookError::Unavailable(Unavailable::Vault(_)))),
             "{failed:?}"
         );
         assert!(!failed.unwrap_err().to_string().contains(SECRET));
@@ -650,31 +609,20 @@ mod tests {
     async fn a_thousand_deliveries_for_made_up_connections_read_no_secret() {
         // given acme's secret read and remembered by one real delivery
         let hooks = hooks(ProjectStatus::Active).await;
-        let note = json!({"object_kind": "note"});
-        deliver(&hooks, "acme", Some(SECRET), &note, NOW)
-            .await
-            .unwrap();
-        assert_eq!(hooks.vault.reads.load(Ordering::SeqCst), 1);
+        note(&hooks, "acme", SECRET).await;
+        assert_eq!(vault_reads(&hooks), 1);
         // when 1,000 deliveries name random connections that do not exist
+        let body = push(15, "refs/heads/main");
         for n in 0..1000 {
             let (connection, token) = bogus_delivery(n);
-            let refused = deliver(
-                &hooks,
-                &connection,
-                Some(&token),
-                &push(15, "refs/heads/main"),
-                NOW,
-            )
-            .await;
-            assert_eq!(refused, Err(HookError::Unauthorized));
+            let refused = deliver(&hooks, &connection, Some(&token), &body, NOW).await;
+            assert_eq!(refused, Err(UNAUTHORIZED));
         }
         // then not one reached the vault, none took a place in the cache, and acme's secret is still remembered
-        assert_eq!(hooks.vault.reads.load(Ordering::SeqCst), 1);
+        assert_eq!(vault_reads(&hooks), 1);
         assert_eq!(hooks.secrets.len(), 1);
-        deliver(&hooks, "acme", Some(SECRET), &note, NOW)
-            .await
-            .unwrap();
-        assert_eq!(hooks.vault.reads.load(Ordering::SeqCst), 1);
+        note(&hooks, "acme", SECRET).await;
+        assert_eq!(vault_reads(&hooks), 1);
         assert!(hooks.queue.sent().is_empty());
     }
 
@@ -702,7 +650,6 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let note = json!({"object_kind": "note"});
         let secret_of = |name: &str| {
             if name == "acme" {
                 SECRET.to_owned()
@@ -710,24 +657,17 @@ mod tests {
                 format!("{name}-secret")
             }
         };
-        let reads = || hooks.vault.reads.load(Ordering::SeqCst);
         // when acme, globex and initech deliver, acme again, then umbrella
         for name in ["acme", "globex", "initech", "acme", "umbrella"] {
-            deliver(&hooks, name, Some(&secret_of(name)), &note, NOW)
-                .await
-                .unwrap();
+            note(&hooks, name, &secret_of(name)).await;
         }
-        assert_eq!(reads(), 4);
+        assert_eq!(vault_reads(&hooks), 4);
         // then only globex, the least recently used, was let go: the others are served without a read
         for name in ["acme", "initech", "umbrella"] {
-            deliver(&hooks, name, Some(&secret_of(name)), &note, NOW)
-                .await
-                .unwrap();
+            note(&hooks, name, &secret_of(name)).await;
         }
-        assert_eq!(reads(), 4);
-        deliver(&hooks, "globex", Some(&secret_of("globex")), &note, NOW)
-            .await
-            .unwrap();
-        assert_eq!(reads(), 5);
+        assert_eq!(vault_reads(&hooks), 4);
+        note(&hooks, "globex", &secret_of("globex")).await;
+        assert_eq!(vault_reads(&hooks), 5);
     }
 }

@@ -7,15 +7,17 @@
 //! `error` holds [`ApiError`], every code the API answers with.
 
 use aws_lambda_events::apigw::ApiGatewayRequestAuthorizerIamDescription;
-use lambda_http::http::{HeaderValue, header};
+use lambda_http::http::header;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::http::{connection_segments, json_reply, request_path};
+use super::http::{connection_segments, error_body, json_reply, request_path, with_allow};
 use crate::commits::{CommitLog, CommitReader};
 use crate::credentials::{
-    ConnectionId, CredentialId, CredentialStore, Credentials, SecretVault, Verifier,
+    ConnectionId, CredentialId, CredentialRecord, CredentialStore, Credentials, CredentialsError,
+    SecretVault, Verifier,
 };
 use crate::kernel::push_hook::hook_path;
 
@@ -108,145 +110,204 @@ where
     R: CommitReader,
 {
     let mut audit = Audit::default();
-    let (reply, result) = match respond(api, &req, &mut audit).await {
+    let (reply, result) = match api.respond(&req, &mut audit).await {
         Ok(reply) => (reply, "ok"),
         Err(error) => (error_reply(&error), error.code()),
     };
-    let status = reply.status().as_u16();
-    let (caller, request_id) = caller_of(&req);
-    let route = audit.route.map_or("unknown", Route::name);
-    let connection_id = audit.connection.as_ref().map(ConnectionId::as_str);
-    let credential_id = audit.credential.as_ref().map(CredentialId::as_str);
-    if status >= 500 {
-        tracing::warn!(
-            caller,
-            request_id,
-            route,
-            connection_id,
-            credential_id,
-            result,
-            status,
-            "request failed"
-        );
-    } else {
-        tracing::info!(
-            caller,
-            request_id,
-            route,
-            connection_id,
-            credential_id,
-            result,
-            status,
-            "request handled"
-        );
-    }
+    audit.log(&req, result, reply.status().as_u16());
     Ok(reply)
 }
 
-async fn respond<S, V, G, R>(
-    api: &CredentialsApi<S, V, G, R>,
-    req: &Request,
-    audit: &mut Audit,
-) -> Result<Response<Body>, ApiError>
+impl Audit {
+    /// The call's audit line: INFO, or WARN for our own 5xx failures.
+    fn log(&self, req: &Request, result: &str, status: u16) {
+        let (caller, request_id) = caller_of(req);
+        let route = self.route.map_or("unknown", Route::name);
+        let connection_id = self.connection.as_ref().map(ConnectionId::as_str);
+        let credential_id = self.credential.as_ref().map(CredentialId::as_str);
+        // One list of fields for both levels (a level of `tracing` must be known where the line is written).
+        macro_rules! audit_line {
+            ($level:ident, $message:literal) => {
+                tracing::$level!(
+                    caller,
+                    request_id,
+                    route,
+                    connection_id,
+                    credential_id,
+                    result,
+                    status,
+                    $message
+                )
+            };
+        }
+        if status >= 500 {
+            audit_line!(warn, "request failed");
+        } else {
+            audit_line!(info, "request handled");
+        }
+    }
+}
+
+/// A reply's status and body.
+type Reply = (u16, Value);
+
+/// One request whose route, method and connection passed the checks: what every route reads.
+struct Call<'a> {
+    req: &'a Request,
+    connection: ConnectionId,
+    audit: &'a mut Audit,
+    today: time::Date,
+}
+
+impl Call<'_> {
+    /// Records the credential the call names on its audit line.
+    fn names(&mut self, id: CredentialId) -> CredentialId {
+        self.audit.credential = Some(id.clone());
+        id
+    }
+
+    /// A failure of the credentials service as the caller hears it.
+    fn failed(&self, error: &CredentialsError) -> ApiError {
+        ApiError::of(error, &self.connection)
+    }
+}
+
+impl<S, V, G, R> CredentialsApi<S, V, G, R>
 where
     S: CredentialStore,
     V: SecretVault,
     G: Verifier,
     R: CommitReader,
 {
-    if !api.allow_unauthenticated && iam_identity(req).is_none() {
-        return Err(ApiError::NotAuthed);
+    /// The checks every route shares (authorisation, route, method, connection id), then the route's own call.
+    async fn respond(&self, req: &Request, audit: &mut Audit) -> Result<Response<Body>, ApiError> {
+        if !self.allow_unauthenticated && iam_identity(req).is_none() {
+            return Err(ApiError::NotAuthed);
+        }
+        let (route, connection, path_id) =
+            match_route(request_path(req)).ok_or(ApiError::UnknownRoute)?;
+        audit.route = Some(route);
+        audit.connection = ConnectionId::parse(connection);
+        if req.method().as_str() != route.method() {
+            return Err(ApiError::MethodNotAllowed { route });
+        }
+        let connection = audit
+            .connection
+            .clone()
+            .ok_or(ApiError::ConnectionNotFound)?;
+        let call = &mut Call {
+            req,
+            connection,
+            audit,
+            today: time::OffsetDateTime::now_utc().date(),
+        };
+        let (status, body) = match route {
+            Route::Create => self.create(call).await,
+            Route::Update => self.update(call).await,
+            Route::Info => self.info(call, path_id.unwrap_or_default()).await,
+            Route::List => self.list(call).await,
+            Route::Delete => self.delete(call).await,
+            Route::RotateHook => self.rotate_hook(call).await,
+            Route::CommitsList => self.commits_list(call).await,
+        }?;
+        Ok(json_reply(status, &body))
     }
-    let path = request_path(req);
-    let Some((route, connection, path_id)) = match_route(path) else {
-        return Err(ApiError::UnknownRoute);
-    };
-    audit.route = Some(route);
-    audit.connection = ConnectionId::parse(connection);
-    if req.method().as_str() != route.method() {
-        return Err(ApiError::MethodNotAllowed { route });
+
+    /// `credentials.create`: 201 with the credential and the connection's push hook.
+    async fn create(&self, call: &mut Call<'_>) -> Result<Reply, ApiError> {
+        let input = body::<CreateBody>(call.req)?.into_input()?;
+        let service = &self.credentials;
+        let record = service
+            .create(&call.connection, input)
+            .await
+            .map_err(|e| call.failed(&e))?;
+        call.names(record.credential_id.clone());
+        let push_hook = opened_push_hook(service, call.req, &call.connection).await;
+        let credential = record.view(call.today);
+        Ok((
+            201,
+            json!({"ok": true, "credential": credential, "push_hook": push_hook}),
+        ))
     }
-    let Some(connection) = audit.connection.clone() else {
-        return Err(ApiError::ConnectionNotFound);
-    };
-    let service = &api.credentials;
-    let today = time::OffsetDateTime::now_utc().date();
-    let result = match route {
-        Route::Info => {
-            let id = CredentialId::parse(path_id.unwrap_or_default())
-                .ok_or(ApiError::CredentialNotFound(ApiError::NO_SUCH_CREDENTIAL))?;
-            audit.credential = Some(id.clone());
-            service
-                .info(&connection, &id)
-                .await
-                .map(|r| (200, json!({"ok": true, "credential": r.view(today)})))
-        }
-        Route::List => {
-            let include_deleted = req
-                .query_string_parameters_ref()
-                .and_then(|q| q.first("include_deleted"))
-                .is_some_and(|v| v == "true" || v == "1");
-            service
-                .list(&connection, include_deleted)
-                .await
-                .map(|records| {
-                    let views: Vec<_> = records.iter().map(|r| r.view(today)).collect();
-                    (200, json!({"ok": true, "credentials": views}))
-                })
-        }
-        // Takes no body: whatever is sent is ignored.
-        Route::RotateHook => service.rotate_hook_secret(&connection).await.map(|secret| {
-            let push_hook = json!({"url": hook_url(req, &connection), "secret": secret.expose()});
-            (200, json!({"ok": true, "push_hook": push_hook}))
-        }),
-        // Its errors are the API's own, not the credentials service's.
-        Route::CommitsList => {
-            let reply = commits::list(&service.store, &api.commits, req, &connection).await?;
-            return Ok(json_reply(200, &reply));
-        }
-        Route::Create | Route::Update | Route::Delete => {
-            let content_type = req
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok());
-            let kind = request::body_kind(content_type)?;
-            let body = req.body().as_ref();
-            match route {
-                Route::Create => {
-                    let input = request::read_body::<CreateBody>(kind, body)?.into_input()?;
-                    match service.create(&connection, input).await {
-                        Ok(r) => {
-                            audit.credential = Some(r.credential_id.clone());
-                            let push_hook = opened_push_hook(service, req, &connection).await;
-                            let reply = json!({"ok": true, "credential": r.view(today), "push_hook": push_hook});
-                            Ok((201, reply))
-                        }
-                        Err(error) => Err(error),
-                    }
-                }
-                Route::Update => {
-                    let input = request::read_body::<UpdateBody>(kind, body)?.into_input()?;
-                    audit.credential = Some(input.id.clone());
-                    service
-                        .update(&connection, input)
-                        .await
-                        .map(|r| (200, json!({"ok": true, "credential": r.view(today)})))
-                }
-                _ => {
-                    let id = request::read_body::<DeleteBody>(kind, body)?.into_input()?;
-                    audit.credential = Some(id.clone());
-                    service
-                        .delete(&connection, &id)
-                        .await
-                        .map(|r| (200, json!({"ok": true, "credential": r.view(today)})))
-                }
-            }
-        }
-    };
-    match result {
-        Ok((status, body)) => Ok(json_reply(status, &body)),
-        Err(error) => Err(ApiError::of(&error, &connection)),
+
+    /// `credentials.update`: the credential as it now is.
+    async fn update(&self, call: &mut Call<'_>) -> Result<Reply, ApiError> {
+        let input = body::<UpdateBody>(call.req)?.into_input()?;
+        call.names(input.id.clone());
+        credential_reply(call, self.credentials.update(&call.connection, input).await)
     }
+
+    /// `credentials.info/{id}`: one credential; an id of the wrong shape names none.
+    async fn info(&self, call: &mut Call<'_>, path_id: &str) -> Result<Reply, ApiError> {
+        let id = CredentialId::parse(path_id)
+            .ok_or(ApiError::CredentialNotFound(ApiError::NO_SUCH_CREDENTIAL))?;
+        let id = call.names(id);
+        credential_reply(call, self.credentials.info(&call.connection, &id).await)
+    }
+
+    /// `credentials.list[?include_deleted=true]`: the connection's credentials.
+    async fn list(&self, call: &mut Call<'_>) -> Result<Reply, ApiError> {
+        let include_deleted = call
+            .req
+            .query_string_parameters_ref()
+            .and_then(|q| q.first("include_deleted"))
+            .is_some_and(|v| v == "true" || v == "1");
+        let records = self
+            .credentials
+            .list(&call.connection, include_deleted)
+            .await
+            .map_err(|e| call.failed(&e))?;
+        let views: Vec<_> = records.iter().map(|r| r.view(call.today)).collect();
+        Ok((200, json!({"ok": true, "credentials": views})))
+    }
+
+    /// `credentials.delete`: a soft delete, answered with the credential as deleted.
+    async fn delete(&self, call: &mut Call<'_>) -> Result<Reply, ApiError> {
+        let id = call.names(body::<DeleteBody>(call.req)?.into_input()?);
+        credential_reply(call, self.credentials.delete(&call.connection, &id).await)
+    }
+
+    /// `hooks.rotate`: a new push hook secret. It takes no body: whatever is sent is ignored.
+    async fn rotate_hook(&self, call: &mut Call<'_>) -> Result<Reply, ApiError> {
+        let secret = self
+            .credentials
+            .rotate_hook_secret(&call.connection)
+            .await
+            .map_err(|e| call.failed(&e))?;
+        let push_hook =
+            json!({"url": hook_url(call.req, &call.connection), "secret": secret.expose()});
+        Ok((200, json!({"ok": true, "push_hook": push_hook})))
+    }
+
+    /// `commits.list`: its errors are the API's own, not the credentials service's.
+    async fn commits_list(&self, call: &mut Call<'_>) -> Result<Reply, ApiError> {
+        let store = &self.credentials.store;
+        let page = commits::list(store, &self.commits, call.req, &call.connection).await?;
+        Ok((200, page))
+    }
+}
+
+/// The request's body read into the route's body type ([`CreateBody`], [`UpdateBody`], [`DeleteBody`]): JSON or
+/// form data by its `Content-Type` (anything else is 415), at most [`request::MAX_BODY_BYTES`].
+fn body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let kind = request::body_kind(content_type)?;
+    request::read_body(kind, req.body().as_ref())
+}
+
+/// `{"ok":true,"credential":...}` (200) for a route that answers with one credential.
+fn credential_reply(
+    call: &Call<'_>,
+    result: Result<CredentialRecord, CredentialsError>,
+) -> Result<Reply, ApiError> {
+    let record = result.map_err(|e| call.failed(&e))?;
+    Ok((
+        200,
+        json!({"ok": true, "credential": record.view(call.today)}),
+    ))
 }
 
 /// The `push_hook` of a create's reply: the URL, and the secret when this create made it. A failure to make it
@@ -341,21 +402,15 @@ pub fn match_route(path: &str) -> Option<(Route, &str, Option<&str>)> {
 /// `{"ok":false,"error":<code>,"message":<sentence>}` (and the `parameter` an `invalid_parameter` names), and for
 /// a 405 the `Allow` header.
 fn error_reply(error: &ApiError) -> Response<Body> {
-    let mut message = error.to_string();
-    if !message.ends_with('.') {
-        message.push('.');
-    }
-    let mut body = json!({"ok": false, "error": error.code(), "message": message});
+    let mut body = error_body(error.code(), error);
     if let ApiError::InvalidParameter { parameter, .. } = error {
         body["parameter"] = (*parameter).into();
     }
-    let mut reply = json_reply(error.status(), &body);
-    if let ApiError::MethodNotAllowed { route } = error {
-        reply
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static(route.method()));
+    let reply = json_reply(error.status(), &body);
+    match error {
+        ApiError::MethodNotAllowed { route } => with_allow(reply, route.method()),
+        _ => reply,
     }
-    reply
 }
 
 #[cfg(test)]

@@ -627,70 +627,72 @@ mod tests {
     /// fields first, then settings, secrets, label and expiration date, whatever order the body gives them in.
     #[test]
     fn wrong_shapes_get_our_messages_in_a_fixed_order() {
-        let cases = [
-            (r#"[]"#, "the body must be a JSON object"),
-            (r#"null"#, "the body must be a JSON object"),
+        let cases: [(&[&str], &str); 13] = [
+            (&["[]", "null"], "the body must be a JSON object"),
             (
-                r#"{"label":5,"zzz":1}"#,
+                &[r#"{"label":5,"zzz":1}"#],
                 "the body has a field this method does not accept; allowed: label, settings, secrets, expiration_date",
             ),
             (
-                r#"{"label":5,"settings":[1]}"#,
+                &[r#"{"label":5,"settings":[1]}"#],
                 "settings must be an object",
             ),
             (
-                r#"{"settings":{"base_url":1,"x":1}}"#,
+                &[r#"{"settings":{"base_url":1,"x":1}}"#],
                 "settings has a field this method does not accept; allowed: base_url, ca_bundle, requests_per_minute, include, exclude",
             ),
             (
-                r#"{"settings":{"base_url":1,"ca_bundle":1}}"#,
+                &[r#"{"settings":{"base_url":1,"ca_bundle":1}}"#],
                 "base_url must be a string",
             ),
             (
-                r#"{"settings":{"requests_per_minute":-1}}"#,
+                &[
+                    r#"{"settings":{"requests_per_minute":-1}}"#,
+                    r#"{"settings":{"requests_per_minute":60.5}}"#,
+                    r#"{"settings":{"requests_per_minute":true}}"#,
+                ],
                 "requests_per_minute must be a whole number from 1 to 1000000",
             ),
             (
-                r#"{"settings":{"requests_per_minute":60.5}}"#,
-                "requests_per_minute must be a whole number from 1 to 1000000",
-            ),
-            (
-                r#"{"settings":{"requests_per_minute":true}}"#,
-                "requests_per_minute must be a whole number from 1 to 1000000",
-            ),
-            (
-                r#"{"settings":{"include":["a",1]}}"#,
+                &[r#"{"settings":{"include":["a",1]}}"#],
                 "include must be a list of path patterns",
             ),
             (
-                r#"{"settings":{"exclude":{}}}"#,
+                &[r#"{"settings":{"exclude":{}}}"#],
                 "exclude must be a list of path patterns",
             ),
             (
-                r#"{"label":5,"secrets":{"api_token":1}}"#,
+                &[r#"{"label":5,"secrets":{"api_token":1}}"#],
                 "secrets.api_token must be a string",
             ),
             (
-                r#"{"label":5,"secrets":{"api_token":null}}"#,
+                &[r#"{"label":5,"secrets":{"api_token":null}}"#],
                 "secrets.api_token is required and must not be empty",
             ),
             (
-                r#"{"secrets":{"api_token":"t","x":1}}"#,
+                &[r#"{"secrets":{"api_token":"t","x":1}}"#],
                 "secrets has a field this method does not accept; allowed: api_token",
             ),
             (
-                r#"{"expiration_date":1,"label":5,"secrets":{"api_token":"t"}}"#,
+                &[r#"{"expiration_date":1,"label":5,"secrets":{"api_token":"t"}}"#],
                 "label must be a string",
             ),
             (
-                r#"{"expiration_date":1,"secrets":{"api_token":"t"}}"#,
+                &[r#"{"expiration_date":1,"secrets":{"api_token":"t"}}"#],
                 "expiration_date must be a date like 2030-12-31",
             ),
         ];
-        for (body, message) in cases {
-            let error = create(BodyKind::Json, body).unwrap_err();
-            assert_eq!(error.to_string(), message, "{body}");
+        for (bodies, message) in cases {
+            for body in bodies {
+                let error = create(BodyKind::Json, body).unwrap_err();
+                assert_eq!(error.to_string(), message, "{body}");
+            }
         }
+    }
+
+    /// Blank values read as absent: a blank count, bundle, label or date is none, a `null` list is empty.
+    #[test]
+    fn blank_values_read_as_absent() {
         let input = create(
             BodyKind::Json,
             r#"{"secrets":{"api_token":" t "},"settings":{"requests_per_minute":"  ","ca_bundle":" ","include":null},"label":"  ","expiration_date":""}"#,
