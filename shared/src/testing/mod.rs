@@ -11,6 +11,8 @@ mod vault;
 
 #[cfg(feature = "export")]
 pub use export::{MemoryChangeFeed, MemorySink};
-pub use scheduler::{MemoryQueue, MemorySchedulerStore};
+pub use scheduler::{
+    MemoryQueue, MemorySchedulerStore, SEEN_AT, discovered_project, project_record,
+};
 pub use sync::{MemoryCommitStore, MemoryStateStore};
 pub use vault::{CountingVault, MemoryVault, Secret};
