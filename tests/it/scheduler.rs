@@ -26,11 +26,13 @@ use shared::credentials::{
     ConnectionId, CreateInput, CredentialId, CredentialRecord, CredentialStatus, CredentialStore,
     Credentials, GitLabVerifier,
 };
+use shared::entrypoints::scheduler::handle;
 use shared::gitlab::GitLabConnector;
 use shared::gitlab::HttpClients;
 use shared::kernel::SyncMessage;
 use shared::scheduler::{
-    BatchQueue, ConnectionReport, Scheduler, SchedulerOptions, SendPolicy, TickReport,
+    BatchQueue, ConnectionReport, ScheduleItems, Scheduler, SchedulerOptions, SendPolicy,
+    TickReport,
 };
 use shared::secret::SecretString;
 use testkit::aws_local::AwsStandIn;
@@ -42,7 +44,8 @@ use testkit::gitlab_sim::{
 
 static NEXT_PREFIX: AtomicU32 = AtomicU32::new(0);
 
-type Tick<Q> = Scheduler<DynamoProjectStore, DynamoCredentialStore, SecretsManagerVault, Q>;
+type Tick<Q, S = DynamoProjectStore> =
+    Scheduler<DynamoProjectStore, DynamoCredentialStore, SecretsManagerVault, Q, S>;
 
 /// The AWS side of a test and the way credentials come in.
 struct Env {
@@ -216,6 +219,14 @@ fn tick_at(time: &str) -> LambdaEvent<serde_json::Value> {
     schedule_event(Some(time))
 }
 
+/// The tick at `time`, through the Lambda handler.
+async fn run_tick<Q: BatchQueue, S: ScheduleItems>(
+    scheduler: &Tick<Q, S>,
+    time: &str,
+) -> TickReport {
+    handle(scheduler, tick_at(time)).await.unwrap()
+}
+
 fn text(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
     match item.get(name) {
         Some(AttributeValue::S(value)) => Some(value.clone()),
@@ -387,5 +398,15 @@ impl Acme {
             _repo: repo,
         };
         (acme, extended)
+    }
+
+    /// A scheduler of `acme` sending to the sync queue.
+    fn scheduler(&self, options: SchedulerOptions) -> Tick<SqsSyncQueue> {
+        self.env.scheduler(self.env.sqs(), options)
+    }
+
+    async fn stop(self) {
+        self.sim.shutdown().await;
+        self.env.aws.teardown().await;
     }
 }

@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-use shared::entrypoints::scheduler::handle;
 use shared::kernel::StoreError;
 use shared::kernel::project_status::ProjectStatus;
 use shared::scheduler::{
@@ -34,13 +33,6 @@ async fn a_revoked_token_and_a_failing_gitlab_do_not_stop_the_others() {
         revoked_token
     })
     .await;
-    let Acme {
-        env,
-        sim,
-        expected,
-        _repo: repo,
-        ..
-    } = acme;
 
     let mut down_world = World::new();
     let down_user = down_world.add_user("down");
@@ -50,31 +42,30 @@ async fn a_revoked_token_and_a_failing_gitlab_do_not_stop_the_others() {
     down_world.add_project(ProjectSpec::new(
         Namespace::Group(down_group),
         "p",
-        Some(repo.path()),
+        Some(acme._repo.path()),
         "main",
     ));
     let down = Simulator::start(down_world.clone()).await.unwrap();
     let slow = Simulator::start(down_world).await.unwrap();
 
-    let revoked = env.connect("gone-corp", &sim, "glpat-revoked").await;
-    env.connect("down-corp", &down, "glpat-down").await;
-    env.connect("slow-corp", &slow, "glpat-down").await;
-    sim.with_world(|w| w.token_mut(revoked_token).revoked = true);
+    let revoked = acme
+        .env
+        .connect("gone-corp", &acme.sim, "glpat-revoked")
+        .await;
+    acme.env.connect("down-corp", &down, "glpat-down").await;
+    acme.env.connect("slow-corp", &slow, "glpat-down").await;
+    acme.sim
+        .with_world(|w| w.token_mut(revoked_token).revoked = true);
     down.fail_next(routes::ANY, 10_000, Fault::ServerError(503));
     slow.set_latency(Duration::from_secs(5));
 
-    let scheduler = env.scheduler(
-        env.sqs(),
-        SchedulerOptions {
-            discovery_timeout: Duration::from_secs(2),
-            ..options()
-        },
-    );
-    let report = handle(&scheduler, tick_at("2026-11-24T23:00:00Z"))
-        .await
-        .unwrap();
+    let scheduler = acme.scheduler(SchedulerOptions {
+        discovery_timeout: Duration::from_secs(2),
+        ..options()
+    });
+    let report = run_tick(&scheduler, "2026-11-24T23:00:00Z").await;
     let by_name = by_connection(&report);
-    assert_eq!(by_name["acme"].enqueued, expected.len());
+    assert_eq!(by_name["acme"].enqueued, acme.expected.len());
     assert_eq!(
         by_name["gone-corp"].errors.len(),
         1,
@@ -89,30 +80,28 @@ async fn a_revoked_token_and_a_failing_gitlab_do_not_stop_the_others() {
         assert_eq!(by_name[connection].enqueued, 0);
         assert_failed_with(by_name[connection], code);
     }
-    let messages = env.drain().await;
-    assert_eq!(ids(&messages), expected);
+    let messages = acme.env.drain().await;
+    assert_eq!(ids(&messages), acme.expected);
     assert!(
         messages
             .iter()
             .all(|m| m.connection_id().as_str() == "acme")
     );
     assert_eq!(
-        env.credential_status("gone-corp", &revoked).await,
+        acme.env.credential_status("gone-corp", &revoked).await,
         CredentialStatus::InvalidCredentials
     );
 
     // Its syncs stop: the next tick does not use the refused token at all.
-    sim.reset_counts();
-    let next = handle(&scheduler, tick_at("2026-11-24T23:05:00Z"))
-        .await
-        .unwrap();
+    acme.sim.reset_counts();
+    let next = run_tick(&scheduler, "2026-11-24T23:05:00Z").await;
     let gone_corp = next
         .connections
         .iter()
         .find(|c| c.connection_id == "gone-corp")
         .unwrap();
     assert_eq!((gone_corp.credentials, gone_corp.gitlab_requests), (0, 0));
-    env.aws.teardown().await;
+    acme.stop().await;
 }
 
 /// Fails chosen entries (by project id) a number of times before letting them through.
@@ -151,39 +140,32 @@ impl<Q: BatchQueue> BatchQueue for FlakyQueue<Q> {
 #[tokio::test]
 async fn send_message_batch_partial_failures_are_retried_and_what_never_went_is_retried_next_tick()
 {
-    let Acme {
-        env,
-        sim,
-        org,
-        credential,
-        expected,
-        _repo,
-    } = Acme::start().await;
+    let acme = Acme::start().await;
 
     // Every third project fails once; one project fails more often than the retries allow.
-    let mut failures: HashMap<u64, u32> = expected.iter().step_by(3).map(|id| (*id, 1)).collect();
-    let stubborn = expected[1];
+    let mut failures: HashMap<u64, u32> =
+        acme.expected.iter().step_by(3).map(|id| (*id, 1)).collect();
+    let stubborn = acme.expected[1];
     failures.insert(stubborn, 100);
     let queue = FlakyQueue {
-        inner: env.sqs(),
+        inner: acme.env.sqs(),
         failures_left: Mutex::new(failures),
         calls: AtomicU32::new(0),
     };
-    let scheduler = env.scheduler(queue, options());
-    let report = handle(&scheduler, tick_at("2026-11-24T22:00:00Z"))
-        .await
-        .unwrap();
+    let scheduler = acme.env.scheduler(queue, options());
+    let report = run_tick(&scheduler, "2026-11-24T22:00:00Z").await;
     let part = &report.connections[0];
-    assert_eq!((part.enqueued, part.not_sent), (expected.len() - 1, 1));
+    assert_eq!((part.enqueued, part.not_sent), (acme.expected.len() - 1, 1));
     assert!(
         part.errors
             .iter()
             .any(|e| e.contains("1 messages not sent"))
     );
-    let first: Vec<u64> = ids(&env.drain().await);
+    let first: Vec<u64> = ids(&acme.env.drain().await);
     let unique: HashSet<u64> = first.iter().copied().collect();
     assert_eq!(unique.len(), first.len(), "no duplicates from retries");
-    let missing: Vec<u64> = expected
+    let missing: Vec<u64> = acme
+        .expected
         .iter()
         .copied()
         .filter(|id| !unique.contains(id))
@@ -196,12 +178,10 @@ async fn send_message_batch_partial_failures_are_retried_and_what_never_went_is_
 
     // Its lease was given back: the next tick sends it, and only it.
     scheduler.queue.failures_left.lock().unwrap().clear();
-    let next = handle(&scheduler, tick_at("2026-11-24T22:05:00Z"))
-        .await
-        .unwrap();
+    let next = run_tick(&scheduler, "2026-11-24T22:05:00Z").await;
     assert_eq!(next.enqueued(), 1);
-    assert_eq!(ids(&env.drain().await), vec![stubborn]);
-    env.aws.teardown().await;
+    assert_eq!(ids(&acme.env.drain().await), vec![stubborn]);
+    acme.stop().await;
 }
 
 /// `BatchWriteItem` takes 25 requests at most (moto accepts more; AWS does not).
@@ -296,30 +276,24 @@ impl ScheduleItems for FlakyItems {
 /// tick sends them.
 #[tokio::test]
 async fn records_not_written_are_reported_and_sent_by_the_next_tick() {
-    let Acme {
-        env,
-        sim,
-        org,
-        credential,
-        expected,
-        _repo,
-    } = Acme::start().await;
+    let acme = Acme::start().await;
     // The first batch (records go in project id order) fails; the last project's record is left out.
-    let failing = expected[0];
-    let left_out = expected[expected.len() - 1];
-    let scheduler = env.scheduler(env.sqs(), options()).with_items(FlakyItems {
-        inner: env.projects(),
-        fail_batch_of: Mutex::new(Some(failing)),
-        leave_out: Mutex::new(Some(left_out)),
-    });
-    let report = handle(&scheduler, tick_at("2026-11-24T22:00:00Z"))
-        .await
-        .unwrap();
+    let failing = acme.expected[0];
+    let left_out = acme.expected[acme.expected.len() - 1];
+    let scheduler = acme
+        .env
+        .scheduler(acme.env.sqs(), options())
+        .with_items(FlakyItems {
+            inner: acme.env.projects(),
+            fail_batch_of: Mutex::new(Some(failing)),
+            leave_out: Mutex::new(Some(left_out)),
+        });
+    let report = run_tick(&scheduler, "2026-11-24T22:00:00Z").await;
     let part = &report.connections[0];
-    let sent = ids(&env.drain().await);
+    let sent = ids(&acme.env.drain().await);
     assert!(!sent.contains(&failing) && !sent.contains(&left_out));
     // 26 records not written; the empty repository's may be one of them (it gets no message anyway).
-    let missing = expected.len() - sent.len();
+    let missing = acme.expected.len() - sent.len();
     assert!((25..=26).contains(&missing), "{missing}");
     assert_eq!(part.enqueued, sent.len());
     assert_eq!(
@@ -327,16 +301,14 @@ async fn records_not_written_are_reported_and_sent_by_the_next_tick() {
         vec!["store: 26 project items not written".to_owned()]
     );
 
-    let next = handle(&scheduler, tick_at("2026-11-24T22:05:00Z"))
-        .await
-        .unwrap();
+    let next = run_tick(&scheduler, "2026-11-24T22:05:00Z").await;
     assert!(next.connections[0].errors.is_empty());
-    let again = ids(&env.drain().await);
+    let again = ids(&acme.env.drain().await);
     assert_eq!(again.len(), missing, "exactly the ones not written before");
     let mut all: Vec<u64> = sent.into_iter().chain(again).collect();
     all.sort_unstable();
-    assert_eq!(all, expected);
-    env.aws.teardown().await;
+    assert_eq!(all, acme.expected);
+    acme.stop().await;
 }
 
 /// A 401 during discovery marks the credential only when `personal_access_tokens/self` confirms it with the same
@@ -370,9 +342,7 @@ async fn a_401_that_personal_access_tokens_self_does_not_confirm_fails_only_the_
             );
         }
         sim.reset_counts();
-        let report = handle(&scheduler, tick_at(&format!("2026-11-24T23:{minute}:00Z")))
-            .await
-            .unwrap();
+        let report = run_tick(&scheduler, &format!("2026-11-24T23:{minute}:00Z")).await;
         let acme = &report.connections[0];
         assert_eq!(acme.enqueued, 0);
         assert_failed_with(acme, "unauthorized");
@@ -389,9 +359,7 @@ async fn a_401_that_personal_access_tokens_self_does_not_confirm_fails_only_the_
 
     // GitLab is well again: the credential was never stopped.
     sim.clear_faults();
-    let report = handle(&scheduler, tick_at("2026-11-24T23:10:00Z"))
-        .await
-        .unwrap();
+    let report = run_tick(&scheduler, "2026-11-24T23:10:00Z").await;
     assert_eq!(report.connections[0].enqueued, 1);
     assert_eq!(ids(&env.drain().await), [one.project]);
     env.aws.teardown().await;

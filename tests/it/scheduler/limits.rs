@@ -1,7 +1,6 @@
 //! The tick's time and memory: a GitLab slower than the tick, one that lists projects without end, a tick that
 //! crashed mid-discovery; none of them starves the other connections.
 
-use shared::entrypoints::scheduler::handle;
 use testkit::gitlab_sim::{Fault, Gate, Hostile, routes};
 
 use super::*;
@@ -161,7 +160,7 @@ async fn endless_8_mib_project_pages_stop_at_the_discovery_byte_budget() {
         .into_iter()
         .enumerate()
     {
-        let report = handle(&scheduler, tick_at(time)).await.unwrap();
+        let report = run_tick(&scheduler, time).await;
         let by_name = by_connection(&report);
         let hostile = by_name["a-hostile"];
         assert!(
