@@ -256,6 +256,18 @@ fn key(pk: String, sk: String) -> Item {
     ])
 }
 
+/// Sends an update whose answer is only success or failure.
+async fn updated(
+    update: UpdateItemFluentBuilder,
+    operation: &'static str,
+) -> Result<(), StoreError> {
+    update
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| unavailable(operation, &e))
+}
+
 fn unavailable<E>(operation: &'static str, error: &SdkError<E>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -292,13 +304,13 @@ impl TickLeases for DynamoProjectStore {
     }
 
     async fn complete_tick(&self, tick: &str, now: i64) -> Result<(), StoreError> {
-        self.update(Self::tick_key(tick))
-            .update_expression("SET completed_at = :now")
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| unavailable("UpdateItem tick", &e))
+        updated(
+            self.update(Self::tick_key(tick))
+                .update_expression("SET completed_at = :now")
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string())),
+            "UpdateItem tick",
+        )
+        .await
     }
 }
 
@@ -356,14 +368,14 @@ impl ConnectionTurns for DynamoProjectStore {
     }
 
     async fn mark_scheduled(&self, connection: &ConnectionId, at: i64) -> Result<(), StoreError> {
-        self.update(Self::lock_key(connection))
-            .update_expression("SET entity = :entity, last_scheduled_at = :at")
-            .expression_attribute_values(":entity", AttributeValue::S("scheduling_lock".into()))
-            .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| unavailable("UpdateItem last scheduled", &e))
+        updated(
+            self.update(Self::lock_key(connection))
+                .update_expression("SET entity = :entity, last_scheduled_at = :at")
+                .expression_attribute_values(":entity", AttributeValue::S("scheduling_lock".into()))
+                .expression_attribute_values(":at", AttributeValue::N(at.to_string())),
+            "UpdateItem last scheduled",
+        )
+        .await
     }
 
     async fn restore_turn(
@@ -378,11 +390,7 @@ impl ConnectionTurns for DynamoProjectStore {
                 .expression_attribute_values(":at", AttributeValue::N(at.to_string())),
             None => update.update_expression("REMOVE last_scheduled_at"),
         };
-        update
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| unavailable("UpdateItem restore turn", &e))
+        updated(update, "UpdateItem restore turn").await
     }
 
     async fn lock_connection(

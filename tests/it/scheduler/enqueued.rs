@@ -13,6 +13,14 @@ use testkit::gitlab_sim::{Simulator, World, routes};
 
 use super::*;
 
+/// [`options`] with leases that lapse at once, so that every tick may enqueue again.
+fn lapsing() -> SchedulerOptions {
+    SchedulerOptions {
+        enqueue_lease: Duration::ZERO,
+        ..options()
+    }
+}
+
 #[tokio::test]
 async fn one_message_per_eligible_project_checked_against_the_simulator() {
     let acme = Acme::start().await;
@@ -233,11 +241,7 @@ async fn a_credential_of_another_instance_never_shares_the_connections_keys() {
 #[tokio::test]
 async fn vanished_projects_are_marked_gone_and_imported_archives_are_not_enqueued_again() {
     let acme = Acme::start().await;
-    // Leases that lapse at once, so that every tick may enqueue again.
-    let scheduler = acme.scheduler(SchedulerOptions {
-        enqueue_lease: Duration::ZERO,
-        ..options()
-    });
+    let scheduler = acme.scheduler(lapsing());
     run_tick(&scheduler, "2026-11-24T22:00:00Z").await;
     assert_eq!(ids(&acme.env.drain().await), acme.expected);
 
@@ -304,9 +308,8 @@ async fn vanished_projects_are_marked_gone_and_imported_archives_are_not_enqueue
 async fn a_refused_project_is_held_then_retried_after_its_period() {
     let acme = Acme::start().await;
     let scheduler = acme.scheduler(SchedulerOptions {
-        enqueue_lease: Duration::ZERO,
         inaccessible_retry: Duration::from_secs(3),
-        ..options()
+        ..lapsing()
     });
     run_tick(&scheduler, "2026-11-24T22:00:00Z").await;
     assert_eq!(ids(&acme.env.drain().await), acme.expected);
