@@ -16,10 +16,11 @@ use shared::config::Config;
 use shared::credentials::CredentialStore;
 use shared::entrypoints::push_hook::handler;
 use shared::hooks::PushHooks;
+use shared::kernel::project_status::ProjectStatus;
 use shared::kernel::push_hook::{generate_hook_secret, hook_secret_name};
 use shared::kernel::{ConnectionId, SyncMessage};
-use shared::scheduler::{DiscoveredProject, ProjectRecord, ProjectStatus, ScheduleItems};
-use shared::testing::CountingVault;
+use shared::scheduler::{DiscoveredProject, ScheduleItems};
+use shared::testing::{CountingVault, discovered_project, project_record};
 use testkit::aws_local::AwsStandIn;
 
 const CONNECTION: &str = "acme-prod";
@@ -76,30 +77,14 @@ async fn env() -> Env {
         .await
         .unwrap();
     let project = |id: u64, archived: bool| DiscoveredProject {
-        project_id: id,
-        path_with_namespace: format!("acme/platform/p{id}"),
-        web_url: format!("https://gitlab.example.com/acme/platform/p{id}"),
-        default_branch: "main".into(),
         archived,
-        empty_repo: false,
-        last_activity_at: None,
         credential_id: "cred_0123456789abcdefghjkmnpqrs".into(),
-        excluded: false,
+        ..discovered_project(id, &format!("acme/platform/p{id}"))
     };
     let (active, archived) = (project(15, false), project(16, true));
     let records = [
-        ProjectRecord {
-            project: &active,
-            seen_at: "2026-11-30T12:00:00Z",
-            lease: None,
-            status: ProjectStatus::Active,
-        },
-        ProjectRecord {
-            project: &archived,
-            seen_at: "2026-11-30T12:00:00Z",
-            lease: None,
-            status: ProjectStatus::Archived,
-        },
+        project_record(&active, None, ProjectStatus::Active),
+        project_record(&archived, None, ProjectStatus::Archived),
     ];
     let store = DynamoProjectStore::new(aws.dynamodb.clone(), aws.table("StateTable"));
     let unwritten = store.write(&connection, &records).await.unwrap();

@@ -37,6 +37,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 
 use super::keys::{
@@ -48,10 +49,13 @@ use crate::credentials::ConnectionId;
 use crate::hooks::{LeaseTake, PUSH_STATUSES, PushLeases, ScheduledProject};
 use crate::kernel::CredentialId;
 use crate::kernel::StoreError;
-use crate::scheduler::model::{DiscoveredProject, ProjectStatus};
+use crate::kernel::enqueue_lease::EnqueueLease;
+use crate::kernel::instance::InstanceUrl;
+use crate::kernel::project_status::ProjectStatus;
+use crate::scheduler::model::DiscoveredProject;
 use crate::scheduler::ports::{
-    AccessRefusal, ConnectionTurns, EnqueueLease, KnownConnection, KnownProject, ProjectRecord,
-    ScheduleItems, TickLeases,
+    AccessRefusal, ConnectionTurns, KnownConnection, KnownProject, ProjectRecord, ScheduleItems,
+    TickLeases,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -200,32 +204,26 @@ impl DynamoProjectStore {
         }
     }
 
+    /// An `UpdateItem` of the item at `key`.
+    fn update(&self, key: Item) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+    }
+
     fn tick_key(tick: &str) -> Item {
-        HashMap::from([
-            ("pk".to_owned(), AttributeValue::S("SCHEDULER".into())),
-            ("sk".to_owned(), AttributeValue::S(format!("TICK#{tick}"))),
-        ])
+        key("SCHEDULER".into(), format!("TICK#{tick}"))
     }
 
     fn schedule_key(connection: &ConnectionId, project_id: u64) -> Item {
-        HashMap::from([
-            (
-                "pk".to_owned(),
-                AttributeValue::S(connection_pk(connection.as_str())),
-            ),
-            ("sk".to_owned(), AttributeValue::S(schedule_sk(project_id))),
-        ])
+        key(connection_pk(connection.as_str()), schedule_sk(project_id))
     }
 
     fn lock_key(connection: &ConnectionId) -> Item {
-        HashMap::from([
-            (
-                "pk".to_owned(),
-                AttributeValue::S(connection_pk(connection.as_str())),
-            ),
-            ("sk".to_owned(), AttributeValue::S(SCHEDULING_SK.into())),
-        ])
+        key(connection_pk(connection.as_str()), SCHEDULING_SK.into())
     }
+
     /// Removes a lock or lease only while `owner` still holds it; one that lapsed and was taken by another tick
     /// is not ours to give back, and is left alone.
     async fn give_back(
@@ -236,10 +234,7 @@ impl DynamoProjectStore {
         operation: &'static str,
     ) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key))
+            .update(key)
             .update_expression(remove)
             .condition_expression("#owner = :owner")
             .expression_attribute_names("#owner", owner)
@@ -252,6 +247,25 @@ impl DynamoProjectStore {
             Err(e) => Err(unavailable(operation, &e)),
         }
     }
+}
+
+fn key(pk: String, sk: String) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(pk)),
+        ("sk".to_owned(), AttributeValue::S(sk)),
+    ])
+}
+
+/// Sends an update whose answer is only success or failure.
+async fn updated(
+    update: UpdateItemFluentBuilder,
+    operation: &'static str,
+) -> Result<(), StoreError> {
+    update
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| unavailable(operation, &e))
 }
 
 fn unavailable<E>(operation: &'static str, error: &SdkError<E>) -> StoreError
@@ -290,16 +304,13 @@ impl TickLeases for DynamoProjectStore {
     }
 
     async fn complete_tick(&self, tick: &str, now: i64) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::tick_key(tick)))
-            .update_expression("SET completed_at = :now")
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| unavailable("UpdateItem tick", &e))
+        updated(
+            self.update(Self::tick_key(tick))
+                .update_expression("SET completed_at = :now")
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string())),
+            "UpdateItem tick",
+        )
+        .await
     }
 }
 
@@ -351,23 +362,20 @@ impl ConnectionTurns for DynamoProjectStore {
             .map(|(id, (_, last_scheduled_at, instance))| KnownConnection {
                 id,
                 last_scheduled_at,
-                instance,
+                instance: instance.as_deref().map(InstanceUrl::parse).transpose(),
             })
             .collect())
     }
 
     async fn mark_scheduled(&self, connection: &ConnectionId, at: i64) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::lock_key(connection)))
-            .update_expression("SET entity = :entity, last_scheduled_at = :at")
-            .expression_attribute_values(":entity", AttributeValue::S("scheduling_lock".into()))
-            .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| unavailable("UpdateItem last scheduled", &e))
+        updated(
+            self.update(Self::lock_key(connection))
+                .update_expression("SET entity = :entity, last_scheduled_at = :at")
+                .expression_attribute_values(":entity", AttributeValue::S("scheduling_lock".into()))
+                .expression_attribute_values(":at", AttributeValue::N(at.to_string())),
+            "UpdateItem last scheduled",
+        )
+        .await
     }
 
     async fn restore_turn(
@@ -375,22 +383,14 @@ impl ConnectionTurns for DynamoProjectStore {
         connection: &ConnectionId,
         previous: Option<i64>,
     ) -> Result<(), StoreError> {
-        let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::lock_key(connection)));
+        let update = self.update(Self::lock_key(connection));
         let update = match previous {
             Some(at) => update
                 .update_expression("SET last_scheduled_at = :at")
                 .expression_attribute_values(":at", AttributeValue::N(at.to_string())),
             None => update.update_expression("REMOVE last_scheduled_at"),
         };
-        update
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| unavailable("UpdateItem restore turn", &e))
+        updated(update, "UpdateItem restore turn").await
     }
 
     async fn lock_connection(
@@ -401,10 +401,7 @@ impl ConnectionTurns for DynamoProjectStore {
         until: i64,
     ) -> Result<bool, StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::lock_key(connection)))
+            .update(Self::lock_key(connection))
             .update_expression("SET entity = :entity, lock_holder = :holder, lock_until = :until")
             .condition_expression("attribute_not_exists(lock_until) OR lock_until < :now")
             .expression_attribute_values(":entity", AttributeValue::S("scheduling_lock".into()))
@@ -468,15 +465,9 @@ impl ScheduleItems for DynamoProjectStore {
             };
             // The history is fully imported: a head, and no unfinished job.
             let imported = item.contains_key("last_head") && !item.contains_key("job");
-            let project = known.entry(project_id).or_insert(KnownProject {
-                project_id,
-                gone: false,
-                lease: None,
-                imported: false,
-                refused: None,
-                recorded: None,
-                status: None,
-            });
+            let project = known
+                .entry(project_id)
+                .or_insert_with(|| KnownProject::unrecorded(project_id));
             project.imported = imported;
             project.refused = refusal(item);
         }
@@ -546,10 +537,7 @@ impl ScheduleItems for DynamoProjectStore {
         at: &str,
     ) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::schedule_key(connection, project_id)))
+            .update(Self::schedule_key(connection, project_id))
             .update_expression("SET gone_at = :at")
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(gone_at)")
             .expression_attribute_values(":at", AttributeValue::S(at.to_owned()))
@@ -626,11 +614,7 @@ impl PushLeases for DynamoProjectStore {
             return Ok(LeaseTake::NotSynced("incomplete".into()));
         };
         let n = |value: i64| AttributeValue::N(value.to_string());
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key))
+        let result = self.update(key)
             .update_expression(
                 "SET enqueue_lease_until = :until, enqueued_at = :at, enqueue_visible_at = :visible",
             )

@@ -8,7 +8,7 @@
 //! - [`secret_cache`]: the hook secrets of known connections, remembered for a minute in a bounded LRU;
 //! - [`service`]: [`PushHooks`], which checks the connection's hook secret, reads the event and enqueues.
 //!
-//! Bursts coalesce through the scheduler's enqueue lease (`crate::scheduler::ports::EnqueueLease`): a hook's
+//! Bursts coalesce through the scheduler's enqueue lease ([`crate::kernel::enqueue_lease::EnqueueLease`]): a hook's
 //! message is delayed by a short window and covers every push of that window.
 
 pub mod ports;

@@ -5,9 +5,9 @@
 
 use std::future::Future;
 
+use crate::kernel::enqueue_lease::EnqueueLease;
+use crate::kernel::project_status::ProjectStatus;
 use crate::kernel::{ConnectionId, CredentialId, StoreError};
-use crate::scheduler::model::ProjectStatus;
-use crate::scheduler::ports::EnqueueLease;
 
 /// The statuses of a project a push hook enqueues: those a tick enqueues (one recorded empty may be empty no more
 /// after a push). Archived, excluded and refused projects are left to the tick.

@@ -17,10 +17,10 @@ use time::OffsetDateTime;
 use super::ports::{LeaseTake, PushLeases, ScheduledProject};
 use super::push::{Event, PushError};
 use super::secret_cache::SecretCache;
+use crate::kernel::enqueue_lease::{DEFAULT_ENQUEUE_LEASE, EnqueueLease};
 use crate::kernel::push_hook::hook_secret_name;
 use crate::kernel::vault::{SecretVault, VaultError};
 use crate::kernel::{ConnectionId, MessageError, StoreError, SyncMessage, SyncQueue};
-use crate::scheduler::ports::EnqueueLease;
 use crate::secret::SecretString;
 
 /// How hooks are coalesced, and how long a hook secret is remembered.
@@ -43,7 +43,7 @@ impl Default for HookOptions {
     fn default() -> Self {
         HookOptions {
             coalesce_window: Duration::from_secs(5),
-            enqueue_lease: crate::scheduler::SchedulerOptions::default().enqueue_lease,
+            enqueue_lease: DEFAULT_ENQUEUE_LEASE,
             secret_cache_ttl: Duration::from_secs(60),
             secret_cache_entries: NonZeroUsize::new(1024).expect("not zero"),
         }
@@ -322,9 +322,11 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::scheduler::model::{DiscoveredProject, ProjectStatus};
-    use crate::scheduler::ports::{ProjectRecord, ScheduleItems};
-    use crate::testing::{MemoryQueue, MemorySchedulerStore, MemoryVault, discovered_project};
+    use crate::kernel::project_status::ProjectStatus;
+    use crate::scheduler::ports::ScheduleItems;
+    use crate::testing::{
+        MemoryQueue, MemorySchedulerStore, MemoryVault, discovered_project, project_record,
+    };
 
     const PREFIX: &str = "gitlab-importer/";
     const SECRET: &str = "7f3a9c0e5b1d4f2a8c6e0b9d7f5a3c1e2b4d6f8a0c2e4b6d8f0a2c4e6b8d0f2a";
@@ -340,16 +342,12 @@ mod tests {
     /// acme has a hook secret and two projects a tick recorded: 15 (active) and 16 (`status16`).
     async fn hooks(status16: ProjectStatus) -> Hooks {
         let store = MemorySchedulerStore::default();
-        let projects: [(DiscoveredProject, ProjectStatus); 2] = [
-            (discovered_project(15, "acme/p15"), ProjectStatus::Active),
-            (discovered_project(16, "acme/p16"), status16),
+        let project = |id: u64| discovered_project(id, &format!("acme/p{id}"));
+        let (p15, p16) = (project(15), project(16));
+        let records = [
+            project_record(&p15, None, ProjectStatus::Active),
+            project_record(&p16, None, status16),
         ];
-        let records = projects.each_ref().map(|(project, status)| ProjectRecord {
-            project,
-            seen_at: "2026-11-30T11:00:00Z",
-            lease: None,
-            status: *status,
-        });
         store.write(&acme(), &records).await.unwrap();
         store.add_connection(&acme(), None);
         let secrets = MemoryVault::default();

@@ -5,31 +5,12 @@
 
 use std::future::Future;
 
-use super::model::{DiscoveredProject, ProjectStatus};
+use super::model::DiscoveredProject;
 use crate::credentials::ConnectionId;
+use crate::kernel::enqueue_lease::EnqueueLease;
+use crate::kernel::instance::{InstanceUrl, InstanceUrlError};
+use crate::kernel::project_status::ProjectStatus;
 use crate::kernel::{StoreError, SyncMessage};
-
-/// A project's enqueue lease, the one mechanism that keeps sync messages of one project apart, whoever sends them:
-/// - a tick enqueues a project only if no lease of an earlier message still holds (`until`), so two ticks close
-///   together never send a second message while one is in flight;
-/// - a push hook enqueues only if no queued message becomes visible after the push (`visible_at`): such a message
-///   reads the branch head after the push, so it covers it. The hook's own messages are delayed by a short window
-///   and so cover the pushes of that window: a burst of pushes makes one sync per window
-///   (`crate::hooks`, which takes its lease with one conditional write of the same item).
-///
-/// A tick reads and writes leases only while it holds the connection's scheduling lock
-/// ([`ConnectionTurns::lock_connection`]); a hook's lease taken during a tick may be overwritten by the tick's own
-/// (two messages, both harmless) but never lost without a message having been sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnqueueLease {
-    /// When the message was enqueued (RFC 3339).
-    pub enqueued_at: String,
-    /// Until when the lease holds, in epoch seconds.
-    pub until: i64,
-    /// When the message becomes visible to the worker, in epoch seconds (a tick's at once; a hook's after its
-    /// coalescing window). `0` for leases recorded before hooks existed.
-    pub visible_at: i64,
-}
 
 /// The scheduler's whole record of one project, as a tick writes it (it replaces the previous one).
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +48,21 @@ pub struct KnownProject {
     pub status: Option<ProjectStatus>,
 }
 
+impl KnownProject {
+    /// The item of a project the sync knows and no tick recorded yet.
+    pub fn unrecorded(project_id: u64) -> Self {
+        KnownProject {
+            project_id,
+            gone: false,
+            lease: None,
+            imported: false,
+            refused: None,
+            recorded: None,
+            status: None,
+        }
+    }
+}
+
 /// A connection, and when a tick last started its turn (the tick's order: oldest first).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownConnection {
@@ -74,8 +70,9 @@ pub struct KnownConnection {
     /// Epoch seconds; `None` if no tick has taken its turn yet.
     pub last_scheduled_at: Option<i64>,
     /// The GitLab instance the credentials API bound the connection to (`None` for a connection stored before
-    /// connections were bound).
-    pub instance: Option<String>,
+    /// connections were bound); `Err` when what is stored is no instance address (an item edited by hand): that
+    /// connection fails its turn.
+    pub instance: Result<Option<InstanceUrl>, InstanceUrlError>,
 }
 
 /// The lease of a schedule tick, so that a second delivery of one tick does nothing.

@@ -5,14 +5,14 @@
 mod commits;
 #[cfg(feature = "export")]
 mod export;
-mod projects;
 mod scheduler;
 mod sync;
 mod vault;
 
 #[cfg(feature = "export")]
 pub use export::{MemoryChangeFeed, MemorySink};
-pub use projects::discovered_project;
-pub use scheduler::{MemoryQueue, MemorySchedulerStore};
+pub use scheduler::{
+    MemoryQueue, MemorySchedulerStore, SEEN_AT, discovered_project, project_record,
+};
 pub use sync::{MemoryCommitStore, MemoryStateStore};
 pub use vault::{CountingVault, MemoryVault, Secret};

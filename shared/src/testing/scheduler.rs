@@ -9,12 +9,48 @@ use std::time::Duration;
 
 use crate::credentials::ConnectionId;
 use crate::hooks::{LeaseTake, PUSH_STATUSES, PushLeases, ScheduledProject};
+use crate::kernel::enqueue_lease::EnqueueLease;
+use crate::kernel::instance::{InstanceUrl, InstanceUrlError};
+use crate::kernel::project_status::ProjectStatus;
 use crate::kernel::{CredentialId, StoreError, SyncMessage, SyncQueue};
-use crate::scheduler::model::ProjectStatus;
+use crate::scheduler::model::DiscoveredProject;
 use crate::scheduler::ports::{
-    AccessRefusal, BatchEntry, BatchQueue, ConnectionTurns, EnqueueLease, FailedEntry,
-    KnownConnection, KnownProject, ProjectRecord, ScheduleItems, TickLeases,
+    AccessRefusal, BatchEntry, BatchQueue, ConnectionTurns, FailedEntry, KnownConnection,
+    KnownProject, ProjectRecord, ScheduleItems, TickLeases,
 };
+
+/// A project as discovery finds it: at `path` on `gitlab.example.com`, default branch `main`, found by `cred_1`,
+/// neither archived, empty nor excluded. Tests set what they need on top with `..discovered_project(..)`.
+pub fn discovered_project(project_id: u64, path: &str) -> DiscoveredProject {
+    DiscoveredProject {
+        project_id,
+        path_with_namespace: path.to_owned(),
+        web_url: format!("https://gitlab.example.com/{path}"),
+        default_branch: "main".into(),
+        archived: false,
+        empty_repo: false,
+        last_activity_at: None,
+        credential_id: "cred_1".into(),
+        excluded: false,
+    }
+}
+
+/// When [`project_record`]'s records were seen.
+pub const SEEN_AT: &str = "2026-11-24T22:00:00Z";
+
+/// A tick's record of `project` with `status`, seen at [`SEEN_AT`], holding `lease`.
+pub fn project_record<'a>(
+    project: &'a DiscoveredProject,
+    lease: Option<&'a EnqueueLease>,
+    status: ProjectStatus,
+) -> ProjectRecord<'a> {
+    ProjectRecord {
+        project,
+        seen_at: SEEN_AT,
+        lease,
+        status,
+    }
+}
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -32,8 +68,8 @@ pub struct MemorySchedulerStore {
 struct SchedulerState {
     /// Tick -> (lease until, completed).
     ticks: HashMap<String, (i64, bool)>,
-    /// Connection -> the GitLab instance it is bound to.
-    connections: BTreeMap<ConnectionId, Option<String>>,
+    /// Connection -> the GitLab instance it is bound to, as the adapter reads it.
+    connections: BTreeMap<ConnectionId, Result<Option<InstanceUrl>, InstanceUrlError>>,
     last_scheduled: HashMap<ConnectionId, i64>,
     /// Connection -> (holder, until).
     locks: HashMap<ConnectionId, (String, i64)>,
@@ -41,11 +77,13 @@ struct SchedulerState {
 }
 
 impl MemorySchedulerStore {
-    /// A connection as the credentials API stores it.
+    /// A connection as the credentials API stores it (`instance` as stored text: one that is no instance address
+    /// reads as the DynamoDB adapter reads it).
     pub fn add_connection(&self, connection: &ConnectionId, instance: Option<&str>) {
-        locked(&self.state)
-            .connections
-            .insert(connection.clone(), instance.map(str::to_owned));
+        locked(&self.state).connections.insert(
+            connection.clone(),
+            instance.map(InstanceUrl::parse).transpose(),
+        );
     }
 
     /// What the sync's item says of a project: its history is imported, or GitLab refused it.
@@ -60,15 +98,7 @@ impl MemorySchedulerStore {
         let item = state
             .projects
             .entry((connection.clone(), project_id))
-            .or_insert_with(|| KnownProject {
-                project_id,
-                gone: false,
-                lease: None,
-                imported: false,
-                refused: None,
-                recorded: None,
-                status: None,
-            });
+            .or_insert_with(|| KnownProject::unrecorded(project_id));
         item.imported = imported;
         item.refused = refused;
     }
@@ -79,6 +109,21 @@ impl MemorySchedulerStore {
             .projects
             .get(&(connection.clone(), project_id))
             .cloned()
+    }
+
+    /// Removes the project's lease if it is `ours` (a lease taken since by another is left alone).
+    fn release_lease(
+        &self,
+        connection: &ConnectionId,
+        project_id: u64,
+        ours: impl Fn(&EnqueueLease) -> bool,
+    ) {
+        let mut state = locked(&self.state);
+        if let Some(item) = state.projects.get_mut(&(connection.clone(), project_id))
+            && item.lease.as_ref().is_some_and(ours)
+        {
+            item.lease = None;
+        }
     }
 
     /// Who holds the connection's scheduling lock.
@@ -235,14 +280,7 @@ impl ScheduleItems for MemorySchedulerStore {
         project_id: u64,
         until: i64,
     ) -> Result<(), StoreError> {
-        let mut state = locked(&self.state);
-        if let Some(item) = state
-            .projects
-            .get_mut(&(connection.clone(), project_id))
-            .filter(|item| item.lease.as_ref().is_some_and(|l| l.until == until))
-        {
-            item.lease = None;
-        }
+        self.release_lease(connection, project_id, |lease| lease.until == until);
         Ok(())
     }
 
@@ -316,15 +354,9 @@ impl PushLeases for MemorySchedulerStore {
         project_id: u64,
         visible_at: i64,
     ) -> Result<(), StoreError> {
-        let mut state = locked(&self.state);
-        if let Some(item) = state.projects.get_mut(&(connection.clone(), project_id))
-            && item
-                .lease
-                .as_ref()
-                .is_some_and(|l| l.visible_at == visible_at)
-        {
-            item.lease = None;
-        }
+        self.release_lease(connection, project_id, |lease| {
+            lease.visible_at == visible_at
+        });
         Ok(())
     }
 }

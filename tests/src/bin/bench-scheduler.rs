@@ -166,66 +166,63 @@ fn main() -> BenchResult<()> {
         "db calls",
         "CPU s"
     );
-    let credential_store = DynamoCredentialStore::new(aws.dynamodb.clone(), &table);
-    let vault = SecretsManagerVault::new(aws.secrets.clone());
-    let queue = CountingQueue {
-        inner: sqs_on_moto.then(|| SqsSyncQueue::new(aws.sqs.clone(), &aws.queue("SyncQueue").url)),
-        calls: AtomicU64::new(0),
-        messages: AtomicU64::new(0),
-    };
-    // GitLab.com's 2,000 requests a minute, as in production.
-    let connector = GitLabConnector::new(http, 2_000);
-    let options = SchedulerOptions {
-        write_concurrency,
-        ..SchedulerOptions::default()
-    };
     let bench_ticks = BenchTicks {
         runtime: &runtime,
         sim: &sim,
         expected_pages,
+        credential_store: DynamoCredentialStore::new(aws.dynamodb.clone(), &table),
+        vault: SecretsManagerVault::new(aws.secrets.clone()),
+        queue: CountingQueue {
+            inner: sqs_on_moto
+                .then(|| SqsSyncQueue::new(aws.sqs.clone(), &aws.queue("SyncQueue").url)),
+            calls: AtomicU64::new(0),
+            messages: AtomicU64::new(0),
+        },
+        // GitLab.com's 2,000 requests a minute, as in production.
+        connector: GitLabConnector::new(http, 2_000),
+        options: SchedulerOptions {
+            write_concurrency,
+            ..SchedulerOptions::default()
+        },
     };
     if memory_store {
         // The scheduler timed without moto's cost per call (about 8 ms for an `UpdateItem`, whatever the
         // concurrency: its server is GIL-bound).
         let store = MemorySchedulerStore::default();
         store.add_connection(&bench, None);
-        bench_ticks.run(&Scheduler::new(
-            store,
-            credential_store,
-            vault,
-            queue,
-            connector,
-            options,
-        ))?;
+        bench_ticks.run(store)?;
     } else {
-        bench_ticks.run(&Scheduler::new(
-            DynamoProjectStore::new(aws.dynamodb.clone(), &table),
-            credential_store,
-            vault,
-            queue,
-            connector,
-            options,
-        ))?;
+        bench_ticks.run(DynamoProjectStore::new(aws.dynamodb.clone(), &table))?;
     }
     runtime.block_on(aws.teardown());
     Ok(())
 }
 
-/// The two timed ticks, whichever store keeps the project items.
+/// The two timed ticks, whichever store keeps the project items, and the rest of the scheduler.
 struct BenchTicks<'a> {
     runtime: &'a tokio::runtime::Runtime,
     sim: &'a Simulator,
     expected_pages: usize,
+    credential_store: DynamoCredentialStore,
+    vault: SecretsManagerVault,
+    queue: CountingQueue,
+    connector: GitLabConnector,
+    options: SchedulerOptions,
 }
 
 impl BenchTicks<'_> {
-    fn run<P>(
-        &self,
-        scheduler: &Scheduler<P, DynamoCredentialStore, SecretsManagerVault, CountingQueue>,
-    ) -> BenchResult<()>
+    fn run<P>(self, store: P) -> BenchResult<()>
     where
-        P: TickLeases + ConnectionTurns + ScheduleItems,
+        P: TickLeases + ConnectionTurns + ScheduleItems + Clone,
     {
+        let scheduler = Scheduler::new(
+            store,
+            self.credential_store,
+            self.vault,
+            self.queue,
+            self.connector,
+            self.options,
+        );
         let (runtime, sim, expected_pages) = (self.runtime, self.sim, self.expected_pages);
         for (tick, key) in [("first", "bench-tick-1"), ("second", "bench-tick-2")] {
             sim.reset_counts();
