@@ -20,14 +20,16 @@ use shared::credentials::{
 use shared::entrypoints::scheduler::handle;
 use shared::gitlab::GitLabConnector;
 use shared::gitlab::HttpClients;
-use shared::kernel::{StoreError, SyncMessage};
+use shared::kernel::store::StoreError;
+use shared::kernel::sync_message::SyncMessage;
 use shared::scheduler::{
     BatchEntry, BatchQueue, ConnectionReport, ConnectionTurns, DiscoveredProject, EnqueueLease,
     FailedEntry, ProjectRecord, ProjectStatus, ScheduleItems, Scheduler, SchedulerOptions,
     SendPolicy, TickReport,
 };
 use shared::secret::SecretString;
-use shared::sync::{ProjectKey, SyncStateStore};
+use shared::sync::SyncStateStore;
+use shared::testing::project_key;
 use testkit::aws_local::AwsStandIn;
 use testkit::clients::{fast_retry, local_http};
 use testkit::git_fixture::GitRepo;
@@ -1140,11 +1142,11 @@ async fn a_refused_project_is_held_then_retried_after_its_period() {
     // The worker met 403 on one project and 404 on another (its own store call, as in the sync worker).
     let state = DynamoSyncStateStore::new(env.aws.dynamodb.clone(), env.table());
     state
-        .mark_inaccessible(&ProjectKey::new("acme", org.deep), "forbidden")
+        .mark_inaccessible(&project_key("acme", org.deep), "forbidden")
         .await
         .unwrap();
     state
-        .mark_inaccessible(&ProjectKey::new("acme", org.shared_project), "not_found")
+        .mark_inaccessible(&project_key("acme", org.shared_project), "not_found")
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1_100)).await;

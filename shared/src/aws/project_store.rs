@@ -46,8 +46,8 @@ use super::keys::{
 use super::{batch_write, condition_failed};
 use crate::credentials::ConnectionId;
 use crate::hooks::{LeaseTake, PUSH_STATUSES, PushLeases, ScheduledProject};
-use crate::kernel::CredentialId;
-use crate::kernel::StoreError;
+use crate::kernel::ids::CredentialId;
+use crate::kernel::store::StoreError;
 use crate::scheduler::model::{DiscoveredProject, ProjectStatus};
 use crate::scheduler::ports::{
     AccessRefusal, ConnectionTurns, EnqueueLease, KnownConnection, KnownProject, ProjectRecord,

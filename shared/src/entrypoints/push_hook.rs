@@ -14,7 +14,7 @@ use serde_json::json;
 use super::http::{connection_segments, json_reply, request_path};
 
 use crate::hooks::{Delivery, HookError, PushHooks, PushLeases, Received};
-use crate::kernel::SyncQueue;
+use crate::kernel::sync_message::SyncQueue;
 use crate::kernel::vault::SecretVault;
 
 /// Every error code the push hook answers with: the route's own and [`HookError::code`]'s (openapi.yaml's

@@ -5,7 +5,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::ports::ExportPosition;
-use crate::sync::model::{CommitRecord, ProjectKey};
+use crate::kernel::commit_record::CommitRecord;
+use crate::kernel::project_key::ProjectKey;
 
 /// A commit as the commits table holds it, with the stamp of the write that last changed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +81,7 @@ impl ExportRow {
         let trailers = serde_json::to_string(&record.trailers).unwrap_or_else(|_| "{}".into());
         let count = |n: Option<u64>| n.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
         let row = ExportRow {
-            connection_id: project.connection_id.clone(),
+            connection_id: project.connection_id.to_string(),
             project_id: i64::try_from(project.project_id).unwrap_or(i64::MAX),
             authored_at: optional(Some(&record.authored_date)),
             imported_at: optional(Some(&record.imported_at)),
@@ -183,6 +184,7 @@ pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::testing::project_key;
 
     /// A stored merge commit of project `c1#7`, dated 2024-02-29T23:30:00Z.
     pub(crate) fn record() -> CommitRecord {
@@ -217,7 +219,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_change_becomes_a_typed_row_in_its_commit_months_partition() {
-        let key = ProjectKey::new("c1", 7);
+        let key = project_key("c1", 7);
         let change = ChangedCommit {
             record: record(),
             changed_at: "2024-03-02T00:00:00.500000Z".into(),
@@ -243,7 +245,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_broken_date_is_an_error_or_a_null_never_a_panic() {
-        let key = ProjectKey::new("c1", 7);
+        let key = project_key("c1", 7);
         let mut broken = record();
         broken.committed_at = "yesterday".into();
         let change = ChangedCommit {
@@ -268,7 +270,7 @@ pub(crate) mod tests {
 
     #[test]
     fn object_names_are_the_windows_own() {
-        let key = ProjectKey::new("c1", 7);
+        let key = project_key("c1", 7);
         assert_eq!(
             object_key(
                 "exports/",

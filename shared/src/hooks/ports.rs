@@ -5,7 +5,9 @@
 
 use std::future::Future;
 
-use crate::kernel::{ConnectionId, CredentialId, StoreError};
+use crate::kernel::ids::{ConnectionId, CredentialId};
+
+use crate::kernel::store::StoreError;
 use crate::scheduler::model::ProjectStatus;
 use crate::scheduler::ports::EnqueueLease;
 

@@ -17,9 +17,10 @@ use time::OffsetDateTime;
 use super::ports::{LeaseTake, PushLeases};
 use super::push::{Event, PushError};
 use super::secret_cache::SecretCache;
+use crate::kernel::ids::ConnectionId;
 use crate::kernel::push_hook::hook_secret_name;
+use crate::kernel::sync_message::{SyncMessage, SyncQueue};
 use crate::kernel::vault::{SecretVault, VaultError};
-use crate::kernel::{ConnectionId, SyncMessage, SyncQueue};
 use crate::scheduler::ports::EnqueueLease;
 use crate::secret::SecretString;
 

@@ -7,7 +7,8 @@ use std::future::Future;
 
 use super::model::{DiscoveredProject, ProjectStatus};
 use crate::credentials::ConnectionId;
-use crate::kernel::{StoreError, SyncMessage};
+use crate::kernel::store::StoreError;
+use crate::kernel::sync_message::SyncMessage;
 
 /// A project's enqueue lease, the one mechanism that keeps sync messages of one project apart, whoever sends them:
 /// - a tick enqueues a project only if no lease of an earlier message still holds (`until`), so two ticks close

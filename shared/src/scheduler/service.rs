@@ -36,9 +36,11 @@ use crate::credentials::{CredentialRecord, CredentialStatusStore, CredentialStor
 use crate::gitlab::{
     ConnectError, GitLabClient, GitLabConnector, GitLabError, Reservation, RetryPolicy,
 };
+use crate::kernel::ids::{ConnectionId, CredentialId};
+use crate::kernel::store::StoreError;
+use crate::kernel::sync_message::SyncMessage;
 use crate::kernel::time::{before, timestamp, utc};
 use crate::kernel::vault::SecretVault;
-use crate::kernel::{ConnectionId, CredentialId, StoreError, SyncMessage};
 
 /// Tuning of a tick.
 #[derive(Debug, Clone, Copy)]
@@ -677,7 +679,7 @@ impl<C: ConnectionTurns, S: ScheduleItems, Q: BatchQueue> Turn<'_, C, S, Q> {
                     // Discovery found the project with a live credential, whose id has its shape, and GitLab
                     // named its path and default branch: a refusal here is a bug, logged, never a bad message.
                     match CredentialId::parse(&project.credential_id)
-                        .ok_or(crate::kernel::MessageError::CredentialId)
+                        .ok_or(crate::kernel::sync_message::MessageError::CredentialId)
                         .and_then(|credential| {
                             SyncMessage::new(
                                 connection.clone(),
@@ -1398,7 +1400,7 @@ mod tests {
             let tick = Some("id:e1");
             let failed = async {
                 runs.fetch_add(1, Ordering::SeqCst);
-                Err(crate::kernel::StoreError::unavailable(
+                Err(crate::kernel::store::StoreError::unavailable(
                     "Scan",
                     "unavailable",
                 ))

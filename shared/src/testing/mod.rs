@@ -12,5 +12,5 @@ mod vault;
 #[cfg(feature = "export")]
 pub use export::{MemoryChangeFeed, MemorySink};
 pub use scheduler::{MemoryQueue, MemorySchedulerStore};
-pub use sync::{MemoryCommitStore, MemoryStateStore};
+pub use sync::{MemoryCommitStore, MemoryStateStore, project_key};
 pub use vault::{CountingVault, MemoryVault, Secret};

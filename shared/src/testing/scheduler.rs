@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use crate::credentials::ConnectionId;
 use crate::hooks::{LeaseTake, PUSH_STATUSES, PushLeases, ScheduledProject};
-use crate::kernel::{CredentialId, StoreError, SyncMessage, SyncQueue};
+use crate::kernel::ids::CredentialId;
+use crate::kernel::store::StoreError;
+use crate::kernel::sync_message::{SyncMessage, SyncQueue};
 use crate::scheduler::model::ProjectStatus;
 use crate::scheduler::ports::{
     AccessRefusal, BatchEntry, BatchQueue, ConnectionTurns, EnqueueLease, FailedEntry,
