@@ -271,44 +271,34 @@ pub(crate) mod tests {
     #[test]
     fn object_names_are_the_windows_own() {
         let key = project_key("c1", 7);
-        assert_eq!(
-            object_key(
+        let after = |sha: Option<&str>| ExportPosition {
+            changed_at: "2024-03-01T00:00:00.000000Z".into(),
+            sha: sha.map(str::to_owned),
+        };
+        let until = "2024-03-02T00:00:00.000000Z";
+        let cases = [
+            (
                 "exports/",
-                "2024-02",
-                &key,
                 None,
-                "2024-03-02T00:00:00.000000Z",
-                0
+                0,
+                "exports/commits/commit_month=2024-02/c1-7-0-20240302T000000000000Z-0.parquet",
             ),
-            "exports/commits/commit_month=2024-02/c1-7-0-20240302T000000000000Z-0.parquet"
-        );
-        assert_eq!(
-            object_key(
+            (
                 "",
-                "2024-02",
-                &key,
-                Some(&ExportPosition {
-                    changed_at: "2024-03-01T00:00:00.000000Z".into(),
-                    sha: None,
-                }),
-                "2024-03-02T00:00:00.000000Z",
-                3
+                Some(after(None)),
+                3,
+                "commits/commit_month=2024-02/c1-7-20240301T000000000000Z-20240302T000000000000Z-3.parquet",
             ),
-            "commits/commit_month=2024-02/c1-7-20240301T000000000000Z-20240302T000000000000Z-3.parquet"
-        );
-        assert_eq!(
-            object_key(
+            (
                 "",
-                "2024-02",
-                &key,
-                Some(&ExportPosition {
-                    changed_at: "2024-03-01T00:00:00.000000Z".into(),
-                    sha: Some("ab12".into()),
-                }),
-                "2024-03-02T00:00:00.000000Z",
-                0
+                Some(after(Some("ab12"))),
+                0,
+                "commits/commit_month=2024-02/c1-7-20240301T000000000000Z_ab12-20240302T000000000000Z-0.parquet",
             ),
-            "commits/commit_month=2024-02/c1-7-20240301T000000000000Z_ab12-20240302T000000000000Z-0.parquet"
-        );
+        ];
+        for (prefix, after, n, expected) in cases {
+            let name = object_key(prefix, "2024-02", &key, after.as_ref(), until, n);
+            assert_eq!(name, expected);
+        }
     }
 }

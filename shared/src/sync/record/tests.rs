@@ -151,11 +151,17 @@ fn encoded_size(record: &CommitRecord) -> usize {
     item.iter().map(|(name, v)| name.len() + value(v)).sum()
 }
 
-/// `count` trailer values of `bytes` bytes each, under distinct keys (`Key-0000`, ...).
-fn big_trailers(count: usize, bytes: usize) -> Vec<(String, String)> {
-    (0..count)
+/// [`commit`] with `count` trailer values of `bytes` bytes each, under distinct keys (`Key-0000`, ...), in both
+/// trailer fields.
+fn with_big_trailers(count: usize, bytes: usize) -> Commit {
+    let trailers: Vec<(String, String)> = (0..count)
         .map(|i| (format!("Key-{i:04}"), "x".repeat(bytes)))
-        .collect()
+        .collect();
+    Commit {
+        trailers: trailers.iter().cloned().collect(),
+        extended_trailers: trailers.into_iter().map(|(k, v)| (k, vec![v])).collect(),
+        ..commit()
+    }
 }
 
 #[test]
@@ -184,15 +190,7 @@ fn the_size_counts_every_attribute_of_the_item() {
 
 #[test]
 fn three_hundred_kb_of_trailers_lose_the_repeated_list_first() {
-    let trailers = big_trailers(30, 10 * 1024);
-    let original = Commit {
-        trailers: trailers.iter().cloned().collect(),
-        extended_trailers: trailers
-            .iter()
-            .map(|(k, v)| (k.clone(), vec![v.clone()]))
-            .collect(),
-        ..commit()
-    };
+    let original = with_big_trailers(30, 10 * 1024);
     let stored = record(original.clone());
     assert!(
         encoded_size(&stored) <= MAX_ITEM_BYTES,
@@ -244,18 +242,12 @@ fn a_one_mb_message_is_stored_cut_at_64_kib() {
 
 #[test]
 fn cuts_follow_the_order_and_stop_once_the_item_fits() {
-    let trailers = big_trailers(20, 10 * 1024);
     let original = Commit {
         message: "m".repeat(1024 * 1024),
         title: "t".repeat(100 * 1024),
         author_name: "n".repeat(300 * 1024),
         web_url: "u".repeat(300 * 1024),
-        trailers: trailers.iter().cloned().collect(),
-        extended_trailers: trailers
-            .iter()
-            .map(|(k, v)| (k.clone(), vec![v.clone()]))
-            .collect(),
-        ..commit()
+        ..with_big_trailers(20, 10 * 1024)
     };
     let stored = record(original.clone());
     assert!(encoded_size(&stored) <= MAX_ITEM_BYTES);
