@@ -21,8 +21,8 @@ use shared::credentials::{
 };
 use shared::entrypoints::credentials_api::{CredentialsApi, handler};
 use shared::gitlab::{HttpClients, NetworkPolicy, PrivateNetworks, RetryPolicy, Timeouts};
-use shared::kernel::StoreError;
 use shared::kernel::push_hook::HOOK_SECRET_SUFFIX;
+use shared::kernel::store::StoreError;
 use shared::secret::SecretString;
 use testkit::aws_local::AwsStandIn;
 use testkit::gitlab_sim::{

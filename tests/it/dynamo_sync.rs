@@ -10,12 +10,15 @@ use serde_json::{Value, json};
 use shared::aws::commit_store::{DynamoCommitStore, MAX_BATCH_WRITE};
 use shared::aws::sync_state_store::DynamoSyncStateStore;
 use shared::gitlab::{MergeBase, ProjectRef};
+use shared::kernel::commit_record::{CommitRecord, MAX_ITEM_BYTES};
+use shared::kernel::ids::ConnectionId;
+use shared::kernel::project_key::ProjectKey;
 use shared::kernel::time::change_stamp;
-use shared::sync::model::MAX_ITEM_BYTES;
 use shared::sync::{
-    CommitRecord, CommitStore, ProjectKey, ProjectSync, SyncJob, SyncOptions, SyncOutcome,
-    SyncState, SyncStateStore, SyncTarget,
+    CommitStore, ProjectSync, SyncJob, SyncOptions, SyncOutcome, SyncState, SyncStateStore,
+    SyncTarget,
 };
+use shared::testing::project_key;
 use testkit::aws_local::AwsStandIn;
 use testkit::clients::client;
 use testkit::git_fixture::GitRepo;
@@ -74,7 +77,7 @@ impl Import {
             commits: DynamoCommitStore::new(aws.dynamodb.clone(), aws.table("CommitsTable")),
             state: DynamoSyncStateStore::new(aws.dynamodb.clone(), aws.table("StateTable")),
             target: SyncTarget {
-                key: ProjectKey::new("c1", project_id),
+                key: project_key("c1", project_id),
                 project: ProjectRef::Id(project_id),
                 path_with_namespace: "acme/app".into(),
                 default_branch: "main".into(),
@@ -105,7 +108,7 @@ impl Import {
 async fn batches_stay_within_aws_limits_and_rewrites_are_harmless() {
     let aws = AwsStandIn::provision().await.unwrap();
     let store = DynamoCommitStore::new(aws.dynamodb.clone(), aws.table("CommitsTable"));
-    let key = ProjectKey::new("c1", 7);
+    let key = project_key("c1", 7);
     let records: Vec<_> = (0..60)
         .map(|i| record(&key, &format!("{i:040x}")))
         .collect();
@@ -157,7 +160,7 @@ async fn reconciling_marks_only_live_items_last_written_before_its_start() {
     let aws = AwsStandIn::provision().await.unwrap();
     let table = aws.table("CommitsTable");
     let store = DynamoCommitStore::new(aws.dynamodb.clone(), table);
-    let key = ProjectKey::new("c1", 8);
+    let key = project_key("c1", 8);
     let sha = |i: usize| format!("{i:040x}");
     // More than one page of the reconciling query.
     let records: Vec<_> = (0..1_100).map(|i| record(&key, &sha(i))).collect();
@@ -183,7 +186,7 @@ async fn reconciling_marks_only_live_items_last_written_before_its_start() {
         .await
         .unwrap();
     // Another project's commits are not this reconciliation's business.
-    let other = ProjectKey::new("c1", 80);
+    let other = project_key("c1", 80);
     store.put(vec![record(&other, &sha(1))]).await.unwrap();
 
     let at = time::OffsetDateTime::now_utc();
@@ -267,7 +270,7 @@ async fn a_force_push_whose_old_head_is_pruned_leaves_the_table_equal_to_git() {
 async fn the_head_moves_only_from_the_head_that_was_read() {
     let aws = AwsStandIn::provision().await.unwrap();
     let store = DynamoSyncStateStore::new(aws.dynamodb.clone(), aws.table("StateTable"));
-    let key = ProjectKey::new("c1", 9);
+    let key = project_key("c1", 9);
     assert_eq!(store.load(&key).await.unwrap(), SyncState::default());
     let first = SyncState {
         last_head: Some("a".repeat(40)),
@@ -370,7 +373,7 @@ async fn a_whole_import_lands_in_the_table_equal_to_git() {
 async fn an_item_dynamodb_refuses_is_skipped_and_the_rest_of_its_page_written() {
     let aws = AwsStandIn::provision().await.unwrap();
     let store = DynamoCommitStore::new(aws.dynamodb.clone(), aws.table("CommitsTable"));
-    let key = ProjectKey::new("c1", 11);
+    let key = project_key("c1", 11);
     let mut records: Vec<_> = (0..25)
         .map(|i| record(&key, &format!("{i:040x}")))
         .collect();
@@ -403,7 +406,7 @@ async fn an_item_dynamodb_refuses_is_skipped_and_the_rest_of_its_page_written() 
 async fn a_job_marked_for_a_new_plan_reads_back_marked() {
     let aws = AwsStandIn::provision().await.unwrap();
     let store = DynamoSyncStateStore::new(aws.dynamodb.clone(), aws.table("StateTable"));
-    let key = ProjectKey::new("c1", 12);
+    let key = project_key("c1", 12);
     let mut job = SyncJob {
         head: "b".repeat(40),
         default_branch: "main".into(),
@@ -507,10 +510,19 @@ async fn a_page_of_commits_with_300_kb_of_trailers_each_is_stored_cut_and_equal_
 async fn racing_write_reservations_never_pass_the_ceiling() {
     let aws = AwsStandIn::provision().await.unwrap();
     let state = DynamoSyncStateStore::new(aws.dynamodb.clone(), aws.table("StateTable"));
-    let races = (0..20).map(|_| state.reserve_writes("conn-a", "2026-12-07", 10, 105));
+    let reserve = |connection: &'static str, day: &'static str, writes: u64| {
+        let state = &state;
+        async move {
+            let connection = ConnectionId::parse(connection).unwrap();
+            state
+                .reserve_writes(&connection, day, writes, 105)
+                .await
+                .unwrap()
+        }
+    };
+    let races = (0..20).map(|_| reserve("conn-a", "2026-12-07", 10));
     let granted = futures::future::join_all(races).await;
-    let granted = granted.into_iter().filter(|g| *g.as_ref().unwrap()).count();
-    assert_eq!(granted, 10);
+    assert_eq!(granted.into_iter().filter(|g| *g).count(), 10);
     let count = |sk: &'static str| {
         let aws = &aws;
         async move {
@@ -530,38 +542,13 @@ async fn racing_write_reservations_never_pass_the_ceiling() {
     let in_a_week = time::OffsetDateTime::now_utc().unix_timestamp() + 7 * 24 * 3600;
     assert!((in_a_week - 60..=in_a_week).contains(&expires_at));
     // What is left (5) is granted; one more is not, and adds nothing.
-    assert!(
-        state
-            .reserve_writes("conn-a", "2026-12-07", 5, 105)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !state
-            .reserve_writes("conn-a", "2026-12-07", 1, 105)
-            .await
-            .unwrap()
-    );
+    assert!(reserve("conn-a", "2026-12-07", 5).await);
+    assert!(!reserve("conn-a", "2026-12-07", 1).await);
     assert_eq!(count("WRITES#2026-12-07").await, 105);
     // A reservation larger than the ceiling itself is refused without a write.
-    assert!(
-        !state
-            .reserve_writes("conn-b", "2026-12-07", 106, 105)
-            .await
-            .unwrap()
-    );
+    assert!(!reserve("conn-b", "2026-12-07", 106).await);
     // Another day, another connection: counts of their own.
-    assert!(
-        state
-            .reserve_writes("conn-a", "2026-12-08", 105, 105)
-            .await
-            .unwrap()
-    );
-    assert!(
-        state
-            .reserve_writes("conn-b", "2026-12-07", 105, 105)
-            .await
-            .unwrap()
-    );
+    assert!(reserve("conn-a", "2026-12-08", 105).await);
+    assert!(reserve("conn-b", "2026-12-07", 105).await);
     aws.teardown().await;
 }

@@ -10,7 +10,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use shared::sync::ProjectKey;
+use shared::kernel::project_key::ProjectKey;
+use shared::testing::project_key;
 use testkit::demo::{DEMO_TOKEN, Demo, differences_from_git};
 use testkit::gitlab_sim::Simulator;
 use testkit::gitlab_sim::routes;
@@ -53,7 +54,7 @@ fn json_count(n: usize) -> serde_json::Value {
 }
 
 fn key(project_id: u64) -> ProjectKey {
-    ProjectKey::new(CONNECTION, project_id)
+    project_key(CONNECTION, project_id)
 }
 
 fn synced(pass: &PassSummary, path: &str) -> Vec<(&'static str, usize, u64)> {

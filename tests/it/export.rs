@@ -28,8 +28,11 @@ use shared::export::{
     ChangeCursor, ChangeFeed, ChangePage, ExportOptions, ExportPosition, ExportProject, Exporter,
     Window,
 };
-use shared::kernel::StoreError;
-use shared::sync::{CommitRecord, CommitStore, ProjectKey};
+use shared::kernel::commit_record::CommitRecord;
+use shared::kernel::project_key::ProjectKey;
+use shared::kernel::store::StoreError;
+use shared::sync::CommitStore;
+use shared::testing::project_key;
 use testkit::aws_local::AwsStandIn;
 use testkit::demo::{DEMO_TOKEN, Demo};
 use testkit::gitlab_sim::Simulator;
@@ -351,10 +354,7 @@ async fn an_export_of_one_page_a_run_ends_equal_to_the_table_with_no_duplicate_r
     // Given 3,000 commits in two projects, most in the first.
     let aws = AwsStandIn::provision().await.unwrap();
     let store = DynamoCommitStore::new(aws.dynamodb.clone(), aws.table("CommitsTable"));
-    let projects = [
-        (ProjectKey::new("c1", 1), 2_500),
-        (ProjectKey::new("c1", 2), 500),
-    ];
+    let projects = [(project_key("c1", 1), 2_500), (project_key("c1", 2), 500)];
     import(&aws, &store, &projects).await;
 
     // When every run is past its deadline, so that it writes one page of 100 changes.
@@ -390,7 +390,7 @@ async fn a_removal_batch_written_over_longer_than_the_settle_time_is_exported() 
         aws.dynamodb.clone(),
         aws.table("CommitsTable"),
     ));
-    let key = ProjectKey::new("c1", 1);
+    let key = project_key("c1", 1);
     import(&aws, &store, &[(key.clone(), 2_000)]).await;
     let dir = tempfile::tempdir().unwrap();
     // Short against the marks' time on any machine: 2,000 conditional updates take moto seconds, not 0.3 s.
@@ -528,7 +528,7 @@ async fn an_item_left_unprocessed_is_stamped_when_it_is_sent_again() {
         aws_sdk_dynamodb::Client::from_conf(config),
         aws.table("CommitsTable"),
     );
-    let key = ProjectKey::new("c1", 1);
+    let key = project_key("c1", 1);
 
     // When a batch of 25 is written.
     let records: Vec<CommitRecord> = (0..25).map(|i| commit(&key, i)).collect();

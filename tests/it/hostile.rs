@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use shared::gitlab::RetryPolicy;
 use shared::scheduler::SchedulerOptions;
-use shared::sync::{ProjectKey, SyncOptions};
+use shared::sync::SyncOptions;
+use shared::testing::project_key;
 use testkit::git_fixture::{CommitSpec, GitRepo};
 use testkit::gitlab_sim::{Fault, Hostile, Simulator, World, routes};
 use testkit::local_run::{GitLabTarget, LocalRun, PassSummary, Tuning};
@@ -59,7 +60,7 @@ impl Side {
     async fn equals_git(&self, run: &LocalRun) -> bool {
         let stored = run
             .aws
-            .stored_commits(&ProjectKey::new(self.connection, self.project))
+            .stored_commits(&project_key(self.connection, self.project))
             .await;
         let live: Vec<&String> = stored
             .iter()

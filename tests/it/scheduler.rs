@@ -29,7 +29,7 @@ use shared::credentials::{
 use shared::entrypoints::scheduler::handle;
 use shared::gitlab::GitLabConnector;
 use shared::gitlab::HttpClients;
-use shared::kernel::SyncMessage;
+use shared::kernel::sync_message::SyncMessage;
 use shared::scheduler::{
     BatchQueue, ConnectionReport, ScheduleItems, Scheduler, SchedulerOptions, SendPolicy,
     TickReport,

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use shared::gitlab::{CommitQuery, GitLabClient, GitLabError, MergeBase, ProjectRef};
-use shared::sync::{ProjectKey, ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncTarget};
-use shared::testing::{MemoryCommitStore, MemoryStateStore};
+use shared::kernel::project_key::ProjectKey;
+use shared::sync::{ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncTarget};
+use shared::testing::{MemoryCommitStore, MemoryStateStore, project_key};
 use testkit::clients::client;
 use testkit::git_fixture::{CommitSpec, GitRepo};
 use testkit::gitlab_sim::{
@@ -46,7 +47,7 @@ impl Fixture {
     }
 
     fn key(&self) -> ProjectKey {
-        ProjectKey::new("conn-1", self.project_id)
+        project_key("conn-1", self.project_id)
     }
 
     fn target(&self, default_branch: &str) -> SyncTarget {

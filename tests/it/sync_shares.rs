@@ -165,7 +165,7 @@ async fn five_sync_processes_of_one_token_stay_within_its_limit_together() {
 async fn the_timeline_in_the_state_table_restarts_when_idle_and_moves_on_when_busy() {
     use shared::aws::rate_bucket::DynamoSlotStore;
     use shared::gitlab::{BucketKey, SlotRequest, SlotStore};
-    use shared::kernel::{ConnectionId, CredentialId};
+    use shared::kernel::ids::{ConnectionId, CredentialId};
 
     let aws = AwsStandIn::provision().await.expect("stand-in");
     let store = DynamoSlotStore::new(aws.dynamodb.clone(), aws.table("StateTable"));

@@ -20,10 +20,11 @@ use shared::credentials::{
     GitLabVerifier,
 };
 use shared::gitlab::GitLabConnector;
-use shared::kernel::{SyncMessage, SyncQueue};
+use shared::kernel::sync_message::{SyncMessage, SyncQueue};
 use shared::secret::SecretString;
 use shared::sync::worker::TimeBudget;
-use shared::sync::{ProjectKey, SyncOptions, SyncWorker};
+use shared::sync::{SyncOptions, SyncWorker};
+use shared::testing::project_key;
 use testkit::aws_local::AwsStandIn;
 use testkit::clients::{fast_retry, local_http};
 use testkit::git_fixture::GitRepo;
@@ -214,7 +215,7 @@ impl Env {
     }
 
     pub(crate) async fn stored_shas(&self, project: u64) -> BTreeSet<String> {
-        let key = ProjectKey::new(CONNECTION, project);
+        let key = project_key(CONNECTION, project);
         self.aws.stored_commits(&key).await.into_keys().collect()
     }
 

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 use serde_json::{Value, json};
-use shared::kernel::ConnectionId;
+use shared::kernel::ids::ConnectionId;
 use shared::kernel::push_hook::hook_path;
 
 use crate::api_front::ApiFront;

@@ -258,7 +258,7 @@ impl AwsStandIn {
     /// with git.
     pub async fn stored_commits(
         &self,
-        key: &shared::sync::ProjectKey,
+        key: &shared::kernel::project_key::ProjectKey,
     ) -> BTreeMap<String, StoredCommit> {
         let mut found = BTreeMap::new();
         let mut start = None;

@@ -394,7 +394,7 @@ pub async fn differences_in_tables(
         let id = sim
             .with_world(|w| w.find_project(path))
             .unwrap_or_else(|| panic!("the simulator has no {path}"));
-        let key = shared::sync::ProjectKey::new(connection, id);
+        let key = shared::testing::project_key(connection, id);
         let stored = aws.stored_commits(&key).await;
         let live: BTreeSet<&str> = stored
             .iter()

@@ -16,7 +16,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use shared::app::{CredentialsFunction, SchedulerFunction, SyncWorkerFunction};
 use shared::config::Config;
-use shared::kernel::ConnectionId;
+use shared::kernel::ids::ConnectionId;
 use shared::kernel::push_hook::{hook_path, hook_secret_name};
 use shared::scheduler::SchedulerOptions;
 use shared::sync::{RecordOutcome, RecordReport, SyncOptions};

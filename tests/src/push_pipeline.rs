@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use shared::sync::ProjectKey;
+use shared::testing::project_key;
 
 use crate::git_fixture::{CommitSpec, GitRepo};
 use crate::gitlab_sim::{OneProject, Simulator, World};
@@ -70,7 +70,7 @@ impl PushPipeline {
         let stored = self
             .run
             .aws
-            .stored_commits(&ProjectKey::new(CONNECTION, self.project))
+            .stored_commits(&project_key(CONNECTION, self.project))
             .await;
         let live: BTreeSet<String> = stored
             .into_iter()

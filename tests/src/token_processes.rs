@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use shared::aws::rate_bucket::DynamoSlotStore;
 use shared::gitlab::{ConnectTarget, GitLabClient, GitLabConnector, ProjectRef};
+use shared::kernel::ids::{ConnectionId, CredentialId};
 use shared::kernel::vault::SecretVault;
-use shared::kernel::{ConnectionId, CredentialId};
 use shared::secret::SecretString;
-use shared::sync::{ProjectKey, SyncTarget};
-use shared::testing::MemoryVault;
+use shared::sync::SyncTarget;
+use shared::testing::{MemoryVault, project_key};
 
 use crate::aws_local::AwsStandIn;
 use crate::clients::{fast_retry, local_http};
@@ -98,7 +98,7 @@ pub fn projects_of_one_token(
     let targets = ids
         .into_iter()
         .map(|id| SyncTarget {
-            key: ProjectKey::new(CONNECTION, id),
+            key: project_key(CONNECTION, id),
             project: ProjectRef::Id(id),
             path_with_namespace: format!("acme/{id}"),
             default_branch: "main".into(),

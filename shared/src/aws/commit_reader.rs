@@ -10,8 +10,8 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::commits::{CommitRange, CommitReader, PageKey, ReadOutcome};
-use crate::kernel::StoreError;
-use crate::sync::model::CommitRecord;
+use crate::kernel::commit_record::CommitRecord;
+use crate::kernel::store::StoreError;
 
 /// The time-range index the template declares on the commits table.
 pub const BY_COMMITTED_AT: &str = "by_committed_at";

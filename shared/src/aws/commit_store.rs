@@ -25,9 +25,10 @@ use futures::{StreamExt, TryStreamExt};
 use time::OffsetDateTime;
 
 use super::{MAX_BATCH_ATTEMPTS, batch_write, condition_failed};
-use crate::kernel::StoreError;
+use crate::kernel::commit_record::CommitRecord;
+use crate::kernel::project_key::ProjectKey;
+use crate::kernel::store::StoreError;
 use crate::kernel::time::{change_stamp_now, utc};
-use crate::sync::model::{CommitRecord, ProjectKey};
 use crate::sync::ports::CommitStore;
 
 /// AWS rejects a `BatchWriteItem` with more than 25 requests (moto accepts more: the limit is ours to keep).

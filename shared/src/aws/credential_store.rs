@@ -23,7 +23,7 @@ use crate::credentials::model::{
     SyncTally,
 };
 use crate::credentials::ports::{CredentialStatusStore, CredentialStore};
-use crate::kernel::StoreError;
+use crate::kernel::store::StoreError;
 
 type Item = HashMap<String, AttributeValue>;
 

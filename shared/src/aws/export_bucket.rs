@@ -6,7 +6,7 @@ use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 
 use crate::export::ObjectSink;
-use crate::kernel::StoreError;
+use crate::kernel::store::StoreError;
 
 #[derive(Debug, Clone)]
 pub struct S3ExportBucket {

@@ -22,8 +22,10 @@ use super::keys::{EXPORT_SK_PREFIX, PROJECT_SK_PREFIX, connection_pk, export_sk}
 use crate::export::{
     ChangeCursor, ChangeFeed, ChangePage, ChangedCommit, ExportPosition, ExportProject, Window,
 };
-use crate::kernel::{ConnectionId, StoreError};
-use crate::sync::model::{CommitRecord, ProjectKey};
+use crate::kernel::commit_record::CommitRecord;
+use crate::kernel::ids::ConnectionId;
+use crate::kernel::project_key::ProjectKey;
+use crate::kernel::store::StoreError;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -97,10 +99,7 @@ fn state_project(item: &Item) -> Option<(ProjectKey, bool)> {
         Some(id) => (id, true),
         None => (sk.strip_prefix(PROJECT_SK_PREFIX)?, false),
     };
-    Some((
-        ProjectKey::new(connection.as_str(), id.parse().ok()?),
-        watermark,
-    ))
+    Some((ProjectKey::new(connection, id.parse().ok()?), watermark))
 }
 
 impl ChangeFeed for DynamoChangeFeed {
@@ -225,7 +224,7 @@ impl ChangeFeed for DynamoChangeFeed {
             .table_name(&self.state_table)
             .key(
                 "pk",
-                AttributeValue::S(connection_pk(&project.connection_id)),
+                AttributeValue::S(connection_pk(project.connection_id.as_str())),
             )
             .key("sk", AttributeValue::S(export_sk(project.project_id)))
             .update_expression("SET entity = :entity, exported_to = :to")

@@ -47,11 +47,11 @@ use super::keys::{
 use super::{batch_write, condition_failed};
 use crate::credentials::ConnectionId;
 use crate::hooks::{LeaseTake, PUSH_STATUSES, PushLeases, ScheduledProject};
-use crate::kernel::CredentialId;
-use crate::kernel::StoreError;
 use crate::kernel::enqueue_lease::EnqueueLease;
+use crate::kernel::ids::CredentialId;
 use crate::kernel::instance::InstanceUrl;
 use crate::kernel::project_status::ProjectStatus;
+use crate::kernel::store::StoreError;
 use crate::scheduler::model::DiscoveredProject;
 use crate::scheduler::ports::{
     AccessRefusal, ConnectionTurns, KnownConnection, KnownProject, ProjectRecord, ScheduleItems,

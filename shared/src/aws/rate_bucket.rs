@@ -16,7 +16,7 @@ use futures::future::BoxFuture;
 use super::condition_failed;
 use super::keys::{connection_pk, rate_sk};
 use crate::gitlab::shared_budget::{BucketKey, SlotRequest, SlotStore};
-use crate::kernel::StoreError;
+use crate::kernel::store::StoreError;
 
 /// Rounds of (busy, idle) writes before giving up: each lost round means another process took slots meanwhile,
 /// so the next busy write holds.

@@ -7,7 +7,9 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
-use crate::kernel::{StoreError, SyncMessage, SyncQueue};
+use crate::kernel::store::StoreError;
+
+use crate::kernel::sync_message::{SyncMessage, SyncQueue};
 use crate::scheduler::ports::{BatchEntry, BatchQueue, FailedEntry};
 
 #[derive(Debug, Clone)]

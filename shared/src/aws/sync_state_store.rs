@@ -12,9 +12,11 @@ use time::OffsetDateTime;
 
 use super::condition_failed;
 use super::keys::{connection_pk, project_sk, writes_sk};
-use crate::kernel::StoreError;
+use crate::kernel::ids::ConnectionId;
+use crate::kernel::project_key::ProjectKey;
+use crate::kernel::store::StoreError;
 use crate::kernel::time::utc;
-use crate::sync::model::{ProjectKey, SyncJob, SyncState};
+use crate::sync::model::{SyncJob, SyncState};
 use crate::sync::ports::SyncStateStore;
 
 /// A day's count of commit writes is kept a week (the table's TTL, `expires_at`), for an operator to look at.
@@ -40,7 +42,7 @@ pub fn project_key(project: &ProjectKey) -> [(&'static str, AttributeValue); 2] 
     [
         (
             "pk",
-            AttributeValue::S(connection_pk(&project.connection_id)),
+            AttributeValue::S(connection_pk(project.connection_id.as_str())),
         ),
         ("sk", AttributeValue::S(project_sk(project.project_id))),
     ]
@@ -111,7 +113,7 @@ impl SyncStateStore for DynamoSyncStateStore {
 
     async fn reserve_writes(
         &self,
-        connection_id: &str,
+        connection_id: &ConnectionId,
         day: &str,
         writes: u64,
         ceiling: u64,
@@ -123,7 +125,10 @@ impl SyncStateStore for DynamoSyncStateStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(connection_pk(connection_id)))
+            .key(
+                "pk",
+                AttributeValue::S(connection_pk(connection_id.as_str())),
+            )
             .key("sk", AttributeValue::S(writes_sk(day)))
             .update_expression("ADD commit_writes :writes SET expires_at = :expires")
             .condition_expression("attribute_not_exists(commit_writes) OR commit_writes <= :room")

@@ -110,11 +110,11 @@ fn is_commit_id(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::model::ProjectKey;
+    use crate::testing::project_key;
 
     fn range() -> CommitRange {
         CommitRange {
-            project: ProjectKey::new("acme", 7),
+            project: project_key("acme", 7),
             from: Some("2024-01-01T00:00:00Z".to_owned()),
             to: Some("2024-12-31T23:59:59Z".to_owned()),
             include_removed: false,
@@ -146,11 +146,11 @@ mod tests {
         let cursor = encode(&range(), &key());
         let others = [
             CommitRange {
-                project: ProjectKey::new("acme", 8),
+                project: project_key("acme", 8),
                 ..range()
             },
             CommitRange {
-                project: ProjectKey::new("other", 7),
+                project: project_key("other", 7),
                 ..range()
             },
             CommitRange {

@@ -15,8 +15,10 @@ use time::{Duration, OffsetDateTime, UtcOffset};
 
 use super::cursor::{self, CursorError};
 use super::ports::{CommitRange, CommitReader, PageKey};
-use crate::kernel::{ConnectionId, StoreError};
-use crate::sync::model::{CommitRecord, ProjectKey};
+use crate::kernel::commit_record::CommitRecord;
+use crate::kernel::ids::ConnectionId;
+use crate::kernel::project_key::ProjectKey;
+use crate::kernel::store::StoreError;
 
 /// Commits per page when the caller names no `limit`.
 pub const DEFAULT_LIMIT: usize = 50;
@@ -101,7 +103,7 @@ impl<R: CommitReader> CommitLog<R> {
                 reason: "must be an integer from 1 to 100",
             });
         }
-        let project = ProjectKey::new(connection.as_str(), request.project_id);
+        let project = ProjectKey::new(connection.clone(), request.project_id);
         let Some((from, to)) = window(request.since, request.until)? else {
             return Ok(CommitPage {
                 commits: Vec::new(),
@@ -237,7 +239,7 @@ mod tests {
     use super::*;
     use crate::commits::ports::ReadOutcome;
     use crate::sync::CommitStore;
-    use crate::testing::MemoryCommitStore;
+    use crate::testing::{MemoryCommitStore, project_key};
 
     fn connection() -> ConnectionId {
         ConnectionId::parse("acme").unwrap()
@@ -296,7 +298,7 @@ mod tests {
             .collect();
         store
             .mark_removed(
-                &ProjectKey::new("acme", 7),
+                &project_key("acme", 7),
                 gone,
                 datetime!(2025-01-01 0:00 UTC),
             )

@@ -3,8 +3,9 @@
 
 use std::future::Future;
 
-use crate::kernel::StoreError;
-use crate::sync::model::{CommitRecord, ProjectKey};
+use crate::kernel::commit_record::CommitRecord;
+use crate::kernel::project_key::ProjectKey;
+use crate::kernel::store::StoreError;
 
 /// What one listing reads: a project, inclusive bounds on the stored `committed_at` (UTC RFC 3339, whole
 /// seconds, so they compare as strings the way the index sorts) and whether commits that left the default branch

@@ -6,7 +6,7 @@ use std::future::Future;
 use super::model::{
     ConnectionId, CredentialId, CredentialRecord, CredentialStatus, DiscoverySummary, SyncTally,
 };
-use crate::kernel::StoreError;
+use crate::kernel::store::StoreError;
 // The vault is the kernel's (the GitLab connector reads it too); named here as the credentials room's port.
 pub use crate::kernel::vault::{SecretVault, VaultError};
 

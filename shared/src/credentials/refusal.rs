@@ -17,7 +17,7 @@ use super::model::{CredentialRecord, CredentialStatus};
 use super::ports::CredentialStatusStore;
 use super::verify::unusable;
 use crate::gitlab::{GitLabClient, GitLabError, TokenInfo};
-use crate::kernel::StoreError;
+use crate::kernel::store::StoreError;
 
 /// What came of a GitLab error for the credential whose token the request carried.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use super::model::{
 };
 use super::ports::{CredentialStore, SecretVault, VaultError};
 use super::verify::{Verifier, VerifyError, warn_of_excess_scopes};
-use crate::kernel::StoreError;
 use crate::kernel::push_hook::{HOOK_SECRET_SUFFIX, generate_hook_secret, hook_secret_name};
+use crate::kernel::store::StoreError;
 use crate::kernel::time::timestamp;
 use crate::secret::SecretString;
 

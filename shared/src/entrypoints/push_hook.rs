@@ -15,7 +15,7 @@ use super::http::{connection_segments, error_body, json_reply, request_path, wit
 use crate::hooks::{
     Delivery, HookError, IgnoreReason, PushHooks, PushLeases, Received, Refusal, Unavailable,
 };
-use crate::kernel::SyncQueue;
+use crate::kernel::sync_message::SyncQueue;
 use crate::kernel::vault::SecretVault;
 
 /// Every error code the push hook answers with (openapi.yaml's `HookError` lists exactly these; a test checks).
@@ -173,7 +173,7 @@ mod tests {
 
     use super::*;
     use crate::hooks::PushError;
-    use crate::kernel::StoreError;
+    use crate::kernel::store::StoreError;
 
     /// Each refusal answers with a listed code and a status of its class: 4xx for the caller's faults, 503 (which
     /// GitLab delivers again) for ours; every listed code is answered.

@@ -6,9 +6,9 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use lambda_runtime::LambdaEvent;
 
 use crate::credentials::{CredentialStatusStore, CredentialStore};
+use crate::kernel::sync_message::{SyncMessage, SyncQueue};
 use crate::kernel::time::deadline_from_epoch_ms;
 use crate::kernel::vault::SecretVault;
-use crate::kernel::{SyncMessage, SyncQueue};
 use crate::sync::{CommitStore, RecordOutcome, RecordReport, SyncStateStore, SyncWorker};
 
 /// The Lambda handler.

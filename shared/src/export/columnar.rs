@@ -157,7 +157,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::export::model::ChangedCommit;
     use crate::export::model::tests::record;
-    use crate::sync::ProjectKey;
+    use crate::testing::project_key;
 
     /// Every row of a Parquet file, as the reader sees it.
     pub(crate) fn read(body: Vec<u8>) -> Vec<Row> {
@@ -171,7 +171,7 @@ pub(crate) mod tests {
 
     #[test]
     fn rows_round_trip_with_their_types_and_nulls() {
-        let key = ProjectKey::new("c1", 7);
+        let key = project_key("c1", 7);
         let mut removed = record();
         removed.sha = "d".repeat(40);
         removed.additions = None;

@@ -4,7 +4,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use super::ports::ObjectSink;
-use crate::kernel::StoreError;
+use crate::kernel::store::StoreError;
 
 #[derive(Debug, Clone)]
 pub struct FolderSink {

@@ -5,7 +5,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::ports::ExportPosition;
-use crate::sync::model::{CommitRecord, ProjectKey};
+use crate::kernel::commit_record::CommitRecord;
+use crate::kernel::project_key::ProjectKey;
 
 /// A commit as the commits table holds it, with the stamp of the write that last changed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +81,7 @@ impl ExportRow {
         let trailers = serde_json::to_string(&record.trailers).unwrap_or_else(|_| "{}".into());
         let count = |n: Option<u64>| n.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
         let row = ExportRow {
-            connection_id: project.connection_id.clone(),
+            connection_id: project.connection_id.to_string(),
             project_id: i64::try_from(project.project_id).unwrap_or(i64::MAX),
             authored_at: optional(Some(&record.authored_date)),
             imported_at: optional(Some(&record.imported_at)),
@@ -183,6 +184,7 @@ pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::testing::project_key;
 
     /// A stored merge commit of project `c1#7`, dated 2024-02-29T23:30:00Z.
     pub(crate) fn record() -> CommitRecord {
@@ -217,7 +219,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_change_becomes_a_typed_row_in_its_commit_months_partition() {
-        let key = ProjectKey::new("c1", 7);
+        let key = project_key("c1", 7);
         let change = ChangedCommit {
             record: record(),
             changed_at: "2024-03-02T00:00:00.500000Z".into(),
@@ -243,7 +245,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_broken_date_is_an_error_or_a_null_never_a_panic() {
-        let key = ProjectKey::new("c1", 7);
+        let key = project_key("c1", 7);
         let mut broken = record();
         broken.committed_at = "yesterday".into();
         let change = ChangedCommit {
@@ -268,45 +270,35 @@ pub(crate) mod tests {
 
     #[test]
     fn object_names_are_the_windows_own() {
-        let key = ProjectKey::new("c1", 7);
-        assert_eq!(
-            object_key(
+        let key = project_key("c1", 7);
+        let after = |sha: Option<&str>| ExportPosition {
+            changed_at: "2024-03-01T00:00:00.000000Z".into(),
+            sha: sha.map(str::to_owned),
+        };
+        let until = "2024-03-02T00:00:00.000000Z";
+        let cases = [
+            (
                 "exports/",
-                "2024-02",
-                &key,
                 None,
-                "2024-03-02T00:00:00.000000Z",
-                0
+                0,
+                "exports/commits/commit_month=2024-02/c1-7-0-20240302T000000000000Z-0.parquet",
             ),
-            "exports/commits/commit_month=2024-02/c1-7-0-20240302T000000000000Z-0.parquet"
-        );
-        assert_eq!(
-            object_key(
+            (
                 "",
-                "2024-02",
-                &key,
-                Some(&ExportPosition {
-                    changed_at: "2024-03-01T00:00:00.000000Z".into(),
-                    sha: None,
-                }),
-                "2024-03-02T00:00:00.000000Z",
-                3
+                Some(after(None)),
+                3,
+                "commits/commit_month=2024-02/c1-7-20240301T000000000000Z-20240302T000000000000Z-3.parquet",
             ),
-            "commits/commit_month=2024-02/c1-7-20240301T000000000000Z-20240302T000000000000Z-3.parquet"
-        );
-        assert_eq!(
-            object_key(
+            (
                 "",
-                "2024-02",
-                &key,
-                Some(&ExportPosition {
-                    changed_at: "2024-03-01T00:00:00.000000Z".into(),
-                    sha: Some("ab12".into()),
-                }),
-                "2024-03-02T00:00:00.000000Z",
-                0
+                Some(after(Some("ab12"))),
+                0,
+                "commits/commit_month=2024-02/c1-7-20240301T000000000000Z_ab12-20240302T000000000000Z-0.parquet",
             ),
-            "commits/commit_month=2024-02/c1-7-20240301T000000000000Z_ab12-20240302T000000000000Z-0.parquet"
-        );
+        ];
+        for (prefix, after, n, expected) in cases {
+            let name = object_key(prefix, "2024-02", &key, after.as_ref(), until, n);
+            assert_eq!(name, expected);
+        }
     }
 }

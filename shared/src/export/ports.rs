@@ -3,8 +3,8 @@
 
 use std::future::Future;
 
-use crate::kernel::StoreError;
-use crate::sync::model::ProjectKey;
+use crate::kernel::project_key::ProjectKey;
+use crate::kernel::store::StoreError;
 
 use super::model::ChangedCommit;
 

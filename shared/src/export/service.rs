@@ -20,9 +20,9 @@ use tokio::time::Instant;
 use super::columnar::{self, EncodeError};
 use super::model::{self, ExportRow, micros};
 use super::ports::{ChangeFeed, ExportPosition, ExportProject, ObjectSink, Window};
-use crate::kernel::StoreError;
+use crate::kernel::project_key::ProjectKey;
+use crate::kernel::store::StoreError;
 use crate::kernel::time::change_stamp;
-use crate::sync::model::ProjectKey;
 
 /// Tunables of a run; the defaults are the deployed ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,18 +110,12 @@ impl<F: ChangeFeed, S: ObjectSink> Exporter<F, S> {
     ) -> Result<ExportReport, ExportError> {
         let until = change_stamp(now - self.options.settle);
         let exported_at = micros(now);
-        let mut projects = self.feed.projects().await?;
+        let projects = self.feed.projects().await?;
         let mut report = ExportReport {
             projects: projects.len(),
             ..ExportReport::default()
         };
-        // The furthest behind first (never exported before all); (project, wrote rows this run).
-        projects.sort_by(|a, b| a.exported_to.cmp(&b.exported_to));
-        let mut queue: VecDeque<(ExportProject, bool)> = projects
-            .into_iter()
-            .filter(|project| may_have_changes(project, &until))
-            .map(|project| (project, false))
-            .collect();
+        let mut queue = turn_order(projects, &until);
         let stop = ends_at.map(|end| end.checked_sub(self.options.finish_time).unwrap_or(end));
         while let Some((project, wrote)) = queue.pop_front() {
             let left = stop.map(|stop| stop.saturating_duration_since(Instant::now()));
@@ -138,53 +132,56 @@ impl<F: ChangeFeed, S: ObjectSink> Exporter<F, S> {
             // An even share of the time left for each project still waiting, this one included.
             let waiting = u32::try_from(queue.len() + 1).unwrap_or(u32::MAX);
             let turn_ends = left.map(|left| Instant::now() + left / waiting);
-            let rows_before = report.rows;
-            match self
-                .turn(&project, &until, turn_ends, exported_at, &mut report)
-                .await
-            {
-                Ok(turn) => {
-                    let wrote_now = report.rows > rows_before;
-                    if wrote_now && !wrote {
-                        report.changed_projects += 1;
-                    }
-                    if let Turn::More(exported_to) = turn {
-                        let project = ExportProject {
-                            exported_to,
-                            ..project
-                        };
-                        queue.push_back((project, wrote || wrote_now));
-                    }
-                }
-                Err(error) => {
-                    report.failed += 1;
-                    tracing::error!(
-                        connection_id = %project.key.connection_id,
-                        project_id = project.key.project_id,
-                        error = %error,
-                        "export of the project failed; its watermark stays at what was written"
-                    );
-                }
+            let turn = self.take_turn(project, wrote, &until, turn_ends, exported_at, &mut report);
+            if let Some(again) = turn.await {
+                queue.push_back(again);
             }
         }
-        tracing::info!(
-            projects = report.projects,
-            changed_projects = report.changed_projects,
-            rows = report.rows,
-            files = report.files,
-            bytes = report.bytes,
-            skipped = report.skipped,
-            deferred = report.deferred,
-            failed = report.failed,
-            "export run finished"
-        );
-        if report.failed > 0 {
-            return Err(ExportError::Incomplete {
-                failed: report.failed,
-                projects: report.projects,
-            });
+        finished(report)
+    }
+
+    /// A project's [`turn`](Self::turn) (`wrote`: it wrote rows in an earlier turn of this run), counted in the
+    /// report: the project with its new watermark when it has more, for another turn. A failure is logged and
+    /// counted; the project's watermark stays at what was written.
+    async fn take_turn(
+        &self,
+        project: ExportProject,
+        wrote: bool,
+        until: &str,
+        turn_ends: Option<Instant>,
+        exported_at: i64,
+        report: &mut ExportReport,
+    ) -> Option<(ExportProject, bool)> {
+        let rows_before = report.rows;
+        match self
+            .turn(&project, until, turn_ends, exported_at, report)
+            .await
+        {
+            Ok(turn) => {
+                let wrote_now = report.rows > rows_before;
+                if wrote_now && !wrote {
+                    report.changed_projects += 1;
+                }
+                let Turn::More(exported_to) = turn else {
+                    return None;
+                };
+                let project = ExportProject {
+                    exported_to,
+                    ..project
+                };
+                Some((project, wrote || wrote_now))
+            }
+            Err(error) => {
+                report.failed += 1;
+                tracing::error!(
+                    connection_id = %project.key.connection_id,
+                    project_id = project.key.project_id,
+                    error = %error,
+                    "export of the project failed; its watermark stays at what was written"
+                );
+                None
+            }
         }
-        Ok(report)
     }
 
     /// One turn of a project: its changes after its watermark up to `until`, page by page until the window ends
@@ -276,6 +273,39 @@ enum Turn {
     Done,
     /// Its window has more, after this watermark.
     More(Option<ExportPosition>),
+}
+
+/// The projects that may have changes up to `until`, the furthest behind first (never exported before all), each
+/// with whether it wrote rows in this run yet.
+fn turn_order(mut projects: Vec<ExportProject>, until: &str) -> VecDeque<(ExportProject, bool)> {
+    projects.sort_by(|a, b| a.exported_to.cmp(&b.exported_to));
+    projects
+        .into_iter()
+        .filter(|project| may_have_changes(project, until))
+        .map(|project| (project, false))
+        .collect()
+}
+
+/// The run's report, logged; [`ExportError::Incomplete`] when a project failed.
+fn finished(report: ExportReport) -> Result<ExportReport, ExportError> {
+    tracing::info!(
+        projects = report.projects,
+        changed_projects = report.changed_projects,
+        rows = report.rows,
+        files = report.files,
+        bytes = report.bytes,
+        skipped = report.skipped,
+        deferred = report.deferred,
+        failed = report.failed,
+        "export run finished"
+    );
+    if report.failed > 0 {
+        return Err(ExportError::Incomplete {
+            failed: report.failed,
+            projects: report.projects,
+        });
+    }
+    Ok(report)
 }
 
 /// Whether a project's window may hold changes: not when its watermark is already past `until`.

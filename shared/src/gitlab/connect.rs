@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use super::shared_budget::{BucketKey, SharedSlots, SlotStore};
 use super::{GitLabAddress, GitLabClient, HttpClients, MemoryBudget, RequestBudget, RetryPolicy};
+use crate::kernel::ids::{ConnectionId, CredentialId};
 use crate::kernel::vault::SecretVault;
-use crate::kernel::{ConnectionId, CredentialId};
 
 /// Requests one token may send back to back before its steady pace applies.
 const BUDGET_BURST: u32 = 20;

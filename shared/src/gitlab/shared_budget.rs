@@ -20,7 +20,8 @@ use futures::future::BoxFuture;
 use tokio::time::Instant;
 
 use super::budget::LONGEST_CREDIBLE_WAIT;
-use crate::kernel::{ConnectionId, CredentialId, StoreError};
+use crate::kernel::ids::{ConnectionId, CredentialId};
+use crate::kernel::store::StoreError;
 
 /// Slots one write takes: one store write per this many GitLab requests at most.
 pub const LEASE_SLOTS: u32 = 10;

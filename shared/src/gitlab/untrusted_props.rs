@@ -14,10 +14,11 @@ use super::budget::{RateLimitHeaders, RequestBudget};
 use super::model::{Branch, Commit, Group, Project, TokenInfo, excess_scopes};
 use super::response::{classify_status, decode, next_page_header};
 use crate::credentials::verify::unusable;
+use crate::kernel::commit_record::MAX_ITEM_BYTES;
 use crate::kernel::time::{change_stamp, utc};
 use crate::scheduler::DiscoveredProject;
-use crate::sync::model::{MAX_ITEM_BYTES, ProjectOrigin};
-use crate::sync::{CommitRecord, ProjectKey};
+use crate::sync::record::{ProjectOrigin, from_gitlab};
+use crate::testing::project_key;
 
 /// The token the client sends: whatever GitLab echoes of it never reaches an error.
 const TOKEN: &str = "glpat-property-test-token";
@@ -222,11 +223,11 @@ fn listing(one: BoxedStrategy<Value>) -> BoxedStrategy<Vec<u8>> {
 /// row in the analytics export.
 fn convert_commit(commit: Commit) {
     let origin = ProjectOrigin {
-        key: ProjectKey::new("conn-1", 7),
+        key: project_key("conn-1", 7),
         path_with_namespace: "g/p".into(),
         default_branch: "main".into(),
     };
-    let record = CommitRecord::from_gitlab(commit, &origin, false, OffsetDateTime::now_utc());
+    let record = from_gitlab(commit, &origin, false, OffsetDateTime::now_utc());
     assert!(record.item_size() <= MAX_ITEM_BYTES);
     let item: Result<
         std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,

@@ -6,8 +6,9 @@
 use std::future::Future;
 
 use crate::kernel::enqueue_lease::EnqueueLease;
+use crate::kernel::ids::{ConnectionId, CredentialId};
 use crate::kernel::project_status::ProjectStatus;
-use crate::kernel::{ConnectionId, CredentialId, StoreError};
+use crate::kernel::store::StoreError;
 
 /// The statuses of a project a push hook enqueues: those a tick enqueues (one recorded empty may be empty no more
 /// after a push). Archived, excluded and refused projects are left to the tick.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use lru::LruCache;
 
-use crate::kernel::ConnectionId;
+use crate::kernel::ids::ConnectionId;
 use crate::secret::SecretString;
 
 /// A connection's hook secret as last read, or its absence.

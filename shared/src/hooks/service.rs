@@ -18,9 +18,11 @@ use super::ports::{LeaseTake, PushLeases, ScheduledProject};
 use super::push::{Event, PushError};
 use super::secret_cache::SecretCache;
 use crate::kernel::enqueue_lease::{DEFAULT_ENQUEUE_LEASE, EnqueueLease};
+use crate::kernel::ids::ConnectionId;
 use crate::kernel::push_hook::hook_secret_name;
+use crate::kernel::store::StoreError;
+use crate::kernel::sync_message::{MessageError, SyncMessage, SyncQueue};
 use crate::kernel::vault::{SecretVault, VaultError};
-use crate::kernel::{ConnectionId, MessageError, StoreError, SyncMessage, SyncQueue};
 use crate::secret::SecretString;
 
 /// How hooks are coalesced, and how long a hook secret is remembered.

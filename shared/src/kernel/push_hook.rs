@@ -49,7 +49,7 @@ mod tests {
             "gitlab-importer/acme/push-hook"
         );
         assert!(
-            !crate::kernel::CredentialId::generate()
+            !crate::kernel::ids::CredentialId::generate()
                 .as_str()
                 .eq(HOOK_SECRET_SUFFIX)
         );

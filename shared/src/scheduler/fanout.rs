@@ -8,7 +8,7 @@ use futures::StreamExt;
 
 use super::ports::{BatchEntry, BatchQueue};
 use crate::backoff::jittered;
-use crate::kernel::SyncMessage;
+use crate::kernel::sync_message::SyncMessage;
 
 /// How hard sending tries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +133,7 @@ async fn send_chunk<Q: BatchQueue>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::{ConnectionId, CredentialId};
+    use crate::kernel::ids::{ConnectionId, CredentialId};
     use crate::testing::MemoryQueue;
 
     fn messages(n: u64) -> Vec<SyncMessage> {

@@ -10,7 +10,8 @@ use crate::credentials::ConnectionId;
 use crate::kernel::enqueue_lease::EnqueueLease;
 use crate::kernel::instance::{InstanceUrl, InstanceUrlError};
 use crate::kernel::project_status::ProjectStatus;
-use crate::kernel::{StoreError, SyncMessage};
+use crate::kernel::store::StoreError;
+use crate::kernel::sync_message::SyncMessage;
 
 /// The scheduler's whole record of one project, as a tick writes it (it replaces the previous one).
 #[derive(Debug, Clone, Copy)]

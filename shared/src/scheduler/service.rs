@@ -36,10 +36,11 @@ use crate::gitlab::{
     ConnectError, GitLabClient, GitLabConnector, GitLabError, Reservation, RetryPolicy,
 };
 use crate::kernel::enqueue_lease::DEFAULT_ENQUEUE_LEASE;
+use crate::kernel::ids::ConnectionId;
 use crate::kernel::instance::{InstanceUrl, InstanceUrlError};
+use crate::kernel::store::StoreError;
 use crate::kernel::time::{before, timestamp};
 use crate::kernel::vault::SecretVault;
-use crate::kernel::{ConnectionId, StoreError};
 
 /// Tuning of a tick.
 #[derive(Debug, Clone, Copy)]

@@ -12,8 +12,9 @@ use super::plan::{StatusCounts, Step, plan_all, records_to_write, status_counts}
 use super::ports::{BatchQueue, ConnectionTurns, KnownProject, ProjectRecord, ScheduleItems};
 use super::service::SchedulerOptions;
 use crate::kernel::enqueue_lease::EnqueueLease;
+use crate::kernel::ids::{ConnectionId, CredentialId};
+use crate::kernel::sync_message::{MessageError, SyncMessage};
 use crate::kernel::time::utc;
-use crate::kernel::{ConnectionId, CredentialId, MessageError, SyncMessage};
 
 /// One connection's turn in a tick at `now`, over the ports it writes through.
 pub(super) struct Turn<'a, C, S, Q> {

@@ -5,9 +5,12 @@ use std::future::Future;
 
 use time::OffsetDateTime;
 
-use crate::kernel::StoreError;
+use crate::kernel::ids::ConnectionId;
+use crate::kernel::store::StoreError;
 
-use super::model::{CommitRecord, ProjectKey, SyncJob, SyncState};
+use super::model::{SyncJob, SyncState};
+use crate::kernel::commit_record::CommitRecord;
+use crate::kernel::project_key::ProjectKey;
 
 /// The commits table. Writes are idempotent: a record is keyed by (project, sha), so a redelivered message or a
 /// window fetched twice writes the same item again.
@@ -87,7 +90,7 @@ pub trait SyncStateStore: Send + Sync {
     /// concurrent syncs of one connection never write past the ceiling together.
     fn reserve_writes(
         &self,
-        connection_id: &str,
+        connection_id: &ConnectionId,
         day: &str,
         writes: u64,
         ceiling: u64,

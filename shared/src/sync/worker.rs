@@ -22,7 +22,6 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::importer::{ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncReport, SyncTarget};
-use super::model::ProjectKey;
 use super::ports::{CommitStore, SyncStateStore};
 use crate::credentials::model::SyncTally;
 use crate::credentials::refusal::{self, Refusal};
@@ -31,9 +30,11 @@ use crate::credentials::{
 };
 use crate::gitlab::connect::{ConnectError, GitLabConnector};
 use crate::gitlab::{GitLabClient, GitLabError, ProjectRef};
+use crate::kernel::ids::{ConnectionId, CredentialId};
+use crate::kernel::project_key::ProjectKey;
+use crate::kernel::sync_message::{SyncMessage, SyncQueue};
 use crate::kernel::time::{before, timestamp};
 use crate::kernel::vault::SecretVault;
-use crate::kernel::{ConnectionId, CredentialId, SyncMessage, SyncQueue};
 
 /// How the records of one batch share the invocation's time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -388,60 +389,12 @@ where
         message: &SyncMessage,
         slot: RecordSlot,
     ) -> (RecordOutcome, crate::gitlab::ClientStats) {
-        let no_requests = crate::gitlab::ClientStats::default();
-        let abandoned = || {
-            RecordOutcome::retry(
-                "deadline_exceeded",
-                "the invocation's time ran out during this sync; finished windows are checkpointed"
-                    .into(),
-            )
-        };
-        let Some(found) = before(
-            slot.abort_at,
-            self.credentials
-                .get(message.connection_id(), message.credential_id()),
-        )
-        .await
-        else {
-            return (abandoned(), no_requests);
-        };
-        let record = match found {
-            Ok(Some(record)) => record,
-            Ok(None) => return (RecordOutcome::Skipped("unknown_credential"), no_requests),
-            Err(error) => {
-                return (
-                    RecordOutcome::retry("storage_unavailable", error.to_string()),
-                    no_requests,
-                );
-            }
-        };
-        if let Some(reason) = record.not_live(OffsetDateTime::now_utc().date()) {
-            return (RecordOutcome::Skipped(reason), no_requests);
-        }
-        let Some(client) = before(
-            slot.abort_at,
-            self.connector
-                .client_for(&self.vault, &record.gitlab_target(), self.options.retry),
-        )
-        .await
-        else {
-            return (abandoned(), no_requests);
-        };
-        let gitlab = match client {
-            // Every request and wait of the record ends with its share, not by being cut off.
-            Ok(client) => client.with_deadline(slot.share_end),
-            Err(ConnectError::Settings) => {
-                return (RecordOutcome::Skipped("invalid_settings"), no_requests);
-            }
-            Err(error @ ConnectError::Secret(_)) => {
-                return (
-                    RecordOutcome::retry("secret_unavailable", error.to_string()),
-                    no_requests,
-                );
-            }
+        let (record, gitlab) = match self.connect(message, slot).await {
+            Ok(connected) => connected,
+            Err(outcome) => return (outcome, crate::gitlab::ClientStats::default()),
         };
         let target = SyncTarget {
-            key: ProjectKey::new(message.connection_id().as_str(), message.project_id()),
+            key: ProjectKey::new(message.connection_id().clone(), message.project_id()),
             project: ProjectRef::Id(message.project_id()),
             path_with_namespace: message.path_with_namespace().to_owned(),
             default_branch: message.default_branch().to_owned(),
@@ -453,59 +406,123 @@ where
             options: self.options,
         };
         let outcome = before(slot.abort_at, async {
-            match sync.run(&target, slot.windows_until).await {
-                Ok(SyncOutcome::Continue(report)) => {
-                    match self.queue.enqueue(message, Duration::ZERO).await {
-                        Ok(()) => RecordOutcome::Continued(report),
-                        // The checkpoint is saved: a redelivery of this message resumes it.
-                        Err(error) => RecordOutcome::retry("queue_unavailable", error.to_string()),
-                    }
-                }
-                Ok(outcome) => RecordOutcome::Synced(outcome),
-                Err(SyncError::Superseded) => RecordOutcome::Skipped("superseded"),
-                Err(SyncError::Store(error)) => {
-                    RecordOutcome::retry("storage_unavailable", error.to_string())
-                }
-                // The client stopped at the record's end: abandoned, as if cut off there.
-                Err(SyncError::GitLab(GitLabError::TimedOut { .. }))
-                    if slot.abort_at.is_some_and(|at| Instant::now() >= at) =>
-                {
-                    abandoned()
-                }
-                // The share is used up, or GitLab asks for a wait it cannot hold: handed back, not slept through,
-                // so the records behind it get their time. A wait longer than any GitLab should ask stays an error
-                // of the connection (`rate_limited`).
-                Err(SyncError::GitLab(GitLabError::TimedOut { .. }))
-                    if slot.share_end.is_some_and(|at| Instant::now() >= at) =>
-                {
-                    tracing::info!("the record's share of the invocation is used up; deferred");
-                    RecordOutcome::Deferred
-                }
-                Err(SyncError::GitLab(GitLabError::RateLimited { retry_after }))
-                    if retry_after <= self.options.retry.max_rate_limit_wait =>
-                {
-                    tracing::info!(
-                        wait_ms = retry_after.as_millis() as u64,
-                        "GitLab's rate limit asks for a longer wait than the record's share holds; deferred"
-                    );
-                    RecordOutcome::Deferred
-                }
-                Err(SyncError::GitLab(error)) => {
-                    self.gitlab_refused(&record, &gitlab, &target, error).await
-                }
-                // Checkpointed; the next day's tick goes on. Not a retry: SQS would only hit the ceiling again.
-                Err(error @ SyncError::WriteCeiling { .. }) => {
-                    tracing::warn!(error = %error, "daily write ceiling reached");
-                    RecordOutcome::Skipped("write_ceiling")
-                }
-                Err(error @ SyncError::Inconsistent { .. }) => {
-                    RecordOutcome::retry("inconsistent_answer", error.to_string())
-                }
-            }
+            let synced = sync.run(&target, slot.windows_until).await;
+            let run = SyncRun {
+                message,
+                slot,
+                record: &record,
+                gitlab: &gitlab,
+                target: &target,
+            };
+            self.settle(run, synced).await
         })
         .await
         .unwrap_or_else(abandoned);
         (outcome, gitlab.stats())
+    }
+
+    /// The record's credential, live, and a GitLab client for it that ends with the record's share; or how the
+    /// record ends without one.
+    async fn connect(
+        &self,
+        message: &SyncMessage,
+        slot: RecordSlot,
+    ) -> Result<(CredentialRecord, GitLabClient), RecordOutcome> {
+        let found = before(
+            slot.abort_at,
+            self.credentials
+                .get(message.connection_id(), message.credential_id()),
+        )
+        .await
+        .ok_or_else(abandoned)?;
+        let record = match found {
+            Ok(Some(record)) => record,
+            Ok(None) => return Err(RecordOutcome::Skipped("unknown_credential")),
+            Err(error) => {
+                return Err(RecordOutcome::retry(
+                    "storage_unavailable",
+                    error.to_string(),
+                ));
+            }
+        };
+        if let Some(reason) = record.not_live(OffsetDateTime::now_utc().date()) {
+            return Err(RecordOutcome::Skipped(reason));
+        }
+        let client = before(
+            slot.abort_at,
+            self.connector
+                .client_for(&self.vault, &record.gitlab_target(), self.options.retry),
+        )
+        .await
+        .ok_or_else(abandoned)?;
+        match client {
+            // Every request and wait of the record ends with its share, not by being cut off.
+            Ok(client) => Ok((record, client.with_deadline(slot.share_end))),
+            Err(ConnectError::Settings) => Err(RecordOutcome::Skipped("invalid_settings")),
+            Err(error @ ConnectError::Secret(_)) => Err(RecordOutcome::retry(
+                "secret_unavailable",
+                error.to_string(),
+            )),
+        }
+    }
+
+    /// What the sync's result means for the record: a continuation sent, a retry, a deferral, a skip.
+    async fn settle(
+        &self,
+        run: SyncRun<'_>,
+        synced: Result<SyncOutcome, SyncError>,
+    ) -> RecordOutcome {
+        let SyncRun { message, slot, .. } = run;
+        match synced {
+            Ok(SyncOutcome::Continue(report)) => {
+                match self.queue.enqueue(message, Duration::ZERO).await {
+                    Ok(()) => RecordOutcome::Continued(report),
+                    // The checkpoint is saved: a redelivery of this message resumes it.
+                    Err(error) => RecordOutcome::retry("queue_unavailable", error.to_string()),
+                }
+            }
+            Ok(outcome) => RecordOutcome::Synced(outcome),
+            Err(SyncError::Superseded) => RecordOutcome::Skipped("superseded"),
+            Err(SyncError::Store(error)) => {
+                RecordOutcome::retry("storage_unavailable", error.to_string())
+            }
+            // The client stopped at the record's end: abandoned, as if cut off there.
+            Err(SyncError::GitLab(GitLabError::TimedOut { .. }))
+                if slot.abort_at.is_some_and(|at| Instant::now() >= at) =>
+            {
+                abandoned()
+            }
+            // The share is used up, or GitLab asks for a wait it cannot hold: handed back, not slept through,
+            // so the records behind it get their time. A wait longer than any GitLab should ask stays an error
+            // of the connection (`rate_limited`).
+            Err(SyncError::GitLab(GitLabError::TimedOut { .. }))
+                if slot.share_end.is_some_and(|at| Instant::now() >= at) =>
+            {
+                tracing::info!("the record's share of the invocation is used up; deferred");
+                RecordOutcome::Deferred
+            }
+            Err(SyncError::GitLab(GitLabError::RateLimited { retry_after }))
+                if retry_after <= self.options.retry.max_rate_limit_wait =>
+            {
+                tracing::info!(
+                    wait_ms = retry_after.as_millis() as u64,
+                    "GitLab's rate limit asks for a longer wait than the record's share holds; deferred"
+                );
+                RecordOutcome::Deferred
+            }
+            Err(SyncError::GitLab(error)) => {
+                self.gitlab_refused(run.record, run.gitlab, run.target, error)
+                    .await
+            }
+            // Checkpointed; the next day's tick goes on. Not a retry: SQS would only hit the ceiling again.
+            Err(error @ SyncError::WriteCeiling { .. }) => {
+                tracing::warn!(error = %error, "daily write ceiling reached");
+                RecordOutcome::Skipped("write_ceiling")
+            }
+            Err(error @ SyncError::Inconsistent { .. }) => {
+                RecordOutcome::retry("inconsistent_answer", error.to_string())
+            }
+        }
     }
 
     /// Decides what a GitLab error means for the credential (the rule of [`refusal::settle`], asked with the
@@ -553,6 +570,24 @@ where
             other => RecordOutcome::retry(other.code(), other.to_string()),
         }
     }
+}
+
+/// What one record's sync ran with, for deciding what its result means.
+#[derive(Clone, Copy)]
+struct SyncRun<'a> {
+    message: &'a SyncMessage,
+    slot: RecordSlot,
+    record: &'a CredentialRecord,
+    gitlab: &'a GitLabClient,
+    target: &'a SyncTarget,
+}
+
+/// A record cut off near the Lambda deadline: retried, from its checkpoint.
+fn abandoned() -> RecordOutcome {
+    RecordOutcome::retry(
+        "deadline_exceeded",
+        "the invocation's time ran out during this sync; finished windows are checkpointed".into(),
+    )
 }
 
 /// A refused credential's status as its summary's error code.

@@ -3,7 +3,7 @@
 //! whenever the read stopped at its limit (even when nothing follows).
 
 use crate::commits::{CommitRange, CommitReader, PageKey, ReadOutcome};
-use crate::kernel::StoreError;
+use crate::kernel::store::StoreError;
 use crate::testing::MemoryCommitStore;
 
 impl CommitReader for MemoryCommitStore {
@@ -25,7 +25,7 @@ impl CommitReader for MemoryCommitStore {
             .filter(|r| range.to.as_ref().is_none_or(|to| &r.committed_at <= to))
             .collect();
         records.sort_by(|a, b| (&b.committed_at, &b.sha).cmp(&(&a.committed_at, &a.sha)));
-        let after = |r: &crate::sync::CommitRecord| {
+        let after = |r: &crate::kernel::commit_record::CommitRecord| {
             start.is_none_or(|key| (&r.committed_at, &r.sha) < (&key.committed_at, &key.sha))
         };
         let evaluated: Vec<_> = records.into_iter().filter(after).take(limit).collect();

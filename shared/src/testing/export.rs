@@ -12,8 +12,8 @@ use crate::export::{
     ChangeCursor, ChangeFeed, ChangePage, ChangedCommit, ExportPosition, ExportProject, ObjectSink,
     Window,
 };
-use crate::kernel::StoreError;
-use crate::sync::ProjectKey;
+use crate::kernel::project_key::ProjectKey;
+use crate::kernel::store::StoreError;
 
 /// One project's items: by (changed_at, sha), the index's order, and each sha's stamp (one item per sha).
 #[derive(Debug, Default)]

@@ -14,5 +14,5 @@ pub use export::{MemoryChangeFeed, MemorySink};
 pub use scheduler::{
     MemoryQueue, MemorySchedulerStore, SEEN_AT, discovered_project, project_record,
 };
-pub use sync::{MemoryCommitStore, MemoryStateStore};
+pub use sync::{MemoryCommitStore, MemoryStateStore, project_key};
 pub use vault::{CountingVault, MemoryVault, Secret};

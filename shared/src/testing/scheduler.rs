@@ -10,9 +10,11 @@ use std::time::Duration;
 use crate::credentials::ConnectionId;
 use crate::hooks::{LeaseTake, PUSH_STATUSES, PushLeases, ScheduledProject};
 use crate::kernel::enqueue_lease::EnqueueLease;
+use crate::kernel::ids::CredentialId;
 use crate::kernel::instance::{InstanceUrl, InstanceUrlError};
 use crate::kernel::project_status::ProjectStatus;
-use crate::kernel::{CredentialId, StoreError, SyncMessage, SyncQueue};
+use crate::kernel::store::StoreError;
+use crate::kernel::sync_message::{SyncMessage, SyncQueue};
 use crate::scheduler::model::DiscoveredProject;
 use crate::scheduler::ports::{
     AccessRefusal, BatchEntry, BatchQueue, ConnectionTurns, FailedEntry, KnownConnection,

@@ -4,10 +4,19 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use crate::kernel::StoreError;
+use crate::kernel::commit_record::CommitRecord;
+use crate::kernel::ids::ConnectionId;
+use crate::kernel::project_key::ProjectKey;
+use crate::kernel::store::StoreError;
 use crate::kernel::time::{change_stamp_now, utc};
-use crate::sync::{CommitRecord, CommitStore, ProjectKey, SyncJob, SyncState, SyncStateStore};
+use crate::sync::{CommitStore, SyncJob, SyncState, SyncStateStore};
 use time::OffsetDateTime;
+
+/// The key of a test's project, from a literal connection id (which must have the id's shape).
+pub fn project_key(connection_id: &str, project_id: u64) -> ProjectKey {
+    let connection_id = ConnectionId::parse(connection_id).expect("a connection id's shape");
+    ProjectKey::new(connection_id, project_id)
+}
 
 /// Commits keyed by (project partition, sha), like the commits table, each with its change stamp (`changed_at`).
 #[derive(Debug, Default)]
@@ -128,7 +137,7 @@ pub struct MemoryStateStore {
     writes: Mutex<u64>,
     inaccessible: Mutex<BTreeMap<ProjectKey, String>>,
     /// Commit writes reserved per (connection, day).
-    commit_writes: Mutex<BTreeMap<(String, String), u64>>,
+    commit_writes: Mutex<BTreeMap<(ConnectionId, String), u64>>,
 }
 
 impl MemoryStateStore {
@@ -156,7 +165,7 @@ impl MemoryStateStore {
     }
 
     /// The commit writes reserved for `connection_id` on every day, summed.
-    pub fn commit_writes(&self, connection_id: &str) -> u64 {
+    pub fn commit_writes(&self, connection_id: &ConnectionId) -> u64 {
         self.commit_writes
             .lock()
             .unwrap()
@@ -213,14 +222,14 @@ impl SyncStateStore for MemoryStateStore {
 
     async fn reserve_writes(
         &self,
-        connection_id: &str,
+        connection_id: &ConnectionId,
         day: &str,
         writes: u64,
         ceiling: u64,
     ) -> Result<bool, StoreError> {
         let mut counts = self.commit_writes.lock().unwrap();
         let count = counts
-            .entry((connection_id.to_owned(), day.to_owned()))
+            .entry((connection_id.clone(), day.to_owned()))
             .or_default();
         match count.checked_add(writes).filter(|total| *total <= ceiling) {
             Some(total) => {

@@ -5,7 +5,9 @@
 use std::collections::BTreeSet;
 
 use shared::aws::commit_store::DynamoCommitStore;
-use shared::sync::{CommitRecord, CommitStore, ProjectKey};
+use shared::kernel::commit_record::CommitRecord;
+use shared::sync::CommitStore;
+use shared::testing::project_key;
 use time::format_description::well_known::Rfc3339;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -26,7 +28,7 @@ fn commit(connection: &str, project: u64, i: u64) -> CommitRecord {
     let sha = format!("{:040x}", (i * 7919 + 13) % 100_003);
     let committed = at(i).format(&Rfc3339).unwrap();
     serde_json::from_value(json!({
-        "project_key": ProjectKey::new(connection, project).partition(), "sha": sha,
+        "project_key": project_key(connection, project).partition(), "sha": sha,
         "committed_at": committed, "short_id": &sha[..8], "parent_ids": [], "title": format!("commit {i}"),
         "message": format!("commit {i}\n"), "author_name": "a", "author_email": "a@example.com",
         "authored_date": committed, "committer_name": "c", "committer_email": "c@example.com",
@@ -57,7 +59,7 @@ async fn history(n: u64, removed: impl Fn(u64) -> bool) -> Env {
         .collect();
     store
         .mark_removed(
-            &ProjectKey::new(CONN, PROJECT),
+            &project_key(CONN, PROJECT),
             gone,
             datetime!(2025-02-01 0:00 UTC),
         )

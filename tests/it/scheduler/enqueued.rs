@@ -7,8 +7,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use shared::aws::credential_store::DynamoCredentialStore;
 use shared::aws::sync_state_store::DynamoSyncStateStore;
 use shared::credentials::{ConnectionId, CredentialId, CredentialStore};
-use shared::kernel::SyncMessage;
-use shared::sync::{ProjectKey, SyncStateStore};
+use shared::kernel::sync_message::SyncMessage;
+use shared::sync::SyncStateStore;
+use shared::testing::project_key;
 use testkit::gitlab_sim::{Simulator, World, routes};
 
 use super::*;
@@ -317,14 +318,11 @@ async fn a_refused_project_is_held_then_retried_after_its_period() {
     // The worker met 403 on one project and 404 on another (its own store call, as in the sync worker).
     let state = DynamoSyncStateStore::new(acme.env.aws.dynamodb.clone(), acme.env.table());
     state
-        .mark_inaccessible(&ProjectKey::new("acme", acme.org.deep), "forbidden")
+        .mark_inaccessible(&project_key("acme", acme.org.deep), "forbidden")
         .await
         .unwrap();
     state
-        .mark_inaccessible(
-            &ProjectKey::new("acme", acme.org.shared_project),
-            "not_found",
-        )
+        .mark_inaccessible(&project_key("acme", acme.org.shared_project), "not_found")
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1_100)).await;

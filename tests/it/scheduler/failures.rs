@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-use shared::kernel::StoreError;
 use shared::kernel::project_status::ProjectStatus;
+use shared::kernel::store::StoreError;
 use shared::scheduler::{
     BatchEntry, DiscoveredProject, FailedEntry, KnownProject, ProjectRecord, ScheduleItems,
 };

@@ -17,8 +17,10 @@ use shared::aws::commit_reader::DynamoCommitReader;
 use shared::aws::commit_store::DynamoCommitStore;
 use shared::commits::cursor;
 use shared::commits::{CommitLog, CommitPage, CommitRange, ListRequest, PageKey};
-use shared::kernel::ConnectionId;
-use shared::sync::{CommitRecord, CommitStore, ProjectKey};
+use shared::kernel::commit_record::CommitRecord;
+use shared::kernel::ids::ConnectionId;
+use shared::sync::CommitStore;
+use shared::testing::project_key;
 use testkit::aws_local::{AwsStandIn, endpoint};
 use testkit::bench_support::{BenchResult, function_runtime};
 use time::format_description::well_known::Rfc3339;
@@ -53,7 +55,7 @@ fn commit(i: usize) -> CommitRecord {
         .unwrap_or_default();
     let title = format!("Fix the widget's handling of case {i}");
     serde_json::from_value(serde_json::json!({
-        "project_key": ProjectKey::new(CONNECTION, PROJECT).partition(), "sha": sha, "committed_at": at,
+        "project_key": project_key(CONNECTION, PROJECT).partition(), "sha": sha, "committed_at": at,
         "short_id": &sha[..8], "parent_ids": [format!("{:040x}", i + 1)], "title": title,
         "message": format!("{title}\n\nThe widget mishandled this case when the input was empty; it now checks \
             first and says why.\n\nSigned-off-by: Dev Eloper <dev@example.com>\n"),
@@ -110,7 +112,7 @@ async fn run(commits: usize) -> BenchResult<()> {
     let started = Instant::now();
     store
         .mark_removed(
-            &ProjectKey::new(CONNECTION, PROJECT),
+            &project_key(CONNECTION, PROJECT),
             gone,
             datetime!(2025-02-01 0:00 UTC),
         )
@@ -128,7 +130,7 @@ async fn run(commits: usize) -> BenchResult<()> {
     let at_depth = |depth: usize, include_removed: bool| {
         let newer = commit(commits - depth);
         let range = CommitRange {
-            project: ProjectKey::new(CONNECTION, PROJECT),
+            project: project_key(CONNECTION, PROJECT),
             from: None,
             to: None,
             include_removed,

@@ -15,7 +15,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use futures::StreamExt;
 use shared::aws::commit_store::DynamoCommitStore;
 use shared::export::config::ExportConfig;
-use shared::sync::{CommitRecord, CommitStore, ProjectKey};
+use shared::kernel::commit_record::CommitRecord;
+use shared::sync::CommitStore;
+use shared::testing::project_key;
 use testkit::aws_local::AwsStandIn;
 use testkit::bench_support::{
     BenchResult, cpu_seconds, function_runtime, peak_rss_mib, reset_peak_rss,
@@ -41,7 +43,7 @@ fn record(project: u64, i: usize, per_project: usize, imported_at: &str) -> Comm
         .unwrap_or_default();
     let author = i % 37;
     CommitRecord {
-        project_key: ProjectKey::new(CONNECTION, project).partition(),
+        project_key: project_key(CONNECTION, project).partition(),
         sha: sha.clone(),
         committed_at: date.clone(),
         short_id: sha[..8].to_owned(),
@@ -90,7 +92,7 @@ async fn index_count(aws: &AwsStandIn, projects: u64) -> BenchResult<usize> {
                 .key_condition_expression("project_key = :p")
                 .expression_attribute_values(
                     ":p",
-                    AttributeValue::S(ProjectKey::new(CONNECTION, project).partition()),
+                    AttributeValue::S(project_key(CONNECTION, project).partition()),
                 )
                 .select(aws_sdk_dynamodb::types::Select::Count)
                 .set_exclusive_start_key(start)

@@ -19,7 +19,7 @@ use shared::aws::secrets::SecretsManagerVault;
 use shared::aws::sync_queue::SqsSyncQueue;
 use shared::credentials::{ConnectionId, CreateInput, Credentials, GitLabVerifier};
 use shared::gitlab::GitLabConnector;
-use shared::kernel::StoreError;
+use shared::kernel::store::StoreError;
 use shared::scheduler::{
     BatchEntry, BatchQueue, ConnectionTurns, FailedEntry, ScheduleItems, Scheduler,
     SchedulerOptions, TickLeases, TickReport,

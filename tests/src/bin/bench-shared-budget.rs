@@ -14,8 +14,10 @@
 use std::time::{Duration, Instant};
 
 use shared::gitlab::budget::GITLAB_COM_REQUESTS_PER_MINUTE;
-use shared::kernel::StoreError;
-use shared::sync::{CommitRecord, CommitStore, ProjectKey, ProjectSync, SyncOptions, SyncOutcome};
+use shared::kernel::commit_record::CommitRecord;
+use shared::kernel::project_key::ProjectKey;
+use shared::kernel::store::StoreError;
+use shared::sync::{CommitStore, ProjectSync, SyncOptions, SyncOutcome};
 use shared::testing::MemoryStateStore;
 use testkit::aws_local::AwsStandIn;
 use testkit::bench_support::BenchResult;

@@ -17,12 +17,12 @@ use std::time::{Duration, Instant};
 use futures::TryStreamExt;
 use shared::aws::commit_store::{DynamoCommitStore, MAX_BATCH_WRITE};
 use shared::gitlab::{CommitQuery, GitLabClient, ProjectRef};
-use shared::kernel::StoreError;
-use shared::sync::{
-    CommitRecord, CommitStore, ProjectKey, ProjectOrigin, ProjectSync, SyncOptions, SyncOutcome,
-    SyncTarget,
-};
-use shared::testing::MemoryStateStore;
+use shared::kernel::commit_record::CommitRecord;
+use shared::kernel::project_key::ProjectKey;
+use shared::kernel::store::StoreError;
+use shared::sync::record::{ProjectOrigin, from_gitlab};
+use shared::sync::{CommitStore, ProjectSync, SyncOptions, SyncOutcome, SyncTarget};
+use shared::testing::{MemoryStateStore, project_key};
 use testkit::aws_local::AwsStandIn;
 use testkit::bench_support::{
     BENCH_PROJECT, BENCH_TOKEN, BenchResult, SimulatorProcess, cpu_seconds, function_runtime,
@@ -82,7 +82,7 @@ fn main() -> BenchResult<()> {
             let mut throughputs = Vec::new();
             for mode in [Mode::Windowed, Mode::Baseline] {
                 let gitlab = testkit::clients::client(&server.base_url, BENCH_TOKEN);
-                let key = ProjectKey::new(format!("bench-{latency_ms}-{mode:?}"), BENCH_PROJECT);
+                let key = project_key(&format!("bench-{latency_ms}-{mode:?}"), BENCH_PROJECT);
                 let store = match (kind, &moto, &sink) {
                     (StoreKind::Moto, Some(aws), _) => Store::Dynamo(DynamoCommitStore::new(
                         aws.dynamodb.clone(),
@@ -205,7 +205,7 @@ impl Mode {
                     let records: Vec<_> = page
                         .commits
                         .into_iter()
-                        .map(|c| CommitRecord::from_gitlab(c, &origin, page.stats_missing, now))
+                        .map(|c| from_gitlab(c, &origin, page.stats_missing, now))
                         .collect();
                     written += records.len();
                     store.put(records).await?;

@@ -10,7 +10,7 @@ use time::format_description::well_known::Rfc3339;
 use super::ApiError;
 use crate::commits::{CommitLog, CommitReader, DEFAULT_LIMIT, ListError, ListRequest};
 use crate::credentials::{ConnectionId, CredentialStore};
-use crate::sync::model::CommitRecord;
+use crate::kernel::commit_record::CommitRecord;
 
 /// The stored fields a reply leaves out: the table's partition key (the caller named the project).
 const INTERNAL_FIELDS: [&str; 1] = ["project_key"];

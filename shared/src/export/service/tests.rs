@@ -9,7 +9,7 @@ use super::*;
 use crate::export::columnar::tests::read;
 use crate::export::model::ChangedCommit;
 use crate::export::model::tests::record;
-use crate::testing::{MemoryChangeFeed, MemorySink};
+use crate::testing::{MemoryChangeFeed, MemorySink, project_key};
 
 const NOW: OffsetDateTime = datetime!(2024-04-01 12:00:00 UTC);
 
@@ -47,7 +47,7 @@ fn names(sink: &MemorySink) -> Vec<String> {
 
 #[tokio::test]
 async fn a_run_exports_each_settled_change_once_by_month_and_moves_the_watermark() {
-    let (a, b) = (ProjectKey::new("c1", 1), ProjectKey::new("c1", 2));
+    let (a, b) = (project_key("c1", 1), project_key("c1", 2));
     let exporter = service(2, ExportOptions::default());
     let feed = &exporter.feed;
     feed.write(&a, change('a', "2024-01", "2024-04-01T10:00:00.000000Z"));
@@ -115,7 +115,7 @@ async fn a_run_exports_each_settled_change_once_by_month_and_moves_the_watermark
 
 #[tokio::test]
 async fn files_are_cut_at_the_row_limit_and_when_the_buffers_are_heavy() {
-    let a = ProjectKey::new("c1", 1);
+    let a = project_key("c1", 1);
     let by_rows = service(
         3,
         ExportOptions {
@@ -153,7 +153,7 @@ async fn files_are_cut_at_the_row_limit_and_when_the_buffers_are_heavy() {
 
 #[tokio::test]
 async fn a_crashed_run_keeps_the_watermark_and_its_rerun_replaces_the_same_files() {
-    let a = ProjectKey::new("c1", 1);
+    let a = project_key("c1", 1);
     let exporter = service(10, ExportOptions::default());
     exporter
         .feed
@@ -198,7 +198,7 @@ async fn a_crashed_run_keeps_the_watermark_and_its_rerun_replaces_the_same_files
 async fn a_run_past_its_deadline_still_writes_one_page_and_leaves_the_rest_waiting() {
     let exporter = service(10, ExportOptions::default());
     for project in 1..=3 {
-        let key = ProjectKey::new("c1", project);
+        let key = project_key("c1", project);
         exporter
             .feed
             .write(&key, change('a', "2024-01", "2024-04-01T10:00:00.000000Z"));
@@ -214,7 +214,7 @@ async fn a_run_past_its_deadline_still_writes_one_page_and_leaves_the_rest_waiti
 
 #[tokio::test]
 async fn an_old_stamp_only_watermark_covers_its_whole_stamp() {
-    let a = ProjectKey::new("c1", 1);
+    let a = project_key("c1", 1);
     let exporter = service(10, ExportOptions::default());
     let stamp = "2024-04-01T10:00:00.000000Z";
     exporter.feed.write(&a, change('a', "2024-01", stamp));
@@ -280,14 +280,14 @@ async fn a_one_page_deadline_over_a_hundred_thousand_changes_ends_equal_to_the_t
         change_stamp(datetime!(2024-04-01 00:00:00 UTC) + Duration::from_millis((i / 25) as u64))
     };
     for (project, size) in sizes {
-        let key = ProjectKey::new("c1", project);
+        let key = project_key("c1", project);
         for i in 0..size {
             feed.write(&key, numbered(project, i, &stamp(i)));
         }
     }
-    let big = ProjectKey::new("c1", 1);
+    let big = project_key("c1", 1);
     let done = |project: u64, size: usize| {
-        feed.watermark(&ProjectKey::new("c1", project))
+        feed.watermark(&project_key("c1", project))
             .and_then(|w| w.sha)
             == Some(numbered(project, size - 1, "").record.sha)
     };
@@ -334,7 +334,7 @@ async fn a_one_page_deadline_over_a_hundred_thousand_changes_ends_equal_to_the_t
     let table: BTreeMap<(i64, String), (i64, bool)> = sizes
         .iter()
         .flat_map(|&(project, _)| {
-            let key = ProjectKey::new("c1", project);
+            let key = project_key("c1", project);
             feed.items(&key).into_iter().map(move |item| {
                 let (_, row) = ExportRow::from_change(&key, item, 0).unwrap();
                 (
@@ -358,8 +358,8 @@ async fn projects_take_turns_with_a_share_of_the_time_left() {
     let mut feed = MemoryChangeFeed::new(1);
     feed.page_delay = Duration::from_secs(1);
     let exporter = Exporter::new(feed, MemorySink::default(), ExportOptions::default());
-    let big = ProjectKey::new("c1", 1);
-    let small = [2, 3].map(|p| ProjectKey::new("c1", p));
+    let big = project_key("c1", 1);
+    let small = [2, 3].map(|p| project_key("c1", p));
     let at = "2024-04-01T10:00:00.000000Z";
     for i in 0..100 {
         exporter.feed.write(&big, numbered(1, i, at));

@@ -51,7 +51,7 @@ async fn a_tick_whose_delivery_failed_runs_again_once_its_lease_lapsed() {
     let tick = Some("id:e1");
     let failed = async {
         runs.fetch_add(1, Ordering::SeqCst);
-        Err(crate::kernel::StoreError::unavailable(
+        Err(crate::kernel::store::StoreError::unavailable(
             "Scan",
             "unavailable",
         ))

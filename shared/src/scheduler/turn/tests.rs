@@ -7,7 +7,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::*;
-use crate::kernel::CredentialId;
+use crate::kernel::ids::CredentialId;
 use crate::kernel::project_status::ProjectStatus;
 use crate::scheduler::fanout::SendPolicy;
 use crate::scheduler::ports::AccessRefusal;
