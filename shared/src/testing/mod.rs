@@ -5,6 +5,7 @@
 mod commits;
 #[cfg(feature = "export")]
 mod export;
+pub mod faults;
 mod scheduler;
 mod sync;
 mod vault;
