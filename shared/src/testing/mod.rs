@@ -3,6 +3,7 @@
 //! feature on.
 
 mod commits;
+pub mod credentials;
 #[cfg(feature = "export")]
 mod export;
 pub mod faults;
