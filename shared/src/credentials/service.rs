@@ -12,9 +12,12 @@ use super::model::{
 use super::ports::{CredentialStore, SecretVault, VaultError};
 use super::verify::{Verifier, VerifyError, warn_of_excess_scopes};
 use crate::kernel::StoreError;
-use crate::kernel::push_hook::{HOOK_SECRET_SUFFIX, generate_hook_secret, hook_secret_name};
 use crate::kernel::time::timestamp;
 use crate::secret::SecretString;
+
+mod hook_secret;
+#[cfg(test)]
+mod tests;
 
 /// Days a deleted credential's secret can still be recovered.
 pub const SECRET_RECOVERY_DAYS: i64 = 7;
@@ -30,12 +33,15 @@ fn secret_tags(record: &CredentialRecord) -> [(&str, &str); 2] {
     ]
 }
 
-/// The tags of a connection's push hook secret (no credential: it outlives each of them).
-fn hook_secret_tags(connection: &ConnectionId) -> [(&str, &str); 2] {
-    [
-        ("connection_id", connection.as_str()),
-        ("purpose", HOOK_SECRET_SUFFIX),
-    ]
+/// The next version of `record`, deleted now.
+fn marked_deleted(record: &CredentialRecord) -> CredentialRecord {
+    let now = timestamp(OffsetDateTime::now_utc());
+    CredentialRecord {
+        deleted_at: Some(now.clone()),
+        updated_at: now,
+        version: record.version + 1,
+        ..record.clone()
+    }
 }
 
 /// What `credentials.create` takes, already checked for shape.
@@ -352,13 +358,7 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
         let record = if current.deleted_at.is_some() {
             current
         } else {
-            let now = timestamp(OffsetDateTime::now_utc());
-            let deleted = CredentialRecord {
-                deleted_at: Some(now.clone()),
-                updated_at: now,
-                version: current.version + 1,
-                ..current.clone()
-            };
+            let deleted = marked_deleted(&current);
             self.store.replace(&deleted, current.version).await?;
             deleted
         };
@@ -372,106 +372,6 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
         }
         self.retire_hook_secret(connection).await?;
         Ok(record)
-    }
-
-    /// The vault name of the connection's push hook secret.
-    fn hook_secret_name(&self, connection: &ConnectionId) -> String {
-        hook_secret_name(&self.secret_name_prefix, connection)
-    }
-
-    /// Gives the connection a live push hook secret, after a create: the value when this call made it (the only
-    /// time it is shown apart from a rotation), `None` when the connection had one. One scheduled for deletion
-    /// (every credential of the connection was deleted) is restored with a new value, so a value that leaked
-    /// before does not come back. Read first: a create of a name scheduled for deletion is refused with an error
-    /// that does not say so everywhere (moto calls it "exists").
-    pub async fn open_hook_secret(
-        &self,
-        connection: &ConnectionId,
-    ) -> Result<Option<SecretString>, CredentialsError> {
-        let name = self.hook_secret_name(connection);
-        let scheduled = match self.vault.read(&name, None).await {
-            Ok(_) => return Ok(None),
-            Err(VaultError::NotFound { .. }) => false,
-            Err(VaultError::ScheduledForDeletion { .. }) => true,
-            Err(error) => return Err(error.into()),
-        };
-        let value = generate_hook_secret().map_err(CredentialsError::Randomness)?;
-        if scheduled {
-            self.vault.restore(&name).await?;
-            return self.renew_hook_secret(&name, value).await.map(Some);
-        }
-        let version_id = new_secret_version_id();
-        let tags = hook_secret_tags(connection);
-        match self.vault.create(&name, &value, &version_id, &tags).await {
-            Ok(()) => Ok(Some(value)),
-            // A concurrent create made it first and shows it.
-            Err(VaultError::AlreadyExists { .. }) => Ok(None),
-            Err(error) => Err(error.into()),
-        }
-    }
-
-    /// A new value for the connection's push hook secret (made if it is missing), current once this returns; the
-    /// old value stops working. Needs a credential that is not deleted, as the secret lives only that long.
-    pub async fn rotate_hook_secret(
-        &self,
-        connection: &ConnectionId,
-    ) -> Result<SecretString, CredentialsError> {
-        if !self.has_credentials(connection).await? {
-            return Err(CredentialsError::ConnectionNotFound);
-        }
-        match self.open_hook_secret(connection).await? {
-            Some(value) => Ok(value),
-            None => {
-                let name = self.hook_secret_name(connection);
-                let value = generate_hook_secret().map_err(CredentialsError::Randomness)?;
-                self.renew_hook_secret(&name, value).await
-            }
-        }
-    }
-
-    /// Stages `value` as a new version of the hook secret `name` and makes it current.
-    async fn renew_hook_secret(
-        &self,
-        name: &str,
-        value: SecretString,
-    ) -> Result<SecretString, CredentialsError> {
-        let version_id = new_secret_version_id();
-        self.vault.stage(name, &value, &version_id).await?;
-        self.vault.promote(name, &version_id).await?;
-        Ok(value)
-    }
-
-    /// Whether the connection has a credential that is not deleted (a push hook secret lives that long).
-    async fn has_credentials(&self, connection: &ConnectionId) -> Result<bool, CredentialsError> {
-        let records = self.store.list(connection).await?;
-        Ok(records.iter().any(|r| r.deleted_at.is_none()))
-    }
-
-    /// After a delete: when the connection has no credential left, its push hook secret is scheduled for deletion
-    /// (a create restores it with a new value). A create racing with this delete may have found the secret still
-    /// live and kept it, so the credentials are looked at again afterwards: one that appeared meanwhile gets the
-    /// secret restored.
-    async fn retire_hook_secret(&self, connection: &ConnectionId) -> Result<(), CredentialsError> {
-        if self.has_credentials(connection).await? {
-            return Ok(());
-        }
-        let name = self.hook_secret_name(connection);
-        match self
-            .vault
-            .schedule_deletion(&name, SECRET_RECOVERY_DAYS)
-            .await
-        {
-            Ok(()) => {}
-            Err(VaultError::NotFound { .. }) => return Ok(()),
-            Err(error) => return Err(error.into()),
-        }
-        if self.has_credentials(connection).await? {
-            match self.vault.restore(&name).await {
-                Ok(()) | Err(VaultError::NotFound { .. }) => {}
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Ok(())
     }
 
     /// Binds the connection to the instance, or refuses another one.
@@ -619,13 +519,7 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
                 "a failed create could not {what}"
             );
         };
-        let now = timestamp(OffsetDateTime::now_utc());
-        let deleted = CredentialRecord {
-            deleted_at: Some(now.clone()),
-            updated_at: now,
-            version: provisioning.version + 1,
-            ..provisioning.clone()
-        };
+        let deleted = marked_deleted(provisioning);
         if let Err(error) = self.store.replace(&deleted, provisioning.version).await {
             // A delete may have won meanwhile (the caller saw the provisioning record in `list`): its record
             // is deleted but its secret, created after that delete, is not. Only an active record keeps it.
@@ -694,6 +588,3 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
         }
     }
 }
-
-#[cfg(test)]
-mod tests;
