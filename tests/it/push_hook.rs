@@ -19,7 +19,7 @@ use shared::hooks::PushHooks;
 use shared::kernel::push_hook::{generate_hook_secret, hook_secret_name};
 use shared::kernel::{ConnectionId, SyncMessage};
 use shared::scheduler::{DiscoveredProject, ProjectRecord, ProjectStatus, ScheduleItems};
-use shared::testing::CountingVault;
+use shared::testing::faults::{FaultPlan, Faulty};
 use testkit::aws_local::AwsStandIn;
 
 const CONNECTION: &str = "acme-prod";
@@ -29,7 +29,7 @@ const PREFIX: &str = "gitlab-importer/hooks-it/";
 const SAMPLE: &str = include_str!("../../events/apigw-push-hook.json");
 
 /// The push hook function as deployed, its Secrets Manager reads counted.
-type CountedHooks = PushHooks<DynamoProjectStore, CountingVault<SecretsManagerVault>, SqsSyncQueue>;
+type CountedHooks = PushHooks<DynamoProjectStore, Faulty<SecretsManagerVault>, SqsSyncQueue>;
 
 struct Env {
     aws: AwsStandIn,
@@ -40,7 +40,7 @@ struct Env {
 impl Env {
     /// `GetSecretValue` calls so far.
     fn secret_reads(&self) -> u64 {
-        self.hooks.vault.reads.load(Ordering::SeqCst)
+        self.hooks.vault.plan().calls("vault.read")
     }
 }
 
@@ -56,13 +56,13 @@ async fn env() -> Env {
         ("SECRET_NAME_PREFIX", prefix.clone()),
     ]);
     let config = Config::from_lookup(|name| variables.get(name).cloned()).unwrap();
-    let vault = CountingVault::new(SecretsManagerVault::new(aws.secrets.clone()));
+    let vault = Faulty::new(SecretsManagerVault::new(aws.secrets.clone()), &FaultPlan::new());
     let hooks = shared::app::push_hooks_reading(&config, &aws.config, vault);
     let connection = ConnectionId::parse(CONNECTION).unwrap();
     DynamoCredentialStore::new(aws.dynamodb.clone(), aws.table("StateTable"))
         .bind_connection(
             &connection,
-            "https://gitlab.example.com/",
+            &shared::kernel::instance::InstanceUrl::parse("https://gitlab.example.com/").unwrap(),
             "2026-11-30T11:00:00Z",
         )
         .await

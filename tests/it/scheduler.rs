@@ -83,14 +83,14 @@ impl Env {
             vault: SecretsManagerVault::new(self.aws.secrets.clone()),
             verifier: GitLabVerifier::new(self.http.clone(), 1_000_000),
             secret_name_prefix: self.prefix.clone(),
-            default_base_url: sim.base_url(),
+            default_base_url: shared::kernel::instance::InstanceUrl::parse(&sim.base_url()).unwrap(),
         };
         credentials
             .create(
                 &ConnectionId::parse(connection).unwrap(),
                 CreateInput {
                     label: None,
-                    base_url: Some(sim.base_url()),
+                    base_url: Some(shared::kernel::instance::InstanceUrl::parse(&sim.base_url()).unwrap()),
                     ca_bundle: None,
                     requests_per_minute: None,
                     include: include.iter().map(|p| (*p).to_owned()).collect(),
@@ -1211,7 +1211,7 @@ async fn a_credential_of_another_instance_never_shares_the_connections_keys() {
         .unwrap();
     stray.credential_id = CredentialId::parse("cred_0000000000000000000000000a").unwrap();
     stray.created_at = "2099-01-01T00:00:00Z".into();
-    stray.settings.base_url = second.base_url();
+    stray.settings.base_url = shared::kernel::instance::InstanceUrl::parse(&second.base_url()).unwrap();
     store.insert(&stray).await.unwrap();
 
     let report = handle(&env.scheduler(env.sqs(), options()), schedule_event(None))

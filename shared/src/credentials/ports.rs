@@ -7,6 +7,7 @@ use super::model::{
     ConnectionId, CredentialId, CredentialRecord, CredentialStatus, DiscoverySummary, SyncTally,
 };
 use crate::kernel::StoreError;
+use crate::kernel::instance::InstanceUrl;
 // The vault is the kernel's (the GitLab connector reads it too); named here as the credentials room's port.
 pub use crate::kernel::vault::{SecretVault, VaultError};
 
@@ -20,9 +21,9 @@ pub trait CredentialStore: Send + Sync {
     fn bind_connection(
         &self,
         connection: &ConnectionId,
-        base_url: &str,
+        base_url: &InstanceUrl,
         created_at: &str,
-    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<InstanceUrl>, StoreError>> + Send;
 
     fn connection_exists(
         &self,

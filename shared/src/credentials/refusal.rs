@@ -221,7 +221,10 @@ mod tests {
             kind: "gitlab".into(),
             label: None,
             settings: StoredSettings {
-                base_url: "https://gitlab.example.com/".into(),
+                base_url: crate::kernel::instance::InstanceUrl::parse(
+                    "https://gitlab.example.com/",
+                )
+                .unwrap(),
                 ca_bundle: None,
                 requests_per_minute: None,
                 include: Vec::new(),

@@ -7,11 +7,12 @@ use time::OffsetDateTime;
 
 use super::model::{
     CREDENTIAL_TYPE, ConnectionId, CredentialId, CredentialRecord, CredentialStatus,
-    StoredSettings, new_secret_version_id,
+    ExpirationDate, StoredSettings, new_secret_version_id,
 };
 use super::ports::{CredentialStore, SecretVault, VaultError};
 use super::verify::{Verifier, VerifyError, warn_of_excess_scopes};
 use crate::kernel::StoreError;
+use crate::kernel::instance::InstanceUrl;
 use crate::kernel::time::timestamp;
 use crate::secret::SecretString;
 
@@ -48,14 +49,14 @@ fn marked_deleted(record: &CredentialRecord) -> CredentialRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateInput {
     pub label: Option<String>,
-    pub base_url: Option<String>,
+    pub base_url: Option<InstanceUrl>,
     pub ca_bundle: Option<String>,
     pub requests_per_minute: Option<u32>,
     /// Path patterns of the projects to import (empty: all) and to leave out; checked by the request parser.
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     pub api_token: SecretString,
-    pub expiration_date: Option<String>,
+    pub expiration_date: Option<ExpirationDate>,
 }
 
 /// A field an update may set, clear (`null`) or leave alone (omitted).
@@ -82,14 +83,14 @@ impl<T: Clone> Patch<T> {
 pub struct UpdateInput {
     pub id: CredentialId,
     pub label: Patch<String>,
-    pub base_url: Option<String>,
+    pub base_url: Option<InstanceUrl>,
     pub ca_bundle: Patch<String>,
     pub requests_per_minute: Patch<u32>,
     pub include: Patch<Vec<String>>,
     pub exclude: Patch<Vec<String>>,
     /// `None`: keep the stored token.
     pub api_token: Option<SecretString>,
-    pub expiration_date: Patch<String>,
+    pub expiration_date: Patch<ExpirationDate>,
 }
 
 /// Why a use case failed: the caller's fault (verification, unknown ids, a lost race) or ours (storage).
@@ -111,7 +112,7 @@ pub enum CredentialsError {
     SecretMissing,
     /// The connection imports from another GitLab instance (`bound`); one connection is one instance.
     #[error("the connection is bound to the GitLab instance {bound}")]
-    OtherInstance { bound: String },
+    OtherInstance { bound: InstanceUrl },
     #[error("credential store: {0}")]
     Store(StoreError),
     #[error("secret vault: {0}")]
@@ -139,7 +140,7 @@ pub struct Credentials<S, V, G> {
     /// Secrets Manager name prefix (ends with `/`).
     pub secret_name_prefix: String,
     /// The GitLab used when create names no `base_url`.
-    pub default_base_url: String,
+    pub default_base_url: InstanceUrl,
 }
 
 impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
@@ -295,7 +296,7 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
             token_fingerprint: token.fingerprint(),
             status: CredentialStatus::Active,
             updated_at: now.clone(),
-            expiration_date: input.expiration_date.apply(current.expiration_date.clone()),
+            expiration_date: input.expiration_date.apply(current.expiration_date),
             token_expires_at: verified.token_expires_at,
             last_verified_at: Some(now),
             scopes: Some(verified.scopes),
@@ -378,7 +379,7 @@ impl<S: CredentialStore, V: SecretVault, G: Verifier> Credentials<S, V, G> {
     async fn bind(
         &self,
         connection: &ConnectionId,
-        base_url: &str,
+        base_url: &InstanceUrl,
         now: &str,
     ) -> Result<(), CredentialsError> {
         match self

@@ -336,7 +336,7 @@ where
         let mut complete = true;
         let mut failures = Vec::new();
         for record in &records {
-            let discovered = if instance.as_ref() == Some(&record.settings.base_url) {
+            let discovered = if instance.as_deref() == Some(record.settings.base_url.as_str()) {
                 self.discover_with(record, limit, &bytes, &mut report).await
             } else {
                 // Project ids repeat across instances: another instance's projects would share this connection's
@@ -929,7 +929,7 @@ fn connection_instance(records: &[CredentialRecord]) -> Option<String> {
     records
         .iter()
         .min_by(|a, b| (&a.created_at, &a.credential_id).cmp(&(&b.created_at, &b.credential_id)))
-        .map(|r| r.settings.base_url.clone())
+        .map(|r| r.settings.base_url.to_string())
 }
 
 /// Keeps the first credential's finding of a project, unless its patterns exclude the project and a later

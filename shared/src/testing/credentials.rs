@@ -8,12 +8,13 @@ use crate::credentials::model::{ConnectionId, CredentialId, CredentialRecord};
 use crate::credentials::ports::CredentialStore;
 use crate::credentials::service::{CreateInput, Patch, UpdateInput};
 use crate::kernel::StoreError;
+use crate::kernel::instance::InstanceUrl;
 use crate::secret::SecretString;
 
 #[derive(Debug, Default)]
 struct Contents {
     /// connection -> the instance it is bound to
-    connections: BTreeMap<ConnectionId, String>,
+    connections: BTreeMap<ConnectionId, InstanceUrl>,
     records: BTreeMap<(ConnectionId, CredentialId), CredentialRecord>,
 }
 
@@ -52,14 +53,14 @@ impl CredentialStore for MemoryCredentialStore {
     async fn bind_connection(
         &self,
         connection: &ConnectionId,
-        base_url: &str,
+        base_url: &InstanceUrl,
         _created_at: &str,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<InstanceUrl>, StoreError> {
         let mut contents = self.contents.lock().unwrap();
         let bound = contents
             .connections
             .entry(connection.clone())
-            .or_insert_with(|| base_url.to_owned());
+            .or_insert_with(|| base_url.clone());
         Ok((bound != base_url).then(|| bound.clone()))
     }
 

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use crate::credentials::model::{ConnectionId, CredentialId, CredentialRecord};
 use crate::credentials::ports::CredentialStore;
 use crate::kernel::StoreError;
+use crate::kernel::instance::InstanceUrl;
 use crate::kernel::vault::{SecretVault, VaultError};
 use crate::scheduler::ports::{KnownProject, ProjectRecord, ScheduleItems};
 use crate::secret::SecretString;
@@ -305,9 +306,9 @@ impl<P: CredentialStore> CredentialStore for Faulty<P> {
     async fn bind_connection(
         &self,
         connection: &ConnectionId,
-        base_url: &str,
+        base_url: &InstanceUrl,
         created_at: &str,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<InstanceUrl>, StoreError> {
         let call = self.inner.bind_connection(connection, base_url, created_at);
         let subject = connection.as_str();
         (self.plan)

@@ -15,4 +15,4 @@ mod vault;
 pub use export::{MemoryChangeFeed, MemorySink};
 pub use scheduler::{MemoryQueue, MemorySchedulerStore};
 pub use sync::{MemoryCommitStore, MemoryStateStore};
-pub use vault::{CountingVault, MemoryVault, Secret};
+pub use vault::{MemoryVault, Secret};

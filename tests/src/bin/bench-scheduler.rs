@@ -119,14 +119,14 @@ fn main() -> BenchResult<()> {
         vault: SecretsManagerVault::new(aws.secrets.clone()),
         verifier: GitLabVerifier::new(http.clone(), 1_000_000),
         secret_name_prefix: format!("bench-scheduler-{}/", std::process::id()),
-        default_base_url: sim.base_url(),
+        default_base_url: shared::kernel::instance::InstanceUrl::parse(&sim.base_url())?,
     };
     let bench = ConnectionId::parse("bench").ok_or("connection id")?;
     runtime.block_on(credentials.create(
         &bench,
         CreateInput {
             label: None,
-            base_url: Some(sim.base_url()),
+            base_url: None,
             ca_bundle: None,
             requests_per_minute: None,
             include: Vec::new(),

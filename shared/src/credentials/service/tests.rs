@@ -36,7 +36,7 @@ fn service() -> Service {
         vault: MemoryVault::default(),
         verifier: FakeVerifier,
         secret_name_prefix: "p/".into(),
-        default_base_url: "https://gitlab.example.com/".into(),
+        default_base_url: InstanceUrl::parse("https://gitlab.example.com/").unwrap(),
     }
 }
 
@@ -81,7 +81,10 @@ fn create_stores_the_pair_or_nothing() {
         // given a working store, when a good token is created, then secret and record exist
         let credentials = service();
         let record = a_credential(&credentials, "good-1").await;
-        assert_eq!(record.settings.base_url, "https://gitlab.example.com/");
+        assert_eq!(
+            record.settings.base_url.as_str(),
+            "https://gitlab.example.com/"
+        );
         assert_eq!(
             record.secret_name,
             format!("p/acme/{}", record.credential_id)

@@ -126,7 +126,7 @@ impl ApiError {
             CredentialsError::SecretMissing => Self::SecretMissing,
             CredentialsError::OtherInstance { bound } => Self::InstanceMismatch {
                 connection: connection.clone(),
-                bound: bound.clone(),
+                bound: bound.to_string(),
             },
             CredentialsError::Store(_)
             | CredentialsError::Vault(_)
