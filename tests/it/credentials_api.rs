@@ -1,6 +1,7 @@
 //! The credentials API handler end to end: API Gateway v2 requests (built from `events/*.json`) into
-//! `shared::entrypoints::credentials_api::handler`, with the real DynamoDB and Secrets Manager adapters against the moto server
-//! and the real GitLab verification against the GitLab simulator.
+//! `shared::entrypoints::credentials_api::handler`, with the real DynamoDB and Secrets Manager adapters against the
+//! moto server and the real GitLab verification against the GitLab simulator. The fixtures are here; the tests are
+//! in `credentials_api/`, one file per part of the API.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -8,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_secretsmanager::types::SecretListEntry;
 use lambda_http::{Request, RequestExt};
 use serde_json::{Value, json};
 use shared::aws::commit_reader::DynamoCommitReader;
@@ -24,7 +26,7 @@ use shared::gitlab::{HttpClients, NetworkPolicy, PrivateNetworks, RetryPolicy, T
 use shared::kernel::instance::InstanceUrl;
 use shared::kernel::push_hook::HOOK_SECRET_SUFFIX;
 use shared::secret::SecretString;
-use shared::testing::faults::{Fault, FaultPlan, Faulty};
+use shared::testing::faults::{self, FaultPlan, Faulty};
 use testkit::aws_local::AwsStandIn;
 use testkit::gitlab_sim::{
     Fault, Membership, Namespace, ProjectSpec, Simulator, TokenSpec, World, access, routes,
@@ -186,7 +188,9 @@ fn faulty_domain(env: &Env, plan: &Arc<FaultPlan>) -> FaultyDomain {
     Credentials {
         store: Faulty::new(healthy.store, plan),
         vault: Faulty::new(healthy.vault, plan),
-        ..healthy
+        verifier: healthy.verifier,
+        secret_name_prefix: healthy.secret_name_prefix,
+        default_base_url: healthy.default_base_url,
     }
 }
 
@@ -369,6 +373,31 @@ async fn table_items(env: &Env) -> Vec<BTreeMap<String, AttributeValue>> {
 /// This test's secrets: name -> (current value unless scheduled for deletion, scheduled for deletion).
 async fn secrets(env: &Env) -> BTreeMap<String, (Option<String>, bool)> {
     let mut found = BTreeMap::new();
+    for entry in listed_secrets(env).await {
+        let name = entry.name().unwrap_or_default();
+        let scheduled = entry.deleted_date().is_some();
+        let value = if scheduled {
+            None
+        } else {
+            env.aws
+                .secrets
+                .get_secret_value()
+                .secret_id(name)
+                // By the stage: moto's default stays on the version first made current.
+                .version_stage("AWSCURRENT")
+                .send()
+                .await
+                .expect("secret value")
+                .secret_string
+        };
+        found.insert(name.to_owned(), (value, scheduled));
+    }
+    found
+}
+
+/// Every secret of this test (named with its prefix), those scheduled for deletion included.
+async fn listed_secrets(env: &Env) -> Vec<SecretListEntry> {
+    let mut listed = Vec::new();
     let mut next = None;
     loop {
         let output = env
@@ -380,34 +409,16 @@ async fn secrets(env: &Env) -> BTreeMap<String, (Option<String>, bool)> {
             .send()
             .await
             .expect("list secrets");
-        for entry in output.secret_list() {
-            let name = entry.name().unwrap_or_default();
-            if !name.starts_with(&env.prefix) {
-                continue;
-            }
-            let scheduled = entry.deleted_date().is_some();
-            let value = if scheduled {
-                None
-            } else {
-                env.aws
-                    .secrets
-                    .get_secret_value()
-                    .secret_id(name)
-                    // By the stage: moto's default stays on the version first made current.
-                    .version_stage("AWSCURRENT")
-                    .send()
-                    .await
-                    .expect("secret value")
-                    .secret_string
-            };
-            found.insert(name.to_owned(), (value, scheduled));
-        }
+        let ours = output.secret_list().iter();
+        listed.extend(
+            ours.filter(|e| e.name().unwrap_or_default().starts_with(&env.prefix))
+                .cloned(),
+        );
         next = output.next_token;
         if next.is_none() {
-            break;
+            return listed;
         }
     }
-    found
 }
 
 /// This test's token secrets: [`secrets`] without the connections' push hook secrets.

@@ -4,8 +4,6 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use std::sync::atomic::Ordering;
-
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
 use shared::aws::credential_store::DynamoCredentialStore;
@@ -56,7 +54,10 @@ async fn env() -> Env {
         ("SECRET_NAME_PREFIX", prefix.clone()),
     ]);
     let config = Config::from_lookup(|name| variables.get(name).cloned()).unwrap();
-    let vault = Faulty::new(SecretsManagerVault::new(aws.secrets.clone()), &FaultPlan::new());
+    let vault = Faulty::new(
+        SecretsManagerVault::new(aws.secrets.clone()),
+        &FaultPlan::new(),
+    );
     let hooks = shared::app::push_hooks_reading(&config, &aws.config, vault);
     let connection = ConnectionId::parse(CONNECTION).unwrap();
     DynamoCredentialStore::new(aws.dynamodb.clone(), aws.table("StateTable"))

@@ -26,8 +26,8 @@ use shared::scheduler::{
     FailedEntry, ProjectRecord, ProjectStatus, ScheduleItems, Scheduler, SchedulerOptions,
     SendPolicy, TickReport,
 };
-use shared::secret::SecretString;
 use shared::sync::{ProjectKey, SyncStateStore};
+use shared::testing::credentials::create_input;
 use testkit::aws_local::AwsStandIn;
 use testkit::clients::{fast_retry, local_http};
 use testkit::git_fixture::GitRepo;
@@ -83,20 +83,16 @@ impl Env {
             vault: SecretsManagerVault::new(self.aws.secrets.clone()),
             verifier: GitLabVerifier::new(self.http.clone(), 1_000_000),
             secret_name_prefix: self.prefix.clone(),
-            default_base_url: shared::kernel::instance::InstanceUrl::parse(&sim.base_url()).unwrap(),
+            default_base_url: shared::kernel::instance::InstanceUrl::parse(&sim.base_url())
+                .unwrap(),
         };
         credentials
             .create(
                 &ConnectionId::parse(connection).unwrap(),
                 CreateInput {
-                    label: None,
-                    base_url: Some(shared::kernel::instance::InstanceUrl::parse(&sim.base_url()).unwrap()),
-                    ca_bundle: None,
-                    requests_per_minute: None,
                     include: include.iter().map(|p| (*p).to_owned()).collect(),
                     exclude: exclude.iter().map(|p| (*p).to_owned()).collect(),
-                    api_token: SecretString::new(token),
-                    expiration_date: None,
+                    ..create_input(token)
                 },
             )
             .await
@@ -1211,7 +1207,8 @@ async fn a_credential_of_another_instance_never_shares_the_connections_keys() {
         .unwrap();
     stray.credential_id = CredentialId::parse("cred_0000000000000000000000000a").unwrap();
     stray.created_at = "2099-01-01T00:00:00Z".into();
-    stray.settings.base_url = shared::kernel::instance::InstanceUrl::parse(&second.base_url()).unwrap();
+    stray.settings.base_url =
+        shared::kernel::instance::InstanceUrl::parse(&second.base_url()).unwrap();
     store.insert(&stray).await.unwrap();
 
     let report = handle(&env.scheduler(env.sqs(), options()), schedule_event(None))

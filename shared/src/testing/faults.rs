@@ -302,177 +302,48 @@ fn vault_down(operation: &'static str, detail: String) -> VaultError {
     VaultError::Unavailable { operation, detail }
 }
 
-impl<P: CredentialStore> CredentialStore for Faulty<P> {
-    async fn bind_connection(
-        &self,
-        connection: &ConnectionId,
-        base_url: &InstanceUrl,
-        created_at: &str,
-    ) -> Result<Option<InstanceUrl>, StoreError> {
-        let call = self.inner.bind_connection(connection, base_url, created_at);
-        let subject = connection.as_str();
-        (self.plan)
-            .around("store.bind_connection", subject, call, store_down)
-            .await
-    }
-
-    async fn connection_exists(&self, connection: &ConnectionId) -> Result<bool, StoreError> {
-        let call = self.inner.connection_exists(connection);
-        let subject = connection.as_str();
-        (self.plan)
-            .around("store.connection_exists", subject, call, store_down)
-            .await
-    }
-
-    async fn insert(&self, record: &CredentialRecord) -> Result<(), StoreError> {
-        let call = self.inner.insert(record);
-        let subject = record.connection_id.as_str();
-        (self.plan)
-            .around("store.insert", subject, call, store_down)
-            .await
-    }
-
-    async fn replace(&self, record: &CredentialRecord, expected: u64) -> Result<(), StoreError> {
-        let call = self.inner.replace(record, expected);
-        let subject = record.connection_id.as_str();
-        (self.plan)
-            .around("store.replace", subject, call, store_down)
-            .await
-    }
-
-    async fn get(
-        &self,
-        connection: &ConnectionId,
-        id: &CredentialId,
-    ) -> Result<Option<CredentialRecord>, StoreError> {
-        let call = self.inner.get(connection, id);
-        let subject = connection.as_str();
-        (self.plan)
-            .around("store.get", subject, call, store_down)
-            .await
-    }
-
-    async fn list(&self, connection: &ConnectionId) -> Result<Vec<CredentialRecord>, StoreError> {
-        let call = self.inner.list(connection);
-        let subject = connection.as_str();
-        (self.plan)
-            .around("store.list", subject, call, store_down)
-            .await
-    }
+/// Implements `$port` for [`Faulty`]: each method delegates to the wrapped port past the plan, as the operation
+/// `<$prefix>.<method>` about `$subject`, failing with `$down`'s error.
+macro_rules! faulty_port {
+    ($port:ident, $prefix:literal, $error:ty, $down:ident {
+        $(fn $method:ident($($arg:ident: $ty:ty),*) -> $out:ty, about $subject:expr;)*
+    }) => {
+        impl<P: $port> $port for Faulty<P> {
+            $(async fn $method(&self, $($arg: $ty),*) -> Result<$out, $error> {
+                let call = self.inner.$method($($arg),*);
+                let operation = concat!($prefix, ".", stringify!($method));
+                self.plan.around(operation, $subject, call, $down).await
+            })*
+        }
+    };
 }
 
-impl<P: SecretVault> SecretVault for Faulty<P> {
-    async fn create(
-        &self,
-        name: &str,
-        value: &SecretString,
-        version_id: &str,
-        tags: &[(&str, &str)],
-    ) -> Result<(), VaultError> {
-        let call = self.inner.create(name, value, version_id, tags);
-        (self.plan)
-            .around("vault.create", name, call, vault_down)
-            .await
-    }
+faulty_port!(CredentialStore, "store", StoreError, store_down {
+    fn bind_connection(connection: &ConnectionId, base_url: &InstanceUrl, at: &str) -> Option<InstanceUrl>,
+        about connection.as_str();
+    fn connection_exists(connection: &ConnectionId) -> bool, about connection.as_str();
+    fn insert(record: &CredentialRecord) -> (), about record.connection_id.as_str();
+    fn replace(record: &CredentialRecord, expected: u64) -> (), about record.connection_id.as_str();
+    fn get(connection: &ConnectionId, id: &CredentialId) -> Option<CredentialRecord>, about connection.as_str();
+    fn list(connection: &ConnectionId) -> Vec<CredentialRecord>, about connection.as_str();
+});
 
-    async fn read(&self, name: &str, version_id: Option<&str>) -> Result<SecretString, VaultError> {
-        let call = self.inner.read(name, version_id);
-        (self.plan)
-            .around("vault.read", name, call, vault_down)
-            .await
-    }
+faulty_port!(SecretVault, "vault", VaultError, vault_down {
+    fn create(name: &str, value: &SecretString, version_id: &str, tags: &[(&str, &str)]) -> (), about name;
+    fn read(name: &str, version_id: Option<&str>) -> SecretString, about name;
+    fn stage(name: &str, value: &SecretString, version_id: &str) -> (), about name;
+    fn promote(name: &str, version_id: &str) -> (), about name;
+    fn restore(name: &str) -> (), about name;
+    fn schedule_deletion(name: &str, recovery_days: i64) -> (), about name;
+    fn delete_now(name: &str) -> (), about name;
+});
 
-    async fn stage(
-        &self,
-        name: &str,
-        value: &SecretString,
-        version_id: &str,
-    ) -> Result<(), VaultError> {
-        let call = self.inner.stage(name, value, version_id);
-        (self.plan)
-            .around("vault.stage", name, call, vault_down)
-            .await
-    }
-
-    async fn promote(&self, name: &str, version_id: &str) -> Result<(), VaultError> {
-        let call = self.inner.promote(name, version_id);
-        (self.plan)
-            .around("vault.promote", name, call, vault_down)
-            .await
-    }
-
-    async fn restore(&self, name: &str) -> Result<(), VaultError> {
-        let call = self.inner.restore(name);
-        (self.plan)
-            .around("vault.restore", name, call, vault_down)
-            .await
-    }
-
-    async fn schedule_deletion(&self, name: &str, recovery_days: i64) -> Result<(), VaultError> {
-        let call = self.inner.schedule_deletion(name, recovery_days);
-        (self.plan)
-            .around("vault.schedule_deletion", name, call, vault_down)
-            .await
-    }
-
-    async fn delete_now(&self, name: &str) -> Result<(), VaultError> {
-        let call = self.inner.delete_now(name);
-        (self.plan)
-            .around("vault.delete_now", name, call, vault_down)
-            .await
-    }
-}
-
-impl<P: ScheduleItems> ScheduleItems for Faulty<P> {
-    async fn known_projects(
-        &self,
-        connection: &ConnectionId,
-    ) -> Result<Vec<KnownProject>, StoreError> {
-        let call = self.inner.known_projects(connection);
-        let subject = connection.as_str();
-        (self.plan)
-            .around("items.known_projects", subject, call, store_down)
-            .await
-    }
-
-    async fn write(
-        &self,
-        connection: &ConnectionId,
-        records: &[ProjectRecord<'_>],
-    ) -> Result<Vec<u64>, StoreError> {
-        let call = self.inner.write(connection, records);
-        let subject = connection.as_str();
-        (self.plan)
-            .around("items.write", subject, call, store_down)
-            .await
-    }
-
-    async fn release(
-        &self,
-        connection: &ConnectionId,
-        project_id: u64,
-        until: i64,
-    ) -> Result<(), StoreError> {
-        let call = self.inner.release(connection, project_id, until);
-        let subject = connection.as_str();
-        (self.plan)
-            .around("items.release", subject, call, store_down)
-            .await
-    }
-
-    async fn mark_gone(
-        &self,
-        connection: &ConnectionId,
-        project_id: u64,
-        at: &str,
-    ) -> Result<(), StoreError> {
-        let call = self.inner.mark_gone(connection, project_id, at);
-        let subject = connection.as_str();
-        (self.plan)
-            .around("items.mark_gone", subject, call, store_down)
-            .await
-    }
-}
+faulty_port!(ScheduleItems, "items", StoreError, store_down {
+    fn known_projects(connection: &ConnectionId) -> Vec<KnownProject>, about connection.as_str();
+    fn write(connection: &ConnectionId, records: &[ProjectRecord<'_>]) -> Vec<u64>, about connection.as_str();
+    fn release(connection: &ConnectionId, project_id: u64, until: i64) -> (), about connection.as_str();
+    fn mark_gone(connection: &ConnectionId, project_id: u64, at: &str) -> (), about connection.as_str();
+});
 
 #[cfg(test)]
 mod tests {

@@ -35,8 +35,8 @@ fn iam_wildcards_match_as_iam_matches_them() {
     assert!(!iam_matches("a/*/c", "a/b/cd") && !iam_matches("abc", "abC"));
 }
 
-const REGION: &str = "eu-west-1";
-const ACCOUNT: &str = "123456789012";
+pub(super) const REGION: &str = "eu-west-1";
+pub(super) const ACCOUNT: &str = "123456789012";
 const API_ID: &str = "a1b2c3d4e5";
 
 /// The README's caller policy for `connection`: its Allow resources, placeholders filled in.

@@ -504,8 +504,8 @@ async fn a_gitlab_that_is_down_answers_5xx_or_fails_tls_is_unreachable_not_bad_c
 fn failing_writes() -> Arc<FaultPlan> {
     const DETAIL: &str = "ProvisionedThroughputExceededException (injected)";
     let plan = FaultPlan::new();
-    plan.add(Fault::fail("store.insert").every().detail(DETAIL));
-    plan.add(Fault::fail("store.replace").every().detail(DETAIL));
+    plan.add(faults::Fault::fail("store.insert").every().detail(DETAIL));
+    plan.add(faults::Fault::fail("store.replace").every().detail(DETAIL));
     plan
 }
 

@@ -1,5 +1,6 @@
 //! The customer-managed KMS key new secrets are encrypted with.
 
+use super::caller_policy::{ACCOUNT, REGION};
 use super::*;
 
 /// With a KMS key configured, the secrets the vault creates name it (Secrets Manager encrypts with it); without

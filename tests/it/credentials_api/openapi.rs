@@ -1,7 +1,5 @@
 //! The OpenAPI description names exactly the routes and error codes the handler has.
 
-use super::*;
-
 #[test]
 fn openapi_describes_exactly_the_routes_and_error_codes_the_handler_has() {
     use serde_yaml_ng::Value as Yaml;

@@ -4,12 +4,12 @@
 use super::*;
 
 /// The URL the sample events' request context gives the push hook of [`CONN`].
-const HOOK_URL: &str =
+pub(super) const HOOK_URL: &str =
     "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/connections/acme-prod/hooks/gitlab";
 
 /// The connection's push hook secret in Secrets Manager: its current value unless scheduled for deletion, and
 /// whether it is (`None`: there is none).
-async fn hook_secret(env: &Env) -> Option<(Option<String>, bool)> {
+pub(super) async fn hook_secret(env: &Env) -> Option<(Option<String>, bool)> {
     let name = format!("{}{CONN}/{HOOK_SECRET_SUFFIX}", env.prefix);
     secrets(env).await.remove(&name)
 }
@@ -192,7 +192,7 @@ async fn a_push_hook_secret_the_vault_cannot_make_does_not_fail_the_create() {
     let logs = captured_logs();
     let env = env().await;
     // Secrets Manager, except that it cannot make push hook secrets
-    let no_hook_secrets = Fault::fail("vault.create")
+    let no_hook_secrets = faults::Fault::fail("vault.create")
         .every()
         .about(|name| name.ends_with(HOOK_SECRET_SUFFIX));
     let api = faulty_api(&env, &FaultPlan::with(no_hook_secrets));

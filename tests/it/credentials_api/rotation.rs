@@ -8,7 +8,7 @@ use super::*;
 /// Where a planned failure strikes: the first call of `operation` fails, before it reaches AWS or after it
 /// landed; with `crash`, every later call fails too (the process died there, so no undo runs).
 fn failing_at(operation: &'static str, after_landing: bool, crash: bool) -> Arc<FaultPlan> {
-    let mut fault = Fault::fail(operation);
+    let mut fault = faults::Fault::fail(operation);
     if after_landing {
         fault = fault.after_landing();
     }
@@ -25,36 +25,18 @@ fn conn() -> ConnectionId {
 /// This test's token secrets that are not scheduled for deletion, by the credential id they are tagged with.
 async fn live_secrets(env: &Env) -> BTreeMap<String, String> {
     let mut live = BTreeMap::new();
-    let mut next = None;
-    loop {
-        let output = env
-            .aws
-            .secrets
-            .list_secrets()
-            .set_next_token(next)
-            .send()
-            .await
-            .expect("list secrets");
-        for entry in output.secret_list() {
-            let name = entry.name().unwrap_or_default();
-            if !name.starts_with(&env.prefix)
-                || entry.deleted_date().is_some()
-                || name.ends_with(&format!("/{HOOK_SECRET_SUFFIX}"))
-            {
-                continue;
-            }
-            let tagged = entry
-                .tags()
-                .iter()
-                .find(|t| t.key() == Some("credential_id"))
-                .and_then(|t| t.value())
-                .expect("every secret is tagged with its credential");
-            live.insert(tagged.to_owned(), name.to_owned());
+    for entry in listed_secrets(env).await {
+        let name = entry.name().unwrap_or_default();
+        if entry.deleted_date().is_some() || name.ends_with(&format!("/{HOOK_SECRET_SUFFIX}")) {
+            continue;
         }
-        next = output.next_token;
-        if next.is_none() {
-            break;
-        }
+        let tagged = entry
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some("credential_id"))
+            .and_then(|t| t.value())
+            .expect("every secret is tagged with its credential");
+        live.insert(tagged.to_owned(), name.to_owned());
     }
     live
 }

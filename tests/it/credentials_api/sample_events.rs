@@ -1,5 +1,6 @@
 //! Every sample event in `events/` drives its route.
 
+use super::push_hook_secret::{HOOK_URL, hook_secret};
 use super::*;
 
 #[tokio::test]

@@ -161,7 +161,7 @@ async fn a_concurrent_change_is_a_409_and_the_current_token_stays() {
     };
     let racing = faulty_api(
         &env,
-        &FaultPlan::with(Fault::run("store.replace", another_writer).every()),
+        &FaultPlan::with(faults::Fault::run("store.replace", another_writer).every()),
     );
     let reply = handler(
         &racing,
