@@ -45,7 +45,9 @@ impl<P> Faulty<P> {
     }
 }
 
-type Hook = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+/// What a hook does before a call reaches the port.
+type HookRun = Pin<Box<dyn Future<Output = ()> + Send>>;
+type Hook = Box<dyn Fn() -> HookRun + Send + Sync>;
 type SubjectFilter = Box<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// Which calls of its operation a fault strikes.
@@ -252,10 +254,7 @@ impl FaultPlan {
         operation: &'static str,
         subject: &str,
         count: u64,
-    ) -> (
-        Vec<Pin<Box<dyn Future<Output = ()> + Send>>>,
-        Option<Failure>,
-    ) {
+    ) -> (Vec<HookRun>, Option<Failure>) {
         let mut faults = self.faults.lock().unwrap();
         let mut hooks = Vec::new();
         let mut failure = None;
@@ -310,7 +309,8 @@ macro_rules! faulty_port {
     }) => {
         impl<P: $port> $port for Faulty<P> {
             $(async fn $method(&self, $($arg: $ty),*) -> Result<$out, $error> {
-                let call = self.inner.$method($($arg),*);
+                // Boxed, so that a wrapped port's future stays the size of the port's own.
+                let call = Box::pin(self.inner.$method($($arg),*));
                 let operation = concat!($prefix, ".", stringify!($method));
                 self.plan.around(operation, $subject, call, $down).await
             })*
