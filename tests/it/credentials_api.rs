@@ -322,6 +322,25 @@ async fn send(api: &Api, req: Request) -> (u16, Value) {
     (status, body)
 }
 
+/// Sends `req` and checks that the reply is the error `code` with `status`; returns the reply.
+async fn refused(api: &Api, req: Request, status: u16, code: &str) -> Value {
+    let (answered, reply) = send(api, req).await;
+    assert_eq!(
+        (answered, reply["error"].as_str()),
+        (status, Some(code)),
+        "{reply}"
+    );
+    reply
+}
+
+/// `credentials.update` of credential `id` to `token`, nothing else changed.
+fn rotate(id: &str, token: &str) -> Request {
+    post(
+        "credentials.update",
+        &json!({"id": id, "secrets": {"api_token": token}}),
+    )
+}
+
 fn create_body(env: &Env, token: &str) -> Value {
     json!({
         "label": "Production",

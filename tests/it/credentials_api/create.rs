@@ -247,12 +247,13 @@ async fn a_connection_is_one_gitlab_instance() {
     let first = create(&env, GOOD).await;
     let mut body = create_body(&env, GOOD);
     body["settings"]["base_url"] = json!(other.base_url());
-    let (status, reply) = send(&env.api, post("credentials.create", &body)).await;
-    assert_eq!(
-        (status, reply["error"].as_str()),
-        (409, Some("instance_mismatch")),
-        "{reply}"
-    );
+    let reply = refused(
+        &env.api,
+        post("credentials.create", &body),
+        409,
+        "instance_mismatch",
+    )
+    .await;
     assert!(
         reply["message"]
             .as_str()
@@ -394,21 +395,23 @@ async fn settings_the_network_guard_refuses_are_invalid_settings() {
     let mut body = create_body(&env, GOOD);
     body["settings"]["ca_bundle"] =
         "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n".into();
-    let (status, reply) = send(&env.api, post("credentials.create", &body)).await;
-    assert_eq!(
-        (status, reply["error"].as_str()),
-        (400, Some("invalid_settings")),
-        "{reply}"
-    );
+    refused(
+        &env.api,
+        post("credentials.create", &body),
+        400,
+        "invalid_settings",
+    )
+    .await;
     // Something that is not a GitLab API answers 404 on personal_access_tokens/self.
     let mut body = create_body(&env, GOOD);
     body["settings"]["base_url"] = format!("{}not-gitlab/", env.sim.base_url()).into();
-    let (status, reply) = send(&env.api, post("credentials.create", &body)).await;
-    assert_eq!(
-        (status, reply["error"].as_str()),
-        (400, Some("invalid_settings")),
-        "{reply}"
-    );
+    refused(
+        &env.api,
+        post("credentials.create", &body),
+        400,
+        "invalid_settings",
+    )
+    .await;
     assert_eq!(env.sim.request_count(routes::GROUPS), 0);
     assert_eq!(stored(&env).await, (Vec::new(), BTreeMap::new()));
 }
@@ -422,12 +425,13 @@ async fn a_gitlab_that_is_down_answers_5xx_or_fails_tls_is_unreachable_not_bad_c
     };
     let mut down = create_body(&env, GOOD);
     down["settings"]["base_url"] = format!("http://127.0.0.1:{closed}/").into();
-    let (status, reply) = send(&env.api, post("credentials.create", &down)).await;
-    assert_eq!(
-        (status, reply["error"].as_str()),
-        (502, Some("gitlab_unreachable")),
-        "{reply}"
-    );
+    refused(
+        &env.api,
+        post("credentials.create", &down),
+        502,
+        "gitlab_unreachable",
+    )
+    .await;
 
     // A self-managed GitLab behind a private CA: refused without the bundle, verified with it.
     let addr = url::Url::parse(&env.sim.base_url())
@@ -437,12 +441,13 @@ async fn a_gitlab_that_is_down_answers_5xx_or_fails_tls_is_unreachable_not_bad_c
     let tls = TlsFront::start(addr).await.unwrap();
     let mut untrusted = create_body(&env, GOOD);
     untrusted["settings"]["base_url"] = tls.base_url.clone().into();
-    let (status, reply) = send(&env.api, post("credentials.create", &untrusted)).await;
-    assert_eq!(
-        (status, reply["error"].as_str()),
-        (502, Some("gitlab_unreachable")),
-        "{reply}"
-    );
+    refused(
+        &env.api,
+        post("credentials.create", &untrusted),
+        502,
+        "gitlab_unreachable",
+    )
+    .await;
     assert_eq!(stored(&env).await, (Vec::new(), BTreeMap::new()));
 
     untrusted["settings"]["ca_bundle"] = tls.ca_pem.clone().into();
@@ -535,15 +540,7 @@ async fn a_failed_table_write_leaves_no_secret_and_answers_503_without_internals
     // An update whose write fails leaves the old token in place.
     let id = create(&env, GOOD).await["id"].as_str().unwrap().to_owned();
     let before = stored(&env).await;
-    let reply = handler(
-        &failing,
-        post(
-            "credentials.update",
-            &json!({"id": id, "secrets": {"api_token": ROTATED}}),
-        ),
-    )
-    .await
-    .unwrap();
+    let reply = handler(&failing, rotate(&id, ROTATED)).await.unwrap();
     assert_eq!(reply.status().as_u16(), 503);
     assert_eq!(stored(&env).await, before);
 }
@@ -558,11 +555,7 @@ async fn our_own_aws_failures_are_503() {
         &env.sim.base_url(),
         NetworkPolicy::AllowPrivate,
     );
-    let (status, reply) = send(&broken, get("credentials.list")).await;
-    assert_eq!(
-        (status, reply["error"].as_str()),
-        (503, Some("service_unavailable"))
-    );
+    let reply = refused(&broken, get("credentials.list"), 503, "service_unavailable").await;
     assert!(!reply.to_string().contains("no-such-table"));
     let (status, _) = send(
         &broken,

@@ -126,12 +126,7 @@ async fn unknown_connections_and_credentials_are_404() {
         ),
         post("credentials.delete", &json!({"id": missing_id})),
     ] {
-        let (status, reply) = send(&env.api, req).await;
-        assert_eq!(
-            (status, reply["error"].as_str()),
-            (404, Some("connection_not_found")),
-            "{reply}"
-        );
+        refused(&env.api, req, 404, "connection_not_found").await;
     }
     create(&env, GOOD).await;
     for req in [
@@ -143,12 +138,7 @@ async fn unknown_connections_and_credentials_are_404() {
         ),
         post("credentials.delete", &json!({"id": missing_id})),
     ] {
-        let (status, reply) = send(&env.api, req).await;
-        assert_eq!(
-            (status, reply["error"].as_str()),
-            (404, Some("credential_not_found")),
-            "{reply}"
-        );
+        refused(&env.api, req, 404, "credential_not_found").await;
     }
     for path in [
         "/connections/has%20space/credentials.list",

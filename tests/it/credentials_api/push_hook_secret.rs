@@ -135,11 +135,7 @@ async fn deleting_the_last_credential_retires_the_push_hook_secret_and_a_create_
     let (status, _) = send(&env.api, post("credentials.delete", &json!({"id": two}))).await;
     assert_eq!(status, 200);
     assert_eq!(hook_secret(&env).await, Some((None, true)));
-    let (status, reply) = send(&env.api, rotate_hook()).await;
-    assert_eq!(
-        (status, reply["error"].as_str()),
-        (404, Some("connection_not_found"))
-    );
+    refused(&env.api, rotate_hook(), 404, "connection_not_found").await;
     assert_eq!(hook_secret(&env).await, Some((None, true)));
 
     // when a credential is created again, then the secret is restored with a new value, shown in the reply
@@ -161,16 +157,8 @@ async fn deleting_the_last_credential_retires_the_push_hook_secret_and_a_create_
 async fn rotation_needs_a_connection_with_a_credential_and_makes_a_missing_secret() {
     let env = env().await;
     // a connection that never had a credential: 404, and no secret is made
-    let (status, reply) = send(&env.api, rotate_hook()).await;
-    assert_eq!(
-        (status, reply["error"].as_str()),
-        (404, Some("connection_not_found"))
-    );
-    let (status, reply) = send(&env.api, get("hooks.rotate")).await;
-    assert_eq!(
-        (status, reply["error"].as_str()),
-        (405, Some("method_not_allowed"))
-    );
+    refused(&env.api, rotate_hook(), 404, "connection_not_found").await;
+    refused(&env.api, get("hooks.rotate"), 405, "method_not_allowed").await;
     assert_eq!(hook_secret(&env).await, None);
 
     // a credential from before push hooks (no hook secret): rotation makes it

@@ -178,12 +178,7 @@ async fn the_vault_stages_promotes_and_reads_by_version_and_tells_a_scheduled_de
 async fn concurrent_rotations_leave_the_record_and_the_token_read_for_it_in_agreement() {
     let env = env().await;
     let id = create(&env, GOOD).await["id"].as_str().unwrap().to_owned();
-    let rotation = |token: &str| {
-        post(
-            "credentials.update",
-            &json!({"id": id, "secrets": {"api_token": token}}),
-        )
-    };
+    let rotation = |token: &str| rotate(&id, token);
     let store = domain(&env).store;
     let cid = CredentialId::parse(&id).unwrap();
     let mut winners = BTreeMap::<&str, u32>::new();

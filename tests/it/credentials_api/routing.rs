@@ -18,11 +18,7 @@ async fn requests_without_iam_authorisation_are_refused_unless_the_local_run_all
     assert_eq!(status, 401);
 
     env.api.allow_unauthenticated = true;
-    let (status, reply) = send(&env.api, into_request(&e)).await;
-    assert_eq!(
-        (status, reply["error"].as_str()),
-        (404, Some("connection_not_found"))
-    );
+    refused(&env.api, into_request(&e), 404, "connection_not_found").await;
 }
 
 #[tokio::test]

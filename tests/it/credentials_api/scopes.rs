@@ -43,14 +43,7 @@ async fn scopes_and_excess_scopes_are_recorded_shown_and_warned_of() {
 
     // Rotating the reader to the `api` token shows the excess; rotating back clears it.
     for (token, excess) in [(ROTATED, json!(["api"])), (GOOD, json!([]))] {
-        let (status, updated) = send(
-            &env.api,
-            post(
-                "credentials.update",
-                &json!({"id": reader_id, "secrets": {"api_token": token}}),
-            ),
-        )
-        .await;
+        let (status, updated) = send(&env.api, rotate(&reader_id, token)).await;
         assert_eq!(status, 200, "{updated}");
         assert_eq!(updated["credential"]["excess_scopes"], excess);
     }

@@ -36,11 +36,7 @@ async fn no_reply_log_line_or_stored_item_contains_a_token() {
             &json!({"id": id, "secrets": {"api_token": token}, "label": "rotating"}),
         ))
         .await;
-        run(post(
-            "credentials.update",
-            &json!({"id": id, "secrets": {"api_token": GOOD}}),
-        ))
-        .await;
+        run(rotate(&id, GOOD)).await;
         let form = format!("secrets%5Bapi_token%5D={token}&{token}=1");
         run(request(
             "POST",
@@ -52,11 +48,7 @@ async fn no_reply_log_line_or_stored_item_contains_a_token() {
     }
     env.sim.fail_next("*", 6, Fault::ServerError(502));
     run(post("credentials.create", &create_body(&env, ROTATED))).await;
-    run(post(
-        "credentials.update",
-        &json!({"id": id, "secrets": {"api_token": ROTATED}}),
-    ))
-    .await;
+    run(rotate(&id, ROTATED)).await;
     run(get(&format!("credentials.info/{id}"))).await;
     run(get("credentials.list?include_deleted=true")).await;
     run(post("credentials.delete", &json!({"id": id}))).await;

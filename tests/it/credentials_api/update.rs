@@ -122,14 +122,7 @@ async fn a_failed_update_leaves_the_credential_untouched() {
         );
     }
     env.sim.fail_next("*", 100, Fault::ServerError(500));
-    let (status, reply) = send(
-        &env.api,
-        post(
-            "credentials.update",
-            &json!({"id": id, "secrets": {"api_token": ROTATED}}),
-        ),
-    )
-    .await;
+    let (status, reply) = send(&env.api, rotate(&id, ROTATED)).await;
     assert_eq!(
         (status, reply["error"].as_str()),
         (502, Some("gitlab_unreachable"))
@@ -163,15 +156,7 @@ async fn a_concurrent_change_is_a_409_and_the_current_token_stays() {
         &env,
         &FaultPlan::with(faults::Fault::run("store.replace", another_writer).every()),
     );
-    let reply = handler(
-        &racing,
-        post(
-            "credentials.update",
-            &json!({"id": id, "secrets": {"api_token": ROTATED}}),
-        ),
-    )
-    .await
-    .unwrap();
+    let reply = handler(&racing, rotate(&id, ROTATED)).await.unwrap();
     assert_eq!(reply.status().as_u16(), 409);
     let body: Value = serde_json::from_slice(reply.body().as_ref()).unwrap();
     assert_eq!(body["error"], "conflict");
