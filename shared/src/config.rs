@@ -1,8 +1,10 @@
 //! Typed configuration, read once from the environment at start-up (the SAM template sets these variables).
 
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use crate::gitlab::{GitLabAddress, NetworkPolicy, PrivateNetworks};
+use crate::kernel::instance::InstanceUrl;
 use crate::sync::importer::DEFAULT_WRITES_PER_DAY;
 
 /// Everything the functions need from their environment.
@@ -17,7 +19,7 @@ pub struct Config {
     /// Secrets Manager name prefix of the stored GitLab tokens (ends with `/`).
     pub secret_name_prefix: String,
     /// The GitLab a credential uses when its settings name none.
-    pub default_gitlab_base_url: String,
+    pub default_gitlab_base_url: InstanceUrl,
     /// Public addresses in AWS, plus the operator's private networks (`GITLAB_PRIVATE_NETWORKS`); the local run
     /// allows loopback and plain http (`GITLAB_ALLOW_PRIVATE_NETWORK`).
     pub network_policy: NetworkPolicy,
@@ -52,6 +54,106 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
+/// The variables `lookup` gives (the environment, or a map in tests), read by the rules every function's
+/// configuration follows: values are trimmed, and an empty one counts as unset.
+pub(crate) struct Variables<F>(pub(crate) F);
+
+impl<F: Fn(&str) -> Option<String>> Variables<F> {
+    /// The trimmed value, `None` when unset or empty.
+    pub(crate) fn optional(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub(crate) fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError::Missing(name))
+    }
+
+    /// `true`/`1` or `false`/`0`; unset is `false`.
+    fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
+        match self.optional(name).as_deref() {
+            None | Some("false" | "0") => Ok(false),
+            Some("true" | "1") => Ok(true),
+            Some(other) => Err(invalid(
+                name,
+                format!("expected true or false, found {other:?}"),
+            )),
+        }
+    }
+
+    /// A whole number within `range`, or `default` when unset.
+    fn number(
+        &self,
+        name: &'static str,
+        default: u32,
+        range: RangeInclusive<u32>,
+    ) -> Result<u32, ConfigError> {
+        let Some(value) = (self.0)(name) else {
+            return Ok(default);
+        };
+        let (low, high) = (range.start(), range.end());
+        value
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                let reason =
+                    format!("expected a whole number from {low} to {high}, found {value:?}");
+                invalid(name, reason)
+            })
+    }
+
+    /// A size in MiB within `range`, in bytes; `default` bytes when unset.
+    fn mebibytes(
+        &self,
+        name: &'static str,
+        default: u64,
+        range: RangeInclusive<u32>,
+    ) -> Result<u64, ConfigError> {
+        let mib = self.number(name, (default >> 20) as u32, range)?;
+        Ok(u64::from(mib) << 20)
+    }
+
+    /// Loopback and plain http in the local run; else public addresses and the operator's private networks.
+    fn network_policy(&self) -> Result<NetworkPolicy, ConfigError> {
+        let allow_private = self.flag("GITLAB_ALLOW_PRIVATE_NETWORK")?;
+        let networks =
+            PrivateNetworks::parse(&(self.0)("GITLAB_PRIVATE_NETWORKS").unwrap_or_default())
+                .map_err(|e| invalid("GITLAB_PRIVATE_NETWORKS", e.to_string()))?;
+        Ok(match (allow_private, networks) {
+            (true, _) => NetworkPolicy::AllowPrivate,
+            (false, Some(networks)) => NetworkPolicy::PublicAnd(networks),
+            (false, None) => NetworkPolicy::PublicOnly,
+        })
+    }
+
+    /// The default GitLab (gitlab.com when unset), which the network policy must allow.
+    fn default_gitlab_base_url(&self, policy: &NetworkPolicy) -> Result<InstanceUrl, ConfigError> {
+        const NAME: &str = "DEFAULT_GITLAB_BASE_URL";
+        let url = self
+            .optional(NAME)
+            .unwrap_or_else(|| "https://gitlab.com/".to_owned());
+        let address =
+            GitLabAddress::parse(&url, policy).map_err(|e| invalid(NAME, e.to_string()))?;
+        Ok(address.web_root().clone())
+    }
+
+    fn secret_name_prefix(&self) -> Result<String, ConfigError> {
+        const NAME: &str = "SECRET_NAME_PREFIX";
+        let prefix = self.required(NAME)?;
+        if !prefix.ends_with('/') {
+            return Err(invalid(NAME, "must end with '/'".into()));
+        }
+        Ok(prefix)
+    }
+}
+
+fn invalid(name: &'static str, reason: String) -> ConfigError {
+    ConfigError::Invalid { name, reason }
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -59,106 +161,41 @@ impl Config {
 
     /// Reads the configuration through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| {
-            lookup(name)
-                .filter(|v| !v.trim().is_empty())
-                .ok_or(ConfigError::Missing(name))
-        };
-        let flag = |name: &'static str| match lookup(name).as_deref() {
-            None | Some("" | "false" | "0") => Ok(false),
-            Some("true" | "1") => Ok(true),
-            Some(other) => Err(ConfigError::Invalid {
-                name,
-                reason: format!("expected true or false, found {other:?}"),
-            }),
-        };
-        let allow_private = flag("GITLAB_ALLOW_PRIVATE_NETWORK")?;
-        let private_networks =
-            PrivateNetworks::parse(&lookup("GITLAB_PRIVATE_NETWORKS").unwrap_or_default())
-                .map_err(|e| ConfigError::Invalid {
-                    name: "GITLAB_PRIVATE_NETWORKS",
-                    reason: e.to_string(),
-                })?;
-        let network_policy = match (allow_private, private_networks) {
-            (true, _) => NetworkPolicy::AllowPrivate,
-            (false, Some(networks)) => NetworkPolicy::PublicAnd(networks),
-            (false, None) => NetworkPolicy::PublicOnly,
-        };
-        let default_gitlab_base_url = lookup("DEFAULT_GITLAB_BASE_URL")
-            .filter(|v| !v.trim().is_empty())
-            .unwrap_or_else(|| "https://gitlab.com/".to_owned());
-        GitLabAddress::parse(&default_gitlab_base_url, &network_policy).map_err(|e| {
-            ConfigError::Invalid {
-                name: "DEFAULT_GITLAB_BASE_URL",
-                reason: e.to_string(),
-            }
-        })?;
-        let secret_name_prefix = required("SECRET_NAME_PREFIX")?;
-        if !secret_name_prefix.ends_with('/') {
-            return Err(ConfigError::Invalid {
-                name: "SECRET_NAME_PREFIX",
-                reason: "must end with '/'".into(),
-            });
-        }
-        // A whole number within `range`, or `default` when unset.
-        let number =
-            |name: &'static str, default: u32, range: std::ops::RangeInclusive<u32>| match lookup(
-                name,
-            ) {
-                None => Ok(default),
-                Some(value) => value
-                    .trim()
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| range.contains(n))
-                    .ok_or_else(|| ConfigError::Invalid {
-                        name,
-                        reason: format!(
-                            "expected a whole number from {} to {}, found {value:?}",
-                            range.start(),
-                            range.end()
-                        ),
-                    }),
-            };
-        let default_requests_per_minute = number(
-            "GITLAB_REQUESTS_PER_MINUTE",
-            crate::gitlab::budget::GITLAB_COM_REQUESTS_PER_MINUTE,
-            1..=u32::MAX,
-        )?;
-        let mib = |n: u32| u64::from(n) << 20;
-        let gitlab_memory_bytes = mib(number(
-            "GITLAB_MEMORY_MIB",
-            (crate::gitlab::memory::DEFAULT_MEMORY_BYTES >> 20) as u32,
-            8..=4096,
-        )?);
-        let discovery_max_bytes = mib(number(
-            "DISCOVERY_MAX_MIB",
-            (crate::scheduler::service::DEFAULT_DISCOVERY_MAX_BYTES >> 20) as u32,
-            1..=1024,
-        )?);
+        let vars = Variables(lookup);
+        let network_policy = vars.network_policy()?;
+        let writes_per_day = u32::try_from(DEFAULT_WRITES_PER_DAY).unwrap_or(u32::MAX);
         // SQS holds a message back for at most 15 minutes.
-        let push_coalesce_seconds = number("PUSH_COALESCE_SECONDS", 5, 1..=900)?;
-        let commit_writes_per_day = number(
-            "COMMIT_WRITES_PER_DAY",
-            u32::try_from(DEFAULT_WRITES_PER_DAY).unwrap_or(u32::MAX),
-            1..=u32::MAX,
-        )?;
+        let push_coalesce_seconds = vars.number("PUSH_COALESCE_SECONDS", 5, 1..=900)?;
         Ok(Config {
-            state_table: required("STATE_TABLE")?,
-            commits_table: required("COMMITS_TABLE")?,
-            sync_queue_url: required("SYNC_QUEUE_URL")?,
-            secret_name_prefix,
-            default_gitlab_base_url,
+            state_table: vars.required("STATE_TABLE")?,
+            commits_table: vars.required("COMMITS_TABLE")?,
+            sync_queue_url: vars.required("SYNC_QUEUE_URL")?,
+            secret_name_prefix: vars.secret_name_prefix()?,
+            default_gitlab_base_url: vars.default_gitlab_base_url(&network_policy)?,
             network_policy,
-            default_requests_per_minute,
-            secrets_kms_key_id: lookup("SECRETS_KMS_KEY_ID")
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty()),
-            allow_unauthenticated: flag("CREDENTIALS_API_ALLOW_UNAUTHENTICATED")?,
-            gitlab_memory_bytes,
-            discovery_max_bytes,
+            default_requests_per_minute: vars.number(
+                "GITLAB_REQUESTS_PER_MINUTE",
+                crate::gitlab::budget::GITLAB_COM_REQUESTS_PER_MINUTE,
+                1..=u32::MAX,
+            )?,
+            secrets_kms_key_id: vars.optional("SECRETS_KMS_KEY_ID"),
+            allow_unauthenticated: vars.flag("CREDENTIALS_API_ALLOW_UNAUTHENTICATED")?,
+            gitlab_memory_bytes: vars.mebibytes(
+                "GITLAB_MEMORY_MIB",
+                crate::gitlab::memory::DEFAULT_MEMORY_BYTES,
+                8..=4096,
+            )?,
+            discovery_max_bytes: vars.mebibytes(
+                "DISCOVERY_MAX_MIB",
+                crate::scheduler::service::DEFAULT_DISCOVERY_MAX_BYTES,
+                1..=1024,
+            )?,
             push_coalesce_window: Duration::from_secs(u64::from(push_coalesce_seconds)),
-            commit_writes_per_day: u64::from(commit_writes_per_day),
+            commit_writes_per_day: u64::from(vars.number(
+                "COMMIT_WRITES_PER_DAY",
+                writes_per_day,
+                1..=u32::MAX,
+            )?),
         })
     }
 }
@@ -188,7 +225,10 @@ mod tests {
     fn reads_a_complete_environment_with_safe_defaults() {
         let config = Config::from_lookup(lookup(BASE)).unwrap();
         assert_eq!(config.state_table, "state");
-        assert_eq!(config.default_gitlab_base_url, "https://gitlab.com/");
+        assert_eq!(
+            config.default_gitlab_base_url.as_str(),
+            "https://gitlab.com/"
+        );
         assert_eq!(config.network_policy, NetworkPolicy::PublicOnly);
         assert_eq!(config.default_requests_per_minute, 2_000);
         assert_eq!(config.secrets_kms_key_id, None);
@@ -266,44 +306,27 @@ mod tests {
             Config::from_lookup(lookup(&BASE[1..])),
             Err(ConfigError::Missing("STATE_TABLE"))
         );
-        let mut bad = BASE.to_vec();
-        bad.push(("GITLAB_REQUESTS_PER_MINUTE", "lots"));
-        assert!(matches!(
-            Config::from_lookup(lookup(&bad)),
-            Err(ConfigError::Invalid {
-                name: "GITLAB_REQUESTS_PER_MINUTE",
-                ..
-            })
-        ));
-        for ceiling in ["0", "-1", "lots", "5000000000"] {
-            let mut bad_ceiling = BASE.to_vec();
-            bad_ceiling.push(("COMMIT_WRITES_PER_DAY", ceiling));
-            assert!(matches!(
-                Config::from_lookup(lookup(&bad_ceiling)),
-                Err(ConfigError::Invalid {
-                    name: "COMMIT_WRITES_PER_DAY",
-                    ..
-                })
-            ));
-        }
-        for window in ["0", "901", "-5", "5s"] {
-            let mut bad_window = BASE.to_vec();
-            bad_window.push(("PUSH_COALESCE_SECONDS", window));
-            assert!(matches!(
-                Config::from_lookup(lookup(&bad_window)),
-                Err(ConfigError::Invalid {
-                    name: "PUSH_COALESCE_SECONDS",
-                    ..
-                })
-            ));
-        }
-        for (name, value) in [("GITLAB_MEMORY_MIB", "4"), ("DISCOVERY_MAX_MIB", "0")] {
-            let mut bad_size = BASE.to_vec();
-            bad_size.push((name, value));
-            assert!(matches!(
-                Config::from_lookup(lookup(&bad_size)),
-                Err(ConfigError::Invalid { name: found, .. }) if found == name
-            ));
+        let bad_values = [
+            ("GITLAB_REQUESTS_PER_MINUTE", &["lots"][..]),
+            ("COMMIT_WRITES_PER_DAY", &["0", "-1", "lots", "5000000000"]),
+            ("PUSH_COALESCE_SECONDS", &["0", "901", "-5", "5s"]),
+            ("GITLAB_MEMORY_MIB", &["4"]),
+            ("DISCOVERY_MAX_MIB", &["0"]),
+            ("CREDENTIALS_API_ALLOW_UNAUTHENTICATED", &["yes"]),
+            ("DEFAULT_GITLAB_BASE_URL", &["https://169.254.169.254/"]),
+        ];
+        for (name, values) in bad_values {
+            for value in values {
+                let mut bad = BASE.to_vec();
+                bad.push((name, value));
+                assert!(
+                    matches!(
+                        Config::from_lookup(lookup(&bad)),
+                        Err(ConfigError::Invalid { name: found, .. }) if found == name
+                    ),
+                    "{name}={value}"
+                );
+            }
         }
         let mut bad_network = BASE.to_vec();
         bad_network.push(("GITLAB_PRIVATE_NETWORKS", "10.20.0.0/16, gitlab corp!"));
@@ -313,24 +336,6 @@ mod tests {
                 name: "GITLAB_PRIVATE_NETWORKS",
                 reason,
             }) if reason.contains("\"corp!\"")
-        ));
-        let mut bad_flag = BASE.to_vec();
-        bad_flag.push(("CREDENTIALS_API_ALLOW_UNAUTHENTICATED", "yes"));
-        assert!(matches!(
-            Config::from_lookup(lookup(&bad_flag)),
-            Err(ConfigError::Invalid {
-                name: "CREDENTIALS_API_ALLOW_UNAUTHENTICATED",
-                ..
-            })
-        ));
-        let mut private_default = BASE.to_vec();
-        private_default.push(("DEFAULT_GITLAB_BASE_URL", "https://169.254.169.254/"));
-        assert!(matches!(
-            Config::from_lookup(lookup(&private_default)),
-            Err(ConfigError::Invalid {
-                name: "DEFAULT_GITLAB_BASE_URL",
-                ..
-            })
         ));
     }
 }

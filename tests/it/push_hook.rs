@@ -4,8 +4,6 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use std::sync::atomic::Ordering;
-
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
 use shared::aws::credential_store::DynamoCredentialStore;
@@ -21,7 +19,8 @@ use shared::kernel::project_status::ProjectStatus;
 use shared::kernel::push_hook::{generate_hook_secret, hook_secret_name};
 use shared::kernel::sync_message::SyncMessage;
 use shared::scheduler::{DiscoveredProject, ScheduleItems};
-use shared::testing::{CountingVault, discovered_project, project_record};
+use shared::testing::faults::{FaultPlan, Faulty};
+use shared::testing::{discovered_project, project_record};
 use testkit::aws_local::AwsStandIn;
 
 const CONNECTION: &str = "acme-prod";
@@ -31,7 +30,7 @@ const PREFIX: &str = "gitlab-importer/hooks-it/";
 const SAMPLE: &str = include_str!("../../events/apigw-push-hook.json");
 
 /// The push hook function as deployed, its Secrets Manager reads counted.
-type CountedHooks = PushHooks<DynamoProjectStore, CountingVault<SecretsManagerVault>, SqsSyncQueue>;
+type CountedHooks = PushHooks<DynamoProjectStore, Faulty<SecretsManagerVault>, SqsSyncQueue>;
 
 struct Env {
     aws: AwsStandIn,
@@ -42,7 +41,7 @@ struct Env {
 impl Env {
     /// `GetSecretValue` calls so far.
     fn secret_reads(&self) -> u64 {
-        self.hooks.vault.reads.load(Ordering::SeqCst)
+        self.hooks.vault.plan().calls("vault.read")
     }
 }
 
@@ -58,13 +57,16 @@ async fn env() -> Env {
         ("SECRET_NAME_PREFIX", prefix.clone()),
     ]);
     let config = Config::from_lookup(|name| variables.get(name).cloned()).unwrap();
-    let vault = CountingVault::new(SecretsManagerVault::new(aws.secrets.clone()));
+    let vault = Faulty::new(
+        SecretsManagerVault::new(aws.secrets.clone()),
+        &FaultPlan::new(),
+    );
     let hooks = shared::app::push_hooks_reading(&config, &aws.config, vault);
     let connection = ConnectionId::parse(CONNECTION).unwrap();
     DynamoCredentialStore::new(aws.dynamodb.clone(), aws.table("StateTable"))
         .bind_connection(
             &connection,
-            "https://gitlab.example.com/",
+            &shared::kernel::instance::InstanceUrl::parse("https://gitlab.example.com/").unwrap(),
             "2026-11-30T11:00:00Z",
         )
         .await

@@ -23,18 +23,20 @@ use shared::aws::project_store::DynamoProjectStore;
 use shared::aws::secrets::SecretsManagerVault;
 use shared::aws::sync_queue::SqsSyncQueue;
 use shared::credentials::{
-    ConnectionId, CreateInput, CredentialId, CredentialRecord, CredentialStatus, CredentialStore,
-    Credentials, GitLabVerifier,
+    CreateInput, CredentialRecord, CredentialStatus, CredentialStore, Credentials, GitLabVerifier,
 };
 use shared::entrypoints::scheduler::handle;
 use shared::gitlab::GitLabConnector;
 use shared::gitlab::HttpClients;
+use shared::kernel::ids::ConnectionId;
+use shared::kernel::ids::CredentialId;
+use shared::kernel::instance::InstanceUrl;
 use shared::kernel::sync_message::SyncMessage;
 use shared::scheduler::{
     BatchQueue, ConnectionReport, ScheduleItems, Scheduler, SchedulerOptions, SendPolicy,
     TickReport,
 };
-use shared::secret::SecretString;
+use shared::testing::credentials::create_input;
 use testkit::aws_local::AwsStandIn;
 use testkit::clients::{fast_retry, local_http};
 use testkit::git_fixture::GitRepo;
@@ -90,20 +92,15 @@ impl Env {
             vault: SecretsManagerVault::new(self.aws.secrets.clone()),
             verifier: GitLabVerifier::new(self.http.clone(), 1_000_000),
             secret_name_prefix: self.prefix.clone(),
-            default_base_url: sim.base_url(),
+            default_base_url: InstanceUrl::parse(&sim.base_url()).unwrap(),
         };
         credentials
             .create(
                 &ConnectionId::parse(connection).unwrap(),
                 CreateInput {
-                    label: None,
-                    base_url: Some(sim.base_url()),
-                    ca_bundle: None,
-                    requests_per_minute: None,
                     include: include.iter().map(|p| (*p).to_owned()).collect(),
                     exclude: exclude.iter().map(|p| (*p).to_owned()).collect(),
-                    api_token: SecretString::new(token),
-                    expiration_date: None,
+                    ..create_input(token)
                 },
             )
             .await

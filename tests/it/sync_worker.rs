@@ -16,14 +16,16 @@ use shared::aws::secrets::SecretsManagerVault;
 use shared::aws::sync_queue::SqsSyncQueue;
 use shared::aws::sync_state_store::DynamoSyncStateStore;
 use shared::credentials::{
-    ConnectionId, CreateInput, CredentialId, CredentialStatus, CredentialStore, Credentials,
-    GitLabVerifier,
+    CreateInput, CredentialStatus, CredentialStore, Credentials, GitLabVerifier,
 };
 use shared::gitlab::GitLabConnector;
+use shared::kernel::ids::ConnectionId;
+use shared::kernel::ids::CredentialId;
+use shared::kernel::instance::InstanceUrl;
 use shared::kernel::sync_message::{SyncMessage, SyncQueue};
-use shared::secret::SecretString;
 use shared::sync::worker::TimeBudget;
 use shared::sync::{SyncOptions, SyncWorker};
+use shared::testing::credentials::{create_input, rotation};
 use shared::testing::project_key;
 use testkit::aws_local::AwsStandIn;
 use testkit::clients::{fast_retry, local_http};
@@ -94,20 +96,14 @@ pub(crate) async fn env(commits: usize) -> Env {
         vault: SecretsManagerVault::new(aws.secrets.clone()),
         verifier: GitLabVerifier::new(http.clone(), 1_000_000),
         secret_name_prefix: prefix,
-        default_base_url: sim.base_url(),
+        default_base_url: InstanceUrl::parse(&sim.base_url()).unwrap(),
     };
     let record = credentials
         .create(
             &ConnectionId::parse(CONNECTION).unwrap(),
             CreateInput {
                 label: Some("test".into()),
-                base_url: Some(sim.base_url()),
-                ca_bundle: None,
-                requests_per_minute: None,
-                include: Vec::new(),
-                exclude: Vec::new(),
-                api_token: SecretString::new(TOKEN),
-                expiration_date: None,
+                ..create_input(TOKEN)
             },
         )
         .await
@@ -228,7 +224,7 @@ impl Env {
         DynamoCredentialStore::new(self.aws.dynamodb.clone(), self.aws.table("StateTable"))
             .get(
                 &ConnectionId::parse(CONNECTION).unwrap(),
-                &shared::credentials::CredentialId::parse(&self.credential_id).unwrap(),
+                &shared::kernel::ids::CredentialId::parse(&self.credential_id).unwrap(),
             )
             .await
             .unwrap()
@@ -380,7 +376,7 @@ async fn a_refused_token_marks_the_credential_and_stops_its_syncs() {
     let record = store
         .get(
             &ConnectionId::parse(CONNECTION).unwrap(),
-            &shared::credentials::CredentialId::parse(&env.credential_id).unwrap(),
+            &shared::kernel::ids::CredentialId::parse(&env.credential_id).unwrap(),
         )
         .await
         .unwrap()
@@ -577,8 +573,8 @@ async fn a_record_whose_gitlab_stalls_is_handed_back_at_its_share_and_the_others
 /// A credential's status marks against moto and the simulator: a 401 marks `invalid_credentials` only when
 /// `personal_access_tokens/self` confirms it with the same token, and only on the credential version the sync read.
 mod status_marks {
-    use shared::credentials::service::Patch;
-    use shared::credentials::{CredentialId, CredentialRecord, UpdateInput};
+    use shared::credentials::CredentialRecord;
+    use shared::kernel::ids::CredentialId;
     use testkit::gitlab_sim::{Gate, Hostile, TokenSpec};
 
     use super::*;
@@ -602,17 +598,7 @@ mod status_marks {
             self.credentials
                 .update(
                     &ConnectionId::parse(CONNECTION).unwrap(),
-                    UpdateInput {
-                        id: CredentialId::parse(&self.credential_id).unwrap(),
-                        label: Patch::Keep,
-                        base_url: None,
-                        ca_bundle: Patch::Keep,
-                        requests_per_minute: Patch::Keep,
-                        include: Patch::Keep,
-                        exclude: Patch::Keep,
-                        api_token: Some(SecretString::new(token)),
-                        expiration_date: Patch::Keep,
-                    },
+                    rotation(&CredentialId::parse(&self.credential_id).unwrap(), token),
                 )
                 .await
                 .expect("rotated")

@@ -7,6 +7,8 @@
 //!
 //! SDK types stay in this file.
 
+use crate::kernel::ids::ConnectionId;
+use crate::kernel::ids::CredentialId;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
@@ -19,10 +21,10 @@ use super::keys::{
     self, CONNECTION_SK, CREDENTIAL_SK_PREFIX, connection_items, connection_pk, credential_sk,
 };
 use crate::credentials::model::{
-    ConnectionId, CredentialId, CredentialRecord, CredentialStatus, DiscoverySummary, LastSync,
-    SyncTally,
+    CredentialRecord, CredentialStatus, DiscoverySummary, LastSync, SyncTally,
 };
 use crate::credentials::ports::{CredentialStatusStore, CredentialStore};
+use crate::kernel::instance::InstanceUrl;
 use crate::kernel::store::StoreError;
 
 type Item = HashMap<String, AttributeValue>;
@@ -149,9 +151,9 @@ impl CredentialStore for DynamoCredentialStore {
     async fn bind_connection(
         &self,
         connection: &ConnectionId,
-        base_url: &str,
+        base_url: &InstanceUrl,
         created_at: &str,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<InstanceUrl>, StoreError> {
         let result = self
             .client
             .update_item()
@@ -165,7 +167,7 @@ impl CredentialStore for DynamoCredentialStore {
             .expression_attribute_values(":now", AttributeValue::S(created_at.to_owned()))
             .expression_attribute_values(":entity", AttributeValue::S("connection".into()))
             .expression_attribute_values(":id", AttributeValue::S(connection.to_string()))
-            .expression_attribute_values(":base_url", AttributeValue::S(base_url.to_owned()))
+            .expression_attribute_values(":base_url", AttributeValue::S(base_url.to_string()))
             .return_values_on_condition_check_failure(
                 aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
             )
@@ -174,16 +176,20 @@ impl CredentialStore for DynamoCredentialStore {
         match result {
             Ok(_) => Ok(None),
             Err(error) if condition_failed(&error) => {
-                let bound = error
-                    .as_service_error()
-                    .and_then(|e| match e {
-                        UpdateItemError::ConditionalCheckFailedException(failed) => {
-                            failed.item.as_ref()?.get("base_url")?.as_s().ok().cloned()
-                        }
-                        _ => None,
-                    })
-                    .unwrap_or_else(|| "another instance".to_owned());
-                Ok(Some(bound))
+                let bound = error.as_service_error().and_then(|e| match e {
+                    UpdateItemError::ConditionalCheckFailedException(failed) => {
+                        let text = failed.item.as_ref()?.get("base_url")?.as_s().ok()?;
+                        InstanceUrl::parse(text).ok()
+                    }
+                    _ => None,
+                });
+                // The condition names the bound instance: without one that parses, the answer makes no sense.
+                bound.map(Some).ok_or_else(|| {
+                    StoreError::unavailable(
+                        "UpdateItem connection",
+                        "a failed condition without the bound instance",
+                    )
+                })
             }
             Err(error) => Err(unavailable("UpdateItem connection", &error)),
         }

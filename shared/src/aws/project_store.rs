@@ -33,6 +33,7 @@
 //!
 //! SDK types stay in this file.
 
+use crate::kernel::ids::ConnectionId;
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::Client;
@@ -45,7 +46,6 @@ use super::keys::{
     connection_pk, schedule_sk,
 };
 use super::{batch_write, condition_failed};
-use crate::credentials::ConnectionId;
 use crate::hooks::{LeaseTake, PUSH_STATUSES, PushLeases, ScheduledProject};
 use crate::kernel::enqueue_lease::EnqueueLease;
 use crate::kernel::ids::CredentialId;

@@ -14,8 +14,8 @@ pub mod refusal;
 pub mod service;
 pub mod verify;
 
-pub use model::{ConnectionId, CredentialId, CredentialRecord, CredentialStatus};
-pub use ports::{CredentialStatusStore, CredentialStore, SecretVault, VaultError};
+pub use model::{CredentialRecord, CredentialStatus};
+pub use ports::{CredentialStatusStore, CredentialStore};
 pub use refusal::{Refusal, TokenCheck};
 pub use service::{CreateInput, Credentials, CredentialsError, UpdateInput};
 pub use verify::{GitLabVerifier, Verified, Verifier, VerifyError};

@@ -2,13 +2,13 @@
 //! only; the token lives in the secret vault), and the view a caller sees.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::gitlab::ConnectTarget;
-
-// The ids are the kernel's; named here too because the credentials room speaks of them in every file.
-pub use crate::kernel::ids::{ConnectionId, CredentialId};
+use crate::kernel::ids::{ConnectionId, CredentialId};
+use crate::kernel::instance::InstanceUrl;
 
 /// The only credential type this importer knows.
 pub const CREDENTIAL_TYPE: &str = "gitlab";
@@ -37,8 +37,8 @@ pub enum CredentialStatus {
 /// The non-secret settings of a GitLab credential, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredSettings {
-    /// The base URL as validated (the instance's web root, ending in `/`).
-    pub base_url: String,
+    /// The instance's web root, as verified.
+    pub base_url: InstanceUrl,
     /// A PEM bundle of extra CA certificates for self-managed GitLab (public data, not a secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_bundle: Option<String>,
@@ -84,12 +84,12 @@ pub struct CredentialRecord {
     pub disabled_at: Option<String>,
     #[serde(default)]
     pub deleted_at: Option<String>,
-    /// `YYYY-MM-DD` given by the caller.
+    /// Given by the caller.
     #[serde(default)]
-    pub expiration_date: Option<String>,
-    /// `YYYY-MM-DD` GitLab reported for the token at the last verification.
+    pub expiration_date: Option<ExpirationDate>,
+    /// What GitLab reported for the token at the last verification.
     #[serde(default)]
-    pub token_expires_at: Option<String>,
+    pub token_expires_at: Option<ExpirationDate>,
     #[serde(default)]
     pub last_verified_at: Option<String>,
     /// The token's scopes GitLab reported at the last verification; `None` for a credential last verified before
@@ -169,11 +169,7 @@ impl SyncTally {
 impl CredentialRecord {
     /// The status a caller sees: the stored one, or `expired` once an expiration date has passed.
     pub fn effective_status(&self, today: time::Date) -> CredentialStatus {
-        let passed = |date: &Option<String>| {
-            date.as_deref()
-                .and_then(parse_date)
-                .is_some_and(|d| d < today)
-        };
+        let passed = |date: &Option<ExpirationDate>| date.is_some_and(|d| d.has_passed(today));
         if self.status == CredentialStatus::Active
             && (passed(&self.expiration_date) || passed(&self.token_expires_at))
         {
@@ -203,7 +199,7 @@ impl CredentialRecord {
         ConnectTarget {
             connection_id: &self.connection_id,
             credential_id: &self.credential_id,
-            base_url: &self.settings.base_url,
+            base_url: self.settings.base_url.as_str(),
             ca_bundle: self.settings.ca_bundle.as_deref(),
             requests_per_minute: self.settings.requests_per_minute,
             secret_name: &self.secret_name,
@@ -244,11 +240,11 @@ impl CredentialRecord {
             updated_at: self.updated_at.clone(),
             disabled_at: self.disabled_at.clone(),
             deleted_at: self.deleted_at.clone(),
-            expiration_date: self.expiration_date.clone(),
+            expiration_date: self.expiration_date,
             status: self.effective_status(today),
             last_verified_at: self.last_verified_at.clone(),
             token_fingerprint: self.token_fingerprint.clone(),
-            token_expires_at: self.token_expires_at.clone(),
+            token_expires_at: self.token_expires_at,
             excess_scopes: self.scopes.as_ref().map(|_| self.excess_scopes()),
             scopes: self.scopes.clone(),
             last_sync: self.last_sync.clone(),
@@ -268,11 +264,11 @@ pub struct CredentialView {
     pub updated_at: String,
     pub disabled_at: Option<String>,
     pub deleted_at: Option<String>,
-    pub expiration_date: Option<String>,
+    pub expiration_date: Option<ExpirationDate>,
     pub status: CredentialStatus,
     pub last_verified_at: Option<String>,
     pub token_fingerprint: String,
-    pub token_expires_at: Option<String>,
+    pub token_expires_at: Option<ExpirationDate>,
     /// The token's scopes, and those beyond reading (accepted, but more than the importer needs); both `null`
     /// for a credential last verified before scopes were recorded.
     pub scopes: Option<Vec<String>>,
@@ -283,7 +279,7 @@ pub struct CredentialView {
 /// Settings as shown: the CA bundle is summarised, not echoed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SettingsView {
-    pub base_url: String,
+    pub base_url: InstanceUrl,
     pub ca_bundle: Option<CaBundleView>,
     pub requests_per_minute: Option<u32>,
     pub include: Vec<String>,
@@ -296,13 +292,45 @@ pub struct CaBundleView {
     pub fingerprint: String,
 }
 
-/// `YYYY-MM-DD`, strictly.
-pub fn parse_date(value: &str) -> Option<time::Date> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    if value.len() != 10 {
-        return None;
+/// A day a credential or its token expires, written `YYYY-MM-DD` (strictly) wherever it is stored or shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ExpirationDate(time::Date);
+
+impl ExpirationDate {
+    pub fn parse(value: &str) -> Option<Self> {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        if value.len() != 10 {
+            return None;
+        }
+        time::Date::parse(value, &format).ok().map(ExpirationDate)
     }
-    time::Date::parse(value, &format).ok()
+
+    /// Whether the day is over before `today` starts.
+    pub fn has_passed(self, today: time::Date) -> bool {
+        self.0 < today
+    }
+}
+
+impl fmt::Display for ExpirationDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (year, month, day) = (self.0.year(), u8::from(self.0.month()), self.0.day());
+        write!(f, "{year:04}-{month:02}-{day:02}")
+    }
+}
+
+impl Serialize for ExpirationDate {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A stored date that is not `YYYY-MM-DD` is an error of the item, not a date to guess at.
+impl<'de> Deserialize<'de> for ExpirationDate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        ExpirationDate::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a YYYY-MM-DD date: {text:?}")))
+    }
 }
 
 #[cfg(test)]
@@ -317,8 +345,21 @@ mod tests {
     }
 
     #[test]
-    fn dates_parse_strictly() {
-        assert!(parse_date("2030-01-31").is_some());
+    fn dates_parse_strictly_and_travel_as_their_text() {
+        let date = ExpirationDate::parse("2030-01-31").unwrap();
+        assert_eq!(serde_json::to_string(&date).unwrap(), "\"2030-01-31\"");
+        assert_eq!(
+            serde_json::from_str::<ExpirationDate>("\"2030-01-31\"").unwrap(),
+            date
+        );
+        assert!(serde_json::from_str::<ExpirationDate>("\"2030-1-31\"").is_err());
+        let today = time::macros::date!(2030 - 02 - 01);
+        assert!(date.has_passed(today));
+        assert!(
+            !ExpirationDate::parse("2030-02-01")
+                .unwrap()
+                .has_passed(today)
+        );
         for bad in [
             "2030-02-30",
             "2030-1-31",
@@ -326,7 +367,7 @@ mod tests {
             "2030-01-31T00:00:00Z",
             "",
         ] {
-            assert!(parse_date(bad).is_none(), "{bad:?}");
+            assert!(ExpirationDate::parse(bad).is_none(), "{bad:?}");
         }
     }
 }

@@ -1,14 +1,14 @@
 //! The ports the credentials domain needs, as small `Send + Sync` traits (the secret vault is the kernel's). The AWS adapters live in
 //! `crate::aws`; unit tests use in-memory fakes.
 
+use crate::kernel::ids::ConnectionId;
+use crate::kernel::ids::CredentialId;
 use std::future::Future;
 
-use super::model::{
-    ConnectionId, CredentialId, CredentialRecord, CredentialStatus, DiscoverySummary, SyncTally,
-};
+use super::model::{CredentialRecord, CredentialStatus, DiscoverySummary, SyncTally};
+use crate::kernel::instance::InstanceUrl;
 use crate::kernel::store::StoreError;
 // The vault is the kernel's (the GitLab connector reads it too); named here as the credentials room's port.
-pub use crate::kernel::vault::{SecretVault, VaultError};
 
 /// Credential metadata and the connections they belong to.
 pub trait CredentialStore: Send + Sync {
@@ -20,9 +20,9 @@ pub trait CredentialStore: Send + Sync {
     fn bind_connection(
         &self,
         connection: &ConnectionId,
-        base_url: &str,
+        base_url: &InstanceUrl,
         created_at: &str,
-    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<InstanceUrl>, StoreError>> + Send;
 
     fn connection_exists(
         &self,

@@ -118,9 +118,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::credentials::model::{
-        ConnectionId, CredentialId, DiscoverySummary, StoredSettings, SyncTally,
-    };
+    use crate::credentials::model::{DiscoverySummary, StoredSettings, SyncTally};
+    use crate::kernel::ids::{ConnectionId, CredentialId};
 
     /// One credential's stored status and version, with `mark_status`'s condition.
     struct FakeStore {
@@ -221,7 +220,10 @@ mod tests {
             kind: "gitlab".into(),
             label: None,
             settings: StoredSettings {
-                base_url: "https://gitlab.example.com/".into(),
+                base_url: crate::kernel::instance::InstanceUrl::parse(
+                    "https://gitlab.example.com/",
+                )
+                .unwrap(),
                 ca_bundle: None,
                 requests_per_minute: None,
                 include: Vec::new(),

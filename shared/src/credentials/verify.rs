@@ -5,19 +5,20 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::model::{CredentialRecord, StoredSettings};
+use super::model::{CredentialRecord, ExpirationDate, StoredSettings};
 use crate::gitlab::{
     GitLabAddress, GitLabClient, GitLabError, HttpClients, RequestBudget, RetryPolicy, TokenInfo,
 };
+use crate::kernel::instance::InstanceUrl;
 use crate::secret::SecretString;
 
 /// What a successful verification learned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
-    /// The base URL normalised to the instance's web root.
-    pub base_url: String,
-    /// The token's own expiry (`YYYY-MM-DD`), when GitLab reports one.
-    pub token_expires_at: Option<String>,
+    /// The instance's web root.
+    pub base_url: InstanceUrl,
+    /// The token's own expiry, when GitLab reports one (as `YYYY-MM-DD`).
+    pub token_expires_at: Option<ExpirationDate>,
     /// The token's scopes, as GitLab reports them (those beyond reading are accepted, and shown).
     pub scopes: Vec<String>,
 }
@@ -88,7 +89,7 @@ impl GitLabVerifier {
         token: &SecretString,
     ) -> Result<Verified, VerifyError> {
         let policy = self.http.policy();
-        let address = GitLabAddress::parse(&settings.base_url, policy)
+        let address = GitLabAddress::parse(settings.base_url.as_str(), policy)
             .map_err(|e| VerifyError::InvalidSettings(e.to_string()))?;
         address
             .check_resolves(policy)
@@ -131,8 +132,8 @@ impl GitLabVerifier {
             }
         }
         Ok(Verified {
-            base_url: address.web_root().to_string(),
-            token_expires_at: info.expires_at,
+            base_url: address.web_root().clone(),
+            token_expires_at: info.expires_at.as_deref().and_then(ExpirationDate::parse),
             scopes: info.scopes,
         })
     }
@@ -159,8 +160,8 @@ pub fn unusable(info: &TokenInfo, today: time::Date) -> Option<&'static str> {
     let expired = info
         .expires_at
         .as_deref()
-        .and_then(super::model::parse_date)
-        .is_some_and(|d| d < today);
+        .and_then(ExpirationDate::parse)
+        .is_some_and(|d| d.has_passed(today));
     if info.revoked {
         Some("has been revoked")
     } else if expired {

@@ -1,6 +1,6 @@
 //! The exporter function's environment, read once at start-up (the SAM template sets these variables).
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Variables};
 
 /// Everything the exporter needs from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,16 +21,8 @@ impl ExportConfig {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .ok_or(ConfigError::Missing(name))
-        };
-        let prefix = lookup("EXPORT_PREFIX")
-            .unwrap_or_default()
-            .trim()
-            .to_owned();
+        let vars = Variables(lookup);
+        let prefix = vars.optional("EXPORT_PREFIX").unwrap_or_default();
         if !(prefix.is_empty() || prefix.ends_with('/')) || prefix.starts_with('/') {
             return Err(ConfigError::Invalid {
                 name: "EXPORT_PREFIX",
@@ -38,9 +30,9 @@ impl ExportConfig {
             });
         }
         Ok(ExportConfig {
-            state_table: required("STATE_TABLE")?,
-            commits_table: required("COMMITS_TABLE")?,
-            bucket: required("EXPORT_BUCKET")?,
+            state_table: vars.required("STATE_TABLE")?,
+            commits_table: vars.required("COMMITS_TABLE")?,
+            bucket: vars.required("EXPORT_BUCKET")?,
             prefix,
         })
     }

@@ -417,14 +417,12 @@ where
         let bytes = DiscoveryBytes::new(self.options.discovery_max_bytes);
         let mut findings = Findings::default();
         for record in records {
-            let discovered = match credential_instance(record) {
-                Some(own) if Some(&own) == instance => {
-                    self.discover_with(record, limit, &bytes, report).await
-                }
+            let discovered = if instance == Some(&record.settings.base_url) {
+                self.discover_with(record, limit, &bytes, report).await
+            } else {
                 // Project ids repeat across instances: another instance's projects would share this
                 // connection's keys. The API refuses such a credential; one stored before it did is left out here.
-                Some(_) => Err(CredentialFailure::OtherInstance),
-                None => Err(CredentialFailure::Connect(ConnectError::Settings)),
+                Err(CredentialFailure::OtherInstance)
             };
             match discovered {
                 Ok((discovery, whole, held)) => {
@@ -687,9 +685,6 @@ impl Default for Findings<'_> {
 
 /// The GitLab instance a credential names (the credentials room stores it as text; one that is no instance
 /// address is refused as `invalid_settings`, as the GitLab client would refuse it).
-fn credential_instance(record: &CredentialRecord) -> Option<InstanceUrl> {
-    InstanceUrl::parse(&record.settings.base_url).ok()
-}
 
 /// The GitLab instance of a connection stored before the API bound connections: that of its oldest credential,
 /// deleted ones included (their commits are still in the connection's partitions).
@@ -697,7 +692,7 @@ fn connection_instance(records: &[CredentialRecord]) -> Option<InstanceUrl> {
     records
         .iter()
         .min_by(|a, b| (&a.created_at, &a.credential_id).cmp(&(&b.created_at, &b.credential_id)))
-        .and_then(credential_instance)
+        .map(|r| r.settings.base_url.clone())
 }
 
 #[cfg(test)]

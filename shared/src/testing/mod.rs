@@ -3,8 +3,10 @@
 //! feature on.
 
 mod commits;
+pub mod credentials;
 #[cfg(feature = "export")]
 mod export;
+pub mod faults;
 mod scheduler;
 mod sync;
 mod vault;
@@ -15,4 +17,4 @@ pub use scheduler::{
     MemoryQueue, MemorySchedulerStore, SEEN_AT, discovered_project, project_record,
 };
 pub use sync::{MemoryCommitStore, MemoryStateStore, project_key};
-pub use vault::{CountingVault, MemoryVault, Secret};
+pub use vault::{MemoryVault, Secret};

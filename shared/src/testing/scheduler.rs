@@ -2,12 +2,12 @@
 //! relies on: conditional tick leases and connection locks, schedule items written whole next to the
 //! sync's state, leases given back only by their owner, a push's lease taken under the same conditions.
 
+use crate::kernel::ids::ConnectionId;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use std::time::Duration;
 
-use crate::credentials::ConnectionId;
 use crate::hooks::{LeaseTake, PUSH_STATUSES, PushLeases, ScheduledProject};
 use crate::kernel::enqueue_lease::EnqueueLease;
 use crate::kernel::ids::CredentialId;

@@ -324,20 +324,24 @@ async fn bad_parameters_and_foreign_cursors_are_400s_naming_the_parameter() {
 async fn the_route_answers_like_the_others_for_missing_connections_methods_and_storage() {
     // A connection that never had a credential.
     let env = env().await;
-    let (status, body) = send(&env.api, get("commits.list?project_id=1")).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (404, Some("connection_not_found"))
-    );
+    refused(
+        &env.api,
+        get("commits.list?project_id=1"),
+        404,
+        "connection_not_found",
+    )
+    .await;
     create(&env, GOOD).await;
     let (status, body) = send(&env.api, get("commits.list?project_id=1")).await;
     assert_eq!((status, &body["commits"]), (200, &json!([])), "{body}");
     assert_eq!(body["next_cursor"], Value::Null);
-    let (status, body) = send(&env.api, post("commits.list?project_id=1", &json!({}))).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (405, Some("method_not_allowed"))
-    );
+    refused(
+        &env.api,
+        post("commits.list?project_id=1", &json!({})),
+        405,
+        "method_not_allowed",
+    )
+    .await;
     // The commits table unreachable: ours, and said without internals.
     let broken = CredentialsApi {
         commits: CommitLog::new(DynamoCommitReader::new(
@@ -352,11 +356,13 @@ async fn the_route_answers_like_the_others_for_missing_connections_methods_and_s
             NetworkPolicy::AllowPrivate,
         )
     };
-    let (status, body) = send(&broken, get("commits.list?project_id=1")).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (503, Some("service_unavailable"))
-    );
+    let body = refused(
+        &broken,
+        get("commits.list?project_id=1"),
+        503,
+        "service_unavailable",
+    )
+    .await;
     assert!(!body.to_string().contains("no-such-table"), "{body}");
 }
 

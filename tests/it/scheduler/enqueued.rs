@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use shared::aws::credential_store::DynamoCredentialStore;
 use shared::aws::sync_state_store::DynamoSyncStateStore;
-use shared::credentials::{ConnectionId, CredentialId, CredentialStore};
+use shared::credentials::CredentialStore;
+use shared::kernel::ids::ConnectionId;
+use shared::kernel::ids::CredentialId;
 use shared::kernel::sync_message::SyncMessage;
 use shared::sync::SyncStateStore;
 use shared::testing::project_key;
@@ -200,7 +202,7 @@ async fn a_credential_of_another_instance_never_shares_the_connections_keys() {
         .unwrap();
     stray.credential_id = CredentialId::parse("cred_0000000000000000000000000a").unwrap();
     stray.created_at = "2099-01-01T00:00:00Z".into();
-    stray.settings.base_url = second.base_url();
+    stray.settings.base_url = InstanceUrl::parse(&second.base_url()).unwrap();
     store.insert(&stray).await.unwrap();
 
     let report = handle(&acme.scheduler(options()), schedule_event(None))

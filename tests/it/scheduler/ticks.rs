@@ -1,8 +1,8 @@
 //! Ticks that meet: a second delivery of one tick, two ticks that overlap, a connection another tick holds.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use shared::credentials::ConnectionId;
 use shared::kernel::enqueue_lease::EnqueueLease;
+use shared::kernel::ids::ConnectionId;
 use shared::kernel::project_status::ProjectStatus;
 use shared::scheduler::{ConnectionTurns, DiscoveredProject, ProjectRecord, ScheduleItems};
 use shared::testing::{discovered_project, project_record};

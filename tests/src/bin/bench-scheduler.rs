@@ -17,15 +17,16 @@ use shared::aws::credential_store::DynamoCredentialStore;
 use shared::aws::project_store::DynamoProjectStore;
 use shared::aws::secrets::SecretsManagerVault;
 use shared::aws::sync_queue::SqsSyncQueue;
-use shared::credentials::{ConnectionId, CreateInput, Credentials, GitLabVerifier};
+use shared::credentials::{Credentials, GitLabVerifier};
 use shared::gitlab::GitLabConnector;
+use shared::kernel::ids::ConnectionId;
 use shared::kernel::store::StoreError;
 use shared::scheduler::{
     BatchEntry, BatchQueue, ConnectionTurns, FailedEntry, ScheduleItems, Scheduler,
     SchedulerOptions, TickLeases, TickReport,
 };
-use shared::secret::SecretString;
 use shared::testing::MemorySchedulerStore;
+use shared::testing::credentials::create_input;
 use testkit::aws_local::AwsStandIn;
 use testkit::bench_support::{
     BENCH_TOKEN, BenchResult, cpu_seconds, function_runtime, server_runtime,
@@ -119,22 +120,10 @@ fn main() -> BenchResult<()> {
         vault: SecretsManagerVault::new(aws.secrets.clone()),
         verifier: GitLabVerifier::new(http.clone(), 1_000_000),
         secret_name_prefix: format!("bench-scheduler-{}/", std::process::id()),
-        default_base_url: sim.base_url(),
+        default_base_url: shared::kernel::instance::InstanceUrl::parse(&sim.base_url())?,
     };
     let bench = ConnectionId::parse("bench").ok_or("connection id")?;
-    runtime.block_on(credentials.create(
-        &bench,
-        CreateInput {
-            label: None,
-            base_url: Some(sim.base_url()),
-            ca_bundle: None,
-            requests_per_minute: None,
-            include: Vec::new(),
-            exclude: Vec::new(),
-            api_token: SecretString::new(BENCH_TOKEN),
-            expiration_date: None,
-        },
-    ))?;
+    runtime.block_on(credentials.create(&bench, create_input(BENCH_TOKEN)))?;
     let per_page = 100;
     let per_group = projects / groups;
     let pages = |items: usize| items.div_ceil(per_page).max(1);

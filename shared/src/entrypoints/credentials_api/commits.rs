@@ -2,6 +2,7 @@
 //! answered as `{"ok":true,"commits":[...],"next_cursor":...}`. Every parameter the API cannot serve is
 //! `invalid_parameter` naming it; a message never echoes the value.
 
+use crate::kernel::ids::ConnectionId;
 use lambda_http::{Request, RequestExt};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -9,7 +10,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::ApiError;
 use crate::commits::{CommitLog, CommitReader, DEFAULT_LIMIT, ListError, ListRequest};
-use crate::credentials::{ConnectionId, CredentialStore};
+use crate::credentials::CredentialStore;
 use crate::kernel::commit_record::CommitRecord;
 
 /// The stored fields a reply leaves out: the table's partition key (the caller named the project).

@@ -3,7 +3,8 @@
 
 use super::Route;
 use super::request::MAX_BODY_BYTES;
-use crate::credentials::{ConnectionId, CredentialsError, VerifyError};
+use crate::credentials::{CredentialsError, VerifyError};
+use crate::kernel::ids::ConnectionId;
 
 /// Declares [`ApiError`] with its `code()`, `status()` and [`ApiError::ALL_CODES`] from one list, so no code can
 /// be answered without being listed (`openapi.yaml` documents the same list, checked by tests).
@@ -126,7 +127,7 @@ impl ApiError {
             CredentialsError::SecretMissing => Self::SecretMissing,
             CredentialsError::OtherInstance { bound } => Self::InstanceMismatch {
                 connection: connection.clone(),
-                bound: bound.clone(),
+                bound: bound.to_string(),
             },
             CredentialsError::Store(_)
             | CredentialsError::Vault(_)

@@ -6,6 +6,9 @@
 //! `request` reads the bodies into typed inputs of the domain's use cases; `commits` serves `commits.list`;
 //! `error` holds [`ApiError`], every code the API answers with.
 
+use crate::kernel::ids::ConnectionId;
+use crate::kernel::ids::CredentialId;
+use crate::kernel::vault::SecretVault;
 use aws_lambda_events::apigw::ApiGatewayRequestAuthorizerIamDescription;
 use lambda_http::http::header;
 use lambda_http::request::RequestContext;
@@ -16,8 +19,7 @@ use serde_json::{Value, json};
 use super::http::{connection_segments, error_body, json_reply, request_path, with_allow};
 use crate::commits::{CommitLog, CommitReader};
 use crate::credentials::{
-    ConnectionId, CredentialId, CredentialRecord, CredentialStore, Credentials, CredentialsError,
-    SecretVault, Verifier,
+    CredentialRecord, CredentialStore, Credentials, CredentialsError, Verifier,
 };
 use crate::kernel::push_hook::hook_path;
 

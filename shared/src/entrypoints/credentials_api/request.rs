@@ -2,6 +2,7 @@
 //! object), read into the typed bodies below, then checked field by field in a fixed order with our own messages
 //! (a message never echoes a value the caller sent).
 
+use crate::kernel::ids::CredentialId;
 use std::collections::BTreeMap;
 
 use serde::de::{DeserializeOwned, IgnoredAny};
@@ -9,9 +10,10 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use super::ApiError;
-use crate::credentials::model::parse_date;
+use crate::credentials::model::ExpirationDate;
 use crate::credentials::service::Patch;
-use crate::credentials::{CreateInput, CredentialId, UpdateInput};
+use crate::credentials::{CreateInput, UpdateInput};
+use crate::kernel::instance::InstanceUrl;
 use crate::secret::SecretString;
 
 /// Bodies larger than this are refused with 413 before they are parsed.
@@ -273,20 +275,22 @@ fn label(field: Field<String>) -> Result<Patch<String>, ApiError> {
     )
 }
 
-fn expiration_date(field: Field<String>) -> Result<Patch<String>, ApiError> {
+fn expiration_date(field: Field<String>) -> Result<Patch<ExpirationDate>, ApiError> {
     const NOT_A_DATE: &str = "expiration_date must be a date like 2030-12-31";
     match field.patch(|| ApiError::InvalidExpirationDate(NOT_A_DATE))? {
         Patch::Set(s) if s.trim().is_empty() => Ok(Patch::Clear),
         Patch::Set(s) => {
-            let date = parse_date(s.trim()).ok_or(ApiError::InvalidExpirationDate(NOT_A_DATE))?;
-            if date < time::OffsetDateTime::now_utc().date() {
+            let date = ExpirationDate::parse(s.trim())
+                .ok_or(ApiError::InvalidExpirationDate(NOT_A_DATE))?;
+            if date.has_passed(time::OffsetDateTime::now_utc().date()) {
                 return Err(ApiError::InvalidExpirationDate(
                     "expiration_date lies in the past",
                 ));
             }
-            Ok(Patch::Set(s.trim().to_owned()))
+            Ok(Patch::Set(date))
         }
-        other => Ok(other),
+        Patch::Keep => Ok(Patch::Keep),
+        Patch::Clear => Ok(Patch::Clear),
     }
 }
 
@@ -294,7 +298,7 @@ fn expiration_date(field: Field<String>) -> Result<Patch<String>, ApiError> {
 /// `settings` is absent).
 #[derive(Default)]
 struct SettingsFields {
-    base_url: Option<String>,
+    base_url: Option<InstanceUrl>,
     ca_bundle: Patch<String>,
     requests_per_minute: Patch<u32>,
     include: Patch<Vec<String>>,
@@ -348,7 +352,9 @@ fn settings(field: Field<SettingsBody>) -> Result<Option<SettingsFields>, ApiErr
         Patch::Set(url) if url.len() > MAX_BASE_URL_BYTES => {
             return Err(ApiError::InvalidSettings("base_url is too long".to_owned()));
         }
-        Patch::Set(url) => Some(url.trim().to_owned()),
+        Patch::Set(url) => {
+            Some(InstanceUrl::parse(&url).map_err(|e| ApiError::InvalidSettings(e.to_string()))?)
+        }
         Patch::Keep | Patch::Clear => None,
     };
     let ca_bundle = match string_patch(settings.ca_bundle, "ca_bundle", ApiError::InvalidSettings)?
@@ -524,7 +530,7 @@ mod tests {
         .unwrap();
         assert_eq!(input.label.as_deref(), Some("Prod"));
         assert_eq!(
-            input.base_url.as_deref(),
+            input.base_url.as_ref().map(InstanceUrl::as_str),
             Some("https://gitlab.example.com/")
         );
         assert_eq!(input.requests_per_minute, Some(60));

@@ -1,0 +1,57 @@
+//! `credentials.delete`: a soft delete that schedules the secret's deletion.
+
+use super::*;
+
+#[tokio::test]
+async fn delete_is_soft_schedules_the_secret_and_hides_the_credential_from_list() {
+    let env = env().await;
+    let id = create(&env, GOOD).await["id"].as_str().unwrap().to_owned();
+    let kept = create(&env, ROTATED).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, reply) = send(&env.api, post("credentials.delete", &json!({"id": id}))).await;
+    assert_eq!(status, 200, "{reply}");
+    let deleted_at = reply["credential"]["deleted_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let secrets = secrets(&env).await;
+    assert_eq!(
+        secrets[&format!("{}{CONN}/{id}", env.prefix)],
+        (None, true),
+        "scheduled"
+    );
+    assert!(!secrets[&format!("{}{CONN}/{kept}", env.prefix)].1);
+
+    let (_, list) = send(&env.api, get("credentials.list")).await;
+    let ids: Vec<_> = list["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].clone())
+        .collect();
+    assert_eq!(ids, vec![Value::from(kept.clone())]);
+    let (_, list) = send(&env.api, get("credentials.list?include_deleted=true")).await;
+    assert_eq!(list["credentials"].as_array().unwrap().len(), 2);
+
+    let (status, info) = send(&env.api, get(&format!("credentials.info/{id}"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(info["credential"]["deleted_at"], deleted_at.as_str());
+
+    let (status, reply) = send(
+        &env.api,
+        post("credentials.update", &json!({"id": id, "label": "x"})),
+    )
+    .await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (409, Some("credential_deleted"))
+    );
+
+    // Deleting again completes an interrupted delete and changes nothing else.
+    let (status, again) = send(&env.api, post("credentials.delete", &json!({"id": id}))).await;
+    assert_eq!(status, 200);
+    assert_eq!(again["credential"]["deleted_at"], deleted_at.as_str());
+}
