@@ -22,7 +22,7 @@ use serde_json::Value;
 use shared::aws::commit_store::DynamoCommitStore;
 use shared::aws::export_bucket::S3ExportBucket;
 use shared::aws::export_feed::DynamoChangeFeed;
-use shared::export::config::ExportConfig;
+use shared::config::exporter::ExportConfig;
 use shared::export::folder::FolderSink;
 use shared::export::{
     ChangeCursor, ChangeFeed, ChangePage, ExportOptions, ExportPosition, ExportProject, Exporter,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::StreamExt;
 use shared::aws::commit_store::DynamoCommitStore;
-use shared::export::config::ExportConfig;
+use shared::config::exporter::ExportConfig;
 use shared::kernel::commit_record::CommitRecord;
 use shared::sync::CommitStore;
 use shared::testing::project_key;

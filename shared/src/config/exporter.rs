@@ -1,6 +1,6 @@
 //! The exporter function's environment, read once at start-up (the SAM template sets these variables).
 
-use crate::config::{ConfigError, Variables};
+use super::{ConfigError, Variables};
 
 /// Everything the exporter needs from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
