@@ -219,6 +219,7 @@ pub fn exporter_function(
         ),
         crate::export::ExportOptions {
             prefix: config.prefix.clone(),
+            settle: config.settle,
             ..crate::export::ExportOptions::default()
         },
     )

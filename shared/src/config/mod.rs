@@ -85,7 +85,7 @@ impl<F: Fn(&str) -> Option<String>> Variables<F> {
     }
 
     /// A whole number within `range`, or `default` when unset.
-    fn number(
+    pub(crate) fn number(
         &self,
         name: &'static str,
         default: u32,

@@ -183,9 +183,9 @@ fn main() -> BenchResult<()> {
         commits_table: aws.table("CommitsTable").to_owned(),
         bucket,
         prefix: String::new(),
+        settle: Duration::ZERO,
     };
-    let mut exporter = shared::app::exporter_function(&config, &aws.config);
-    exporter.options.settle = Duration::ZERO;
+    let exporter = shared::app::exporter_function(&config, &aws.config);
     reset_peak_rss();
     let cpu_before = cpu_seconds();
     let started = Instant::now();
