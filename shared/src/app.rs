@@ -201,7 +201,7 @@ pub type ExporterFunction = crate::export::Exporter<
 /// bucket. Off AWS (an endpoint URL is set: the local stand-in), S3 is addressed by path, as stand-ins serve it.
 #[cfg(feature = "export")]
 pub fn exporter_function(
-    config: &crate::export::config::ExportConfig,
+    config: &crate::config::exporter::ExportConfig,
     aws: &SdkConfig,
 ) -> ExporterFunction {
     let s3 = aws_sdk_s3::config::Builder::from(aws)
@@ -219,6 +219,7 @@ pub fn exporter_function(
         ),
         crate::export::ExportOptions {
             prefix: config.prefix.clone(),
+            settle: config.settle,
             ..crate::export::ExportOptions::default()
         },
     )

@@ -22,7 +22,7 @@ use serde_json::Value;
 use shared::aws::commit_store::DynamoCommitStore;
 use shared::aws::export_bucket::S3ExportBucket;
 use shared::aws::export_feed::DynamoChangeFeed;
-use shared::export::config::ExportConfig;
+use shared::config::exporter::ExportConfig;
 use shared::export::folder::FolderSink;
 use shared::export::{
     ChangeCursor, ChangeFeed, ChangePage, ExportOptions, ExportPosition, ExportProject, Exporter,
@@ -171,10 +171,10 @@ async fn the_saved_queries_answer_what_git_says_through_duckdb() {
         commits_table: run.aws.table("CommitsTable").to_owned(),
         bucket: bucket.clone(),
         prefix: String::new(),
+        // Nothing here is written by a clock that runs behind: no settle time, so the test need not wait.
+        settle: Duration::ZERO,
     };
-    let mut exporter = shared::app::exporter_function(&config, &run.aws.config);
-    // Nothing here is written by a clock that runs behind: no settle time, so the test need not wait.
-    exporter.options.settle = Duration::ZERO;
+    let exporter = shared::app::exporter_function(&config, &run.aws.config);
     let first = exporter.run(OffsetDateTime::now_utc(), None).await.unwrap();
     assert_eq!(first.rows, truth_total, "{first:?}");
     assert!(first.files >= demo.expected().count(), "{first:?}");

@@ -30,7 +30,7 @@ use crate::lambda_environment::{
     Deployment, FunctionSpec, ResolveError, StandInResource, expand_template,
 };
 use crate::lambda_events::{SqsSource, credentials_api_event, scheduled_event, sqs_event};
-use crate::lambda_process::{Cpu, FunctionError, LambdaProcess, Launch, libfaketime};
+use crate::lambda_process::{FunctionError, LambdaProcess, Launch};
 use crate::local_run::{LocalRunError, PUSH_HOOK_ROUTE, REDELIVERY_DELAY, push_hook_secret};
 use crate::loopback_alias::{LoopbackAlias, PRIVATE_TEST_ADDRESS};
 use crate::tls_front::TlsFront;
@@ -52,6 +52,8 @@ const ACCOUNT_ID: &str = "123456789012";
 
 /// The template parameter of a deployment whose GitLab is on a private network.
 const PRIVATE_NETWORKS_PARAMETER: &str = "GitLabPrivateNetworks";
+/// The template's parameter of the exporter's settle time.
+const EXPORT_SETTLE_PARAMETER: &str = "ExportSettleSeconds";
 
 /// The demo project the push hook step pushes to.
 const HOOK_PROJECT: &str = "partners/docs";
@@ -192,7 +194,6 @@ impl ArtifactStack {
             environment: spec.lambda_environment(&self.region, &endpoint, &task_root),
             bootstrap,
             function_arn: spec.function_arn.clone(),
-            clock_ahead: None,
         })
     }
 
@@ -331,34 +332,18 @@ pub struct ArtifactRun {
     pub stack: ArtifactStack,
     pub connection: String,
     functions: BTreeMap<String, Arc<Running>>,
-    /// How long after the last write the export may run, when the exporter's clock cannot be moved on.
-    export_wait: Option<Duration>,
-    /// When the last drain ended (nothing writes commits after it).
-    last_write: Mutex<Instant>,
 }
 
 impl ArtifactRun {
-    /// Starts every function of [`FUNCTIONS`] from `artifacts`. The export must come after its settle time
-    /// (it exports what was written up to that long ago): a native exporter's clock runs ahead by the settle
-    /// time and a minute when libfaketime is installed; otherwise [`ArtifactRun::export`] waits it out.
+    /// Starts every function of [`FUNCTIONS`] from `artifacts`.
     pub async fn start(
         stack: ArtifactStack,
         artifacts: &Path,
         connection: &str,
     ) -> Result<ArtifactRun, ArtifactRunError> {
         let mut functions = BTreeMap::new();
-        let later = shared::export::ExportOptions::default().settle + Duration::from_secs(60);
-        let mut export_wait = None;
         for logical_id in FUNCTIONS {
-            let mut launch = stack.launch(logical_id, artifacts)?;
-            if logical_id == "ExporterFunction" {
-                let native = Cpu::of_binary(&launch.bootstrap).ok() == Cpu::host();
-                if native && libfaketime().is_some() {
-                    launch.clock_ahead = Some(later);
-                } else {
-                    export_wait = Some(later);
-                }
-            }
+            let launch = stack.launch(logical_id, artifacts)?;
             let process = LambdaProcess::start(&launch).await?;
             let running = Running {
                 process,
@@ -371,8 +356,6 @@ impl ArtifactRun {
             stack,
             connection: connection.to_owned(),
             functions,
-            export_wait,
-            last_write: Mutex::new(Instant::now()),
         })
     }
 
@@ -428,7 +411,6 @@ impl ArtifactRun {
             let messages = source.receive(batch_size).await?;
             if messages.is_empty() {
                 if source.is_settled().await? {
-                    *self.last_write.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
                     return Ok(invocations);
                 }
                 continue;
@@ -520,15 +502,6 @@ impl ArtifactRun {
 
     /// One export, as the template's schedule delivers it: the export's report.
     pub async fn export(&self) -> Result<Value, ArtifactRunError> {
-        if let Some(wait) = self.export_wait {
-            let at = *self.last_write.lock().unwrap_or_else(|e| e.into_inner()) + wait;
-            eprintln!(
-                "artifact run: the exporter's clock cannot be moved on (emulated, or no libfaketime): waiting {:.0} s \
-                 for its settle time to pass",
-                at.saturating_duration_since(Instant::now()).as_secs_f64()
-            );
-            tokio::time::sleep_until(at.into()).await;
-        }
         let event = self.stack.schedule_event("ExporterFunction")?;
         Ok(self.function("ExporterFunction").invoke(&event).await?)
     }
@@ -626,7 +599,10 @@ pub async fn run_pipeline(
     monolith_commits: usize,
 ) -> Result<PipelineReport, ArtifactRunError> {
     let gitlab = PrivateGitLab::start(monolith_commits).await?;
-    let overrides = gitlab.parameter_overrides();
+    let mut overrides = gitlab.parameter_overrides();
+    // Every write has been drained before the export runs, so nothing is in flight for the settle time to wait for
+    // (the local run exports with none too).
+    overrides.push((EXPORT_SETTLE_PARAMETER, "0".to_owned()));
     let overrides: Vec<(&str, &str)> = overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let stack = ArtifactStack::deploy(stack_name, &overrides).await?;
     let run = ArtifactRun::start(stack, artifacts, &format!("{stack_name}-connection")).await?;

@@ -109,9 +109,6 @@ pub struct Launch {
     pub environment: BTreeMap<String, String>,
     /// The ARN invocations name (`Lambda-Runtime-Invoked-Function-Arn`).
     pub function_arn: String,
-    /// Runs the process's clock this far ahead (the host's libfaketime preloaded, see [`libfaketime`]): a run
-    /// that must happen "later", past a settle time. Native processes only: the emulator is linked statically.
-    pub clock_ahead: Option<Duration>,
 }
 
 /// What a stopped process leaves behind.
@@ -162,15 +159,6 @@ impl LambdaProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        if let Some(ahead) = launch.clock_ahead {
-            let shim = libfaketime().filter(|_| !emulated).ok_or_else(|| {
-                failed("a clock ahead needs a native binary and libfaketime".into())
-            })?;
-            command
-                .env("LD_PRELOAD", shim)
-                .env("FAKETIME", format!("+{}", ahead.as_secs()))
-                .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
-        }
         let started = Instant::now();
         let mut child = command
             .spawn()
@@ -356,15 +344,6 @@ fn command(launch: &Launch, cpu: Cpu, emulated: bool) -> Result<Command, String>
     };
     command.current_dir(folder);
     Ok(command)
-}
-
-/// The host's libfaketime (Debian's `libfaketime`), if installed.
-pub fn libfaketime() -> Option<PathBuf> {
-    let path = PathBuf::from(format!(
-        "/usr/lib/{}-linux-gnu/faketime/libfaketime.so.1",
-        std::env::consts::ARCH
-    ));
-    path.is_file().then_some(path)
 }
 
 /// The first `name` in the test process's PATH.

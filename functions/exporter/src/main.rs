@@ -4,8 +4,8 @@
 
 use lambda_runtime::{Error, service_fn};
 use shared::app::{exporter_function, start};
+use shared::config::exporter::ExportConfig;
 use shared::entrypoints::exporter::handle;
-use shared::export::config::ExportConfig;
 
 // One thread: the run reads and writes one project at a time.
 #[tokio::main(flavor = "current_thread")]

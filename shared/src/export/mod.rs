@@ -30,7 +30,6 @@
 //! watermark not moved) or a repeated one leaves extra rows that no query sees.
 
 pub mod columnar;
-pub mod config;
 pub mod folder;
 pub mod model;
 pub mod ports;

@@ -6,8 +6,7 @@
 //!
 //! Run: `scripts/build --arch x86_64`, then `scripts/in-private-network scripts/with-moto cargo run -p testkit --bin
 //! bench-artifacts -- .aws-sam-x86_64/build [MONOLITH]` (the demo GitLab is served on a private address added to
-//! loopback, hence the namespace; with Debian's libfaketime the exporter's clock is moved past its settle time,
-//! without it the run waits the settle time out).
+//! loopback, hence the namespace).
 
 use testkit::artifact_run::{artifacts_dir, run_pipeline};
 use testkit::bench_support::BenchResult;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::StreamExt;
 use shared::aws::commit_store::DynamoCommitStore;
-use shared::export::config::ExportConfig;
+use shared::config::exporter::ExportConfig;
 use shared::kernel::commit_record::CommitRecord;
 use shared::sync::CommitStore;
 use shared::testing::project_key;
@@ -183,9 +183,9 @@ fn main() -> BenchResult<()> {
         commits_table: aws.table("CommitsTable").to_owned(),
         bucket,
         prefix: String::new(),
+        settle: Duration::ZERO,
     };
-    let mut exporter = shared::app::exporter_function(&config, &aws.config);
-    exporter.options.settle = Duration::ZERO;
+    let exporter = shared::app::exporter_function(&config, &aws.config);
     reset_peak_rss();
     let cpu_before = cpu_seconds();
     let started = Instant::now();

@@ -7,6 +7,8 @@ use crate::gitlab::{GitLabAddress, NetworkPolicy, PrivateNetworks};
 use crate::kernel::instance::InstanceUrl;
 use crate::sync::importer::DEFAULT_WRITES_PER_DAY;
 
+pub mod exporter;
+
 /// Everything the functions need from their environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -83,7 +85,7 @@ impl<F: Fn(&str) -> Option<String>> Variables<F> {
     }
 
     /// A whole number within `range`, or `default` when unset.
-    fn number(
+    pub(crate) fn number(
         &self,
         name: &'static str,
         default: u32,

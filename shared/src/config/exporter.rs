@@ -1,6 +1,8 @@
 //! The exporter function's environment, read once at start-up (the SAM template sets these variables).
 
-use crate::config::{ConfigError, Variables};
+use std::time::Duration;
+
+use super::{ConfigError, Variables};
 
 /// Everything the exporter needs from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +15,8 @@ pub struct ExportConfig {
     pub bucket: String,
     /// Object name prefix (`EXPORT_PREFIX`, empty or ending with `/`).
     pub prefix: String,
+    /// How old a write must be before a run exports it (`EXPORT_SETTLE_SECONDS`, 0 to 3600, default 300).
+    pub settle: Duration,
 }
 
 impl ExportConfig {
@@ -34,6 +38,9 @@ impl ExportConfig {
             commits_table: vars.required("COMMITS_TABLE")?,
             bucket: vars.required("EXPORT_BUCKET")?,
             prefix,
+            settle: Duration::from_secs(
+                vars.number("EXPORT_SETTLE_SECONDS", 300, 0..=3600)?.into(),
+            ),
         })
     }
 }
@@ -70,5 +77,32 @@ mod tests {
             ExportConfig::from_lookup(|name| env("")(name).filter(|_| name != "EXPORT_BUCKET")),
             Err(ConfigError::Missing("EXPORT_BUCKET"))
         );
+    }
+
+    #[test]
+    fn the_settle_time_is_five_minutes_unless_set_within_an_hour() {
+        let env = |settle: Option<&'static str>| {
+            move |name: &str| match name {
+                "STATE_TABLE" | "COMMITS_TABLE" | "EXPORT_BUCKET" => Some(name.to_lowercase()),
+                "EXPORT_SETTLE_SECONDS" => settle.map(str::to_owned),
+                _ => None,
+            }
+        };
+        let settle = |value| ExportConfig::from_lookup(env(value)).map(|c| c.settle);
+        assert_eq!(settle(None), Ok(Duration::from_secs(300)));
+        assert_eq!(settle(Some("0")), Ok(Duration::ZERO));
+        assert_eq!(settle(Some(" 3600 ")), Ok(Duration::from_secs(3600)));
+        for bad in ["3601", "-1", "5m"] {
+            assert!(
+                matches!(
+                    settle(Some(bad)),
+                    Err(ConfigError::Invalid {
+                        name: "EXPORT_SETTLE_SECONDS",
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
     }
 }
