@@ -23,10 +23,8 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::macros::format_description;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-use crate::gitlab_sim::server;
+use crate::gitlab_sim::server::Serving;
 
 /// API Gateway's request body limit.
 pub const MAX_BODY: usize = 10 * 1024 * 1024;
@@ -65,8 +63,7 @@ struct Front {
 #[derive(Debug)]
 pub struct ApiFront {
     addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    serving: Serving,
 }
 
 impl ApiFront {
@@ -108,13 +105,8 @@ impl ApiFront {
             requests: AtomicU64::new(0),
         });
         let router = Router::new().fallback(relay).with_state(front);
-        let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(server::serve(listener, router, stopped));
-        Ok(ApiFront {
-            addr,
-            stop: Some(stop),
-            task: Some(task),
-        })
+        let serving = Serving::spawn(listener, router);
+        Ok(ApiFront { addr, serving })
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash: route paths start with one).
@@ -123,21 +115,8 @@ impl ApiFront {
     }
 
     /// Stops accepting, closes every connection and waits until the port is released.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for ApiFront {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    pub async fn stop(self) {
+        self.serving.stop().await;
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::git_fixture::GitRepo;
 use crate::gitlab_sim::{Fault, Hostile, OneProject, Simulator, World, routes};
@@ -227,6 +227,31 @@ pub fn peak_rss_kib(process: &str) -> Option<u64> {
 /// Resets the peak RSS to the current RSS, so each run reports its own peak.
 pub fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// What one measured run cost this process.
+#[derive(Debug, Clone, Copy)]
+pub struct Cost {
+    /// Wall seconds.
+    pub wall: f64,
+    /// User + system CPU seconds ([`cpu_seconds`]).
+    pub cpu: f64,
+    /// Peak RSS during the run, in MiB ([`peak_rss_mib`] after [`reset_peak_rss`]).
+    pub peak_rss_mib: f64,
+}
+
+/// Runs `run` and returns its result with what it cost: wall time, CPU time and its own peak RSS.
+pub fn measured<T>(run: impl FnOnce() -> T) -> (T, Cost) {
+    reset_peak_rss();
+    let cpu_before = cpu_seconds();
+    let started = Instant::now();
+    let result = run();
+    let cost = Cost {
+        wall: started.elapsed().as_secs_f64(),
+        cpu: cpu_seconds() - cpu_before,
+        peak_rss_mib: peak_rss_mib(),
+    };
+    (result, cost)
 }
 
 /// The runtime the measured code runs on: single-threaded, as in the Lambda functions' mains.

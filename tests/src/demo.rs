@@ -8,7 +8,7 @@
 //! [`Demo::advance`] moves GitLab on as a team would between two syncs: new commits, and a merge of a branch
 //! whose commits carry committer dates older than the previous sync.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::aws_local::AwsStandIn;
@@ -185,7 +185,9 @@ impl Demo {
             Kind::Readable,
         );
 
-        // Team histories: (group, path, commits, seed of the authors and times, kind).
+        // Team histories: (group, path, commits, seed of the authors and times, kind), added in this order (ids
+        // follow it).
+        let mut ids = BTreeMap::new();
         for (group, path, commits, seed, kind) in [
             (platform, "api", 120, 0, Kind::Readable),
             (infra, "terraform", 80, 3, Kind::Readable),
@@ -195,32 +197,8 @@ impl Demo {
             // when a repository is restricted or SSO is enforced): tried once, recorded `forbidden`, retried
             // daily.
             (platform, "compliance", 25, 7, Kind::RepositoryRefused),
-        ] {
-            let repo = repos.repo(path, |r| team_history(r, commits, seed));
-            add(&mut w, Namespace::Group(group), path, repo, kind);
-        }
-        let sdk_repo = repos.repo("sdk", |repo| {
-            team_history(repo, 40, 1);
-            // A second root: an imported history merged in, as when two repositories are combined.
-            repo.orphan("imported");
-            repo.commit(
-                CommitSpec::new("Import the old SDK repository", START - 400 * DAY)
-                    .author("Zoë Ångström", "zoe@example.com")
-                    .file("legacy/README.md", "old sdk\n"),
-            );
-            repo.checkout("main");
-            repo.merge_unrelated("imported", "Merge the old SDK history", START + 50 * DAY);
-        });
-        let sdk = add(
-            &mut w,
-            Namespace::Group(partners),
-            "sdk",
-            sdk_repo,
-            Kind::Readable,
-        );
-        w.share_project(sdk, platform, access::DEVELOPER);
-        let mut budget = None;
-        for (group, path, commits, seed, kind) in [
+            // Shared with platform below; two roots in its history.
+            (partners, "sdk", 40, 1, Kind::Readable),
             // Only a Reporter here: enough to read code, so imported.
             (partners, "docs", 50, 4, Kind::Readable),
             // A member of the nested subgroup only: its projects are imported, its parents' are not visible.
@@ -229,15 +207,18 @@ impl Demo {
             (finance, "ledger", 30, 2, Kind::Unreadable),
             (finance, "budget", 20, 9, Kind::Unreadable),
         ] {
-            let repo = repos.repo(path, |r| team_history(r, commits, seed));
-            let id = add(&mut w, Namespace::Group(group), path, repo, kind);
-            if path == "budget" {
-                budget = Some(id);
-            }
+            let repo = repos.repo(path, |r| {
+                team_history(r, commits, seed);
+                if path == "sdk" {
+                    merge_in_old_sdk(r);
+                }
+            });
+            ids.insert(path, add(&mut w, Namespace::Group(group), path, repo, kind));
         }
+        w.share_project(ids["sdk"], platform, access::DEVELOPER);
         // Shared with acme at Guest: the token sees the project but cannot read its code, so discovery (at
         // Reporter) never lists it and no request is ever spent on it.
-        w.share_project(budget.expect("the budget project"), acme, access::GUEST);
+        w.share_project(ids["budget"], acme, access::GUEST);
 
         (
             Demo {
@@ -308,6 +289,18 @@ impl Demo {
         new.extend(monolith.rev_list(&["main", &format!("^{before_head}")]));
         new
     }
+}
+
+/// A second root: an imported history merged in, as when two repositories are combined.
+fn merge_in_old_sdk(repo: &GitRepo) {
+    repo.orphan("imported");
+    repo.commit(
+        CommitSpec::new("Import the old SDK repository", START - 400 * DAY)
+            .author("Zoë Ångström", "zoe@example.com")
+            .file("legacy/README.md", "old sdk\n"),
+    );
+    repo.checkout("main");
+    repo.merge_unrelated("imported", "Merge the old SDK history", START + 50 * DAY);
 }
 
 /// A small team's history: `commits` commits by five people across two years, a feature branch merged every

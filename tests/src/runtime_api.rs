@@ -24,10 +24,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc;
 
-use crate::gitlab_sim::server;
+use crate::gitlab_sim::server::Serving;
 
 /// Lambda's limit on a synchronous invocation's response.
 const MAX_RESPONSE: usize = 6 * 1024 * 1024;
@@ -106,8 +105,7 @@ pub struct RuntimeApi {
     api: Arc<Api>,
     invocations: mpsc::Sender<Invocation>,
     reports: tokio::sync::Mutex<mpsc::UnboundedReceiver<Report>>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    serving: Serving,
 }
 
 /// Why an invocation produced no response.
@@ -151,15 +149,13 @@ impl RuntimeApi {
             )
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(api.clone());
-        let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(server::serve(listener, router, stopped));
+        let serving = Serving::spawn(listener, router);
         Ok(RuntimeApi {
             addr,
             api,
             invocations,
             reports: tokio::sync::Mutex::new(reports),
-            stop: Some(stop),
-            task: Some(task),
+            serving,
         })
     }
 
@@ -224,21 +220,8 @@ impl RuntimeApi {
     }
 
     /// Stops accepting, closes every connection and waits until the port is released.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for RuntimeApi {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    pub async fn stop(self) {
+        self.serving.stop().await;
     }
 }
 

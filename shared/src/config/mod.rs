@@ -223,9 +223,16 @@ mod tests {
         ("SECRET_NAME_PREFIX", "gitlab-importer/"),
     ];
 
+    /// Reads [`BASE`] with `extra` added (a later pair of the same name wins).
+    fn read_with(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut env = BASE.to_vec();
+        env.extend_from_slice(extra);
+        Config::from_lookup(lookup(&env))
+    }
+
     #[test]
     fn reads_a_complete_environment_with_safe_defaults() {
-        let config = Config::from_lookup(lookup(BASE)).unwrap();
+        let config = read_with(&[]).unwrap();
         assert_eq!(config.state_table, "state");
         assert_eq!(
             config.default_gitlab_base_url.as_str(),
@@ -237,39 +244,32 @@ mod tests {
         assert!(!config.allow_unauthenticated);
         assert_eq!(config.push_coalesce_window, Duration::from_secs(5));
         assert_eq!(config.commit_writes_per_day, 5_000_000);
-        let mut ceiling = BASE.to_vec();
-        ceiling.push(("COMMIT_WRITES_PER_DAY", "20000"));
         assert_eq!(
-            Config::from_lookup(lookup(&ceiling))
+            read_with(&[("COMMIT_WRITES_PER_DAY", "20000")])
                 .unwrap()
                 .commit_writes_per_day,
             20_000
         );
         assert_eq!(config.gitlab_memory_bytes, 96 << 20);
         assert_eq!(config.discovery_max_bytes, 16 << 20);
-        let mut sized = BASE.to_vec();
-        sized.extend([("GITLAB_MEMORY_MIB", "128"), ("DISCOVERY_MAX_MIB", "24")]);
-        let sized = Config::from_lookup(lookup(&sized)).unwrap();
+        let sized =
+            read_with(&[("GITLAB_MEMORY_MIB", "128"), ("DISCOVERY_MAX_MIB", "24")]).unwrap();
         assert_eq!(
             (sized.gitlab_memory_bytes, sized.discovery_max_bytes),
             (128 << 20, 24 << 20)
         );
-        let mut with_key = BASE.to_vec();
-        with_key.push((
-            "SECRETS_KMS_KEY_ID",
-            " arn:aws:kms:eu-west-1:123456789012:key/k1 ",
-        ));
         assert_eq!(
-            Config::from_lookup(lookup(&with_key))
-                .unwrap()
-                .secrets_kms_key_id
-                .as_deref(),
+            read_with(&[(
+                "SECRETS_KMS_KEY_ID",
+                " arn:aws:kms:eu-west-1:123456789012:key/k1 ",
+            )])
+            .unwrap()
+            .secrets_kms_key_id
+            .as_deref(),
             Some("arn:aws:kms:eu-west-1:123456789012:key/k1")
         );
-        let mut empty_key = BASE.to_vec();
-        empty_key.push(("SECRETS_KMS_KEY_ID", ""));
         assert_eq!(
-            Config::from_lookup(lookup(&empty_key))
+            read_with(&[("SECRETS_KMS_KEY_ID", "")])
                 .unwrap()
                 .secrets_kms_key_id,
             None
@@ -278,13 +278,14 @@ mod tests {
 
     #[test]
     fn the_operators_private_networks_widen_the_public_policy_but_not_the_local_run() {
-        let mut env = BASE.to_vec();
-        env.push((
-            "GITLAB_PRIVATE_NETWORKS",
-            "10.20.0.0/16,gitlab.corp.example",
-        ));
-        env.push(("DEFAULT_GITLAB_BASE_URL", "https://10.20.0.5/"));
-        let config = Config::from_lookup(lookup(&env)).unwrap();
+        let mut env = vec![
+            (
+                "GITLAB_PRIVATE_NETWORKS",
+                "10.20.0.0/16,gitlab.corp.example",
+            ),
+            ("DEFAULT_GITLAB_BASE_URL", "https://10.20.0.5/"),
+        ];
+        let config = read_with(&env).unwrap();
         let expected = PrivateNetworks::parse("10.20.0.0/16 gitlab.corp.example")
             .unwrap()
             .unwrap();
@@ -292,13 +293,11 @@ mod tests {
 
         env.push(("GITLAB_ALLOW_PRIVATE_NETWORK", "true"));
         env.push(("CREDENTIALS_API_ALLOW_UNAUTHENTICATED", "1"));
-        let local = Config::from_lookup(lookup(&env)).unwrap();
+        let local = read_with(&env).unwrap();
         assert_eq!(local.network_policy, NetworkPolicy::AllowPrivate);
         assert!(local.allow_unauthenticated);
 
-        let mut blank = BASE.to_vec();
-        blank.push(("GITLAB_PRIVATE_NETWORKS", " , "));
-        let config = Config::from_lookup(lookup(&blank)).unwrap();
+        let config = read_with(&[("GITLAB_PRIVATE_NETWORKS", " , ")]).unwrap();
         assert_eq!(config.network_policy, NetworkPolicy::PublicOnly);
     }
 
@@ -319,21 +318,17 @@ mod tests {
         ];
         for (name, values) in bad_values {
             for value in values {
-                let mut bad = BASE.to_vec();
-                bad.push((name, value));
                 assert!(
                     matches!(
-                        Config::from_lookup(lookup(&bad)),
+                        read_with(&[(name, value)]),
                         Err(ConfigError::Invalid { name: found, .. }) if found == name
                     ),
                     "{name}={value}"
                 );
             }
         }
-        let mut bad_network = BASE.to_vec();
-        bad_network.push(("GITLAB_PRIVATE_NETWORKS", "10.20.0.0/16, gitlab corp!"));
         assert!(matches!(
-            Config::from_lookup(lookup(&bad_network)),
+            read_with(&[("GITLAB_PRIVATE_NETWORKS", "10.20.0.0/16, gitlab corp!")]),
             Err(ConfigError::Invalid {
                 name: "GITLAB_PRIVATE_NETWORKS",
                 reason,

@@ -683,9 +683,6 @@ impl Default for Findings<'_> {
     }
 }
 
-/// The GitLab instance a credential names (the credentials room stores it as text; one that is no instance
-/// address is refused as `invalid_settings`, as the GitLab client would refuse it).
-
 /// The GitLab instance of a connection stored before the API bound connections: that of its oldest credential,
 /// deleted ones included (their commits are still in the connection's partitions).
 fn connection_instance(records: &[CredentialRecord]) -> Option<InstanceUrl> {

@@ -19,9 +19,7 @@ use shared::kernel::commit_record::CommitRecord;
 use shared::sync::CommitStore;
 use shared::testing::project_key;
 use testkit::aws_local::AwsStandIn;
-use testkit::bench_support::{
-    BenchResult, cpu_seconds, function_runtime, peak_rss_mib, reset_peak_rss,
-};
+use testkit::bench_support::{BenchResult, function_runtime, measured};
 use time::OffsetDateTime;
 
 const CONNECTION: &str = "bench";
@@ -186,12 +184,9 @@ fn main() -> BenchResult<()> {
         settle: Duration::ZERO,
     };
     let exporter = shared::app::exporter_function(&config, &aws.config);
-    reset_peak_rss();
-    let cpu_before = cpu_seconds();
-    let started = Instant::now();
-    let report = runtime.block_on(exporter.run(OffsetDateTime::now_utc(), None))?;
-    let wall = started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds() - cpu_before;
+    let (report, cost) =
+        measured(|| runtime.block_on(exporter.run(OffsetDateTime::now_utc(), None)));
+    let report = report?;
     // What the change index holds is what an export can see: count it apart from the exporter.
     let indexed = runtime.block_on(index_count(&aws, projects))?;
     assert_eq!(
@@ -210,13 +205,13 @@ fn main() -> BenchResult<()> {
     );
     println!(
         "{:>9.2} {:>8} {:>7} {:>11.1} {:>9.0} {:>7.2} {:>12.1}",
-        wall,
+        cost.wall,
         report.rows,
         report.files,
         report.bytes as f64 / (1024.0 * 1024.0),
-        report.rows as f64 / wall,
-        cpu,
-        peak_rss_mib()
+        report.rows as f64 / cost.wall,
+        cost.cpu,
+        cost.peak_rss_mib
     );
     runtime.block_on(aws.teardown());
     Ok(())

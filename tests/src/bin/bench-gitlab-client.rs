@@ -4,13 +4,13 @@
 //! The simulator runs in a child process (this binary re-executed with `--serve`), so the figures are the
 //! client's alone. Run: `cargo run --profile profiling -p testkit --bin bench-gitlab-client -- [COMMITS]`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::TryStreamExt;
 use shared::gitlab::{CommitQuery, ProjectRef};
 use testkit::bench_support::{
-    BENCH_PROJECT, BENCH_TOKEN, BenchResult, SimulatorProcess, cpu_seconds, function_runtime,
-    peak_rss_mib, reset_peak_rss, serve_as_child_or_commits,
+    BENCH_PROJECT, BENCH_TOKEN, BenchResult, SimulatorProcess, function_runtime, measured,
+    serve_as_child_or_commits,
 };
 
 fn main() -> BenchResult<()> {
@@ -29,22 +29,18 @@ fn main() -> BenchResult<()> {
     );
     for latency_ms in [0_u64, 20] {
         server.set_latency(Duration::from_millis(latency_ms))?;
-        reset_peak_rss();
-        let cpu_before = cpu_seconds();
-        let started = Instant::now();
-        let (count, requests) = runtime.block_on(stream_all(&server.base_url))?;
-        let wall = started.elapsed().as_secs_f64();
-        let cpu = cpu_seconds() - cpu_before;
+        let (streamed, cost) = measured(|| runtime.block_on(stream_all(&server.base_url)));
+        let (count, requests) = streamed?;
         assert_eq!(count, commits, "the client must yield every commit exactly");
         println!(
             "{:>8}ms {:>9} {:>9.2} {:>10.0} {:>9.2} {:>12.1} {:>13.2}",
             latency_ms,
             requests,
-            wall,
-            count as f64 / wall,
-            cpu,
-            peak_rss_mib(),
-            cpu * 100_000.0 / count as f64
+            cost.wall,
+            count as f64 / cost.wall,
+            cost.cpu,
+            cost.peak_rss_mib,
+            cost.cpu * 100_000.0 / count as f64
         );
     }
     Ok(())

@@ -7,12 +7,12 @@
 //! The simulator runs in a child process (this binary re-executed with `--serve`), so the figures are the
 //! client's alone. Run: `cargo run --release -p testkit --bin bench-hostile-rss`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use shared::gitlab::{CommitQuery, GitLabClient, Limits, MemoryBudget, ProjectRef, RetryPolicy};
 use testkit::bench_support::{
-    BENCH_PROJECT, BENCH_TOKEN, BenchResult, SimulatorProcess, function_runtime, peak_rss_mib,
-    reset_peak_rss, serve_as_child_or_commits,
+    BENCH_PROJECT, BENCH_TOKEN, BenchResult, Cost, SimulatorProcess, function_runtime, measured,
+    serve_as_child_or_commits,
 };
 
 /// Commits of the simulator's project: one ordinary page.
@@ -44,14 +44,8 @@ fn main() -> BenchResult<()> {
         "answer", "outcome", "wall s", "peak RSS MiB"
     );
     let measure = |name: &str, gitlab: &GitLabClient| {
-        reset_peak_rss();
-        let started = Instant::now();
-        let outcome = runtime.block_on(first_page(gitlab));
-        let wall = started.elapsed().as_secs_f64();
-        println!(
-            "{name:<34} {outcome:>22} {wall:>8.2} {:>13.1}",
-            peak_rss_mib()
-        );
+        let (outcome, cost) = measured(|| runtime.block_on(first_page(gitlab)));
+        print_row(name, &outcome, cost);
     };
     measure("a page of 100 commits (baseline)", &capped);
     server.next_answer_gzip_bomb(1 << 30)?;
@@ -89,16 +83,18 @@ fn main() -> BenchResult<()> {
         // Enough fat answers for every retry too.
         server.next_commit_pages_fat(WINDOWS * 8, FAT_MESSAGE)?;
         let gitlab = worker.clone().with_memory(budget);
-        reset_peak_rss();
-        let started = Instant::now();
-        let outcome = runtime.block_on(concurrent_pages(&gitlab));
-        let wall = started.elapsed().as_secs_f64();
-        println!(
-            "{name:<34} {outcome:>22} {wall:>8.2} {:>13.1}",
-            peak_rss_mib()
-        );
+        let (outcome, cost) = measured(|| runtime.block_on(concurrent_pages(&gitlab)));
+        print_row(&name, &outcome, cost);
     }
     Ok(())
+}
+
+/// One row of the table: the answer, its outcome, wall seconds and peak RSS.
+fn print_row(name: &str, outcome: &str, cost: Cost) {
+    println!(
+        "{name:<34} {outcome:>22} {:>8.2} {:>13.1}",
+        cost.wall, cost.peak_rss_mib
+    );
 }
 
 /// Reads the first commits page with stats and trailers; the outcome is the number of commits or the error code.

@@ -11,7 +11,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use shared::aws::credential_store::DynamoCredentialStore;
 use shared::aws::project_store::DynamoProjectStore;
@@ -29,7 +28,7 @@ use shared::testing::MemorySchedulerStore;
 use shared::testing::credentials::create_input;
 use testkit::aws_local::AwsStandIn;
 use testkit::bench_support::{
-    BENCH_TOKEN, BenchResult, cpu_seconds, function_runtime, server_runtime,
+    BENCH_TOKEN, BenchResult, function_runtime, measured, server_runtime,
 };
 use testkit::clients::local_http;
 use testkit::git_fixture::GitRepo;
@@ -217,11 +216,9 @@ impl BenchTicks<'_> {
             sim.reset_counts();
             scheduler.queue.calls.store(0, Ordering::Relaxed);
             scheduler.queue.messages.store(0, Ordering::Relaxed);
-            let cpu_before = cpu_seconds();
-            let started = Instant::now();
-            let report: TickReport = runtime.block_on(scheduler.tick(Some(key), None))?;
-            let wall = started.elapsed().as_secs_f64();
-            let cpu = cpu_seconds() - cpu_before;
+            let (report, cost) = measured(|| runtime.block_on(scheduler.tick(Some(key), None)));
+            let report: TickReport = report?;
+            let (wall, cpu) = (cost.wall, cost.cpu);
             let part = report
                 .connections
                 .first()

@@ -12,7 +12,7 @@
 //! Run: `cargo run --profile profiling -p testkit --bin bench-sync -- [COMMITS] [WINDOW_CONCURRENCY]`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::TryStreamExt;
 use shared::aws::commit_store::{DynamoCommitStore, MAX_BATCH_WRITE};
@@ -25,8 +25,8 @@ use shared::sync::{CommitStore, ProjectSync, SyncOptions, SyncOutcome, SyncTarge
 use shared::testing::{MemoryStateStore, project_key};
 use testkit::aws_local::AwsStandIn;
 use testkit::bench_support::{
-    BENCH_PROJECT, BENCH_TOKEN, BenchResult, SimulatorProcess, cpu_seconds, function_runtime,
-    peak_rss_mib, reset_peak_rss, serve_as_child_or_commits,
+    BENCH_PROJECT, BENCH_TOKEN, BenchResult, SimulatorProcess, function_runtime, measured,
+    serve_as_child_or_commits,
 };
 use time::OffsetDateTime;
 
@@ -93,29 +93,26 @@ fn main() -> BenchResult<()> {
                     }
                     _ => Store::Counting(CountingStore::default()),
                 };
-                reset_peak_rss();
-                let cpu_before = cpu_seconds();
-                let started = Instant::now();
-                let written = runtime.block_on(mode.run(&gitlab, &store, key, options))?;
-                let wall = started.elapsed().as_secs_f64();
-                let cpu = cpu_seconds() - cpu_before;
+                let (written, cost) =
+                    measured(|| runtime.block_on(mode.run(&gitlab, &store, key, options)));
+                let written = written?;
                 assert_eq!(
                     written, commits,
                     "{mode:?} must write every commit exactly once"
                 );
-                throughputs.push(written as f64 / wall);
+                throughputs.push(written as f64 / cost.wall);
                 println!(
                     "{:>7}ms {:>8} {:>10} {:>9.2} {:>10.0} {:>9} {:>9} {:>9.2} {:>11.2} {:>12.1}",
                     latency_ms,
                     format!("{kind:?}").to_lowercase(),
                     format!("{mode:?}").to_lowercase(),
-                    wall,
-                    written as f64 / wall,
+                    cost.wall,
+                    written as f64 / cost.wall,
                     gitlab.stats().requests,
                     store.write_calls(),
-                    cpu,
-                    cpu * 100_000.0 / written as f64,
-                    peak_rss_mib()
+                    cost.cpu,
+                    cost.cpu * 100_000.0 / written as f64,
+                    cost.peak_rss_mib
                 );
             }
             println!(

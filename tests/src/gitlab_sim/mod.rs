@@ -25,8 +25,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 pub use faults::{Fault, FaultMix, Gate, Hostile, RateLimit, Rewrite};
 pub use hooks::{DeliveryOutcome, HookDelivery, Pushed};
@@ -35,6 +33,7 @@ pub use world::{
 };
 
 use hooks::Hooks;
+use server::Serving;
 use state::Shared;
 
 /// A running simulator. Stops with [`Simulator::shutdown`], or on drop.
@@ -44,8 +43,7 @@ pub struct Simulator {
     addr: SocketAddr,
     /// Boxed: the handle stays small enough to move around in enums.
     hooks: Box<Hooks>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    serving: Serving,
 }
 
 impl Simulator {
@@ -61,18 +59,12 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(world, format!("http://{addr}/")));
         let hooks = Box::new(Hooks::new().map_err(std::io::Error::other)?);
-        let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(server::serve(
-            listener,
-            api::router(shared.clone()),
-            stopped,
-        ));
+        let serving = Serving::spawn(listener, api::router(shared.clone()));
         Ok(Simulator {
             shared,
             addr,
             hooks,
-            stop: Some(stop),
-            task: Some(task),
+            serving,
         })
     }
 
@@ -220,21 +212,7 @@ impl Simulator {
     }
 
     /// Stops accepting, closes every connection and waits until the port is released.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for Simulator {
-    fn drop(&mut self) {
-        // Aborting the accept loop drops its listener and its set of connection tasks.
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    pub async fn shutdown(self) {
+        self.serving.stop().await;
     }
 }

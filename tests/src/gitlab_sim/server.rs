@@ -1,5 +1,6 @@
 //! Our own accept loop, so a handler can reset its TCP connection and shutdown can stop every
-//! connection task. The API front serves its router with it too.
+//! connection task. The API front and the Lambda runtime API serve their routers with it too, each through a
+//! [`Serving`] handle.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, oneshot};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 
 /// Put into every request's extensions, with the peer's address as axum's `ConnectInfo`: lets the handler ask for its connection to be reset.
 #[derive(Debug, Default)]
@@ -28,12 +29,46 @@ impl ConnControl {
     }
 }
 
+/// A router served on its own task by [`serve`]. Stops with [`Serving::stop`], or is aborted on drop.
+#[derive(Debug)]
+pub(crate) struct Serving {
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Serving {
+    /// Starts serving `router` on `listener`.
+    pub(crate) fn spawn(listener: TcpListener, router: Router) -> Serving {
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(serve(listener, router, stopped));
+        Serving {
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stops accepting, closes every connection and waits until the port is released.
+    pub(crate) async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        // Aborting the accept loop drops its listener and its set of connection tasks.
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
 /// Accepts until `shutdown` fires (or its sender is dropped), then aborts and awaits all connections.
-pub(crate) async fn serve(
-    listener: TcpListener,
-    router: Router,
-    mut shutdown: oneshot::Receiver<()>,
-) {
+async fn serve(listener: TcpListener, router: Router, mut shutdown: oneshot::Receiver<()>) {
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {

@@ -89,37 +89,32 @@ fn resolves_the_intrinsics_a_template_uses() {
 
 #[test]
 fn what_it_does_not_understand_is_an_error() {
-    let unknown = template(&json!({"X": {"Fn::ImportValue": "shared-thing"}}));
-    let error = deployment(unknown, &[])
-        .unwrap()
-        .functions()
-        .unwrap_err()
-        .to_string();
-    assert!(
-        error.contains("Fn::ImportValue is not understood"),
-        "{error}"
-    );
-    let missing = template(&json!({"X": {"Ref": "Other"}}));
-    let error = deployment(missing, &[])
-        .unwrap()
-        .functions()
-        .unwrap_err()
-        .to_string();
-    assert!(
-        error.contains("no counterpart of Other (AWS::Glue::Database)"),
-        "{error}"
-    );
-    let undeclared = deployment(template(&json!({})), &[("Nope", "1")])
-        .unwrap_err()
-        .to_string();
-    assert!(undeclared.contains("Nope"), "{undeclared}");
-    let out_of_range = deployment(template(&json!({})), &[("Size", "10")])
-        .unwrap_err()
-        .to_string();
-    assert!(
-        out_of_range.contains("MinValue..MaxValue"),
-        "{out_of_range}"
-    );
+    let functions_error = |variables: Value| {
+        deployment(template(&variables), &[])
+            .unwrap()
+            .functions()
+            .unwrap_err()
+            .to_string()
+    };
+    let deployment_error = |parameters: &[(&str, &str)]| {
+        deployment(template(&json!({})), parameters)
+            .unwrap_err()
+            .to_string()
+    };
+    for (error, expected) in [
+        (
+            functions_error(json!({"X": {"Fn::ImportValue": "shared-thing"}})),
+            "Fn::ImportValue is not understood",
+        ),
+        (
+            functions_error(json!({"X": {"Ref": "Other"}})),
+            "no counterpart of Other (AWS::Glue::Database)",
+        ),
+        (deployment_error(&[("Nope", "1")]), "Nope"),
+        (deployment_error(&[("Size", "10")]), "MinValue..MaxValue"),
+    ] {
+        assert!(error.contains(expected), "{error}");
+    }
 }
 
 #[test]

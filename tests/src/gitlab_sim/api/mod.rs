@@ -187,58 +187,71 @@ async fn not_found() -> Response {
 }
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    let api = |route: &'static str, handler: MethodRouter<Arc<Shared>>| {
-        handler.layer(middleware::from_fn_with_state(
-            Gate {
+    let api_routes: [(&'static str, MethodRouter<Arc<Shared>>); 10] = [
+        (routes::PERSONAL_ACCESS_TOKEN_SELF, get(auth::token_self)),
+        (routes::USER, get(auth::current_user)),
+        (routes::GROUPS, get(namespaces::list_groups)),
+        (routes::GROUP, get(namespaces::get_group)),
+        (routes::GROUP_PROJECTS, get(namespaces::group_projects)),
+        (routes::PROJECTS, get(namespaces::list_projects)),
+        (routes::PROJECT, get(namespaces::get_project)),
+        (routes::COMMITS, get(repository::commits)),
+        (routes::BRANCH, get(repository::branch)),
+        (routes::MERGE_BASE, get(repository::merge_base)),
+    ];
+    let gated = api_routes
+        .into_iter()
+        .fold(Router::new(), |router, (route, handler)| {
+            let gate_state = Gate {
                 shared: shared.clone(),
                 route,
-            },
-            gate,
-        ))
-    };
-    Router::new()
-        .route(
-            "/api/v4/personal_access_tokens/self",
-            api(routes::PERSONAL_ACCESS_TOKEN_SELF, get(auth::token_self)),
-        )
-        .route("/api/v4/user", api(routes::USER, get(auth::current_user)))
-        .route(
-            "/api/v4/groups",
-            api(routes::GROUPS, get(namespaces::list_groups)),
-        )
-        .route(
-            "/api/v4/groups/{id}",
-            api(routes::GROUP, get(namespaces::get_group)),
-        )
-        .route(
-            "/api/v4/groups/{id}/projects",
-            api(routes::GROUP_PROJECTS, get(namespaces::group_projects)),
-        )
-        .route(
-            "/api/v4/projects",
-            api(routes::PROJECTS, get(namespaces::list_projects)),
-        )
-        .route(
-            "/api/v4/projects/{id}",
-            api(routes::PROJECT, get(namespaces::get_project)),
-        )
-        .route(
-            "/api/v4/projects/{id}/repository/commits",
-            api(routes::COMMITS, get(repository::commits)),
-        )
-        // GitLab accepts the branch URL-encoded (`a%2Fb`) or with raw slashes.
-        .route(
-            "/api/v4/projects/{id}/repository/branches/{*branch}",
-            api(routes::BRANCH, get(repository::branch)),
-        )
-        .route(
-            "/api/v4/projects/{id}/repository/merge_base",
-            api(routes::MERGE_BASE, get(repository::merge_base)),
-        )
+            };
+            router.route(
+                &api_path(route),
+                handler.layer(middleware::from_fn_with_state(gate_state, gate)),
+            )
+        });
+    gated
         .route("/-/sim/stats", get(admin::stats))
         .route("/-/sim/faults", post(admin::set_faults))
         .route("/-/sim/latency", post(admin::set_latency))
         .route("/-/sim/reset-counts", post(admin::reset_counts))
         .fallback(not_found)
         .with_state(shared)
+}
+
+/// The path a route key is served on: `GET /groups/:id` at `/api/v4/groups/{id}`. GitLab accepts the branch
+/// URL-encoded (`a%2Fb`) or with raw slashes, so `:branch` takes the rest of the path.
+fn api_path(route: &str) -> String {
+    let (_method, template) = route
+        .split_once(' ')
+        .expect("a route key is `METHOD /template`");
+    let segments: Vec<String> = template
+        .split('/')
+        .map(|segment| match segment.strip_prefix(':') {
+            Some("branch") => "{*branch}".to_owned(),
+            Some(name) => format!("{{{name}}}"),
+            None => segment.to_owned(),
+        })
+        .collect();
+    format!("/api/v4{}", segments.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_route_key_is_served_at_its_template_under_api_v4() {
+        assert_eq!(api_path(routes::USER), "/api/v4/user");
+        assert_eq!(api_path(routes::GROUP), "/api/v4/groups/{id}");
+        assert_eq!(
+            api_path(routes::COMMITS),
+            "/api/v4/projects/{id}/repository/commits"
+        );
+        assert_eq!(
+            api_path(routes::BRANCH),
+            "/api/v4/projects/{id}/repository/branches/{*branch}"
+        );
+    }
 }
