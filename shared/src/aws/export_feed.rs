@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::commit_store::CHANGED_AT;
-use super::condition_failed;
+use super::conditional;
 use super::keys::{EXPORT_SK_PREFIX, PROJECT_SK_PREFIX, connection_pk, export_sk};
 use crate::export::{
     ChangeCursor, ChangeFeed, ChangePage, ChangedCommit, ExportPosition, ExportProject, Window,
@@ -233,15 +233,8 @@ impl ChangeFeed for DynamoChangeFeed {
             .expression_attribute_values(":to", AttributeValue::S(encode_position(to)))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Another run already got further.
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(StoreError::unavailable(
-                "UpdateItem export watermark",
-                DisplayErrorContext(&e),
-            )),
-        }
+        // Another run already got further.
+        conditional(result, "UpdateItem export watermark").map(drop)
     }
 }
 

@@ -45,7 +45,7 @@ use super::keys::{
     CONNECTION_SK, PROJECT_SK_PREFIX, SCHEDULE_SK_PREFIX, SCHEDULING_SK, connection_items,
     connection_pk, schedule_sk,
 };
-use super::{batch_write, condition_failed};
+use super::{batch_write, conditional};
 use crate::hooks::{LeaseTake, PUSH_STATUSES, PushLeases, ScheduledProject};
 use crate::kernel::enqueue_lease::EnqueueLease;
 use crate::kernel::ids::CredentialId;
@@ -241,11 +241,7 @@ impl DynamoProjectStore {
             .expression_attribute_values(":owner", value)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(unavailable(operation, &e)),
-        }
+        conditional(result, operation).map(drop)
     }
 }
 
@@ -296,11 +292,7 @@ impl TickLeases for DynamoProjectStore {
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(unavailable("PutItem tick", &e)),
-        }
+        conditional(result, "PutItem tick")
     }
 
     async fn complete_tick(&self, tick: &str, now: i64) -> Result<(), StoreError> {
@@ -410,11 +402,7 @@ impl ConnectionTurns for DynamoProjectStore {
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(unavailable("UpdateItem scheduling lock", &e)),
-        }
+        conditional(result, "UpdateItem scheduling lock")
     }
 
     async fn unlock_connection(
@@ -543,11 +531,8 @@ impl ScheduleItems for DynamoProjectStore {
             .expression_attribute_values(":at", AttributeValue::S(at.to_owned()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(unavailable("UpdateItem project gone", &e)),
-        }
+        // No item, or marked gone already: nothing to mark.
+        conditional(result, "UpdateItem project gone").map(drop)
     }
 }
 
@@ -627,12 +612,12 @@ impl PushLeases for DynamoProjectStore {
             .expression_attribute_values(":covered", n(covered_from))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(LeaseTake::Taken(project)),
+        Ok(if conditional(result, "UpdateItem push lease")? {
+            LeaseTake::Taken(project)
+        } else {
             // Another delivery took it since the read: its message covers this push.
-            Err(e) if condition_failed(&e) => Ok(LeaseTake::Covered),
-            Err(e) => Err(unavailable("UpdateItem push lease", &e)),
-        }
+            LeaseTake::Covered
+        })
     }
 
     async fn release_push_lease(
