@@ -46,7 +46,7 @@ use super::keys::{
     connection_pk, schedule_sk,
 };
 use super::{batch_write, conditional};
-use crate::hooks::{LeaseTake, PUSH_STATUSES, PushLeases, ScheduledProject};
+use crate::hooks::{LeaseTake, PushLeases, ScheduledProject};
 use crate::kernel::enqueue_lease::EnqueueLease;
 use crate::kernel::ids::CredentialId;
 use crate::kernel::instance::InstanceUrl;
@@ -664,13 +664,9 @@ fn why_not_synced(item: &Item) -> Option<LeaseTake> {
     if item.is_empty() {
         return Some(LeaseTake::Unknown);
     }
-    if item.contains_key("gone_at") {
-        return Some(LeaseTake::NotSynced("gone".into()));
-    }
     let status = match item.get("status") {
-        Some(AttributeValue::S(status)) => status.as_str(),
-        _ => "unknown",
+        Some(AttributeValue::S(status)) => Some(status.as_str()),
+        _ => None,
     };
-    (!PUSH_STATUSES.iter().any(|s| s.as_str() == status))
-        .then(|| LeaseTake::NotSynced(status.to_owned()))
+    LeaseTake::not_synced(item.contains_key("gone_at"), status)
 }
