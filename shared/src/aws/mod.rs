@@ -14,12 +14,15 @@ pub mod secrets;
 pub mod sync_queue;
 pub mod sync_state_store;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemError;
-use aws_sdk_dynamodb::types::WriteRequest;
+use aws_sdk_dynamodb::operation::scan::ScanError;
+use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
 
 use crate::backoff::jittered;
 use crate::kernel::store::StoreError;
@@ -46,6 +49,23 @@ where
         Ok(_) => Ok(true),
         Err(e) if condition_failed(&e) => Ok(false),
         Err(e) => Err(StoreError::unavailable(operation, DisplayErrorContext(&e))),
+    }
+}
+
+/// Every item `scan` finds, all pages: the scan is sent again from each page's `LastEvaluatedKey` until a page
+/// has none.
+pub(crate) async fn scan_all(
+    scan: ScanFluentBuilder,
+) -> Result<Vec<HashMap<String, AttributeValue>>, SdkError<ScanError>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let output = scan.clone().set_exclusive_start_key(start).send().await?;
+        items.extend(output.items.unwrap_or_default());
+        match output.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return Ok(items),
+        }
     }
 }
 

@@ -45,7 +45,7 @@ use super::keys::{
     CONNECTION_SK, PROJECT_SK_PREFIX, SCHEDULE_SK_PREFIX, SCHEDULING_SK, connection_items,
     connection_pk, schedule_sk,
 };
-use super::{batch_write, conditional};
+use super::{batch_write, conditional, scan_all};
 use crate::hooks::{LeaseTake, PushLeases, ScheduledProject};
 use crate::kernel::enqueue_lease::EnqueueLease;
 use crate::kernel::ids::CredentialId;
@@ -311,40 +311,32 @@ impl ConnectionTurns for DynamoProjectStore {
         // id -> (its CONNECTION item exists, the end of its last turn, the instance it is bound to)
         let mut connections: BTreeMap<ConnectionId, (bool, Option<i64>, Option<String>)> =
             BTreeMap::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("sk IN (:connection, :scheduling)")
-                .expression_attribute_values(":connection", AttributeValue::S(CONNECTION_SK.into()))
-                .expression_attribute_values(":scheduling", AttributeValue::S(SCHEDULING_SK.into()))
-                .projection_expression("pk, sk, last_scheduled_at, base_url")
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable("Scan connections", &e))?;
-            for item in output.items.unwrap_or_default() {
-                let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
-                    (item.get("pk"), item.get("sk"))
-                else {
-                    continue;
-                };
-                let Some(id) = pk.strip_prefix("CONN#").and_then(ConnectionId::parse) else {
-                    continue;
-                };
-                let entry = connections.entry(id).or_default();
-                if sk == CONNECTION_SK {
-                    entry.0 = true;
-                    entry.2 = item.get("base_url").and_then(|v| v.as_s().ok()).cloned();
-                } else if let Some(AttributeValue::N(at)) = item.get("last_scheduled_at") {
-                    entry.1 = at.parse().ok();
-                }
-            }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
+        let scan = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("sk IN (:connection, :scheduling)")
+            .expression_attribute_values(":connection", AttributeValue::S(CONNECTION_SK.into()))
+            .expression_attribute_values(":scheduling", AttributeValue::S(SCHEDULING_SK.into()))
+            .projection_expression("pk, sk, last_scheduled_at, base_url");
+        let items = scan_all(scan)
+            .await
+            .map_err(|e| unavailable("Scan connections", &e))?;
+        for item in items {
+            let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
+                (item.get("pk"), item.get("sk"))
+            else {
+                continue;
+            };
+            let Some(id) = pk.strip_prefix("CONN#").and_then(ConnectionId::parse) else {
+                continue;
+            };
+            let entry = connections.entry(id).or_default();
+            if sk == CONNECTION_SK {
+                entry.0 = true;
+                entry.2 = item.get("base_url").and_then(|v| v.as_s().ok()).cloned();
+            } else if let Some(AttributeValue::N(at)) = item.get("last_scheduled_at") {
+                entry.1 = at.parse().ok();
             }
         }
         // A scheduling item alone is no connection.
