@@ -24,14 +24,11 @@ use shared::aws::export_bucket::S3ExportBucket;
 use shared::aws::export_feed::DynamoChangeFeed;
 use shared::config::exporter::ExportConfig;
 use shared::export::folder::FolderSink;
-use shared::export::{
-    ChangeCursor, ChangeFeed, ChangePage, ExportOptions, ExportPosition, ExportProject, Exporter,
-    Window,
-};
+use shared::export::{ExportOptions, Exporter};
 use shared::kernel::commit_record::CommitRecord;
 use shared::kernel::project_key::ProjectKey;
-use shared::kernel::store::StoreError;
 use shared::sync::CommitStore;
+use shared::testing::faults::{Fault, FaultPlan, Faulty};
 use shared::testing::project_key;
 use testkit::aws_local::AwsStandIn;
 use testkit::demo::{DEMO_TOKEN, Demo};
@@ -40,28 +37,6 @@ use testkit::local_run::{CONNECTION, GitLabTarget, LocalRun, Tuning};
 use time::OffsetDateTime;
 
 use crate::template::root;
-
-/// The real feed, except that the run "crashes" after writing its files: the watermark never moves.
-struct CrashBeforeWatermark(DynamoChangeFeed);
-
-impl ChangeFeed for CrashBeforeWatermark {
-    async fn projects(&self) -> Result<Vec<ExportProject>, StoreError> {
-        self.0.projects().await
-    }
-
-    async fn changes(
-        &self,
-        project: &ProjectKey,
-        window: &Window,
-        start: Option<ChangeCursor>,
-    ) -> Result<ChangePage, StoreError> {
-        self.0.changes(project, window, start).await
-    }
-
-    async fn advance(&self, _: &ProjectKey, _: &ExportPosition) -> Result<(), StoreError> {
-        Err(StoreError::unavailable("UpdateItem", "the process died"))
-    }
-}
 
 /// An S3 client for the stand-in (path-style, as the exporter's own off AWS).
 fn s3(run: &LocalRun) -> aws_sdk_s3::Client {
@@ -191,17 +166,27 @@ async fn the_saved_queries_answer_what_git_says_through_duckdb() {
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     run.pass().await.unwrap();
 
-    // An export that dies after writing its files, then the scheduled run, then that run delivered again.
+    // An export that dies after writing its files (its watermark never moves), then the scheduled run, then that
+    // run delivered again.
+    let dies = FaultPlan::with(
+        Fault::fail("feed.advance")
+            .every()
+            .detail("the process died"),
+    );
     let crashed = Exporter::new(
-        CrashBeforeWatermark(DynamoChangeFeed::new(
-            run.aws.dynamodb.clone(),
-            config.state_table.clone(),
-            config.commits_table.clone(),
-        )),
+        Faulty::new(
+            DynamoChangeFeed::new(
+                run.aws.dynamodb.clone(),
+                config.state_table.clone(),
+                config.commits_table.clone(),
+            ),
+            &dies,
+        ),
         S3ExportBucket::new(s3.clone(), bucket.clone()),
         exporter.options.clone(),
     );
     assert!(crashed.run(OffsetDateTime::now_utc(), None).await.is_err());
+    assert!(dies.calls("feed.advance") > 0, "died at the watermark");
     tokio::time::sleep(Duration::from_millis(10)).await;
     let now = OffsetDateTime::now_utc();
     let second = exporter.run(now, None).await.unwrap();

@@ -1,9 +1,17 @@
 //! What the benchmarks share: a GitLab simulator in a child process (so the figures are the measured process's
-//! alone) and the process's own CPU time and peak RSS, read from /proc.
+//! alone), the process's own CPU time and peak RSS, read from /proc, and a commit store that keeps nothing.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use shared::aws::commit_store::MAX_BATCH_WRITE;
+use shared::kernel::commit_record::CommitRecord;
+use shared::kernel::project_key::ProjectKey;
+use shared::kernel::store::StoreError;
+use shared::sync::CommitStore;
+use time::OffsetDateTime;
 
 use crate::git_fixture::GitRepo;
 use crate::gitlab_sim::{Fault, Hostile, OneProject, Simulator, World, routes};
@@ -268,4 +276,66 @@ pub fn server_runtime() -> BenchResult<tokio::runtime::Runtime> {
         .worker_threads(2)
         .enable_all()
         .build()?)
+}
+
+/// A commit store that keeps nothing and counts the write calls the DynamoDB adapter would make (a
+/// `BatchWriteItem` per 25 commits, an `UpdateItem` per removal mark). Made [`DroppedCommits::encoding`], it first
+/// encodes each item as the adapter does, so a benchmark's CPU figure includes that.
+#[derive(Debug, Default)]
+pub struct DroppedCommits {
+    encode: bool,
+    write_calls: AtomicU64,
+}
+
+impl DroppedCommits {
+    pub fn encoding() -> Self {
+        DroppedCommits {
+            encode: true,
+            ..DroppedCommits::default()
+        }
+    }
+
+    pub fn write_calls(&self) -> u64 {
+        self.write_calls.load(Ordering::Relaxed)
+    }
+}
+
+impl CommitStore for DroppedCommits {
+    async fn put_changed_from(
+        &self,
+        records: Vec<CommitRecord>,
+        _floor: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
+        if self.encode {
+            for record in &records {
+                let item: serde_dynamo::Item = serde_dynamo::to_item(record)
+                    .map_err(|e| StoreError::unavailable("encoding", e))?;
+                std::hint::black_box(item);
+            }
+        }
+        let calls = records.len().div_ceil(MAX_BATCH_WRITE) as u64;
+        self.write_calls.fetch_add(calls, Ordering::Relaxed);
+        Ok(Vec::new())
+    }
+
+    async fn mark_removed(
+        &self,
+        _project: &ProjectKey,
+        shas: Vec<String>,
+        _at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.write_calls
+            .fetch_add(shas.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Nothing is kept, so nothing is left to mark.
+    async fn remove_unchanged_since(
+        &self,
+        _project: &ProjectKey,
+        _since: &str,
+        _at: OffsetDateTime,
+    ) -> Result<usize, StoreError> {
+        Ok(0)
+    }
 }

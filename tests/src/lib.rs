@@ -11,7 +11,8 @@
 //! - [`local_run`]: the whole pipeline in one process against the stand-in, as the README's main command runs it;
 //! - [`local_session`]: the README's main command from start to summary (`local-run`), named runs included;
 //! - [`push_pipeline`]: a one-project GitLab whose pushes reach the push hook handler, for hook tests and benches;
-//! - [`bench_support`]: a simulator child process and /proc measurements for the benchmarks;
+//! - [`bench_support`]: a simulator child process, /proc measurements and a commit store that keeps nothing, for
+//!   the benchmarks;
 //! - [`token_processes`]: GitLab clients of one token in processes of their own, sharing its budget or not;
 //! - [`lambda_events`]: the events AWS sends the functions, and what an SQS event source mapping does with answers;
 //! - [`runtime_api`], [`lambda_process`], [`lambda_environment`]: a built `bootstrap` run as Lambda runs it, behind

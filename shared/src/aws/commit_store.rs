@@ -24,7 +24,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::{StreamExt, TryStreamExt};
 use time::OffsetDateTime;
 
-use super::{MAX_BATCH_ATTEMPTS, batch_write, condition_failed};
+use super::{MAX_BATCH_ATTEMPTS, batch_write, conditional};
 use crate::kernel::commit_record::CommitRecord;
 use crate::kernel::project_key::ProjectKey;
 use crate::kernel::store::StoreError;
@@ -298,14 +298,7 @@ impl DynamoCommitStore {
                         .set_expression_attribute_values(Some(values))
                         .send()
                         .await;
-                    match result {
-                        Ok(_) => Ok(true),
-                        Err(e) if condition_failed(&e) => Ok(false),
-                        Err(e) => Err(StoreError::unavailable(
-                            "UpdateItem",
-                            DisplayErrorContext(&e),
-                        )),
-                    }
+                    conditional(result, "UpdateItem")
                 }
             })
             .buffer_unordered(MARK_CONCURRENCY)

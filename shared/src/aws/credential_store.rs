@@ -16,10 +16,10 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::condition_failed;
 use super::keys::{
     self, CONNECTION_SK, CREDENTIAL_SK_PREFIX, connection_items, connection_pk, credential_sk,
 };
+use super::{condition_failed, conditional};
 use crate::credentials::model::{
     CredentialRecord, CredentialStatus, DiscoverySummary, LastSync, SyncTally,
 };
@@ -323,12 +323,8 @@ impl CredentialStatusStore for DynamoCredentialStore {
             .expression_attribute_values(":null", AttributeValue::S("NULL".into()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            // Updated, rotated or deleted meanwhile: the refusal was of a token the credential no longer holds.
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(unavailable("UpdateItem credential status", &e)),
-        }
+        // `false`: updated, rotated or deleted meanwhile; the refusal was of a token the credential no longer holds.
+        conditional(result, "UpdateItem credential status")
     }
 
     async fn record_discovery(
@@ -414,11 +410,8 @@ impl DynamoCredentialStore {
         if expression.is_empty() {
             return Ok(());
         }
-        match request.update_expression(expression).send().await {
-            Ok(_) => Ok(()),
-            // Deleted meanwhile: no summary for it.
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(unavailable("UpdateItem credential sync summary", &e)),
-        }
+        let result = request.update_expression(expression).send().await;
+        // Deleted meanwhile: no summary for it.
+        conditional(result, "UpdateItem credential sync summary").map(drop)
     }
 }

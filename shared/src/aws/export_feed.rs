@@ -17,8 +17,8 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::commit_store::CHANGED_AT;
-use super::condition_failed;
 use super::keys::{EXPORT_SK_PREFIX, PROJECT_SK_PREFIX, connection_pk, export_sk};
+use super::{conditional, scan_all};
 use crate::export::{
     ChangeCursor, ChangeFeed, ChangePage, ChangedCommit, ExportPosition, ExportProject, Window,
 };
@@ -106,38 +106,27 @@ impl ChangeFeed for DynamoChangeFeed {
     async fn projects(&self) -> Result<Vec<ExportProject>, StoreError> {
         // project -> (the sync has an item for it, its watermark)
         let mut projects: BTreeMap<ProjectKey, (bool, Option<ExportPosition>)> = BTreeMap::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.state_table)
-                .filter_expression("begins_with(sk, :project) OR begins_with(sk, :export)")
-                .expression_attribute_values(
-                    ":project",
-                    AttributeValue::S(PROJECT_SK_PREFIX.into()),
-                )
-                .expression_attribute_values(":export", AttributeValue::S(EXPORT_SK_PREFIX.into()))
-                .projection_expression("pk, sk, exported_to")
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::unavailable("Scan projects", DisplayErrorContext(&e)))?;
-            for item in output.items.unwrap_or_default() {
-                let Some((key, watermark)) = state_project(&item) else {
-                    continue;
-                };
-                let entry = projects.entry(key).or_default();
-                if watermark {
-                    entry.1 = text(&item, "exported_to").map(decode_position);
-                } else {
-                    entry.0 = true;
-                }
-            }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
+        let scan = self
+            .client
+            .scan()
+            .table_name(&self.state_table)
+            .filter_expression("begins_with(sk, :project) OR begins_with(sk, :export)")
+            .expression_attribute_values(":project", AttributeValue::S(PROJECT_SK_PREFIX.into()))
+            .expression_attribute_values(":export", AttributeValue::S(EXPORT_SK_PREFIX.into()))
+            .projection_expression("pk, sk, exported_to")
+            .consistent_read(true);
+        let items = scan_all(scan)
+            .await
+            .map_err(|e| StoreError::unavailable("Scan projects", DisplayErrorContext(&e)))?;
+        for item in items {
+            let Some((key, watermark)) = state_project(&item) else {
+                continue;
+            };
+            let entry = projects.entry(key).or_default();
+            if watermark {
+                entry.1 = text(&item, "exported_to").map(decode_position);
+            } else {
+                entry.0 = true;
             }
         }
         // A watermark alone (the sync's item gone) has nothing more to export.
@@ -233,15 +222,8 @@ impl ChangeFeed for DynamoChangeFeed {
             .expression_attribute_values(":to", AttributeValue::S(encode_position(to)))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Another run already got further.
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(StoreError::unavailable(
-                "UpdateItem export watermark",
-                DisplayErrorContext(&e),
-            )),
-        }
+        // Another run already got further.
+        conditional(result, "UpdateItem export watermark").map(drop)
     }
 }
 

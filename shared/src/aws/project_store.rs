@@ -45,8 +45,8 @@ use super::keys::{
     CONNECTION_SK, PROJECT_SK_PREFIX, SCHEDULE_SK_PREFIX, SCHEDULING_SK, connection_items,
     connection_pk, schedule_sk,
 };
-use super::{batch_write, condition_failed};
-use crate::hooks::{LeaseTake, PUSH_STATUSES, PushLeases, ScheduledProject};
+use super::{batch_write, conditional, scan_all};
+use crate::hooks::{LeaseTake, PushLeases, ScheduledProject};
 use crate::kernel::enqueue_lease::EnqueueLease;
 use crate::kernel::ids::CredentialId;
 use crate::kernel::instance::InstanceUrl;
@@ -241,11 +241,7 @@ impl DynamoProjectStore {
             .expression_attribute_values(":owner", value)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(unavailable(operation, &e)),
-        }
+        conditional(result, operation).map(drop)
     }
 }
 
@@ -296,11 +292,7 @@ impl TickLeases for DynamoProjectStore {
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(unavailable("PutItem tick", &e)),
-        }
+        conditional(result, "PutItem tick")
     }
 
     async fn complete_tick(&self, tick: &str, now: i64) -> Result<(), StoreError> {
@@ -319,40 +311,32 @@ impl ConnectionTurns for DynamoProjectStore {
         // id -> (its CONNECTION item exists, the end of its last turn, the instance it is bound to)
         let mut connections: BTreeMap<ConnectionId, (bool, Option<i64>, Option<String>)> =
             BTreeMap::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("sk IN (:connection, :scheduling)")
-                .expression_attribute_values(":connection", AttributeValue::S(CONNECTION_SK.into()))
-                .expression_attribute_values(":scheduling", AttributeValue::S(SCHEDULING_SK.into()))
-                .projection_expression("pk, sk, last_scheduled_at, base_url")
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable("Scan connections", &e))?;
-            for item in output.items.unwrap_or_default() {
-                let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
-                    (item.get("pk"), item.get("sk"))
-                else {
-                    continue;
-                };
-                let Some(id) = pk.strip_prefix("CONN#").and_then(ConnectionId::parse) else {
-                    continue;
-                };
-                let entry = connections.entry(id).or_default();
-                if sk == CONNECTION_SK {
-                    entry.0 = true;
-                    entry.2 = item.get("base_url").and_then(|v| v.as_s().ok()).cloned();
-                } else if let Some(AttributeValue::N(at)) = item.get("last_scheduled_at") {
-                    entry.1 = at.parse().ok();
-                }
-            }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
+        let scan = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("sk IN (:connection, :scheduling)")
+            .expression_attribute_values(":connection", AttributeValue::S(CONNECTION_SK.into()))
+            .expression_attribute_values(":scheduling", AttributeValue::S(SCHEDULING_SK.into()))
+            .projection_expression("pk, sk, last_scheduled_at, base_url");
+        let items = scan_all(scan)
+            .await
+            .map_err(|e| unavailable("Scan connections", &e))?;
+        for item in items {
+            let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
+                (item.get("pk"), item.get("sk"))
+            else {
+                continue;
+            };
+            let Some(id) = pk.strip_prefix("CONN#").and_then(ConnectionId::parse) else {
+                continue;
+            };
+            let entry = connections.entry(id).or_default();
+            if sk == CONNECTION_SK {
+                entry.0 = true;
+                entry.2 = item.get("base_url").and_then(|v| v.as_s().ok()).cloned();
+            } else if let Some(AttributeValue::N(at)) = item.get("last_scheduled_at") {
+                entry.1 = at.parse().ok();
             }
         }
         // A scheduling item alone is no connection.
@@ -410,11 +394,7 @@ impl ConnectionTurns for DynamoProjectStore {
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(unavailable("UpdateItem scheduling lock", &e)),
-        }
+        conditional(result, "UpdateItem scheduling lock")
     }
 
     async fn unlock_connection(
@@ -543,11 +523,8 @@ impl ScheduleItems for DynamoProjectStore {
             .expression_attribute_values(":at", AttributeValue::S(at.to_owned()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(unavailable("UpdateItem project gone", &e)),
-        }
+        // No item, or marked gone already: nothing to mark.
+        conditional(result, "UpdateItem project gone").map(drop)
     }
 }
 
@@ -627,12 +604,12 @@ impl PushLeases for DynamoProjectStore {
             .expression_attribute_values(":covered", n(covered_from))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(LeaseTake::Taken(project)),
+        Ok(if conditional(result, "UpdateItem push lease")? {
+            LeaseTake::Taken(project)
+        } else {
             // Another delivery took it since the read: its message covers this push.
-            Err(e) if condition_failed(&e) => Ok(LeaseTake::Covered),
-            Err(e) => Err(unavailable("UpdateItem push lease", &e)),
-        }
+            LeaseTake::Covered
+        })
     }
 
     async fn release_push_lease(
@@ -679,13 +656,9 @@ fn why_not_synced(item: &Item) -> Option<LeaseTake> {
     if item.is_empty() {
         return Some(LeaseTake::Unknown);
     }
-    if item.contains_key("gone_at") {
-        return Some(LeaseTake::NotSynced("gone".into()));
-    }
     let status = match item.get("status") {
-        Some(AttributeValue::S(status)) => status.as_str(),
-        _ => "unknown",
+        Some(AttributeValue::S(status)) => Some(status.as_str()),
+        _ => None,
     };
-    (!PUSH_STATUSES.iter().any(|s| s.as_str() == status))
-        .then(|| LeaseTake::NotSynced(status.to_owned()))
+    LeaseTake::not_synced(item.contains_key("gone_at"), status)
 }

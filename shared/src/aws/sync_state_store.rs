@@ -5,12 +5,12 @@
 //! commit writes (`sk = WRITES#<day>`, `commit_writes`, `expires_at` a week on) is kept in the same table.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
-use super::condition_failed;
+use super::conditional;
 use super::keys::{connection_pk, project_sk, writes_sk};
 use crate::kernel::ids::ConnectionId;
 use crate::kernel::project_key::ProjectKey;
@@ -108,7 +108,7 @@ impl SyncStateStore for DynamoSyncStateStore {
             .update(project, expected)
             .update_expression("SET job = :job")
             .expression_attribute_values(":job", AttributeValue::S(json));
-        conditional(update.send().await)
+        conditional(update.send().await, "UpdateItem")
     }
 
     async fn reserve_writes(
@@ -140,7 +140,7 @@ impl SyncStateStore for DynamoSyncStateStore {
                     (OffsetDateTime::now_utc().unix_timestamp() + WRITES_KEPT_SECONDS).to_string(),
                 ),
             );
-        conditional(update.send().await)
+        conditional(update.send().await, "UpdateItem")
     }
 
     async fn advance(
@@ -164,7 +164,7 @@ impl SyncStateStore for DynamoSyncStateStore {
                 AttributeValue::S(next.default_branch.clone().unwrap_or_default()),
             )
             .expression_attribute_values(":now", AttributeValue::S(utc(OffsetDateTime::now_utc())));
-        conditional(update.send().await)
+        conditional(update.send().await, "UpdateItem")
     }
 }
 
@@ -198,19 +198,4 @@ async fn send(update: UpdateItemFluentBuilder) -> Result<(), StoreError> {
         .await
         .map(drop)
         .map_err(|e| StoreError::unavailable("UpdateItem", DisplayErrorContext(&e)))
-}
-
-/// A failed condition is an answer (`false`: someone else moved the head), not an error.
-fn conditional<T, E>(result: Result<T, SdkError<E>>) -> Result<bool, StoreError>
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match result {
-        Ok(_) => Ok(true),
-        Err(e) if condition_failed(&e) => Ok(false),
-        Err(e) => Err(StoreError::unavailable(
-            "UpdateItem",
-            DisplayErrorContext(&e),
-        )),
-    }
 }

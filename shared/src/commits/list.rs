@@ -232,17 +232,22 @@ fn window(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
+    use std::sync::Arc;
 
     use time::macros::datetime;
 
     use super::*;
-    use crate::commits::ports::ReadOutcome;
     use crate::sync::CommitStore;
+    use crate::testing::faults::{Fault, FaultPlan, Faulty};
     use crate::testing::{MemoryCommitStore, project_key};
 
     fn connection() -> ConnectionId {
         ConnectionId::parse("acme").unwrap()
+    }
+
+    /// A log of no commits whose reads `plan` counts (and fails, if it says so).
+    fn counted(plan: &Arc<FaultPlan>) -> CommitLog<Faulty<MemoryCommitStore>> {
+        CommitLog::new(Faulty::new(MemoryCommitStore::default(), plan))
     }
 
     fn request() -> ListRequest {
@@ -515,8 +520,7 @@ mod tests {
 
     #[tokio::test]
     async fn bad_parameters_name_themselves_and_read_nothing() {
-        let reader = CountingReader::default();
-        let log = CommitLog::new(reader);
+        let log = counted(&FaultPlan::new());
         let at = datetime!(2024-06-01 00:00:00 UTC);
         let cases = [
             (
@@ -562,12 +566,12 @@ mod tests {
                 other => panic!("{parameter}: {other:?}"),
             }
         }
-        assert_eq!(*log.reader.reads.lock().unwrap(), 0);
+        assert_eq!(log.reader.plan().calls("reader.read"), 0);
     }
 
     #[tokio::test]
     async fn the_calendars_ends_read_nothing_and_fail_nothing() {
-        let log = CommitLog::new(CountingReader::default());
+        let log = counted(&FaultPlan::new());
         for (since, until) in [
             (None, Some(datetime!(0000-01-01 00:00:00 UTC))),
             (Some(datetime!(9999-12-31 23:59:59.5 UTC)), None),
@@ -585,40 +589,15 @@ mod tests {
                 .unwrap();
             assert_eq!((page.commits.len(), page.next_cursor), (0, None));
         }
-        assert_eq!(*log.reader.reads.lock().unwrap(), 0);
+        assert_eq!(log.reader.plan().calls("reader.read"), 0);
     }
 
     #[tokio::test]
     async fn a_store_failure_is_ours() {
-        let log = CommitLog::new(CountingReader {
-            fail: true,
-            ..CountingReader::default()
-        });
+        let log = counted(&FaultPlan::with(Fault::fail("reader.read").every()));
         assert!(matches!(
             log.list(&connection(), request()).await,
             Err(ListError::Store(_))
         ));
-    }
-
-    /// Counts reads and answers nothing, or fails.
-    #[derive(Debug, Default)]
-    struct CountingReader {
-        reads: Mutex<u32>,
-        fail: bool,
-    }
-
-    impl CommitReader for CountingReader {
-        async fn read(
-            &self,
-            _: &CommitRange,
-            _: Option<&PageKey>,
-            _: usize,
-        ) -> Result<ReadOutcome, StoreError> {
-            *self.reads.lock().unwrap() += 1;
-            if self.fail {
-                return Err(StoreError::unavailable("Query", "down"));
-            }
-            Ok(ReadOutcome::default())
-        }
     }
 }

@@ -36,6 +36,19 @@ pub enum LeaseTake {
     NotSynced(String),
 }
 
+impl LeaseTake {
+    /// Why a push of a project a tick recorded sends nothing whatever its lease: the project is gone, or its stored
+    /// `status` (`None` if it has none) is not one of [`PUSH_STATUSES`]. `None` when the tick syncs it.
+    pub fn not_synced(gone: bool, status: Option<&str>) -> Option<LeaseTake> {
+        if gone {
+            return Some(LeaseTake::NotSynced("gone".into()));
+        }
+        let status = status.unwrap_or("unknown");
+        (!PUSH_STATUSES.iter().any(|s| s.as_str() == status))
+            .then(|| LeaseTake::NotSynced(status.to_owned()))
+    }
+}
+
 pub trait PushLeases: Send + Sync {
     /// Whether the credentials API has recorded the connection (one key lookup, far cheaper than a secret read).
     fn connection_exists(

@@ -4,7 +4,8 @@
 //! process died). One plan may drive several wrapped ports, so a crash in the vault stops the store too.
 //!
 //! Operations are named `<port>.<method>`: `store.*` ([`CredentialStore`]), `vault.*` ([`SecretVault`]),
-//! `items.*` ([`ScheduleItems`]). The plan also counts the calls of each operation.
+//! `items.*` ([`ScheduleItems`]), `reader.*` ([`CommitReader`]), `feed.*` (the export's `ChangeFeed`). The plan
+//! also counts the calls of each operation.
 
 use crate::kernel::ids::ConnectionId;
 use crate::kernel::ids::CredentialId;
@@ -14,9 +15,16 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::commits::ports::{CommitRange, CommitReader, PageKey, ReadOutcome};
 use crate::credentials::model::CredentialRecord;
 use crate::credentials::ports::CredentialStore;
+#[cfg(feature = "export")]
+use crate::export::ports::{
+    ChangeCursor, ChangeFeed, ChangePage, ExportPosition, ExportProject, Window,
+};
 use crate::kernel::instance::InstanceUrl;
+#[cfg(feature = "export")]
+use crate::kernel::project_key::ProjectKey;
 use crate::kernel::store::StoreError;
 use crate::kernel::vault::{SecretVault, VaultError};
 use crate::scheduler::ports::{KnownProject, ProjectRecord, ScheduleItems};
@@ -345,6 +353,19 @@ faulty_port!(ScheduleItems, "items", StoreError, store_down {
     fn write(connection: &ConnectionId, records: &[ProjectRecord<'_>]) -> Vec<u64>, about connection.as_str();
     fn release(connection: &ConnectionId, project_id: u64, until: i64) -> (), about connection.as_str();
     fn mark_gone(connection: &ConnectionId, project_id: u64, at: &str) -> (), about connection.as_str();
+});
+
+faulty_port!(CommitReader, "reader", StoreError, store_down {
+    fn read(range: &CommitRange, start: Option<&PageKey>, limit: usize) -> ReadOutcome,
+        about range.project.connection_id.as_str();
+});
+
+#[cfg(feature = "export")]
+faulty_port!(ChangeFeed, "feed", StoreError, store_down {
+    fn projects() -> Vec<ExportProject>, about "";
+    fn changes(project: &ProjectKey, window: &Window, start: Option<ChangeCursor>) -> ChangePage,
+        about project.connection_id.as_str();
+    fn advance(project: &ProjectKey, to: &ExportPosition) -> (), about project.connection_id.as_str();
 });
 
 #[cfg(test)]

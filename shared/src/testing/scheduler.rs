@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use std::time::Duration;
 
-use crate::hooks::{LeaseTake, PUSH_STATUSES, PushLeases, ScheduledProject};
+use crate::hooks::{LeaseTake, PushLeases, ScheduledProject};
 use crate::kernel::enqueue_lease::EnqueueLease;
 use crate::kernel::ids::CredentialId;
 use crate::kernel::instance::{InstanceUrl, InstanceUrlError};
@@ -322,16 +322,10 @@ impl PushLeases for MemorySchedulerStore {
         else {
             return Ok(LeaseTake::Unknown);
         };
-        if item.gone {
-            return Ok(LeaseTake::NotSynced("gone".into()));
-        }
-        match item.status {
-            Some(status) if PUSH_STATUSES.contains(&status) => {}
-            other => {
-                return Ok(LeaseTake::NotSynced(
-                    other.map_or("unknown", ProjectStatus::as_str).to_owned(),
-                ));
-            }
+        if let Some(not_synced) =
+            LeaseTake::not_synced(item.gone, item.status.map(ProjectStatus::as_str))
+        {
+            return Ok(not_synced);
         }
         if item
             .lease

@@ -14,17 +14,13 @@
 use std::time::{Duration, Instant};
 
 use shared::gitlab::budget::GITLAB_COM_REQUESTS_PER_MINUTE;
-use shared::kernel::commit_record::CommitRecord;
-use shared::kernel::project_key::ProjectKey;
-use shared::kernel::store::StoreError;
-use shared::sync::{CommitStore, ProjectSync, SyncOptions, SyncOutcome};
+use shared::sync::{ProjectSync, SyncOptions, SyncOutcome};
 use shared::testing::MemoryStateStore;
 use testkit::aws_local::AwsStandIn;
-use testkit::bench_support::BenchResult;
+use testkit::bench_support::{BenchResult, DroppedCommits};
 use testkit::git_fixture::GitRepo;
 use testkit::gitlab_sim::{RateLimit, Simulator};
 use testkit::token_processes::{Pacing, process_client, projects_of_one_token};
-use time::OffsetDateTime;
 
 const TOKEN: &str = "glpat-bench-shared-budget";
 const PROCESSES: usize = 5;
@@ -80,7 +76,7 @@ fn main() -> BenchResult<()> {
                     let state = MemoryStateStore::default();
                     let sync = ProjectSync {
                         gitlab: &gitlab,
-                        commits: &Discard,
+                        commits: &DroppedCommits::default(),
                         state: &state,
                         options: SyncOptions::default(),
                     };
@@ -115,35 +111,4 @@ fn main() -> BenchResult<()> {
         aws.teardown().await;
         Ok(())
     })
-}
-
-/// Keeps nothing: the benchmark measures GitLab's pace, not the table's.
-struct Discard;
-
-impl CommitStore for Discard {
-    async fn put_changed_from(
-        &self,
-        _records: Vec<CommitRecord>,
-        _floor: Option<&str>,
-    ) -> Result<Vec<String>, StoreError> {
-        Ok(Vec::new())
-    }
-
-    async fn mark_removed(
-        &self,
-        _project: &ProjectKey,
-        _shas: Vec<String>,
-        _at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    async fn remove_unchanged_since(
-        &self,
-        _project: &ProjectKey,
-        _since: &str,
-        _at: OffsetDateTime,
-    ) -> Result<usize, StoreError> {
-        Ok(0)
-    }
 }

@@ -11,22 +11,19 @@
 //! `AWS_ENDPOINT_URL` set (run it under `scripts/with-moto`), commits go to DynamoDB on the moto server.
 //! Run: `cargo run --profile profiling -p testkit --bin bench-sync -- [COMMITS] [WINDOW_CONCURRENCY]`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use shared::aws::commit_store::{DynamoCommitStore, MAX_BATCH_WRITE};
+use shared::aws::commit_store::DynamoCommitStore;
 use shared::gitlab::{CommitQuery, GitLabClient, ProjectRef};
-use shared::kernel::commit_record::CommitRecord;
 use shared::kernel::project_key::ProjectKey;
-use shared::kernel::store::StoreError;
 use shared::sync::record::{ProjectOrigin, from_gitlab};
 use shared::sync::{CommitStore, ProjectSync, SyncOptions, SyncOutcome, SyncTarget};
 use shared::testing::{MemoryStateStore, project_key};
 use testkit::aws_local::AwsStandIn;
 use testkit::bench_support::{
-    BENCH_PROJECT, BENCH_TOKEN, BenchResult, SimulatorProcess, function_runtime, measured,
-    serve_as_child_or_commits,
+    BENCH_PROJECT, BENCH_TOKEN, BenchResult, DroppedCommits, SimulatorProcess, function_runtime,
+    measured, serve_as_child_or_commits,
 };
 use time::OffsetDateTime;
 
@@ -83,19 +80,25 @@ fn main() -> BenchResult<()> {
             for mode in [Mode::Windowed, Mode::Baseline] {
                 let gitlab = testkit::clients::client(&server.base_url, BENCH_TOKEN);
                 let key = project_key(&format!("bench-{latency_ms}-{mode:?}"), BENCH_PROJECT);
-                let store = match (kind, &moto, &sink) {
-                    (StoreKind::Moto, Some(aws), _) => Store::Dynamo(DynamoCommitStore::new(
+                let dynamo = match (kind, &moto, &sink) {
+                    (StoreKind::Moto, Some(aws), _) => Some(DynamoCommitStore::new(
                         aws.dynamodb.clone(),
                         aws.table("CommitsTable"),
                     )),
                     (StoreKind::Sink, _, Some(client)) => {
-                        Store::Dynamo(DynamoCommitStore::new(client.clone(), "commits"))
+                        Some(DynamoCommitStore::new(client.clone(), "commits"))
                     }
-                    _ => Store::Counting(CountingStore::default()),
+                    _ => None,
                 };
-                let (written, cost) =
-                    measured(|| runtime.block_on(mode.run(&gitlab, &store, key, options)));
+                let dropped = DroppedCommits::encoding();
+                let (written, cost) = measured(|| match &dynamo {
+                    Some(store) => runtime.block_on(mode.run(&gitlab, store, key, options)),
+                    None => runtime.block_on(mode.run(&gitlab, &dropped, key, options)),
+                });
                 let written = written?;
+                let write_calls = dynamo
+                    .as_ref()
+                    .map_or_else(|| dropped.write_calls(), DynamoCommitStore::write_calls);
                 assert_eq!(
                     written, commits,
                     "{mode:?} must write every commit exactly once"
@@ -109,7 +112,7 @@ fn main() -> BenchResult<()> {
                     cost.wall,
                     written as f64 / cost.wall,
                     gitlab.stats().requests,
-                    store.write_calls(),
+                    write_calls,
                     cost.cpu,
                     cost.cpu * 100_000.0 / written as f64,
                     cost.peak_rss_mib
@@ -164,7 +167,7 @@ impl Mode {
     async fn run(
         self,
         gitlab: &GitLabClient,
-        store: &Store,
+        store: &impl CommitStore,
         key: ProjectKey,
         options: SyncOptions,
     ) -> BenchResult<usize> {
@@ -211,77 +214,4 @@ impl Mode {
             }
         }
     }
-}
-
-/// The real DynamoDB adapter (on moto or the write sink), or a store that only counts the calls it would make.
-enum Store {
-    Dynamo(DynamoCommitStore),
-    Counting(CountingStore),
-}
-
-impl Store {
-    fn write_calls(&self) -> u64 {
-        match self {
-            Store::Dynamo(store) => store.write_calls(),
-            Store::Counting(store) => store.batch_calls.load(Ordering::Relaxed),
-        }
-    }
-}
-
-impl CommitStore for Store {
-    async fn put_changed_from(
-        &self,
-        records: Vec<CommitRecord>,
-        floor: Option<&str>,
-    ) -> Result<Vec<String>, StoreError> {
-        match self {
-            Store::Dynamo(store) => store.put_changed_from(records, floor).await,
-            Store::Counting(store) => {
-                // Encode each item through serde_dynamo as the adapter does, so the figure includes it.
-                for record in &records {
-                    let item: serde_dynamo::Item = serde_dynamo::to_item(record)
-                        .map_err(|e| StoreError::unavailable("encoding", e))?;
-                    std::hint::black_box(item);
-                }
-                let calls = records.len().div_ceil(MAX_BATCH_WRITE) as u64;
-                store.batch_calls.fetch_add(calls, Ordering::Relaxed);
-                Ok(Vec::new())
-            }
-        }
-    }
-
-    async fn mark_removed(
-        &self,
-        project: &ProjectKey,
-        shas: Vec<String>,
-        at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        match self {
-            Store::Dynamo(store) => store.mark_removed(project, shas, at).await,
-            Store::Counting(store) => {
-                store
-                    .batch_calls
-                    .fetch_add(shas.len() as u64, Ordering::Relaxed);
-                Ok(())
-            }
-        }
-    }
-
-    async fn remove_unchanged_since(
-        &self,
-        project: &ProjectKey,
-        since: &str,
-        at: OffsetDateTime,
-    ) -> Result<usize, StoreError> {
-        match self {
-            Store::Dynamo(store) => store.remove_unchanged_since(project, since, at).await,
-            // The benchmark's histories are never force-pushed: there is nothing stored to reconcile.
-            Store::Counting(_) => Ok(0),
-        }
-    }
-}
-
-#[derive(Default)]
-struct CountingStore {
-    batch_calls: AtomicU64,
 }
