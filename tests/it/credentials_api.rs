@@ -4,10 +4,11 @@
 //! in `credentials_api/`, one file per part of the API.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_secretsmanager::types::SecretListEntry;
 use lambda_http::{Request, RequestExt};
@@ -32,6 +33,7 @@ use testkit::aws_local::AwsStandIn;
 use testkit::gitlab_sim::{
     Fault, Membership, Namespace, ProjectSpec, Simulator, TokenSpec, World, access, routes,
 };
+use testkit::log_sink::LogSink;
 use testkit::loopback_alias::{LoopbackAlias, PRIVATE_TEST_ADDRESS};
 use testkit::tls_front::TlsFront;
 
@@ -350,14 +352,77 @@ fn create_body(env: &Env, token: &str) -> Value {
     })
 }
 
+/// `credentials.create` of a credential for `token` on the simulator, labelled "Production".
+fn create_request(env: &Env, token: &str) -> Request {
+    post("credentials.create", &create_body(env, token))
+}
+
+/// Sends [`create_request`] and checks that it is created; returns the whole reply.
+async fn created(env: &Env, token: &str) -> Value {
+    let (status, reply) = send(&env.api, create_request(env, token)).await;
+    assert_eq!(status, 201, "{reply}");
+    reply
+}
+
+/// The credential [`created`] for `token`.
 async fn create(env: &Env, token: &str) -> Value {
-    let (status, body) = send(
-        &env.api,
-        post("credentials.create", &create_body(env, token)),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    body["credential"].clone()
+    created(env, token).await["credential"].clone()
+}
+
+/// `credentials.info` of credential `id`, which must answer 200: the credential.
+async fn info(env: &Env, id: &str) -> Value {
+    let (status, reply) = send(&env.api, get(&format!("credentials.info/{id}"))).await;
+    assert_eq!(status, 200, "{reply}");
+    reply["credential"].clone()
+}
+
+/// `credentials.list` with `query` (empty, or `?include_deleted=true`), which must answer 200: the credentials.
+async fn list_credentials(env: &Env, query: &str) -> Vec<Value> {
+    let (status, reply) = send(&env.api, get(&format!("credentials.list{query}"))).await;
+    assert_eq!(status, 200, "{reply}");
+    reply["credentials"].as_array().expect("a list").clone()
+}
+
+/// An update of credential `id`'s item in this test's state table, behind the API's back; the caller adds the
+/// expression.
+fn update_credential_item(env: &Env, id: &str) -> UpdateItemFluentBuilder {
+    env.aws
+        .dynamodb
+        .update_item()
+        .table_name(env.aws.table("StateTable"))
+        .key("pk", AttributeValue::S(format!("CONN#{CONN}")))
+        .key("sk", AttributeValue::S(format!("CRED#{id}")))
+}
+
+/// Asserts that `text`, what `place` holds, shows none of the tokens and none of `hook_secrets`.
+#[track_caller]
+fn assert_shows_no_secret(text: &str, place: &str, hook_secrets: &[String]) {
+    for token in ALL_TOKENS {
+        assert!(!text.contains(token), "{place} shows {token}");
+    }
+    for secret in hook_secrets {
+        assert!(
+            !text.contains(secret.as_str()),
+            "{place} shows a push hook secret"
+        );
+    }
+}
+
+/// The tags of the secret `name`.
+async fn secret_tags(env: &Env, name: &str) -> BTreeMap<String, String> {
+    let described = env
+        .aws
+        .secrets
+        .describe_secret()
+        .secret_id(name)
+        .send()
+        .await
+        .expect("describe secret");
+    described
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned()))
+        .collect()
 }
 
 /// Every item of this test's state table, in a stable order and form.
@@ -460,29 +525,15 @@ async fn stored(
 // ---------------------------------------------------------------------------------------------------------------
 // the logs a test reads
 
-/// A log sink for a test's own subscriber.
-#[derive(Clone, Default)]
-pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Every log line of this test process, once per log level the template allows, each through the filter the
 /// functions build for that level (`shared::telemetry`), and once unfiltered (TRACE and up), through a global
 /// subscriber installed once. A scoped subscriber (`set_default`) misses lines when other test threads race it on
 /// callsite interest.
 pub(crate) struct CapturedLogs {
-    pub(crate) by_level: Vec<(String, Captured)>,
-    pub(crate) unfiltered: Captured,
+    pub(crate) by_level: Vec<(String, LogSink)>,
+    pub(crate) unfiltered: LogSink,
     /// At INFO, as JSON lines with flattened fields, the way the functions log in Lambda.
-    json: Captured,
+    json: LogSink,
 }
 
 pub(crate) fn captured_logs() -> &'static CapturedLogs {
@@ -491,7 +542,7 @@ pub(crate) fn captured_logs() -> &'static CapturedLogs {
 
     static LOGS: std::sync::OnceLock<CapturedLogs> = std::sync::OnceLock::new();
     LOGS.get_or_init(|| {
-        let unfiltered = Captured::default();
+        let unfiltered = LogSink::default();
         let sink = unfiltered.clone();
         let mut layers = vec![
             tracing_subscriber::fmt::layer()
@@ -505,7 +556,7 @@ pub(crate) fn captured_logs() -> &'static CapturedLogs {
                 (name == "AWS_LAMBDA_LOG_LEVEL").then(|| word.clone())
             })
             .expect("the template allows only levels the functions read");
-            let logs = Captured::default();
+            let logs = LogSink::default();
             let sink = logs.clone();
             layers.push(
                 tracing_subscriber::fmt::layer()
@@ -516,7 +567,7 @@ pub(crate) fn captured_logs() -> &'static CapturedLogs {
             );
             by_level.push((word, logs));
         }
-        let json = Captured::default();
+        let json = LogSink::default();
         let sink = json.clone();
         layers.push(
             tracing_subscriber::fmt::layer()
@@ -537,10 +588,4 @@ pub(crate) fn captured_logs() -> &'static CapturedLogs {
             json,
         }
     })
-}
-
-impl Captured {
-    pub(crate) fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
 }

@@ -36,6 +36,30 @@ async fn table_commits(aws: &AwsStandIn, key: &ProjectKey) -> Vec<(String, Optio
         .collect()
 }
 
+/// The shas of one project in the commits table, in order: the live ones, and those marked removed.
+async fn live_and_removed(aws: &AwsStandIn, key: &ProjectKey) -> (Vec<String>, Vec<String>) {
+    let (live, removed): (Vec<_>, Vec<_>) = table_commits(aws, key)
+        .await
+        .into_iter()
+        .partition(|(_, removed)| removed.is_none());
+    let shas = |items: Vec<(String, _)>| items.into_iter().map(|(sha, _)| sha).collect();
+    (shas(live), shas(removed))
+}
+
+/// A stand-in of its own and the commit store on its commits table.
+async fn commit_store() -> (AwsStandIn, DynamoCommitStore) {
+    let aws = AwsStandIn::provision().await.unwrap();
+    let store = DynamoCommitStore::new(aws.dynamodb.clone(), aws.table("CommitsTable"));
+    (aws, store)
+}
+
+/// A stand-in of its own and the sync state store on its state table.
+async fn state_store() -> (AwsStandIn, DynamoSyncStateStore) {
+    let aws = AwsStandIn::provision().await.unwrap();
+    let store = DynamoSyncStateStore::new(aws.dynamodb.clone(), aws.table("StateTable"));
+    (aws, store)
+}
+
 fn record(key: &ProjectKey, sha: &str) -> CommitRecord {
     let json = serde_json::json!({
         "project_key": key.partition(), "sha": sha, "committed_at": "2024-01-01T00:00:00Z",
@@ -102,12 +126,30 @@ impl Import {
             options: SyncOptions::default(),
         }
     }
+
+    /// The first sync of the project, which imports it.
+    async fn import_first(&self) {
+        assert!(matches!(
+            self.sync().run(&self.target, None).await.unwrap(),
+            SyncOutcome::Imported(_)
+        ));
+    }
+
+    /// The shas in the table (removed ones too) are those on git's `main`.
+    async fn assert_table_equals_git(&self) {
+        let stored: BTreeSet<String> = table_commits(&self.aws, &self.target.key)
+            .await
+            .into_iter()
+            .map(|(sha, _)| sha)
+            .collect();
+        let oracle: BTreeSet<String> = self.repo.rev_list(&["main"]).into_iter().collect();
+        assert_eq!(stored, oracle);
+    }
 }
 
 #[tokio::test]
 async fn batches_stay_within_aws_limits_and_rewrites_are_harmless() {
-    let aws = AwsStandIn::provision().await.unwrap();
-    let store = DynamoCommitStore::new(aws.dynamodb.clone(), aws.table("CommitsTable"));
+    let (aws, store) = commit_store().await;
     let key = project_key("c1", 7);
     let records: Vec<_> = (0..60)
         .map(|i| record(&key, &format!("{i:040x}")))
@@ -145,21 +187,14 @@ async fn batches_stay_within_aws_limits_and_rewrites_are_harmless() {
         .mark_removed(&key, vec![format!("{:040x}", 3), "f".repeat(40)], at)
         .await
         .unwrap();
-    let removed: Vec<_> = table_commits(&aws, &key)
-        .await
-        .into_iter()
-        .filter(|(_, removed)| removed.is_some())
-        .map(|(sha, _)| sha)
-        .collect();
+    let (_, removed) = live_and_removed(&aws, &key).await;
     assert_eq!(removed, [format!("{:040x}", 3)]);
     aws.teardown().await;
 }
 
 #[tokio::test]
 async fn reconciling_marks_only_live_items_last_written_before_its_start() {
-    let aws = AwsStandIn::provision().await.unwrap();
-    let table = aws.table("CommitsTable");
-    let store = DynamoCommitStore::new(aws.dynamodb.clone(), table);
+    let (aws, store) = commit_store().await;
     let key = project_key("c1", 8);
     let sha = |i: usize| format!("{i:040x}");
     // More than one page of the reconciling query.
@@ -173,7 +208,7 @@ async fn reconciling_marks_only_live_items_last_written_before_its_start() {
     let legacy = record(&key, &sha(5_000));
     aws.dynamodb
         .put_item()
-        .table_name(table)
+        .table_name(aws.table("CommitsTable"))
         .set_item(Some(serde_dynamo::to_item(&legacy).unwrap()))
         .send()
         .await
@@ -195,12 +230,7 @@ async fn reconciling_marks_only_live_items_last_written_before_its_start() {
         .await
         .unwrap();
     assert_eq!(marked, 1_100 - 1 - 10 + 1);
-    let live: Vec<String> = table_commits(&aws, &key)
-        .await
-        .into_iter()
-        .filter(|(_, removed)| removed.is_none())
-        .map(|(sha, _)| sha)
-        .collect();
+    let (live, _) = live_and_removed(&aws, &key).await;
     assert_eq!(live, (1..11).map(sha).collect::<Vec<_>>());
     assert_eq!(table_commits(&aws, &other).await, [(sha(1), None)]);
     assert_eq!(
@@ -217,14 +247,11 @@ async fn reconciling_marks_only_live_items_last_written_before_its_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_force_push_whose_old_head_is_pruned_leaves_the_table_equal_to_git() {
     let f = Import::start(1_500, Some(10)).await;
+    f.import_first().await;
     let Import {
         aws, repo, target, ..
     } = &f;
     let sync = f.sync();
-    assert!(matches!(
-        sync.run(target, None).await.unwrap(),
-        SyncOutcome::Imported(_)
-    ));
     let old_head = repo.head();
     let left = repo.force_push("main", 30, 5);
     repo.prune_unreachable();
@@ -249,27 +276,17 @@ async fn a_force_push_whose_old_head_is_pruned_leaves_the_table_equal_to_git() {
         }
     }
     assert_eq!(removed, Some(left.len()));
-    let (live, gone): (Vec<_>, Vec<_>) = table_commits(aws, &target.key)
-        .await
-        .into_iter()
-        .partition(|(_, removed)| removed.is_none());
+    let (live, gone) = live_and_removed(aws, &target.key).await;
     let mut oracle = repo.rev_list(&["main"]);
     oracle.sort();
-    assert_eq!(
-        live.into_iter().map(|(sha, _)| sha).collect::<Vec<_>>(),
-        oracle
-    );
-    assert_eq!(
-        gone.into_iter().map(|(sha, _)| sha).collect::<Vec<_>>(),
-        left
-    );
+    assert_eq!(live, oracle);
+    assert_eq!(gone, left);
     f.stop().await;
 }
 
 #[tokio::test]
 async fn the_head_moves_only_from_the_head_that_was_read() {
-    let aws = AwsStandIn::provision().await.unwrap();
-    let store = DynamoSyncStateStore::new(aws.dynamodb.clone(), aws.table("StateTable"));
+    let (aws, store) = state_store().await;
     let key = project_key("c1", 9);
     assert_eq!(store.load(&key).await.unwrap(), SyncState::default());
     let first = SyncState {
@@ -306,9 +323,10 @@ async fn the_head_moves_only_from_the_head_that_was_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_import_lands_in_the_table_equal_to_git() {
     let f = Import::start(1_500, Some(10)).await;
+    f.import_first().await;
+    f.assert_table_equals_git().await;
     let Import {
         aws,
-        repo,
         project_id,
         sim,
         commits,
@@ -317,18 +335,6 @@ async fn a_whole_import_lands_in_the_table_equal_to_git() {
         ..
     } = &f;
     let sync = f.sync();
-    assert!(matches!(
-        sync.run(target, None).await.unwrap(),
-        SyncOutcome::Imported(_)
-    ));
-    let stored: BTreeSet<String> = table_commits(aws, &target.key)
-        .await
-        .into_iter()
-        .map(|(sha, _)| sha)
-        .collect();
-    let oracle: BTreeSet<String> = repo.rev_list(&["main"]).into_iter().collect();
-    assert_eq!(stored, oracle);
-
     let calls = commits.write_calls();
     sim.reset_counts();
     assert_eq!(
@@ -371,8 +377,7 @@ async fn a_whole_import_lands_in_the_table_equal_to_git() {
 
 #[tokio::test]
 async fn an_item_dynamodb_refuses_is_skipped_and_the_rest_of_its_page_written() {
-    let aws = AwsStandIn::provision().await.unwrap();
-    let store = DynamoCommitStore::new(aws.dynamodb.clone(), aws.table("CommitsTable"));
+    let (aws, store) = commit_store().await;
     let key = project_key("c1", 11);
     let mut records: Vec<_> = (0..25)
         .map(|i| record(&key, &format!("{i:040x}")))
@@ -404,8 +409,7 @@ async fn an_item_dynamodb_refuses_is_skipped_and_the_rest_of_its_page_written() 
 
 #[tokio::test]
 async fn a_job_marked_for_a_new_plan_reads_back_marked() {
-    let aws = AwsStandIn::provision().await.unwrap();
-    let store = DynamoSyncStateStore::new(aws.dynamodb.clone(), aws.table("StateTable"));
+    let (aws, store) = state_store().await;
     let key = project_key("c1", 12);
     let mut job = SyncJob {
         head: "b".repeat(40),
@@ -430,6 +434,7 @@ async fn a_job_marked_for_a_new_plan_reads_back_marked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_of_commits_with_300_kb_of_trailers_each_is_stored_cut_and_equal_to_git() {
     let f = Import::start(50, None).await;
+    f.import_first().await;
     let Import {
         aws,
         repo,
@@ -438,10 +443,6 @@ async fn a_page_of_commits_with_300_kb_of_trailers_each_is_stored_cut_and_equal_
         ..
     } = &f;
     let sync = f.sync();
-    assert!(matches!(
-        sync.run(target, None).await.unwrap(),
-        SyncOutcome::Imported(_)
-    ));
 
     // A push of 100 commits, listed on one page whose every commit carries 300 KB of trailers, twice over
     // (the map of last values and the list of all), as GitLab shows them.
@@ -474,13 +475,7 @@ async fn a_page_of_commits_with_300_kb_of_trailers_each_is_stored_cut_and_equal_
         sim.request_count(routes::COMMITS) - commits_before,
         1 + 10 + 1
     );
-    let stored: BTreeSet<String> = table_commits(aws, &target.key)
-        .await
-        .into_iter()
-        .map(|(sha, _)| sha)
-        .collect();
-    let oracle: BTreeSet<String> = repo.rev_list(&["main"]).into_iter().collect();
-    assert_eq!(stored, oracle);
+    f.assert_table_equals_git().await;
 
     // Each item as DynamoDB holds it: the list of all values cut, the map of last values whole, and flagged.
     for sha in repo.rev_list(&["-100", "main"]) {
@@ -508,8 +503,7 @@ async fn a_page_of_commits_with_300_kb_of_trailers_each_is_stored_cut_and_equal_
 /// never pass it together, a reservation that would pass it adds nothing, and each connection and day counts apart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_write_reservations_never_pass_the_ceiling() {
-    let aws = AwsStandIn::provision().await.unwrap();
-    let state = DynamoSyncStateStore::new(aws.dynamodb.clone(), aws.table("StateTable"));
+    let (aws, state) = state_store().await;
     let reserve = |connection: &'static str, day: &'static str, writes: u64| {
         let state = &state;
         async move {

@@ -15,9 +15,7 @@ use shared::testing::project_key;
 use testkit::demo::{DEMO_TOKEN, Demo, differences_from_git};
 use testkit::gitlab_sim::Simulator;
 use testkit::gitlab_sim::routes;
-use testkit::local_run::{
-    CONNECTION, GitLabTarget, LocalRun, PassSummary, Tuning, last_sync_differences,
-};
+use testkit::local_run::{CONNECTION, LocalRun, PassSummary, last_sync_differences};
 
 /// Every string attribute of every item of a table, for the token scan.
 async fn all_text(run: &LocalRun, logical_id: &str) -> String {
@@ -57,6 +55,18 @@ fn key(project_id: u64) -> ProjectKey {
     project_key(CONNECTION, project_id)
 }
 
+/// Every commit stored for the readable projects of the demo.
+async fn stored_shas(demo: &Demo, sim: &Simulator, run: &LocalRun) -> BTreeSet<String> {
+    let mut all = BTreeSet::new();
+    for p in demo.expected() {
+        let id = sim
+            .with_world(|w| w.find_project(&p.path_with_namespace))
+            .unwrap();
+        all.extend(run.aws.stored_commits(&key(id)).await.into_keys());
+    }
+    all
+}
+
 fn synced(pass: &PassSummary, path: &str) -> Vec<(&'static str, usize, u64)> {
     pass.records
         .iter()
@@ -74,15 +84,9 @@ async fn the_pipeline_imports_git_truth_then_exactly_the_new_commits() {
     let (mut demo, world) = Demo::build(3_000);
     let sim = Simulator::start(world).await.unwrap();
     let prefix = format!("e2e{}", std::process::id());
-    let target = GitLabTarget {
-        base_url: sim.base_url(),
-        requests_per_minute: 60_000,
-    };
-    let run = LocalRun::prepare(&prefix, &target, false, Tuning::default())
-        .await
-        .unwrap();
+    let run = LocalRun::on_simulator(&prefix, &sim).await.unwrap();
     let credential = run
-        .create_credential(CONNECTION, &target.base_url, DEMO_TOKEN, "e2e")
+        .create_credential(CONNECTION, &sim.base_url(), DEMO_TOKEN, "e2e")
         .await
         .unwrap();
     assert_eq!(credential["status"], "active", "{credential}");
@@ -129,16 +133,7 @@ async fn the_pipeline_imports_git_truth_then_exactly_the_new_commits() {
         Vec::<String>::new()
     );
     assert_eq!(run.dead_letters().await.unwrap(), 0);
-    let imported_first: BTreeSet<String> = {
-        let mut all = BTreeSet::new();
-        for p in demo.expected() {
-            let id = sim
-                .with_world(|w| w.find_project(&p.path_with_namespace))
-                .unwrap();
-            all.extend(run.aws.stored_commits(&key(id)).await.into_keys());
-        }
-        all
-    };
+    let imported_first = stored_shas(&demo, &sim, &run).await;
 
     // GitLab moves on; the second pass imports exactly the new commits, old-dated merge included.
     let new = demo.advance(200);
@@ -166,13 +161,7 @@ async fn the_pipeline_imports_git_truth_then_exactly_the_new_commits() {
         differences_from_git(&demo, &sim, &run).await,
         Vec::<String>::new()
     );
-    let mut imported_second = BTreeSet::new();
-    for p in demo.expected() {
-        let id = sim
-            .with_world(|w| w.find_project(&p.path_with_namespace))
-            .unwrap();
-        imported_second.extend(run.aws.stored_commits(&key(id)).await.into_keys());
-    }
+    let imported_second = stored_shas(&demo, &sim, &run).await;
     let added: BTreeSet<String> = imported_second
         .difference(&imported_first)
         .cloned()

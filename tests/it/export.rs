@@ -33,7 +33,7 @@ use shared::testing::project_key;
 use testkit::aws_local::AwsStandIn;
 use testkit::demo::{DEMO_TOKEN, Demo};
 use testkit::gitlab_sim::Simulator;
-use testkit::local_run::{CONNECTION, GitLabTarget, LocalRun, Tuning};
+use testkit::local_run::{CONNECTION, LocalRun};
 use time::OffsetDateTime;
 
 use crate::template::root;
@@ -125,14 +125,8 @@ async fn the_saved_queries_answer_what_git_says_through_duckdb() {
     let (demo, world) = Demo::build(400);
     let sim = Simulator::start(world).await.unwrap();
     let prefix = format!("exp{}", std::process::id());
-    let target = GitLabTarget {
-        base_url: sim.base_url(),
-        requests_per_minute: 60_000,
-    };
-    let run = LocalRun::prepare(&prefix, &target, false, Tuning::default())
-        .await
-        .unwrap();
-    run.create_credential(CONNECTION, &target.base_url, DEMO_TOKEN, "export")
+    let run = LocalRun::on_simulator(&prefix, &sim).await.unwrap();
+    run.create_credential(CONNECTION, &sim.base_url(), DEMO_TOKEN, "export")
         .await
         .unwrap();
     run.pass().await.unwrap();

@@ -2,13 +2,13 @@
 //! answer, the network guard, a private CA, and the token never showing.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::TryStreamExt;
+use futures::{Stream, TryStreamExt};
 use shared::gitlab::{
     AddressError, CommitPage, CommitQuery, GitLabAddress, GitLabClient, GitLabError, HttpClients,
-    Limits, NetworkPolicy, PrivateNetworks, ProjectRef, RetryPolicy, Timeouts,
+    Limits, ListPage, NetworkPolicy, PrivateNetworks, ProjectRef, RetryPolicy, Timeouts,
 };
 use testkit::clients::{client, client_with, fast_retry, local_http};
 use testkit::git_fixture::GitRepo;
@@ -16,6 +16,7 @@ use testkit::gitlab_sim::{
     Fault, FaultMix, Hostile, Membership, Namespace, ProjectSpec, RateLimit, Simulator, TokenSpec,
     World, routes,
 };
+use testkit::log_sink::LogSink;
 use testkit::loopback_alias::{LoopbackAlias, PRIVATE_TEST_ADDRESS};
 use testkit::tls_front::TlsFront;
 
@@ -85,6 +86,15 @@ fn tls_client(http: &HttpClients, front: &TlsFront) -> GitLabClient {
         Some(&front.ca_pem),
         fast_retry(),
     )
+}
+
+/// Every item of a paged listing, in GitLab's order.
+async fn all_items<T>(pages: impl Stream<Item = Result<ListPage<T>, GitLabError>>) -> Vec<T> {
+    pages
+        .map_ok(|page| page.items)
+        .try_concat()
+        .await
+        .expect("listing")
 }
 
 /// Every commit id of a listing, in GitLab's order.
@@ -370,21 +380,11 @@ async fn group_listings_follow_every_page() {
     }
     let sim = Simulator::start(world).await.unwrap();
     let gitlab = client(&sim.base_url(), TOKEN);
-    let projects: Vec<_> = gitlab
-        .group_projects(top, true, None)
-        .map_ok(|page| page.items)
-        .try_concat()
-        .await
-        .unwrap();
+    let projects = all_items(gitlab.group_projects(top, true, None)).await;
     let ids: HashSet<u64> = projects.iter().map(|p| p.id).collect();
     assert_eq!(ids.len(), 250);
     assert_eq!(sim.request_count("GET /groups/:id/projects"), 3);
-    let groups: Vec<_> = gitlab
-        .groups()
-        .map_ok(|page| page.items)
-        .try_concat()
-        .await
-        .unwrap();
+    let groups = all_items(gitlab.groups()).await;
     let mut paths: Vec<_> = groups.iter().map(|g| g.full_path.as_str()).collect();
     paths.sort();
     assert_eq!(paths, ["big", "big/sub"]);
@@ -563,24 +563,10 @@ async fn a_shared_budget_keeps_concurrent_tasks_under_the_gitlab_limit() {
     f.sim.shutdown().await;
 }
 
-/// Captures every log line the client emits, at every level.
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_token_never_shows_in_debug_display_errors_or_logs() {
     let f = fixture(10).await;
-    let logs = LogBuffer::default();
+    let logs = LogSink::default();
     let writer = logs.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -608,7 +594,7 @@ async fn the_token_never_shows_in_debug_display_errors_or_logs() {
         }
     }
     drop(_guard);
-    shown.push(String::from_utf8(logs.0.lock().unwrap().clone()).unwrap());
+    shown.push(logs.text());
     let everything = shown.join("\n");
     assert!(everything.contains("rate limit"), "the logs were captured");
     for token in [TOKEN, EXPIRED, REVOKED, NO_SCOPE] {
@@ -1015,12 +1001,7 @@ async fn a_next_page_that_loops_ends_the_listing() {
         1_000,
         hostile(Hostile::Headers(pairs(&[("X-Next-Page", "1")]))),
     );
-    let groups: Vec<_> = gitlab
-        .groups()
-        .map_ok(|page| page.items)
-        .try_concat()
-        .await
-        .unwrap();
+    let groups = all_items(gitlab.groups()).await;
     assert_eq!(groups.len(), 1);
     assert_eq!(f.sim.request_count(routes::GROUPS), 1);
 
@@ -1048,12 +1029,7 @@ async fn a_next_page_that_loops_ends_the_listing() {
             ("Link", &link),
         ]))),
     );
-    let projects: Vec<_> = gitlab
-        .group_projects(groups[0].id, true, None)
-        .map_ok(|page| page.items)
-        .try_concat()
-        .await
-        .unwrap();
+    let projects = all_items(gitlab.group_projects(groups[0].id, true, None)).await;
     assert_eq!(projects.len(), 3);
     assert_eq!(f.sim.request_count(routes::GROUP_PROJECTS), 1);
     f.sim.shutdown().await;

@@ -310,10 +310,7 @@ fn cases() -> Vec<Case> {
 async fn a_hostile_gitlab_hurts_only_its_own_connection() {
     let mut healthy = Side::start("healthy", 300).await;
     let mut hostile = Side::start("hostile", 300).await;
-    let target = GitLabTarget {
-        base_url: healthy.sim.base_url(),
-        requests_per_minute: 60_000,
-    };
+    let target = GitLabTarget::simulator(&healthy.sim);
     let prefix = format!("hostile{}", std::process::id());
     let run = LocalRun::prepare(&prefix, &target, false, tuning())
         .await

@@ -16,12 +16,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::{Context, LambdaEvent};
 use shared::aws::credential_store::DynamoCredentialStore;
 use shared::aws::project_store::DynamoProjectStore;
 use shared::aws::secrets::SecretsManagerVault;
 use shared::aws::sync_queue::SqsSyncQueue;
+use shared::credentials::model::LastSync;
 use shared::credentials::{
     CreateInput, CredentialRecord, CredentialStatus, CredentialStore, Credentials, GitLabVerifier,
 };
@@ -161,6 +163,16 @@ impl Env {
 
     async fn item(&self, pk: &str, sk: &str) -> HashMap<String, AttributeValue> {
         self.aws.state_item(pk, sk).await
+    }
+
+    /// An update of an item, behind the scheduler's back; the caller adds the expression.
+    fn update_item(&self, pk: &str, sk: &str) -> UpdateItemFluentBuilder {
+        self.aws
+            .dynamodb
+            .update_item()
+            .table_name(self.table())
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S(sk.to_owned()))
     }
 
     fn projects(&self) -> DynamoProjectStore {
@@ -395,6 +407,24 @@ impl Acme {
             _repo: repo,
         };
         (acme, extended)
+    }
+
+    /// The projects of [`Acme::expected`] that `keep` keeps, in its order.
+    fn expected_where(&self, keep: impl Fn(u64) -> bool) -> Vec<u64> {
+        self.expected
+            .iter()
+            .copied()
+            .filter(|id| keep(*id))
+            .collect()
+    }
+
+    /// The sync summary a tick wrote on the credential.
+    async fn last_sync(&self) -> LastSync {
+        self.env
+            .credential("acme", &self.credential)
+            .await
+            .last_sync
+            .expect("a tick wrote the summary")
     }
 
     /// A scheduler of `acme` sending to the sync queue.

@@ -46,6 +46,13 @@ impl Fixture {
         }
     }
 
+    /// The project of [`history`]`(commits)`, imported once.
+    async fn imported(commits: usize) -> Fixture {
+        let f = Fixture::new(history(commits)).await;
+        imported(f.sync("main").await.unwrap());
+        f
+    }
+
     fn key(&self) -> ProjectKey {
         project_key("conn-1", self.project_id)
     }
@@ -78,11 +85,26 @@ impl Fixture {
         .await
     }
 
+    /// The next sync of `branch` imports, and leaves the table equal to git ([`Fixture::assert_matches_git`]).
+    async fn import_matching_git(&self, branch: &str) -> shared::sync::SyncReport {
+        let report = imported(self.sync(branch).await.unwrap());
+        self.assert_matches_git(branch);
+        report
+    }
+
     /// The table's live commits equal git's history of `branch`, as a set (each once: keys are unique).
     fn assert_matches_git(&self, branch: &str) {
         let mut oracle = self.repo.rev_list(&[branch]);
         oracle.sort();
         assert_eq!(self.commits.live_shas(&self.key()), oracle);
+    }
+
+    /// Renames the default branch `main` to `trunk`, in git and in GitLab's project.
+    fn rename_main_to_trunk(&self) {
+        self.repo.rename_branch("main", "trunk");
+        let id = self.project_id;
+        self.sim
+            .with_world(|w| w.project_mut(id).default_branch = "trunk".into());
     }
 
     fn last_head(&self) -> Option<String> {
@@ -171,16 +193,14 @@ async fn first_import_then_unchanged_then_new_commits() {
 
     // New commits: only those are fetched.
     f.repo.fast_import_history("main", 40, None);
-    let report = imported(f.sync("main").await.unwrap());
+    let report = f.import_matching_git("main").await;
     assert_eq!(report.commits_written, 40);
-    f.assert_matches_git("main");
     f.sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_merge_of_commits_dated_before_the_last_sync_is_imported() {
-    let f = Fixture::new(history(200)).await;
-    imported(f.sync("main").await.unwrap());
+    let f = Fixture::imported(200).await;
     // A branch made long ago, with commits dated before the first sync, merged only now.
     let old_base = f.repo.rev_list(&["--first-parent", "main"])[150].clone();
     f.repo.checkout_new("feature", &old_base);
@@ -207,8 +227,7 @@ async fn a_merge_of_commits_dated_before_the_last_sync_is_imported() {
 
 #[tokio::test]
 async fn a_force_push_marks_what_left_and_imports_what_came() {
-    let f = Fixture::new(history(120)).await;
-    imported(f.sync("main").await.unwrap());
+    let f = Fixture::imported(120).await;
     let before = f.repo.rev_list(&["main"]);
     let rewind_to = f.repo.rev_list(&["--first-parent", "main"])[5].clone();
     f.repo.reset_hard(&rewind_to);
@@ -266,8 +285,7 @@ impl Fixture {
 
 #[tokio::test]
 async fn a_force_push_whose_old_head_is_pruned_marks_what_left_by_reconciling() {
-    let f = Fixture::new(history(120)).await;
-    imported(f.sync("main").await.unwrap());
+    let f = Fixture::imported(120).await;
     let left = f.force_push_and_prune(5, 3).await;
     let report = imported(f.sync("main").await.unwrap());
     assert_eq!(report.commits_removed, left.len());
@@ -280,8 +298,7 @@ async fn a_force_push_whose_old_head_is_pruned_marks_what_left_by_reconciling() 
 
 #[tokio::test]
 async fn a_windowed_reimport_over_a_pruned_head_reconciles_once_its_last_window_is_done() {
-    let f = Fixture::new(history(3_000)).await;
-    imported(f.sync("main").await.unwrap());
+    let f = Fixture::imported(3_000).await;
     let left = f.force_push_and_prune(40, 10).await;
     let (mut continuations, mut removed) = (0, 0);
     // Bounded: each run imports one window at the least, and about three cover the branch.
@@ -318,14 +335,10 @@ async fn a_windowed_reimport_over_a_pruned_head_reconciles_once_its_last_window_
 
 #[tokio::test]
 async fn a_renamed_default_branch_is_followed() {
-    let f = Fixture::new(history(50)).await;
-    imported(f.sync("main").await.unwrap());
-    f.repo.rename_branch("main", "trunk");
+    let f = Fixture::imported(50).await;
+    f.rename_main_to_trunk();
     f.repo
         .commit(CommitSpec::new("on trunk", EPOCH + 9_000_000));
-    let id = f.project_id;
-    f.sim
-        .with_world(|w| w.project_mut(id).default_branch = "trunk".into());
     // The scheduler's message still says "main": the worker finds the new default branch itself.
     let report = imported(f.sync("main").await.unwrap());
     assert_eq!(report.default_branch, "trunk");
@@ -338,13 +351,9 @@ async fn a_renamed_default_branch_is_followed() {
 /// is asked or written, the new branch is recorded, and what lands on it later is imported.
 #[tokio::test]
 async fn a_renamed_default_branch_with_the_same_head_is_unchanged_then_followed() {
-    let f = Fixture::new(history(20)).await;
-    imported(f.sync("main").await.unwrap());
+    let f = Fixture::imported(20).await;
     let head = f.last_head();
-    f.repo.rename_branch("main", "trunk");
-    let id = f.project_id;
-    f.sim
-        .with_world(|w| w.project_mut(id).default_branch = "trunk".into());
+    f.rename_main_to_trunk();
     let puts = f.commits.put_calls();
     let merge_bases = f.sim.request_count(routes::MERGE_BASE);
     let report = imported(f.sync("main").await.unwrap());
@@ -365,9 +374,8 @@ async fn a_renamed_default_branch_with_the_same_head_is_unchanged_then_followed(
     assert_eq!(f.sync("trunk").await.unwrap(), SyncOutcome::Unchanged);
     f.repo
         .commit(CommitSpec::new("on trunk", EPOCH + 9_000_000));
-    let report = imported(f.sync("trunk").await.unwrap());
+    let report = f.import_matching_git("trunk").await;
     assert_eq!(report.commits_written, 1);
-    f.assert_matches_git("trunk");
     f.sim.shutdown().await;
 }
 
@@ -393,8 +401,7 @@ async fn dates_past_year_9999_in_utc_are_imported_not_a_panic() {
         }
         page
     });
-    imported(f.sync("main").await.unwrap());
-    f.assert_matches_git("main");
+    f.import_matching_git("main").await;
     let late = f
         .commits
         .project(&f.key())
@@ -441,8 +448,7 @@ async fn two_roots_non_ascii_trailers_and_stats_are_kept() {
     repo.checkout("main");
     repo.merge_unrelated("other", "join roots", EPOCH + 20);
     let f = Fixture::new(repo).await;
-    imported(f.sync("main").await.unwrap());
-    f.assert_matches_git("main");
+    f.import_matching_git("main").await;
     let records = f.commits.project(&f.key());
     let roots: Vec<_> = records
         .values()
@@ -621,8 +627,7 @@ async fn an_empty_answer_for_new_commits_moves_nothing_until_gitlab_answers_righ
     let detail = inconsistent(f.sync("main").await);
     assert!(detail.contains("top"), "{detail}");
     assert_eq!((f.last_head(), f.commits.put_calls()), (None, 0));
-    imported(f.sync("main").await.unwrap());
-    f.assert_matches_git("main");
+    f.import_matching_git("main").await;
 
     // A push answered empty: the head it names is not recorded as imported.
     let before = f.last_head();
@@ -631,9 +636,8 @@ async fn an_empty_answer_for_new_commits_moves_nothing_until_gitlab_answers_righ
     inconsistent(f.sync("main").await);
     assert_eq!(f.last_head(), before);
     assert_eq!(f.commits.live_shas(&f.key()).len(), 300);
-    let report = imported(f.sync("main").await.unwrap());
+    let report = f.import_matching_git("main").await;
     assert_eq!((report.commits_written, f.last_head()), (30, Some(pushed)));
-    f.assert_matches_git("main");
     f.sim.shutdown().await;
 }
 
@@ -644,8 +648,7 @@ async fn a_page_from_outside_the_range_is_refused_and_none_of_it_written() {
     f.rewrite_commits(1, another_projects);
     inconsistent(f.sync("main").await);
     assert_eq!((f.last_head(), f.commits.put_calls()), (None, 0));
-    imported(f.sync("main").await.unwrap());
-    f.assert_matches_git("main");
+    f.import_matching_git("main").await;
 
     // A push answered with an older range of the same history (real commits, imported already).
     let before = f.last_head();
@@ -678,15 +681,13 @@ async fn a_page_from_outside_the_range_is_refused_and_none_of_it_written() {
         first_import,
         "not one commit of the wrong page was written"
     );
-    imported(f.sync("main").await.unwrap());
-    f.assert_matches_git("main");
+    f.import_matching_git("main").await;
     f.sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_force_push_answered_from_elsewhere_marks_nothing() {
-    let f = Fixture::new(history(120)).await;
-    imported(f.sync("main").await.unwrap());
+    let f = Fixture::imported(120).await;
     let before = f.last_head();
     let rewind_to = f.repo.rev_list(&["--first-parent", "main"])[5].clone();
     f.repo.reset_hard(&rewind_to);
@@ -759,9 +760,8 @@ async fn a_window_answered_wrongly_is_planned_again_keeping_the_windows_done() {
     // GitLab answers right again: the range is planned again, the same windows come out, and the one done
     // before is not fetched again.
     *answer.lock().unwrap() = None;
-    let report = imported(f.sync("main").await.unwrap());
+    let report = f.import_matching_git("main").await;
     assert!(report.commits_written < 3_000, "{report:?}");
-    f.assert_matches_git("main");
     let records = f.commits.project(&f.key());
     assert!(
         kept.iter().all(|r| records[&r.sha] == *r),
@@ -801,8 +801,7 @@ async fn anchors_answered_from_elsewhere_are_caught_by_their_windows() {
     armed.store(false, Ordering::SeqCst);
     assert_eq!(f.last_head(), None);
     assert!(f.state.state(&f.key()).job.is_some_and(|job| job.replan));
-    imported(f.sync("main").await.unwrap());
-    f.assert_matches_git("main");
+    f.import_matching_git("main").await;
     f.sim.shutdown().await;
 }
 
@@ -822,8 +821,7 @@ async fn a_failed_plan_for_a_head_that_vanished_gives_way_to_the_branch() {
     };
     use shared::sync::SyncStateStore as _;
     assert!(f.state.save_job(&f.key(), None, &job).await.unwrap());
-    imported(f.sync("main").await.unwrap());
-    f.assert_matches_git("main");
+    f.import_matching_git("main").await;
     assert_eq!(f.last_head(), Some(f.repo.head()));
     assert_eq!(f.state.state(&f.key()).job, None);
     f.sim.shutdown().await;

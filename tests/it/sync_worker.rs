@@ -300,6 +300,16 @@ impl Env {
     }
 }
 
+/// The deployed time budget scaled down from a 900 s timeout to seconds: 2 s of margin, a record abandoned 1 s
+/// before the deadline.
+fn scaled_budget() -> TimeBudget {
+    TimeBudget {
+        margin: Duration::from_secs(2),
+        abort_margin: Duration::from_secs(1),
+        min_record_time: Duration::from_secs(1),
+    }
+}
+
 /// The SQS event the event source builds from received messages.
 fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
     serde_json::from_value(serde_json::json!({
@@ -488,12 +498,8 @@ async fn a_gitlab_that_keeps_failing_leaves_the_record_to_sqs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_whose_gitlab_stalls_is_handed_back_at_its_share_and_the_others_sync() {
     let mut env = env(40).await;
-    // The deployed budget scaled down from a 900 s timeout to 12 s: 2 s of margin, abandoned 1 s before the end.
-    env.worker.budget = TimeBudget {
-        margin: Duration::from_secs(2),
-        abort_margin: Duration::from_secs(1),
-        min_record_time: Duration::from_secs(1),
-    };
+    // 12 s left: 2 s of margin, abandoned 1 s before the end.
+    env.worker.budget = scaled_budget();
     let time_left = Duration::from_secs(12);
     let mut projects = vec![env.project];
     projects.extend(env.add_projects(9));
@@ -737,12 +743,8 @@ mod status_marks {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_401_while_personal_access_tokens_self_does_not_answer_in_time_marks_nothing() {
         let mut env = env(30).await;
-        // The deployed budget scaled down: the record is abandoned 1 s before a deadline 5 s away.
-        env.worker.budget = TimeBudget {
-            margin: Duration::from_secs(2),
-            abort_margin: Duration::from_secs(1),
-            min_record_time: Duration::from_secs(1),
-        };
+        // The record is abandoned 1 s before a deadline 5 s away.
+        env.worker.budget = scaled_budget();
         one_401_on_the_branch(&env);
         env.sim.fail_next(
             routes::PERSONAL_ACCESS_TOKEN_SELF,

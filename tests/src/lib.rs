@@ -6,6 +6,7 @@
 //! - [`tls_front`]: a TLS front with a private CA, for self-managed GitLab behind one;
 //! - [`loopback_alias`]: a private address on the loopback interface, for a GitLab on a private network;
 //! - [`clients`]: GitLab clients pointed at the simulator;
+//! - [`log_sink`]: a log sink for a test's own tracing subscriber;
 //! - in-memory fakes of the ports are `shared::testing` (the `testing` feature), next to the ports they fake;
 //! - [`demo`]: the demo GitLab of the local run and the end-to-end test;
 //! - [`local_run`]: the whole pipeline in one process against the stand-in, as the README's main command runs it;
@@ -32,6 +33,7 @@ pub mod lambda_events;
 pub mod lambda_process;
 pub mod local_run;
 pub mod local_session;
+pub mod log_sink;
 pub mod loopback_alias;
 pub mod push_pipeline;
 pub mod runtime_api;

@@ -162,6 +162,16 @@ pub struct GitLabTarget {
     pub requests_per_minute: u32,
 }
 
+impl GitLabTarget {
+    /// The GitLab simulator `sim`, at a rate no test reaches.
+    pub fn simulator(sim: &Simulator) -> GitLabTarget {
+        GitLabTarget {
+            base_url: sim.base_url(),
+            requests_per_minute: 60_000,
+        }
+    }
+}
+
 /// One pass: a scheduler tick and the drain of everything it enqueued.
 #[derive(Debug, Clone, Default)]
 pub struct PassSummary {
@@ -247,6 +257,17 @@ impl LocalRun {
     ) -> Result<LocalRun, LocalRunError> {
         let aws = AwsStandIn::provision_named(prefix).await?;
         Self::wire(aws, prefix, gitlab, verbose, tuning)
+    }
+
+    /// [`LocalRun::prepare`] against the simulator `sim` ([`GitLabTarget::simulator`]), quiet, tuned by default.
+    pub async fn on_simulator(prefix: &str, sim: &Simulator) -> Result<LocalRun, LocalRunError> {
+        Self::prepare(
+            prefix,
+            &GitLabTarget::simulator(sim),
+            false,
+            Tuning::default(),
+        )
+        .await
     }
 
     /// Like [`LocalRun::prepare`], reusing the tables, queues and secrets an earlier run of the same `prefix` left

@@ -184,10 +184,7 @@ pub async fn run_session(session: Session) -> Result<SessionReport, LocalRunErro
                     .await
                     .map_err(|e| LocalRunError::Config(format!("starting the simulator: {e}")))?,
             };
-            let target = GitLabTarget {
-                base_url: sim.base_url(),
-                requests_per_minute: 60_000,
-            };
+            let target = GitLabTarget::simulator(&sim);
             (Gitlab::Demo(Box::new(demo), sim), target, opened)
         }
     };

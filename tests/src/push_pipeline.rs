@@ -8,9 +8,7 @@ use shared::testing::project_key;
 
 use crate::git_fixture::{CommitSpec, GitRepo};
 use crate::gitlab_sim::{OneProject, Simulator, World};
-use crate::local_run::{
-    CONNECTION, GitLabTarget, LocalRun, LocalRunError, ServedPushHooks, Tuning,
-};
+use crate::local_run::{CONNECTION, LocalRun, LocalRunError, ServedPushHooks};
 
 const TOKEN: &str = "glpat-push-pipeline";
 
@@ -37,11 +35,7 @@ impl PushPipeline {
         let sim = Simulator::start(world)
             .await
             .map_err(|e| LocalRunError::Config(format!("starting the simulator: {e}")))?;
-        let target = GitLabTarget {
-            base_url: sim.base_url(),
-            requests_per_minute: 60_000,
-        };
-        let run = LocalRun::prepare(prefix, &target, false, Tuning::default()).await?;
+        let run = LocalRun::on_simulator(prefix, &sim).await?;
         run.create_credential(CONNECTION, &sim.base_url(), TOKEN, "push hooks")
             .await?;
         run.pass().await?;

@@ -39,19 +39,7 @@ async fn create_verifies_then_keeps_the_token_in_its_own_secret_and_metadata_in_
         secrets,
         BTreeMap::from([(secret_name.clone(), (Some(GOOD.to_owned()), false))])
     );
-    let described = env
-        .aws
-        .secrets
-        .describe_secret()
-        .secret_id(&secret_name)
-        .send()
-        .await
-        .unwrap();
-    let tags: BTreeMap<_, _> = described
-        .tags()
-        .iter()
-        .map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned()))
-        .collect();
+    let tags = secret_tags(&env, &secret_name).await;
     assert_eq!(tags["connection_id"], CONN);
     assert_eq!(tags["credential_id"], id);
 
@@ -124,11 +112,7 @@ async fn a_token_that_fails_verification_stores_nothing() {
         (GUEST, 422, "no_resources"),
     ];
     for (token, expected_status, code) in cases {
-        let (status, reply) = send(
-            &env.api,
-            post("credentials.create", &create_body(&env, token)),
-        )
-        .await;
+        let (status, reply) = send(&env.api, create_request(&env, token)).await;
         assert_eq!(
             (status, reply["error"].as_str()),
             (expected_status, Some(code)),
@@ -210,21 +194,18 @@ async fn include_and_exclude_patterns_are_checked_kept_and_cleared() {
         kept["credential"]["settings"]["include"],
         json!(["acme/**", "partners/sdk"])
     );
-    let (status, reply) = send(
+    refused(
         &env.api,
         post(
             "credentials.update",
             &json!({"id": id, "settings": {"exclude": ["{a,"]}}),
         ),
+        400,
+        "invalid_settings",
     )
     .await;
     assert_eq!(
-        (status, reply["error"].as_str()),
-        (400, Some("invalid_settings"))
-    );
-    let (_, info) = send(&env.api, get(&format!("credentials.info/{id}"))).await;
-    assert_eq!(
-        info["credential"]["settings"]["exclude"],
+        info(&env, &id).await["settings"]["exclude"],
         json!(["acme/*/sandbox"])
     );
     let (_, cleared) = send(
@@ -262,26 +243,22 @@ async fn a_connection_is_one_gitlab_instance() {
         "names the connection's instance: {reply}"
     );
     let id = first["id"].as_str().unwrap();
-    let (status, reply) = send(
+    refused(
         &env.api,
         post(
             "credentials.update",
             &json!({"id": id, "settings": {"base_url": other.base_url()}}),
         ),
+        409,
+        "instance_mismatch",
     )
     .await;
     assert_eq!(
-        (status, reply["error"].as_str()),
-        (409, Some("instance_mismatch"))
-    );
-    let (_, info) = send(&env.api, get(&format!("credentials.info/{id}"))).await;
-    assert_eq!(
-        info["credential"]["settings"]["base_url"],
+        info(&env, id).await["settings"]["base_url"],
         env.sim.base_url()
     );
     // Only the first credential and its secret exist; the same instance in another form is the same instance.
-    let (_, list) = send(&env.api, get("credentials.list")).await;
-    assert_eq!(list["credentials"].as_array().unwrap().len(), 1);
+    assert_eq!(list_credentials(&env, "").await.len(), 1);
     assert_eq!(token_secrets(&env).await.len(), 1);
     let mut same = create_body(&env, GOOD);
     same["settings"]["base_url"] = json!(format!("{}api/v4", env.sim.base_url()));
@@ -349,11 +326,13 @@ async fn a_gitlab_on_a_private_network_the_operator_allows_can_be_connected() {
 
     // The metadata address stays refused, with its own reason, whatever the list covers.
     body["settings"]["base_url"] = "https://169.254.169.254/".into();
-    let (status, reply) = send(&deployed("0.0.0.0/0"), post("credentials.create", &body)).await;
-    assert_eq!(
-        (status, reply["error"].as_str()),
-        (400, Some("invalid_settings"))
-    );
+    let reply = refused(
+        &deployed("0.0.0.0/0"),
+        post("credentials.create", &body),
+        400,
+        "invalid_settings",
+    )
+    .await;
     let message = reply["message"].as_str().unwrap_or_default();
     assert!(message.contains("never allowed"), "{message}");
     drop(alias);
@@ -391,27 +370,20 @@ async fn settings_the_network_guard_refuses_are_invalid_settings() {
             "{base_url}: {reply}"
         );
     }
-    // A CA bundle that is not a certificate.
-    let mut body = create_body(&env, GOOD);
-    body["settings"]["ca_bundle"] =
-        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n".into();
-    refused(
-        &env.api,
-        post("credentials.create", &body),
-        400,
-        "invalid_settings",
-    )
-    .await;
-    // Something that is not a GitLab API answers 404 on personal_access_tokens/self.
-    let mut body = create_body(&env, GOOD);
-    body["settings"]["base_url"] = format!("{}not-gitlab/", env.sim.base_url()).into();
-    refused(
-        &env.api,
-        post("credentials.create", &body),
-        400,
-        "invalid_settings",
-    )
-    .await;
+    for (setting, value) in [
+        // A CA bundle that is not a certificate.
+        (
+            "ca_bundle",
+            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n".to_owned(),
+        ),
+        // Something that is not a GitLab API answers 404 on personal_access_tokens/self.
+        ("base_url", format!("{}not-gitlab/", env.sim.base_url())),
+    ] {
+        let mut body = create_body(&env, GOOD);
+        body["settings"][setting] = value.into();
+        let create = post("credentials.create", &body);
+        refused(&env.api, create, 400, "invalid_settings").await;
+    }
     assert_eq!(env.sim.request_count(routes::GROUPS), 0);
     assert_eq!(stored(&env).await, (Vec::new(), BTreeMap::new()));
 }
@@ -423,15 +395,13 @@ async fn a_gitlab_that_is_down_answers_5xx_or_fails_tls_is_unreachable_not_bad_c
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
+    let unreachable = async |body: &Value| {
+        let create = post("credentials.create", body);
+        refused(&env.api, create, 502, "gitlab_unreachable").await;
+    };
     let mut down = create_body(&env, GOOD);
     down["settings"]["base_url"] = format!("http://127.0.0.1:{closed}/").into();
-    refused(
-        &env.api,
-        post("credentials.create", &down),
-        502,
-        "gitlab_unreachable",
-    )
-    .await;
+    unreachable(&down).await;
 
     // A self-managed GitLab behind a private CA: refused without the bundle, verified with it.
     let addr = url::Url::parse(&env.sim.base_url())
@@ -441,13 +411,7 @@ async fn a_gitlab_that_is_down_answers_5xx_or_fails_tls_is_unreachable_not_bad_c
     let tls = TlsFront::start(addr).await.unwrap();
     let mut untrusted = create_body(&env, GOOD);
     untrusted["settings"]["base_url"] = tls.base_url.clone().into();
-    refused(
-        &env.api,
-        post("credentials.create", &untrusted),
-        502,
-        "gitlab_unreachable",
-    )
-    .await;
+    unreachable(&untrusted).await;
     assert_eq!(stored(&env).await, (Vec::new(), BTreeMap::new()));
 
     untrusted["settings"]["ca_bundle"] = tls.ca_pem.clone().into();
@@ -469,16 +433,7 @@ async fn a_gitlab_that_is_down_answers_5xx_or_fails_tls_is_unreachable_not_bad_c
         },
     );
     let started = std::time::Instant::now();
-    let (status, reply) = send(
-        &env.api,
-        post("credentials.create", &create_body(&env, GOOD)),
-    )
-    .await;
-    assert_eq!(
-        (status, reply["error"].as_str()),
-        (502, Some("gitlab_unreachable")),
-        "{reply}"
-    );
+    unreachable(&create_body(&env, GOOD)).await;
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(stored(&env).await, before);
 
@@ -486,16 +441,7 @@ async fn a_gitlab_that_is_down_answers_5xx_or_fails_tls_is_unreachable_not_bad_c
     let before = stored(&env).await;
     env.sim.reset_counts();
     env.sim.fail_next("*", 100, Fault::ServerError(503));
-    let (status, reply) = send(
-        &env.api,
-        post("credentials.create", &create_body(&env, GOOD)),
-    )
-    .await;
-    assert_eq!(
-        (status, reply["error"].as_str()),
-        (502, Some("gitlab_unreachable")),
-        "{reply}"
-    );
+    unreachable(&create_body(&env, GOOD)).await;
     assert_eq!(
         env.sim.request_count(routes::PERSONAL_ACCESS_TOKEN_SELF),
         3,
@@ -518,12 +464,7 @@ fn failing_writes() -> Arc<FaultPlan> {
 async fn a_failed_table_write_leaves_no_secret_and_answers_503_without_internals() {
     let env = env().await;
     let failing = faulty_api(&env, &failing_writes());
-    let reply = handler(
-        &failing,
-        post("credentials.create", &create_body(&env, GOOD)),
-    )
-    .await
-    .unwrap();
+    let reply = handler(&failing, create_request(&env, GOOD)).await.unwrap();
     assert_eq!(reply.status().as_u16(), 503);
     let body: Value = serde_json::from_slice(reply.body().as_ref()).unwrap();
     assert_eq!(body["error"], "service_unavailable");
@@ -557,11 +498,7 @@ async fn our_own_aws_failures_are_503() {
     );
     let reply = refused(&broken, get("credentials.list"), 503, "service_unavailable").await;
     assert!(!reply.to_string().contains("no-such-table"));
-    let (status, _) = send(
-        &broken,
-        post("credentials.create", &create_body(&env, GOOD)),
-    )
-    .await;
+    let (status, _) = send(&broken, create_request(&env, GOOD)).await;
     assert_eq!(status, 503);
     assert!(secrets(&env).await.is_empty());
 }

@@ -25,30 +25,18 @@ async fn delete_is_soft_schedules_the_secret_and_hides_the_credential_from_list(
     );
     assert!(!secrets[&format!("{}{CONN}/{kept}", env.prefix)].1);
 
-    let (_, list) = send(&env.api, get("credentials.list")).await;
-    let ids: Vec<_> = list["credentials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].clone())
-        .collect();
+    let listed = list_credentials(&env, "").await;
+    let ids: Vec<_> = listed.iter().map(|c| c["id"].clone()).collect();
     assert_eq!(ids, vec![Value::from(kept.clone())]);
-    let (_, list) = send(&env.api, get("credentials.list?include_deleted=true")).await;
-    assert_eq!(list["credentials"].as_array().unwrap().len(), 2);
-
-    let (status, info) = send(&env.api, get(&format!("credentials.info/{id}"))).await;
-    assert_eq!(status, 200);
-    assert_eq!(info["credential"]["deleted_at"], deleted_at.as_str());
-
-    let (status, reply) = send(
-        &env.api,
-        post("credentials.update", &json!({"id": id, "label": "x"})),
-    )
-    .await;
     assert_eq!(
-        (status, reply["error"].as_str()),
-        (409, Some("credential_deleted"))
+        list_credentials(&env, "?include_deleted=true").await.len(),
+        2
     );
+
+    assert_eq!(info(&env, &id).await["deleted_at"], deleted_at.as_str());
+
+    let relabel = post("credentials.update", &json!({"id": id, "label": "x"}));
+    refused(&env.api, relabel, 409, "credential_deleted").await;
 
     // Deleting again completes an interrupted delete and changes nothing else.
     let (status, again) = send(&env.api, post("credentials.delete", &json!({"id": id}))).await;

@@ -29,17 +29,12 @@ async fn info_and_list_show_metadata_status_and_sync_summary_never_the_token() {
         assert!(reply["credential"].get(field).is_some(), "{field}");
     }
 
-    let (status, reply) = send(&env.api, get("credentials.list")).await;
-    assert_eq!(status, 200);
-    let ids: Vec<_> = reply["credentials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].clone())
-        .collect();
+    let listed = list_credentials(&env, "").await;
+    let ids: Vec<_> = listed.iter().map(|c| c["id"].clone()).collect();
     assert_eq!(ids.len(), 2);
     assert!(ids.contains(&first["id"]) && ids.contains(&second["id"]));
-    assert!(!reply.to_string().contains(GOOD) && !reply.to_string().contains(PROJECTS_ONLY));
+    let shown = Value::from(listed).to_string();
+    assert!(!shown.contains(GOOD) && !shown.contains(PROJECTS_ONLY));
 
     // The scheduler and the worker fill the sync summary through the store's own writes; counts add up.
     let store = DynamoCredentialStore::new(env.aws.dynamodb.clone(), env.aws.table("StateTable"));
@@ -65,21 +60,16 @@ async fn info_and_list_show_metadata_status_and_sync_summary_never_the_token() {
             .await
             .unwrap();
     }
-    env.aws
-        .dynamodb
-        .update_item()
-        .table_name(env.aws.table("StateTable"))
-        .key("pk", AttributeValue::S(format!("CONN#{CONN}")))
-        .key("sk", AttributeValue::S(format!("CRED#{first_id}")))
+    update_credential_item(&env, first_id)
         .update_expression("SET expiration_date = :d")
         .expression_attribute_values(":d", AttributeValue::S("2001-01-01".into()))
         .send()
         .await
         .unwrap();
-    let (_, reply) = send(&env.api, get(&format!("credentials.info/{first_id}"))).await;
-    assert_eq!(reply["credential"]["status"], "expired");
+    let expired = info(&env, first_id).await;
+    assert_eq!(expired["status"], "expired");
     assert_eq!(
-        reply["credential"]["last_sync"],
+        expired["last_sync"],
         json!({
             "projects": 12,
             "project_statuses": {"active": 10, "forbidden": 2},
@@ -102,15 +92,8 @@ async fn info_and_list_show_metadata_status_and_sync_summary_never_the_token() {
     .await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["credential"]["last_sync"]["commits"], 3456);
-    let (_, second_info) = send(
-        &env.api,
-        get(&format!(
-            "credentials.info/{}",
-            second["id"].as_str().unwrap()
-        )),
-    )
-    .await;
-    assert_eq!(second_info["credential"]["last_sync"], Value::Null);
+    let second_id = second["id"].as_str().unwrap();
+    assert_eq!(info(&env, second_id).await["last_sync"], Value::Null);
 }
 
 #[tokio::test]

@@ -23,42 +23,23 @@ async fn the_first_create_shows_the_push_hook_secret_once_and_rotation_replaces_
     let env = env().await;
     // given a new connection, when its first credential is created, then the reply shows the hook's URL and
     // secret, which is the current value in Secrets Manager, tagged with the connection and no credential
-    let (status, reply) = send(
-        &env.api,
-        post("credentials.create", &create_body(&env, GOOD)),
-    )
-    .await;
-    assert_eq!(status, 201, "{reply}");
+    let reply = created(&env, GOOD).await;
     assert_eq!(reply["push_hook"]["url"], HOOK_URL);
     let first = reply["push_hook"]["secret"].as_str().unwrap().to_owned();
     assert_eq!(first.len(), 64);
     assert!(first.bytes().all(|b| b.is_ascii_hexdigit()));
     assert_eq!(hook_secret(&env).await, Some((Some(first.clone()), false)));
-    let described = env
-        .aws
-        .secrets
-        .describe_secret()
-        .secret_id(format!("{}{CONN}/{HOOK_SECRET_SUFFIX}", env.prefix))
-        .send()
-        .await
-        .unwrap();
-    let tags: BTreeMap<_, _> = described
-        .tags()
-        .iter()
-        .map(|t| (t.key().unwrap(), t.value().unwrap()))
-        .collect();
+    let tags = secret_tags(&env, &format!("{}{CONN}/{HOOK_SECRET_SUFFIX}", env.prefix)).await;
     assert_eq!(
         tags,
-        BTreeMap::from([("connection_id", CONN), ("purpose", HOOK_SECRET_SUFFIX)])
+        BTreeMap::from([
+            ("connection_id".to_owned(), CONN.to_owned()),
+            ("purpose".to_owned(), HOOK_SECRET_SUFFIX.to_owned())
+        ])
     );
 
     // when a second credential is created, then the reply names the URL only and the secret stays
-    let (status, reply) = send(
-        &env.api,
-        post("credentials.create", &create_body(&env, ROTATED)),
-    )
-    .await;
-    assert_eq!(status, 201, "{reply}");
+    let reply = created(&env, ROTATED).await;
     assert_eq!(reply["push_hook"], json!({"url": HOOK_URL}));
     assert_eq!(hook_secret(&env).await, Some((Some(first.clone()), false)));
 
@@ -114,11 +95,7 @@ async fn the_first_create_shows_the_push_hook_secret_once_and_rotation_replaces_
 #[tokio::test]
 async fn deleting_the_last_credential_retires_the_push_hook_secret_and_a_create_renews_it() {
     let env = env().await;
-    let (_, reply) = send(
-        &env.api,
-        post("credentials.create", &create_body(&env, GOOD)),
-    )
-    .await;
+    let reply = created(&env, GOOD).await;
     let one = reply["credential"]["id"].as_str().unwrap().to_owned();
     let first = reply["push_hook"]["secret"].as_str().unwrap().to_owned();
     let two = create(&env, ROTATED).await["id"]
@@ -139,12 +116,7 @@ async fn deleting_the_last_credential_retires_the_push_hook_secret_and_a_create_
     assert_eq!(hook_secret(&env).await, Some((None, true)));
 
     // when a credential is created again, then the secret is restored with a new value, shown in the reply
-    let (status, reply) = send(
-        &env.api,
-        post("credentials.create", &create_body(&env, GOOD)),
-    )
-    .await;
-    assert_eq!(status, 201, "{reply}");
+    let reply = created(&env, GOOD).await;
     let renewed = reply["push_hook"]["secret"].as_str().unwrap().to_owned();
     assert_ne!(
         renewed, first,
@@ -185,9 +157,7 @@ async fn a_push_hook_secret_the_vault_cannot_make_does_not_fail_the_create() {
         .about(|name| name.ends_with(HOOK_SECRET_SUFFIX));
     let api = faulty_api(&env, &FaultPlan::with(no_hook_secrets));
     // when the hook secret cannot be made, then the create succeeds and its reply shows no secret
-    let reply = handler(&api, post("credentials.create", &create_body(&env, GOOD)))
-        .await
-        .unwrap();
+    let reply = handler(&api, create_request(&env, GOOD)).await.unwrap();
     assert_eq!(reply.status().as_u16(), 201);
     let body: Value = serde_json::from_slice(reply.body().as_ref()).unwrap();
     assert_eq!(body["push_hook"], json!({"url": HOOK_URL}));

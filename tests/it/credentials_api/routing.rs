@@ -24,108 +24,45 @@ async fn requests_without_iam_authorisation_are_refused_unless_the_local_run_all
 #[tokio::test]
 async fn routes_methods_sizes_and_encodings_get_json_errors() {
     let env = env().await;
+    let bare = |method: &str, path: &str| request(method, path, None, None);
+    let at = |method: &str, route: &str| bare(method, &format!("/connections/acme-prod/{route}"));
+    let create = |content_type: &str, body: Option<String>| {
+        let path = "/connections/acme-prod/credentials.create";
+        request("POST", path, Some(content_type), body)
+    };
+    let json = "application/json";
     let cases: Vec<(Request, u16, &str)> = vec![
+        (at("GET", "credentials.nope"), 404, "unknown_route"),
+        (bare("GET", "/connections/acme-prod"), 404, "unknown_route"),
+        (bare("GET", "/"), 404, "unknown_route"),
+        (at("GET", "credentials.list/extra"), 404, "unknown_route"),
+        (at("GET", "credentials.create"), 405, "method_not_allowed"),
+        (at("POST", "credentials.list"), 405, "method_not_allowed"),
         (
-            request("GET", "/connections/acme-prod/credentials.nope", None, None),
-            404,
-            "unknown_route",
-        ),
-        (
-            request("GET", "/connections/acme-prod", None, None),
-            404,
-            "unknown_route",
-        ),
-        (request("GET", "/", None, None), 404, "unknown_route"),
-        (
-            request(
-                "GET",
-                "/connections/acme-prod/credentials.list/extra",
-                None,
-                None,
-            ),
-            404,
-            "unknown_route",
-        ),
-        (
-            request(
-                "GET",
-                "/connections/acme-prod/credentials.create",
-                None,
-                None,
-            ),
+            at("DELETE", "credentials.delete"),
             405,
             "method_not_allowed",
         ),
         (
-            request(
-                "POST",
-                "/connections/acme-prod/credentials.list",
-                None,
-                None,
-            ),
-            405,
-            "method_not_allowed",
-        ),
-        (
-            request(
-                "DELETE",
-                "/connections/acme-prod/credentials.delete",
-                None,
-                None,
-            ),
-            405,
-            "method_not_allowed",
-        ),
-        (
-            request(
-                "POST",
-                "/connections/acme-prod/credentials.create",
-                Some("application/json"),
-                Some("{\"label\":".into()),
-            ),
+            create(json, Some("{\"label\":".into())),
             400,
             "invalid_json",
         ),
+        (create(json, Some("[]".into())), 400, "invalid_json"),
         (
-            request(
-                "POST",
-                "/connections/acme-prod/credentials.create",
-                Some("application/json"),
-                Some("[]".into()),
-            ),
-            400,
-            "invalid_json",
-        ),
-        (
-            request(
-                "POST",
-                "/connections/acme-prod/credentials.create",
-                Some("text/plain"),
-                Some("hi".into()),
-            ),
+            create("text/plain", Some("hi".into())),
             415,
             "unsupported_media_type",
         ),
         (
-            request(
-                "POST",
-                "/connections/acme-prod/credentials.create",
-                Some("application/json"),
+            create(
+                json,
                 Some(format!("{{\"label\":\"{}\"}}", "x".repeat(70_000))),
             ),
             413,
             "body_too_large",
         ),
-        (
-            request(
-                "POST",
-                "/connections/acme-prod/credentials.create",
-                Some("application/json"),
-                None,
-            ),
-            400,
-            "missing_token",
-        ),
+        (create(json, None), 400, "missing_token"),
     ];
     for (req, expected, code) in cases {
         let method = req.method().clone();

@@ -20,12 +20,12 @@ async fn scopes_and_excess_scopes_are_recorded_shown_and_warned_of() {
     );
     let writer_id = writer["id"].as_str().unwrap().to_owned();
     let reader_id = reader["id"].as_str().unwrap().to_owned();
-    let (_, info) = send(&env.api, get(&format!("credentials.info/{writer_id}"))).await;
-    assert_eq!(info["credential"]["excess_scopes"], json!(["api"]));
-    let (_, list) = send(&env.api, get("credentials.list")).await;
-    let listed: BTreeMap<&str, &Value> = list["credentials"]
-        .as_array()
-        .unwrap()
+    assert_eq!(
+        info(&env, &writer_id).await["excess_scopes"],
+        json!(["api"])
+    );
+    let list = list_credentials(&env, "").await;
+    let listed: BTreeMap<&str, &Value> = list
         .iter()
         .map(|c| (c["id"].as_str().unwrap(), &c["excess_scopes"]))
         .collect();
@@ -68,22 +68,14 @@ async fn scopes_and_excess_scopes_are_recorded_shown_and_warned_of() {
     assert!(logs.by_level.iter().any(|(level, _)| level == "WARN"));
 
     // A credential verified before scopes were recorded shows neither, until its next update.
-    env.aws
-        .dynamodb
-        .update_item()
-        .table_name(env.aws.table("StateTable"))
-        .key("pk", AttributeValue::S(format!("CONN#{CONN}")))
-        .key("sk", AttributeValue::S(format!("CRED#{writer_id}")))
+    update_credential_item(&env, &writer_id)
         .update_expression("REMOVE scopes")
         .send()
         .await
         .unwrap();
-    let (_, info) = send(&env.api, get(&format!("credentials.info/{writer_id}"))).await;
+    let unscoped = info(&env, &writer_id).await;
     assert_eq!(
-        (
-            &info["credential"]["scopes"],
-            &info["credential"]["excess_scopes"]
-        ),
+        (&unscoped["scopes"], &unscoped["excess_scopes"]),
         (&Value::Null, &Value::Null)
     );
 }

@@ -135,19 +135,11 @@ async fn a_concurrent_change_is_a_409_and_the_current_token_stays() {
     let env = env().await;
     let id = create(&env, GOOD).await["id"].as_str().unwrap().to_owned();
     // another writer changes the credential between our read and each of our writes
-    let (dynamodb, table) = (
-        env.aws.dynamodb.clone(),
-        env.aws.table("StateTable").to_owned(),
-    );
-    let key = (format!("CONN#{CONN}"), format!("CRED#{id}"));
+    let change = update_credential_item(&env, &id)
+        .update_expression("SET version = version + :one")
+        .expression_attribute_values(":one", AttributeValue::N("1".into()));
     let another_writer = move || {
-        let change = dynamodb
-            .update_item()
-            .table_name(&table)
-            .key("pk", AttributeValue::S(key.0.clone()))
-            .key("sk", AttributeValue::S(key.1.clone()))
-            .update_expression("SET version = version + :one")
-            .expression_attribute_values(":one", AttributeValue::N("1".into()));
+        let change = change.clone();
         async move {
             change.send().await.unwrap();
         }

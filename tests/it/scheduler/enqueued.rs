@@ -138,12 +138,7 @@ async fn include_and_exclude_patterns_decide_exactly_what_is_enqueued() {
             .map(|id| (*id, w.project_full_path(*id)))
             .collect()
     });
-    let expected: Vec<u64> = acme
-        .expected
-        .iter()
-        .copied()
-        .filter(|id| admitted(&paths[id]))
-        .collect();
+    let expected = acme.expected_where(|id| admitted(&paths[&id]));
     assert_eq!(
         expected.len(),
         3 + 9 + 1,
@@ -168,12 +163,7 @@ async fn include_and_exclude_patterns_decide_exactly_what_is_enqueued() {
         text(&acme.env.schedule_item("acme", *portal).await, "status").as_deref(),
         Some("active")
     );
-    let last = acme
-        .env
-        .credential("acme", &acme.credential)
-        .await
-        .last_sync
-        .expect("the tick wrote the summary");
+    let last = acme.last_sync().await;
     assert_eq!(last.projects, Some(part.discovered as u64));
     assert_eq!(last.project_statuses["excluded"], part.excluded as u64);
     assert_eq!(last.project_statuses["active"], expected.len() as u64);
@@ -250,15 +240,7 @@ async fn vanished_projects_are_marked_gone_and_imported_archives_are_not_enqueue
 
     // The sync imported the archived project's history (the worker's attributes), and one project was deleted.
     acme.env
-        .aws
-        .dynamodb
-        .update_item()
-        .table_name(acme.env.table())
-        .key("pk", AttributeValue::S("CONN#acme".into()))
-        .key(
-            "sk",
-            AttributeValue::S(format!("PROJ#{}", acme.org.archived)),
-        )
+        .update_item("CONN#acme", &format!("PROJ#{}", acme.org.archived))
         .update_expression("SET last_head = :head, default_branch = :branch")
         .expression_attribute_values(":head", AttributeValue::S("a".repeat(40)))
         .expression_attribute_values(":branch", AttributeValue::S("main".into()))
@@ -271,12 +253,7 @@ async fn vanished_projects_are_marked_gone_and_imported_archives_are_not_enqueue
     let report = run_tick(&scheduler, "2026-11-24T22:05:00Z").await;
     let part = &report.connections[0];
     assert_eq!((part.gone, part.archived_done), (1, 1));
-    let again: Vec<u64> = acme
-        .expected
-        .iter()
-        .copied()
-        .filter(|id| *id != acme.org.archived && *id != acme.org.deep)
-        .collect();
+    let again = acme.expected_where(|id| id != acme.org.archived && id != acme.org.deep);
     assert_eq!(ids(&acme.env.drain().await), again);
     let gone = acme.env.schedule_item("acme", acme.org.deep).await;
     assert!(text(&gone, "gone_at").is_some(), "marked, not deleted");
@@ -330,12 +307,7 @@ async fn a_refused_project_is_held_then_retried_after_its_period() {
     tokio::time::sleep(Duration::from_millis(1_100)).await;
 
     let report = run_tick(&scheduler, "2026-11-24T22:05:00Z").await;
-    let held: Vec<u64> = acme
-        .expected
-        .iter()
-        .copied()
-        .filter(|id| *id != acme.org.deep && *id != acme.org.shared_project)
-        .collect();
+    let held = acme.expected_where(|id| id != acme.org.deep && id != acme.org.shared_project);
     assert_eq!(
         ids(&acme.env.drain().await),
         held,
@@ -361,12 +333,7 @@ async fn a_refused_project_is_held_then_retried_after_its_period() {
         .as_deref(),
         Some("not_found")
     );
-    let summary = acme
-        .env
-        .credential("acme", &acme.credential)
-        .await
-        .last_sync
-        .unwrap();
+    let summary = acme.last_sync().await;
     assert_eq!(summary.project_statuses["forbidden"], 1);
     assert_eq!(summary.project_statuses["not_found"], 1);
 
@@ -384,12 +351,7 @@ async fn the_connections_instance_is_compared_by_value_and_one_that_is_no_addres
     let acme = Acme::start().await;
     let bind = async |base_url: String| {
         acme.env
-            .aws
-            .dynamodb
-            .update_item()
-            .table_name(acme.env.table())
-            .key("pk", AttributeValue::S("CONN#acme".into()))
-            .key("sk", AttributeValue::S("CONNECTION".into()))
+            .update_item("CONN#acme", "CONNECTION")
             .update_expression("SET base_url = :url")
             .expression_attribute_values(":url", AttributeValue::S(base_url))
             .send()

@@ -24,27 +24,12 @@ async fn a_revoked_token_and_a_failing_gitlab_do_not_stop_the_others() {
             world.add_token(TokenSpec::new("glpat-revoked", revoked_user, &["read_api"]));
         let own = world.add_group("former", None);
         world.add_member(revoked_user, Membership::Group(own), access::OWNER);
-        world.add_project(ProjectSpec::new(
-            Namespace::Group(own),
-            "x",
-            Some(repo),
-            "main",
-        ));
+        world.add_project(ProjectSpec::in_group(own, "x", Some(repo)));
         revoked_token
     })
     .await;
 
-    let mut down_world = World::new();
-    let down_user = down_world.add_user("down");
-    down_world.add_token(TokenSpec::new("glpat-down", down_user, &["read_api"]));
-    let down_group = down_world.add_group("down", None);
-    down_world.add_member(down_user, Membership::Group(down_group), access::DEVELOPER);
-    down_world.add_project(ProjectSpec::new(
-        Namespace::Group(down_group),
-        "p",
-        Some(acme._repo.path()),
-        "main",
-    ));
+    let down_world = World::one_project("glpat-down", Some(acme._repo.path())).world;
     let down = Simulator::start(down_world.clone()).await.unwrap();
     let slow = Simulator::start(down_world).await.unwrap();
 
@@ -164,12 +149,7 @@ async fn send_message_batch_partial_failures_are_retried_and_what_never_went_is_
     let first: Vec<u64> = ids(&acme.env.drain().await);
     let unique: HashSet<u64> = first.iter().copied().collect();
     assert_eq!(unique.len(), first.len(), "no duplicates from retries");
-    let missing: Vec<u64> = acme
-        .expected
-        .iter()
-        .copied()
-        .filter(|id| !unique.contains(id))
-        .collect();
+    let missing = acme.expected_where(|id| !unique.contains(&id));
     assert_eq!(
         missing,
         vec![stubborn],

@@ -155,12 +155,7 @@ async fn a_locked_connection_is_left_to_its_tick_and_held_leases_are_kept() {
         (part.enqueued, part.in_flight),
         (acme.expected.len() - 3, 3)
     );
-    let others: Vec<u64> = acme
-        .expected
-        .iter()
-        .copied()
-        .filter(|id| !held.contains(id))
-        .collect();
+    let others = acme.expected_where(|id| !held.contains(&id));
     assert_eq!(
         ids(&acme.env.drain().await),
         others,

@@ -401,13 +401,8 @@ mod tests {
         let top = w.add_group("top", None);
         let sub = w.add_group("sub", Some(top));
         let other = w.add_group("other", None);
-        let p = w.add_project(ProjectSpec::new(Namespace::Group(sub), "app", None, "main"));
-        let q = w.add_project(ProjectSpec::new(
-            Namespace::Group(other),
-            "lib",
-            None,
-            "main",
-        ));
+        let p = w.add_project(ProjectSpec::in_group(sub, "app", None));
+        let q = w.add_project(ProjectSpec::in_group(other, "lib", None));
         w.add_member(alice, Membership::Group(top), access::MAINTAINER);
         w.share_project(q, sub, access::REPORTER);
 

@@ -12,6 +12,9 @@ fn at(seconds: i64) -> OffsetDateTime {
 /// A tick of 2026-11-24 22:00 UTC.
 const TICK: i64 = 1_795_989_600;
 
+/// How long a delivery of a tick holds it (the tick at `TICK + 901` is past it).
+const LEASE: Duration = Duration::from_secs(900);
+
 /// A tick's turns that count their runs.
 async fn counted(runs: &AtomicUsize) -> Result<Vec<ConnectionReport>, StoreError> {
     runs.fetch_add(1, Ordering::SeqCst);
@@ -22,14 +25,13 @@ async fn counted(runs: &AtomicUsize) -> Result<Vec<ConnectionReport>, StoreError
 async fn a_tick_delivered_twice_runs_once() {
     let store = MemorySchedulerStore::default();
     let runs = AtomicUsize::new(0);
-    let lease = Duration::from_secs(900);
     let tick = Some("time:2026-11-24T22:00:00Z");
 
-    let first = once(&store, tick, at(TICK), lease, || counted(&runs))
+    let first = once(&store, tick, at(TICK), LEASE, || counted(&runs))
         .await
         .unwrap();
     // Redelivered after its lease: a finished tick stays finished.
-    let second = once(&store, tick, at(TICK + 3_600), lease, || counted(&runs))
+    let second = once(&store, tick, at(TICK + 3_600), LEASE, || counted(&runs))
         .await
         .unwrap();
 
@@ -37,7 +39,7 @@ async fn a_tick_delivered_twice_runs_once() {
     assert!(!first.duplicate && first.connections.len() == 1);
     assert!(second.duplicate && second.connections.is_empty());
     // An event naming no tick always runs.
-    once(&store, None, at(TICK), lease, || counted(&runs))
+    once(&store, None, at(TICK), LEASE, || counted(&runs))
         .await
         .unwrap();
     assert_eq!(runs.load(Ordering::SeqCst), 2);
@@ -47,7 +49,6 @@ async fn a_tick_delivered_twice_runs_once() {
 async fn a_tick_whose_delivery_failed_runs_again_once_its_lease_lapsed() {
     let store = MemorySchedulerStore::default();
     let runs = AtomicUsize::new(0);
-    let lease = Duration::from_secs(900);
     let tick = Some("id:e1");
     let failed = async {
         runs.fetch_add(1, Ordering::SeqCst);
@@ -57,15 +58,15 @@ async fn a_tick_whose_delivery_failed_runs_again_once_its_lease_lapsed() {
         ))
     };
     assert!(
-        once(&store, tick, at(TICK), lease, || failed)
+        once(&store, tick, at(TICK), LEASE, || failed)
             .await
             .is_err()
     );
 
-    let meanwhile = once(&store, tick, at(TICK + 60), lease, || counted(&runs))
+    let meanwhile = once(&store, tick, at(TICK + 60), LEASE, || counted(&runs))
         .await
         .unwrap();
-    let later = once(&store, tick, at(TICK + 901), lease, || counted(&runs))
+    let later = once(&store, tick, at(TICK + 901), LEASE, || counted(&runs))
         .await
         .unwrap();
 
