@@ -30,8 +30,7 @@ use shared::credentials::{
 use shared::entrypoints::scheduler::handle;
 use shared::gitlab::GitLabConnector;
 use shared::gitlab::HttpClients;
-use shared::kernel::ids::ConnectionId;
-use shared::kernel::ids::CredentialId;
+use shared::kernel::ids::{ConnectionId, CredentialId};
 use shared::kernel::instance::InstanceUrl;
 use shared::kernel::sync_message::SyncMessage;
 use shared::scheduler::{

@@ -19,8 +19,7 @@ use shared::credentials::{
     CreateInput, CredentialStatus, CredentialStore, Credentials, GitLabVerifier,
 };
 use shared::gitlab::GitLabConnector;
-use shared::kernel::ids::ConnectionId;
-use shared::kernel::ids::CredentialId;
+use shared::kernel::ids::{ConnectionId, CredentialId};
 use shared::kernel::instance::InstanceUrl;
 use shared::kernel::sync_message::{SyncMessage, SyncQueue};
 use shared::sync::worker::TimeBudget;
@@ -580,10 +579,10 @@ async fn a_record_whose_gitlab_stalls_is_handed_back_at_its_share_and_the_others
 /// `personal_access_tokens/self` confirms it with the same token, and only on the credential version the sync read.
 mod status_marks {
     use shared::credentials::CredentialRecord;
-    use shared::kernel::ids::CredentialId;
     use testkit::gitlab_sim::{Gate, Hostile, TokenSpec};
 
     use super::*;
+    use shared::kernel::ids::CredentialId;
 
     const ROTATED: &str = "glpat-sync-worker-rotated-token";
 

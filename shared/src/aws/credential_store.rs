@@ -7,8 +7,6 @@
 //!
 //! SDK types stay in this file.
 
-use crate::kernel::ids::ConnectionId;
-use crate::kernel::ids::CredentialId;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
@@ -24,6 +22,7 @@ use crate::credentials::model::{
     CredentialRecord, CredentialStatus, DiscoverySummary, LastSync, SyncTally,
 };
 use crate::credentials::ports::{CredentialStatusStore, CredentialStore};
+use crate::kernel::ids::{ConnectionId, CredentialId};
 use crate::kernel::instance::InstanceUrl;
 use crate::kernel::store::StoreError;
 

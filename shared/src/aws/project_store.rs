@@ -33,7 +33,6 @@
 //!
 //! SDK types stay in this file.
 
-use crate::kernel::ids::ConnectionId;
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::Client;
@@ -48,7 +47,7 @@ use super::keys::{
 use super::{batch_write, conditional, scan_all};
 use crate::hooks::{LeaseTake, PushLeases, ScheduledProject};
 use crate::kernel::enqueue_lease::EnqueueLease;
-use crate::kernel::ids::CredentialId;
+use crate::kernel::ids::{ConnectionId, CredentialId};
 use crate::kernel::instance::InstanceUrl;
 use crate::kernel::project_status::ProjectStatus;
 use crate::kernel::store::StoreError;

@@ -3,12 +3,11 @@
 //! choose), staged `AWSPENDING` until the credential record names it, then moved to `AWSCURRENT`. SDK types stay
 //! in this file.
 
-use crate::kernel::vault::SecretVault;
-use crate::kernel::vault::VaultError;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_secretsmanager::types::Tag;
 
+use crate::kernel::vault::{SecretVault, VaultError};
 use crate::secret::SecretString;
 
 const CURRENT: &str = "AWSCURRENT";

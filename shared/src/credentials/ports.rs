@@ -1,11 +1,10 @@
 //! The ports the credentials domain needs, as small `Send + Sync` traits (the secret vault is the kernel's). The AWS adapters live in
 //! `crate::aws`; unit tests use in-memory fakes.
 
-use crate::kernel::ids::ConnectionId;
-use crate::kernel::ids::CredentialId;
 use std::future::Future;
 
 use super::model::{CredentialRecord, CredentialStatus, DiscoverySummary, SyncTally};
+use crate::kernel::ids::{ConnectionId, CredentialId};
 use crate::kernel::instance::InstanceUrl;
 use crate::kernel::store::StoreError;
 // The vault is the kernel's (the GitLab connector reads it too); named here as the credentials room's port.

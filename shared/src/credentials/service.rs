@@ -3,10 +3,6 @@
 //! a record names the version of the secret that holds its token (see `create` and `update` for the order of the
 //! steps). The push hook secret lives as long as the connection has a credential that is not deleted.
 
-use crate::kernel::ids::ConnectionId;
-use crate::kernel::ids::CredentialId;
-use crate::kernel::vault::SecretVault;
-use crate::kernel::vault::VaultError;
 use time::OffsetDateTime;
 
 use super::model::{
@@ -15,9 +11,11 @@ use super::model::{
 };
 use super::ports::CredentialStore;
 use super::verify::{Verifier, VerifyError, warn_of_excess_scopes};
+use crate::kernel::ids::{ConnectionId, CredentialId};
 use crate::kernel::instance::InstanceUrl;
 use crate::kernel::store::StoreError;
 use crate::kernel::time::timestamp;
+use crate::kernel::vault::{SecretVault, VaultError};
 use crate::secret::SecretString;
 
 mod hook_secret;

@@ -3,11 +3,11 @@
 //! `crate::aws` (`project_store` implements the three storage traits, `sync_queue`); tests use the memory fakes
 //! of `crate::testing`.
 
-use crate::kernel::ids::ConnectionId;
 use std::future::Future;
 
 use super::model::DiscoveredProject;
 use crate::kernel::enqueue_lease::EnqueueLease;
+use crate::kernel::ids::ConnectionId;
 use crate::kernel::instance::{InstanceUrl, InstanceUrlError};
 use crate::kernel::project_status::ProjectStatus;
 use crate::kernel::store::StoreError;

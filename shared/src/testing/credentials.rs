@@ -1,14 +1,13 @@
 //! The credential store in memory, and the inputs of `credentials.create` and `credentials.update` with nothing
 //! set but the token, for tests to change the one field they are about.
 
-use crate::kernel::ids::ConnectionId;
-use crate::kernel::ids::CredentialId;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use crate::credentials::model::CredentialRecord;
 use crate::credentials::ports::CredentialStore;
 use crate::credentials::service::{CreateInput, Patch, UpdateInput};
+use crate::kernel::ids::{ConnectionId, CredentialId};
 use crate::kernel::instance::InstanceUrl;
 use crate::kernel::store::StoreError;
 use crate::secret::SecretString;

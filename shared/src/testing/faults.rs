@@ -7,8 +7,6 @@
 //! `items.*` ([`ScheduleItems`]), `reader.*` ([`CommitReader`]), `feed.*` (the export's `ChangeFeed`). The plan
 //! also counts the calls of each operation.
 
-use crate::kernel::ids::ConnectionId;
-use crate::kernel::ids::CredentialId;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -22,6 +20,7 @@ use crate::credentials::ports::CredentialStore;
 use crate::export::ports::{
     ChangeCursor, ChangeFeed, ChangePage, ExportPosition, ExportProject, Window,
 };
+use crate::kernel::ids::{ConnectionId, CredentialId};
 use crate::kernel::instance::InstanceUrl;
 #[cfg(feature = "export")]
 use crate::kernel::project_key::ProjectKey;

@@ -2,7 +2,6 @@
 //! relies on: conditional tick leases and connection locks, schedule items written whole next to the
 //! sync's state, leases given back only by their owner, a push's lease taken under the same conditions.
 
-use crate::kernel::ids::ConnectionId;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -10,7 +9,7 @@ use std::time::Duration;
 
 use crate::hooks::{LeaseTake, PushLeases, ScheduledProject};
 use crate::kernel::enqueue_lease::EnqueueLease;
-use crate::kernel::ids::CredentialId;
+use crate::kernel::ids::{ConnectionId, CredentialId};
 use crate::kernel::instance::{InstanceUrl, InstanceUrlError};
 use crate::kernel::project_status::ProjectStatus;
 use crate::kernel::store::StoreError;

@@ -6,8 +6,7 @@ use crate::credentials::ports::CredentialStore;
 use crate::credentials::verify::Verifier;
 use crate::kernel::ids::ConnectionId;
 use crate::kernel::push_hook::{HOOK_SECRET_SUFFIX, generate_hook_secret, hook_secret_name};
-use crate::kernel::vault::SecretVault;
-use crate::kernel::vault::VaultError;
+use crate::kernel::vault::{SecretVault, VaultError};
 use crate::secret::SecretString;
 
 /// The tags of a connection's push hook secret (no credential: it outlives each of them).

@@ -2,7 +2,6 @@
 //! answered as `{"ok":true,"commits":[...],"next_cursor":...}`. Every parameter the API cannot serve is
 //! `invalid_parameter` naming it; a message never echoes the value.
 
-use crate::kernel::ids::ConnectionId;
 use lambda_http::{Request, RequestExt};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -12,6 +11,7 @@ use super::ApiError;
 use crate::commits::{CommitLog, CommitReader, DEFAULT_LIMIT, ListError, ListRequest};
 use crate::credentials::CredentialStore;
 use crate::kernel::commit_record::CommitRecord;
+use crate::kernel::ids::ConnectionId;
 
 /// The stored fields a reply leaves out: the table's partition key (the caller named the project).
 const INTERNAL_FIELDS: [&str; 1] = ["project_key"];

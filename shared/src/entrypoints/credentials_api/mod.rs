@@ -6,9 +6,6 @@
 //! `request` reads the bodies into typed inputs of the domain's use cases; `commits` serves `commits.list`;
 //! `error` holds [`ApiError`], every code the API answers with.
 
-use crate::kernel::ids::ConnectionId;
-use crate::kernel::ids::CredentialId;
-use crate::kernel::vault::SecretVault;
 use aws_lambda_events::apigw::ApiGatewayRequestAuthorizerIamDescription;
 use lambda_http::http::header;
 use lambda_http::request::RequestContext;
@@ -21,7 +18,9 @@ use crate::commits::{CommitLog, CommitReader};
 use crate::credentials::{
     CredentialRecord, CredentialStore, Credentials, CredentialsError, Verifier,
 };
+use crate::kernel::ids::{ConnectionId, CredentialId};
 use crate::kernel::push_hook::hook_path;
+use crate::kernel::vault::SecretVault;
 
 mod commits;
 mod error;

@@ -2,7 +2,6 @@
 //! object), read into the typed bodies below, then checked field by field in a fixed order with our own messages
 //! (a message never echoes a value the caller sent).
 
-use crate::kernel::ids::CredentialId;
 use std::collections::BTreeMap;
 
 use serde::de::{DeserializeOwned, IgnoredAny};
@@ -13,6 +12,7 @@ use super::ApiError;
 use crate::credentials::model::ExpirationDate;
 use crate::credentials::service::Patch;
 use crate::credentials::{CreateInput, UpdateInput};
+use crate::kernel::ids::CredentialId;
 use crate::kernel::instance::InstanceUrl;
 use crate::secret::SecretString;
 
