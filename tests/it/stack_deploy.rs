@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use serde_json::Value;
+use testkit::lambda_environment::Deployment;
 
-use crate::network_placement::Deployment;
+use crate::network_placement::deployment;
 use crate::template::{expand, json_printed_by, root};
 
 /// `*Name` properties whose value lives inside a resource of the stack, or names an AWS service: they may
@@ -33,26 +34,30 @@ fn account_names(cloudformation: &Value, deployment: &Deployment) -> BTreeMap<St
         let properties = resource["Properties"].as_object().into_iter().flatten();
         for (property, value) in properties {
             if property.ends_with("Name") && !SCOPED_NAMES.contains(&(kind, property.as_str())) {
-                names.insert(format!("{id}.{property}"), text(deployment, value));
+                let at = format!("{id}.{property}");
+                names.insert(at.clone(), text(deployment, &at, value));
             }
         }
         if kind == "AWS::Glue::Database" {
             let name = &resource["Properties"]["DatabaseInput"]["Name"];
-            names.insert(format!("{id}.DatabaseInput.Name"), text(deployment, name));
+            let at = format!("{id}.DatabaseInput.Name");
+            names.insert(at.clone(), text(deployment, &at, name));
         }
         let prefix = &resource["Properties"]["Environment"]["Variables"]["SECRET_NAME_PREFIX"];
         if !prefix.is_null() {
-            names.insert(format!("{id}.SECRET_NAME_PREFIX"), text(deployment, prefix));
+            let at = format!("{id}.SECRET_NAME_PREFIX");
+            names.insert(at.clone(), text(deployment, &at, prefix));
         }
     }
     names
 }
 
-fn text(deployment: &Deployment, expression: &Value) -> String {
-    let value = deployment.value(expression);
+fn text(deployment: &Deployment, at: &str, expression: &Value) -> String {
+    let value = deployment.resolve_value(expression, at).unwrap();
     value
-        .as_str()
-        .unwrap_or_else(|| panic!("{expression} is no text: {value}"))
+        .as_ref()
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("{at} = {expression} is no text: {value:?}"))
         .to_owned()
 }
 
@@ -63,11 +68,11 @@ fn two_stacks_in_one_account_share_no_name() {
     let cloudformation = expand(&root().join("template.yaml"));
     let first = account_names(
         &cloudformation,
-        &Deployment::of_stack(&cloudformation, "Importer", &[]),
+        &deployment(&cloudformation, "Importer", &[]),
     );
     let second = account_names(
         &cloudformation,
-        &Deployment::of_stack(&cloudformation, "Importer-2", &[]),
+        &deployment(&cloudformation, "Importer-2", &[]),
     );
     assert_eq!(
         first.keys().collect::<Vec<_>>(),
@@ -125,7 +130,7 @@ fn two_stacks_in_one_account_share_no_name() {
     // A stack that names its own keeps them: an upgrade from the old fixed defaults passes them.
     let kept = account_names(
         &cloudformation,
-        &Deployment::of_stack(
+        &deployment(
             &cloudformation,
             "Importer",
             &[
@@ -156,13 +161,18 @@ fn the_defaults_reserve_no_concurrency_and_a_parameter_reserves_it() {
             .unwrap()
             .values()
             .filter(|r| r["Type"] == "AWS::Lambda::Function")
-            .map(|r| deployment.resolve(&r["Properties"]["ReservedConcurrentExecutions"]))
+            .map(|r| {
+                let reservation = &r["Properties"]["ReservedConcurrentExecutions"];
+                deployment
+                    .resolve_value(reservation, "reservation")
+                    .unwrap()
+            })
             .filter(|reservation| !matches!(reservation, None | Some(Value::Null)))
             .collect()
     };
-    let defaults = Deployment::of_stack(&cloudformation, "Importer", &[]);
+    let defaults = deployment(&cloudformation, "Importer", &[]);
     assert_eq!(reserved(&defaults), Vec::<Option<Value>>::new());
-    let raised = Deployment::of_stack(
+    let raised = deployment(
         &cloudformation,
         "Importer",
         &[

@@ -9,6 +9,9 @@
 //! `AWS::NoValue`. Anything else (another intrinsic, a resource the stand-in has no counterpart of) is an
 //! error, so a template change this does not understand fails loudly instead of running half-configured.
 //! [`FunctionSpec::lambda_environment`] adds what Lambda itself sets, and the stand-in's endpoint.
+//!
+//! Without a stand-in, [`generated_resources`] gives each resource the physical id CloudFormation would, and
+//! [`Deployment::broken_rules`] tells which of the template's Rules refuse the parameters.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -43,6 +46,23 @@ impl StandInResource {
                 .collect(),
         }
     }
+
+    /// The resource as CloudFormation creates it with nothing standing in: `Ref` gives the physical id it generates
+    /// from the stack name and the logical id; no attributes.
+    pub fn generated(stack_name: &str, logical_id: &str) -> Self {
+        StandInResource::new(&format!("{stack_name}-{logical_id}-1A2B3C4D5E6F"), &[])
+    }
+}
+
+/// [`StandInResource::generated`] for every resource of `template` (expanded), by logical id.
+pub fn generated_resources(
+    template: &Value,
+    stack_name: &str,
+) -> BTreeMap<String, StandInResource> {
+    let resources = template["Resources"].as_object().into_iter().flatten();
+    resources
+        .map(|(id, _)| (id.clone(), StandInResource::generated(stack_name, id)))
+        .collect()
 }
 
 /// The stack being "deployed": its name, where, its parameters and conditions, and the stand-in's resources.
@@ -212,14 +232,37 @@ impl Deployment {
         })
     }
 
-    /// Whether a resource is created: no Condition, or a true one.
-    fn exists(&self, resource: &Value) -> Result<bool, ResolveError> {
+    /// Whether a resource (or an output) is created: no Condition, or a true one.
+    pub fn exists(&self, resource: &Value) -> Result<bool, ResolveError> {
         match resource["Condition"].as_str() {
             None => Ok(true),
             Some(name) => self.conditions.get(name).copied().ok_or_else(|| {
                 unresolvable(&format!("Condition {name}"), "not declared in Conditions")
             }),
         }
+    }
+
+    /// The names of the template's Rules whose assertions fail: CloudFormation refuses the deployment then.
+    pub fn broken_rules(&self) -> Result<Vec<String>, ResolveError> {
+        let mut broken = Vec::new();
+        for (name, rule) in self.template["Rules"].as_object().into_iter().flatten() {
+            let at = format!("Rules.{name}");
+            let applies = match rule.get("RuleCondition") {
+                None => true,
+                Some(condition) => self.truth(condition, &at, 0)?,
+            };
+            let assertions = rule["Assertions"]
+                .as_array()
+                .ok_or_else(|| unresolvable(&at, "a rule takes a list of Assertions"))?;
+            let mut holds = true;
+            for assertion in assertions {
+                holds &= self.truth(&assertion["Assert"], &at, 0)?;
+            }
+            if applies && !holds {
+                broken.push(name.clone());
+            }
+        }
+        Ok(broken)
     }
 
     /// A condition's value (conditions may name earlier ones; `depth` stops a cycle).
@@ -267,6 +310,20 @@ impl Deployment {
                     })
                 }
                 _ => Err(unresolvable(at, "Fn::Equals takes two values")),
+            },
+            // A rule function (Rules only): every member of the list equals the text.
+            "Fn::EachMemberEquals" => match list()?.as_slice() {
+                [members, expected] => {
+                    let expected = scalar_text(expected, at)?;
+                    let members = self.resolve_value(members, at)?.unwrap_or(Value::Null);
+                    let members = members
+                        .as_array()
+                        .ok_or_else(|| unresolvable(at, "Fn::EachMemberEquals takes a list"))?;
+                    members.iter().try_fold(true, |all, member| {
+                        Ok(all & (scalar_text(member, at)? == expected))
+                    })
+                }
+                _ => Err(unresolvable(at, "Fn::EachMemberEquals takes [list, value]")),
             },
             "Fn::Not" => match list()?.as_slice() {
                 [a] => Ok(!self.truth(a, at, depth + 1)?),

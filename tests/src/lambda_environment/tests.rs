@@ -137,3 +137,29 @@ fn lambda_adds_its_own_variables_and_the_log_level_only_with_json_logs() {
     let text = spec.lambda_environment("eu-west-1", "http://127.0.0.1:1", Path::new("/task"));
     assert!(!text.contains_key("AWS_LAMBDA_LOG_LEVEL"));
 }
+
+#[test]
+fn rules_refuse_parameters_and_generated_ids_name_every_resource_after_the_stack() {
+    let mut rules = template(&json!({}));
+    rules["Rules"] = json!({
+        "NetsNeedAName": {
+            "RuleCondition": {"Fn::Not": [{"Fn::EachMemberEquals": [{"Ref": "Nets"}, ""]}]},
+            "Assertions": [{"Assert": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Name"}, ""]}]}}],
+        },
+    });
+    let broken = |overrides: &[(&str, &str)]| {
+        let resources = generated_resources(&rules, "stack");
+        let deployment = Deployment::new(rules.clone(), "stack", "r", "1", overrides, resources);
+        deployment.unwrap().broken_rules().unwrap()
+    };
+    assert_eq!(broken(&[]), Vec::<String>::new());
+    assert_eq!(
+        broken(&[("Nets", "a,b"), ("Name", "x")]),
+        Vec::<String>::new()
+    );
+    assert_eq!(broken(&[("Nets", "a,b"), ("Name", "")]), ["NetsNeedAName"]);
+
+    let resources = generated_resources(&rules, "stack");
+    let names: Vec<&str> = resources.values().map(|r| r.reference.as_str()).collect();
+    assert_eq!(names, ["stack-Fn-1A2B3C4D5E6F", "stack-Other-1A2B3C4D5E6F"]);
+}
