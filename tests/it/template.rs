@@ -855,6 +855,24 @@ fn the_daily_write_ceiling_is_a_parameter_defaulting_to_the_codes() {
     assert_eq!(parameter["MinValue"], 1);
 }
 
+/// The exporter's settle time, like the write ceiling: a parameter whose default is the code's.
+#[test]
+fn the_export_settle_time_is_a_parameter_defaulting_to_the_codes() {
+    let cloudformation = expand(&root().join("template.yaml"));
+    let exporter = &cloudformation["Resources"]["ExporterFunction"]["Properties"];
+    assert_eq!(
+        exporter["Environment"]["Variables"]["EXPORT_SETTLE_SECONDS"],
+        serde_json::json!({"Ref": "ExportSettleSeconds"})
+    );
+    let parameter = &cloudformation["Parameters"]["ExportSettleSeconds"];
+    assert_eq!(
+        parameter["Default"].as_u64(),
+        Some(shared::export::service::DEFAULT_SETTLE.as_secs())
+    );
+    assert_eq!(parameter["MinValue"], 0);
+    assert_eq!(parameter["MaxValue"], 3600);
+}
+
 /// One level, Lambda's `ApplicationLogLevel` from `LogLevel` (the code reads it as `AWS_LAMBDA_LOG_LEVEL`), no
 /// `RUST_LOG` that could disagree, and no TRACE. The credentials API is never quieter than INFO: Lambda drops
 /// lines below its level, and the API's audit lines are INFO.

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::{ConfigError, Variables};
+use crate::export::service::DEFAULT_SETTLE;
 
 /// Everything the exporter needs from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,7 +16,8 @@ pub struct ExportConfig {
     pub bucket: String,
     /// Object name prefix (`EXPORT_PREFIX`, empty or ending with `/`).
     pub prefix: String,
-    /// How old a write must be before a run exports it (`EXPORT_SETTLE_SECONDS`, 0 to 3600, default 300).
+    /// How old a write must be before a run exports it (`EXPORT_SETTLE_SECONDS`, 0 to 3600, default
+    /// [`DEFAULT_SETTLE`]).
     pub settle: Duration,
 }
 
@@ -39,10 +41,15 @@ impl ExportConfig {
             bucket: vars.required("EXPORT_BUCKET")?,
             prefix,
             settle: Duration::from_secs(
-                vars.number("EXPORT_SETTLE_SECONDS", 300, 0..=3600)?.into(),
+                vars.number("EXPORT_SETTLE_SECONDS", default_settle_seconds(), 0..=3600)?
+                    .into(),
             ),
         })
     }
+}
+
+fn default_settle_seconds() -> u32 {
+    u32::try_from(DEFAULT_SETTLE.as_secs()).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -89,7 +96,8 @@ mod tests {
             }
         };
         let settle = |value| ExportConfig::from_lookup(env(value)).map(|c| c.settle);
-        assert_eq!(settle(None), Ok(Duration::from_secs(300)));
+        assert_eq!(settle(None), Ok(DEFAULT_SETTLE));
+        assert_eq!(DEFAULT_SETTLE, Duration::from_secs(300));
         assert_eq!(settle(Some("0")), Ok(Duration::ZERO));
         assert_eq!(settle(Some(" 3600 ")), Ok(Duration::from_secs(3600)));
         for bad in ["3601", "-1", "5m"] {

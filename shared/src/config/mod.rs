@@ -7,6 +7,7 @@ use crate::gitlab::{GitLabAddress, NetworkPolicy, PrivateNetworks};
 use crate::kernel::instance::InstanceUrl;
 use crate::sync::importer::DEFAULT_WRITES_PER_DAY;
 
+#[cfg(feature = "export")]
 pub mod exporter;
 
 /// Everything the functions need from their environment.

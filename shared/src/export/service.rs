@@ -24,6 +24,9 @@ use crate::kernel::project_key::ProjectKey;
 use crate::kernel::store::StoreError;
 use crate::kernel::time::change_stamp;
 
+/// How old a write must be before a run exports it, unless `EXPORT_SETTLE_SECONDS` says otherwise.
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(5 * 60);
+
 /// Tunables of a run; the defaults are the deployed ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportOptions {
@@ -44,7 +47,7 @@ impl Default for ExportOptions {
     fn default() -> Self {
         ExportOptions {
             prefix: String::new(),
-            settle: Duration::from_secs(5 * 60),
+            settle: DEFAULT_SETTLE,
             max_rows_per_file: 250_000,
             max_buffered_bytes: 64 * 1024 * 1024,
             finish_time: Duration::from_secs(60),
