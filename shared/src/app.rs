@@ -22,12 +22,19 @@ use crate::entrypoints::credentials_api::CredentialsApi;
 use crate::gitlab::{GitLabConnector, GitLabError, HttpClients, MemoryBudget, Timeouts};
 use crate::hooks::{HookOptions, PushHooks};
 use crate::kernel::vault::SecretVault;
+use crate::projects::{Projects, ProjectsOptions};
 use crate::scheduler::{Scheduler, SchedulerOptions};
 use crate::sync::{SyncOptions, SyncWorker};
 
 /// The credentials API function.
-pub type CredentialsFunction =
-    CredentialsApi<DynamoCredentialStore, SecretsManagerVault, GitLabVerifier, DynamoCommitReader>;
+pub type CredentialsFunction = CredentialsApi<
+    DynamoCredentialStore,
+    SecretsManagerVault,
+    GitLabVerifier,
+    DynamoCommitReader,
+    DynamoProjectStore,
+    SqsSyncQueue,
+>;
 
 /// The scheduler function.
 pub type SchedulerFunction =
@@ -102,9 +109,17 @@ pub fn credentials_function(
             default_base_url: config.default_gitlab_base_url.clone(),
         },
         commits: CommitLog::new(DynamoCommitReader::new(
-            dynamodb,
+            dynamodb.clone(),
             config.commits_table.clone(),
         )),
+        projects: Projects {
+            store: DynamoProjectStore::new(dynamodb, config.state_table.clone()),
+            queue: sync_queue(config, aws),
+            options: ProjectsOptions {
+                coalesce_window: config.push_coalesce_window,
+                ..ProjectsOptions::default()
+            },
+        },
         allow_unauthenticated: config.allow_unauthenticated,
     })
 }

@@ -15,7 +15,9 @@ use lambda_http::{Request, RequestExt};
 use serde_json::{Value, json};
 use shared::aws::commit_reader::DynamoCommitReader;
 use shared::aws::credential_store::DynamoCredentialStore;
+use shared::aws::project_store::DynamoProjectStore;
 use shared::aws::secrets::SecretsManagerVault;
+use shared::aws::sync_queue::SqsSyncQueue;
 use shared::commits::CommitLog;
 use shared::credentials::model::{CredentialRecord, DiscoverySummary, SyncTally};
 use shared::credentials::{CredentialStatusStore, CredentialStore, Credentials, GitLabVerifier};
@@ -25,6 +27,7 @@ use shared::kernel::ids::{ConnectionId, CredentialId};
 use shared::kernel::instance::InstanceUrl;
 use shared::kernel::push_hook::HOOK_SECRET_SUFFIX;
 use shared::kernel::vault::{SecretVault, VaultError};
+use shared::projects::{Projects, ProjectsOptions};
 use shared::secret::SecretString;
 use shared::testing::faults::{self, FaultPlan, Faulty};
 use testkit::aws_local::AwsStandIn;
@@ -59,8 +62,14 @@ const ALL_TOKENS: &[&str] = &[
 ];
 const CONN: &str = "acme-prod";
 
-type Api =
-    CredentialsApi<DynamoCredentialStore, SecretsManagerVault, GitLabVerifier, DynamoCommitReader>;
+type Api = CredentialsApi<
+    DynamoCredentialStore,
+    SecretsManagerVault,
+    GitLabVerifier,
+    DynamoCommitReader,
+    DynamoProjectStore,
+    SqsSyncQueue,
+>;
 
 mod audit_line;
 mod caller_policy;
@@ -165,6 +174,7 @@ fn api_for(
             default_base_url: InstanceUrl::parse(base_url).unwrap(),
         },
         commits: commit_log(aws),
+        projects: projects(aws),
         allow_unauthenticated: false,
     }
 }
@@ -204,10 +214,13 @@ fn faulty_api(
     Faulty<SecretsManagerVault>,
     GitLabVerifier,
     DynamoCommitReader,
+    DynamoProjectStore,
+    SqsSyncQueue,
 > {
     CredentialsApi {
         credentials: faulty_domain(env, plan),
         commits: commit_log(&env.aws),
+        projects: projects(&env.aws),
         allow_unauthenticated: false,
     }
 }
@@ -215,6 +228,15 @@ fn faulty_api(
 /// The simulator's address as an instance.
 fn instance(sim: &Simulator) -> InstanceUrl {
     InstanceUrl::parse(&sim.base_url()).expect("the simulator's address")
+}
+
+/// `projects.*` on the stand-in's state table and sync queue.
+fn projects(aws: &AwsStandIn) -> Projects<DynamoProjectStore, SqsSyncQueue> {
+    Projects {
+        store: DynamoProjectStore::new(aws.dynamodb.clone(), aws.table("StateTable")),
+        queue: SqsSyncQueue::new(aws.sqs.clone(), &aws.queue("SyncQueue").url),
+        options: ProjectsOptions::default(),
+    }
 }
 
 /// `commits.list` on the stand-in's commits table.

@@ -294,6 +294,7 @@ async fn the_head_moves_only_from_the_head_that_was_read() {
         default_branch: Some("main".into()),
         job: None,
         access_error: None,
+        resync_requested: None,
     };
     assert!(store.advance(&key, None, &first).await.unwrap());
     assert!(

@@ -8,6 +8,7 @@ pub mod export_bucket;
 #[cfg(feature = "export")]
 pub mod export_feed;
 pub mod keys;
+pub mod project_states;
 pub mod project_store;
 pub mod rate_bucket;
 pub mod secrets;

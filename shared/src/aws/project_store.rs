@@ -45,8 +45,8 @@ use super::keys::{
     connection_pk, schedule_sk,
 };
 use super::{batch_write, conditional, scan_all};
-use crate::hooks::{LeaseTake, PushLeases, ScheduledProject};
-use crate::kernel::enqueue_lease::EnqueueLease;
+use crate::hooks::PushLeases;
+use crate::kernel::enqueue_lease::{EnqueueLease, LeaseTake, ScheduledProject};
 use crate::kernel::ids::{ConnectionId, CredentialId};
 use crate::kernel::instance::InstanceUrl;
 use crate::kernel::project_status::ProjectStatus;
@@ -57,12 +57,12 @@ use crate::scheduler::ports::{
     TickLeases,
 };
 
-type Item = HashMap<String, AttributeValue>;
+pub(super) type Item = HashMap<String, AttributeValue>;
 
 /// What a tick reads of the sync's project item.
 const SYNC_ATTRIBUTES: &str = "sk, last_head, job, access_error, access_error_at";
 
-fn project_id(item: &Item, prefix: &str) -> Option<u64> {
+pub(super) fn project_id(item: &Item, prefix: &str) -> Option<u64> {
     match item.get("sk") {
         Some(AttributeValue::S(sk)) => sk.strip_prefix(prefix)?.parse().ok(),
         _ => None,
@@ -105,7 +105,7 @@ fn known_project(item: &Item) -> Option<KnownProject> {
 }
 
 /// The item's enqueue lease, if it holds one with a readable `enqueue_lease_until`.
-fn enqueue_lease(item: &Item) -> Option<EnqueueLease> {
+pub(super) fn enqueue_lease(item: &Item) -> Option<EnqueueLease> {
     let number = |name: &str| match item.get(name) {
         Some(AttributeValue::N(n)) => n.parse::<i64>().ok(),
         _ => None,
@@ -191,8 +191,8 @@ const TICK_RETENTION_SECONDS: i64 = 7 * 24 * 3600;
 
 #[derive(Debug, Clone)]
 pub struct DynamoProjectStore {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
 }
 
 impl DynamoProjectStore {
@@ -204,7 +204,7 @@ impl DynamoProjectStore {
     }
 
     /// An `UpdateItem` of the item at `key`.
-    fn update(&self, key: Item) -> UpdateItemFluentBuilder {
+    pub(super) fn update(&self, key: Item) -> UpdateItemFluentBuilder {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -215,17 +215,17 @@ impl DynamoProjectStore {
         key("SCHEDULER".into(), format!("TICK#{tick}"))
     }
 
-    fn schedule_key(connection: &ConnectionId, project_id: u64) -> Item {
+    pub(super) fn schedule_key(connection: &ConnectionId, project_id: u64) -> Item {
         key(connection_pk(connection.as_str()), schedule_sk(project_id))
     }
 
-    fn lock_key(connection: &ConnectionId) -> Item {
+    pub(super) fn lock_key(connection: &ConnectionId) -> Item {
         key(connection_pk(connection.as_str()), SCHEDULING_SK.into())
     }
 
     /// Removes a lock or lease only while `owner` still holds it; one that lapsed and was taken by another tick
     /// is not ours to give back, and is left alone.
-    async fn give_back(
+    pub(super) async fn give_back(
         &self,
         key: Item,
         remove: &str,
@@ -244,7 +244,7 @@ impl DynamoProjectStore {
     }
 }
 
-fn key(pk: String, sk: String) -> Item {
+pub(super) fn key(pk: String, sk: String) -> Item {
     HashMap::from([
         ("pk".to_owned(), AttributeValue::S(pk)),
         ("sk".to_owned(), AttributeValue::S(sk)),
@@ -263,7 +263,7 @@ async fn updated(
         .map_err(|e| unavailable(operation, &e))
 }
 
-fn unavailable<E>(operation: &'static str, error: &SdkError<E>) -> StoreError
+pub(super) fn unavailable<E>(operation: &'static str, error: &SdkError<E>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -543,6 +543,48 @@ pub const PUSH_READ_ATTRIBUTES: [&str; 6] = [
 pub const LEASE_ATTRIBUTES: [&str; 3] =
     ["enqueue_lease_until", "enqueued_at", "enqueue_visible_at"];
 
+/// The write that takes an enqueue lease (`:until`, `:at`, `:visible`), and its condition: the item exists and no
+/// queued message becomes visible from `:covered` on.
+pub(super) const LEASE_TAKE: &str =
+    "SET enqueue_lease_until = :until, enqueued_at = :at, enqueue_visible_at = :visible";
+pub(super) const LEASE_FREE: &str =
+    "attribute_exists(pk) AND (attribute_not_exists(enqueue_visible_at) OR enqueue_visible_at < :covered)";
+
+impl DynamoProjectStore {
+    /// A read of the schedule item at `key` says whether a lease may be taken for a push (or an operator's sync)
+    /// and what its message carries: `Err` with the answer when none is to be taken.
+    pub(super) async fn lease_candidate(
+        &self,
+        key: &Item,
+        covered_from: i64,
+    ) -> Result<Result<ScheduledProject, LeaseTake>, StoreError> {
+        let read = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key.clone()))
+            .projection_expression(PUSH_READ_ATTRIBUTES.map(|a| format!("#{a}")).join(", "))
+            .set_expression_attribute_names(Some(
+                PUSH_READ_ATTRIBUTES
+                    .iter()
+                    .map(|a| (format!("#{a}"), (*a).to_owned()))
+                    .collect(),
+            ))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem push lease", &e))?;
+        let item = read.item.unwrap_or_default();
+        if let Some(refused) = why_not_synced(&item) {
+            return Ok(Err(refused));
+        }
+        if number(&item, "enqueue_visible_at").is_some_and(|visible| visible >= covered_from) {
+            return Ok(Err(LeaseTake::Covered));
+        }
+        Ok(scheduled_project(&item).ok_or(LeaseTake::NotSynced("incomplete".into())))
+    }
+}
+
 impl PushLeases for DynamoProjectStore {
     async fn connection_exists(&self, connection: &ConnectionId) -> Result<bool, StoreError> {
         super::keys::connection_exists(&self.client, &self.table, connection.as_str())
@@ -563,40 +605,15 @@ impl PushLeases for DynamoProjectStore {
         covered_from: i64,
     ) -> Result<LeaseTake, StoreError> {
         let key = Self::schedule_key(connection, project_id);
-        let read = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key.clone()))
-            .projection_expression(PUSH_READ_ATTRIBUTES.map(|a| format!("#{a}")).join(", "))
-            .set_expression_attribute_names(Some(
-                PUSH_READ_ATTRIBUTES
-                    .iter()
-                    .map(|a| (format!("#{a}"), (*a).to_owned()))
-                    .collect(),
-            ))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable("GetItem push lease", &e))?;
-        let item = read.item.unwrap_or_default();
-        if let Some(refused) = why_not_synced(&item) {
-            return Ok(refused);
-        }
-        if number(&item, "enqueue_visible_at").is_some_and(|visible| visible >= covered_from) {
-            return Ok(LeaseTake::Covered);
-        }
-        let Some(project) = scheduled_project(&item) else {
-            return Ok(LeaseTake::NotSynced("incomplete".into()));
+        let project = match self.lease_candidate(&key, covered_from).await? {
+            Ok(project) => project,
+            Err(answer) => return Ok(answer),
         };
         let n = |value: i64| AttributeValue::N(value.to_string());
-        let result = self.update(key)
-            .update_expression(
-                "SET enqueue_lease_until = :until, enqueued_at = :at, enqueue_visible_at = :visible",
-            )
-            .condition_expression(
-                "attribute_exists(pk) AND (attribute_not_exists(enqueue_visible_at) OR enqueue_visible_at < :covered)",
-            )
+        let result = self
+            .update(key)
+            .update_expression(LEASE_TAKE)
+            .condition_expression(LEASE_FREE)
             .expression_attribute_values(":until", n(lease.until))
             .expression_attribute_values(":at", AttributeValue::S(lease.enqueued_at.clone()))
             .expression_attribute_values(":visible", n(lease.visible_at))
@@ -631,7 +648,7 @@ impl PushLeases for DynamoProjectStore {
 }
 
 /// What a push's message carries, from the schedule item (`None` if the tick wrote it incompletely).
-fn scheduled_project(item: &Item) -> Option<ScheduledProject> {
+pub(super) fn scheduled_project(item: &Item) -> Option<ScheduledProject> {
     let text = |name: &str| match item.get(name) {
         Some(AttributeValue::S(value)) if !value.is_empty() => Some(value.clone()),
         _ => None,
@@ -643,7 +660,7 @@ fn scheduled_project(item: &Item) -> Option<ScheduledProject> {
     })
 }
 
-fn number(item: &Item, name: &str) -> Option<i64> {
+pub(super) fn number(item: &Item, name: &str) -> Option<i64> {
     match item.get(name) {
         Some(AttributeValue::N(value)) => value.parse().ok(),
         _ => None,
@@ -651,7 +668,7 @@ fn number(item: &Item, name: &str) -> Option<i64> {
 }
 
 /// Why a push of the project sends nothing whatever its lease: no tick recorded it, or the tick does not sync it.
-fn why_not_synced(item: &Item) -> Option<LeaseTake> {
+pub(super) fn why_not_synced(item: &Item) -> Option<LeaseTake> {
     if item.is_empty() {
         return Some(LeaseTake::Unknown);
     }

@@ -1,8 +1,13 @@
 //! The [`SyncStateStore`] port on the DynamoDB state table: a project's item is `pk = CONN#<connection>`,
 //! `sk = PROJ#<project>`. The sync owns `last_head`, `default_branch`, `synced_at`, `job` (the checkpoint of a
-//! large import, as JSON) and `access_error`/`access_error_at` (GitLab's last refusal) and updates only those, so the scheduler's project metadata in the same item is never
-//! overwritten. Every write is conditional on the `last_head` the sync read. The connection's daily count of
-//! commit writes (`sk = WRITES#<day>`, `commit_writes`, `expires_at` a week on) is kept in the same table.
+//! large import, as JSON), `access_error`/`access_error_at` (GitLab's last refusal), and what the operator's view
+//! reads of its syncs (`last_synced_at`, `last_success_at`, `last_error`, `last_error_at`, `commits_written`,
+//! `recent_failures`), and updates only those (`projects.resync` sets `resync_requested_at`, which the sync
+//! clears), so the scheduler's project metadata is never overwritten. The writes of progress are conditional on
+//! the `last_head` the sync read. The connection's daily count of commit writes (`sk = WRITES#<day>`,
+//! `commit_writes`, `expires_at` a week on) is kept in the same table.
+
+use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
@@ -16,8 +21,9 @@ use crate::kernel::ids::ConnectionId;
 use crate::kernel::project_key::ProjectKey;
 use crate::kernel::store::StoreError;
 use crate::kernel::time::utc;
+use crate::projects::model::RECENT_FAILURES;
 use crate::sync::model::{SyncJob, SyncState};
-use crate::sync::ports::SyncStateStore;
+use crate::sync::ports::{SyncEnd, SyncStateStore};
 
 /// A day's count of commit writes is kept a week (the table's TTL, `expires_at`), for an operator to look at.
 const WRITES_KEPT_SECONDS: i64 = 7 * 24 * 60 * 60;
@@ -58,7 +64,7 @@ impl SyncStateStore for DynamoSyncStateStore {
             .key(pk, pk_value)
             .key(sk, sk_value)
             .consistent_read(true)
-            .projection_expression("last_head, default_branch, job, access_error")
+            .projection_expression("last_head, default_branch, job, access_error, resync_requested_at")
             .send()
             .await
             .map_err(|e| StoreError::unavailable("GetItem", DisplayErrorContext(&e)))?
@@ -77,6 +83,7 @@ impl SyncStateStore for DynamoSyncStateStore {
             default_branch: text("default_branch"),
             job,
             access_error: text("access_error"),
+            resync_requested: text("resync_requested_at"),
         })
     }
 
@@ -94,6 +101,52 @@ impl SyncStateStore for DynamoSyncStateStore {
             .unconditional(project)
             .update_expression("REMOVE access_error, access_error_at");
         send(update).await
+    }
+
+    async fn record_outcome(&self, project: &ProjectKey, outcome: &SyncEnd) -> Result<(), StoreError> {
+        let update = match outcome {
+            SyncEnd::Succeeded { at, commits } => self
+                .unconditional(project)
+                .update_expression(
+                    "SET last_synced_at = :at, last_success_at = :at ADD commits_written :commits",
+                )
+                .expression_attribute_values(":at", AttributeValue::S(at.clone()))
+                .expression_attribute_values(":commits", AttributeValue::N(commits.to_string())),
+            SyncEnd::Failed { at, code } => {
+                let failure = AttributeValue::M(HashMap::from([
+                    ("code".to_owned(), AttributeValue::S(code.clone())),
+                    ("at".to_owned(), AttributeValue::S(at.clone())),
+                ]));
+                self.unconditional(project)
+                    .update_expression(
+                        "SET last_synced_at = :at, last_error = :code, last_error_at = :at, \
+                         recent_failures = list_append(:failure, if_not_exists(recent_failures, :none))",
+                    )
+                    .expression_attribute_values(":at", AttributeValue::S(at.clone()))
+                    .expression_attribute_values(":code", AttributeValue::S(code.clone()))
+                    .expression_attribute_values(":failure", AttributeValue::L(vec![failure]))
+                    .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+            }
+        };
+        send(update).await?;
+        if matches!(outcome, SyncEnd::Failed { .. }) {
+            self.trim_failures(project).await?;
+        }
+        Ok(())
+    }
+
+    async fn clear_resync(
+        &self,
+        project: &ProjectKey,
+        reconciled_since: &str,
+    ) -> Result<(), StoreError> {
+        let update = self
+            .unconditional(project)
+            .update_expression("REMOVE resync_requested_at")
+            .condition_expression("resync_requested_at <= :since")
+            .expression_attribute_values(":since", AttributeValue::S(reconciled_since.to_owned()));
+        // A later request (or none) fails the condition: it stands.
+        conditional(update.send().await, "UpdateItem resync").map(drop)
     }
 
     async fn save_job(
@@ -169,6 +222,20 @@ impl SyncStateStore for DynamoSyncStateStore {
 }
 
 impl DynamoSyncStateStore {
+    /// Keeps the newest [`RECENT_FAILURES`] failures: a list cannot be cut in the write that prepends to it, so
+    /// a second write drops the entries past them, only when there are some.
+    async fn trim_failures(&self, project: &ProjectKey) -> Result<(), StoreError> {
+        let past: Vec<String> = (RECENT_FAILURES..RECENT_FAILURES + 5)
+            .map(|i| format!("recent_failures[{i}]"))
+            .collect();
+        let update = self
+            .unconditional(project)
+            .update_expression(format!("REMOVE {}", past.join(", ")))
+            .condition_expression("size(recent_failures) > :kept")
+            .expression_attribute_values(":kept", AttributeValue::N(RECENT_FAILURES.to_string()));
+        conditional(update.send().await, "UpdateItem recent failures").map(drop)
+    }
+
     /// An `UpdateItem` of the project's item.
     fn unconditional(&self, project: &ProjectKey) -> UpdateItemFluentBuilder {
         let [(pk, pk_value), (sk, sk_value)] = project_key(project);

@@ -16,7 +16,7 @@ pub mod push;
 pub mod secret_cache;
 pub mod service;
 
-pub use ports::{LeaseTake, PUSH_STATUSES, PushLeases, ScheduledProject};
+pub use ports::PushLeases;
 pub use push::{PushError, PushEvent};
 pub use service::{
     Delivery, HookError, HookOptions, IgnoreReason, PushHooks, Received, Refusal, Unavailable,

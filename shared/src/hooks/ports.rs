@@ -5,49 +5,9 @@
 
 use std::future::Future;
 
-use crate::kernel::enqueue_lease::EnqueueLease;
-use crate::kernel::ids::{ConnectionId, CredentialId};
-use crate::kernel::project_status::ProjectStatus;
+use crate::kernel::enqueue_lease::{EnqueueLease, LeaseTake};
+use crate::kernel::ids::ConnectionId;
 use crate::kernel::store::StoreError;
-
-/// The statuses of a project a push hook enqueues: those a tick enqueues (one recorded empty may be empty no more
-/// after a push). Archived, excluded and refused projects are left to the tick.
-pub const PUSH_STATUSES: [ProjectStatus; 2] = [ProjectStatus::Active, ProjectStatus::Empty];
-
-/// The scheduler's record of a project a hook enqueues: what its sync message carries.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScheduledProject {
-    pub credential_id: CredentialId,
-    pub path_with_namespace: String,
-    /// The default branch as the last tick recorded it: the branch the sync imports.
-    pub default_branch: String,
-}
-
-/// How taking a project's lease for a push ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LeaseTake {
-    /// The lease is this push's: send its message.
-    Taken(ScheduledProject),
-    /// A queued message becomes visible after this push and reads the head after it: nothing to send.
-    Covered,
-    /// No tick has recorded the project (new, or not readable by any of the connection's credentials).
-    Unknown,
-    /// The tick does not sync the project: it is excluded, archived, refused by GitLab, or gone (the status).
-    NotSynced(String),
-}
-
-impl LeaseTake {
-    /// Why a push of a project a tick recorded sends nothing whatever its lease: the project is gone, or its stored
-    /// `status` (`None` if it has none) is not one of [`PUSH_STATUSES`]. `None` when the tick syncs it.
-    pub fn not_synced(gone: bool, status: Option<&str>) -> Option<LeaseTake> {
-        if gone {
-            return Some(LeaseTake::NotSynced("gone".into()));
-        }
-        let status = status.unwrap_or("unknown");
-        (!PUSH_STATUSES.iter().any(|s| s.as_str() == status))
-            .then(|| LeaseTake::NotSynced(status.to_owned()))
-    }
-}
 
 pub trait PushLeases: Send + Sync {
     /// Whether the credentials API has recorded the connection (one key lookup, far cheaper than a secret read).
@@ -57,7 +17,7 @@ pub trait PushLeases: Send + Sync {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Takes `lease` on the project's schedule item if the project is one a tick would sync (its status in
-    /// [`PUSH_STATUSES`], not gone) and no queued message covers a push at `covered_from` (its lease's `visible_at`
+    /// [`ON_DEMAND_STATUSES`](crate::kernel::enqueue_lease::ON_DEMAND_STATUSES), not gone) and no queued message covers a push at `covered_from` (its lease's `visible_at`
     /// is earlier). One conditional write.
     fn take_push_lease(
         &self,

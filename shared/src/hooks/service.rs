@@ -14,10 +14,10 @@ use std::time::Duration;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
-use super::ports::{LeaseTake, PushLeases, ScheduledProject};
+use super::ports::PushLeases;
 use super::push::{Event, PushError};
 use super::secret_cache::SecretCache;
-use crate::kernel::enqueue_lease::{DEFAULT_ENQUEUE_LEASE, EnqueueLease};
+use crate::kernel::enqueue_lease::{DEFAULT_ENQUEUE_LEASE, EnqueueLease, LeaseTake, ScheduledProject};
 use crate::kernel::ids::ConnectionId;
 use crate::kernel::push_hook::hook_secret_name;
 use crate::kernel::store::StoreError;

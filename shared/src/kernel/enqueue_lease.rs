@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use super::ids::CredentialId;
+use super::project_status::ProjectStatus;
+
 /// How long a sent message keeps its project from being enqueued again, by default: it should outlast the time a
 /// message waits and runs. The scheduler's ticks and the push hooks take leases of this length.
 pub const DEFAULT_ENQUEUE_LEASE: Duration = Duration::from_secs(50 * 60);
@@ -27,4 +30,43 @@ pub struct EnqueueLease {
     /// When the message becomes visible to the worker, in epoch seconds (a tick's at once; a hook's after its
     /// coalescing window). `0` for leases recorded before hooks existed.
     pub visible_at: i64,
+}
+
+/// The statuses of a project a push hook or an operator's `projects.sync` enqueues: those a tick enqueues (one
+/// recorded empty may be empty no more after a push). Archived, excluded and refused projects are left to the tick.
+pub const ON_DEMAND_STATUSES: [ProjectStatus; 2] = [ProjectStatus::Active, ProjectStatus::Empty];
+
+/// The scheduler's record of a project a hook (or an operator) enqueues: what its sync message carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledProject {
+    pub credential_id: CredentialId,
+    pub path_with_namespace: String,
+    /// The default branch as the last tick recorded it: the branch the sync imports.
+    pub default_branch: String,
+}
+
+/// How taking a project's lease for a push (or an operator's sync) ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseTake {
+    /// The lease is this push's: send its message.
+    Taken(ScheduledProject),
+    /// A queued message becomes visible after this push and reads the head after it: nothing to send.
+    Covered,
+    /// No tick has recorded the project (new, or not readable by any of the connection's credentials).
+    Unknown,
+    /// The tick does not sync the project: it is excluded, archived, refused by GitLab, or gone (the status).
+    NotSynced(String),
+}
+
+impl LeaseTake {
+    /// Why a push of a project a tick recorded sends nothing whatever its lease: the project is gone, or its stored
+    /// `status` (`None` if it has none) is not one of [`ON_DEMAND_STATUSES`]. `None` when the tick syncs it.
+    pub fn not_synced(gone: bool, status: Option<&str>) -> Option<LeaseTake> {
+        if gone {
+            return Some(LeaseTake::NotSynced("gone".into()));
+        }
+        let status = status.unwrap_or("unknown");
+        (!ON_DEMAND_STATUSES.iter().any(|s| s.as_str() == status))
+            .then(|| LeaseTake::NotSynced(status.to_owned()))
+    }
 }

@@ -31,6 +31,11 @@ pub fn utc(at: OffsetDateTime) -> String {
     in_utc(at).format(&Rfc3339).unwrap_or_default()
 }
 
+/// A stored RFC 3339 time read back; `None` when the text is none (an item edited by hand).
+pub fn parse_utc(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text, &Rfc3339).ok()
+}
+
 /// Now, as stored on credentials (RFC 3339, UTC, whole seconds).
 pub fn timestamp(now: OffsetDateTime) -> String {
     utc(now.replace_nanosecond(0).unwrap_or(now))

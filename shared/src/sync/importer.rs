@@ -155,6 +155,16 @@ impl From<Inconsistent> for SyncError {
     }
 }
 
+/// An operator's re-import request that no import in progress answers yet (one answers it when it reconciles
+/// from the request's time or later).
+fn pending_resync(state: &SyncState) -> bool {
+    let Some(requested) = state.resync_requested.as_deref() else {
+        return false;
+    };
+    let running = state.job.as_ref().and_then(|job| job.reconcile_since.as_deref());
+    !running.is_some_and(|since| since >= requested)
+}
+
 /// Where the import of a changed history starts.
 #[derive(Debug)]
 enum Start {
@@ -206,7 +216,9 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
             self.readable_again(target, &state).await?;
             return Ok(SyncOutcome::EmptyRepository);
         };
-        if state.job.is_none()
+        let reimport = pending_resync(&state);
+        if !reimport
+            && state.job.is_none()
             && state.last_head.as_deref() == Some(head.id.as_str())
             && state.default_branch.as_deref() == Some(branch_name.as_str())
         {
@@ -222,6 +234,12 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         let stored_job = state.job.take();
         let expected = state.last_head.as_deref();
         let (job, reconcile_since) = match stored_job {
+            // An operator asked for the whole branch again: whatever was planned before, plan it from the root.
+            _ if reimport => {
+                let branch = (branch_name.as_str(), head.id.as_str());
+                self.plan_from_branch(target, expected, branch, true, &mut report)
+                    .await?
+            }
             // A checkpointed import resumes with its own target; a newer head is the next round's business.
             Some(job) if !job.replan => {
                 let since = job.reconcile_since.clone();
@@ -236,7 +254,7 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
             // it again could fail forever): plan from the branch as it is now; writes are idempotent.
             _ => {
                 let branch = (branch_name.as_str(), head.id.as_str());
-                self.plan_from_branch(target, expected, branch, &mut report)
+                self.plan_from_branch(target, expected, branch, false, &mut report)
                     .await?
             }
         };
@@ -249,6 +267,9 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         }
         if let Some(since) = &reconcile_since {
             report.commits_removed = self.reconcile(target, expected, since).await?;
+            if state.resync_requested.is_some() {
+                self.state.clear_resync(&target.key, since).await?;
+            }
         }
         self.finish(target, expected, &head.id, report).await
     }
@@ -282,17 +303,19 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         Ok((job, since))
     }
 
-    /// Plans the range from the last head imported (or the root) to the branch's `(name, head)`: the job to import
-    /// (`None` when the range was imported on the spot), and the start of its reconciliation when the last head is
-    /// gone.
+    /// Plans the range from the last head imported (or the root, and reconciling, when `reimport` or when the last
+    /// head is gone) to the branch's `(name, head)`: the job to import (`None` when the range was imported on the
+    /// spot), and the start of its reconciliation.
     async fn plan_from_branch(
         &self,
         target: &SyncTarget,
         expected: Option<&str>,
         (branch, head): (&str, &str),
+        reimport: bool,
         report: &mut SyncReport,
     ) -> Result<(Option<SyncJob>, Option<String>), SyncError> {
         let start = match expected {
+            _ if reimport => Start::Reconcile(change_stamp(OffsetDateTime::now_utc())),
             None => Start::At(None),
             Some(last) => {
                 self.base_after_history_change(target, last, head, report)
@@ -425,6 +448,7 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
             default_branch: Some(report.default_branch.clone()),
             job: None,
             access_error: None,
+            resync_requested: None,
         };
         if !self.state.advance(&target.key, expected, &next).await? {
             return Err(SyncError::Superseded);

@@ -18,5 +18,5 @@ pub mod worker;
 
 pub use importer::{ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncReport, SyncTarget};
 pub use model::{SyncJob, SyncState};
-pub use ports::{CommitStore, SyncStateStore};
+pub use ports::{CommitStore, SyncEnd, SyncStateStore};
 pub use worker::{RecordOutcome, RecordReport, SyncWorker};

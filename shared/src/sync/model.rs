@@ -15,6 +15,10 @@ pub struct SyncState {
     /// that reads it clears the mark.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_error: Option<String>,
+    /// An operator asked for the whole branch to be imported again (`projects.resync`): the change stamp of the
+    /// request, until an import that started after it has reconciled the table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resync_requested: Option<String>,
 }
 
 /// The checkpoint of a large import: its target, its windows, and which windows are fully written.

@@ -55,6 +55,15 @@ pub trait CommitStore: Send + Sync {
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }
 
+/// How one sync of a project ended, as its sync item records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncEnd {
+    /// It read the project and wrote `commits` (or had nothing to write).
+    Succeeded { at: String, commits: u64 },
+    /// It failed with this code (`forbidden`, `gitlab_unavailable`, ...).
+    Failed { at: String, code: String },
+}
+
 /// Per-project sync state.
 pub trait SyncStateStore: Send + Sync {
     fn load(
@@ -83,6 +92,22 @@ pub trait SyncStateStore: Send + Sync {
     fn clear_inaccessible(
         &self,
         project: &ProjectKey,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records how a sync of the project ended (the operator's view of it, `projects.list`): when, and its error
+    /// code or the commits it wrote.
+    fn record_outcome(
+        &self,
+        project: &ProjectKey,
+        outcome: &SyncEnd,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Clears the project's re-import request once an import that started at `reconciled_since` (a change stamp)
+    /// reconciled the table: only a request made at or before it, so a later request stands.
+    fn clear_resync(
+        &self,
+        project: &ProjectKey,
+        reconciled_since: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Adds `writes` to the commit writes of the connection's imports on `day` (UTC, `YYYY-MM-DD`), unless the

@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::importer::{ProjectSync, SyncError, SyncOptions, SyncOutcome, SyncReport, SyncTarget};
-use super::ports::{CommitStore, SyncStateStore};
+use super::ports::{CommitStore, SyncEnd, SyncStateStore};
 use crate::credentials::model::SyncTally;
 use crate::credentials::refusal::{self, Refusal};
 use crate::credentials::{
@@ -219,6 +219,25 @@ impl RecordReport {
         }
     }
 
+    /// How the sync ended, as the project's sync item records it: `None` for a record that never read the project
+    /// for a reason of its own (deferred, or skipped for its credential's state).
+    pub fn end(&self) -> Option<SyncEnd> {
+        let at = timestamp(OffsetDateTime::now_utc());
+        match (&self.outcome, self.error_code()) {
+            (_, Some(code)) => Some(SyncEnd::Failed {
+                at,
+                code: code.to_owned(),
+            }),
+            (RecordOutcome::Synced(_) | RecordOutcome::Continued(_), None) => {
+                Some(SyncEnd::Succeeded {
+                    at,
+                    commits: self.commits() as u64,
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// The error this record adds to its credential's sync summary, if it failed.
     pub fn error_code(&self) -> Option<&'static str> {
         match &self.outcome {
@@ -349,13 +368,16 @@ where
         );
         let started = std::time::Instant::now();
         let (outcome, stats) = self.sync(&message, slot).instrument(span.clone()).await;
-        let _entered = span.enter();
         let report = RecordReport {
             message: Some(message),
             outcome,
             stats,
             duration: started.elapsed(),
         };
+        self.record_end(&report, slot)
+            .instrument(span.clone())
+            .await;
+        let _entered = span.enter();
         let message = report.message.as_ref().expect("set above");
         let duration_ms = report.duration.as_millis() as u64;
         tracing::info!(
@@ -382,6 +404,20 @@ where
             );
         }
         report
+    }
+
+    /// Records how the record's sync ended on the project's sync item (what `projects.list` shows), within the
+    /// record's time. A failure to record is only logged: the sync itself is done.
+    async fn record_end(&self, report: &RecordReport, slot: RecordSlot) {
+        let (Some(message), Some(end)) = (&report.message, report.end()) else {
+            return;
+        };
+        let key = ProjectKey::new(message.connection_id().clone(), message.project_id());
+        match before(slot.abort_at, self.state.record_outcome(&key, &end)).await {
+            Some(Ok(())) => {}
+            Some(Err(error)) => tracing::warn!(error = %error, "sync outcome not recorded"),
+            None => tracing::warn!("sync outcome not recorded before the deadline"),
+        }
     }
 
     async fn sync(

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use std::time::Duration;
 
-use crate::hooks::{LeaseTake, PushLeases, ScheduledProject};
-use crate::kernel::enqueue_lease::EnqueueLease;
+use crate::hooks::PushLeases;
+use crate::kernel::enqueue_lease::{EnqueueLease, LeaseTake, ScheduledProject};
 use crate::kernel::ids::{ConnectionId, CredentialId};
 use crate::kernel::instance::{InstanceUrl, InstanceUrlError};
 use crate::kernel::project_status::ProjectStatus;

@@ -9,7 +9,7 @@ use crate::kernel::ids::ConnectionId;
 use crate::kernel::project_key::ProjectKey;
 use crate::kernel::store::StoreError;
 use crate::kernel::time::{change_stamp_now, utc};
-use crate::sync::{CommitStore, SyncJob, SyncState, SyncStateStore};
+use crate::sync::{CommitStore, SyncEnd, SyncJob, SyncState, SyncStateStore};
 use time::OffsetDateTime;
 
 /// The key of a test's project, from a literal connection id (which must have the id's shape).
@@ -138,6 +138,8 @@ pub struct MemoryStateStore {
     inaccessible: Mutex<BTreeMap<ProjectKey, String>>,
     /// Commit writes reserved per (connection, day).
     commit_writes: Mutex<BTreeMap<(ConnectionId, String), u64>>,
+    /// How each project's syncs ended, oldest first.
+    outcomes: Mutex<BTreeMap<ProjectKey, Vec<SyncEnd>>>,
 }
 
 impl MemoryStateStore {
@@ -173,6 +175,22 @@ impl MemoryStateStore {
             .filter(|((connection, _), _)| connection == connection_id)
             .map(|(_, writes)| writes)
             .sum()
+    }
+
+    /// How the project's syncs ended, oldest first.
+    pub fn outcomes(&self, project: &ProjectKey) -> Vec<SyncEnd> {
+        self.outcomes
+            .lock()
+            .unwrap()
+            .get(project)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// An operator's re-import request, as `projects.resync` records it.
+    pub fn request_resync(&self, project: &ProjectKey, stamp: &str) {
+        let mut states = self.states.lock().unwrap();
+        states.entry(project.clone()).or_default().resync_requested = Some(stamp.to_owned());
     }
 
     pub fn state(&self, project: &ProjectKey) -> SyncState {
@@ -218,6 +236,32 @@ impl SyncStateStore for MemoryStateStore {
         job: &SyncJob,
     ) -> Result<bool, StoreError> {
         self.update_if(project, expected, |state| state.job = Some(job.clone()))
+    }
+
+    async fn record_outcome(&self, project: &ProjectKey, outcome: &SyncEnd) -> Result<(), StoreError> {
+        let mut outcomes = self.outcomes.lock().unwrap();
+        outcomes
+            .entry(project.clone())
+            .or_default()
+            .push(outcome.clone());
+        Ok(())
+    }
+
+    async fn clear_resync(
+        &self,
+        project: &ProjectKey,
+        reconciled_since: &str,
+    ) -> Result<(), StoreError> {
+        let mut states = self.states.lock().unwrap();
+        if let Some(state) = states.get_mut(project)
+            && state
+                .resync_requested
+                .as_deref()
+                .is_some_and(|requested| requested <= reconciled_since)
+        {
+            state.resync_requested = None;
+        }
+        Ok(())
     }
 
     async fn reserve_writes(

@@ -60,7 +60,7 @@ api_errors! {
     InvalidPermissions(String) = (403, "invalid_permissions"),
     #[error(
         "no such method; use /connections/{{connection_id}}/credentials.create, .update, .info/{{id}}, .list, .delete, \
-         hooks.rotate or commits.list"
+         hooks.rotate, commits.list, projects.list, projects.info/{{id}}, projects.sync or projects.resync"
     )]
     UnknownRoute = (404, "unknown_route"),
     #[error("no connection has this id")]
@@ -68,6 +68,9 @@ api_errors! {
     /// A malformed id names no credential; a well-formed one may be absent from the connection.
     #[error("{0}")]
     CredentialNotFound(&'static str) = (404, "credential_not_found"),
+    /// No tick recorded a project with this id in the connection (or the id is malformed).
+    #[error("no project with this id is recorded in this connection")]
+    ProjectNotFound = (404, "project_not_found"),
     /// The route is only served under another method (the reply's `Allow` header names it).
     #[error("{} only accepts {}", .route.name(), .route.method())]
     MethodNotAllowed { route: Route } = (405, "method_not_allowed"),
@@ -84,6 +87,11 @@ api_errors! {
         "this credential's stored token is missing; update it with secrets.api_token to store the token again"
     )]
     SecretMissing = (409, "secret_missing"),
+    /// The project's status (`excluded`, `archived`, `forbidden`, `gone`, ...) is one the tick does not sync.
+    #[error("the project is {0}; only active and empty projects are synced")]
+    ProjectNotSynced(String) = (409, "project_not_synced"),
+    #[error("a schedule tick is enqueueing this connection's projects; try again in a minute")]
+    SchedulingInProgress = (409, "scheduling_in_progress"),
     #[error("the body is larger than {} bytes", MAX_BODY_BYTES)]
     BodyTooLarge = (413, "body_too_large"),
     #[error("send the body as application/json or application/x-www-form-urlencoded")]
@@ -146,7 +154,7 @@ mod tests {
     #[test]
     fn each_code_is_one_variant_with_a_status_of_its_class() {
         let mut codes: Vec<&str> = ApiError::ALL_CODES.iter().map(|(code, _)| *code).collect();
-        assert_eq!(codes.len(), 22, "{codes:?}");
+        assert_eq!(codes.len(), 25, "{codes:?}");
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(
@@ -165,6 +173,7 @@ mod tests {
                 405,
             ),
             (ApiError::GitLabUnreachable, "gitlab_unreachable", 502),
+            (ApiError::ProjectNotSynced("archived".into()), "project_not_synced", 409),
         ];
         for (error, code, status) in samples {
             assert_eq!((error.code(), error.status()), (code, status));
@@ -177,7 +186,7 @@ mod tests {
         assert_eq!(
             ApiError::UnknownRoute.to_string(),
             "no such method; use /connections/{connection_id}/credentials.create, .update, .info/{id}, .list, .delete, \
-             hooks.rotate or commits.list"
+             hooks.rotate, commits.list, projects.list, projects.info/{id}, projects.sync or projects.resync"
         );
         assert_eq!(
             ApiError::BodyTooLarge.to_string(),

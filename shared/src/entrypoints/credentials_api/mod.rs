@@ -4,7 +4,7 @@
 //! case. Every outcome is a JSON reply with a fitting status; nothing a caller sends leads to a 500.
 //!
 //! `request` reads the bodies into typed inputs of the domain's use cases; `commits` serves `commits.list`;
-//! `error` holds [`ApiError`], every code the API answers with.
+//! `projects` the operator's `projects.*`; `error` holds [`ApiError`], every code the API answers with.
 
 use aws_lambda_events::apigw::ApiGatewayRequestAuthorizerIamDescription;
 use lambda_http::http::header;
@@ -20,21 +20,26 @@ use crate::credentials::{
 };
 use crate::kernel::ids::{ConnectionId, CredentialId};
 use crate::kernel::push_hook::hook_path;
+use crate::kernel::sync_message::SyncQueue;
 use crate::kernel::vault::SecretVault;
+use crate::projects::{ProjectStates, Projects};
 
 mod commits;
 mod error;
+mod projects;
 mod request;
 
 pub use error::ApiError;
-use request::{CreateBody, DeleteBody, UpdateBody};
+use request::{CreateBody, DeleteBody, ProjectBody, UpdateBody};
 
 /// Everything the handler needs, built once per process.
 #[derive(Debug)]
-pub struct CredentialsApi<S, V, G, R> {
+pub struct CredentialsApi<S, V, G, R, P, Q> {
     pub credentials: Credentials<S, V, G>,
     /// `commits.list`: what the sync imported, read back.
     pub commits: CommitLog<R>,
+    /// `projects.*`: the operator's view of the projects, and sync requests.
+    pub projects: Projects<P, Q>,
     /// Accept requests without an IAM authorizer in the request context (local runs only).
     pub allow_unauthenticated: bool,
 }
@@ -51,11 +56,19 @@ pub enum Route {
     RotateHook,
     /// A page of a project's imported commits.
     CommitsList,
+    /// A page of the connection's projects with their state.
+    ProjectsList,
+    /// One project, with its job and recent failures.
+    ProjectsInfo,
+    /// Sync one project now.
+    ProjectsSync,
+    /// Import one project's whole default branch again and reconcile.
+    ProjectsResync,
 }
 
 impl Route {
     /// Every method name with its HTTP method and whether it takes an id path segment.
-    pub const ALL: [(Route, &'static str, &'static str, bool); 7] = [
+    pub const ALL: [(Route, &'static str, &'static str, bool); 11] = [
         (Route::Create, "credentials.create", "POST", false),
         (Route::Update, "credentials.update", "POST", false),
         (Route::Info, "credentials.info", "GET", true),
@@ -63,6 +76,10 @@ impl Route {
         (Route::Delete, "credentials.delete", "POST", false),
         (Route::RotateHook, "hooks.rotate", "POST", false),
         (Route::CommitsList, "commits.list", "GET", false),
+        (Route::ProjectsList, "projects.list", "GET", false),
+        (Route::ProjectsInfo, "projects.info", "GET", true),
+        (Route::ProjectsSync, "projects.sync", "POST", false),
+        (Route::ProjectsResync, "projects.resync", "POST", false),
     ];
 
     pub fn name(self) -> &'static str {
@@ -91,6 +108,8 @@ struct Audit {
     connection: Option<ConnectionId>,
     /// The credential the call names (update, info, delete) or created.
     credential: Option<CredentialId>,
+    /// The project the call names (`projects.info`, `.sync`, `.resync`).
+    project: Option<u64>,
 }
 
 /// The Lambda entry point. Never fails: every outcome is a reply.
@@ -100,8 +119,8 @@ struct Audit {
 /// a push hook secret.
 /// It is logged at INFO (WARN for our own 5xx failures); the template holds this function at INFO or more so the
 /// line survives a quieter `LogLevel`.
-pub async fn handler<S, V, G, R>(
-    api: &CredentialsApi<S, V, G, R>,
+pub async fn handler<S, V, G, R, P, Q>(
+    api: &CredentialsApi<S, V, G, R, P, Q>,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error>
 where
@@ -109,6 +128,8 @@ where
     V: SecretVault,
     G: Verifier,
     R: CommitReader,
+    P: ProjectStates,
+    Q: SyncQueue,
 {
     let mut audit = Audit::default();
     let (reply, result) = match api.respond(&req, &mut audit).await {
@@ -126,6 +147,7 @@ impl Audit {
         let route = self.route.map_or("unknown", Route::name);
         let connection_id = self.connection.as_ref().map(ConnectionId::as_str);
         let credential_id = self.credential.as_ref().map(CredentialId::as_str);
+        let project_id = self.project;
         // One list of fields for both levels (a level of `tracing` must be known where the line is written).
         macro_rules! audit_line {
             ($level:ident, $message:literal) => {
@@ -135,6 +157,7 @@ impl Audit {
                     route,
                     connection_id,
                     credential_id,
+                    project_id,
                     result,
                     status,
                     $message
@@ -173,12 +196,14 @@ impl Call<'_> {
     }
 }
 
-impl<S, V, G, R> CredentialsApi<S, V, G, R>
+impl<S, V, G, R, P, Q> CredentialsApi<S, V, G, R, P, Q>
 where
     S: CredentialStore,
     V: SecretVault,
     G: Verifier,
     R: CommitReader,
+    P: ProjectStates,
+    Q: SyncQueue,
 {
     /// The checks every route shares (authorisation, route, method, connection id), then the route's own call.
     async fn respond(&self, req: &Request, audit: &mut Audit) -> Result<Response<Body>, ApiError> {
@@ -210,6 +235,9 @@ where
             Route::Delete => self.delete(call).await,
             Route::RotateHook => self.rotate_hook(call).await,
             Route::CommitsList => self.commits_list(call).await,
+            Route::ProjectsList => self.projects_list(call).await,
+            Route::ProjectsInfo => self.projects_info(call, path_id.unwrap_or_default()).await,
+            Route::ProjectsSync | Route::ProjectsResync => self.project_sync(call, route).await,
         }?;
         Ok(json_reply(status, &body))
     }
@@ -288,7 +316,49 @@ where
     }
 }
 
-/// The request's body read into the route's body type ([`CreateBody`], [`UpdateBody`], [`DeleteBody`]): JSON or
+impl<S, V, G, R, P, Q> CredentialsApi<S, V, G, R, P, Q>
+where
+    S: CredentialStore,
+    V: SecretVault,
+    G: Verifier,
+    R: CommitReader,
+    P: ProjectStates,
+    Q: SyncQueue,
+{
+    /// `projects.list[?status=&limit=&cursor=]`: a page of the connection's projects.
+    async fn projects_list(&self, call: &mut Call<'_>) -> Result<Reply, ApiError> {
+        projects::known_connection(&self.credentials.store, &call.connection).await?;
+        let page = projects::list(&self.projects, call.req, &call.connection).await?;
+        Ok((200, page))
+    }
+
+    /// `projects.info/{id}`: one project; an id of the wrong shape names none.
+    async fn projects_info(&self, call: &mut Call<'_>, path_id: &str) -> Result<Reply, ApiError> {
+        let project_id = projects::path_project_id(path_id)?;
+        call.audit.project = Some(project_id);
+        projects::known_connection(&self.credentials.store, &call.connection).await?;
+        let view = projects::info(&self.projects, &call.connection, project_id).await?;
+        Ok((200, view))
+    }
+
+    /// `projects.sync` and `projects.resync`: 202 once the project's sync is queued (or a queued one covers it).
+    async fn project_sync(&self, call: &mut Call<'_>, route: Route) -> Result<Reply, ApiError> {
+        let project_id = body::<ProjectBody>(call.req)?.into_input()?;
+        call.audit.project = Some(project_id);
+        projects::known_connection(&self.credentials.store, &call.connection).await?;
+        let connection = &call.connection;
+        let requested = if route == Route::ProjectsResync {
+            self.projects.resync(connection, project_id).await
+        } else {
+            self.projects.sync(connection, project_id).await
+        }
+        .map_err(|e| projects::failed(&e, connection))?;
+        Ok((202, projects::requested(project_id, requested)))
+    }
+}
+
+/// The request's body read into the route's body type ([`CreateBody`], [`UpdateBody`], [`DeleteBody`],
+/// [`ProjectBody`]): JSON or
 /// form data by its `Content-Type` (anything else is 415), at most [`request::MAX_BODY_BYTES`].
 fn body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     let content_type = req

@@ -178,6 +178,15 @@ pub struct DeleteBody {
     unknown: Unknown,
 }
 
+/// `projects.sync`'s and `projects.resync`'s body.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct ProjectBody {
+    project_id: Field<Count>,
+    #[serde(flatten)]
+    unknown: Unknown,
+}
+
 #[derive(Default, Deserialize)]
 #[serde(default)]
 struct SettingsBody {
@@ -506,6 +515,25 @@ impl DeleteBody {
     pub fn into_input(self) -> Result<CredentialId, ApiError> {
         only_fields(&self.unknown, &["id"], ApiError::InvalidRequest, "the body")?;
         credential_id(self.id)
+    }
+}
+
+impl ProjectBody {
+    pub fn into_input(self) -> Result<u64, ApiError> {
+        only_fields(&self.unknown, &["project_id"], ApiError::InvalidRequest, "the body")?;
+        let invalid = || ApiError::InvalidRequest("project_id must be a positive integer".into());
+        let id = match self.project_id {
+            Field::Set(Count::Number(id)) => id,
+            Field::Set(Count::Text(text)) => text.trim().parse().map_err(|_| invalid())?,
+            Field::Omitted | Field::Null => {
+                return Err(ApiError::InvalidRequest("project_id is required".into()));
+            }
+            Field::Unexpected => return Err(invalid()),
+        };
+        if id == 0 {
+            return Err(invalid());
+        }
+        Ok(id)
     }
 }
 

@@ -1,0 +1,55 @@
+//! What operating projects needs from storage: every project of a connection as the state table holds it, one
+//! project, the enqueue lease as an operator's sync takes it, and a re-import's request. The AWS adapter is
+//! `crate::aws::project_store`, next to the tick's and the hooks' writes of the same items.
+
+use std::future::Future;
+
+use super::model::ProjectState;
+use crate::kernel::enqueue_lease::{EnqueueLease, LeaseTake};
+use crate::kernel::ids::ConnectionId;
+use crate::kernel::store::StoreError;
+
+pub trait ProjectStates: Send + Sync {
+    /// Every project the scheduler recorded for the connection, in project id order.
+    fn project_states(
+        &self,
+        connection: &ConnectionId,
+    ) -> impl Future<Output = Result<Vec<ProjectState>, StoreError>> + Send;
+
+    /// One project the scheduler recorded (`None`: no tick recorded it).
+    fn project_state(
+        &self,
+        connection: &ConnectionId,
+        project_id: u64,
+    ) -> impl Future<Output = Result<Option<ProjectState>, StoreError>> + Send;
+
+    /// Takes `lease` on the project's schedule item as a push hook does (the project's status one a tick syncs,
+    /// no queued message visible from `covered_from` on), and only while no tick holds the connection's scheduling
+    /// lock at `now` (epoch seconds): one transaction, so a tick that reads and writes the connection's leases
+    /// under its lock never overwrites this lease with what it read before. `None` while a tick holds the lock.
+    fn take_operator_lease(
+        &self,
+        connection: &ConnectionId,
+        project_id: u64,
+        lease: &EnqueueLease,
+        covered_from: i64,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<LeaseTake>, StoreError>> + Send;
+
+    /// Gives back a lease whose message could not be sent, if it is still that lease (`visible_at` names it).
+    fn release_operator_lease(
+        &self,
+        connection: &ConnectionId,
+        project_id: u64,
+        visible_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records on the project's sync item that its whole default branch is to be imported again (`stamp`, a
+    /// change stamp): the next sync that reads it does so, and clears it once done.
+    fn request_resync(
+        &self,
+        connection: &ConnectionId,
+        project_id: u64,
+        stamp: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
