@@ -13,6 +13,7 @@ mod gitlab_client;
 mod hostile;
 mod named_run;
 mod network_placement;
+mod operate;
 mod push_hook;
 mod push_pipeline;
 mod scheduler;

@@ -18,7 +18,8 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::local_run::{LocalRunError, aws_failure};
 
-/// One API call as API Gateway delivers it to the credentials API function with an IAM identity.
+/// One API call as API Gateway delivers it to the credentials API function with an IAM identity; `route` may end
+/// in a query string (`projects.list?limit=2`).
 pub fn credentials_api_event(
     connection: &str,
     method: &str,
@@ -28,12 +29,23 @@ pub fn credentials_api_event(
     let mut event: Value =
         serde_json::from_str(include_str!("../../events/apigw-credentials-create.json"))
             .expect("the sample event is JSON");
+    let (route, query) = route.split_once('?').unwrap_or((route, ""));
     let path = format!("/connections/{connection}/{route}");
     event["rawPath"] = path.clone().into();
     event["requestContext"]["http"]["path"] = path.into();
     event["requestContext"]["http"]["method"] = method.into();
     event["pathParameters"]["connection_id"] = connection.into();
     event["pathParameters"]["proxy"] = route.into();
+    // As API Gateway gives a query string (the tests' values need no decoding): raw, and the first of each name.
+    event["rawQueryString"] = query.into();
+    let mut parameters = serde_json::Map::new();
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        parameters.entry(name).or_insert_with(|| value.into());
+    }
+    if !parameters.is_empty() {
+        event["queryStringParameters"] = parameters.into();
+    }
     match body {
         Some(body) => {
             let body = body.to_string();

@@ -5,9 +5,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
 
 use super::keys::{PROJECT_SK_PREFIX, SCHEDULE_SK_PREFIX, connection_items, project_sk};
 use super::project_store::{
@@ -30,11 +28,11 @@ impl ProjectStates for DynamoProjectStore {
         &self,
         connection: &ConnectionId,
     ) -> Result<Vec<ProjectState>, StoreError> {
-        let items = |prefix| {
-            connection_items(&self.client, &self.table, connection.as_str(), prefix, None)
-        };
-        let (schedules, syncs) = futures::try_join!(items(SCHEDULE_SK_PREFIX), items(PROJECT_SK_PREFIX))
-            .map_err(|e| unavailable("Query projects", &e))?;
+        let items =
+            |prefix| connection_items(&self.client, &self.table, connection.as_str(), prefix, None);
+        let (schedules, syncs) =
+            futures::try_join!(items(SCHEDULE_SK_PREFIX), items(PROJECT_SK_PREFIX))
+                .map_err(|e| unavailable("Query projects", &e))?;
         let mut syncs: HashMap<u64, Item> = syncs
             .into_iter()
             .filter_map(|item| Some((project_id(&item, PROJECT_SK_PREFIX)?, item)))
@@ -43,7 +41,11 @@ impl ProjectStates for DynamoProjectStore {
             .iter()
             .filter_map(|schedule| {
                 let id = project_id(schedule, SCHEDULE_SK_PREFIX)?;
-                Some(project_state(id, schedule, &syncs.remove(&id).unwrap_or_default()))
+                Some(project_state(
+                    id,
+                    schedule,
+                    &syncs.remove(&id).unwrap_or_default(),
+                ))
             })
             .collect();
         states.sort_by_key(|state| state.project_id);
@@ -69,9 +71,9 @@ impl ProjectStates for DynamoProjectStore {
             read(key(pk(), project_sk(project_id))),
         )
         .map_err(|e| unavailable("GetItem project", &e))?;
-        Ok(schedule.item.map(|schedule| {
-            project_state(project_id, &schedule, &sync.item.unwrap_or_default())
-        }))
+        Ok(schedule
+            .item
+            .map(|schedule| project_state(project_id, &schedule, &sync.item.unwrap_or_default())))
     }
 
     async fn take_operator_lease(
@@ -109,7 +111,11 @@ impl ProjectStates for DynamoProjectStore {
         let result = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().condition_check(unlocked).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(unlocked)
+                    .build(),
+            )
             .transact_items(TransactWriteItem::builder().update(take).build())
             .send()
             .await;
@@ -141,7 +147,10 @@ impl ProjectStates for DynamoProjectStore {
         self.give_back(
             Self::schedule_key(connection, project_id),
             "REMOVE enqueue_lease_until, enqueued_at, enqueue_visible_at",
-            ("enqueue_visible_at", AttributeValue::N(visible_at.to_string())),
+            (
+                "enqueue_visible_at",
+                AttributeValue::N(visible_at.to_string()),
+            ),
             "UpdateItem operator lease",
         )
         .await
@@ -203,8 +212,11 @@ fn project_state(project_id: u64, schedule: &Item, sync: &Item) -> ProjectState 
     ProjectState {
         project_id,
         path_with_namespace: text(schedule, "path_with_namespace"),
-        default_branch: text(sync, "default_branch").or_else(|| text(schedule, "gitlab_default_branch")),
-        schedule_status: text(schedule, "status").as_deref().and_then(ProjectStatus::parse),
+        default_branch: text(sync, "default_branch")
+            .or_else(|| text(schedule, "gitlab_default_branch")),
+        schedule_status: text(schedule, "status")
+            .as_deref()
+            .and_then(ProjectStatus::parse),
         seen_at: text(schedule, "seen_at"),
         gone_at: text(schedule, "gone_at"),
         lease: enqueue_lease(schedule),

@@ -547,8 +547,7 @@ pub const LEASE_ATTRIBUTES: [&str; 3] =
 /// queued message becomes visible from `:covered` on.
 pub(super) const LEASE_TAKE: &str =
     "SET enqueue_lease_until = :until, enqueued_at = :at, enqueue_visible_at = :visible";
-pub(super) const LEASE_FREE: &str =
-    "attribute_exists(pk) AND (attribute_not_exists(enqueue_visible_at) OR enqueue_visible_at < :covered)";
+pub(super) const LEASE_FREE: &str = "attribute_exists(pk) AND (attribute_not_exists(enqueue_visible_at) OR enqueue_visible_at < :covered)";
 
 impl DynamoProjectStore {
     /// A read of the schedule item at `key` says whether a lease may be taken for a push (or an operator's sync)

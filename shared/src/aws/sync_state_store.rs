@@ -64,7 +64,9 @@ impl SyncStateStore for DynamoSyncStateStore {
             .key(pk, pk_value)
             .key(sk, sk_value)
             .consistent_read(true)
-            .projection_expression("last_head, default_branch, job, access_error, resync_requested_at")
+            .projection_expression(
+                "last_head, default_branch, job, access_error, resync_requested_at",
+            )
             .send()
             .await
             .map_err(|e| StoreError::unavailable("GetItem", DisplayErrorContext(&e)))?
@@ -103,7 +105,11 @@ impl SyncStateStore for DynamoSyncStateStore {
         send(update).await
     }
 
-    async fn record_outcome(&self, project: &ProjectKey, outcome: &SyncEnd) -> Result<(), StoreError> {
+    async fn record_outcome(
+        &self,
+        project: &ProjectKey,
+        outcome: &SyncEnd,
+    ) -> Result<(), StoreError> {
         let update = match outcome {
             SyncEnd::Succeeded { at, commits } => self
                 .unconditional(project)

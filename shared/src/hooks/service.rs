@@ -17,7 +17,9 @@ use time::OffsetDateTime;
 use super::ports::PushLeases;
 use super::push::{Event, PushError};
 use super::secret_cache::SecretCache;
-use crate::kernel::enqueue_lease::{DEFAULT_ENQUEUE_LEASE, EnqueueLease, LeaseTake, ScheduledProject};
+use crate::kernel::enqueue_lease::{
+    DEFAULT_ENQUEUE_LEASE, EnqueueLease, LeaseTake, ScheduledProject,
+};
 use crate::kernel::ids::ConnectionId;
 use crate::kernel::push_hook::hook_secret_name;
 use crate::kernel::store::StoreError;

@@ -206,7 +206,11 @@ mod tests {
         assert_eq!(project.status(), StatusFilter::Active);
         project.sync.last_success_at = Some("2026-12-01T10:00:00Z".into());
         project.sync.last_error_at = Some("2026-12-01T09:00:00Z".into());
-        assert_eq!(project.status(), StatusFilter::Active, "failed, then succeeded");
+        assert_eq!(
+            project.status(),
+            StatusFilter::Active,
+            "failed, then succeeded"
+        );
         project.sync.last_error_at = Some("2026-12-01T11:00:00Z".into());
         assert_eq!(project.status(), StatusFilter::Failing);
         project.access_error = Some(("forbidden".into(), "2026-12-01T11:00:00Z".into()));

@@ -1,11 +1,12 @@
 //! [`Projects`]: an operator's view of a connection's projects, and the two requests an operator makes of one.
 //!
 //! `sync` and `resync` enqueue the project's usual sync message through its enqueue lease, as a push hook does:
-//! the message is delayed by the hooks' coalescing window, and a message that becomes visible from a window
-//! before the request on covers it (it reads the branch head after the request, or close enough that the
-//! operator cannot tell). The lease is taken only while no tick holds the connection's scheduling lock (a tick
-//! holds it for the seconds it reads and writes the connection's leases); a request waits out such a tick for a
-//! bounded time, so of twenty requests at once, during a tick or not, exactly one sends a message.
+//! the message is delayed by the hooks' coalescing window, and a message that becomes visible after the request
+//! covers it (it reads the project after the request). A `sync` is also covered by a message queued earlier that
+//! no sync has answered yet (queued, or running); a `resync` is not, since a running sync may have read the
+//! project before the request. The lease is taken only while no tick holds the connection's scheduling lock (a
+//! tick holds it for the seconds it reads and writes the connection's leases); a request waits out such a tick
+//! for a bounded time, so of twenty requests at once, during a tick or not, exactly one sends a message.
 
 use std::time::Duration;
 
@@ -14,7 +15,9 @@ use time::OffsetDateTime;
 use super::model::{ProjectState, StatusFilter};
 use super::ports::ProjectStates;
 use crate::backoff::jittered;
-use crate::kernel::enqueue_lease::{DEFAULT_ENQUEUE_LEASE, EnqueueLease, LeaseTake, ScheduledProject};
+use crate::kernel::enqueue_lease::{
+    DEFAULT_ENQUEUE_LEASE, EnqueueLease, LeaseTake, ScheduledProject,
+};
 use crate::kernel::ids::ConnectionId;
 use crate::kernel::store::StoreError;
 use crate::kernel::sync_message::{MessageError, SyncMessage, SyncQueue};
@@ -118,7 +121,8 @@ impl<P: ProjectStates, Q: SyncQueue> Projects<P, Q> {
         connection: &ConnectionId,
         project_id: u64,
     ) -> Result<Requested, ProjectsError> {
-        self.enqueue(connection, project_id).await
+        self.enqueue(connection, project_id, Cover::QueuedOrLater)
+            .await
     }
 
     /// Imports the project's whole default branch again and marks removed the stored commits no longer on it:
@@ -140,7 +144,7 @@ impl<P: ProjectStates, Q: SyncQueue> Projects<P, Q> {
         self.store
             .request_resync(connection, project_id, &stamp)
             .await?;
-        self.enqueue(connection, project_id).await
+        self.enqueue(connection, project_id, Cover::Later).await
     }
 
     /// Takes the project's lease (waiting out a tick's lock for [`ProjectsOptions::lock_wait`]) and sends its
@@ -149,13 +153,23 @@ impl<P: ProjectStates, Q: SyncQueue> Projects<P, Q> {
         &self,
         connection: &ConnectionId,
         project_id: u64,
+        cover: Cover,
     ) -> Result<Requested, ProjectsError> {
         let mut attempt = 0;
         let waited_until = tokio::time::Instant::now() + self.options.lock_wait;
         let (taken, lease) = loop {
             let now = OffsetDateTime::now_utc();
+            if cover == Cover::QueuedOrLater
+                && self
+                    .info(connection, project_id)
+                    .await?
+                    .sync_queued(now.unix_timestamp())
+            {
+                return Ok(Requested::Covered);
+            }
             let lease = self.lease_at(now);
-            let covered_from = now.unix_timestamp() - self.window().as_secs() as i64;
+            // A second's margin for clocks, as for a push.
+            let covered_from = now.unix_timestamp().saturating_add(1);
             let taken = self
                 .store
                 .take_operator_lease(
@@ -170,7 +184,8 @@ impl<P: ProjectStates, Q: SyncQueue> Projects<P, Q> {
                 Some(taken) => break (taken, lease),
                 None if tokio::time::Instant::now() < waited_until => {
                     attempt += 1;
-                    let delay = jittered(Duration::from_millis(100), Duration::from_secs(1), attempt);
+                    let delay =
+                        jittered(Duration::from_millis(100), Duration::from_secs(1), attempt);
                     tokio::time::sleep(delay).await;
                 }
                 None => return Err(ProjectsError::Busy),
@@ -235,6 +250,15 @@ impl<P: ProjectStates, Q: SyncQueue> Projects<P, Q> {
     }
 }
 
+/// Which queued message covers a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cover {
+    /// One no sync has answered yet (queued or running), or one that becomes visible after the request.
+    QueuedOrLater,
+    /// Only one that becomes visible after the request.
+    Later,
+}
+
 fn not_synced(take: LeaseTake) -> ProjectsError {
     match take {
         LeaseTake::NotSynced(status) => ProjectsError::NotSynced(status),
@@ -294,7 +318,12 @@ mod tests {
                 project(id, status)
             })
             .collect();
-        let ids = |page: &Page| page.projects.iter().map(|s| s.project_id).collect::<Vec<_>>();
+        let ids = |page: &Page| {
+            page.projects
+                .iter()
+                .map(|s| s.project_id)
+                .collect::<Vec<_>>()
+        };
         let first = page(states.clone(), None, None, 2);
         assert_eq!((ids(&first), first.next_after), (vec![1, 2], Some(2)));
         let second = page(states.clone(), None, first.next_after, 2);

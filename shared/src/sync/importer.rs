@@ -161,7 +161,10 @@ fn pending_resync(state: &SyncState) -> bool {
     let Some(requested) = state.resync_requested.as_deref() else {
         return false;
     };
-    let running = state.job.as_ref().and_then(|job| job.reconcile_since.as_deref());
+    let running = state
+        .job
+        .as_ref()
+        .and_then(|job| job.reconcile_since.as_deref());
     !running.is_some_and(|since| since >= requested)
 }
 

@@ -238,7 +238,11 @@ impl SyncStateStore for MemoryStateStore {
         self.update_if(project, expected, |state| state.job = Some(job.clone()))
     }
 
-    async fn record_outcome(&self, project: &ProjectKey, outcome: &SyncEnd) -> Result<(), StoreError> {
+    async fn record_outcome(
+        &self,
+        project: &ProjectKey,
+        outcome: &SyncEnd,
+    ) -> Result<(), StoreError> {
         let mut outcomes = self.outcomes.lock().unwrap();
         outcomes
             .entry(project.clone())

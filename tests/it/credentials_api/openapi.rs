@@ -29,7 +29,11 @@ fn openapi_describes_exactly_the_routes_and_error_codes_the_handler_has() {
         assert_eq!(operations, vec![method.to_ascii_lowercase()], "{key}");
         let operation = &item[method.to_ascii_lowercase().as_str()];
         assert_eq!(operation["operationId"].as_str(), Some(name));
-        let success = if route == Route::Create { "201" } else { "200" };
+        let success = match route {
+            Route::Create => "201",
+            Route::ProjectsSync | Route::ProjectsResync => "202",
+            _ => "200",
+        };
         assert!(
             operation["responses"].get(success).is_some(),
             "{name} documents {success}"

@@ -173,7 +173,11 @@ mod tests {
                 405,
             ),
             (ApiError::GitLabUnreachable, "gitlab_unreachable", 502),
-            (ApiError::ProjectNotSynced("archived".into()), "project_not_synced", 409),
+            (
+                ApiError::ProjectNotSynced("archived".into()),
+                "project_not_synced",
+                409,
+            ),
         ];
         for (error, code, status) in samples {
             assert_eq!((error.code(), error.status()), (code, status));

@@ -520,7 +520,12 @@ impl DeleteBody {
 
 impl ProjectBody {
     pub fn into_input(self) -> Result<u64, ApiError> {
-        only_fields(&self.unknown, &["project_id"], ApiError::InvalidRequest, "the body")?;
+        only_fields(
+            &self.unknown,
+            &["project_id"],
+            ApiError::InvalidRequest,
+            "the body",
+        )?;
         let invalid = || ApiError::InvalidRequest("project_id must be a positive integer".into());
         let id = match self.project_id {
             Field::Set(Count::Number(id)) => id,
