@@ -13,7 +13,7 @@ use crate::aws::credential_store::DynamoCredentialStore;
 use crate::aws::project_store::DynamoProjectStore;
 use crate::aws::rate_bucket::DynamoSlotStore;
 use crate::aws::secrets::SecretsManagerVault;
-use crate::aws::sync_queue::SqsSyncQueue;
+use crate::aws::sync_queue::{SqsSyncQueue, SqsTurnQueue};
 use crate::aws::sync_state_store::DynamoSyncStateStore;
 use crate::commits::CommitLog;
 use crate::config::{Config, ConfigError};
@@ -34,6 +34,7 @@ pub type CredentialsFunction = CredentialsApi<
     DynamoCommitReader,
     DynamoProjectStore,
     SqsSyncQueue,
+    SqsTurnQueue,
 >;
 
 /// The scheduler function.
@@ -115,6 +116,10 @@ pub fn credentials_function(
         projects: Projects {
             store: DynamoProjectStore::new(dynamodb, config.state_table.clone()),
             queue: sync_queue(config, aws),
+            turns: SqsTurnQueue::new(
+                aws_sdk_sqs::Client::new(aws),
+                config.turn_request_queue_url.clone(),
+            ),
             options: ProjectsOptions {
                 coalesce_window: config.push_coalesce_window,
                 ..ProjectsOptions::default()

@@ -17,7 +17,7 @@ use shared::aws::commit_reader::DynamoCommitReader;
 use shared::aws::credential_store::DynamoCredentialStore;
 use shared::aws::project_store::DynamoProjectStore;
 use shared::aws::secrets::SecretsManagerVault;
-use shared::aws::sync_queue::SqsSyncQueue;
+use shared::aws::sync_queue::{SqsSyncQueue, SqsTurnQueue};
 use shared::commits::CommitLog;
 use shared::credentials::model::{CredentialRecord, DiscoverySummary, SyncTally};
 use shared::credentials::{CredentialStatusStore, CredentialStore, Credentials, GitLabVerifier};
@@ -69,6 +69,7 @@ type Api = CredentialsApi<
     DynamoCommitReader,
     DynamoProjectStore,
     SqsSyncQueue,
+    SqsTurnQueue,
 >;
 
 mod audit_line;
@@ -216,6 +217,7 @@ fn faulty_api(
     DynamoCommitReader,
     DynamoProjectStore,
     SqsSyncQueue,
+    SqsTurnQueue,
 > {
     CredentialsApi {
         credentials: faulty_domain(env, plan),
@@ -231,10 +233,11 @@ fn instance(sim: &Simulator) -> InstanceUrl {
 }
 
 /// `projects.*` on the stand-in's state table and sync queue.
-fn projects(aws: &AwsStandIn) -> Projects<DynamoProjectStore, SqsSyncQueue> {
+fn projects(aws: &AwsStandIn) -> Projects<DynamoProjectStore, SqsSyncQueue, SqsTurnQueue> {
     Projects {
         store: DynamoProjectStore::new(aws.dynamodb.clone(), aws.table("StateTable")),
         queue: SqsSyncQueue::new(aws.sqs.clone(), &aws.queue("SyncQueue").url),
+        turns: SqsTurnQueue::new(aws.sqs.clone(), &aws.queue("TurnRequestQueue").url),
         options: ProjectsOptions::default(),
     }
 }

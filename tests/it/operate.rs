@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use shared::aws::project_store::DynamoProjectStore;
-use shared::aws::sync_queue::SqsSyncQueue;
+use shared::aws::sync_queue::{SqsSyncQueue, SqsTurnQueue};
 use shared::kernel::ids::ConnectionId;
 use shared::kernel::sync_message::SyncMessage;
 use shared::projects::{Projects, ProjectsError, ProjectsOptions};
@@ -296,6 +296,10 @@ async fn projects_sync_makes_one_sync_however_often_and_whenever_it_is_asked() {
     let impatient = Projects {
         store: env.store(),
         queue: SqsSyncQueue::new(env.run.aws.sqs.clone(), &env.run.aws.queue("SyncQueue").url),
+        turns: SqsTurnQueue::new(
+            env.run.aws.sqs.clone(),
+            &env.run.aws.queue("TurnRequestQueue").url,
+        ),
         options: ProjectsOptions {
             lock_wait: Duration::ZERO,
             ..ProjectsOptions::default()
@@ -570,4 +574,87 @@ async fn malformed_project_requests_get_a_clear_4xx_and_change_nothing() {
         "{body}"
     );
     assert!(run.aws.take_messages("SyncQueue").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_sync_runs_one_turn_of_that_connection_now() {
+    let (demo, world) = Demo::build(60);
+    let sim = Simulator::start(world).await.unwrap();
+    let run = LocalRun::on_simulator(&format!("opc{}", std::process::id()), &sim)
+        .await
+        .unwrap();
+    for connection in [CONNECTION, "another-team"] {
+        run.create_credential(connection, &sim.base_url(), DEMO_TOKEN, "c")
+            .await
+            .unwrap();
+    }
+    let (status, body) = run
+        .call_api(CONNECTION, "POST", "connections.sync", None)
+        .await;
+    assert_eq!(
+        (status, body["sync"].as_str()),
+        (202, Some("queued")),
+        "{body}"
+    );
+    // A second request within the minute rides on the first.
+    let (status, body) = run
+        .call_api(CONNECTION, "POST", "connections.sync", None)
+        .await;
+    assert_eq!(
+        (status, body["sync"].as_str()),
+        (202, Some("covered")),
+        "{body}"
+    );
+    let (status, body) = run
+        .call_api("nobody", "POST", "connections.sync", None)
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("connection_not_found")),
+        "{body}"
+    );
+    let (status, body) = run
+        .call_api(CONNECTION, "GET", "connections.sync", None)
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (405, Some("method_not_allowed")),
+        "{body}"
+    );
+
+    // The scheduler takes the request from its queue (the sample event, carrying it): that connection's turn only.
+    let messages = run.aws.take_messages("TurnRequestQueue").await;
+    assert_eq!(messages.len(), 1);
+    let mut event: Value =
+        serde_json::from_str(include_str!("../../events/sqs-turn-request.json")).unwrap();
+    event["Records"][0]["body"] = messages[0].body().unwrap().into();
+    let report = run.schedule(event.clone()).await.unwrap();
+    let turns: Vec<&str> = report
+        .connections
+        .iter()
+        .map(|c| c.connection_id.as_str())
+        .collect();
+    assert_eq!(turns, [CONNECTION]);
+    let expected = demo.expected().count() + demo.refused().count();
+    assert_eq!(report.enqueued(), expected, "{report:?}");
+    // The same request delivered again does nothing.
+    let again = run.schedule(event.clone()).await.unwrap();
+    assert!(again.duplicate && again.connections.is_empty(), "{again:?}");
+    run.drain().await.unwrap();
+    assert_eq!(
+        differences_from_git(&demo, &sim, &run).await,
+        Vec::<String>::new()
+    );
+    let (_, listed) = run
+        .call_api("another-team", "GET", "projects.list", None)
+        .await;
+    assert_eq!(
+        listed["projects"],
+        json!([]),
+        "the other connection had no turn"
+    );
+
+    // A record that is no turn request fails the invocation (SQS delivers it again, then dead-letters it).
+    event["Records"][0]["body"] = r#"{"connection_id":"a/b","requested_at":1}"#.into();
+    assert!(run.schedule(event).await.is_err());
 }

@@ -54,6 +54,10 @@ async fn env() -> Env {
         ("STATE_TABLE", aws.table("StateTable").to_owned()),
         ("COMMITS_TABLE", aws.table("CommitsTable").to_owned()),
         ("SYNC_QUEUE_URL", aws.queue("SyncQueue").url.clone()),
+        (
+            "TURN_REQUEST_QUEUE_URL",
+            aws.queue("TurnRequestQueue").url.clone(),
+        ),
         ("SECRET_NAME_PREFIX", prefix.clone()),
     ]);
     let config = Config::from_lookup(|name| variables.get(name).cloned()).unwrap();

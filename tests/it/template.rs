@@ -78,6 +78,7 @@ fn expected_grants() -> BTreeMap<&'static str, BTreeSet<String>> {
                 ("dynamodb:ConditionCheckItem", "StateTable"),
                 ("dynamodb:Query", "CommitsTable index by_committed_at"),
                 ("sqs:SendMessage", "SyncQueue"),
+                ("sqs:SendMessage", "TurnRequestQueue"),
                 ("secretsmanager:CreateSecret", SECRETS),
                 ("secretsmanager:TagResource", SECRETS),
                 ("secretsmanager:GetSecretValue", SECRETS),
@@ -207,7 +208,12 @@ fn resource_label(statement: &Value, resource: &Value) -> String {
     let via_secrets_manager = serde_json::json!({"StringEquals": {
         "kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}
     }});
-    let own = ["StateTable", "CommitsTable", "SyncQueue"];
+    let own = [
+        "StateTable",
+        "CommitsTable",
+        "SyncQueue",
+        "TurnRequestQueue",
+    ];
     let index = resource["Fn::Sub"]
         .as_str()
         .and_then(|arn| arn.strip_prefix("${"))
@@ -346,7 +352,8 @@ fn actions_the_adapters_call() -> BTreeSet<String> {
         let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         let Some(service) = ["dynamodb", "secretsmanager", "sqs", "s3"]
             .into_iter()
-            .find(|service| source.contains(&format!("use aws_sdk_{service}::Client;")))
+            // Each adapter file speaks to one service: the SDK crate it names.
+            .find(|service| source.contains(&format!("aws_sdk_{service}::")))
         else {
             continue;
         };
@@ -366,10 +373,15 @@ fn actions_the_adapters_call() -> BTreeSet<String> {
                 .map(|word| word[..1].to_ascii_uppercase() + &word[1..])
                 .collect();
             let action = format!("{service}:{pascal}");
-            actions.insert(match action.as_str() {
-                "sqs:SendMessageBatch" => "sqs:SendMessage".to_owned(),
-                _ => action,
-            });
+            // A transaction is authorised action by action: ours checks an item and updates another.
+            let authorised: &[&str] = match action.as_str() {
+                "sqs:SendMessageBatch" => &["sqs:SendMessage"],
+                "dynamodb:TransactWriteItems" => {
+                    &["dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"]
+                }
+                _ => &[action.as_str()],
+            };
+            actions.extend(authorised.iter().map(|a| (*a).to_owned()));
         }
     }
     actions
@@ -791,6 +803,46 @@ fn the_queue_waits_six_worker_timeouts_and_reports_partial_failures() {
     assert!(mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"].is_object());
 }
 
+/// `connections.sync`'s requests reach the scheduler one at a time, are not delivered again while a turn runs, and
+/// end in a dead-letter queue of their own when they keep failing; the credentials API may send them.
+#[test]
+fn turn_requests_reach_the_scheduler_one_at_a_time_and_outlast_its_turn() {
+    let cloudformation = expand(&root().join("template.yaml"));
+    let resources = &cloudformation["Resources"];
+    let scheduler_timeout = resources["SchedulerFunction"]["Properties"]["Timeout"]
+        .as_u64()
+        .unwrap();
+    let queue = &resources["TurnRequestQueue"]["Properties"];
+    assert!(queue["VisibilityTimeout"].as_u64().unwrap() > scheduler_timeout);
+    assert_eq!(
+        queue["RedrivePolicy"]["deadLetterTargetArn"],
+        serde_json::json!({"Fn::GetAtt": ["TurnRequestDeadLetterQueue", "Arn"]})
+    );
+    let mapping = resources
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|r| {
+            r["Type"] == "AWS::Lambda::EventSourceMapping"
+                && r["Properties"]["FunctionName"]["Ref"] == "SchedulerFunction"
+        })
+        .expect("the scheduler's trigger");
+    assert_eq!(
+        mapping["Properties"]["EventSourceArn"],
+        serde_json::json!({"Fn::GetAtt": ["TurnRequestQueue", "Arn"]})
+    );
+    assert_eq!(mapping["Properties"]["BatchSize"], 1);
+    let api = &resources["CredentialsApiFunction"]["Properties"]["Environment"]["Variables"];
+    let globals =
+        &cloudformation["Resources"]["SchedulerFunction"]["Properties"]["Environment"]["Variables"];
+    for variables in [api, globals] {
+        assert_eq!(
+            variables["TURN_REQUEST_QUEUE_URL"],
+            serde_json::json!({"Ref": "TurnRequestQueue"})
+        );
+    }
+}
+
 /// The worker starts a record only with `min_record_time` left before its margin: a batch's records must all fit
 /// their minimum within the timeout, or the last ones would be handed back to SQS (each waiting out the
 /// visibility timeout and counting towards the dead-letter queue) even when every record keeps to its share.
@@ -986,11 +1038,15 @@ fn every_sample_event_has_its_triggers_shape() {
 }
 
 /// The worker's SQS trigger in SAM's expansion.
+/// The sync worker's trigger on the sync queue.
 fn sqs_trigger(resources: &serde_json::Value) -> &serde_json::Value {
     resources
         .as_object()
         .unwrap()
         .values()
-        .find(|r| r["Type"] == "AWS::Lambda::EventSourceMapping")
+        .find(|r| {
+            r["Type"] == "AWS::Lambda::EventSourceMapping"
+                && r["Properties"]["FunctionName"]["Ref"] == "SyncWorkerFunction"
+        })
         .expect("the SQS trigger")
 }

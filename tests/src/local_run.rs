@@ -18,7 +18,7 @@ use shared::app::{CredentialsFunction, SchedulerFunction, SyncWorkerFunction};
 use shared::config::Config;
 use shared::kernel::ids::ConnectionId;
 use shared::kernel::push_hook::{hook_path, hook_secret_name};
-use shared::scheduler::SchedulerOptions;
+use shared::scheduler::{SchedulerOptions, TickReport};
 use shared::sync::{RecordOutcome, RecordReport, SyncOptions};
 
 use crate::api_front::ApiFront;
@@ -297,6 +297,10 @@ impl LocalRun {
             ("STATE_TABLE", aws.table("StateTable").to_owned()),
             ("COMMITS_TABLE", aws.table("CommitsTable").to_owned()),
             ("SYNC_QUEUE_URL", aws.queue("SyncQueue").url.clone()),
+            (
+                "TURN_REQUEST_QUEUE_URL",
+                aws.queue("TurnRequestQueue").url.clone(),
+            ),
             ("SECRET_NAME_PREFIX", format!("gitlab-importer/{prefix}/")),
             ("DEFAULT_GITLAB_BASE_URL", gitlab.base_url.clone()),
             // Only a GitLab on loopback (the simulator) may be private or plain http.
@@ -501,6 +505,16 @@ impl LocalRun {
             })
     }
 
+    /// The scheduler function's handler on `event` (a schedule tick, or an SQS event of turn requests).
+    pub async fn schedule(&self, event: Value) -> Result<TickReport, LocalRunError> {
+        shared::entrypoints::scheduler::handle(
+            &self.scheduler,
+            LambdaEvent::new(event, deadline_in(SCHEDULER_TIMEOUT)),
+        )
+        .await
+        .map_err(|e| LocalRunError::Scheduler(e.to_string()))
+    }
+
     /// One scheduler tick (the event EventBridge Scheduler sends, see `template.yaml`), then the drain.
     pub async fn pass(&self) -> Result<PassSummary, LocalRunError> {
         let started = Instant::now();
@@ -509,12 +523,7 @@ impl LocalRun {
             "time": now.format(&time::format_description::well_known::Rfc3339).expect("formats"),
             "id": format!("local-{}", now.unix_timestamp_nanos()),
         });
-        let report = shared::entrypoints::scheduler::handle(
-            &self.scheduler,
-            LambdaEvent::new(tick, deadline_in(SCHEDULER_TIMEOUT)),
-        )
-        .await
-        .map_err(|e| LocalRunError::Scheduler(e.to_string()))?;
+        let report = self.schedule(tick).await?;
         let mut summary = PassSummary {
             tick_elapsed: started.elapsed(),
             ..PassSummary::default()

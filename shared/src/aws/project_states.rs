@@ -1,12 +1,14 @@
 //! The [`ProjectStates`] port (an operator's view of a connection's projects, and the requests an operator makes)
 //! on the state table, for [`DynamoProjectStore`]: each project's schedule item (`SCHED#<project>`, the tick's)
 //! and sync item (`PROJ#<project>`, the worker's) read together; the enqueue lease taken as a push hook takes it,
-//! in one transaction with a check that no tick holds the connection's scheduling lock (`SCHEDULING`).
+//! in one transaction with a check that no tick holds the connection's scheduling lock (`SCHEDULING`, whose
+//! `turn_requested_at` also marks the last `connections.sync`).
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
 
+use super::conditional;
 use super::keys::{PROJECT_SK_PREFIX, SCHEDULE_SK_PREFIX, connection_items, project_sk};
 use super::project_store::{
     DynamoProjectStore, Item, LEASE_FREE, LEASE_TAKE, enqueue_lease, key, number, project_id,
@@ -170,6 +172,41 @@ impl ProjectStates for DynamoProjectStore {
             .await
             .map(drop)
             .map_err(|e| unavailable("UpdateItem resync", &e))
+    }
+
+    async fn claim_turn_request(
+        &self,
+        connection: &ConnectionId,
+        at: i64,
+        since: i64,
+    ) -> Result<bool, StoreError> {
+        let n = |value: i64| AttributeValue::N(value.to_string());
+        let result = self
+            .update(Self::lock_key(connection))
+            .update_expression("SET entity = :entity, turn_requested_at = :at")
+            .condition_expression(
+                "attribute_not_exists(turn_requested_at) OR turn_requested_at < :since",
+            )
+            .expression_attribute_values(":entity", AttributeValue::S("scheduling_lock".into()))
+            .expression_attribute_values(":at", n(at))
+            .expression_attribute_values(":since", n(since))
+            .send()
+            .await;
+        conditional(result, "UpdateItem turn request")
+    }
+
+    async fn release_turn_request(
+        &self,
+        connection: &ConnectionId,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        self.give_back(
+            Self::lock_key(connection),
+            "REMOVE turn_requested_at",
+            ("turn_requested_at", AttributeValue::N(at.to_string())),
+            "UpdateItem turn request",
+        )
+        .await
     }
 }
 

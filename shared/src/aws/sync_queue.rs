@@ -1,5 +1,6 @@
-//! The [`SyncQueue`] port on SQS (a continuation is the same sync message sent again), and the scheduler's
-//! [`BatchQueue`] port (`SendMessageBatch`, ten messages a call).
+//! The [`SyncQueue`] port on SQS (a continuation is the same sync message sent again), the scheduler's
+//! [`BatchQueue`] port (`SendMessageBatch`, ten messages a call), and the [`TurnQueue`] of `connections.sync`
+//! (the scheduler's own queue).
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use crate::kernel::store::StoreError;
 
 use crate::kernel::sync_message::{SyncMessage, SyncQueue};
+use crate::kernel::turn_request::{TurnQueue, TurnRequest};
 use crate::scheduler::ports::{BatchEntry, BatchQueue, FailedEntry};
 
 #[derive(Debug, Clone)]
@@ -37,6 +39,37 @@ impl SyncQueue for SqsSyncQueue {
             .queue_url(&self.queue_url)
             .message_body(body)
             .delay_seconds(delay_seconds)
+            .send()
+            .await
+            .map_err(|e| StoreError::unavailable("SendMessage", DisplayErrorContext(&e)))?;
+        Ok(())
+    }
+}
+
+/// The queue that hands `connections.sync`'s requests to the scheduler.
+#[derive(Debug, Clone)]
+pub struct SqsTurnQueue {
+    client: Client,
+    queue_url: String,
+}
+
+impl SqsTurnQueue {
+    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
+        SqsTurnQueue {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+}
+
+impl TurnQueue for SqsTurnQueue {
+    async fn request_turn(&self, request: &TurnRequest) -> Result<(), StoreError> {
+        let body = serde_json::to_string(request)
+            .map_err(|e| StoreError::unavailable("encoding a turn request", e))?;
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
             .send()
             .await
             .map_err(|e| StoreError::unavailable("SendMessage", DisplayErrorContext(&e)))?;

@@ -19,6 +19,8 @@ pub struct Config {
     pub commits_table: String,
     /// SQS queue of per-project sync messages.
     pub sync_queue_url: String,
+    /// SQS queue of `connections.sync`'s turn requests, which the scheduler takes.
+    pub turn_request_queue_url: String,
     /// Secrets Manager name prefix of the stored GitLab tokens (ends with `/`).
     pub secret_name_prefix: String,
     /// The GitLab a credential uses when its settings name none.
@@ -173,6 +175,7 @@ impl Config {
             state_table: vars.required("STATE_TABLE")?,
             commits_table: vars.required("COMMITS_TABLE")?,
             sync_queue_url: vars.required("SYNC_QUEUE_URL")?,
+            turn_request_queue_url: vars.required("TURN_REQUEST_QUEUE_URL")?,
             secret_name_prefix: vars.secret_name_prefix()?,
             default_gitlab_base_url: vars.default_gitlab_base_url(&network_policy)?,
             network_policy,
@@ -221,6 +224,7 @@ mod tests {
         ("STATE_TABLE", "state"),
         ("COMMITS_TABLE", "commits"),
         ("SYNC_QUEUE_URL", "http://127.0.0.1:1/q"),
+        ("TURN_REQUEST_QUEUE_URL", "http://127.0.0.1:1/t"),
         ("SECRET_NAME_PREFIX", "gitlab-importer/"),
     ];
 

@@ -25,4 +25,5 @@ pub mod push_hook;
 pub mod store;
 pub mod sync_message;
 pub mod time;
+pub mod turn_request;
 pub mod vault;

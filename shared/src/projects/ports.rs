@@ -1,5 +1,6 @@
 //! What operating projects needs from storage: every project of a connection as the state table holds it, one
-//! project, the enqueue lease as an operator's sync takes it, and a re-import's request. The AWS adapter is
+//! project, the enqueue lease as an operator's sync takes it, a re-import's request, and a requested turn of the
+//! connection. The AWS adapter is
 //! `crate::aws::project_store`, next to the tick's and the hooks' writes of the same items.
 
 use std::future::Future;
@@ -51,5 +52,21 @@ pub trait ProjectStates: Send + Sync {
         connection: &ConnectionId,
         project_id: u64,
         stamp: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Marks a turn of the connection requested at `at` (epoch seconds) on its scheduling item, unless a request
+    /// since `since` stands: `false` then, and nothing is written.
+    fn claim_turn_request(
+        &self,
+        connection: &ConnectionId,
+        at: i64,
+        since: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Takes back a turn request whose message could not be sent, if it is still that one.
+    fn release_turn_request(
+        &self,
+        connection: &ConnectionId,
+        at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -22,6 +22,7 @@ use crate::kernel::ids::ConnectionId;
 use crate::kernel::store::StoreError;
 use crate::kernel::sync_message::{MessageError, SyncMessage, SyncQueue};
 use crate::kernel::time::{change_stamp, utc};
+use crate::kernel::turn_request::{TurnQueue, TurnRequest};
 
 /// The most projects one page holds, and the default.
 pub const MAX_PAGE: usize = 100;
@@ -35,6 +36,8 @@ pub struct ProjectsOptions {
     pub enqueue_lease: Duration,
     /// How long a request waits for a tick to give the connection's scheduling lock back.
     pub lock_wait: Duration,
+    /// A connection's turn requested this recently covers another request.
+    pub turn_cover: Duration,
 }
 
 impl Default for ProjectsOptions {
@@ -43,6 +46,7 @@ impl Default for ProjectsOptions {
             coalesce_window: Duration::from_secs(5),
             enqueue_lease: DEFAULT_ENQUEUE_LEASE,
             lock_wait: Duration::from_secs(10),
+            turn_cover: Duration::from_secs(60),
         }
     }
 }
@@ -84,13 +88,44 @@ pub enum ProjectsError {
 
 /// The projects use cases, built once per process.
 #[derive(Debug)]
-pub struct Projects<P, Q> {
+pub struct Projects<P, Q, T> {
     pub store: P,
+    /// Where a project's sync message goes.
     pub queue: Q,
+    /// Where a connection's turn request goes (the scheduler's queue).
+    pub turns: T,
     pub options: ProjectsOptions,
 }
 
-impl<P: ProjectStates, Q: SyncQueue> Projects<P, Q> {
+impl<P: ProjectStates, Q: SyncQueue, T: TurnQueue> Projects<P, Q, T> {
+    /// Runs the connection's discovery and fan-out now (the scheduler takes the request from its queue): one turn
+    /// for every request within [`ProjectsOptions::turn_cover`], the later ones `covered` by the first.
+    pub async fn sync_connection(
+        &self,
+        connection: &ConnectionId,
+    ) -> Result<Requested, ProjectsError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let since = now.saturating_sub(self.options.turn_cover.as_secs() as i64);
+        if !self
+            .store
+            .claim_turn_request(connection, now, since)
+            .await?
+        {
+            return Ok(Requested::Covered);
+        }
+        let request = TurnRequest {
+            connection_id: connection.clone(),
+            requested_at: now,
+        };
+        if let Err(error) = self.turns.request_turn(&request).await {
+            if let Err(release) = self.store.release_turn_request(connection, now).await {
+                tracing::error!(error = %release, "turn request not taken back; it lapses by itself");
+            }
+            return Err(ProjectsError::Queue(error));
+        }
+        Ok(Requested::Queued)
+    }
+
     /// The page of the connection's projects after project id `after`, with `status` when given.
     pub async fn list(
         &self,

@@ -4,6 +4,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::gitlab::Project;
+use crate::kernel::ids::ConnectionId;
 
 /// A project as the scheduler records it on its state-table item (the scheduler's own attributes only).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +116,8 @@ pub struct Tick {
     pub key: Option<String>,
     /// When the invocation ends; `None`: no limit but each connection's window.
     pub ends_at: Option<tokio::time::Instant>,
+    /// Only this connection's turn (an operator's `connections.sync`); `None`: every connection's.
+    pub only: Option<ConnectionId>,
 }
 
 /// Epoch seconds, as the leases store them.

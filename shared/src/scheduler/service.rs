@@ -201,7 +201,9 @@ where
             end.checked_sub(self.options.tick_margin)
                 .unwrap_or_else(Instant::now)
         });
-        let report = self.tick(tick.key.as_deref(), deadline).await?;
+        let report = self
+            .tick_of(tick.key.as_deref(), tick.only.as_ref(), deadline)
+            .await?;
         tracing::info!(
             tick = report.tick.as_deref().unwrap_or("-"),
             duplicate = report.duplicate,
@@ -222,9 +224,19 @@ where
         tick: Option<&str>,
         deadline: Option<Instant>,
     ) -> Result<TickReport, StoreError> {
+        self.tick_of(tick, None, deadline).await
+    }
+
+    /// [`Scheduler::tick`] of `only` one connection's turn, or of every connection's.
+    async fn tick_of(
+        &self,
+        tick: Option<&str>,
+        only: Option<&ConnectionId>,
+        deadline: Option<Instant>,
+    ) -> Result<TickReport, StoreError> {
         let now = OffsetDateTime::now_utc();
         once(&self.projects, tick, now, self.options.tick_lease, || {
-            self.every_turn(now, deadline)
+            self.every_turn(now, only, deadline)
         })
         .await
     }
@@ -233,9 +245,11 @@ where
     async fn every_turn(
         &self,
         now: OffsetDateTime,
+        only: Option<&ConnectionId>,
         deadline: Option<Instant>,
     ) -> Result<Vec<ConnectionReport>, StoreError> {
         let mut connections = self.projects.connections().await?;
+        connections.retain(|connection| only.is_none_or(|id| connection.id == *id));
         connections.sort_by(|a, b| turn_order(a).cmp(&turn_order(b)));
         // At most half the tick each, so the first connections always end by their own time.
         let window = match deadline {

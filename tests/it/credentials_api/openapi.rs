@@ -31,7 +31,7 @@ fn openapi_describes_exactly_the_routes_and_error_codes_the_handler_has() {
         assert_eq!(operation["operationId"].as_str(), Some(name));
         let success = match route {
             Route::Create => "201",
-            Route::ProjectsSync | Route::ProjectsResync => "202",
+            Route::ProjectsSync | Route::ProjectsResync | Route::ConnectionsSync => "202",
             _ => "200",
         };
         assert!(

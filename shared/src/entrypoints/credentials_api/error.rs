@@ -60,7 +60,8 @@ api_errors! {
     InvalidPermissions(String) = (403, "invalid_permissions"),
     #[error(
         "no such method; use /connections/{{connection_id}}/credentials.create, .update, .info/{{id}}, .list, .delete, \
-         hooks.rotate, commits.list, projects.list, projects.info/{{id}}, projects.sync or projects.resync"
+         hooks.rotate, commits.list, projects.list, projects.info/{{id}}, projects.sync, projects.resync or \
+         connections.sync"
     )]
     UnknownRoute = (404, "unknown_route"),
     #[error("no connection has this id")]
@@ -190,7 +191,8 @@ mod tests {
         assert_eq!(
             ApiError::UnknownRoute.to_string(),
             "no such method; use /connections/{connection_id}/credentials.create, .update, .info/{id}, .list, .delete, \
-             hooks.rotate, commits.list, projects.list, projects.info/{id}, projects.sync or projects.resync"
+             hooks.rotate, commits.list, projects.list, projects.info/{id}, projects.sync, projects.resync or \
+             connections.sync"
         );
         assert_eq!(
             ApiError::BodyTooLarge.to_string(),

@@ -21,6 +21,7 @@ use crate::credentials::{
 use crate::kernel::ids::{ConnectionId, CredentialId};
 use crate::kernel::push_hook::hook_path;
 use crate::kernel::sync_message::SyncQueue;
+use crate::kernel::turn_request::TurnQueue;
 use crate::kernel::vault::SecretVault;
 use crate::projects::{ProjectStates, Projects};
 
@@ -34,12 +35,12 @@ use request::{CreateBody, DeleteBody, ProjectBody, UpdateBody};
 
 /// Everything the handler needs, built once per process.
 #[derive(Debug)]
-pub struct CredentialsApi<S, V, G, R, P, Q> {
+pub struct CredentialsApi<S, V, G, R, P, Q, T> {
     pub credentials: Credentials<S, V, G>,
     /// `commits.list`: what the sync imported, read back.
     pub commits: CommitLog<R>,
     /// `projects.*`: the operator's view of the projects, and sync requests.
-    pub projects: Projects<P, Q>,
+    pub projects: Projects<P, Q, T>,
     /// Accept requests without an IAM authorizer in the request context (local runs only).
     pub allow_unauthenticated: bool,
 }
@@ -64,11 +65,13 @@ pub enum Route {
     ProjectsSync,
     /// Import one project's whole default branch again and reconcile.
     ProjectsResync,
+    /// Run the connection's discovery and fan-out now.
+    ConnectionsSync,
 }
 
 impl Route {
     /// Every method name with its HTTP method and whether it takes an id path segment.
-    pub const ALL: [(Route, &'static str, &'static str, bool); 11] = [
+    pub const ALL: [(Route, &'static str, &'static str, bool); 12] = [
         (Route::Create, "credentials.create", "POST", false),
         (Route::Update, "credentials.update", "POST", false),
         (Route::Info, "credentials.info", "GET", true),
@@ -80,6 +83,7 @@ impl Route {
         (Route::ProjectsInfo, "projects.info", "GET", true),
         (Route::ProjectsSync, "projects.sync", "POST", false),
         (Route::ProjectsResync, "projects.resync", "POST", false),
+        (Route::ConnectionsSync, "connections.sync", "POST", false),
     ];
 
     pub fn name(self) -> &'static str {
@@ -119,8 +123,8 @@ struct Audit {
 /// a push hook secret.
 /// It is logged at INFO (WARN for our own 5xx failures); the template holds this function at INFO or more so the
 /// line survives a quieter `LogLevel`.
-pub async fn handler<S, V, G, R, P, Q>(
-    api: &CredentialsApi<S, V, G, R, P, Q>,
+pub async fn handler<S, V, G, R, P, Q, T>(
+    api: &CredentialsApi<S, V, G, R, P, Q, T>,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error>
 where
@@ -130,6 +134,7 @@ where
     R: CommitReader,
     P: ProjectStates,
     Q: SyncQueue,
+    T: TurnQueue,
 {
     let mut audit = Audit::default();
     let (reply, result) = match api.respond(&req, &mut audit).await {
@@ -196,7 +201,7 @@ impl Call<'_> {
     }
 }
 
-impl<S, V, G, R, P, Q> CredentialsApi<S, V, G, R, P, Q>
+impl<S, V, G, R, P, Q, T> CredentialsApi<S, V, G, R, P, Q, T>
 where
     S: CredentialStore,
     V: SecretVault,
@@ -204,6 +209,7 @@ where
     R: CommitReader,
     P: ProjectStates,
     Q: SyncQueue,
+    T: TurnQueue,
 {
     /// The checks every route shares (authorisation, route, method, connection id), then the route's own call.
     async fn respond(&self, req: &Request, audit: &mut Audit) -> Result<Response<Body>, ApiError> {
@@ -238,6 +244,7 @@ where
             Route::ProjectsList => self.projects_list(call).await,
             Route::ProjectsInfo => self.projects_info(call, path_id.unwrap_or_default()).await,
             Route::ProjectsSync | Route::ProjectsResync => self.project_sync(call, route).await,
+            Route::ConnectionsSync => self.connection_sync(call).await,
         }?;
         Ok(json_reply(status, &body))
     }
@@ -316,7 +323,7 @@ where
     }
 }
 
-impl<S, V, G, R, P, Q> CredentialsApi<S, V, G, R, P, Q>
+impl<S, V, G, R, P, Q, T> CredentialsApi<S, V, G, R, P, Q, T>
 where
     S: CredentialStore,
     V: SecretVault,
@@ -324,6 +331,7 @@ where
     R: CommitReader,
     P: ProjectStates,
     Q: SyncQueue,
+    T: TurnQueue,
 {
     /// `projects.list[?status=&limit=&cursor=]`: a page of the connection's projects.
     async fn projects_list(&self, call: &mut Call<'_>) -> Result<Reply, ApiError> {
@@ -353,7 +361,20 @@ where
             self.projects.sync(connection, project_id).await
         }
         .map_err(|e| projects::failed(&e, connection))?;
-        Ok((202, projects::requested(project_id, requested)))
+        Ok((202, projects::requested(Some(project_id), requested)))
+    }
+
+    /// `connections.sync`: 202 once the connection's turn is requested (or one requested within a minute covers
+    /// it). It takes no body: whatever is sent is ignored.
+    async fn connection_sync(&self, call: &mut Call<'_>) -> Result<Reply, ApiError> {
+        projects::known_connection(&self.credentials.store, &call.connection).await?;
+        let connection = &call.connection;
+        let requested = self
+            .projects
+            .sync_connection(connection)
+            .await
+            .map_err(|e| projects::failed(&e, connection))?;
+        Ok((202, projects::requested(None, requested)))
     }
 }
 

@@ -1,5 +1,6 @@
 //! The operator's routes: `projects.list` and `projects.info/{id}` read a connection's projects as the state
-//! table holds them; `projects.sync` and `projects.resync` ask for one project's sync (or whole re-import) now.
+//! table holds them; `projects.sync` and `projects.resync` ask for one project's sync (or whole re-import) now,
+//! `connections.sync` for the connection's discovery and fan-out.
 //! Every parameter the API cannot serve is `invalid_parameter` naming it; a message never echoes the value.
 
 use lambda_http::{Request, RequestExt};
@@ -10,6 +11,7 @@ use super::ApiError;
 use crate::credentials::CredentialStore;
 use crate::kernel::ids::ConnectionId;
 use crate::kernel::sync_message::SyncQueue;
+use crate::kernel::turn_request::TurnQueue;
 use crate::projects::service::{DEFAULT_PAGE, MAX_PAGE};
 use crate::projects::{ProjectStates, Projects, ProjectsError, Requested, StatusFilter};
 
@@ -37,8 +39,8 @@ pub(super) async fn known_connection<S: CredentialStore>(
 }
 
 /// One page of the connection's projects: `{"ok":true,"projects":[...],"next_cursor":...}`.
-pub(super) async fn list<P: ProjectStates, Q: SyncQueue>(
-    projects: &Projects<P, Q>,
+pub(super) async fn list<P: ProjectStates, Q: SyncQueue, T: TurnQueue>(
+    projects: &Projects<P, Q, T>,
     req: &Request,
     connection: &ConnectionId,
 ) -> Result<Value, ApiError> {
@@ -57,8 +59,8 @@ pub(super) async fn list<P: ProjectStates, Q: SyncQueue>(
 }
 
 /// One project with its job and recent failures: `{"ok":true,"project":{...}}`.
-pub(super) async fn info<P: ProjectStates, Q: SyncQueue>(
-    projects: &Projects<P, Q>,
+pub(super) async fn info<P: ProjectStates, Q: SyncQueue, T: TurnQueue>(
+    projects: &Projects<P, Q, T>,
     connection: &ConnectionId,
     project_id: u64,
 ) -> Result<Value, ApiError> {
@@ -70,13 +72,17 @@ pub(super) async fn info<P: ProjectStates, Q: SyncQueue>(
     Ok(json!({"ok": true, "project": state.detail(now)}))
 }
 
-/// A requested sync or re-import: `{"ok":true,"project_id":...,"sync":"queued"|"covered"}`.
-pub(super) fn requested(project_id: u64, requested: Requested) -> Value {
+/// A requested sync, re-import or turn: `{"ok":true,"sync":"queued"|"covered"}`, with the project's id.
+pub(super) fn requested(project_id: Option<u64>, requested: Requested) -> Value {
     let sync = match requested {
         Requested::Queued => "queued",
         Requested::Covered => "covered",
     };
-    json!({"ok": true, "project_id": project_id, "sync": sync})
+    let mut reply = json!({"ok": true, "sync": sync});
+    if let Some(id) = project_id {
+        reply["project_id"] = id.into();
+    }
+    reply
 }
 
 /// A failure of the projects service as the caller hears it; our own are logged and said without internals.
