@@ -13,7 +13,14 @@ async fn creates_every_table_and_queue_the_template_declares() {
     let aws = AwsStandIn::provision().await.expect("stand-in");
     let (tables, queues) = aws.declared();
     assert_eq!(tables, ["CommitsTable", "StateTable"]);
-    assert_eq!(queues, ["SyncDeadLetterQueue", "SyncQueue"]);
+    assert_eq!(
+        queues,
+        [
+            "ScheduleDeadLetterQueue",
+            "SyncDeadLetterQueue",
+            "SyncQueue"
+        ]
+    );
 
     let commits = aws
         .dynamodb
