@@ -624,3 +624,46 @@ fn a_dashboard_metric_no_function_emits_is_caught() {
     assert_eq!(unknown, BTreeSet::from(["CommitImported".to_owned()]));
     assert_eq!(missing, BTreeSet::from(["CommitsImported".to_owned()]));
 }
+
+/// `docs/operations.md`'s Alarms section names every alarm of the template (the per-function pair as
+/// `<Function>ErrorsAlarm` and `<Function>ThrottlesAlarm`, with each function's short name), and no other.
+#[test]
+fn the_operations_page_explains_every_alarm() {
+    let page = std::fs::read_to_string(root().join("docs/operations.md")).unwrap();
+    let section = page
+        .split("\n## Alarms\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("docs/operations.md has an Alarms section");
+    let rows: Vec<&str> = section.lines().filter(|l| l.starts_with("| `")).collect();
+    let named: BTreeSet<String> = rows
+        .iter()
+        .filter_map(|row| row.split('`').nth(1))
+        .map(str::to_owned)
+        .collect();
+    let cloudformation = expand(&root().join("template.yaml"));
+    let mut expected = BTreeSet::new();
+    for id in alarms(&cloudformation).keys() {
+        let per_function = ["Errors", "Throttles"].into_iter().find_map(|metric| {
+            let short = id.strip_suffix(&format!("{metric}Alarm"))?;
+            FUNCTIONS
+                .contains(&format!("{short}Function").as_str())
+                .then_some((metric, short))
+        });
+        match per_function {
+            Some((metric, short)) => {
+                expected.insert(format!("<Function>{metric}Alarm"));
+                let row = rows
+                    .iter()
+                    .find(|row| row.contains(&format!("`<Function>{metric}Alarm`")))
+                    .unwrap();
+                assert!(row.contains(&format!("`{short}`")), "{short} in {row}");
+            }
+            None => {
+                expected.insert(id.clone());
+            }
+        }
+    }
+    assert_eq!(named, expected);
+    assert!(section.contains("aws sqs start-message-move-task"));
+}
