@@ -390,20 +390,27 @@ fn the_schedules_retry_then_dead_letter_to_a_watched_queue() {
         assert!(age < period, "{id}: {age} s >= {period} s");
         let dead_letters = json!({"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]});
         assert_eq!(target["DeadLetterConfig"], json!({"Arn": dead_letters}));
-        // SAM grants the schedule's role what it needs to leave the event there.
+        // SAM grants the schedule's role what it needs to leave the event there, and nothing else but the
+        // invocation of its function.
         let role = target["RoleArn"]["Fn::GetAtt"][0].as_str().unwrap();
-        let grants: Vec<&Value> = resources[role]["Properties"]["Policies"]
+        let grants: BTreeSet<String> = resources[role]["Properties"]["Policies"]
             .as_array()
             .unwrap()
             .iter()
             .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+            .map(|statement| {
+                assert_eq!(statement["Effect"], "Allow");
+                format!("{} on {}", statement["Action"], statement["Resource"])
+            })
             .collect();
-        assert!(
-            grants
-                .iter()
-                .any(|statement| statement["Action"] == "sqs:SendMessage"
-                    && statement["Resource"] == dead_letters),
-            "{role}: {grants:?}"
+        let own_function = json!({"Fn::GetAtt": [function, "Arn"]});
+        assert_eq!(
+            grants,
+            BTreeSet::from([
+                format!("\"lambda:InvokeFunction\" on {own_function}"),
+                format!("\"sqs:SendMessage\" on {dead_letters}"),
+            ]),
+            "{role}"
         );
         seen.insert(function);
     }
