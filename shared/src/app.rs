@@ -22,6 +22,7 @@ use crate::entrypoints::credentials_api::CredentialsApi;
 use crate::gitlab::{GitLabConnector, GitLabError, HttpClients, MemoryBudget, Timeouts};
 use crate::hooks::{HookOptions, PushHooks};
 use crate::kernel::vault::SecretVault;
+use crate::metrics::Emitter;
 use crate::projects::{Projects, ProjectsOptions};
 use crate::scheduler::{Scheduler, SchedulerOptions};
 use crate::sync::{SyncOptions, SyncWorker};
@@ -135,14 +136,21 @@ pub fn scheduler_function(
     options: SchedulerOptions,
 ) -> Result<SchedulerFunction, GitLabError> {
     let dynamodb = aws_sdk_dynamodb::Client::new(aws);
-    Ok(Scheduler::new(
+    let mut scheduler = Scheduler::new(
         DynamoProjectStore::new(dynamodb.clone(), config.state_table.clone()),
         credential_store(config, &dynamodb),
         SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(aws)),
         sync_queue(config, aws),
         gitlab_connector(config, &dynamodb)?,
         options,
-    ))
+    );
+    scheduler.metrics = metrics(&config.metrics_namespace);
+    Ok(scheduler)
+}
+
+/// Metric lines in the stack's namespace.
+fn metrics(namespace: &str) -> Emitter {
+    Emitter::new(namespace)
 }
 
 /// The GitLab connector of the scheduler and the sync worker: each token's request budget is shared by every
@@ -167,7 +175,7 @@ pub fn sync_worker_function(
     options: SyncOptions,
 ) -> Result<SyncWorkerFunction, GitLabError> {
     let dynamodb = aws_sdk_dynamodb::Client::new(aws);
-    Ok(SyncWorker::new(
+    let mut worker = SyncWorker::new(
         credential_store(config, &dynamodb),
         SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(aws)),
         DynamoCommitStore::new(dynamodb.clone(), config.commits_table.clone()),
@@ -175,7 +183,9 @@ pub fn sync_worker_function(
         sync_queue(config, aws),
         gitlab_connector(config, &dynamodb)?,
         options,
-    ))
+    );
+    worker.metrics = metrics(&config.metrics_namespace);
+    Ok(worker)
 }
 
 /// The connector of a function that reads GitLab answers: its clients share the function's memory budget.
@@ -195,7 +205,7 @@ pub fn push_hooks_reading<V: SecretVault>(
     aws: &SdkConfig,
     vault: V,
 ) -> PushHooks<DynamoProjectStore, V, SqsSyncQueue> {
-    PushHooks::new(
+    let mut hooks = PushHooks::new(
         DynamoProjectStore::new(
             aws_sdk_dynamodb::Client::new(aws),
             config.state_table.clone(),
@@ -207,7 +217,9 @@ pub fn push_hooks_reading<V: SecretVault>(
             coalesce_window: config.push_coalesce_window,
             ..HookOptions::default()
         },
-    )
+    );
+    hooks.metrics = metrics(&config.metrics_namespace);
+    hooks
 }
 
 /// The exporter function.
@@ -227,7 +239,7 @@ pub fn exporter_function(
     let s3 = aws_sdk_s3::config::Builder::from(aws)
         .force_path_style(aws.endpoint_url().is_some())
         .build();
-    crate::export::Exporter::new(
+    let mut exporter = crate::export::Exporter::new(
         crate::aws::export_feed::DynamoChangeFeed::new(
             aws_sdk_dynamodb::Client::new(aws),
             config.state_table.clone(),
@@ -242,5 +254,7 @@ pub fn exporter_function(
             settle: config.settle,
             ..crate::export::ExportOptions::default()
         },
-    )
+    );
+    exporter.metrics = metrics(&config.metrics_namespace);
+    exporter
 }

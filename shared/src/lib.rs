@@ -13,6 +13,7 @@ pub mod export;
 pub mod gitlab;
 pub mod hooks;
 pub mod kernel;
+pub mod metrics;
 pub mod projects;
 pub mod scheduler;
 pub mod scope;

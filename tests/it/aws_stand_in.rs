@@ -16,6 +16,7 @@ async fn creates_every_table_and_queue_the_template_declares() {
     assert_eq!(
         queues,
         [
+            "ScheduleDeadLetterQueue",
             "SyncDeadLetterQueue",
             "SyncQueue",
             "TurnRequestDeadLetterQueue",

@@ -142,8 +142,10 @@ async fn the_saved_queries_answer_what_git_says_through_duckdb() {
         prefix: String::new(),
         // Nothing here is written by a clock that runs behind: no settle time, so the test need not wait.
         settle: Duration::ZERO,
+        metrics_namespace: "GitLabCommitImporter/test".to_owned(),
     };
     let exporter = shared::app::exporter_function(&config, &run.aws.config);
+    assert_eq!(exporter.metrics.namespace, "GitLabCommitImporter/test");
     let first = exporter.run(OffsetDateTime::now_utc(), None).await.unwrap();
     assert_eq!(first.rows, truth_total, "{first:?}");
     assert!(first.files >= demo.expected().count(), "{first:?}");

@@ -560,6 +560,11 @@ async fn a_shared_budget_keeps_concurrent_tasks_under_the_gitlab_limit() {
         started.elapsed()
     );
     assert_eq!(stats.requests - stats.rate_limited, 40);
+    // Those waits are the budget's, counted for the worker's metrics.
+    assert!(
+        stats.budget_waits > 0 && stats.budget_wait >= Duration::from_millis(500),
+        "{stats:?}"
+    );
     f.sim.shutdown().await;
 }
 

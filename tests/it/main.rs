@@ -1,6 +1,7 @@
 //! Integration tests: real HTTP to the GitLab simulator, the real AWS SDK to the moto server on loopback.
 //! One test binary for the whole workspace keeps link time down on small machines.
 
+mod alarms;
 mod api_front;
 mod artifact_run;
 mod aws_stand_in;

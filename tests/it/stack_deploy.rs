@@ -13,7 +13,9 @@ use crate::template::{expand, json_printed_by, root};
 
 /// `*Name` properties whose value lives inside a resource of the stack, or names an AWS service: they may
 /// repeat across stacks.
-const SCOPED_NAMES: [(&str, &str); 4] = [
+const SCOPED_NAMES: [(&str, &str); 5] = [
+    // A metric's name within its namespace (the stack's own, or AWS's with the stack's resources as dimensions).
+    ("AWS::CloudWatch::Alarm", "MetricName"),
     // Within the stack's own workgroup.
     ("AWS::Athena::NamedQuery", "Name"),
     // Within the stack's own roles.

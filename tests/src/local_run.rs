@@ -314,11 +314,13 @@ impl LocalRun {
             .map_err(|e| LocalRunError::Config(e.to_string()))?;
         let built = |e: shared::gitlab::GitLabError| LocalRunError::Config(e.to_string());
         let api = shared::app::credentials_function(&config, &aws.config).map_err(built)?;
-        let scheduler = shared::app::scheduler_function(&config, &aws.config, tuning.scheduler)
+        let mut scheduler = shared::app::scheduler_function(&config, &aws.config, tuning.scheduler)
             .map_err(built)?;
         let mut worker =
             shared::app::sync_worker_function(&config, &aws.config, tuning.sync).map_err(built)?;
-        worker.embedded_metrics = false;
+        // The local run prints its own progress: no metric lines in its output.
+        scheduler.metrics.enabled = false;
+        worker.metrics.enabled = false;
         Ok(LocalRun {
             aws,
             config,
@@ -415,10 +417,9 @@ impl LocalRun {
     ) -> Result<ServedPushHooks, LocalRunError> {
         let id = ConnectionId::parse(connection)
             .ok_or_else(|| LocalRunError::Config(format!("{connection:?} is no connection id")))?;
-        let hooks = Arc::new(shared::app::push_hook_function(
-            &self.config,
-            &self.aws.config,
-        ));
+        let mut hooks = shared::app::push_hook_function(&self.config, &self.aws.config);
+        hooks.metrics.enabled = false;
+        let hooks = Arc::new(hooks);
         let front = ApiFront::start(&[PUSH_HOOK_ROUTE], move |request| {
             let hooks = hooks.clone();
             async move {
@@ -484,7 +485,7 @@ impl LocalRun {
         &self,
         dir: &std::path::Path,
     ) -> Result<shared::export::ExportReport, LocalRunError> {
-        let exporter = shared::export::Exporter::new(
+        let mut exporter = shared::export::Exporter::new(
             shared::aws::export_feed::DynamoChangeFeed::new(
                 aws_sdk_dynamodb::Client::new(&self.aws.config),
                 self.config.state_table.clone(),
@@ -496,6 +497,7 @@ impl LocalRun {
                 ..shared::export::ExportOptions::default()
             },
         );
+        exporter.metrics.enabled = false;
         exporter
             .run(time::OffsetDateTime::now_utc(), None)
             .await

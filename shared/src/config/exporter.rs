@@ -19,6 +19,8 @@ pub struct ExportConfig {
     /// How old a write must be before a run exports it (`EXPORT_SETTLE_SECONDS`, 0 to 3600, default
     /// [`DEFAULT_SETTLE`]).
     pub settle: Duration,
+    /// The CloudWatch namespace of the run's embedded metrics (`METRICS_NAMESPACE`, as [`super::Config`]'s).
+    pub metrics_namespace: String,
 }
 
 impl ExportConfig {
@@ -44,6 +46,7 @@ impl ExportConfig {
                 vars.number("EXPORT_SETTLE_SECONDS", default_settle_seconds(), 0..=3600)?
                     .into(),
             ),
+            metrics_namespace: vars.metrics_namespace()?,
         })
     }
 }
@@ -70,6 +73,7 @@ mod tests {
         let config = ExportConfig::from_lookup(env("analytics/")).unwrap();
         assert_eq!(config.bucket, "bucket");
         assert_eq!(config.prefix, "analytics/");
+        assert_eq!(config.metrics_namespace, crate::metrics::DEFAULT_NAMESPACE);
         assert_eq!(ExportConfig::from_lookup(env("")).unwrap().prefix, "");
         for bad in ["analytics", "/analytics/"] {
             assert!(matches!(

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::gitlab::{GitLabAddress, NetworkPolicy, PrivateNetworks};
 use crate::kernel::instance::InstanceUrl;
+use crate::metrics::{DEFAULT_NAMESPACE, check_namespace};
 use crate::sync::importer::DEFAULT_WRITES_PER_DAY;
 
 #[cfg(feature = "export")]
@@ -48,6 +49,9 @@ pub struct Config {
     /// Commits one connection's imports may write in a day, UTC (`COMMIT_WRITES_PER_DAY`, default
     /// [`DEFAULT_WRITES_PER_DAY`]); reaching it is the connection's `write_ceiling` error until the next day.
     pub commit_writes_per_day: u64,
+    /// The CloudWatch namespace of the functions' embedded metrics (`METRICS_NAMESPACE`; the template names the
+    /// stack in it; default [`DEFAULT_NAMESPACE`]).
+    pub metrics_namespace: String,
 }
 
 /// A variable is missing or unusable. Start-up fails with this message; nothing runs half-configured.
@@ -145,6 +149,16 @@ impl<F: Fn(&str) -> Option<String>> Variables<F> {
         Ok(address.web_root().clone())
     }
 
+    /// `METRICS_NAMESPACE`, one CloudWatch accepts; [`DEFAULT_NAMESPACE`] when unset.
+    pub(crate) fn metrics_namespace(&self) -> Result<String, ConfigError> {
+        const NAME: &str = "METRICS_NAMESPACE";
+        let namespace = self
+            .optional(NAME)
+            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
+        check_namespace(&namespace).map_err(|reason| invalid(NAME, reason))?;
+        Ok(namespace)
+    }
+
     fn secret_name_prefix(&self) -> Result<String, ConfigError> {
         const NAME: &str = "SECRET_NAME_PREFIX";
         let prefix = self.required(NAME)?;
@@ -202,6 +216,7 @@ impl Config {
                 writes_per_day,
                 1..=u32::MAX,
             )?),
+            metrics_namespace: vars.metrics_namespace()?,
         })
     }
 }
@@ -254,6 +269,13 @@ mod tests {
                 .unwrap()
                 .commit_writes_per_day,
             20_000
+        );
+        assert_eq!(config.metrics_namespace, "GitLabCommitImporter/local");
+        assert_eq!(
+            read_with(&[("METRICS_NAMESPACE", " GitLabCommitImporter/prod ")])
+                .unwrap()
+                .metrics_namespace,
+            "GitLabCommitImporter/prod"
         );
         assert_eq!(config.gitlab_memory_bytes, 96 << 20);
         assert_eq!(config.discovery_max_bytes, 16 << 20);
@@ -319,6 +341,7 @@ mod tests {
             ("GITLAB_MEMORY_MIB", &["4"]),
             ("DISCOVERY_MAX_MIB", &["0"]),
             ("CREDENTIALS_API_ALLOW_UNAUTHENTICATED", &["yes"]),
+            ("METRICS_NAMESPACE", &["AWS/Lambda", "importer/é"]),
             ("DEFAULT_GITLAB_BASE_URL", &["https://169.254.169.254/"]),
         ];
         for (name, values) in bad_values {

@@ -7,6 +7,8 @@
 //! queueing failed on our side, so GitLab delivers again. One log line per delivery: connection, project, result
 //! and status, never a header or the body.
 
+use std::time::{Duration, Instant};
+
 use lambda_http::http::{HeaderValue, Method};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
@@ -17,6 +19,7 @@ use crate::hooks::{
 };
 use crate::kernel::sync_message::SyncQueue;
 use crate::kernel::vault::SecretVault;
+use crate::metrics::{Emitter, HOOK_DELIVERIES, HOOK_HANDLING_TIME, OUTCOME, millis};
 
 /// Every error code the push hook answers with (openapi.yaml's `HookError` lists exactly these; a test checks).
 pub const ERROR_CODES: [&str; 6] = [
@@ -88,24 +91,69 @@ where
     V: SecretVault,
     Q: SyncQueue,
 {
-    let Some(connection) = match_hook_path(request_path(&req)) else {
-        return Ok(PushHookError::UnknownRoute.reply());
+    let started = Instant::now();
+    let result = deliver(hooks, &req).await;
+    let reply = match &result {
+        Ok(received) => received_reply(received),
+        Err(error) => error.reply(),
+    };
+    // Requests off the route are not deliveries: counted, not logged.
+    let delivered = !matches!(
+        result,
+        Err(PushHookError::UnknownRoute | PushHookError::MethodNotAllowed)
+    );
+    if let (true, Some(connection)) = (delivered, match_hook_path(request_path(&req))) {
+        log_delivery(connection, &result, reply.status().as_u16());
+    }
+    hooks
+        .metrics
+        .print([metric_line(&hooks.metrics, &result, started.elapsed())]);
+    Ok(reply)
+}
+
+/// The delivery's route and method checked, then handed to the hooks domain.
+async fn deliver<L, V, Q>(
+    hooks: &PushHooks<L, V, Q>,
+    req: &Request,
+) -> Result<Received, PushHookError>
+where
+    L: PushLeases,
+    V: SecretVault,
+    Q: SyncQueue,
+{
+    let Some(connection) = match_hook_path(request_path(req)) else {
+        return Err(PushHookError::UnknownRoute);
     };
     if req.method() != Method::POST {
-        return Ok(PushHookError::MethodNotAllowed.reply());
+        return Err(PushHookError::MethodNotAllowed);
     }
     let delivery = Delivery {
         connection,
         token: req.headers().get(TOKEN_HEADER).map(HeaderValue::as_bytes),
         body: req.body().as_ref(),
     };
-    let result = hooks.receive(delivery).await.map_err(PushHookError::from);
-    let reply = match &result {
-        Ok(received) => received_reply(received),
-        Err(error) => error.reply(),
-    };
-    log_delivery(connection, &result, reply.status().as_u16());
-    Ok(reply)
+    Ok(hooks.receive(delivery).await?)
+}
+
+/// The delivery's outcome in one word: `queued`, the reason it was left alone, or the code it was refused with.
+fn outcome(result: &Result<Received, PushHookError>) -> &'static str {
+    match result {
+        Ok(Received::Queued { .. }) => "queued",
+        Ok(Received::Ignored { reason, .. }) => reason_code(*reason),
+        Err(error) => error.status_and_code().1,
+    }
+}
+
+/// The delivery's metric line ([`crate::metrics`]): counted by its outcome, with the hook's handling time.
+fn metric_line(
+    emitter: &Emitter,
+    result: &Result<Received, PushHookError>,
+    took: Duration,
+) -> String {
+    emitter.line(
+        &[(OUTCOME, outcome(result))],
+        &[(HOOK_DELIVERIES, 1), (HOOK_HANDLING_TIME, millis(took))],
+    )
 }
 
 /// A 202 for every delivery that passed the checks, queued or not: GitLab disables a hook after four consecutive
@@ -145,16 +193,16 @@ fn log_delivery(connection: &str, result: &Result<Received, PushHookError>, stat
         tracing::warn!(connection_id, status, result, detail = %detail, "push hook not queued");
         return;
     }
-    let (outcome, project_id) = match result {
-        Ok(Received::Queued { project_id }) => ("queued", Some(*project_id)),
-        Ok(Received::Ignored { reason, project_id }) => (reason_code(*reason), *project_id),
-        Err(error) => (error.status_and_code().1, None),
+    let project_id = match result {
+        Ok(Received::Queued { project_id }) => Some(*project_id),
+        Ok(Received::Ignored { project_id, .. }) => *project_id,
+        Err(_) => None,
     };
     tracing::info!(
         connection_id,
         project_id,
         status,
-        result = outcome,
+        result = outcome(result),
         "push hook handled"
     );
 }
@@ -200,6 +248,50 @@ mod tests {
             ours.to_string(),
             "The sync could not be queued; deliver again"
         );
+    }
+
+    /// Each delivery's line names exactly the push hook's metrics of the catalogue, counted by its outcome.
+    #[test]
+    fn a_deliverys_line_counts_it_by_outcome_with_its_handling_time() {
+        let cases = [
+            (Ok(Received::Queued { project_id: 7 }), "queued"),
+            (
+                Ok(Received::Ignored {
+                    reason: IgnoreReason::Coalesced,
+                    project_id: Some(7),
+                }),
+                "coalesced",
+            ),
+            (
+                Err(PushHookError::Refused(Refusal::Unauthorized)),
+                "unauthorized",
+            ),
+            (
+                Err(PushHookError::Unavailable(Unavailable::Queue(
+                    StoreError::Conflict,
+                ))),
+                "unavailable",
+            ),
+            (Err(PushHookError::UnknownRoute), "unknown_route"),
+        ];
+        let catalogue: Vec<&str> = crate::metrics::emitted_by("push-hook")
+            .iter()
+            .map(|m| m.name)
+            .collect();
+        for (result, expected) in cases {
+            let line = metric_line(&Emitter::new("ns"), &result, Duration::from_millis(42));
+            let line: serde_json::Value = serde_json::from_str(&line).unwrap();
+            let declared: Vec<&str> = line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["Name"].as_str().unwrap())
+                .collect();
+            assert_eq!(declared, catalogue);
+            assert_eq!(line["Outcome"], expected);
+            assert_eq!(line["HookDeliveries"], 1);
+            assert_eq!(line["HookHandlingTime"], 42);
+        }
     }
 
     #[test]

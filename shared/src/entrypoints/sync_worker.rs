@@ -47,8 +47,8 @@ where
         let id = record.message_id.clone().unwrap_or_default();
         let report = match record.body.as_deref().map(SyncMessage::from_json) {
             Some(Ok(message)) => worker.run(message, end, total - started).await,
-            Some(Err(error)) => RecordReport::malformed(format!("malformed sync message: {error}")),
-            None => RecordReport::malformed("sync message without a body".into()),
+            Some(Err(error)) => worker.malformed(format!("malformed sync message: {error}")),
+            None => worker.malformed("sync message without a body".into()),
         };
         match &report.outcome {
             RecordOutcome::Retry { code, reason } => {

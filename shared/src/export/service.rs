@@ -23,6 +23,7 @@ use super::ports::{ChangeFeed, ExportPosition, ExportProject, ObjectSink, Window
 use crate::kernel::project_key::ProjectKey;
 use crate::kernel::store::StoreError;
 use crate::kernel::time::change_stamp;
+use crate::metrics::{EXPORT_LAG, EXPORT_ROWS, Emitter};
 
 /// How old a write must be before a run exports it, unless `EXPORT_SETTLE_SECONDS` says otherwise.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(5 * 60);
@@ -80,6 +81,29 @@ pub struct ExportReport {
     /// Projects left with changes for the next run because the deadline was near.
     pub deferred: usize,
     pub failed: usize,
+    /// The change stamp up to which every project's changes are exported after this run: the run's window end
+    /// when it finished every project, else the earliest watermark of those it left (deferred or failed); `None`
+    /// when one of those was never exported.
+    pub exported_through: Option<String>,
+}
+
+impl ExportReport {
+    /// Lowers [`ExportReport::exported_through`] to `watermark`, a project's that was left behind.
+    fn left_behind(&mut self, watermark: Option<&ExportPosition>) {
+        let at = watermark.map(|w| w.changed_at.clone());
+        self.exported_through = self.exported_through.take().min(at);
+    }
+
+    /// The run's metric line ([`crate::metrics`]) at `now`: rows written, and the export's lag when known.
+    pub fn metric_line(&self, emitter: &Emitter, now: OffsetDateTime) -> String {
+        let mut values = vec![(EXPORT_ROWS, self.rows as u64)];
+        let through = self.exported_through.as_deref().and_then(model::parse);
+        if let Some(through) = through {
+            let lag = (now - through).whole_seconds().max(0);
+            values.push((EXPORT_LAG, u64::try_from(lag).unwrap_or(0)));
+        }
+        emitter.line(&[], &values)
+    }
 }
 
 /// The export service over its two ports.
@@ -88,6 +112,8 @@ pub struct Exporter<F, S> {
     pub feed: F,
     pub sink: S,
     pub options: ExportOptions,
+    /// One embedded-metric-format line per run on stdout; the local run turns it off.
+    pub metrics: Emitter,
 }
 
 /// The pages of one project's turn, at most (a page holds at least one change, so this bounds the loop far beyond
@@ -100,6 +126,7 @@ impl<F: ChangeFeed, S: ObjectSink> Exporter<F, S> {
             feed,
             sink,
             options,
+            metrics: Emitter::default(),
         }
     }
 
@@ -116,6 +143,7 @@ impl<F: ChangeFeed, S: ObjectSink> Exporter<F, S> {
         let projects = self.feed.projects().await?;
         let mut report = ExportReport {
             projects: projects.len(),
+            exported_through: Some(until.clone()),
             ..ExportReport::default()
         };
         let mut queue = turn_order(projects, &until);
@@ -126,6 +154,10 @@ impl<F: ChangeFeed, S: ObjectSink> Exporter<F, S> {
             let progressed = report.rows + report.skipped > 0;
             if progressed && left.is_some_and(|left| left.is_zero()) {
                 report.deferred = queue.len() + 1;
+                report.left_behind(project.exported_to.as_ref());
+                for (left, _) in &queue {
+                    report.left_behind(left.exported_to.as_ref());
+                }
                 tracing::warn!(
                     deferred = report.deferred,
                     "deadline near; the next run exports the rest"
@@ -140,6 +172,8 @@ impl<F: ChangeFeed, S: ObjectSink> Exporter<F, S> {
                 queue.push_back(again);
             }
         }
+        self.metrics
+            .print([report.metric_line(&self.metrics, OffsetDateTime::now_utc())]);
         finished(report)
     }
 
@@ -176,6 +210,7 @@ impl<F: ChangeFeed, S: ObjectSink> Exporter<F, S> {
             }
             Err(error) => {
                 report.failed += 1;
+                report.left_behind(project.exported_to.as_ref());
                 tracing::error!(
                     connection_id = %project.key.connection_id,
                     project_id = project.key.project_id,

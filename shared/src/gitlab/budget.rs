@@ -71,9 +71,9 @@ impl RequestBudget {
         }
     }
 
-    /// Waits until this task may send one request, and takes that slot. When the slot is later than `deadline`,
-    /// nothing is taken and the wait it would have needed is returned at once instead.
-    pub async fn acquire(&self, deadline: Option<Instant>) -> Result<(), Duration> {
+    /// Waits until this task may send one request, and takes that slot: how long it waited. When the slot is
+    /// later than `deadline`, nothing is taken and the wait it would have needed is returned at once instead.
+    pub async fn acquire(&self, deadline: Option<Instant>) -> Result<Duration, Duration> {
         // The shared slot first: the process's own pace, pauses and slowdowns apply on top of it.
         let shared_at = match &self.shared {
             Some(shared) => match shared.next(deadline).await? {
@@ -102,8 +102,9 @@ impl RequestBudget {
             state.next_slot = later(slot.max(send_at), interval);
             send_at
         };
+        let waited = send_at.saturating_duration_since(Instant::now());
         tokio::time::sleep_until(send_at).await;
-        Ok(())
+        Ok(waited)
     }
 
     /// Everybody waits `wait` (GitLab answered 429 with this `Retry-After`), at most [`LONGEST_CREDIBLE_WAIT`].
@@ -202,12 +203,15 @@ mod tests {
         let budget = RequestBudget::per_minute(600, 5); // one per 100 ms, five at once
         let start = Instant::now();
         for _ in 0..5 {
-            budget.acquire(None).await.unwrap();
+            assert_eq!(budget.acquire(None).await, Ok(Duration::ZERO), "no wait");
         }
         assert!(start.elapsed() < Duration::from_millis(5), "burst is free");
+        let mut waited = Duration::ZERO;
         for _ in 0..10 {
-            budget.acquire(None).await.unwrap();
+            waited += budget.acquire(None).await.unwrap();
         }
+        // What the budget says it waited is the time that passed.
+        assert_eq!(waited, start.elapsed());
         let elapsed = start.elapsed();
         assert!(
             elapsed >= Duration::from_millis(1000) && elapsed <= Duration::from_millis(1100),
@@ -220,7 +224,7 @@ mod tests {
         let budget = RequestBudget::per_minute(60_000, 100);
         budget.pause_for(Duration::from_secs(3));
         let start = Instant::now();
-        budget.acquire(None).await.unwrap();
+        assert_eq!(budget.acquire(None).await, Ok(Duration::from_secs(3)));
         assert!(start.elapsed() >= Duration::from_secs(3));
     }
 

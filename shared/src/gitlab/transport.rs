@@ -75,6 +75,8 @@ pub struct ClientCounters {
     retries: AtomicU64,
     rate_limited: AtomicU64,
     stats_fallbacks: AtomicU64,
+    budget_waits: AtomicU64,
+    budget_wait_us: AtomicU64,
 }
 
 /// A snapshot of [`ClientCounters`].
@@ -84,6 +86,10 @@ pub struct ClientStats {
     pub retries: u64,
     pub rate_limited: u64,
     pub stats_fallbacks: u64,
+    /// Requests that waited for the token's request budget (its pace, a 429's pause, the shared timeline).
+    pub budget_waits: u64,
+    /// How long they waited, together.
+    pub budget_wait: Duration,
 }
 
 impl ClientCounters {
@@ -93,6 +99,8 @@ impl ClientCounters {
             retries: self.retries.load(Ordering::Relaxed),
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
             stats_fallbacks: self.stats_fallbacks.load(Ordering::Relaxed),
+            budget_waits: self.budget_waits.load(Ordering::Relaxed),
+            budget_wait: Duration::from_micros(self.budget_wait_us.load(Ordering::Relaxed)),
         }
     }
 }
@@ -183,10 +191,19 @@ impl Transport {
         {
             return Err(deadline_passed());
         }
-        self.budget
+        let waited = self
+            .budget
             .acquire(self.deadline)
             .await
-            .map_err(|wait| GitLabError::RateLimited { retry_after: wait })
+            .map_err(|wait| GitLabError::RateLimited { retry_after: wait })?;
+        if !waited.is_zero() {
+            let micros = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
+            self.counters.budget_waits.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .budget_wait_us
+                .fetch_add(micros, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// One attempt, cut short at the deadline; whatever the server wrote into a failure is cleared of the token.

@@ -25,6 +25,7 @@ use crate::kernel::push_hook::hook_secret_name;
 use crate::kernel::store::StoreError;
 use crate::kernel::sync_message::{MessageError, SyncMessage, SyncQueue};
 use crate::kernel::vault::{SecretVault, VaultError};
+use crate::metrics::Emitter;
 use crate::secret::SecretString;
 
 /// How hooks are coalesced, and how long a hook secret is remembered.
@@ -147,6 +148,9 @@ pub struct PushHooks<L, V, Q> {
     pub queue: Q,
     pub secret_name_prefix: String,
     pub options: HookOptions,
+    /// One embedded-metric-format line per delivery on stdout (the entry point writes it); the local run turns
+    /// it off.
+    pub metrics: Emitter,
     secrets: SecretCache,
 }
 
@@ -164,6 +168,7 @@ impl<L: PushLeases, V: SecretVault, Q: SyncQueue> PushHooks<L, V, Q> {
             queue,
             secret_name_prefix,
             options,
+            metrics: Emitter::default(),
             secrets: SecretCache::new(options.secret_cache_entries, options.secret_cache_ttl),
         }
     }

@@ -1,10 +1,13 @@
 //! What discovery finds and what one tick reports.
 
+use std::time::Duration;
+
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::gitlab::Project;
 use crate::kernel::ids::ConnectionId;
+use crate::metrics::{Emitter, PROJECTS_ENQUEUED, TICK_DURATION, millis};
 
 /// A project as the scheduler records it on its state-table item (the scheduler's own attributes only).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +110,17 @@ impl TickReport {
     pub fn deferred(&self) -> usize {
         self.connections.iter().filter(|c| c.deferred).count()
     }
+
+    /// The tick's metric line ([`crate::metrics`]): its time and the sync messages it sent.
+    pub fn metric_line(&self, emitter: &Emitter, took: Duration) -> String {
+        emitter.line(
+            &[],
+            &[
+                (TICK_DURATION, millis(took)),
+                (PROJECTS_ENQUEUED, self.enqueued() as u64),
+            ],
+        )
+    }
 }
 
 /// One schedule tick, as the entry point read it from its event.
@@ -128,6 +142,41 @@ pub fn epoch(at: OffsetDateTime) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tick's line names exactly the metrics the catalogue says the scheduler emits.
+    #[test]
+    fn the_tick_line_names_the_schedulers_metrics() {
+        let report = TickReport {
+            connections: vec![
+                ConnectionReport {
+                    enqueued: 3,
+                    ..ConnectionReport::default()
+                },
+                ConnectionReport {
+                    enqueued: 4,
+                    ..ConnectionReport::default()
+                },
+            ],
+            ..TickReport::default()
+        };
+        let line: serde_json::Value = serde_json::from_str(
+            &report.metric_line(&Emitter::new("ns"), Duration::from_millis(1_234)),
+        )
+        .unwrap();
+        let declared: Vec<&str> = line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        let catalogue: Vec<&str> = crate::metrics::emitted_by("scheduler")
+            .iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(declared, catalogue);
+        assert_eq!(line["TickDuration"], 1_234);
+        assert_eq!(line["ProjectsEnqueued"], 7);
+    }
 
     #[test]
     fn an_empty_repository_has_no_history_to_sync() {

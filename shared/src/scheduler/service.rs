@@ -41,6 +41,7 @@ use crate::kernel::instance::{InstanceUrl, InstanceUrlError};
 use crate::kernel::store::StoreError;
 use crate::kernel::time::{before, timestamp};
 use crate::kernel::vault::SecretVault;
+use crate::metrics::Emitter;
 
 /// Tuning of a tick.
 #[derive(Debug, Clone, Copy)]
@@ -109,6 +110,8 @@ pub struct Scheduler<P, K, V, Q, S = P> {
     pub queue: Q,
     pub connector: GitLabConnector,
     pub options: SchedulerOptions,
+    /// One embedded-metric-format line per tick on stdout; the local run turns it off.
+    pub metrics: Emitter,
 }
 
 /// Why one credential's discovery produced nothing.
@@ -168,6 +171,7 @@ impl<P: Clone, K, V, Q> Scheduler<P, K, V, Q> {
             queue,
             connector,
             options,
+            metrics: Emitter::default(),
         }
     }
 }
@@ -183,6 +187,7 @@ impl<P, K, V, Q, S> Scheduler<P, K, V, Q, S> {
             queue: self.queue,
             connector: self.connector,
             options: self.options,
+            metrics: self.metrics,
         }
     }
 }
@@ -195,8 +200,9 @@ where
     V: SecretVault,
     Q: BatchQueue,
 {
-    /// One tick, within the invocation's end less the tick margin, and its log line.
+    /// One tick, within the invocation's end less the tick margin, and its log and metric lines.
     pub async fn run(&self, tick: &Tick) -> Result<TickReport, StoreError> {
+        let started = std::time::Instant::now();
         let deadline = tick.ends_at.map(|end| {
             end.checked_sub(self.options.tick_margin)
                 .unwrap_or_else(Instant::now)
@@ -213,6 +219,8 @@ where
             not_sent = report.not_sent(),
             "tick finished"
         );
+        self.metrics
+            .print([report.metric_line(&self.metrics, started.elapsed())]);
         Ok(report)
     }
 

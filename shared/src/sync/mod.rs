@@ -6,9 +6,11 @@
 //! - [`record`]: the stored record of a commit GitLab listed;
 //! - [`model`]: the project's sync state and the checkpoint of a large import;
 //! - [`ports`]: the commits table and the sync state, as the sync needs them;
-//! - [`worker`]: one batch of sync messages, each record on its own within its share of the invocation's time.
+//! - [`worker`]: one batch of sync messages, each record on its own within its share of the invocation's time;
+//! - [`metrics`]: the worker's metric lines, per record.
 
 pub mod importer;
+pub mod metrics;
 pub mod model;
 pub mod ports;
 mod range_check;

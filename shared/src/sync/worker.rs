@@ -35,6 +35,7 @@ use crate::kernel::project_key::ProjectKey;
 use crate::kernel::sync_message::{SyncMessage, SyncQueue};
 use crate::kernel::time::{before, timestamp};
 use crate::kernel::vault::SecretVault;
+use crate::metrics::Emitter;
 
 /// How the records of one batch share the invocation's time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,9 +263,9 @@ pub struct SyncWorker<K, V, C, S, Q> {
     pub options: SyncOptions,
     /// How the records of a batch share the invocation's time.
     pub budget: TimeBudget,
-    /// One CloudWatch embedded-metric-format line per sync on stdout (where Lambda's log agent reads it); the
-    /// local run turns it off and prints its own progress instead.
-    pub embedded_metrics: bool,
+    /// CloudWatch embedded-metric-format lines per record on stdout (where Lambda's log agent reads them), in the
+    /// stack's namespace ([`super::metrics`]); the local run turns them off and prints its own progress instead.
+    pub metrics: Emitter,
 }
 
 impl<K, V, C, S, Q> SyncWorker<K, V, C, S, Q>
@@ -293,7 +294,7 @@ where
             connector,
             options,
             budget: TimeBudget::default(),
-            embedded_metrics: true,
+            metrics: Emitter::default(),
         }
     }
 
@@ -309,8 +310,21 @@ where
             // Boxed: the sync's future is deep enough to pass the compiler's layout depth limit in the Lambda's
             // main otherwise.
             Some(slot) => Box::pin(self.process(message, slot)).await,
-            None => RecordReport::deferred(message),
+            None => {
+                let report = RecordReport::deferred(message);
+                self.metrics
+                    .print(super::metrics::record_lines(&self.metrics, &report, false));
+                report
+            }
         }
+    }
+
+    /// A record whose body is no sync message ([`RecordReport::malformed`]), counted in the metrics.
+    pub fn malformed(&self, reason: String) -> RecordReport {
+        let report = RecordReport::malformed(reason);
+        self.metrics
+            .print(super::metrics::record_lines(&self.metrics, &report, false));
+        report
     }
 
     /// After a batch's records: each credential's summary, written within the invocation too (in the second half
@@ -389,20 +403,12 @@ where
             requests = stats.requests,
             retries = stats.retries,
             rate_limited = stats.rate_limited,
+            budget_waits = stats.budget_waits,
             duration_ms,
             "sync finished"
         );
-        if self.embedded_metrics {
-            println!(
-                "{}",
-                embedded_metrics(
-                    message.connection_id().as_str(),
-                    report.commits(),
-                    &stats,
-                    duration_ms
-                )
-            );
-        }
+        self.metrics
+            .print(super::metrics::record_lines(&self.metrics, &report, true));
         report
     }
 
@@ -634,57 +640,9 @@ fn status_code(status: CredentialStatus) -> &'static str {
     }
 }
 
-/// One CloudWatch embedded-metric-format line per sync (printed to stdout, where Lambda's log agent reads it).
-fn embedded_metrics(
-    connection_id: &str,
-    commits: usize,
-    stats: &crate::gitlab::ClientStats,
-    duration_ms: u64,
-) -> String {
-    serde_json::json!({
-        "_aws": {
-            "Timestamp": OffsetDateTime::now_utc().unix_timestamp() * 1000,
-            "CloudWatchMetrics": [{
-                "Namespace": "GitLabCommitImporter",
-                "Dimensions": [["ConnectionId"]],
-                "Metrics": [
-                    {"Name": "CommitsImported", "Unit": "Count"},
-                    {"Name": "GitLabRequests", "Unit": "Count"},
-                    {"Name": "GitLabRetries", "Unit": "Count"},
-                    {"Name": "GitLabRateLimited", "Unit": "Count"},
-                    {"Name": "SyncDuration", "Unit": "Milliseconds"}
-                ]
-            }]
-        },
-        "ConnectionId": connection_id,
-        "CommitsImported": commits,
-        "GitLabRequests": stats.requests,
-        "GitLabRetries": stats.retries,
-        "GitLabRateLimited": stats.rate_limited,
-        "SyncDuration": duration_ms
-    })
-    .to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_metrics_line_is_embedded_metric_format() {
-        let stats = crate::gitlab::ClientStats {
-            requests: 12,
-            ..Default::default()
-        };
-        let line: serde_json::Value =
-            serde_json::from_str(&embedded_metrics("c1", 250, &stats, 900)).unwrap();
-        assert_eq!(line["CommitsImported"], 250);
-        assert_eq!(line["GitLabRequests"], 12);
-        assert_eq!(
-            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
-            "ConnectionId"
-        );
-    }
 
     #[test]
     fn each_record_gets_an_equal_share_of_what_is_left_and_none_starts_too_late() {

@@ -182,8 +182,11 @@ fn main() -> BenchResult<()> {
         bucket,
         prefix: String::new(),
         settle: Duration::ZERO,
+        metrics_namespace: shared::metrics::DEFAULT_NAMESPACE.to_owned(),
     };
-    let exporter = shared::app::exporter_function(&config, &aws.config);
+    let mut exporter = shared::app::exporter_function(&config, &aws.config);
+    // The bench prints its own figures.
+    exporter.metrics.enabled = false;
     let (report, cost) =
         measured(|| runtime.block_on(exporter.run(OffsetDateTime::now_utc(), None)));
     let report = report?;

@@ -45,6 +45,28 @@ fn names(sink: &MemorySink) -> Vec<String> {
     sink.objects.lock().unwrap().keys().cloned().collect()
 }
 
+/// The run's metric line at `now`, parsed.
+fn metric_line(report: &ExportReport, now: OffsetDateTime) -> serde_json::Value {
+    serde_json::from_str(&report.metric_line(&Emitter::new("ns"), now)).unwrap()
+}
+
+/// The metric names a line declares.
+fn declared(line: &serde_json::Value) -> Vec<String> {
+    line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn exporter_catalogue() -> Vec<String> {
+    crate::metrics::emitted_by("exporter")
+        .iter()
+        .map(|m| m.name.to_owned())
+        .collect()
+}
+
 #[tokio::test]
 async fn a_run_exports_each_settled_change_once_by_month_and_moves_the_watermark() {
     let (a, b) = (project_key("c1", 1), project_key("c1", 2));
@@ -68,6 +90,17 @@ async fn a_run_exports_each_settled_change_once_by_month_and_moves_the_watermark
         (2, 2, 4, 3)
     );
     assert_eq!(rows_in(&exporter.sink), 4);
+    // Every project is exported up to the window's end: the lag is the settle time.
+    assert_eq!(
+        report.exported_through.as_deref(),
+        Some("2024-04-01T11:55:00.000000Z")
+    );
+    let line = metric_line(&report, NOW);
+    assert_eq!(declared(&line), exporter_catalogue());
+    assert_eq!(
+        (line["ExportRows"].as_u64(), line["ExportLag"].as_u64()),
+        (Some(4), Some(300))
+    );
     assert_eq!(
         names(&exporter.sink),
         [
@@ -209,7 +242,47 @@ async fn a_run_past_its_deadline_still_writes_one_page_and_leaves_the_rest_waiti
         .await
         .unwrap();
     assert_eq!((report.rows, report.deferred), (1, 2));
+    // Projects never exported were left: how far behind they are is unknown, and no lag is claimed.
+    assert_eq!(report.exported_through, None);
+    assert_eq!(declared(&metric_line(&report, NOW)), ["ExportRows"]);
     assert_eq!(exporter.run(NOW, None).await.unwrap().rows, 2);
+}
+
+/// A run that leaves projects for the next one is as far behind as the earliest of their watermarks.
+#[tokio::test]
+async fn the_lag_of_a_cut_run_is_the_earliest_watermark_it_left() {
+    let exporter = service(10, ExportOptions::default());
+    let watermarks = [
+        "2024-03-01T00:00:00.000000Z",
+        "2024-03-10T00:00:00.000000Z",
+        "2024-03-20T00:00:00.000000Z",
+    ];
+    for (project, watermark) in (1..).zip(watermarks) {
+        let key = project_key("c1", project);
+        exporter.feed.set_watermark(
+            &key,
+            ExportPosition {
+                changed_at: watermark.into(),
+                sha: None,
+            },
+        );
+        exporter
+            .feed
+            .write(&key, change('a', "2024-01", "2024-04-01T10:00:00.000000Z"));
+    }
+    let report = exporter
+        .run(NOW, Some(Instant::now() + Duration::from_secs(30)))
+        .await
+        .unwrap();
+    // The furthest behind went first and finished; the two others wait.
+    assert_eq!((report.rows, report.deferred), (1, 2));
+    assert_eq!(
+        report.exported_through.as_deref(),
+        Some("2024-03-10T00:00:00.000000Z")
+    );
+    let line = metric_line(&report, NOW);
+    assert_eq!(declared(&line), exporter_catalogue());
+    assert_eq!(line["ExportLag"], (22 * 24 + 12) * 3600);
 }
 
 #[tokio::test]
