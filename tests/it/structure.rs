@@ -24,7 +24,14 @@ const FLOORS: &[&[&str]] = &[
     // Credentials are verified and stored; the scheduler and the worker read them.
     &["credentials"],
     // The domain rooms, side by side.
-    &["scheduler", "sync", "hooks", "commits", "export"],
+    &[
+        "scheduler",
+        "sync",
+        "hooks",
+        "commits",
+        "export",
+        "projects",
+    ],
     // The AWS adapters behind the domain's ports.
     &["aws"],
     // Typed configuration, logging, and the Lambda events.

@@ -399,9 +399,12 @@ impl LocalRun {
         let event = credentials_api_event(connection, method, route, body.as_ref());
         let request =
             lambda_http::request::from_str(&event.to_string()).expect("an API Gateway v2 event");
-        let reply = shared::entrypoints::credentials_api::handler(&self.api, request)
-            .await
-            .expect("the credentials handler never fails");
+        // Boxed: the handler's future is large, and every future that calls the API would carry it.
+        let reply = Box::pin(shared::entrypoints::credentials_api::handler(
+            &self.api, request,
+        ))
+        .await
+        .expect("the credentials handler never fails");
         let status = reply.status().as_u16();
         let body: Value = serde_json::from_slice(reply.body().as_ref()).unwrap_or(Value::Null);
         (status, body)
@@ -509,10 +512,11 @@ impl LocalRun {
 
     /// The scheduler function's handler on `event` (a schedule tick, or an SQS event of turn requests).
     pub async fn schedule(&self, event: Value) -> Result<TickReport, LocalRunError> {
-        shared::entrypoints::scheduler::handle(
+        // Boxed: a tick's future is large, and every future of a run would carry it.
+        Box::pin(shared::entrypoints::scheduler::handle(
             &self.scheduler,
             LambdaEvent::new(event, deadline_in(SCHEDULER_TIMEOUT)),
-        )
+        ))
         .await
         .map_err(|e| LocalRunError::Scheduler(e.to_string()))
     }

@@ -318,6 +318,10 @@ pub async fn run_session(session: Session) -> Result<SessionReport, LocalRunErro
     }
     println!("  commits table: {commits} items; dead-letter queue: {dead} messages");
     println!("  credentials.info last_sync: {}", info["last_sync"]);
+    println!("  projects.list:");
+    for line in Box::pin(project_table(&run)).await {
+        println!("    {line}");
+    }
     if dead > 0 {
         mismatches.push(format!("{dead} messages in the dead-letter queue"));
     }
@@ -376,6 +380,45 @@ pub async fn run_session(session: Session) -> Result<SessionReport, LocalRunErro
         credentials,
         mismatches,
     })
+}
+
+/// Every project of the connection as `projects.list` answers, page by page, as a table: path, status, commits
+/// written, the head imported, the last sync, the last error.
+async fn project_table(run: &LocalRun) -> Vec<String> {
+    let mut rows = vec![format!(
+        "{:<34} {:<9} {:>8} {:<12} {:<20} {}",
+        "project", "status", "commits", "last head", "last synced", "last error"
+    )];
+    let mut cursor: Option<String> = None;
+    for _ in 0..1_000 {
+        let route = match &cursor {
+            Some(cursor) => format!("projects.list?limit=100&cursor={cursor}"),
+            None => "projects.list?limit=100".to_owned(),
+        };
+        let (status, body) = run.call_api(CONNECTION, "GET", &route, None).await;
+        if status != 200 {
+            rows.push(format!("projects.list answered {status}: {body}"));
+            break;
+        }
+        for project in body["projects"].as_array().into_iter().flatten() {
+            let text = |field: &str| project[field].as_str().unwrap_or("-").to_owned();
+            let head = text("last_head");
+            rows.push(format!(
+                "{:<34} {:<9} {:>8} {:<12} {:<20} {}",
+                text("path_with_namespace"),
+                text("status"),
+                project["commits_written"],
+                &head[..head.len().min(12)],
+                text("last_synced_at"),
+                project["last_error"]["code"].as_str().unwrap_or("-"),
+            ));
+        }
+        match body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    rows
 }
 
 /// The connection's live credential for this GitLab if an earlier run made one (so a named run never adds a

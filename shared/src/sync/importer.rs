@@ -165,7 +165,7 @@ fn pending_resync(state: &SyncState) -> bool {
         .job
         .as_ref()
         .and_then(|job| job.reconcile_since.as_deref());
-    !running.is_some_and(|since| since >= requested)
+    running.is_none_or(|since| since < requested)
 }
 
 /// Where the import of a changed history starts.
