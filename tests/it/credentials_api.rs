@@ -62,15 +62,8 @@ const ALL_TOKENS: &[&str] = &[
 ];
 const CONN: &str = "acme-prod";
 
-type Api = CredentialsApi<
-    DynamoCredentialStore,
-    SecretsManagerVault,
-    GitLabVerifier,
-    DynamoCommitReader,
-    DynamoProjectStore,
-    SqsSyncQueue,
-    SqsTurnQueue,
->;
+/// The handler on the stand-in, as the function wires it.
+type Api = shared::app::CredentialsFunction;
 
 mod audit_line;
 mod caller_policy;

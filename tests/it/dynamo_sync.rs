@@ -15,8 +15,8 @@ use shared::kernel::ids::ConnectionId;
 use shared::kernel::project_key::ProjectKey;
 use shared::kernel::time::change_stamp;
 use shared::sync::{
-    CommitStore, ProjectSync, SyncJob, SyncOptions, SyncOutcome, SyncState, SyncStateStore,
-    SyncTarget,
+    CommitStore, ProjectSync, SyncEnd, SyncJob, SyncOptions, SyncOutcome, SyncState,
+    SyncStateStore, SyncTarget,
 };
 use shared::testing::project_key;
 use testkit::aws_local::AwsStandIn;
@@ -546,4 +546,91 @@ async fn racing_write_reservations_never_pass_the_ceiling() {
     assert!(reserve("conn-a", "2026-12-08", 105).await);
     assert!(reserve("conn-b", "2026-12-07", 105).await);
     aws.teardown().await;
+}
+
+#[tokio::test]
+async fn a_project_item_records_how_its_syncs_ended_and_keeps_the_newest_five_failures() {
+    let (aws, store) = state_store().await;
+    let key = project_key("c1", 12);
+    let at = |minute: u32| format!("2026-12-07T10:{minute:02}:00Z");
+    store
+        .record_outcome(
+            &key,
+            &SyncEnd::Succeeded {
+                at: at(0),
+                commits: 40,
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .record_outcome(
+            &key,
+            &SyncEnd::Succeeded {
+                at: at(1),
+                commits: 2,
+            },
+        )
+        .await
+        .unwrap();
+    for minute in 2..9 {
+        let code = format!("code_{minute}");
+        store
+            .record_outcome(
+                &key,
+                &SyncEnd::Failed {
+                    at: at(minute),
+                    code,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let item = aws.state_item("CONN#c1", "PROJ#12").await;
+    let text = |name: &str| item[name].as_s().unwrap().clone();
+    assert_eq!(item["commits_written"], AttributeValue::N("42".into()));
+    assert_eq!(
+        (text("last_success_at"), text("last_synced_at")),
+        (at(1), at(8))
+    );
+    assert_eq!(
+        (text("last_error"), text("last_error_at")),
+        ("code_8".into(), at(8))
+    );
+    let failures: Vec<String> = item["recent_failures"]
+        .as_l()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_m().unwrap()["code"].as_s().unwrap().clone())
+        .collect();
+    assert_eq!(failures, ["code_8", "code_7", "code_6", "code_5", "code_4"]);
+
+    // A re-import request stands until an import that started at or after it has reconciled.
+    let requested = change_stamp(time::OffsetDateTime::now_utc());
+    let item = || aws.state_item("CONN#c1", "PROJ#12");
+    aws.dynamodb
+        .update_item()
+        .table_name(aws.table("StateTable"))
+        .key("pk", AttributeValue::S("CONN#c1".into()))
+        .key("sk", AttributeValue::S("PROJ#12".into()))
+        .update_expression("SET resync_requested_at = :at")
+        .expression_attribute_values(":at", AttributeValue::S(requested.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        store.load(&key).await.unwrap().resync_requested.as_deref(),
+        Some(requested.as_str())
+    );
+    store
+        .clear_resync(&key, "2000-01-01T00:00:00.000000Z")
+        .await
+        .unwrap();
+    assert!(
+        item().await.contains_key("resync_requested_at"),
+        "an earlier import does not answer it"
+    );
+    store.clear_resync(&key, &requested).await.unwrap();
+    assert!(!item().await.contains_key("resync_requested_at"));
+    store.clear_resync(&key, &requested).await.unwrap();
 }

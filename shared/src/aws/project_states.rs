@@ -146,16 +146,8 @@ impl ProjectStates for DynamoProjectStore {
         project_id: u64,
         visible_at: i64,
     ) -> Result<(), StoreError> {
-        self.give_back(
-            Self::schedule_key(connection, project_id),
-            "REMOVE enqueue_lease_until, enqueued_at, enqueue_visible_at",
-            (
-                "enqueue_visible_at",
-                AttributeValue::N(visible_at.to_string()),
-            ),
-            "UpdateItem operator lease",
-        )
-        .await
+        self.give_back_lease(connection, project_id, visible_at)
+            .await
     }
 
     async fn request_resync(

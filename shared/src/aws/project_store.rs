@@ -584,6 +584,28 @@ impl DynamoProjectStore {
     }
 }
 
+impl DynamoProjectStore {
+    /// Gives back a lease a push or an operator took and whose message was not sent, if it is still that lease
+    /// (`visible_at` names it).
+    pub(super) async fn give_back_lease(
+        &self,
+        connection: &ConnectionId,
+        project_id: u64,
+        visible_at: i64,
+    ) -> Result<(), StoreError> {
+        self.give_back(
+            Self::schedule_key(connection, project_id),
+            "REMOVE enqueue_lease_until, enqueued_at, enqueue_visible_at",
+            (
+                "enqueue_visible_at",
+                AttributeValue::N(visible_at.to_string()),
+            ),
+            "UpdateItem lease",
+        )
+        .await
+    }
+}
+
 impl PushLeases for DynamoProjectStore {
     async fn connection_exists(&self, connection: &ConnectionId) -> Result<bool, StoreError> {
         super::keys::connection_exists(&self.client, &self.table, connection.as_str())
@@ -633,16 +655,8 @@ impl PushLeases for DynamoProjectStore {
         project_id: u64,
         visible_at: i64,
     ) -> Result<(), StoreError> {
-        self.give_back(
-            Self::schedule_key(connection, project_id),
-            "REMOVE enqueue_lease_until, enqueued_at, enqueue_visible_at",
-            (
-                "enqueue_visible_at",
-                AttributeValue::N(visible_at.to_string()),
-            ),
-            "UpdateItem push lease",
-        )
-        .await
+        self.give_back_lease(connection, project_id, visible_at)
+            .await
     }
 }
 

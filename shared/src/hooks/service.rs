@@ -18,12 +18,12 @@ use super::ports::PushLeases;
 use super::push::{Event, PushError};
 use super::secret_cache::SecretCache;
 use crate::kernel::enqueue_lease::{
-    DEFAULT_ENQUEUE_LEASE, EnqueueLease, LeaseTake, ScheduledProject,
+    DEFAULT_ENQUEUE_LEASE, EnqueueLease, LeaseTake, NotSent, ScheduledProject,
 };
 use crate::kernel::ids::ConnectionId;
 use crate::kernel::push_hook::hook_secret_name;
 use crate::kernel::store::StoreError;
-use crate::kernel::sync_message::{MessageError, SyncMessage, SyncQueue};
+use crate::kernel::sync_message::{MessageError, SyncQueue};
 use crate::kernel::vault::{SecretVault, VaultError};
 use crate::metrics::Emitter;
 use crate::secret::SecretString;
@@ -247,12 +247,7 @@ impl<L: PushLeases, V: SecretVault, Q: SyncQueue> PushHooks<L, V, Q> {
 
     /// The enqueue lease a push at `now` takes: its message becomes visible after the coalescing window.
     fn lease_at(&self, now: OffsetDateTime) -> EnqueueLease {
-        let now_s = now.unix_timestamp();
-        EnqueueLease {
-            enqueued_at: crate::kernel::time::utc(now),
-            until: now_s.saturating_add(self.options.enqueue_lease.as_secs() as i64),
-            visible_at: now_s.saturating_add(self.window().as_secs() as i64),
-        }
+        EnqueueLease::delayed(now, self.options.enqueue_lease, self.window())
     }
 
     /// Sends the project's sync message, delayed by the window. A message not sent gives its lease back, so that
@@ -264,21 +259,13 @@ impl<L: PushLeases, V: SecretVault, Q: SyncQueue> PushHooks<L, V, Q> {
         project: ScheduledProject,
         lease: &EnqueueLease,
     ) -> Result<(), Unavailable> {
-        let message = SyncMessage::new(
-            connection.clone(),
-            project.credential_id,
-            project_id,
-            project.path_with_namespace,
-            project.default_branch,
-        );
-        let sent = match message {
-            Ok(message) => self
-                .queue
-                .enqueue(&message, self.window())
-                .await
-                .map_err(Unavailable::Queue),
-            Err(error) => Err(Unavailable::ScheduleItem(error)),
-        };
+        let sent = project
+            .send(&self.queue, connection, project_id, self.window())
+            .await
+            .map_err(|failure| match failure {
+                NotSent::Queue(error) => Unavailable::Queue(error),
+                NotSent::ScheduleItem(error) => Unavailable::ScheduleItem(error),
+            });
         if sent.is_err() {
             let released = self
                 .leases

@@ -3,8 +3,13 @@
 
 use std::time::Duration;
 
-use super::ids::CredentialId;
+use time::OffsetDateTime;
+
+use super::ids::{ConnectionId, CredentialId};
 use super::project_status::ProjectStatus;
+use super::store::StoreError;
+use super::sync_message::{MessageError, SyncMessage, SyncQueue};
+use super::time::utc;
 
 /// How long a sent message keeps its project from being enqueued again, by default: it should outlast the time a
 /// message waits and runs. The scheduler's ticks and the push hooks take leases of this length.
@@ -56,6 +61,47 @@ pub enum LeaseTake {
     Unknown,
     /// The tick does not sync the project: it is excluded, archived, refused by GitLab, or gone (the status).
     NotSynced(String),
+}
+
+impl EnqueueLease {
+    /// The lease a message sent at `now` takes: it holds for `hold`, and the message becomes visible after `delay`.
+    pub fn delayed(now: OffsetDateTime, hold: Duration, delay: Duration) -> Self {
+        let now_s = now.unix_timestamp();
+        EnqueueLease {
+            enqueued_at: utc(now),
+            until: now_s.saturating_add(hold.as_secs() as i64),
+            visible_at: now_s.saturating_add(delay.as_secs() as i64),
+        }
+    }
+}
+
+/// Why the message of a lease taken was not sent: the lease is to be given back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotSent {
+    Queue(StoreError),
+    /// The tick wrote the record from GitLab's answer; one that makes no message is a bug, not the caller's.
+    ScheduleItem(MessageError),
+}
+
+impl ScheduledProject {
+    /// Sends the project's sync message on `queue`, visible after `delay`.
+    pub async fn send<Q: SyncQueue>(
+        self,
+        queue: &Q,
+        connection: &ConnectionId,
+        project_id: u64,
+        delay: Duration,
+    ) -> Result<(), NotSent> {
+        let message = SyncMessage::new(
+            connection.clone(),
+            self.credential_id,
+            project_id,
+            self.path_with_namespace,
+            self.default_branch,
+        )
+        .map_err(NotSent::ScheduleItem)?;
+        queue.enqueue(&message, delay).await.map_err(NotSent::Queue)
+    }
 }
 
 impl LeaseTake {

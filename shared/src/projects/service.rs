@@ -16,12 +16,12 @@ use super::model::{ProjectState, StatusFilter};
 use super::ports::ProjectStates;
 use crate::backoff::jittered;
 use crate::kernel::enqueue_lease::{
-    DEFAULT_ENQUEUE_LEASE, EnqueueLease, LeaseTake, ScheduledProject,
+    DEFAULT_ENQUEUE_LEASE, EnqueueLease, LeaseTake, NotSent, ScheduledProject,
 };
 use crate::kernel::ids::ConnectionId;
 use crate::kernel::store::StoreError;
-use crate::kernel::sync_message::{MessageError, SyncMessage, SyncQueue};
-use crate::kernel::time::{change_stamp, utc};
+use crate::kernel::sync_message::{MessageError, SyncQueue};
+use crate::kernel::time::change_stamp;
 use crate::kernel::turn_request::{TurnQueue, TurnRequest};
 
 /// The most projects one page holds, and the default.
@@ -238,12 +238,7 @@ impl<P: ProjectStates, Q: SyncQueue, T: TurnQueue> Projects<P, Q, T> {
     }
 
     fn lease_at(&self, now: OffsetDateTime) -> EnqueueLease {
-        let now_s = now.unix_timestamp();
-        EnqueueLease {
-            enqueued_at: utc(now),
-            until: now_s.saturating_add(self.options.enqueue_lease.as_secs() as i64),
-            visible_at: now_s.saturating_add(self.window().as_secs() as i64),
-        }
+        EnqueueLease::delayed(now, self.options.enqueue_lease, self.window())
     }
 
     fn window(&self) -> Duration {
@@ -258,21 +253,13 @@ impl<P: ProjectStates, Q: SyncQueue, T: TurnQueue> Projects<P, Q, T> {
         project: ScheduledProject,
         lease: &EnqueueLease,
     ) -> Result<(), ProjectsError> {
-        let message = SyncMessage::new(
-            connection.clone(),
-            project.credential_id,
-            project_id,
-            project.path_with_namespace,
-            project.default_branch,
-        );
-        let sent = match message {
-            Ok(message) => self
-                .queue
-                .enqueue(&message, self.window())
-                .await
-                .map_err(ProjectsError::Queue),
-            Err(error) => Err(ProjectsError::ScheduleItem(error)),
-        };
+        let sent = project
+            .send(&self.queue, connection, project_id, self.window())
+            .await
+            .map_err(|failure| match failure {
+                NotSent::Queue(error) => ProjectsError::Queue(error),
+                NotSent::ScheduleItem(error) => ProjectsError::ScheduleItem(error),
+            });
         if sent.is_err()
             && let Err(error) = self
                 .store

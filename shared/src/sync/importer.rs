@@ -747,3 +747,45 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(reconcile_since: Option<&str>) -> SyncJob {
+        SyncJob {
+            head: "h".into(),
+            default_branch: "main".into(),
+            windows: vec!["a..h".into()],
+            done: Vec::new(),
+            replan: false,
+            reconcile_since: reconcile_since.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_re_import_request_is_pending_until_an_import_reconciles_from_its_time_on() {
+        let requested = "2026-12-07T10:00:00.000000Z";
+        let state = |job: Option<SyncJob>, resync: Option<&str>| SyncState {
+            job,
+            resync_requested: resync.map(str::to_owned),
+            ..SyncState::default()
+        };
+        assert!(!pending_resync(&state(None, None)));
+        assert!(pending_resync(&state(None, Some(requested))));
+        assert!(
+            pending_resync(&state(Some(job(None)), Some(requested))),
+            "an ordinary import"
+        );
+        let earlier = Some(job(Some("2026-12-07T09:59:59.999999Z")));
+        assert!(
+            pending_resync(&state(earlier, Some(requested))),
+            "a reconcile begun before it"
+        );
+        let answering = Some(job(Some("2026-12-07T10:00:00.000001Z")));
+        assert!(
+            !pending_resync(&state(answering, Some(requested))),
+            "the re-import it asked for"
+        );
+    }
+}

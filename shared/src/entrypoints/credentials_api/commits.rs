@@ -120,8 +120,8 @@ fn read_query<'a>(param: impl Fn(&str) -> Option<&'a str>) -> Result<ListRequest
     })
 }
 
-/// A decimal number of digits only (no sign, no spaces), within u64.
-fn digits(text: &str) -> Option<u64> {
+/// A decimal number of digits only (no sign, no spaces), within u64 (the query parameters' numbers).
+pub(super) fn digits(text: &str) -> Option<u64> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

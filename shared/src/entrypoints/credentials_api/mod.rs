@@ -321,18 +321,7 @@ where
         let page = commits::list(store, &self.commits, call.req, &call.connection).await?;
         Ok((200, page))
     }
-}
 
-impl<S, V, G, R, P, Q, T> CredentialsApi<S, V, G, R, P, Q, T>
-where
-    S: CredentialStore,
-    V: SecretVault,
-    G: Verifier,
-    R: CommitReader,
-    P: ProjectStates,
-    Q: SyncQueue,
-    T: TurnQueue,
-{
     /// `projects.list[?status=&limit=&cursor=]`: a page of the connection's projects.
     async fn projects_list(&self, call: &mut Call<'_>) -> Result<Reply, ApiError> {
         projects::known_connection(&self.credentials.store, &call.connection).await?;

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::ApiError;
+use super::commits::digits;
 use crate::credentials::CredentialStore;
 use crate::kernel::ids::ConnectionId;
 use crate::kernel::sync_message::SyncQueue;
@@ -134,14 +135,6 @@ fn read_query<'a>(param: impl Fn(&str) -> Option<&'a str>) -> Result<ListQuery, 
         after,
         limit,
     })
-}
-
-/// A decimal number of digits only (no sign, no spaces), within u64.
-fn digits(text: &str) -> Option<u64> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
 }
 
 #[cfg(test)]
