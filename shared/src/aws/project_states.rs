@@ -87,6 +87,7 @@ impl ProjectStates for DynamoProjectStore {
         now: i64,
     ) -> Result<Option<LeaseTake>, StoreError> {
         let key = Self::schedule_key(connection, project_id);
+        let key_again = key.clone();
         let project = match self.lease_candidate(&key, covered_from).await? {
             Ok(project) => project,
             Err(answer) => return Ok(Some(answer)),
@@ -128,12 +129,11 @@ impl ProjectStates for DynamoProjectStore {
                     .as_service_error()
                     .is_some_and(|e| e.is_transaction_canceled_exception()) =>
             {
-                // One of the two conditions failed: the lock held, or another request took the lease since
-                // the read (its message covers this one).
-                if self.locked(connection, now).await? {
-                    Ok(None)
-                } else {
-                    Ok(Some(LeaseTake::Covered))
+                // The tick's lock held, another request took the lease since the read, or the transaction met
+                // another write of the same items: read the lease again. Covered now, or the caller tries again.
+                match self.lease_candidate(&key_again, covered_from).await? {
+                    Err(answer) => Ok(Some(answer)),
+                    Ok(_) => Ok(None),
                 }
             }
             Err(error) => Err(unavailable("TransactWriteItems operator lease", &error)),
@@ -199,27 +199,6 @@ impl ProjectStates for DynamoProjectStore {
             "UpdateItem turn request",
         )
         .await
-    }
-}
-
-impl DynamoProjectStore {
-    /// Whether a tick holds the connection's scheduling lock at `now`.
-    async fn locked(&self, connection: &ConnectionId, now: i64) -> Result<bool, StoreError> {
-        let read = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::lock_key(connection)))
-            .projection_expression("lock_until")
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable("GetItem scheduling lock", &e))?;
-        Ok(read
-            .item
-            .as_ref()
-            .and_then(|item| number(item, "lock_until"))
-            .is_some_and(|until| until >= now))
     }
 }
 

@@ -118,6 +118,10 @@ impl SyncStateStore for DynamoSyncStateStore {
                 )
                 .expression_attribute_values(":at", AttributeValue::S(at.clone()))
                 .expression_attribute_values(":commits", AttributeValue::N(commits.to_string())),
+            SyncEnd::Progressed { commits } => self
+                .unconditional(project)
+                .update_expression("ADD commits_written :commits")
+                .expression_attribute_values(":commits", AttributeValue::N(commits.to_string())),
             SyncEnd::Failed { at, code } => {
                 let failure = AttributeValue::M(HashMap::from([
                     ("code".to_owned(), AttributeValue::S(code.clone())),

@@ -44,6 +44,17 @@ where
             only: Some(request.connection_id),
         };
         let turn = scheduler.run(&tick).await?;
+        // A turn a tick was taking already is that tick's; one out of time goes first at the next tick.
+        for connection in &turn.connections {
+            if connection.busy || connection.deferred {
+                tracing::warn!(
+                    connection_id = %connection.connection_id,
+                    busy = connection.busy,
+                    deferred = connection.deferred,
+                    "the requested turn was left to the tick"
+                );
+            }
+        }
         report.tick = turn.tick;
         report.duplicate = turn.duplicate;
         report.connections.extend(turn.connections);

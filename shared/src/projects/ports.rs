@@ -27,7 +27,8 @@ pub trait ProjectStates: Send + Sync {
     /// Takes `lease` on the project's schedule item as a push hook does (the project's status one a tick syncs,
     /// no queued message visible from `covered_from` on), and only while no tick holds the connection's scheduling
     /// lock at `now` (epoch seconds): one transaction, so a tick that reads and writes the connection's leases
-    /// under its lock never overwrites this lease with what it read before. `None` while a tick holds the lock.
+    /// under its lock never overwrites this lease with what it read before. `None` when the caller is to try again:
+    /// a tick holds the lock, or the transaction met another write.
     fn take_operator_lease(
         &self,
         connection: &ConnectionId,

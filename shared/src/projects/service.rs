@@ -168,13 +168,7 @@ impl<P: ProjectStates, Q: SyncQueue, T: TurnQueue> Projects<P, Q, T> {
         connection: &ConnectionId,
         project_id: u64,
     ) -> Result<Requested, ProjectsError> {
-        let state = self.info(connection, project_id).await?;
-        if let Some(reason) = LeaseTake::not_synced(
-            state.gone_at.is_some(),
-            state.schedule_status.map(|s| s.as_str()),
-        ) {
-            return Err(not_synced(reason));
-        }
+        synced(&self.info(connection, project_id).await?)?;
         let stamp = change_stamp(OffsetDateTime::now_utc());
         self.store
             .request_resync(connection, project_id, &stamp)
@@ -194,12 +188,9 @@ impl<P: ProjectStates, Q: SyncQueue, T: TurnQueue> Projects<P, Q, T> {
         let waited_until = tokio::time::Instant::now() + self.options.lock_wait;
         let (taken, lease) = loop {
             let now = OffsetDateTime::now_utc();
-            if cover == Cover::QueuedOrLater
-                && self
-                    .info(connection, project_id)
-                    .await?
-                    .sync_queued(now.unix_timestamp())
-            {
+            let state = self.info(connection, project_id).await?;
+            synced(&state)?;
+            if cover == Cover::QueuedOrLater && state.sync_queued(now.unix_timestamp()) {
                 return Ok(Requested::Covered);
             }
             let lease = self.lease_at(now);
@@ -279,6 +270,15 @@ enum Cover {
     QueuedOrLater,
     /// Only one that becomes visible after the request.
     Later,
+}
+
+/// `Ok` when a tick syncs the project (active or empty, not gone), else why not.
+fn synced(state: &ProjectState) -> Result<(), ProjectsError> {
+    let status = state.schedule_status.map(|status| status.as_str());
+    match LeaseTake::not_synced(state.gone_at.is_some(), status) {
+        Some(refusal) => Err(not_synced(refusal)),
+        None => Ok(()),
+    }
 }
 
 fn not_synced(take: LeaseTake) -> ProjectsError {

@@ -215,12 +215,21 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         deadline: Option<Instant>,
     ) -> Result<SyncOutcome, SyncError> {
         let mut state = self.state.load(&target.key).await?;
+        // Before the head is read: a re-import request made after this is answered by a later sync.
+        let started = change_stamp(OffsetDateTime::now_utc());
         let Some((branch_name, head)) = self.resolve_head(target).await? else {
             self.readable_again(target, &state).await?;
+            if state.resync_requested.is_some() {
+                tracing::warn!(
+                    project_id = target.key.project_id,
+                    "re-import requested of an empty repository: nothing to import, stored commits left as they are"
+                );
+                self.state.clear_resync(&target.key, &started).await?;
+            }
             return Ok(SyncOutcome::EmptyRepository);
         };
-        let reimport = pending_resync(&state);
-        if !reimport
+        let reimport = pending_resync(&state).then_some(started);
+        if reimport.is_none()
             && state.job.is_none()
             && state.last_head.as_deref() == Some(head.id.as_str())
             && state.default_branch.as_deref() == Some(branch_name.as_str())
@@ -238,9 +247,9 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         let expected = state.last_head.as_deref();
         let (job, reconcile_since) = match stored_job {
             // An operator asked for the whole branch again: whatever was planned before, plan it from the root.
-            _ if reimport => {
+            _ if reimport.is_some() => {
                 let branch = (branch_name.as_str(), head.id.as_str());
-                self.plan_from_branch(target, expected, branch, true, &mut report)
+                self.plan_from_branch(target, expected, branch, reimport, &mut report)
                     .await?
             }
             // A checkpointed import resumes with its own target; a newer head is the next round's business.
@@ -257,7 +266,7 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
             // it again could fail forever): plan from the branch as it is now; writes are idempotent.
             _ => {
                 let branch = (branch_name.as_str(), head.id.as_str());
-                self.plan_from_branch(target, expected, branch, false, &mut report)
+                self.plan_from_branch(target, expected, branch, None, &mut report)
                     .await?
             }
         };
@@ -306,19 +315,19 @@ impl<C: CommitStore, S: SyncStateStore> ProjectSync<'_, C, S> {
         Ok((job, since))
     }
 
-    /// Plans the range from the last head imported (or the root, and reconciling, when `reimport` or when the last
-    /// head is gone) to the branch's `(name, head)`: the job to import (`None` when the range was imported on the
-    /// spot), and the start of its reconciliation.
+    /// Plans the range from the last head imported (or the root, and reconciling from the `reimport` stamp an
+    /// operator's request gives, or from now when the last head is gone) to the branch's `(name, head)`: the job to
+    /// import (`None` when the range was imported on the spot), and the start of its reconciliation.
     async fn plan_from_branch(
         &self,
         target: &SyncTarget,
         expected: Option<&str>,
         (branch, head): (&str, &str),
-        reimport: bool,
+        reimport: Option<String>,
         report: &mut SyncReport,
     ) -> Result<(Option<SyncJob>, Option<String>), SyncError> {
         let start = match expected {
-            _ if reimport => Start::Reconcile(change_stamp(OffsetDateTime::now_utc())),
+            _ if let Some(since) = reimport => Start::Reconcile(since),
             None => Start::At(None),
             Some(last) => {
                 self.base_after_history_change(target, last, head, report)

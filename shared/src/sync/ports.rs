@@ -60,8 +60,11 @@ pub trait CommitStore: Send + Sync {
 pub enum SyncEnd {
     /// It read the project and wrote `commits` (or had nothing to write).
     Succeeded { at: String, commits: u64 },
-    /// It failed with this code (`forbidden`, `gitlab_unavailable`, ...).
+    /// It failed with this code (`forbidden`, `gitlab_unavailable`, ...), or did not run for its credential's
+    /// state (`credential_disabled`, ...).
     Failed { at: String, code: String },
+    /// It wrote `commits` and a continuation carries on: it has not ended.
+    Progressed { commits: u64 },
 }
 
 /// Per-project sync state.

@@ -224,18 +224,22 @@ impl RecordReport {
     /// for a reason of its own (deferred, or skipped for its credential's state).
     pub fn end(&self) -> Option<SyncEnd> {
         let at = timestamp(OffsetDateTime::now_utc());
-        match (&self.outcome, self.error_code()) {
-            (_, Some(code)) => Some(SyncEnd::Failed {
-                at,
-                code: code.to_owned(),
-            }),
-            (RecordOutcome::Synced(_) | RecordOutcome::Continued(_), None) => {
-                Some(SyncEnd::Succeeded {
+        let commits = self.commits() as u64;
+        match &self.outcome {
+            // Not ended: a continuation carries on (its message is queued).
+            RecordOutcome::Synced(SyncOutcome::Continue(_)) | RecordOutcome::Continued(_) => {
+                Some(SyncEnd::Progressed { commits })
+            }
+            RecordOutcome::Synced(_) => Some(SyncEnd::Succeeded { at, commits }),
+            // Handed back (SQS delivers it again), or another delivery of the message did the sync.
+            RecordOutcome::Deferred | RecordOutcome::Skipped("superseded") => None,
+            // Refused, or not run for its credential's state (deleted, disabled, no longer active).
+            RecordOutcome::Skipped(code) | RecordOutcome::Retry { code, .. } => {
+                Some(SyncEnd::Failed {
                     at,
-                    commits: self.commits() as u64,
+                    code: (*code).to_owned(),
                 })
             }
-            _ => None,
         }
     }
 
@@ -643,6 +647,53 @@ fn status_code(status: CredentialStatus) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_ends_as_its_outcome_says_and_a_continued_one_has_not_ended() {
+        let report = |outcome| RecordReport {
+            message: None,
+            outcome,
+            stats: crate::gitlab::ClientStats::default(),
+            duration: Duration::ZERO,
+        };
+        let written = SyncReport {
+            commits_written: 7,
+            ..SyncReport::default()
+        };
+        let end = |outcome| report(outcome).end();
+        assert!(matches!(
+            end(RecordOutcome::Synced(SyncOutcome::Imported(
+                written.clone()
+            ))),
+            Some(SyncEnd::Succeeded { commits: 7, .. })
+        ));
+        assert!(matches!(
+            end(RecordOutcome::Synced(SyncOutcome::Unchanged)),
+            Some(SyncEnd::Succeeded { commits: 0, .. })
+        ));
+        assert_eq!(
+            end(RecordOutcome::Continued(written)),
+            Some(SyncEnd::Progressed { commits: 7 })
+        );
+        for (outcome, code) in [
+            (RecordOutcome::Skipped("forbidden"), "forbidden"),
+            (
+                RecordOutcome::Skipped("credential_disabled"),
+                "credential_disabled",
+            ),
+            (
+                RecordOutcome::retry("gitlab_unavailable", "5xx".into()),
+                "gitlab_unavailable",
+            ),
+        ] {
+            match end(outcome) {
+                Some(SyncEnd::Failed { code: got, .. }) => assert_eq!(got, code),
+                other => panic!("{code}: {other:?}"),
+            }
+        }
+        assert_eq!(end(RecordOutcome::Deferred), None);
+        assert_eq!(end(RecordOutcome::Skipped("superseded")), None);
+    }
 
     #[test]
     fn each_record_gets_an_equal_share_of_what_is_left_and_none_starts_too_late() {
