@@ -81,3 +81,24 @@ async fn every_sample_event_drives_its_route() {
         );
     }
 }
+
+/// The operator routes' samples (`events/apigw-projects-*.json`) on a connection no tick has scheduled yet.
+#[tokio::test]
+async fn the_operator_sample_events_drive_their_routes() {
+    let env = env().await;
+    create(&env, GOOD).await;
+    let sample = |name: &str| -> Value {
+        let path = format!("{}/../events/apigw-{name}.json", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).unwrap()
+    };
+    let list = sample("projects-list");
+    assert_eq!(list["queryStringParameters"]["status"], "failing");
+    let (status, reply) = send(&env.api, into_request(&list)).await;
+    assert_eq!((status, &reply["projects"]), (200, &json!([])), "{reply}");
+    let (status, reply) = send(&env.api, into_request(&sample("projects-sync"))).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (404, Some("project_not_found")),
+        "{reply}"
+    );
+}

@@ -44,8 +44,10 @@ async fn a_revoked_token_and_a_failing_gitlab_do_not_stop_the_others() {
     down.fail_next(routes::ANY, 10_000, Fault::ServerError(503));
     slow.set_latency(Duration::from_secs(5));
 
+    // Below the slow GitLab's 5 s latency, and long enough for acme's 260 projects on a busy 2-core machine (at
+    // 2 s, CI once saw acme's discovery time out with four tests running).
     let scheduler = acme.scheduler(SchedulerOptions {
-        discovery_timeout: Duration::from_secs(2),
+        discovery_timeout: Duration::from_secs(4),
         ..options()
     });
     let report = run_tick(&scheduler, "2026-11-24T23:00:00Z").await;
