@@ -8,8 +8,8 @@
 //! again after [`REDELIVERY_DELAY`] instead of the queue's visibility timeout, and the scheduler's enqueue lease
 //! lasts one second instead of most of a schedule period, so a second pass right after the first enqueues again.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lambda_runtime::{Context, LambdaEvent};
@@ -567,8 +567,9 @@ impl LocalRun {
     }
 
     async fn drain_into(&self, summary: &mut PassSummary) -> Result<(), LocalRunError> {
-        let invocations =
-            futures::future::join_all((0..CONCURRENT_INVOCATIONS).map(|_| self.poll())).await;
+        let handling = Mutex::new(HashSet::new());
+        let polls = (0..CONCURRENT_INVOCATIONS).map(|_| self.poll(&handling));
+        let invocations = futures::future::join_all(polls).await;
         for result in invocations {
             let (invoked, reports) = result?;
             summary.invocations += invoked;
@@ -580,8 +581,12 @@ impl LocalRun {
     }
 
     /// One concurrent "event source poller": receive a batch, invoke the worker, delete what succeeded and let
-    /// the failures come back; until the queue has nothing visible and nothing in flight.
-    async fn poll(&self) -> Result<(usize, Vec<RecordReport>), LocalRunError> {
+    /// the failures come back; until the queue has nothing visible and nothing in flight. `handling`: the ids of
+    /// the messages the pollers are handling.
+    async fn poll(
+        &self,
+        handling: &Mutex<HashSet<String>>,
+    ) -> Result<(usize, Vec<RecordReport>), LocalRunError> {
         let queue = self.aws.queue("SyncQueue");
         let started = Instant::now();
         let mut reports = Vec::new();
@@ -597,7 +602,17 @@ impl LocalRun {
             .map(|r| r.to_string())
             .unwrap_or_default();
         while started.elapsed() < DRAIN_LIMIT {
-            let messages = source.receive(BATCH_SIZE).await?;
+            // moto's ReceiveMessage marks a message received outside its lock, so two concurrent receives can both
+            // get it (CI once saw a project synced twice in one pass); SQS hides a received message for its
+            // visibility timeout. A copy another poller is handling is left to that poller, which settles it.
+            let received = source.receive(BATCH_SIZE).await?;
+            let messages: Vec<_> = {
+                let mut ids = handling.lock().expect("not poisoned");
+                received
+                    .into_iter()
+                    .filter(|m| ids.insert(m.message_id().unwrap_or_default().to_owned()))
+                    .collect()
+            };
             if messages.is_empty() {
                 if source.is_settled().await? {
                     return Ok((invocations, reports));
@@ -624,6 +639,10 @@ impl LocalRun {
             source
                 .settle_batch(&messages, &failed, REDELIVERY_DELAY)
                 .await?;
+            let mut ids = handling.lock().expect("not poisoned");
+            for message in &messages {
+                ids.remove(message.message_id().unwrap_or_default());
+            }
         }
         Err(LocalRunError::DrainTimeout(DRAIN_LIMIT))
     }
