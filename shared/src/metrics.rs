@@ -238,6 +238,27 @@ impl Emitter {
 }
 
 /// A duration in whole milliseconds, as the metrics take it.
+/// The metric names an embedded-metric-format line declares (`_aws.CloudWatchMetrics[0].Metrics`), for the
+/// functions' tests.
+#[cfg(test)]
+pub(crate) fn declared_names(line: &serde_json::Value) -> Vec<String> {
+    line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .expect("a list of metrics")
+        .iter()
+        .map(|m| m["Name"].as_str().expect("a metric's name").to_owned())
+        .collect()
+}
+
+/// The names of the metrics the catalogue says `function` emits, for the functions' tests.
+#[cfg(test)]
+pub(crate) fn catalogue_names(function: &str) -> Vec<String> {
+    emitted_by(function)
+        .iter()
+        .map(|m| m.name.to_owned())
+        .collect()
+}
+
 pub fn millis(duration: std::time::Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

@@ -274,20 +274,11 @@ mod tests {
             ),
             (Err(PushHookError::UnknownRoute), "unknown_route"),
         ];
-        let catalogue: Vec<&str> = crate::metrics::emitted_by("push-hook")
-            .iter()
-            .map(|m| m.name)
-            .collect();
+        let catalogue = crate::metrics::catalogue_names("push-hook");
         for (result, expected) in cases {
             let line = metric_line(&Emitter::new("ns"), &result, Duration::from_millis(42));
             let line: serde_json::Value = serde_json::from_str(&line).unwrap();
-            let declared: Vec<&str> = line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|m| m["Name"].as_str().unwrap())
-                .collect();
-            assert_eq!(declared, catalogue);
+            assert_eq!(crate::metrics::declared_names(&line), catalogue);
             assert_eq!(line["Outcome"], expected);
             assert_eq!(line["HookDeliveries"], 1);
             assert_eq!(line["HookHandlingTime"], 42);

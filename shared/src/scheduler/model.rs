@@ -163,17 +163,10 @@ mod tests {
             &report.metric_line(&Emitter::new("ns"), Duration::from_millis(1_234)),
         )
         .unwrap();
-        let declared: Vec<&str> = line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["Name"].as_str().unwrap())
-            .collect();
-        let catalogue: Vec<&str> = crate::metrics::emitted_by("scheduler")
-            .iter()
-            .map(|m| m.name)
-            .collect();
-        assert_eq!(declared, catalogue);
+        assert_eq!(
+            crate::metrics::declared_names(&line),
+            crate::metrics::catalogue_names("scheduler")
+        );
         assert_eq!(line["TickDuration"], 1_234);
         assert_eq!(line["ProjectsEnqueued"], 7);
     }

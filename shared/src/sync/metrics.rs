@@ -46,15 +46,7 @@ mod tests {
         serde_json::from_str(line).unwrap()
     }
 
-    /// The names a line declares in `_aws.CloudWatchMetrics[0].Metrics`.
-    fn declared(line: &serde_json::Value) -> Vec<String> {
-        line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["Name"].as_str().unwrap().to_owned())
-            .collect()
-    }
+    use crate::metrics::declared_names as declared;
 
     fn report(outcome: RecordOutcome) -> RecordReport {
         RecordReport {

@@ -50,21 +50,10 @@ fn metric_line(report: &ExportReport, now: OffsetDateTime) -> serde_json::Value 
     serde_json::from_str(&report.metric_line(&Emitter::new("ns"), now)).unwrap()
 }
 
-/// The metric names a line declares.
-fn declared(line: &serde_json::Value) -> Vec<String> {
-    line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["Name"].as_str().unwrap().to_owned())
-        .collect()
-}
+use crate::metrics::declared_names as declared;
 
 fn exporter_catalogue() -> Vec<String> {
-    crate::metrics::emitted_by("exporter")
-        .iter()
-        .map(|m| m.name.to_owned())
-        .collect()
+    crate::metrics::catalogue_names("exporter")
 }
 
 #[tokio::test]
