@@ -1,0 +1,247 @@
+//! One function per command: it calls the API and prints the answer in the chosen `--output`.
+
+use std::io::IsTerminal;
+
+use aws_config::SdkConfig;
+use serde_json::Value;
+
+use crate::api::Api;
+use crate::args::{Command, Global, Page};
+use crate::aws::{Signer, StackOutputs, sdk_config};
+use crate::error::CliError;
+use crate::render::{self, Column, CsvRows, JsonArray, Output};
+
+mod commits;
+mod credentials;
+mod hooks;
+mod projects;
+mod status;
+
+/// What every API command works with.
+#[derive(Debug)]
+pub struct Context {
+    pub api: Api,
+    pub output: Output,
+    /// The stack's outputs, when `--stack` names it.
+    pub stack: Option<StackOutputs>,
+    pub aws: SdkConfig,
+}
+
+/// A connection id as the API takes it (`^[A-Za-z0-9_-]{1,64}$`): a typo is told before anything is signed.
+fn valid_connection(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+async fn context(global: &Global) -> Result<Context, CliError> {
+    let connection = global.connection.as_deref().ok_or_else(|| {
+        CliError::Usage(
+            "which connection? give --connection ID or set GITLAB_IMPORTER_CONNECTION".into(),
+        )
+    })?;
+    if !valid_connection(connection) {
+        return Err(CliError::Usage(format!(
+            "{connection:?} is no connection id (1 to 64 letters, digits, '_' or '-')"
+        )));
+    }
+    let aws = sdk_config(global.profile.as_deref(), global.region.as_deref()).await;
+    let stack = match &global.stack {
+        Some(name) => Some(StackOutputs::read(&aws, name).await?),
+        None => None,
+    };
+    let api_url = match (&global.api_url, &stack) {
+        (Some(url), _) => url.clone(),
+        (None, Some(stack)) => stack
+            .get("CredentialsApiUrl")
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "stack {:?} has no CredentialsApiUrl output: is it the importer's stack?",
+                    stack.stack
+                ))
+            })?
+            .to_owned(),
+        (None, None) => {
+            return Err(CliError::Usage(
+                "where is the API? give --stack NAME (its outputs name it) or --api-url URL".into(),
+            ));
+        }
+    };
+    let api = Api::new(&api_url, connection, Signer::new(&aws)?)?;
+    Ok(Context {
+        api,
+        output: global.output,
+        stack,
+        aws,
+    })
+}
+
+/// Runs an API command (completions are printed without AWS, in `main`).
+pub async fn run(global: &Global, command: Command) -> Result<(), CliError> {
+    let ctx = context(global).await?;
+    match command {
+        Command::Credentials(command) => credentials::run(&ctx, command).await,
+        Command::Hooks(command) => hooks::run(&ctx, command).await,
+        Command::Projects(command) => projects::run(&ctx, command).await,
+        Command::Connections(command) => projects::run_connection(&ctx, command).await,
+        Command::Commits(command) => commits::run(&ctx, command).await,
+        Command::Status => status::run(&ctx).await,
+        Command::HookSetup { rotate } => hooks::setup(&ctx, rotate).await,
+        Command::Completions { .. } => Ok(()),
+    }
+}
+
+impl Context {
+    /// Commands whose answer is not a listing take no `--output csv`.
+    fn no_csv(&self, command: &str) -> Result<(), CliError> {
+        if self.output == Output::Csv {
+            return Err(CliError::Usage(format!(
+                "{command} prints no CSV: use --output table or json"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Prints a reply: its JSON, or `table` of it.
+    fn show(&self, reply: &Value, table: impl FnOnce(&Value) -> String) {
+        match self.output {
+            Output::Json => render::print_json(reply),
+            _ => println!("{}", table(reply)),
+        }
+    }
+}
+
+/// A listing's two sets of columns: few and narrow for a table, all of them in CSV.
+#[derive(Debug, Clone, Copy)]
+pub struct Listing {
+    /// The API method (`projects.list`).
+    pub method: &'static str,
+    /// The reply's field holding the items.
+    pub field: &'static str,
+    /// What an item is, for the progress bar.
+    pub noun: &'static str,
+    pub table: &'static [Column],
+    pub csv: &'static [Column],
+}
+
+/// Pages followed with `--all` at most: far more than any listing has, a bound on a cursor that never ends.
+const MAX_PAGES: usize = 1_000_000;
+
+/// Lists one page, or with `--all` every page from the first, streamed as it arrives (a table is printed at the
+/// end); the query holds the listing's filters.
+pub async fn list(
+    ctx: &Context,
+    listing: Listing,
+    mut query: Vec<(&'static str, String)>,
+    page: &Page,
+) -> Result<(), CliError> {
+    if let Some(limit) = page.limit {
+        query.push(("limit", limit.to_string()));
+    }
+    if !page.all {
+        if let Some(cursor) = &page.cursor {
+            query.push(("cursor", cursor.clone()));
+        }
+        let reply = ctx.api.get(listing.method, None, &query).await?;
+        let items = items(&reply, listing)?;
+        match ctx.output {
+            Output::Json => render::print_json(&reply),
+            Output::Csv => CsvRows::new(std::io::stdout().lock(), listing.csv)?.rows(items)?,
+            Output::Table => {
+                println!("{}", render::table(listing.table, items));
+                if let Some(next) = reply["next_cursor"].as_str() {
+                    eprintln!("more: --cursor {next} (or --all)");
+                }
+            }
+        }
+        return Ok(());
+    }
+    let progress = progress_bar(listing.noun);
+    let stdout = std::io::stdout();
+    let mut json = (ctx.output == Output::Json)
+        .then(|| JsonArray::new(stdout.lock()))
+        .transpose()?;
+    let mut csv = (ctx.output == Output::Csv)
+        .then(|| CsvRows::new(stdout.lock(), listing.csv))
+        .transpose()?;
+    let mut table_rows = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let mut page_query = query.clone();
+        if let Some(cursor) = &cursor {
+            page_query.push(("cursor", cursor.clone()));
+        }
+        let reply = ctx.api.get(listing.method, None, &page_query).await?;
+        let items = items(&reply, listing)?;
+        progress.inc(items.len() as u64);
+        if let Some(json) = &mut json {
+            json.items(items)?;
+        } else if let Some(csv) = &mut csv {
+            csv.rows(items)?;
+        } else {
+            table_rows.extend(items.iter().cloned());
+        }
+        let next = reply["next_cursor"].as_str().map(str::to_owned);
+        if next.is_some() && next == cursor {
+            return Err(CliError::Failure(format!(
+                "{}: the API gave the same cursor twice; stopped rather than loop",
+                listing.method
+            )));
+        }
+        cursor = next;
+        if cursor.is_none() {
+            progress.finish_and_clear();
+            if let Some(json) = json {
+                json.finish()?;
+            } else if csv.is_none() {
+                println!("{}", render::table(listing.table, &table_rows));
+            }
+            return Ok(());
+        }
+    }
+    Err(CliError::Failure(format!(
+        "{}: more than {MAX_PAGES} pages; stopped",
+        listing.method
+    )))
+}
+
+fn items<'r>(reply: &'r Value, listing: Listing) -> Result<&'r [Value], CliError> {
+    reply[listing.field]
+        .as_array()
+        .map(Vec::as_slice)
+        .ok_or_else(|| {
+            CliError::Failure(format!(
+                "{}: the reply has no {} list",
+                listing.method, listing.field
+            ))
+        })
+}
+
+/// A spinner counting items on standard error, drawn only when standard error is a terminal.
+fn progress_bar(noun: &str) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    let style = indicatif::ProgressStyle::with_template(&format!(
+        "{{spinner}} {{pos}} {noun} ({{per_sec}}, {{elapsed}})"
+    ))
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+    bar.set_style(style);
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_ids_are_checked_before_signing() {
+        assert!(valid_connection("acme-prod_2"));
+        assert!(!valid_connection(""));
+        assert!(!valid_connection("acme/prod"));
+        assert!(!valid_connection(&"a".repeat(65)));
+    }
+}
