@@ -135,6 +135,7 @@ fn expected_grants() -> BTreeMap<&'static str, BTreeSet<String>> {
                 ("dynamodb:UpdateItem", WATERMARKS),
                 ("dynamodb:Query", CHANGES_INDEX),
                 ("s3:PutObject", EXPORT_FILES),
+                ("s3:PutObject", EXPORT_RUN_RECORD),
             ]),
         ),
     ])
@@ -169,6 +170,8 @@ fn push_hook_writes() -> String {
 /// The commits table's change index, and the dataset's objects in the export bucket.
 const CHANGES_INDEX: &str = "CommitsTable index by_changed_at";
 const EXPORT_FILES: &str = "ExportBucket objects under commits/";
+/// The export's record of its last run (`shared::export::RUN_RECORD`).
+const EXPORT_RUN_RECORD: &str = "ExportBucket's run record";
 
 /// The stack's secrets, as the grants name them.
 const SECRETS: &str = "secrets under the secret name prefix";
@@ -228,6 +231,9 @@ fn resource_label(statement: &Value, resource: &Value) -> String {
         format!("{table} index {index}")
     } else if resource["Fn::Sub"] == "${ExportBucket.Arn}/commits/*" {
         EXPORT_FILES.to_owned()
+    } else if resource["Fn::Sub"] == format!("${{ExportBucket.Arn}}/{}", shared::export::RUN_RECORD)
+    {
+        EXPORT_RUN_RECORD.to_owned()
     } else if resource["Fn::Sub"] == secrets_arn("*") {
         SECRETS.to_owned()
     } else if resource["Fn::Sub"] == secrets_arn("*/push-hook-??????") {

@@ -22,7 +22,8 @@ const DEAD_LETTER_QUEUES: &[(&str, &str)] = &[
     ("turn requests", "TurnRequestDeadLetterQueueUrl"),
 ];
 
-/// Where the exporter records its last run in the export bucket (`shared::export`).
+/// Where the exporter records its last run in the export bucket (`shared::export::RUN_RECORD`; the CLI test
+/// reads it after an export of the local run).
 const LAST_EXPORT_KEY: &str = "runs/latest.json";
 
 const CREDENTIALS: &[Column] = &[
@@ -169,7 +170,11 @@ async fn last_export(ctx: &Context, unreadable: &mut Vec<String>) -> Value {
     let Some(bucket) = ctx.stack.as_ref().and_then(|s| s.get("ExportBucketName")) else {
         return Value::Null;
     };
-    let s3 = aws_sdk_s3::Client::new(&ctx.aws);
+    // Path-style addressing against an endpoint of one's own (a stand-in on loopback has no bucket host names).
+    let s3 = aws_sdk_s3::config::Builder::from(&ctx.aws)
+        .force_path_style(ctx.aws.endpoint_url().is_some())
+        .build();
+    let s3 = aws_sdk_s3::Client::from_conf(s3);
     let object = s3
         .get_object()
         .bucket(bucket)

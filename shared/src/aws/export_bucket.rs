@@ -29,7 +29,7 @@ impl ObjectSink for S3ExportBucket {
             .put_object()
             .bucket(&self.bucket)
             .key(key)
-            .content_type("application/vnd.apache.parquet")
+            .content_type(content_type(key))
             .body(ByteStream::from(body))
             .send()
             .await
@@ -37,5 +37,14 @@ impl ObjectSink for S3ExportBucket {
             .map_err(|e| {
                 StoreError::unavailable("PutObject", format!("{key}: {}", DisplayErrorContext(&e)))
             })
+    }
+}
+
+/// The files are Parquet; the run record is JSON.
+fn content_type(key: &str) -> &'static str {
+    if key.ends_with(".json") {
+        "application/json"
+    } else {
+        "application/vnd.apache.parquet"
     }
 }

@@ -39,4 +39,4 @@ pub use model::{ChangedCommit, ExportRow};
 pub use ports::{
     ChangeCursor, ChangeFeed, ChangePage, ExportPosition, ExportProject, ObjectSink, Window,
 };
-pub use service::{ExportError, ExportOptions, ExportReport, Exporter};
+pub use service::{ExportError, ExportOptions, ExportReport, Exporter, RUN_RECORD};

@@ -22,8 +22,12 @@ use super::model::{self, ExportRow, micros};
 use super::ports::{ChangeFeed, ExportPosition, ExportProject, ObjectSink, Window};
 use crate::kernel::project_key::ProjectKey;
 use crate::kernel::store::StoreError;
-use crate::kernel::time::change_stamp;
+use crate::kernel::time::{change_stamp, utc};
 use crate::metrics::{EXPORT_LAG, EXPORT_ROWS, Emitter};
+
+/// Where each run records what it did (the [`ExportReport`] with `started_at` and `finished_at`), beside the
+/// dataset rather than in it: Athena reads every object under `commits/` as Parquet.
+pub const RUN_RECORD: &str = "runs/latest.json";
 
 /// How old a write must be before a run exports it, unless `EXPORT_SETTLE_SECONDS` says otherwise.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(5 * 60);
@@ -174,7 +178,23 @@ impl<F: ChangeFeed, S: ObjectSink> Exporter<F, S> {
         }
         self.metrics
             .print([report.metric_line(&self.metrics, OffsetDateTime::now_utc())]);
+        self.record_run(&report, now).await?;
         finished(report)
+    }
+
+    /// Writes what the run did to [`RUN_RECORD`] under the prefix, replacing the last run's: the operator's
+    /// `status` reads it. A run that cannot record fails, so the export's alarm says so.
+    async fn record_run(
+        &self,
+        report: &ExportReport,
+        started: OffsetDateTime,
+    ) -> Result<(), ExportError> {
+        let mut record = serde_json::json!(report);
+        record["started_at"] = utc(started).into();
+        record["finished_at"] = utc(OffsetDateTime::now_utc()).into();
+        let key = format!("{}{RUN_RECORD}", self.options.prefix);
+        self.sink.put(&key, record.to_string().into_bytes()).await?;
+        Ok(())
     }
 
     /// A project's [`turn`](Self::turn) (`wrote`: it wrote rows in an earlier turn of this run), counted in the

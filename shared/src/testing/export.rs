@@ -155,6 +155,18 @@ pub struct MemorySink {
     pub fail: AtomicBool,
 }
 
+impl MemorySink {
+    /// The dataset's files (Parquet), without the run record.
+    pub fn files(&self) -> BTreeMap<String, Vec<u8>> {
+        let objects = self.objects.lock().unwrap();
+        objects
+            .iter()
+            .filter(|(key, _)| key.ends_with(".parquet"))
+            .map(|(key, body)| (key.clone(), body.clone()))
+            .collect()
+    }
+}
+
 impl ObjectSink for MemorySink {
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
         if self.fail.load(Ordering::Relaxed) {

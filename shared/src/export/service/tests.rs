@@ -33,16 +33,14 @@ fn service(page_size: usize, options: ExportOptions) -> Exporter<MemoryChangeFee
 }
 
 fn rows_in(sink: &MemorySink) -> usize {
-    sink.objects
-        .lock()
-        .unwrap()
+    sink.files()
         .values()
         .map(|body| read(body.clone()).len())
         .sum()
 }
 
 fn names(sink: &MemorySink) -> Vec<String> {
-    sink.objects.lock().unwrap().keys().cloned().collect()
+    sink.files().keys().cloned().collect()
 }
 
 /// The run's metric line at `now`, parsed.
@@ -98,6 +96,24 @@ async fn a_run_exports_each_settled_change_once_by_month_and_moves_the_watermark
             "commits/commit_month=2024-02/c1-1-0-20240401T115500000000Z-0.parquet",
         ]
     );
+    // The run's record, beside the dataset: what it did, when.
+    let record: serde_json::Value =
+        serde_json::from_slice(&exporter.sink.objects.lock().unwrap()[RUN_RECORD]).unwrap();
+    assert_eq!(
+        (
+            &record["rows"],
+            &record["files"],
+            &record["changed_projects"]
+        ),
+        (
+            &serde_json::json!(4),
+            &serde_json::json!(3),
+            &serde_json::json!(2)
+        )
+    );
+    assert_eq!(record["exported_through"], "2024-04-01T11:55:00.000000Z");
+    assert_eq!(record["started_at"], "2024-04-01T12:00:00Z");
+    assert!(record["finished_at"].is_string());
     // The last change written, which `d` (not settled) comes after.
     assert_eq!(
         feed.watermark(&a),
@@ -110,9 +126,7 @@ async fn a_run_exports_each_settled_change_once_by_month_and_moves_the_watermark
         report.bytes,
         exporter
             .sink
-            .objects
-            .lock()
-            .unwrap()
+            .files()
             .values()
             .map(|b| b.len() as u64)
             .sum::<u64>()
@@ -315,8 +329,7 @@ type Change = (i64, String, i64, bool);
 /// Every row the sink holds.
 fn exported_rows(sink: &MemorySink) -> Vec<Change> {
     use ::parquet::record::RowAccessor;
-    let objects = sink.objects.lock().unwrap();
-    objects
+    sink.files()
         .values()
         .flat_map(|body| read(body.clone()))
         .map(|row| {
