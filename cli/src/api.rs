@@ -181,7 +181,7 @@ mod tests {
             root.url("credentials.info", Some("a/b")).as_str(),
             "http://127.0.0.1:8080/connections/acme-prod/credentials.info/a%2Fb"
         );
-        assert!(Api::new("ftp://x", "c", root.signer.clone()).is_err());
+        assert!(Api::new("ftp://x", "c", root.signer).is_err());
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub enum CliError {
     /// AWS, the network or an answer we cannot read failed us (exit 1).
     #[error("{0}")]
     Failure(String),
+    /// Standard output was closed by its reader (`| head`): the command stops quietly (exit 0).
+    #[error("standard output was closed")]
+    OutputClosed,
 }
 
 /// Exit codes: a script can tell a fix on its side (2) from a refusal (3) and from our failure (1).
@@ -29,6 +32,7 @@ impl CliError {
         match self {
             CliError::Usage(_) => EXIT_CALLER,
             CliError::Failure(_) => EXIT_FAILURE,
+            CliError::OutputClosed => 0,
             // A refusal: not allowed (IAM, a token GitLab refuses), or not now (a conflict, nothing to import).
             CliError::Api {
                 status: 401 | 403 | 409 | 422,

@@ -36,7 +36,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(commands::run(&cli.global, cli.command)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) | Err(error::CliError::OutputClosed) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("gitlab-importer: {e}");
             ExitCode::from(e.exit_code())

@@ -148,7 +148,7 @@ impl<W: Write> CsvRows<W> {
         let mut writer = csv::Writer::from_writer(out);
         writer
             .write_record(columns.iter().map(|c| c.header))
-            .map_err(write_failed)?;
+            .map_err(csv_failed)?;
         Ok(CsvRows { writer, columns })
     }
 
@@ -160,9 +160,9 @@ impl<W: Write> CsvRows<W> {
                         .iter()
                         .map(|c| cell(item.pointer(c.pointer).unwrap_or(&Value::Null))),
                 )
-                .map_err(write_failed)?;
+                .map_err(csv_failed)?;
         }
-        self.writer.flush().map_err(write_failed)
+        self.writer.flush().map_err(|e| write_failed(&e))
     }
 }
 
@@ -175,7 +175,7 @@ pub struct JsonArray<W: Write> {
 
 impl<W: Write> JsonArray<W> {
     pub fn new(mut out: W) -> Result<JsonArray<W>, CliError> {
-        out.write_all(b"[").map_err(write_failed)?;
+        out.write_all(b"[").map_err(|e| write_failed(&e))?;
         Ok(JsonArray { out, first: true })
     }
 
@@ -183,28 +183,47 @@ impl<W: Write> JsonArray<W> {
         for item in items {
             let separator: &[u8] = if self.first { b"\n" } else { b",\n" };
             self.first = false;
-            self.out.write_all(separator).map_err(write_failed)?;
-            serde_json::to_writer(&mut self.out, item).map_err(write_failed)?;
+            self.out
+                .write_all(separator)
+                .map_err(|e| write_failed(&e))?;
+            serde_json::to_writer(&mut self.out, item)
+                .map_err(|e| write_failed(&std::io::Error::from(e)))?;
         }
-        self.out.flush().map_err(write_failed)
+        self.out.flush().map_err(|e| write_failed(&e))
     }
 
     pub fn finish(mut self) -> Result<(), CliError> {
-        self.out.write_all(b"\n]\n").map_err(write_failed)?;
-        self.out.flush().map_err(write_failed)
+        self.out.write_all(b"\n]\n").map_err(|e| write_failed(&e))?;
+        self.out.flush().map_err(|e| write_failed(&e))
     }
 }
 
-fn write_failed(e: impl std::fmt::Display) -> CliError {
+fn write_failed(e: &std::io::Error) -> CliError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        // The reader went away (`| head`): nothing more to do, nothing to say.
+        return CliError::OutputClosed;
+    }
     CliError::Failure(format!("writing the output: {e}"))
 }
 
+fn csv_failed(e: csv::Error) -> CliError {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => write_failed(&e),
+        other => CliError::Failure(format!("writing the output: {other:?}")),
+    }
+}
+
+/// Prints `text` and a newline on standard output.
+pub fn print(text: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(|e| write_failed(&e))
+}
+
 /// Prints a reply as pretty JSON.
-pub fn print_json(value: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
-    );
+pub fn print_json(value: &Value) -> Result<(), CliError> {
+    print(&serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()))
 }
 
 #[cfg(test)]
@@ -254,6 +273,14 @@ mod tests {
         let mut empty = Vec::new();
         JsonArray::new(&mut empty).unwrap().finish().unwrap();
         assert_eq!(serde_json::from_slice::<Value>(&empty).unwrap(), json!([]));
+    }
+
+    #[test]
+    fn a_closed_output_stops_quietly_and_other_write_errors_fail() {
+        let closed = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        assert!(matches!(write_failed(&closed), CliError::OutputClosed));
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        assert!(matches!(write_failed(&full), CliError::Failure(_)));
     }
 
     #[test]

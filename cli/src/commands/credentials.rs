@@ -52,7 +52,7 @@ pub async fn run(ctx: &Context, command: CredentialsCommand) -> Result<(), CliEr
             let mut body = Value::Object(body);
             body["secrets"] = json!({ "api_token": read_token()? });
             let reply = ctx.api.post("credentials.create", Some(&body)).await?;
-            show_credential(ctx, &reply);
+            show_credential(ctx, &reply)?;
         }
         CredentialsCommand::Update(args) => {
             ctx.no_csv("credentials update")?;
@@ -61,12 +61,12 @@ pub async fn run(ctx: &Context, command: CredentialsCommand) -> Result<(), CliEr
                 body["secrets"] = json!({ "api_token": read_token()? });
             }
             let reply = ctx.api.post("credentials.update", Some(&body)).await?;
-            show_credential(ctx, &reply);
+            show_credential(ctx, &reply)?;
         }
         CredentialsCommand::Info { id } => {
             ctx.no_csv("credentials info")?;
             let reply = ctx.api.get("credentials.info", Some(&id), &[]).await?;
-            show_credential(ctx, &reply);
+            show_credential(ctx, &reply)?;
         }
         CredentialsCommand::List { include_deleted } => {
             let query = if include_deleted {
@@ -80,9 +80,9 @@ pub async fn run(ctx: &Context, command: CredentialsCommand) -> Result<(), CliEr
                 CliError::Failure("credentials.list: the reply has no credentials list".into())
             })?;
             match ctx.output {
-                Output::Json => render::print_json(&reply),
+                Output::Json => render::print_json(&reply)?,
                 Output::Csv => render::CsvRows::new(std::io::stdout().lock(), CSV)?.rows(items)?,
-                Output::Table => println!("{}", render::table(TABLE, items)),
+                Output::Table => render::print(&render::table(TABLE, items))?,
             }
         }
         CredentialsCommand::Delete { id } => {
@@ -91,14 +91,14 @@ pub async fn run(ctx: &Context, command: CredentialsCommand) -> Result<(), CliEr
                 .api
                 .post("credentials.delete", Some(&json!({ "id": id })))
                 .await?;
-            show_credential(ctx, &reply);
+            show_credential(ctx, &reply)?;
         }
     }
     Ok(())
 }
 
 /// The credential of a reply as a table, and a push hook secret the reply shows (once).
-fn show_credential(ctx: &Context, reply: &Value) {
+fn show_credential(ctx: &Context, reply: &Value) -> Result<(), CliError> {
     ctx.show(reply, |reply| {
         let mut text = render::object_table(&reply["credential"]);
         if let Some(url) = reply["push_hook"]["url"].as_str() {
@@ -110,7 +110,7 @@ fn show_credential(ctx: &Context, reply: &Value) {
             ));
         }
         text
-    });
+    })
 }
 
 fn create_body(args: &CreateArgs) -> Result<Map<String, Value>, CliError> {

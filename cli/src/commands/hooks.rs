@@ -19,8 +19,7 @@ pub async fn run(ctx: &Context, command: HooksCommand) -> Result<(), CliError> {
                 format!(
                     "new push hook secret (shown this once; the old one stops working within a minute):\n{secret}"
                 )
-            });
-            Ok(())
+            })
         }
     }
 }
@@ -73,6 +72,5 @@ pub async fn setup(ctx: &Context, rotate: bool) -> Result<(), CliError> {
              \n  SSL           Enable SSL verification\n",
             EVENTS.join(", ")
         )
-    });
-    Ok(())
+    })
 }

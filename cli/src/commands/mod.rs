@@ -104,10 +104,10 @@ impl Context {
     }
 
     /// Prints a reply: its JSON, or `table` of it.
-    fn show(&self, reply: &Value, table: impl FnOnce(&Value) -> String) {
+    fn show(&self, reply: &Value, table: impl FnOnce(&Value) -> String) -> Result<(), CliError> {
         match self.output {
             Output::Json => render::print_json(reply),
-            _ => println!("{}", table(reply)),
+            _ => render::print(&table(reply)),
         }
     }
 }
@@ -146,10 +146,10 @@ pub async fn list(
         let reply = ctx.api.get(listing.method, None, &query).await?;
         let items = items(&reply, listing)?;
         match ctx.output {
-            Output::Json => render::print_json(&reply),
+            Output::Json => render::print_json(&reply)?,
             Output::Csv => CsvRows::new(std::io::stdout().lock(), listing.csv)?.rows(items)?,
             Output::Table => {
-                println!("{}", render::table(listing.table, items));
+                render::print(&render::table(listing.table, items))?;
                 if let Some(next) = reply["next_cursor"].as_str() {
                     eprintln!("more: --cursor {next} (or --all)");
                 }
@@ -195,7 +195,7 @@ pub async fn list(
             if let Some(json) = json {
                 json.finish()?;
             } else if csv.is_none() {
-                println!("{}", render::table(listing.table, &table_rows));
+                render::print(&render::table(listing.table, &table_rows))?;
             }
             return Ok(());
         }
@@ -206,7 +206,7 @@ pub async fn list(
     )))
 }
 
-fn items<'r>(reply: &'r Value, listing: Listing) -> Result<&'r [Value], CliError> {
+fn items(reply: &Value, listing: Listing) -> Result<&[Value], CliError> {
     reply[listing.field]
         .as_array()
         .map(Vec::as_slice)

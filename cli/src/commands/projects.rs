@@ -57,8 +57,7 @@ pub async fn run(ctx: &Context, command: ProjectsCommand) -> Result<(), CliError
             ctx.no_csv("projects info")?;
             let id = project_id.to_string();
             let reply = ctx.api.get("projects.info", Some(&id), &[]).await?;
-            ctx.show(&reply, |reply| render::object_table(&reply["project"]));
-            Ok(())
+            ctx.show(&reply, |reply| render::object_table(&reply["project"]))
         }
         ProjectsCommand::Sync { project_id } => request(ctx, "projects.sync", project_id).await,
         ProjectsCommand::Resync { project_id } => request(ctx, "projects.resync", project_id).await,
@@ -76,8 +75,7 @@ async fn request(ctx: &Context, method: &'static str, project_id: u64) -> Result
             "sync"
         };
         format!("project {project_id}: {what} {}", said(reply))
-    });
-    Ok(())
+    })
 }
 
 /// `queued`, or `covered` and by what.
@@ -100,8 +98,7 @@ pub async fn run_connection(ctx: &Context, command: ConnectionsCommand) -> Resul
                     ctx.api.connection(),
                     said(reply)
                 )
-            });
-            Ok(())
+            })
         }
     }
 }

@@ -77,8 +77,8 @@ pub async fn run(ctx: &Context) -> Result<(), CliError> {
         "unreadable": unreadable,
     });
     match ctx.output {
-        Output::Json => render::print_json(&report),
-        _ => println!("{}", screen(&report)),
+        Output::Json => render::print_json(&report)?,
+        _ => render::print(&screen(&report))?,
     }
     if unreadable.is_empty() {
         Ok(())
