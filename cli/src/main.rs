@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
+use crate::error::CliError;
+
 mod api;
 mod args;
 mod aws;
@@ -17,26 +19,27 @@ mod token;
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     if let args::Command::Completions { shell } = cli.command {
+        // Into memory first: the generator panics on a write error, and `| head` is one.
+        let mut script = Vec::new();
         clap_complete::generate(
             shell,
             &mut args::Cli::command(),
             "gitlab-importer",
-            &mut std::io::stdout(),
+            &mut script,
         );
-        return ExitCode::SUCCESS;
+        return exit(render::print(String::from_utf8_lossy(&script).trim_end()));
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("gitlab-importer: starting: {e}");
-            return ExitCode::from(error::EXIT_FAILURE);
-        }
-    };
-    match runtime.block_on(commands::run(&cli.global, cli.command)) {
-        Ok(()) | Err(error::CliError::OutputClosed) => ExitCode::SUCCESS,
+        .map_err(|e| CliError::Failure(format!("starting: {e}")));
+    exit(runtime.and_then(|runtime| runtime.block_on(commands::run(&cli.global, cli.command))))
+}
+
+/// The exit code of an outcome, its error said on standard error.
+fn exit(outcome: Result<(), CliError>) -> ExitCode {
+    match outcome {
+        Ok(()) | Err(CliError::OutputClosed) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("gitlab-importer: {e}");
             ExitCode::from(e.exit_code())
