@@ -13,6 +13,7 @@ mod end_to_end;
 mod export;
 mod gitlab_client;
 mod hostile;
+mod local_serve;
 mod named_run;
 mod network_placement;
 mod operate;

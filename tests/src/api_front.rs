@@ -2,6 +2,11 @@
 //! Gateway would send to the Lambda function, the handler's answer goes back as API Gateway relays it. API
 //! Gateway's own answers are kept too: 404 for no route, 413 above its 10 MB body limit or Lambda's 6 MiB
 //! invocation limit, 500 when the function fails, 503 after its 30 s integration timeout.
+//!
+//! A front started with [`ApiFront::start_checked`] also does what API Gateway's IAM authorizer does for the routes
+//! that need IAM auth ([`RouteAuth::Iam`]): it checks the SigV4 signature against known test credentials
+//! ([`IamAuth`], see [`iam`]) and refuses with API Gateway's 403, or hands the function the verified caller in
+//! `requestContext.authorizer.iam`. [`ApiFront::start`] checks nothing, as before.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -25,6 +30,9 @@ use time::macros::format_description;
 use tokio::net::TcpListener;
 
 use crate::gitlab_sim::server::Serving;
+
+pub mod iam;
+pub use iam::IamAuth;
 
 /// API Gateway's request body limit.
 pub const MAX_BODY: usize = 10 * 1024 * 1024;
@@ -51,8 +59,17 @@ enum Target {
     Function(EventRelay),
 }
 
+/// Whether a route needs a SigV4 signature (`AuthorizationType: AWS_IAM` in the template) or is public.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteAuth {
+    Public,
+    Iam,
+}
+
 struct Front {
-    routes: Vec<String>,
+    routes: Vec<(String, RouteAuth)>,
+    /// The IAM check of the [`RouteAuth::Iam`] routes (none: the front checks nothing).
+    iam: Option<IamAuth>,
     target: Target,
     /// `127.0.0.1:PORT`, where API Gateway has `<api-id>.execute-api.<region>.amazonaws.com`.
     domain: String,
@@ -74,8 +91,30 @@ impl ApiFront {
         F: Fn(lambda_http::Request) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = lambda_http::Response<lambda_http::Body>> + Send + 'static,
     {
+        let routes: Vec<(&str, RouteAuth)> =
+            routes.iter().map(|r| (*r, RouteAuth::Public)).collect();
+        Self::serve(
+            &routes,
+            None,
+            Target::Handler(Arc::new(move |req| Box::pin(handler(req)))),
+        )
+        .await
+    }
+
+    /// Like [`ApiFront::start`], checking SigV4 signatures as API Gateway's IAM authorizer does on the routes
+    /// marked [`RouteAuth::Iam`], with `iam`'s credentials and region.
+    pub async fn start_checked<F, Fut>(
+        routes: &[(&str, RouteAuth)],
+        iam: IamAuth,
+        handler: F,
+    ) -> std::io::Result<ApiFront>
+    where
+        F: Fn(lambda_http::Request) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = lambda_http::Response<lambda_http::Body>> + Send + 'static,
+    {
         Self::serve(
             routes,
+            Some(iam),
             Target::Handler(Arc::new(move |req| Box::pin(handler(req)))),
         )
         .await
@@ -88,18 +127,29 @@ impl ApiFront {
         F: Fn(Value) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Option<Value>> + Send + 'static,
     {
+        let routes: Vec<(&str, RouteAuth)> =
+            routes.iter().map(|r| (*r, RouteAuth::Public)).collect();
         Self::serve(
-            routes,
+            &routes,
+            None,
             Target::Function(Arc::new(move |event| Box::pin(function(event)))),
         )
         .await
     }
 
-    async fn serve(routes: &[&str], target: Target) -> std::io::Result<ApiFront> {
+    async fn serve(
+        routes: &[(&str, RouteAuth)],
+        iam: Option<IamAuth>,
+        target: Target,
+    ) -> std::io::Result<ApiFront> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let front = Arc::new(Front {
-            routes: routes.iter().map(|r| (*r).to_owned()).collect(),
+            routes: routes
+                .iter()
+                .map(|(r, auth)| ((*r).to_owned(), *auth))
+                .collect(),
+            iam,
             target,
             domain: addr.to_string(),
             requests: AtomicU64::new(0),
@@ -151,15 +201,28 @@ async fn relay(
         Err(_) => return gateway_error(StatusCode::BAD_REQUEST, "Bad Request"),
     };
     let path = parts.uri.path();
-    let Some((route_key, path_parameters)) = front
-        .routes
-        .iter()
-        .find_map(|r| route_match(r, parts.method.as_str(), path))
-    else {
+    let Some(((route_key, path_parameters), auth)) = front.routes.iter().find_map(|(r, auth)| {
+        route_match(r, parts.method.as_str(), path).map(|matched| (matched, *auth))
+    }) else {
         return gateway_error(StatusCode::NOT_FOUND, "Not Found");
     };
+    let authorizer = match (&front.iam, auth) {
+        (Some(iam), RouteAuth::Iam) => {
+            let incoming = iam::Incoming {
+                method: parts.method.as_str(),
+                uri: parts.uri.path_and_query().map_or(path, |p| p.as_str()),
+                headers: &parts.headers,
+                body: &body,
+            };
+            match iam.verify(&incoming, std::time::SystemTime::now()) {
+                Ok(authorizer) => Some(authorizer),
+                Err(refusal) => return gateway_error(StatusCode::FORBIDDEN, refusal.message()),
+            }
+        }
+        _ => None,
+    };
     let n = front.requests.fetch_add(1, Ordering::Relaxed);
-    let event = event(
+    let mut event = event(
         &front.domain,
         &parts,
         peer,
@@ -168,6 +231,9 @@ async fn relay(
         &path_parameters,
         n,
     );
+    if let Some(authorizer) = authorizer {
+        event["requestContext"]["authorizer"] = authorizer;
+    }
     let text = event.to_string();
     if text.len() > MAX_EVENT {
         return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
@@ -262,6 +328,14 @@ fn route_match<'r>(
     for want in template.split('/') {
         let got = actual.next()?;
         match want.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+            // A greedy `{name+}` (the last segment of a template) takes the rest of the path.
+            Some(greedy) if greedy.ends_with('+') && !got.is_empty() => {
+                let rest: Vec<&str> = std::iter::once(got).chain(actual.by_ref()).collect();
+                let value = percent_encoding::percent_decode_str(&rest.join("/"))
+                    .decode_utf8_lossy()
+                    .into_owned();
+                params.insert(greedy.trim_end_matches('+').to_owned(), value);
+            }
             Some(name) if !got.is_empty() => {
                 let value = percent_encoding::percent_decode_str(got).decode_utf8_lossy();
                 params.insert(name.to_owned(), value.into_owned());
@@ -401,5 +475,13 @@ mod tests {
         assert!(route_match(route, "POST", "/connections/c1/hooks").is_none());
         assert!(route_match("ANY /a/{b}", "DELETE", "/a/x").is_some());
         assert!(route_match(DEFAULT_ROUTE, "PUT", "/anything").is_some());
+
+        let greedy = "ANY /connections/{connection_id}/{proxy+}";
+        let (_, params) =
+            route_match(greedy, "GET", "/connections/c1/credentials.info/a%2Fb").unwrap();
+        assert_eq!(params["connection_id"], "c1");
+        assert_eq!(params["proxy"], "credentials.info/a/b");
+        assert!(route_match(greedy, "GET", "/connections/c1/").is_none());
+        assert!(route_match(greedy, "GET", "/connections/c1").is_none());
     }
 }

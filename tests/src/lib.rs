@@ -11,6 +11,7 @@
 //! - [`demo`]: the demo GitLab of the local run and the end-to-end test;
 //! - [`local_run`]: the whole pipeline in one process against the stand-in, as the README's main command runs it;
 //! - [`local_session`]: the README's main command from start to summary (`local-run`), named runs included;
+//! - [`local_serve`]: `local-run --serve`, the pipeline, the demo GitLab and the signed API kept up for the CLI;
 //! - [`push_pipeline`]: a one-project GitLab whose pushes reach the push hook handler, for hook tests and benches;
 //! - [`bench_support`]: a simulator child process, /proc measurements and a commit store that keeps nothing, for
 //!   the benchmarks;
@@ -32,6 +33,7 @@ pub mod lambda_environment;
 pub mod lambda_events;
 pub mod lambda_process;
 pub mod local_run;
+pub mod local_serve;
 pub mod local_session;
 pub mod log_sink;
 pub mod loopback_alias;

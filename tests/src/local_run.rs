@@ -387,6 +387,19 @@ impl LocalRun {
         reply["credential"].clone()
     }
 
+    /// The credentials API function on a request as API Gateway hands it over (a front's).
+    pub async fn handle_api(
+        &self,
+        request: lambda_http::Request,
+    ) -> lambda_http::Response<lambda_http::Body> {
+        // Boxed: the handler's future is large, and every future that calls the API would carry it.
+        Box::pin(shared::entrypoints::credentials_api::handler(
+            &self.api, request,
+        ))
+        .await
+        .expect("the credentials handler never fails")
+    }
+
     /// One API call through the handler, as API Gateway delivers it with an IAM identity (the sample event in
     /// `events/`, re-aimed): the reply's status and JSON body.
     pub async fn call_api(
@@ -399,12 +412,7 @@ impl LocalRun {
         let event = credentials_api_event(connection, method, route, body.as_ref());
         let request =
             lambda_http::request::from_str(&event.to_string()).expect("an API Gateway v2 event");
-        // Boxed: the handler's future is large, and every future that calls the API would carry it.
-        let reply = Box::pin(shared::entrypoints::credentials_api::handler(
-            &self.api, request,
-        ))
-        .await
-        .expect("the credentials handler never fails");
+        let reply = self.handle_api(request).await;
         let status = reply.status().as_u16();
         let body: Value = serde_json::from_slice(reply.body().as_ref()).unwrap_or(Value::Null);
         (status, body)
@@ -524,6 +532,15 @@ impl LocalRun {
     /// One scheduler tick (the event EventBridge Scheduler sends, see `template.yaml`), then the drain.
     pub async fn pass(&self) -> Result<PassSummary, LocalRunError> {
         let started = Instant::now();
+        let mut summary = self.tick().await?;
+        self.drain_into(&mut summary).await?;
+        summary.elapsed = started.elapsed();
+        Ok(summary)
+    }
+
+    /// One scheduler tick alone: what it found and enqueued (the drain is left to the caller).
+    pub async fn tick(&self) -> Result<PassSummary, LocalRunError> {
+        let started = Instant::now();
         let now = time::OffsetDateTime::now_utc();
         let tick = json!({
             "time": now.format(&time::format_description::well_known::Rfc3339).expect("formats"),
@@ -551,7 +568,6 @@ impl LocalRun {
             "  scheduler: {} projects found, {} sync messages sent, {} empty, {} GitLab requests",
             summary.discovered, summary.enqueued, summary.empty, summary.scheduler_requests
         ));
-        self.drain_into(&mut summary).await?;
         summary.elapsed = started.elapsed();
         Ok(summary)
     }

@@ -7,6 +7,9 @@
 //! local-run ... --export DIR                 also writes the analytics dataset (Parquet) to DIR
 //! local-run ... --run-name NAME              tables, queues, secrets and demo repositories kept under NAME:
 //!                                            a second run of NAME imports incrementally
+//! local-run --serve [--tick-seconds N] [--stack-name NAME] [--connection ID] [--monolith-commits N]
+//!                                            keeps the pipeline, the demo GitLab and the signed API up for the
+//!                                            gitlab-importer CLI until Ctrl-C (testkit::local_serve)
 //! ```
 //!
 //! Pass 1 imports everything; pass 2 runs the same pipeline again and shows the incremental path (against the
@@ -17,16 +20,25 @@
 use std::process::ExitCode;
 
 use shared::secret::SecretString;
+use testkit::local_serve::{ServeOptions, serve_until_interrupted};
 use testkit::local_session::{Named, RunName, Session, Source, run_session};
 
 const USAGE: &str = "usage: local-run [--monolith-commits N] [--export DIR] [--run-name NAME] | GITLAB_TOKEN=... \
-                     local-run --gitlab-url URL [--export DIR] [--run-name NAME]";
+                     local-run --gitlab-url URL [--export DIR] [--run-name NAME] | local-run --serve \
+                     [--tick-seconds N] [--stack-name NAME] [--connection ID] [--monolith-commits N]";
 
 struct Args {
     gitlab_url: Option<String>,
     monolith_commits: usize,
     export: Option<std::path::PathBuf>,
     run_name: Option<RunName>,
+    /// `--serve` and its options (`None`: the run from start to summary).
+    serve: Option<ServeOptions>,
+}
+
+/// Whether a flag belongs to `--serve` only.
+fn serve_only(flag: &str) -> bool {
+    matches!(flag, "--tick-seconds" | "--stack-name" | "--connection")
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -35,7 +47,11 @@ fn parse_args() -> Result<Args, String> {
         monolith_commits: 5_000,
         export: None,
         run_name: None,
+        serve: None,
     };
+    let mut serve = ServeOptions::default();
+    let mut serving = false;
+    let mut serve_flags = Vec::new();
     let mut given = std::env::args().skip(1);
     while let Some(flag) = given.next() {
         let mut value = || given.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -50,9 +66,36 @@ fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|_| "--monolith-commits takes a whole number".to_owned())?;
             }
+            "--serve" => serving = true,
+            "--tick-seconds" => {
+                let seconds: u64 = value()?
+                    .parse()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or("--tick-seconds takes a whole number of seconds above 0")?;
+                serve.tick_every = std::time::Duration::from_secs(seconds);
+            }
+            "--stack-name" => serve.stack_name = value()?,
+            "--connection" => serve.connection = value()?,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?} (try --help)")),
         }
+        if serve_only(&flag) {
+            serve_flags.push(flag);
+        }
+    }
+    if serving {
+        if args.gitlab_url.is_some() || args.export.is_some() || args.run_name.is_some() {
+            return Err(
+                "--serve serves the demo GitLab: no --gitlab-url, --export or --run-name".into(),
+            );
+        }
+        serve.monolith_commits = args.monolith_commits;
+        args.serve = Some(serve);
+        return Ok(args);
+    }
+    if let Some(flag) = serve_flags.first() {
+        return Err(format!("{flag} goes with --serve"));
     }
     if args.run_name.is_some() && std::env::var_os("AWS_ENDPOINT_URL").is_none() {
         return Err(
@@ -91,7 +134,23 @@ fn session(args: Args) -> Result<Session, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let session = match parse_args().and_then(session) {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(options) = args.serve {
+        return match serve_until_interrupted(options).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("local-run --serve failed: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let session = match session(args) {
         Ok(session) => session,
         Err(message) => {
             eprintln!("{message}");
