@@ -5,6 +5,7 @@ mod alarms;
 mod api_front;
 mod artifact_run;
 mod aws_stand_in;
+mod cli;
 mod cli_docs;
 mod credentials_api;
 mod docs;
