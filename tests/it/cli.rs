@@ -388,15 +388,24 @@ async fn an_operator_connects_syncs_reads_rotates_and_deletes_with_the_cli() {
         "hook-setup shows a secret only with --rotate"
     );
 
-    // status: one screen, and its JSON.
+    // status: one screen, and its JSON; no export yet, then the one that ran.
     let status = cli(&served, &["status", "-o", "json"], None, &[], &mut seen)
         .await
         .json();
     assert_eq!(status["credentials"].as_array().map(Vec::len), Some(1));
     assert_eq!(status["failing_projects"], serde_json::json!([]));
     assert_eq!(status["queues"]["dead_letters"]["sync"], 0);
+    assert_eq!(status["queues"]["dead_letters"]["turn requests"], 0);
+    assert_eq!(
+        status["last_export"],
+        serde_json::json!({"exported": false})
+    );
+    let exported = served.export().await.expect("exports");
+    assert!(exported.rows >= truth.len(), "{exported:?}");
     let screen = cli(&served, &["status"], None, &[], &mut seen).await;
     assert_eq!(screen.code, 0, "{}", screen.stderr);
+    let rows = format!("{} rows in {} files", exported.rows, exported.files);
+    assert!(screen.stdout.contains(&rows), "{}", screen.stdout);
     assert!(
         screen.stdout.contains("failing projects: none"),
         "{}",

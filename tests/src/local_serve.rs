@@ -148,6 +148,22 @@ impl Served {
         self.run.clone()
     }
 
+    /// One analytics export now, as the tick loop runs it after each tick (into the stack's export bucket).
+    pub async fn export(&self) -> Result<shared::export::ExportReport, LocalRunError> {
+        let bucket = self
+            .outputs
+            .iter()
+            .find(|(key, _)| *key == "ExportBucketName")
+            .map(|(_, bucket)| bucket.as_str())
+            .unwrap_or_default();
+        Box::pin(exporter(&self.run, bucket)?.run(time::OffsetDateTime::now_utc(), None))
+            .await
+            .map_err(|e| LocalRunError::Aws {
+                step: "export",
+                message: e.to_string(),
+            })
+    }
+
     /// Stops the background loops, deletes the stack, stops the front (its port is free when this returns) and
     /// the demo GitLab, and removes the tables and queues.
     pub async fn stop(self) {
@@ -651,22 +667,13 @@ async fn tick_loop(
     every: Duration,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let config = shared::config::exporter::ExportConfig::from_lookup(|name| match name {
-        "STATE_TABLE" => Some(run.config.state_table.clone()),
-        "COMMITS_TABLE" => Some(run.config.commits_table.clone()),
-        "EXPORT_BUCKET" => Some(bucket.to_owned()),
-        // Nothing here is written by a clock that runs behind.
-        "EXPORT_SETTLE_SECONDS" => Some("0".into()),
-        _ => None,
-    });
-    let mut exporter = match config {
-        Ok(config) => shared::app::exporter_function(&config, &run.aws.config),
+    let exporter = match exporter(run, bucket) {
+        Ok(exporter) => exporter,
         Err(e) => {
             eprintln!("serve: no export: {e}");
             return;
         }
     };
-    exporter.metrics.enabled = false;
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while or_stop(&mut stopped, ticks.tick()).await.is_some()
@@ -674,6 +681,22 @@ async fn tick_loop(
             .await
             .is_some()
     {}
+}
+
+/// The exporter function as `shared::app` wires it, into `bucket` on the stand-in, with no settle time (nothing
+/// here is written by a clock that runs behind) and no metric lines.
+fn exporter(run: &LocalRun, bucket: &str) -> Result<shared::app::ExporterFunction, LocalRunError> {
+    let config = shared::config::exporter::ExportConfig::from_lookup(|name| match name {
+        "STATE_TABLE" => Some(run.config.state_table.clone()),
+        "COMMITS_TABLE" => Some(run.config.commits_table.clone()),
+        "EXPORT_BUCKET" => Some(bucket.to_owned()),
+        "EXPORT_SETTLE_SECONDS" => Some("0".into()),
+        _ => None,
+    })
+    .map_err(|e| LocalRunError::Config(e.to_string()))?;
+    let mut exporter = shared::app::exporter_function(&config, &run.aws.config);
+    exporter.metrics.enabled = false;
+    Ok(exporter)
 }
 
 /// Boxed by the caller: a tick's and an export's futures are large.
