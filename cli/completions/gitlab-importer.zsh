@@ -1077,7 +1077,7 @@ _gitlab-importer__subcmd__help__subcmd__projects_commands() {
     local commands; commands=(
 'list:The connection'\''s projects and their state, in project id order' \
 'info:One project\: its state, the import in progress, its recent failures' \
-'sync:Sync one project now (a sync already queued or running covers the request)' \
+'sync:Sync one project now, a failing one too (a sync already queued or running covers the request)' \
 'resync:Import a project'\''s whole default branch again and reconcile the table with it' \
     )
     _describe -t commands 'gitlab-importer help projects commands' commands "$@"
@@ -1148,7 +1148,7 @@ _gitlab-importer__subcmd__projects_commands() {
     local commands; commands=(
 'list:The connection'\''s projects and their state, in project id order' \
 'info:One project\: its state, the import in progress, its recent failures' \
-'sync:Sync one project now (a sync already queued or running covers the request)' \
+'sync:Sync one project now, a failing one too (a sync already queued or running covers the request)' \
 'resync:Import a project'\''s whole default branch again and reconcile the table with it' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
@@ -1159,7 +1159,7 @@ _gitlab-importer__subcmd__projects__subcmd__help_commands() {
     local commands; commands=(
 'list:The connection'\''s projects and their state, in project id order' \
 'info:One project\: its state, the import in progress, its recent failures' \
-'sync:Sync one project now (a sync already queued or running covers the request)' \
+'sync:Sync one project now, a failing one too (a sync already queued or running covers the request)' \
 'resync:Import a project'\''s whole default branch again and reconcile the table with it' \
 'help:Print this message or the help of the given subcommand(s)' \
     )

@@ -211,7 +211,7 @@ pub enum ProjectsCommand {
         /// GitLab's project id
         project_id: u64,
     },
-    /// Sync one project now (a sync already queued or running covers the request)
+    /// Sync one project now, a failing one too (a sync already queued or running covers the request)
     Sync {
         /// GitLab's project id
         project_id: u64,

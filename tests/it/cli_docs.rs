@@ -2,26 +2,15 @@
 //! committed (`docs/cli.md`, `cli/completions/`): a change to a command shows up in review. `UPDATE_CLI_DOCS=1`
 //! rewrites them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use crate::template::root;
 
-/// The built CLI, beside the test binary (`target/debug/deps/it-*` -> `target/debug/gitlab-importer`); the suite
-/// runs after `cargo build --workspace --all-targets`.
+/// The built CLI (the suite runs after `cargo build --workspace --all-targets`).
 pub fn cli_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps")
-        .join("gitlab-importer");
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo build --workspace --all-targets` first",
-        path.display()
-    );
-    path
+    testkit::built_binary("gitlab-importer")
+        .expect("gitlab-importer is not built: run `cargo build --workspace --all-targets` first")
 }
 
 /// What the binary prints for `args`, which must succeed.

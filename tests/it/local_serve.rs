@@ -247,14 +247,9 @@ fn every_output_of_the_serve_stack_is_one_of_the_template() {
     }
 }
 
-/// `target/debug/local-run`, next to the test binary's `deps/`.
+/// `target/debug/local-run` (the suite runs after `cargo build --workspace --all-targets`).
 fn local_run_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/debug");
-    dir.join("local-run")
+    testkit::built_binary("local-run").expect("local-run is not built")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

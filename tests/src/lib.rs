@@ -19,7 +19,8 @@
 //! - [`lambda_events`]: the events AWS sends the functions, and what an SQS event source mapping does with answers;
 //! - [`runtime_api`], [`lambda_process`], [`lambda_environment`]: a built `bootstrap` run as Lambda runs it, behind
 //!   a Lambda Runtime API, with the environment `template.yaml` gives it;
-//! - [`artifact_run`]: the five built functions driving the whole pipeline (the artifact run).
+//! - [`artifact_run`]: the five built functions driving the whole pipeline (the artifact run);
+//! - [`built_binary`]: a binary of the workspace beside the running one (the CLI, `local-run`).
 
 pub mod api_front;
 pub mod artifact_run;
@@ -41,3 +42,14 @@ pub mod push_pipeline;
 pub mod runtime_api;
 pub mod tls_front;
 pub mod token_processes;
+
+/// A binary of the workspace where cargo builds it beside the running one: in the same folder (a binary) or the
+/// one above (a test binary, in `deps/`). `None` when it is not built.
+pub fn built_binary(name: &str) -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    exe.ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+}

@@ -312,7 +312,13 @@ impl Served {
 pub async fn serve_until_interrupted(options: ServeOptions) -> Result<(), LocalRunError> {
     let tick_every = options.tick_every;
     let served = start(options).await?;
-    println!("{}", served.endpoint_line());
+    // With the CLI built beside this binary (`scripts/local-run --serve` builds both), the line puts it on PATH.
+    let cli_dir = crate::built_binary("gitlab-importer")
+        .and_then(|cli| cli.parent().map(std::path::Path::to_path_buf));
+    match cli_dir {
+        Some(dir) => println!("{} PATH=\"{}:$PATH\"", served.endpoint_line(), dir.display()),
+        None => println!("{}", served.endpoint_line()),
+    }
     println!(
         "demo GitLab: {} (its token is the demo token: echo {} | gitlab-importer credentials create --base-url {})",
         served.gitlab_url(),
