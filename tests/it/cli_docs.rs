@@ -40,22 +40,22 @@ fn subcommands(help: &str) -> Vec<String> {
 }
 
 /// Every command path, depth first, with its `--help`.
-fn every_help(path: Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
+fn every_help(path: &[String], out: &mut Vec<(Vec<String>, String)>) {
     let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
     args.push("--help");
     let help = printed(&args);
     let children = subcommands(&help);
-    out.push((path.clone(), help));
+    out.push((path.to_vec(), help));
     for child in children {
-        let mut next = path.clone();
+        let mut next = path.to_vec();
         next.push(child);
-        every_help(next, out);
+        every_help(&next, out);
     }
 }
 
 fn reference() -> String {
     let mut helps = Vec::new();
-    every_help(Vec::new(), &mut helps);
+    every_help(&[], &mut helps);
     let mut text = String::from(
         "# gitlab-importer command reference\n\nGenerated from the binary's `--help` (a test keeps it current: \
          `UPDATE_CLI_DOCS=1` with the `cli_docs` tests rewrites it). How to install and the first commands: \

@@ -316,7 +316,11 @@ pub async fn serve_until_interrupted(options: ServeOptions) -> Result<(), LocalR
     let cli_dir = crate::built_binary("gitlab-importer")
         .and_then(|cli| cli.parent().map(std::path::Path::to_path_buf));
     match cli_dir {
-        Some(dir) => println!("{} PATH=\"{}:$PATH\"", served.endpoint_line(), dir.display()),
+        Some(dir) => println!(
+            "{} PATH=\"{}:$PATH\"",
+            served.endpoint_line(),
+            dir.display()
+        ),
         None => println!("{}", served.endpoint_line()),
     }
     println!(
