@@ -126,24 +126,8 @@ pub struct CreateArgs {
     /// The GitLab's URL, e.g. https://gitlab.com/ or https://git.example.com/gitlab/
     #[arg(long)]
     pub base_url: String,
-    /// A name for people
-    #[arg(long)]
-    pub label: Option<String>,
-    /// The day the token expires (YYYY-MM-DD)
-    #[arg(long)]
-    pub expiration_date: Option<String>,
-    /// A PEM file of the CA certificates that sign the GitLab's TLS certificate (a private CA)
-    #[arg(long, value_name = "FILE")]
-    pub ca_bundle: Option<std::path::PathBuf>,
-    /// GitLab requests per minute this credential may make
-    #[arg(long)]
-    pub requests_per_minute: Option<u32>,
-    /// Import only projects whose path matches (repeatable; e.g. 'acme/platform/**')
-    #[arg(long, value_name = "PATTERN")]
-    pub include: Vec<String>,
-    /// Leave out projects whose path matches (repeatable; e.g. 'acme/*/sandbox')
-    #[arg(long, value_name = "PATTERN")]
-    pub exclude: Vec<String>,
+    #[command(flatten)]
+    pub fields: CredentialFields,
 }
 
 #[derive(Debug, Args)]
@@ -156,27 +140,34 @@ pub struct UpdateArgs {
     /// The GitLab's URL (the connection's instance cannot change)
     #[arg(long)]
     pub base_url: Option<String>,
+    #[command(flatten)]
+    pub fields: CredentialFields,
+    /// Clear a setting (repeatable)
+    #[arg(long, value_enum, value_name = "SETTING")]
+    pub clear: Vec<Clearable>,
+}
+
+/// What `credentials create` sets and `credentials update` changes, beside the URL and the token.
+#[derive(Debug, Args)]
+pub struct CredentialFields {
     /// A name for people
     #[arg(long)]
     pub label: Option<String>,
     /// The day the token expires (YYYY-MM-DD)
     #[arg(long)]
     pub expiration_date: Option<String>,
-    /// A PEM file of the CA certificates that sign the GitLab's TLS certificate
+    /// A PEM file of the CA certificates that sign the GitLab's TLS certificate (a private CA)
     #[arg(long, value_name = "FILE")]
     pub ca_bundle: Option<std::path::PathBuf>,
     /// GitLab requests per minute this credential may make
     #[arg(long)]
     pub requests_per_minute: Option<u32>,
-    /// Replace the include patterns (repeatable)
+    /// Import only projects whose path matches (repeatable, e.g. 'acme/platform/**'; an update replaces the list)
     #[arg(long, value_name = "PATTERN")]
     pub include: Vec<String>,
-    /// Replace the exclude patterns (repeatable)
+    /// Leave out projects whose path matches (repeatable, e.g. 'acme/*/sandbox'; an update replaces the list)
     #[arg(long, value_name = "PATTERN")]
     pub exclude: Vec<String>,
-    /// Clear a setting (repeatable)
-    #[arg(long, value_enum, value_name = "SETTING")]
-    pub clear: Vec<Clearable>,
 }
 
 /// Settings `credentials update --clear` can clear.

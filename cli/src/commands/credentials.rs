@@ -3,7 +3,7 @@
 use serde_json::{Map, Value, json};
 
 use super::Context;
-use crate::args::{Clearable, CreateArgs, CredentialsCommand, UpdateArgs};
+use crate::args::{Clearable, CreateArgs, CredentialFields, CredentialsCommand, UpdateArgs};
 use crate::error::CliError;
 use crate::render::{self, Column, Output, column, narrow};
 use crate::token::read_token;
@@ -114,120 +114,102 @@ fn show_credential(ctx: &Context, reply: &Value) -> Result<(), CliError> {
 }
 
 fn create_body(args: &CreateArgs) -> Result<Map<String, Value>, CliError> {
-    let mut settings = Map::new();
-    settings.insert("base_url".into(), args.base_url.clone().into());
-    if let Some(path) = &args.ca_bundle {
-        settings.insert("ca_bundle".into(), read_ca_bundle(path)?.into());
-    }
-    if let Some(rate) = args.requests_per_minute {
-        settings.insert("requests_per_minute".into(), rate.into());
-    }
-    if !args.include.is_empty() {
-        settings.insert("include".into(), json!(args.include));
-    }
-    if !args.exclude.is_empty() {
-        settings.insert("exclude".into(), json!(args.exclude));
-    }
-    let mut body = Map::new();
-    body.insert("settings".into(), settings.into());
-    if let Some(label) = &args.label {
-        body.insert("label".into(), label.clone().into());
-    }
-    if let Some(date) = &args.expiration_date {
-        body.insert("expiration_date".into(), date.clone().into());
-    }
-    Ok(body)
+    body(Some(&args.base_url), &args.fields, &[])
 }
 
 /// `credentials.update`'s body: the id, what is given, `null` for what `--clear` names; nothing else (kept).
 fn update_body(args: &UpdateArgs) -> Result<Value, CliError> {
-    let cleared = |setting: Clearable| args.clear.contains(&setting);
-    let conflict = |given: bool, setting: Clearable, flag: &str| {
-        if given && cleared(setting) {
-            return Err(CliError::Usage(format!(
-                "{flag} and --clear {} contradict each other",
-                clap::ValueEnum::to_possible_value(&setting)
-                    .map(|v| v.get_name().to_owned())
-                    .unwrap_or_default()
-            )));
-        }
-        Ok(())
-    };
-    conflict(args.label.is_some(), Clearable::Label, "--label")?;
-    conflict(
-        args.expiration_date.is_some(),
-        Clearable::ExpirationDate,
-        "--expiration-date",
-    )?;
-    conflict(args.ca_bundle.is_some(), Clearable::CaBundle, "--ca-bundle")?;
-    conflict(
-        args.requests_per_minute.is_some(),
-        Clearable::RequestsPerMinute,
-        "--requests-per-minute",
-    )?;
-    conflict(!args.include.is_empty(), Clearable::Include, "--include")?;
-    conflict(!args.exclude.is_empty(), Clearable::Exclude, "--exclude")?;
-    let mut body = Map::new();
-    body.insert("id".into(), args.id.clone().into());
-    let mut settings = Map::new();
-    if let Some(url) = &args.base_url {
-        settings.insert("base_url".into(), url.clone().into());
-    }
-    let set = |map: &mut Map<String, Value>, name: &str, value: Option<Value>, clear: Clearable| {
-        if let Some(value) = value {
-            map.insert(name.into(), value);
-        } else if cleared(clear) {
-            map.insert(name.into(), Value::Null);
-        }
-    };
-    let ca_bundle = args.ca_bundle.as_deref().map(read_ca_bundle).transpose()?;
-    set(
-        &mut settings,
-        "ca_bundle",
-        ca_bundle.map(Value::from),
-        Clearable::CaBundle,
-    );
-    set(
-        &mut settings,
-        "requests_per_minute",
-        args.requests_per_minute.map(Value::from),
-        Clearable::RequestsPerMinute,
-    );
-    let patterns = |list: &Vec<String>| (!list.is_empty()).then(|| json!(list));
-    set(
-        &mut settings,
-        "include",
-        patterns(&args.include),
-        Clearable::Include,
-    );
-    set(
-        &mut settings,
-        "exclude",
-        patterns(&args.exclude),
-        Clearable::Exclude,
-    );
-    set(
-        &mut body,
-        "label",
-        args.label.clone().map(Value::from),
-        Clearable::Label,
-    );
-    set(
-        &mut body,
-        "expiration_date",
-        args.expiration_date.clone().map(Value::from),
-        Clearable::ExpirationDate,
-    );
-    if !settings.is_empty() {
-        body.insert("settings".into(), settings.into());
-    }
-    let changes = body.len() > 1 || args.token;
-    if !changes {
+    let mut body = body(args.base_url.as_deref(), &args.fields, &args.clear)?;
+    if body.is_empty() && !args.token {
         return Err(CliError::Usage(
             "nothing to update: give --token, a setting, or --clear SETTING".into(),
         ));
     }
+    body.insert("id".into(), args.id.clone().into());
     Ok(body.into())
+}
+
+/// Where a field goes in a body.
+#[derive(Debug, Clone, Copy)]
+enum Place {
+    Top,
+    Settings,
+}
+
+/// A body of the fields given (`settings.base_url` with `base_url`), with `null` for those `clear` names.
+fn body(
+    base_url: Option<&str>,
+    fields: &CredentialFields,
+    clear: &[Clearable],
+) -> Result<Map<String, Value>, CliError> {
+    let patterns = |list: &Vec<String>| (!list.is_empty()).then(|| json!(list));
+    let ca_bundle = fields
+        .ca_bundle
+        .as_deref()
+        .map(read_ca_bundle)
+        .transpose()?;
+    let given = [
+        (
+            Clearable::Label,
+            Place::Top,
+            fields.label.clone().map(Value::from),
+        ),
+        (
+            Clearable::ExpirationDate,
+            Place::Top,
+            fields.expiration_date.clone().map(Value::from),
+        ),
+        (
+            Clearable::CaBundle,
+            Place::Settings,
+            ca_bundle.map(Value::from),
+        ),
+        (
+            Clearable::RequestsPerMinute,
+            Place::Settings,
+            fields.requests_per_minute.map(Value::from),
+        ),
+        (
+            Clearable::Include,
+            Place::Settings,
+            patterns(&fields.include),
+        ),
+        (
+            Clearable::Exclude,
+            Place::Settings,
+            patterns(&fields.exclude),
+        ),
+    ];
+    let mut body = Map::new();
+    let mut settings = Map::new();
+    if let Some(url) = base_url {
+        settings.insert("base_url".into(), url.into());
+    }
+    for (field, place, value) in given {
+        // The flag's and `--clear`'s name (`expiration-date`); the body's is the same with `_`.
+        let flag = clap::ValueEnum::to_possible_value(&field)
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default();
+        let value = match (value, clear.contains(&field)) {
+            (Some(_), true) => {
+                return Err(CliError::Usage(format!(
+                    "--{flag} and --clear {flag} contradict each other"
+                )));
+            }
+            (Some(value), false) => value,
+            (None, true) => Value::Null,
+            (None, false) => continue,
+        };
+        let name = flag.replace('-', "_");
+        match place {
+            Place::Top => body.insert(name, value),
+            Place::Settings => settings.insert(name, value),
+        };
+    }
+    if !settings.is_empty() {
+        body.insert("settings".into(), settings.into());
+    }
+    Ok(body)
 }
 
 fn read_ca_bundle(path: &std::path::Path) -> Result<String, CliError> {
@@ -279,5 +261,9 @@ mod tests {
             Err(CliError::Usage(_))
         ));
         assert_eq!(update(&["--token"]).unwrap(), json!({"id": "cred_1"}));
+        assert_eq!(
+            update(&["--clear", "expiration-date", "--requests-per-minute", "60"]).unwrap(),
+            json!({"id": "cred_1", "expiration_date": null, "settings": {"requests_per_minute": 60}})
+        );
     }
 }

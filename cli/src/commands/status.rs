@@ -219,15 +219,7 @@ fn screen(report: &Value) -> String {
         "\n\ncredentials\n{}",
         render::table(CREDENTIALS, credentials)
     ));
-    let statuses = report["project_statuses"]
-        .as_object()
-        .map(|s| {
-            s.iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
+    let statuses = counts(&report["project_statuses"]);
     out.push_str(&format!(
         "\n\nprojects at the last tick: {}",
         or_none(statuses)
@@ -262,15 +254,7 @@ fn screen(report: &Value) -> String {
         render::cell(&sync["waiting"]),
         render::cell(&sync["in_flight"])
     ));
-    let dead = queues["dead_letters"]
-        .as_object()
-        .map(|d| {
-            d.iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
+    let dead = counts(&queues["dead_letters"]);
     out.push_str(&format!("\ndead-letter messages: {}", or_none(dead)));
     let export = &report["last_export"];
     let export = match export["finished_at"].as_str() {
@@ -286,6 +270,15 @@ fn screen(report: &Value) -> String {
     };
     out.push_str(&format!("\nlast export: {export}"));
     out
+}
+
+/// `{"a": 1, "b": 2}` as "a 1, b 2".
+fn counts(named: &Value) -> String {
+    let counts = named.as_object().into_iter().flatten();
+    counts
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn or_none(text: String) -> String {
