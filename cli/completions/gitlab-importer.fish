@@ -63,8 +63,8 @@ complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credenti
 complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credentials; and __fish_seen_subcommand_from create" -l expiration-date -d 'The day the token expires (YYYY-MM-DD)' -r
 complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credentials; and __fish_seen_subcommand_from create" -l ca-bundle -d 'A PEM file of the CA certificates that sign the GitLab\'s TLS certificate (a private CA)' -r -F
 complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credentials; and __fish_seen_subcommand_from create" -l requests-per-minute -d 'GitLab requests per minute this credential may make' -r
-complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credentials; and __fish_seen_subcommand_from create" -l include -d 'Import only projects whose path matches (repeatable; e.g. \'acme/platform/**\')' -r
-complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credentials; and __fish_seen_subcommand_from create" -l exclude -d 'Leave out projects whose path matches (repeatable; e.g. \'acme/*/sandbox\')' -r
+complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credentials; and __fish_seen_subcommand_from create" -l include -d 'Import only projects whose path matches (repeatable, e.g. \'acme/platform/**\'; an update replaces the list)' -r
+complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credentials; and __fish_seen_subcommand_from create" -l exclude -d 'Leave out projects whose path matches (repeatable, e.g. \'acme/*/sandbox\'; an update replaces the list)' -r
 complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credentials; and __fish_seen_subcommand_from create" -l profile -d 'The AWS profile that signs requests (as the AWS CLI\'s --profile)' -r
 complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credentials; and __fish_seen_subcommand_from create" -l region -d 'The stack\'s AWS region (as the AWS CLI\'s --region; else the profile\'s or AWS_REGION)' -r
 complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credentials; and __fish_seen_subcommand_from create" -l stack -d 'The CloudFormation stack whose outputs name the API, its queues and its export bucket' -r
@@ -77,10 +77,10 @@ complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credenti
 complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credentials; and __fish_seen_subcommand_from update" -l base-url -d 'The GitLab\'s URL (the connection\'s instance cannot change)' -r
 complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credentials; and __fish_seen_subcommand_from update" -l label -d 'A name for people' -r
 complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credentials; and __fish_seen_subcommand_from update" -l expiration-date -d 'The day the token expires (YYYY-MM-DD)' -r
-complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credentials; and __fish_seen_subcommand_from update" -l ca-bundle -d 'A PEM file of the CA certificates that sign the GitLab\'s TLS certificate' -r -F
+complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credentials; and __fish_seen_subcommand_from update" -l ca-bundle -d 'A PEM file of the CA certificates that sign the GitLab\'s TLS certificate (a private CA)' -r -F
 complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credentials; and __fish_seen_subcommand_from update" -l requests-per-minute -d 'GitLab requests per minute this credential may make' -r
-complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credentials; and __fish_seen_subcommand_from update" -l include -d 'Replace the include patterns (repeatable)' -r
-complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credentials; and __fish_seen_subcommand_from update" -l exclude -d 'Replace the exclude patterns (repeatable)' -r
+complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credentials; and __fish_seen_subcommand_from update" -l include -d 'Import only projects whose path matches (repeatable, e.g. \'acme/platform/**\'; an update replaces the list)' -r
+complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credentials; and __fish_seen_subcommand_from update" -l exclude -d 'Leave out projects whose path matches (repeatable, e.g. \'acme/*/sandbox\'; an update replaces the list)' -r
 complete -c gitlab-importer -n "__fish_gitlab_importer_using_subcommand credentials; and __fish_seen_subcommand_from update" -l clear -d 'Clear a setting (repeatable)' -r -f -a "label\t''
 expiration-date\t''
 ca-bundle\t''

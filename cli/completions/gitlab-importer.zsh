@@ -73,8 +73,8 @@ _arguments "${_arguments_options[@]}" : \
 '--expiration-date=[The day the token expires (YYYY-MM-DD)]:EXPIRATION_DATE:_default' \
 '--ca-bundle=[A PEM file of the CA certificates that sign the GitLab'\''s TLS certificate (a private CA)]:FILE:_files' \
 '--requests-per-minute=[GitLab requests per minute this credential may make]:REQUESTS_PER_MINUTE:_default' \
-'*--include=[Import only projects whose path matches (repeatable; e.g. '\''acme/platform/**'\'')]:PATTERN:_default' \
-'*--exclude=[Leave out projects whose path matches (repeatable; e.g. '\''acme/*/sandbox'\'')]:PATTERN:_default' \
+'*--include=[Import only projects whose path matches (repeatable, e.g. '\''acme/platform/**'\''; an update replaces the list)]:PATTERN:_default' \
+'*--exclude=[Leave out projects whose path matches (repeatable, e.g. '\''acme/*/sandbox'\''; an update replaces the list)]:PATTERN:_default' \
 '--profile=[The AWS profile that signs requests (as the AWS CLI'\''s --profile)]:PROFILE:_default' \
 '--region=[The stack'\''s AWS region (as the AWS CLI'\''s --region; else the profile'\''s or AWS_REGION)]:REGION:_default' \
 '--stack=[The CloudFormation stack whose outputs name the API, its queues and its export bucket]:STACK:_default' \
@@ -96,10 +96,10 @@ _arguments "${_arguments_options[@]}" : \
 '--base-url=[The GitLab'\''s URL (the connection'\''s instance cannot change)]:BASE_URL:_default' \
 '--label=[A name for people]:LABEL:_default' \
 '--expiration-date=[The day the token expires (YYYY-MM-DD)]:EXPIRATION_DATE:_default' \
-'--ca-bundle=[A PEM file of the CA certificates that sign the GitLab'\''s TLS certificate]:FILE:_files' \
+'--ca-bundle=[A PEM file of the CA certificates that sign the GitLab'\''s TLS certificate (a private CA)]:FILE:_files' \
 '--requests-per-minute=[GitLab requests per minute this credential may make]:REQUESTS_PER_MINUTE:_default' \
-'*--include=[Replace the include patterns (repeatable)]:PATTERN:_default' \
-'*--exclude=[Replace the exclude patterns (repeatable)]:PATTERN:_default' \
+'*--include=[Import only projects whose path matches (repeatable, e.g. '\''acme/platform/**'\''; an update replaces the list)]:PATTERN:_default' \
+'*--exclude=[Leave out projects whose path matches (repeatable, e.g. '\''acme/*/sandbox'\''; an update replaces the list)]:PATTERN:_default' \
 '*--clear=[Clear a setting (repeatable)]:SETTING:(label expiration-date ca-bundle requests-per-minute include exclude)' \
 '--profile=[The AWS profile that signs requests (as the AWS CLI'\''s --profile)]:PROFILE:_default' \
 '--region=[The stack'\''s AWS region (as the AWS CLI'\''s --region; else the profile'\''s or AWS_REGION)]:REGION:_default' \
