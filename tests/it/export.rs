@@ -46,7 +46,7 @@ fn s3(run: &LocalRun) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
-/// Every object of the bucket, copied under `dir` by its name (bounded: a page holds up to 1,000 names).
+/// Every object of the dataset (`commits/`), copied under `dir` by its name (bounded: a page holds up to 1,000 names).
 async fn download(s3: &aws_sdk_s3::Client, bucket: &str, dir: &Path) -> usize {
     let mut copied = 0;
     let mut token = None;
@@ -54,6 +54,7 @@ async fn download(s3: &aws_sdk_s3::Client, bucket: &str, dir: &Path) -> usize {
         let page = s3
             .list_objects_v2()
             .bucket(bucket)
+            .prefix("commits/")
             .set_continuation_token(token)
             .send()
             .await
@@ -196,6 +197,18 @@ async fn the_saved_queries_answer_what_git_says_through_duckdb() {
     let dir = tempfile::tempdir().unwrap();
     let copied = download(&s3, &bucket, dir.path()).await;
     assert_eq!(copied, first.files + 2 * second.files);
+    // Beside the dataset, the record of the last run, which found nothing new.
+    let record = s3
+        .get_object()
+        .bucket(&bucket)
+        .key(shared::export::RUN_RECORD)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(record.content_type(), Some("application/json"));
+    let record: serde_json::Value =
+        serde_json::from_slice(&record.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert_eq!((&record["rows"], &record["files"]), (&0.into(), &0.into()));
     let answers = query(dir.path());
 
     // Stored twice (the crashed run's rows), seen once.

@@ -518,6 +518,8 @@ impl ArtifactRun {
             .s3
             .list_objects_v2()
             .bucket(&self.stack.bucket)
+            // The dataset; the exporter's run record lies beside it.
+            .prefix("commits/")
             .send()
             .await;
         let listed = listed.map_err(|e| failed("ListObjectsV2", &e))?;
