@@ -225,7 +225,7 @@ fn progress_bar(noun: &str) -> indicatif::ProgressBar {
     }
     let bar = indicatif::ProgressBar::new_spinner();
     let style = indicatif::ProgressStyle::with_template(&format!(
-        "{{spinner}} {{pos}} {noun} ({{per_sec}}, {{elapsed}})"
+        "{{spinner}} {{pos}} {noun} ({{elapsed}})"
     ))
     .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
     bar.set_style(style);
