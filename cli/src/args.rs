@@ -257,7 +257,7 @@ pub struct CommitsArgs {
 }
 
 /// Paging of a listing.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct Page {
     /// Items per page (1 to 100)
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=100))]

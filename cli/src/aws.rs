@@ -114,15 +114,24 @@ impl StackOutputs {
             .send()
             .await
             .map_err(|e| {
-                let missing = e
-                    .as_service_error()
-                    .and_then(|s| aws_sdk_cloudformation::error::ProvideErrorMetadata::message(s))
-                    .is_some_and(|m| m.contains("does not exist"));
-                if missing {
-                    let region = config.region().map(ToString::to_string).unwrap_or_default();
-                    CliError::Usage(format!("no stack named {stack:?} in {region}"))
-                } else {
-                    CliError::Failure(format!("reading stack {stack:?}: {}", error_chain(&e)))
+                use aws_sdk_cloudformation::error::ProvideErrorMetadata as _;
+                let service = e.as_service_error();
+                let code = service.and_then(|s| s.code()).unwrap_or_default();
+                let message = service.and_then(|s| s.message()).unwrap_or_default();
+                let region = config.region().map(ToString::to_string).unwrap_or_default();
+                match code {
+                    // CloudFormation says a missing stack with this code and these words.
+                    "ValidationError" if message.contains("does not exist") => {
+                        CliError::Usage(format!("no stack named {stack:?} in {region}"))
+                    }
+                    "AccessDenied" | "AccessDeniedException" => CliError::Refused(format!(
+                        "reading stack {stack:?}: {message} (the caller needs cloudformation:DescribeStacks)"
+                    )),
+                    // No credentials, or an expired SSO login: the caller's to fix.
+                    _ if service.is_none() && error_chain(&e).contains("credentials") => {
+                        CliError::Usage(format!("reading stack {stack:?}: {}", error_chain(&e)))
+                    }
+                    _ => CliError::Failure(format!("reading stack {stack:?}: {}", error_chain(&e))),
                 }
             })?;
         let outputs = described

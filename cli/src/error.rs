@@ -14,6 +14,9 @@ pub enum CliError {
         code: Option<String>,
         message: String,
     },
+    /// AWS refused the caller (IAM denied `DescribeStacks`, say) (exit 3).
+    #[error("{0}")]
+    Refused(String),
     /// AWS, the network or an answer we cannot read failed us (exit 1).
     #[error("{0}")]
     Failure(String),
@@ -32,6 +35,7 @@ impl CliError {
         match self {
             CliError::Usage(_) => EXIT_CALLER,
             CliError::Failure(_) => EXIT_FAILURE,
+            CliError::Refused(_) => EXIT_REFUSED,
             CliError::OutputClosed => 0,
             // A refusal: not allowed (IAM, a token GitLab refuses), or not now (a conflict, nothing to import).
             CliError::Api {
@@ -78,7 +82,7 @@ mod tests {
         for status in [401, 403, 409, 422] {
             assert_eq!(api(status).exit_code(), EXIT_REFUSED, "{status}");
         }
-        for status in [500, 502, 503, 504] {
+        for status in [429, 500, 502, 503, 504] {
             assert_eq!(api(status).exit_code(), EXIT_FAILURE, "{status}");
         }
         assert_eq!(CliError::Usage(String::new()).exit_code(), EXIT_CALLER);

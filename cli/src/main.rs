@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 
 use crate::error::CliError;
 
@@ -18,17 +18,6 @@ mod token;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    if let args::Command::Completions { shell } = cli.command {
-        // Into memory first: the generator panics on a write error, and `| head` is one.
-        let mut script = Vec::new();
-        clap_complete::generate(
-            shell,
-            &mut args::Cli::command(),
-            "gitlab-importer",
-            &mut script,
-        );
-        return exit(render::print(String::from_utf8_lossy(&script).trim_end()));
-    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -1,12 +1,11 @@
 //! The operator's CLI, the real binary, against `local-run --serve` in this process: the API behind a front that
 //! checks SigV4 signatures made with the stand-in's test credentials, the stack's outputs on the stand-in's
-//! CloudFormation, the demo GitLab, and the pipeline draining behind them.
+//! CloudFormation, the demo GitLab, and the pipeline draining behind them. One operator's day, step by step.
 
 use std::collections::BTreeSet;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use testkit::local_serve::{ServeOptions, Served, start};
 use testkit::log_sink::LogSink;
 
@@ -17,6 +16,8 @@ const CONNECTION: &str = "cli-demo";
 const CALL_LIMIT: Duration = Duration::from_secs(60);
 /// How long the pipeline may take to make a requested change visible.
 const LAND_LIMIT: Duration = Duration::from_secs(180);
+/// A token GitLab refuses.
+const WRONG_TOKEN: &str = "glpat-not-the-demo-token";
 
 /// A CLI run: exit code, standard output and standard error.
 struct Ran {
@@ -26,325 +27,229 @@ struct Ran {
 }
 
 impl Ran {
+    /// Standard output as JSON, of a run that succeeded.
     fn json(&self) -> Value {
+        self.ok();
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+
+    /// Standard output, of a run that succeeded.
+    fn ok(&self) -> &str {
+        let (out, err) = (&self.stdout, &self.stderr);
+        assert_eq!(self.code, 0, "stdout: {out}\nstderr: {err}");
+        out
+    }
+
+    /// Standard error, of a run that ended with `code`.
+    fn failed(&self, code: i32) -> &str {
         assert_eq!(
-            self.code, 0,
+            self.code, code,
             "stdout: {}\nstderr: {}",
             self.stdout, self.stderr
         );
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+        &self.stderr
     }
 }
 
-/// Runs the CLI with `args`, pointed at `served` by the environment its line prints, with `stdin` piped in, and
-/// `env` on top; every output is kept for the token check.
-async fn cli(
-    served: &Served,
-    args: &[&str],
-    stdin: Option<&str>,
-    env: &[(&str, &str)],
-    seen: &mut Vec<String>,
-) -> Ran {
-    use tokio::io::AsyncWriteExt;
-    let mut command = tokio::process::Command::new(cli_binary());
-    command
-        .args(args)
-        .env("GITLAB_IMPORTER_STACK", served.stack_name())
-        .env("GITLAB_IMPORTER_CONNECTION", CONNECTION)
-        .env_remove("GITLAB_IMPORTER_API_URL")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let mut child = command.spawn().expect("the CLI starts");
-    let mut input = child.stdin.take().expect("piped");
-    input
-        .write_all(stdin.unwrap_or_default().as_bytes())
-        .await
-        .expect("writes stdin");
-    drop(input);
-    let output: Output = tokio::time::timeout(CALL_LIMIT, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("gitlab-importer {args:?} took over {CALL_LIMIT:?}"))
-        .expect("the CLI ran");
-    let ran = Ran {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
-    seen.push(format!("{args:?}\n{}\n{}", ran.stdout, ran.stderr));
-    ran
+/// The serve and every output the CLI gave (for the token check).
+struct Operator {
+    served: Served,
+    seen: Vec<String>,
 }
 
-/// Polls `projects info <id>` until its `last_head` is `head` (bounded).
-async fn wait_for_head(served: &Served, id: u64, head: &str, seen: &mut Vec<String>) {
-    let started = Instant::now();
-    let id = id.to_string();
-    while started.elapsed() < LAND_LIMIT {
-        let info = cli(
-            served,
-            &["projects", "info", &id, "-o", "json"],
-            None,
-            &[],
-            seen,
-        )
-        .await;
-        if info.code == 0 && info.json()["project"]["last_head"] == head {
-            return;
+impl Operator {
+    /// Runs the CLI with `args`, pointed at the serve as its printed line points it (the stand-in's endpoint and
+    /// credentials come from the test's environment), with `stdin` piped in and `env` on top.
+    async fn run(&mut self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Ran {
+        use tokio::io::AsyncWriteExt;
+        let mut command = tokio::process::Command::new(cli_binary());
+        command
+            .args(args)
+            .env("GITLAB_IMPORTER_STACK", self.served.stack_name())
+            .env("GITLAB_IMPORTER_CONNECTION", CONNECTION)
+            .env_remove("GITLAB_IMPORTER_API_URL")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        for (name, value) in env {
+            command.env(name, value);
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut child = command.spawn().expect("the CLI starts");
+        let mut input = child.stdin.take().expect("piped");
+        let stdin = stdin.unwrap_or_default().as_bytes();
+        input.write_all(stdin).await.expect("writes stdin");
+        drop(input);
+        let output = tokio::time::timeout(CALL_LIMIT, child.wait_with_output())
+            .await
+            .unwrap_or_else(|_| panic!("gitlab-importer {args:?} took over {CALL_LIMIT:?}"))
+            .expect("the CLI ran");
+        let ran = Ran {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        self.seen
+            .push(format!("{args:?}\n{}\n{}", ran.stdout, ran.stderr));
+        ran
     }
-    panic!("project {id} did not reach {head} within {LAND_LIMIT:?}");
+
+    async fn cli(&mut self, args: &[&str]) -> Ran {
+        self.run(args, None, &[]).await
+    }
+
+    /// Every project, as `projects list --all -o json` streams them (in pages of 5).
+    async fn all_projects(&mut self) -> Vec<Value> {
+        let listed = self
+            .cli(&["projects", "list", "--all", "--limit", "5", "-o", "json"])
+            .await;
+        listed.json().as_array().expect("one JSON array").clone()
+    }
+
+    /// Polls `projects info <id>` until its `last_head` is `head` (bounded).
+    async fn wait_for_head(&mut self, id: u64, head: &str) {
+        let started = Instant::now();
+        let id = id.to_string();
+        while started.elapsed() < LAND_LIMIT {
+            let info = self.cli(&["projects", "info", &id, "-o", "json"]).await;
+            if info.code == 0 && info.json()["project"]["last_head"] == head {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        panic!("project {id} did not reach {head} within {LAND_LIMIT:?}");
+    }
 }
 
-/// Every project, as `projects list --all -o json` streams them.
-async fn all_projects(served: &Served, seen: &mut Vec<String>) -> Vec<Value> {
-    let listed = cli(
-        served,
-        &["projects", "list", "--all", "--limit", "5", "-o", "json"],
-        None,
-        &[],
-        seen,
-    )
-    .await;
-    listed.json().as_array().expect("one JSON array").clone()
-}
+/// A credential from standard input (a refused token first: exit 3, nothing stored); its id and the reply.
+async fn connect(op: &mut Operator) -> (String, Value) {
+    let none = op.cli(&["credentials", "list"]).await;
+    assert!(none.failed(2).contains("connection_not_found (404)"));
+    let gitlab = op.served.gitlab_url();
+    let create = ["credentials", "create", "--base-url", &gitlab];
+    let refused = op
+        .run(&create, Some(&format!("{WRONG_TOKEN}\n")), &[])
+        .await;
+    assert!(refused.failed(3).contains("invalid_credentials (401)"));
 
-#[tokio::test]
-async fn an_operator_connects_syncs_reads_rotates_and_deletes_with_the_cli() {
-    let logs = LogSink::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer({
-            let logs = logs.clone();
-            move || logs.clone()
-        })
-        .finish();
-    let _logging = tracing::subscriber::set_default(subscriber);
-    let mut served = start(ServeOptions {
-        tick_every: Duration::from_secs(3_600),
-        stack_name: format!("cli-it-{}", std::process::id()),
-        connection: CONNECTION.into(),
-        monolith_commits: 300,
-        verbose: false,
-    })
-    .await
-    .expect("serves");
-    let token = served.demo_token();
-    let gitlab = served.gitlab_url();
-    let mut seen = Vec::new();
-
-    // Nothing yet: the connection has no credential (404, the caller's to fix: exit 2).
-    let none = cli(&served, &["credentials", "list"], None, &[], &mut seen).await;
-    assert_eq!(none.code, 2, "{}", none.stderr);
-    assert!(
-        none.stderr.contains("connection_not_found (404)"),
-        "{}",
-        none.stderr
-    );
-
-    // A token GitLab refuses: exit 3, the API's code shown, nothing stored.
-    let refused = cli(
-        &served,
-        &["credentials", "create", "--base-url", &gitlab],
-        Some("glpat-not-the-demo-token\n"),
-        &[],
-        &mut seen,
-    )
-    .await;
-    assert_eq!(refused.code, 3, "{}", refused.stderr);
-    assert!(
-        refused.stderr.contains("invalid_credentials (401)"),
-        "{}",
-        refused.stderr
-    );
-
-    // create, the token from standard input.
-    let created = cli(
-        &served,
-        &[
-            "credentials",
-            "create",
-            "--base-url",
-            &gitlab,
-            "--label",
-            "demo",
-            "-o",
-            "json",
-        ],
-        Some(&format!("{token}\n")),
-        &[],
-        &mut seen,
-    )
-    .await
-    .json();
-    let credential = created["credential"]["id"]
+    let token = format!("{}\n", op.served.demo_token());
+    let args = [&create[..], &["--label", "demo", "-o", "json"]].concat();
+    let created = op.run(&args, Some(&token), &[]).await.json();
+    let id = created["credential"]["id"]
         .as_str()
         .expect("an id")
         .to_owned();
     assert_eq!(created["credential"]["status"], "active");
     assert!(created["push_hook"]["secret"].is_string(), "{created}");
 
-    // connections sync: the scheduler's turn, then every project's sync through the queue.
-    let turn = cli(
-        &served,
-        &["connections", "sync", "-o", "json"],
-        None,
-        &[],
-        &mut seen,
-    )
-    .await;
+    // The token rotates the same way, from standard input; info shows the credential.
+    let rotated = op
+        .run(
+            &["credentials", "update", &id, "--token"],
+            Some(&token),
+            &[],
+        )
+        .await;
+    assert!(rotated.ok().contains(&id));
+    let info = op
+        .cli(&["credentials", "info", &id, "-o", "json"])
+        .await
+        .json();
+    assert_eq!(info["credential"]["label"], "demo");
+    // An id that needs encoding in the path is signed as sent: the API answers (404), not the front (403).
+    let odd = op.cli(&["credentials", "info", "cred_a/b c"]).await;
+    assert!(odd.failed(2).contains("credential_not_found (404)"));
+    (id, created)
+}
+
+/// `connections sync` lands every expected demo project; the listing as it then stands.
+async fn sync_everything(op: &mut Operator) -> Vec<Value> {
+    let turn = op.cli(&["connections", "sync", "-o", "json"]).await;
     assert_eq!(turn.json()["sync"], "queued");
-    let expected: BTreeSet<String> = served
+    let expected: BTreeSet<String> = op
+        .served
         .demo()
         .expected()
         .map(|p| p.path_with_namespace.clone())
         .collect();
     let started = Instant::now();
-    let projects = loop {
-        let projects = all_projects(&served, &mut seen).await;
+    loop {
+        let projects = op.all_projects().await;
         let synced: BTreeSet<String> = projects
             .iter()
             .filter(|p| p["last_head"].is_string() && p["sync_queued"] == false)
             .filter_map(|p| p["path_with_namespace"].as_str().map(str::to_owned))
             .collect();
         if synced.is_superset(&expected) {
-            break projects;
+            return projects;
         }
         assert!(
             started.elapsed() < LAND_LIMIT,
             "synced only {synced:?} of {expected:?}"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    let monolith = projects
-        .iter()
-        .find(|p| p["path_with_namespace"] == "acme/monolith")
-        .expect("the monolith is listed");
-    let id = monolith["project_id"].as_u64().expect("an id");
-    let refused_project = served
-        .demo()
-        .refused()
-        .next()
-        .expect("a refused demo project");
-    let forbidden = cli(
-        &served,
-        &["projects", "list", "--status", "forbidden", "-o", "csv"],
-        None,
-        &[],
-        &mut seen,
-    )
-    .await;
-    assert_eq!(forbidden.code, 0, "{}", forbidden.stderr);
-    assert!(
-        forbidden
-            .stdout
-            .starts_with("project_id,path_with_namespace,"),
-        "{}",
-        forbidden.stdout
-    );
-    assert!(
-        forbidden
-            .stdout
-            .contains(&refused_project.path_with_namespace),
-        "{}",
-        forbidden.stdout
-    );
+    }
+}
 
-    // GitLab moves on; projects sync brings the new head in.
-    served.advance(40);
-    let head = served.demo().project("acme/monolith").truth()[0].clone();
-    let sync = cli(
-        &served,
-        &["projects", "sync", &id.to_string()],
-        None,
-        &[],
-        &mut seen,
-    )
-    .await;
-    assert_eq!(sync.code, 0, "{}", sync.stderr);
-    assert!(
-        sync.stdout.contains(&format!("project {id}: sync queued")),
-        "{}",
-        sync.stdout
-    );
-    wait_for_head(&served, id, &head, &mut seen).await;
+/// GitLab moves on; `projects sync` brings the new head in, and every commit, paged to CSV, equals git's.
+async fn sync_and_read(op: &mut Operator, id: u64) {
+    op.served.advance(40);
+    let head = op.served.demo().project("acme/monolith").truth()[0].clone();
+    let id_text = id.to_string();
+    let sync = op.cli(&["projects", "sync", &id_text]).await;
+    assert!(sync.ok().contains(&format!("project {id}: sync queued")));
+    op.wait_for_head(id, &head).await;
 
-    // Every commit to CSV, page by page, equals git's.
-    let commits = cli(
-        &served,
-        &[
-            "commits",
-            "list",
-            "--project-id",
-            &id.to_string(),
-            "--all",
-            "--limit",
-            "100",
-            "-o",
-            "csv",
-        ],
-        None,
-        &[],
-        &mut seen,
-    )
-    .await;
-    assert_eq!(commits.code, 0, "{}", commits.stderr);
-    let mut reader = csv::Reader::from_reader(commits.stdout.as_bytes());
+    let all = [
+        "commits",
+        "list",
+        "--project-id",
+        &id_text,
+        "--all",
+        "--limit",
+        "100",
+        "-o",
+        "csv",
+    ];
+    let commits = op.cli(&all).await;
+    let mut reader = csv::Reader::from_reader(commits.ok().as_bytes());
     let shas: Vec<String> = reader
         .records()
         .map(|r| r.expect("a CSV row")[0].to_owned())
         .collect();
-    let truth = served.demo().project("acme/monolith").truth();
+    let truth = op.served.demo().project("acme/monolith").truth();
     assert_eq!(shas.len(), truth.len(), "no commit lost or doubled");
-    assert_eq!(
-        shas.iter().collect::<BTreeSet<_>>(),
-        truth.iter().collect::<BTreeSet<_>>()
-    );
+    let unique: BTreeSet<&String> = shas.iter().collect();
+    assert_eq!(unique, truth.iter().collect::<BTreeSet<_>>());
+    // A time with an offset (`+` in the query) is signed as sent, and filters.
+    let since = "2000-01-01T00:00:00+02:00";
+    let filtered = op
+        .cli(&[
+            "commits",
+            "list",
+            "--project-id",
+            &id_text,
+            "--since",
+            since,
+            "-o",
+            "json",
+        ])
+        .await
+        .json();
+    assert_eq!(filtered["commits"].as_array().map(Vec::len), Some(50));
 
-    // The project's details as a table; an unknown project is the caller's fault.
-    let info = cli(
-        &served,
-        &["projects", "info", &id.to_string()],
-        None,
-        &[],
-        &mut seen,
-    )
-    .await;
-    assert_eq!(info.code, 0, "{}", info.stderr);
-    assert!(
-        info.stdout.contains("| last_head") && info.stdout.contains(&head),
-        "{}",
-        info.stdout
-    );
-    let unknown = cli(
-        &served,
-        &["projects", "info", "999999999"],
-        None,
-        &[],
-        &mut seen,
-    )
-    .await;
-    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
-    assert!(
-        unknown.stderr.contains("project_not_found (404)"),
-        "{}",
-        unknown.stderr
-    );
+    // The details as a table; an unknown project is the caller's fault; a re-import is queued or covered.
+    let info = op.cli(&["projects", "info", &id_text]).await;
+    assert!(info.ok().contains("| last_head") && info.stdout.contains(&head));
+    let unknown = op.cli(&["projects", "info", "999999999"]).await;
+    assert!(unknown.failed(2).contains("project_not_found (404)"));
+    let resync = op.cli(&["projects", "resync", &id_text]).await;
+    assert!(resync.ok().contains(&format!("project {id}: re-import ")));
+}
 
-    // The hook secret rotates: shown once, and hook-setup says where it goes.
-    let rotated = cli(
-        &served,
-        &["hooks", "rotate", "-o", "json"],
-        None,
-        &[],
-        &mut seen,
-    )
-    .await
-    .json();
+/// `hooks rotate` shows a new secret once, which the hook route takes; `hook-setup` says where it goes.
+async fn rotate_hook_secret(op: &mut Operator, created: &Value) {
+    let rotated = op.cli(&["hooks", "rotate", "-o", "json"]).await.json();
     let secret = rotated["push_hook"]["secret"]
         .as_str()
         .expect("a secret")
@@ -353,22 +258,20 @@ async fn an_operator_connects_syncs_reads_rotates_and_deletes_with_the_cli() {
         Some(secret.as_str()),
         created["push_hook"]["secret"].as_str()
     );
-    let setup = cli(&served, &["hook-setup"], None, &[], &mut seen).await;
-    assert_eq!(setup.code, 0, "{}", setup.stderr);
-    assert!(
-        setup.stdout.contains(&format!(
-            "{}/connections/{CONNECTION}/hooks/gitlab",
-            served.api_url()
-        )),
-        "{}",
-        setup.stdout
+    let setup = op.cli(&["hook-setup"]).await;
+    let hook_url = format!(
+        "{}/connections/{CONNECTION}/hooks/gitlab",
+        op.served.api_url()
     );
-    assert!(setup.stdout.contains("Push events"), "{}", setup.stdout);
-    // The new secret is the one the hook route takes (GitLab's push, as the sample event carries it).
+    assert!(setup.ok().contains(&hook_url) && setup.stdout.contains("Push events"));
+    assert!(
+        !setup.stdout.contains(&secret),
+        "hook-setup shows a secret only with --rotate"
+    );
+    // GitLab's push, as the sample event carries it.
     let sample: Value =
         serde_json::from_str(include_str!("../../events/apigw-push-hook.json")).expect("JSON");
     let push = sample["body"].as_str().expect("a body").to_owned();
-    let hook_url = format!("{}/connections/{CONNECTION}/hooks/gitlab", served.api_url());
     let deliver = |token: &str| {
         reqwest::Client::new()
             .post(&hook_url)
@@ -383,79 +286,106 @@ async fn an_operator_connects_syncs_reads_rotates_and_deletes_with_the_cli() {
         deliver("not-the-secret").await.expect("answers").status(),
         401
     );
-    assert!(
-        !setup.stdout.contains(&secret),
-        "hook-setup shows a secret only with --rotate"
-    );
+}
 
-    // status: one screen, and its JSON; no export yet, then the one that ran.
-    let status = cli(&served, &["status", "-o", "json"], None, &[], &mut seen)
-        .await
-        .json();
+/// `status`: no export yet, then the one that ran; nothing failing, nothing dead-lettered.
+async fn status(op: &mut Operator, commits: usize) {
+    let status = op.cli(&["status", "-o", "json"]).await.json();
     assert_eq!(status["credentials"].as_array().map(Vec::len), Some(1));
-    assert_eq!(status["failing_projects"], serde_json::json!([]));
+    assert_eq!(status["failing_projects"], json!([]));
     assert_eq!(status["queues"]["dead_letters"]["sync"], 0);
     assert_eq!(status["queues"]["dead_letters"]["turn requests"], 0);
-    assert_eq!(
-        status["last_export"],
-        serde_json::json!({"exported": false})
-    );
-    let exported = served.export().await.expect("exports");
-    assert!(exported.rows >= truth.len(), "{exported:?}");
-    let screen = cli(&served, &["status"], None, &[], &mut seen).await;
-    assert_eq!(screen.code, 0, "{}", screen.stderr);
+    assert_eq!(status["last_export"], json!({"exported": false}));
+    let exported = op.served.export().await.expect("exports");
+    assert!(exported.rows >= commits, "{exported:?}");
+    let screen = op.cli(&["status"]).await;
+    assert!(screen.ok().contains("failing projects: none"));
     let rows = format!("{} rows in {} files", exported.rows, exported.files);
     assert!(screen.stdout.contains(&rows), "{}", screen.stdout);
+}
+
+#[tokio::test]
+async fn an_operator_connects_syncs_reads_rotates_and_deletes_with_the_cli() {
+    let logs = LogSink::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer({
+            let logs = logs.clone();
+            move || logs.clone()
+        })
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+    let served = start(ServeOptions {
+        tick_every: Duration::from_secs(3_600),
+        stack_name: format!("cli-it-{}", std::process::id()),
+        connection: CONNECTION.into(),
+        monolith_commits: 300,
+        verbose: false,
+    })
+    .await
+    .expect("serves");
+    let token = served.demo_token();
+    let mut op = Operator {
+        served,
+        seen: Vec::new(),
+    };
+
+    let (credential, created) = connect(&mut op).await;
+    let projects = sync_everything(&mut op).await;
+    let refused = op
+        .served
+        .demo()
+        .refused()
+        .next()
+        .expect("a refused demo project")
+        .path_with_namespace
+        .clone();
+    let forbidden = op
+        .cli(&["projects", "list", "--status", "forbidden", "-o", "csv"])
+        .await;
     assert!(
-        screen.stdout.contains("failing projects: none"),
-        "{}",
-        screen.stdout
+        forbidden
+            .ok()
+            .starts_with("project_id,path_with_namespace,")
     );
+    assert!(forbidden.stdout.contains(&refused));
+    let monolith = projects
+        .iter()
+        .find(|p| p["path_with_namespace"] == "acme/monolith")
+        .and_then(|p| p["project_id"].as_u64())
+        .expect("the monolith is listed");
+    sync_and_read(&mut op, monolith).await;
+    rotate_hook_secret(&mut op, &created).await;
+    let commits = op.served.demo().project("acme/monolith").truth().len();
+    status(&mut op, commits).await;
 
     // A wrong signature never reaches the function: API Gateway's 403, exit 3.
-    let forged = cli(
-        &served,
-        &["credentials", "list"],
-        None,
-        &[("AWS_SECRET_ACCESS_KEY", "not-the-secret")],
-        &mut seen,
-    )
-    .await;
-    assert_eq!(forged.code, 3, "{}", forged.stderr);
+    let forged = op
+        .run(
+            &["credentials", "list"],
+            None,
+            &[("AWS_SECRET_ACCESS_KEY", "not-the-secret")],
+        )
+        .await;
     assert!(
         forged
-            .stderr
-            .contains("API Gateway refused the request (403)"),
-        "{}",
-        forged.stderr
+            .failed(3)
+            .contains("API Gateway refused the request (403)")
     );
 
-    // delete, then the connection lists nothing.
-    let deleted = cli(
-        &served,
-        &["credentials", "delete", &credential, "-o", "json"],
-        None,
-        &[],
-        &mut seen,
-    )
-    .await
-    .json();
+    let deleted = op
+        .cli(&["credentials", "delete", &credential, "-o", "json"])
+        .await
+        .json();
     assert!(deleted["credential"]["deleted_at"].is_string(), "{deleted}");
-    let listed = cli(
-        &served,
-        &["credentials", "list", "-o", "json"],
-        None,
-        &[],
-        &mut seen,
-    )
-    .await
-    .json();
-    assert_eq!(listed["credentials"], serde_json::json!([]));
+    let listed = op.cli(&["credentials", "list", "-o", "json"]).await.json();
+    assert_eq!(listed["credentials"], json!([]));
 
+    let Operator { served, seen } = op;
     served.stop().await;
-    // The token is in no output of the CLI and in no log line of the API.
+    // The tokens are in no output of the CLI and in no log line of the API.
     for output in &seen {
-        for secret in [token, "glpat-not-the-demo-token"] {
+        for secret in [token, WRONG_TOKEN] {
             assert!(!output.contains(secret), "a token leaked: {output}");
         }
     }

@@ -111,11 +111,6 @@ impl Served {
         &self.options.stack_name
     }
 
-    /// The stack's outputs as created: key and value.
-    pub fn outputs(&self) -> &[(&'static str, String)] {
-        &self.outputs
-    }
-
     /// The shell line that points the CLI at this serve (`export AWS_ENDPOINT_URL=... GITLAB_IMPORTER_STACK=...`).
     pub fn endpoint_line(&self) -> &str {
         &self.endpoint_line
@@ -138,10 +133,6 @@ impl Served {
     /// GitLab moves on: new commits on the demo's projects ([`Demo::advance`]); the shas that are new.
     pub fn advance(&mut self, monolith_commits: usize) -> Vec<String> {
         self.demo.advance(monolith_commits)
-    }
-
-    pub fn simulator(&self) -> &Simulator {
-        &self.sim
     }
 
     pub fn run(&self) -> Arc<LocalRun> {
@@ -274,10 +265,11 @@ pub async fn start(options: ServeOptions) -> Result<Served, LocalRunError> {
     let served = Served {
         endpoint_line: format!(
             "export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY={key} \
-             AWS_REGION={region} GITLAB_IMPORTER_STACK={} GITLAB_IMPORTER_CONNECTION={}",
+             AWS_SESSION_TOKEN={token} AWS_REGION={region} GITLAB_IMPORTER_STACK={} GITLAB_IMPORTER_CONNECTION={}",
             options.stack_name,
             options.connection,
             key = crate::api_front::iam::STAND_IN_ACCESS_KEY,
+            token = crate::api_front::iam::STAND_IN_SESSION_TOKEN,
         ),
         options,
         demo,

@@ -2,10 +2,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::Context;
-use crate::args::{Clearable, CreateArgs, CredentialFields, CredentialsCommand, UpdateArgs};
+use super::{Context, Listing, list};
+use crate::args::{Clearable, CreateArgs, CredentialFields, CredentialsCommand, Page, UpdateArgs};
 use crate::error::CliError;
-use crate::render::{self, Column, Output, column, narrow};
+use crate::render::{self, Column, column, narrow};
 use crate::token::read_token;
 
 /// A CA bundle larger than the API's whole body limit (64 KiB) cannot be sent.
@@ -22,6 +22,14 @@ const TABLE: &[Column] = &[
     column("last success", "/last_sync/last_success_at"),
     column("last error", "/last_sync/last_error"),
 ];
+
+pub const LISTING: Listing = Listing {
+    method: "credentials.list",
+    field: "credentials",
+    noun: "credentials",
+    table: TABLE,
+    csv: CSV,
+};
 
 const CSV: &[Column] = &[
     column("id", "/id"),
@@ -75,15 +83,7 @@ pub async fn run(ctx: &Context, command: CredentialsCommand) -> Result<(), CliEr
                 Vec::new()
             };
             // One page: the API lists a connection's credentials whole.
-            let reply = ctx.api.get("credentials.list", None, &query).await?;
-            let items = reply["credentials"].as_array().ok_or_else(|| {
-                CliError::Failure("credentials.list: the reply has no credentials list".into())
-            })?;
-            match ctx.output {
-                Output::Json => render::print_json(&reply)?,
-                Output::Csv => render::CsvRows::new(std::io::stdout().lock(), CSV)?.rows(items)?,
-                Output::Table => render::print(&render::table(TABLE, items))?,
-            }
+            list(ctx, LISTING, query, &Page::default()).await?;
         }
         CredentialsCommand::Delete { id } => {
             ctx.no_csv("credentials delete")?;

@@ -1,12 +1,15 @@
 //! One function per command: it calls the API and prints the answer in the chosen `--output`.
 
+use std::collections::HashSet;
 use std::io::IsTerminal;
 
 use aws_config::SdkConfig;
 use serde_json::Value;
 
 use crate::api::Api;
-use crate::args::{Command, Global, Page};
+use clap::CommandFactory as _;
+
+use crate::args::{Cli, Command, Global, Page};
 use crate::aws::{Signer, StackOutputs, sdk_config};
 use crate::error::CliError;
 use crate::render::{self, Column, CsvRows, JsonArray, Output};
@@ -27,7 +30,8 @@ pub struct Context {
     pub aws: SdkConfig,
 }
 
-/// A connection id as the API takes it (`^[A-Za-z0-9_-]{1,64}$`): a typo is told before anything is signed.
+/// A connection id as the API takes it (`^[A-Za-z0-9_-]{1,64}$`, `shared::kernel::ids::ConnectionId`, written again
+/// here as the CLI does not link the functions' library): a typo is told before anything is signed.
 fn valid_connection(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id
@@ -77,8 +81,14 @@ async fn context(global: &Global) -> Result<Context, CliError> {
     })
 }
 
-/// Runs an API command (completions are printed without AWS, in `main`).
+/// Runs a command: completions without AWS, the others against the API.
 pub async fn run(global: &Global, command: Command) -> Result<(), CliError> {
+    if let Command::Completions { shell } = command {
+        // Into memory first: the generator panics on a write error, and `| head` is one.
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "gitlab-importer", &mut script);
+        return render::print(String::from_utf8_lossy(&script).trim_end());
+    }
     let ctx = context(global).await?;
     match command {
         Command::Credentials(command) => credentials::run(&ctx, command).await,
@@ -88,7 +98,7 @@ pub async fn run(global: &Global, command: Command) -> Result<(), CliError> {
         Command::Commits(command) => commits::run(&ctx, command).await,
         Command::Status => status::run(&ctx).await,
         Command::HookSetup { rotate } => hooks::setup(&ctx, rotate).await,
-        Command::Completions { .. } => Ok(()),
+        Command::Completions { .. } => unreachable!("printed above"),
     }
 }
 
@@ -166,44 +176,63 @@ pub async fn list(
         .then(|| CsvRows::new(stdout.lock(), listing.csv))
         .transpose()?;
     let mut table_rows = Vec::new();
+    let more = each_page(ctx, listing, &query, MAX_PAGES, |items| {
+        progress.inc(items.len() as u64);
+        match (&mut json, &mut csv) {
+            (Some(json), _) => json.items(items),
+            (_, Some(csv)) => csv.rows(items),
+            _ => {
+                table_rows.extend(items.iter().cloned());
+                Ok(())
+            }
+        }
+    })
+    .await?;
+    progress.finish_and_clear();
+    if more {
+        return Err(CliError::Failure(format!(
+            "{}: more than {MAX_PAGES} pages; stopped",
+            listing.method
+        )));
+    }
+    match json {
+        Some(json) => json.finish(),
+        None if csv.is_none() => render::print(&render::table(listing.table, &table_rows)),
+        None => Ok(()),
+    }
+}
+
+/// Reads `listing` page by page from the first, following `next_cursor` to its end, and hands each page's items
+/// to `on_page`; at most `max_pages` pages: whether more were left. A cursor seen before is the API's failure (the
+/// listing would loop), never a reason to go round again.
+pub async fn each_page(
+    ctx: &Context,
+    listing: Listing,
+    query: &[(&'static str, String)],
+    max_pages: usize,
+    mut on_page: impl FnMut(&[Value]) -> Result<(), CliError>,
+) -> Result<bool, CliError> {
+    let mut seen = HashSet::new();
     let mut cursor: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let mut page_query = query.clone();
+    for _ in 0..max_pages {
+        let mut page_query = query.to_vec();
         if let Some(cursor) = &cursor {
             page_query.push(("cursor", cursor.clone()));
         }
         let reply = ctx.api.get(listing.method, None, &page_query).await?;
-        let items = items(&reply, listing)?;
-        progress.inc(items.len() as u64);
-        if let Some(json) = &mut json {
-            json.items(items)?;
-        } else if let Some(csv) = &mut csv {
-            csv.rows(items)?;
-        } else {
-            table_rows.extend(items.iter().cloned());
-        }
-        let next = reply["next_cursor"].as_str().map(str::to_owned);
-        if next.is_some() && next == cursor {
+        on_page(items(&reply, listing)?)?;
+        cursor = reply["next_cursor"].as_str().map(str::to_owned);
+        let Some(next) = &cursor else {
+            return Ok(false);
+        };
+        if !seen.insert(next.clone()) {
             return Err(CliError::Failure(format!(
-                "{}: the API gave the same cursor twice; stopped rather than loop",
+                "{}: the API gave a cursor it gave before; stopped rather than loop",
                 listing.method
             )));
         }
-        cursor = next;
-        if cursor.is_none() {
-            progress.finish_and_clear();
-            if let Some(json) = json {
-                json.finish()?;
-            } else if csv.is_none() {
-                render::print(&render::table(listing.table, &table_rows))?;
-            }
-            return Ok(());
-        }
     }
-    Err(CliError::Failure(format!(
-        "{}: more than {MAX_PAGES} pages; stopped",
-        listing.method
-    )))
+    Ok(true)
 }
 
 fn items(reply: &Value, listing: Listing) -> Result<&[Value], CliError> {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
 
-use super::Context;
+use super::{Context, credentials, each_page, items, projects};
 use crate::aws::error_chain;
 use crate::error::CliError;
 use crate::render::{self, Column, Output, column, narrow};
@@ -22,8 +22,9 @@ const DEAD_LETTER_QUEUES: &[(&str, &str)] = &[
     ("turn requests", "TurnRequestDeadLetterQueueUrl"),
 ];
 
-/// Where the exporter records its last run in the export bucket (`shared::export::RUN_RECORD`; the CLI test
-/// reads it after an export of the local run).
+/// Where the exporter records its last run in the export bucket: `shared::export::RUN_RECORD` under the stack's
+/// (empty) export prefix. Written again here, as the CLI does not link the functions' library (its Lambda and
+/// DynamoDB crates); the CLI test reads the record after an export of the local serve.
 const LAST_EXPORT_KEY: &str = "runs/latest.json";
 
 const CREDENTIALS: &[Column] = &[
@@ -48,11 +49,8 @@ const FAILING: &[Column] = &[
 
 pub async fn run(ctx: &Context) -> Result<(), CliError> {
     ctx.no_csv("status")?;
-    let credentials = ctx.api.get("credentials.list", None, &[]).await?;
-    let credentials = credentials["credentials"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let reply = ctx.api.get("credentials.list", None, &[]).await?;
+    let credentials = items(&reply, credentials::LISTING)?.to_vec();
     let (failing, more_failing) = failing_projects(ctx).await?;
     let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
     for credential in &credentials {
@@ -93,23 +91,16 @@ pub async fn run(ctx: &Context) -> Result<(), CliError> {
 /// Every failing project, up to [`MAX_FAILING_PAGES`] pages; whether there were more.
 async fn failing_projects(ctx: &Context) -> Result<(Vec<Value>, bool), CliError> {
     let mut projects = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..MAX_FAILING_PAGES {
-        let mut query = vec![
-            ("status", "failing".to_owned()),
-            ("limit", "100".to_owned()),
-        ];
-        if let Some(cursor) = &cursor {
-            query.push(("cursor", cursor.clone()));
-        }
-        let reply = ctx.api.get("projects.list", None, &query).await?;
-        projects.extend(reply["projects"].as_array().cloned().unwrap_or_default());
-        cursor = reply["next_cursor"].as_str().map(str::to_owned);
-        if cursor.is_none() {
-            return Ok((projects, false));
-        }
-    }
-    Ok((projects, true))
+    let query = [
+        ("status", "failing".to_owned()),
+        ("limit", "100".to_owned()),
+    ];
+    let more = each_page(ctx, projects::LISTING, &query, MAX_FAILING_PAGES, |items| {
+        projects.extend_from_slice(items);
+        Ok(())
+    })
+    .await?;
+    Ok((projects, more))
 }
 
 /// The sync queue's messages and each dead-letter queue's, from the stack's queue URLs.
@@ -122,7 +113,8 @@ async fn queues(ctx: &Context, unreadable: &mut Vec<String>) -> Value {
     if let Some(url) = stack.get("SyncQueueUrl") {
         match queue_counts(&sqs, url).await {
             Ok((visible, in_flight, delayed)) => {
-                counts["sync"] = json!({"waiting": visible + delayed, "in_flight": in_flight});
+                counts["sync"] =
+                    json!({"waiting": visible.saturating_add(delayed), "in_flight": in_flight});
             }
             Err(e) => unreadable.push(format!("the sync queue: {e}")),
         }
@@ -133,7 +125,9 @@ async fn queues(ctx: &Context, unreadable: &mut Vec<String>) -> Value {
             continue;
         };
         match queue_counts(&sqs, url).await {
-            Ok((visible, in_flight, delayed)) => dead[*name] = json!(visible + in_flight + delayed),
+            Ok((visible, in_flight, delayed)) => {
+                dead[*name] = json!(visible.saturating_add(in_flight).saturating_add(delayed));
+            }
             Err(e) => unreadable.push(format!("the {name} dead-letter queue: {e}")),
         }
     }
@@ -187,7 +181,17 @@ async fn last_export(ctx: &Context, unreadable: &mut Vec<String>) -> Value {
             return json!({"exported": false});
         }
         Err(e) => {
-            unreadable.push(format!("the last export: {}", error_chain(&e)));
+            // Without s3:ListBucket, S3 answers a missing object with 403: no export may have run yet.
+            let denied = e
+                .as_service_error()
+                .and_then(aws_sdk_s3::error::ProvideErrorMetadata::code)
+                == Some("AccessDenied");
+            let hint = if denied {
+                " (before the first export, S3 says this to a caller without s3:ListBucket on the bucket)"
+            } else {
+                ""
+            };
+            unreadable.push(format!("the last export: {}{hint}", error_chain(&e)));
             return Value::Null;
         }
     };
@@ -259,10 +263,12 @@ fn screen(report: &Value) -> String {
     let export = &report["last_export"];
     let export = match export["finished_at"].as_str() {
         Some(at) => format!(
-            "{at}: {} rows in {} files, {} projects changed, exported through {}",
+            "{at}: {} rows in {} files, {} projects changed, {} failed, {} left for the next run; exported through {}",
             render::cell(&export["rows"]),
             render::cell(&export["files"]),
             render::cell(&export["changed_projects"]),
+            render::cell(&export["failed"]),
+            render::cell(&export["deferred"]),
             or_none(render::cell(&export["exported_through"]))
         ),
         None if export["exported"] == false => "none yet".to_owned(),

@@ -27,14 +27,17 @@ const SERVICE: &str = "execute-api";
 /// How far the signing time may be from the front's clock.
 const MAX_SKEW: Duration = Duration::from_secs(5 * 60);
 
-/// The stand-in's credentials (`scripts/with-moto` exports them): `testing` / `testing`.
+/// The stand-in's temporary credentials (`scripts/with-moto` exports them): `testing` / `testing` / `testing`.
 pub const STAND_IN_ACCESS_KEY: &str = "testing";
 const STAND_IN_SECRET: &str = "testing";
+pub const STAND_IN_SESSION_TOKEN: &str = "testing";
 
-/// One IAM user the front knows: the secret its access key signs with, and its name.
+/// One IAM user the front knows: the secret its access key signs with, the session token issued with it
+/// (temporary credentials; `None` for a long-term key), and its name.
 #[derive(Clone)]
 struct User {
     secret: String,
+    session_token: Option<String>,
     name: String,
 }
 
@@ -42,6 +45,10 @@ impl std::fmt::Debug for User {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("User")
             .field("secret", &"<redacted>")
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("name", &self.name)
             .finish()
     }
@@ -127,25 +134,27 @@ impl IamAuth {
         }
     }
 
-    /// The stand-in's credentials (`testing` / `testing`) as the IAM user `local-operator`, in `region`.
+    /// The stand-in's temporary credentials as the IAM user `local-operator`, in `region`.
     pub fn stand_in(region: &str) -> IamAuth {
-        IamAuth::new(region).with_user(STAND_IN_ACCESS_KEY, STAND_IN_SECRET, "local-operator")
+        let mut auth =
+            IamAuth::new(region).with_user(STAND_IN_ACCESS_KEY, STAND_IN_SECRET, "local-operator");
+        if let Some(user) = auth.users.get_mut(STAND_IN_ACCESS_KEY) {
+            user.session_token = Some(STAND_IN_SESSION_TOKEN.to_owned());
+        }
+        auth
     }
 
-    /// Also accepts signatures of `access_key` with `secret`, as the IAM user `name`.
+    /// Also accepts signatures of the long-term key `access_key` with `secret`, as the IAM user `name`.
     pub fn with_user(mut self, access_key: &str, secret: &str, name: &str) -> IamAuth {
         self.users.insert(
             access_key.to_owned(),
             User {
                 secret: secret.to_owned(),
+                session_token: None,
                 name: name.to_owned(),
             },
         );
         self
-    }
-
-    pub fn region(&self) -> &str {
-        &self.region
     }
 
     /// Checks the request's signature at `now`; the `requestContext.authorizer` of the caller it verified.
@@ -164,6 +173,23 @@ impl IamAuth {
             .ok_or(Refusal::Incomplete)?;
         let signed_at = parse_amz_date(amz_date).ok_or(Refusal::Incomplete)?;
         let user = self.users.get(auth.access_key).ok_or(Refusal::UnknownKey)?;
+        // Temporary credentials are a key, a secret and a session token together: the request carries the token
+        // issued with the key, and signs it; a long-term key carries none.
+        let token = request
+            .headers
+            .get("x-amz-security-token")
+            .and_then(|v| v.to_str().ok());
+        let token_signed = auth.signed_headers.contains(&"x-amz-security-token");
+        let token_matches = match (&user.session_token, token) {
+            (Some(issued), Some(given)) => {
+                token_signed && bool::from(given.as_bytes().ct_eq(issued.as_bytes()))
+            }
+            (None, None) => true,
+            _ => false,
+        };
+        if !token_matches {
+            return Err(Refusal::UnknownKey);
+        }
         if auth.service != SERVICE {
             return Err(Refusal::WrongService);
         }
@@ -401,7 +427,8 @@ mod tests {
     #[test]
     fn a_request_signed_with_the_sdk_signer_passes_with_the_verified_caller() {
         let now = SystemTime::now();
-        for token in [None, Some("testing")] {
+        {
+            let token = Some(STAND_IN_SESSION_TOKEN);
             let post = signed(
                 request("POST", PATH, BODY),
                 "testing",
@@ -476,7 +503,12 @@ mod tests {
             "x-amz-security-token",
             http::HeaderValue::from_static("other"),
         );
-        assert_eq!(check(&token, now), mismatch, "the session token");
+        // Another token is not the one issued with the key: refused before the signature is computed.
+        assert_eq!(
+            check(&token, now),
+            Err(Refusal::UnknownKey),
+            "the session token"
+        );
         let mut dropped = good();
         dropped.headers_mut().remove("accept");
         assert_eq!(check(&dropped, now), mismatch, "a signed header left out");
@@ -498,10 +530,57 @@ mod tests {
     }
 
     #[test]
+    fn temporary_credentials_need_their_own_session_token_signed() {
+        let now = SystemTime::now();
+        let with_token = |token: Option<&str>| {
+            signed(
+                request("GET", PATH, ""),
+                "testing",
+                "testing",
+                token,
+                REGION,
+                now,
+            )
+        };
+        assert!(check(&with_token(Some(STAND_IN_SESSION_TOKEN)), now).is_ok());
+        // A client that drops the token, or sends another one.
+        assert_eq!(check(&with_token(None), now), Err(Refusal::UnknownKey));
+        assert_eq!(
+            check(&with_token(Some("other")), now),
+            Err(Refusal::UnknownKey)
+        );
+        // The right token, but not among the signed headers.
+        let mut unsigned = with_token(None);
+        unsigned.headers_mut().insert(
+            "x-amz-security-token",
+            http::HeaderValue::from_static(STAND_IN_SESSION_TOKEN),
+        );
+        assert_eq!(check(&unsigned, now), Err(Refusal::UnknownKey));
+        // A long-term key carries none.
+        let long_term = IamAuth::new(REGION).with_user("AKIALONG", "secret", "ci");
+        let request = signed(
+            request("GET", PATH, ""),
+            "AKIALONG",
+            "secret",
+            None,
+            REGION,
+            now,
+        );
+        let incoming = Incoming {
+            method: request.method().as_str(),
+            uri: request.uri().path_and_query().map_or("/", |p| p.as_str()),
+            headers: request.headers(),
+            body: request.body(),
+        };
+        assert!(long_term.verify(&incoming, now).is_ok());
+    }
+
+    #[test]
     fn wrong_keys_scopes_times_and_missing_auth_are_refused() {
         let now = SystemTime::now();
         let sign_as = |key: &str, secret: &str, region: &str, time: SystemTime| {
-            signed(request("GET", PATH, ""), key, secret, None, region, time)
+            let token = Some(STAND_IN_SESSION_TOKEN);
+            signed(request("GET", PATH, ""), key, secret, token, region, time)
         };
         assert_eq!(
             check(&sign_as("testing", "wrong", REGION, now), now),
