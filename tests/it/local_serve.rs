@@ -247,7 +247,7 @@ fn local_run_binary() -> PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_binary_serves_until_sigint_and_then_deletes_its_stack() {
+async fn the_binarys_line_points_the_cli_at_it_and_sigint_stops_it_and_deletes_its_stack() {
     let binary = local_run_binary();
     assert!(
         binary.exists(),
@@ -299,6 +299,25 @@ async fn the_binary_serves_until_sigint_and_then_deletes_its_stack() {
     );
     // Keep reading stdout, so the child never blocks on a full pipe.
     let drain = tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+    // The line is all the CLI needs: with nothing else of the test's environment, it finds the stack, signs (the
+    // session token included) and reaches the API, which knows no credential of the connection yet.
+    let variables = export
+        .trim_start_matches("export ")
+        .split_whitespace()
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(name, _)| *name != "PATH");
+    let listed = tokio::process::Command::new(crate::cli_docs::cli_binary())
+        .args(["credentials", "list"])
+        .env_clear()
+        .env("HOME", std::env::temp_dir())
+        .envs(variables)
+        .output()
+        .await
+        .expect("the CLI runs");
+    let said = String::from_utf8_lossy(&listed.stderr);
+    assert_eq!(listed.status.code(), Some(2), "{said}");
+    assert!(said.contains("connection_not_found (404)"), "{said}");
 
     let pid = child.id().expect("running");
     let sent = std::process::Command::new("kill")
