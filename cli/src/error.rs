@@ -42,6 +42,8 @@ impl CliError {
                 status: 401 | 403 | 409 | 422,
                 ..
             } => EXIT_REFUSED,
+            // Throttled: passing, try again.
+            CliError::Api { status: 429, .. } => EXIT_FAILURE,
             // The request itself is wrong: a bad parameter, an unknown id or route, a body too large.
             CliError::Api {
                 status: 400..=499, ..
@@ -87,6 +89,7 @@ mod tests {
         }
         assert_eq!(CliError::Usage(String::new()).exit_code(), EXIT_CALLER);
         assert_eq!(CliError::Failure(String::new()).exit_code(), EXIT_FAILURE);
+        assert_eq!(CliError::Refused(String::new()).exit_code(), EXIT_REFUSED);
     }
 
     #[test]
