@@ -38,14 +38,6 @@ use time::OffsetDateTime;
 
 use crate::template::root;
 
-/// An S3 client for the stand-in (path-style, as the exporter's own off AWS).
-fn s3(run: &LocalRun) -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::config::Builder::from(&run.aws.config)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
-}
-
 /// Every object of the dataset (`commits/`), copied under `dir` by its name (bounded: a page holds up to 1,000 names).
 async fn download(s3: &aws_sdk_s3::Client, bucket: &str, dir: &Path) -> usize {
     let mut copied = 0;
@@ -133,7 +125,7 @@ async fn the_saved_queries_answer_what_git_says_through_duckdb() {
     run.pass().await.unwrap();
     let truth_total: usize = demo.expected().map(|p| p.truth().len()).sum();
 
-    let s3 = s3(&run);
+    let s3 = run.aws.s3();
     let bucket = format!("{prefix}-export");
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let config = ExportConfig {

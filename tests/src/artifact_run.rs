@@ -145,11 +145,7 @@ impl ArtifactStack {
             .region()
             .map(|r| r.to_string())
             .unwrap_or_default();
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&aws.config)
-                .force_path_style(true)
-                .build(),
-        );
+        let s3 = aws.s3();
         let bucket = format!("{stack_name}-exportbucket").to_lowercase();
         s3.create_bucket()
             .bucket(&bucket)

@@ -180,6 +180,15 @@ impl AwsStandIn {
         &self.reused_tables
     }
 
+    /// An S3 client for the stand-in: path-style, as the exporter's own off AWS (a server on loopback has no
+    /// bucket host names).
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(&self.config)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
     /// The name of this test's copy of a table, by its logical id in the template.
     pub fn table(&self, logical_id: &str) -> &str {
         self.tables

@@ -381,21 +381,14 @@ async fn serve_api(run: &Arc<LocalRun>, region: &str) -> Result<ApiFront, LocalR
 /// The export bucket of this serve on the stand-in, `<prefix>-export` (the stand-in makes tables and queues only).
 async fn create_export_bucket(run: &LocalRun, prefix: &str) -> Result<String, LocalRunError> {
     let bucket = format!("{prefix}-export").to_lowercase();
-    s3_client(run)
+    run.aws
+        .s3()
         .create_bucket()
         .bucket(&bucket)
         .send()
         .await
         .map_err(aws_failure("CreateBucket"))?;
     Ok(bucket)
-}
-
-fn s3_client(run: &LocalRun) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&run.aws.config)
-            .force_path_style(true)
-            .build(),
-    )
 }
 
 /// The stack's outputs, under `template.yaml`'s keys: the queues the stand-in made, by their logical ids.

@@ -170,11 +170,7 @@ fn main() -> BenchResult<()> {
     );
 
     let bucket = format!("bench-export-{}", std::process::id());
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&aws.config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = aws.s3();
     runtime.block_on(s3.create_bucket().bucket(&bucket).send())?;
     let config = ExportConfig {
         state_table: aws.table("StateTable").to_owned(),
