@@ -91,18 +91,8 @@ pub fn table(columns: &[Column], items: &[Value]) -> String {
     table.to_string()
 }
 
-/// Named values, one per row (an item's details).
-pub fn details(rows: &[(&str, String)]) -> String {
-    let mut table = new_table();
-    table.set_header(["field", "value"]);
-    for (name, value) in rows {
-        table.add_row([*name, value.as_str()]);
-    }
-    table.to_string()
-}
-
 /// Every field of an object as named rows, nested objects flattened as `a.b`.
-pub fn object_rows(value: &Value) -> Vec<(String, String)> {
+fn object_rows(value: &Value) -> Vec<(String, String)> {
     let mut rows = Vec::new();
     flatten("", value, &mut rows);
     rows
@@ -129,11 +119,14 @@ fn flatten(prefix: &str, value: &Value, rows: &mut Vec<(String, String)>) {
     }
 }
 
-/// An object's fields as a two-column table.
+/// An object's fields as a two-column table, one named value per row.
 pub fn object_table(value: &Value) -> String {
-    let rows = object_rows(value);
-    let rows: Vec<(&str, String)> = rows.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
-    details(&rows)
+    let mut table = new_table();
+    table.set_header(["field", "value"]);
+    for (name, value) in object_rows(value) {
+        table.add_row([name, value]);
+    }
+    table.to_string()
 }
 
 /// Writes listings as CSV, row by row, so a long listing streams.
