@@ -11,10 +11,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem,
 use super::conditional;
 use super::keys::{PROJECT_SK_PREFIX, SCHEDULE_SK_PREFIX, connection_items, project_sk};
 use super::project_store::{
-    DynamoProjectStore, Item, LEASE_FREE, LEASE_TAKE, enqueue_lease, key, number, project_id,
-    unavailable,
+    DynamoProjectStore, Item, LEASE_TAKE, enqueue_lease, key, number, project_id, unavailable,
 };
-use crate::kernel::enqueue_lease::{EnqueueLease, LeaseTake};
+use crate::kernel::enqueue_lease::{LeaseRequest, LeaseTake};
 use crate::kernel::ids::ConnectionId;
 use crate::kernel::project_status::ProjectStatus;
 use crate::kernel::store::StoreError;
@@ -82,14 +81,11 @@ impl ProjectStates for DynamoProjectStore {
         &self,
         connection: &ConnectionId,
         project_id: u64,
-        lease: &EnqueueLease,
-        covered_from: i64,
-        now: i64,
+        request: &LeaseRequest,
     ) -> Result<Option<LeaseTake>, StoreError> {
         let key = Self::schedule_key(connection, project_id);
-        let key_again = key.clone();
-        let project = match self.lease_candidate(&key, covered_from).await? {
-            Ok(project) => project,
+        let candidate = match self.lease_candidate(&key, request).await? {
+            Ok(candidate) => candidate,
             Err(answer) => return Ok(Some(answer)),
         };
         let n = |value: i64| AttributeValue::N(value.to_string());
@@ -97,18 +93,19 @@ impl ProjectStates for DynamoProjectStore {
             .table_name(&self.table)
             .set_key(Some(Self::lock_key(connection)))
             .condition_expression(UNLOCKED)
-            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":now", n(request.now.unix_timestamp()))
             .build()
             .map_err(|e| StoreError::unavailable("building the lock check", e))?;
-        let take = Update::builder()
+        let (condition, read) = candidate.unchanged();
+        let mut take = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key))
             .update_expression(LEASE_TAKE)
-            .condition_expression(LEASE_FREE)
-            .expression_attribute_values(":until", n(lease.until))
-            .expression_attribute_values(":at", AttributeValue::S(lease.enqueued_at.clone()))
-            .expression_attribute_values(":visible", n(lease.visible_at))
-            .expression_attribute_values(":covered", n(covered_from))
+            .condition_expression(condition);
+        for (name, value) in candidate.values().into_iter().chain(read) {
+            take = take.expression_attribute_values(name, value);
+        }
+        let take = take
             .build()
             .map_err(|e| StoreError::unavailable("building the lease update", e))?;
         let result = self
@@ -123,18 +120,15 @@ impl ProjectStates for DynamoProjectStore {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Some(LeaseTake::Taken(project))),
+            Ok(_) => Ok(Some(LeaseTake::Taken(candidate.project, candidate.planned))),
+            // The tick's lock held, another request took the lease since the read, or the transaction met another
+            // write of the same items: the caller reads the lease again.
             Err(error)
                 if error
                     .as_service_error()
                     .is_some_and(|e| e.is_transaction_canceled_exception()) =>
             {
-                // The tick's lock held, another request took the lease since the read, or the transaction met
-                // another write of the same items: read the lease again. Covered now, or the caller tries again.
-                match self.lease_candidate(&key_again, covered_from).await? {
-                    Err(answer) => Ok(Some(answer)),
-                    Ok(_) => Ok(None),
-                }
+                Ok(None)
             }
             Err(error) => Err(unavailable("TransactWriteItems operator lease", &error)),
         }
@@ -144,9 +138,9 @@ impl ProjectStates for DynamoProjectStore {
         &self,
         connection: &ConnectionId,
         project_id: u64,
-        visible_at: i64,
+        visible_at_ms: i64,
     ) -> Result<(), StoreError> {
-        self.give_back_lease(connection, project_id, visible_at)
+        self.give_back_lease(connection, project_id, visible_at_ms)
             .await
     }
 

@@ -28,8 +28,9 @@
 //!
 //! A push hook takes the same enqueue lease on the schedule item ([`PushLeases`]): a `GetItem` of the item, then one
 //! conditional `UpdateItem` of the lease's attributes only ([`LEASE_ATTRIBUTES`], all the hook role may write):
-//! `enqueue_visible_at` says when the last queued message becomes visible, so a push before that time is covered
-//! by it. Before reading a hook secret, the hook looks up the connection's item (`GetItem` of its key).
+//! `enqueue_visible_ms` says when the last message became or becomes visible (ms since the epoch): a push before
+//! that time is covered by it, and the next message is spaced from it. The write's condition is the value read, so
+//! two writers never both take a lease from one reading. Before reading a hook secret, the hook looks up the connection's item (`GetItem` of its key).
 //!
 //! SDK types stay in this file.
 
@@ -46,7 +47,9 @@ use super::keys::{
 };
 use super::{batch_write, conditional, scan_all};
 use crate::hooks::PushLeases;
-use crate::kernel::enqueue_lease::{EnqueueLease, LeaseTake, ScheduledProject};
+use crate::kernel::enqueue_lease::{
+    EnqueueLease, LeaseRequest, LeaseTake, PlannedLease, ScheduledProject,
+};
 use crate::kernel::ids::{ConnectionId, CredentialId};
 use crate::kernel::instance::InstanceUrl;
 use crate::kernel::project_status::ProjectStatus;
@@ -116,7 +119,7 @@ pub(super) fn enqueue_lease(item: &Item) -> Option<EnqueueLease> {
             Some(AttributeValue::S(at)) => at.clone(),
             _ => String::new(),
         },
-        visible_at: number("enqueue_visible_at").unwrap_or(0),
+        visible_at_ms: number("enqueue_visible_ms").unwrap_or(0),
     })
 }
 
@@ -179,8 +182,8 @@ fn schedule_item(connection: &ConnectionId, record: &ProjectRecord<'_>) -> Item 
             AttributeValue::N(lease.until.to_string()),
         );
         item.insert(
-            "enqueue_visible_at".to_owned(),
-            AttributeValue::N(lease.visible_at.to_string()),
+            "enqueue_visible_ms".to_owned(),
+            AttributeValue::N(lease.visible_at_ms.to_string()),
         );
     }
     item
@@ -502,7 +505,7 @@ impl ScheduleItems for DynamoProjectStore {
     ) -> Result<(), StoreError> {
         self.give_back(
             Self::schedule_key(connection, project_id),
-            "REMOVE enqueue_lease_until, enqueued_at, enqueue_visible_at",
+            "REMOVE enqueue_lease_until, enqueued_at, enqueue_visible_ms",
             ("enqueue_lease_until", AttributeValue::N(until.to_string())),
             "UpdateItem project lease",
         )
@@ -535,28 +538,65 @@ pub const PUSH_READ_ATTRIBUTES: [&str; 6] = [
     "credential_id",
     "path_with_namespace",
     "gitlab_default_branch",
-    "enqueue_visible_at",
+    "enqueue_visible_ms",
 ];
 
 /// The enqueue lease's attributes: with the key, the only ones the push hook role may write (template.yaml; its
 /// test compares).
 pub const LEASE_ATTRIBUTES: [&str; 3] =
-    ["enqueue_lease_until", "enqueued_at", "enqueue_visible_at"];
+    ["enqueue_lease_until", "enqueued_at", "enqueue_visible_ms"];
 
-/// The write that takes an enqueue lease (`:until`, `:at`, `:visible`), and its condition: the item exists and no
-/// queued message becomes visible from `:covered` on.
+/// The write that takes an enqueue lease (`:until`, `:at`, `:visible`).
 pub(super) const LEASE_TAKE: &str =
-    "SET enqueue_lease_until = :until, enqueued_at = :at, enqueue_visible_at = :visible";
-pub(super) const LEASE_FREE: &str = "attribute_exists(pk) AND (attribute_not_exists(enqueue_visible_at) OR enqueue_visible_at < :covered)";
+    "SET enqueue_lease_until = :until, enqueued_at = :at, enqueue_visible_ms = :visible";
+
+/// A lease to take from one reading of a schedule item: the write's condition is that reading.
+#[derive(Debug)]
+pub(super) struct LeaseCandidate {
+    pub project: ScheduledProject,
+    pub planned: PlannedLease,
+    /// `enqueue_visible_ms` as read (`None`: the item had none).
+    read_visible_ms: Option<i64>,
+}
+
+impl LeaseCandidate {
+    /// The condition (and its values) under which the item still is as read: it exists and its lease is the one
+    /// read, so that of two writers who read the same lease only one takes the next.
+    pub fn unchanged(&self) -> (&'static str, Vec<(&'static str, AttributeValue)>) {
+        match self.read_visible_ms {
+            Some(read) => (
+                "attribute_exists(pk) AND enqueue_visible_ms = :read",
+                vec![(":read", AttributeValue::N(read.to_string()))],
+            ),
+            None => (
+                "attribute_exists(pk) AND attribute_not_exists(enqueue_visible_ms)",
+                Vec::new(),
+            ),
+        }
+    }
+
+    /// The lease's own values for [`LEASE_TAKE`].
+    pub fn values(&self) -> [(&'static str, AttributeValue); 3] {
+        let lease = &self.planned.lease;
+        [
+            (":until", AttributeValue::N(lease.until.to_string())),
+            (":at", AttributeValue::S(lease.enqueued_at.clone())),
+            (
+                ":visible",
+                AttributeValue::N(lease.visible_at_ms.to_string()),
+            ),
+        ]
+    }
+}
 
 impl DynamoProjectStore {
-    /// A read of the schedule item at `key` says whether a lease may be taken for a push (or an operator's sync)
-    /// and what its message carries: `Err` with the answer when none is to be taken.
+    /// A read of the schedule item at `key` says whether a lease may be taken for `request` (a push, or an
+    /// operator's sync), which one, and what its message carries: `Err` with the answer when none is to be taken.
     pub(super) async fn lease_candidate(
         &self,
         key: &Item,
-        covered_from: i64,
-    ) -> Result<Result<ScheduledProject, LeaseTake>, StoreError> {
+        request: &LeaseRequest,
+    ) -> Result<Result<LeaseCandidate, LeaseTake>, StoreError> {
         let read = self
             .client
             .get_item()
@@ -577,28 +617,36 @@ impl DynamoProjectStore {
         if let Some(refused) = why_not_synced(&item) {
             return Ok(Err(refused));
         }
-        if number(&item, "enqueue_visible_at").is_some_and(|visible| visible >= covered_from) {
+        let read_visible_ms = number(&item, "enqueue_visible_ms");
+        let Some(planned) = request.plan(read_visible_ms) else {
             return Ok(Err(LeaseTake::Covered));
-        }
-        Ok(scheduled_project(&item).ok_or(LeaseTake::NotSynced("incomplete".into())))
+        };
+        Ok(match scheduled_project(&item) {
+            Some(project) => Ok(LeaseCandidate {
+                project,
+                planned,
+                read_visible_ms,
+            }),
+            None => Err(LeaseTake::NotSynced("incomplete".into())),
+        })
     }
 }
 
 impl DynamoProjectStore {
     /// Gives back a lease a push or an operator took and whose message was not sent, if it is still that lease
-    /// (`visible_at` names it).
+    /// (`visible_at_ms` names it).
     pub(super) async fn give_back_lease(
         &self,
         connection: &ConnectionId,
         project_id: u64,
-        visible_at: i64,
+        visible_at_ms: i64,
     ) -> Result<(), StoreError> {
         self.give_back(
             Self::schedule_key(connection, project_id),
-            "REMOVE enqueue_lease_until, enqueued_at, enqueue_visible_at",
+            "REMOVE enqueue_lease_until, enqueued_at, enqueue_visible_ms",
             (
-                "enqueue_visible_at",
-                AttributeValue::N(visible_at.to_string()),
+                "enqueue_visible_ms",
+                AttributeValue::N(visible_at_ms.to_string()),
             ),
             "UpdateItem lease",
         )
@@ -613,49 +661,43 @@ impl PushLeases for DynamoProjectStore {
             .map_err(|e| unavailable("GetItem connection", &e))
     }
 
-    /// A read of the schedule item says whether the tick syncs the project and what its message carries; then
-    /// one `UpdateItem` of the lease's attributes only, conditional on the item existing and no queued message
-    /// covering the push. The hook's role may write nothing else (template.yaml), so the project's status is
-    /// checked by the read rather than in the write's condition: a tick that excludes the project in between
-    /// costs one sync of it, never a lost push.
+    /// A read of the schedule item says whether the tick syncs the project, what its message carries and which
+    /// lease to take; then one `UpdateItem` of the lease's attributes only, conditional on the item's lease being
+    /// the one read. The hook's role may write nothing else (template.yaml), so the project's status is checked by
+    /// the read rather than in the write's condition: a tick that excludes the project in between costs one sync
+    /// of it, never a lost push.
     async fn take_push_lease(
         &self,
         connection: &ConnectionId,
         project_id: u64,
-        lease: &EnqueueLease,
-        covered_from: i64,
-    ) -> Result<LeaseTake, StoreError> {
+        request: &LeaseRequest,
+    ) -> Result<Option<LeaseTake>, StoreError> {
         let key = Self::schedule_key(connection, project_id);
-        let project = match self.lease_candidate(&key, covered_from).await? {
-            Ok(project) => project,
-            Err(answer) => return Ok(answer),
+        let candidate = match self.lease_candidate(&key, request).await? {
+            Ok(candidate) => candidate,
+            Err(answer) => return Ok(Some(answer)),
         };
-        let n = |value: i64| AttributeValue::N(value.to_string());
-        let result = self
+        let (condition, read) = candidate.unchanged();
+        let mut update = self
             .update(key)
             .update_expression(LEASE_TAKE)
-            .condition_expression(LEASE_FREE)
-            .expression_attribute_values(":until", n(lease.until))
-            .expression_attribute_values(":at", AttributeValue::S(lease.enqueued_at.clone()))
-            .expression_attribute_values(":visible", n(lease.visible_at))
-            .expression_attribute_values(":covered", n(covered_from))
-            .send()
-            .await;
-        Ok(if conditional(result, "UpdateItem push lease")? {
-            LeaseTake::Taken(project)
-        } else {
-            // Another delivery took it since the read: its message covers this push.
-            LeaseTake::Covered
-        })
+            .condition_expression(condition);
+        for (name, value) in candidate.values().into_iter().chain(read) {
+            update = update.expression_attribute_values(name, value);
+        }
+        let result = update.send().await;
+        // Not taken: another writer changed the lease since the read (the caller reads it again).
+        let taken = conditional(result, "UpdateItem push lease")?;
+        Ok(taken.then_some(LeaseTake::Taken(candidate.project, candidate.planned)))
     }
 
     async fn release_push_lease(
         &self,
         connection: &ConnectionId,
         project_id: u64,
-        visible_at: i64,
+        visible_at_ms: i64,
     ) -> Result<(), StoreError> {
-        self.give_back_lease(connection, project_id, visible_at)
+        self.give_back_lease(connection, project_id, visible_at_ms)
             .await
     }
 }

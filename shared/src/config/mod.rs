@@ -43,8 +43,9 @@ pub struct Config {
     pub gitlab_memory_bytes: u64,
     /// What one connection's discovery may keep of what it lists (`DISCOVERY_MAX_MIB`, 1 to 1,024, default 16).
     pub discovery_max_bytes: u64,
-    /// How long a push hook's sync message is held back; every push of the project in that time is covered by
-    /// it (`PUSH_COALESCE_SECONDS`, 1 to 900, default 5).
+    /// The least time between two of a project's sync messages that push hooks (and `projects.sync`) send: the
+    /// first push after a quiet spell is sent at once, later ones wait this long after it
+    /// (`PUSH_COALESCE_SECONDS`, 1 to 900, default 5).
     pub push_coalesce_window: Duration,
     /// Commits one connection's imports may write in a day, UTC (`COMMIT_WRITES_PER_DAY`, default
     /// [`DEFAULT_WRITES_PER_DAY`]); reaching it is the connection's `write_ceiling` error until the next day.

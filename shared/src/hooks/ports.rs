@@ -5,7 +5,7 @@
 
 use std::future::Future;
 
-use crate::kernel::enqueue_lease::{EnqueueLease, LeaseTake};
+use crate::kernel::enqueue_lease::{LeaseRequest, LeaseTake};
 use crate::kernel::ids::ConnectionId;
 use crate::kernel::store::StoreError;
 
@@ -16,22 +16,23 @@ pub trait PushLeases: Send + Sync {
         connection: &ConnectionId,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Takes `lease` on the project's schedule item if the project is one a tick would sync (its status in
-    /// [`ON_DEMAND_STATUSES`](crate::kernel::enqueue_lease::ON_DEMAND_STATUSES), not gone) and no queued message covers a push at `covered_from` (its lease's `visible_at`
-    /// is earlier). One conditional write.
+    /// Takes the lease `request` plans from the project's current one
+    /// ([`LeaseRequest::plan`](crate::kernel::enqueue_lease::LeaseRequest::plan)), if the project is one a tick
+    /// would sync (its status in [`ON_DEMAND_STATUSES`](crate::kernel::enqueue_lease::ON_DEMAND_STATUSES), not
+    /// gone) and no queued message covers the push. One read, then one write conditional on the lease read;
+    /// `None` when another writer changed the lease in between (the caller reads it again).
     fn take_push_lease(
         &self,
         connection: &ConnectionId,
         project_id: u64,
-        lease: &EnqueueLease,
-        covered_from: i64,
-    ) -> impl Future<Output = Result<LeaseTake, StoreError>> + Send;
+        request: &LeaseRequest,
+    ) -> impl Future<Output = Result<Option<LeaseTake>, StoreError>> + Send;
 
-    /// Gives back a lease whose message could not be sent, if it is still that lease (`visible_at` names it).
+    /// Gives back a lease whose message could not be sent, if it is still that lease (`visible_at_ms` names it).
     fn release_push_lease(
         &self,
         connection: &ConnectionId,
         project_id: u64,
-        visible_at: i64,
+        visible_at_ms: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -18,7 +18,7 @@ use super::ports::PushLeases;
 use super::push::{Event, PushError};
 use super::secret_cache::SecretCache;
 use crate::kernel::enqueue_lease::{
-    DEFAULT_ENQUEUE_LEASE, EnqueueLease, LeaseTake, NotSent, ScheduledProject,
+    DEFAULT_ENQUEUE_LEASE, LeaseRequest, LeaseTake, NotSent, PlannedLease, ScheduledProject,
 };
 use crate::kernel::ids::ConnectionId;
 use crate::kernel::push_hook::hook_secret_name;
@@ -28,11 +28,16 @@ use crate::kernel::vault::{SecretVault, VaultError};
 use crate::metrics::Emitter;
 use crate::secret::SecretString;
 
+/// How many times a push reads and takes its project's lease while other writers change it.
+const LEASE_ATTEMPTS: usize = 3;
+
 /// How hooks are coalesced, and how long a hook secret is remembered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HookOptions {
-    /// A hook's message is delayed this long, and covers every push of the project in that time: a burst of
-    /// pushes makes one sync per window, and a push is in the table about this long after it happened.
+    /// The least time between two messages of a project becoming visible. The first push after a quiet spell is
+    /// sent at once; one that comes while the last message may still be queued or running is held back until
+    /// this long after it, and covers every push until then: a burst makes one sync at its start and one per
+    /// window after.
     pub coalesce_window: Duration,
     /// How long a sent message keeps the tick from sending another (the scheduler's enqueue lease).
     pub enqueue_lease: Duration,
@@ -69,7 +74,8 @@ pub struct Delivery<'a> {
 /// consecutive non-2xx answers, so an event we leave alone is still a success for it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Received {
-    /// A sync message for the project is queued; a worker receives it after the coalescing window.
+    /// A sync message for the project is queued: at once after a quiet spell, else held back until a coalescing
+    /// window after the project's last one.
     Queued { project_id: u64 },
     /// Nothing sent, and why.
     Ignored {
@@ -203,16 +209,16 @@ impl<L: PushLeases, V: SecretVault, Q: SyncQueue> PushHooks<L, V, Q> {
         if !push.is_default_branch() {
             return ignored(IgnoreReason::NotDefaultBranch);
         }
-        let lease = self.lease_at(now);
-        // Covered only by a message that becomes visible a second or more after this push: a margin for clocks.
-        let covered_from = now.unix_timestamp().saturating_add(1);
+        let request = LeaseRequest::on_queue::<Q>(
+            now,
+            self.options.coalesce_window,
+            self.options.enqueue_lease,
+        );
         let taken = self
-            .leases
-            .take_push_lease(&connection, push.project_id, &lease, covered_from)
-            .await
-            .map_err(Unavailable::Store)?;
-        let project = match taken {
-            LeaseTake::Taken(project) => project,
+            .take_lease(&connection, push.project_id, &request)
+            .await?;
+        let (project, planned) = match taken {
+            LeaseTake::Taken(project, planned) => (project, planned),
             LeaseTake::Covered => return ignored(IgnoreReason::Coalesced),
             LeaseTake::Unknown => return ignored(IgnoreReason::UnknownProject),
             LeaseTake::NotSynced(status) => {
@@ -224,7 +230,7 @@ impl<L: PushLeases, V: SecretVault, Q: SyncQueue> PushHooks<L, V, Q> {
                 return ignored(IgnoreReason::NotSynced);
             }
         };
-        self.send(&connection, push.project_id, project, &lease)
+        self.send(&connection, push.project_id, project, &planned)
             .await?;
         Ok(Received::Queued {
             project_id: push.project_id,
@@ -245,22 +251,40 @@ impl<L: PushLeases, V: SecretVault, Q: SyncQueue> PushHooks<L, V, Q> {
         Ok(connection)
     }
 
-    /// The enqueue lease a push at `now` takes: its message becomes visible after the coalescing window.
-    fn lease_at(&self, now: OffsetDateTime) -> EnqueueLease {
-        EnqueueLease::delayed(now, self.options.enqueue_lease, self.window())
+    /// Takes the project's lease for `request`, reading it again when another writer changed it in between. Each
+    /// such writer wrote its lease after this push arrived and sends its message after that, which covers the
+    /// push: after [`LEASE_ATTEMPTS`] of them the push is covered (a lease given back after a failed send is a
+    /// change too, but the next reading finds none and takes one).
+    async fn take_lease(
+        &self,
+        connection: &ConnectionId,
+        project_id: u64,
+        request: &LeaseRequest,
+    ) -> Result<LeaseTake, Unavailable> {
+        for _ in 0..LEASE_ATTEMPTS {
+            let taken = self
+                .leases
+                .take_push_lease(connection, project_id, request)
+                .await
+                .map_err(Unavailable::Store)?;
+            if let Some(taken) = taken {
+                return Ok(taken);
+            }
+        }
+        Ok(LeaseTake::Covered)
     }
 
-    /// Sends the project's sync message, delayed by the window. A message not sent gives its lease back, so that
+    /// Sends the project's message with its planned delay. A message not sent gives its lease back, so that
     /// GitLab's retry of this delivery (or the next push) takes it again.
     async fn send(
         &self,
         connection: &ConnectionId,
         project_id: u64,
         project: ScheduledProject,
-        lease: &EnqueueLease,
+        planned: &PlannedLease,
     ) -> Result<(), Unavailable> {
         let sent = project
-            .send(&self.queue, connection, project_id, self.window())
+            .send(&self.queue, connection, project_id, planned.delay)
             .await
             .map_err(|failure| match failure {
                 NotSent::Queue(error) => Unavailable::Queue(error),
@@ -269,17 +293,13 @@ impl<L: PushLeases, V: SecretVault, Q: SyncQueue> PushHooks<L, V, Q> {
         if sent.is_err() {
             let released = self
                 .leases
-                .release_push_lease(connection, project_id, lease.visible_at)
+                .release_push_lease(connection, project_id, planned.lease.visible_at_ms)
                 .await;
             if let Err(error) = released {
                 tracing::error!(project_id, error = %error, "push lease not given back; it lapses with its window");
             }
         }
         sent
-    }
-
-    fn window(&self) -> Duration {
-        self.options.coalesce_window.min(Q::MAX_DELAY)
     }
 
     /// The connection's hook secret, from the cache while fresh, else from the vault (`None`: it has none, or the
@@ -426,12 +446,12 @@ mod tests {
         hooks.vault.reads.load(Ordering::SeqCst)
     }
 
-    fn lease_of(hooks: &Hooks, project: u64) -> Option<EnqueueLease> {
+    fn lease_of(hooks: &Hooks, project: u64) -> Option<crate::kernel::enqueue_lease::EnqueueLease> {
         hooks.leases.project(&acme(), project).unwrap().lease
     }
 
     #[tokio::test]
-    async fn a_push_to_the_default_branch_queues_one_delayed_sync() {
+    async fn a_lone_push_to_the_default_branch_queues_one_sync_at_once() {
         let hooks = hooks(ProjectStatus::Active).await;
         let received = push_to_main(&hooks, NOW).await.unwrap();
         assert_eq!(received, Received::Queued { project_id: 15 });
@@ -440,14 +460,43 @@ mod tests {
         assert_eq!(sent[0].path_with_namespace(), "acme/p15");
         assert_eq!(sent[0].credential_id().as_str(), "cred_1");
         assert_eq!(sent[0].default_branch(), "main");
-        assert_eq!(hooks.queue.delays(), vec![(15, Duration::from_secs(5))]);
+        assert_eq!(hooks.queue.delays(), vec![(15, Duration::ZERO)]);
         let lease = lease_of(&hooks, 15).unwrap();
-        assert_eq!(lease.visible_at, NOW.unix_timestamp() + 5);
+        assert_eq!(lease.visible_at_ms, NOW.unix_timestamp() * 1000);
         assert_eq!(lease.until, NOW.unix_timestamp() + 50 * 60);
     }
 
     #[tokio::test]
-    async fn fifty_pushes_in_ten_seconds_make_at_most_three_syncs() {
+    async fn pushes_while_a_sync_may_run_wait_for_one_window_after_it_then_quiet_means_at_once() {
+        let hooks = hooks(ProjectStatus::Active).await;
+        let at = |ms: i64| NOW + time::Duration::milliseconds(ms);
+        let queued = Received::Queued { project_id: 15 };
+        let coalesced = Received::Ignored {
+            reason: IgnoreReason::Coalesced,
+            project_id: Some(15),
+        };
+        // given a lone push, sent at once
+        assert_eq!(push_to_main(&hooks, at(0)).await, Ok(queued.clone()));
+        // when another comes 1.2 s later (the first sync may still be queued or running), then more
+        assert_eq!(push_to_main(&hooks, at(1_200)).await, Ok(queued.clone()));
+        assert_eq!(push_to_main(&hooks, at(2_000)).await, Ok(coalesced.clone()));
+        assert_eq!(push_to_main(&hooks, at(4_600)).await, Ok(coalesced));
+        // then the second is held back until a window after the first, and covers the third and fourth
+        assert_eq!(
+            hooks.queue.delays(),
+            vec![(15, Duration::ZERO), (15, Duration::from_secs(4))]
+        );
+        assert_eq!(
+            lease_of(&hooks, 15).unwrap().visible_at_ms,
+            at(5_200).unix_timestamp() * 1000 + 200
+        );
+        // and a push a whole window after the last message is a lone push again: at once
+        assert_eq!(push_to_main(&hooks, at(10_200)).await, Ok(queued));
+        assert_eq!(hooks.queue.delays()[2], (15, Duration::ZERO));
+    }
+
+    #[tokio::test]
+    async fn fifty_pushes_in_ten_seconds_make_three_syncs_and_every_push_is_covered() {
         let hooks = hooks(ProjectStatus::Active).await;
         let mut outcomes = Vec::new();
         for i in 0..50_i64 {
@@ -456,8 +505,16 @@ mod tests {
         }
         let count = |wanted: fn(&Received) -> bool| outcomes.iter().filter(|o| wanted(o)).count();
         let queued = count(|o| matches!(o, Received::Queued { .. }));
-        assert!((2..=3).contains(&queued), "{queued} syncs");
+        assert_eq!(queued, 3);
         assert_eq!(hooks.queue.sent().len(), queued);
+        // The first at once (the leading edge), the others a window apart.
+        let delays: Vec<u64> = hooks
+            .queue
+            .delays()
+            .iter()
+            .map(|(_, d)| d.as_secs())
+            .collect();
+        assert_eq!(delays, vec![0, 5, 6]);
         // Every push is covered: each one is followed by a message that becomes visible after it.
         let coalesced = count(
             |o| matches!(o, Received::Ignored { reason, .. } if *reason == IgnoreReason::Coalesced),
@@ -554,9 +611,10 @@ mod tests {
             "{failed:?}"
         );
         assert!(lease_of(&hooks, 15).is_none());
-        // GitLab's retry a second later takes the lease again and is sent.
+        // GitLab's retry a second later takes the lease again and is sent at once.
         let retried = push_to_main(&hooks, NOW + time::Duration::seconds(1)).await;
         assert_eq!(retried, Ok(Received::Queued { project_id: 15 }));
+        assert_eq!(hooks.queue.delays(), vec![(15, Duration::ZERO)]);
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::kernel::enqueue_lease::EnqueueLease;
+use crate::kernel::enqueue_lease::{EnqueueLease, epoch_ms};
 use crate::kernel::project_status::ProjectStatus;
 use crate::kernel::time::parse_utc;
 
@@ -148,7 +148,7 @@ impl ProjectState {
             return false;
         };
         let last = self.sync.last_synced_at.as_deref().and_then(parse_utc);
-        last.is_none_or(|ended| ended.unix_timestamp() < lease.visible_at)
+        last.is_none_or(|ended| epoch_ms(ended) < lease.visible_at_ms)
     }
 
     /// The project as `projects.list` shows it.
@@ -242,7 +242,7 @@ mod tests {
         project.lease = Some(EnqueueLease {
             enqueued_at: "1970-01-01T00:16:40Z".into(),
             until: 4_000,
-            visible_at: 1_005,
+            visible_at_ms: 1_005_000,
         });
         assert!(project.sync_queued(1_000));
         project.sync.last_synced_at = Some("1970-01-01T00:16:50Z".into()); // 1_010

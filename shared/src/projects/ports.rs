@@ -6,7 +6,7 @@
 use std::future::Future;
 
 use super::model::ProjectState;
-use crate::kernel::enqueue_lease::{EnqueueLease, LeaseTake};
+use crate::kernel::enqueue_lease::{LeaseRequest, LeaseTake};
 use crate::kernel::ids::ConnectionId;
 use crate::kernel::store::StoreError;
 
@@ -24,26 +24,24 @@ pub trait ProjectStates: Send + Sync {
         project_id: u64,
     ) -> impl Future<Output = Result<Option<ProjectState>, StoreError>> + Send;
 
-    /// Takes `lease` on the project's schedule item as a push hook does (the project's status one a tick syncs,
-    /// no queued message visible from `covered_from` on), and only while no tick holds the connection's scheduling
-    /// lock at `now` (epoch seconds): one transaction, so a tick that reads and writes the connection's leases
-    /// under its lock never overwrites this lease with what it read before. `None` when the caller is to try again:
-    /// a tick holds the lock, or the transaction met another write.
+    /// Takes the lease `request` plans on the project's schedule item as a push hook does (the project's status
+    /// one a tick syncs, the lease the one read), and only while no tick holds the connection's scheduling lock at
+    /// the request's time: one transaction, so a tick that reads and writes the connection's leases under its lock
+    /// never overwrites this lease with what it read before. `None` when the caller is to try again: a tick holds
+    /// the lock, another writer changed the lease since the read, or the transaction met another write.
     fn take_operator_lease(
         &self,
         connection: &ConnectionId,
         project_id: u64,
-        lease: &EnqueueLease,
-        covered_from: i64,
-        now: i64,
+        request: &LeaseRequest,
     ) -> impl Future<Output = Result<Option<LeaseTake>, StoreError>> + Send;
 
-    /// Gives back a lease whose message could not be sent, if it is still that lease (`visible_at` names it).
+    /// Gives back a lease whose message could not be sent, if it is still that lease (`visible_at_ms` names it).
     fn release_operator_lease(
         &self,
         connection: &ConnectionId,
         project_id: u64,
-        visible_at: i64,
+        visible_at_ms: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Records on the project's sync item that its whole default branch is to be imported again (`stamp`, a

@@ -1,8 +1,8 @@
 //! [`Projects`]: an operator's view of a connection's projects, and the two requests an operator makes of one.
 //!
 //! `sync` and `resync` enqueue the project's usual sync message through its enqueue lease, as a push hook does:
-//! the message is delayed by the hooks' coalescing window, and a message that becomes visible after the request
-//! covers it (it reads the project after the request). A `sync` is also covered by a message queued earlier that
+//! at once after a quiet spell, else a coalescing window after the project's last message, and a message that
+//! becomes visible after the request covers it (it reads the project after the request). A `sync` is also covered by a message queued earlier that
 //! no sync has answered yet (queued, or running); a `resync` is not, since a running sync may have read the
 //! project before the request. The lease is taken only while no tick holds the connection's scheduling lock (a
 //! tick holds it for the seconds it reads and writes the connection's leases); a request waits out such a tick
@@ -16,7 +16,7 @@ use super::model::{ProjectState, StatusFilter};
 use super::ports::ProjectStates;
 use crate::backoff::jittered;
 use crate::kernel::enqueue_lease::{
-    DEFAULT_ENQUEUE_LEASE, EnqueueLease, LeaseTake, NotSent, ScheduledProject,
+    DEFAULT_ENQUEUE_LEASE, LeaseRequest, LeaseTake, NotSent, PlannedLease, ScheduledProject,
 };
 use crate::kernel::ids::ConnectionId;
 use crate::kernel::store::StoreError;
@@ -30,7 +30,7 @@ pub const DEFAULT_PAGE: usize = 50;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProjectsOptions {
-    /// A requested sync's message is delayed this long (the push hooks' coalescing window).
+    /// The least time between two messages of a project becoming visible (the push hooks' coalescing window).
     pub coalesce_window: Duration,
     /// How long a sent message keeps the tick from sending another.
     pub enqueue_lease: Duration,
@@ -150,7 +150,7 @@ impl<P: ProjectStates, Q: SyncQueue, T: TurnQueue> Projects<P, Q, T> {
             .ok_or(ProjectsError::ProjectNotFound)
     }
 
-    /// Syncs the project now (within the coalescing window).
+    /// Syncs the project now (at once, or within the coalescing window of its last message).
     pub async fn sync(
         &self,
         connection: &ConnectionId,
@@ -186,28 +186,24 @@ impl<P: ProjectStates, Q: SyncQueue, T: TurnQueue> Projects<P, Q, T> {
     ) -> Result<Requested, ProjectsError> {
         let mut attempt = 0;
         let waited_until = tokio::time::Instant::now() + self.options.lock_wait;
-        let (taken, lease) = loop {
+        let taken = loop {
             let now = OffsetDateTime::now_utc();
             let state = self.info(connection, project_id).await?;
             synced(&state)?;
             if cover == Cover::QueuedOrLater && state.sync_queued(now.unix_timestamp()) {
                 return Ok(Requested::Covered);
             }
-            let lease = self.lease_at(now);
-            // A second's margin for clocks, as for a push.
-            let covered_from = now.unix_timestamp().saturating_add(1);
+            let request = LeaseRequest::on_queue::<Q>(
+                now,
+                self.options.coalesce_window,
+                self.options.enqueue_lease,
+            );
             let taken = self
                 .store
-                .take_operator_lease(
-                    connection,
-                    project_id,
-                    &lease,
-                    covered_from,
-                    now.unix_timestamp(),
-                )
+                .take_operator_lease(connection, project_id, &request)
                 .await?;
             match taken {
-                Some(taken) => break (taken, lease),
+                Some(taken) => break taken,
                 None if tokio::time::Instant::now() < waited_until => {
                     attempt += 1;
                     let delay =
@@ -218,8 +214,8 @@ impl<P: ProjectStates, Q: SyncQueue, T: TurnQueue> Projects<P, Q, T> {
             }
         };
         match taken {
-            LeaseTake::Taken(project) => {
-                self.send(connection, project_id, project, &lease).await?;
+            LeaseTake::Taken(project, planned) => {
+                self.send(connection, project_id, project, &planned).await?;
                 Ok(Requested::Queued)
             }
             LeaseTake::Covered => Ok(Requested::Covered),
@@ -228,24 +224,16 @@ impl<P: ProjectStates, Q: SyncQueue, T: TurnQueue> Projects<P, Q, T> {
         }
     }
 
-    fn lease_at(&self, now: OffsetDateTime) -> EnqueueLease {
-        EnqueueLease::delayed(now, self.options.enqueue_lease, self.window())
-    }
-
-    fn window(&self) -> Duration {
-        self.options.coalesce_window.min(Q::MAX_DELAY)
-    }
-
     /// Sends the project's message; one not sent gives its lease back, so that the request may be made again.
     async fn send(
         &self,
         connection: &ConnectionId,
         project_id: u64,
         project: ScheduledProject,
-        lease: &EnqueueLease,
+        planned: &PlannedLease,
     ) -> Result<(), ProjectsError> {
         let sent = project
-            .send(&self.queue, connection, project_id, self.window())
+            .send(&self.queue, connection, project_id, planned.delay)
             .await
             .map_err(|failure| match failure {
                 NotSent::Queue(error) => ProjectsError::Queue(error),
@@ -254,7 +242,7 @@ impl<P: ProjectStates, Q: SyncQueue, T: TurnQueue> Projects<P, Q, T> {
         if sent.is_err()
             && let Err(error) = self
                 .store
-                .release_operator_lease(connection, project_id, lease.visible_at)
+                .release_operator_lease(connection, project_id, planned.lease.visible_at_ms)
                 .await
         {
             tracing::error!(project_id, error = %error, "sync lease not given back; it lapses by itself");
@@ -285,7 +273,7 @@ fn not_synced(take: LeaseTake) -> ProjectsError {
     match take {
         LeaseTake::NotSynced(status) => ProjectsError::NotSynced(status),
         LeaseTake::Unknown => ProjectsError::ProjectNotFound,
-        LeaseTake::Taken(_) | LeaseTake::Covered => ProjectsError::NotSynced("unknown".into()),
+        LeaseTake::Taken(..) | LeaseTake::Covered => ProjectsError::NotSynced("unknown".into()),
     }
 }
 

@@ -81,11 +81,7 @@ impl<C: ConnectionTurns, S: ScheduleItems, Q: BatchQueue> Turn<'_, C, S, Q> {
         let known = self.known(report).await?;
         // Each project's whole record: metadata, and the lease this tick takes (or the one it keeps).
         let seen_at = utc(self.now);
-        let taken = EnqueueLease {
-            enqueued_at: seen_at.clone(),
-            until: epoch(self.now) + self.options.enqueue_lease.as_secs() as i64,
-            visible_at: epoch(self.now),
-        };
+        let taken = EnqueueLease::immediate(self.now, self.options.enqueue_lease);
         let retry = self.options.inaccessible_retry.as_secs() as i64;
         let steps = plan_all(found, &known, epoch(self.now), retry);
         let records = records_to_write(&steps, &known, &taken, &seen_at);

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::hooks::PushLeases;
-use crate::kernel::enqueue_lease::{EnqueueLease, LeaseTake, ScheduledProject};
+use crate::kernel::enqueue_lease::{EnqueueLease, LeaseRequest, LeaseTake, ScheduledProject};
 use crate::kernel::ids::{ConnectionId, CredentialId};
 use crate::kernel::instance::{InstanceUrl, InstanceUrlError};
 use crate::kernel::project_status::ProjectStatus;
@@ -310,47 +310,43 @@ impl PushLeases for MemorySchedulerStore {
         &self,
         connection: &ConnectionId,
         project_id: u64,
-        lease: &EnqueueLease,
-        covered_from: i64,
-    ) -> Result<LeaseTake, StoreError> {
+        request: &LeaseRequest,
+    ) -> Result<Option<LeaseTake>, StoreError> {
         let mut state = locked(&self.state);
         let Some(item) = state
             .projects
             .get_mut(&(connection.clone(), project_id))
             .filter(|item| item.recorded.is_some())
         else {
-            return Ok(LeaseTake::Unknown);
+            return Ok(Some(LeaseTake::Unknown));
         };
         if let Some(not_synced) =
             LeaseTake::not_synced(item.gone, item.status.map(ProjectStatus::as_str))
         {
-            return Ok(not_synced);
+            return Ok(Some(not_synced));
         }
-        if item
-            .lease
-            .as_ref()
-            .is_some_and(|held| held.visible_at >= covered_from)
-        {
-            return Ok(LeaseTake::Covered);
-        }
-        item.lease = Some(lease.clone());
+        let Some(planned) = request.plan(item.lease.as_ref().map(|held| held.visible_at_ms)) else {
+            return Ok(Some(LeaseTake::Covered));
+        };
+        item.lease = Some(planned.lease.clone());
         let recorded = item.recorded.as_ref().expect("filtered above");
-        Ok(LeaseTake::Taken(ScheduledProject {
+        let project = ScheduledProject {
             credential_id: CredentialId::parse(&recorded.credential_id)
                 .expect("a recorded credential id"),
             path_with_namespace: recorded.path_with_namespace.clone(),
             default_branch: recorded.default_branch.clone(),
-        }))
+        };
+        Ok(Some(LeaseTake::Taken(project, planned)))
     }
 
     async fn release_push_lease(
         &self,
         connection: &ConnectionId,
         project_id: u64,
-        visible_at: i64,
+        visible_at_ms: i64,
     ) -> Result<(), StoreError> {
         self.release_lease(connection, project_id, |lease| {
-            lease.visible_at == visible_at
+            lease.visible_at_ms == visible_at_ms
         });
         Ok(())
     }

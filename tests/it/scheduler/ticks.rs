@@ -129,7 +129,7 @@ async fn a_locked_connection_is_left_to_its_tick_and_held_leases_are_kept() {
     let lease = EnqueueLease {
         enqueued_at: "2026-11-24T21:59:00Z".into(),
         until: now + 3_600,
-        visible_at: now + 5,
+        visible_at_ms: (now + 5) * 1000,
     };
     let stale: Vec<DiscoveredProject> = held
         .iter()

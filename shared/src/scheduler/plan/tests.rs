@@ -30,7 +30,7 @@ fn known(
         lease: lease_until.map(|until| EnqueueLease {
             enqueued_at: "2026-01-01T00:00:00Z".into(),
             until,
-            visible_at: until - 3_000,
+            visible_at_ms: (until - 3_000) * 1000,
         }),
         imported,
         refused: None,
