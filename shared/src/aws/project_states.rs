@@ -82,12 +82,16 @@ impl ProjectStates for DynamoProjectStore {
         connection: &ConnectionId,
         project_id: u64,
         request: &LeaseRequest,
+        seen_visible_ms: i64,
     ) -> Result<Option<LeaseTake>, StoreError> {
         let key = Self::schedule_key(connection, project_id);
         let candidate = match self.lease_candidate(&key, request).await? {
             Ok(candidate) => candidate,
             Err(answer) => return Ok(Some(answer)),
         };
+        if candidate.read_visible_ms.unwrap_or(0) != seen_visible_ms {
+            return Ok(None);
+        }
         let n = |value: i64| AttributeValue::N(value.to_string());
         let unlocked = ConditionCheck::builder()
             .table_name(&self.table)

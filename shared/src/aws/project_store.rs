@@ -556,7 +556,7 @@ pub(super) struct LeaseCandidate {
     pub project: ScheduledProject,
     pub planned: PlannedLease,
     /// `enqueue_visible_ms` as read (`None`: the item had none).
-    read_visible_ms: Option<i64>,
+    pub read_visible_ms: Option<i64>,
 }
 
 impl LeaseCandidate {

@@ -27,13 +27,15 @@ pub trait ProjectStates: Send + Sync {
     /// Takes the lease `request` plans on the project's schedule item as a push hook does (the project's status
     /// one a tick syncs, the lease the one read), and only while no tick holds the connection's scheduling lock at
     /// the request's time: one transaction, so a tick that reads and writes the connection's leases under its lock
-    /// never overwrites this lease with what it read before. `None` when the caller is to try again: a tick holds
-    /// the lock, another writer changed the lease since the read, or the transaction met another write.
+    /// never overwrites this lease with what it read before. `None` when the caller is to try again: the lease is
+    /// not the one the caller saw (`seen_visible_ms`, 0 for none) when it decided to ask, a tick holds the lock,
+    /// another writer changed the lease since the read, or the transaction met another write.
     fn take_operator_lease(
         &self,
         connection: &ConnectionId,
         project_id: u64,
         request: &LeaseRequest,
+        seen_visible_ms: i64,
     ) -> impl Future<Output = Result<Option<LeaseTake>, StoreError>> + Send;
 
     /// Gives back a lease whose message could not be sent, if it is still that lease (`visible_at_ms` names it).

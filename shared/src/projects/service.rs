@@ -193,6 +193,9 @@ impl<P: ProjectStates, Q: SyncQueue, T: TurnQueue> Projects<P, Q, T> {
             if cover == Cover::QueuedOrLater && state.sync_queued(now.unix_timestamp()) {
                 return Ok(Requested::Covered);
             }
+            // Taken only if the lease is still the one this decision read: another request's message, sent
+            // since, is queued and covers this one (read again).
+            let seen_visible_ms = state.lease.as_ref().map_or(0, |lease| lease.visible_at_ms);
             let request = LeaseRequest::on_queue::<Q>(
                 now,
                 self.options.coalesce_window,
@@ -200,7 +203,7 @@ impl<P: ProjectStates, Q: SyncQueue, T: TurnQueue> Projects<P, Q, T> {
             );
             let taken = self
                 .store
-                .take_operator_lease(connection, project_id, &request)
+                .take_operator_lease(connection, project_id, &request, seen_visible_ms)
                 .await?;
             match taken {
                 Some(taken) => break taken,

@@ -1,9 +1,9 @@
 //! Benchmark of push hooks: how long a push to the default branch takes to be in the commits table, with no
 //! scheduler tick in between. The simulator's push sends GitLab's push hook over real HTTP to the push hook handler
-//! (behind an API Gateway front on loopback), which queues a sync message held back for the coalescing window
-//! (`PUSH_COALESCE_SECONDS`, 5 s by default) on the stand-in's SQS; the worker drains it as the SQS event source
-//! would. Each push waits for its commit before the next, so every push pays the window: the figure is the
-//! latency of a lone push. Then a burst: 50 pushes in 10 s, and how many syncs they cost.
+//! (behind an API Gateway front on loopback), which queues a sync message on the stand-in's SQS; the worker drains
+//! it as the SQS event source would. Lone pushes first: each waits for its commit, and comes a coalescing window
+//! (`PUSH_COALESCE_SECONDS`, 5 s by default) and a second after the one before, so it is queued at once (the
+//! leading edge). Then a burst: 50 pushes in 10 s, and how many syncs they cost.
 //!
 //! Prints p50, p95 and max of push-to-table, and the burst's syncs, GitLab requests and a check against git.
 //! Run: `scripts/with-moto cargo run --profile profiling -p testkit --bin bench-push-hook -- [PUSHES]`.
@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use testkit::bench_support::BenchResult;
 use testkit::local_run::CONNECTION;
 use testkit::push_pipeline::PushPipeline;
+
+/// Lone pushes start this far apart: the coalescing window and a second, so each follows a quiet spell.
+const LONE_SPACING: Duration = Duration::from_secs(6);
 
 /// The nearest-rank percentile of sorted values.
 fn percentile(sorted: &[Duration], p: usize) -> Duration {
@@ -30,11 +33,19 @@ async fn main() -> BenchResult<()> {
         return Err("run it under scripts/with-moto (it needs the AWS stand-in)".into());
     }
     let p = PushPipeline::start(&format!("bench-hooks-{}", std::process::id())).await?;
-    println!("Push hook benchmark: {pushes} pushes to one project's default branch, one at a time");
+    println!(
+        "Push hook benchmark: {pushes} lone pushes to one project's default branch, {} s apart",
+        LONE_SPACING.as_secs()
+    );
     let mut latencies = Vec::new();
     let (mut syncs, mut requests) = (0, 0);
+    let mut last_push: Option<Instant> = None;
     for i in 0..pushes {
+        if let Some(last) = last_push {
+            tokio::time::sleep(LONE_SPACING.saturating_sub(last.elapsed())).await;
+        }
         let started = Instant::now();
+        last_push = Some(started);
         let head = p.push(&format!("push {i}"), 1_700_100_000 + i as i64).await;
         let pushed_in = started.elapsed();
         let (drained, waited) = p
@@ -58,6 +69,7 @@ async fn main() -> BenchResult<()> {
         requests
     );
 
+    tokio::time::sleep(LONE_SPACING).await;
     let started = Instant::now();
     for i in 0..50_u32 {
         let due = Duration::from_millis(u64::from(i) * 200);
