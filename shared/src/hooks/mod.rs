@@ -8,8 +8,9 @@
 //! - [`secret_cache`]: the hook secrets of known connections, remembered for a minute in a bounded LRU;
 //! - [`service`]: [`PushHooks`], which checks the connection's hook secret, reads the event and enqueues.
 //!
-//! Bursts coalesce through the scheduler's enqueue lease ([`crate::kernel::enqueue_lease::EnqueueLease`]): a hook's
-//! message is delayed by a short window and covers every push of that window.
+//! Bursts coalesce through the scheduler's enqueue lease ([`crate::kernel::enqueue_lease::EnqueueLease`]): the first
+//! push after a quiet spell is sent at once, and one while that sync may still run waits a short window after it
+//! and covers every push until then ([`crate::kernel::enqueue_lease::LeaseRequest::plan`]).
 
 pub mod ports;
 pub mod push;
