@@ -559,6 +559,7 @@ async fn a_project_item_records_how_its_syncs_ended_and_keeps_the_newest_five_fa
             &SyncEnd::Succeeded {
                 at: at(0),
                 commits: 40,
+                verified_at: Some(1_796_000_000),
             },
         )
         .await
@@ -569,6 +570,7 @@ async fn a_project_item_records_how_its_syncs_ended_and_keeps_the_newest_five_fa
             &SyncEnd::Succeeded {
                 at: at(1),
                 commits: 2,
+                verified_at: None,
             },
         )
         .await
@@ -589,6 +591,8 @@ async fn a_project_item_records_how_its_syncs_ended_and_keeps_the_newest_five_fa
     let item = aws.state_item("CONN#c1", "PROJ#12").await;
     let text = |name: &str| item[name].as_s().unwrap().clone();
     assert_eq!(item["commits_written"], AttributeValue::N("42".into()));
+    // Only an unchanged sync says when the table was current; an import leaves the last such time alone.
+    assert_eq!(item["verified_at"], AttributeValue::N("1796000000".into()));
     assert_eq!(
         (text("last_success_at"), text("last_synced_at")),
         (at(1), at(8))

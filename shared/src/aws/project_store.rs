@@ -8,8 +8,9 @@
 //!   `enqueue_lease_until` (epoch seconds), and `gone_at` (set when the project is no longer visible; cleared
 //!   when it is seen again).
 //! - project: `pk = CONN#<connection>`, `sk = PROJ#<project_id>`, the sync's item: the scheduler only reads
-//!   `last_head`, `job` and `access_error(_at)` of it (an archived project whose history is imported is not
-//!   enqueued again; one GitLab refused waits for its retry) and never writes it, so nothing the scheduler does can race the sync's conditional writes.
+//!   `last_head`, `job`, `access_error(_at)` and `verified_at` of it (an archived project whose history is imported
+//!   is not enqueued again; one GitLab refused waits for its retry; a quiet one waits for activity) and never
+//!   writes it, so nothing the scheduler does can race the sync's conditional writes.
 //! - scheduling lock: `pk = CONN#<connection>`, `sk = SCHEDULING`, with `lock_holder`, `lock_until` and
 //!   `last_scheduled_at` (epoch seconds: when a tick last started the connection's turn; ticks go oldest first): the tick
 //!   holding it is the only writer of the connection's schedule items, so they are written whole with
@@ -63,7 +64,7 @@ use crate::scheduler::ports::{
 pub(super) type Item = HashMap<String, AttributeValue>;
 
 /// What a tick reads of the sync's project item.
-const SYNC_ATTRIBUTES: &str = "sk, last_head, job, access_error, access_error_at";
+const SYNC_ATTRIBUTES: &str = "sk, last_head, job, access_error, access_error_at, verified_at";
 
 pub(super) fn project_id(item: &Item, prefix: &str) -> Option<u64> {
     match item.get("sk") {
@@ -102,6 +103,7 @@ fn known_project(item: &Item) -> Option<KnownProject> {
         lease: enqueue_lease(item),
         imported: false,
         refused: None,
+        verified_at: None,
         recorded,
         status: text("status").as_deref().and_then(ProjectStatus::parse),
     })
@@ -452,6 +454,7 @@ impl ScheduleItems for DynamoProjectStore {
                 .or_insert_with(|| KnownProject::unrecorded(project_id));
             project.imported = imported;
             project.refused = refusal(item);
+            project.verified_at = number(item, "verified_at");
         }
         Ok(known.into_values().collect())
     }

@@ -2,7 +2,8 @@
 //! `sk = PROJ#<project>`. The sync owns `last_head`, `default_branch`, `synced_at`, `job` (the checkpoint of a
 //! large import, as JSON), `access_error`/`access_error_at` (GitLab's last refusal), and what the operator's view
 //! reads of its syncs (`last_synced_at`, `last_success_at`, `last_error`, `last_error_at`, `commits_written`,
-//! `recent_failures`), and updates only those (`projects.resync` sets `resync_requested_at`, which the sync
+//! `recent_failures`), `verified_at` (epoch seconds: when a sync last found the imported head current, which the
+//! scheduler reads to leave quiet projects alone), and updates only those (`projects.resync` sets `resync_requested_at`, which the sync
 //! clears), so the scheduler's project metadata is never overwritten. The writes of progress are conditional on
 //! the `last_head` the sync read. The connection's daily count of commit writes (`sk = WRITES#<day>`,
 //! `commit_writes`, `expires_at` a week on) is kept in the same table.
@@ -111,13 +112,30 @@ impl SyncStateStore for DynamoSyncStateStore {
         outcome: &SyncEnd,
     ) -> Result<(), StoreError> {
         let update = match outcome {
-            SyncEnd::Succeeded { at, commits } => self
-                .unconditional(project)
-                .update_expression(
-                    "SET last_synced_at = :at, last_success_at = :at ADD commits_written :commits",
-                )
-                .expression_attribute_values(":at", AttributeValue::S(at.clone()))
-                .expression_attribute_values(":commits", AttributeValue::N(commits.to_string())),
+            SyncEnd::Succeeded {
+                at,
+                commits,
+                verified_at,
+            } => {
+                let update = self
+                    .unconditional(project)
+                    .expression_attribute_values(":at", AttributeValue::S(at.clone()))
+                    .expression_attribute_values(
+                        ":commits",
+                        AttributeValue::N(commits.to_string()),
+                    );
+                match verified_at {
+                    Some(verified) => update
+                        .update_expression(
+                            "SET last_synced_at = :at, last_success_at = :at, verified_at = :verified \
+                             ADD commits_written :commits",
+                        )
+                        .expression_attribute_values(":verified", AttributeValue::N(verified.to_string())),
+                    None => update.update_expression(
+                        "SET last_synced_at = :at, last_success_at = :at ADD commits_written :commits",
+                    ),
+                }
+            }
             SyncEnd::Progressed { commits } => self
                 .unconditional(project)
                 .update_expression("ADD commits_written :commits")

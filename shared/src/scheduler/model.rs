@@ -67,6 +67,8 @@ pub struct ConnectionReport {
     pub empty: usize,
     /// Projects with a sync message still in flight (their enqueue lease holds).
     pub in_flight: usize,
+    /// Imported projects GitLab shows no activity on since a sync found them current: not enqueued.
+    pub quiet: usize,
     /// Archived projects not enqueued: history fully imported (or a message still in flight).
     pub archived_done: usize,
     /// Left out by a credential's `include`/`exclude` patterns.

@@ -7,6 +7,7 @@ use super::model::{ConnectionReport, DiscoveredProject};
 use super::ports::{KnownProject, ProjectRecord};
 use crate::kernel::enqueue_lease::EnqueueLease;
 use crate::kernel::project_status::ProjectStatus;
+use crate::kernel::time::parse_utc;
 
 /// Why a discovered project gets no message this tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +22,9 @@ pub enum Hold {
     InFlight,
     /// Archived, and its history is fully imported.
     ArchivedDone,
+    /// Imported, and quiet: a sync found its head current after GitLab's last activity could have hidden a push
+    /// ([`Rules::quiet`]).
+    Quiet,
 }
 
 impl Hold {
@@ -32,6 +36,7 @@ impl Hold {
             Hold::ArchivedDone => report.archived_done += 1,
             Hold::Excluded => report.excluded += 1,
             Hold::Refused(_) => report.inaccessible += 1,
+            Hold::Quiet => report.quiet += 1,
         }
     }
 }
@@ -51,34 +56,65 @@ impl Step {
     /// The status the project's record shows.
     pub fn status(self) -> ProjectStatus {
         match self {
-            Step::Claim | Step::Refresh(Hold::InFlight) | Step::Keep(Hold::InFlight) => {
-                ProjectStatus::Active
-            }
+            Step::Claim
+            | Step::Refresh(Hold::InFlight | Hold::Quiet)
+            | Step::Keep(Hold::InFlight | Hold::Quiet) => ProjectStatus::Active,
             Step::Refresh(hold) | Step::Keep(hold) => match hold {
                 Hold::Excluded => ProjectStatus::Excluded,
                 Hold::Empty => ProjectStatus::Empty,
                 Hold::Refused(status) => status,
                 Hold::ArchivedDone => ProjectStatus::Archived,
-                Hold::InFlight => ProjectStatus::Active,
+                Hold::InFlight | Hold::Quiet => ProjectStatus::Active,
             },
         }
     }
 }
 
-/// Decides a project's step from what discovery found and what its item holds (`now` in epoch seconds; a refused
-/// project is claimed again `retry` seconds after the refusal).
-pub fn plan(
-    project: &DiscoveredProject,
-    known: Option<&KnownProject>,
-    now: i64,
-    retry: i64,
-) -> Step {
+/// What a tick's decisions depend on besides the project: the time and the scheduler's periods, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// Now, in epoch seconds.
+    pub now: i64,
+    /// A refused project is claimed again this long after the refusal.
+    pub retry: i64,
+    /// A quiet project is synced anyway once a sync last found it current this long ago: the safety net for a push
+    /// GitLab records no activity for (a lost update of `last_activity_at`, a push it makes no event of).
+    pub full_check: i64,
+    /// How long after `last_activity_at` a push may leave it unmoved: GitLab moves it at most once an hour, so a
+    /// push within the hour after it shows no change.
+    pub activity_lag: i64,
+}
+
+impl Rules {
+    /// Whether the project needs no sync this tick: imported, and a sync found its head current (`verified_at`)
+    /// at least `activity_lag` after its `last_activity_at` (so any later push would have moved that), and within
+    /// `full_check`. A project with no recorded activity is never quiet.
+    pub fn quiet(&self, project: &DiscoveredProject, known: &KnownProject) -> bool {
+        let activity = project
+            .last_activity_at
+            .as_deref()
+            .and_then(parse_utc)
+            .map(|at| at.unix_timestamp());
+        match (activity, known.verified_at) {
+            (Some(activity), Some(verified)) => {
+                known.imported
+                    && verified >= activity.saturating_add(self.activity_lag)
+                    && verified > self.now.saturating_sub(self.full_check)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Decides a project's step from what discovery found and what its item holds.
+pub fn plan(project: &DiscoveredProject, known: Option<&KnownProject>, rules: &Rules) -> Step {
+    let now = rules.now;
     let lease_holds = known
         .and_then(|k| k.lease.as_ref())
         .is_some_and(|lease| lease.until >= now);
     let refused = known
         .and_then(|k| k.refused)
-        .filter(|refusal| refusal.at.saturating_add(retry) > now);
+        .filter(|refusal| refusal.at.saturating_add(rules.retry) > now);
     let hold = if project.excluded {
         Hold::Excluded
     } else if !project.has_history() {
@@ -89,6 +125,8 @@ pub fn plan(
         Hold::ArchivedDone
     } else if lease_holds {
         Hold::InFlight
+    } else if known.is_some_and(|k| rules.quiet(project, k)) {
+        Hold::Quiet
     } else {
         return Step::Claim;
     };
@@ -103,15 +141,14 @@ pub fn plan(
 pub fn plan_all<'a>(
     found: &'a BTreeMap<u64, DiscoveredProject>,
     known: &HashMap<u64, KnownProject>,
-    now: i64,
-    retry: i64,
+    rules: &Rules,
 ) -> Vec<(&'a DiscoveredProject, Step)> {
     found
         .values()
         .map(|project| {
             (
                 project,
-                plan(project, known.get(&project.project_id), now, retry),
+                plan(project, known.get(&project.project_id), rules),
             )
         })
         .collect()

@@ -43,6 +43,8 @@ pub struct KnownProject {
     pub imported: bool,
     /// The sync's state says GitLab refused the project's repository, and when.
     pub refused: Option<AccessRefusal>,
+    /// When a sync last found the imported head current (epoch seconds; before it read the head).
+    pub verified_at: Option<i64>,
     /// The scheduler's metadata, when every attribute of it is present.
     pub recorded: Option<DiscoveredProject>,
     /// The status the scheduler last recorded.
@@ -58,6 +60,7 @@ impl KnownProject {
             lease: None,
             imported: false,
             refused: None,
+            verified_at: None,
             recorded: None,
             status: None,
         }

@@ -26,7 +26,7 @@ use tracing::Instrument;
 use super::discovery::{DiscoveryBytes, DiscoveryError, discover};
 use super::fanout::SendPolicy;
 use super::model::{ConnectionReport, DiscoveredProject, Tick, TickReport, epoch};
-use super::plan::{StatusCounts, merge_found};
+use super::plan::{Rules, StatusCounts, merge_found};
 use super::ports::{BatchQueue, ConnectionTurns, KnownConnection, ScheduleItems, TickLeases};
 use super::turn::Turn;
 use crate::credentials::model::DiscoverySummary;
@@ -71,6 +71,12 @@ pub struct SchedulerOptions {
     /// A project whose repository GitLab refused (403/404) is tried again this long after the refusal, not every
     /// tick: access may be granted later, but a daily retry costs one request, not one per tick.
     pub inaccessible_retry: Duration,
+    /// An imported project GitLab shows no activity on is synced anyway once a sync last found it current this
+    /// long ago: the safety net for pushes GitLab records no activity for ([`Rules::full_check`]).
+    pub full_check: Duration,
+    /// How long after a project's `last_activity_at` a push may leave it unmoved ([`Rules::activity_lag`]): GitLab
+    /// moves it at most once an hour; ten minutes more for clocks and replication.
+    pub activity_lag: Duration,
     pub retry: RetryPolicy,
     pub send: SendPolicy,
 }
@@ -87,8 +93,23 @@ impl Default for SchedulerOptions {
             discovery_max_bytes: DEFAULT_DISCOVERY_MAX_BYTES,
             tick_margin: Duration::from_secs(2 * 60),
             inaccessible_retry: Duration::from_secs(24 * 3600),
+            full_check: Duration::from_secs(24 * 3600),
+            activity_lag: Duration::from_secs(70 * 60),
             retry: RetryPolicy::default(),
             send: SendPolicy::default(),
+        }
+    }
+}
+
+impl SchedulerOptions {
+    /// The plan's rules at `now` (epoch seconds).
+    pub fn rules(&self, now: i64) -> Rules {
+        let seconds = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        Rules {
+            now,
+            retry: seconds(self.inaccessible_retry),
+            full_check: seconds(self.full_check),
+            activity_lag: seconds(self.activity_lag),
         }
     }
 }

@@ -82,8 +82,7 @@ impl<C: ConnectionTurns, S: ScheduleItems, Q: BatchQueue> Turn<'_, C, S, Q> {
         // Each project's whole record: metadata, and the lease this tick takes (or the one it keeps).
         let seen_at = utc(self.now);
         let taken = EnqueueLease::immediate(self.now, self.options.enqueue_lease);
-        let retry = self.options.inaccessible_retry.as_secs() as i64;
-        let steps = plan_all(found, &known, epoch(self.now), retry);
+        let steps = plan_all(found, &known, &self.options.rules(epoch(self.now)));
         let records = records_to_write(&steps, &known, &taken, &seen_at);
         let unwritten = self.write(&records, report).await;
         let messages = messages(self.connection, &steps, &unwritten, report);

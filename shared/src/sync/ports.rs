@@ -58,8 +58,14 @@ pub trait CommitStore: Send + Sync {
 /// How one sync of a project ended, as its sync item records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncEnd {
-    /// It read the project and wrote `commits` (or had nothing to write).
-    Succeeded { at: String, commits: u64 },
+    /// It read the project and wrote `commits` (or had nothing to write). `verified_at` (epoch seconds): the
+    /// branch head it read then was the one already imported, so the table was current at that time (what lets the
+    /// scheduler leave a quiet project alone).
+    Succeeded {
+        at: String,
+        commits: u64,
+        verified_at: Option<i64>,
+    },
     /// It failed with this code (`forbidden`, `gitlab_unavailable`, ...), or did not run for its credential's
     /// state (`credential_disabled`, ...).
     Failed { at: String, code: String },

@@ -220,9 +220,10 @@ impl RecordReport {
         }
     }
 
-    /// How the sync ended, as the project's sync item records it: `None` for a record that never read the project
-    /// for a reason of its own (deferred, or skipped for its credential's state).
-    pub fn end(&self) -> Option<SyncEnd> {
+    /// How the sync that started at `started_at` ended, as the project's sync item records it: `None` for a
+    /// record that never read the project for a reason of its own (deferred, or skipped for its credential's
+    /// state).
+    pub fn end(&self, started_at: OffsetDateTime) -> Option<SyncEnd> {
         let at = timestamp(OffsetDateTime::now_utc());
         let commits = self.commits() as u64;
         match &self.outcome {
@@ -230,7 +231,17 @@ impl RecordReport {
             RecordOutcome::Synced(SyncOutcome::Continue(_)) | RecordOutcome::Continued(_) => {
                 Some(SyncEnd::Progressed { commits })
             }
-            RecordOutcome::Synced(_) => Some(SyncEnd::Succeeded { at, commits }),
+            // The head it read, after it started, was the one imported: the table was current then.
+            RecordOutcome::Synced(SyncOutcome::Unchanged) => Some(SyncEnd::Succeeded {
+                at,
+                commits,
+                verified_at: Some(started_at.unix_timestamp()),
+            }),
+            RecordOutcome::Synced(_) => Some(SyncEnd::Succeeded {
+                at,
+                commits,
+                verified_at: None,
+            }),
             // Handed back (SQS delivers it again), or another delivery of the message did the sync.
             RecordOutcome::Deferred | RecordOutcome::Skipped("superseded") => None,
             // Refused, or not run for its credential's state (deleted, disabled, no longer active).
@@ -385,6 +396,7 @@ where
             project_id = message.project_id()
         );
         let started = std::time::Instant::now();
+        let started_at = OffsetDateTime::now_utc();
         let (outcome, stats) = self.sync(&message, slot).instrument(span.clone()).await;
         let report = RecordReport {
             message: Some(message),
@@ -392,7 +404,7 @@ where
             stats,
             duration: started.elapsed(),
         };
-        self.record_end(&report, slot)
+        self.record_end(&report, slot, started_at)
             .instrument(span.clone())
             .await;
         let _entered = span.enter();
@@ -418,8 +430,13 @@ where
 
     /// Records how the record's sync ended on the project's sync item (what `projects.list` shows), within the
     /// record's time. A failure to record is only logged: the sync itself is done.
-    async fn record_end(&self, report: &RecordReport, slot: RecordSlot) {
-        let (Some(message), Some(end)) = (&report.message, report.end()) else {
+    async fn record_end(
+        &self,
+        report: &RecordReport,
+        slot: RecordSlot,
+        started_at: OffsetDateTime,
+    ) {
+        let (Some(message), Some(end)) = (&report.message, report.end(started_at)) else {
             return;
         };
         let key = ProjectKey::new(message.connection_id().clone(), message.project_id());
@@ -660,17 +677,30 @@ mod tests {
             commits_written: 7,
             ..SyncReport::default()
         };
-        let end = |outcome| report(outcome).end();
+        let started_at = time::macros::datetime!(2026-12-07 12:00:00 UTC);
+        let end = |outcome| report(outcome).end(started_at);
+        // Only a sync that found the imported head unchanged says the table was current when it started.
         assert!(matches!(
             end(RecordOutcome::Synced(SyncOutcome::Imported(
                 written.clone()
             ))),
-            Some(SyncEnd::Succeeded { commits: 7, .. })
+            Some(SyncEnd::Succeeded {
+                commits: 7,
+                verified_at: None,
+                ..
+            })
         ));
-        assert!(matches!(
-            end(RecordOutcome::Synced(SyncOutcome::Unchanged)),
-            Some(SyncEnd::Succeeded { commits: 0, .. })
-        ));
+        assert_eq!(
+            end(RecordOutcome::Synced(SyncOutcome::Unchanged)).map(|end| match end {
+                SyncEnd::Succeeded {
+                    commits,
+                    verified_at,
+                    ..
+                } => (commits, verified_at),
+                other => panic!("{other:?}"),
+            }),
+            Some((0, Some(started_at.unix_timestamp())))
+        );
         assert_eq!(
             end(RecordOutcome::Continued(written)),
             Some(SyncEnd::Progressed { commits: 7 })

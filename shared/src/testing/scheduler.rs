@@ -104,6 +104,16 @@ impl MemorySchedulerStore {
         item.refused = refused;
     }
 
+    /// When a sync last found the project's imported head current (epoch seconds), as its item says.
+    pub fn set_verified_at(&self, connection: &ConnectionId, project_id: u64, at: i64) {
+        let mut state = locked(&self.state);
+        let item = state
+            .projects
+            .entry((connection.clone(), project_id))
+            .or_insert_with(|| KnownProject::unrecorded(project_id));
+        item.verified_at = Some(at);
+    }
+
     /// The project's item, as the next tick reads it.
     pub fn project(&self, connection: &ConnectionId, project_id: u64) -> Option<KnownProject> {
         locked(&self.state)
@@ -255,10 +265,12 @@ impl ScheduleItems for MemorySchedulerStore {
             let project = record.project;
             let key = (connection.clone(), project.project_id);
             // The sync's half of the item is never written by the scheduler.
-            let (imported, refused) = state
+            let (imported, refused, verified_at) = state
                 .projects
                 .get(&key)
-                .map_or((false, None), |known| (known.imported, known.refused));
+                .map_or((false, None, None), |known| {
+                    (known.imported, known.refused, known.verified_at)
+                });
             state.projects.insert(
                 key,
                 KnownProject {
@@ -267,6 +279,7 @@ impl ScheduleItems for MemorySchedulerStore {
                     lease: record.lease.cloned(),
                     imported,
                     refused,
+                    verified_at,
                     recorded: Some(project.clone()),
                     status: Some(record.status),
                 },

@@ -9,6 +9,16 @@ use crate::testing::discovered_project;
 /// A day, the default retry of a refused project.
 const RETRY: i64 = 86_400;
 
+/// The rules at `now` with `retry`, and the default full check (a day) and activity lag (70 minutes).
+fn rules(now: i64, retry: i64) -> Rules {
+    Rules {
+        now,
+        retry,
+        full_check: 86_400,
+        activity_lag: 4_200,
+    }
+}
+
 fn project(archived: bool, empty: bool) -> DiscoveredProject {
     DiscoveredProject {
         archived,
@@ -34,6 +44,7 @@ fn known(
         }),
         imported,
         refused: None,
+        verified_at: None,
         recorded: Some(project.clone()),
         status: Some(status),
     }
@@ -42,13 +53,13 @@ fn known(
 #[test]
 fn a_new_or_lapsed_project_is_claimed() {
     let p = project(false, false);
-    assert_eq!(plan(&p, None, 100, RETRY), Step::Claim);
+    assert_eq!(plan(&p, None, &rules(100, RETRY)), Step::Claim);
     let lapsed = known(&p, Some(99), true, ProjectStatus::Active);
-    assert_eq!(plan(&p, Some(&lapsed), 100, RETRY), Step::Claim);
+    assert_eq!(plan(&p, Some(&lapsed), &rules(100, RETRY)), Step::Claim);
     // An archived project not yet imported is synced once.
     let a = project(true, false);
     let unimported = known(&a, None, false, ProjectStatus::Active);
-    assert_eq!(plan(&a, Some(&unimported), 100, RETRY), Step::Claim);
+    assert_eq!(plan(&a, Some(&unimported), &rules(100, RETRY)), Step::Claim);
 }
 
 #[test]
@@ -56,13 +67,13 @@ fn held_projects_are_written_only_when_their_metadata_or_status_changed() {
     let p = project(false, false);
     let held = known(&p, Some(100), false, ProjectStatus::Active);
     assert_eq!(
-        plan(&p, Some(&held), 100, RETRY),
+        plan(&p, Some(&held), &rules(100, RETRY)),
         Step::Keep(Hold::InFlight)
     );
     let mut renamed = p.clone();
     renamed.path_with_namespace = "g/renamed".into();
     assert_eq!(
-        plan(&renamed, Some(&held), 100, RETRY),
+        plan(&renamed, Some(&held), &rules(100, RETRY)),
         Step::Refresh(Hold::InFlight)
     );
     let gone = KnownProject {
@@ -70,7 +81,7 @@ fn held_projects_are_written_only_when_their_metadata_or_status_changed() {
         ..held.clone()
     };
     assert_eq!(
-        plan(&p, Some(&gone), 100, RETRY),
+        plan(&p, Some(&gone), &rules(100, RETRY)),
         Step::Refresh(Hold::InFlight)
     );
     let was_forbidden = KnownProject {
@@ -78,7 +89,7 @@ fn held_projects_are_written_only_when_their_metadata_or_status_changed() {
         ..held
     };
     assert_eq!(
-        plan(&p, Some(&was_forbidden), 100, RETRY),
+        plan(&p, Some(&was_forbidden), &rules(100, RETRY)),
         Step::Refresh(Hold::InFlight),
         "a status that changed is written"
     );
@@ -86,13 +97,19 @@ fn held_projects_are_written_only_when_their_metadata_or_status_changed() {
     let a = project(true, false);
     let done = known(&a, None, true, ProjectStatus::Archived);
     assert_eq!(
-        plan(&a, Some(&done), 100, RETRY),
+        plan(&a, Some(&done), &rules(100, RETRY)),
         Step::Keep(Hold::ArchivedDone)
     );
     let e = project(false, true);
-    assert_eq!(plan(&e, None, 100, RETRY), Step::Refresh(Hold::Empty));
+    assert_eq!(
+        plan(&e, None, &rules(100, RETRY)),
+        Step::Refresh(Hold::Empty)
+    );
     let empty = known(&e, None, false, ProjectStatus::Empty);
-    assert_eq!(plan(&e, Some(&empty), 100, RETRY), Step::Keep(Hold::Empty));
+    assert_eq!(
+        plan(&e, Some(&empty), &rules(100, RETRY)),
+        Step::Keep(Hold::Empty)
+    );
 }
 
 #[test]
@@ -107,7 +124,7 @@ fn a_refused_project_waits_for_its_retry_then_is_claimed_once() {
         ..known(&p, None, true, ProjectStatus::Active)
     };
     let next_tick = refused_at + 3_600;
-    let step = plan(&p, Some(&item), next_tick, RETRY);
+    let step = plan(&p, Some(&item), &rules(next_tick, RETRY));
     assert_eq!(step, Step::Refresh(Hold::Refused(ProjectStatus::Forbidden)));
     assert_eq!(step.status(), ProjectStatus::Forbidden);
     let recorded = KnownProject {
@@ -115,12 +132,12 @@ fn a_refused_project_waits_for_its_retry_then_is_claimed_once() {
         ..item.clone()
     };
     assert_eq!(
-        plan(&p, Some(&recorded), next_tick + 3_600, RETRY),
+        plan(&p, Some(&recorded), &rules(next_tick + 3_600, RETRY)),
         Step::Keep(Hold::Refused(ProjectStatus::Forbidden)),
         "held ticks write nothing"
     );
     assert_eq!(
-        plan(&p, Some(&recorded), refused_at + RETRY, RETRY),
+        plan(&p, Some(&recorded), &rules(refused_at + RETRY, RETRY)),
         Step::Claim,
         "a day later it is tried again"
     );
@@ -132,7 +149,7 @@ fn a_refused_project_waits_for_its_retry_then_is_claimed_once() {
         ..item
     };
     assert_eq!(
-        plan(&p, Some(&never_overflows), 0, i64::MAX),
+        plan(&p, Some(&never_overflows), &rules(0, i64::MAX)),
         Step::Refresh(Hold::Refused(ProjectStatus::NotFound))
     );
 }
@@ -141,12 +158,12 @@ fn a_refused_project_waits_for_its_retry_then_is_claimed_once() {
 fn an_excluded_project_is_recorded_and_never_claimed() {
     let mut p = project(false, false);
     p.excluded = true;
-    let step = plan(&p, None, 100, RETRY);
+    let step = plan(&p, None, &rules(100, RETRY));
     assert_eq!(step, Step::Refresh(Hold::Excluded));
     assert_eq!(step.status(), ProjectStatus::Excluded);
     let imported = known(&p, None, true, ProjectStatus::Excluded);
     assert_eq!(
-        plan(&p, Some(&imported), 100, RETRY),
+        plan(&p, Some(&imported), &rules(100, RETRY)),
         Step::Keep(Hold::Excluded)
     );
 }
@@ -171,4 +188,63 @@ fn a_project_is_left_out_only_if_every_credential_that_found_it_leaves_it_out() 
     also_excluded.excluded = true;
     merge_found(&mut only_excluded, 7, also_excluded);
     assert_eq!(only_excluded[&7], by_first);
+}
+
+#[test]
+fn an_imported_project_without_activity_since_a_sync_found_it_current_is_quiet_until_the_full_check()
+ {
+    // given a project whose last activity GitLab shows at 10:00, imported, its lease lapsed
+    let activity = 1_796_724_000; // 2026-12-08T10:00:00Z
+    let p = DiscoveredProject {
+        last_activity_at: Some("2026-12-08T10:00:00Z".into()),
+        ..project(false, false)
+    };
+    let item = |verified_at: Option<i64>| KnownProject {
+        verified_at,
+        ..known(&p, Some(0), true, ProjectStatus::Active)
+    };
+    let at =
+        |now: i64, verified_at: Option<i64>| plan(&p, Some(&item(verified_at)), &rules(now, RETRY));
+    let now = activity + 6 * 3_600;
+    // then a sync that found the head current 70 minutes or more after that activity makes it quiet
+    assert_eq!(at(now, Some(activity + 4_200)), Step::Keep(Hold::Quiet));
+    assert_eq!(
+        at(now, Some(activity + 4_200)).status(),
+        ProjectStatus::Active
+    );
+    // but one within the hour after it may have missed a push that left the activity unmoved
+    assert_eq!(at(now, Some(activity + 4_199)), Step::Claim);
+    assert_eq!(at(now, None), Step::Claim);
+    // and a day after that check the project is synced anyway
+    assert_eq!(
+        at(activity + 4_200 + 86_400, Some(activity + 4_200)),
+        Step::Claim
+    );
+    // activity after the check (GitLab moved it): synced
+    let moved = DiscoveredProject {
+        last_activity_at: Some("2026-12-08T12:00:00Z".into()),
+        ..p.clone()
+    };
+    assert_eq!(
+        plan(
+            &moved,
+            Some(&item(Some(activity + 4_200))),
+            &rules(now, RETRY)
+        ),
+        Step::Claim
+    );
+    // no activity shown, or a history not fully imported: never quiet
+    let unknown = DiscoveredProject {
+        last_activity_at: None,
+        ..p.clone()
+    };
+    assert_eq!(
+        plan(&unknown, Some(&item(Some(now))), &rules(now, RETRY)),
+        Step::Claim
+    );
+    let unfinished = KnownProject {
+        imported: false,
+        ..item(Some(now))
+    };
+    assert_eq!(plan(&p, Some(&unfinished), &rules(now, RETRY)), Step::Claim);
 }

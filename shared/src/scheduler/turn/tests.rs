@@ -120,6 +120,38 @@ async fn a_new_project_is_enqueued_once_with_a_lease() {
 }
 
 #[tokio::test]
+async fn a_quiet_project_costs_no_message_and_no_write_until_gitlab_shows_activity() {
+    // given a project imported and found current by a sync 70 minutes after GitLab's last activity on it
+    let given = Given::new();
+    let activity = TICK - 3 * 3_600;
+    let p = DiscoveredProject {
+        last_activity_at: Some(crate::kernel::time::utc(at(activity))),
+        ..discovered_project(7, "g/p")
+    };
+    given.scheduled(&[&p], true, at(TICK)).await;
+    given.store.set_sync_state(&acme(), 7, true, None);
+    given.store.set_verified_at(&acme(), 7, activity + 70 * 60);
+
+    // when the next ticks run after the lease lapsed
+    let quiet = given.scheduled(&[&p], true, at(TICK + 3_600)).await;
+
+    // then nothing is sent or written for it
+    assert_eq!((quiet.enqueued, quiet.quiet, quiet.writes), (0, 1, 0));
+    assert_eq!(given.sent(), vec![7]);
+    assert_eq!(given.item(7).status, Some(ProjectStatus::Active));
+    // and once GitLab shows activity after that sync, it is sent again
+    let active = DiscoveredProject {
+        last_activity_at: Some(crate::kernel::time::utc(at(TICK + 3_000))),
+        ..p.clone()
+    };
+    let moved = given
+        .scheduled(&[&active], true, at(TICK + 2 * 3_600))
+        .await;
+    assert_eq!((moved.enqueued, moved.quiet), (1, 0));
+    assert_eq!(given.sent(), vec![7, 7]);
+}
+
+#[tokio::test]
 async fn an_unchanged_project_within_its_lease_is_neither_sent_nor_written() {
     let given = Given::new();
     let p = discovered_project(7, "g/p");
