@@ -136,7 +136,7 @@ async fn the_pipeline_imports_git_truth_then_exactly_the_new_commits() {
     let imported_first = stored_shas(&demo, &sim, &run).await;
 
     // GitLab moves on; the second pass imports exactly the new commits, old-dated merge included.
-    let new = demo.advance(200);
+    let new = demo.advance(&sim, 200);
     let api = demo.project("acme/platform/api");
     let old_dated = api
         .repo
@@ -226,6 +226,16 @@ async fn the_pipeline_imports_git_truth_then_exactly_the_new_commits() {
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     let third = run.pass().await.unwrap();
     assert_eq!(third.excluded, 2, "{third:?}");
+    // The projects a sync found current in pass 2, on which GitLab shows no activity since: quiet, no message and
+    // no request. The two GitLab moved on this hour are asked again (it moves `last_activity_at` at most hourly,
+    // so a push within the hour after it would not show): one request each.
+    assert_eq!(third.quiet, 2, "{third:?}");
+    for path in ["acme/platform/infra/terraform", "research/ml/vision/models"] {
+        assert!(synced(&third, path).is_empty(), "{path} is quiet");
+    }
+    for path in ["acme/platform/api", "acme/monolith"] {
+        assert_eq!(synced(&third, path), vec![("unchanged", 0, 1)], "{path}");
+    }
     for path in ["partners/sdk", "partners/docs"] {
         assert!(synced(&third, path).is_empty(), "{path} is not enqueued");
         let id = sim.with_world(|w| w.find_project(path)).unwrap();
@@ -255,4 +265,62 @@ async fn the_pipeline_imports_git_truth_then_exactly_the_new_commits() {
     }
     run.aws.teardown().await;
     sim.shutdown().await;
+}
+
+/// The cost of a tick when nothing changed: once a sync found every project current (and GitLab shows no activity
+/// since), a tick costs its listing requests and nothing else: no message, no sync, no write. A push moves the
+/// project's activity, and the next tick syncs that project alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tick_with_nothing_changed_costs_only_its_listing() {
+    let (demo, world) = Demo::build(200);
+    let sim = Simulator::start(world).await.unwrap();
+    let run = LocalRun::on_simulator(&format!("quiet{}", std::process::id()), &sim)
+        .await
+        .unwrap();
+    run.create_credential(CONNECTION, &sim.base_url(), DEMO_TOKEN, "quiet")
+        .await
+        .unwrap();
+    let first = run.pass().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let second = run.pass().await.unwrap();
+    // Every project synced (all but the archived one, imported already, and the refused one): unchanged.
+    let active = second.enqueued;
+    assert_eq!(active, demo.expected().count() - 1, "{second:?}");
+    assert_eq!(second.results.get("unchanged"), Some(&active), "{second:?}");
+
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let third = run.pass().await.unwrap();
+    assert_eq!(
+        (third.enqueued, third.quiet, third.deliveries, third.scheduler_writes),
+        (0, active, 0, 0),
+        "{third:?}"
+    );
+    assert_eq!(third.sync_requests, 0);
+    assert_eq!(third.scheduler_requests, second.scheduler_requests);
+    assert!(third.scheduler_requests <= first.scheduler_requests);
+
+    // A push moves the project's activity: the next tick syncs it, and only it.
+    let docs = demo.project("partners/docs");
+    let id = sim.with_world(|w| w.find_project("partners/docs")).unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let pushed = sim
+        .push(id, "main", |_| {
+            docs.repo
+                .commit(testkit::git_fixture::CommitSpec::new("after the quiet", now));
+        })
+        .await;
+    let fourth = run.pass().await.unwrap();
+    assert_eq!((fourth.enqueued, fourth.quiet), (1, active - 1), "{fourth:?}");
+    assert_eq!(synced(&fourth, "partners/docs"), vec![("imported", 1, 3)]);
+    assert!(
+        run.wait_for_head(CONNECTION, id, &pushed.after, Duration::from_secs(1))
+            .await
+            .is_some()
+    );
+    assert_eq!(
+        differences_from_git(&demo, &sim, &run).await,
+        Vec::<String>::new()
+    );
+    sim.shutdown().await;
+    run.aws.teardown().await;
 }

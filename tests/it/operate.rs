@@ -38,7 +38,7 @@ async fn operated(prefix: &str) -> Operated {
         .unwrap();
     assert_eq!(credential["status"], "active", "{credential}");
     let first = run.pass().await.unwrap();
-    demo.advance(20);
+    demo.advance(&sim, 20);
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     let second = run.pass().await.unwrap();
     let mut written = BTreeMap::new();

@@ -248,8 +248,9 @@ impl Demo {
 
     /// GitLab moves on: `acme/platform/api` gets a merge of a feature branch whose commits are dated before
     /// anything imported so far plus two fresh commits; `acme/monolith` gets `monolith_commits` more. Returns
-    /// the shas that are new on the default branches.
-    pub fn advance(&mut self, monolith_commits: usize) -> Vec<String> {
+    /// the shas that are new on the default branches. `sim` records the pushes' activity on both projects, as
+    /// GitLab does.
+    pub fn advance(&mut self, sim: &Simulator, monolith_commits: usize) -> Vec<String> {
         self.rounds += 1;
         let round = self.rounds;
         let mut new = Vec::new();
@@ -287,6 +288,13 @@ impl Demo {
         let before_head = monolith.head();
         monolith.fast_import_history("main", monolith_commits, Some(10));
         new.extend(monolith.rev_list(&["main", &format!("^{before_head}")]));
+        sim.with_world(|w| {
+            for path in ["acme/platform/api", "acme/monolith"] {
+                let id = w.find_project(path).expect("a demo project");
+                w.project_mut(id)
+                    .record_activity(time::OffsetDateTime::now_utc());
+            }
+        });
         new
     }
 }

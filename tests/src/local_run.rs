@@ -182,6 +182,10 @@ pub struct PassSummary {
     pub inaccessible: usize,
     /// Left out by the credential's include/exclude patterns.
     pub excluded: usize,
+    /// Imported projects GitLab shows no activity on since a sync found them current: not enqueued.
+    pub quiet: usize,
+    /// Project item writes the tick made.
+    pub scheduler_writes: usize,
     /// Sync records by result word (`imported`, `unchanged`, `continued`, `retry`, ...).
     pub results: BTreeMap<&'static str, usize>,
     pub commits_written: usize,
@@ -557,6 +561,8 @@ impl LocalRun {
             summary.empty += connection.empty;
             summary.inaccessible += connection.inaccessible;
             summary.excluded += connection.excluded;
+            summary.quiet += connection.quiet;
+            summary.scheduler_writes += connection.writes;
             summary.scheduler_requests += connection.gitlab_requests;
             for error in &connection.errors {
                 let error = format!("{}: {error}", connection.connection_id);
@@ -565,8 +571,12 @@ impl LocalRun {
             }
         }
         self.say(format!(
-            "  scheduler: {} projects found, {} sync messages sent, {} empty, {} GitLab requests",
-            summary.discovered, summary.enqueued, summary.empty, summary.scheduler_requests
+            "  scheduler: {} projects found, {} sync messages sent, {} empty, {} quiet, {} GitLab requests",
+            summary.discovered,
+            summary.enqueued,
+            summary.empty,
+            summary.quiet,
+            summary.scheduler_requests
         ));
         summary.elapsed = started.elapsed();
         Ok(summary)

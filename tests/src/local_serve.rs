@@ -132,7 +132,7 @@ impl Served {
 
     /// GitLab moves on: new commits on the demo's projects ([`Demo::advance`]); the shas that are new.
     pub fn advance(&mut self, monolith_commits: usize) -> Vec<String> {
-        self.demo.advance(monolith_commits)
+        self.demo.advance(&self.sim, monolith_commits)
     }
 
     pub fn run(&self) -> Arc<LocalRun> {

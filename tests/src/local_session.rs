@@ -240,10 +240,10 @@ pub async fn run_session(session: Session) -> Result<SessionReport, LocalRunErro
     let before = run.credential_info(CONNECTION, &credential_id).await["last_sync"].clone();
 
     let mut moved_on = None;
-    if let Gitlab::Demo(demo, _) = &mut gitlab
+    if let Gitlab::Demo(demo, sim) = &mut gitlab
         && opened
     {
-        let new = demo.advance(MOVE_ON_COMMITS).len();
+        let new = demo.advance(sim, MOVE_ON_COMMITS).len();
         eprintln!(
             "\nGitLab moved on since the last run of {}: {new} new commits on acme/platform/api and acme/monolith",
             name.unwrap_or_default()
@@ -287,8 +287,8 @@ pub async fn run_session(session: Session) -> Result<SessionReport, LocalRunErro
         passes.push(pushed);
     }
 
-    if let Gitlab::Demo(demo, _) = &mut gitlab {
-        let new = demo.advance(MOVE_ON_COMMITS);
+    if let Gitlab::Demo(demo, sim) = &mut gitlab {
+        let new = demo.advance(sim, MOVE_ON_COMMITS);
         eprintln!(
             "\nGitLab moves on: {} new commits on acme/platform/api (a merge of a branch whose commits are dated \
              months before pass 1, and a release) and acme/monolith",

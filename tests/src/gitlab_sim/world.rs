@@ -130,6 +130,14 @@ impl ProjectSpec {
         }
     }
 
+    /// Records activity on the project at `at`, as GitLab does: it moves `last_activity_at` only when that is an
+    /// hour old or more, so activity within the hour after it leaves it unmoved.
+    pub fn record_activity(&mut self, at: OffsetDateTime) {
+        if at - self.last_activity_at >= time::Duration::HOUR {
+            self.last_activity_at = at;
+        }
+    }
+
     /// A project of group `group` whose default branch is `main`.
     pub fn in_group(group: u64, path: &str, repo: Option<&Path>) -> Self {
         Self::new(Namespace::Group(group), path, repo, "main")
