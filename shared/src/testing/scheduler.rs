@@ -114,6 +114,17 @@ impl MemorySchedulerStore {
         item.verified_at = Some(at);
     }
 
+    /// Lets the project's enqueue lease lapse, as time would.
+    pub fn lapse_lease(&self, connection: &ConnectionId, project_id: u64) {
+        if let Some(lease) = locked(&self.state)
+            .projects
+            .get_mut(&(connection.clone(), project_id))
+            .and_then(|item| item.lease.as_mut())
+        {
+            lease.until = 0;
+        }
+    }
+
     /// The project's item, as the next tick reads it.
     pub fn project(&self, connection: &ConnectionId, project_id: u64) -> Option<KnownProject> {
         locked(&self.state)

@@ -2,14 +2,19 @@
 //! Prints GitLab requests (per route, against the number of pages a listing needs), `SendMessageBatch` calls,
 //! DynamoDB item writes and write requests, and wall time of a first tick (everything enqueued) and of a second
 //! tick right after it (everything still in flight and unchanged: discovery and one read of the project items,
-//! nothing written or sent).
+//! nothing written or sent). With `--quiet`, a third tick as the next hour's would find them: every lease lapsed
+//! and every project quiet (imported, and a sync found it current long after GitLab's last activity on it: the
+//! sync items say so, written before the tick), so nothing is sent or written.
 //!
 //! Needs the moto server (project items, leases and secrets go through the real adapters; the queue too with
 //! `--sqs-moto`, see [`CountingQueue`]):
-//! `scripts/with-moto cargo run --profile profiling -p testkit --bin bench-scheduler -- [PROJECTS] [GROUPS] [WRITE_CONCURRENCY] [--sqs-moto] [--memory-store]`.
+//! `scripts/with-moto cargo run --profile profiling -p testkit --bin bench-scheduler -- [PROJECTS] [GROUPS] [WRITE_CONCURRENCY] [--sqs-moto] [--memory-store] [--quiet]`.
 //! The simulator runs in this process on its own runtime.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use shared::aws::credential_store::DynamoCredentialStore;
@@ -93,6 +98,7 @@ fn main() -> BenchResult<()> {
     let groups: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(50);
     let sqs_on_moto = args.iter().any(|a| a == "--sqs-moto");
     let memory_store = args.iter().any(|a| a == "--memory-store");
+    let quiet = args.iter().any(|a| a == "--quiet");
     let write_concurrency: usize = args
         .get(3)
         .and_then(|n| n.parse().ok())
@@ -172,15 +178,20 @@ fn main() -> BenchResult<()> {
             write_concurrency,
             ..SchedulerOptions::default()
         },
+        quiet: quiet.then(|| QuietTick {
+            aws: &aws,
+            project_ids: sim.with_world(|w| w.projects.keys().copied().collect()),
+            connection: bench.clone(),
+        }),
     };
     if memory_store {
         // The scheduler timed without moto's cost per call (about 8 ms for an `UpdateItem`, whatever the
         // concurrency: its server is GIL-bound).
         let store = MemorySchedulerStore::default();
         store.add_connection(&bench, None);
-        bench_ticks.run(store)?;
+        bench_ticks.run(store.clone(), Some(&store))?;
     } else {
-        bench_ticks.run(DynamoProjectStore::new(aws.dynamodb.clone(), &table))?;
+        bench_ticks.run(DynamoProjectStore::new(aws.dynamodb.clone(), &table), None)?;
     }
     runtime.block_on(aws.teardown());
     Ok(())
@@ -196,10 +207,75 @@ struct BenchTicks<'a> {
     queue: CountingQueue,
     connector: GitLabConnector,
     options: SchedulerOptions,
+    /// The third tick, when asked for.
+    quiet: Option<QuietTick<'a>>,
+}
+
+/// What a third tick needs: every project's sync item saying it is imported and was found current an hour ago,
+/// and its lease lapsed.
+struct QuietTick<'a> {
+    aws: &'a AwsStandIn,
+    project_ids: Vec<u64>,
+    connection: ConnectionId,
+}
+
+impl QuietTick<'_> {
+    /// Writes the sync items (`last_head`, `verified_at` an hour ago) 25 a call, and takes every schedule item's
+    /// lease back (as if 50 minutes had passed). On the memory store, the same in memory.
+    async fn prepare(&self, memory: Option<&MemorySchedulerStore>) -> BenchResult<()> {
+        let verified = time::OffsetDateTime::now_utc().unix_timestamp() - 3_600;
+        if let Some(store) = memory {
+            for id in &self.project_ids {
+                store.set_sync_state(&self.connection, *id, true, None);
+                store.set_verified_at(&self.connection, *id, verified);
+                store.lapse_lease(&self.connection, *id);
+            }
+            return Ok(());
+        }
+        let table = self.aws.table("StateTable");
+        let pk = AttributeValue::S(format!("CONN#{}", self.connection));
+        for chunk in self.project_ids.chunks(25) {
+            let writes = chunk
+                .iter()
+                .map(|id| {
+                    let item = HashMap::from([
+                        ("pk".to_owned(), pk.clone()),
+                        ("sk".to_owned(), AttributeValue::S(format!("PROJ#{id}"))),
+                        ("last_head".to_owned(), AttributeValue::S("a".repeat(40))),
+                        ("verified_at".to_owned(), AttributeValue::N(verified.to_string())),
+                    ]);
+                    let put = PutRequest::builder().set_item(Some(item)).build()?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<Vec<_>, aws_sdk_dynamodb::error::BuildError>>()?;
+            self.aws
+                .dynamodb
+                .batch_write_item()
+                .request_items(table, writes)
+                .send()
+                .await?;
+        }
+        for chunk in self.project_ids.chunks(100) {
+            futures::future::try_join_all(chunk.iter().map(|id| {
+                self.aws
+                    .dynamodb
+                    .update_item()
+                    .table_name(table)
+                    .key("pk", pk.clone())
+                    .key("sk", AttributeValue::S(format!("SCHED#{id}")))
+                    .update_expression("SET enqueue_lease_until = :lapsed")
+                    .expression_attribute_values(":lapsed", AttributeValue::N("0".into()))
+                    .send()
+            }))
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 impl BenchTicks<'_> {
-    fn run<P>(self, store: P) -> BenchResult<()>
+    /// The ticks on `store`; `memory` is the same store when it is the one in memory.
+    fn run<P>(self, store: P, memory: Option<&MemorySchedulerStore>) -> BenchResult<()>
     where
         P: TickLeases + ConnectionTurns + ScheduleItems + Clone,
     {
@@ -212,7 +288,15 @@ impl BenchTicks<'_> {
             self.options,
         );
         let (runtime, sim, expected_pages) = (self.runtime, self.sim, self.expected_pages);
-        for (tick, key) in [("first", "bench-tick-1"), ("second", "bench-tick-2")] {
+        for (tick, key) in [
+            ("first", "bench-tick-1"),
+            ("second", "bench-tick-2"),
+            ("quiet", "bench-tick-3"),
+        ] {
+            if key == "bench-tick-3" {
+                let Some(quiet) = &self.quiet else { break };
+                runtime.block_on(quiet.prepare(memory))?;
+            }
             sim.reset_counts();
             scheduler.queue.calls.store(0, Ordering::Relaxed);
             scheduler.queue.messages.store(0, Ordering::Relaxed);
