@@ -291,7 +291,12 @@ async fn a_tick_with_nothing_changed_costs_only_its_listing() {
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     let third = run.pass().await.unwrap();
     assert_eq!(
-        (third.enqueued, third.quiet, third.deliveries, third.scheduler_writes),
+        (
+            third.enqueued,
+            third.quiet,
+            third.deliveries,
+            third.scheduler_writes
+        ),
         (0, active, 0, 0),
         "{third:?}"
     );
@@ -305,12 +310,18 @@ async fn a_tick_with_nothing_changed_costs_only_its_listing() {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let pushed = sim
         .push(id, "main", |_| {
-            docs.repo
-                .commit(testkit::git_fixture::CommitSpec::new("after the quiet", now));
+            docs.repo.commit(testkit::git_fixture::CommitSpec::new(
+                "after the quiet",
+                now,
+            ));
         })
         .await;
     let fourth = run.pass().await.unwrap();
-    assert_eq!((fourth.enqueued, fourth.quiet), (1, active - 1), "{fourth:?}");
+    assert_eq!(
+        (fourth.enqueued, fourth.quiet),
+        (1, active - 1),
+        "{fourth:?}"
+    );
     assert_eq!(synced(&fourth, "partners/docs"), vec![("imported", 1, 3)]);
     assert!(
         run.wait_for_head(CONNECTION, id, &pushed.after, Duration::from_secs(1))

@@ -242,7 +242,10 @@ impl QuietTick<'_> {
                         ("pk".to_owned(), pk.clone()),
                         ("sk".to_owned(), AttributeValue::S(format!("PROJ#{id}"))),
                         ("last_head".to_owned(), AttributeValue::S("a".repeat(40))),
-                        ("verified_at".to_owned(), AttributeValue::N(verified.to_string())),
+                        (
+                            "verified_at".to_owned(),
+                            AttributeValue::N(verified.to_string()),
+                        ),
                     ]);
                     let put = PutRequest::builder().set_item(Some(item)).build()?;
                     Ok(WriteRequest::builder().put_request(put).build())

@@ -175,7 +175,10 @@ impl Simulator {
                 delivery: None,
             };
         }
-        self.with_world(|w| w.project_mut(project).record_activity(time::OffsetDateTime::now_utc()));
+        self.with_world(|w| {
+            w.project_mut(project)
+                .record_activity(time::OffsetDateTime::now_utc())
+        });
         let delivery = if self.hooks.is_set() {
             let payload = hooks::push_payload(&self.shared, project, branch, &before, &after).await;
             self.hooks.deliver(payload, &self.shared.base_url)
