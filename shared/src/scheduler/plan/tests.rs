@@ -233,6 +233,15 @@ fn an_imported_project_without_activity_since_a_sync_found_it_current_is_quiet_u
         ),
         Step::Claim
     );
+    // a default branch changed (GitLab records no activity for that): synced on the new branch
+    let renamed = DiscoveredProject {
+        default_branch: "trunk".into(),
+        ..p.clone()
+    };
+    assert_eq!(
+        plan(&renamed, Some(&item(Some(activity + 4_200))), &rules(now, RETRY)),
+        Step::Claim
+    );
     // no activity shown, or a history not fully imported: never quiet
     let unknown = DiscoveredProject {
         last_activity_at: None,
