@@ -287,6 +287,17 @@ async fn a_tick_with_nothing_changed_costs_only_its_listing() {
     let active = second.enqueued;
     assert_eq!(active, demo.expected().count() - 1, "{second:?}");
     assert_eq!(second.results.get("unchanged"), Some(&active), "{second:?}");
+    // projects.info says when a sync last found a project current.
+    let docs_id = sim.with_world(|w| w.find_project("partners/docs")).unwrap();
+    let (status, info) = run
+        .call_api(CONNECTION, "GET", &format!("projects.info/{docs_id}"), None)
+        .await;
+    assert_eq!(status, 200, "{info}");
+    let verified = info["project"]["verified_at"].as_str().unwrap_or_default();
+    assert!(
+        verified.starts_with("20") && verified.ends_with('Z'),
+        "{info}"
+    );
 
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     let third = run.pass().await.unwrap();
@@ -306,7 +317,7 @@ async fn a_tick_with_nothing_changed_costs_only_its_listing() {
 
     // A push moves the project's activity: the next tick syncs it, and only it.
     let docs = demo.project("partners/docs");
-    let id = sim.with_world(|w| w.find_project("partners/docs")).unwrap();
+    let id = docs_id;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let pushed = sim
         .push(id, "main", |_| {

@@ -31,6 +31,7 @@ const CSV: &[Column] = &[
     column("last_error_at", "/last_error/at"),
     column("access_error", "/access_error/code"),
     column("access_error_at", "/access_error/at"),
+    column("verified_at", "/verified_at"),
     column("sync_queued", "/sync_queued"),
     column("seen_at", "/seen_at"),
     column("gone_at", "/gone_at"),

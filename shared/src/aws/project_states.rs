@@ -17,6 +17,7 @@ use crate::kernel::enqueue_lease::{LeaseRequest, LeaseTake};
 use crate::kernel::ids::ConnectionId;
 use crate::kernel::project_status::ProjectStatus;
 use crate::kernel::store::StoreError;
+use crate::kernel::time::utc;
 use crate::projects::model::{Failure, JobProgress, ProjectState, SyncRecord};
 use crate::projects::ports::ProjectStates;
 use crate::sync::model::SyncJob;
@@ -236,6 +237,9 @@ fn project_state(project_id: u64, schedule: &Item, sync: &Item) -> ProjectState 
             last_error: text(sync, "last_error"),
             last_error_at: text(sync, "last_error_at"),
             commits_written: number(sync, "commits_written").map_or(0, |n| n.max(0) as u64),
+            verified_at: number(sync, "verified_at")
+                .and_then(|at| time::OffsetDateTime::from_unix_timestamp(at).ok())
+                .map(utc),
             recent_failures: failures(sync),
         },
     }

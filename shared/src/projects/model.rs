@@ -28,6 +28,9 @@ pub struct SyncRecord {
     pub last_error_at: Option<String>,
     /// Commit writes of the project's syncs: its commits, once each unless a window was fetched again.
     pub commits_written: u64,
+    /// When a sync last found the imported head current (RFC 3339): ticks leave the project alone while GitLab
+    /// shows no activity on it since (a quiet project).
+    pub verified_at: Option<String>,
     /// Newest first, at most [`RECENT_FAILURES`].
     pub recent_failures: Vec<Failure>,
 }
@@ -172,6 +175,7 @@ impl ProjectState {
             "last_error": last_error,
             "access_error": access_error,
             "commits_written": self.sync.commits_written,
+            "verified_at": self.sync.verified_at,
             "sync_queued": self.sync_queued(now),
             "seen_at": self.seen_at,
             "gone_at": self.gone_at,

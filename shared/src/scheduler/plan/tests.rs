@@ -239,7 +239,11 @@ fn an_imported_project_without_activity_since_a_sync_found_it_current_is_quiet_u
         ..p.clone()
     };
     assert_eq!(
-        plan(&renamed, Some(&item(Some(activity + 4_200))), &rules(now, RETRY)),
+        plan(
+            &renamed,
+            Some(&item(Some(activity + 4_200))),
+            &rules(now, RETRY)
+        ),
         Step::Claim
     );
     // no activity shown, or a history not fully imported: never quiet
