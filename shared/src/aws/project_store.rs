@@ -5,10 +5,11 @@
 //!   `entity`, `path_with_namespace`, `web_url`, `gitlab_default_branch`, `archived`, `empty_repo`,
 //!   `last_activity_at`, `seen_at`, `credential_id`, `status` (`active`, `excluded`, `empty`, `archived`,
 //!   `forbidden`, `not_found`), `excluded` (true when the credential's patterns leave it out), `enqueued_at`,
-//!   `enqueue_lease_until` (epoch seconds), and `gone_at` (set when the project is no longer visible; cleared
+//!   `enqueue_lease_until` (epoch seconds), `enqueue_visible_ms` (when the last message became or becomes visible,
+//!   ms since the epoch), and `gone_at` (set when the project is no longer visible; cleared
 //!   when it is seen again).
 //! - project: `pk = CONN#<connection>`, `sk = PROJ#<project_id>`, the sync's item: the scheduler only reads
-//!   `last_head`, `job`, `access_error(_at)` and `verified_at` of it (an archived project whose history is imported
+//!   `last_head`, `job`, `access_error(_at)`, `verified_at`, `default_branch` and `resync_requested_at` of it (an archived project whose history is imported
 //!   is not enqueued again; one GitLab refused waits for its retry; a quiet one waits for activity) and never
 //!   writes it, so nothing the scheduler does can race the sync's conditional writes.
 //! - scheduling lock: `pk = CONN#<connection>`, `sk = SCHEDULING`, with `lock_holder`, `lock_until` and
@@ -58,13 +59,13 @@ use crate::kernel::store::StoreError;
 use crate::scheduler::model::DiscoveredProject;
 use crate::scheduler::ports::{
     AccessRefusal, ConnectionTurns, KnownConnection, KnownProject, ProjectRecord, ScheduleItems,
-    TickLeases,
+    TickLeases, Verified,
 };
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
 /// What a tick reads of the sync's project item.
-const SYNC_ATTRIBUTES: &str = "sk, last_head, job, access_error, access_error_at, verified_at";
+const SYNC_ATTRIBUTES: &str = "sk, last_head, job, access_error, access_error_at, verified_at, default_branch, resync_requested_at";
 
 pub(super) fn project_id(item: &Item, prefix: &str) -> Option<u64> {
     match item.get("sk") {
@@ -103,7 +104,7 @@ fn known_project(item: &Item) -> Option<KnownProject> {
         lease: enqueue_lease(item),
         imported: false,
         refused: None,
-        verified_at: None,
+        verified: None,
         recorded,
         status: text("status").as_deref().and_then(ProjectStatus::parse),
     })
@@ -122,6 +123,21 @@ pub(super) fn enqueue_lease(item: &Item) -> Option<EnqueueLease> {
             _ => String::new(),
         },
         visible_at_ms: number("enqueue_visible_ms").unwrap_or(0),
+    })
+}
+
+/// The sync's last finding that the head was current, on the branch it imported, unless a re-import is pending.
+fn verified(item: &Item) -> Option<Verified> {
+    if item.contains_key("resync_requested_at") {
+        return None;
+    }
+    let branch = match item.get("default_branch") {
+        Some(AttributeValue::S(branch)) => branch.clone(),
+        _ => return None,
+    };
+    Some(Verified {
+        at: number(item, "verified_at")?,
+        branch,
     })
 }
 
@@ -454,7 +470,7 @@ impl ScheduleItems for DynamoProjectStore {
                 .or_insert_with(|| KnownProject::unrecorded(project_id));
             project.imported = imported;
             project.refused = refusal(item);
-            project.verified_at = number(item, "verified_at");
+            project.verified = verified(item);
         }
         Ok(known.into_values().collect())
     }

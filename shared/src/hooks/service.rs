@@ -135,6 +135,9 @@ pub enum Unavailable {
     /// The tick wrote the record from GitLab's answer; one that makes no message is a bug, not the caller's.
     #[error("the project's schedule item makes no sync message: {0}")]
     ScheduleItem(MessageError),
+    /// Other writers changed the project's lease between each of this delivery's readings and its write.
+    #[error("the project's enqueue lease changed under every attempt to take it")]
+    Contended,
 }
 
 impl From<PushError> for Refusal {
@@ -251,10 +254,10 @@ impl<L: PushLeases, V: SecretVault, Q: SyncQueue> PushHooks<L, V, Q> {
         Ok(connection)
     }
 
-    /// Takes the project's lease for `request`, reading it again when another writer changed it in between. Each
-    /// such writer wrote its lease after this push arrived and sends its message after that, which covers the
-    /// push: after [`LEASE_ATTEMPTS`] of them the push is covered (a lease given back after a failed send is a
-    /// change too, but the next reading finds none and takes one).
+    /// Takes the project's lease for `request`, reading it again when another writer changed it in between (at
+    /// most [`LEASE_ATTEMPTS`] readings). Past them, the delivery is ours to fail: a writer that changed the lease
+    /// may not have sent a message (a lease given back after a failed send, a tick's rewrite of what it read), so
+    /// the push cannot be counted as covered, and GitLab's retry of the delivery reads the lease again.
     async fn take_lease(
         &self,
         connection: &ConnectionId,
@@ -271,7 +274,7 @@ impl<L: PushLeases, V: SecretVault, Q: SyncQueue> PushHooks<L, V, Q> {
                 return Ok(taken);
             }
         }
-        Ok(LeaseTake::Covered)
+        Err(Unavailable::Contended)
     }
 
     /// Sends the project's message with its planned delay. A message not sent gives its lease back, so that
@@ -615,6 +618,20 @@ mod tests {
         let retried = push_to_main(&hooks, NOW + time::Duration::seconds(1)).await;
         assert_eq!(retried, Ok(Received::Queued { project_id: 15 }));
         assert_eq!(hooks.queue.delays(), vec![(15, Duration::ZERO)]);
+    }
+
+    #[tokio::test]
+    async fn a_lease_that_changes_under_every_take_fails_the_delivery_rather_than_count_it_covered()
+    {
+        let hooks = hooks(ProjectStatus::Active).await;
+        hooks.leases.contend_lease_takes(3);
+        let failed = push_to_main(&hooks, NOW).await;
+        assert_eq!(failed, Err(HookError::Unavailable(Unavailable::Contended)));
+        assert!(hooks.queue.sent().is_empty());
+        // Two lost races, then the third reading takes it.
+        hooks.leases.contend_lease_takes(2);
+        let taken = push_to_main(&hooks, NOW + time::Duration::seconds(1)).await;
+        assert_eq!(taken, Ok(Received::Queued { project_id: 15 }));
     }
 
     #[tokio::test]

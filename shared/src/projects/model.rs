@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::kernel::enqueue_lease::{EnqueueLease, epoch_ms};
+use crate::kernel::enqueue_lease::EnqueueLease;
 use crate::kernel::project_status::ProjectStatus;
 use crate::kernel::time::parse_utc;
 
@@ -145,13 +145,14 @@ impl ProjectState {
     }
 
     /// A sync message is queued or running: an enqueue lease holds at `now` (epoch seconds) and no sync ended
-    /// since its message became visible.
+    /// since its message became visible. Compared in whole seconds, as syncs record their end: a sync that ended
+    /// within the second its message became visible counts as that message's.
     pub fn sync_queued(&self, now: i64) -> bool {
         let Some(lease) = self.lease.as_ref().filter(|lease| lease.until > now) else {
             return false;
         };
         let last = self.sync.last_synced_at.as_deref().and_then(parse_utc);
-        last.is_none_or(|ended| epoch_ms(ended) < lease.visible_at_ms)
+        last.is_none_or(|ended| ended.unix_timestamp() < lease.visible_at_ms.div_euclid(1000))
     }
 
     /// The project as `projects.list` shows it.
@@ -254,5 +255,12 @@ mod tests {
         project.sync.last_synced_at = Some("1970-01-01T00:16:40Z".into()); // 1_000
         assert!(project.sync_queued(1_020), "a sync before the message");
         assert!(!project.sync_queued(4_000), "the lease lapsed");
+        // A lone push's message, visible at 1_010.300, and its sync, ended at 1_010.800, recorded in whole seconds.
+        project.lease.as_mut().unwrap().visible_at_ms = 1_010_300;
+        project.sync.last_synced_at = Some("1970-01-01T00:16:50Z".into()); // 1_010
+        assert!(
+            !project.sync_queued(1_020),
+            "the message ran within its second"
+        );
     }
 }

@@ -86,26 +86,23 @@ pub struct Rules {
 }
 
 impl Rules {
-    /// Whether the project needs no sync this tick: imported, and a sync found its head current (`verified_at`)
-    /// at least `activity_lag` after its `last_activity_at` (so any later push would have moved that), and within
-    /// `full_check`. A project with no recorded activity is never quiet, nor one whose default branch changed
-    /// since the last tick (GitLab records no activity for that).
+    /// Whether the project needs no sync this tick: imported, and a sync found its head current on the branch
+    /// GitLab now lists as default ([`KnownProject::verified`]) at least `activity_lag` after its
+    /// `last_activity_at` (so any later push would have moved that), and within `full_check`. A project with no
+    /// recorded activity is never quiet, nor one whose default branch changed since that sync (GitLab records no
+    /// activity for that), nor one with a re-import pending.
     pub fn quiet(&self, project: &DiscoveredProject, known: &KnownProject) -> bool {
-        let same_branch = known
-            .recorded
-            .as_ref()
-            .is_some_and(|recorded| recorded.default_branch == project.default_branch);
         let activity = project
             .last_activity_at
             .as_deref()
             .and_then(parse_utc)
             .map(|at| at.unix_timestamp());
-        match (activity, known.verified_at) {
+        match (activity, &known.verified) {
             (Some(activity), Some(verified)) => {
-                same_branch
-                    && known.imported
-                    && verified >= activity.saturating_add(self.activity_lag)
-                    && verified > self.now.saturating_sub(self.full_check)
+                known.imported
+                    && verified.branch == project.default_branch
+                    && verified.at >= activity.saturating_add(self.activity_lag)
+                    && verified.at > self.now.saturating_sub(self.full_check)
             }
             _ => false,
         }

@@ -43,8 +43,8 @@ pub struct KnownProject {
     pub imported: bool,
     /// The sync's state says GitLab refused the project's repository, and when.
     pub refused: Option<AccessRefusal>,
-    /// When a sync last found the imported head current (epoch seconds; before it read the head).
-    pub verified_at: Option<i64>,
+    /// The sync's last finding that the imported head was current, unless an operator's re-import is pending.
+    pub verified: Option<Verified>,
     /// The scheduler's metadata, when every attribute of it is present.
     pub recorded: Option<DiscoveredProject>,
     /// The status the scheduler last recorded.
@@ -60,11 +60,18 @@ impl KnownProject {
             lease: None,
             imported: false,
             refused: None,
-            verified_at: None,
+            verified: None,
             recorded: None,
             status: None,
         }
     }
+}
+
+/// A sync found the project's imported head current on `branch` at `at` (epoch seconds; before it read the head).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub at: i64,
+    pub branch: String,
 }
 
 /// A connection, and when a tick last started its turn (the tick's order: oldest first).

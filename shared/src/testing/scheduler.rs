@@ -17,7 +17,7 @@ use crate::kernel::sync_message::{SyncMessage, SyncQueue};
 use crate::scheduler::model::DiscoveredProject;
 use crate::scheduler::ports::{
     AccessRefusal, BatchEntry, BatchQueue, ConnectionTurns, FailedEntry, KnownConnection,
-    KnownProject, ProjectRecord, ScheduleItems, TickLeases,
+    KnownProject, ProjectRecord, ScheduleItems, TickLeases, Verified,
 };
 
 /// A project as discovery finds it: at `path` on `gitlab.example.com`, default branch `main`, found by `cred_1`,
@@ -75,6 +75,8 @@ struct SchedulerState {
     /// Connection -> (holder, until).
     locks: HashMap<ConnectionId, (String, i64)>,
     projects: BTreeMap<(ConnectionId, u64), KnownProject>,
+    /// Push lease takes still to lose to another writer (answered `None`, as a failed conditional write).
+    contended_takes: u32,
 }
 
 impl MemorySchedulerStore {
@@ -104,14 +106,22 @@ impl MemorySchedulerStore {
         item.refused = refused;
     }
 
-    /// When a sync last found the project's imported head current (epoch seconds), as its item says.
-    pub fn set_verified_at(&self, connection: &ConnectionId, project_id: u64, at: i64) {
+    /// A sync found the project's imported head on `main` current at `at` (epoch seconds), as its item says.
+    pub fn set_verified(&self, connection: &ConnectionId, project_id: u64, at: i64) {
         let mut state = locked(&self.state);
         let item = state
             .projects
             .entry((connection.clone(), project_id))
             .or_insert_with(|| KnownProject::unrecorded(project_id));
-        item.verified_at = Some(at);
+        item.verified = Some(Verified {
+            at,
+            branch: "main".into(),
+        });
+    }
+
+    /// Makes the next `takes` push lease takes lose to another writer.
+    pub fn contend_lease_takes(&self, takes: u32) {
+        locked(&self.state).contended_takes = takes;
     }
 
     /// Lets the project's enqueue lease lapse, as time would.
@@ -276,11 +286,11 @@ impl ScheduleItems for MemorySchedulerStore {
             let project = record.project;
             let key = (connection.clone(), project.project_id);
             // The sync's half of the item is never written by the scheduler.
-            let (imported, refused, verified_at) = state
+            let (imported, refused, verified) = state
                 .projects
                 .get(&key)
                 .map_or((false, None, None), |known| {
-                    (known.imported, known.refused, known.verified_at)
+                    (known.imported, known.refused, known.verified.clone())
                 });
             state.projects.insert(
                 key,
@@ -290,7 +300,7 @@ impl ScheduleItems for MemorySchedulerStore {
                     lease: record.lease.cloned(),
                     imported,
                     refused,
-                    verified_at,
+                    verified,
                     recorded: Some(project.clone()),
                     status: Some(record.status),
                 },
@@ -337,6 +347,10 @@ impl PushLeases for MemorySchedulerStore {
         request: &LeaseRequest,
     ) -> Result<Option<LeaseTake>, StoreError> {
         let mut state = locked(&self.state);
+        if state.contended_takes > 0 {
+            state.contended_takes -= 1;
+            return Ok(None);
+        }
         let Some(item) = state
             .projects
             .get_mut(&(connection.clone(), project_id))

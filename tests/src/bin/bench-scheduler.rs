@@ -227,7 +227,7 @@ impl QuietTick<'_> {
         if let Some(store) = memory {
             for id in &self.project_ids {
                 store.set_sync_state(&self.connection, *id, true, None);
-                store.set_verified_at(&self.connection, *id, verified);
+                store.set_verified(&self.connection, *id, verified);
                 store.lapse_lease(&self.connection, *id);
             }
             return Ok(());
@@ -242,6 +242,10 @@ impl QuietTick<'_> {
                         ("pk".to_owned(), pk.clone()),
                         ("sk".to_owned(), AttributeValue::S(format!("PROJ#{id}"))),
                         ("last_head".to_owned(), AttributeValue::S("a".repeat(40))),
+                        (
+                            "default_branch".to_owned(),
+                            AttributeValue::S("main".into()),
+                        ),
                         (
                             "verified_at".to_owned(),
                             AttributeValue::N(verified.to_string()),

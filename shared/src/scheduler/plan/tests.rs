@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::scheduler::ports::AccessRefusal;
+use crate::scheduler::ports::{AccessRefusal, Verified};
 use crate::testing::discovered_project;
 
 /// A day, the default retry of a refused project.
@@ -44,7 +44,7 @@ fn known(
         }),
         imported,
         refused: None,
-        verified_at: None,
+        verified: None,
         recorded: Some(project.clone()),
         status: Some(status),
     }
@@ -199,8 +199,12 @@ fn an_imported_project_without_activity_since_a_sync_found_it_current_is_quiet_u
         last_activity_at: Some("2026-12-08T10:00:00Z".into()),
         ..project(false, false)
     };
+    let verified_on_main = |at: i64| Verified {
+        at,
+        branch: "main".into(),
+    };
     let item = |verified_at: Option<i64>| KnownProject {
-        verified_at,
+        verified: verified_at.map(verified_on_main),
         ..known(&p, Some(0), true, ProjectStatus::Active)
     };
     let at =
@@ -233,7 +237,8 @@ fn an_imported_project_without_activity_since_a_sync_found_it_current_is_quiet_u
         ),
         Step::Claim
     );
-    // a default branch changed (GitLab records no activity for that): synced on the new branch
+    // a default branch changed (GitLab records no activity for that): synced on the new branch, even once a tick
+    // recorded it (its message may have failed), until a sync found the new branch current
     let renamed = DiscoveredProject {
         default_branch: "trunk".into(),
         ..p.clone()
@@ -244,6 +249,14 @@ fn an_imported_project_without_activity_since_a_sync_found_it_current_is_quiet_u
             Some(&item(Some(activity + 4_200))),
             &rules(now, RETRY)
         ),
+        Step::Claim
+    );
+    let recorded_renamed = KnownProject {
+        verified: Some(verified_on_main(activity + 4_200)),
+        ..known(&renamed, Some(0), true, ProjectStatus::Active)
+    };
+    assert_eq!(
+        plan(&renamed, Some(&recorded_renamed), &rules(now, RETRY)),
         Step::Claim
     );
     // no activity shown, or a history not fully imported: never quiet

@@ -130,7 +130,7 @@ async fn a_quiet_project_costs_no_message_and_no_write_until_gitlab_shows_activi
     };
     given.scheduled(&[&p], true, at(TICK)).await;
     given.store.set_sync_state(&acme(), 7, true, None);
-    given.store.set_verified_at(&acme(), 7, activity + 70 * 60);
+    given.store.set_verified(&acme(), 7, activity + 70 * 60);
 
     // when the next ticks run after the lease lapsed
     let quiet = given.scheduled(&[&p], true, at(TICK + 3_600)).await;
