@@ -46,14 +46,17 @@ impl Side {
     }
 
     /// A few new commits on the default branch, as a team pushes between ticks.
+    /// Three commits pushed to the default branch, with the activity GitLab records for a push.
     fn push(&self, round: usize) {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let now = time::OffsetDateTime::now_utc();
         for i in 0..3 {
             self.repo.commit(CommitSpec::new(
                 &format!("Round {round}, change {i}"),
-                now - 60 + i as i64,
+                now.unix_timestamp() - 60 + i as i64,
             ));
         }
+        self.sim
+            .with_world(|w| w.project_mut(self.project).record_activity(now));
     }
 
     /// The project's live commits in the table against `git rev-list`.
