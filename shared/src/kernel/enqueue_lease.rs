@@ -143,7 +143,7 @@ impl LeaseRequest {
 }
 
 /// Milliseconds since the epoch.
-pub fn epoch_ms(at: OffsetDateTime) -> i64 {
+fn epoch_ms(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
