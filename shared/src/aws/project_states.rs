@@ -101,16 +101,13 @@ impl ProjectStates for DynamoProjectStore {
             .expression_attribute_values(":now", n(request.now.unix_timestamp()))
             .build()
             .map_err(|e| StoreError::unavailable("building the lock check", e))?;
-        let (condition, read) = candidate.unchanged();
-        let mut take = Update::builder()
+        let (condition, values) = candidate.take();
+        let take = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key))
             .update_expression(LEASE_TAKE)
-            .condition_expression(condition);
-        for (name, value) in candidate.values().into_iter().chain(read) {
-            take = take.expression_attribute_values(name, value);
-        }
-        let take = take
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
             .build()
             .map_err(|e| StoreError::unavailable("building the lease update", e))?;
         let result = self

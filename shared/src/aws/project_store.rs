@@ -579,32 +579,28 @@ pub(super) struct LeaseCandidate {
 }
 
 impl LeaseCandidate {
-    /// The condition (and its values) under which the item still is as read: it exists and its lease is the one
-    /// read, so that of two writers who read the same lease only one takes the next.
-    pub fn unchanged(&self) -> (&'static str, Vec<(&'static str, AttributeValue)>) {
-        match self.read_visible_ms {
-            Some(read) => (
-                "attribute_exists(pk) AND enqueue_visible_ms = :read",
-                vec![(":read", AttributeValue::N(read.to_string()))],
-            ),
-            None => (
-                "attribute_exists(pk) AND attribute_not_exists(enqueue_visible_ms)",
-                Vec::new(),
-            ),
-        }
-    }
-
-    /// The lease's own values for [`LEASE_TAKE`].
-    pub fn values(&self) -> [(&'static str, AttributeValue); 3] {
+    /// The condition of the write that takes the lease ([`LEASE_TAKE`]), and the values of both: the item still is
+    /// as read (it exists and its lease is the one read), so that of two writers who read the same lease only one
+    /// takes the next.
+    pub fn take(&self) -> (&'static str, HashMap<String, AttributeValue>) {
         let lease = &self.planned.lease;
-        [
-            (":until", AttributeValue::N(lease.until.to_string())),
-            (":at", AttributeValue::S(lease.enqueued_at.clone())),
+        let n = |value: i64| AttributeValue::N(value.to_string());
+        let mut values = HashMap::from([
+            (":until".to_owned(), n(lease.until)),
             (
-                ":visible",
-                AttributeValue::N(lease.visible_at_ms.to_string()),
+                ":at".to_owned(),
+                AttributeValue::S(lease.enqueued_at.clone()),
             ),
-        ]
+            (":visible".to_owned(), n(lease.visible_at_ms)),
+        ]);
+        let condition = match self.read_visible_ms {
+            Some(read) => {
+                values.insert(":read".to_owned(), n(read));
+                "attribute_exists(pk) AND enqueue_visible_ms = :read"
+            }
+            None => "attribute_exists(pk) AND attribute_not_exists(enqueue_visible_ms)",
+        };
+        (condition, values)
     }
 }
 
@@ -696,15 +692,14 @@ impl PushLeases for DynamoProjectStore {
             Ok(candidate) => candidate,
             Err(answer) => return Ok(Some(answer)),
         };
-        let (condition, read) = candidate.unchanged();
-        let mut update = self
+        let (condition, values) = candidate.take();
+        let result = self
             .update(key)
             .update_expression(LEASE_TAKE)
-            .condition_expression(condition);
-        for (name, value) in candidate.values().into_iter().chain(read) {
-            update = update.expression_attribute_values(name, value);
-        }
-        let result = update.send().await;
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
         // Not taken: another writer changed the lease since the read (the caller reads it again).
         let taken = conditional(result, "UpdateItem push lease")?;
         Ok(taken.then_some(LeaseTake::Taken(candidate.project, candidate.planned)))

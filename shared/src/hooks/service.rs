@@ -341,6 +341,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
+    use crate::kernel::enqueue_lease::EnqueueLease;
     use crate::kernel::project_status::ProjectStatus;
     use crate::scheduler::ports::ScheduleItems;
     use crate::testing::{
@@ -449,7 +450,7 @@ mod tests {
         hooks.vault.reads.load(Ordering::SeqCst)
     }
 
-    fn lease_of(hooks: &Hooks, project: u64) -> Option<crate::kernel::enqueue_lease::EnqueueLease> {
+    fn lease_of(hooks: &Hooks, project: u64) -> Option<EnqueueLease> {
         hooks.leases.project(&acme(), project).unwrap().lease
     }
 

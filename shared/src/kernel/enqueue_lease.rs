@@ -92,12 +92,12 @@ pub enum LeaseTake {
 }
 
 impl EnqueueLease {
-    /// The lease of a message a tick sends at `now`, visible at once and holding for `hold`.
-    pub fn immediate(now: OffsetDateTime, hold: Duration) -> Self {
+    /// The lease of a message sent at `now` and visible after `delay` (a tick's at once): it holds for `hold`.
+    pub fn new(now: OffsetDateTime, hold: Duration, delay: Duration) -> Self {
         EnqueueLease {
             enqueued_at: utc(now),
             until: now.unix_timestamp().saturating_add(secs(hold)),
-            visible_at_ms: epoch_ms(now),
+            visible_at_ms: epoch_ms(now).saturating_add(secs(delay).saturating_mul(1000)),
         }
     }
 }
@@ -132,11 +132,7 @@ impl LeaseRequest {
         let whole_seconds = u64::try_from(wait_ms.saturating_add(999) / 1000).unwrap_or(0);
         let delay = Duration::from_secs(whole_seconds).min(self.max_delay);
         Some(PlannedLease {
-            lease: EnqueueLease {
-                enqueued_at: utc(self.now),
-                until: self.now.unix_timestamp().saturating_add(secs(self.hold)),
-                visible_at_ms: now_ms.saturating_add(secs(delay).saturating_mul(1000)),
-            },
+            lease: EnqueueLease::new(self.now, self.hold, delay),
             delay,
         })
     }

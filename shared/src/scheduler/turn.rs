@@ -2,6 +2,7 @@
 //! messages, the gone marks. It needs only the narrow ports, so it is tested against memory fakes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
 
 use futures::StreamExt;
 use time::OffsetDateTime;
@@ -81,7 +82,7 @@ impl<C: ConnectionTurns, S: ScheduleItems, Q: BatchQueue> Turn<'_, C, S, Q> {
         let known = self.known(report).await?;
         // Each project's whole record: metadata, and the lease this tick takes (or the one it keeps).
         let seen_at = utc(self.now);
-        let taken = EnqueueLease::immediate(self.now, self.options.enqueue_lease);
+        let taken = EnqueueLease::new(self.now, self.options.enqueue_lease, Duration::ZERO);
         let steps = plan_all(found, &known, &self.options.rules(epoch(self.now)));
         let records = records_to_write(&steps, &known, &taken, &seen_at);
         let unwritten = self.write(&records, report).await;
